@@ -1,0 +1,61 @@
+/* common: see common.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "common.h"
+
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+int ds_error_set(ds_error *err, int code, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+void ds_die(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("distsweep: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(code);
+}
+
+void *ds_malloc(size_t n, const char *file, int line) {
+    void *p = malloc(n ? n : 1);
+    if (!p) ds_die(DS_EXIT_ERROR, "%s:%d: out of memory allocating %zu bytes", file, line, n);
+    return p;
+}
+
+void *ds_calloc(size_t n, size_t size, const char *file, int line) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) ds_die(DS_EXIT_ERROR, "%s:%d: out of memory allocating %zu x %zu bytes", file, line, n, size);
+    return p;
+}
+
+void *ds_realloc(void *p, size_t n, const char *file, int line) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) ds_die(DS_EXIT_ERROR, "%s:%d: out of memory reallocating %zu bytes", file, line, n);
+    return q;
+}
+
+uint64_t ds_fnv1a64(const void *data, size_t n, uint64_t h) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+double ds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

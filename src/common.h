@@ -1,0 +1,69 @@
+/* common: error reporting, exit codes and checked-call macros shared by every module.
+ *
+ * Errors travel as a ds_error filled by the function that failed and returned
+ * to the caller, which decides how to report it; only the CLI layer prints and
+ * exits. Library calls that cannot fail in a correct program (MPI, HDF5,
+ * allocation) go through the CHECK macros, which report file and line. */
+#ifndef DS_COMMON_H
+#define DS_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Process exit codes (DESIGN §4). */
+enum {
+    DS_EXIT_OK = 0,          /* sweep complete / command succeeded */
+    DS_EXIT_ERROR = 1,       /* any other error */
+    DS_EXIT_USAGE = 2,       /* usage or sweep-file error; nothing written */
+    DS_EXIT_INTERRUPTED = 3, /* interrupted, resumable */
+};
+
+/* An error: an exit code class and a complete human-readable message.
+ * code 0 means "no error". */
+typedef struct {
+    int code;
+    char msg[2048];
+} ds_error;
+
+/* Sets err (if not NULL) to code and a printf-formatted message; returns code
+ * so that callers can write `return ds_error_set(err, DS_EXIT_USAGE, ...)`. */
+int ds_error_set(ds_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prints "distsweep: <msg>" to stderr and exits with code. */
+void ds_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+/* Allocation that never returns NULL: out of host memory is fatal. */
+void *ds_malloc(size_t n, const char *file, int line);
+void *ds_calloc(size_t n, size_t size, const char *file, int line);
+void *ds_realloc(void *p, size_t n, const char *file, int line);
+#define DS_MALLOC(n) ds_malloc((n), __FILE__, __LINE__)
+#define DS_CALLOC(n, s) ds_calloc((n), (s), __FILE__, __LINE__)
+#define DS_REALLOC(p, n) ds_realloc((p), (n), __FILE__, __LINE__)
+
+/* Invariant check that stays on in release builds. */
+#define DS_ASSERT(cond)                                                                  \
+    do {                                                                                 \
+        if (!(cond)) ds_die(DS_EXIT_ERROR, "%s:%d: assertion failed: %s", __FILE__,      \
+                            __LINE__, #cond);                                            \
+    } while (0)
+
+/* MPI calls: every error is reported with file and line. Communicators use
+ * MPI_ERRORS_RETURN so that this macro, not MPI, decides what is fatal. */
+#define DS_MPI_CHECK(call)                                                               \
+    do {                                                                                 \
+        int ds_mpi_rc_ = (call);                                                         \
+        if (ds_mpi_rc_ != 0) ds_die(DS_EXIT_ERROR, "%s:%d: MPI error %d in %s", __FILE__,\
+                                    __LINE__, ds_mpi_rc_, #call);                        \
+    } while (0)
+
+/* 64-bit FNV-1a, for provenance hashes and checksums of small records. */
+uint64_t ds_fnv1a64(const void *data, size_t n, uint64_t h);
+#define DS_FNV1A64_INIT 0xcbf29ce484222325ULL
+
+/* Monotonic wall clock in seconds. */
+double ds_now(void);
+
+#endif

@@ -1,0 +1,59 @@
+/* distsweep: entry point. Dispatches to the subcommands of cli.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common.h"
+#include "version.h"
+
+typedef struct {
+    const char *name;
+    ds_cmd_fn fn;
+    const char *summary;
+} ds_command;
+
+/* The command table. `run` is also what a bare `distsweep SWEEP.yaml` does. */
+static int cmd_help(int argc, char **argv);
+static const ds_command commands[] = {
+    {"help", cmd_help, "this message"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: distsweep [run] SWEEP.yaml [options]   run or resume a sweep\n"
+            "       distsweep COMMAND [options]\n\n"
+            "Trains populations of small transformers, many seeds per scale, and stores\n"
+            "the per-seed metric distributions in one HDF5 file.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f,
+            "\n'distsweep COMMAND --help' describes each command.\n"
+            "exit codes: 0 ok, 1 error, 2 usage or sweep-file error, 3 interrupted (resumable)\n");
+}
+
+static int cmd_help(int argc, char **argv) {
+    usage(stdout);
+    return DS_EXIT_OK;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return DS_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(stdout);
+        return DS_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        printf("distsweep %s (git %s)\n", DS_VERSION, DS_GIT_COMMIT);
+        return DS_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(commands[i].name, "run")) return commands[i].fn(argc, argv); /* bare SWEEP.yaml */
+    fprintf(stderr, "distsweep: unknown command '%s' (the sweep runner is not built yet)\n", argv[1]);
+    usage(stderr);
+    return DS_EXIT_USAGE;
+}

@@ -1,0 +1,125 @@
+/* sweep: the validated description of a sweep, loaded from a YAML sweep file.
+ *
+ * Owns the parsed, fully validated sweep (DESIGN §5, spec/tasks.md): task,
+ * model, training hyperparameters, seeds, the distinct scales and the families
+ * that are ordered views of them, output path and run options. Everything
+ * downstream (plan, sample, train, scheduler, store) reads only this struct;
+ * a ds_sweep that exists is valid, so no later module re-validates. */
+#ifndef DS_SWEEP_H
+#define DS_SWEEP_H
+
+#include <stdint.h>
+
+#include "common.h"
+
+#define DS_MAX_EVAL_LENGTHS 64
+#define DS_MAX_SCALES 256
+#define DS_MAX_FAMILIES 32
+#define DS_NAME_MAX 64
+
+typedef enum { DS_TASK_COUNT = 0, DS_TASK_ADDITION = 1 } ds_task_kind;
+typedef enum { DS_BLOCK_PARALLEL = 0, DS_BLOCK_SEQUENTIAL = 1 } ds_block_kind;
+typedef enum { DS_PREC_FP32 = 0, DS_PREC_TF32 = 1, DS_PREC_BF16 = 2 } ds_precision;
+typedef enum { DS_BACKEND_AUTO = 0, DS_BACKEND_CPU = 1, DS_BACKEND_CUDA = 2 } ds_backend_kind;
+
+/* A position in the sweep file, for error messages (1-based line and column). */
+typedef struct {
+    int line, col;
+} ds_srcpos;
+
+typedef struct {
+    ds_task_kind kind;
+    int vocab;          /* count: number tokens 0..vocab-1; addition: unused (digits) */
+    int train_min;      /* training length range, inclusive */
+    int train_max;
+    int n_eval_lengths;
+    int eval_lengths[DS_MAX_EVAL_LENGTHS];
+    int hint_tokens;    /* addition: H; default max(eval_lengths, train_max) + 1 */
+    int eval_examples;  /* addition: examples per test length; default 64000 */
+    uint64_t eval_seed; /* addition: key of the evaluation set; default 1234 */
+} ds_task_spec;
+
+typedef struct {
+    int head_dim;       /* default 64 */
+    ds_block_kind block;/* default parallel */
+    double rotary_frac; /* default 0.25 */
+    double rope_base;   /* default 10000 */
+    double init_std;    /* default 0.02 */
+    double ln_eps;      /* default 1e-5 */
+} ds_model_spec;
+
+typedef struct {
+    int64_t steps;
+    int batch;          /* rows per step per replica */
+    int context;        /* tokens per row (model sees context-1 inputs) */
+    double lr;
+    int64_t warmup;
+    double weight_decay;
+    double grad_clip;   /* global-norm clip per replica; 0 = off */
+    double beta1, beta2, adam_eps;
+    ds_precision precision;
+    int64_t log_every;  /* training-loss curve point every log_every steps */
+} ds_train_spec;
+
+typedef struct {
+    int64_t start;
+    int64_t count;      /* seeds start .. start+count-1 */
+} ds_seed_spec;
+
+/* One distinct (width, depth) model scale. */
+typedef struct {
+    int d_model;
+    int n_layers;
+    int n_heads;
+    int64_t n_params;       /* tasks.md §3 formula */
+    double flops_per_step;  /* training FLOPs of one replica step (forward + backward) */
+} ds_scale;
+
+/* A family: a name and an ordered list of indices into sweep.scales. */
+typedef struct {
+    char name[DS_NAME_MAX];
+    int n;
+    int scale_idx[DS_MAX_SCALES];
+    ds_srcpos pos;
+} ds_family;
+
+typedef struct {
+    int pack;               /* replicas per pack; 0 = auto */
+    int64_t checkpoint_every;
+    int max_attempts;
+    int ranks_per_job;      /* data-parallel group size; 1 = one rank per pack */
+    ds_backend_kind backend;
+} ds_run_spec;
+
+typedef struct {
+    char path[4096];        /* the sweep file as given */
+    char name[DS_NAME_MAX];
+    char *yaml_text;        /* the whole file, owned; stored as provenance */
+    uint64_t yaml_hash;     /* hash of the canonical sweep definition */
+
+    ds_task_spec task;
+    ds_model_spec model;
+    ds_train_spec train;
+    ds_seed_spec seeds;
+    int n_scales;
+    ds_scale scales[DS_MAX_SCALES];
+    int n_families;
+    ds_family families[DS_MAX_FAMILIES];
+    char output[4096];      /* result file path; default results/<name>.h5 */
+    ds_run_spec run;
+} ds_sweep;
+
+/* Loads and validates a sweep file. On success returns 0 and *out holds a new
+ * sweep (free with ds_sweep_free). On failure returns DS_EXIT_USAGE and err
+ * holds "FILE:LINE:COL: message"; nothing is allocated. */
+int ds_sweep_load(const char *path, ds_sweep **out, ds_error *err);
+
+/* Same, from text in memory; name is used in messages as the file name. */
+int ds_sweep_load_text(const char *name, const char *text, ds_sweep **out, ds_error *err);
+
+void ds_sweep_free(ds_sweep *s);
+
+/* Parameter count of a scale (tasks.md §3): L(12d^2 + 13d) + 2 V_tot d + 2d. */
+int64_t ds_scale_params(int d_model, int n_layers, int vocab_total);
+
+#endif
