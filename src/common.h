@@ -12,6 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#ifdef __cplusplus
+extern "C" { /* kernels/ are compiled as CUDA C++ */
+#endif
+
 /* Process exit codes (DESIGN §4). */
 enum {
     DS_EXIT_OK = 0,          /* sweep complete / command succeeded */
@@ -66,4 +70,7 @@ uint64_t ds_fnv1a64(const void *data, size_t n, uint64_t h);
 /* Monotonic wall clock in seconds. */
 double ds_now(void);
 
+#ifdef __cplusplus
+}
+#endif
 #endif
