@@ -43,4 +43,8 @@ typedef struct {
 /* The operations of the task kind in t. Never NULL for a validated sweep. */
 const ds_task_ops *ds_task_get(const ds_task_spec *t);
 
+/* The task named `name` (a sweep file's task.kind, e.g. "count"), storing its
+ * kind in *kind when kind is not NULL; NULL if no task has that name. */
+const ds_task_ops *ds_task_find(const char *name, ds_task_kind *kind);
+
 #endif
