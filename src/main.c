@@ -16,6 +16,7 @@ typedef struct {
 static int cmd_help(int argc, char **argv);
 static const ds_command commands[] = {
     {"help", cmd_help, "this message"},
+    {"report", ds_cmd_report, "distribution statistics of a result file (tasks.md §7)"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,432 @@
+/* cmd_report: `distsweep report OUT.h5`, the distribution statistics of
+ * tasks.md §7 for one metric at one test length, per family and scale, and
+ * the seeds whose curves across a family are the most breakthrough-like and
+ * the most linear. Reads through results.h (safe on a file still being
+ * written); all statistics come from stats.h. Columns: docs/analysis.md. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common.h"
+#include "results.h"
+#include "stats.h"
+
+enum { FMT_TABLE, FMT_CSV, FMT_JSON };
+
+typedef struct {
+    const char *path, *family;
+    int metric, length_value, length_set, top, format;
+    double tau;
+} report_opts;
+
+/* One scale's row. */
+typedef struct {
+    int scale;
+    int64_t n, n_diverged, n_pending, n_failed;
+    double mean, median, mode, std, w2, g1, g2, bc, dip, dip_p;
+    ds_ci p, ms;
+} scale_row;
+
+/* Dip nulls, one per sample size met (the sizes of a report are few). */
+typedef struct {
+    size_t n;
+    double *null;
+} dip_cache_entry;
+typedef struct {
+    dip_cache_entry *e;
+    int count;
+} dip_cache;
+
+static const double *dip_null_for(dip_cache *c, size_t n) {
+    for (int i = 0; i < c->count; i++)
+        if (c->e[i].n == n) return c->e[i].null;
+    c->e = DS_REALLOC(c->e, (size_t)(c->count + 1) * sizeof *c->e);
+    c->e[c->count].n = n;
+    c->e[c->count].null = DS_MALLOC(DS_DIP_SIMS * sizeof(double));
+    ds_stats_dip_null(n, DS_DIP_SIMS, c->e[c->count].null);
+    return c->e[c->count++].null;
+}
+
+/* The value a counted run contributes, or NaN when the run does not count:
+ * done runs count with their value (NaN if it is missing), diverged runs
+ * count with EM 0 (tasks.md §6) and with their stored value for the other
+ * metrics (usually NaN, so not at all). */
+static double run_value(const ds_results *r, int metric, int scale, int64_t seed, int l) {
+    uint8_t st = r->status[ds_res_run(r, scale, seed)];
+    if (st == DS_RES_DIVERGED && metric == DS_METRIC_EM) return 0.0;
+    if (st != DS_RES_DONE && st != DS_RES_DIVERGED) return NAN;
+    return ds_res_metric(r, metric, scale, seed, l);
+}
+
+/* The counted values of one scale, finite only; returns how many. */
+static size_t scale_values(const ds_results *r, int metric, int scale, int l, double *out) {
+    size_t n = 0;
+    for (int64_t s = 0; s < r->n_seeds; s++) {
+        double v = run_value(r, metric, scale, s, l);
+        if (isfinite(v)) out[n++] = v;
+    }
+    return n;
+}
+
+static void compute_row(const ds_results *r, const report_opts *o, int l, int scale,
+                        int largest, dip_cache *dc, double *buf, double *buf2, scale_row *row) {
+    memset(row, 0, sizeof *row);
+    row->scale = scale;
+    row->n_diverged = ds_results_count(r, scale, DS_RES_DIVERGED);
+    row->n_pending = ds_results_count(r, scale, DS_RES_PENDING);
+    row->n_failed = ds_results_count(r, scale, DS_RES_FAILED);
+    size_t n = scale_values(r, o->metric, scale, l, buf);
+    row->n = (int64_t)n;
+    row->mean = ds_stats_mean(buf, n);
+    row->median = ds_stats_median(buf, n);
+    row->std = ds_stats_std(buf, n);
+    /* bounded metrics live on [0,1]; error and loss are unbounded, so their
+     * KDE grid spans the sample */
+    double lo = 0, hi = 1;
+    if (o->metric == DS_METRIC_ERROR || o->metric == DS_METRIC_LOSS) {
+        lo = INFINITY, hi = -INFINITY;
+        for (size_t i = 0; i < n; i++) lo = fmin(lo, buf[i]), hi = fmax(hi, buf[i]);
+        if (!(hi > lo)) hi = lo + 1;
+    }
+    row->mode = ds_stats_kde_mode(buf, n, lo, hi);
+    ds_stats_success(buf, n, o->tau, &row->p, &row->ms);
+    ds_stats_moments(buf, n, &row->g1, &row->g2, &row->bc);
+    row->dip = ds_stats_dip(buf, n);
+    row->dip_p = n ? ds_stats_dip_pvalue(row->dip, dip_null_for(dc, n), DS_DIP_SIMS) : NAN;
+    size_t m = scale_values(r, o->metric, largest, l, buf2);
+    row->w2 = ds_stats_w2(buf, n, buf2, m);
+}
+
+/* --- output ------------------------------------------------------------------- */
+
+/* A number for a table or CSV: fixed decimals, "nan", "inf", "-inf". */
+static const char *fnum(char *b, size_t bs, double v, int prec) {
+    if (isnan(v)) snprintf(b, bs, "nan");
+    else if (isinf(v)) snprintf(b, bs, v > 0 ? "inf" : "-inf");
+    else snprintf(b, bs, "%.*f", prec, v);
+    return b;
+}
+
+/* A number for JSON: NaN -> null, +-inf -> "inf"/"-inf" (JSON has neither). */
+static void jnum(FILE *f, double v) {
+    if (isnan(v)) fputs("null", f);
+    else if (isinf(v)) fputs(v > 0 ? "\"inf\"" : "\"-inf\"", f);
+    else fprintf(f, "%.10g", v);
+}
+
+static void jstr(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
+        else fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+typedef struct {
+    int64_t seed;
+    double B, Lin;
+} seed_rank;
+
+static int report_family(const ds_results *r, const report_opts *o, int l,
+                         const ds_res_family *fam, dip_cache *dc, int first_family) {
+    size_t S = (size_t)r->n_seeds;
+    double *buf = DS_MALLOC((S ? S : 1) * sizeof *buf), *buf2 = DS_MALLOC((S ? S : 1) * sizeof *buf2);
+    scale_row *rows = DS_CALLOC(fam->n ? (size_t)fam->n : 1, sizeof *rows);
+    int largest = fam->n ? fam->scale[fam->n - 1] : -1;
+    for (int k = 0; k < fam->n; k++)
+        compute_row(r, o, l, fam->scale[k], largest, dc, buf, buf2, &rows[k]);
+
+    /* curves of each seed along the family */
+    double *Bv = DS_MALLOC((S ? S : 1) * sizeof *Bv), *Lv = DS_MALLOC((S ? S : 1) * sizeof *Lv);
+    double *curve = DS_MALLOC((fam->n ? (size_t)fam->n : 1) * S * sizeof *curve);
+    for (size_t s = 0; s < S; s++) {
+        double *y = curve + s * (size_t)fam->n;
+        for (int k = 0; k < fam->n; k++) y[k] = run_value(r, o->metric, fam->scale[k], (int64_t)s, l);
+        int complete = 1;
+        for (int k = 0; k < fam->n; k++) complete &= isfinite(y[k]) != 0;
+        if (complete) ds_stats_breakthrough(y, (size_t)fam->n, &Bv[s], &Lv[s]);
+        else Bv[s] = Lv[s] = NAN;
+    }
+    size_t K = (size_t)o->top;
+    size_t *topB = DS_MALLOC((K ? K : 1) * sizeof *topB), *topL = DS_MALLOC((K ? K : 1) * sizeof *topL);
+    size_t nB = ds_stats_top_k(Bv, S, K, topB), nL = ds_stats_top_k(Lv, S, K, topL);
+    size_t ncomplete = 0;
+    for (size_t s = 0; s < S; s++) ncomplete += !isnan(Bv[s]);
+
+    char b[16][32];
+    if (o->format == FMT_TABLE) {
+        printf("\nfamily %s (%d scales; W2 to %s)\n", fam->name, fam->n,
+               largest >= 0 ? r->scale_name[largest] : "-");
+        printf("%-12s %10s %4s %3s %3s %6s %6s %6s %6s %22s %22s %6s %6s %6s\n", "scale",
+               "params", "n", "div", "pend", "mean", "median", "mode", "std", "p_success [95% CI]",
+               "mean_success [95% CI]", "W2", "BC", "dip_p");
+        for (int k = 0; k < fam->n; k++) {
+            scale_row *w = &rows[k];
+            char pcol[64], mcol[64];
+            snprintf(pcol, sizeof pcol, "%s [%s,%s]", fnum(b[0], 32, w->p.est, 2),
+                     fnum(b[1], 32, w->p.lo, 2), fnum(b[2], 32, w->p.hi, 2));
+            snprintf(mcol, sizeof mcol, "%s [%s,%s]", fnum(b[3], 32, w->ms.est, 3),
+                     fnum(b[4], 32, w->ms.lo, 3), fnum(b[5], 32, w->ms.hi, 3));
+            printf("%-12s %10lld %4lld %3lld %4lld %6s %6s %6s %6s %22s %22s %6s %6s %6s\n",
+                   r->scale_name[w->scale], (long long)r->n_params[w->scale], (long long)w->n,
+                   (long long)w->n_diverged, (long long)w->n_pending, fnum(b[6], 32, w->mean, 3),
+                   fnum(b[7], 32, w->median, 3), fnum(b[8], 32, w->mode, 3),
+                   fnum(b[9], 32, w->std, 3), pcol, mcol, fnum(b[10], 32, w->w2, 3),
+                   fnum(b[11], 32, w->bc, 3), fnum(b[12], 32, w->dip_p, 3));
+        }
+        for (int which = 0; which < 2; which++) {
+            size_t *top = which ? topL : topB, nt = which ? nL : nB;
+            printf("top %zu %s seeds (of %zu with a complete curve):\n", nt,
+                   which ? "linear" : "breakthrough", ncomplete);
+            for (size_t i = 0; i < nt; i++) {
+                size_t s = top[i];
+                printf("  seed %-8lld B %8s  Lin %8s  curve", (long long)r->seeds[s],
+                       fnum(b[0], 32, Bv[s], 3), fnum(b[1], 32, Lv[s], 3));
+                for (int k = 0; k < fam->n; k++)
+                    printf(" %s", fnum(b[2], 32, curve[s * (size_t)fam->n + (size_t)k], 3));
+                printf("\n");
+            }
+        }
+    } else if (o->format == FMT_CSV) {
+        for (int k = 0; k < fam->n; k++) {
+            scale_row *w = &rows[k];
+            double v[] = {w->mean, w->median, w->mode, w->std, w->p.est, w->p.lo, w->p.hi,
+                          w->ms.est, w->ms.lo, w->ms.hi, w->w2, w->g1, w->g2, w->bc, w->dip,
+                          w->dip_p};
+            printf("%s,%s,%lld,%d,%lld,%lld,%lld,%lld", fam->name, r->scale_name[w->scale],
+                   (long long)r->n_params[w->scale], r->eval_lengths[l], (long long)w->n,
+                   (long long)w->n_diverged, (long long)w->n_pending, (long long)w->n_failed);
+            for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) printf(",%s", fnum(b[0], 32, v[i], 6));
+            printf("\n");
+        }
+    } else {
+        printf("%s\n    {\"name\": ", first_family ? "" : ",");
+        jstr(stdout, fam->name);
+        printf(", \"largest\": ");
+        jstr(stdout, largest >= 0 ? r->scale_name[largest] : "");
+        printf(", \"complete_curves\": %zu,\n     \"scales\": [", ncomplete);
+        for (int k = 0; k < fam->n; k++) {
+            scale_row *w = &rows[k];
+            printf("%s\n      {\"scale\": ", k ? "," : "");
+            jstr(stdout, r->scale_name[w->scale]);
+            printf(", \"n_params\": %lld, \"n\": %lld, \"n_diverged\": %lld, \"n_pending\": %lld, "
+                   "\"n_failed\": %lld",
+                   (long long)r->n_params[w->scale], (long long)w->n, (long long)w->n_diverged,
+                   (long long)w->n_pending, (long long)w->n_failed);
+            const char *names[] = {"mean", "median", "mode", "std", "p_success", "p_success_lo",
+                                   "p_success_hi", "mean_success", "mean_success_lo",
+                                   "mean_success_hi", "w2_to_largest", "skewness", "kurtosis",
+                                   "bimodality_coefficient", "dip", "dip_p"};
+            double v[] = {w->mean, w->median, w->mode, w->std, w->p.est, w->p.lo, w->p.hi,
+                          w->ms.est, w->ms.lo, w->ms.hi, w->w2, w->g1, w->g2, w->bc, w->dip,
+                          w->dip_p};
+            for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+                printf(", \"%s\": ", names[i]);
+                jnum(stdout, v[i]);
+            }
+            printf("}");
+        }
+        printf("]");
+        for (int which = 0; which < 2; which++) {
+            size_t *top = which ? topL : topB, nt = which ? nL : nB;
+            printf(",\n     \"%s\": [", which ? "top_linear" : "top_breakthrough");
+            for (size_t i = 0; i < nt; i++) {
+                size_t s = top[i];
+                printf("%s{\"seed\": %lld, \"seed_index\": %zu, \"B\": ", i ? ", " : "",
+                       (long long)r->seeds[s], s);
+                jnum(stdout, Bv[s]);
+                printf(", \"Lin\": ");
+                jnum(stdout, Lv[s]);
+                printf(", \"curve\": [");
+                for (int k = 0; k < fam->n; k++) {
+                    if (k) printf(", ");
+                    jnum(stdout, curve[s * (size_t)fam->n + (size_t)k]);
+                }
+                printf("]}");
+            }
+            printf("]");
+        }
+        printf("}");
+    }
+    free(topB), free(topL), free(curve), free(Bv), free(Lv), free(rows), free(buf), free(buf2);
+    return 0;
+}
+
+/* --- command line --------------------------------------------------------------- */
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: distsweep report OUT.h5 [--metric em|error|minprob|token_acc|loss]\n"
+            "                        [--length L] [--threshold TAU] [--family F] [--top K]\n"
+            "                        [--format table|csv|json]\n\n"
+            "Distribution statistics across seeds (tasks.md §7) of one metric at one test\n"
+            "length, per family and scale: runs counted (done; diverged count with EM 0),\n"
+            "mean, median, KDE mode, std, p_success = P(x >= TAU) and the mean of the\n"
+            "successful runs with 95%% bootstrap CIs, the Wasserstein-2 distance to the\n"
+            "largest scale of the family, the bimodality coefficient and the dip test\n"
+            "p-value; then the top-K breakthrough and linear seeds of each family.\n"
+            "Works on a file that a sweep is still writing. Defaults: --metric em,\n"
+            "--length 60 if evaluated else the first, --threshold 0.5, every family,\n"
+            "--top 5, --format table. Details: docs/analysis.md.\n");
+}
+
+static int parse_int(const char *s, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < -2147483647L || v > 2147483647L) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int ds_cmd_report(int argc, char **argv) {
+    if (ds_cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return DS_EXIT_OK;
+    }
+    report_opts o = {.metric = DS_METRIC_EM, .tau = 0.5, .top = 5, .format = FMT_TABLE};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = !strcmp(a, "--metric") || !strcmp(a, "--length") || !strcmp(a, "--threshold") ||
+                    !strcmp(a, "--family") || !strcmp(a, "--top") || !strcmp(a, "--format");
+        if (takes && !v) {
+            fprintf(stderr, "distsweep report: %s needs a value\n", a);
+            return DS_EXIT_USAGE;
+        }
+        if (!strcmp(a, "--metric")) {
+            if ((o.metric = ds_metric_index(v)) < 0) {
+                fprintf(stderr, "distsweep report: unknown metric '%s' (em, error, minprob, "
+                                "token_acc, loss)\n", v);
+                return DS_EXIT_USAGE;
+            }
+        } else if (!strcmp(a, "--length")) {
+            if (parse_int(v, &o.length_value)) {
+                fprintf(stderr, "distsweep report: --length '%s' is not an integer\n", v);
+                return DS_EXIT_USAGE;
+            }
+            o.length_set = 1;
+        } else if (!strcmp(a, "--threshold")) {
+            char *end;
+            o.tau = strtod(v, &end);
+            if (end == v || *end || !isfinite(o.tau)) {
+                fprintf(stderr, "distsweep report: --threshold '%s' is not a number\n", v);
+                return DS_EXIT_USAGE;
+            }
+        } else if (!strcmp(a, "--family")) {
+            o.family = v;
+        } else if (!strcmp(a, "--top")) {
+            if (parse_int(v, &o.top) || o.top < 0) {
+                fprintf(stderr, "distsweep report: --top '%s' is not a count\n", v);
+                return DS_EXIT_USAGE;
+            }
+        } else if (!strcmp(a, "--format")) {
+            if (!strcmp(v, "table")) o.format = FMT_TABLE;
+            else if (!strcmp(v, "csv")) o.format = FMT_CSV;
+            else if (!strcmp(v, "json")) o.format = FMT_JSON;
+            else {
+                fprintf(stderr, "distsweep report: unknown format '%s' (table, csv, json)\n", v);
+                return DS_EXIT_USAGE;
+            }
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "distsweep report: unknown option '%s'\n", a);
+            usage(stderr);
+            return DS_EXIT_USAGE;
+        } else if (!o.path) {
+            o.path = a;
+            continue;
+        } else {
+            fprintf(stderr, "distsweep report: unexpected argument '%s'\n", a);
+            return DS_EXIT_USAGE;
+        }
+        i++;
+    }
+    if (!o.path) {
+        usage(stderr);
+        return DS_EXIT_USAGE;
+    }
+
+    ds_results r;
+    ds_error err = {0};
+    if (ds_results_open(&r, o.path, &err)) {
+        fprintf(stderr, "distsweep report: %s\n", err.msg);
+        return err.code ? err.code : DS_EXIT_USAGE;
+    }
+    int rc = DS_EXIT_USAGE;
+    dip_cache dc = {0};
+    int l = -1;
+    if (r.n_lengths == 0) {
+        fprintf(stderr, "distsweep report: %s has no evaluation lengths\n", o.path);
+        goto done;
+    }
+    if (o.length_set) {
+        if ((l = ds_results_length_index(&r, o.length_value)) < 0) {
+            fprintf(stderr, "distsweep report: length %d was not evaluated in %s (lengths:", o.length_value,
+                    o.path);
+            for (int i = 0; i < r.n_lengths; i++) fprintf(stderr, " %d", r.eval_lengths[i]);
+            fprintf(stderr, ")\n");
+            goto done;
+        }
+    } else {
+        l = ds_results_length_index(&r, 60);
+        if (l < 0) l = 0;
+    }
+    const ds_res_family *only = NULL;
+    if (o.family && !(only = ds_results_family(&r, o.family))) {
+        fprintf(stderr, "distsweep report: no family '%s' in %s (families:", o.family, o.path);
+        for (int i = 0; i < r.n_families; i++) fprintf(stderr, " %s", r.families[i].name);
+        fprintf(stderr, ")\n");
+        goto done;
+    }
+
+    int64_t counts[4] = {0};
+    for (int sc = 0; sc < r.n_scales; sc++)
+        for (int st = 0; st < 4; st++) counts[st] += ds_results_count(&r, sc, st);
+    const char *mname = ds_metric_names[o.metric];
+    if (o.format == FMT_TABLE) {
+        printf("%s: sweep '%s', %d scales x %lld seeds: %lld done, %lld diverged, %lld failed, "
+               "%lld pending\n",
+               o.path, r.sweep_name, r.n_scales, (long long)r.n_seeds, (long long)counts[1],
+               (long long)counts[3], (long long)counts[2], (long long)counts[0]);
+        printf("metric %s at length %d, success threshold %g; n counts done and diverged runs%s\n",
+               mname, r.eval_lengths[l], o.tau,
+               o.metric == DS_METRIC_EM ? " (diverged = EM 0)" : "");
+        printf("CIs: 95%% percentile bootstrap, %d resamples; dip_p: Hartigan's dip test, %d uniform "
+               "simulations\n",
+               DS_BOOT_RESAMPLES, DS_DIP_SIMS);
+    } else if (o.format == FMT_CSV) {
+        printf("family,scale,n_params,length,n,n_diverged,n_pending,n_failed,mean,median,mode,std,"
+               "p_success,p_success_lo,p_success_hi,mean_success,mean_success_lo,mean_success_hi,"
+               "w2_to_largest,skewness,kurtosis,bimodality_coefficient,dip,dip_p\n");
+    } else {
+        printf("{\"file\": ");
+        jstr(stdout, o.path);
+        printf(", \"sweep_name\": ");
+        jstr(stdout, r.sweep_name);
+        printf(", \"metric\": \"%s\", \"length\": %d, \"threshold\": ", mname, r.eval_lengths[l]);
+        jnum(stdout, o.tau);
+        printf(", \"n_seeds\": %lld, \"done\": %lld, \"diverged\": %lld, \"failed\": %lld, "
+               "\"pending\": %lld, \"bootstrap_resamples\": %d, \"dip_simulations\": %d,\n "
+               "\"families\": [",
+               (long long)r.n_seeds, (long long)counts[1], (long long)counts[3],
+               (long long)counts[2], (long long)counts[0], DS_BOOT_RESAMPLES, DS_DIP_SIMS);
+    }
+    int first = 1;
+    for (int i = 0; i < r.n_families; i++) {
+        if (only && only != &r.families[i]) continue;
+        report_family(&r, &o, l, &r.families[i], &dc, first);
+        first = 0;
+    }
+    if (o.format == FMT_JSON) printf("]}\n");
+    rc = DS_EXIT_OK;
+done:
+    for (int i = 0; i < dc.count; i++) free(dc.e[i].null);
+    free(dc.e);
+    ds_results_close(&r);
+    return rc;
+}

@@ -1,0 +1,114 @@
+/* results: a read-only loader of a distsweep result file (DESIGN §6, format
+ * version 1) into memory, for the commands that read results (report,
+ * status) and for tests.
+ *
+ * Safe on a file that another process is still writing: it opens with
+ * H5F_ACC_RDONLY | H5F_ACC_SWMR_READ (falling back to a plain read-only open
+ * for files not written in SWMR mode), refreshes every dataset before reading
+ * it, and reads /runs/status FIRST: the writer writes a run's status after
+ * its data, so every run this loader sees as done or diverged has its
+ * metrics. Datasets that grew along the seed axis between two reads are cut
+ * to the seed count of /runs/status; shorter ones are padded with NaN (and
+ * status pending), so the arrays below always have consistent shapes.
+ *
+ * Owns nothing on disk; the whole file is copied into memory (a sweep of
+ * thousands of seeds is a few MB). */
+#ifndef DS_RESULTS_H
+#define DS_RESULTS_H
+
+#include <hdf5.h>
+#include <stdint.h>
+
+#include "common.h"
+
+/* The per-length metrics of DESIGN §6, in /metrics. */
+enum {
+    DS_METRIC_EM,
+    DS_METRIC_ERROR,
+    DS_METRIC_MINPROB,
+    DS_METRIC_TOKEN_ACC,
+    DS_METRIC_LOSS,
+    DS_N_METRICS
+};
+/* "em", "error", "minprob", "token_acc", "loss" (the dataset names). */
+extern const char *const ds_metric_names[DS_N_METRICS];
+/* The index of a metric name, or -1. */
+int ds_metric_index(const char *name);
+
+/* /runs/status values. */
+enum { DS_RES_PENDING = 0, DS_RES_DONE = 1, DS_RES_FAILED = 2, DS_RES_DIVERGED = 3 };
+
+typedef struct {
+    char name[128];
+    int n;      /* number of scales */
+    int *scale; /* indices into the scale arrays, in the family's order */
+} ds_res_family;
+
+typedef struct {
+    hid_t file;
+    int swmr; /* opened with SWMR_READ */
+
+    /* root attributes (empty strings where absent) */
+    int format_version;
+    char *distsweep_version, *git_commit, *created, *sweep_name, *sweep_yaml, *sweep_hash;
+
+    /* /scales */
+    int n_scales;
+    char (*scale_name)[64];
+    int32_t *d_model, *n_layers, *n_heads;
+    int64_t *n_params;
+    double *flops_per_step;
+
+    /* /families, in file order; when the file has none, one family "all"
+     * with every scale in order of n_params */
+    int n_families;
+    ds_res_family *families;
+
+    /* /eval_lengths */
+    int n_lengths;
+    int32_t *eval_lengths;
+
+    /* The seed axis: everything below has n_seeds columns. Refreshed. */
+    int64_t n_seeds;
+    int64_t *seeds;                /* [S] */
+    uint8_t *status;               /* [scale][S] */
+    int32_t *attempts, *rank;      /* [scale][S], NULL if absent */
+    int64_t *steps_done;           /* [scale][S], NULL if absent */
+    float *wall_s, *final_loss, *id_em; /* [scale][S], NULL if absent */
+    float *metrics[DS_N_METRICS];  /* [scale][S][length] */
+    int64_t n_log;
+    float *train_loss; /* [scale][S][n_log], NULL if absent */
+} ds_results;
+
+/* Opens and loads the result file at path into r (zeroed first). Errors:
+ * a missing or unreadable file, or one that is not a distsweep result file
+ * (no format="distsweep" attribute, an unknown format_version, a missing or
+ * misshapen dataset) -> DS_EXIT_USAGE with a message naming the file and the
+ * problem; r is then empty and needs no close. err must not be NULL
+ * (here and in refresh). */
+int ds_results_open(ds_results *r, const char *path, ds_error *err);
+
+/* Re-reads the seed axis (seeds, runs, metrics, curves) from the open file,
+ * picking up runs finished since the last read. */
+int ds_results_refresh(ds_results *r, ds_error *err);
+
+/* Frees everything and closes the file; safe on a zeroed struct. */
+void ds_results_close(ds_results *r);
+
+/* Index helpers. */
+static inline size_t ds_res_run(const ds_results *r, int scale, int64_t seed) {
+    return (size_t)scale * (size_t)r->n_seeds + (size_t)seed;
+}
+static inline float ds_res_metric(const ds_results *r, int metric, int scale, int64_t seed,
+                                  int length) {
+    return r->metrics[metric][ds_res_run(r, scale, seed) * (size_t)r->n_lengths + (size_t)length];
+}
+
+/* The family with this name, or NULL. */
+const ds_res_family *ds_results_family(const ds_results *r, const char *name);
+/* The index of an evaluation length, or -1. */
+int ds_results_length_index(const ds_results *r, int length);
+/* Number of runs of a scale with the given status. */
+int64_t ds_results_count(const ds_results *r, int scale, int status);
+
+#endif

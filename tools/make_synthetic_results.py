@@ -1,0 +1,183 @@
+#!/usr/bin/python3
+"""Write a synthetic distsweep result file (DESIGN §6, format_version 1) with
+known distributions, for testing `distsweep report`, tools/plot_sweep.py and
+tools/distsweep_h5.py without training anything.
+
+Scales and families (n_params increases along each family):
+  family "depth": d64_L1, d64_L2, d64_L3, d64_L4
+  family "width": d32_L2, d64_L2, d128_L2          (d64_L2 is shared)
+Evaluation lengths 20, 40, 60. At every length, EM per seed is drawn so that
+(with the default threshold 0.5):
+  d64_L1   unimodal near 0 (Beta(1,20) * 0.3): p_success = 0
+  d64_L2   BIMODAL: exactly half the counted seeds fail (EM < 0.3), half
+           succeed (EM in [0.6, 1)): p_success = 0.5; one failing seed is
+           `diverged` (metrics NaN: it must count as EM 0)
+  d64_L3   unimodal, every seed succeeds (EM in [0.6, 1)): p_success = 1
+  d64_L4   unimodal near 0.9, every seed succeeds; with --pending K the last K
+           seeds are still pending here (status 0, NaN), and seed index S-1 of
+           d64_L3 is `failed` (status 2, NaN): both are not counted
+  d32_L2   unimodal near 0.1 (p_success = 0);  d128_L2  unimodal near 0.8 (p = 1)
+Seed index 3 follows the curve 0, 0, 0.95, 0.95 along "depth" (the unique top
+breakthrough seed, B = +inf) and seed index 5 follows 0.1, 0.4, 0.7, 1.0 (the
+unique top linear seed, Lin = 3). The other metrics are smooth functions of EM
+plus noise; error is continuous and bimodal where EM is.
+
+--live SECONDS writes the file in SWMR mode, flushes every scale except
+d64_L4 (still pending), prints READY, keeps the file open for SECONDS while
+other processes read it, then writes d64_L4 and closes.
+
+Usage: make_synthetic_results.py OUT.h5 [--seeds 40] [--pending 0] [--seed 1]
+                                         [--live SECONDS] [--steps 200]
+"""
+import argparse
+import datetime
+import sys
+import time
+
+import h5py
+import numpy as np
+
+SCALES = [  # name, d_model, n_layers, n_heads
+    ("d64_L1", 64, 1, 1), ("d64_L2", 64, 2, 1), ("d64_L3", 64, 3, 1), ("d64_L4", 64, 4, 1),
+    ("d32_L2", 32, 2, 1), ("d128_L2", 128, 2, 2)]
+FAMILIES = {"depth": [0, 1, 2, 3], "width": [4, 1, 5]}
+LENGTHS = [20, 40, 60]
+BREAK_SEED, LINEAR_SEED = 3, 5
+BREAK_CURVE = [0.0, 0.0, 0.95, 0.95]
+LINEAR_CURVE = [0.1, 0.4, 0.7, 1.0]
+
+
+def n_params(d, L, vocab=100):
+    return 12 * L * d * d + 2 * vocab * d
+
+
+def draw_em(rng, S):
+    """EM [n_scales, S, E] and status [n_scales, S] with the distributions of
+    the module docstring."""
+    E = len(LENGTHS)
+    em = np.zeros((len(SCALES), S, E))
+    status = np.ones((len(SCALES), S), np.uint8)
+    for l in range(E):
+        em[0, :, l] = 0.3 * rng.beta(1, 20, S)
+        half = np.arange(S) % 2 == 0  # even seed indices succeed at d64_L2
+        em[1, :, l] = np.where(half, 0.6 + 0.4 * rng.beta(6, 3, S), 0.3 * rng.beta(2, 8, S))
+        em[2, :, l] = 0.6 + 0.4 * rng.beta(5, 3, S)
+        em[3, :, l] = 0.6 + 0.4 * rng.beta(12, 2, S)
+        em[4, :, l] = 0.3 * rng.beta(3, 6, S)
+        em[5, :, l] = 0.6 + 0.4 * rng.beta(4, 3, S)
+        for k, s in enumerate(FAMILIES["depth"]):
+            em[s, BREAK_SEED, l] = BREAK_CURVE[k]
+            em[s, LINEAR_SEED, l] = LINEAR_CURVE[k]
+    # seeds 3 and 5 are odd: they must fail at d64_L2, as their curves do
+    assert BREAK_CURVE[1] < 0.5 and LINEAR_CURVE[1] < 0.5 and BREAK_SEED % 2 and LINEAR_SEED % 2
+    return em, status
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("out")
+    ap.add_argument("--seeds", type=int, default=40)
+    ap.add_argument("--pending", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--log-every", type=int, default=20)
+    ap.add_argument("--live", type=float, default=None)
+    a = ap.parse_args(argv)
+    S, E = a.seeds, len(LENGTHS)
+    if S < 8 or S % 2:
+        ap.error("--seeds must be even and >= 8")
+    rng = np.random.default_rng(a.seed)
+    em, status = draw_em(rng, S)
+    div_seed = 7  # odd: a failing seed at d64_L2
+    status[1, div_seed] = 3
+    if a.pending:
+        status[3, S - a.pending:] = 0
+        status[2, S - 1] = 2
+    noise = rng.normal(0, 0.05, em.shape)
+    error = np.clip(-np.log(np.clip(em, 1e-3, 1)) * 1.5 + 0.2 + noise, 0.01, None)
+    minprob = np.exp(-error)
+    token_acc = np.clip(1 - (1 - em) * 0.2 + noise * 0.1, 0, 1)
+    loss = error / 4
+    metrics = {"em": em, "error": error, "minprob": minprob, "token_acc": token_acc, "loss": loss}
+    for m in metrics.values():
+        m[status != 1] = np.nan  # pending, failed and diverged runs have no metrics
+    n_log = a.steps // a.log_every
+    t = (np.arange(n_log) + 1) * a.log_every
+    curves = (2.5 * np.exp(-t / 60.0)[None, None, :] + 0.1 * (1 - em[:, :, -1:])
+              + rng.normal(0, 0.01, (len(SCALES), S, n_log)))
+    curves[status != 1] = np.nan
+    curves[1, div_seed, n_log // 2:] = np.nan  # diverged half-way
+
+    kw = dict(libver="latest") if a.live is not None else {}
+    f = h5py.File(a.out, "w", **kw)
+    f.attrs["format"] = np.bytes_("distsweep")  # fixed-length, as a C writer does
+    f.attrs["format_version"] = np.int32(1)
+    f.attrs["distsweep_version"] = "0.1.0-synthetic"
+    f.attrs["git_commit"] = "synthetic"
+    f.attrs["created"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    f.attrs["sweep_name"] = "synthetic"
+    f.attrs["sweep_yaml"] = "name: synthetic\n# written by tools/make_synthetic_results.py\n"
+    f.attrs["sweep_hash"] = "%016x" % (a.seed * 0x9E3779B97F4A7C15 % 2**64)
+    g = f.create_group("scales")
+    g["name"] = np.array([s[0] for s in SCALES], dtype="S16")
+    g["d_model"] = np.array([s[1] for s in SCALES], np.int32)
+    g["n_layers"] = np.array([s[2] for s in SCALES], np.int32)
+    g["n_heads"] = np.array([s[3] for s in SCALES], np.int32)
+    g["n_params"] = np.array([n_params(s[1], s[2]) for s in SCALES], np.int64)
+    g["flops_per_step"] = 6.0 * g["n_params"][:] * 16 * 64
+    fam = f.create_group("families")
+    for name, idx in FAMILIES.items():
+        fam[name] = np.array(idx, np.int32)
+    f.create_dataset("seeds", data=np.arange(1000, 1000 + S, dtype=np.int64), chunks=(64,),
+                     maxshape=(None,))
+    f["eval_lengths"] = np.array(LENGTHS, np.int32)
+    NS = len(SCALES)
+
+    def ds2(name, dtype, fill):
+        return f.create_dataset(name, shape=(NS, S), dtype=dtype, chunks=(1, 64), maxshape=(NS, None),
+                                fillvalue=fill)
+
+    runs = {"attempts": ds2("runs/attempts", np.int32, 0), "steps_done": ds2("runs/steps_done", np.int64, 0),
+            "wall_s": ds2("runs/wall_s", np.float32, np.nan), "rank": ds2("runs/rank", np.int32, -1),
+            "final_loss": ds2("runs/final_loss", np.float32, np.nan),
+            "id_em": ds2("runs/id_em", np.float32, np.nan)}
+    st = ds2("runs/status", np.uint8, 0)
+    mds = {k: f.create_dataset("metrics/" + k, shape=(NS, S, E), dtype=np.float32, chunks=(1, 64, E),
+                               maxshape=(NS, None, E), fillvalue=np.nan) for k in metrics}
+    cds = f.create_dataset("curves/train_loss", shape=(NS, S, n_log), dtype=np.float32,
+                           chunks=(1, 64, n_log), maxshape=(NS, None, n_log), fillvalue=np.nan)
+
+    def write_scale(i):
+        for k, d in mds.items():
+            d[i] = metrics[k][i].astype(np.float32)
+        cds[i] = curves[i].astype(np.float32)
+        ran = status[i] != 0
+        runs["attempts"][i] = np.where(ran, 1, 0)
+        runs["steps_done"][i] = np.where(status[i] == 1, a.steps, np.where(ran, a.steps // 2, 0))
+        runs["wall_s"][i] = np.where(ran, 5.0 + i, np.nan)
+        runs["rank"][i] = np.where(ran, 1 + np.arange(S) % 3, -1)
+        runs["final_loss"][i] = np.where(status[i] == 1, curves[i, :, -1], np.nan)
+        runs["id_em"][i] = np.where(status[i] == 1, np.minimum(1, em[i, :, 0] + 0.05), np.nan)
+        f.flush()
+        st[i] = status[i]  # the commit mark, last
+        f.flush()
+
+    if a.live is None:
+        for i in range(NS):
+            write_scale(i)
+        f.close()
+        return 0
+    f.swmr_mode = True
+    for i in range(NS):
+        if i != 3:
+            write_scale(i)
+    print("READY", flush=True)
+    time.sleep(a.live)
+    write_scale(3)
+    f.close()
+    print("DONE", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
