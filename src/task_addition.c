@@ -27,18 +27,9 @@ static int add_eval_tokens(const ds_task_spec *t, int length) { return 6 * (leng
 
 static int64_t add_eval_count(const ds_task_spec *t, int length) { return t->eval_examples; }
 
-/* Draws n1 and n2 digits (uniform, leading zeros allowed) of two operands
- * left-padded to W digits, then writes the example with hint offset o. */
-static void add_write(const ds_task_spec *t, ds_rng *r, ds_task_writer *w, int n1, int n2, int o) {
-    int W = (n1 > n2 ? n1 : n2) + 1;
-    DS_ASSERT(n1 >= 1 && n2 >= 1 && o >= 0 && o + W <= t->hint_tokens);
-    uint8_t stack_digits[2 * ADD_STACK_WIDTH];
-    uint8_t *x = W <= ADD_STACK_WIDTH ? stack_digits : DS_MALLOC(2 * (size_t)W);
-    uint8_t *y = x + W; /* both most-significant digit first */
-    for (int i = 0; i < W; i++) x[i] = y[i] = 0;
-    for (int i = W - n1; i < W; i++) x[i] = (uint8_t)ds_rng_range(r, 0, 9);
-    for (int i = W - n2; i < W; i++) y[i] = (uint8_t)ds_rng_range(r, 0, 9);
-
+void ds_task_addition_write(const ds_task_spec *t, ds_task_writer *w, int W, int o,
+                            const uint8_t *x, const uint8_t *y) {
+    DS_ASSERT(W >= 1 && o >= 0 && o + W <= t->hint_tokens);
     ds_tw_put(w, TOK_BOS, 0);
     for (int i = 0; i < W; i++) {
         ds_tw_put(w, TOK_HINT0 + o + i, 0);
@@ -57,8 +48,25 @@ static void add_write(const ds_task_spec *t, ds_rng *r, ds_task_writer *w, int n
         ds_tw_put(w, TOK_HINT0 + o + i, 1);
         ds_tw_put(w, s % 10, 1);
     }
-    DS_ASSERT(carry == 0); /* the padding digit absorbs the carry */
+    DS_ASSERT(carry == 0); /* the caller's padding digits x[0] = y[0] = 0 absorb it */
     ds_tw_put(w, TOK_EOS, 1);
+}
+
+/* Draws the n1 and n2 digits (uniform, leading zeros allowed; x's first, each
+ * most-significant first) of two operands left-padded to W = max(n1,n2) + 1
+ * digits, then writes the example with hint offset o. */
+static void add_draw_write(const ds_task_spec *t, ds_rng *r, ds_task_writer *w, int n1, int n2,
+                           int o) {
+    int W = (n1 > n2 ? n1 : n2) + 1;
+    DS_ASSERT(n1 >= 1 && n2 >= 1);
+    uint8_t stack_digits[2 * ADD_STACK_WIDTH];
+    uint8_t *x = W <= ADD_STACK_WIDTH ? stack_digits : DS_MALLOC(2 * (size_t)W);
+    uint8_t *y = x + W;
+    for (int i = 0; i < W; i++) x[i] = y[i] = 0;
+    for (int i = W - n1; i < W; i++) x[i] = (uint8_t)ds_rng_range(r, 0, 9);
+    for (int i = W - n2; i < W; i++) y[i] = (uint8_t)ds_rng_range(r, 0, 9);
+    /* The padding digit is 0 in both operands, so the sum fits in W digits. */
+    ds_task_addition_write(t, w, W, o, x, y);
     if (x != stack_digits) free(x);
 }
 
@@ -69,7 +77,7 @@ static void add_gen(const ds_task_spec *t, ds_rng *r, ds_task_writer *w) {
     int W = (n1 > n2 ? n1 : n2) + 1;
     DS_ASSERT(W <= t->hint_tokens);
     int o = (int)ds_rng_range(r, 0, t->hint_tokens - W);
-    add_write(t, r, w, n1, n2, o);
+    add_draw_write(t, r, w, n1, n2, o);
 }
 
 static void add_train_row(const ds_task_spec *t, uint64_t seed, uint64_t row, int context,
@@ -87,7 +95,7 @@ static void add_eval_example(const ds_task_spec *t, int length, int64_t index, i
     ds_rng_init(&r, t->eval_seed, DS_STREAM_EVAL, ((uint64_t)length << 32) | (uint64_t)index);
     int o = (int)ds_rng_range(&r, 0, t->hint_tokens - (length + 1));
     ds_task_writer w = {tokens, mask, 0, add_eval_tokens(t, length)};
-    add_write(t, &r, &w, length, length, o);
+    add_draw_write(t, &r, &w, length, length, o);
     DS_ASSERT(w.pos == w.cap);
 }
 

@@ -19,8 +19,7 @@ static int64_t count_eval_count(const ds_task_spec *t, int length) {
     return length >= 1 && length <= t->vocab ? (int64_t)(t->vocab - length + 1) : 0;
 }
 
-/* `$ s e > s ... e` and, when eos, `.`; scored: the answer and `.`. */
-static void count_write(const ds_task_spec *t, ds_task_writer *w, int s, int length, int eos) {
+void ds_task_count_write(const ds_task_spec *t, ds_task_writer *w, int s, int length, int eos) {
     const int V = t->vocab;
     ds_tw_put(w, V, 0);
     ds_tw_put(w, s, 0);
@@ -34,7 +33,7 @@ static void count_gen(const ds_task_spec *t, ds_rng *r, ds_task_writer *w) {
     DS_ASSERT(t->train_min >= 1 && t->train_min <= t->train_max && t->train_max <= t->vocab);
     int length = (int)ds_rng_range(r, t->train_min, t->train_max);
     int s = (int)ds_rng_range(r, 0, t->vocab - length);
-    count_write(t, w, s, length, 1);
+    ds_task_count_write(t, w, s, length, 1);
 }
 
 static void count_train_row(const ds_task_spec *t, uint64_t seed, uint64_t row, int context,
@@ -47,7 +46,7 @@ static void count_eval_example(const ds_task_spec *t, int length, int64_t index,
                                uint8_t *mask) {
     DS_ASSERT(index >= 0 && index < count_eval_count(t, length));
     ds_task_writer w = {tokens, mask, 0, count_eval_tokens(t, length)};
-    count_write(t, &w, (int)index, length, 0);
+    ds_task_count_write(t, &w, (int)index, length, 0);
     DS_ASSERT(w.pos == w.cap);
 }
 

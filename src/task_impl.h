@@ -38,6 +38,17 @@ typedef void (*ds_task_gen_fn)(const ds_task_spec *t, ds_rng *r, ds_task_writer 
 void ds_task_pack_row(const ds_task_spec *t, ds_task_gen_fn gen, uint64_t seed, uint64_t row,
                       int context, int32_t *tokens, uint8_t *mask);
 
+/* Writes the count example `$ s e > s s+1 ... e` with e = s+length-1, then `.`
+ * when eos; scored: the answer numbers and `.`. */
+void ds_task_count_write(const ds_task_spec *t, ds_task_writer *w, int s, int length, int eos);
+
+/* Writes the addition example of the W-digit operands x and y (digits, most
+ * significant first, x[0] = y[0] = 0 so the sum fits) with hint offset o:
+ * `$ a_o x_0 ... + a_o y_0 ... > a_(o+W-1) z_0 ... a_o z_(W-1) .`; scored:
+ * everything after `>`. */
+void ds_task_addition_write(const ds_task_spec *t, ds_task_writer *w, int W, int o,
+                            const uint8_t *x, const uint8_t *y);
+
 /* The task kinds (one file each). */
 extern const ds_task_ops ds_task_count_ops;
 extern const ds_task_ops ds_task_addition_ops;
