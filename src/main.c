@@ -16,6 +16,7 @@ typedef struct {
 static int cmd_help(int argc, char **argv);
 static const ds_command commands[] = {
     {"help", cmd_help, "this message"},
+    {"plan", ds_cmd_plan, "validate a sweep file and print its job grid, parameters, FLOPs and cost"},
     {"report", ds_cmd_report, "distribution statistics of a result file (tasks.md §7)"},
 };
 

@@ -78,6 +78,7 @@ typedef struct {
 /* A family: a name and an ordered list of indices into sweep.scales. */
 typedef struct {
     char name[DS_NAME_MAX];
+    char kind[16];      /* width | depth | params | points */
     int n;
     int scale_idx[DS_MAX_SCALES];
     ds_srcpos pos;
@@ -121,5 +122,27 @@ void ds_sweep_free(ds_sweep *s);
 
 /* Parameter count of a scale (tasks.md §3): L(12d^2 + 13d) + 2 V_tot d + 2d. */
 int64_t ds_scale_params(int d_model, int n_layers, int vocab_total);
+
+/* Training FLOPs of one optimizer step of one replica: 3 x the forward pass
+ * (backward = 2 x forward). Forward = 2 x (matmul weights: L*12d^2 + head
+ * V_tot*d) x tokens + attention scores and values 4*T*d per token per layer,
+ * counted over the full T x T square (the PaLM/MFU convention), with
+ * T = context-1 and tokens = batch*T. Embedding lookups, norms and
+ * element-wise work are not counted. */
+double ds_scale_flops_per_step(int d_model, int n_layers, int vocab_total, int batch, int context);
+
+/* The canonical text of the experiment a sweep defines: one "key: value" line
+ * per setting with every default filled in, the distinct scales and the
+ * families. Leaves out what cannot change a run's result: seeds.count (the
+ * seed axis only grows), output and run.*. Two sweeps with the same canonical
+ * text train the same runs; yaml_hash is its FNV-1a 64 hash. Free with free(). */
+char *ds_sweep_canonical(const ds_sweep *s);
+
+/* Compares the sweep stored in a result file (old) with a sweep file (new).
+ * Returns 0 when new continues old's experiment (identical canonical text and
+ * seeds.count not smaller), else 1 with buf (n bytes) holding the first
+ * differing setting, e.g. "train.lr: 0.001 in the result file, 0.0001 in the
+ * sweep file". */
+int ds_sweep_diff(const ds_sweep *old_sweep, const ds_sweep *new_sweep, char *buf, size_t n);
 
 #endif

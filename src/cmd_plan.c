@@ -1,0 +1,251 @@
+/* cmd_plan: `distsweep plan SWEEP.yaml` prints the job grid of a sweep (its
+ * families, distinct scales, parameter counts and training FLOPs) and an
+ * estimate of its cost, without running or writing anything. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common.h"
+#include "sweep.h"
+#include "tasks.h"
+
+/* Peak dense throughput of an NVIDIA H100 SXM (TFLOP/s, no sparsity) for the
+ * matmul precision a sweep asks for; the GPU-hour estimate assumes this GPU
+ * unless --gpu-tflops says otherwise. */
+static double h100_peak(ds_precision p) {
+    switch (p) {
+    case DS_PREC_TF32: return 494.7;
+    case DS_PREC_BF16: return 989.4;
+    default: return 66.9; /* fp32 on the CUDA cores */
+    }
+}
+
+static const char *prec_name(ds_precision p) {
+    return p == DS_PREC_TF32 ? "tf32" : p == DS_PREC_BF16 ? "bf16" : "fp32";
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: distsweep plan SWEEP.yaml [--format table|json] [--gpu-tflops X] [--efficiency E]\n\n"
+            "Validates SWEEP.yaml and prints its job grid without running anything: the scale\n"
+            "families in their order, each distinct scale (width, depth, heads, exact parameter\n"
+            "count, training FLOPs per run, seeds) and totals (runs, FLOPs, GPU-hours).\n\n"
+            "options:\n"
+            "  --format table|json  output format (default table); json is one object with\n"
+            "                       'scales', 'families', 'totals' (docs/sweep-file.md)\n"
+            "  --gpu-tflops X       peak TFLOP/s of the GPU for the estimate (default: an H100\n"
+            "                       SXM, dense, at the sweep's precision: fp32 66.9, tf32 494.7,\n"
+            "                       bf16 989.4)\n"
+            "  --efficiency E       fraction of the peak achieved, in (0, 1] (default 0.3)\n\n"
+            "A sweep-file error is printed as FILE:LINE:COL: message and exits 2.\n");
+}
+
+/* Writes s as a JSON string literal. */
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
+        else fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+/* Parameter counts the way the papers quote them: 219776 -> "0.22M". */
+static const char *millions(char *buf, double v) {
+    if (v >= 1e9) snprintf(buf, 32, "%.2fB", v / 1e9);
+    else if (v >= 1e4) snprintf(buf, 32, "%.2fM", v / 1e6);
+    else snprintf(buf, 32, "%.0f", v);
+    return buf;
+}
+
+/* What a family holds fixed, e.g. "depth 4", "width 512", "3.2M params". */
+static void family_desc(const ds_sweep *s, const ds_family *f, char *buf, size_t n) {
+    const ds_scale *first = &s->scales[f->scale_idx[0]];
+    if (!strcmp(f->kind, "width")) snprintf(buf, n, "widths at depth %d", first->n_layers);
+    else if (!strcmp(f->kind, "depth")) snprintf(buf, n, "depths at width %d", first->d_model);
+    else if (!strcmp(f->kind, "params")) snprintf(buf, n, "depths at ~constant parameters");
+    else snprintf(buf, n, "explicit points");
+}
+
+static void print_table(const ds_sweep *s, double gpu_tflops, double eff, int tflops_given) {
+    const ds_task_ops *ops = ds_task_get(&s->task);
+    const int vtot = ops->vocab_total(&s->task);
+    const int64_t seeds = s->seeds.count;
+    char h1[32];
+
+    printf("sweep %s (%s)\n", s->name, s->path);
+    printf("  task      %s", ops->name);
+    if (s->task.kind == DS_TASK_COUNT) printf(", vocab %d", s->task.vocab);
+    else printf(", hint tokens %d, %d eval examples per length", s->task.hint_tokens, s->task.eval_examples);
+    printf(" (%d token ids), train lengths %d..%d, eval lengths", vtot, s->task.train_min, s->task.train_max);
+    for (int i = 0; i < s->task.n_eval_lengths; i++) printf("%s%d", i ? "," : " ", s->task.eval_lengths[i]);
+    printf("\n  train     %lld steps x batch %d x context %d, lr %g, warmup %lld, wd %g, %s\n",
+           (long long)s->train.steps, s->train.batch, s->train.context, s->train.lr,
+           (long long)s->train.warmup, s->train.weight_decay, prec_name(s->train.precision));
+    printf("  seeds     %lld (%lld..%lld) per scale\n", (long long)seeds, (long long)s->seeds.start,
+           (long long)(s->seeds.start + seeds - 1));
+    printf("  output    %s\n\n", s->output);
+
+    printf("families (%d, over %d distinct scales):\n", s->n_families, s->n_scales);
+    for (int i = 0; i < s->n_families; i++) {
+        const ds_family *f = &s->families[i];
+        char desc[64];
+        family_desc(s, f, desc, sizeof desc);
+        printf("  %-10s %d scales, %s:", f->name, f->n, desc);
+        for (int j = 0; j < f->n; j++) {
+            const ds_scale *sc = &s->scales[f->scale_idx[j]];
+            printf(" #%d=%dx%d", f->scale_idx[j], sc->d_model, sc->n_layers);
+        }
+        printf("\n");
+    }
+
+    printf("\nscales:\n  %3s %6s %6s %6s %14s %8s %12s %12s %7s\n", "#", "width", "depth", "heads",
+           "params", "", "FLOPs/step", "FLOPs/run", "seeds");
+    double total_flops = 0;
+    for (int i = 0; i < s->n_scales; i++) {
+        const ds_scale *sc = &s->scales[i];
+        double per_run = sc->flops_per_step * (double)s->train.steps;
+        total_flops += per_run * (double)seeds;
+        printf("  %3d %6d %6d %6d %14lld %8s %12.3e %12.3e %7lld\n", i, sc->d_model, sc->n_layers,
+               sc->n_heads, (long long)sc->n_params, millions(h1, (double)sc->n_params),
+               sc->flops_per_step, per_run, (long long)seeds);
+    }
+    int64_t runs = (int64_t)s->n_scales * seeds;
+    double gpu_hours = total_flops / (gpu_tflops * 1e12 * eff) / 3600.0;
+    printf("\ntotals: %d scales x %lld seeds = %lld runs, %.3e training FLOPs (%.3g PFLOP/s-days)\n",
+           s->n_scales, (long long)seeds, (long long)runs, total_flops, total_flops / (1e15 * 86400));
+    printf("estimate: %.3g GPU-hours at %.0f%% of %.1f TFLOP/s (%s)\n", gpu_hours, 100 * eff, gpu_tflops,
+           tflops_given ? "--gpu-tflops" : "H100 SXM dense peak at the sweep's precision; set --gpu-tflops");
+    if (s->run.pack > 0) {
+        int64_t packs_per_scale = (seeds + s->run.pack - 1) / s->run.pack;
+        printf("packs: %d seeds each, %lld per scale, %lld in all\n", s->run.pack,
+               (long long)packs_per_scale, (long long)(packs_per_scale * s->n_scales));
+    } else {
+        printf("packs: sized automatically at run time (run.pack: auto)\n");
+    }
+    printf("FLOPs count training matmuls and attention only (3 x forward; docs/sweep-file.md), not evaluation.\n");
+}
+
+static void print_json(const ds_sweep *s, double gpu_tflops, double eff) {
+    const ds_task_ops *ops = ds_task_get(&s->task);
+    const int64_t seeds = s->seeds.count;
+    printf("{\n  \"name\": ");
+    json_str(stdout, s->name);
+    printf(",\n  \"path\": ");
+    json_str(stdout, s->path);
+    printf(",\n  \"task\": ");
+    json_str(stdout, ops->name);
+    printf(",\n  \"vocab_total\": %d,\n", ops->vocab_total(&s->task));
+    printf("  \"eval_lengths\": [");
+    for (int i = 0; i < s->task.n_eval_lengths; i++) printf("%s%d", i ? ", " : "", s->task.eval_lengths[i]);
+    printf("],\n  \"steps\": %lld,\n  \"batch\": %d,\n  \"context\": %d,\n", (long long)s->train.steps,
+           s->train.batch, s->train.context);
+    printf("  \"seeds\": {\"start\": %lld, \"count\": %lld},\n", (long long)s->seeds.start, (long long)seeds);
+    printf("  \"output\": ");
+    json_str(stdout, s->output);
+    printf(",\n  \"yaml_hash\": \"%016llx\",\n", (unsigned long long)s->yaml_hash);
+    printf("  \"scales\": [\n");
+    double total_flops = 0;
+    for (int i = 0; i < s->n_scales; i++) {
+        const ds_scale *sc = &s->scales[i];
+        double per_run = sc->flops_per_step * (double)s->train.steps;
+        total_flops += per_run * (double)seeds;
+        printf("    {\"index\": %d, \"width\": %d, \"depth\": %d, \"heads\": %d, \"params\": %lld, "
+               "\"flops_per_step\": %.17g, \"flops_per_run\": %.17g, \"seeds\": %lld}%s\n",
+               i, sc->d_model, sc->n_layers, sc->n_heads, (long long)sc->n_params, sc->flops_per_step,
+               per_run, (long long)seeds, i + 1 < s->n_scales ? "," : "");
+    }
+    printf("  ],\n  \"families\": {");
+    for (int i = 0; i < s->n_families; i++) {
+        const ds_family *f = &s->families[i];
+        printf("%s\n    ", i ? "," : "");
+        json_str(stdout, f->name);
+        printf(": [");
+        for (int j = 0; j < f->n; j++) printf("%s%d", j ? ", " : "", f->scale_idx[j]);
+        printf("]");
+    }
+    printf("\n  },\n  \"family_kinds\": {");
+    for (int i = 0; i < s->n_families; i++) {
+        printf("%s", i ? ", " : "");
+        json_str(stdout, s->families[i].name);
+        printf(": ");
+        json_str(stdout, s->families[i].kind);
+    }
+    int64_t runs = (int64_t)s->n_scales * seeds;
+    double gpu_hours = total_flops / (gpu_tflops * 1e12 * eff) / 3600.0;
+    printf("},\n  \"totals\": {\"scales\": %d, \"runs\": %lld, \"flops\": %.17g, \"gpu_hours\": %.6g, "
+           "\"gpu_tflops\": %g, \"efficiency\": %g}\n}\n",
+           s->n_scales, (long long)runs, total_flops, gpu_hours, gpu_tflops, eff);
+}
+
+/* Reads the value of option argv[*i] (either "--opt=value" or "--opt value"). */
+static const char *opt_value(int argc, char **argv, int *i, const char *opt) {
+    size_t len = strlen(opt);
+    if (strncmp(argv[*i], opt, len)) return NULL;
+    if (argv[*i][len] == '=') return argv[*i] + len + 1;
+    if (argv[*i][len]) return NULL;
+    if (*i + 1 >= argc) return "";
+    return argv[++*i];
+}
+
+static int parse_positive(const char *v, const char *opt, double hi, double *out) {
+    char *end;
+    *out = strtod(v, &end);
+    if (!*v || *end || !(*out > 0) || *out > hi) {
+        fprintf(stderr, "distsweep plan: %s needs a number in (0, %g], got '%s'\n", opt, hi, v);
+        return DS_EXIT_USAGE;
+    }
+    return 0;
+}
+
+int ds_cmd_plan(int argc, char **argv) {
+    if (ds_cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return DS_EXIT_OK;
+    }
+    const char *path = NULL, *format = "table", *v;
+    double gpu_tflops = 0, eff = 0.3;
+    for (int i = 1; i < argc; i++) {
+        if ((v = opt_value(argc, argv, &i, "--format"))) {
+            format = v;
+            if (strcmp(format, "table") && strcmp(format, "json")) {
+                fprintf(stderr, "distsweep plan: --format must be table or json, got '%s'\n", format);
+                return DS_EXIT_USAGE;
+            }
+        } else if ((v = opt_value(argc, argv, &i, "--gpu-tflops"))) {
+            if (parse_positive(v, "--gpu-tflops", 1e9, &gpu_tflops)) return DS_EXIT_USAGE;
+        } else if ((v = opt_value(argc, argv, &i, "--efficiency"))) {
+            if (parse_positive(v, "--efficiency", 1, &eff)) return DS_EXIT_USAGE;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "distsweep plan: unknown option '%s'\n", argv[i]);
+            usage(stderr);
+            return DS_EXIT_USAGE;
+        } else if (!path) {
+            path = argv[i];
+        } else {
+            fprintf(stderr, "distsweep plan: one sweep file at a time (got '%s' and '%s')\n", path, argv[i]);
+            return DS_EXIT_USAGE;
+        }
+    }
+    if (!path) {
+        usage(stderr);
+        return DS_EXIT_USAGE;
+    }
+
+    ds_sweep *s = NULL;
+    ds_error err = {0};
+    if (ds_sweep_load(path, &s, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return err.code;
+    }
+    int tflops_given = gpu_tflops > 0;
+    if (!tflops_given) gpu_tflops = h100_peak(s->train.precision);
+    if (!strcmp(format, "json")) print_json(s, gpu_tflops, eff);
+    else print_table(s, gpu_tflops, eff, tflops_given);
+    ds_sweep_free(s);
+    return DS_EXIT_OK;
+}

@@ -1,0 +1,998 @@
+/* sweep: loading and validating sweep files (DESIGN §5, spec/tasks.md).
+ *
+ * The file is read whole and parsed with libyaml's document API into a node
+ * tree whose nodes carry their source marks; every key is then read through a
+ * small set of typed accessors that report the first problem as
+ * "FILE:LINE:COL: message" (1-based) and make the load fail with
+ * DS_EXIT_USAGE. Nothing here touches any file but the one being read.
+ *
+ * Also owns the derived quantities of a scale (parameter count, FLOPs) and the
+ * canonical experiment text behind yaml_hash and ds_sweep_diff. */
+#define _POSIX_C_SOURCE 200809L
+#include "sweep.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#include "tasks.h"
+
+/* ---- scale arithmetic ------------------------------------------------------ */
+
+int64_t ds_scale_params(int d_model, int n_layers, int vocab_total) {
+    const int64_t d = d_model;
+    return (int64_t)n_layers * (12 * d * d + 13 * d) + 2 * (int64_t)vocab_total * d + 2 * d;
+}
+
+double ds_scale_flops_per_step(int d_model, int n_layers, int vocab_total, int batch, int context) {
+    const double d = d_model, L = n_layers, T = context - 1;
+    const double tokens = (double)batch * T;
+    const double matmul_weights = L * 12.0 * d * d + (double)vocab_total * d;
+    const double forward = 2.0 * matmul_weights * tokens + L * 4.0 * T * d * tokens;
+    return 3.0 * forward;
+}
+
+/* ---- parsing context and error reporting ----------------------------------- */
+
+typedef struct {
+    const char *file;      /* name used in messages */
+    const char *text;      /* the file's bytes, for reader-error positions */
+    yaml_document_t *doc;
+    ds_error *err;
+} yctx;
+
+static yaml_node_t *node_at(yctx *c, int idx) { return yaml_document_get_node(c->doc, idx); }
+
+static int fail_mark(yctx *c, yaml_mark_t m, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail_mark(yctx *c, yaml_mark_t m, const char *fmt, ...) {
+    char msg[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return ds_error_set(c->err, DS_EXIT_USAGE, "%s:%d:%d: %s", c->file, (int)m.line + 1,
+                        (int)m.column + 1, msg);
+}
+
+/* The position of a node is where its text starts: the value for a scalar,
+ * the first key (block) or the '{' (flow) of a mapping. */
+#define FAIL(c, node, ...) fail_mark((c), (node)->start_mark, __VA_ARGS__)
+
+static const char *scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+
+static int is_null(const yaml_node_t *n) {
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return 0;
+    const char *v = scalar(n);
+    return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
+}
+
+/* What a node is, for "found ..." in type errors. */
+static const char *describe(const yaml_node_t *n, char *buf, size_t cap) {
+    if (n->type == YAML_SEQUENCE_NODE) return "a list";
+    if (n->type == YAML_MAPPING_NODE) return "a mapping";
+    if (is_null(n)) return "nothing";
+    const char *v = scalar(n);
+    int quoted = n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+    snprintf(buf, cap, "%s'%.40s%s'", quoted ? "the quoted string " : "", v,
+             strlen(v) > 40 ? "..." : "");
+    return buf;
+}
+
+/* Levenshtein distance, case-insensitive, for "did you mean" suggestions. */
+static int edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 99;
+    int row[64];
+    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+            int best = diag + cost;
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The candidate nearest to word if it is near enough to be a likely typo. */
+static const char *suggest(const char *word, const char *const *cands) {
+    const char *best = NULL;
+    int best_d = 1 << 30;
+    for (int i = 0; cands[i]; i++) {
+        int d = edit_distance(word, cands[i]);
+        if (d < best_d) best_d = d, best = cands[i];
+    }
+    if (!best) return NULL;
+    int limit = ((int)strlen(best) + 2) / 3;
+    if (limit < 1) limit = 1;
+    if (limit > 3) limit = 3;
+    return best_d <= limit ? best : NULL;
+}
+
+static void join(char *buf, size_t cap, const char *const *words) {
+    buf[0] = 0;
+    for (int i = 0; words[i]; i++) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", words[i]);
+    }
+}
+
+/* ---- typed accessors --------------------------------------------------------- */
+
+static int need_mapping(yctx *c, yaml_node_t *n, const char *what) {
+    char b[80];
+    if (n->type != YAML_MAPPING_NODE)
+        return FAIL(c, n, "%s must be a mapping, found %s", what, describe(n, b, sizeof b));
+    return 0;
+}
+
+/* Checks that every key of map is a plain name from keys (NULL-terminated)
+ * and appears once. */
+static int check_keys(yctx *c, yaml_node_t *map, const char *what, const char *const *keys) {
+    yaml_node_pair_t *p0 = map->data.mapping.pairs.start;
+    int np = (int)(map->data.mapping.pairs.top - p0);
+    for (int i = 0; i < np; i++) {
+        yaml_node_t *k = node_at(c, p0[i].key);
+        char b[80];
+        if (k->type != YAML_SCALAR_NODE || is_null(k))
+            return FAIL(c, k, "keys in %s must be names, found %s", what, describe(k, b, sizeof b));
+        const char *name = scalar(k);
+        int known = 0;
+        for (int j = 0; keys[j]; j++) known |= !strcmp(keys[j], name);
+        if (!known) {
+            const char *s = suggest(name, keys);
+            char list[512];
+            join(list, sizeof list, keys);
+            if (s) return FAIL(c, k, "unknown key '%s' in %s (did you mean '%s'?)", name, what, s);
+            return FAIL(c, k, "unknown key '%s' in %s (valid keys: %s)", name, what, list);
+        }
+        for (int j = 0; j < i; j++) {
+            yaml_node_t *kj = node_at(c, p0[j].key);
+            if (kj->type == YAML_SCALAR_NODE && !strcmp(scalar(kj), name))
+                return FAIL(c, k, "duplicate key '%s' in %s (first given at line %d, column %d)",
+                            name, what, (int)kj->start_mark.line + 1, (int)kj->start_mark.column + 1);
+        }
+    }
+    return 0;
+}
+
+/* The value of key in map, or NULL when absent. */
+static yaml_node_t *get(yctx *c, yaml_node_t *map, const char *key) {
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node_at(c, p->key);
+        if (k->type == YAML_SCALAR_NODE && !strcmp(scalar(k), key)) return node_at(c, p->value);
+    }
+    return NULL;
+}
+
+static int need_key(yctx *c, yaml_node_t *map, const char *what, const char *key, yaml_node_t **out) {
+    *out = get(c, map, key);
+    if (!*out) return FAIL(c, map, "missing required key '%s' in %s", key, what);
+    return 0;
+}
+
+/* Numbers are plain scalars in decimal notation; quoted strings, hex, .inf
+ * and friends are type errors. */
+static int looks_numeric(const char *v, int *is_int) {
+    const char *p = v;
+    if (*p == '+' || *p == '-') p++;
+    int digits = 0, dot = 0, exp = 0;
+    *is_int = 1;
+    for (; *p; p++) {
+        if (isdigit((unsigned char)*p)) digits++;
+        else if (*p == '.' && !dot && !exp) dot = 1, *is_int = 0;
+        else if ((*p == 'e' || *p == 'E') && digits && !exp) {
+            exp = 1, *is_int = 0;
+            if (p[1] == '+' || p[1] == '-') p++;
+            if (!isdigit((unsigned char)p[1])) return 0;
+        } else return 0;
+    }
+    return digits > 0;
+}
+
+static int node_f64_raw(yctx *c, yaml_node_t *n, const char *path, const char *kind, double *out,
+                        int *is_int) {
+    char b[80];
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
+        !looks_numeric(scalar(n), is_int))
+        return FAIL(c, n, "%s must be %s, found %s", path, kind, describe(n, b, sizeof b));
+    errno = 0;
+    *out = strtod(scalar(n), NULL);
+    if (errno == ERANGE || !isfinite(*out)) return FAIL(c, n, "%s is out of range: %s", path, scalar(n));
+    return 0;
+}
+
+/* An integer in [lo, hi]. Written as an integer or as a number with an
+ * integral value (1e4, 3.2e6). */
+static int node_i64(yctx *c, yaml_node_t *n, const char *path, int64_t lo, int64_t hi, int64_t *out) {
+    double v;
+    int is_int;
+    if (node_f64_raw(c, n, path, "an integer", &v, &is_int)) return DS_EXIT_USAGE;
+    if (is_int) {
+        errno = 0;
+        long long x = strtoll(scalar(n), NULL, 10);
+        if (errno == ERANGE) return FAIL(c, n, "%s is out of range: %s", path, scalar(n));
+        *out = x;
+    } else {
+        if (v != floor(v)) return FAIL(c, n, "%s must be an integer, found %s", path, scalar(n));
+        if (fabs(v) > 9.0e15) return FAIL(c, n, "%s is out of range: %s", path, scalar(n));
+        *out = (int64_t)v;
+    }
+    if (*out < lo || *out > hi) {
+        if (hi == INT64_MAX) return FAIL(c, n, "%s must be at least %lld, found %s", path, (long long)lo, scalar(n));
+        return FAIL(c, n, "%s must be between %lld and %lld, found %s", path, (long long)lo,
+                    (long long)hi, scalar(n));
+    }
+    return 0;
+}
+
+static int node_int(yctx *c, yaml_node_t *n, const char *path, int lo, int hi, int *out) {
+    int64_t v;
+    if (node_i64(c, n, path, lo, hi, &v)) return DS_EXIT_USAGE;
+    *out = (int)v;
+    return 0;
+}
+
+/* A finite number in the interval lo..hi; *_open says whether that end is
+ * excluded. hi = INFINITY means no upper bound. */
+static int node_f64(yctx *c, yaml_node_t *n, const char *path, double lo, int lo_open, double hi,
+                    int hi_open, double *out) {
+    int is_int;
+    if (node_f64_raw(c, n, path, "a number", out, &is_int)) return DS_EXIT_USAGE;
+    double v = *out;
+    int bad = lo_open ? !(v > lo) : !(v >= lo);
+    if (isfinite(hi)) bad |= hi_open ? !(v < hi) : !(v <= hi);
+    if (!bad) return 0;
+    if (!isfinite(hi))
+        return FAIL(c, n, "%s must be %s %g, found %s", path, lo_open ? "greater than" : "at least", lo, scalar(n));
+    return FAIL(c, n, "%s must be in %c%g, %g%c, found %s", path, lo_open ? '(' : '[', lo, hi,
+                hi_open ? ')' : ']', scalar(n));
+}
+
+static int node_enum(yctx *c, yaml_node_t *n, const char *path, const char *const *names, int *out) {
+    char b[80], list[256];
+    join(list, sizeof list, names);
+    if (n->type != YAML_SCALAR_NODE || is_null(n))
+        return FAIL(c, n, "%s must be one of %s, found %s", path, list, describe(n, b, sizeof b));
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(names[i], scalar(n))) return *out = i, 0;
+    const char *s = suggest(scalar(n), names);
+    if (s) return FAIL(c, n, "%s must be one of %s, found '%s' (did you mean '%s'?)", path, list, scalar(n), s);
+    return FAIL(c, n, "%s must be one of %s, found %s", path, list, describe(n, b, sizeof b));
+}
+
+/* A name used in file paths and HDF5 link names: [A-Za-z0-9._-], not starting
+ * with '.', at most DS_NAME_MAX-1 characters. */
+static int check_name(yctx *c, yaml_node_t *n, const char *path, char *out) {
+    char b[80];
+    if (n->type != YAML_SCALAR_NODE || is_null(n))
+        return FAIL(c, n, "%s must be a name, found %s", path, describe(n, b, sizeof b));
+    const char *v = scalar(n);
+    size_t len = strlen(v);
+    if (len >= DS_NAME_MAX)
+        return FAIL(c, n, "%s is too long (%zu characters, at most %d)", path, len, DS_NAME_MAX - 1);
+    for (size_t i = 0; i < len; i++)
+        if (!(isalnum((unsigned char)v[i]) || v[i] == '_' || v[i] == '-' || (v[i] == '.' && i > 0)))
+            return FAIL(c, n, "%s '%s' may only contain letters, digits, '_', '-' and '.' (not first)", path, v);
+    memcpy(out, v, len + 1);
+    return 0;
+}
+
+static int need_seq(yctx *c, yaml_node_t *n, const char *path, int min_items, int max_items) {
+    char b[80];
+    if (n->type != YAML_SEQUENCE_NODE)
+        return FAIL(c, n, "%s must be a list, found %s", path, describe(n, b, sizeof b));
+    int len = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (len < min_items) {
+        if (min_items == max_items) return FAIL(c, n, "%s must be a list of %d items, found %d", path, min_items, len);
+        return FAIL(c, n, "%s must not be empty", path);
+    }
+    if (len > max_items) {
+        if (min_items == max_items) return FAIL(c, n, "%s must be a list of %d items, found %d", path, min_items, len);
+        return FAIL(c, n, "%s has %d items, at most %d are allowed", path, len, max_items);
+    }
+    return 0;
+}
+
+static int seq_len(const yaml_node_t *n) {
+    return (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+}
+
+static yaml_node_t *seq_item(yctx *c, yaml_node_t *n, int i) {
+    return node_at(c, n->data.sequence.items.start[i]);
+}
+
+/* ---- sections ------------------------------------------------------------------ */
+
+static const char *const task_keys[] = {"kind", "vocab", "train_length", "eval_lengths",
+                                        "hint_tokens", "eval_examples", "eval_seed", NULL};
+static const char *const model_keys[] = {"head_dim", "block", "rotary_frac", "rope_base",
+                                         "init_std", "ln_eps", NULL};
+static const char *const train_keys[] = {"steps", "batch", "context", "lr", "warmup",
+                                         "weight_decay", "grad_clip", "betas", "eps",
+                                         "precision", "log_every", NULL};
+static const char *const seeds_keys[] = {"start", "count", NULL};
+static const char *const run_keys[] = {"pack", "checkpoint_every", "max_attempts",
+                                       "ranks_per_job", "backend", NULL};
+static const char *const top_keys[] = {"name", "task", "model", "train", "seeds",
+                                       "scales", "output", "run", NULL};
+
+#define MAX_WIDTH 65536
+#define MAX_DEPTH 1024
+#define MAX_LENGTH 100000
+
+static int parse_task(yctx *c, yaml_node_t *m, ds_task_spec *t) {
+    yaml_node_t *n;
+    if (need_mapping(c, m, "task") || check_keys(c, m, "task", task_keys)) return DS_EXIT_USAGE;
+
+    /* Task names come from the task table, so a new task needs no edit here. */
+    const char *names[16];
+    int nk = 0;
+    for (int k = 0; k < 15; k++) {
+        ds_task_spec probe = {.kind = (ds_task_kind)k};
+        const ds_task_ops *ops = ds_task_get(&probe);
+        if (!ops) break;
+        names[nk++] = ops->name;
+    }
+    names[nk] = NULL;
+    int kind;
+    if (need_key(c, m, "task", "kind", &n) || node_enum(c, n, "task.kind", names, &kind)) return DS_EXIT_USAGE;
+    t->kind = (ds_task_kind)kind;
+    const int count = t->kind == DS_TASK_COUNT;
+
+    yaml_node_t *vocab = get(c, m, "vocab");
+    if (count) {
+        if (need_key(c, m, "task", "vocab", &vocab) || node_int(c, vocab, "task.vocab", 1, 1000000, &t->vocab))
+            return DS_EXIT_USAGE;
+    } else if (vocab) {
+        return FAIL(c, vocab, "task.vocab applies to the count task only (%s has a fixed vocabulary)", names[kind]);
+    }
+    if (count) {
+        static const char *const addition_only[] = {"hint_tokens", "eval_examples", "eval_seed", NULL};
+        for (int i = 0; addition_only[i]; i++)
+            if ((n = get(c, m, addition_only[i])))
+                return FAIL(c, n, "task.%s applies to the addition task only", addition_only[i]);
+    }
+
+    yaml_node_t *tl;
+    if (need_key(c, m, "task", "train_length", &tl) || need_seq(c, tl, "task.train_length", 2, 2) ||
+        node_int(c, seq_item(c, tl, 0), "task.train_length[0]", 1, MAX_LENGTH, &t->train_min) ||
+        node_int(c, seq_item(c, tl, 1), "task.train_length[1]", 1, MAX_LENGTH, &t->train_max))
+        return DS_EXIT_USAGE;
+    if (t->train_min > t->train_max)
+        return FAIL(c, tl, "task.train_length [%d, %d] is not a range: the minimum exceeds the maximum",
+                    t->train_min, t->train_max);
+    if (count && t->train_max > t->vocab)
+        return FAIL(c, seq_item(c, tl, 1),
+                    "task.train_length maximum %d exceeds task.vocab (%d): a count of L numbers needs L number tokens",
+                    t->train_max, t->vocab);
+
+    yaml_node_t *el;
+    if (need_key(c, m, "task", "eval_lengths", &el) ||
+        need_seq(c, el, "task.eval_lengths", 1, DS_MAX_EVAL_LENGTHS))
+        return DS_EXIT_USAGE;
+    t->n_eval_lengths = seq_len(el);
+    int eval_max = 0;
+    for (int i = 0; i < t->n_eval_lengths; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "task.eval_lengths[%d]", i);
+        yaml_node_t *it = seq_item(c, el, i);
+        if (node_int(c, it, path, 1, MAX_LENGTH, &t->eval_lengths[i])) return DS_EXIT_USAGE;
+        for (int j = 0; j < i; j++)
+            if (t->eval_lengths[j] == t->eval_lengths[i])
+                return FAIL(c, it, "task.eval_lengths lists %d twice", t->eval_lengths[i]);
+        if (count && t->eval_lengths[i] > t->vocab)
+            return FAIL(c, it,
+                        "evaluation length %d exceeds task.vocab (%d): a count of L numbers needs L number tokens",
+                        t->eval_lengths[i], t->vocab);
+        if (t->eval_lengths[i] > eval_max) eval_max = t->eval_lengths[i];
+    }
+
+    if (!count) {
+        /* The widest operand, plus its carry digit, must have a hint per digit. */
+        int widest = (eval_max > t->train_max ? eval_max : t->train_max) + 1;
+        t->hint_tokens = widest;
+        if ((n = get(c, m, "hint_tokens"))) {
+            if (node_int(c, n, "task.hint_tokens", 1, 1000000, &t->hint_tokens)) return DS_EXIT_USAGE;
+            if (t->hint_tokens < widest)
+                return FAIL(c, n,
+                            "task.hint_tokens (%d) must be at least %d: the widest operand has %d digits plus a carry digit",
+                            t->hint_tokens, widest, widest - 1);
+        }
+        t->eval_examples = 64000;
+        if ((n = get(c, m, "eval_examples")) &&
+            node_int(c, n, "task.eval_examples", 1, 1000000000, &t->eval_examples))
+            return DS_EXIT_USAGE;
+        int64_t es = 1234;
+        if ((n = get(c, m, "eval_seed")) && node_i64(c, n, "task.eval_seed", 0, INT64_MAX, &es))
+            return DS_EXIT_USAGE;
+        t->eval_seed = (uint64_t)es;
+    }
+    return 0;
+}
+
+/* Parses the model section; m may be NULL (all defaults). */
+static int parse_model(yctx *c, yaml_node_t *m, ds_model_spec *md) {
+    md->head_dim = 64;
+    md->block = DS_BLOCK_PARALLEL;
+    md->rotary_frac = 0.25;
+    md->rope_base = 10000;
+    md->init_std = 0.02;
+    md->ln_eps = 1e-5;
+    if (!m) return 0;
+    if (need_mapping(c, m, "model") || check_keys(c, m, "model", model_keys)) return DS_EXIT_USAGE;
+    yaml_node_t *n, *hd = get(c, m, "head_dim"), *rf = get(c, m, "rotary_frac");
+    static const char *const blocks[] = {"parallel", "sequential", NULL};
+    int block = 0;
+    if ((hd && node_int(c, hd, "model.head_dim", 1, 4096, &md->head_dim)) ||
+        ((n = get(c, m, "block")) && node_enum(c, n, "model.block", blocks, &block)) ||
+        (rf && node_f64(c, rf, "model.rotary_frac", 0, 1, 1, 0, &md->rotary_frac)) ||
+        ((n = get(c, m, "rope_base")) && node_f64(c, n, "model.rope_base", 1, 1, INFINITY, 0, &md->rope_base)) ||
+        ((n = get(c, m, "init_std")) && node_f64(c, n, "model.init_std", 0, 1, INFINITY, 0, &md->init_std)) ||
+        ((n = get(c, m, "ln_eps")) && node_f64(c, n, "model.ln_eps", 0, 1, INFINITY, 0, &md->ln_eps)))
+        return DS_EXIT_USAGE;
+    md->block = (ds_block_kind)block;
+    /* RoPE rotates dims in pairs (j, j + r/2), so r must be an even integer. */
+    double r = md->rotary_frac * md->head_dim;
+    if (r != floor(r) || ((int64_t)r) % 2) {
+        yaml_node_t *at = rf ? rf : hd;
+        return FAIL(c, at,
+                    "model.rotary_frac %g of model.head_dim %d rotates %g dims per head: it must be an even whole number",
+                    md->rotary_frac, md->head_dim, r);
+    }
+    return 0;
+}
+
+/* The train section. Optional keys get the defaults of tasks.md §4; the
+ * weight decay default depends on the task (0.1 count, 0 addition). */
+static int parse_train(yctx *c, yaml_node_t *m, const ds_task_spec *task, ds_train_spec *tr) {
+    if (need_mapping(c, m, "train") || check_keys(c, m, "train", train_keys)) return DS_EXIT_USAGE;
+    yaml_node_t *n, *steps, *batch, *ctx, *lr;
+    if (need_key(c, m, "train", "steps", &steps) || need_key(c, m, "train", "batch", &batch) ||
+        need_key(c, m, "train", "context", &ctx) || need_key(c, m, "train", "lr", &lr))
+        return DS_EXIT_USAGE;
+    if (node_i64(c, steps, "train.steps", 1, (int64_t)1 << 40, &tr->steps) ||
+        node_int(c, batch, "train.batch", 1, 1 << 20, &tr->batch) ||
+        node_int(c, ctx, "train.context", 2, 1 << 20, &tr->context) ||
+        node_f64(c, lr, "train.lr", 0, 1, INFINITY, 0, &tr->lr))
+        return DS_EXIT_USAGE;
+
+    tr->warmup = 500;
+    tr->weight_decay = task->kind == DS_TASK_COUNT ? 0.1 : 0.0;
+    tr->grad_clip = 1.0;
+    tr->beta1 = 0.9;
+    tr->beta2 = 0.999;
+    tr->adam_eps = 1e-8;
+    tr->precision = DS_PREC_FP32;
+    tr->log_every = 100;
+    static const char *const precisions[] = {"fp32", "tf32", "bf16", NULL};
+    int prec = 0;
+    yaml_node_t *warm = get(c, m, "warmup"), *le = get(c, m, "log_every");
+    if ((warm && node_i64(c, warm, "train.warmup", 0, INT64_MAX, &tr->warmup)) ||
+        ((n = get(c, m, "weight_decay")) && node_f64(c, n, "train.weight_decay", 0, 0, INFINITY, 0, &tr->weight_decay)) ||
+        ((n = get(c, m, "grad_clip")) && node_f64(c, n, "train.grad_clip", 0, 0, INFINITY, 0, &tr->grad_clip)) ||
+        ((n = get(c, m, "eps")) && node_f64(c, n, "train.eps", 0, 1, INFINITY, 0, &tr->adam_eps)) ||
+        ((n = get(c, m, "precision")) && node_enum(c, n, "train.precision", precisions, &prec)) ||
+        (le && node_i64(c, le, "train.log_every", 1, INT64_MAX, &tr->log_every)))
+        return DS_EXIT_USAGE;
+    tr->precision = (ds_precision)prec;
+    if ((n = get(c, m, "betas"))) {
+        if (need_seq(c, n, "train.betas", 2, 2) ||
+            node_f64(c, seq_item(c, n, 0), "train.betas[0]", 0, 0, 1, 1, &tr->beta1) ||
+            node_f64(c, seq_item(c, n, 1), "train.betas[1]", 0, 0, 1, 1, &tr->beta2))
+            return DS_EXIT_USAGE;
+    }
+    if (tr->warmup > tr->steps)
+        return FAIL(c, warm ? warm : steps, "train.warmup (%lld) exceeds train.steps (%lld)",
+                    (long long)tr->warmup, (long long)tr->steps);
+    if (tr->log_every > tr->steps)
+        return FAIL(c, le ? le : steps,
+                    "train.log_every (%lld) exceeds train.steps (%lld): the loss curve would be empty",
+                    (long long)tr->log_every, (long long)tr->steps);
+
+    /* The longest example of either kind must fit in one row. */
+    const ds_task_ops *ops = ds_task_get(task);
+    DS_ASSERT(ops);
+    int need = ops->example_tokens(task, task->train_max);
+    if (need > tr->context)
+        return FAIL(c, ctx,
+                    "train.context %d is too short for the longest training example (length %d: %d tokens)",
+                    tr->context, task->train_max, need);
+    for (int i = 0; i < task->n_eval_lengths; i++) {
+        int L = task->eval_lengths[i];
+        need = ops->eval_tokens(task, L);
+        if (need > tr->context)
+            return FAIL(c, ctx,
+                        "train.context %d is too short for the longest evaluation example (length %d: %d tokens)",
+                        tr->context, L, need);
+    }
+    return 0;
+}
+
+static int parse_seeds(yctx *c, yaml_node_t *m, ds_seed_spec *sd) {
+    yaml_node_t *n;
+    if (need_mapping(c, m, "seeds") || check_keys(c, m, "seeds", seeds_keys)) return DS_EXIT_USAGE;
+    sd->start = 0;
+    if ((n = get(c, m, "start")) && node_i64(c, n, "seeds.start", 0, (int64_t)1 << 52, &sd->start))
+        return DS_EXIT_USAGE;
+    if (need_key(c, m, "seeds", "count", &n) || node_i64(c, n, "seeds.count", 1, 1 << 30, &sd->count))
+        return DS_EXIT_USAGE;
+    return 0;
+}
+
+static int parse_run(yctx *c, yaml_node_t *m, ds_run_spec *r) {
+    r->pack = 0;
+    r->checkpoint_every = 1000;
+    r->max_attempts = 2;
+    r->ranks_per_job = 1;
+    r->backend = DS_BACKEND_AUTO;
+    if (!m) return 0;
+    if (need_mapping(c, m, "run") || check_keys(c, m, "run", run_keys)) return DS_EXIT_USAGE;
+    yaml_node_t *n;
+    if ((n = get(c, m, "pack"))) {
+        if (n->type == YAML_SCALAR_NODE && !strcmp(scalar(n), "auto")) r->pack = 0;
+        else if (n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+                 (isdigit((unsigned char)scalar(n)[0]) || scalar(n)[0] == '-'))
+            { if (node_int(c, n, "run.pack", 1, 1 << 20, &r->pack)) return DS_EXIT_USAGE; }
+        else {
+            char b[80];
+            return FAIL(c, n, "run.pack must be a positive integer or 'auto', found %s", describe(n, b, sizeof b));
+        }
+    }
+    static const char *const backends[] = {"auto", "cpu", "cuda", NULL};
+    int backend = 0;
+    if (((n = get(c, m, "checkpoint_every")) && node_i64(c, n, "run.checkpoint_every", 0, INT64_MAX, &r->checkpoint_every)) ||
+        ((n = get(c, m, "max_attempts")) && node_int(c, n, "run.max_attempts", 1, 1000, &r->max_attempts)) ||
+        ((n = get(c, m, "ranks_per_job")) && node_int(c, n, "run.ranks_per_job", 1, 1 << 20, &r->ranks_per_job)) ||
+        ((n = get(c, m, "backend")) && node_enum(c, n, "run.backend", backends, &backend)))
+        return DS_EXIT_USAGE;
+    r->backend = (ds_backend_kind)backend;
+    return 0;
+}
+
+/* ---- scales and families ---------------------------------------------------------- */
+
+/* Index of scale (d, L), appended if new; -1 when the sweep is full. */
+static int add_scale(ds_sweep *s, int d, int L, int vocab_total) {
+    for (int i = 0; i < s->n_scales; i++)
+        if (s->scales[i].d_model == d && s->scales[i].n_layers == L) return i;
+    if (s->n_scales == DS_MAX_SCALES) return -1;
+    ds_scale *sc = &s->scales[s->n_scales];
+    sc->d_model = d;
+    sc->n_layers = L;
+    sc->n_heads = d / s->model.head_dim;
+    sc->n_params = ds_scale_params(d, L, vocab_total);
+    sc->flops_per_step = ds_scale_flops_per_step(d, L, vocab_total, s->train.batch, s->train.context);
+    return s->n_scales++;
+}
+
+static int check_width(yctx *c, yaml_node_t *n, const char *path, const ds_sweep *s, int *d) {
+    if (node_int(c, n, path, 1, MAX_WIDTH, d)) return DS_EXIT_USAGE;
+    if (*d % s->model.head_dim)
+        return FAIL(c, n, "%s %d is not a multiple of model.head_dim (%d)", path, *d, s->model.head_dim);
+    return 0;
+}
+
+/* The multiple of head_dim whose parameter count is nearest the target;
+ * ties go to the smaller width. */
+static int width_for_params(double target, int L, int head_dim, int vocab_total) {
+    int best = head_dim;
+    double best_err = INFINITY;
+    for (int d = head_dim; d <= MAX_WIDTH; d += head_dim) {
+        double err = fabs((double)ds_scale_params(d, L, vocab_total) - target);
+        if (err < best_err) best_err = err, best = d;
+        else break; /* the count grows with d, so the error only grows from here */
+    }
+    return best;
+}
+
+static int parse_family(yctx *c, yaml_node_t *m, int idx, ds_sweep *s, int vocab_total) {
+    char what[48], path[96];
+    snprintf(what, sizeof what, "scales[%d]", idx);
+    if (need_mapping(c, m, what)) return DS_EXIT_USAGE;
+    static const char *const kinds[] = {"width", "depth", "params", "points", NULL};
+    static const char *const keys_by_kind[4][5] = {
+        {"family", "name", "depth", "width", NULL},
+        {"family", "name", "width", "depth", NULL},
+        {"family", "name", "params", "depth", NULL},
+        {"family", "name", "points", NULL, NULL},
+    };
+    yaml_node_t *fk, *n;
+    int kind;
+    snprintf(path, sizeof path, "%s.family", what);
+    if (need_key(c, m, what, "family", &fk) || node_enum(c, fk, path, kinds, &kind)) return DS_EXIT_USAGE;
+    char fwhat[80];
+    snprintf(fwhat, sizeof fwhat, "%s (a %s family)", what, kinds[kind]);
+    if (check_keys(c, m, fwhat, keys_by_kind[kind])) return DS_EXIT_USAGE;
+
+    if (s->n_families == DS_MAX_FAMILIES)
+        return FAIL(c, m, "too many scale families (at most %d)", DS_MAX_FAMILIES);
+    ds_family *f = &s->families[s->n_families];
+    memset(f, 0, sizeof *f);
+    snprintf(f->kind, sizeof f->kind, "%s", kinds[kind]);
+    snprintf(f->name, sizeof f->name, "%s", kinds[kind]);
+    f->pos.line = (int)m->start_mark.line + 1;
+    f->pos.col = (int)m->start_mark.column + 1;
+    yaml_node_t *name_node = get(c, m, "name");
+    snprintf(path, sizeof path, "%s.name", what);
+    if (name_node && check_name(c, name_node, path, f->name)) return DS_EXIT_USAGE;
+    for (int i = 0; i < s->n_families; i++)
+        if (!strcmp(s->families[i].name, f->name))
+            return FAIL(c, name_node ? name_node : fk,
+                        "family name '%s' is already used by scales[%d] (line %d): give one of them another name:",
+                        f->name, i, s->families[i].pos.line);
+
+    /* Each kind: a fixed coordinate and a list of the varying one. */
+    int fixed = 0;
+    double target = 0;
+    yaml_node_t *list;
+    const char *list_key = kind == 0 ? "width" : kind == 3 ? "points" : "depth";
+    if (kind == 0) {
+        snprintf(path, sizeof path, "%s.depth", what);
+        if (need_key(c, m, fwhat, "depth", &n) || node_int(c, n, path, 1, MAX_DEPTH, &fixed)) return DS_EXIT_USAGE;
+    } else if (kind == 1) {
+        snprintf(path, sizeof path, "%s.width", what);
+        if (need_key(c, m, fwhat, "width", &n) || check_width(c, n, path, s, &fixed)) return DS_EXIT_USAGE;
+    } else if (kind == 2) {
+        snprintf(path, sizeof path, "%s.params", what);
+        if (need_key(c, m, fwhat, "params", &n) || node_f64(c, n, path, 0, 1, 1e13, 0, &target))
+            return DS_EXIT_USAGE;
+    }
+    snprintf(path, sizeof path, "%s.%s", what, list_key);
+    if (need_key(c, m, fwhat, list_key, &list) || need_seq(c, list, path, 1, DS_MAX_SCALES))
+        return DS_EXIT_USAGE;
+
+    int d = 0, L = 0;
+    for (int i = 0; i < seq_len(list); i++) {
+        yaml_node_t *it = seq_item(c, list, i);
+        char ipath[128];
+        snprintf(ipath, sizeof ipath, "%s[%d]", path, i);
+        if (kind == 0) {
+            L = fixed;
+            if (check_width(c, it, ipath, s, &d)) return DS_EXIT_USAGE;
+        } else if (kind == 1 || kind == 2) {
+            if (node_int(c, it, ipath, 1, MAX_DEPTH, &L)) return DS_EXIT_USAGE;
+            d = kind == 1 ? fixed : width_for_params(target, L, s->model.head_dim, vocab_total);
+        } else {
+            static const char *const point_keys[] = {"width", "depth", NULL};
+            yaml_node_t *wn, *dn;
+            char p2[160];
+            if (need_mapping(c, it, ipath) || check_keys(c, it, ipath, point_keys) ||
+                need_key(c, it, ipath, "width", &wn) || need_key(c, it, ipath, "depth", &dn))
+                return DS_EXIT_USAGE;
+            snprintf(p2, sizeof p2, "%s.width", ipath);
+            if (check_width(c, wn, p2, s, &d)) return DS_EXIT_USAGE;
+            snprintf(p2, sizeof p2, "%s.depth", ipath);
+            if (node_int(c, dn, p2, 1, MAX_DEPTH, &L)) return DS_EXIT_USAGE;
+        }
+        int si = add_scale(s, d, L, vocab_total);
+        if (si < 0) return FAIL(c, it, "too many distinct scales (at most %d)", DS_MAX_SCALES);
+        for (int j = 0; j < f->n; j++)
+            if (f->scale_idx[j] == si) {
+                yaml_node_t *first = seq_item(c, list, j);
+                return FAIL(c, it, "%s repeats the scale width %d, depth %d (first at line %d, column %d)",
+                            what, d, L, (int)first->start_mark.line + 1, (int)first->start_mark.column + 1);
+            }
+        f->scale_idx[f->n++] = si;
+    }
+    s->n_families++;
+    return 0;
+}
+
+static int parse_scales(yctx *c, yaml_node_t *n, ds_sweep *s) {
+    if (need_seq(c, n, "scales", 1, DS_MAX_FAMILIES)) return DS_EXIT_USAGE;
+    int vocab_total = ds_task_get(&s->task)->vocab_total(&s->task);
+    for (int i = 0; i < seq_len(n); i++)
+        if (parse_family(c, seq_item(c, n, i), i, s, vocab_total)) return DS_EXIT_USAGE;
+    return 0;
+}
+
+/* ---- whole file ----------------------------------------------------------------------- */
+
+/* The default sweep name: the file name without directory and .yaml/.yml. */
+static void default_name(const char *path, char *out) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t len = strlen(base);
+    if (len > 5 && !strcmp(base + len - 5, ".yaml")) len -= 5;
+    else if (len > 4 && !strcmp(base + len - 4, ".yml")) len -= 4;
+    size_t o = 0;
+    for (size_t i = 0; i < len && o < DS_NAME_MAX - 1; i++) {
+        char ch = base[i];
+        int ok = isalnum((unsigned char)ch) || ch == '_' || ch == '-' || (ch == '.' && o > 0);
+        out[o++] = ok ? ch : '_';
+    }
+    out[o] = 0;
+    if (!o) snprintf(out, DS_NAME_MAX, "sweep");
+}
+
+static int parse_root(yctx *c, yaml_node_t *root, ds_sweep *s) {
+    char b[80];
+    if (root->type != YAML_MAPPING_NODE)
+        return FAIL(c, root, "a sweep file must be a mapping with keys task, train, seeds and scales; found %s",
+                    describe(root, b, sizeof b));
+    if (check_keys(c, root, "the sweep file", top_keys)) return DS_EXIT_USAGE;
+    yaml_node_t *n, *task, *train, *seeds, *scales;
+    if (need_key(c, root, "the sweep file", "task", &task) ||
+        need_key(c, root, "the sweep file", "train", &train) ||
+        need_key(c, root, "the sweep file", "seeds", &seeds) ||
+        need_key(c, root, "the sweep file", "scales", &scales))
+        return DS_EXIT_USAGE;
+    default_name(s->path, s->name);
+    if ((n = get(c, root, "name")) && check_name(c, n, "name", s->name)) return DS_EXIT_USAGE;
+    if (parse_task(c, task, &s->task) || parse_model(c, get(c, root, "model"), &s->model) ||
+        parse_train(c, train, &s->task, &s->train) || parse_seeds(c, seeds, &s->seeds) ||
+        parse_scales(c, scales, s) || parse_run(c, get(c, root, "run"), &s->run))
+        return DS_EXIT_USAGE;
+    snprintf(s->output, sizeof s->output, "results/%s.h5", s->name);
+    if ((n = get(c, root, "output"))) {
+        if (n->type != YAML_SCALAR_NODE || is_null(n))
+            return FAIL(c, n, "output must be a file path, found %s", describe(n, b, sizeof b));
+        if (strlen(scalar(n)) >= sizeof s->output) return FAIL(c, n, "output path is too long");
+        snprintf(s->output, sizeof s->output, "%s", scalar(n));
+    }
+    return 0;
+}
+
+/* Line and column (0-based) of a byte offset, for reader errors that carry
+ * only an offset. */
+static yaml_mark_t mark_of_offset(const char *text, size_t len, size_t off) {
+    yaml_mark_t m = {0, 0, 0};
+    for (size_t i = 0; i < off && i < len; i++) {
+        if (text[i] == '\n') m.line++, m.column = 0;
+        else m.column++;
+    }
+    return m;
+}
+
+static int syntax_error(yctx *c, yaml_parser_t *p, size_t len) {
+    yaml_mark_t m = p->problem_mark;
+    if (p->error == YAML_READER_ERROR) {
+        m = mark_of_offset(c->text, len, p->problem_offset);
+        return fail_mark(c, m, "not a YAML text file: %s", p->problem ? p->problem : "unreadable");
+    }
+    if (p->context)
+        return fail_mark(c, m, "YAML syntax error: %s (%s at line %d, column %d)",
+                         p->problem ? p->problem : "invalid YAML", p->context,
+                         (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+    return fail_mark(c, m, "YAML syntax error: %s", p->problem ? p->problem : "invalid YAML");
+}
+
+static int load_mem(const char *name, const char *text, size_t len, ds_sweep **out, ds_error *err) {
+    *out = NULL;
+    int rc = DS_EXIT_USAGE, have_doc = 0;
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    ds_sweep *s = DS_CALLOC(1, sizeof *s);
+    yctx c = {name, text, &doc, err};
+    snprintf(s->path, sizeof s->path, "%s", name);
+    yaml_mark_t origin = {0, 0, 0};
+
+    if (!yaml_parser_initialize(&parser)) ds_die(DS_EXIT_ERROR, "libyaml: cannot initialize parser");
+    if (memchr(text, 0, len)) {
+        yaml_mark_t m = mark_of_offset(text, len, (size_t)((const char *)memchr(text, 0, len) - text));
+        fail_mark(&c, m, "not a YAML text file: it contains a NUL byte");
+        goto done;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        syntax_error(&c, &parser, len);
+        goto done;
+    }
+    have_doc = 1;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) {
+        fail_mark(&c, origin, "empty sweep file: expected a mapping with keys task, train, seeds and scales");
+        goto done;
+    }
+    /* A second document would be silently ignored by the parse above. */
+    {
+        yaml_document_t extra;
+        if (!yaml_parser_load(&parser, &extra)) {
+            syntax_error(&c, &parser, len);
+            goto done;
+        }
+        yaml_node_t *xr = yaml_document_get_root_node(&extra);
+        yaml_mark_t xm = extra.start_mark;
+        yaml_document_delete(&extra);
+        if (xr) {
+            fail_mark(&c, xm, "a sweep file holds one YAML document; found a second one");
+            goto done;
+        }
+    }
+    if (parse_root(&c, root, s)) goto done;
+
+    s->yaml_text = DS_MALLOC(len + 1);
+    memcpy(s->yaml_text, text, len);
+    s->yaml_text[len] = 0;
+    char *canon = ds_sweep_canonical(s);
+    s->yaml_hash = ds_fnv1a64(canon, strlen(canon), DS_FNV1A64_INIT);
+    free(canon);
+    *out = s;
+    s = NULL;
+    rc = 0;
+done:
+    if (have_doc) yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    if (s) ds_sweep_free(s);
+    return rc;
+}
+
+int ds_sweep_load_text(const char *name, const char *text, ds_sweep **out, ds_error *err) {
+    return load_mem(name, text, strlen(text), out, err);
+}
+
+int ds_sweep_load(const char *path, ds_sweep **out, ds_error *err) {
+    *out = NULL;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return ds_error_set(err, DS_EXIT_USAGE, "%s: cannot open sweep file: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return ds_error_set(err, DS_EXIT_USAGE, "%s: is a directory, not a sweep file", path);
+    if (st.st_size > (64 << 20))
+        return ds_error_set(err, DS_EXIT_USAGE, "%s: too large for a sweep file (%lld bytes)", path,
+                            (long long)st.st_size);
+    FILE *f = fopen(path, "rb");
+    if (!f) return ds_error_set(err, DS_EXIT_USAGE, "%s: cannot open sweep file: %s", path, strerror(errno));
+    size_t cap = (size_t)st.st_size + 1, len = 0, got;
+    char *text = DS_MALLOC(cap);
+    while ((got = fread(text + len, 1, cap - len, f)) > 0) {
+        len += got;
+        if (len == cap) text = DS_REALLOC(text, cap *= 2);
+    }
+    int rc;
+    if (ferror(f)) rc = ds_error_set(err, DS_EXIT_USAGE, "%s: cannot read sweep file: %s", path, strerror(errno));
+    else rc = load_mem(path, text, len, out, err);
+    fclose(f);
+    free(text);
+    return rc;
+}
+
+void ds_sweep_free(ds_sweep *s) {
+    if (!s) return;
+    free(s->yaml_text);
+    free(s);
+}
+
+/* ---- canonical text and diff --------------------------------------------------------- */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        DS_ASSERT(k >= 0);
+        if (b->len + (size_t)k < b->cap) {
+            b->len += (size_t)k;
+            return;
+        }
+        b->cap = 2 * (b->cap + (size_t)k);
+        b->p = DS_REALLOC(b->p, b->cap);
+    }
+}
+
+/* The shortest %g text that reads back as exactly v. */
+static const char *num(char *buf, double v) {
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, 32, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return buf;
+}
+
+char *ds_sweep_canonical(const ds_sweep *s) {
+    static const char *const blocks[] = {"parallel", "sequential"};
+    static const char *const precs[] = {"fp32", "tf32", "bf16"};
+    sbuf b = {DS_MALLOC(1024), 0, 1024};
+    b.p[0] = 0;
+    char x[32], y[32];
+    const ds_task_spec *t = &s->task;
+    const ds_task_ops *ops = ds_task_get(t);
+    DS_ASSERT(ops);
+    sb_printf(&b, "name: %s\n", s->name);
+    sb_printf(&b, "task.kind: %s\n", ops->name);
+    if (t->kind == DS_TASK_COUNT) sb_printf(&b, "task.vocab: %d\n", t->vocab);
+    sb_printf(&b, "task.train_length: [%d, %d]\n", t->train_min, t->train_max);
+    sb_printf(&b, "task.eval_lengths: [");
+    for (int i = 0; i < t->n_eval_lengths; i++) sb_printf(&b, "%s%d", i ? ", " : "", t->eval_lengths[i]);
+    sb_printf(&b, "]\n");
+    if (t->kind == DS_TASK_ADDITION) {
+        sb_printf(&b, "task.hint_tokens: %d\n", t->hint_tokens);
+        sb_printf(&b, "task.eval_examples: %d\n", t->eval_examples);
+        sb_printf(&b, "task.eval_seed: %llu\n", (unsigned long long)t->eval_seed);
+    }
+    const ds_model_spec *m = &s->model;
+    sb_printf(&b, "model.head_dim: %d\n", m->head_dim);
+    sb_printf(&b, "model.block: %s\n", blocks[m->block]);
+    sb_printf(&b, "model.rotary_frac: %s\n", num(x, m->rotary_frac));
+    sb_printf(&b, "model.rope_base: %s\n", num(x, m->rope_base));
+    sb_printf(&b, "model.init_std: %s\n", num(x, m->init_std));
+    sb_printf(&b, "model.ln_eps: %s\n", num(x, m->ln_eps));
+    const ds_train_spec *tr = &s->train;
+    sb_printf(&b, "train.steps: %lld\n", (long long)tr->steps);
+    sb_printf(&b, "train.batch: %d\n", tr->batch);
+    sb_printf(&b, "train.context: %d\n", tr->context);
+    sb_printf(&b, "train.lr: %s\n", num(x, tr->lr));
+    sb_printf(&b, "train.warmup: %lld\n", (long long)tr->warmup);
+    sb_printf(&b, "train.weight_decay: %s\n", num(x, tr->weight_decay));
+    sb_printf(&b, "train.grad_clip: %s\n", num(x, tr->grad_clip));
+    sb_printf(&b, "train.betas: [%s, %s]\n", num(x, tr->beta1), num(y, tr->beta2));
+    sb_printf(&b, "train.eps: %s\n", num(x, tr->adam_eps));
+    sb_printf(&b, "train.precision: %s\n", precs[tr->precision]);
+    sb_printf(&b, "train.log_every: %lld\n", (long long)tr->log_every);
+    sb_printf(&b, "seeds.start: %lld\n", (long long)s->seeds.start);
+    sb_printf(&b, "scales: %d distinct\n", s->n_scales);
+    for (int i = 0; i < s->n_scales; i++)
+        sb_printf(&b, "scales[%d]: width %d, depth %d\n", i, s->scales[i].d_model, s->scales[i].n_layers);
+    sb_printf(&b, "families: %d\n", s->n_families);
+    for (int i = 0; i < s->n_families; i++) {
+        const ds_family *f = &s->families[i];
+        sb_printf(&b, "families[%d]: %s [", i, f->name);
+        for (int j = 0; j < f->n; j++) sb_printf(&b, "%s%d", j ? ", " : "", f->scale_idx[j]);
+        sb_printf(&b, "]\n");
+    }
+    return b.p;
+}
+
+/* Copies line `*pos` of text (without '\n') into out and advances *pos. */
+static int next_line(const char *text, size_t *pos, char *out, size_t cap) {
+    if (!text[*pos]) return 0;
+    const char *nl = strchr(text + *pos, '\n');
+    size_t len = nl ? (size_t)(nl - (text + *pos)) : strlen(text + *pos);
+    size_t k = len < cap - 1 ? len : cap - 1;
+    memcpy(out, text + *pos, k);
+    out[k] = 0;
+    *pos += len + (nl ? 1 : 0);
+    return 1;
+}
+
+int ds_sweep_diff(const ds_sweep *a, const ds_sweep *b, char *buf, size_t n) {
+    char *ca = ds_sweep_canonical(a), *cb = ds_sweep_canonical(b);
+    size_t pa = 0, pb = 0;
+    char la[512], lb[512];
+    int differ = 0;
+    for (;;) {
+        int ha = next_line(ca, &pa, la, sizeof la), hb = next_line(cb, &pb, lb, sizeof lb);
+        if (!ha && !hb) break;
+        if (ha && hb && !strcmp(la, lb)) continue;
+        /* Lines are "key: value"; the canonical layouts of two sweeps line
+         * up until their first difference, which is a count or a value. */
+        differ = 1;
+        char *va = ha ? strstr(la, ": ") : NULL, *vb = hb ? strstr(lb, ": ") : NULL;
+        if (va && vb && va - la == vb - lb && !strncmp(la, lb, (size_t)(va - la))) {
+            *va = 0;
+            snprintf(buf, n, "%s: %s in the result file, %s in the sweep file", la, va + 2, vb + 2);
+        } else {
+            snprintf(buf, n, "the sweep definitions differ: '%s' in the result file, '%s' in the sweep file",
+                     ha ? la : "(nothing)", hb ? lb : "(nothing)");
+        }
+        break;
+    }
+    if (!differ && b->seeds.count < a->seeds.count) {
+        differ = 1;
+        snprintf(buf, n,
+                 "seeds.count: %lld in the result file, %lld in the sweep file (seeds can be added, not removed)",
+                 (long long)a->seeds.count, (long long)b->seeds.count);
+    }
+    if (!differ && n) buf[0] = 0;
+    free(ca);
+    free(cb);
+    return differ;
+}
