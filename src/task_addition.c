@@ -25,7 +25,10 @@ static int add_example_tokens(const ds_task_spec *t, int length) { return 6 * (l
 
 static int add_eval_tokens(const ds_task_spec *t, int length) { return 6 * (length + 1) + 4; }
 
-static int64_t add_eval_count(const ds_task_spec *t, int length) { return t->eval_examples; }
+/* 0 when the operands (plus the carry digit) would need more hints than H. */
+static int64_t add_eval_count(const ds_task_spec *t, int length) {
+    return length >= 1 && length + 1 <= t->hint_tokens ? t->eval_examples : 0;
+}
 
 void ds_task_addition_write(const ds_task_spec *t, ds_task_writer *w, int W, int o,
                             const uint8_t *x, const uint8_t *y) {

@@ -28,7 +28,8 @@ typedef struct {
     int (*example_tokens)(const ds_task_spec *t, int length);
     /* Tokens of one evaluation example at test length L (as evaluated). */
     int (*eval_tokens)(const ds_task_spec *t, int length);
-    /* Number of evaluation examples at test length L. */
+    /* Number of evaluation examples at test length L; 0 exactly when L is not
+     * a length this task can pose (count: L > vocab; addition: L + 1 > H). */
     int64_t (*eval_count)(const ds_task_spec *t, int length);
     /* Fills tokens/mask[context] with training row `row` of job seed `seed`. */
     void (*train_row)(const ds_task_spec *t, uint64_t seed, uint64_t row, int context,

@@ -72,6 +72,8 @@ static void test_interface(void) {
     CHECK(ao->example_tokens(&a, 35) == 6 * 36 + 4);
     CHECK(ao->eval_tokens(&a, 40) == 6 * 41 + 4);
     CHECK(ao->eval_count(&a, 40) == 64000);
+    CHECK(ao->eval_count(&a, 41) == 0 && ao->eval_count(&a, 0) == 0);
+    CHECK(co->eval_count(&c, 0) == 0);
 
     char b[16];
     co->token_name(&c, 0, b, sizeof b); CHECK(!strcmp(b, "0"));

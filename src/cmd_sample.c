@@ -1,0 +1,277 @@
+/* cmd_sample: `distsweep sample SWEEP.yaml`, the decoded token streams of a
+ * sweep's task exactly as the model sees them (docs/tasks.md).
+ *
+ * Training mode walks one job seed's packed training rows and prints their
+ * examples one per line; --row R prints whole rows from R on; --eval prints
+ * evaluation examples. Under each line a second line marks with ^ every token
+ * that is a scored target (loss mask 1). Everything comes from tasks.h; this
+ * file only formats. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common.h"
+#include "sweep.h"
+#include "tasks.h"
+
+#define SAMPLE_WIDTH 100 /* wrap decoded lines at about this many columns */
+
+typedef struct {
+    const char *path;
+    int eval;
+    int length;        /* 0 = not given */
+    long long n;       /* -1 = not given */
+    long long seed;    /* job seed; -1 = the sweep's first */
+    long long row;     /* -1 = not given */
+} sample_opts;
+
+static void sample_usage(FILE *f) {
+    fprintf(f,
+            "usage: distsweep sample SWEEP.yaml [--eval] [--length L] [-n N] [--seed K] [--row R]\n\n"
+            "Prints decoded examples of the sweep's task exactly as the model sees them.\n"
+            "Under each line, ^ marks the scored tokens (loss mask 1: the targets the model\n"
+            "is trained and judged on predicting from everything before them); a line with\n"
+            "no marker line under it holds no scored token.\n\n"
+            "  (default)    training examples from the start of job seed K's stream, one per\n"
+            "               line, the row each comes from named above it\n"
+            "  --row R      N whole packed training rows (context tokens each) from row R on,\n"
+            "               split at each `$`; a cut-off last example is marked (never scored)\n"
+            "  --length L   training: force every example to length L (count: L numbers;\n"
+            "               addition: both operands L digits); --eval: the test length\n"
+            "               (default: the sweep's first eval length)\n"
+            "  --eval       evaluation examples at --length, from example index R (--row, default 0)\n"
+            "  -n N         how many examples (default 5) or, with --row, rows (default 1)\n"
+            "  --seed K     training stream of job seed K (default: the sweep's first seed)\n");
+}
+
+/* Parses a non-negative integer option value; returns 0 on success. */
+static int parse_count(const char *opt, const char *s, long long min, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+    if (!s || errno || end == s || *end || v < min) {
+        fprintf(stderr, "distsweep sample: %s needs an integer >= %lld, got '%s'\n", opt, min,
+                s ? s : "(nothing)");
+        return DS_EXIT_USAGE;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, sample_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->n = o->seed = o->row = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        long long v;
+        if (!strcmp(a, "--eval")) o->eval = 1;
+        else if (!strcmp(a, "--length") || !strcmp(a, "-n") || !strcmp(a, "--seed") ||
+                 !strcmp(a, "--row")) {
+            int min = !strcmp(a, "--length") || !strcmp(a, "-n") ? 1 : 0;
+            if (parse_count(a, i + 1 < argc ? argv[i + 1] : NULL, min, &v)) return DS_EXIT_USAGE;
+            i++;
+            if (!strcmp(a, "--length")) {
+                if (v > INT_MAX) v = INT_MAX; /* rejected below as too long for the task */
+                o->length = (int)v;
+            } else if (!strcmp(a, "-n")) o->n = v;
+            else if (!strcmp(a, "--seed")) o->seed = v;
+            else o->row = v;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "distsweep sample: unknown option '%s'\n", a);
+            return DS_EXIT_USAGE;
+        } else if (o->path) {
+            fprintf(stderr, "distsweep sample: one sweep file expected, got '%s' and '%s'\n", o->path, a);
+            return DS_EXIT_USAGE;
+        } else o->path = a;
+    }
+    if (!o->path) {
+        sample_usage(stderr);
+        return DS_EXIT_USAGE;
+    }
+    if (o->eval && o->seed >= 0) {
+        fprintf(stderr, "distsweep sample: --seed has no effect with --eval: every seed is scored on "
+                        "the same evaluation examples\n");
+        return DS_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* One wrapped output line of token names and the marker line under it. */
+typedef struct {
+    char tok[SAMPLE_WIDTH * 2 + 64];
+    char mark[SAMPLE_WIDTH * 2 + 64];
+    int len;
+} line_pair;
+
+static void flush_pair(line_pair *lp, const char *indent) {
+    if (!lp->len) return;
+    lp->tok[lp->len] = lp->mark[lp->len] = 0;
+    printf("%s%s\n", indent, lp->tok);
+    /* A line without scored tokens gets no marker line: blank marker lines
+     * would only double the prompt's height. */
+    int m = lp->len;
+    while (m > 0 && lp->mark[m - 1] == ' ') m--;
+    lp->mark[m] = 0;
+    if (m) printf("%s%s\n", indent, lp->mark);
+    lp->len = 0;
+}
+
+/* Prints tokens [lo, hi) wrapped at SAMPLE_WIDTH columns, each line followed by
+ * a marker line with ^ under every scored token; `indent` starts every line. */
+static void print_tokens(const ds_task_ops *op, const ds_task_spec *t, const int32_t *tok,
+                         const uint8_t *mask, int lo, int hi, const char *indent) {
+    line_pair lp = {.len = 0};
+    for (int i = lo; i < hi; i++) {
+        char name[32];
+        op->token_name(t, tok[i], name, sizeof name);
+        int w = (int)strlen(name);
+        if (lp.len && lp.len + 1 + w > SAMPLE_WIDTH) flush_pair(&lp, indent);
+        if (lp.len) lp.tok[lp.len] = lp.mark[lp.len] = ' ', lp.len++;
+        memcpy(lp.tok + lp.len, name, (size_t)w);
+        memset(lp.mark + lp.len, mask[i] ? '^' : ' ', (size_t)w);
+        lp.len += w;
+    }
+    flush_pair(&lp, indent);
+}
+
+/* Every task's examples begin with `$` (and no other token prints as `$`). */
+static int is_bos(const ds_task_ops *op, const ds_task_spec *t, int32_t id) {
+    char name[32];
+    op->token_name(t, id, name, sizeof name);
+    return !strcmp(name, "$");
+}
+
+static int scored(const uint8_t *mask, int lo, int hi) {
+    int n = 0;
+    for (int i = lo; i < hi; i++) n += mask[i];
+    return n;
+}
+
+/* Training mode. Whole rows (by_rows) or the first n complete examples. */
+static void sample_train(const ds_sweep *s, const ds_task_spec *t, uint64_t seed, long long first_row,
+                         long long n, int by_rows) {
+    const ds_task_ops *op = ds_task_get(t);
+    const int T = s->train.context;
+    int32_t *tok = DS_MALLOC(sizeof *tok * (size_t)T);
+    uint8_t *mask = DS_MALLOC((size_t)T);
+    long long shown = 0;
+    for (long long row = first_row; shown < n; row++) {
+        op->train_row(t, seed, (uint64_t)row, T, tok, mask);
+        if (by_rows)
+            printf("row %lld of seed %llu: %d tokens, %d scored\n", row, (unsigned long long)seed, T,
+                   scored(mask, 0, T));
+        else
+            printf("row %lld of seed %llu:\n", row, (unsigned long long)seed);
+        int ex = 0;
+        for (int lo = 0; lo < T && (by_rows || shown < n);) {
+            int hi = lo + 1;
+            while (hi < T && !is_bos(op, t, tok[hi])) hi++;
+            /* Only the last example of a row can be cut off, and its tokens
+             * are never scored; a complete one ends with a scored token. */
+            int cut = hi == T && !mask[T - 1];
+            if (cut && !by_rows) break; /* examples mode: complete examples only */
+            printf("  example %d (%d tokens)%s\n", ex, hi - lo,
+                   cut ? ", cut off at the row's end: not scored" : "");
+            print_tokens(op, t, tok, mask, lo, hi, "    ");
+            ex++;
+            if (!by_rows) shown++;
+            lo = hi;
+        }
+        if (by_rows) shown++;
+    }
+    free(tok);
+    free(mask);
+}
+
+static void sample_eval(const ds_task_spec *t, int L, long long first, long long n) {
+    const ds_task_ops *op = ds_task_get(t);
+    const int T = op->eval_tokens(t, L);
+    const int64_t count = op->eval_count(t, L);
+    int32_t *tok = DS_MALLOC(sizeof *tok * (size_t)T);
+    uint8_t *mask = DS_MALLOC((size_t)T);
+    for (long long k = first; k < first + n && k < count; k++) {
+        op->eval_example(t, L, k, tok, mask);
+        printf("  eval example %lld of %lld at length %d (%d tokens, %d scored)\n", k, (long long)count,
+               L, T, scored(mask, 0, T));
+        print_tokens(op, t, tok, mask, 0, T, "    ");
+    }
+    free(tok);
+    free(mask);
+}
+
+int ds_cmd_sample(int argc, char **argv) {
+    if (ds_cli_wants_help(argc, argv)) {
+        sample_usage(stdout);
+        return DS_EXIT_OK;
+    }
+    sample_opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc;
+
+    ds_sweep *s = NULL;
+    ds_error err = {0};
+    rc = ds_sweep_load(o.path, &s, &err);
+    if (rc) {
+        fprintf(stderr, "distsweep: %s\n", err.msg);
+        return rc;
+    }
+    ds_task_spec t = s->task;
+    const ds_task_ops *op = ds_task_get(&t);
+    DS_ASSERT(op);
+
+    int L = o.length ? o.length : (o.eval ? t.eval_lengths[0] : 0);
+    if (L && op->eval_count(&t, L) == 0) {
+        fprintf(stderr, "distsweep sample: --length %d is not a length the %s task of %s can pose%s\n",
+                L, op->name, o.path,
+                t.kind == DS_TASK_COUNT ? " (more numbers than the vocabulary)"
+                                        : " (more digits than hint tokens, counting the carry)");
+        rc = DS_EXIT_USAGE;
+        goto done;
+    }
+    printf("# %s: task %s, %d token ids", o.path, op->name, op->vocab_total(&t));
+    if (t.kind == DS_TASK_COUNT) printf(" (numbers 0..%d, then $ > . *)", t.vocab - 1);
+    else printf(" (digits 0..9, $ > . * +, hints a0..a%d)", t.hint_tokens - 1);
+    printf("\n# ^ marks a scored target (loss mask 1)\n");
+
+    if (o.eval) {
+        long long first = o.row >= 0 ? o.row : 0, n = o.n >= 0 ? o.n : 5;
+        int64_t count = op->eval_count(&t, L);
+        if (first >= count) {
+            fprintf(stderr, "distsweep sample: --row %lld: there are %lld evaluation examples at length %d\n",
+                    first, (long long)count, L);
+            rc = DS_EXIT_USAGE;
+            goto done;
+        }
+        printf("# evaluation at length %d: %lld examples", L, (long long)count);
+        if (t.kind == DS_TASK_ADDITION)
+            printf(" drawn from eval_seed %llu (the same for every seed and scale)",
+                   (unsigned long long)t.eval_seed);
+        else printf(" (every start 0..%d)", t.vocab - L);
+        printf("\n");
+        sample_eval(&t, L, first, n);
+    } else {
+        if (L) {
+            /* Forcing a length: the stream of a task whose range is just L. */
+            if (op->example_tokens(&t, L) > s->train.context) {
+                fprintf(stderr, "distsweep sample: --length %d: one example is %d tokens, more than "
+                                "the context of %d\n", L, op->example_tokens(&t, L), s->train.context);
+                rc = DS_EXIT_USAGE;
+                goto done;
+            }
+            t.train_min = t.train_max = L;
+        }
+        uint64_t seed = o.seed >= 0 ? (uint64_t)o.seed : (uint64_t)s->seeds.start;
+        int by_rows = o.row >= 0;
+        long long n = o.n >= 0 ? o.n : by_rows ? 1 : 5;
+        printf("# training stream of seed %llu: context %d, example length %d..%d%s\n",
+               (unsigned long long)seed, s->train.context, t.train_min, t.train_max,
+               L ? " (forced by --length)" : "");
+        sample_train(s, &t, seed, by_rows ? o.row : 0, n, by_rows);
+    }
+done:
+    ds_sweep_free(s);
+    return rc;
+}
