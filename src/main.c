@@ -18,6 +18,7 @@ static const ds_command commands[] = {
     {"help", cmd_help, "this message"},
     {"plan", ds_cmd_plan, "validate a sweep file and print its job grid, parameters, FLOPs and cost"},
     {"report", ds_cmd_report, "distribution statistics of a result file (tasks.md §7)"},
+    {"sample", ds_cmd_sample, "decoded training/evaluation examples with their loss mask"},
 };
 
 static void usage(FILE *f) {
