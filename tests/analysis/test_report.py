@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""`distsweep report` on synthetic result files with known distributions
+(tools/make_synthetic_results.py): the known p_success, dip verdicts, counts,
+top seeds, agreement with the Python loader, the output formats, reading a file
+that is still being written, and the usage errors.
+Usage: test_report.py DISTSWEEP TOOLS_DIR"""
+import csv
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+
+BIN, TOOLS = sys.argv[1], sys.argv[2]
+sys.path.insert(0, TOOLS)
+import distsweep_h5 as dh  # noqa: E402
+
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, file=sys.stderr)
+
+
+def report(*args, rc=0):
+    p = subprocess.run([BIN, "report", *args], capture_output=True, text=True)
+    check(p.returncode == rc, f"report {args}: exit {p.returncode}, want {rc}; stderr: {p.stderr.strip()}")
+    return p
+
+
+def synth(path, *args):
+    subprocess.run([sys.executable, os.path.join(TOOLS, "make_synthetic_results.py"), path, *args],
+                   check=True, capture_output=True)
+
+
+tmp = tempfile.mkdtemp(prefix="ds_report_")
+fn = os.path.join(tmp, "syn.h5")
+synth(fn, "--pending", "4")
+res = dh.load(fn)
+
+for length in (60, 20):
+    args = [fn, "--format", "json"] + (["--length", str(length)] if length != 60 else [])
+    d = json.loads(report(*args).stdout)
+    check(d["length"] == length and d["metric"] == "em" and d["threshold"] == 0.5, "defaults")
+    check((d["done"], d["diverged"], d["failed"], d["pending"]) == (234, 1, 1, 4), f"run counts {d}")
+    fam = {f["name"]: f for f in d["families"]}
+    check(list(fam) == ["depth", "width"], f"families {list(fam)}")
+    rows = {r["scale"]: r for r in fam["depth"]["scales"]}
+    check(list(rows) == ["d64_L1", "d64_L2", "d64_L3", "d64_L4"], "depth family order")
+    L1, L2, L3, L4 = (rows[k] for k in ("d64_L1", "d64_L2", "d64_L3", "d64_L4"))
+    # counts: the diverged run counts (as EM 0), failed and pending ones do not
+    check(L2["n"] == 40 and L2["n_diverged"] == 1, f"d64_L2 counts {L2['n']} {L2['n_diverged']}")
+    check(L3["n"] == 39 and L3["n_failed"] == 1, "d64_L3: the failed run is not counted")
+    check(L4["n"] == 36 and L4["n_pending"] == 4, "d64_L4: pending runs are not counted")
+    # known success probabilities
+    check(L1["p_success"] == 0 and L1["mean_success"] is None, "d64_L1 p = 0, no successful mean")
+    check(L2["p_success"] == 0.5, f"d64_L2 p = 0.5 (got {L2['p_success']})")
+    check(L3["p_success"] == 1 and L4["p_success"] == 1, "d64_L3/L4 p = 1")
+    check(L2["p_success_lo"] < 0.5 < L2["p_success_hi"] and L2["p_success_hi"] - L2["p_success_lo"] < 0.45,
+          f"d64_L2 CI [{L2['p_success_lo']}, {L2['p_success_hi']}]")
+    check(L2["mean_success_lo"] <= L2["mean_success"] <= L2["mean_success_hi"], "mean_success CI")
+    # the dip verdicts: d64_L2 bimodal, the others unimodal at the 5% level
+    check(L2["dip_p"] < 0.01, f"d64_L2 dip p {L2['dip_p']} (bimodal)")
+    for r in (L1, L3, L4):
+        check(r["dip_p"] > 0.05, f"{r['scale']} dip p {r['dip_p']} (unimodal)")
+    check(L2["bimodality_coefficient"] > 5 / 9, "d64_L2 BC > 5/9")
+    w = {r["scale"]: r for r in fam["width"]["scales"]}
+    check(w["d32_L2"]["p_success"] == 0 and w["d128_L2"]["p_success"] == 1, "width family p")
+    check(w["d32_L2"]["dip_p"] > 0.05 and w["d128_L2"]["dip_p"] > 0.05, "width unimodal")
+    # the statistics against the Python loader and numpy
+    li = res.length_index(length)
+    for name, r in rows.items():
+        s = res.scale_names.index(name)
+        v = res.counted("em", s, li)
+        check(len(v) == r["n"], f"{name} n vs loader")
+        check(math.isclose(r["mean"], v.mean(), abs_tol=1e-9), f"{name} mean")
+        check(math.isclose(r["median"], np.median(v), abs_tol=1e-9), f"{name} median")
+        check(math.isclose(r["std"], v.std(ddof=1), abs_tol=1e-9), f"{name} std")
+        check(math.isclose(r["w2_to_largest"], dh.w2(v, res.counted("em", 3, li)), abs_tol=1e-9), f"{name} W2")
+    check(L4["w2_to_largest"] == 0, "W2 of the largest scale to itself")
+    # the planted curves
+    tb, tl = fam["depth"]["top_breakthrough"], fam["depth"]["top_linear"]
+    check(len(tb) == 5 and len(tl) == 5, "top 5 by default")
+    check(tb[0]["seed"] == 1003 and tb[0]["B"] == "inf", f"top breakthrough {tb[0]}")
+    check(tl[0]["seed"] == 1005 and math.isclose(tl[0]["Lin"], 3, abs_tol=1e-6), f"top linear {tl[0]}")
+    check(fam["depth"]["complete_curves"] == 36,  # seeds 36-39 pending at d64_L4 (39 also failed at L3)
+           f"complete curves {fam['depth']['complete_curves']}")
+    check(all(a["Lin"] >= b["Lin"] for a, b in zip(tl, tl[1:])), "top linear sorted")
+
+# --family, --top, --metric, --threshold
+d = json.loads(report(fn, "--format", "json", "--family", "width", "--top", "2", "--metric", "error").stdout)
+check([f["name"] for f in d["families"]] == ["width"] and len(d["families"][0]["top_linear"]) == 2, "--family/--top")
+check(d["metric"] == "error" and d["families"][0]["scales"][1]["n"] == 39, "error: the diverged run has no error")
+d = json.loads(report(fn, "--format", "json", "--threshold", "0.0").stdout)
+check(all(r["p_success"] == 1 for f in d["families"] for r in f["scales"] if r["n"]), "threshold 0 -> p = 1")
+
+# table and CSV
+t = report(fn).stdout
+check("family depth" in t and "top 5 breakthrough seeds" in t and "seed 1003" in t, "table content")
+rows = list(csv.DictReader(io.StringIO(report(fn, "--format", "csv").stdout)))
+check(len(rows) == 7 and rows[1]["scale"] == "d64_L2" and float(rows[1]["p_success"]) == 0.5, "csv rows")
+
+# a file still being written (SWMR): d64_L4 appears once the writer has written it
+live = os.path.join(tmp, "live.h5")
+w = subprocess.Popen([sys.executable, os.path.join(TOOLS, "make_synthetic_results.py"), live, "--live", "3"],
+                     stdout=subprocess.PIPE, text=True)
+check(w.stdout.readline().strip() == "READY", "live writer ready")
+d = json.loads(report(live, "--format", "json", "--family", "depth").stdout)
+r4 = d["families"][0]["scales"][3]
+check(r4["n"] == 0 and r4["n_pending"] == 40 and d["families"][0]["scales"][1]["p_success"] == 0.5,
+      f"live read: d64_L4 pending {r4}")
+check(w.wait(timeout=30) == 0, "live writer finished")
+d = json.loads(report(live, "--format", "json", "--family", "depth").stdout)
+check(d["families"][0]["scales"][3]["n"] == 40, "after the writer: d64_L4 counted")
+
+# usage errors: exit 2, a message naming the problem, nothing on stdout
+notds = os.path.join(tmp, "other.h5")
+with h5py.File(notds, "w") as f:
+    f["x"] = np.arange(3)
+for args, msg in (([os.path.join(tmp, "missing.h5")], "cannot read"), ([__file__], "not an HDF5 file"),
+                  ([notds], "not a distsweep result file"), ([fn, "--metric", "bleu"], "unknown metric"),
+                  ([fn, "--length", "61"], "length 61 was not evaluated"), ([fn, "--family", "nope"], "no family"),
+                  ([fn, "--format", "xml"], "unknown format"), ([fn, "--bogus"], "unknown option"), ([], "usage")):
+    p = report(*args, rc=2)
+    check(msg in p.stderr and p.stdout == "", f"report {args}: stderr {p.stderr!r}")
+
+print(f"{len(failures)} failure(s)")
+sys.exit(1 if failures else 0)

@@ -1,0 +1,9 @@
+# analysis: `distsweep report`, tools/plot_sweep.py and tools/distsweep_h5.py on
+# synthetic result files with known distributions (tools/make_synthetic_results.py).
+add_test(NAME analysis.report
+  COMMAND ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_report.py $<TARGET_FILE:distsweep>
+          ${CMAKE_SOURCE_DIR}/tools)
+set_tests_properties(analysis.report PROPERTIES LABELS "integration;python" TIMEOUT 120)
+add_test(NAME analysis.plots
+  COMMAND ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_plots.py ${CMAKE_SOURCE_DIR}/tools)
+set_tests_properties(analysis.plots PROPERTIES LABELS python TIMEOUT 120)

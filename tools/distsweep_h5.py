@@ -1,0 +1,302 @@
+#!/usr/bin/python3
+"""Load a distsweep result file (DESIGN §6, format_version 1) into numpy arrays
+and a pandas DataFrame, for your own analysis.
+
+    import sys; sys.path.insert(0, "tools")
+    import distsweep_h5 as dh
+    res = dh.load("out.h5")            # a Results: numpy arrays, see below
+    df = dh.to_dataframe(res)          # one row per scale x seed x length
+    df[df.status == "done"].groupby(["scale", "length"]).em.mean()
+
+Safe on a file a sweep is still writing: opens with h5py's SWMR reader when it
+can (File(fn, 'r', libver='latest', swmr=True)), and reads /runs/status before
+everything else (the writer writes a run's status last), cutting or padding
+the other datasets to its seed count, as src/results.c does.
+
+Also the few statistics the plots need, with the conventions of `distsweep
+report` (docs/analysis.md): counted runs are done and diverged ones, diverged
+runs count as EM 0. The C implementation (src/stats.c) is the reference; the
+bootstrap here draws from numpy, so its intervals match the report's only up
+to Monte-Carlo error.
+
+Command line: distsweep_h5.py OUT.h5 [--csv FILE] prints a summary (and writes
+the DataFrame as CSV).
+"""
+import argparse
+import sys
+from dataclasses import dataclass, field
+
+import h5py
+import numpy as np
+
+METRICS = ("em", "error", "minprob", "token_acc", "loss")
+STATUS = {0: "pending", 1: "done", 2: "failed", 3: "diverged"}
+PENDING, DONE, FAILED, DIVERGED = 0, 1, 2, 3
+METRIC_LABELS = {
+    "em": "exact match (fraction of examples)",
+    "error": "error: mean max per-token loss (nats)",
+    "minprob": "min probability of the correct token",
+    "token_acc": "token accuracy (fraction of tokens)",
+    "loss": "test loss (nats per token)",
+}
+
+
+class NotDistsweep(Exception):
+    pass
+
+
+@dataclass
+class Results:
+    path: str
+    attrs: dict
+    scale_names: list          # [n_scales] str
+    scales: dict               # column -> [n_scales] array (d_model, n_layers, n_heads, n_params, flops_per_step)
+    families: dict             # name -> [k] int array of scale indices, in the family's order
+    seeds: np.ndarray          # [S] int64
+    eval_lengths: np.ndarray   # [E] int32
+    status: np.ndarray         # [n_scales, S] uint8
+    runs: dict                 # attempts, steps_done, wall_s, rank, final_loss, id_em: [n_scales, S]
+    metrics: dict              # name -> [n_scales, S, E] float (NaN = not run)
+    train_loss: np.ndarray = field(default=None)  # [n_scales, S, n_log] or None
+    swmr: bool = False
+
+    @property
+    def n_scales(self):
+        return len(self.scale_names)
+
+    @property
+    def n_seeds(self):
+        return len(self.seeds)
+
+    def length_index(self, length):
+        hits = np.flatnonzero(self.eval_lengths == int(length))
+        if not len(hits):
+            raise KeyError(f"length {length} was not evaluated (lengths: {list(self.eval_lengths)})")
+        return int(hits[0])
+
+    def default_length(self):
+        """60 if evaluated, else the first length (as `distsweep report`)."""
+        return 60 if 60 in self.eval_lengths else int(self.eval_lengths[0])
+
+    def counted(self, metric, scale, length_index):
+        """The values of the counted runs of one scale at one length: done runs
+        with their (finite) value, diverged runs with EM 0."""
+        v = self.metrics[metric][scale, :, length_index].astype(float)
+        st = self.status[scale]
+        v = np.where((st == DONE) | (st == DIVERGED), v, np.nan)
+        if metric == "em":
+            v = np.where(st == DIVERGED, 0.0, v)
+        return v[np.isfinite(v)]
+
+    def curve_matrix(self, metric, family, length_index):
+        """[S, k] values along a family (NaN where a run is not counted)."""
+        idx = self.families[family]
+        out = np.full((self.n_seeds, len(idx)), np.nan)
+        for k, s in enumerate(idx):
+            v = self.metrics[metric][s, :, length_index].astype(float)
+            st = self.status[s]
+            v = np.where((st == DONE) | (st == DIVERGED), v, np.nan)
+            if metric == "em":
+                v = np.where(st == DIVERGED, 0.0, v)
+            out[:, k] = v
+        return out
+
+
+def _read(f, path, shape, fill, dtype, swmr, required=True):
+    """Reads a dataset cut or padded to `shape` (the seed axis may differ)."""
+    if path not in f:
+        if required:
+            raise NotDistsweep(f"not a distsweep result file: no dataset {path}")
+        return None
+    d = f[path]
+    if swmr:
+        d.refresh()
+    a = d[()]
+    out = np.full(shape, fill, dtype=dtype)
+    sl = tuple(slice(0, min(x, y)) for x, y in zip(a.shape, shape))
+    out[sl] = a[sl]
+    return out
+
+
+def _str(v):
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, np.ndarray) and v.shape == ():
+        return _str(v[()])
+    return str(v)
+
+
+def load(path):
+    """Reads a result file into a Results (raises NotDistsweep or OSError)."""
+    swmr = True
+    try:
+        f = h5py.File(path, "r", libver="latest", swmr=True)
+    except OSError:
+        swmr = False
+        f = h5py.File(path, "r")
+    with f:
+        if _str(f.attrs.get("format", "")) != "distsweep":
+            raise NotDistsweep(f"{path}: not a distsweep result file (no format=\"distsweep\" attribute)")
+        version = int(f.attrs.get("format_version", 0))
+        if version != 1:
+            raise NotDistsweep(f"{path}: format_version {version} is not supported (this reads 1)")
+        attrs = {k: (_str(v) if isinstance(v, (str, bytes)) else v.item() if hasattr(v, "item") else v)
+                 for k, v in f.attrs.items()}
+        names = [_str(x) for x in f["scales/name"][()]]
+        NS = len(names)
+        scales = {k: f["scales/" + k][()] for k in ("d_model", "n_layers", "n_heads", "n_params", "flops_per_step")
+                  if "scales/" + k in f}
+        families = {}
+        if "families" in f:
+            for k in f["families"]:
+                families[k] = f["families/" + k][()].astype(int)
+        if not families:
+            families["all"] = np.argsort(scales["n_params"], kind="stable")
+        lengths = f["eval_lengths"][()].astype(np.int32)
+        E = len(lengths)
+        st = f["runs/status"]
+        if swmr:
+            st.refresh()
+        status = st[()].astype(np.uint8)  # first: the commit marks
+        if status.shape[0] != NS:
+            raise NotDistsweep(f"{path}: /runs/status has {status.shape[0]} rows but /scales has {NS}")
+        S = status.shape[1]
+        seeds = _read(f, "seeds", (S,), 0, np.int64, swmr)
+        runs = {}
+        for k, fill, dt in (("attempts", -1, np.int32), ("steps_done", -1, np.int64), ("wall_s", np.nan, np.float32),
+                            ("rank", -1, np.int32), ("final_loss", np.nan, np.float32), ("id_em", np.nan, np.float32)):
+            v = _read(f, "runs/" + k, (NS, S), fill, dt, swmr, required=False)
+            if v is not None:
+                runs[k] = v
+        metrics = {m: _read(f, "metrics/" + m, (NS, S, E), np.nan, np.float32, swmr) for m in METRICS}
+        tl = None
+        if "curves/train_loss" in f:
+            n_log = f["curves/train_loss"].shape[2]
+            tl = _read(f, "curves/train_loss", (NS, S, n_log), np.nan, np.float32, swmr)
+    return Results(path, attrs, names, scales, families, seeds, lengths, status, runs, metrics, tl, swmr)
+
+
+def to_dataframe(res):
+    """One row per scale x seed x length: scale columns, seed, length, status
+    (a string), the /runs columns and every metric."""
+    import pandas as pd
+    NS, S, E = res.n_scales, res.n_seeds, len(res.eval_lengths)
+    si, se, li = np.meshgrid(np.arange(NS), np.arange(S), np.arange(E), indexing="ij")
+    si, se, li = si.ravel(), se.ravel(), li.ravel()
+    cols = {"scale": np.array(res.scale_names, dtype=object)[si], "scale_index": si}
+    for k, v in res.scales.items():
+        cols[k] = np.asarray(v)[si]
+    cols["seed"] = res.seeds[se]
+    cols["seed_index"] = se
+    cols["length"] = res.eval_lengths[li]
+    cols["status"] = pd.Categorical([STATUS.get(int(x), "unknown") for x in res.status[si, se]],
+                                    categories=list(STATUS.values()) + ["unknown"])
+    for k, v in res.runs.items():
+        cols[k] = v[si, se]
+    for m in METRICS:
+        cols[m] = res.metrics[m][si, se, li]
+    return pd.DataFrame(cols)
+
+
+# --- statistics for the plots (src/stats.c is the reference) -----------------------
+
+def success(x, tau, resamples=1000, seed=0):
+    """p = P(x >= tau), mean of the successful values, and their 95% percentile
+    bootstrap intervals: (p, p_lo, p_hi, m, m_lo, m_hi)."""
+    x = np.asarray(x, float)
+    n = len(x)
+    if n == 0:
+        return (np.nan,) * 6
+    ok = x >= tau
+    p = ok.mean()
+    m = x[ok].mean() if ok.any() else np.nan
+    b = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    xb, okb = x[b], ok[b]
+    bp = okb.mean(axis=1)
+    cnt = okb.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bm = np.where(okb, xb, 0).sum(axis=1) / cnt
+    bm = bm[cnt > 0]
+    p_lo, p_hi = np.percentile(bp, [2.5, 97.5])
+    m_lo, m_hi = np.percentile(bm, [2.5, 97.5]) if len(bm) else (np.nan, np.nan)
+    return p, p_lo, p_hi, m, m_lo, m_hi
+
+
+def w2(a, b):
+    """Exact Wasserstein-2 between two empirical distributions (quantile
+    functions integrated over the merged breakpoints i/n and j/m)."""
+    a, b = np.sort(np.asarray(a, float)), np.sort(np.asarray(b, float))
+    n, m = len(a), len(b)
+    if n == 0 or m == 0:
+        return np.nan
+    cuts = np.union1d(np.arange(n + 1) * m, np.arange(m + 1) * n)  # in units of 1/(n m)
+    mid = (cuts[:-1] + cuts[1:]) / 2.0
+    qa = a[np.minimum((mid // m).astype(int), n - 1)]
+    qb = b[np.minimum((mid // n).astype(int), m - 1)]
+    return float(np.sqrt(np.sum(np.diff(cuts) * (qa - qb) ** 2) / (n * m)))
+
+
+def breakthrough(y):
+    """(B, Lin) of one curve (tasks.md §7); NaN if the curve has a NaN."""
+    y = np.asarray(y, float)
+    if np.isnan(y).any():
+        return np.nan, np.nan
+    if len(y) < 2:
+        return 0.0, 0.0
+    I = np.sign(np.argmax(y) - np.argmin(y)) * (y.max() - y.min())
+    d2 = np.diff(y) ** 2
+
+    def div(a, b):
+        if b == 0:
+            return 0.0 if a == 0 else np.copysign(np.inf, a)
+        return a / b
+    return div(I, np.sqrt(np.median(d2))), div(I, np.sqrt(np.mean(d2)))
+
+
+def top_k(values, k):
+    """Indices of the k largest non-NaN values, descending, ties by index."""
+    v = np.asarray(values, float)
+    idx = np.flatnonzero(~np.isnan(v))
+    order = idx[np.argsort(-v[idx], kind="stable")]
+    return order[:k]
+
+
+def summary(res, out=sys.stdout):
+    p = lambda *a: print(*a, file=out)
+    p(f"{res.path}: distsweep result file, format_version {res.attrs.get('format_version')}"
+      f"{' (SWMR read)' if res.swmr else ''}")
+    for k in ("sweep_name", "sweep_hash", "created", "distsweep_version", "git_commit"):
+        p(f"  {k}: {res.attrs.get(k, '')}")
+    counts = {name: int((res.status == code).sum()) for code, name in STATUS.items()}
+    p(f"  {res.n_scales} scales x {res.n_seeds} seeds x {len(res.eval_lengths)} lengths "
+      f"{list(map(int, res.eval_lengths))}; runs: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    for name, idx in res.families.items():
+        p(f"  family {name}: " + " < ".join(res.scale_names[i] for i in idx))
+    p("  mean EM of counted runs (done; diverged = 0) per scale and length:")
+    p("    %-12s %12s %5s " % ("scale", "params", "n") + " ".join("%7s" % f"L{int(l)}" for l in res.eval_lengths))
+    for s in range(res.n_scales):
+        n = int(np.isin(res.status[s], (DONE, DIVERGED)).sum())
+        ms = [res.counted("em", s, l) for l in range(len(res.eval_lengths))]
+        p("    %-12s %12d %5d " % (res.scale_names[s], int(res.scales["n_params"][s]), n)
+          + " ".join("%7.3f" % (v.mean() if len(v) else np.nan) for v in ms))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Summarise a distsweep result file; optionally write it as CSV.")
+    ap.add_argument("file")
+    ap.add_argument("--csv", help="write the scale x seed x length DataFrame here")
+    a = ap.parse_args(argv)
+    try:
+        res = load(a.file)
+    except (NotDistsweep, OSError, KeyError) as e:
+        print(f"distsweep_h5: {a.file}: {e}", file=sys.stderr)
+        return 2
+    summary(res)
+    if a.csv:
+        to_dataframe(res).to_csv(a.csv, index=False)
+        print(f"  wrote {a.csv}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

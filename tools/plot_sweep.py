@@ -1,0 +1,243 @@
+#!/usr/bin/python3
+"""The papers' figures for a distsweep result file, as PNG and PDF.
+
+Usage: plot_sweep.py OUT.h5 -o DIR [--metric em] [--length L] [--threshold TAU]
+                     [--family F] [--top 5] [--formats png,pdf]
+
+Per family F (files DIR/<figure>_<F>.png and .pdf):
+  hist_<F>        histograms of the metric across seeds, one panel per scale,
+                  at the test length (default 60 if evaluated, else the first)
+  violin_<F>      violins of the metric across seeds at every test length, one
+                  panel per scale (one violin per length)
+  curves_<F>      scaling curves (metric vs parameters) of the top-K
+                  breakthrough seeds and of the top-K linear seeds
+  success_<F>     p_success = P(metric >= TAU) and the mean of the successful
+                  runs vs parameters, with 95% bootstrap CI bands
+  w2_<F>          Wasserstein-2 distance of each scale's seed distribution to
+                  the largest scale of the family, one line per test length
+  kde_error_<F>   Gaussian KDE (Scott bandwidth) of the continuous error metric
+                  at the test length, one line per scale
+Counted runs as in `distsweep report`: done and diverged (diverged = EM 0).
+Statistics: docs/analysis.md. Uses the Agg backend (no display needed).
+"""
+import argparse
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from scipy import stats as sps  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import distsweep_h5 as dh  # noqa: E402
+
+BOUNDED = {"em", "minprob", "token_acc"}
+
+
+def _params_label(res):
+    return "parameters (count, log scale)"
+
+
+def _grid(n):
+    cols = min(n, 4)
+    rows = (n + cols - 1) // cols
+    return rows, cols
+
+
+def fig_hist(res, fam, metric, li):
+    idx = res.families[fam]
+    rows, cols = _grid(len(idx))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False, sharey=True)
+    L = int(res.eval_lengths[li])
+    bins = np.linspace(0, 1, 21) if metric in BOUNDED else 20
+    for k, s in enumerate(idx):
+        ax = axes.flat[k]
+        v = res.counted(metric, s, li)
+        ax.hist(v, bins=bins, color="C0", edgecolor="white")
+        ax.set_title(f"{res.scale_names[s]} ({int(res.scales['n_params'][s]):,} params), n={len(v)}", fontsize=8)
+        ax.set_xlabel(dh.METRIC_LABELS[metric], fontsize=8)
+        if metric in BOUNDED:
+            ax.set_xlim(0, 1)
+        if k % cols == 0:
+            ax.set_ylabel("seeds (count)")
+    for ax in axes.flat[len(idx):]:
+        ax.set_visible(False)
+    fig.suptitle(f"{fam}: {metric} across seeds at test length {L}")
+    fig.tight_layout()
+    return fig
+
+
+def fig_violin(res, fam, metric):
+    idx = res.families[fam]
+    rows, cols = _grid(len(idx))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.8 * rows), squeeze=False, sharey=True)
+    E = len(res.eval_lengths)
+    for k, s in enumerate(idx):
+        ax = axes.flat[k]
+        data = [res.counted(metric, s, l) for l in range(E)]
+        pos = [i for i in range(E) if len(data[i]) > 0]
+        if pos:
+            # a single value or all-equal values have no spread: matplotlib's
+            # KDE needs some, so jitter nothing and draw them as lines
+            parts = ax.violinplot([data[i] for i in pos], positions=pos, showmedians=True, widths=0.8)
+            for b in parts["bodies"]:
+                b.set_alpha(0.6)
+        ax.set_xticks(range(E))
+        ax.set_xticklabels([str(int(x)) for x in res.eval_lengths])
+        ax.set_xlabel("test length (tokens)")
+        if metric in BOUNDED:
+            ax.set_ylim(-0.05, 1.05)
+        if k % cols == 0:
+            ax.set_ylabel(dh.METRIC_LABELS[metric], fontsize=8)
+        ax.set_title(f"{res.scale_names[s]} ({int(res.scales['n_params'][s]):,} params)", fontsize=8)
+    for ax in axes.flat[len(idx):]:
+        ax.set_visible(False)
+    fig.suptitle(f"{fam}: {metric} across seeds at each test length")
+    fig.tight_layout()
+    return fig
+
+
+def fig_curves(res, fam, metric, li, top):
+    idx = res.families[fam]
+    params = np.asarray(res.scales["n_params"])[idx]
+    Y = res.curve_matrix(metric, fam, li)
+    BL = np.array([dh.breakthrough(y) for y in Y]) if len(Y) else np.zeros((0, 2))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    L = int(res.eval_lengths[li])
+    for ax, col, name in ((axes[0], 0, "breakthrough"), (axes[1], 1, "linear")):
+        sel = dh.top_k(BL[:, col], top) if len(BL) else []
+        for j, s in enumerate(sel):
+            B, Lin = BL[s]
+            ax.plot(params, Y[s], marker="o", color=f"C{j}",
+                    label=f"seed {int(res.seeds[s])} (B={B:.3g}, Lin={Lin:.3g})")
+        ax.set_xscale("log")
+        ax.set_xlabel(_params_label(res))
+        ax.set_title(f"top {len(sel)} {name} seeds ({'B' if col == 0 else 'Lin'})")
+        if metric in BOUNDED:
+            ax.set_ylim(-0.05, 1.05)
+        if len(sel):
+            ax.legend(fontsize=7, loc="best")
+    axes[0].set_ylabel(dh.METRIC_LABELS[metric])
+    fig.suptitle(f"{fam}: scaling curves of single seeds, {metric} at test length {L}")
+    fig.tight_layout()
+    return fig
+
+
+def fig_success(res, fam, metric, li, tau):
+    idx = res.families[fam]
+    params = np.asarray(res.scales["n_params"])[idx].astype(float)
+    st = np.array([dh.success(res.counted(metric, s, li), tau) for s in idx]).reshape(len(idx), 6)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharex=True)
+    L = int(res.eval_lengths[li])
+    for ax, off, ylabel in ((axes[0], 0, f"P({metric} ≥ {tau:g}) (fraction of seeds)"),
+                            (axes[1], 3, f"mean {metric} of successful seeds")):
+        ax.plot(params, st[:, off], marker="o", color="C0", label="estimate")
+        ax.fill_between(params, st[:, off + 1], st[:, off + 2], color="C0", alpha=0.25,
+                        label="95% bootstrap CI")
+        ax.set_xscale("log")
+        ax.set_xlabel(_params_label(res))
+        ax.set_ylabel(ylabel)
+        if metric in BOUNDED:
+            ax.set_ylim(-0.02, 1.02)
+        ax.legend(fontsize=8)
+    axes[0].set_title("success probability")
+    axes[1].set_title("mean of successful runs")
+    fig.suptitle(f"{fam}: success at threshold {tau:g}, test length {L}")
+    fig.tight_layout()
+    return fig
+
+
+def fig_w2(res, fam, metric):
+    idx = res.families[fam]
+    params = np.asarray(res.scales["n_params"])[idx].astype(float)
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for l, L in enumerate(res.eval_lengths):
+        ref = res.counted(metric, idx[-1], l)
+        d = [dh.w2(res.counted(metric, s, l), ref) for s in idx]
+        ax.plot(params, d, marker="o", label=f"test length {int(L)}")
+    ax.set_xscale("log")
+    ax.set_xlabel(_params_label(res))
+    ax.set_ylabel(f"W2 to {res.scale_names[idx[-1]]} ({metric} units)")
+    ax.set_title(f"{fam}: Wasserstein-2 distance to the largest scale")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def fig_kde_error(res, fam, li):
+    idx = res.families[fam]
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    vals = [res.counted("error", s, li) for s in idx]
+    allv = np.concatenate(vals) if vals else np.zeros(0)
+    L = int(res.eval_lengths[li])
+    if len(allv):
+        lo, hi = float(allv.min()), float(allv.max())
+        pad = 0.1 * (hi - lo) if hi > lo else 0.5
+        grid = np.linspace(max(0.0, lo - pad), hi + pad, 512)
+        for k, (s, v) in enumerate(zip(idx, vals)):
+            lab = f"{res.scale_names[s]} (n={len(v)})"
+            if len(v) >= 2 and np.std(v) > 0:
+                ax.plot(grid, sps.gaussian_kde(v)(grid), color=f"C{k}", label=lab)
+            elif len(v):  # no spread: a point mass
+                ax.axvline(v[0], color=f"C{k}", ls="--", label=lab + " (point mass)")
+        ax.set_xlim(grid[0], grid[-1])
+    ax.set_xlabel(dh.METRIC_LABELS["error"])
+    ax.set_ylabel("density (per nat)")
+    ax.set_title(f"{fam}: KDE of the continuous error at test length {L}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def make_figures(res, metric="em", length=None, tau=0.5, family=None, top=5):
+    """Returns {name: Figure} for every figure of every (or one) family."""
+    if metric not in dh.METRICS:
+        raise KeyError(f"unknown metric '{metric}' (one of {', '.join(dh.METRICS)})")
+    li = res.length_index(res.default_length() if length is None else length)
+    fams = [family] if family else list(res.families)
+    for f in fams:
+        if f not in res.families:
+            raise KeyError(f"no family '{f}' (families: {', '.join(res.families)})")
+    figs = {}
+    for f in fams:
+        figs[f"hist_{f}"] = fig_hist(res, f, metric, li)
+        figs[f"violin_{f}"] = fig_violin(res, f, metric)
+        figs[f"curves_{f}"] = fig_curves(res, f, metric, li, top)
+        figs[f"success_{f}"] = fig_success(res, f, metric, li, tau)
+        figs[f"w2_{f}"] = fig_w2(res, f, metric)
+        figs[f"kde_error_{f}"] = fig_kde_error(res, f, li)
+    return figs
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="The papers' figures for a distsweep result file (PNG and PDF).")
+    ap.add_argument("file")
+    ap.add_argument("-o", "--out", required=True, help="output directory (created)")
+    ap.add_argument("--metric", default="em", choices=dh.METRICS)
+    ap.add_argument("--length", type=int, default=None)
+    ap.add_argument("--threshold", type=float, default=0.5)
+    ap.add_argument("--family", default=None)
+    ap.add_argument("--top", type=int, default=5)
+    ap.add_argument("--formats", default="png,pdf")
+    a = ap.parse_args(argv)
+    try:
+        res = dh.load(a.file)
+        figs = make_figures(res, a.metric, a.length, a.threshold, a.family, a.top)
+    except (dh.NotDistsweep, OSError, KeyError) as e:
+        print(f"plot_sweep: {a.file}: {e}", file=sys.stderr)
+        return 2
+    os.makedirs(a.out, exist_ok=True)
+    for name, fig in figs.items():
+        for ext in a.formats.split(","):
+            path = os.path.join(a.out, f"{name}.{ext}")
+            fig.savefig(path, dpi=130)
+            print(path)
+        plt.close(fig)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
