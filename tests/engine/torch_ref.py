@@ -157,10 +157,16 @@ def mlp(x, W, p, cfg):
 
 def forward(flat, inputs, cfg):
     """Logits [B, T, vocab] for integer inputs [B, T] under flat parameters."""
-    W = unflatten(flat, cfg)
+    return forward_named(unflatten(flat, cfg), inputs, cfg)
+
+
+def forward_named(W, inputs, cfg):
+    """The same from a dict of named tensors (separate leaves: the benchmark's
+    PyTorch configuration, where views of one flat vector would cost a
+    P-sized gradient scatter per tensor)."""
     B, T = inputs.shape
     d = cfg.d
-    cos, sin = rope_tables(T, cfg, flat.dtype)
+    cos, sin = rope_tables(T, cfg, W["wte"].dtype)
     x = W["wte"][inputs.long()]
     for l in range(cfg.n_layers):
         p = "h%d." % l

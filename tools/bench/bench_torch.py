@@ -1,0 +1,79 @@
+"""bench_torch: one training step of the distsweep model in PyTorch (CPU), timed.
+
+The PyTorch side of tools/bench/bench_cpu_vs_torch.sh: the same model as the
+engine (tests/engine/torch_ref.py, spec/tasks.md §3) in float32, with separate
+parameter tensors (the usual nn.Module layout), a count-task batch (§1), and a
+full step: forward, masked CE, backward, global-norm clip, torch.optim.AdamW
+(foreach implementation). Prints one JSON line with the median step time.
+
+Run it in PyTorch's best CPU configuration (the .sh does): torch threads =
+OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = cores, LD_PRELOAD=libtcmalloc_minimal.
+
+    /usr/bin/python3 tools/bench/bench_torch.py --d 128 [--layers 4 --vocab 150
+        --batch 128 --context 256 --steps 5 --warmup-steps 2 --threads 2]
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "engine"))
+import torch_ref as ref  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--d", type=int, required=True)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--head-dim", type=int, default=64)
+    ap.add_argument("--vocab", type=int, default=150, help="count-task numbers (V_tot = vocab + 4)")
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--context", type=int, default=256)
+    ap.add_argument("--block", default="parallel")
+    ap.add_argument("--rotary-frac", type=float, default=0.25)
+    ap.add_argument("--steps", type=int, default=5, help="timed steps")
+    ap.add_argument("--warmup-steps", type=int, default=2, help="untimed steps first")
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    cfg = ref.Config(vocab=a.vocab + 4, d=a.d, hd=a.head_dim, n_layers=a.layers,
+                     block=a.block, rotary_frac=a.rotary_frac)
+    flat = ref.init_params(cfg, dtype=torch.float32)
+    W = {name: torch.nn.Parameter(flat[off:off + math.prod(shape)].view(shape).clone())
+         for name, shape, off in ref.layout(cfg)}
+    params = list(W.values())
+    opt = torch.optim.AdamW(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1,
+                            foreach=True)
+    gen = torch.Generator().manual_seed(1)
+    x, y, m = ref.count_batch(a.batch, a.context, a.vocab, 1, 30, gen)
+
+    times = []
+    for i in range(a.warmup_steps + a.steps):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = ref.masked_loss(ref.forward_named(W, x, cfg), y, m)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        dt = time.perf_counter() - t0
+        if i >= a.warmup_steps:
+            times.append(dt)
+    print(json.dumps({
+        "impl": "pytorch", "torch": torch.__version__, "d": a.d, "layers": a.layers,
+        "params": ref.n_params(cfg), "batch": a.batch, "context": a.context,
+        "threads": torch.get_num_threads(),
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
+        "ld_preload": os.environ.get("LD_PRELOAD", ""),
+        "step_s_median": statistics.median(times), "step_s_min": min(times),
+        "steps_timed": len(times), "final_loss": float(loss)}))
+
+
+if __name__ == "__main__":
+    main()
