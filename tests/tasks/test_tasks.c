@@ -410,6 +410,24 @@ static void test_addition_rows(void) {
     }
     CHECK(w5[6] > 0 && w5[7] > 0 && w5[6] + w5[7] >= 100 * 3);
     for (int W = 0; W < 6; W++) CHECK(w5[W] == 0);
+
+    /* Operands wider than the generator's stack buffer (it switches to the
+     * heap) are still exact sums. */
+    ds_task_spec wide = add_spec(300, 300, 301, 4, 1234);
+    enum { TW = 6 * 301 + 4 + 100 };
+    static int32_t wt[TW];
+    static uint8_t wm[TW];
+    static int ww[302];
+    for (int row = 0; row < 5; row++) {
+        op->train_row(&wide, 8, (uint64_t)row, TW, wt, wm);
+        CHECK(check_add_row(&wide, wt, wm, TW, ww) == 1);
+        CHECK(wt[6 * 301 + 4] == BOS && wm[TW - 1] == 0); /* then a cut-off example */
+    }
+    CHECK(ww[301] == 5);
+    for (int k = 0; k < 4; k++) {
+        op->eval_example(&wide, 300, k, wt, wm);
+        CHECK(check_add_row(&wide, wt, wm, op->eval_tokens(&wide, 300), ww) == 1);
+    }
 }
 
 /* ---- evaluation sets --------------------------------------------------- */
