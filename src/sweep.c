@@ -228,11 +228,8 @@ static int node_i64(yctx *c, yaml_node_t *n, const char *path, int64_t lo, int64
         if (fabs(v) > 9.0e15) return FAIL(c, n, "%s is out of range: %s", path, scalar(n));
         *out = (int64_t)v;
     }
-    if (*out < lo || *out > hi) {
-        if (hi == INT64_MAX) return FAIL(c, n, "%s must be at least %lld, found %s", path, (long long)lo, scalar(n));
-        return FAIL(c, n, "%s must be between %lld and %lld, found %s", path, (long long)lo,
-                    (long long)hi, scalar(n));
-    }
+    if (*out < lo) return FAIL(c, n, "%s must be at least %lld, found %s", path, (long long)lo, scalar(n));
+    if (*out > hi) return FAIL(c, n, "%s must be at most %lld, found %s", path, (long long)hi, scalar(n));
     return 0;
 }
 
@@ -629,7 +626,7 @@ static int parse_family(yctx *c, yaml_node_t *m, int idx, ds_sweep *s, int vocab
     for (int i = 0; i < s->n_families; i++)
         if (!strcmp(s->families[i].name, f->name))
             return FAIL(c, name_node ? name_node : fk,
-                        "family name '%s' is already used by scales[%d] (line %d): give one of them another name:",
+                        "family name '%s' is already used by scales[%d] (line %d); give one of them a different name",
                         f->name, i, s->families[i].pos.line);
 
     /* Each kind: a fixed coordinate and a list of the varying one. */

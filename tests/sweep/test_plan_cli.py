@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Runs the real `distsweep plan` binary on sweep files.
+
+  test_plan_cli.py bad  DISTSWEEP BAD_DIR     every malformed file: exit 2, exactly the
+                                              message of its '# expect:' first line, no
+                                              stdout, nothing written
+  test_plan_cli.py good DISTSWEEP SWEEPS_DIR  the shipped sweeps: table and JSON output
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, file=sys.stderr)
+
+
+def run(exe, args, cwd):
+    p = subprocess.run([exe] + args, cwd=cwd, capture_output=True, timeout=60)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+def expect_error(exe, args, cwd, expected, label):
+    """A usage error: exit 2, the one expected line on stderr, nothing on stdout,
+    and the working directory unchanged."""
+    before = sorted(os.listdir(cwd))
+    rc, out, err = run(exe, args, cwd)
+    check(rc == 2, f"{label}: exit code {rc}, expected 2")
+    check(err.strip() == expected, f"{label}: message\n  got:      {err.strip()!r}\n  expected: {expected!r}")
+    check(out == "", f"{label}: printed to stdout: {out[:200]!r}")
+    check(sorted(os.listdir(cwd)) == before, f"{label}: the directory changed: {sorted(os.listdir(cwd))}")
+
+
+def bad(exe, bad_dir):
+    files = sorted(f for f in os.listdir(bad_dir) if f.endswith(".yaml"))
+    check(len(files) >= 30, f"only {len(files)} malformed sweep files")
+    for name in files:
+        with open(os.path.join(bad_dir, name), "rb") as f:
+            first = f.readline().decode("latin-1").rstrip("\n")
+        check(first.startswith("# expect: "), f"{name}: no '# expect:' first line")
+        expected = first[len("# expect: "):]
+        check(expected.startswith(name + ":"), f"{name}: expected message does not name the file")
+        # A private directory per file, so that "nothing was written" is checkable.
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copy(os.path.join(bad_dir, name), os.path.join(tmp, name))
+            expect_error(exe, ["plan", name], tmp, expected, name)
+    with tempfile.TemporaryDirectory() as tmp:
+        expect_error(exe, ["plan", "missing.yaml"], tmp,
+                     "missing.yaml: cannot open sweep file: No such file or directory", "missing file")
+        os.mkdir(os.path.join(tmp, "adir"))
+        expect_error(exe, ["plan", "adir"], tmp, "adir: is a directory, not a sweep file", "directory")
+    print(f"{len(files)} malformed sweep files checked")
+
+
+def good(exe, sweeps_dir):
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("count", "addition", "smoke", "demo"):
+            path = os.path.join(sweeps_dir, name + ".yaml")
+            rc, out, err = run(exe, ["plan", path], tmp)
+            check(rc == 0 and err == "", f"{name}: plan exit {rc}: {err}")
+            check("GPU-hours" in out and "totals:" in out, f"{name}: table lacks totals")
+            rc, out, err = run(exe, ["plan", path, "--format", "json"], tmp)
+            check(rc == 0, f"{name}: plan --format json exit {rc}: {err}")
+            d = json.loads(out)
+            for key in ("scales", "families", "totals"):
+                check(key in d, f"{name}: JSON lacks '{key}'")
+            for sc in d["scales"]:
+                for key in ("width", "depth", "heads", "params", "flops_per_run"):
+                    check(key in sc, f"{name}: scale lacks '{key}'")
+                check(sc["heads"] * 64 == sc["width"], f"{name}: heads")
+            n = len(d["scales"])
+            for fam, idx in d["families"].items():
+                check(all(0 <= i < n for i in idx), f"{name}: family {fam} index out of range")
+            check(d["totals"]["runs"] == n * d["seeds"]["count"], f"{name}: runs total")
+            check(abs(d["totals"]["flops"] - sum(s["flops_per_run"] for s in d["scales"]) * d["seeds"]["count"])
+                  <= 1e-9 * d["totals"]["flops"], f"{name}: FLOPs total")
+            check(os.listdir(tmp) == [], f"{name}: plan wrote {os.listdir(tmp)}")
+            if name == "count":
+                check(n == 12, f"count: {n} distinct scales, expected 12")
+                check(list(d["families"]) == ["width", "depth", "params"], "count: family order")
+                check(all(len(v) == 5 for v in d["families"].values()), "count: 3 families of 5")
+                by = {(s["width"], s["depth"]): s for s in d["scales"]}
+                check(round(by[(64, 4)]["params"] / 1e6, 2) == 0.22, "count: d=64 params")
+                check(round(by[(256, 4)]["params"] / 1e6, 2) == 3.24, "count: d=256 params")
+                check(round(by[(512, 4)]["params"] / 1e6, 2) == 12.77, "count: d=512 params")
+                widths = [d["scales"][i]["width"] for i in d["families"]["params"]]
+                check(widths == [512, 384, 256, 192, 128], f"count: params family widths {widths}")
+                rc, out, _ = run(exe, ["plan", path], tmp)
+                check("3 scales" not in out and "families (3, over 12 distinct scales)" in out,
+                      "count: table header")
+                check("0.22M" in out and "3.24M" in out and "12.77M" in out, "count: table params")
+                rc, out, _ = run(exe, ["plan", path, "--format=json", "--gpu-tflops", "100",
+                                       "--efficiency", "0.5"], tmp)
+                t = json.loads(out)["totals"]
+                check(abs(t["gpu_hours"] - t["flops"] / (100e12 * 0.5) / 3600) <= 1e-4 * t["gpu_hours"],
+                      "count: GPU-hours at the stated TFLOP/s and efficiency")
+            if name == "addition":
+                check(n == 14, f"addition: {n} distinct scales, expected 14")
+        rc, out, _ = run(exe, ["plan", "--help"], tmp)
+        check(rc == 0 and "usage: distsweep plan" in out, "plan --help")
+        count = os.path.join(sweeps_dir, "count.yaml")
+        expect_error(exe, ["plan", count, "--format", "xml"], tmp,
+                     "distsweep plan: --format must be table or json, got 'xml'", "bad --format")
+        expect_error(exe, ["plan", count, "--efficiency", "1.5"], tmp,
+                     "distsweep plan: --efficiency needs a number in (0, 1], got '1.5'", "bad --efficiency")
+        rc, _, _ = run(exe, ["plan"], tmp)
+        check(rc == 2, "plan without a file exits 2")
+
+
+if __name__ == "__main__":
+    mode, exe, where = sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3])
+    {"bad": bad, "good": good}[mode](exe, where)
+    if failures:
+        print(f"{len(failures)} check(s) failed", file=sys.stderr)
+        sys.exit(1)
+    print("all checks passed")

@@ -1,0 +1,254 @@
+/* Unit tests of the sweep loader (src/sweep.c): the shipped sweeps, defaults,
+ * scale families and their deduplication, parameter and FLOP counts, the
+ * canonical hash and ds_sweep_diff. Usage: test_sweep SWEEPS_DIR */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../test.h"
+#include "sweep.h"
+#include "tasks.h"
+
+static const char *sweeps_dir;
+
+static ds_sweep *load_file(const char *name) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", sweeps_dir, name);
+    ds_sweep *s = NULL;
+    ds_error err = {0};
+    int rc = ds_sweep_load(path, &s, &err);
+    CHECK_MSG(rc == 0 && s, "%s: %s", path, err.msg);
+    return s;
+}
+
+static ds_sweep *load_text(const char *text) {
+    ds_sweep *s = NULL;
+    ds_error err = {0};
+    int rc = ds_sweep_load_text("t.yaml", text, &s, &err);
+    CHECK_MSG(rc == 0 && s, "%s", err.msg);
+    return s;
+}
+
+static int find_scale(const ds_sweep *s, int d, int L) {
+    for (int i = 0; i < s->n_scales; i++)
+        if (s->scales[i].d_model == d && s->scales[i].n_layers == L) return i;
+    return -1;
+}
+
+static void test_count(void) {
+    ds_sweep *s = load_file("count.yaml");
+    if (!s) return;
+    CHECK(!strcmp(s->name, "count"));
+    CHECK(s->n_scales == 12);
+    CHECK(s->n_families == 3);
+    const char *names[3] = {"width", "depth", "params"};
+    for (int i = 0; i < 3 && i < s->n_families; i++) {
+        CHECK(!strcmp(s->families[i].name, names[i]));
+        CHECK(s->families[i].n == 5);
+    }
+    /* tasks.md §3: count at depth 4. */
+    int i64 = find_scale(s, 64, 4), i256 = find_scale(s, 256, 4), i512 = find_scale(s, 512, 4);
+    CHECK(i64 >= 0 && i256 >= 0 && i512 >= 0);
+    if (i64 >= 0) CHECK(s->scales[i64].n_params == 219776);
+    if (i256 >= 0) CHECK_NEAR(s->scales[i256].n_params / 1e6, 3.24, 0.005);
+    if (i512 >= 0) CHECK_NEAR(s->scales[i512].n_params / 1e6, 12.77, 0.005);
+    if (i512 >= 0) CHECK(s->scales[i512].n_heads == 8);
+    /* The params family at 3.2M (tasks.md §5). */
+    const int want_w[5] = {512, 384, 256, 192, 128}, want_L[5] = {1, 2, 4, 7, 16};
+    const ds_family *pf = &s->families[2];
+    for (int j = 0; j < 5 && j < pf->n; j++) {
+        CHECK(s->scales[pf->scale_idx[j]].d_model == want_w[j]);
+        CHECK(s->scales[pf->scale_idx[j]].n_layers == want_L[j]);
+    }
+    /* (512, 4) is in the width and depth families and is one scale. */
+    CHECK(s->families[0].scale_idx[4] == s->families[1].scale_idx[2]);
+    /* FLOPs of d=64, L=4 by hand: tokens = 128*255, T = 255, V_tot = 154. */
+    double tokens = 128.0 * 255, mm = 4 * 12.0 * 64 * 64 + 154.0 * 64;
+    double fwd = 2 * mm * tokens + 4 * 4.0 * 255 * 64 * tokens;
+    if (i64 >= 0) CHECK_NEAR(s->scales[i64].flops_per_step, 3 * fwd, 1.0);
+    CHECK(s->train.steps == 10000 && s->train.batch == 128 && s->train.context == 256);
+    CHECK(s->seeds.count == 250);
+    CHECK(s->yaml_text && strstr(s->yaml_text, "family: params"));
+    ds_sweep_free(s);
+}
+
+static void test_shipped(void) {
+    ds_sweep *s = load_file("addition.yaml");
+    if (s) {
+        CHECK(s->task.kind == DS_TASK_ADDITION);
+        CHECK(s->n_scales == 14 && s->n_families == 2);
+        CHECK(s->task.hint_tokens == 41);
+        CHECK(s->train.weight_decay == 0.0 && s->train.lr == 1e-4);
+        CHECK(s->seeds.count == 200);
+        ds_sweep_free(s);
+    }
+    s = load_file("smoke.yaml");
+    if (s) {
+        CHECK(s->task.vocab == 100 && s->n_scales >= 2);
+        ds_sweep_free(s);
+    }
+    s = load_file("demo.yaml");
+    if (s) {
+        CHECK(s->n_scales == 3 && s->seeds.count == 16);
+        for (int i = 0; i < s->n_scales; i++) CHECK(s->scales[i].n_layers == 2 + i);
+        ds_sweep_free(s);
+    }
+}
+
+#define MINIMAL_COUNT                                                                  \
+    "task: {kind: count, vocab: 150, train_length: [1, 30], eval_lengths: [60]}\n"     \
+    "train: {steps: 1000, batch: 8, context: 128, lr: 0.001}\n"                        \
+    "seeds: {count: 3}\n"                                                              \
+    "scales: [{family: width, depth: 2, width: [64]}]\n"
+
+static void test_defaults(void) {
+    ds_sweep *s = load_text(MINIMAL_COUNT);
+    if (!s) return;
+    CHECK(!strcmp(s->name, "t"));
+    CHECK(!strcmp(s->output, "results/t.h5"));
+    CHECK(s->model.head_dim == 64 && s->model.block == DS_BLOCK_PARALLEL);
+    CHECK(s->model.rotary_frac == 0.25 && s->model.rope_base == 10000);
+    CHECK(s->model.init_std == 0.02 && s->model.ln_eps == 1e-5);
+    CHECK(s->train.warmup == 500 && s->train.weight_decay == 0.1 && s->train.grad_clip == 1.0);
+    CHECK(s->train.beta1 == 0.9 && s->train.beta2 == 0.999 && s->train.adam_eps == 1e-8);
+    CHECK(s->train.precision == DS_PREC_FP32 && s->train.log_every == 100);
+    CHECK(s->seeds.start == 0 && s->seeds.count == 3);
+    CHECK(s->run.pack == 0 && s->run.checkpoint_every == 1000 && s->run.max_attempts == 2);
+    CHECK(s->run.ranks_per_job == 1 && s->run.backend == DS_BACKEND_AUTO);
+    CHECK(s->n_scales == 1 && s->scales[0].n_heads == 1);
+    CHECK(s->scales[0].n_params == ds_scale_params(64, 2, 154));
+    ds_sweep_free(s);
+
+    s = load_text("task: {kind: addition, train_length: [1, 35], eval_lengths: [40, 20]}\n"
+                  "train: {steps: 1000, batch: 8, context: 512, lr: 1e-4}\n"
+                  "seeds: {count: 3}\n"
+                  "scales: [{family: depth, width: 64, depth: [1]}]\n"
+                  "run: {pack: 16, backend: cpu}\n");
+    if (!s) return;
+    CHECK(s->task.hint_tokens == 41 && s->task.eval_examples == 64000 && s->task.eval_seed == 1234);
+    CHECK(s->train.weight_decay == 0.0);
+    CHECK(s->run.pack == 16 && s->run.backend == DS_BACKEND_CPU);
+    CHECK(ds_task_get(&s->task)->vocab_total(&s->task) == 15 + 41);
+    ds_sweep_free(s);
+}
+
+static void test_families(void) {
+    ds_sweep *s = load_text(
+        "task: {kind: count, vocab: 150, train_length: [1, 30], eval_lengths: [60]}\n"
+        "model: {head_dim: 32}\n"
+        "train: {steps: 1000, batch: 8, context: 128, lr: 0.001}\n"
+        "seeds: {count: 3}\n"
+        "scales:\n"
+        "  - {family: width, depth: 2, width: [32, 64, 96]}\n"
+        "  - {family: depth, name: narrow, width: 64, depth: [3, 2, 1]}\n"
+        "  - {family: points, points: [{width: 96, depth: 2}, {width: 128, depth: 5}]}\n"
+        "  - {family: depth, width: 32, depth: [2]}\n");
+    if (!s) return;
+    /* (32,2) (64,2) (96,2) + (64,3) (64,1) + (128,5) = 6 distinct. */
+    CHECK(s->n_scales == 6);
+    CHECK(s->n_families == 4);
+    CHECK(!strcmp(s->families[1].name, "narrow") && !strcmp(s->families[1].kind, "depth"));
+    CHECK(!strcmp(s->families[2].name, "points") && s->families[2].n == 2);
+    CHECK(!strcmp(s->families[3].name, "depth"));
+    CHECK(s->families[1].scale_idx[1] == s->families[0].scale_idx[1]); /* (64,2) shared */
+    CHECK(s->families[2].scale_idx[0] == s->families[0].scale_idx[2]); /* (96,2) shared */
+    CHECK(s->families[3].scale_idx[0] == s->families[0].scale_idx[0]);
+    CHECK(s->scales[s->families[2].scale_idx[1]].n_heads == 4);
+    /* Families keep the order written. */
+    CHECK(s->scales[s->families[1].scale_idx[0]].n_layers == 3);
+    ds_sweep_free(s);
+
+    /* A params target exactly between two widths goes to the smaller one. */
+    int64_t p64 = ds_scale_params(64, 1, 154), p128 = ds_scale_params(128, 1, 154);
+    CHECK((p64 + p128) % 2 == 0);
+    char text[1024];
+    snprintf(text, sizeof text,
+             "task: {kind: count, vocab: 150, train_length: [1, 30], eval_lengths: [60]}\n"
+             "train: {steps: 1000, batch: 8, context: 128, lr: 0.001}\n"
+             "seeds: {count: 3}\n"
+             "scales: [{family: params, params: %lld, depth: [1]},\n"
+             "         {family: params, name: above, params: %lld, depth: [1]}]\n",
+             (long long)((p64 + p128) / 2), (long long)((p64 + p128) / 2 + 1));
+    s = load_text(text);
+    if (!s) return;
+    CHECK(s->scales[s->families[0].scale_idx[0]].d_model == 64);
+    CHECK(s->scales[s->families[1].scale_idx[0]].d_model == 128);
+    ds_sweep_free(s);
+}
+
+static void test_errors(void) {
+    ds_sweep *s = (ds_sweep *)1;
+    ds_error err = {0};
+    int rc = ds_sweep_load_text("x.yaml", MINIMAL_COUNT "bogus: 1\n", &s, &err);
+    CHECK(rc == DS_EXIT_USAGE && err.code == DS_EXIT_USAGE && s == NULL);
+    CHECK_MSG(!strcmp(err.msg, "x.yaml:5:1: unknown key 'bogus' in the sweep file (valid keys: name, "
+                               "task, model, train, seeds, scales, output, run)"), "%s", err.msg);
+    rc = ds_sweep_load("/nonexistent/dir/s.yaml", &s, &err);
+    CHECK(rc == DS_EXIT_USAGE && s == NULL);
+    CHECK(!strcmp(err.msg, "/nonexistent/dir/s.yaml: cannot open sweep file: No such file or directory"));
+}
+
+static ds_sweep *variant(const char *from, const char *to) {
+    char text[2048];
+    const char *base = MINIMAL_COUNT "output: a.h5\n";
+    const char *at = strstr(base, from);
+    DS_ASSERT(at);
+    snprintf(text, sizeof text, "%.*s%s%s", (int)(at - base), base, to, at + strlen(from));
+    return load_text(text);
+}
+
+static void test_diff(void) {
+    char msg[512];
+    ds_sweep *a = variant("lr: 0.001", "lr: 0.001");
+    ds_sweep *same = variant("lr: 0.001", "lr: 1.0e-3, warmup: 500, betas: [0.9, 0.999]");
+    ds_sweep *lr = variant("lr: 0.001", "lr: 0.0001");
+    ds_sweep *more = variant("count: 3", "count: 10");
+    ds_sweep *fewer = variant("count: 3", "count: 2");
+    ds_sweep *start = variant("count: 3", "start: 5, count: 3");
+    ds_sweep *out = variant("output: a.h5", "output: b.h5\nrun: {pack: 4, max_attempts: 5}");
+    ds_sweep *scale = variant("width: [64]", "width: [64, 128]");
+    ds_sweep *evl = variant("eval_lengths: [60]", "eval_lengths: [60, 70]");
+    if (!a || !same || !lr || !more || !fewer || !start || !out || !scale || !evl) return;
+
+    CHECK(ds_sweep_diff(a, a, msg, sizeof msg) == 0 && msg[0] == 0);
+    /* Defaults written out are the same experiment, with the same hash. */
+    CHECK(ds_sweep_diff(a, same, msg, sizeof msg) == 0);
+    CHECK(a->yaml_hash == same->yaml_hash);
+    CHECK(ds_sweep_diff(a, lr, msg, sizeof msg) == 1);
+    CHECK_MSG(!strcmp(msg, "train.lr: 0.001 in the result file, 0.0001 in the sweep file"), "%s", msg);
+    CHECK(a->yaml_hash != lr->yaml_hash);
+    /* More seeds extend the file; fewer would drop runs. */
+    CHECK(ds_sweep_diff(a, more, msg, sizeof msg) == 0);
+    CHECK(a->yaml_hash == more->yaml_hash);
+    CHECK(ds_sweep_diff(a, fewer, msg, sizeof msg) == 1);
+    CHECK_MSG(!strcmp(msg, "seeds.count: 3 in the result file, 2 in the sweep file (seeds can be added, "
+                           "not removed)"), "%s", msg);
+    CHECK(ds_sweep_diff(a, start, msg, sizeof msg) == 1);
+    CHECK_MSG(!strcmp(msg, "seeds.start: 0 in the result file, 5 in the sweep file"), "%s", msg);
+    /* output and run.* do not change results. */
+    CHECK(ds_sweep_diff(a, out, msg, sizeof msg) == 0);
+    CHECK(a->yaml_hash == out->yaml_hash);
+    CHECK(ds_sweep_diff(a, scale, msg, sizeof msg) == 1);
+    CHECK_MSG(!strcmp(msg, "scales: 1 distinct in the result file, 2 distinct in the sweep file"), "%s", msg);
+    CHECK(ds_sweep_diff(a, evl, msg, sizeof msg) == 1);
+    CHECK_MSG(!strcmp(msg, "task.eval_lengths: [60] in the result file, [60, 70] in the sweep file"), "%s", msg);
+
+    /* The canonical text is the stored sweep re-loaded: loading yaml_text again
+     * gives the same hash. */
+    ds_sweep *again = load_text(lr->yaml_text);
+    if (again) CHECK(again->yaml_hash == lr->yaml_hash);
+    ds_sweep_free(again);
+    ds_sweep *all[] = {a, same, lr, more, fewer, start, out, scale, evl};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ds_sweep_free(all[i]);
+}
+
+int main(int argc, char **argv) {
+    sweeps_dir = argc > 1 ? argv[1] : "sweeps";
+    test_count();
+    test_shipped();
+    test_defaults();
+    test_families();
+    test_errors();
+    test_diff();
+    TEST_MAIN_END();
+}
