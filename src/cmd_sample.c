@@ -144,6 +144,17 @@ static int is_bos(const ds_task_ops *op, const ds_task_spec *t, int32_t id) {
     return !strcmp(name, "$");
 }
 
+/* ": <the task's human reading>" into buf, or nothing when the task has none
+ * or it does not fit (very wide operands). */
+static void describe(const ds_task_ops *op, const ds_task_spec *t, const int32_t *tok, int n,
+                     char *buf, int buflen) {
+    buf[0] = 0;
+    if (!op->describe) return;
+    op->describe(t, tok, n, buf + 2, buflen - 2);
+    if (!strcmp(buf + 2, "?")) buf[2] = 0;
+    if (buf[2]) memcpy(buf, ": ", 2);
+}
+
 static int scored(const uint8_t *mask, int lo, int hi) {
     int n = 0;
     for (int i = lo; i < hi; i++) n += mask[i];
@@ -173,8 +184,10 @@ static void sample_train(const ds_sweep *s, const ds_task_spec *t, uint64_t seed
              * are never scored; a complete one ends with a scored token. */
             int cut = hi == T && !mask[T - 1];
             if (cut && !by_rows) break; /* examples mode: complete examples only */
-            printf("  example %d (%d tokens)%s\n", ex, hi - lo,
-                   cut ? ", cut off at the row's end: not scored" : "");
+            char what[1024] = "";
+            if (!cut) describe(op, t, tok + lo, hi - lo, what, sizeof what);
+            printf("  example %d (%d tokens)%s%s\n", ex, hi - lo,
+                   cut ? ", cut off at the row's end: not scored" : "", what);
             print_tokens(op, t, tok, mask, lo, hi, "    ");
             ex++;
             if (!by_rows) shown++;
@@ -194,8 +207,10 @@ static void sample_eval(const ds_task_spec *t, int L, long long first, long long
     uint8_t *mask = DS_MALLOC((size_t)T);
     for (long long k = first; k < first + n && k < count; k++) {
         op->eval_example(t, L, k, tok, mask);
-        printf("  eval example %lld of %lld at length %d (%d tokens, %d scored)\n", k, (long long)count,
-               L, T, scored(mask, 0, T));
+        char what[1024] = "";
+        describe(op, t, tok, T, what, sizeof what);
+        printf("  eval example %lld of %lld at length %d (%d tokens, %d scored)%s\n", k, (long long)count,
+               L, T, scored(mask, 0, T), what);
         print_tokens(op, t, tok, mask, 0, T, "    ");
     }
     free(tok);

@@ -8,6 +8,7 @@
  * Every answer token (hints and digits) and `.` are scored. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common.h"
 #include "task_impl.h"
@@ -111,6 +112,23 @@ static void add_token_name(const ds_task_spec *t, int32_t id, char *buf, int buf
     else snprintf(buf, (size_t)buflen, "?%d", (int)id);
 }
 
+/* "0034 + 0028 = 0062" (operands and sum as W-digit numbers, most significant
+ * digit first), read back from the tokens; "?" if they are not an example. */
+static void add_describe(const ds_task_spec *t, const int32_t *tok, int n, char *buf, int buflen) {
+    int W = (n - 4) / 6;
+    if (W < 1 || n != 6 * W + 4 || tok[1 + 2 * W] != TOK_PLUS || buflen < 3 * W + 8) {
+        snprintf(buf, (size_t)buflen, "?");
+        return;
+    }
+    int p = 0;
+    for (int i = 0; i < W; i++) buf[p++] = (char)('0' + tok[2 + 2 * i] % 10);
+    memcpy(buf + p, " + ", 3), p += 3;
+    for (int i = 0; i < W; i++) buf[p++] = (char)('0' + tok[2 * W + 3 + 2 * i] % 10);
+    memcpy(buf + p, " = ", 3), p += 3;
+    for (int i = 0; i < W; i++) buf[p++] = (char)('0' + tok[6 * W + 2 - 2 * i] % 10);
+    buf[p] = 0;
+}
+
 const ds_task_ops ds_task_addition_ops = {
     .name = "addition",
     .vocab_total = add_vocab_total,
@@ -120,4 +138,5 @@ const ds_task_ops ds_task_addition_ops = {
     .train_row = add_train_row,
     .eval_example = add_eval_example,
     .token_name = add_token_name,
+    .describe = add_describe,
 };

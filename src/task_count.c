@@ -57,6 +57,13 @@ static void count_token_name(const ds_task_spec *t, int32_t id, char *buf, int b
     else snprintf(buf, (size_t)buflen, "?%d", (int)id);
 }
 
+/* "count 5..9 (5 numbers)" */
+static void count_describe(const ds_task_spec *t, const int32_t *tok, int n, char *buf, int buflen) {
+    if (n >= 3) snprintf(buf, (size_t)buflen, "count %d..%d (%d numbers)", (int)tok[1], (int)tok[2],
+                         (int)(tok[2] - tok[1] + 1));
+    else snprintf(buf, (size_t)buflen, "?");
+}
+
 const ds_task_ops ds_task_count_ops = {
     .name = "count",
     .vocab_total = count_vocab_total,
@@ -66,4 +73,5 @@ const ds_task_ops ds_task_count_ops = {
     .train_row = count_train_row,
     .eval_example = count_eval_example,
     .token_name = count_token_name,
+    .describe = count_describe,
 };

@@ -39,6 +39,9 @@ typedef struct {
                          uint8_t *mask);
     /* Writes the printable name of token id into buf (e.g. "57", "$", "a3"). */
     void (*token_name)(const ds_task_spec *t, int32_t id, char *buf, int buflen);
+    /* Optional (may be NULL): a one-line human reading of one complete example
+     * tokens[0..n) as produced above, e.g. "034 + 028 = 062"; for display only. */
+    void (*describe)(const ds_task_spec *t, const int32_t *tokens, int n, char *buf, int buflen);
 } ds_task_ops;
 
 /* The operations of the task kind in t. Never NULL for a validated sweep. */

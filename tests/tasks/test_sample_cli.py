@@ -175,6 +175,8 @@ def main():
     check(len(got) == 3, "count -n 3 prints 3 examples", out)
     for (h, t, m), (wt, wm, _) in zip(got, want):
         check(t == wt and m == wm, f"count example differs: {t} {m} vs {wt} {wm}", out)
+        L = len(wt) - 5
+        check(h.endswith(f": count {wt[1]}..{wt[2]} ({L} numbers)"), "header reads the count", out)
 
     # README: distsweep sample sweeps/addition.yaml --eval --length 40 -n 2
     out = run(exe, add_yaml, "--eval", "--length", "40", "-n", "2").stdout
@@ -185,6 +187,10 @@ def main():
         check(len(t) == 6 * 41 + 4, "addition eval example has 6W+4 tokens", out)
         check(t == wt and m == wm, f"addition eval example {k} differs", out)
         check(f"eval example {k} of 64000" in h, "header names the example", out)
+        W = 41
+        x, y = "".join(wt[2:2 * W + 1:2]), "".join(wt[2 * W + 3:4 * W + 2:2])
+        z = str(int(x) + int(y)).zfill(W)
+        check(h.endswith(f": {x} + {y} = {z}"), "header reads the example as x + y = z", out)
 
     # Whole packed rows of another seed, with the cut-off tail shown unscored.
     out = run(exe, add_yaml, "--seed", "17", "--row", "5", "-n", "2").stdout

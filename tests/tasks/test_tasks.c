@@ -107,6 +107,9 @@ static void test_golden_count(void) {
     const int32_t g[] = {150, 5, 9, 151, 5, 6, 7, 8, 9, 152};
     const uint8_t gm[] = {0, 0, 0, 0, 1, 1, 1, 1, 1, 1};
     CHECK(w.pos == 10 && same(tok, g, 10) && same8(m, gm, 10));
+    char what[64];
+    ds_task_get(&c)->describe(&c, tok, 10, what, sizeof what);
+    CHECK(!strcmp(what, "count 5..9 (5 numbers)"));
 
     /* L=1 at the top of the vocabulary: `$ 149 149 > 149 .` */
     w.pos = 0;
@@ -144,6 +147,11 @@ static void test_golden_addition(void) {
     const uint8_t gm1[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1};
     CHECK(w.pos == 22 && w.pos == 6 * 3 + 4);
     CHECK(same(tok, g1, 22) && same8(m, gm1, 22));
+    char what[64];
+    ds_task_get(&a)->describe(&a, tok, 22, what, sizeof what);
+    CHECK(!strcmp(what, "034 + 028 = 062"));
+    ds_task_get(&a)->describe(&a, tok, 21, what, sizeof what); /* not an example */
+    CHECK(!strcmp(what, "?"));
 
     /* Carry out into the padding digit: 95+07 = 102 (n1 = n2 = 2, W = 3), o = 4:
      * $ a4 0 a5 9 a6 5 + a4 0 a5 0 a6 7 > a6 2 a5 0 a4 1 . */
@@ -154,6 +162,8 @@ static void test_golden_addition(void) {
                           PLUS, HINT0 + 4, 0, HINT0 + 5, 0, HINT0 + 6, 7,
                           SEP, HINT0 + 6, 2, HINT0 + 5, 0, HINT0 + 4, 1, EOS};
     CHECK(w.pos == 22 && same(tok, g2, 22) && same8(m, gm1, 22));
+    ds_task_get(&a)->describe(&a, tok, 22, what, sizeof what);
+    CHECK(!strcmp(what, "095 + 007 = 102"));
 
     /* A carry chain through every digit: 0999+0001 = 1000 (W = 4), o = 37 = H-W:
      * $ a37 0 a38 9 a39 9 a40 9 + a37 0 a38 0 a39 0 a40 1 > a40 0 a39 0 a38 0 a37 1 . */
