@@ -56,8 +56,8 @@ static const double *dip_null_for(dip_cache *c, size_t n) {
  * metrics (usually NaN, so not at all). */
 static double run_value(const ds_results *r, int metric, int scale, int64_t seed, int l) {
     uint8_t st = r->status[ds_res_run(r, scale, seed)];
-    if (st == DS_RES_DIVERGED && metric == DS_METRIC_EM) return 0.0;
-    if (st != DS_RES_DONE && st != DS_RES_DIVERGED) return NAN;
+    if (st == DS_RUN_DIVERGED && metric == DS_M_EM) return 0.0;
+    if (st != DS_RUN_DONE && st != DS_RUN_DIVERGED) return NAN;
     return ds_res_metric(r, metric, scale, seed, l);
 }
 
@@ -75,9 +75,9 @@ static void compute_row(const ds_results *r, const report_opts *o, int l, int sc
                         int largest, dip_cache *dc, double *buf, double *buf2, scale_row *row) {
     memset(row, 0, sizeof *row);
     row->scale = scale;
-    row->n_diverged = ds_results_count(r, scale, DS_RES_DIVERGED);
-    row->n_pending = ds_results_count(r, scale, DS_RES_PENDING);
-    row->n_failed = ds_results_count(r, scale, DS_RES_FAILED);
+    row->n_diverged = ds_results_count(r, scale, DS_RUN_DIVERGED);
+    row->n_pending = ds_results_count(r, scale, DS_RUN_PENDING);
+    row->n_failed = ds_results_count(r, scale, DS_RUN_FAILED);
     size_t n = scale_values(r, o->metric, scale, l, buf);
     row->n = (int64_t)n;
     row->mean = ds_stats_mean(buf, n);
@@ -86,7 +86,7 @@ static void compute_row(const ds_results *r, const report_opts *o, int l, int sc
     /* bounded metrics live on [0,1]; error and loss are unbounded, so their
      * KDE grid spans the sample */
     double lo = 0, hi = 1;
-    if (o->metric == DS_METRIC_ERROR || o->metric == DS_METRIC_LOSS) {
+    if (o->metric == DS_M_ERROR || o->metric == DS_M_LOSS) {
         lo = INFINITY, hi = -INFINITY;
         for (size_t i = 0; i < n; i++) lo = fmin(lo, buf[i]), hi = fmax(hi, buf[i]);
         if (!(hi > lo)) hi = lo + 1;
@@ -289,7 +289,7 @@ int ds_cmd_report(int argc, char **argv) {
         usage(stdout);
         return DS_EXIT_OK;
     }
-    report_opts o = {.metric = DS_METRIC_EM, .tau = 0.5, .top = 5, .format = FMT_TABLE};
+    report_opts o = {.metric = DS_M_EM, .tau = 0.5, .top = 5, .format = FMT_TABLE};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -387,7 +387,7 @@ int ds_cmd_report(int argc, char **argv) {
     int64_t counts[4] = {0};
     for (int sc = 0; sc < r.n_scales; sc++)
         for (int st = 0; st < 4; st++) counts[st] += ds_results_count(&r, sc, st);
-    const char *mname = ds_metric_names[o.metric];
+    const char *mname = ds_results_metric_name(o.metric);
     if (o.format == FMT_TABLE) {
         printf("%s: sweep '%s', %d scales x %lld seeds: %lld done, %lld diverged, %lld failed, "
                "%lld pending\n",
@@ -395,7 +395,7 @@ int ds_cmd_report(int argc, char **argv) {
                (long long)counts[3], (long long)counts[2], (long long)counts[0]);
         printf("metric %s at length %d, success threshold %g; n counts done and diverged runs%s\n",
                mname, r.eval_lengths[l], o.tau,
-               o.metric == DS_METRIC_EM ? " (diverged = EM 0)" : "");
+               o.metric == DS_M_EM ? " (diverged = EM 0)" : "");
         printf("CIs: 95%% percentile bootstrap, %d resamples; dip_p: Hartigan's dip test, %d uniform "
                "simulations\n",
                DS_BOOT_RESAMPLES, DS_DIP_SIMS);

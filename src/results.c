@@ -7,12 +7,18 @@
 
 #include "h5check.h"
 
-const char *const ds_metric_names[DS_N_METRICS] = {"em", "error", "minprob", "token_acc",
-                                                   "loss"};
+/* In DS_M_* order (engine.h). */
+static const char *const metric_names[DS_N_METRICS] = {"em", "error", "minprob", "token_acc",
+                                                       "loss"};
+
+const char *ds_results_metric_name(int m) {
+    DS_ASSERT(m >= 0 && m < DS_N_METRICS);
+    return metric_names[m];
+}
 
 int ds_metric_index(const char *name) {
     for (int i = 0; i < DS_N_METRICS; i++)
-        if (!strcmp(name, ds_metric_names[i])) return i;
+        if (!strcmp(name, metric_names[i])) return i;
     return -1;
 }
 
@@ -227,7 +233,7 @@ int ds_results_refresh(ds_results *r, ds_error *err) {
     r->n_seeds = (int64_t)sd[1];
     size_t S = (size_t)r->n_seeds, NS = (size_t)r->n_scales, n2 = (NS * S) > 0 ? NS * S : 1;
     hsize_t w2[2] = {NS, S}, w1[1] = {S};
-    uint8_t u0 = DS_RES_PENDING;
+    uint8_t u0 = DS_RUN_PENDING;
     r->status = DS_MALLOC(n2);
     if (read_nd(r, "/runs/status", H5T_NATIVE_UINT8, 1, 2, w2, r->status, &u0, 1, err) != 1)
         goto fail;
@@ -267,7 +273,7 @@ int ds_results_refresh(ds_results *r, ds_error *err) {
     size_t n3 = NS * S * (size_t)r->n_lengths;
     for (int m = 0; m < DS_N_METRICS; m++) {
         char path[64];
-        snprintf(path, sizeof path, "/metrics/%s", ds_metric_names[m]);
+        snprintf(path, sizeof path, "/metrics/%s", metric_names[m]);
         r->metrics[m] = DS_MALLOC((n3 ? n3 : 1) * sizeof(float));
         if (read_nd(r, path, H5T_NATIVE_FLOAT, 4, 3, w3, r->metrics[m], &fnan, 1, err) != 1)
             goto fail;

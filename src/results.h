@@ -21,22 +21,16 @@
 
 #include "common.h"
 
-/* The per-length metrics of DESIGN §6, in /metrics. */
-enum {
-    DS_METRIC_EM,
-    DS_METRIC_ERROR,
-    DS_METRIC_MINPROB,
-    DS_METRIC_TOKEN_ACC,
-    DS_METRIC_LOSS,
-    DS_N_METRICS
-};
-/* "em", "error", "minprob", "token_acc", "loss" (the dataset names). */
-extern const char *const ds_metric_names[DS_N_METRICS];
+/* Metric indices (DS_M_EM ... DS_M_LOSS, DS_N_METRICS) and run status codes
+ * (DS_RUN_PENDING/DONE/FAILED/DIVERGED) are engine.h's, the same the writer
+ * uses. */
+#include "engine.h"
+
+/* The dataset name of metric m under /metrics: "em", "error", "minprob",
+ * "token_acc", "loss". */
+const char *ds_results_metric_name(int m);
 /* The index of a metric name, or -1. */
 int ds_metric_index(const char *name);
-
-/* /runs/status values. */
-enum { DS_RES_PENDING = 0, DS_RES_DONE = 1, DS_RES_FAILED = 2, DS_RES_DIVERGED = 3 };
 
 typedef struct {
     char name[128];
@@ -75,7 +69,7 @@ typedef struct {
     int32_t *attempts, *rank;      /* [scale][S], NULL if absent */
     int64_t *steps_done;           /* [scale][S], NULL if absent */
     float *wall_s, *final_loss, *id_em; /* [scale][S], NULL if absent */
-    float *metrics[DS_N_METRICS];  /* [scale][S][length] */
+    float *metrics[DS_N_METRICS];  /* [scale][S][length], indexed by DS_M_* */
     int64_t n_log;
     float *train_loss; /* [scale][S][n_log], NULL if absent */
 } ds_results;

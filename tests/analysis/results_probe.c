@@ -11,11 +11,11 @@ static void show(const ds_results *r) {
     int64_t done = 0, pending = 0;
     double sum = 0;
     for (int s = 0; s < r->n_scales; s++) {
-        done += ds_results_count(r, s, DS_RES_DONE);
-        pending += ds_results_count(r, s, DS_RES_PENDING);
+        done += ds_results_count(r, s, DS_RUN_DONE);
+        pending += ds_results_count(r, s, DS_RUN_PENDING);
         for (int64_t k = 0; k < r->n_seeds; k++)
             for (int l = 0; l < r->n_lengths; l++) {
-                float v = ds_res_metric(r, DS_METRIC_EM, s, k, l);
+                float v = ds_res_metric(r, DS_M_EM, s, k, l);
                 if (isfinite(v)) sum += v;
             }
     }
