@@ -442,7 +442,7 @@ static int parse_model(yctx *c, yaml_node_t *m, ds_model_spec *md) {
     /* RoPE rotates dims in pairs (j, j + r/2), so r must be an even integer. */
     double r = md->rotary_frac * md->head_dim;
     if (r != floor(r) || ((int64_t)r) % 2) {
-        yaml_node_t *at = rf ? rf : hd;
+        yaml_node_t *at = rf ? rf : hd ? hd : m;
         return FAIL(c, at,
                     "model.rotary_frac %g of model.head_dim %d rotates %g dims per head: it must be an even whole number",
                     md->rotary_frac, md->head_dim, r);
@@ -903,7 +903,6 @@ char *ds_sweep_canonical(const ds_sweep *s) {
     const ds_task_spec *t = &s->task;
     const ds_task_ops *ops = ds_task_get(t);
     DS_ASSERT(ops);
-    sb_printf(&b, "name: %s\n", s->name);
     sb_printf(&b, "task.kind: %s\n", ops->name);
     if (t->kind == DS_TASK_COUNT) sb_printf(&b, "task.vocab: %d\n", t->vocab);
     sb_printf(&b, "task.train_length: [%d, %d]\n", t->train_min, t->train_max);
@@ -941,7 +940,7 @@ char *ds_sweep_canonical(const ds_sweep *s) {
     sb_printf(&b, "families: %d\n", s->n_families);
     for (int i = 0; i < s->n_families; i++) {
         const ds_family *f = &s->families[i];
-        sb_printf(&b, "families[%d]: %s [", i, f->name);
+        sb_printf(&b, "families[%d].name: %s\nfamilies[%d].scales: [", i, f->name, i);
         for (int j = 0; j < f->n; j++) sb_printf(&b, "%s%d", j ? ", " : "", f->scale_idx[j]);
         sb_printf(&b, "]\n");
     }

@@ -133,8 +133,9 @@ double ds_scale_flops_per_step(int d_model, int n_layers, int vocab_total, int b
 
 /* The canonical text of the experiment a sweep defines: one "key: value" line
  * per setting with every default filled in, the distinct scales and the
- * families. Leaves out what cannot change a run's result: seeds.count (the
- * seed axis only grows), output and run.*. Two sweeps with the same canonical
+ * families. Leaves out what cannot change a run's result: the sweep's name
+ * (by default the file name, which may change), seeds.count (the seed axis
+ * only grows), output and run.*. Two sweeps with the same canonical
  * text train the same runs; yaml_hash is its FNV-1a 64 hash. Free with free(). */
 char *ds_sweep_canonical(const ds_sweep *s);
 

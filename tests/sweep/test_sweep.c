@@ -208,7 +208,9 @@ static void test_diff(void) {
     ds_sweep *out = variant("output: a.h5", "output: b.h5\nrun: {pack: 4, max_attempts: 5}");
     ds_sweep *scale = variant("width: [64]", "width: [64, 128]");
     ds_sweep *evl = variant("eval_lengths: [60]", "eval_lengths: [60, 70]");
-    if (!a || !same || !lr || !more || !fewer || !start || !out || !scale || !evl) return;
+    ds_sweep *named = variant("output: a.h5", "output: a.h5\nname: renamed");
+    ds_sweep *fam = variant("family: width,", "family: width, name: w,");
+    if (!a || !same || !lr || !more || !fewer || !start || !out || !scale || !evl || !named || !fam) return;
 
     CHECK(ds_sweep_diff(a, a, msg, sizeof msg) == 0 && msg[0] == 0);
     /* Defaults written out are the same experiment, with the same hash. */
@@ -233,12 +235,18 @@ static void test_diff(void) {
     CHECK(ds_sweep_diff(a, evl, msg, sizeof msg) == 1);
     CHECK_MSG(!strcmp(msg, "task.eval_lengths: [60] in the result file, [60, 70] in the sweep file"), "%s", msg);
 
+    /* The sweep's name does not define the experiment; family names do. */
+    CHECK(!strcmp(named->name, "renamed"));
+    CHECK(ds_sweep_diff(a, named, msg, sizeof msg) == 0 && a->yaml_hash == named->yaml_hash);
+    CHECK(ds_sweep_diff(a, fam, msg, sizeof msg) == 1);
+    CHECK_MSG(!strcmp(msg, "families[0].name: width in the result file, w in the sweep file"), "%s", msg);
+
     /* The canonical text is the stored sweep re-loaded: loading yaml_text again
      * gives the same hash. */
     ds_sweep *again = load_text(lr->yaml_text);
     if (again) CHECK(again->yaml_hash == lr->yaml_hash);
     ds_sweep_free(again);
-    ds_sweep *all[] = {a, same, lr, more, fewer, start, out, scale, evl};
+    ds_sweep *all[] = {a, same, lr, more, fewer, start, out, scale, evl, named, fam};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ds_sweep_free(all[i]);
 }
 
