@@ -187,7 +187,10 @@ def fig_kde_error(res, fam, li):
     ax.set_xlabel(dh.METRIC_LABELS["error"])
     ax.set_ylabel("density (per nat)")
     ax.set_title(f"{fam}: KDE of the continuous error at test length {L}")
-    ax.legend(fontsize=8)
+    if ax.lines:
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no counted runs yet", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     return fig
 

@@ -15,6 +15,7 @@ sys.path.insert(0, TOOLS)
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 
 import distsweep_h5 as dh  # noqa: E402
@@ -105,6 +106,9 @@ a = figs["kde_error_width"].axes[0]
 check(len(a.lines) == 3 and "error" in a.get_xlabel() and "density" in a.get_ylabel(), "kde lines = scales")
 check(all(np.all(ln.get_ydata() >= 0) for ln in a.lines), "densities are non-negative")
 
+for fig in figs.values():
+    plt.close(fig)
+
 # --- the command line: every file, PNG and PDF ---------------------------------------
 out = os.path.join(tmp, "figs")
 p = subprocess.run([sys.executable, os.path.join(TOOLS, "plot_sweep.py"), fn, "-o", out],
@@ -121,6 +125,27 @@ for n in names:
 p = subprocess.run([sys.executable, os.path.join(TOOLS, "plot_sweep.py"), fn, "-o", out, "--family", "nope"],
                    capture_output=True, text=True)
 check(p.returncode == 2 and "no family" in p.stderr, "plot_sweep: unknown family exits 2")
+
+# degenerate files: nothing counted yet, and a single counted seed per scale
+import h5py  # noqa: E402
+for keep, name in ((0, "empty"), (1, "one")):
+    g = os.path.join(tmp, name + ".h5")
+    subprocess.run([sys.executable, os.path.join(TOOLS, "make_synthetic_results.py"), g], check=True,
+                   capture_output=True)
+    with h5py.File(g, "r+") as f:
+        st = f["runs/status"][...]
+        st[:, keep:] = 0
+        f["runs/status"][...] = st
+    try:
+        r = dh.load(g)
+        figs = plot_sweep.make_figures(r)
+        check(len(figs) == 12, f"{name}: every figure")
+        a = figs["curves_depth"].axes[0]
+        check(len(a.lines) == keep, f"{name}: {len(a.lines)} curves")
+        for fig in figs.values():
+            plt.close(fig)
+    except Exception as e:  # noqa: BLE001
+        check(False, f"{name}: make_figures raised {e!r}")
 
 print(f"{len(failures)} failure(s)")
 sys.exit(1 if failures else 0)

@@ -120,6 +120,17 @@ check(w.wait(timeout=30) == 0, "live writer finished")
 d = json.loads(report(live, "--format", "json", "--family", "depth").stdout)
 check(d["families"][0]["scales"][3]["n"] == 40, "after the writer: d64_L4 counted")
 
+# nothing counted yet: every statistic is null (NaN), no top seeds, exit 0
+empty = os.path.join(tmp, "empty.h5")
+synth(empty)
+with h5py.File(empty, "r+") as f:
+    f["runs/status"][...] = 0
+d = json.loads(report(empty, "--format", "json").stdout)
+r = d["families"][0]["scales"][0]
+check(d["pending"] == 240 and r["n"] == 0 and r["mean"] is None and r["p_success"] is None and r["dip_p"] is None,
+      f"empty file: {r}")
+check(d["families"][0]["top_breakthrough"] == [], "empty file: no top seeds")
+
 # usage errors: exit 2, a message naming the problem, nothing on stdout
 notds = os.path.join(tmp, "other.h5")
 with h5py.File(notds, "w") as f:
