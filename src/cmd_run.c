@@ -1,0 +1,280 @@
+/* cmd_run: `distsweep [run] SWEEP.yaml` — run or resume a sweep over MPI
+ * (DESIGN §1, §4). Every rank parses the same command line; rank 0 loads the
+ * sweep, checks and opens the result file, and broadcasts the sweep text and
+ * a go/no-go code, so all ranks agree before any training starts. */
+#define _POSIX_C_SOURCE 200809L
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common.h"
+#include "engine.h"
+#include "scheduler.h"
+#include "signals.h"
+#include "store.h"
+#include "sweep.h"
+#include "synth.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: distsweep [run] SWEEP.yaml [-o OUT.h5] [--backend auto|cpu|cuda] [--fresh]\n"
+            "                 [--retry-failed] [--pack N] [--quiet]\n\n"
+            "Runs the sweep, or resumes it when OUT.h5 exists: finished runs are skipped,\n"
+            "interrupted packs continue from their checkpoints (OUT.h5.ckpt/). Launch with\n"
+            "`mpirun -np N distsweep SWEEP.yaml` for N ranks, or without mpirun for one.\n\n"
+            "  -o OUT.h5         result file (default: the sweep's `output`)\n"
+            "  --backend B       auto, cpu or cuda (default: the sweep's run.backend)\n"
+            "  --fresh           move an existing OUT.h5 (and its journal and checkpoints)\n"
+            "                    aside to OUT.old-<UTC time>.h5 and start over\n"
+            "  --retry-failed    run again the runs whose status is failed\n"
+            "  --pack N          seeds per pack (overrides run.pack)\n"
+            "  --quiet           no progress display\n\n"
+            "A larger seeds.count in the sweep file extends the file and runs only the new\n"
+            "seeds; any other change of the sweep definition is refused.\n"
+            "Signals: SIGTERM, SIGUSR1, SIGINT checkpoint every rank and exit 3 (resumable);\n"
+            "a second SIGINT exits at once.\n"
+            "exit codes: 0 sweep complete, 1 error (or runs failed), 2 usage, sweep-file or\n"
+            "output-file error (nothing written), 3 interrupted (run the same command again)\n");
+}
+
+/* The real job kind: the engine. TEMPORARY weak reference until engine.c lands. */
+#pragma weak ds_train_pack
+static int engine_pack(void *ctx, const ds_sweep *s, int scale, const int64_t *seeds, int R,
+                       const ds_train_opts *opts, ds_run_result *results, ds_error *err) {
+    (void)ctx;
+    if (!ds_train_pack) return ds_error_set(err, DS_EXIT_ERROR, "the engine is not built yet");
+    return ds_train_pack(s, scale, seeds, R, opts, results, err);
+}
+
+/* The synthetic job kind (synth.h); ctx points at the seconds per pack. */
+static int synth_pack(void *ctx, const ds_sweep *s, int scale, const int64_t *seeds, int R,
+                      const ds_train_opts *opts, ds_run_result *results, ds_error *err) {
+    return ds_synth_pack(*(const double *)ctx, s, scale, seeds, R, opts, results, err);
+}
+
+typedef struct {
+    const char *sweep_path, *out;
+    int fresh, retry_failed, pack, quiet, backend_set;
+    ds_backend_kind backend;
+    double synth_s; /* < 0: real engine */
+} run_args;
+
+static int parse_args(int argc, char **argv, run_args *a, ds_error *err) {
+    memset(a, 0, sizeof *a);
+    a->synth_s = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *v = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(v, "-o") || !strcmp(v, "--output")) {
+            if (!next) return ds_error_set(err, DS_EXIT_USAGE, "%s needs a file name", v);
+            a->out = next, i++;
+        } else if (!strcmp(v, "--backend")) {
+            if (!next) return ds_error_set(err, DS_EXIT_USAGE, "--backend needs auto, cpu or cuda");
+            if (!strcmp(next, "auto")) a->backend = DS_BACKEND_AUTO;
+            else if (!strcmp(next, "cpu")) a->backend = DS_BACKEND_CPU;
+            else if (!strcmp(next, "cuda")) a->backend = DS_BACKEND_CUDA;
+            else return ds_error_set(err, DS_EXIT_USAGE, "--backend: '%s' is not auto, cpu or cuda", next);
+            a->backend_set = 1, i++;
+        } else if (!strcmp(v, "--fresh")) {
+            a->fresh = 1;
+        } else if (!strcmp(v, "--retry-failed")) {
+            a->retry_failed = 1;
+        } else if (!strcmp(v, "--quiet") || !strcmp(v, "-q")) {
+            a->quiet = 1;
+        } else if (!strcmp(v, "--pack")) {
+            char *end;
+            long p = next ? strtol(next, &end, 10) : 0;
+            if (!next || *end || p < 1 || p > 100000)
+                return ds_error_set(err, DS_EXIT_USAGE, "--pack needs a positive integer");
+            a->pack = (int)p, i++;
+        } else if (!strcmp(v, "--synthetic-job-seconds")) {
+            char *end;
+            double x = next ? strtod(next, &end) : -1;
+            if (!next || *end || !(x >= 0))
+                return ds_error_set(err, DS_EXIT_USAGE, "--synthetic-job-seconds needs seconds >= 0");
+            a->synth_s = x, i++;
+        } else if (v[0] == '-' && v[1]) {
+            return ds_error_set(err, DS_EXIT_USAGE, "unknown option '%s' (see distsweep run --help)", v);
+        } else if (!a->sweep_path) {
+            a->sweep_path = v;
+        } else {
+            return ds_error_set(err, DS_EXIT_USAGE, "unexpected argument '%s'", v);
+        }
+    }
+    if (!a->sweep_path)
+        return ds_error_set(err, DS_EXIT_USAGE, "no sweep file given (distsweep run SWEEP.yaml)");
+    return 0;
+}
+
+/* Rank 0: checks the output, refuses a changed sweep, opens the store. */
+static int prepare_output(const run_args *a, const ds_sweep *s, const char *out, ds_store **store,
+                          ds_error *err) {
+    ds_store_probe probe;
+    int rc;
+    if (a->fresh) {
+        /* the directory must be writable before anything moves */
+        if ((rc = ds_store_probe_path(out, &probe, err)) && !probe.exists) return rc;
+        ds_store_probe_free(&probe);
+        err->code = 0;
+        char ckpt[4200], journal[4200];
+        snprintf(ckpt, sizeof ckpt, "%s.ckpt", out);
+        snprintf(journal, sizeof journal, "%s.journal", out);
+        FILE *f;
+        int any = (f = fopen(out, "r")) != NULL;
+        if (f) fclose(f);
+        if (!any && (f = fopen(journal, "r"))) any = 1, fclose(f);
+        if (any) {
+            char moved[4400];
+            if ((rc = ds_store_move_aside(out, moved, sizeof moved, err))) return rc;
+            fprintf(stderr, "distsweep: --fresh: moved the old %s (and journal, checkpoints) to %s\n",
+                    out, moved);
+        }
+    }
+    if ((rc = ds_store_probe_path(out, &probe, err))) return rc;
+    if (probe.exists) {
+        ds_sweep *old = NULL;
+        ds_error e2 = {0};
+        if (ds_sweep_load_text(out, probe.sweep_yaml, &old, &e2)) {
+            ds_store_probe_free(&probe);
+            return ds_error_set(err, DS_EXIT_USAGE,
+                                "%s: the sweep stored in the file does not load (%s); use --fresh "
+                                "to start over", out, e2.msg);
+        }
+        /* the file's seed axis is the truth about its seed count */
+        old->seeds.count = probe.n_seeds;
+        char diff[1024];
+        int differ = ds_sweep_diff(old, s, diff, sizeof diff);
+        ds_sweep_free(old);
+        ds_store_probe_free(&probe);
+        if (differ)
+            return ds_error_set(err, DS_EXIT_USAGE,
+                                "%s was made by a different sweep: %s. Use the original sweep "
+                                "file, another -o, or --fresh to start over (the old file is "
+                                "moved aside, not deleted)", out, diff);
+    }
+    ds_store_info info;
+    if ((rc = ds_store_open(s, out, a->retry_failed, store, &info, err))) return rc;
+    if (info.created) fprintf(stderr, "distsweep: created %s\n", out);
+    if (info.recovered)
+        fprintf(stderr, "distsweep: %s was left by a killed writer; recovered\n", out);
+    if (info.new_seeds > info.old_seeds && !info.created)
+        fprintf(stderr, "distsweep: extended the seed axis of %s from %lld to %lld seeds\n", out,
+                (long long)info.old_seeds, (long long)info.new_seeds);
+    if (info.replayed)
+        fprintf(stderr, "distsweep: restored %lld run(s) from the journal\n",
+                (long long)info.replayed);
+    if (info.stale_journal)
+        fprintf(stderr, "distsweep: moved a journal of another result file aside (%s.journal.stale-*)\n",
+                out);
+    return 0;
+}
+
+int ds_cmd_run(int argc, char **argv) {
+    if (ds_cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return DS_EXIT_OK;
+    }
+    run_args a;
+    ds_error err = {0};
+    ds_sweep *s = NULL;
+    ds_store *store = NULL;
+    char *text = NULL;
+    int provided, rank = 0, size = 1, rc = 0;
+    MPI_Comm comm = MPI_COMM_NULL;
+
+    if (parse_args(argc, argv, &a, &err)) {
+        fprintf(stderr, "distsweep: %s\n", err.msg);
+        return err.code;
+    }
+    /* Handlers before MPI_Init: a signal during start-up must not kill us. */
+    ds_signals_install();
+    if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+        ds_die(DS_EXIT_ERROR, "MPI_Init_thread failed");
+    DS_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &comm));
+    DS_MPI_CHECK(MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN));
+    DS_MPI_CHECK(MPI_Comm_rank(comm, &rank));
+    DS_MPI_CHECK(MPI_Comm_size(comm, &size));
+
+    /* Rank 0 loads the sweep and prepares the output; the others get the text. */
+    int64_t len = 0;
+    char out[4096] = "";
+    if (rank == 0) {
+        rc = ds_sweep_load(a.sweep_path, &s, &err);
+        if (!rc) {
+            snprintf(out, sizeof out, "%s", a.out ? a.out : s->output);
+            if (!out[0]) rc = ds_error_set(&err, DS_EXIT_USAGE, "no output file (-o or output:)");
+        }
+        if (!rc) rc = prepare_output(&a, s, out, &store, &err);
+        if (rc) fprintf(stderr, "distsweep: %s\n", err.msg);
+        if (!rc) len = (int64_t)strlen(s->yaml_text) + 1;
+    }
+    DS_MPI_CHECK(MPI_Bcast(&rc, 1, MPI_INT, 0, comm));
+    if (rc) goto done;
+    DS_MPI_CHECK(MPI_Bcast(&len, 1, MPI_INT64_T, 0, comm));
+    DS_MPI_CHECK(MPI_Bcast(out, sizeof out, MPI_CHAR, 0, comm));
+    text = DS_MALLOC((size_t)len);
+    if (rank == 0) memcpy(text, s->yaml_text, (size_t)len);
+    DS_MPI_CHECK(MPI_Bcast(text, (int)len, MPI_CHAR, 0, comm));
+    if (rank != 0) {
+        int lrc = ds_sweep_load_text(a.sweep_path, text, &s, &err);
+        DS_ASSERT(lrc == 0); /* rank 0 loaded the very same text */
+    }
+
+    ds_backend_kind backend = a.backend_set ? a.backend : s->run.backend;
+    if (backend == DS_BACKEND_AUTO) {
+#ifdef DISTSWEEP_HAVE_CUDA
+        backend = DS_BACKEND_CUDA; /* the engine falls back to the CPU without a device */
+#else
+        backend = DS_BACKEND_CPU;
+#endif
+    }
+    ds_sched_opts so = {.s = s, .out_path = out, .store = store, .backend = backend,
+                        .comm = comm, .pack = a.pack, .quiet = a.quiet || rank != 0};
+    if (a.synth_s >= 0) so.run_pack = synth_pack, so.run_ctx = &a.synth_s;
+    else so.run_pack = engine_pack;
+    ds_sched_stats st;
+    rc = ds_sched_run(&so, &st, &err);
+    if (rank == 0) {
+        ds_error cerr = {0};
+        if (ds_store_close(store, &cerr) && !rc) rc = cerr.code, err = cerr;
+        store = NULL;
+        if (rc && rc != DS_EXIT_INTERRUPTED) {
+            fprintf(stderr, "distsweep: %s\n", err.msg);
+        } else if (rc == DS_EXIT_INTERRUPTED) {
+            fprintf(stderr, "distsweep: interrupted; %lld run(s) stored, %lld pending; run the same "
+                    "command again to resume\n", (long long)st.stored, (long long)st.pending_left);
+        } else {
+            fprintf(stderr, "distsweep: sweep complete: %lld run(s) stored in %.1f s; %s\n",
+                    (long long)st.stored, st.wall_s, out);
+            if (st.failed_left > 0) {
+                fprintf(stderr, "distsweep: %lld run(s) failed; `distsweep %s --retry-failed` runs "
+                        "them again\n", (long long)st.failed_left, a.sweep_path);
+                rc = DS_EXIT_ERROR;
+            }
+        }
+        const char *bench = getenv("DS_SCHED_STATS");
+        if (bench && *bench) {
+            FILE *f = fopen(bench, "w");
+            if (f) {
+                fprintf(f, "{\"ranks\": %d, \"stored\": %lld, \"wall_s\": %.6f, \"store_s\": %.6f, "
+                        "\"busy_s\": %.6f, \"idle_s\": %.6f}\n", size, (long long)st.stored,
+                        st.wall_s, st.store_s, st.busy_s, st.idle_s);
+                fclose(f);
+            }
+        }
+    }
+    /* every rank leaves with the same code */
+    DS_MPI_CHECK(MPI_Bcast(&rc, 1, MPI_INT, 0, comm));
+done:
+    if (store) {
+        ds_error cerr = {0};
+        ds_store_close(store, &cerr);
+    }
+    free(text);
+    ds_sweep_free(s);
+    if (comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
+    MPI_Finalize();
+    return rc;
+}

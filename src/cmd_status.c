@@ -1,0 +1,105 @@
+/* cmd_status: `distsweep status OUT.h5` — done/diverged/failed/pending runs
+ * per scale, the recent rate and an ETA. Read-only and safe while a sweep
+ * writes the file (SWMR read through results.h), after it, and on a file
+ * left behind by a killed writer. The rate comes from the journal beside the
+ * file (each record carries the time rank 0 stored it). */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include "cli.h"
+#include "common.h"
+#include "journal.h"
+#include "results.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: distsweep status OUT.h5\n\n"
+            "Per scale: runs done, diverged, failed and pending; the rate of the last\n"
+            "hour (from OUT.h5.journal) and the time left at that rate. Safe while the\n"
+            "sweep runs. Exit 0, or 2 if the file is missing or not a result file.\n");
+}
+
+static void fmt_hms(double s, char *buf, size_t n) {
+    if (!(s >= 0) || s > 1e9) {
+        snprintf(buf, n, "unknown");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+}
+
+int ds_cmd_status(int argc, char **argv) {
+    if (ds_cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return DS_EXIT_OK;
+    }
+    if (argc != 2 || argv[1][0] == '-') {
+        usage(stderr);
+        return DS_EXIT_USAGE;
+    }
+    const char *path = argv[1];
+    ds_results r;
+    ds_error err = {0};
+    if (ds_results_open(&r, path, &err)) {
+        fprintf(stderr, "distsweep: %s\n", err.msg);
+        return err.code ? err.code : DS_EXIT_USAGE;
+    }
+    printf("%s: sweep '%s', %d scale(s) x %lld seed(s), created %s (distsweep %s, git %s)%s\n",
+           path, r.sweep_name, r.n_scales, (long long)r.n_seeds, r.created, r.distsweep_version,
+           r.git_commit, r.swmr ? "" : "");
+    printf("%-14s %12s %8s %9s %7s %8s\n", "scale", "params", "done", "diverged", "failed",
+           "pending");
+    int64_t tot[4] = {0, 0, 0, 0};
+    for (int sc = 0; sc < r.n_scales; sc++) {
+        int64_t c[4];
+        for (int k = 0; k < 4; k++) c[k] = ds_results_count(&r, sc, k), tot[k] += c[k];
+        printf("%-14s %12lld %8lld %9lld %7lld %8lld\n", r.scale_name[sc],
+               (long long)r.n_params[sc], (long long)c[DS_RUN_DONE],
+               (long long)c[DS_RUN_DIVERGED], (long long)c[DS_RUN_FAILED],
+               (long long)c[DS_RUN_PENDING]);
+    }
+    printf("%-14s %12s %8lld %9lld %7lld %8lld\n", "total", "", (long long)tot[DS_RUN_DONE],
+           (long long)tot[DS_RUN_DIVERGED], (long long)tot[DS_RUN_FAILED],
+           (long long)tot[DS_RUN_PENDING]);
+
+    /* Rate: runs stored during the last hour of journal activity. */
+    char jpath[4200], created[DS_JOURNAL_CREATED_MAX];
+    snprintf(jpath, sizeof jpath, "%s.journal", path);
+    ds_record *recs = NULL;
+    int64_t n = 0;
+    ds_error jerr = {0};
+    if (ds_journal_read(jpath, created, &recs, &n, &jerr) == 0 && !strcmp(created, r.created) &&
+        n > 0) {
+        double last = recs[n - 1].t_stored, first = last;
+        int64_t k = 0;
+        for (int64_t i = n - 1; i >= 0 && recs[i].t_stored >= last - 3600.0; i--)
+            first = recs[i].t_stored, k++;
+        struct timeval tv;
+        gettimeofday(&tv, NULL);
+        double now = (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
+        double span = last - first;
+        char ago[32], eta[32];
+        fmt_hms(now - last, ago, sizeof ago);
+        if (k >= 2 && span > 0) {
+            double rate = (double)(k - 1) / span * 3600.0;
+            fmt_hms(tot[DS_RUN_PENDING] / rate * 3600.0, eta, sizeof eta);
+            printf("rate: %.1f runs/hour (last %lld runs); ", rate, (long long)k);
+            if (tot[DS_RUN_PENDING] > 0) printf("ETA %s at that rate; ", eta);
+        } else {
+            printf("rate: not enough runs yet; ");
+        }
+        printf("last run stored %s ago\n", ago);
+    } else {
+        printf("rate: unknown (no journal %s beside the file)\n", jpath);
+    }
+    for (int64_t i = 0; i < n; i++) ds_record_free(&recs[i]);
+    free(recs);
+    if (tot[DS_RUN_PENDING] == 0)
+        printf("complete%s\n", tot[DS_RUN_FAILED] ? " (with failed runs: --retry-failed reruns them)" : "");
+    ds_results_close(&r);
+    return DS_EXIT_OK;
+}

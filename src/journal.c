@@ -1,0 +1,303 @@
+/* journal: see journal.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define JOURNAL_MAGIC "DSJRNL01"
+#define RECORD_MAGIC 0x4a52534au
+#define HEADER_SIZE (8 + DS_JOURNAL_CREATED_MAX)
+/* No sane record is larger: 64 lengths x 5 metrics + a 1M-point curve. */
+#define RECORD_MAX ((size_t)64 << 20)
+
+struct ds_journal {
+    int fd;
+    char path[4200];
+};
+
+/* ---- record encoding ----------------------------------------------------- */
+
+#define FIXED_PAYLOAD (6 * 4 + 2 * 8 + 2 * 8 + 2 * 4)
+
+size_t ds_record_size(const ds_record *rec) {
+    return FIXED_PAYLOAD + sizeof(float) * ((size_t)rec->n_len * DS_N_METRICS +
+                                            (size_t)(rec->r.n_curve > 0 ? rec->r.n_curve : 0));
+}
+
+static unsigned char *put(unsigned char *p, const void *v, size_t n) {
+    memcpy(p, v, n);
+    return p + n;
+}
+static const unsigned char *get(const unsigned char *p, void *v, size_t n) {
+    memcpy(v, p, n);
+    return p + n;
+}
+
+size_t ds_record_encode(const ds_record *rec, unsigned char *buf) {
+    DS_ASSERT(rec->n_len >= 0 && rec->n_len <= DS_MAX_EVAL_LENGTHS);
+    int32_t i32[6] = {rec->scale, rec->r.status, rec->attempts, rec->rank, rec->n_len,
+                      rec->r.n_curve > 0 ? rec->r.n_curve : 0};
+    unsigned char *p = buf;
+    p = put(p, i32, sizeof i32);
+    p = put(p, &rec->r.seed, 8);
+    p = put(p, &rec->r.steps_done, 8);
+    p = put(p, &rec->r.wall_s, 8);
+    p = put(p, &rec->t_stored, 8);
+    p = put(p, &rec->r.final_loss, 4);
+    p = put(p, &rec->r.id_em, 4);
+    for (int l = 0; l < rec->n_len; l++) p = put(p, rec->r.metrics[l], 4 * DS_N_METRICS);
+    if (i32[5] > 0) p = put(p, rec->r.curve, 4 * (size_t)i32[5]);
+    DS_ASSERT((size_t)(p - buf) == ds_record_size(rec));
+    return (size_t)(p - buf);
+}
+
+int ds_record_decode(const unsigned char *buf, size_t n, ds_record *rec) {
+    memset(rec, 0, sizeof *rec);
+    if (n < FIXED_PAYLOAD) return -1;
+    int32_t i32[6];
+    const unsigned char *p = buf;
+    p = get(p, i32, sizeof i32);
+    if (i32[4] < 0 || i32[4] > DS_MAX_EVAL_LENGTHS || i32[5] < 0) return -1;
+    rec->scale = i32[0];
+    rec->r.status = i32[1];
+    rec->attempts = i32[2];
+    rec->rank = i32[3];
+    rec->n_len = i32[4];
+    rec->r.n_curve = i32[5];
+    if (ds_record_size(rec) != n) return -1;
+    p = get(p, &rec->r.seed, 8);
+    p = get(p, &rec->r.steps_done, 8);
+    p = get(p, &rec->r.wall_s, 8);
+    p = get(p, &rec->t_stored, 8);
+    p = get(p, &rec->r.final_loss, 4);
+    p = get(p, &rec->r.id_em, 4);
+    for (int l = 0; l < DS_MAX_EVAL_LENGTHS; l++)
+        for (int m = 0; m < DS_N_METRICS; m++) rec->r.metrics[l][m] = NAN;
+    for (int l = 0; l < rec->n_len; l++) p = get(p, rec->r.metrics[l], 4 * DS_N_METRICS);
+    rec->r.curve = NULL;
+    if (rec->r.n_curve > 0) {
+        rec->r.curve = DS_MALLOC(4 * (size_t)rec->r.n_curve);
+        p = get(p, rec->r.curve, 4 * (size_t)rec->r.n_curve);
+    }
+    return 0;
+}
+
+void ds_record_free(ds_record *rec) {
+    free(rec->r.curve);
+    rec->r.curve = NULL;
+}
+
+/* ---- the journal file ---------------------------------------------------- */
+
+static int write_all(int fd, const void *buf, size_t n) {
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Reads the whole file into memory; *n its size. */
+static int slurp(int fd, unsigned char **data, size_t *n) {
+    struct stat st;
+    if (fstat(fd, &st) < 0) return -1;
+    *n = (size_t)st.st_size;
+    *data = DS_MALLOC(*n);
+    size_t got = 0;
+    while (got < *n) {
+        ssize_t r = pread(fd, *data + got, *n - got, (off_t)got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            free(*data);
+            *data = NULL;
+            return -1;
+        }
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* Parses records from data[HEADER_SIZE..n); returns the end offset of the last
+ * valid record. */
+static size_t parse_records(const unsigned char *data, size_t n, ds_record **recs,
+                            int64_t *n_recs) {
+    size_t off = HEADER_SIZE, cap = 0;
+    *recs = NULL;
+    *n_recs = 0;
+    while (off + 8 <= n) {
+        uint32_t magic, len;
+        memcpy(&magic, data + off, 4);
+        memcpy(&len, data + off + 4, 4);
+        if (magic != RECORD_MAGIC || len > RECORD_MAX || off + 8 + (size_t)len + 8 > n) break;
+        uint64_t sum;
+        memcpy(&sum, data + off + 8 + len, 8);
+        if (sum != ds_fnv1a64(data + off + 8, len, DS_FNV1A64_INIT)) break;
+        ds_record rec;
+        if (ds_record_decode(data + off + 8, len, &rec) < 0) break;
+        if ((size_t)*n_recs == cap) {
+            cap = cap ? 2 * cap : 64;
+            *recs = DS_REALLOC(*recs, cap * sizeof **recs);
+        }
+        (*recs)[(*n_recs)++] = rec;
+        off += 8 + (size_t)len + 8;
+    }
+    return off;
+}
+
+static void free_records(ds_record *recs, int64_t n) {
+    for (int64_t i = 0; i < n; i++) ds_record_free(&recs[i]);
+    free(recs);
+}
+
+int ds_journal_read(const char *path, char *created_out, ds_record **recs, int64_t *n_recs,
+                    ds_error *err) {
+    unsigned char *data = NULL;
+    size_t n = 0;
+    int fd = open(path, O_RDONLY);
+    *recs = NULL;
+    *n_recs = 0;
+    if (fd < 0) return ds_error_set(err, DS_EXIT_ERROR, "%s: %s", path, strerror(errno));
+    if (slurp(fd, &data, &n) < 0) {
+        ds_error_set(err, DS_EXIT_ERROR, "%s: cannot read: %s", path, strerror(errno));
+        close(fd);
+        return DS_EXIT_ERROR;
+    }
+    close(fd);
+    if (n < HEADER_SIZE || memcmp(data, JOURNAL_MAGIC, 8) != 0) {
+        free(data);
+        return ds_error_set(err, DS_EXIT_ERROR, "%s: not a distsweep journal", path);
+    }
+    if (created_out) {
+        memcpy(created_out, data + 8, DS_JOURNAL_CREATED_MAX);
+        created_out[DS_JOURNAL_CREATED_MAX - 1] = 0;
+    }
+    parse_records(data, n, recs, n_recs);
+    free(data);
+    return 0;
+}
+
+static int write_header(int fd, const char *created) {
+    unsigned char h[HEADER_SIZE];
+    memset(h, 0, sizeof h);
+    memcpy(h, JOURNAL_MAGIC, 8);
+    strncpy((char *)h + 8, created, DS_JOURNAL_CREATED_MAX - 1);
+    if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0) return -1;
+    if (write_all(fd, h, sizeof h) < 0) return -1;
+    return fsync(fd);
+}
+
+int ds_journal_open(const char *path, const char *created, ds_journal **out, ds_record **recs,
+                    int64_t *n_recs, int *stale_moved, ds_error *err) {
+    unsigned char *data = NULL;
+    size_t n = 0;
+    ds_journal *j = DS_CALLOC(1, sizeof *j);
+    *out = NULL;
+    *recs = NULL;
+    *n_recs = 0;
+    *stale_moved = 0;
+    snprintf(j->path, sizeof j->path, "%s", path);
+    j->fd = open(path, O_RDWR | O_CREAT, 0644);
+    if (j->fd < 0) {
+        ds_error_set(err, DS_EXIT_ERROR, "%s: cannot open journal: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (slurp(j->fd, &data, &n) < 0) {
+        ds_error_set(err, DS_EXIT_ERROR, "%s: cannot read journal: %s", path, strerror(errno));
+        goto fail;
+    }
+    int ours = n >= HEADER_SIZE && memcmp(data, JOURNAL_MAGIC, 8) == 0 &&
+               strncmp((const char *)data + 8, created, DS_JOURNAL_CREATED_MAX - 1) == 0;
+    if (n > 0 && !ours) {
+        /* A journal of an earlier result file (moved or deleted by hand):
+         * never replay it into this one, never delete it either. */
+        char aside[4300];
+        snprintf(aside, sizeof aside, "%s.stale-%lld", path, (long long)time(NULL));
+        close(j->fd);
+        j->fd = -1;
+        if (rename(path, aside) < 0) {
+            ds_error_set(err, DS_EXIT_ERROR, "%s: cannot move a foreign journal aside: %s", path,
+                         strerror(errno));
+            goto fail;
+        }
+        *stale_moved = 1;
+        j->fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+        if (j->fd < 0) {
+            ds_error_set(err, DS_EXIT_ERROR, "%s: cannot create journal: %s", path,
+                         strerror(errno));
+            goto fail;
+        }
+        n = 0;
+    }
+    if (n == 0) {
+        if (write_header(j->fd, created) < 0) {
+            ds_error_set(err, DS_EXIT_ERROR, "%s: cannot write journal: %s", path,
+                         strerror(errno));
+            goto fail;
+        }
+    } else {
+        size_t end = parse_records(data, n, recs, n_recs);
+        if (end < n) {
+            /* Torn tail from a crash inside write(): cut it so appends
+             * continue a well-formed log. */
+            if (ftruncate(j->fd, (off_t)end) < 0 || fsync(j->fd) < 0) {
+                ds_error_set(err, DS_EXIT_ERROR, "%s: cannot truncate torn journal tail: %s",
+                             path, strerror(errno));
+                goto fail;
+            }
+        }
+    }
+    if (lseek(j->fd, 0, SEEK_END) < 0) {
+        ds_error_set(err, DS_EXIT_ERROR, "%s: %s", path, strerror(errno));
+        goto fail;
+    }
+    free(data);
+    *out = j;
+    return 0;
+fail:
+    free(data);
+    free_records(*recs, *n_recs);
+    *recs = NULL;
+    *n_recs = 0;
+    if (j->fd >= 0) close(j->fd);
+    free(j);
+    return DS_EXIT_ERROR;
+}
+
+int ds_journal_append(ds_journal *j, const ds_record *recs, int n, ds_error *err) {
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += 16 + ds_record_size(&recs[i]);
+    unsigned char *buf = DS_MALLOC(total), *p = buf;
+    for (int i = 0; i < n; i++) {
+        uint32_t magic = RECORD_MAGIC, len = (uint32_t)ds_record_size(&recs[i]);
+        memcpy(p, &magic, 4);
+        memcpy(p + 4, &len, 4);
+        ds_record_encode(&recs[i], p + 8);
+        uint64_t sum = ds_fnv1a64(p + 8, len, DS_FNV1A64_INIT);
+        memcpy(p + 8 + len, &sum, 8);
+        p += 16 + len;
+    }
+    int rc = 0;
+    if (write_all(j->fd, buf, total) < 0 || fsync(j->fd) < 0)
+        rc = ds_error_set(err, DS_EXIT_ERROR, "%s: cannot append to journal: %s", j->path,
+                          strerror(errno));
+    free(buf);
+    return rc;
+}
+
+void ds_journal_close(ds_journal *j) {
+    if (!j) return;
+    if (j->fd >= 0) close(j->fd);
+    free(j);
+}

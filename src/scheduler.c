@@ -1,0 +1,759 @@
+/* scheduler: see scheduler.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "scheduler.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "journal.h"
+#include "signals.h"
+
+enum { TAG_REQUEST = 101, TAG_ASSIGN, TAG_PROGRESS, TAG_RESULT, TAG_FAILED, TAG_STOP, TAG_STATS };
+enum { FAIL_ERROR = 0, FAIL_INTERRUPTED = 1 };
+enum { P_PENDING, P_RUNNING, P_DONE, P_DEAD };
+/* Worker states as rank 0 sees them. W_NEW: a REQUEST is expected next. */
+enum { W_NEW, W_PARKED, W_BUSY, W_STOPPING, W_DONE };
+
+#define POLL_S 100e-6
+#define PROGRESS_EVERY_S 2.0
+
+typedef struct {
+    int scale, R, state, rank, received;
+    int64_t *seeds;
+    double cost;
+} pack_t;
+
+typedef struct {
+    int state, pack;
+    int64_t step;
+    float loss;
+    int stats_in;
+    double busy_s, idle_s;
+} worker_t;
+
+typedef struct {
+    const ds_sched_opts *o;
+    const ds_sweep *s;
+    int rank, size;
+    int64_t S;
+    char ckdir[4200];
+    /* rank 0 */
+    pack_t *packs;
+    int n_packs, cap_packs;
+    worker_t *w;
+    uint8_t *inflight; /* [scale][S]: in a running pack */
+    int32_t *fails;    /* [scale][S]: failed attempts in this invocation */
+    ds_record *batch;
+    int n_batch, cap_batch;
+    int *finished;     /* packs whose files go once the batch is stored */
+    int n_finished, cap_finished;
+    int stopping, stats_missing;
+    ds_sched_stats *st;
+    double t0, last_progress;
+    int64_t total_runs, finished_at_start;
+    int tty;
+    /* any rank */
+    unsigned char *buf;
+    size_t cap_buf;
+    int got_stop;
+    double last_sent_progress;
+    ds_error *err;
+} sched_t;
+
+static void sleep_s(double s) {
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+static uint8_t *buf_reserve(sched_t *c, size_t n) {
+    if (n > c->cap_buf) {
+        c->cap_buf = n + n / 2 + 256;
+        c->buf = DS_REALLOC(c->buf, c->cap_buf);
+    }
+    return c->buf;
+}
+
+int ds_sched_auto_pack(int64_t pending, int nranks, ds_backend_kind backend) {
+    int64_t cap = backend == DS_BACKEND_CUDA ? 64 : 16;
+    int64_t p = (pending + 2 * (int64_t)nranks - 1) / (2 * (int64_t)nranks);
+    if (p > cap) p = cap;
+    if (p < 1) p = 1;
+    return (int)p;
+}
+
+/* The file stem of a pack's checkpoint and manifest: scale, first seed, size
+ * and a hash of the seed list, so every rank derives the same name. */
+static void pack_stem(const sched_t *c, int scale, const int64_t *seeds, int R, char *out,
+                      size_t n) {
+    uint64_t h = ds_fnv1a64(seeds, sizeof *seeds * (size_t)R, DS_FNV1A64_INIT);
+    snprintf(out, n, "%s/s%d-%lld-r%d-%08x", c->ckdir, scale, (long long)seeds[0], R,
+             (unsigned)(h & 0xffffffffu));
+}
+
+static void remove_pack_files(const sched_t *c, const pack_t *p) {
+    char stem[4400], path[4500];
+    pack_stem(c, p->scale, p->seeds, p->R, stem, sizeof stem);
+    snprintf(path, sizeof path, "%s.ckpt", stem);
+    unlink(path);
+    snprintf(path, sizeof path, "%s.pack", stem);
+    unlink(path);
+}
+
+/* Writes the manifest that lets a resume rebuild this pack. */
+static void write_manifest(const sched_t *c, const pack_t *p) {
+    char stem[4400], path[4500], tmp[4600];
+    pack_stem(c, p->scale, p->seeds, p->R, stem, sizeof stem);
+    snprintf(path, sizeof path, "%s.pack", stem);
+    struct stat sb;
+    if (stat(path, &sb) == 0) return;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return; /* without it a resume restarts the pack: slower, still correct */
+    fprintf(f, "distsweep-pack 1\n%d %d\n", p->scale, p->R);
+    for (int i = 0; i < p->R; i++) fprintf(f, "%lld\n", (long long)p->seeds[i]);
+    if (fclose(f) == 0) rename(tmp, path);
+    else unlink(tmp);
+}
+
+static size_t run_at(const sched_t *c, int scale, int64_t seed) {
+    return (size_t)scale * (size_t)c->S + (size_t)(seed - c->s->seeds.start);
+}
+
+static int add_pack(sched_t *c, int scale, const int64_t *seeds, int R) {
+    if (c->n_packs == c->cap_packs) {
+        c->cap_packs = c->cap_packs ? 2 * c->cap_packs : 64;
+        c->packs = DS_REALLOC(c->packs, sizeof *c->packs * (size_t)c->cap_packs);
+    }
+    pack_t *p = &c->packs[c->n_packs];
+    memset(p, 0, sizeof *p);
+    p->scale = scale, p->R = R, p->state = P_PENDING, p->rank = -1;
+    p->seeds = DS_MALLOC(sizeof *p->seeds * (size_t)R);
+    memcpy(p->seeds, seeds, sizeof *seeds * (size_t)R);
+    p->cost = c->s->scales[scale].flops_per_step * (double)R;
+    return c->n_packs++;
+}
+
+/* The most expensive pending pack (ties: lower scale, then lower seed), or -1. */
+static int next_pack(const sched_t *c) {
+    int best = -1;
+    for (int i = 0; i < c->n_packs; i++) {
+        const pack_t *p = &c->packs[i];
+        if (p->state != P_PENDING) continue;
+        if (best < 0) { best = i; continue; }
+        const pack_t *b = &c->packs[best];
+        if (p->cost > b->cost || (p->cost == b->cost && (p->scale < b->scale ||
+            (p->scale == b->scale && p->seeds[0] < b->seeds[0]))))
+            best = i;
+    }
+    return best;
+}
+
+static int count_packs(const sched_t *c, int state) {
+    int n = 0;
+    for (int i = 0; i < c->n_packs; i++) n += c->packs[i].state == state;
+    return n;
+}
+
+/* Rebuilds packs from the manifests of a previous invocation, then packs the
+ * remaining pending runs. */
+static void plan_packs(sched_t *c) {
+    const ds_sweep *s = c->s;
+    size_t nrun = (size_t)s->n_scales * (size_t)c->S;
+    uint8_t *taken = DS_CALLOC(nrun ? nrun : 1, 1);
+    DIR *d = opendir(c->ckdir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t L = strlen(e->d_name);
+        if (L < 6 || strcmp(e->d_name + L - 5, ".pack")) continue;
+        char path[4600];
+        snprintf(path, sizeof path, "%s/%s", c->ckdir, e->d_name);
+        FILE *f = fopen(path, "r");
+        int scale = -1, R = 0, ok = 0;
+        int64_t *seeds = NULL;
+        if (f && fscanf(f, "distsweep-pack 1 %d %d", &scale, &R) == 2 && scale >= 0 &&
+            scale < s->n_scales && R >= 1 && R <= 100000) {
+            seeds = DS_MALLOC(sizeof *seeds * (size_t)R);
+            ok = 1;
+            for (int i = 0; i < R && ok; i++) {
+                long long v;
+                ok = fscanf(f, "%lld", &v) == 1 && v >= s->seeds.start &&
+                     v < s->seeds.start + c->S;
+                if (ok) seeds[i] = v;
+                if (ok) {
+                    size_t at = run_at(c, scale, v);
+                    ok = !taken[at] && ds_store_status(c->o->store, scale, v - s->seeds.start) ==
+                                           DS_RUN_PENDING;
+                }
+            }
+        }
+        if (f) fclose(f);
+        if (ok) {
+            for (int i = 0; i < R; i++) taken[run_at(c, scale, seeds[i])] = 1;
+            add_pack(c, scale, seeds, R);
+        } else {
+            /* stale: some of its runs finished, or it does not parse */
+            char ck[4600];
+            snprintf(ck, sizeof ck, "%.*s.ckpt", (int)(strlen(path) - 5), path);
+            unlink(ck);
+            unlink(path);
+        }
+        free(seeds);
+    }
+    if (d) closedir(d);
+
+    int64_t pending = 0;
+    for (int sc = 0; sc < s->n_scales; sc++)
+        for (int64_t i = 0; i < c->S; i++)
+            pending += ds_store_status(c->o->store, sc, i) == DS_RUN_PENDING &&
+                       !taken[(size_t)sc * (size_t)c->S + (size_t)i];
+    int P = c->o->pack > 0 ? c->o->pack
+            : s->run.pack > 0 ? s->run.pack
+                              : ds_sched_auto_pack(pending, c->size, c->o->backend);
+    int64_t *buf = DS_MALLOC(sizeof *buf * (size_t)P);
+    for (int sc = 0; sc < s->n_scales; sc++) {
+        int n = 0;
+        for (int64_t i = 0; i < c->S; i++) {
+            if (ds_store_status(c->o->store, sc, i) != DS_RUN_PENDING ||
+                taken[(size_t)sc * (size_t)c->S + (size_t)i])
+                continue;
+            buf[n++] = s->seeds.start + i;
+            if (n == P) add_pack(c, sc, buf, n), n = 0;
+        }
+        if (n) add_pack(c, sc, buf, n);
+    }
+    free(buf);
+    free(taken);
+}
+
+/* ---- rank 0: absorbing results ------------------------------------------- */
+
+static void batch_add(sched_t *c, const ds_record *rec) {
+    if (c->n_batch == c->cap_batch) {
+        c->cap_batch = c->cap_batch ? 2 * c->cap_batch : 64;
+        c->batch = DS_REALLOC(c->batch, sizeof *c->batch * (size_t)c->cap_batch);
+    }
+    c->batch[c->n_batch++] = *rec;
+}
+
+static void finish_pack(sched_t *c, int pi) {
+    pack_t *p = &c->packs[pi];
+    p->state = P_DONE;
+    for (int i = 0; i < p->R; i++) c->inflight[run_at(c, p->scale, p->seeds[i])] = 0;
+    if (c->n_finished == c->cap_finished) {
+        c->cap_finished = c->cap_finished ? 2 * c->cap_finished : 64;
+        c->finished = DS_REALLOC(c->finished, sizeof *c->finished * (size_t)c->cap_finished);
+    }
+    c->finished[c->n_finished++] = pi;
+}
+
+/* Stores the batch (one journal fsync, one flush), then removes the
+ * checkpoints of packs that are now entirely in the file. */
+static int flush_batch(sched_t *c) {
+    int rc = 0;
+    if (c->n_batch) {
+        double t = ds_now();
+        rc = ds_store_put(c->o->store, c->batch, c->n_batch, c->err);
+        c->st->store_s += ds_now() - t;
+        if (!rc) c->st->stored += c->n_batch;
+        for (int i = 0; i < c->n_batch; i++) ds_record_free(&c->batch[i]);
+        c->n_batch = 0;
+    }
+    if (!rc) {
+        for (int i = 0; i < c->n_finished; i++) {
+            pack_t *p = &c->packs[c->finished[i]];
+            remove_pack_files(c, p);
+            free(p->seeds);
+            p->seeds = NULL;
+            p->state = P_DEAD;
+        }
+        c->n_finished = 0;
+    }
+    return rc;
+}
+
+/* A pack failed: count the attempt of each of its runs; runs out of attempts
+ * are stored as failed, the others go back as smaller packs. */
+static void fail_pack(sched_t *c, int pi, int rank, const char *msg) {
+    pack_t *p = &c->packs[pi];
+    fprintf(stderr, "distsweep: pack of %d run(s) of scale %d (seeds %lld..) failed on rank %d: %s\n",
+            p->R, p->scale, (long long)p->seeds[0], rank, msg);
+    int64_t *retry = DS_MALLOC(sizeof *retry * (size_t)p->R);
+    int n = 0;
+    for (int i = 0; i < p->R; i++) {
+        size_t at = run_at(c, p->scale, p->seeds[i]);
+        c->inflight[at] = 0;
+        c->fails[at]++;
+        if (c->fails[at] < c->s->run.max_attempts) {
+            retry[n++] = p->seeds[i];
+            continue;
+        }
+        ds_record rec;
+        memset(&rec, 0, sizeof rec);
+        rec.scale = p->scale, rec.attempts = c->fails[at], rec.rank = rank;
+        rec.n_len = c->s->task.n_eval_lengths;
+        rec.r.seed = p->seeds[i];
+        rec.r.status = DS_RUN_FAILED;
+        rec.r.final_loss = rec.r.id_em = NAN;
+        for (int l = 0; l < DS_MAX_EVAL_LENGTHS; l++)
+            for (int m = 0; m < DS_N_METRICS; m++) rec.r.metrics[l][m] = NAN;
+        batch_add(c, &rec);
+    }
+    remove_pack_files(c, p);
+    p->state = P_DEAD;
+    /* retry in two halves: a smaller pack may fit where the big one did not */
+    int half = (n + 1) / 2;
+    if (n > 0) add_pack(c, c->packs[pi].scale, retry, half);
+    if (n > half) add_pack(c, c->packs[pi].scale, retry + half, n - half);
+    free(retry);
+    free(c->packs[pi].seeds);
+    c->packs[pi].seeds = NULL;
+}
+
+static void send_stop(sched_t *c, int r) {
+    int32_t z = 0;
+    DS_MPI_CHECK(MPI_Send(&z, 1, MPI_INT32_T, r, TAG_STOP, c->o->comm));
+}
+
+static void assign(sched_t *c, int r, int pi) {
+    pack_t *p = &c->packs[pi];
+    for (int i = 0; i < p->R; i++) {
+        size_t at = run_at(c, p->scale, p->seeds[i]);
+        DS_ASSERT(!c->inflight[at]); /* never two running copies of a run */
+        c->inflight[at] = 1;
+    }
+    p->state = P_RUNNING, p->rank = r, p->received = 0;
+    write_manifest(c, p);
+    if (r == 0) return;
+    int64_t *m = (int64_t *)buf_reserve(c, sizeof(int64_t) * (size_t)(3 + p->R));
+    m[0] = p->scale, m[1] = p->R, m[2] = pi;
+    memcpy(m + 3, p->seeds, sizeof(int64_t) * (size_t)p->R);
+    DS_MPI_CHECK(MPI_Send(m, 3 + p->R, MPI_INT64_T, r, TAG_ASSIGN, c->o->comm));
+    c->w[r].state = W_BUSY, c->w[r].pack = pi;
+}
+
+static void begin_stop(sched_t *c) {
+    if (c->stopping) return;
+    c->stopping = 1;
+    for (int r = 1; r < c->size; r++) {
+        worker_t *w = &c->w[r];
+        if (w->state == W_BUSY) send_stop(c, r), w->state = W_STOPPING;
+        else if (w->state == W_NEW || w->state == W_PARKED) send_stop(c, r), w->state = W_DONE;
+    }
+}
+
+/* Hands pending packs to parked workers; stops them all when nothing is left. */
+static void dispatch(sched_t *c) {
+    if (c->stopping) return;
+    for (int r = 1; r < c->size; r++) {
+        if (c->w[r].state != W_PARKED) continue;
+        int pi = next_pack(c);
+        if (pi < 0) break;
+        assign(c, r, pi);
+    }
+    if (count_packs(c, P_PENDING) == 0 && count_packs(c, P_RUNNING) == 0)
+        for (int r = 1; r < c->size; r++)
+            if (c->w[r].state == W_PARKED || c->w[r].state == W_NEW)
+                send_stop(c, r), c->w[r].state = W_DONE;
+}
+
+static void fmt_hms(double s, char *buf, size_t n) {
+    if (!(s >= 0) || s > 1e8) {
+        snprintf(buf, n, "--:--:--");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    snprintf(buf, n, "%02ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+}
+
+static void progress(sched_t *c, int force) {
+    if (c->o->quiet) return;
+    double now = ds_now();
+    if (!force && now - c->last_progress < (c->tty ? 1.0 : 10.0)) return;
+    c->last_progress = now;
+    int64_t done = c->finished_at_start + c->st->stored;
+    int64_t left = c->total_runs - done;
+    double el = now - c->t0, rate = el > 0 ? (double)c->st->stored / el : 0;
+    char eta[32], line[512];
+    fmt_hms(rate > 0 ? (double)left / rate : -1, eta, sizeof eta);
+    int k = snprintf(line, sizeof line, "[distsweep] %lld/%lld runs, %.1f runs/h, ETA %s, losses",
+                     (long long)done, (long long)c->total_runs, rate * 3600.0, eta);
+    int shown = 0;
+    for (int r = 0; r < c->size && shown < 8 && k < (int)sizeof line - 24; r++) {
+        if (!(c->w[r].loss == c->w[r].loss) || c->w[r].step <= 0) continue;
+        k += snprintf(line + k, sizeof line - (size_t)k, " r%d:%.3f", r, c->w[r].loss);
+        shown++;
+    }
+    if (!shown) snprintf(line + k, sizeof line - (size_t)k, " -");
+    if (c->tty) fprintf(stderr, "\r%-100s", line);
+    else fprintf(stderr, "%s\n", line);
+    fflush(stderr);
+}
+
+static void on_result(sched_t *c, int src, const unsigned char *b, int n) {
+    ds_record rec;
+    worker_t *w = &c->w[src];
+    if (ds_record_decode(b, (size_t)n, &rec) < 0 || (w->state != W_BUSY && w->state != W_STOPPING)) {
+        fprintf(stderr, "distsweep: malformed or unexpected RESULT from rank %d ignored\n", src);
+        if (rec.r.curve) ds_record_free(&rec);
+        return;
+    }
+    pack_t *p = &c->packs[w->pack];
+    int in = 0;
+    for (int i = 0; i < p->R; i++) in |= p->seeds[i] == rec.r.seed;
+    if (!in || rec.scale != p->scale) {
+        fprintf(stderr, "distsweep: RESULT for a run not in rank %d's pack ignored\n", src);
+        ds_record_free(&rec);
+        return;
+    }
+    rec.rank = src;
+    rec.attempts = c->fails[run_at(c, rec.scale, rec.r.seed)] + 1;
+    batch_add(c, &rec);
+    p->received++;
+}
+
+static void on_request(sched_t *c, int src) {
+    worker_t *w = &c->w[src];
+    if (w->state == W_BUSY || w->state == W_STOPPING) {
+        pack_t *p = &c->packs[w->pack];
+        if (p->received == p->R) finish_pack(c, w->pack);
+        else fail_pack(c, w->pack, src, "worker finished without sending every result");
+    }
+    if (w->state == W_STOPPING) w->state = W_DONE;
+    else if (w->state != W_DONE) w->state = W_PARKED;
+    if (c->stopping && w->state == W_PARKED) send_stop(c, src), w->state = W_DONE;
+}
+
+static void on_failed(sched_t *c, int src, const unsigned char *b, int n) {
+    worker_t *w = &c->w[src];
+    int32_t kind = FAIL_ERROR;
+    char msg[1024] = "";
+    if (n >= 4) memcpy(&kind, b, 4);
+    if (n > 4) snprintf(msg, sizeof msg, "%.*s", n - 4, (const char *)b + 4);
+    int busy = w->state == W_BUSY || w->state == W_STOPPING;
+    if (kind == FAIL_INTERRUPTED) {
+        if (busy) {
+            pack_t *p = &c->packs[w->pack];
+            for (int i = 0; i < p->R; i++) c->inflight[run_at(c, p->scale, p->seeds[i])] = 0;
+            p->state = P_PENDING, p->rank = -1; /* its checkpoint stays for the resume */
+        }
+        /* a signal reached that rank: the whole sweep stops */
+        if (w->state != W_STOPPING && w->state != W_DONE) w->state = W_PARKED;
+        else w->state = W_DONE;
+        begin_stop(c);
+        return;
+    }
+    if (busy) fail_pack(c, w->pack, src, msg);
+    w->state = w->state == W_STOPPING ? W_DONE : w->state == W_DONE ? W_DONE : W_NEW;
+}
+
+/* Rank 0: receives and handles every message waiting, stores the results. */
+static int service(sched_t *c) {
+    for (;;) {
+        int flag = 0, n = 0;
+        MPI_Status st;
+        DS_MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, c->o->comm, &flag, &st));
+        if (!flag) break;
+        DS_MPI_CHECK(MPI_Get_count(&st, MPI_BYTE, &n));
+        unsigned char *b = buf_reserve(c, (size_t)n + 1);
+        DS_MPI_CHECK(MPI_Recv(b, n, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, c->o->comm,
+                              MPI_STATUS_IGNORE));
+        int src = st.MPI_SOURCE;
+        DS_ASSERT(src > 0 && src < c->size);
+        switch (st.MPI_TAG) {
+        case TAG_REQUEST: on_request(c, src); break;
+        case TAG_RESULT: on_result(c, src, b, n); break;
+        case TAG_FAILED: on_failed(c, src, b, n); break;
+        case TAG_PROGRESS:
+            if (n >= 12) {
+                memcpy(&c->w[src].step, b, 8);
+                memcpy(&c->w[src].loss, b + 8, 4);
+            }
+            break;
+        case TAG_STATS:
+            if (n >= 16) {
+                double v[2];
+                memcpy(v, b, 16);
+                c->st->busy_s += v[0], c->st->idle_s += v[1];
+            }
+            if (!c->w[src].stats_in) c->w[src].stats_in = 1, c->stats_missing--;
+            c->w[src].state = W_DONE;
+            break;
+        default:
+            fprintf(stderr, "distsweep: message with unknown tag %d from rank %d ignored\n",
+                    st.MPI_TAG, src);
+        }
+    }
+    int rc = flush_batch(c);
+    if (rc) return rc;
+    if (ds_signals_stop_requested()) begin_stop(c);
+    dispatch(c);
+    progress(c, 0);
+    return 0;
+}
+
+static int rank0_hook(void *ctx, int64_t step, int R, const float *losses) {
+    sched_t *c = ctx;
+    float m = 0;
+    for (int r = 0; r < R; r++) m += losses[r];
+    c->w[0].step = step, c->w[0].loss = R ? m / (float)R : NAN;
+    if (service(c)) return 1; /* store error: stop; the loop reports it */
+    return c->stopping;
+}
+
+static void make_result_record(sched_t *c, int scale, const ds_run_result *r, ds_record *rec) {
+    memset(rec, 0, sizeof *rec);
+    rec->scale = scale;
+    rec->n_len = c->s->task.n_eval_lengths;
+    rec->r = *r;
+}
+
+/* Rank 0 trains pack pi itself. */
+static int train_own(sched_t *c, int pi) {
+    pack_t *p = &c->packs[pi];
+    assign(c, 0, pi);
+    char stem[4400], ck[4500];
+    pack_stem(c, p->scale, p->seeds, p->R, stem, sizeof stem);
+    snprintf(ck, sizeof ck, "%s.ckpt", stem);
+    ds_train_opts to = {.backend = c->o->backend, .ckpt_path = ck, .hook = rank0_hook,
+                        .hook_ctx = c};
+    ds_run_result *res = DS_CALLOC((size_t)p->R, sizeof *res);
+    ds_error jerr = {0};
+    int scale = p->scale, R = p->R;
+    int64_t *seeds = DS_MALLOC(sizeof *seeds * (size_t)R);
+    memcpy(seeds, p->seeds, sizeof *seeds * (size_t)R);
+    double t = ds_now();
+    int rc = c->o->run_pack(c->o->run_ctx, c->s, scale, seeds, R, &to, res, &jerr);
+    c->w[0].busy_s += ds_now() - t;
+    if (c->err->code) rc = c->err->code; /* the store failed inside the hook */
+    p = &c->packs[pi]; /* the hook may have grown the pack array */
+    if (c->err->code) {
+        /* leave the pack for the resume */
+    } else if (rc == 0) {
+        for (int i = 0; i < R; i++) {
+            ds_record rec;
+            make_result_record(c, scale, &res[i], &rec);
+            rec.rank = 0;
+            rec.attempts = c->fails[run_at(c, scale, seeds[i])] + 1;
+            res[i].curve = NULL; /* the batch owns it now */
+            batch_add(c, &rec);
+        }
+        finish_pack(c, pi);
+        rc = flush_batch(c);
+    } else if (rc == DS_EXIT_INTERRUPTED) {
+        for (int i = 0; i < R; i++) c->inflight[run_at(c, scale, seeds[i])] = 0;
+        p->state = P_PENDING, p->rank = -1;
+        begin_stop(c);
+        rc = 0;
+    } else {
+        fail_pack(c, pi, 0, jerr.msg);
+        rc = flush_batch(c);
+    }
+    for (int i = 0; i < R; i++) free(res[i].curve);
+    free(res);
+    free(seeds);
+    return rc;
+}
+
+static int run_rank0(sched_t *c) {
+    const ds_sweep *s = c->s;
+    c->w = DS_CALLOC((size_t)c->size, sizeof *c->w);
+    for (int r = 0; r < c->size; r++) c->w[r].loss = NAN;
+    size_t nrun = (size_t)s->n_scales * (size_t)c->S;
+    c->inflight = DS_CALLOC(nrun ? nrun : 1, 1);
+    c->fails = DS_CALLOC(nrun ? nrun : 1, sizeof *c->fails);
+    c->stats_missing = c->size - 1;
+    c->total_runs = (int64_t)nrun;
+    for (int sc = 0; sc < s->n_scales; sc++)
+        for (int64_t i = 0; i < c->S; i++)
+            c->finished_at_start += ds_store_status(c->o->store, sc, i) != DS_RUN_PENDING;
+    plan_packs(c);
+    c->tty = isatty(2);
+    c->t0 = ds_now();
+    int rc = 0;
+    if (ds_signals_stop_requested()) begin_stop(c);
+    while (!rc) {
+        if ((rc = service(c))) break;
+        if (c->stopping || (count_packs(c, P_PENDING) == 0 && count_packs(c, P_RUNNING) == 0)) {
+            if (!c->stopping) begin_stop(c); /* all finished: STOP reaches everyone */
+            if (c->stats_missing == 0) break;
+            sleep_s(POLL_S);
+            continue;
+        }
+        int pi = next_pack(c);
+        if (pi >= 0) rc = train_own(c, pi);
+        else sleep_s(POLL_S);
+    }
+    if (rc) {
+        /* A store error: stop the workers, wait for them, report. */
+        ds_error keep = *c->err;
+        begin_stop(c);
+        double deadline = ds_now() + 60;
+        while (c->stats_missing > 0 && ds_now() < deadline) {
+            c->err->code = 0;
+            service(c);
+            sleep_s(POLL_S);
+        }
+        *c->err = keep;
+    }
+    progress(c, 1);
+    if (c->tty && !c->o->quiet) fputc('\n', stderr);
+    c->st->interrupted = c->stopping && count_packs(c, P_PENDING) > 0;
+    c->st->busy_s += c->w[0].busy_s;
+    for (int sc = 0; sc < s->n_scales; sc++)
+        for (int64_t i = 0; i < c->S; i++) {
+            int stt = ds_store_status(c->o->store, sc, i);
+            c->st->pending_left += stt == DS_RUN_PENDING;
+            c->st->failed_left += stt == DS_RUN_FAILED;
+        }
+    for (int i = 0; i < c->n_packs; i++) free(c->packs[i].seeds);
+    free(c->packs);
+    free(c->w);
+    free(c->inflight);
+    free(c->fails);
+    free(c->batch);
+    free(c->finished);
+    if (rc) return rc;
+    if (c->st->interrupted || ds_signals_stop_requested()) return DS_EXIT_INTERRUPTED;
+    return 0;
+}
+
+/* ---- workers ------------------------------------------------------------- */
+
+static int worker_hook(void *ctx, int64_t step, int R, const float *losses) {
+    sched_t *c = ctx;
+    if (ds_signals_stop_requested()) return 1;
+    int flag = 0;
+    DS_MPI_CHECK(MPI_Iprobe(0, TAG_STOP, c->o->comm, &flag, MPI_STATUS_IGNORE));
+    if (flag) {
+        int32_t z;
+        DS_MPI_CHECK(MPI_Recv(&z, 1, MPI_INT32_T, 0, TAG_STOP, c->o->comm, MPI_STATUS_IGNORE));
+        c->got_stop = 1;
+        return 1;
+    }
+    double now = ds_now();
+    if (now - c->last_sent_progress >= PROGRESS_EVERY_S) {
+        c->last_sent_progress = now;
+        unsigned char m[12];
+        float mean = 0;
+        for (int r = 0; r < R; r++) mean += losses[r];
+        mean = R ? mean / (float)R : NAN;
+        memcpy(m, &step, 8);
+        memcpy(m + 8, &mean, 4);
+        DS_MPI_CHECK(MPI_Send(m, 12, MPI_BYTE, 0, TAG_PROGRESS, c->o->comm));
+    }
+    return 0;
+}
+
+static void send_failed(sched_t *c, int kind, const char *msg) {
+    size_t L = strlen(msg);
+    unsigned char *b = buf_reserve(c, 4 + L);
+    int32_t k = kind;
+    memcpy(b, &k, 4);
+    memcpy(b + 4, msg, L);
+    DS_MPI_CHECK(MPI_Send(b, (int)(4 + L), MPI_BYTE, 0, TAG_FAILED, c->o->comm));
+}
+
+static int run_worker(sched_t *c) {
+    double busy = 0, idle = 0, t_req;
+    int32_t z = 0;
+    int told_signal = 0;
+    DS_MPI_CHECK(MPI_Send(&z, 1, MPI_INT32_T, 0, TAG_REQUEST, c->o->comm));
+    t_req = ds_now();
+    while (!c->got_stop) {
+        int flag = 0, n = 0;
+        MPI_Status st;
+        DS_MPI_CHECK(MPI_Iprobe(0, MPI_ANY_TAG, c->o->comm, &flag, &st));
+        if (!flag) {
+            if (ds_signals_stop_requested() && !told_signal) {
+                send_failed(c, FAIL_INTERRUPTED, "signal");
+                told_signal = 1;
+            }
+            sleep_s(POLL_S);
+            continue;
+        }
+        DS_MPI_CHECK(MPI_Get_count(&st, MPI_BYTE, &n));
+        unsigned char *b = buf_reserve(c, (size_t)n + 8);
+        DS_MPI_CHECK(MPI_Recv(b, n, MPI_BYTE, 0, st.MPI_TAG, c->o->comm, MPI_STATUS_IGNORE));
+        if (st.MPI_TAG == TAG_STOP) {
+            c->got_stop = 1;
+            break;
+        }
+        if (st.MPI_TAG != TAG_ASSIGN || n < 24) continue;
+        idle += ds_now() - t_req;
+        int64_t hdr[3];
+        memcpy(hdr, b, 24);
+        int scale = (int)hdr[0], R = (int)hdr[1];
+        DS_ASSERT(R >= 1 && n == (int)(8 * (3 + R)) && scale >= 0 && scale < c->s->n_scales);
+        int64_t *seeds = DS_MALLOC(sizeof *seeds * (size_t)R);
+        memcpy(seeds, b + 24, sizeof *seeds * (size_t)R);
+        char stem[4400], ck[4500];
+        pack_stem(c, scale, seeds, R, stem, sizeof stem);
+        snprintf(ck, sizeof ck, "%s.ckpt", stem);
+        ds_train_opts to = {.backend = c->o->backend, .ckpt_path = ck, .hook = worker_hook,
+                            .hook_ctx = c};
+        ds_run_result *res = DS_CALLOC((size_t)R, sizeof *res);
+        ds_error jerr = {0};
+        double t = ds_now();
+        int rc = c->o->run_pack(c->o->run_ctx, c->s, scale, seeds, R, &to, res, &jerr);
+        busy += ds_now() - t;
+        if (rc == 0) {
+            for (int i = 0; i < R; i++) {
+                ds_record rec;
+                make_result_record(c, scale, &res[i], &rec);
+                rec.rank = c->rank;
+                size_t sz = ds_record_size(&rec);
+                ds_record_encode(&rec, buf_reserve(c, sz));
+                DS_MPI_CHECK(MPI_Send(c->buf, (int)sz, MPI_BYTE, 0, TAG_RESULT, c->o->comm));
+            }
+            DS_MPI_CHECK(MPI_Send(&z, 1, MPI_INT32_T, 0, TAG_REQUEST, c->o->comm));
+            t_req = ds_now();
+        } else if (rc == DS_EXIT_INTERRUPTED) {
+            send_failed(c, FAIL_INTERRUPTED, "interrupted");
+            told_signal = 1;
+        } else {
+            send_failed(c, FAIL_ERROR, jerr.msg[0] ? jerr.msg : "pack failed");
+            DS_MPI_CHECK(MPI_Send(&z, 1, MPI_INT32_T, 0, TAG_REQUEST, c->o->comm));
+            t_req = ds_now();
+        }
+        for (int i = 0; i < R; i++) free(res[i].curve);
+        free(res);
+        free(seeds);
+    }
+    double v[2] = {busy, idle};
+    DS_MPI_CHECK(MPI_Send(v, 16, MPI_BYTE, 0, TAG_STATS, c->o->comm));
+    return ds_signals_stop_requested() ? DS_EXIT_INTERRUPTED : 0;
+}
+
+int ds_sched_run(const ds_sched_opts *o, ds_sched_stats *stats, ds_error *err) {
+    sched_t c;
+    memset(&c, 0, sizeof c);
+    memset(stats, 0, sizeof *stats);
+    c.o = o, c.s = o->s, c.st = stats, c.err = err;
+    DS_MPI_CHECK(MPI_Comm_rank(o->comm, &c.rank));
+    DS_MPI_CHECK(MPI_Comm_size(o->comm, &c.size));
+    snprintf(c.ckdir, sizeof c.ckdir, "%s.ckpt", o->out_path);
+    c.S = o->s->seeds.count;
+    double t0 = ds_now();
+    int rc;
+    if (c.rank == 0) {
+        DS_ASSERT(o->store && ds_store_n_seeds(o->store) == c.S);
+        if (mkdir(c.ckdir, 0755) != 0 && errno != EEXIST) {
+            ds_error_set(err, DS_EXIT_ERROR, "%s: cannot create checkpoint directory: %s", c.ckdir,
+                         strerror(errno));
+            /* still run the protocol so that the workers leave */
+        }
+    }
+    /* Workers write checkpoints into the directory rank 0 just made. */
+    DS_MPI_CHECK(MPI_Barrier(o->comm));
+    if (c.rank == 0) rc = err->code ? err->code : run_rank0(&c);
+    else rc = run_worker(&c);
+    stats->wall_s = ds_now() - t0;
+    free(c.buf);
+    return rc;
+}

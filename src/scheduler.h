@@ -1,0 +1,66 @@
+/* scheduler: the MPI sweep loop (DESIGN §7): rank 0 hands out packs of
+ * (scale, seeds) to every rank including itself, absorbs the results into the
+ * store, retries failures, and stops everything cleanly on a signal.
+ *
+ * Owns the packs, their checkpoint files (OUT.h5.ckpt/<pack>.ckpt, with a
+ * <pack>.pack manifest listing the pack's scale and seeds so a resume
+ * rebuilds the same pack whatever the rank count), the message protocol and
+ * the progress display. Rank 0 trains too and services messages from its
+ * between-steps hook with non-blocking MPI only (MPI_THREAD_FUNNELED).
+ *
+ * Messages (MPI_BYTE payloads on the communicator given):
+ *   REQUEST  worker -> 0   wants work (also marks the end of its previous pack)
+ *   ASSIGN   0 -> worker   int64 [scale, R, pack_id, seeds[R]]
+ *   PROGRESS worker -> 0   int64 step, float mean loss  (at most every 2 s)
+ *   RESULT   worker -> 0   one run, encoded as a journal record (journal.h)
+ *   FAILED   worker -> 0   int32 kind (0 error, 1 interrupted) + message text
+ *   STOP     0 -> worker   no more work, or stop now (checkpoint and leave)
+ *   STATS    worker -> 0   double [busy_s, idle_s] at the end (benchmarks)
+ */
+#ifndef DS_SCHEDULER_H
+#define DS_SCHEDULER_H
+
+#include <mpi.h>
+
+#include "engine.h"
+#include "store.h"
+#include "sweep.h"
+
+/* Trains one pack: ds_train_pack's contract, with a context first. */
+typedef int (*ds_pack_fn)(void *ctx, const ds_sweep *s, int scale, const int64_t *seeds, int R,
+                          const ds_train_opts *opts, ds_run_result *results, ds_error *err);
+
+typedef struct {
+    const ds_sweep *s;
+    const char *out_path;  /* result file; checkpoints go to out_path + ".ckpt/" */
+    ds_store *store;       /* rank 0 only; NULL elsewhere */
+    ds_pack_fn run_pack;
+    void *run_ctx;
+    ds_backend_kind backend;
+    MPI_Comm comm;         /* with MPI_ERRORS_RETURN */
+    int pack;              /* pack size override (0 = sweep's run.pack, auto if 0) */
+    int quiet;             /* no progress display */
+} ds_sched_opts;
+
+typedef struct {
+    int64_t stored;        /* runs stored by this invocation (done, diverged, failed) */
+    int64_t failed_left;   /* runs with status failed when the loop ended */
+    int64_t pending_left;  /* runs not finished when the loop ended */
+    double wall_s;
+    double store_s;        /* rank 0: time spent receiving and storing results */
+    double busy_s, idle_s; /* summed over ranks: training time, waiting for work while work remained */
+    int interrupted;       /* a stop signal ended the loop */
+} ds_sched_stats;
+
+/* Runs the sweep loop on every rank of o->comm until every run is finished or
+ * a stop signal arrives. Rank 0 must hold the open store. Returns 0 when all
+ * runs are finished (done, diverged or failed), DS_EXIT_INTERRUPTED after a
+ * signal (every rank has checkpointed), or an error code with err set.
+ * Stats are valid on rank 0. */
+int ds_sched_run(const ds_sched_opts *o, ds_sched_stats *stats, ds_error *err);
+
+/* The pack size used for `pending` runs on `nranks` ranks when run.pack is
+ * auto: enough packs for every rank twice over, at most 16 (CPU) or 64 (GPU). */
+int ds_sched_auto_pack(int64_t pending, int nranks, ds_backend_kind backend);
+
+#endif

@@ -1,0 +1,882 @@
+/* store: see store.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "store.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <libgen.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "h5check.h"
+#include "version.h"
+
+#define FORMAT_VERSION 1
+
+/* The datasets with a seed axis, in the order they are written for one run:
+ * /runs/status comes last because it is the run's commit mark. */
+enum {
+    D_STEPS = 0, D_WALL, D_RANK, D_FINAL, D_IDEM, D_ATTEMPTS,
+    D_METRIC0, /* D_METRIC0 + m for each of DS_N_METRICS metrics */
+    D_CURVE = D_METRIC0 + DS_N_METRICS,
+    D_STATUS,
+    N_SEED_DS
+};
+
+static const char *const metric_ds[DS_N_METRICS] = {"/metrics/em", "/metrics/error",
+                                                   "/metrics/minprob", "/metrics/token_acc",
+                                                   "/metrics/loss"};
+
+static const char *ds_path(int i) {
+    static const char *const runs[] = {"/runs/steps_done", "/runs/wall_s", "/runs/rank",
+                                       "/runs/final_loss", "/runs/id_em", "/runs/attempts"};
+    if (i < D_METRIC0) return runs[i];
+    if (i < D_CURVE) return metric_ds[i - D_METRIC0];
+    if (i == D_CURVE) return "/curves/train_loss";
+    return "/runs/status";
+}
+
+static hid_t ds_memtype(int i) {
+    switch (i) {
+    case D_STEPS: return H5T_NATIVE_INT64;
+    case D_RANK: case D_ATTEMPTS: return H5T_NATIVE_INT32;
+    case D_STATUS: return H5T_NATIVE_UINT8;
+    default: return H5T_NATIVE_FLOAT;
+    }
+}
+static hid_t ds_filetype(int i) {
+    switch (i) {
+    case D_STEPS: return H5T_STD_I64LE;
+    case D_RANK: case D_ATTEMPTS: return H5T_STD_I32LE;
+    case D_STATUS: return H5T_STD_U8LE;
+    default: return H5T_IEEE_F32LE;
+    }
+}
+
+struct ds_store {
+    const ds_sweep *s;
+    char path[4096];
+    hid_t file;
+    hid_t d[N_SEED_DS];
+    hid_t space[N_SEED_DS]; /* file dataspaces, cached: extents only change before SWMR */
+    hid_t seeds;
+    int n_scales, n_len;
+    int64_t n_seeds, n_log;
+    uint8_t *status;   /* mirror of /runs/status [scale][seed] */
+    int32_t *attempts; /* mirror of /runs/attempts */
+    ds_journal *journal;
+    float *nanrow;     /* scratch row for curves */
+};
+
+void ds_iso8601_now(char *buf, size_t n) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    gmtime_r(&tv.tv_sec, &tm);
+    char s[32];
+    strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, n, "%s.%06ldZ", s, (long)tv.tv_usec);
+}
+
+static int64_t n_log_points(const ds_sweep *s) {
+    return s->train.log_every > 0 ? s->train.steps / s->train.log_every : 0;
+}
+
+/* Inner (per-run) length of seed-axis dataset i: 0 for [scale, seed] ones. */
+static int64_t inner_len(const ds_store *st, int i) {
+    if (i >= D_METRIC0 && i < D_CURVE) return st->n_len;
+    if (i == D_CURVE) return st->n_log;
+    return 0;
+}
+static int is_3d(int i) { return i >= D_METRIC0 && i <= D_CURVE; }
+
+/* ---- probing an existing output ------------------------------------------ */
+
+static char *read_attr_string(hid_t obj, const char *name) {
+    char *out = NULL;
+    hid_t a = -1, ft = -1, mt = -1;
+    if (H5Aexists(obj, name) <= 0) goto done;
+    if ((a = H5Aopen(obj, name, H5P_DEFAULT)) < 0) goto done;
+    if ((ft = H5Aget_type(a)) < 0 || H5Tget_class(ft) != H5T_STRING) goto done;
+    if (H5Tis_variable_str(ft) > 0) {
+        char *v = NULL;
+        if ((mt = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mt, H5T_VARIABLE) < 0) goto done;
+        if (H5Tset_cset(mt, H5Tget_cset(ft)) < 0) goto done;
+        if (H5Aread(a, mt, &v) < 0 || !v) goto done;
+        out = strdup(v);
+        H5free_memory(v);
+    } else {
+        size_t n = H5Tget_size(ft);
+        if ((mt = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mt, n + 1) < 0) goto done;
+        out = DS_CALLOC(n + 2, 1);
+        if (H5Aread(a, mt, out) < 0) out[0] = 0;
+    }
+done:
+    if (mt >= 0) H5Tclose(mt);
+    if (ft >= 0) H5Tclose(ft);
+    if (a >= 0) H5Aclose(a);
+    return out;
+}
+
+static int dir_of(const char *path, char *dir, size_t n) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    snprintf(dir, n, "%s", dirname(tmp));
+    return 0;
+}
+
+int ds_store_probe_path(const char *path, ds_store_probe *p, ds_error *err) {
+    memset(p, 0, sizeof *p);
+    int rc = DS_EXIT_USAGE;
+    hid_t f = -1, fapl = -1, a = -1;
+    char dir[4096];
+    H5E_auto2_t old_fn;
+    void *old_data;
+    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+
+    dir_of(path, dir, sizeof dir);
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        ds_error_set(err, DS_EXIT_USAGE, "%s: output directory '%s' does not exist", path, dir);
+        goto done;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        ds_error_set(err, DS_EXIT_USAGE, "%s: output directory '%s' is not writable", path, dir);
+        goto done;
+    }
+    if (stat(path, &st) != 0) {
+        rc = 0; /* a new file */
+        goto done;
+    }
+    p->exists = 1;
+    if (!S_ISREG(st.st_mode)) {
+        ds_error_set(err, DS_EXIT_USAGE, "%s: exists and is not a regular file", path);
+        goto done;
+    }
+    if (access(path, R_OK | W_OK) != 0) {
+        ds_error_set(err, DS_EXIT_USAGE, "%s: exists but is not readable and writable", path);
+        goto done;
+    }
+    if (H5Fis_hdf5(path) <= 0) {
+        ds_error_set(err, DS_EXIT_USAGE,
+                     "%s: exists and is not an HDF5 file; refusing to touch it (choose another "
+                     "output with -o, or move it away)", path);
+        goto done;
+    }
+    /* SWMR-read opens both a live writer's file and a killed writer's one
+     * without modifying it (measured); a file never written in SWMR mode
+     * needs the plain read-only open. */
+    if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0) goto h5fail;
+    f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
+    if (f < 0) f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    if (f < 0) {
+        ds_error_set(err, DS_EXIT_USAGE,
+                     "%s: an HDF5 file that HDF5 cannot open (corrupt?); refusing to touch it",
+                     path);
+        goto done;
+    }
+    char *format = read_attr_string(f, "format");
+    int ours = format && !strcmp(format, "distsweep");
+    free(format);
+    if (!ours) {
+        ds_error_set(err, DS_EXIT_USAGE,
+                     "%s: an HDF5 file that is not a distsweep result file (no "
+                     "format=\"distsweep\" attribute); refusing to touch it (choose another "
+                     "output with -o, or move it away)", path);
+        goto done;
+    }
+    int version = -1;
+    if (H5Aexists(f, "format_version") > 0 && (a = H5Aopen(f, "format_version", H5P_DEFAULT)) >= 0)
+        if (H5Aread(a, H5T_NATIVE_INT, &version) < 0) version = -1;
+    if (version != FORMAT_VERSION) {
+        ds_error_set(err, DS_EXIT_USAGE,
+                     "%s: distsweep result file of format_version %d; this build writes %d", path,
+                     version, FORMAT_VERSION);
+        goto done;
+    }
+    p->sweep_yaml = read_attr_string(f, "sweep_yaml");
+    char *hash = read_attr_string(f, "sweep_hash");
+    p->sweep_hash = hash ? strtoull(hash, NULL, 16) : 0;
+    free(hash);
+    hid_t d = H5Dopen2(f, "/seeds", H5P_DEFAULT);
+    if (d >= 0) {
+        hid_t sp = H5Dget_space(d);
+        hsize_t dims[1] = {0};
+        if (sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1) H5Sget_simple_extent_dims(sp, dims, NULL);
+        p->n_seeds = (int64_t)dims[0];
+        if (sp >= 0) H5Sclose(sp);
+        H5Dclose(d);
+    }
+    if (!p->sweep_yaml || d < 0) {
+        ds_error_set(err, DS_EXIT_USAGE, "%s: distsweep result file without sweep_yaml or /seeds",
+                     path);
+        goto done;
+    }
+    rc = 0;
+    goto done;
+h5fail:
+    ds_error_set(err, DS_EXIT_ERROR, "%s: HDF5 error while probing", path);
+    rc = DS_EXIT_ERROR;
+done:
+    if (a >= 0) H5Aclose(a);
+    if (f >= 0) H5Fclose(f);
+    if (fapl >= 0) H5Pclose(fapl);
+    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+    if (rc) ds_store_probe_free(p);
+    return rc;
+}
+
+void ds_store_probe_free(ds_store_probe *p) {
+    free(p->sweep_yaml);
+    p->sweep_yaml = NULL;
+}
+
+int ds_store_move_aside(const char *path, char *moved_to, size_t n, ds_error *err) {
+    char ts[32], base[4096], target[4200], from[4300], to[4400];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(base, sizeof base, "%s", path);
+    size_t len = strlen(base);
+    const char *ext = "";
+    if (len > 3 && !strcmp(base + len - 3, ".h5")) {
+        base[len - 3] = 0;
+        ext = ".h5";
+    }
+    struct stat st;
+    for (int k = 0;; k++) {
+        if (k == 0) snprintf(target, sizeof target, "%s.old-%s%s", base, ts, ext);
+        else snprintf(target, sizeof target, "%s.old-%s-%d%s", base, ts, k, ext);
+        snprintf(to, sizeof to, "%s.journal", target);
+        if (stat(target, &st) != 0 && stat(to, &st) != 0) break;
+    }
+    const char *suffix[3] = {"", ".journal", ".ckpt"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(from, sizeof from, "%s%s", path, suffix[i]);
+        snprintf(to, sizeof to, "%s%s", target, suffix[i]);
+        if (stat(from, &st) != 0) continue;
+        if (rename(from, to) != 0)
+            return ds_error_set(err, DS_EXIT_ERROR, "cannot move %s to %s: %s", from, to,
+                                strerror(errno));
+    }
+    snprintf(moved_to, n, "%s", target);
+    return 0;
+}
+
+/* ---- creating a new file -------------------------------------------------- */
+
+static int write_attr_str(hid_t obj, const char *name, const char *value, ds_error *err) {
+    hid_t t = -1, sp = -1, a = -1;
+    int rc = DS_EXIT_ERROR;
+    if (H5Aexists(obj, name) > 0) DS_H5_TRY(H5Adelete(obj, name));
+    DS_H5_TRY(t = H5Tcopy(H5T_C_S1));
+    DS_H5_TRY(H5Tset_size(t, H5T_VARIABLE));
+    DS_H5_TRY(H5Tset_cset(t, H5T_CSET_UTF8));
+    DS_H5_TRY(sp = H5Screate(H5S_SCALAR));
+    DS_H5_TRY(a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT));
+    DS_H5_TRY(H5Awrite(a, t, &value));
+    rc = 0;
+fail:
+    if (a >= 0) H5Aclose(a);
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    return rc;
+}
+
+static int write_attr_i32(hid_t obj, const char *name, int32_t v, ds_error *err) {
+    hid_t sp = -1, a = -1;
+    int rc = DS_EXIT_ERROR;
+    DS_H5_TRY(sp = H5Screate(H5S_SCALAR));
+    DS_H5_TRY(a = H5Acreate2(obj, name, H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT));
+    DS_H5_TRY(H5Awrite(a, H5T_NATIVE_INT32, &v));
+    rc = 0;
+fail:
+    if (a >= 0) H5Aclose(a);
+    if (sp >= 0) H5Sclose(sp);
+    return rc;
+}
+
+/* A small fixed dataset written in one go. */
+static int write_small(hid_t loc, const char *name, hid_t ftype, hid_t mtype, hsize_t n,
+                       const void *data, ds_error *err) {
+    hid_t sp = -1, d = -1;
+    int rc = DS_EXIT_ERROR;
+    hsize_t dims[1] = {n};
+    DS_H5_TRY(sp = H5Screate_simple(1, dims, NULL));
+    DS_H5_TRY(d = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    if (n) DS_H5_TRY(H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+    rc = 0;
+fail:
+    if (d >= 0) H5Dclose(d);
+    if (sp >= 0) H5Sclose(sp);
+    return rc;
+}
+
+static void fill_value(int i, void *buf) {
+    float fnan = NAN;
+    int32_t m1 = -1, z32 = 0;
+    int64_t z64 = 0;
+    uint8_t z8 = 0;
+    switch (i) {
+    case D_STEPS: memcpy(buf, &z64, 8); break;
+    case D_RANK: memcpy(buf, &m1, 4); break;
+    case D_ATTEMPTS: memcpy(buf, &z32, 4); break;
+    case D_STATUS: memcpy(buf, &z8, 1); break;
+    default: memcpy(buf, &fnan, 4); break;
+    }
+}
+
+/* Creates seed-axis dataset i with S seeds, chunked and unlimited along the
+ * seed axis, filled with its fill value. */
+static int create_seed_ds(hid_t file, int i, int n_scales, int64_t S, int64_t inner,
+                          ds_error *err) {
+    hid_t sp = -1, dcpl = -1, d = -1;
+    int rc = DS_EXIT_ERROR;
+    int rank = is_3d(i) ? 3 : 2;
+    hsize_t dims[3] = {(hsize_t)n_scales, (hsize_t)S, (hsize_t)inner};
+    hsize_t maxd[3] = {(hsize_t)n_scales, H5S_UNLIMITED, inner ? (hsize_t)inner : H5S_UNLIMITED};
+    /* Chunks of one scale and a few dozen seeds, at most ~64 KiB, so that a
+     * single run's row touches one chunk that stays in the chunk cache. */
+    hsize_t in = inner ? (hsize_t)inner : 1;
+    hsize_t cs = 65536 / (4 * in);
+    if (cs > 64) cs = 64;
+    if (cs < 1) cs = 1;
+    hsize_t chunk[3] = {1, cs, in};
+    char fill[8];
+    fill_value(i, fill);
+    DS_H5_TRY(sp = H5Screate_simple(rank, dims, maxd));
+    DS_H5_TRY(dcpl = H5Pcreate(H5P_DATASET_CREATE));
+    DS_H5_TRY(H5Pset_chunk(dcpl, rank, chunk));
+    DS_H5_TRY(H5Pset_fill_value(dcpl, ds_memtype(i), fill));
+    DS_H5_TRY(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC));
+    DS_H5_TRY(d = H5Dcreate2(file, ds_path(i), ds_filetype(i), sp, H5P_DEFAULT, dcpl,
+                             H5P_DEFAULT));
+    rc = 0;
+fail:
+    if (d >= 0) H5Dclose(d);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (sp >= 0) H5Sclose(sp);
+    return rc;
+}
+
+static hid_t latest_fapl(void) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl >= 0 && H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST) < 0) {
+        H5Pclose(fapl);
+        return -1;
+    }
+    return fapl;
+}
+
+/* Writes a complete new result file at tmp_path. */
+static int create_file(const ds_sweep *s, const char *tmp_path, char *created, ds_error *err) {
+    hid_t f = -1, fapl = -1, g = -1, sp = -1, d = -1, st = -1, dcpl = -1;
+    int rc = DS_EXIT_ERROR;
+    int N = s->n_scales;
+    int64_t S = s->seeds.count;
+    char buf[64];
+    DS_H5_TRY(fapl = latest_fapl());
+    DS_H5_TRY(f = H5Fcreate(tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl));
+
+    ds_iso8601_now(created, DS_JOURNAL_CREATED_MAX);
+    if (write_attr_str(f, "format", "distsweep", err) ||
+        write_attr_i32(f, "format_version", FORMAT_VERSION, err) ||
+        write_attr_str(f, "distsweep_version", DS_VERSION, err) ||
+        write_attr_str(f, "git_commit", DS_GIT_COMMIT, err) ||
+        write_attr_str(f, "created", created, err) ||
+        write_attr_str(f, "sweep_name", s->name, err) ||
+        write_attr_str(f, "sweep_yaml", s->yaml_text ? s->yaml_text : "", err))
+        goto fail;
+    snprintf(buf, sizeof buf, "%016llx", (unsigned long long)s->yaml_hash);
+    if (write_attr_str(f, "sweep_hash", buf, err)) goto fail;
+
+    /* /scales: one dataset per column */
+    {
+        char (*names)[32] = DS_CALLOC(N ? N : 1, 32);
+        int32_t *dm = DS_CALLOC(N ? N : 1, 4), *nl = DS_CALLOC(N ? N : 1, 4),
+                *nh = DS_CALLOC(N ? N : 1, 4);
+        int64_t *np = DS_CALLOC(N ? N : 1, 8);
+        double *fl = DS_CALLOC(N ? N : 1, 8);
+        for (int i = 0; i < N; i++) {
+            snprintf(names[i], 32, "d%d_L%d", s->scales[i].d_model, s->scales[i].n_layers);
+            dm[i] = s->scales[i].d_model;
+            nl[i] = s->scales[i].n_layers;
+            nh[i] = s->scales[i].n_heads;
+            np[i] = s->scales[i].n_params;
+            fl[i] = s->scales[i].flops_per_step;
+        }
+        int bad = 0;
+        if ((g = H5Gcreate2(f, "/scales", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0) bad = 1;
+        if (!bad && (st = H5Tcopy(H5T_C_S1)) < 0) bad = 1;
+        if (!bad && (H5Tset_size(st, 32) < 0 || H5Tset_strpad(st, H5T_STR_NULLTERM) < 0)) bad = 1;
+        if (!bad)
+            bad = write_small(g, "name", st, st, (hsize_t)N, names, err) ||
+                  write_small(g, "d_model", H5T_STD_I32LE, H5T_NATIVE_INT32, (hsize_t)N, dm, err) ||
+                  write_small(g, "n_layers", H5T_STD_I32LE, H5T_NATIVE_INT32, (hsize_t)N, nl, err) ||
+                  write_small(g, "n_heads", H5T_STD_I32LE, H5T_NATIVE_INT32, (hsize_t)N, nh, err) ||
+                  write_small(g, "n_params", H5T_STD_I64LE, H5T_NATIVE_INT64, (hsize_t)N, np, err) ||
+                  write_small(g, "flops_per_step", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (hsize_t)N,
+                              fl, err);
+        free(names), free(dm), free(nl), free(nh), free(np), free(fl);
+        if (bad) {
+            if (!err->code) ds_error_set(err, DS_EXIT_ERROR, "%s: cannot write /scales", tmp_path);
+            goto fail;
+        }
+        H5Gclose(g);
+        g = -1;
+    }
+
+    DS_H5_TRY(g = H5Gcreate2(f, "/families", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    for (int i = 0; i < s->n_families; i++) {
+        int32_t idx[DS_MAX_SCALES];
+        for (int k = 0; k < s->families[i].n; k++) idx[k] = s->families[i].scale_idx[k];
+        if (write_small(g, s->families[i].name, H5T_STD_I32LE, H5T_NATIVE_INT32,
+                        (hsize_t)s->families[i].n, idx, err))
+            goto fail;
+    }
+    H5Gclose(g);
+    g = -1;
+
+    {
+        int32_t el[DS_MAX_EVAL_LENGTHS];
+        for (int i = 0; i < s->task.n_eval_lengths; i++) el[i] = s->task.eval_lengths[i];
+        if (write_small(f, "/eval_lengths", H5T_STD_I32LE, H5T_NATIVE_INT32,
+                        (hsize_t)s->task.n_eval_lengths, el, err))
+            goto fail;
+    }
+
+    /* /seeds: extendable */
+    {
+        hsize_t dims[1] = {(hsize_t)S}, maxd[1] = {H5S_UNLIMITED}, chunk[1] = {256};
+        int64_t *seeds = DS_MALLOC((size_t)(S ? S : 1) * 8);
+        for (int64_t i = 0; i < S; i++) seeds[i] = s->seeds.start + i;
+        int bad = (sp = H5Screate_simple(1, dims, maxd)) < 0 ||
+                  (dcpl = H5Pcreate(H5P_DATASET_CREATE)) < 0 || H5Pset_chunk(dcpl, 1, chunk) < 0 ||
+                  (d = H5Dcreate2(f, "/seeds", H5T_STD_I64LE, sp, H5P_DEFAULT, dcpl,
+                                  H5P_DEFAULT)) < 0 ||
+                  (S && H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, seeds) < 0);
+        free(seeds);
+        if (bad) {
+            ds_error_set(err, DS_EXIT_ERROR, "%s: cannot write /seeds", tmp_path);
+            goto fail;
+        }
+    }
+
+    DS_H5_TRY(g = H5Gcreate2(f, "/runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Gclose(g);
+    DS_H5_TRY(g = H5Gcreate2(f, "/metrics", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Gclose(g);
+    DS_H5_TRY(g = H5Gcreate2(f, "/curves", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Gclose(g);
+    g = -1;
+    for (int i = 0; i < N_SEED_DS; i++) {
+        int64_t inner = 0;
+        if (i >= D_METRIC0 && i < D_CURVE) inner = s->task.n_eval_lengths;
+        if (i == D_CURVE) inner = n_log_points(s);
+        if (create_seed_ds(f, i, N, S, inner, err)) goto fail;
+    }
+    DS_H5_TRY(H5Fflush(f, H5F_SCOPE_GLOBAL));
+    rc = 0;
+fail:
+    if (d >= 0) H5Dclose(d);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (sp >= 0) H5Sclose(sp);
+    if (st >= 0) H5Tclose(st);
+    if (g >= 0) H5Gclose(g);
+    if (f >= 0 && H5Fclose(f) < 0 && !rc) rc = ds_error_set(err, DS_EXIT_ERROR, "%s: close failed", tmp_path);
+    if (fapl >= 0) H5Pclose(fapl);
+    return rc;
+}
+
+/* ---- opening, recovering, extending --------------------------------------- */
+
+/* Clears the status flags a killed SWMR writer left in the superblock, the
+ * way `h5clear -s --increment=0` does (docs/result-file.md): without
+ * skip_eof_check and H5Fincrement_filesize the stored end-of-allocation may
+ * be stale and the file would be truncated. */
+static int recover_file(const char *path, ds_error *err) {
+    hid_t fapl = -1, f = -1;
+    int rc = DS_EXIT_ERROR;
+    hbool_t yes = 1;
+    DS_H5_TRY(fapl = latest_fapl());
+    DS_H5_TRY(H5Pset(fapl, "clear_status_flags", &yes));
+    DS_H5_TRY(H5Pset(fapl, "skip_eof_check", &yes));
+    DS_H5_TRY(H5Pset(fapl, "null_fsm_addr", &yes));
+    DS_H5_TRY(f = H5Fopen(path, H5F_ACC_RDWR, fapl));
+    DS_H5_TRY(H5Fincrement_filesize(f, 0));
+    DS_H5_TRY(H5Fclose(f));
+    f = -1;
+    rc = 0;
+fail:
+    if (f >= 0) H5Fclose(f);
+    if (fapl >= 0) H5Pclose(fapl);
+    if (rc)
+        ds_error_set(err, DS_EXIT_ERROR,
+                     "%s: cannot recover the file left by a killed writer (is another distsweep "
+                     "writing it?)", path);
+    return rc;
+}
+
+static int extend_seeds(ds_store *st, int64_t new_S, ds_error *err) {
+    int rc = DS_EXIT_ERROR;
+    hid_t fs = -1, ms = -1;
+    for (int i = 0; i < N_SEED_DS; i++) {
+        hsize_t dims[3] = {(hsize_t)st->n_scales, (hsize_t)new_S, (hsize_t)inner_len(st, i)};
+        DS_H5_TRY(H5Dset_extent(st->d[i], dims));
+    }
+    hsize_t nd[1] = {(hsize_t)new_S};
+    DS_H5_TRY(H5Dset_extent(st->seeds, nd));
+    int64_t n_new = new_S - st->n_seeds;
+    int64_t *vals = DS_MALLOC((size_t)n_new * 8);
+    for (int64_t k = 0; k < n_new; k++) vals[k] = st->s->seeds.start + st->n_seeds + k;
+    hsize_t off[1] = {(hsize_t)st->n_seeds}, cnt[1] = {(hsize_t)n_new};
+    int bad = (fs = H5Dget_space(st->seeds)) < 0 ||
+              H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnt, NULL) < 0 ||
+              (ms = H5Screate_simple(1, cnt, NULL)) < 0 ||
+              H5Dwrite(st->seeds, H5T_NATIVE_INT64, ms, fs, H5P_DEFAULT, vals) < 0;
+    free(vals);
+    if (bad) {
+        ds_error_set(err, DS_EXIT_ERROR, "%s: cannot extend /seeds", st->path);
+        goto fail;
+    }
+    rc = 0;
+fail:
+    if (fs >= 0) H5Sclose(fs);
+    if (ms >= 0) H5Sclose(ms);
+    return rc;
+}
+
+static int open_datasets(ds_store *st, ds_error *err) {
+    for (int i = 0; i < N_SEED_DS; i++) {
+        st->d[i] = H5Dopen2(st->file, ds_path(i), H5P_DEFAULT);
+        if (st->d[i] < 0)
+            return ds_error_set(err, DS_EXIT_ERROR, "%s: missing dataset %s", st->path, ds_path(i));
+    }
+    st->seeds = H5Dopen2(st->file, "/seeds", H5P_DEFAULT);
+    if (st->seeds < 0) return ds_error_set(err, DS_EXIT_ERROR, "%s: missing /seeds", st->path);
+    return 0;
+}
+
+static void close_datasets(ds_store *st) {
+    for (int i = 0; i < N_SEED_DS; i++) {
+        if (st->space[i] >= 0) H5Sclose(st->space[i]);
+        if (st->d[i] >= 0) H5Dclose(st->d[i]);
+        st->space[i] = st->d[i] = -1;
+    }
+    if (st->seeds >= 0) H5Dclose(st->seeds);
+    st->seeds = -1;
+}
+
+/* Checks that dataset shapes match the sweep (a file of this sweep always
+ * does; anything else means it was edited by hand). */
+static int check_shapes(ds_store *st, ds_error *err) {
+    for (int i = 0; i < N_SEED_DS; i++) {
+        hid_t sp = H5Dget_space(st->d[i]);
+        hsize_t dims[3] = {0, 0, 0};
+        int r = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+        if (r == (is_3d(i) ? 3 : 2)) H5Sget_simple_extent_dims(sp, dims, NULL);
+        if (sp >= 0) H5Sclose(sp);
+        if (r != (is_3d(i) ? 3 : 2) || dims[0] != (hsize_t)st->n_scales ||
+            dims[1] != (hsize_t)st->n_seeds || (is_3d(i) && dims[2] != (hsize_t)inner_len(st, i)))
+            return ds_error_set(err, DS_EXIT_USAGE,
+                                "%s: dataset %s has a shape that does not match the sweep",
+                                st->path, ds_path(i));
+    }
+    return 0;
+}
+
+static int write_row(ds_store *st, int i, int scale, int64_t idx, const void *data,
+                     ds_error *err) {
+    int rc = DS_EXIT_ERROR;
+    hid_t ms = -1;
+    hsize_t inner = (hsize_t)inner_len(st, i);
+    hsize_t off[3] = {(hsize_t)scale, (hsize_t)idx, 0}, cnt[3] = {1, 1, inner};
+    if (is_3d(i) && inner == 0) return 0;
+    DS_H5_TRY(H5Sselect_hyperslab(st->space[i], H5S_SELECT_SET, off, NULL, cnt, NULL));
+    hsize_t mdims[1] = {is_3d(i) ? inner : 1};
+    DS_H5_TRY(ms = H5Screate_simple(1, mdims, NULL));
+    DS_H5_TRY(H5Dwrite(st->d[i], ds_memtype(i), ms, st->space[i], H5P_DEFAULT, data));
+    rc = 0;
+fail:
+    if (ms >= 0) H5Sclose(ms);
+    return rc;
+}
+
+static int write_run(ds_store *st, const ds_record *rec, ds_error *err) {
+    const ds_run_result *r = &rec->r;
+    int64_t idx = r->seed - st->s->seeds.start;
+    if (rec->scale < 0 || rec->scale >= st->n_scales || idx < 0 || idx >= st->n_seeds)
+        return ds_error_set(err, DS_EXIT_ERROR, "%s: run (scale %d, seed %lld) is not in the sweep",
+                            st->path, rec->scale, (long long)r->seed);
+    float wall = (float)r->wall_s;
+    int32_t rank = rec->rank, att = rec->attempts;
+    uint8_t status = (uint8_t)r->status;
+    if (write_row(st, D_STEPS, rec->scale, idx, &r->steps_done, err) ||
+        write_row(st, D_WALL, rec->scale, idx, &wall, err) ||
+        write_row(st, D_RANK, rec->scale, idx, &rank, err) ||
+        write_row(st, D_FINAL, rec->scale, idx, &r->final_loss, err) ||
+        write_row(st, D_IDEM, rec->scale, idx, &r->id_em, err) ||
+        write_row(st, D_ATTEMPTS, rec->scale, idx, &att, err))
+        return DS_EXIT_ERROR;
+    float row[DS_MAX_EVAL_LENGTHS];
+    for (int m = 0; m < DS_N_METRICS; m++) {
+        for (int l = 0; l < st->n_len; l++) row[l] = l < rec->n_len ? r->metrics[l][m] : NAN;
+        if (write_row(st, D_METRIC0 + m, rec->scale, idx, row, err)) return DS_EXIT_ERROR;
+    }
+    if (st->n_log > 0) {
+        for (int64_t k = 0; k < st->n_log; k++)
+            st->nanrow[k] = (r->curve && k < r->n_curve) ? r->curve[k] : NAN;
+        if (write_row(st, D_CURVE, rec->scale, idx, st->nanrow, err)) return DS_EXIT_ERROR;
+    }
+    /* last: the commit mark */
+    if (write_row(st, D_STATUS, rec->scale, idx, &status, err)) return DS_EXIT_ERROR;
+    size_t at = (size_t)rec->scale * (size_t)st->n_seeds + (size_t)idx;
+    st->status[at] = status;
+    st->attempts[at] = att;
+    return 0;
+}
+
+static int read_mirror(ds_store *st, ds_error *err) {
+    size_t n = (size_t)st->n_scales * (size_t)st->n_seeds;
+    free(st->status);
+    free(st->attempts);
+    st->status = DS_CALLOC(n ? n : 1, 1);
+    st->attempts = DS_CALLOC(n ? n : 1, 4);
+    if (n == 0) return 0;
+    int rc = DS_EXIT_ERROR;
+    DS_H5_TRY(H5Dread(st->d[D_STATUS], H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, st->status));
+    DS_H5_TRY(H5Dread(st->d[D_ATTEMPTS], H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                      st->attempts));
+    rc = 0;
+fail:
+    return rc;
+}
+
+static int cache_spaces(ds_store *st, ds_error *err) {
+    for (int i = 0; i < N_SEED_DS; i++) {
+        if (st->space[i] >= 0) H5Sclose(st->space[i]);
+        st->space[i] = H5Dget_space(st->d[i]);
+        if (st->space[i] < 0)
+            return ds_error_set(err, DS_EXIT_ERROR, "%s: H5Dget_space failed", st->path);
+    }
+    return 0;
+}
+
+int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_store **out,
+                  ds_store_info *info, ds_error *err) {
+    ds_store *st = DS_CALLOC(1, sizeof *st);
+    hid_t fapl = -1;
+    ds_record *recs = NULL;
+    int64_t n_recs = 0;
+    int32_t *last = NULL;
+    char tmp[4200], created[DS_JOURNAL_CREATED_MAX] = "", jpath[4200];
+    struct stat sb;
+    int rc = DS_EXIT_ERROR;
+    H5E_auto2_t old_fn;
+    void *old_data;
+    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
+
+    memset(info, 0, sizeof *info);
+    st->s = s;
+    st->file = st->seeds = -1;
+    for (int i = 0; i < N_SEED_DS; i++) st->d[i] = st->space[i] = -1;
+    snprintf(st->path, sizeof st->path, "%s", path);
+    st->n_scales = s->n_scales;
+    st->n_len = s->task.n_eval_lengths;
+    st->n_log = n_log_points(s);
+    st->nanrow = DS_MALLOC((size_t)(st->n_log ? st->n_log : 1) * sizeof(float));
+
+    if (stat(path, &sb) != 0) {
+        /* Build the whole file under a temporary name, then rename: a crash
+         * never leaves a half-made result file. */
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        if (create_file(s, tmp, created, err)) {
+            unlink(tmp);
+            goto fail;
+        }
+        if (rename(tmp, path) != 0) {
+            ds_error_set(err, DS_EXIT_ERROR, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+            goto fail;
+        }
+        info->created = 1;
+    }
+
+    DS_H5_TRY(fapl = latest_fapl());
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    st->file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+    if (st->file < 0) {
+        /* Left behind by a killed writer (status flags set), or locked by a
+         * live one: recovery fails in the latter case (file lock). */
+        if (recover_file(path, err)) goto fail;
+        info->recovered = 1;
+        st->file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+    }
+    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+    if (st->file < 0) {
+        ds_error_set(err, DS_EXIT_ERROR, "%s: cannot open for writing (is another distsweep "
+                     "writing it?)", path);
+        goto fail;
+    }
+    char *c = read_attr_string(st->file, "created");
+    if (!c) {
+        ds_error_set(err, DS_EXIT_ERROR, "%s: no 'created' attribute", path);
+        goto fail;
+    }
+    snprintf(created, sizeof created, "%s", c);
+    free(c);
+    if (open_datasets(st, err)) goto fail;
+    {
+        hid_t sp = H5Dget_space(st->seeds);
+        hsize_t dims[1] = {0};
+        if (sp < 0 || H5Sget_simple_extent_dims(sp, dims, NULL) != 1) {
+            if (sp >= 0) H5Sclose(sp);
+            ds_error_set(err, DS_EXIT_ERROR, "%s: /seeds is not 1-D", path);
+            goto fail;
+        }
+        H5Sclose(sp);
+        st->n_seeds = (int64_t)dims[0];
+    }
+    if (check_shapes(st, err)) goto fail;
+    info->old_seeds = st->n_seeds;
+    if (s->seeds.count < st->n_seeds) {
+        ds_error_set(err, DS_EXIT_USAGE,
+                     "%s: holds %lld seeds but the sweep has seeds.count %lld; the seed axis can "
+                     "grow, never shrink", path, (long long)st->n_seeds, (long long)s->seeds.count);
+        rc = DS_EXIT_USAGE;
+        goto fail;
+    }
+    if (s->seeds.count > st->n_seeds) {
+        if (extend_seeds(st, s->seeds.count, err)) goto fail;
+        st->n_seeds = s->seeds.count;
+    }
+    info->new_seeds = st->n_seeds;
+    {
+        /* The caller accepted this sweep: record it as the file's sweep. */
+        char h[32];
+        snprintf(h, sizeof h, "%016llx", (unsigned long long)s->yaml_hash);
+        char *old = read_attr_string(st->file, "sweep_hash");
+        if (!old || strcmp(old, h)) {
+            if (write_attr_str(st->file, "sweep_yaml", s->yaml_text ? s->yaml_text : "", err) ||
+                write_attr_str(st->file, "sweep_hash", h, err)) {
+                free(old);
+                goto fail;
+            }
+        }
+        free(old);
+    }
+    if (cache_spaces(st, err) || read_mirror(st, err)) goto fail;
+
+    /* Replay: the last journal record of each run wins where the file
+     * disagrees (the journal is written before the file). */
+    snprintf(jpath, sizeof jpath, "%s.journal", path);
+    if (ds_journal_open(jpath, created, &st->journal, &recs, &n_recs, &info->stale_journal, err))
+        goto fail;
+    {
+        size_t n = (size_t)st->n_scales * (size_t)st->n_seeds;
+        last = DS_MALLOC((n ? n : 1) * sizeof *last);
+        for (size_t k = 0; k < n; k++) last[k] = -1;
+        for (int64_t k = 0; k < n_recs; k++) {
+            int64_t idx = recs[k].r.seed - s->seeds.start;
+            if (recs[k].scale < 0 || recs[k].scale >= st->n_scales || idx < 0 || idx >= st->n_seeds)
+                continue;
+            last[(size_t)recs[k].scale * (size_t)st->n_seeds + (size_t)idx] = (int32_t)k;
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (last[k] < 0) continue;
+            const ds_record *r = &recs[last[k]];
+            if (st->status[k] == (uint8_t)r->r.status && st->attempts[k] == r->attempts) continue;
+            if (write_run(st, r, err)) goto fail;
+            info->replayed++;
+        }
+    }
+    if (retry_failed) {
+        uint8_t pending = DS_RUN_PENDING;
+        for (int sc = 0; sc < st->n_scales; sc++)
+            for (int64_t i = 0; i < st->n_seeds; i++) {
+                size_t at = (size_t)sc * (size_t)st->n_seeds + (size_t)i;
+                if (st->status[at] != DS_RUN_FAILED) continue;
+                if (write_row(st, D_STATUS, sc, i, &pending, err)) goto fail;
+                st->status[at] = DS_RUN_PENDING;
+            }
+    }
+    DS_H5_TRY(H5Fflush(st->file, H5F_SCOPE_GLOBAL));
+
+    /* SWMR: every object exists now; close them, switch, reopen. */
+    close_datasets(st);
+    DS_H5_TRY(H5Fstart_swmr_write(st->file));
+    if (open_datasets(st, err) || cache_spaces(st, err)) goto fail;
+    rc = 0;
+    *out = st;
+    goto done;
+fail:
+    if (!err->code) ds_error_set(err, rc ? rc : DS_EXIT_ERROR, "%s: cannot open result file", path);
+    rc = err->code;
+    {
+        ds_error ignore = {0};
+        ds_store_close(st, &ignore);
+    }
+    *out = NULL;
+done:
+    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+    for (int64_t k = 0; k < n_recs; k++) ds_record_free(&recs[k]);
+    free(recs);
+    free(last);
+    if (fapl >= 0) H5Pclose(fapl);
+    return rc;
+}
+
+int64_t ds_store_n_seeds(const ds_store *st) { return st->n_seeds; }
+
+int ds_store_status(const ds_store *st, int scale, int64_t seed_idx) {
+    DS_ASSERT(scale >= 0 && scale < st->n_scales && seed_idx >= 0 && seed_idx < st->n_seeds);
+    return st->status[(size_t)scale * (size_t)st->n_seeds + (size_t)seed_idx];
+}
+
+int32_t ds_store_attempts(const ds_store *st, int scale, int64_t seed_idx) {
+    DS_ASSERT(scale >= 0 && scale < st->n_scales && seed_idx >= 0 && seed_idx < st->n_seeds);
+    return st->attempts[(size_t)scale * (size_t)st->n_seeds + (size_t)seed_idx];
+}
+
+int64_t ds_store_count(const ds_store *st, int scale, int status) {
+    int64_t n = 0;
+    for (int sc = 0; sc < st->n_scales; sc++) {
+        if (scale >= 0 && sc != scale) continue;
+        for (int64_t i = 0; i < st->n_seeds; i++)
+            n += st->status[(size_t)sc * (size_t)st->n_seeds + (size_t)i] == status;
+    }
+    return n;
+}
+
+int ds_store_put(ds_store *st, ds_record *recs, int n, ds_error *err) {
+    if (n <= 0) return 0;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    for (int k = 0; k < n; k++) recs[k].t_stored = (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
+    if (ds_journal_append(st->journal, recs, n, err)) return err->code;
+    for (int k = 0; k < n; k++)
+        if (write_run(st, &recs[k], err)) return err->code;
+    if (H5Fflush(st->file, H5F_SCOPE_LOCAL) < 0)
+        return ds_error_set(err, DS_EXIT_ERROR, "%s: H5Fflush failed", st->path);
+    return 0;
+}
+
+int ds_store_close(ds_store *st, ds_error *err) {
+    if (!st) return 0;
+    int rc = 0;
+    close_datasets(st);
+    if (st->file >= 0 && H5Fclose(st->file) < 0)
+        rc = ds_error_set(err, DS_EXIT_ERROR, "%s: H5Fclose failed", st->path);
+    ds_journal_close(st->journal);
+    free(st->status);
+    free(st->attempts);
+    free(st->nanrow);
+    free(st);
+    return rc;
+}

@@ -1,0 +1,80 @@
+/* store: the HDF5 result file of a sweep (DESIGN §6, format version 1) and
+ * its journal, as written by rank 0.
+ *
+ * Owns OUT.h5 and OUT.h5.journal while a sweep runs: creates the file with
+ * every object (atomically, through OUT.h5.tmp + rename), recovers a file
+ * left behind by a killed writer, extends the seed axis when seeds.count
+ * grows, replays journal records that never reached the file, then switches
+ * to SWMR so that readers can follow the sweep. Each finished run is first
+ * appended to the journal (fsync'd), then its data rows and finally its
+ * /runs/status entry are written and the file is flushed: a reader never
+ * sees a done run without its metrics, and killing the process at any moment
+ * loses no finished run. The layout is in docs/result-file.md. */
+#ifndef DS_STORE_H
+#define DS_STORE_H
+
+#include <stdint.h>
+
+#include "common.h"
+#include "journal.h"
+#include "sweep.h"
+
+/* What an existing output file is, found without modifying it. */
+typedef struct {
+    int exists;          /* something exists at the path */
+    int64_t n_seeds;     /* length of its seed axis */
+    uint64_t sweep_hash; /* its sweep_hash attribute */
+    char *sweep_yaml;    /* its sweep_yaml attribute (malloc'd; free with ds_store_probe_free) */
+} ds_store_probe;
+
+/* Checks the output path before anything runs, touching nothing: the
+ * directory must exist and be writable; an existing file must be a distsweep
+ * result file of format version 1 (a live or killed writer's file is fine).
+ * Errors, all DS_EXIT_USAGE and leaving the path untouched: unwritable or
+ * missing directory, a file that is not HDF5, an HDF5 file that is not a
+ * distsweep result file, an unsupported format version. */
+int ds_store_probe_path(const char *path, ds_store_probe *p, ds_error *err);
+void ds_store_probe_free(ds_store_probe *p);
+
+/* Moves PATH, PATH.journal and PATH.ckpt aside to PATH.<UTC timestamp>[...]
+ * (never deletes anything). Sets *moved_to to the new name of PATH. */
+int ds_store_move_aside(const char *path, char *moved_to, size_t n, ds_error *err);
+
+typedef struct ds_store ds_store;
+
+/* What ds_store_open did, for the log. */
+typedef struct {
+    int created;        /* a new file was made */
+    int recovered;      /* the file was left by a killed writer and was recovered */
+    int64_t old_seeds;  /* seed axis length before (== new unless extended) */
+    int64_t new_seeds;
+    int64_t replayed;   /* journal records restored into the file */
+    int stale_journal;  /* a journal of another file was moved aside */
+} ds_store_info;
+
+/* Opens the result file for sweep s at path, creating it if absent. The
+ * caller has probed the path and accepted the stored sweep (same definition,
+ * or the same with a larger seeds.count). retry_failed turns failed runs back
+ * into pending ones. Leaves the file in SWMR-write mode. Errors -> code 1. */
+int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_store **out,
+                  ds_store_info *info, ds_error *err);
+
+/* The seed axis and the status of a run (seed index = seed - seeds.start). */
+int64_t ds_store_n_seeds(const ds_store *st);
+int ds_store_status(const ds_store *st, int scale, int64_t seed_idx);
+int32_t ds_store_attempts(const ds_store *st, int scale, int64_t seed_idx);
+/* Runs with a status, over all scales (or one scale when scale >= 0). */
+int64_t ds_store_count(const ds_store *st, int scale, int status);
+
+/* Stores n finished runs: stamps their t_stored, one journal append +
+ * fsync, then each run's rows and its status, then one H5Fflush. Records
+ * whose seed lies outside the sweep are an error. */
+int ds_store_put(ds_store *st, ds_record *recs, int n, ds_error *err);
+
+/* Closes the file (clearing the SWMR status flags, so h5dump can open it). */
+int ds_store_close(ds_store *st, ds_error *err);
+
+/* The current time as ISO 8601 UTC with microseconds. */
+void ds_iso8601_now(char *buf, size_t n);
+
+#endif
