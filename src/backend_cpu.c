@@ -1,0 +1,533 @@
+/* backend_cpu: the reference implementation of backend.h on the CPU.
+ *
+ * fp32 tensors in host memory, OpenBLAS sgemm for every matrix product and
+ * OpenMP for the parallelism. OpenBLAS is pinned to one thread and every sgemm
+ * runs on a fixed tile (a block of rows, or a block of a weight gradient) that
+ * does not depend on the thread count or on R; OpenMP hands the tiles of all
+ * replicas to the threads. So each output element is computed by the same
+ * code on the same operands whatever R and the thread count are: a replica's
+ * bits never depend on its pack. Reductions run in a fixed order with double
+ * accumulators.
+ *
+ * Forward and backward of each op sit side by side (llm.c style). */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "backend.h"
+
+typedef struct {
+    int nthreads;
+} cpu_impl;
+
+#define NT(be) (((cpu_impl *)(be)->impl)->nthreads)
+
+enum {
+    ROW_TILE = 128, /* rows of one forward/dinp sgemm tile */
+    W_TILE = 128,   /* rows/cols of one weight-gradient sgemm tile */
+    COL_TILE = 64,  /* channels of one column-reduction tile */
+    SUM_CHUNK = 8192,
+};
+
+static int cdiv(long a, long b) { return (int)((a + b - 1) / b); }
+
+/* ------------------------------------------------------------------------ */
+/* memory */
+
+static void *cpu_alloc(ds_backend *be, size_t bytes) {
+    (void)be;
+    return calloc(bytes ? bytes : 1, 1);
+}
+static void cpu_free(ds_backend *be, void *p) { free(p); }
+static void cpu_upload(ds_backend *be, void *dst, const void *src, size_t n) { memcpy(dst, src, n); }
+static void cpu_download(ds_backend *be, void *dst, const void *src, size_t n) { memcpy(dst, src, n); }
+static void cpu_copy(ds_backend *be, void *dst, const void *src, size_t n) { memmove(dst, src, n); }
+static void cpu_zero(ds_backend *be, void *p, size_t n) { memset(p, 0, n); }
+static void cpu_destroy(ds_backend *be) {
+    if (!be) return;
+    free(be->impl);
+    free(be);
+}
+
+/* ------------------------------------------------------------------------ */
+/* token embedding */
+
+static void encoder_fwd(ds_backend *be, float *out, const int32_t *tok, const float *wte, size_t ws,
+                        int R, int N, int C) {
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (long i = 0; i < (long)R * N; i++) {
+        int r = (int)(i / N);
+        memcpy(out + i * C, wte + r * ws + (size_t)tok[i] * C, sizeof(float) * C);
+    }
+}
+
+static void encoder_bwd(ds_backend *be, float *dwte, size_t ws, const float *dout,
+                        const int32_t *tok, int R, int N, int C) {
+    /* Parallel over channel blocks: every dwte element sums its rows in order. */
+    int nc = cdiv(C, COL_TILE);
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (int t = 0; t < R * nc; t++) {
+        int r = t / nc, c0 = (t % nc) * COL_TILE, c1 = c0 + COL_TILE < C ? c0 + COL_TILE : C;
+        float *dw = dwte + r * ws;
+        const float *d = dout + (size_t)r * N * C;
+        const int32_t *tk = tok + (size_t)r * N;
+        for (int n = 0; n < N; n++) {
+            float *row = dw + (size_t)tk[n] * C;
+            const float *dr = d + (size_t)n * C;
+            for (int c = c0; c < c1; c++) row[c] += dr[c];
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* LayerNorm */
+
+static void layernorm_fwd(ds_backend *be, float *out, float *mean, float *rstd, const float *inp,
+                          const float *w, const float *b, size_t ws, int R, int N, int C,
+                          float eps) {
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (long i = 0; i < (long)R * N; i++) {
+        int r = (int)(i / N);
+        const float *x = inp + i * C, *wr = w + r * ws, *br = b + r * ws;
+        float *y = out + i * C;
+        double s = 0;
+        for (int c = 0; c < C; c++) s += x[c];
+        float m = (float)(s / C);
+        double v = 0;
+        for (int c = 0; c < C; c++) v += (double)(x[c] - m) * (x[c] - m);
+        float rs = (float)(1.0 / sqrt(v / C + eps));
+        for (int c = 0; c < C; c++) y[c] = (x[c] - m) * rs * wr[c] + br[c];
+        mean[i] = m;
+        rstd[i] = rs;
+    }
+}
+
+static void layernorm_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t ws,
+                          const float *dout, const float *inp, const float *w, const float *mean,
+                          const float *rstd, int R, int N, int C) {
+#pragma omp parallel num_threads(NT(be))
+    {
+        /* input gradient: per row */
+#pragma omp for schedule(static)
+        for (long i = 0; i < (long)R * N; i++) {
+            int r = (int)(i / N);
+            const float *x = inp + i * C, *g = dout + i * C, *wr = w + r * ws;
+            float *dx = dinp + i * C;
+            float m = mean[i], rs = rstd[i];
+            double sg = 0, sgx = 0; /* mean of dxhat and of dxhat*xhat */
+            for (int c = 0; c < C; c++) {
+                float xh = (x[c] - m) * rs, dxh = g[c] * wr[c];
+                sg += dxh;
+                sgx += (double)dxh * xh;
+            }
+            float mg = (float)(sg / C), mgx = (float)(sgx / C);
+            for (int c = 0; c < C; c++) {
+                float xh = (x[c] - m) * rs, dxh = g[c] * wr[c];
+                dx[c] += (dxh - mg - xh * mgx) * rs;
+            }
+        }
+        /* weight and bias gradients: per channel block, rows in order */
+        int nc = cdiv(C, COL_TILE);
+#pragma omp for schedule(static)
+        for (int t = 0; t < R * nc; t++) {
+            int r = t / nc, c0 = (t % nc) * COL_TILE, c1 = c0 + COL_TILE < C ? c0 + COL_TILE : C;
+            double aw[COL_TILE] = {0}, ab[COL_TILE] = {0};
+            for (int n = 0; n < N; n++) {
+                long i = (long)r * N + n;
+                const float *x = inp + i * C, *g = dout + i * C;
+                float m = mean[i], rs = rstd[i];
+                for (int c = c0; c < c1; c++) {
+                    aw[c - c0] += (double)g[c] * ((x[c] - m) * rs);
+                    ab[c - c0] += g[c];
+                }
+            }
+            for (int c = c0; c < c1; c++) {
+                dw[r * ws + c] += (float)aw[c - c0];
+                db[r * ws + c] += (float)ab[c - c0];
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* linear layers */
+
+static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float *w,
+                       const float *b, size_t ws, int R, int N, int C, int OC) {
+    int nt = cdiv(N, ROW_TILE);
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (int t = 0; t < R * nt; t++) {
+        int r = t / nt, n0 = (t % nt) * ROW_TILE, rows = N - n0 < ROW_TILE ? N - n0 : ROW_TILE;
+        const float *x = inp + ((size_t)r * N + n0) * C;
+        float *y = out + ((size_t)r * N + n0) * OC;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, OC, C, 1.0f, x, C, w + r * ws,
+                    C, 0.0f, y, OC);
+        if (b)
+            for (int n = 0; n < rows; n++)
+                for (int o = 0; o < OC; o++) y[(size_t)n * OC + o] += b[r * ws + o];
+    }
+}
+
+static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t ws,
+                       const float *dout, const float *inp, const float *w, int R, int N, int C,
+                       int OC) {
+    int nt = cdiv(N, ROW_TILE), to = cdiv(OC, W_TILE), tc = cdiv(C, W_TILE), tb = cdiv(OC, COL_TILE);
+#pragma omp parallel num_threads(NT(be))
+    {
+        if (dinp) {
+#pragma omp for schedule(static) nowait
+            for (int t = 0; t < R * nt; t++) {
+                int r = t / nt, n0 = (t % nt) * ROW_TILE, rows = N - n0 < ROW_TILE ? N - n0 : ROW_TILE;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, C, OC, 1.0f,
+                            dout + ((size_t)r * N + n0) * OC, OC, w + r * ws, C, 0.0f,
+                            dinp + ((size_t)r * N + n0) * C, C);
+            }
+        }
+#pragma omp for schedule(static) nowait
+        for (int t = 0; t < R * to * tc; t++) {
+            int r = t / (to * tc), o0 = (t / tc % to) * W_TILE, c0 = (t % tc) * W_TILE;
+            int no = OC - o0 < W_TILE ? OC - o0 : W_TILE, nc = C - c0 < W_TILE ? C - c0 : W_TILE;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, nc, N, 1.0f,
+                        dout + (size_t)r * N * OC + o0, OC, inp + (size_t)r * N * C + c0, C, 1.0f,
+                        dw + r * ws + (size_t)o0 * C + c0, C);
+        }
+        if (db) {
+#pragma omp for schedule(static)
+            for (int t = 0; t < R * tb; t++) {
+                int r = t / tb, o0 = (t % tb) * COL_TILE, o1 = o0 + COL_TILE < OC ? o0 + COL_TILE : OC;
+                double acc[COL_TILE] = {0};
+                const float *g = dout + (size_t)r * N * OC;
+                for (int n = 0; n < N; n++)
+                    for (int o = o0; o < o1; o++) acc[o - o0] += g[(size_t)n * OC + o];
+                for (int o = o0; o < o1; o++) db[r * ws + o] += (float)acc[o - o0];
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* rotary position embedding (GPT-NeoX rotate-half on the first rot dims) */
+
+static void rope_apply(ds_backend *be, float *qkv, int R, int B, int T, int H, int hd, int rot,
+                       float base, float sign) {
+    if (rot <= 0) return;
+    int half = rot / 2, C = H * hd;
+    /* cos/sin table [T][half], in double then rounded once */
+    float *cs = malloc(sizeof(float) * 2 * (size_t)T * half);
+    DS_ASSERT(cs);
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < half; j++) {
+            double ang = t * pow((double)base, -2.0 * j / rot);
+            cs[2 * ((size_t)t * half + j)] = (float)cos(ang);
+            cs[2 * ((size_t)t * half + j) + 1] = (float)sin(ang);
+        }
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (long i = 0; i < (long)R * B * T; i++) {
+        int t = (int)(i % T);
+        float *row = qkv + i * 3 * C;
+        for (int part = 0; part < 2; part++) /* q, then k */
+            for (int h = 0; h < H; h++) {
+                float *x = row + part * C + h * hd;
+                for (int j = 0; j < half; j++) {
+                    float c = cs[2 * ((size_t)t * half + j)], s = sign * cs[2 * ((size_t)t * half + j) + 1];
+                    float a = x[j], bb = x[j + half];
+                    x[j] = a * c - bb * s;
+                    x[j + half] = bb * c + a * s;
+                }
+            }
+    }
+    free(cs);
+}
+
+static void rope_fwd(ds_backend *be, float *qkv, int R, int B, int T, int H, int hd, int rot,
+                     float base) {
+    rope_apply(be, qkv, R, B, T, H, hd, rot, base, 1.0f);
+}
+/* The rotation is orthogonal, so its backward is the rotation by -angle. */
+static void rope_bwd(ds_backend *be, float *dqkv, int R, int B, int T, int H, int hd, int rot,
+                     float base) {
+    rope_apply(be, dqkv, R, B, T, H, hd, rot, base, -1.0f);
+}
+
+/* ------------------------------------------------------------------------ */
+/* causal attention: one (replica, row, head) per task, scores in a T x T
+ * scratch, probabilities recomputed from the saved log-sum-exp in backward */
+
+static void attention_fwd(ds_backend *be, float *out, float *lse, const float *qkv, int R, int B,
+                          int T, int H, int hd) {
+    int C = H * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel num_threads(NT(be))
+    {
+        float *S = malloc(sizeof(float) * (size_t)T * T);
+        DS_ASSERT(S);
+#pragma omp for schedule(static)
+        for (long task = 0; task < (long)R * B * H; task++) {
+            long rb = task / H;
+            int h = (int)(task % H);
+            const float *base = qkv + rb * T * 3 * C;
+            const float *q = base + h * hd, *k = base + C + h * hd, *v = base + 2 * C + h * hd;
+            float *o = out + rb * T * C + h * hd;
+            float *l = lse + task * T;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, 3 * C, k,
+                        3 * C, 0.0f, S, T);
+            for (int i = 0; i < T; i++) {
+                float *s = S + (size_t)i * T, mx = -INFINITY;
+                for (int j = 0; j <= i; j++) mx = s[j] > mx ? s[j] : mx;
+                double sum = 0;
+                for (int j = 0; j <= i; j++) {
+                    s[j] = expf(s[j] - mx);
+                    sum += s[j];
+                }
+                float inv = (float)(1.0 / sum);
+                for (int j = 0; j <= i; j++) s[j] *= inv;
+                for (int j = i + 1; j < T; j++) s[j] = 0.0f;
+                l[i] = mx + (float)log(sum);
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S, T, v, 3 * C,
+                        0.0f, o, C);
+        }
+        free(S);
+    }
+}
+
+static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const float *qkv,
+                          const float *out, const float *lse, int R, int B, int T, int H, int hd) {
+    int C = H * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel num_threads(NT(be))
+    {
+        float *P = malloc(sizeof(float) * (size_t)T * T), *dP = malloc(sizeof(float) * (size_t)T * T);
+        DS_ASSERT(P && dP);
+#pragma omp for schedule(static)
+        for (long task = 0; task < (long)R * B * H; task++) {
+            long rb = task / H;
+            int h = (int)(task % H);
+            const float *base = qkv + rb * T * 3 * C;
+            const float *q = base + h * hd, *k = base + C + h * hd, *v = base + 2 * C + h * hd;
+            const float *dO = dout + rb * T * C + h * hd, *O = out + rb * T * C + h * hd;
+            float *dbase = dqkv + rb * T * 3 * C;
+            float *dq = dbase + h * hd, *dk = dbase + C + h * hd, *dv = dbase + 2 * C + h * hd;
+            const float *l = lse + task * T;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, 3 * C, k,
+                        3 * C, 0.0f, P, T);
+            for (int i = 0; i < T; i++) {
+                float *p = P + (size_t)i * T;
+                for (int j = 0; j <= i; j++) p[j] = expf(p[j] - l[i]);
+                for (int j = i + 1; j < T; j++) p[j] = 0.0f;
+            }
+            /* dV = P^T dO ; dP = dO V^T */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, P, T, dO, C, 0.0f,
+                        dv, 3 * C);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dO, C, v, 3 * C,
+                        0.0f, dP, T);
+            /* dS = P * (dP - rowsum(dO * O)) */
+            for (int i = 0; i < T; i++) {
+                double D = 0;
+                for (int e = 0; e < hd; e++) D += (double)dO[(size_t)i * C + e] * O[(size_t)i * C + e];
+                float *p = P + (size_t)i * T, *dp = dP + (size_t)i * T;
+                for (int j = 0; j <= i; j++) dp[j] = p[j] * (dp[j] - (float)D);
+                for (int j = i + 1; j < T; j++) dp[j] = 0.0f;
+            }
+            /* dQ = scale dS K ; dK = scale dS^T Q */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, scale, dP, T, k, 3 * C,
+                        0.0f, dq, 3 * C);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, dP, T, q, 3 * C,
+                        0.0f, dk, 3 * C);
+        }
+        free(P);
+        free(dP);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* GELU (exact, erf), residual add */
+
+#define INV_SQRT2 0.70710678118654752440f
+#define INV_SQRT2PI 0.39894228040143267794f
+
+static void gelu_fwd(ds_backend *be, float *out, const float *inp, size_t n) {
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + erff(x * INV_SQRT2));
+    }
+}
+
+static void gelu_bwd(ds_backend *be, float *dinp, const float *inp, const float *dout, size_t n) {
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        float g = 0.5f * (1.0f + erff(x * INV_SQRT2)) + x * INV_SQRT2PI * expf(-0.5f * x * x);
+        dinp[i] = g * dout[i];
+    }
+}
+
+static void add(ds_backend *be, float *out, const float *a, const float *b, size_t n) {
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+/* ------------------------------------------------------------------------ */
+/* softmax cross-entropy */
+
+/* log-sum-exp of one row of V logits */
+static double row_lse(const float *x, int V) {
+    float mx = x[0];
+    for (int j = 1; j < V; j++) mx = x[j] > mx ? x[j] : mx;
+    double s = 0;
+    for (int j = 0; j < V; j++) s += exp((double)x[j] - mx);
+    return mx + log(s);
+}
+
+static void crossentropy_fwd(ds_backend *be, float *loss, const float *logits, const int32_t *tgt,
+                             int R, int N, int V) {
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (long i = 0; i < (long)R * N; i++) {
+        const float *x = logits + i * V;
+        loss[i] = (float)(row_lse(x, V) - x[tgt[i]]);
+    }
+}
+
+static void crossentropy_bwd(ds_backend *be, float *dlogits, const float *logits,
+                             const int32_t *tgt, const float *weight, int R, int N, int V) {
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (long i = 0; i < (long)R * N; i++) {
+        const float *x = logits + i * V;
+        float *dx = dlogits + i * V;
+        double l = row_lse(x, V);
+        float w = weight[i];
+        for (int j = 0; j < V; j++) {
+            float p = (float)exp((double)x[j] - l);
+            dx[j] = (p - (j == tgt[i] ? 1.0f : 0.0f)) * w;
+        }
+    }
+}
+
+static void token_stats(ds_backend *be, float *ce, float *pcorrect, float *correct,
+                        const float *logits, const int32_t *tgt, int R, int N, int V) {
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (long i = 0; i < (long)R * N; i++) {
+        const float *x = logits + i * V;
+        double l = row_lse(x, V);
+        int am = 0;
+        for (int j = 1; j < V; j++)
+            if (x[j] > x[am]) am = j;
+        ce[i] = (float)(l - x[tgt[i]]);
+        pcorrect[i] = (float)exp((double)x[tgt[i]] - l);
+        /* a NaN row has no prediction: never correct */
+        correct[i] = (am == tgt[i] && x[am] == x[am]) ? 1.0f : 0.0f;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* reductions */
+
+static void weighted_sum(ds_backend *be, double *out, const float *x, const float *w, int R,
+                         size_t N) {
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (int r = 0; r < R; r++) {
+        double s = 0;
+        for (size_t n = 0; n < N; n++)
+            if (w[r * N + n] != 0.0f) s += (double)x[r * N + n] * w[r * N + n];
+        out[r] = s;
+    }
+}
+
+static void sumsq(ds_backend *be, double *out, const float *x, size_t stride, size_t n, int R) {
+    size_t nch = (n + SUM_CHUNK - 1) / SUM_CHUNK;
+    double *part = malloc(sizeof(double) * nch * R);
+    DS_ASSERT(part);
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (long t = 0; t < (long)(nch * R); t++) {
+        size_t r = t / nch, c = t % nch, i0 = c * SUM_CHUNK, i1 = i0 + SUM_CHUNK < n ? i0 + SUM_CHUNK : n;
+        const float *xr = x + r * stride;
+        double s = 0;
+        for (size_t i = i0; i < i1; i++) s += (double)xr[i] * xr[i];
+        part[t] = s;
+    }
+    for (int r = 0; r < R; r++) {
+        double s = 0;
+        for (size_t c = 0; c < nch; c++) s += part[r * nch + c];
+        out[r] = s;
+    }
+    free(part);
+}
+
+/* ------------------------------------------------------------------------ */
+/* AdamW, torch.optim.AdamW's order of operations */
+
+static void adamw(ds_backend *be, float *p, const float *g, float *m, float *v, size_t P, int R,
+                  const ds_adamw_args *a) {
+    size_t nch = (P + SUM_CHUNK - 1) / SUM_CHUNK;
+    float sqrt_bc2 = sqrtf(a->bc2);
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (long t = 0; t < (long)(nch * R); t++) {
+        size_t r = t / nch, c = t % nch, i0 = c * SUM_CHUNK, i1 = i0 + SUM_CHUNK < P ? i0 + SUM_CHUNK : P;
+        if (!a->active[r]) continue;
+        float lr = a->lr[r], gs = a->gscale[r], step = lr / a->bc1;
+        float decay = 1.0f - lr * a->weight_decay;
+        float *pr = p + r * P, *mr = m + r * P, *vr = v + r * P;
+        const float *gr = g + r * P;
+        for (size_t i = i0; i < i1; i++) {
+            float gi = gr[i] * gs;
+            pr[i] *= decay;
+            mr[i] = a->beta1 * mr[i] + (1.0f - a->beta1) * gi;
+            vr[i] = a->beta2 * vr[i] + (1.0f - a->beta2) * gi * gi;
+            float denom = sqrtf(vr[i]) / sqrt_bc2 + a->eps;
+            pr[i] -= step * mr[i] / denom;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+
+ds_backend *ds_backend_cpu_create(int nthreads) {
+    ds_backend *be = DS_CALLOC(1, sizeof *be);
+    cpu_impl *im = DS_CALLOC(1, sizeof *im);
+    im->nthreads = nthreads > 0 ? nthreads : omp_get_max_threads();
+    /* Our tiles are the parallelism; OpenBLAS's own threads would fight OpenMP's
+     * and make the work split depend on the thread count. */
+    openblas_set_num_threads(1);
+    be->name = "cpu";
+    be->impl = im;
+    be->alloc = cpu_alloc;
+    be->free = cpu_free;
+    be->upload = cpu_upload;
+    be->download = cpu_download;
+    be->zero = cpu_zero;
+    be->copy = cpu_copy;
+    be->destroy = cpu_destroy;
+    be->encoder_fwd = encoder_fwd;
+    be->encoder_bwd = encoder_bwd;
+    be->layernorm_fwd = layernorm_fwd;
+    be->layernorm_bwd = layernorm_bwd;
+    be->matmul_fwd = matmul_fwd;
+    be->matmul_bwd = matmul_bwd;
+    be->rope_fwd = rope_fwd;
+    be->rope_bwd = rope_bwd;
+    be->attention_fwd = attention_fwd;
+    be->attention_bwd = attention_bwd;
+    be->gelu_fwd = gelu_fwd;
+    be->gelu_bwd = gelu_bwd;
+    be->add = add;
+    be->crossentropy_fwd = crossentropy_fwd;
+    be->crossentropy_bwd = crossentropy_bwd;
+    be->token_stats = token_stats;
+    be->weighted_sum = weighted_sum;
+    be->sumsq = sumsq;
+    be->adamw = adamw;
+    return be;
+}
+
+int ds_backend_create(ds_backend_kind kind, ds_backend **out, ds_error *err) {
+    *out = NULL;
+    if (kind == DS_BACKEND_CPU || kind == DS_BACKEND_AUTO) {
+        *out = ds_backend_cpu_create(0);
+        return 0;
+    }
+    return ds_error_set(err, DS_EXIT_ERROR,
+                        "the %s backend is not available in this build (only cpu is)",
+                        kind == DS_BACKEND_CUDA ? "cuda" : "requested");
+}

@@ -1,0 +1,198 @@
+/* checkpoint: atomic save and verified load of a pack (see checkpoint.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "checkpoint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Header fields after the magic and version, all int64. */
+enum { H_D, H_L, H_V, H_H, H_R, H_P, H_BATCH, H_CONTEXT, H_STEPS, H_STEP, H_NCURVE, H_CURVECAP, H_N };
+
+typedef struct {
+    FILE *f;
+    uint64_t h;
+    int bad;
+} ckfile;
+
+static void w(ckfile *c, const void *p, size_t n) {
+    if (c->bad || n == 0) return;
+    if (fwrite(p, 1, n, c->f) != n) c->bad = 1;
+    c->h = ds_fnv1a64(p, n, c->h);
+}
+
+static void r(ckfile *c, void *p, size_t n) {
+    if (c->bad || n == 0) return;
+    if (fread(p, 1, n, c->f) != n) c->bad = 1;
+    else c->h = ds_fnv1a64(p, n, c->h);
+}
+
+int ds_ckpt_save(const char *path, const ds_model *m, const ds_ckpt_state *st, ds_error *err) {
+    int rc = DS_EXIT_ERROR, R = m->cfg.R;
+    size_t P = m->P;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    float *buf = NULL;
+    ckfile c = {fopen(tmp, "wb"), DS_FNV1A64_INIT, 0};
+    if (!c.f) {
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: cannot create: %s", tmp, strerror(errno));
+        goto done;
+    }
+    if (fwrite(DS_CKPT_MAGIC, 1, 8, c.f) != 8) c.bad = 1;
+    uint32_t ver[2] = {DS_CKPT_VERSION, 0};
+    w(&c, ver, sizeof ver);
+    int64_t hd[H_N] = {m->cfg.d, m->cfg.L, m->cfg.V, m->cfg.H, R, (int64_t)P, st->batch, st->context,
+                       st->steps, st->step, st->n_curve, st->curve_cap};
+    w(&c, hd, sizeof hd);
+    w(&c, &st->wall_s, sizeof(double));
+    w(&c, st->seeds, sizeof(int64_t) * R);
+    w(&c, st->active, R);
+    w(&c, st->last_loss, sizeof(float) * R);
+    w(&c, st->window, sizeof(double) * R);
+    w(&c, st->curve, sizeof(float) * R * st->curve_cap);
+    buf = DS_MALLOC(sizeof(float) * P);
+    const float *tensors[3] = {m->params, m->adam_m, m->adam_v};
+    for (int t = 0; t < 3; t++)
+        for (int i = 0; i < R; i++) {
+            m->be->download(m->be, buf, tensors[t] + (size_t)i * P, sizeof(float) * P);
+            w(&c, buf, sizeof(float) * P);
+        }
+    uint64_t h = c.h;
+    if (!c.bad && fwrite(&h, 1, 8, c.f) != 8) c.bad = 1;
+    if (c.bad || fflush(c.f) != 0 || fsync(fileno(c.f)) != 0) {
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: write failed: %s", tmp, strerror(errno));
+        goto done;
+    }
+    if (fclose(c.f) != 0) {
+        c.f = NULL;
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: close failed: %s", tmp, strerror(errno));
+        goto done;
+    }
+    c.f = NULL;
+    if (rename(tmp, path) != 0) {
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint: cannot rename %s to %s: %s", tmp, path,
+                     strerror(errno));
+        goto done;
+    }
+    /* make the rename itself durable */
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
+    else strcpy(dir, ".");
+    int fd = open(dir, O_RDONLY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    rc = 0;
+done:
+    if (c.f) {
+        fclose(c.f);
+        remove(tmp);
+    }
+    free(buf);
+    return rc;
+}
+
+int ds_ckpt_load(const char *path, ds_model *m, ds_ckpt_state *st, ds_error *err) {
+    int rc = DS_EXIT_ERROR, R = m->cfg.R;
+    size_t P = m->P;
+    float *tens = NULL, *curve = NULL, *last = NULL;
+    int64_t *seeds = NULL;
+    uint8_t *active = NULL;
+    double *window = NULL;
+    ckfile c = {fopen(path, "rb"), DS_FNV1A64_INIT, 0};
+    if (!c.f) {
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: cannot open: %s", path, strerror(errno));
+        goto done;
+    }
+    char magic[8];
+    if (fread(magic, 1, 8, c.f) != 8 || memcmp(magic, DS_CKPT_MAGIC, 8) != 0) {
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: not a distsweep checkpoint (bad magic)", path);
+        goto done;
+    }
+    uint32_t ver[2];
+    r(&c, ver, sizeof ver);
+    if (c.bad || ver[0] != DS_CKPT_VERSION) {
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: format version %u, this build reads %d",
+                     path, c.bad ? 0 : ver[0], DS_CKPT_VERSION);
+        goto done;
+    }
+    int64_t hd[H_N];
+    double wall;
+    r(&c, hd, sizeof hd);
+    r(&c, &wall, sizeof wall);
+    if (c.bad) {
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: truncated header", path);
+        goto done;
+    }
+    int64_t want[H_N] = {m->cfg.d, m->cfg.L, m->cfg.V, m->cfg.H, R, (int64_t)P, st->batch,
+                         st->context, st->steps, 0, 0, st->curve_cap};
+    static const char *names[H_N] = {"d_model", "n_layers", "vocabulary", "n_heads", "replicas",
+                                     "parameters", "train.batch", "train.context", "train.steps",
+                                     "step", "curve points", "curve capacity"};
+    for (int i = 0; i < H_N; i++) {
+        if (i == H_STEP || i == H_NCURVE) continue;
+        if (hd[i] != want[i]) {
+            ds_error_set(err, DS_EXIT_ERROR,
+                         "checkpoint %s: made for a different pack: %s is %lld in the file, %lld "
+                         "here", path, names[i], (long long)hd[i], (long long)want[i]);
+            goto done;
+        }
+    }
+    if (hd[H_STEP] < 0 || hd[H_STEP] > st->steps || hd[H_NCURVE] < 0 || hd[H_NCURVE] > st->curve_cap) {
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: corrupt training position", path);
+        goto done;
+    }
+    seeds = DS_MALLOC(sizeof(int64_t) * R);
+    active = DS_MALLOC(R);
+    last = DS_MALLOC(sizeof(float) * R);
+    window = DS_MALLOC(sizeof(double) * R);
+    curve = DS_MALLOC(sizeof(float) * R * (st->curve_cap ? st->curve_cap : 1));
+    r(&c, seeds, sizeof(int64_t) * R);
+    for (int i = 0; i < R && !c.bad; i++)
+        if (seeds[i] != st->seeds[i]) {
+            ds_error_set(err, DS_EXIT_ERROR,
+                         "checkpoint %s: made for a different pack: replica %d has seed %lld in "
+                         "the file, %lld here", path, i, (long long)seeds[i], (long long)st->seeds[i]);
+            goto done;
+        }
+    r(&c, active, R);
+    r(&c, last, sizeof(float) * R);
+    r(&c, window, sizeof(double) * R);
+    r(&c, curve, sizeof(float) * R * st->curve_cap);
+    tens = DS_MALLOC(sizeof(float) * 3 * R * P);
+    r(&c, tens, sizeof(float) * 3 * R * P);
+    uint64_t stored, h = c.h;
+    if (c.bad || fread(&stored, 1, 8, c.f) != 8) {
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: truncated", path);
+        goto done;
+    }
+    if (stored != h || fgetc(c.f) != EOF) {
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: checksum mismatch (file corrupt)", path);
+        goto done;
+    }
+    /* verified: install */
+    float *dst[3] = {m->params, m->adam_m, m->adam_v};
+    for (int t = 0; t < 3; t++)
+        m->be->upload(m->be, dst[t], tens + (size_t)t * R * P, sizeof(float) * R * P);
+    st->step = hd[H_STEP];
+    st->n_curve = (int)hd[H_NCURVE];
+    st->wall_s = wall;
+    memcpy(st->active, active, R);
+    memcpy(st->last_loss, last, sizeof(float) * R);
+    memcpy(st->window, window, sizeof(double) * R);
+    memcpy(st->curve, curve, sizeof(float) * R * st->curve_cap);
+    rc = 0;
+done:
+    if (c.f) fclose(c.f);
+    free(tens);
+    free(curve);
+    free(last);
+    free(seeds);
+    free(active);
+    free(window);
+    return rc;
+}

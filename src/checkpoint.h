@@ -1,0 +1,47 @@
+/* checkpoint: one binary file holding everything needed to resume a pack.
+ *
+ * Owns the on-disk format (docs/engine.md): magic "DSCKPT01", format version,
+ * the identity of the pack (d, L, V, H, R, P, batch, context, steps, the R
+ * seeds), the training position (next step; the data position is a pure
+ * function of it), wall time so far, per-replica active flags, last losses,
+ * the partial loss window and the loss curve so far, then parameters and the
+ * AdamW moments [R][P] each, and an FNV-1a 64 checksum of everything after the
+ * magic. Writes go to PATH.tmp, are fsync'd and renamed over PATH, so a crash
+ * leaves either the old or the new checkpoint, never a torn one. */
+#ifndef DS_CHECKPOINT_H
+#define DS_CHECKPOINT_H
+
+#include <stdint.h>
+
+#include "common.h"
+#include "model.h"
+
+#define DS_CKPT_MAGIC "DSCKPT01"
+#define DS_CKPT_VERSION 1
+
+/* The training state beside the model's tensors. Arrays are host memory the
+ * caller owns: seeds/active/last_loss/window [R], curve [R][curve_cap]. */
+typedef struct {
+    int batch, context;
+    int64_t steps;        /* train.steps (the schedule's length) */
+    const int64_t *seeds;
+    int64_t step;         /* steps done = next step to run */
+    double wall_s;        /* training wall time accumulated so far */
+    int n_curve, curve_cap;
+    uint8_t *active;
+    float *last_loss;
+    double *window;       /* sum of the losses of the unfinished log window */
+    float *curve;
+} ds_ckpt_state;
+
+/* Writes m's parameters and moments and st to path atomically. Returns 0 or
+ * DS_EXIT_ERROR with err naming the file and the failing call. */
+int ds_ckpt_save(const char *path, const ds_model *m, const ds_ckpt_state *st, ds_error *err);
+
+/* Reads path into m and st. st's identity fields (batch, context, steps,
+ * seeds, curve_cap) and m's shape must match the file's; otherwise, or on a
+ * wrong magic, version, size or checksum, returns DS_EXIT_ERROR with err
+ * saying what differs, and m and st are unchanged. */
+int ds_ckpt_load(const char *path, ds_model *m, ds_ckpt_state *st, ds_error *err);
+
+#endif

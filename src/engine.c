@@ -1,0 +1,204 @@
+/* engine: the training loop of one pack (see engine.h).
+ *
+ * Per step, for every replica r: rows step*batch .. step*batch+batch-1 of job
+ * seed seeds[r] (a pure function of the step, so resuming needs no data
+ * state), forward, divergence check, backward, clipped AdamW. A replica whose
+ * loss (or gradient norm) is not finite is frozen and marked diverged; the
+ * others go on unaffected, since no op mixes replicas. After the last step
+ * every eval length (and the largest training length, for id_em) is scored
+ * by evaluate.c.
+ *
+ * Loss curve: point k is the mean training loss of steps k*log_every ..
+ * (k+1)*log_every-1 (NaN from the window where the replica diverged on). */
+#define _POSIX_C_SOURCE 200809L
+#include "engine.h"
+
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "checkpoint.h"
+#include "evaluate.h"
+#include "model.h"
+#include "optim.h"
+#include "tasks.h"
+
+void ds_run_result_free(ds_run_result *r) {
+    if (!r) return;
+    free(r->curve);
+    r->curve = NULL;
+    r->n_curve = 0;
+}
+
+/* Fills the host batch [R][B][context] for `step`. */
+static void make_batch(const ds_sweep *s, const int64_t *seeds, int R, int64_t step, int32_t *tok,
+                       uint8_t *mask) {
+    const ds_task_ops *ops = ds_task_get(&s->task);
+    int B = s->train.batch, ctx = s->train.context;
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < R * B; i++) {
+        int r = i / B, b = i % B;
+        ops->train_row(&s->task, (uint64_t)seeds[r], (uint64_t)step * B + b, ctx,
+                       tok + (size_t)i * ctx, mask + (size_t)i * ctx);
+    }
+}
+
+int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
+                  const ds_train_opts *opts, ds_run_result *results, ds_error *err) {
+    int rc = DS_EXIT_ERROR;
+    double t_start = ds_now();
+    ds_backend *be = NULL;
+    ds_model *m = NULL;
+    const ds_train_spec *tr = &s->train;
+    int B = tr->batch, ctx = tr->context;
+    int64_t stop_at = tr->steps;
+    if (opts && opts->max_steps > 0 && opts->max_steps < stop_at) stop_at = opts->max_steps;
+    int64_t log_every = tr->log_every > 0 ? tr->log_every : 1;
+    int curve_cap = (int)(tr->steps / log_every);
+    const char *ckpt = opts ? opts->ckpt_path : NULL;
+    int verbose = opts ? opts->verbose : 0;
+
+    DS_ASSERT(R >= 1 && scale_idx >= 0 && scale_idx < s->n_scales);
+    memset(results, 0, sizeof(*results) * R);
+    uint8_t *active = DS_MALLOC(R);
+    float *last = DS_MALLOC(sizeof(float) * R), *losses = DS_MALLOC(sizeof(float) * R);
+    double *window = DS_CALLOC(R, sizeof(double));
+    float *curve = DS_MALLOC(sizeof(float) * R * (curve_cap ? curve_cap : 1));
+    int32_t *tok = DS_MALLOC(sizeof(int32_t) * R * B * ctx);
+    uint8_t *mask = DS_MALLOC((size_t)R * B * ctx);
+    float *metrics = NULL;
+    for (int r = 0; r < R; r++) {
+        active[r] = 1;
+        last[r] = NAN;
+    }
+    for (int i = 0; i < R * curve_cap; i++) curve[i] = NAN;
+    ds_ckpt_state st = {.batch = B, .context = ctx, .steps = tr->steps, .seeds = seeds,
+                        .step = 0, .wall_s = 0, .n_curve = 0, .curve_cap = curve_cap,
+                        .active = active, .last_loss = last, .window = window, .curve = curve};
+
+    if ((rc = ds_backend_create(opts ? opts->backend : DS_BACKEND_CPU, &be, err))) goto done;
+    ds_model_config cfg = ds_model_config_from_sweep(s, scale_idx, R);
+    if ((rc = ds_model_create(&cfg, be, &m, err))) goto done;
+
+    if (ckpt && access(ckpt, F_OK) == 0) {
+        if ((rc = ds_ckpt_load(ckpt, m, &st, err))) goto done;
+        if (verbose)
+            fprintf(stderr, "distsweep: resuming %d replica(s) from %s at step %lld\n", R, ckpt,
+                    (long long)st.step);
+    } else {
+        for (int r = 0; r < R; r++) ds_model_init_replica(m, r, (uint64_t)seeds[r]);
+    }
+
+    double t_loop = ds_now(), t_log = t_loop;
+    int64_t step0 = st.step;
+    for (int64_t step = st.step; step < stop_at; step++) {
+        make_batch(s, seeds, R, step, tok, mask);
+        ds_model_set_batch(m, tok, mask, B, ctx - 1);
+        ds_model_forward(m, losses);
+        for (int r = 0; r < R; r++) {
+            if (active[r] && !isfinite(losses[r])) {
+                active[r] = 0;
+                if (verbose)
+                    fprintf(stderr, "distsweep: seed %lld diverged at step %lld (loss %g)\n",
+                            (long long)seeds[r], (long long)step, losses[r]);
+            }
+        }
+        ds_model_backward(m);
+        ds_optim_step(m, tr, step, active, NULL);
+        for (int r = 0; r < R; r++) {
+            if (!active[r]) losses[r] = NAN;
+            last[r] = losses[r];
+            window[r] += losses[r];
+        }
+        if ((step + 1) % log_every == 0 && st.n_curve < curve_cap) {
+            for (int r = 0; r < R; r++) {
+                curve[(size_t)r * curve_cap + st.n_curve] = (float)(window[r] / log_every);
+                window[r] = 0;
+            }
+            st.n_curve++;
+            if (verbose) {
+                double now = ds_now();
+                fprintf(stderr, "step %lld/%lld  %.2f steps/s  loss", (long long)(step + 1),
+                        (long long)stop_at, log_every / (now - t_log));
+                for (int r = 0; r < R && r < 16; r++) fprintf(stderr, " %.4f", curve[(size_t)r * curve_cap + st.n_curve - 1]);
+                fprintf(stderr, R > 16 ? " ...\n" : "\n");
+                t_log = now;
+            }
+        }
+        st.step = step + 1;
+        int stop = opts && opts->hook && opts->hook(opts->hook_ctx, st.step, R, losses);
+        int periodic = s->run.checkpoint_every > 0 && st.step % s->run.checkpoint_every == 0 &&
+                       st.step < stop_at;
+        if (ckpt && (stop || periodic)) {
+            double now = ds_now();
+            st.wall_s += now - t_start;
+            t_start = now;
+            if ((rc = ds_ckpt_save(ckpt, m, &st, err))) goto done;
+        }
+        if (stop) {
+            if (verbose)
+                fprintf(stderr, "distsweep: stopped at step %lld%s%s\n", (long long)st.step,
+                        ckpt ? ", checkpoint " : " (no checkpoint)", ckpt ? ckpt : "");
+            rc = DS_EXIT_INTERRUPTED;
+            goto done;
+        }
+    }
+    if (verbose && stop_at > step0)
+        fprintf(stderr, "distsweep: %lld steps in %.1f s; evaluating\n", (long long)(stop_at - step0),
+                ds_now() - t_loop);
+
+    /* evaluation */
+    const ds_task_spec *task = &s->task;
+    int nL = task->n_eval_lengths;
+    metrics = DS_MALLOC(sizeof(float) * (nL + 1) * R * DS_N_METRICS);
+    int id_idx = -1;
+    for (int i = 0; i < nL; i++) {
+        if ((rc = ds_evaluate_length(m, task, task->eval_lengths[i],
+                                     metrics + (size_t)i * R * DS_N_METRICS, err)))
+            goto done;
+        if (task->eval_lengths[i] == task->train_max) id_idx = i;
+    }
+    if (id_idx < 0) {
+        if ((rc = ds_evaluate_length(m, task, task->train_max, metrics + (size_t)nL * R * DS_N_METRICS, err)))
+            goto done;
+        id_idx = nL;
+    }
+    double wall = st.wall_s + (ds_now() - t_start);
+    for (int r = 0; r < R; r++) {
+        ds_run_result *res = &results[r];
+        res->seed = seeds[r];
+        res->status = active[r] ? DS_RUN_DONE : DS_RUN_DIVERGED;
+        res->steps_done = st.step;
+        res->wall_s = wall;
+        res->final_loss = active[r] ? last[r] : NAN;
+        for (int i = 0; i < nL; i++) {
+            const float *mm = metrics + ((size_t)i * R + r) * DS_N_METRICS;
+            for (int k = 0; k < DS_N_METRICS; k++) res->metrics[i][k] = mm[k];
+            if (!active[r]) { /* spec §6: a diverged run is a sample with EM 0 */
+                res->metrics[i][DS_M_EM] = 0.0f;
+                res->metrics[i][DS_M_TOKEN_ACC] = 0.0f;
+                res->metrics[i][DS_M_MINPROB] = 0.0f;
+                res->metrics[i][DS_M_ERROR] = NAN;
+                res->metrics[i][DS_M_LOSS] = NAN;
+            }
+        }
+        res->id_em = active[r] ? metrics[((size_t)id_idx * R + r) * DS_N_METRICS + DS_M_EM] : 0.0f;
+        res->n_curve = st.n_curve;
+        res->curve = DS_MALLOC(sizeof(float) * (st.n_curve ? st.n_curve : 1));
+        memcpy(res->curve, curve + (size_t)r * curve_cap, sizeof(float) * st.n_curve);
+    }
+    rc = 0;
+done:
+    ds_model_free(m);
+    if (be) be->destroy(be);
+    free(active);
+    free(last);
+    free(losses);
+    free(window);
+    free(curve);
+    free(tok);
+    free(mask);
+    free(metrics);
+    return rc;
+}

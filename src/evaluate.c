@@ -1,0 +1,101 @@
+/* evaluate: teacher-forced evaluation metrics (see evaluate.h). */
+#include "evaluate.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "tasks.h"
+
+const char *const ds_metric_names[DS_N_METRICS] = {"em", "error", "minprob", "token_acc", "loss"};
+
+void ds_metric_acc_example(ds_metric_acc *a, const float *ce, const float *pcorrect,
+                           const float *correct, const uint8_t *scored, int T) {
+    int all = 1, n = 0;
+    float mx = -INFINITY, mn = INFINITY;
+    for (int t = 0; t < T; t++) {
+        if (!scored[t]) continue;
+        n++;
+        /* a NaN loss is the worst possible one: max/min keep it */
+        if (!(ce[t] <= mx)) mx = ce[t];
+        if (!(pcorrect[t] >= mn)) mn = pcorrect[t];
+        if (correct[t] == 0.0f) all = 0;
+        a->tok_correct += correct[t];
+        a->tok_ce += ce[t];
+    }
+    a->n_tokens += n;
+    a->n_examples++;
+    a->em += all;
+    if (n) {
+        a->error += mx;
+        a->minprob += mn;
+    } else {
+        a->minprob += 1.0;
+    }
+}
+
+void ds_metric_acc_finish(const ds_metric_acc *a, float *out) {
+    double ne = a->n_examples, nt = a->n_tokens;
+    out[DS_M_EM] = ne ? (float)(a->em / ne) : NAN;
+    out[DS_M_ERROR] = ne ? (float)(a->error / ne) : NAN;
+    out[DS_M_MINPROB] = ne ? (float)(a->minprob / ne) : NAN;
+    out[DS_M_TOKEN_ACC] = nt ? (float)(a->tok_correct / nt) : NAN;
+    out[DS_M_LOSS] = nt ? (float)(a->tok_ce / nt) : NAN;
+}
+
+int ds_evaluate_length(ds_model *m, const ds_task_spec *task, int L, float *out, ds_error *err) {
+    const ds_task_ops *ops = ds_task_get(task);
+    ds_backend *be = m->be;
+    int R = m->cfg.R, V = m->cfg.V;
+    int n_tok = ops->eval_tokens(task, L), T = n_tok - 1;
+    int64_t count = ops->eval_count(task, L);
+    size_t cap = (size_t)m->cfg.B * m->cfg.T;
+    if (T < 1 || (size_t)T > cap)
+        return ds_error_set(err, DS_EXIT_ERROR,
+                            "evaluate: examples of length %d (%d tokens) do not fit the model's "
+                            "activations (%zu positions)", L, n_tok, cap);
+    int E = (int)(cap / T);
+    if (E > count) E = (int)count;
+    size_t N = (size_t)E * T;
+    int32_t *ex_tok = DS_MALLOC(sizeof(int32_t) * E * n_tok);
+    uint8_t *ex_mask = DS_MALLOC((size_t)E * n_tok);
+    int32_t *tok = DS_MALLOC(sizeof(int32_t) * R * E * n_tok);
+    uint8_t *mask = DS_MALLOC((size_t)R * E * n_tok);
+    float *ce = DS_MALLOC(sizeof(float) * R * N), *pc = DS_MALLOC(sizeof(float) * R * N),
+          *cor = DS_MALLOC(sizeof(float) * R * N);
+    float *d_stats = be->alloc(be, sizeof(float) * 3 * R * N);
+    ds_metric_acc *acc = DS_CALLOC(R, sizeof *acc);
+    DS_ASSERT(d_stats);
+    for (int64_t e0 = 0; e0 < count; e0 += E) {
+        int ne = count - e0 < E ? (int)(count - e0) : E;
+        for (int e = 0; e < ne; e++)
+            ops->eval_example(task, L, e0 + e, ex_tok + (size_t)e * n_tok, ex_mask + (size_t)e * n_tok);
+        for (int r = 0; r < R; r++) {
+            memcpy(tok + (size_t)r * ne * n_tok, ex_tok, sizeof(int32_t) * ne * n_tok);
+            memcpy(mask + (size_t)r * ne * n_tok, ex_mask, (size_t)ne * n_tok);
+        }
+        ds_model_set_batch(m, tok, mask, ne, T);
+        ds_model_forward(m, NULL);
+        size_t n = (size_t)ne * T;
+        float *dce = d_stats, *dpc = d_stats + R * n, *dcor = d_stats + 2 * R * n;
+        be->token_stats(be, dce, dpc, dcor, m->act.logits, m->tgt, R, (int)n, V);
+        be->download(be, ce, dce, sizeof(float) * R * n);
+        be->download(be, pc, dpc, sizeof(float) * R * n);
+        be->download(be, cor, dcor, sizeof(float) * R * n);
+        for (int r = 0; r < R; r++)
+            for (int e = 0; e < ne; e++) {
+                size_t o = (size_t)r * n + (size_t)e * T;
+                ds_metric_acc_example(&acc[r], ce + o, pc + o, cor + o, ex_mask + (size_t)e * n_tok + 1, T);
+            }
+    }
+    for (int r = 0; r < R; r++) ds_metric_acc_finish(&acc[r], out + (size_t)r * DS_N_METRICS);
+    be->free(be, d_stats);
+    free(ex_tok);
+    free(ex_mask);
+    free(tok);
+    free(mask);
+    free(ce);
+    free(pc);
+    free(cor);
+    free(acc);
+    return 0;
+}

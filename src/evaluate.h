@@ -1,0 +1,40 @@
+/* evaluate: the per-job metrics of spec/tasks.md §6 from one teacher-forced pass.
+ *
+ * Owns the metric definitions. For each test length L the task's evaluation
+ * examples (all of length eval_tokens(L), each alone at position 0) are run
+ * through the model in batches; per scored position the backend reports the
+ * token's cross-entropy, the probability of the correct token and whether the
+ * correct token is the (first) argmax, and the host reduces per example:
+ *   em        fraction of examples with every scored position correct
+ *   error     mean over examples of the max per-token CE over scored positions
+ *   minprob   mean over examples of the min probability of the correct token
+ *   token_acc fraction of scored tokens correct
+ *   loss      mean CE over all scored tokens
+ * Teacher forcing gives the greedy-decoding EM exactly: an example is an exact
+ * match iff every answer token is the argmax given the correct prefix, which
+ * is what greedy decoding reproduces token by token. */
+#ifndef DS_EVALUATE_H
+#define DS_EVALUATE_H
+
+#include "engine.h"
+#include "model.h"
+
+/* Running sums over examples of one (replica, length). */
+typedef struct {
+    double em, error, minprob, tok_correct, tok_ce;
+    long n_examples, n_tokens;
+} ds_metric_acc;
+
+/* Adds one example of T target positions: ce/pcorrect/correct per position,
+ * scored[t] != 0 for the scored ones. */
+void ds_metric_acc_example(ds_metric_acc *a, const float *ce, const float *pcorrect,
+                           const float *correct, const uint8_t *scored, int T);
+/* out[DS_N_METRICS] in ds_metric_names order; NaN when nothing was added. */
+void ds_metric_acc_finish(const ds_metric_acc *a, float *out);
+
+/* Evaluates every replica of m at test length L of task. out is [R][DS_N_METRICS].
+ * Returns 0, or DS_EXIT_ERROR with err set if an example does not fit the
+ * model's activation capacity. */
+int ds_evaluate_length(ds_model *m, const ds_task_spec *task, int L, float *out, ds_error *err);
+
+#endif

@@ -1,0 +1,353 @@
+/* model: layout, init, forward and backward of the pack (see model.h). */
+#include "model.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "rng.h"
+#include "tasks.h"
+
+size_t ds_model_param_count(int d, int L, int V) {
+    return (size_t)L * (12 * (size_t)d * d + 13 * (size_t)d) + 2 * (size_t)V * d + 2 * (size_t)d;
+}
+
+ds_model_config ds_model_config_from_sweep(const ds_sweep *s, int scale_idx, int R) {
+    const ds_scale *sc = &s->scales[scale_idx];
+    ds_model_config c = {0};
+    c.R = R;
+    c.B = s->train.batch;
+    c.T = s->train.context - 1;
+    c.d = sc->d_model;
+    c.L = sc->n_layers;
+    c.hd = s->model.head_dim;
+    c.H = c.d / c.hd;
+    c.V = ds_task_get(&s->task)->vocab_total(&s->task);
+    c.rot = ((int)(s->model.rotary_frac * c.hd)) & ~1;
+    c.block = s->model.block;
+    c.rope_base = (float)s->model.rope_base;
+    c.ln_eps = (float)s->model.ln_eps;
+    c.init_std = (float)s->model.init_std;
+    return c;
+}
+
+static void *balloc(ds_model *m, size_t bytes, int *failed) {
+    void *p = m->be->alloc(m->be, bytes);
+    if (!p) *failed = 1;
+    return p;
+}
+
+int ds_model_create(const ds_model_config *cfg, ds_backend *be, ds_model **out, ds_error *err) {
+    *out = NULL;
+    const ds_model_config *c = cfg;
+    if (c->R < 1 || c->B < 1 || c->T < 1 || c->d < 1 || c->L < 1 || c->H < 1 || c->V < 2 ||
+        c->H * c->hd != c->d || c->rot < 0 || c->rot > c->hd || c->rot % 2)
+        return ds_error_set(err, DS_EXIT_ERROR,
+                            "model: inconsistent configuration (R=%d B=%d T=%d d=%d L=%d H=%d "
+                            "hd=%d V=%d rot=%d)",
+                            c->R, c->B, c->T, c->d, c->L, c->H, c->hd, c->V, c->rot);
+    ds_model *m = DS_CALLOC(1, sizeof *m);
+    m->cfg = *cfg;
+    m->be = be;
+    int d = c->d, L = c->L, V = c->V, R = c->R;
+    m->P = ds_model_param_count(d, L, V);
+    m->layer = DS_CALLOC(L, sizeof *m->layer);
+    size_t o = 0;
+    m->wte = o;
+    o += (size_t)V * d;
+    for (int l = 0; l < L; l++) {
+        ds_layer_offsets *lo = &m->layer[l];
+        lo->ln1_w = o; o += d;
+        lo->ln1_b = o; o += d;
+        lo->qkv_w = o; o += 3 * (size_t)d * d;
+        lo->qkv_b = o; o += 3 * (size_t)d;
+        lo->attn_out_w = o; o += (size_t)d * d;
+        lo->attn_out_b = o; o += d;
+        lo->ln2_w = o; o += d;
+        lo->ln2_b = o; o += d;
+        lo->fc_w = o; o += 4 * (size_t)d * d;
+        lo->fc_b = o; o += 4 * (size_t)d;
+        lo->fc_out_w = o; o += 4 * (size_t)d * d;
+        lo->fc_out_b = o; o += d;
+    }
+    m->lnf_w = o; o += d;
+    m->lnf_b = o; o += d;
+    m->head_w = o; o += (size_t)V * d;
+    DS_ASSERT(o == m->P);
+
+    size_t N = (size_t)c->B * c->T, RN = (size_t)R * N, F = sizeof(float);
+    int failed = 0;
+    size_t pbytes = (size_t)R * m->P * F;
+    m->params = balloc(m, pbytes, &failed);
+    m->grads = balloc(m, pbytes, &failed);
+    m->adam_m = balloc(m, pbytes, &failed);
+    m->adam_v = balloc(m, pbytes, &failed);
+    ds_activations *a = &m->act;
+    a->res = balloc(m, (L + 1) * RN * d * F, &failed);
+    if (c->block == DS_BLOCK_SEQUENTIAL) a->res_mid = balloc(m, L * RN * d * F, &failed);
+    a->ln1 = balloc(m, L * RN * d * F, &failed);
+    a->ln1_mean = balloc(m, L * RN * F, &failed);
+    a->ln1_rstd = balloc(m, L * RN * F, &failed);
+    a->qkv = balloc(m, L * RN * 3 * d * F, &failed);
+    a->atty = balloc(m, L * RN * d * F, &failed);
+    a->lse = balloc(m, L * RN * c->H * F, &failed);
+    a->ln2 = balloc(m, L * RN * d * F, &failed);
+    a->ln2_mean = balloc(m, L * RN * F, &failed);
+    a->ln2_rstd = balloc(m, L * RN * F, &failed);
+    a->fch = balloc(m, L * RN * 4 * d * F, &failed);
+    a->fch_gelu = balloc(m, L * RN * 4 * d * F, &failed);
+    a->lnf = balloc(m, RN * d * F, &failed);
+    a->lnf_mean = balloc(m, RN * F, &failed);
+    a->lnf_rstd = balloc(m, RN * F, &failed);
+    a->logits = balloc(m, RN * V * F, &failed);
+    a->tok_loss = balloc(m, RN * F, &failed);
+    a->branch = balloc(m, RN * d * F, &failed);
+    a->dres = balloc(m, RN * d * F, &failed);
+    a->dln = balloc(m, RN * d * F, &failed);
+    a->datty = balloc(m, RN * d * F, &failed);
+    a->dqkv = balloc(m, RN * 3 * d * F, &failed);
+    a->dfch = balloc(m, RN * 4 * d * F, &failed);
+    a->dfch_gelu = balloc(m, RN * 4 * d * F, &failed);
+    a->dlogits = balloc(m, RN * V * F, &failed);
+    m->inp = balloc(m, RN * sizeof(int32_t), &failed);
+    m->tgt = balloc(m, RN * sizeof(int32_t), &failed);
+    m->weight = balloc(m, RN * F, &failed);
+    m->mask = balloc(m, RN * F, &failed);
+    if (failed) {
+        double gb = (4.0 * pbytes + (L * (17.0 + c->H / (double)d) * d + 12.0 * d + 2 * V) * RN * F) / 1e9;
+        ds_model_free(m);
+        return ds_error_set(err, DS_EXIT_ERROR,
+                            "model: out of memory allocating a pack of %d replicas "
+                            "(d=%d, L=%d, batch %d x %d: about %.1f GB)",
+                            R, d, L, c->B, c->T, gb);
+    }
+    *out = m;
+    return 0;
+}
+
+void ds_model_free(ds_model *m) {
+    if (!m) return;
+    ds_backend *be = m->be;
+    void *bufs[] = {m->params, m->grads, m->adam_m, m->adam_v, m->act.res, m->act.res_mid,
+                    m->act.ln1, m->act.ln1_mean, m->act.ln1_rstd, m->act.qkv, m->act.atty,
+                    m->act.lse, m->act.ln2, m->act.ln2_mean, m->act.ln2_rstd, m->act.fch,
+                    m->act.fch_gelu, m->act.lnf, m->act.lnf_mean, m->act.lnf_rstd,
+                    m->act.logits, m->act.tok_loss, m->act.branch, m->act.dres, m->act.dln,
+                    m->act.datty, m->act.dqkv, m->act.dfch, m->act.dfch_gelu, m->act.dlogits,
+                    m->inp, m->tgt, m->weight, m->mask};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        if (bufs[i]) be->free(be, bufs[i]);
+    free(m->layer);
+    free(m);
+}
+
+/* ------------------------------------------------------------------------ */
+/* parameters */
+
+static void fill_normal(float *p, size_t off, size_t n, uint64_t seed, float std) {
+    for (size_t i = 0; i < n; i++) {
+        ds_rng r;
+        ds_rng_init(&r, seed, DS_STREAM_INIT, off + i);
+        p[off + i] = std * ds_rng_normal(&r);
+    }
+}
+
+void ds_model_init_replica(ds_model *m, int r, uint64_t seed) {
+    DS_ASSERT(r >= 0 && r < m->cfg.R);
+    int d = m->cfg.d, V = m->cfg.V;
+    float std = m->cfg.init_std;
+    float *p = DS_CALLOC(m->P, sizeof(float)); /* biases 0 */
+    fill_normal(p, m->wte, (size_t)V * d, seed, std);
+    for (int l = 0; l < m->cfg.L; l++) {
+        const ds_layer_offsets *lo = &m->layer[l];
+        for (int c = 0; c < d; c++) p[lo->ln1_w + c] = p[lo->ln2_w + c] = 1.0f;
+        fill_normal(p, lo->qkv_w, 3 * (size_t)d * d, seed, std);
+        fill_normal(p, lo->attn_out_w, (size_t)d * d, seed, std);
+        fill_normal(p, lo->fc_w, 4 * (size_t)d * d, seed, std);
+        fill_normal(p, lo->fc_out_w, 4 * (size_t)d * d, seed, std);
+    }
+    for (int c = 0; c < d; c++) p[m->lnf_w + c] = 1.0f;
+    fill_normal(p, m->head_w, (size_t)V * d, seed, std);
+    ds_model_set_params(m, r, p);
+    size_t bytes = m->P * sizeof(float);
+    m->be->zero(m->be, m->adam_m + (size_t)r * m->P, bytes);
+    m->be->zero(m->be, m->adam_v + (size_t)r * m->P, bytes);
+    free(p);
+}
+
+void ds_model_set_params(ds_model *m, int r, const float *host) {
+    DS_ASSERT(r >= 0 && r < m->cfg.R);
+    m->be->upload(m->be, m->params + (size_t)r * m->P, host, m->P * sizeof(float));
+}
+
+void ds_model_get_params(const ds_model *m, int r, float *host) {
+    DS_ASSERT(r >= 0 && r < m->cfg.R);
+    m->be->download(m->be, host, m->params + (size_t)r * m->P, m->P * sizeof(float));
+}
+
+void ds_model_get_grads(const ds_model *m, int r, float *host) {
+    DS_ASSERT(r >= 0 && r < m->cfg.R);
+    m->be->download(m->be, host, m->grads + (size_t)r * m->P, m->P * sizeof(float));
+}
+
+/* ------------------------------------------------------------------------ */
+/* batch */
+
+void ds_model_set_batch(ds_model *m, const int32_t *tokens, const uint8_t *mask, int B, int T) {
+    DS_ASSERT(B >= 1 && T >= 1 && (size_t)B * T <= (size_t)m->cfg.B * m->cfg.T);
+    int R = m->cfg.R;
+    size_t N = (size_t)B * T;
+    int32_t *inp = DS_MALLOC(R * N * sizeof(int32_t)), *tgt = DS_MALLOC(R * N * sizeof(int32_t));
+    float *w = DS_MALLOC(R * N * sizeof(float)), *mk = DS_MALLOC(R * N * sizeof(float));
+    for (int r = 0; r < R; r++) {
+        long scored = 0;
+        for (int b = 0; b < B; b++) {
+            const int32_t *row = tokens + ((size_t)r * B + b) * (T + 1);
+            const uint8_t *mrow = mask + ((size_t)r * B + b) * (T + 1);
+            for (int t = 0; t < T; t++) {
+                size_t i = (size_t)r * N + (size_t)b * T + t;
+                DS_ASSERT(row[t] >= 0 && row[t] < m->cfg.V && row[t + 1] >= 0 && row[t + 1] < m->cfg.V);
+                inp[i] = row[t];
+                tgt[i] = row[t + 1];
+                mk[i] = mrow[t + 1] ? 1.0f : 0.0f;
+                scored += mrow[t + 1] != 0;
+            }
+        }
+        float inv = scored ? 1.0f / (float)scored : 0.0f;
+        for (size_t n = 0; n < N; n++) w[(size_t)r * N + n] = mk[(size_t)r * N + n] * inv;
+    }
+    ds_backend *be = m->be;
+    be->upload(be, m->inp, inp, R * N * sizeof(int32_t));
+    be->upload(be, m->tgt, tgt, R * N * sizeof(int32_t));
+    be->upload(be, m->weight, w, R * N * sizeof(float));
+    be->upload(be, m->mask, mk, R * N * sizeof(float));
+    m->cur_B = B;
+    m->cur_T = T;
+    free(inp);
+    free(tgt);
+    free(w);
+    free(mk);
+}
+
+/* ------------------------------------------------------------------------ */
+/* forward */
+
+/* Activation pointer of layer l in a per-layer array of `width` floats per row. */
+#define LAYER(buf, l, width) ((buf) + (size_t)(l) * RNmax * (width))
+
+void ds_model_forward(ds_model *m, float *losses) {
+    ds_backend *be = m->be;
+    const ds_model_config *c = &m->cfg;
+    ds_activations *a = &m->act;
+    int R = c->R, B = m->cur_B, T = m->cur_T, d = c->d, H = c->H, hd = c->hd, V = c->V;
+    int N = B * T;
+    size_t RNmax = (size_t)R * c->B * c->T, RN = (size_t)R * N, ws = m->P;
+    const float *p = m->params;
+    DS_ASSERT(B > 0);
+
+    be->encoder_fwd(be, a->res, m->inp, p + m->wte, ws, R, N, d);
+    for (int l = 0; l < c->L; l++) {
+        const ds_layer_offsets *lo = &m->layer[l];
+        float *x = LAYER(a->res, l, d), *xo = LAYER(a->res, l + 1, d);
+        float *ln1 = LAYER(a->ln1, l, d), *qkv = LAYER(a->qkv, l, 3 * d);
+        float *atty = LAYER(a->atty, l, d), *lse = LAYER(a->lse, l, H);
+        float *ln2 = LAYER(a->ln2, l, d), *fch = LAYER(a->fch, l, 4 * d);
+        float *fchg = LAYER(a->fch_gelu, l, 4 * d);
+        /* attention branch */
+        be->layernorm_fwd(be, ln1, LAYER(a->ln1_mean, l, 1), LAYER(a->ln1_rstd, l, 1), x,
+                          p + lo->ln1_w, p + lo->ln1_b, ws, R, N, d, c->ln_eps);
+        be->matmul_fwd(be, qkv, ln1, p + lo->qkv_w, p + lo->qkv_b, ws, R, N, d, 3 * d);
+        be->rope_fwd(be, qkv, R, B, T, H, hd, c->rot, c->rope_base);
+        be->attention_fwd(be, atty, lse, qkv, R, B, T, H, hd);
+        be->matmul_fwd(be, a->branch, atty, p + lo->attn_out_w, p + lo->attn_out_b, ws, R, N, d, d);
+        /* MLP input: the block's input (parallel) or the stream after attention */
+        float *mlp_in = x;
+        if (c->block == DS_BLOCK_SEQUENTIAL) {
+            mlp_in = LAYER(a->res_mid, l, d);
+            be->add(be, mlp_in, x, a->branch, RN * d);
+        } else {
+            be->add(be, xo, x, a->branch, RN * d);
+        }
+        be->layernorm_fwd(be, ln2, LAYER(a->ln2_mean, l, 1), LAYER(a->ln2_rstd, l, 1), mlp_in,
+                          p + lo->ln2_w, p + lo->ln2_b, ws, R, N, d, c->ln_eps);
+        be->matmul_fwd(be, fch, ln2, p + lo->fc_w, p + lo->fc_b, ws, R, N, d, 4 * d);
+        be->gelu_fwd(be, fchg, fch, RN * 4 * d);
+        be->matmul_fwd(be, a->branch, fchg, p + lo->fc_out_w, p + lo->fc_out_b, ws, R, N, 4 * d, d);
+        if (c->block == DS_BLOCK_SEQUENTIAL)
+            be->add(be, xo, mlp_in, a->branch, RN * d);
+        else
+            be->add(be, xo, xo, a->branch, RN * d);
+    }
+    float *xl = LAYER(a->res, c->L, d);
+    be->layernorm_fwd(be, a->lnf, a->lnf_mean, a->lnf_rstd, xl, p + m->lnf_w, p + m->lnf_b, ws, R,
+                      N, d, c->ln_eps);
+    be->matmul_fwd(be, a->logits, a->lnf, p + m->head_w, NULL, ws, R, N, d, V);
+    if (losses) {
+        be->crossentropy_fwd(be, a->tok_loss, a->logits, m->tgt, R, N, V);
+        double *s = DS_MALLOC(sizeof(double) * R);
+        be->weighted_sum(be, s, a->tok_loss, m->weight, R, N);
+        for (int r = 0; r < R; r++) losses[r] = (float)s[r];
+        free(s);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* backward */
+
+void ds_model_backward(ds_model *m) {
+    ds_backend *be = m->be;
+    const ds_model_config *c = &m->cfg;
+    ds_activations *a = &m->act;
+    int R = c->R, B = m->cur_B, T = m->cur_T, d = c->d, H = c->H, hd = c->hd, V = c->V;
+    int N = B * T;
+    size_t RNmax = (size_t)R * c->B * c->T, RN = (size_t)R * N, ws = m->P;
+    const float *p = m->params;
+    float *g = m->grads;
+
+    be->zero(be, g, (size_t)R * m->P * sizeof(float));
+    be->zero(be, a->dres, RN * d * sizeof(float));
+    be->crossentropy_bwd(be, a->dlogits, a->logits, m->tgt, m->weight, R, N, V);
+    be->matmul_bwd(be, a->dln, g + m->head_w, NULL, ws, a->dlogits, a->lnf, p + m->head_w, R, N, d, V);
+    be->layernorm_bwd(be, a->dres, g + m->lnf_w, g + m->lnf_b, ws, a->dln, LAYER(a->res, c->L, d),
+                      p + m->lnf_w, a->lnf_mean, a->lnf_rstd, R, N, d);
+    for (int l = c->L - 1; l >= 0; l--) {
+        const ds_layer_offsets *lo = &m->layer[l];
+        float *x = LAYER(a->res, l, d);
+        float *ln1 = LAYER(a->ln1, l, d), *qkv = LAYER(a->qkv, l, 3 * d);
+        float *atty = LAYER(a->atty, l, d), *lse = LAYER(a->lse, l, H);
+        float *ln2 = LAYER(a->ln2, l, d), *fch = LAYER(a->fch, l, 4 * d);
+        float *fchg = LAYER(a->fch_gelu, l, 4 * d);
+        float *mlp_in = c->block == DS_BLOCK_SEQUENTIAL ? LAYER(a->res_mid, l, d) : x;
+        /* dres holds the gradient of the block's output. Both branch outputs
+         * are added to the stream, so both take dres as their output gradient;
+         * in a parallel block the attention projection must read it before
+         * the LayerNorm backwards add into it. */
+        if (c->block == DS_BLOCK_PARALLEL)
+            be->matmul_bwd(be, a->datty, g + lo->attn_out_w, g + lo->attn_out_b, ws, a->dres, atty,
+                           p + lo->attn_out_w, R, N, d, d);
+        /* MLP branch */
+        be->matmul_bwd(be, a->dfch_gelu, g + lo->fc_out_w, g + lo->fc_out_b, ws, a->dres, fchg,
+                       p + lo->fc_out_w, R, N, 4 * d, d);
+        be->gelu_bwd(be, a->dfch, fch, a->dfch_gelu, RN * 4 * d);
+        be->matmul_bwd(be, a->dln, g + lo->fc_w, g + lo->fc_b, ws, a->dfch, ln2, p + lo->fc_w, R, N,
+                       d, 4 * d);
+        be->layernorm_bwd(be, a->dres, g + lo->ln2_w, g + lo->ln2_b, ws, a->dln, mlp_in,
+                          p + lo->ln2_w, LAYER(a->ln2_mean, l, 1), LAYER(a->ln2_rstd, l, 1), R, N, d);
+        /* attention branch (sequential: dres is now the gradient of the mid stream) */
+        if (c->block == DS_BLOCK_SEQUENTIAL)
+            be->matmul_bwd(be, a->datty, g + lo->attn_out_w, g + lo->attn_out_b, ws, a->dres, atty,
+                           p + lo->attn_out_w, R, N, d, d);
+        be->attention_bwd(be, a->dqkv, a->datty, qkv, atty, lse, R, B, T, H, hd);
+        be->rope_bwd(be, a->dqkv, R, B, T, H, hd, c->rot, c->rope_base);
+        be->matmul_bwd(be, a->dln, g + lo->qkv_w, g + lo->qkv_b, ws, a->dqkv, ln1, p + lo->qkv_w, R,
+                       N, d, 3 * d);
+        be->layernorm_bwd(be, a->dres, g + lo->ln1_w, g + lo->ln1_b, ws, a->dln, x, p + lo->ln1_w,
+                          LAYER(a->ln1_mean, l, 1), LAYER(a->ln1_rstd, l, 1), R, N, d);
+    }
+    be->encoder_bwd(be, g + m->wte, ws, a->dres, m->inp, R, N, d);
+}
+
+void ds_model_get_logits(const ds_model *m, int r, float *host) {
+    DS_ASSERT(r >= 0 && r < m->cfg.R);
+    size_t N = (size_t)m->cur_B * m->cur_T;
+    m->be->download(m->be, host, m->act.logits + (size_t)r * N * m->cfg.V, N * m->cfg.V * sizeof(float));
+}

@@ -1,0 +1,118 @@
+/* model: the transformer of spec/tasks.md §3 for a pack of R replicas.
+ *
+ * Owns the pack's tensors on a backend: parameters, gradients and AdamW
+ * moments [R][P] in the flat layout below, activations [R][B*T][...], and the
+ * uploaded batch. Forward and backward are written once against the op table
+ * of backend.h; the training loop (engine.c), the optimizer (optim.c) and the
+ * evaluation (evaluate.c) drive it. The host functions below (set/get params,
+ * set a batch, forward, backward, read logits and gradients) are also the
+ * interface the PyTorch comparison tests use.
+ *
+ * Flat parameter layout of one replica (P floats, matrices row-major
+ * [out][in], y = x W^T + b as torch.nn.Linear):
+ *   wte[V][d]
+ *   per layer l: ln1_w[d] ln1_b[d] qkv_w[3d][d] qkv_b[3d] attn_out_w[d][d]
+ *                attn_out_b[d] ln2_w[d] ln2_b[d] fc_w[4d][d] fc_b[4d]
+ *                fc_out_w[d][4d] fc_out_b[d]
+ *   lnf_w[d] lnf_b[d] head_w[V][d]
+ * P = L(12d^2 + 13d) + 2Vd + 2d. qkv rows: q 0..d-1, k d..2d-1, v 2d..3d-1;
+ * head h uses dims h*hd..(h+1)*hd-1 of each.
+ *
+ * Row convention (as tasks.h): a batch row is T+1 tokens with a 0/1 target
+ * mask; inputs are tokens[0..T-1], targets tokens[1..T], target t scored when
+ * mask[t+1] = 1. The loss of replica r is sum(CE * mask) / sum(mask) over its
+ * B rows (0 when nothing is scored). */
+#ifndef DS_MODEL_H
+#define DS_MODEL_H
+
+#include <stdint.h>
+
+#include "backend.h"
+#include "sweep.h"
+
+typedef struct {
+    int R;            /* replicas in the pack */
+    int B, T;         /* capacity: rows per replica and input positions per row */
+    int d, L, H, hd;  /* width, depth, heads, head size (d = H*hd) */
+    int V;            /* embedding/head rows (task vocab_total) */
+    int rot;          /* rotated dims per head: rotary_frac*hd rounded down to even */
+    ds_block_kind block;
+    float rope_base, ln_eps, init_std;
+} ds_model_config;
+
+/* Offsets (in floats, inside one replica's flat vector) of the tensors of one layer. */
+typedef struct {
+    size_t ln1_w, ln1_b, qkv_w, qkv_b, attn_out_w, attn_out_b, ln2_w, ln2_b, fc_w, fc_b,
+        fc_out_w, fc_out_b;
+} ds_layer_offsets;
+
+typedef struct {
+    float *res;          /* [L+1][R][N][d] residual stream entering each layer, and the last */
+    float *res_mid;      /* [L][R][N][d] sequential blocks: stream between attention and MLP */
+    float *ln1, *ln1_mean, *ln1_rstd;   /* [L][R][N][d], [L][R][N] */
+    float *qkv;          /* [L][R][N][3d], q and k rotated in place */
+    float *atty, *lse;   /* [L][R][N][d], [L][R][B][H][T] */
+    float *ln2, *ln2_mean, *ln2_rstd;
+    float *fch, *fch_gelu; /* [L][R][N][4d] */
+    float *lnf, *lnf_mean, *lnf_rstd;
+    float *logits;       /* [R][N][V] */
+    float *tok_loss;     /* [R][N] per-position CE */
+    /* scratch of the backward pass (one layer at a time) */
+    float *branch;       /* [R][N][d] attention projection / MLP output in forward */
+    float *dres, *dln, *datty, *dqkv, *dfch, *dfch_gelu, *dlogits;
+} ds_activations;
+
+typedef struct {
+    ds_model_config cfg;
+    ds_backend *be;      /* not owned */
+    size_t P;            /* parameters per replica */
+    size_t wte, lnf_w, lnf_b, head_w; /* offsets */
+    ds_layer_offsets *layer; /* [L] */
+    float *params, *grads, *adam_m, *adam_v; /* backend [R][P] */
+    ds_activations act;
+    int32_t *inp, *tgt;  /* backend [R][N] */
+    float *weight;       /* backend [R][N]: mask / sum(mask) of the replica */
+    float *mask;         /* backend [R][N]: 0/1 */
+    int cur_B, cur_T;    /* shape of the batch last set */
+} ds_model;
+
+/* Parameters per replica for width d, depth L, vocabulary V. */
+size_t ds_model_param_count(int d, int L, int V);
+
+/* The model of scale scale_idx of sweep s for R replicas, with capacity for
+ * one training batch (train.batch rows of train.context-1 positions). */
+ds_model_config ds_model_config_from_sweep(const ds_sweep *s, int scale_idx, int R);
+
+/* Allocates a pack on backend be (which must outlive it). Parameters start at
+ * zero: call ds_model_init_replica or ds_model_set_params. Returns 0, or
+ * DS_EXIT_ERROR with err set (out of memory, inconsistent config). */
+int ds_model_create(const ds_model_config *cfg, ds_backend *be, ds_model **out, ds_error *err);
+void ds_model_free(ds_model *m);
+
+/* Spec init of replica r from job seed `seed`: every weight matrix
+ * N(0, init_std^2) drawn with rng stream DS_STREAM_INIT at index = offset in
+ * the flat vector; biases 0, LayerNorm weights 1. Resets r's Adam moments. */
+void ds_model_init_replica(ds_model *m, int r, uint64_t seed);
+
+/* Copies replica r's P parameters from / to host memory. */
+void ds_model_set_params(ds_model *m, int r, const float *host);
+void ds_model_get_params(const ds_model *m, int r, float *host);
+/* Replica r's P-float gradient of the last ds_model_backward. */
+void ds_model_get_grads(const ds_model *m, int r, float *host);
+
+/* Uploads a batch: tokens and mask are host [R][B][T+1] (rows as tasks.h
+ * produces them), B*T <= cfg.B*cfg.T (evaluation uses more, shorter rows). */
+void ds_model_set_batch(ds_model *m, const int32_t *tokens, const uint8_t *mask, int B, int T);
+
+/* Forward pass over the batch last set. If losses is not NULL, fills the R
+ * training losses (NaN/Inf propagate, they mark divergence). Logits stay on
+ * the backend for ds_model_get_logits / backward / evaluation. */
+void ds_model_forward(ds_model *m, float *losses);
+
+/* Zeroes the gradients and back-propagates the loss of the last forward. */
+void ds_model_backward(ds_model *m);
+
+/* Replica r's logits of the last forward, host [B][T][V]. */
+void ds_model_get_logits(const ds_model *m, int r, float *host);
+
+#endif
