@@ -71,6 +71,9 @@ static size_t scale_values(const ds_results *r, int metric, int scale, int l, do
     return n;
 }
 
+/* error and loss: lower is better, so success is x <= tau. */
+static int lower_is_better(int metric) { return metric == DS_M_ERROR || metric == DS_M_LOSS; }
+
 static void compute_row(const ds_results *r, const report_opts *o, int l, int scale,
                         int largest, dip_cache *dc, double *buf, double *buf2, scale_row *row) {
     memset(row, 0, sizeof *row);
@@ -92,7 +95,15 @@ static void compute_row(const ds_results *r, const report_opts *o, int l, int sc
         if (!(hi > lo)) hi = lo + 1;
     }
     row->mode = ds_stats_kde_mode(buf, n, lo, hi);
-    ds_stats_success(buf, n, o->tau, &row->p, &row->ms);
+    if (lower_is_better(o->metric)) {
+        /* success is x <= tau: P(-x >= -tau), and the mean flips back */
+        for (size_t i = 0; i < n; i++) buf2[i] = -buf[i];
+        ds_stats_success(buf2, n, -o->tau, &row->p, &row->ms);
+        ds_ci m = row->ms;
+        row->ms.est = -m.est, row->ms.lo = -m.hi, row->ms.hi = -m.lo;
+    } else {
+        ds_stats_success(buf, n, o->tau, &row->p, &row->ms);
+    }
     ds_stats_moments(buf, n, &row->g1, &row->g2, &row->bc);
     row->dip = ds_stats_dip(buf, n);
     row->dip_p = n ? ds_stats_dip_pvalue(row->dip, dip_null_for(dc, n), DS_DIP_SIMS) : NAN;
@@ -143,14 +154,21 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
 
     /* curves of each seed along the family */
     double *Bv = DS_MALLOC((S ? S : 1) * sizeof *Bv), *Lv = DS_MALLOC((S ? S : 1) * sizeof *Lv);
-    double *curve = DS_MALLOC((fam->n ? (size_t)fam->n : 1) * S * sizeof *curve);
+    double *curve = DS_MALLOC((fam->n ? (size_t)fam->n : 1) * (S ? S : 1) * sizeof *curve);
+    double *neg = DS_MALLOC((fam->n ? (size_t)fam->n : 1) * sizeof *neg);
     for (size_t s = 0; s < S; s++) {
         double *y = curve + s * (size_t)fam->n;
         for (int k = 0; k < fam->n; k++) y[k] = run_value(r, o->metric, fam->scale[k], (int64_t)s, l);
         int complete = 1;
         for (int k = 0; k < fam->n; k++) complete &= isfinite(y[k]) != 0;
-        if (complete) ds_stats_breakthrough(y, (size_t)fam->n, &Bv[s], &Lv[s]);
-        else Bv[s] = Lv[s] = NAN;
+        if (complete) {
+            /* on -x for error and loss, so that a positive B is an improvement */
+            int flip = lower_is_better(o->metric);
+            for (int k = 0; k < fam->n; k++) neg[k] = flip ? -y[k] : y[k];
+            ds_stats_breakthrough(neg, (size_t)fam->n, &Bv[s], &Lv[s]);
+        } else {
+            Bv[s] = Lv[s] = NAN;
+        }
     }
     size_t K = (size_t)o->top;
     size_t *topB = DS_MALLOC((K ? K : 1) * sizeof *topB), *topL = DS_MALLOC((K ? K : 1) * sizeof *topL);
@@ -253,7 +271,7 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
         }
         printf("}");
     }
-    free(topB), free(topL), free(curve), free(Bv), free(Lv), free(rows), free(buf), free(buf2);
+    free(topB), free(topL), free(curve), free(neg), free(Bv), free(Lv), free(rows), free(buf), free(buf2);
     return 0;
 }
 
@@ -270,6 +288,8 @@ static void usage(FILE *f) {
             "successful runs with 95%% bootstrap CIs, the Wasserstein-2 distance to the\n"
             "largest scale of the family, the bimodality coefficient and the dip test\n"
             "p-value; then the top-K breakthrough and linear seeds of each family.\n"
+            "For error and loss (lower is better) success is x <= TAU and breakthroughness\n"
+            "and linearity are computed on -x, so that positive means improving.\n"
             "Works on a file that a sweep is still writing. Defaults: --metric em,\n"
             "--length 60 if evaluated else the first, --threshold 0.5, every family,\n"
             "--top 5, --format table. Details: docs/analysis.md.\n");
@@ -393,8 +413,8 @@ int ds_cmd_report(int argc, char **argv) {
                "%lld pending\n",
                o.path, r.sweep_name, r.n_scales, (long long)r.n_seeds, (long long)counts[1],
                (long long)counts[3], (long long)counts[2], (long long)counts[0]);
-        printf("metric %s at length %d, success threshold %g; n counts done and diverged runs%s\n",
-               mname, r.eval_lengths[l], o.tau,
+        printf("metric %s at length %d, success = %s %s %g; n counts done and diverged runs%s\n",
+               mname, r.eval_lengths[l], mname, lower_is_better(o.metric) ? "<=" : ">=", o.tau,
                o.metric == DS_M_EM ? " (diverged = EM 0)" : "");
         printf("CIs: 95%% percentile bootstrap, %d resamples; dip_p: Hartigan's dip test, %d uniform "
                "simulations\n",
@@ -408,7 +428,8 @@ int ds_cmd_report(int argc, char **argv) {
         jstr(stdout, o.path);
         printf(", \"sweep_name\": ");
         jstr(stdout, r.sweep_name);
-        printf(", \"metric\": \"%s\", \"length\": %d, \"threshold\": ", mname, r.eval_lengths[l]);
+        printf(", \"metric\": \"%s\", \"length\": %d, \"success\": \"%s\", \"threshold\": ", mname,
+               r.eval_lengths[l], lower_is_better(o.metric) ? "<=" : ">=");
         jnum(stdout, o.tau);
         printf(", \"n_seeds\": %lld, \"done\": %lld, \"diverged\": %lld, \"failed\": %lld, "
                "\"pending\": %lld, \"bootstrap_resamples\": %d, \"dip_simulations\": %d,\n "

@@ -32,6 +32,7 @@ import numpy as np
 METRICS = ("em", "error", "minprob", "token_acc", "loss")
 STATUS = {0: "pending", 1: "done", 2: "failed", 3: "diverged"}
 PENDING, DONE, FAILED, DIVERGED = 0, 1, 2, 3
+LOWER_IS_BETTER = ("error", "loss")  # success is x <= tau; B and Lin are taken on -x
 METRIC_LABELS = {
     "em": "exact match (fraction of examples)",
     "error": "error: mean max per-token loss (nats)",
@@ -200,14 +201,15 @@ def to_dataframe(res):
 
 # --- statistics for the plots (src/stats.c is the reference) -----------------------
 
-def success(x, tau, resamples=1000, seed=0):
-    """p = P(x >= tau), mean of the successful values, and their 95% percentile
-    bootstrap intervals: (p, p_lo, p_hi, m, m_lo, m_hi)."""
+def success(x, tau, resamples=1000, seed=0, lower_is_better=False):
+    """p = P(x >= tau) (x <= tau if lower_is_better), mean of the successful
+    values, and their 95% percentile bootstrap intervals:
+    (p, p_lo, p_hi, m, m_lo, m_hi)."""
     x = np.asarray(x, float)
     n = len(x)
     if n == 0:
         return (np.nan,) * 6
-    ok = x >= tau
+    ok = x <= tau if lower_is_better else x >= tau
     p = ok.mean()
     m = x[ok].mean() if ok.any() else np.nan
     b = np.random.default_rng(seed).integers(0, n, size=(resamples, n))

@@ -104,7 +104,8 @@ def fig_curves(res, fam, metric, li, top):
     idx = res.families[fam]
     params = np.asarray(res.scales["n_params"])[idx]
     Y = res.curve_matrix(metric, fam, li)
-    BL = np.array([dh.breakthrough(y) for y in Y]) if len(Y) else np.zeros((0, 2))
+    sign = -1.0 if metric in dh.LOWER_IS_BETTER else 1.0  # B, Lin on -x for error and loss
+    BL = np.array([dh.breakthrough(sign * y) for y in Y]) if len(Y) else np.zeros((0, 2))
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     L = int(res.eval_lengths[li])
     for ax, col, name in ((axes[0], 0, "breakthrough"), (axes[1], 1, "linear")):
@@ -129,10 +130,12 @@ def fig_curves(res, fam, metric, li, top):
 def fig_success(res, fam, metric, li, tau):
     idx = res.families[fam]
     params = np.asarray(res.scales["n_params"])[idx].astype(float)
-    st = np.array([dh.success(res.counted(metric, s, li), tau) for s in idx]).reshape(len(idx), 6)
+    st = np.array([dh.success(res.counted(metric, s, li), tau, lower_is_better=metric in dh.LOWER_IS_BETTER)
+                   for s in idx]).reshape(len(idx), 6)
+    rel = "≤" if metric in dh.LOWER_IS_BETTER else "≥"
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharex=True)
     L = int(res.eval_lengths[li])
-    for ax, off, ylabel in ((axes[0], 0, f"P({metric} ≥ {tau:g}) (fraction of seeds)"),
+    for ax, off, ylabel in ((axes[0], 0, f"P({metric} {rel} {tau:g}) (fraction of seeds)"),
                             (axes[1], 3, f"mean {metric} of successful seeds")):
         ax.plot(params, st[:, off], marker="o", color="C0", label="estimate")
         ax.fill_between(params, st[:, off + 1], st[:, off + 2], color="C0", alpha=0.25,

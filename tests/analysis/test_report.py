@@ -98,6 +98,16 @@ for length in (60, 20):
 d = json.loads(report(fn, "--format", "json", "--family", "width", "--top", "2", "--metric", "error").stdout)
 check([f["name"] for f in d["families"]] == ["width"] and len(d["families"][0]["top_linear"]) == 2, "--family/--top")
 check(d["metric"] == "error" and d["families"][0]["scales"][1]["n"] == 39, "error: the diverged run has no error")
+# error: lower is better, so success is error <= tau and B, Lin are taken on -error
+d = json.loads(report(fn, "--format", "json", "--metric", "error", "--threshold", "1").stdout)
+check(d["success"] == "<=", "error: success is <=")
+dep = d["families"][0]
+li = res.length_index(60)
+for r in dep["scales"]:
+    v = res.counted("error", res.scale_names.index(r["scale"]), li)
+    check(math.isclose(r["p_success"], np.mean(v <= 1), abs_tol=1e-12), f"error p_success {r['scale']}")
+check(all(t["B"] == "inf" or t["B"] > 0 for t in dep["top_breakthrough"]), "error: falling curves rank first")
+check(dep["scales"][3]["p_success"] == 1 and dep["scales"][0]["p_success"] == 0, "error p at L1 / L4")
 d = json.loads(report(fn, "--format", "json", "--threshold", "0.0").stdout)
 check(all(r["p_success"] == 1 for f in d["families"] for r in f["scales"] if r["n"]), "threshold 0 -> p = 1")
 
