@@ -9,7 +9,7 @@ For each case (block parallel/sequential x rotary_frac 0.25/1.0) the C driver
   replica 1: weights set through the engine's set-params API to O(1) values
              (activations of order 1, so GELU's shape and RoPE matter),
 runs one forward+backward on a batch of real count rows, then 10 AdamW steps
-(lr 1e-3, warmup 2, cosine to step 10, wd 0.1, clip 1.0), and writes
+(lr 1e-3, warmup 2, cosine to step 10, wd 0.1, clip 3.0), and writes
 everything to a binary file (format below). This script loads it, recomputes
 everything in float64 from the very same float32 weights and batches, and
 compares tensor by tensor; see docs/correctness.md for the tolerances' reasons.
@@ -74,7 +74,7 @@ class Checker:
 
     def check(self, what, err, tol, detail=""):
         ok = bool(err <= tol)  # NaN fails
-        line = "%-4s %-46s max err %.3e  tol %.3e %s" % ("ok" if ok else "FAIL", what, err, tol, detail)
+        line = "%-4s %-46s err %.3e  tol %.3e %s" % ("ok" if ok else "FAIL", what, err, tol, detail)
         self.lines.append(line)
         if not ok:
             self.failures.append("%s: %s: max error %.3e exceeds tolerance %.3e %s"
@@ -160,6 +160,10 @@ def compare_case(path, verbose):
     betas, eps = (c["beta1"], c["beta2"]), c["adam_eps"]
     sp, sg, sl = D["step_params"], D["step_grads"], D["step_loss"]
     lrs = [lr * ref.lr_multiplier(t, warm, total) for t in range(S)]
+    gn = np.linalg.norm(sg.astype(np.float64), axis=2)  # [S, R]
+    clipped = int((gn > clip).sum())
+    ck.check_at_least("steps with clipping active (of %d)" % gn.size, clipped, 1)
+    ck.check_at_least("steps with clipping inactive (of %d)" % gn.size, gn.size - clipped, 1)
     for r in range(R):
         # (a) The optimiser alone: the engine's own gradients and weights before
         # each step into the float64 AdamW; only rounding of one update differs.
@@ -178,18 +182,36 @@ def compare_case(path, verbose):
         w = f64(sp[0, r])
         opt = ref.AdamW(P, lr, wd, warm, total, clip, betas, eps)
         lerr = 0.0
+        gmax = torch.zeros(P, dtype=torch.float64)  # max_t |g_ref| per coordinate
         for t in range(S):
             x, y, m = i64(D["step_inputs"][t, r]), i64(D["step_targets"][t, r]), f64(D["step_mask"][t, r])
             loss, _, g = ref.loss_and_grad(w, x, y, m, cfg)
             lerr = max(lerr, abs(float(sl[t, r]) - float(loss)) / abs(float(loss)))
+            gmax = torch.maximum(gmax, g.abs())
             w = opt.step(w, g)
         ck.check("replica %d training losses, 10 steps (relative)" % r, lerr, TOL_TRAJ_LOSS)
-        wc = f64(sp[S, r])
-        ck.check("replica %d weights after 10 steps" % r, float((wc - w).abs().max()),
+        # Coordinates whose exact gradient stays below the engine's allowed
+        # rounding error (TOL_REL of its tensor's largest gradient) carry only
+        # rounding noise in float32, which Adam normalises into steps of up to
+        # lr_t in arbitrary directions: for them only |dw| <= 2 sum lr_t holds.
+        # (Here: the key bias in non-rotated dims, whose exact gradient is 0
+        # because q.b_k shifts all scores of a query equally.)
+        noise = torch.zeros(P, dtype=torch.bool)
+        for _, shape, off in ref.layout(cfg):
+            n = math.prod(shape)
+            seg = gmax[off:off + n]
+            noise[off:off + n] = seg <= TOL_REL * float(seg.max())
+        wc, w0 = f64(sp[S, r]), f64(sp[0, r])
+        dw = (wc - w).abs()
+        sig = ~noise
+        ck.check("replica %d weights after 10 steps" % r, float(dw[sig].max()),
                  TOL_TRAJ_W * sum(lrs), "(sum lr_t %.2e)" % sum(lrs))
-        upd = float(torch.linalg.vector_norm(w - f64(sp[0, r])))
+        upd = float(torch.linalg.vector_norm((w - w0)[sig]))
         ck.check("replica %d weights after 10 steps, ||dw||/||update||" % r,
-                 float(torch.linalg.vector_norm(wc - w)) / max(upd, 1e-30), TOL_TRAJ_UPD)
+                 float(torch.linalg.vector_norm((wc - w)[sig])) / max(upd, 1e-30), TOL_TRAJ_UPD)
+        if bool(noise.any()):
+            ck.check("replica %d weights after 10 steps, %d zero-gradient coords" % (r, int(noise.sum())),
+                     float(dw[noise].max()), 2 * sum(lrs), "(2 sum lr_t)")
     return ck
 
 

@@ -7,3 +7,12 @@
 add_test(NAME torchref.selftest
   COMMAND ${DS_PYTHON} ${CMAKE_SOURCE_DIR}/tests/engine/torch_ref.py)
 set_tests_properties(torchref.selftest PROPERTIES LABELS python TIMEOUT 120)
+
+# The C engine against the reference: loss, logits, every gradient tensor,
+# init, the AdamW update and a 10-step trajectory, both block types and
+# rotary 0.25 / 1.0 (docs/correctness.md states each tolerance and why).
+add_executable(test_vs_torch ${CMAKE_SOURCE_DIR}/tests/engine/test_vs_torch.c)
+target_link_libraries(test_vs_torch PRIVATE dscore)
+add_test(NAME torchref.vs_torch
+  COMMAND ${DS_PYTHON} ${CMAKE_SOURCE_DIR}/tests/engine/test_vs_torch.py $<TARGET_FILE:test_vs_torch>)
+set_tests_properties(torchref.vs_torch PROPERTIES LABELS python TIMEOUT 180)

@@ -11,7 +11,7 @@ separate sgemm. Every (coretype, threads) setting runs in a fresh process,
 because OpenBLAS reads the variables once at load time.
 
     /usr/bin/python3 tools/bench/bench_sgemm.py [--d 64,128,256] [--batch 128 --context 256]
-        [--coretypes unset,Haswell,SkylakeX] [--threads 1,2] [--repeat 3]
+        [--coretypes unset,Haswell,SkylakeX,Cooperlake] [--threads 1,2] [--repeat 3]
 """
 import argparse
 import json
@@ -71,7 +71,7 @@ def main():
     ap.add_argument("--d", default="64,128,256")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--context", type=int, default=256)
-    ap.add_argument("--coretypes", default="unset,Haswell,SkylakeX")
+    ap.add_argument("--coretypes", default="unset,Haswell,SkylakeX,Cooperlake")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
