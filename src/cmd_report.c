@@ -15,6 +15,7 @@
 #include "stats.h"
 
 enum { FMT_TABLE, FMT_CSV, FMT_JSON };
+enum { REPORT_BINS = 20 }; /* histogram bins in the JSON output */
 
 typedef struct {
     const char *path, *family;
@@ -28,6 +29,8 @@ typedef struct {
     int64_t n, n_diverged, n_pending, n_failed;
     double mean, median, mode, std, w2, g1, g2, bc, dip, dip_p;
     ds_ci p, ms;
+    double hist_lo, hist_hi; /* the histogram's range (the KDE grid's too) */
+    int64_t hist[REPORT_BINS];
 } scale_row;
 
 /* Dip nulls, one per sample size met (the sizes of a report are few). */
@@ -92,9 +95,12 @@ static void compute_row(const ds_results *r, const report_opts *o, int l, int sc
     if (o->metric == DS_M_ERROR || o->metric == DS_M_LOSS) {
         lo = INFINITY, hi = -INFINITY;
         for (size_t i = 0; i < n; i++) lo = fmin(lo, buf[i]), hi = fmax(hi, buf[i]);
+        if (n == 0) lo = 0, hi = 1;
         if (!(hi > lo)) hi = lo + 1;
     }
     row->mode = ds_stats_kde_mode(buf, n, lo, hi);
+    row->hist_lo = lo, row->hist_hi = hi;
+    ds_stats_histogram(buf, n, lo, hi, REPORT_BINS, row->hist);
     if (lower_is_better(o->metric)) {
         /* success is x <= tau: P(-x >= -tau), and the mean flips back */
         for (size_t i = 0; i < n; i++) buf2[i] = -buf[i];
@@ -247,7 +253,14 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
                 printf(", \"%s\": ", names[i]);
                 jnum(stdout, v[i]);
             }
-            printf("}");
+            printf(", \"histogram\": {\"lo\": ");
+            jnum(stdout, w->hist_lo);
+            printf(", \"hi\": ");
+            jnum(stdout, w->hist_hi);
+            printf(", \"counts\": [");
+            for (int i = 0; i < REPORT_BINS; i++)
+                printf("%s%lld", i ? ", " : "", (long long)w->hist[i]);
+            printf("]}}");
         }
         printf("]");
         for (int which = 0; which < 2; which++) {

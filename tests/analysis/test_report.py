@@ -84,6 +84,9 @@ for length in (60, 20):
         check(math.isclose(r["median"], np.median(v), abs_tol=1e-9), f"{name} median")
         check(math.isclose(r["std"], v.std(ddof=1), abs_tol=1e-9), f"{name} std")
         check(math.isclose(r["w2_to_largest"], dh.w2(v, res.counted("em", 3, li)), abs_tol=1e-9), f"{name} W2")
+        h = r["histogram"]
+        check(h["lo"] == 0 and h["hi"] == 1 and
+              h["counts"] == np.histogram(v, bins=20, range=(0, 1))[0].tolist(), f"{name} histogram")
     check(L4["w2_to_largest"] == 0, "W2 of the largest scale to itself")
     # the planted curves
     tb, tl = fam["depth"]["top_breakthrough"], fam["depth"]["top_linear"]
