@@ -21,6 +21,7 @@ static const ds_command commands[] = {
     {"sample", ds_cmd_sample, "decoded training/evaluation examples with their loss mask"},
     {"run", ds_cmd_run, "run or resume a sweep (also: distsweep SWEEP.yaml; mpirun for many ranks)"},
     {"status", ds_cmd_status, "done/failed/pending runs per scale, rate and ETA; safe while running"},
+    {"train", ds_cmd_train, "train one pack of seeds of one scale in this process and print its metrics"},
 };
 
 static void usage(FILE *f) {
