@@ -13,3 +13,7 @@ add_test(NAME analysis.results_refresh
   COMMAND ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_results.py $<TARGET_FILE:results_probe>
           ${CMAKE_SOURCE_DIR}/tools)
 set_tests_properties(analysis.results_refresh PROPERTIES LABELS "integration;python" TIMEOUT 60)
+# End to end on a file written by the real store (distsweep run with the synthetic job kind).
+add_test(NAME analysis.e2e_store
+  COMMAND ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_e2e.py $<TARGET_FILE:distsweep> ${CMAKE_SOURCE_DIR})
+set_tests_properties(analysis.e2e_store PROPERTIES LABELS "integration;python" TIMEOUT 120)
