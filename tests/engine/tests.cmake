@@ -6,3 +6,15 @@ target_link_libraries(test_engine_grad PRIVATE dscore)
 add_test(NAME engine.grad_vs_double_reference COMMAND test_engine_grad)
 set_tests_properties(engine.grad_vs_double_reference PROPERTIES LABELS unit TIMEOUT 120
   ENVIRONMENT "OMP_NUM_THREADS=2")
+
+add_executable(test_engine ${DS_ENGINE_TESTS}/test_engine.c)
+target_link_libraries(test_engine PRIVATE dscore)
+add_test(NAME engine.pack_checkpoint_metrics COMMAND test_engine)
+set_tests_properties(engine.pack_checkpoint_metrics PROPERTIES LABELS unit TIMEOUT 120
+  ENVIRONMENT "OMP_NUM_THREADS=2")
+
+add_executable(test_engine_learn ${DS_ENGINE_TESTS}/test_learn.c)
+target_link_libraries(test_engine_learn PRIVATE dscore)
+add_test(NAME engine.learns_count_and_greedy_em COMMAND test_engine_learn)
+set_tests_properties(engine.learns_count_and_greedy_em PROPERTIES LABELS integration TIMEOUT 180
+  ENVIRONMENT "OMP_NUM_THREADS=2")

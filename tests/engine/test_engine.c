@@ -1,0 +1,254 @@
+/* test_engine: packing, divergence isolation, checkpoint/resume bit-identity,
+ * checkpoint refusal, and the metric definitions on hand-built logits.
+ *
+ * Training runs are tiny (count, vocab 20, d 64, 1 layer, batch 8 x 32) so
+ * the whole file takes a few seconds. Final parameters are read from the
+ * checkpoint a run writes when its hook stops it at the last step; running
+ * the same pack again then resumes, trains nothing and evaluates. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../test.h"
+#include "backend.h"
+#include "checkpoint.h"
+#include "engine.h"
+#include "evaluate.h"
+#include "model.h"
+#include "sweep.h"
+
+static const char *SWEEP =
+    "name: engine-test\n"
+    "task: {kind: count, vocab: 20, train_length: [1, 4], eval_lengths: [3, 6]}\n"
+    "model: {head_dim: 32, block: parallel, rotary_frac: 0.25}\n"
+    "train: {steps: 20, batch: 8, context: 32, lr: 3.0e-3, warmup: 4, weight_decay: 0.1,\n"
+    "        log_every: 5}\n"
+    "seeds: {start: 0, count: 10}\n"
+    "scales:\n"
+    "  - {family: width, depth: 1, width: [64]}\n"
+    "run: {checkpoint_every: 1000}\n";
+
+static char dir[256];
+
+typedef struct {
+    int64_t stop_at;
+} hookctx;
+
+static int stop_hook(void *ctx, int64_t step, int R, const float *losses) {
+    return step == ((hookctx *)ctx)->stop_at;
+}
+
+/* Runs the pack, stopping (checkpoint) at each of stops[], then to the end.
+ * Returns the rc of the final call. */
+static int train(const ds_sweep *s, const int64_t *seeds, int R, const char *ckpt,
+                 const int64_t *stops, int nstops, ds_run_result *res, ds_error *err) {
+    unlink(ckpt);
+    for (int i = 0; i < nstops; i++) {
+        hookctx h = {stops[i]};
+        ds_train_opts o = {.backend = DS_BACKEND_CPU, .ckpt_path = ckpt, .hook = stop_hook, .hook_ctx = &h};
+        int rc = ds_train_pack(s, 0, seeds, R, &o, res, err);
+        if (rc != DS_EXIT_INTERRUPTED) return rc == 0 ? -1 : rc;
+    }
+    ds_train_opts o = {.backend = DS_BACKEND_CPU, .ckpt_path = ckpt};
+    return ds_train_pack(s, 0, seeds, R, &o, res, err);
+}
+
+/* The whole checkpoint file in memory. */
+static unsigned char *slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(*n);
+    if (fread(b, 1, *n, f) != *n) *n = 0;
+    fclose(f);
+    return b;
+}
+
+static void spit(const char *path, const unsigned char *b, size_t n) {
+    FILE *f = fopen(path, "wb");
+    fwrite(b, 1, n, f);
+    fclose(f);
+}
+
+/* Offset of replica r's parameters in a checkpoint of R replicas (format of checkpoint.h). */
+static size_t params_offset(int R, int curve_cap, size_t P, int r) {
+    return 8 + 8 + 12 * 8 + 8 + (size_t)R * (8 + 1 + 4 + 8) + (size_t)R * curve_cap * 4 +
+           (size_t)r * P * 4;
+}
+
+static void recompute_checksum(unsigned char *b, size_t n) {
+    uint64_t h = ds_fnv1a64(b + 8, n - 16, DS_FNV1A64_INIT);
+    memcpy(b + n - 8, &h, 8);
+}
+
+static int same_result(const ds_run_result *a, const ds_run_result *b, int nL) {
+    return a->seed == b->seed && a->status == b->status && a->steps_done == b->steps_done &&
+           !memcmp(&a->final_loss, &b->final_loss, 4) && !memcmp(&a->id_em, &b->id_em, 4) &&
+           !memcmp(a->metrics, b->metrics, sizeof(float) * nL * DS_N_METRICS) &&
+           a->n_curve == b->n_curve && !memcmp(a->curve, b->curve, sizeof(float) * a->n_curve);
+}
+
+static void test_training(void) {
+    ds_sweep *s = NULL;
+    ds_error err = {0};
+    CHECK(ds_sweep_load_text("engine-test.yaml", SWEEP, &s, &err) == 0);
+    if (!s) {
+        fprintf(stderr, "%s\n", err.msg);
+        return;
+    }
+    int nL = s->task.n_eval_lengths, cap = 20 / 5;
+    size_t P = s->scales[0].n_params;
+    char ck_pack[300], ck_one[300], ck_resume[300], ck_div[300];
+    snprintf(ck_pack, sizeof ck_pack, "%s/pack.ckpt", dir);
+    snprintf(ck_one, sizeof ck_one, "%s/one.ckpt", dir);
+    snprintf(ck_resume, sizeof ck_resume, "%s/resume.ckpt", dir);
+    snprintf(ck_div, sizeof ck_div, "%s/div.ckpt", dir);
+
+    /* A: a pack of 4; B: seed 7 alone. */
+    int64_t pack[4] = {3, 5, 7, 9}, one[1] = {7}, end[1] = {20};
+    ds_run_result A[4], B[1], C[1], D[4];
+    CHECK(train(s, pack, 4, ck_pack, end, 1, A, &err) == 0);
+    CHECK(train(s, one, 1, ck_one, end, 1, B, &err) == 0);
+    size_t na, nb;
+    unsigned char *fa = slurp(ck_pack, &na), *fb = slurp(ck_one, &nb);
+    CHECK(fa && fb);
+    CHECK(!memcmp(fa + params_offset(4, cap, P, 2), fb + params_offset(1, cap, P, 0), P * 4));
+    CHECK(same_result(&A[2], &B[0], nL));
+    CHECK(A[2].status == DS_RUN_DONE && A[2].n_curve == 4 && A[2].steps_done == 20);
+    CHECK(!same_result(&A[1], &B[0], nL)); /* sanity: other seeds differ */
+    printf("pack of 4 vs alone: seed 7 em@3 %.3f em@6 %.3f loss %.4f, curve %.3f .. %.3f\n",
+           A[2].metrics[0][DS_M_EM], A[2].metrics[1][DS_M_EM], A[2].final_loss, A[2].curve[0],
+           A[2].curve[3]);
+
+    /* C: seed 7 alone, stopped at 7 (mid log window) and 13, resumed each time. */
+    int64_t stops[3] = {7, 13, 20};
+    CHECK(train(s, one, 1, ck_resume, stops, 3, C, &err) == 0);
+    size_t nc;
+    unsigned char *fc = slurp(ck_resume, &nc);
+    CHECK(fc && nc == nb);
+    CHECK(!memcmp(fc + params_offset(1, cap, P, 0), fb + params_offset(1, cap, P, 0), 3 * P * 4));
+    CHECK(same_result(&C[0], &B[0], nL));
+
+    /* D: the pack again, but seed 5's weights blown up at step 10. */
+    int64_t ten[1] = {10};
+    hookctx h = {10};
+    ds_train_opts o = {.backend = DS_BACKEND_CPU, .ckpt_path = ck_div, .hook = stop_hook, .hook_ctx = &h};
+    unlink(ck_div);
+    CHECK(ds_train_pack(s, 0, pack, 4, &o, D, &err) == DS_EXIT_INTERRUPTED);
+    (void)ten;
+    size_t nd;
+    unsigned char *fd = slurp(ck_div, &nd);
+    float *w = (float *)(fd + params_offset(4, cap, P, 1));
+    for (size_t i = 0; i < P; i++) w[i] = 1e30f;
+    recompute_checksum(fd, nd);
+    spit(ck_div, fd, nd);
+    int64_t rest[1] = {20};
+    h.stop_at = rest[0];
+    CHECK(ds_train_pack(s, 0, pack, 4, &o, D, &err) == DS_EXIT_INTERRUPTED);
+    free(fd);
+    fd = slurp(ck_div, &nd);
+    o.hook = NULL;
+    CHECK(ds_train_pack(s, 0, pack, 4, &o, D, &err) == 0);
+    CHECK(D[1].status == DS_RUN_DIVERGED);
+    CHECK(isnan(D[1].final_loss) && D[1].metrics[0][DS_M_EM] == 0.0f && D[1].id_em == 0.0f);
+    CHECK(isnan(D[1].curve[3]) && D[1].curve[0] == A[1].curve[0]);
+    for (int r = 0; r < 4; r++) {
+        if (r == 1) continue;
+        CHECK_MSG(same_result(&D[r], &A[r], nL), "replica %d disturbed by a diverged neighbour", r);
+        CHECK(!memcmp(fd + params_offset(4, cap, P, r), fa + params_offset(4, cap, P, r), P * 4));
+    }
+
+    /* Refusals: a corrupt byte, a different pack, a different schedule. */
+    fc[nc / 2] ^= 1;
+    spit(ck_resume, fc, nc);
+    ds_train_opts o2 = {.backend = DS_BACKEND_CPU, .ckpt_path = ck_resume};
+    ds_run_result X[4];
+    CHECK(ds_train_pack(s, 0, one, 1, &o2, X, &err) == DS_EXIT_ERROR);
+    CHECK_MSG(strstr(err.msg, "checksum") != NULL, "%s", err.msg);
+    int64_t other[1] = {8};
+    o2.ckpt_path = ck_one;
+    CHECK(ds_train_pack(s, 0, other, 1, &o2, X, &err) == DS_EXIT_ERROR);
+    CHECK_MSG(strstr(err.msg, "seed 7 in the file, 8 here") != NULL, "%s", err.msg);
+    s->train.steps = 30;
+    CHECK(ds_train_pack(s, 0, one, 1, &o2, X, &err) == DS_EXIT_ERROR);
+    CHECK_MSG(strstr(err.msg, "train.steps is 20 in the file, 30 here") != NULL, "%s", err.msg);
+    s->train.steps = 20;
+    fa[0] = 'X';
+    spit(ck_pack, fa, na);
+    CHECK(ds_train_pack(s, 0, pack, 4, &o2, X, &err) == DS_EXIT_ERROR);
+    o2.ckpt_path = ck_pack;
+    CHECK(ds_train_pack(s, 0, pack, 4, &o2, X, &err) == DS_EXIT_ERROR);
+    CHECK_MSG(strstr(err.msg, "bad magic") != NULL, "%s", err.msg);
+
+    for (int r = 0; r < 4; r++) {
+        ds_run_result_free(&A[r]);
+        ds_run_result_free(&D[r]);
+    }
+    ds_run_result_free(&B[0]);
+    ds_run_result_free(&C[0]);
+    free(fa);
+    free(fb);
+    free(fc);
+    free(fd);
+    unlink(ck_pack);
+    unlink(ck_one);
+    unlink(ck_resume);
+    unlink(ck_div);
+    ds_sweep_free(s);
+}
+
+/* Two examples of three positions, V = 3; logits are log-probabilities, so
+ * the expected metrics are written with the probabilities themselves. */
+static void test_metrics(void) {
+    ds_backend *be = ds_backend_cpu_create(1);
+    /* rows: probabilities over 3 tokens; target id */
+    const float probs[6][3] = {
+        {0.25f, 0.5f, 0.25f}, /* ex 0, t0: target 1, p .5, argmax right */
+        {0.5f, 0.25f, 0.25f}, /* ex 0, t1: target 1, p .25, argmax wrong */
+        {0.1f, 0.1f, 0.8f},   /* ex 0, t2: unscored, wrong: must not count */
+        {0.7f, 0.2f, 0.1f},   /* ex 1, t0: target 0, p .7 */
+        {0.05f, 0.05f, 0.9f}, /* ex 1, t1: target 2, p .9 */
+        {0.2f, 0.3f, 0.5f},   /* ex 1, t2: target 2, p .5 */
+    };
+    const int32_t tgt[6] = {1, 1, 0, 0, 2, 2};
+    const uint8_t scored[6] = {1, 1, 0, 1, 1, 1};
+    float logits[18];
+    for (int i = 0; i < 6; i++)
+        for (int v = 0; v < 3; v++) logits[i * 3 + v] = logf(probs[i][v]) + 0.3f * i; /* shift-invariant */
+    float *dl = be->alloc(be, sizeof logits), *ds = be->alloc(be, sizeof(float) * 18);
+    int32_t *dt = be->alloc(be, sizeof tgt);
+    be->upload(be, dl, logits, sizeof logits);
+    be->upload(be, dt, tgt, sizeof tgt);
+    be->token_stats(be, ds, ds + 6, ds + 12, dl, dt, 1, 6, 3);
+    float st[18];
+    be->download(be, st, ds, sizeof st);
+    ds_metric_acc acc = {0};
+    ds_metric_acc_example(&acc, st, st + 6, st + 12, scored, 3);
+    ds_metric_acc_example(&acc, st + 3, st + 9, st + 15, scored + 3, 3);
+    float m[DS_N_METRICS];
+    ds_metric_acc_finish(&acc, m);
+    CHECK_NEAR(m[DS_M_EM], 0.5, 1e-7);
+    CHECK_NEAR(m[DS_M_ERROR], 0.5 * (log(4.0) + log(2.0)), 1e-5); /* max CE: -ln .25 and -ln .5 */
+    CHECK_NEAR(m[DS_M_MINPROB], 0.5 * (0.25 + 0.5), 1e-6);
+    CHECK_NEAR(m[DS_M_TOKEN_ACC], 4.0 / 5.0, 1e-7);
+    CHECK_NEAR(m[DS_M_LOSS], -(log(0.5) + log(0.25) + log(0.7) + log(0.9) + log(0.5)) / 5, 1e-5);
+    be->free(be, dl);
+    be->free(be, ds);
+    be->free(be, dt);
+    be->destroy(be);
+}
+
+int main(void) {
+    snprintf(dir, sizeof dir, "/tmp/ds_engine_test_%d", (int)getpid());
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+    if (system(cmd)) return 1;
+    test_metrics();
+    test_training();
+    rmdir(dir);
+    TEST_MAIN_END();
+}
