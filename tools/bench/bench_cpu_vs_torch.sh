@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# bench_cpu_vs_torch: distsweep's CPU engine against the same model and batch
+# shape in PyTorch on the CPU, for the count model (depth 4, vocab 150 -> 154
+# token ids, head_dim 64, parallel blocks, rotary 0.25) at several widths.
+#
+#   tools/bench/bench_cpu_vs_torch.sh [--build DIR] [--sizes "64 128 256"]
+#       [--batch 128] [--context 256] [--steps 5] [--warmup 2] [--threads 2]
+#       [--coretype unset|Haswell|SkylakeX|Cooperlake] [--explore]
+#
+# One step = forward, masked CE, backward, global-norm clip, AdamW (no
+# evaluation). The engine side is tools/bench/bench_engine.c (built as
+# bench_engine in the build directory), which calls the engine's model and
+# optimizer exactly as its training loop does; the PyTorch side is
+# tools/bench/bench_torch.py in its best CPU configuration: torch threads =
+# OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = --threads and
+# LD_PRELOAD=libtcmalloc_minimal.so.4 (see shared/notes/platform.md). Both run
+# under the same OPENBLAS_CORETYPE (PyTorch's matmuls also go to OpenBLAS).
+# Prints the median step time of each and the ratio torch/engine (> 1: the
+# engine is faster). --explore also times OPENBLAS_CORETYPE unset / Haswell /
+# SkylakeX / Cooperlake and 1 vs 2 BLAS threads for both, at every size.
+#
+# Timings are noisy on a shared 2-core machine: run it on an idle machine and
+# repeat. Results of this project's machines are in tools/bench/RESULTS.md.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build="$root/build"
+sizes="64 128 256"
+batch=128
+context=256
+steps=5
+warmup=2
+threads=2
+coretype=keep
+explore=0
+py=/usr/bin/python3
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --build) build=$2; shift 2 ;;
+        --sizes) sizes=$2; shift 2 ;;
+        --batch) batch=$2; shift 2 ;;
+        --context) context=$2; shift 2 ;;
+        --steps) steps=$2; shift 2 ;;
+        --warmup) warmup=$2; shift 2 ;;
+        --threads) threads=$2; shift 2 ;;
+        --coretype) coretype=$2; shift 2 ;;
+        --explore) explore=1; shift ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        *) echo "bench_cpu_vs_torch: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+engine="$build/bench_engine"
+if [ ! -x "$engine" ]; then
+    echo "bench_cpu_vs_torch: $engine not found: build first (cmake --build $build --target bench_engine)" >&2
+    exit 2
+fi
+tcmalloc=libtcmalloc_minimal.so.4
+if [ ! -e "/usr/lib/x86_64-linux-gnu/$tcmalloc" ] && [ ! -e "/usr/lib/$tcmalloc" ]; then
+    echo "bench_cpu_vs_torch: warning: $tcmalloc not installed; PyTorch runs with glibc malloc (slower)" >&2
+    tcmalloc=
+fi
+
+# run_one IMPL D CORETYPE BLAS_THREADS -> prints the median step time (s)
+run_one() {
+    local impl=$1 d=$2 ct=$3 bt=$4 out
+    local -a envs=(env -u OPENBLAS_CORETYPE)
+    [ "$ct" != unset ] && envs+=(OPENBLAS_CORETYPE="$ct")
+    if [ "$impl" = engine ]; then
+        out=$("${envs[@]}" OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$bt" \
+            "$engine" --d "$d" --batch "$batch" --context "$context" --steps "$steps" \
+            --warmup-steps "$warmup" --threads "$threads")
+    else
+        out=$("${envs[@]}" OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$bt" \
+            ${tcmalloc:+LD_PRELOAD=$tcmalloc} \
+            "$py" "$here/bench_torch.py" --d "$d" --batch "$batch" --context "$context" \
+            --steps "$steps" --warmup-steps "$warmup" --threads "$threads")
+    fi
+    echo "$out" >>"$log"
+    "$py" -c 'import json,sys; print("%.4f" % json.loads(sys.argv[1])["step_s_median"])' "$out"
+}
+
+log=$(mktemp /tmp/bench_cpu_vs_torch.XXXXXX.jsonl)
+ct_main=$coretype
+[ "$ct_main" = keep ] && ct_main=${OPENBLAS_CORETYPE:-unset}
+
+echo "# distsweep CPU engine vs PyTorch $("$py" -c 'import torch; print(torch.__version__)') (CPU)"
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -n), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "# commit $(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# count model: depth 4, vocab 154, head_dim 64, parallel, rotary 0.25; batch $batch x context $context; median of $steps steps after $warmup"
+echo "# both: OPENBLAS_CORETYPE=$ct_main OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads"
+echo "# torch: torch.set_num_threads($threads), LD_PRELOAD=${tcmalloc:-none}, torch.optim.AdamW(foreach=True)"
+printf "%-6s %10s %14s %14s %8s\n" d params "engine s/step" "torch s/step" ratio
+for d in $sizes; do
+    e=$(run_one engine "$d" "$ct_main" "$threads")
+    t=$(run_one torch "$d" "$ct_main" "$threads")
+    p=$("$py" -c "d=$d; print(4*(12*d*d+13*d)+2*154*d+2*d)")
+    r=$("$py" -c "print('%.2f' % ($t / $e))")
+    printf "%-6s %10s %14s %14s %7sx\n" "$d" "$p" "$e" "$t" "$r"
+done
+
+if [ "$explore" = 1 ]; then
+    echo
+    echo "# explore: median s/step by OPENBLAS_CORETYPE and OPENBLAS_NUM_THREADS (OMP threads $threads)"
+    printf "%-6s %-11s %-5s %14s %14s\n" d coretype blas engine torch
+    for d in $sizes; do
+        for ct in unset Haswell SkylakeX Cooperlake; do
+            for bt in 1 2; do
+                e=$(run_one engine "$d" "$ct" "$bt")
+                t=$(run_one torch "$d" "$ct" "$bt")
+                printf "%-6s %-11s %-5s %14s %14s\n" "$d" "$ct" "$bt" "$e" "$t"
+            done
+        done
+    done
+fi
+echo "# raw JSON lines: $log"
