@@ -17,11 +17,32 @@
 
 #include "backend.h"
 
+/* Lets GCC if-convert the selects in the loops below (clamps, signs) so that
+ * they vectorize; no value changes (no reassociation, no contraction). */
+#pragma GCC optimize("no-trapping-math")
+
 typedef struct {
     int nthreads;
+    /* per-thread scratch, kept between calls: a fresh malloc of this size
+     * would be an mmap whose pages fault in on every call */
+    float **scratch;
+    size_t *scratch_n;
 } cpu_impl;
 
 #define NT(be) (((cpu_impl *)(be)->impl)->nthreads)
+
+/* Scratch of at least n floats for OpenMP thread `tid` (called inside the region). */
+static float *scratch(ds_backend *be, int tid, size_t n) {
+    cpu_impl *im = be->impl;
+    DS_ASSERT(tid < im->nthreads);
+    if (im->scratch_n[tid] < n) {
+        free(im->scratch[tid]);
+        im->scratch[tid] = malloc(sizeof(float) * n);
+        DS_ASSERT(im->scratch[tid]);
+        im->scratch_n[tid] = n;
+    }
+    return im->scratch[tid];
+}
 
 enum {
     ROW_TILE = 128, /* rows of one forward/dinp sgemm tile */
@@ -31,6 +52,61 @@ enum {
 };
 
 static int cdiv(long a, long b) { return (int)((a + b - 1) / b); }
+
+/* exp without a libm call, so loops over it vectorize (Cephes expf
+ * polynomial, within 2 ulp of expf on [-87, 88]; clamped outside). The same
+ * arithmetic in every lane and every build: no ISA-dependent results. */
+static inline float ds_expf(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest */
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500E-4f;
+    p = p * r + 1.3981999507E-3f;
+    p = p * r + 8.3334519073E-3f;
+    p = p * r + 4.1665795894E-2f;
+    p = p * r + 1.6666665459E-1f;
+    p = p * r + 5.0000001201E-1f;
+    p = p * r * r + r + 1.0f;
+    union {
+        int32_t i;
+        float f;
+    } e;
+    e.i = ((int32_t)n + 127) << 23;
+    return p * e.f;
+}
+
+/* erf(x) by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7, float
+ * roundoff size for GELU, whose output is 0.5 x (1 + erf)), given e =
+ * exp(-x^2), which the GELU backward needs too. Vectorizable. */
+static inline float ds_erff(float x, float e) {
+    float ax = x < 0 ? -x : x;
+    float t = 1.0f / (1.0f + 0.3275911f * ax);
+    float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+    float y = 1.0f - poly * e;
+    return x < 0 ? -y : y;
+}
+
+/* Sums in 8 fixed lanes then across them: one order on every ISA, and the
+ * compiler can keep the lanes in a vector register. */
+static inline float sum_fixed(const float *x, int n) {
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] += x[i + j];
+    for (; i < n; i++) acc[i & 7] += x[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+static inline float dot_fixed(const float *x, const float *y, int n) {
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] += x[i + j] * y[i + j];
+    for (; i < n; i++) acc[i & 7] += x[i] * y[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
 
 /* ------------------------------------------------------------------------ */
 /* memory */
@@ -46,6 +122,10 @@ static void cpu_copy(ds_backend *be, void *dst, const void *src, size_t n) { mem
 static void cpu_zero(ds_backend *be, void *p, size_t n) { memset(p, 0, n); }
 static void cpu_destroy(ds_backend *be) {
     if (!be) return;
+    cpu_impl *im = be->impl;
+    for (int i = 0; i < im->nthreads; i++) free(im->scratch[i]);
+    free(im->scratch);
+    free(im->scratch_n);
     free(be->impl);
     free(be);
 }
@@ -91,17 +171,24 @@ static void layernorm_fwd(ds_backend *be, float *out, float *mean, float *rstd, 
         int r = (int)(i / N);
         const float *x = inp + i * C, *wr = w + r * ws, *br = b + r * ws;
         float *y = out + i * C;
-        double s = 0;
-        for (int c = 0; c < C; c++) s += x[c];
-        float m = (float)(s / C);
-        double v = 0;
-        for (int c = 0; c < C; c++) v += (double)(x[c] - m) * (x[c] - m);
-        float rs = (float)(1.0 / sqrt(v / C + eps));
-        for (int c = 0; c < C; c++) y[c] = (x[c] - m) * rs * wr[c] + br[c];
+        float m = sum_fixed(x, C) / C;
+        float acc[8] = {0};
+        int c = 0;
+        for (; c + 8 <= C; c += 8)
+            for (int j = 0; j < 8; j++) acc[j] += (x[c + j] - m) * (x[c + j] - m);
+        for (; c < C; c++) acc[c & 7] += (x[c] - m) * (x[c] - m);
+        float var = sum_fixed(acc, 8) / C;
+        float rs = 1.0f / sqrtf(var + eps);
+#pragma omp simd
+        for (int c2 = 0; c2 < C; c2++) y[c2] = (x[c2] - m) * rs * wr[c2] + br[c2];
         mean[i] = m;
         rstd[i] = rs;
     }
 }
+
+/* Rows per float partial sum of a column reduction; partials are added in
+ * double, so long columns keep their precision. */
+enum { ROW_CHUNK = 256 };
 
 static void layernorm_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t ws,
                           const float *dout, const float *inp, const float *w, const float *mean,
@@ -115,16 +202,24 @@ static void layernorm_bwd(ds_backend *be, float *dinp, float *dw, float *db, siz
             const float *x = inp + i * C, *g = dout + i * C, *wr = w + r * ws;
             float *dx = dinp + i * C;
             float m = mean[i], rs = rstd[i];
-            double sg = 0, sgx = 0; /* mean of dxhat and of dxhat*xhat */
-            for (int c = 0; c < C; c++) {
+            float ag[8] = {0}, agx[8] = {0}; /* sums of dxhat and dxhat*xhat, fixed lanes */
+            int c = 0;
+            for (; c + 8 <= C; c += 8)
+                for (int j = 0; j < 8; j++) {
+                    float xh = (x[c + j] - m) * rs, dxh = g[c + j] * wr[c + j];
+                    ag[j] += dxh;
+                    agx[j] += dxh * xh;
+                }
+            for (; c < C; c++) {
                 float xh = (x[c] - m) * rs, dxh = g[c] * wr[c];
-                sg += dxh;
-                sgx += (double)dxh * xh;
+                ag[c & 7] += dxh;
+                agx[c & 7] += dxh * xh;
             }
-            float mg = (float)(sg / C), mgx = (float)(sgx / C);
-            for (int c = 0; c < C; c++) {
-                float xh = (x[c] - m) * rs, dxh = g[c] * wr[c];
-                dx[c] += (dxh - mg - xh * mgx) * rs;
+            float mg = sum_fixed(ag, 8) / C, mgx = sum_fixed(agx, 8) / C;
+#pragma omp simd
+            for (int c2 = 0; c2 < C; c2++) {
+                float xh = (x[c2] - m) * rs, dxh = g[c2] * wr[c2];
+                dx[c2] += (dxh - mg - xh * mgx) * rs;
             }
         }
         /* weight and bias gradients: per channel block, rows in order */
@@ -133,13 +228,22 @@ static void layernorm_bwd(ds_backend *be, float *dinp, float *dw, float *db, siz
         for (int t = 0; t < R * nc; t++) {
             int r = t / nc, c0 = (t % nc) * COL_TILE, c1 = c0 + COL_TILE < C ? c0 + COL_TILE : C;
             double aw[COL_TILE] = {0}, ab[COL_TILE] = {0};
-            for (int n = 0; n < N; n++) {
-                long i = (long)r * N + n;
-                const float *x = inp + i * C, *g = dout + i * C;
-                float m = mean[i], rs = rstd[i];
-                for (int c = c0; c < c1; c++) {
-                    aw[c - c0] += (double)g[c] * ((x[c] - m) * rs);
-                    ab[c - c0] += g[c];
+            for (int n0 = 0; n0 < N; n0 += ROW_CHUNK) {
+                float pw[COL_TILE] = {0}, pb[COL_TILE] = {0};
+                int n1 = n0 + ROW_CHUNK < N ? n0 + ROW_CHUNK : N;
+                for (int n = n0; n < n1; n++) {
+                    long i = (long)r * N + n;
+                    const float *x = inp + i * C + c0, *g = dout + i * C + c0;
+                    float m = mean[i], rs = rstd[i];
+#pragma omp simd
+                    for (int c = 0; c < c1 - c0; c++) {
+                        pw[c] += g[c] * ((x[c] - m) * rs);
+                        pb[c] += g[c];
+                    }
+                }
+                for (int c = 0; c < c1 - c0; c++) {
+                    aw[c] += pw[c];
+                    ab[c] += pb[c];
                 }
             }
             for (int c = c0; c < c1; c++) {
@@ -164,8 +268,12 @@ static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, OC, C, 1.0f, x, C, w + r * ws,
                     C, 0.0f, y, OC);
         if (b)
-            for (int n = 0; n < rows; n++)
-                for (int o = 0; o < OC; o++) y[(size_t)n * OC + o] += b[r * ws + o];
+            for (int n = 0; n < rows; n++) {
+                const float *br = b + r * ws;
+                float *yr = y + (size_t)n * OC;
+#pragma omp simd
+                for (int o = 0; o < OC; o++) yr[o] += br[o];
+            }
     }
 }
 
@@ -197,9 +305,15 @@ static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t
             for (int t = 0; t < R * tb; t++) {
                 int r = t / tb, o0 = (t % tb) * COL_TILE, o1 = o0 + COL_TILE < OC ? o0 + COL_TILE : OC;
                 double acc[COL_TILE] = {0};
-                const float *g = dout + (size_t)r * N * OC;
-                for (int n = 0; n < N; n++)
-                    for (int o = o0; o < o1; o++) acc[o - o0] += g[(size_t)n * OC + o];
+                const float *g = dout + (size_t)r * N * OC + o0;
+                for (int n0 = 0; n0 < N; n0 += ROW_CHUNK) {
+                    float part[COL_TILE] = {0};
+                    int n1 = n0 + ROW_CHUNK < N ? n0 + ROW_CHUNK : N;
+                    for (int n = n0; n < n1; n++)
+#pragma omp simd
+                        for (int o = 0; o < o1 - o0; o++) part[o] += g[(size_t)n * OC + o];
+                    for (int o = 0; o < o1 - o0; o++) acc[o] += part[o];
+                }
                 for (int o = o0; o < o1; o++) db[r * ws + o] += (float)acc[o - o0];
             }
         }
@@ -251,8 +365,12 @@ static void rope_bwd(ds_backend *be, float *dqkv, int R, int B, int T, int H, in
 }
 
 /* ------------------------------------------------------------------------ */
-/* causal attention: one (replica, row, head) per task, scores in a T x T
- * scratch, probabilities recomputed from the saved log-sum-exp in backward */
+/* causal attention: one (replica, row, head) per task. Query rows go in
+ * blocks of ATT_BLK, each against the keys up to its last row only, which
+ * skips most of the masked upper triangle; the probabilities are recomputed
+ * from the saved log-sum-exp in the backward (no T x T storage). */
+
+enum { ATT_BLK = 32 };
 
 static void attention_fwd(ds_backend *be, float *out, float *lse, const float *qkv, int R, int B,
                           int T, int H, int hd) {
@@ -260,8 +378,7 @@ static void attention_fwd(ds_backend *be, float *out, float *lse, const float *q
     float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel num_threads(NT(be))
     {
-        float *S = malloc(sizeof(float) * (size_t)T * T);
-        DS_ASSERT(S);
+        float *S = scratch(be, omp_get_thread_num(), (size_t)ATT_BLK * T);
 #pragma omp for schedule(static)
         for (long task = 0; task < (long)R * B * H; task++) {
             long rb = task / H;
@@ -270,25 +387,27 @@ static void attention_fwd(ds_backend *be, float *out, float *lse, const float *q
             const float *q = base + h * hd, *k = base + C + h * hd, *v = base + 2 * C + h * hd;
             float *o = out + rb * T * C + h * hd;
             float *l = lse + task * T;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, 3 * C, k,
-                        3 * C, 0.0f, S, T);
-            for (int i = 0; i < T; i++) {
-                float *s = S + (size_t)i * T, mx = -INFINITY;
-                for (int j = 0; j <= i; j++) mx = s[j] > mx ? s[j] : mx;
-                double sum = 0;
-                for (int j = 0; j <= i; j++) {
-                    s[j] = expf(s[j] - mx);
-                    sum += s[j];
+            for (int i0 = 0; i0 < T; i0 += ATT_BLK) {
+                int i1 = i0 + ATT_BLK < T ? i0 + ATT_BLK : T, rows = i1 - i0, cols = i1;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, hd, scale,
+                            q + (size_t)i0 * 3 * C, 3 * C, k, 3 * C, 0.0f, S, cols);
+                for (int ii = 0; ii < rows; ii++) {
+                    int i = i0 + ii;
+                    float *s = S + (size_t)ii * cols, mx = -INFINITY;
+                    for (int j = 0; j <= i; j++) mx = s[j] > mx ? s[j] : mx;
+#pragma omp simd
+                    for (int j = 0; j <= i; j++) s[j] = ds_expf(s[j] - mx);
+                    float sum = sum_fixed(s, i + 1);
+                    float inv = 1.0f / sum;
+#pragma omp simd
+                    for (int j = 0; j <= i; j++) s[j] *= inv;
+                    for (int j = i + 1; j < cols; j++) s[j] = 0.0f;
+                    l[i] = mx + logf(sum);
                 }
-                float inv = (float)(1.0 / sum);
-                for (int j = 0; j <= i; j++) s[j] *= inv;
-                for (int j = i + 1; j < T; j++) s[j] = 0.0f;
-                l[i] = mx + (float)log(sum);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, cols, 1.0f, S, cols,
+                            v, 3 * C, 0.0f, o + (size_t)i0 * C, C);
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S, T, v, 3 * C,
-                        0.0f, o, C);
         }
-        free(S);
     }
 }
 
@@ -298,8 +417,7 @@ static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const 
     float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel num_threads(NT(be))
     {
-        float *P = malloc(sizeof(float) * (size_t)T * T), *dP = malloc(sizeof(float) * (size_t)T * T);
-        DS_ASSERT(P && dP);
+        float *P = scratch(be, omp_get_thread_num(), 2 * (size_t)ATT_BLK * T), *dP = P + (size_t)ATT_BLK * T;
 #pragma omp for schedule(static)
         for (long task = 0; task < (long)R * B * H; task++) {
             long rb = task / H;
@@ -310,34 +428,43 @@ static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const 
             float *dbase = dqkv + rb * T * 3 * C;
             float *dq = dbase + h * hd, *dk = dbase + C + h * hd, *dv = dbase + 2 * C + h * hd;
             const float *l = lse + task * T;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, 3 * C, k,
-                        3 * C, 0.0f, P, T);
-            for (int i = 0; i < T; i++) {
-                float *p = P + (size_t)i * T;
-                for (int j = 0; j <= i; j++) p[j] = expf(p[j] - l[i]);
-                for (int j = i + 1; j < T; j++) p[j] = 0.0f;
+            for (int t = 0; t < T; t++) { /* dk, dv accumulate over the query blocks */
+                memset(dk + (size_t)t * 3 * C, 0, sizeof(float) * hd);
+                memset(dv + (size_t)t * 3 * C, 0, sizeof(float) * hd);
             }
-            /* dV = P^T dO ; dP = dO V^T */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, P, T, dO, C, 0.0f,
-                        dv, 3 * C);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dO, C, v, 3 * C,
-                        0.0f, dP, T);
-            /* dS = P * (dP - rowsum(dO * O)) */
-            for (int i = 0; i < T; i++) {
-                double D = 0;
-                for (int e = 0; e < hd; e++) D += (double)dO[(size_t)i * C + e] * O[(size_t)i * C + e];
-                float *p = P + (size_t)i * T, *dp = dP + (size_t)i * T;
-                for (int j = 0; j <= i; j++) dp[j] = p[j] * (dp[j] - (float)D);
-                for (int j = i + 1; j < T; j++) dp[j] = 0.0f;
+            for (int i0 = 0; i0 < T; i0 += ATT_BLK) {
+                int i1 = i0 + ATT_BLK < T ? i0 + ATT_BLK : T, rows = i1 - i0, cols = i1;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, hd, scale,
+                            q + (size_t)i0 * 3 * C, 3 * C, k, 3 * C, 0.0f, P, cols);
+                for (int ii = 0; ii < rows; ii++) {
+                    int i = i0 + ii;
+                    float *p = P + (size_t)ii * cols, li = l[i];
+#pragma omp simd
+                    for (int j = 0; j <= i; j++) p[j] = ds_expf(p[j] - li);
+                    for (int j = i + 1; j < cols; j++) p[j] = 0.0f;
+                }
+                /* dV += P^T dO ; dP = dO V^T */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, hd, rows, 1.0f, P, cols,
+                            dO + (size_t)i0 * C, C, 1.0f, dv, 3 * C);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, hd, 1.0f,
+                            dO + (size_t)i0 * C, C, v, 3 * C, 0.0f, dP, cols);
+                /* dS = P * (dP - rowsum(dO * O)) */
+                for (int ii = 0; ii < rows; ii++) {
+                    int i = i0 + ii;
+                    const float *doi = dO + (size_t)i * C, *oi = O + (size_t)i * C;
+                    float D = dot_fixed(doi, oi, hd);
+                    float *p = P + (size_t)ii * cols, *dp = dP + (size_t)ii * cols;
+#pragma omp simd
+                    for (int j = 0; j <= i; j++) dp[j] = p[j] * (dp[j] - D);
+                    for (int j = i + 1; j < cols; j++) dp[j] = 0.0f;
+                }
+                /* dQ = scale dS K ; dK += scale dS^T Q */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, cols, scale, dP, cols,
+                            k, 3 * C, 0.0f, dq + (size_t)i0 * 3 * C, 3 * C);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, hd, rows, scale, dP, cols,
+                            q + (size_t)i0 * 3 * C, 3 * C, 1.0f, dk, 3 * C);
             }
-            /* dQ = scale dS K ; dK = scale dS^T Q */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, scale, dP, T, k, 3 * C,
-                        0.0f, dq, 3 * C);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, dP, T, q, 3 * C,
-                        0.0f, dk, 3 * C);
         }
-        free(P);
-        free(dP);
     }
 }
 
@@ -348,19 +475,29 @@ static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const 
 #define INV_SQRT2PI 0.39894228040143267794f
 
 static void gelu_fwd(ds_backend *be, float *out, const float *inp, size_t n) {
+    long nch = (long)((n + SUM_CHUNK - 1) / SUM_CHUNK);
 #pragma omp parallel for schedule(static) num_threads(NT(be))
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + erff(x * INV_SQRT2));
+    for (long c = 0; c < nch; c++) {
+        size_t i0 = (size_t)c * SUM_CHUNK, i1 = i0 + SUM_CHUNK < n ? i0 + SUM_CHUNK : n;
+#pragma omp simd
+        for (size_t i = i0; i < i1; i++) {
+            float x = inp[i], u = x * INV_SQRT2;
+            out[i] = 0.5f * x * (1.0f + ds_erff(u, ds_expf(-u * u)));
+        }
     }
 }
 
 static void gelu_bwd(ds_backend *be, float *dinp, const float *inp, const float *dout, size_t n) {
+    long nch = (long)((n + SUM_CHUNK - 1) / SUM_CHUNK);
 #pragma omp parallel for schedule(static) num_threads(NT(be))
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        float g = 0.5f * (1.0f + erff(x * INV_SQRT2)) + x * INV_SQRT2PI * expf(-0.5f * x * x);
-        dinp[i] = g * dout[i];
+    for (long c = 0; c < nch; c++) {
+        size_t i0 = (size_t)c * SUM_CHUNK, i1 = i0 + SUM_CHUNK < n ? i0 + SUM_CHUNK : n;
+#pragma omp simd
+        for (size_t i = i0; i < i1; i++) {
+            float x = inp[i], u = x * INV_SQRT2, e = ds_expf(-u * u); /* e = exp(-x^2/2) */
+            float g = 0.5f * (1.0f + ds_erff(u, e)) + x * INV_SQRT2PI * e;
+            dinp[i] = g * dout[i];
+        }
     }
 }
 
@@ -487,6 +624,8 @@ ds_backend *ds_backend_cpu_create(int nthreads) {
     ds_backend *be = DS_CALLOC(1, sizeof *be);
     cpu_impl *im = DS_CALLOC(1, sizeof *im);
     im->nthreads = nthreads > 0 ? nthreads : omp_get_max_threads();
+    im->scratch = DS_CALLOC(im->nthreads, sizeof(float *));
+    im->scratch_n = DS_CALLOC(im->nthreads, sizeof(size_t));
     /* Our tiles are the parallelism; OpenBLAS's own threads would fight OpenMP's
      * and make the work split depend on the thread count. */
     openblas_set_num_threads(1);

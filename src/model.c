@@ -112,6 +112,10 @@ int ds_model_create(const ds_model_config *cfg, ds_backend *be, ds_model **out, 
     m->tgt = balloc(m, RN * sizeof(int32_t), &failed);
     m->weight = balloc(m, RN * F, &failed);
     m->mask = balloc(m, RN * F, &failed);
+    m->h_inp = DS_MALLOC(RN * sizeof(int32_t));
+    m->h_tgt = DS_MALLOC(RN * sizeof(int32_t));
+    m->h_weight = DS_MALLOC(RN * F);
+    m->h_mask = DS_MALLOC(RN * F);
     if (failed) {
         double gb = (4.0 * pbytes + (L * (17.0 + c->H / (double)d) * d + 12.0 * d + 2 * V) * RN * F) / 1e9;
         ds_model_free(m);
@@ -136,6 +140,10 @@ void ds_model_free(ds_model *m) {
                     m->inp, m->tgt, m->weight, m->mask};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) be->free(be, bufs[i]);
+    free(m->h_inp);
+    free(m->h_tgt);
+    free(m->h_weight);
+    free(m->h_mask);
     free(m->layer);
     free(m);
 }
@@ -196,8 +204,8 @@ void ds_model_set_batch(ds_model *m, const int32_t *tokens, const uint8_t *mask,
     DS_ASSERT(B >= 1 && T >= 1 && (size_t)B * T <= (size_t)m->cfg.B * m->cfg.T);
     int R = m->cfg.R;
     size_t N = (size_t)B * T;
-    int32_t *inp = DS_MALLOC(R * N * sizeof(int32_t)), *tgt = DS_MALLOC(R * N * sizeof(int32_t));
-    float *w = DS_MALLOC(R * N * sizeof(float)), *mk = DS_MALLOC(R * N * sizeof(float));
+    int32_t *inp = m->h_inp, *tgt = m->h_tgt;
+    float *w = m->h_weight, *mk = m->h_mask;
     for (int r = 0; r < R; r++) {
         long scored = 0;
         for (int b = 0; b < B; b++) {
@@ -222,10 +230,6 @@ void ds_model_set_batch(ds_model *m, const int32_t *tokens, const uint8_t *mask,
     be->upload(be, m->mask, mk, R * N * sizeof(float));
     m->cur_B = B;
     m->cur_T = T;
-    free(inp);
-    free(tgt);
-    free(w);
-    free(mk);
 }
 
 /* ------------------------------------------------------------------------ */

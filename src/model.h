@@ -74,6 +74,8 @@ typedef struct {
     float *weight;       /* backend [R][N]: mask / sum(mask) of the replica */
     float *mask;         /* backend [R][N]: 0/1 */
     int cur_B, cur_T;    /* shape of the batch last set */
+    int32_t *h_inp, *h_tgt; /* host staging of the batch, [R][N] */
+    float *h_weight, *h_mask;
 } ds_model;
 
 /* Parameters per replica for width d, depth L, vocabulary V. */

@@ -1,0 +1,165 @@
+/* cmd_bench: `distsweep bench --backend cpu --scale I --pack R SWEEP.yaml`
+ * times training steps of one pack and prints steps/s, tokens/s and achieved
+ * GFLOP/s (the sweep's flops_per_step convention: sweep.h), with the time
+ * split into data, forward, backward and optimizer. A figure-printing
+ * command, never a pass/fail test. */
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "cli.h"
+#include "common.h"
+#include "model.h"
+#include "optim.h"
+#include "sweep.h"
+#include "tasks.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: distsweep bench SWEEP.yaml [--backend cpu] [--scale I] [--pack R] [--steps N]\n"
+            "                       [--warmup-steps W] [--format text|json]\n\n"
+            "Times N training steps (after W untimed ones) of a pack of R replicas of scale I\n"
+            "with the sweep's batch and context: data, forward, backward, AdamW. Prints\n"
+            "steps/s, tokens/s and achieved GFLOP/s (training FLOPs as in 'distsweep plan').\n"
+            "Threads: OMP_NUM_THREADS (OpenBLAS itself runs single-threaded on our tiles).\n"
+            "defaults: --scale 0 --pack 1 --steps 5 --warmup-steps 1 --format text\n");
+}
+
+int ds_cmd_bench(int argc, char **argv) {
+    if (ds_cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return DS_EXIT_OK;
+    }
+    const char *path = NULL, *format = "text";
+    int scale = 0, R = 1, steps = 5, warm = 1;
+    ds_backend_kind kind = DS_BACKEND_CPU;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int *dst = NULL;
+        if (!strcmp(a, "--scale")) dst = &scale;
+        else if (!strcmp(a, "--pack")) dst = &R;
+        else if (!strcmp(a, "--steps")) dst = &steps;
+        else if (!strcmp(a, "--warmup-steps")) dst = &warm;
+        if (dst) {
+            char *end;
+            if (!v || (*dst = (int)strtol(v, &end, 10), *end) || *dst < 0) {
+                fprintf(stderr, "distsweep bench: bad value for %s\n", a);
+                return DS_EXIT_USAGE;
+            }
+            i++;
+        } else if (!strcmp(a, "--backend") && v) {
+            if (!strcmp(v, "cpu")) kind = DS_BACKEND_CPU;
+            else if (!strcmp(v, "cuda")) kind = DS_BACKEND_CUDA;
+            else {
+                fprintf(stderr, "distsweep bench: unknown backend '%s' (cpu, cuda)\n", v);
+                return DS_EXIT_USAGE;
+            }
+            i++;
+        } else if (!strcmp(a, "--format") && v && (!strcmp(v, "text") || !strcmp(v, "json"))) {
+            format = v;
+            i++;
+        } else if (a[0] == '-' || path) {
+            fprintf(stderr, "distsweep bench: unknown or incomplete option '%s'\n", a);
+            usage(stderr);
+            return DS_EXIT_USAGE;
+        } else {
+            path = a;
+        }
+    }
+    if (!path || R < 1 || steps < 1) {
+        usage(stderr);
+        return DS_EXIT_USAGE;
+    }
+    ds_error err = {0};
+    ds_sweep *s = NULL;
+    if (ds_sweep_load(path, &s, &err)) {
+        fprintf(stderr, "distsweep: %s\n", err.msg);
+        return DS_EXIT_USAGE;
+    }
+    int rc = DS_EXIT_ERROR;
+    ds_backend *be = NULL;
+    ds_model *m = NULL;
+    int32_t *tok = NULL;
+    uint8_t *mask = NULL, *active = NULL;
+    float *loss = NULL;
+    if (scale >= s->n_scales) {
+        fprintf(stderr, "distsweep bench: --scale %d: %s has %d scale(s)\n", scale, path, s->n_scales);
+        rc = DS_EXIT_USAGE;
+        goto done;
+    }
+    if ((rc = ds_backend_create(kind, &be, &err))) goto fail;
+    ds_model_config cfg = ds_model_config_from_sweep(s, scale, R);
+    if ((rc = ds_model_create(&cfg, be, &m, &err))) goto fail;
+    for (int r = 0; r < R; r++) ds_model_init_replica(m, r, (uint64_t)r);
+    const ds_task_ops *ops = ds_task_get(&s->task);
+    int B = s->train.batch, ctx = s->train.context;
+    tok = DS_MALLOC(sizeof(int32_t) * R * B * ctx);
+    mask = DS_MALLOC((size_t)R * B * ctx);
+    active = DS_MALLOC(R);
+    loss = DS_MALLOC(sizeof(float) * R);
+    memset(active, 1, R);
+    double t[4] = {0}; /* data, forward, backward, optimizer */
+    for (int step = 0; step < warm + steps; step++) {
+        double t0 = ds_now();
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < R * B; i++)
+            ops->train_row(&s->task, (uint64_t)(i / B), (uint64_t)step * B + i % B, ctx,
+                           tok + (size_t)i * ctx, mask + (size_t)i * ctx);
+        ds_model_set_batch(m, tok, mask, B, ctx - 1);
+        double t1 = ds_now();
+        ds_model_forward(m, loss);
+        double t2 = ds_now();
+        ds_model_backward(m);
+        double t3 = ds_now();
+        ds_optim_step(m, &s->train, step, active, NULL);
+        double t4 = ds_now();
+        if (step >= warm) {
+            t[0] += t1 - t0;
+            t[1] += t2 - t1;
+            t[2] += t3 - t2;
+            t[3] += t4 - t3;
+        }
+    }
+    double total = t[0] + t[1] + t[2] + t[3], sps = steps / total;
+    double tokens = (double)R * B * (ctx - 1) * sps;
+    const ds_scale *sc = &s->scales[scale];
+    double gflops = R * sc->flops_per_step * sps / 1e9;
+    const char *core = openblas_get_corename();
+    const char *env = getenv("OPENBLAS_CORETYPE");
+    int nth = omp_get_max_threads();
+    if (!strcmp(format, "json")) {
+        printf("{\"backend\": \"%s\", \"scale\": %d, \"d_model\": %d, \"n_layers\": %d, \"pack\": %d, "
+               "\"batch\": %d, \"context\": %d, \"steps\": %d, \"threads\": %d, "
+               "\"openblas_core\": \"%s\", \"openblas_coretype_env\": \"%s\", "
+               "\"step_s\": %.6f, \"steps_per_s\": %.4f, \"tokens_per_s\": %.1f, \"gflops\": %.2f, "
+               "\"data_s\": %.6f, \"forward_s\": %.6f, \"backward_s\": %.6f, \"optimizer_s\": %.6f}\n",
+               be->name, scale, sc->d_model, sc->n_layers, R, B, ctx, steps, nth, core,
+               env ? env : "", total / steps, sps, tokens, gflops, t[0] / steps, t[1] / steps,
+               t[2] / steps, t[3] / steps);
+    } else {
+        printf("bench %s: scale %d (d=%d, L=%d, %lld params), pack %d, batch %d x %d, %d threads, "
+               "OpenBLAS core %s%s%s%s\n",
+               be->name, scale, sc->d_model, sc->n_layers, (long long)sc->n_params, R, B, ctx, nth,
+               core, env ? " (OPENBLAS_CORETYPE=" : "", env ? env : "", env ? ")" : "");
+        printf("  %.4f s/step  %.3f steps/s  %.0f tokens/s  %.1f GFLOP/s\n", total / steps, sps,
+               tokens, gflops);
+        printf("  per step: data %.4f s, forward %.4f s, backward %.4f s, optimizer %.4f s\n",
+               t[0] / steps, t[1] / steps, t[2] / steps, t[3] / steps);
+    }
+    rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "distsweep: %s\n", err.msg);
+done:
+    ds_model_free(m);
+    if (be) be->destroy(be);
+    free(tok);
+    free(mask);
+    free(active);
+    free(loss);
+    ds_sweep_free(s);
+    return rc;
+}
