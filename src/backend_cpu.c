@@ -10,10 +10,13 @@
  * accumulators.
  *
  * Forward and backward of each op sit side by side (llm.c style). */
+#define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend.h"
 
@@ -616,6 +619,33 @@ static void adamw(ds_backend *be, float *p, const float *g, float *m, float *v, 
             pr[i] -= step * mr[i] / denom;
         }
     }
+}
+
+/* ------------------------------------------------------------------------ */
+/* OpenBLAS kernel choice.
+ *
+ * OpenBLAS picks its kernels once, when the library loads, from
+ * OPENBLAS_CORETYPE or its own CPU detection. Our machines' environment sets
+ * OPENBLAS_CORETYPE=Haswell, which forces AVX2 kernels on AVX-512 cores: our
+ * training steps then run 7-17% slower (docs/engine.md). So a process that
+ * finds OPENBLAS_CORETYPE=Haswell on a CPU with AVX-512F re-executes itself
+ * once without it (before main, before MPI), letting OpenBLAS detect the core.
+ * DISTSWEEP_KEEP_OPENBLAS_CORETYPE=1 keeps the variable as it is. glibc passes
+ * argc/argv/envp to constructors. */
+__attribute__((constructor)) static void ds_openblas_coretype_fix(int argc, char **argv, char **envp) {
+    const char *ct = getenv("OPENBLAS_CORETYPE");
+    if (!ct || strcmp(ct, "Haswell") || getenv("DISTSWEEP_KEEP_OPENBLAS_CORETYPE") ||
+        getenv("DISTSWEEP_REEXECED") || !argv || argc < 1)
+        return;
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f")) return;
+    char saved[64];
+    snprintf(saved, sizeof saved, "%s", ct);
+    unsetenv("OPENBLAS_CORETYPE");
+    setenv("DISTSWEEP_REEXECED", "1", 1);
+    execv("/proc/self/exe", argv);
+    /* exec failed: carry on with the AVX2 kernels */
+    setenv("OPENBLAS_CORETYPE", saved, 1);
 }
 
 /* ------------------------------------------------------------------------ */
