@@ -12,7 +12,8 @@
 # the same command, which resumes the same result file. Exit codes of distsweep:
 #   0  sweep complete                     -> the job ends successfully
 #   2  usage or sweep-file error          -> the job fails, never requeued (fix the file)
-#   3  interrupted, resumable             -> requeued
+#   3  interrupted, resumable             -> requeued if the warning signal (USR1) caused it;
+#                                            after scancel/TERM not requeued (resubmit to resume)
 #   *  anything else                      -> the job fails, not requeued; the log says why
 # Full documentation: docs/slurm.md.
 #
@@ -119,11 +120,14 @@ log "command: ${cmd[*]}"
 child=""
 signals=0
 last_signal=""
+got_usr1=0      # the warning signal (--signal=B:USR1@..., or scancel --signal=USR1 --batch)
+got_term=0      # TERM/INT: scancel, the time limit itself, or preemption
 requeueing=0
 # shellcheck disable=SC2317  # invoked by the traps below
 on_signal() {
     signals=$((signals + 1))
     last_signal=$1
+    if [ "$1" = USR1 ]; then got_usr1=1; else got_term=1; fi
     if [ "$requeueing" -eq 1 ]; then
         return # the requeue we asked for is ending this run
     fi
@@ -179,14 +183,20 @@ case "$rc" in
         exit 2
         ;;
     3 | 138)
-        if [ "$rc" -eq 138 ]; then
-            # 138 = killed by SIGUSR1: the signal reached a rank before distsweep had installed
-            # its handler (start-up). The result file survives any kill, so resuming is safe.
-            if [ "$signals" -eq 0 ]; then
-                log "distsweep was killed by SIGUSR1 that this script did not forward: not requeued"
-                exit "$rc"
+        # 138 = killed by SIGUSR1: the forwarded signal reached a rank before distsweep had
+        # installed its handler (start-up). The result file survives any kill: resuming is safe.
+        # Only the warning signal requeues. TERM means the job is being ended on purpose:
+        # `scancel` (Slurm would requeue even a cancelled job), the time limit reached before
+        # the warning was handled, or preemption (where Slurm requeues by itself if configured).
+        if [ "$got_term" -eq 1 ] || [ "$got_usr1" -eq 0 ]; then
+            if [ "$got_term" -eq 1 ]; then
+                log "stopped by SIG$last_signal (scancel, time limit or preemption): not requeued"
+            else
+                log "distsweep was interrupted (exit $rc) by a signal sent to the ranks, not to this"
+                log "script (use scancel --signal=USR1 --batch to requeue): not requeued"
             fi
-            log "a rank was killed by the forwarded SIGUSR1 during start-up; resuming is safe"
+            log "checkpoints are kept: resubmit the same command to resume"
+            exit "$rc"
         fi
         if [ "$restarts" -ge "$max_restarts" ]; then
             log "interrupted (exit 3) but already restarted $restarts times (DS_MAX_RESTARTS): not"

@@ -10,7 +10,9 @@
 #          after its first runs are stored: distsweep checkpoints and exits 3, the script
 #          requeues the job, the requeued job resumes b.h5 and completes; b.h5 must hold every
 #          run exactly once (journal) with metrics, curves and statuses bit-identical to a.h5;
-#       3. a sweep file with an error: the job fails with exit 2 and is not requeued.
+#       3. a sweep file with an error: the job fails with exit 2 and is not requeued;
+#       4. scancel mid-sweep: the job is cancelled, not requeued; the same sbatch command
+#          submitted again resumes d.h5 to results bit-identical to a.h5.
 #
 # DS_TEST_KEEP=1 keeps the temporary directory (cluster logs, job logs, result files).
 # Exit 0 pass, 1 fail, 77 skip (the daemons cannot run on this machine; the reason is printed).
@@ -138,57 +140,7 @@ grep -q 'sweep complete' "$log" || fail "job $b log lacks 'sweep complete'"
 echo "test_slurm: job $b: interrupted, requeued ($restarts restart(s)), resumed, complete"
 
 # Same runs, nothing lost or duplicated, bit-identical results.
-"$python" - a.h5 b.h5 <<'EOF' || fail "b.h5 differs from a.h5 (see above)"
-import struct, sys
-import h5py, numpy as np
-
-ref_path, got_path = sys.argv[1], sys.argv[2]
-bad = []
-with h5py.File(ref_path, "r") as ref, h5py.File(got_path, "r") as got:
-    names = []
-    ref.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
-    # Where and when a run was trained differ between schedules; nothing else may.
-    skip = {"runs/rank", "runs/wall_s"}
-    for n in names:
-        if n in skip:
-            continue
-        if n not in got:
-            bad.append(f"{n}: missing")
-            continue
-        x, y = ref[n][()], got[n][()]
-        # Bitwise (NaN == NaN where the same bits): the CPU backend is deterministic.
-        if x.shape != y.shape or x.dtype != y.dtype or x.tobytes() != y.tobytes():
-            bad.append(f"{n}: differs")
-    status = got["runs/status"][()]
-    n_runs = status.size
-    if not np.all(status == 1):
-        bad.append(f"runs/status: not all done: {status.tolist()}")
-    seeds = got["seeds"][()]
-
-# Journal (src/journal.h): 56-byte header, then records magic u32 | n u32 | payload | u64;
-# payload starts with int32 scale, status, attempts, rank, n_len, n_curve | int64 seed.
-data = open(got_path + ".journal", "rb").read()
-off, keys = 56, []
-while off + 8 <= len(data):
-    magic, n = struct.unpack_from("<II", data, off)
-    if magic != 0x4A52534A:
-        bad.append(f"journal: bad magic at byte {off}")
-        break
-    scale = struct.unpack_from("<i", data, off + 8)[0]
-    seed = struct.unpack_from("<q", data, off + 8 + 24)[0]
-    keys.append((scale, seed))
-    off += 8 + n + 8
-dups = sorted({k for k in keys if keys.count(k) > 1})
-if dups:
-    bad.append(f"journal: runs stored more than once: {dups}")
-if len(set(keys)) != n_runs:
-    bad.append(f"journal: {len(set(keys))} distinct runs, expected {n_runs}")
-for b in bad:
-    print("compare:", b)
-print(f"compare: {len(names)} datasets, {n_runs} runs ({len(seeds)} seeds), "
-      f"{len(keys)} journal records: {'OK' if not bad else 'FAILED'}")
-sys.exit(1 if bad else 0)
-EOF
+"$python" "$src/tests/slurm/compare_results.py" a.h5 b.h5 || fail "b.h5 differs from a.h5 (see above)"
 
 # 3. A sweep-file error: exit 2, not requeued.
 c=$(sbatch "${opts[@]}" "$script" bad.yaml -o c.h5)
@@ -200,6 +152,26 @@ grep -q "unknown key 'learning_rate_typo'" "distsweep-$c.out" || fail "job $c lo
 grep -q 'not requeued' "distsweep-$c.out" || fail "job $c log does not say it is not requeued"
 [ ! -e c.h5 ] || fail "job $c wrote c.h5 for a bad sweep file"
 echo "test_slurm: job $c: sweep-file error, exit 2, not requeued"
+
+# 4. scancel mid-sweep: the job ends, is not requeued; resubmitting resumes it.
+d=$(sbatch "${opts[@]}" "$script" tiny.yaml -o d.h5)
+t0=$SECONDS
+while [ "$(stat -c %s d.h5.journal 2>/dev/null || echo 0)" -le 56 ]; do
+    [ $((SECONDS - t0)) -lt 120 ] || fail "job $d stored no run in 120 s (state $(job_field "$d" JobState))"
+    sleep 0.2
+done
+scancel "$d"
+state=$(wait_job_done "$d" 60)
+[ "$state" = CANCELLED ] || fail "job $d (scancel) ended $state, expected CANCELLED"
+sleep 3
+[ "$(job_field "$d" JobState)" = CANCELLED ] || fail "job $d came back after scancel"
+[ "$(job_field "$d" Restarts)" = 0 ] || fail "job $d was requeued after scancel"
+grep -q 'not requeued' "distsweep-$d.out" || fail "job $d log does not say it is not requeued"
+e=$(sbatch "${opts[@]}" "$script" tiny.yaml -o d.h5)
+state=$(wait_job_done "$e" 150)
+[ "$state" = COMPLETED ] || fail "job $e (resubmitted after scancel) ended $state"
+"$python" "$src/tests/slurm/compare_results.py" a.h5 d.h5 || fail "d.h5 differs from a.h5 (see above)"
+echo "test_slurm: job $d: scancel ends it without requeue; job $e resumes d.h5 to the same results"
 
 failed=0
 echo "test_slurm: all Slurm sweep checks passed"
