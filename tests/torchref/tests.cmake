@@ -16,9 +16,3 @@ target_link_libraries(test_vs_torch PRIVATE dscore)
 add_test(NAME torchref.vs_torch
   COMMAND ${DS_PYTHON} ${CMAKE_SOURCE_DIR}/tests/engine/test_vs_torch.py $<TARGET_FILE:test_vs_torch>)
 set_tests_properties(torchref.vs_torch PROPERTIES LABELS python TIMEOUT 180)
-
-# Not a test: the engine's step timer of tools/bench/bench_cpu_vs_torch.sh
-# (timings are never pass/fail). Built here so the benchmark needs no extra
-# CMake project.
-add_executable(bench_engine ${CMAKE_SOURCE_DIR}/tools/bench/bench_engine.c)
-target_link_libraries(bench_engine PRIVATE dscore)

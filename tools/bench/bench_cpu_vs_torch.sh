@@ -7,17 +7,20 @@
 #       [--batch 128] [--context 256] [--steps 5] [--warmup 2] [--threads 2]
 #       [--coretype unset|Haswell|SkylakeX|Cooperlake] [--explore]
 #
-# One step = forward, masked CE, backward, global-norm clip, AdamW (no
-# evaluation). The engine side is tools/bench/bench_engine.c (built as
-# bench_engine in the build directory), which calls the engine's model and
-# optimizer exactly as its training loop does; the PyTorch side is
+# One step = data, forward, masked CE, backward, global-norm clip, AdamW (no
+# evaluation). The engine side is `distsweep bench --backend cpu` on a sweep
+# file written here (count task, vocab 150, width family at depth 4 over
+# --sizes, the given batch and context); the PyTorch side is
 # tools/bench/bench_torch.py in its best CPU configuration: torch threads =
 # OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = --threads and
 # LD_PRELOAD=libtcmalloc_minimal.so.4 (see shared/notes/platform.md). Both run
 # under the same OPENBLAS_CORETYPE (PyTorch's matmuls also go to OpenBLAS).
-# Prints the median step time of each and the ratio torch/engine (> 1: the
-# engine is faster). --explore also times OPENBLAS_CORETYPE unset / Haswell /
-# SkylakeX / Cooperlake and 1 vs 2 BLAS threads for both, at every size.
+# Prints the step time of each and the ratio torch/engine (> 1: the engine is
+# faster). --explore also times OPENBLAS_CORETYPE unset / Haswell / SkylakeX /
+# Cooperlake and 1 vs 2 BLAS threads for both, at every size (the engine runs
+# OpenBLAS single-threaded on its own tiles, so only the coretype matters to
+# it; DISTSWEEP_KEEP_OPENBLAS_CORETYPE=1 keeps distsweep from re-executing
+# itself without OPENBLAS_CORETYPE=Haswell, so that the setting is measured).
 #
 # Timings are noisy on a shared 2-core machine: run it on an idle machine and
 # repeat. Results of this project's machines are in tools/bench/RESULTS.md.
@@ -52,11 +55,36 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-engine="$build/bench_engine"
+engine="$build/distsweep"
 if [ ! -x "$engine" ]; then
-    echo "bench_cpu_vs_torch: $engine not found: build first (cmake --build $build --target bench_engine)" >&2
+    echo "bench_cpu_vs_torch: $engine not found: build first (cmake --build $build)" >&2
     exit 2
 fi
+tmpdir=$(mktemp -d /tmp/bench_cpu_vs_torch.XXXXXX)
+sweep="$tmpdir/bench.yaml"
+widths=$(echo $sizes | tr ' ' ',')
+cat >"$sweep" <<EOF
+name: bench_cpu_vs_torch
+task: {kind: count, vocab: 150, train_length: [1, 30], eval_lengths: [30]}
+model: {head_dim: 64, block: parallel, rotary_frac: 0.25}
+train: {steps: 10000, batch: $batch, context: $context, lr: 1.0e-3, warmup: 500, weight_decay: 0.1, grad_clip: 1.0}
+seeds: {start: 0, count: 1}
+scales:
+  - {family: width, depth: 4, width: [$widths]}
+EOF
+# scale index of a width at depth 4, as distsweep numbers them
+scale_of() {
+    local i
+    i=$("$engine" plan "$sweep" --format json | "$py" -c '
+import json, sys
+for s in json.load(sys.stdin)["scales"]:
+    if s["width"] == int(sys.argv[1]) and s["depth"] == 4: print(s["index"])' "$1")
+    if [ -z "$i" ]; then
+        echo "bench_cpu_vs_torch: width $1 not among the sweep's scales" >&2
+        exit 1
+    fi
+    echo "$i"
+}
 tcmalloc=libtcmalloc_minimal.so.4
 if [ ! -e "/usr/lib/x86_64-linux-gnu/$tcmalloc" ] && [ ! -e "/usr/lib/$tcmalloc" ]; then
     echo "bench_cpu_vs_torch: warning: $tcmalloc not installed; PyTorch runs with glibc malloc (slower)" >&2
@@ -69,9 +97,12 @@ run_one() {
     local -a envs=(env -u OPENBLAS_CORETYPE)
     [ "$ct" != unset ] && envs+=(OPENBLAS_CORETYPE="$ct")
     if [ "$impl" = engine ]; then
+        local sc
+        sc=$(scale_of "$d")
         out=$("${envs[@]}" OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$bt" \
-            "$engine" --d "$d" --batch "$batch" --context "$context" --steps "$steps" \
-            --warmup-steps "$warmup" --threads "$threads")
+            DISTSWEEP_KEEP_OPENBLAS_CORETYPE=1 \
+            "$engine" bench "$sweep" --backend cpu --scale "$sc" --pack 1 \
+            --steps "$steps" --warmup-steps "$warmup" --format json)
     else
         out=$("${envs[@]}" OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$bt" \
             ${tcmalloc:+LD_PRELOAD=$tcmalloc} \
@@ -79,17 +110,17 @@ run_one() {
             --steps "$steps" --warmup-steps "$warmup" --threads "$threads")
     fi
     echo "$out" >>"$log"
-    "$py" -c 'import json,sys; print("%.4f" % json.loads(sys.argv[1])["step_s_median"])' "$out"
+    "$py" -c 'import json,sys; j=json.loads(sys.argv[1]); print("%.4f" % j.get("step_s_mean", j.get("step_s")))' "$out"
 }
 
-log=$(mktemp /tmp/bench_cpu_vs_torch.XXXXXX.jsonl)
+log="$tmpdir/runs.jsonl"
 ct_main=$coretype
 [ "$ct_main" = keep ] && ct_main=${OPENBLAS_CORETYPE:-unset}
 
 echo "# distsweep CPU engine vs PyTorch $("$py" -c 'import torch; print(torch.__version__)') (CPU)"
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -n), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "# commit $(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# count model: depth 4, vocab 154, head_dim 64, parallel, rotary 0.25; batch $batch x context $context; median of $steps steps after $warmup"
+echo "# count model: depth 4, vocab 154, head_dim 64, parallel, rotary 0.25; batch $batch x context $context; $steps timed steps after $warmup (mean)"
 echo "# both: OPENBLAS_CORETYPE=$ct_main OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads"
 echo "# torch: torch.set_num_threads($threads), LD_PRELOAD=${tcmalloc:-none}, torch.optim.AdamW(foreach=True)"
 printf "%-6s %10s %14s %14s %8s\n" d params "engine s/step" "torch s/step" ratio
