@@ -32,17 +32,17 @@ show_logs() {
     done
 }
 
-# A TCP port nobody listens on, from a range away from Slurm's defaults (6817/6818), so that
-# a real Slurm on the machine or another test cluster does not collide with this one.
+# A TCP port nobody listens on (a connection to it is refused), from a range away from Slurm's
+# defaults (6817/6818), so that a real Slurm on the machine or another test cluster does not
+# collide with this one. Plain bash (/dev/tcp): minimal CI images have no ss or netstat.
 free_port() {
-    local p tries=0
-    while [ "$tries" -lt 200 ]; do
+    local p
+    for _ in $(seq 1 200); do
         p=$((20000 + RANDOM % 30000))
-        if ! ss -Htan 2>/dev/null | awk '{print $4}' | grep -Eq "[:.]$p\$"; then
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             echo "$p"
             return 0
         fi
-        tries=$((tries + 1))
     done
     return 1
 }
@@ -72,7 +72,7 @@ alive() {
 cmd_start() {
     local dir=$1 cpus=${2:-4}
     local tool
-    for tool in munged slurmctld slurmd sinfo sbatch scontrol ss; do
+    for tool in munged slurmctld slurmd sinfo sbatch scontrol squeue scancel hostname setsid; do
         command -v "$tool" >/dev/null 2>&1 || die_skip "'$tool' not found (install slurm-wlm and munge: tools/install-deps.sh)"
     done
     [ "$(id -u)" -eq 0 ] || die_skip "the test cluster runs its daemons as root (SlurmUser=root); running as $(id -un)"
