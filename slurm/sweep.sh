@@ -91,6 +91,8 @@ gpus_on_node=${SLURM_GPUS_ON_NODE:-0}
 case "$launch" in
     pmix | pmi2)
         # srun (since Slurm 22.05) does not inherit --cpus-per-task from sbatch: pass it on.
+        # --kill-on-bad-exit=0: a rank that exits 3 first must not get the others killed in the
+        # middle of writing their checkpoints (sites may set KillOnBadExit=1).
         launcher=(srun --mpi="$launch" --ntasks="$ntasks" --cpus-per-task="$cpus_per_task" --kill-on-bad-exit=0)
         if [ "$gpus_on_node" -gt 0 ] 2>/dev/null; then
             launcher+=(--gpus-per-task=1)
