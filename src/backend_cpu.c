@@ -48,8 +48,8 @@ static float *scratch(ds_backend *be, int tid, size_t n) {
 }
 
 enum {
-    ROW_TILE = 128, /* rows of one forward/dinp sgemm tile */
-    W_TILE = 128,   /* rows/cols of one weight-gradient sgemm tile */
+    ROW_TILE = 512, /* rows of one forward/dinp sgemm tile (each tile re-packs W) */
+    W_TILE = 128,   /* weight-gradient tile: W_TILE rows or columns by the whole other side */
     COL_TILE = 64,  /* channels of one column-reduction tile */
     SUM_CHUNK = 8192,
 };
@@ -283,7 +283,15 @@ static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float
 static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t ws,
                        const float *dout, const float *inp, const float *w, int R, int N, int C,
                        int OC) {
-    int nt = cdiv(N, ROW_TILE), to = cdiv(OC, W_TILE), tc = cdiv(C, W_TILE), tb = cdiv(OC, COL_TILE);
+    /* Weight-gradient tiles split only the longer side of W: each tile re-packs
+     * the strip of the side it does not split, so this packs the least. */
+    int split_oc = OC >= C;
+    int nt = cdiv(N, ROW_TILE), to = split_oc ? cdiv(OC, W_TILE) : 1, tc = split_oc ? 1 : cdiv(C, W_TILE),
+        tb = cdiv(OC, COL_TILE);
+    int tile = (split_oc ? OC : C) <= 512 ? W_TILE / 2 : W_TILE; /* a shape-only choice */
+    to = split_oc ? cdiv(OC, tile) : 1;
+    tc = split_oc ? 1 : cdiv(C, tile);
+    int wo = split_oc ? tile : OC, wc = split_oc ? C : tile;
 #pragma omp parallel num_threads(NT(be))
     {
         if (dinp) {
@@ -297,8 +305,8 @@ static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t
         }
 #pragma omp for schedule(static) nowait
         for (int t = 0; t < R * to * tc; t++) {
-            int r = t / (to * tc), o0 = (t / tc % to) * W_TILE, c0 = (t % tc) * W_TILE;
-            int no = OC - o0 < W_TILE ? OC - o0 : W_TILE, nc = C - c0 < W_TILE ? C - c0 : W_TILE;
+            int r = t / (to * tc), o0 = (t / tc % to) * wo, c0 = (t % tc) * wc;
+            int no = OC - o0 < wo ? OC - o0 : wo, nc = C - c0 < wc ? C - c0 : wc;
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, nc, N, 1.0f,
                         dout + (size_t)r * N * OC + o0, OC, inp + (size_t)r * N * C + c0, C, 1.0f,
                         dw + r * ws + (size_t)o0 * C + c0, C);
@@ -477,16 +485,34 @@ static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const 
 #define INV_SQRT2 0.70710678118654752440f
 #define INV_SQRT2PI 0.39894228040143267794f
 
+/* The element loops, compiled for AVX-512, AVX2 and baseline x86-64 and
+ * picked at load time (no FMA contraction in ISO C mode: same bits on each). */
+#define DS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+DS_CLONES static void gelu_fwd_range(float *out, const float *inp, size_t i0, size_t i1) {
+#pragma omp simd
+    for (size_t i = i0; i < i1; i++) {
+        float x = inp[i], u = x * INV_SQRT2;
+        out[i] = 0.5f * x * (1.0f + ds_erff(u, ds_expf(-u * u)));
+    }
+}
+
+DS_CLONES static void gelu_bwd_range(float *dinp, const float *inp, const float *dout, size_t i0,
+                                     size_t i1) {
+#pragma omp simd
+    for (size_t i = i0; i < i1; i++) {
+        float x = inp[i], u = x * INV_SQRT2, e = ds_expf(-u * u); /* e = exp(-x^2/2) */
+        float g = 0.5f * (1.0f + ds_erff(u, e)) + x * INV_SQRT2PI * e;
+        dinp[i] = g * dout[i];
+    }
+}
+
 static void gelu_fwd(ds_backend *be, float *out, const float *inp, size_t n) {
     long nch = (long)((n + SUM_CHUNK - 1) / SUM_CHUNK);
 #pragma omp parallel for schedule(static) num_threads(NT(be))
     for (long c = 0; c < nch; c++) {
         size_t i0 = (size_t)c * SUM_CHUNK, i1 = i0 + SUM_CHUNK < n ? i0 + SUM_CHUNK : n;
-#pragma omp simd
-        for (size_t i = i0; i < i1; i++) {
-            float x = inp[i], u = x * INV_SQRT2;
-            out[i] = 0.5f * x * (1.0f + ds_erff(u, ds_expf(-u * u)));
-        }
+        gelu_fwd_range(out, inp, i0, i1);
     }
 }
 
@@ -495,12 +521,7 @@ static void gelu_bwd(ds_backend *be, float *dinp, const float *inp, const float 
 #pragma omp parallel for schedule(static) num_threads(NT(be))
     for (long c = 0; c < nch; c++) {
         size_t i0 = (size_t)c * SUM_CHUNK, i1 = i0 + SUM_CHUNK < n ? i0 + SUM_CHUNK : n;
-#pragma omp simd
-        for (size_t i = i0; i < i1; i++) {
-            float x = inp[i], u = x * INV_SQRT2, e = ds_expf(-u * u); /* e = exp(-x^2/2) */
-            float g = 0.5f * (1.0f + ds_erff(u, e)) + x * INV_SQRT2PI * e;
-            dinp[i] = g * dout[i];
-        }
+        gelu_bwd_range(dinp, inp, dout, i0, i1);
     }
 }
 
