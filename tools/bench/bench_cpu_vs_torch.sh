@@ -94,7 +94,7 @@ fi
 # run_one IMPL D CORETYPE BLAS_THREADS -> prints the median step time (s)
 run_one() {
     local impl=$1 d=$2 ct=$3 bt=$4 out
-    local -a envs=(env -u OPENBLAS_CORETYPE)
+    local -a envs=(env -u OPENBLAS_CORETYPE $extra_env)
     [ "$ct" != unset ] && envs+=(OPENBLAS_CORETYPE="$ct")
     if [ "$impl" = engine ]; then
         local sc
@@ -114,6 +114,7 @@ run_one() {
 }
 
 log="$tmpdir/runs.jsonl"
+extra_env=  # more VAR=value settings for run_one (exploration only)
 ct_main=$coretype
 [ "$ct_main" = keep ] && ct_main=${OPENBLAS_CORETYPE:-unset}
 
@@ -134,16 +135,20 @@ done
 
 if [ "$explore" = 1 ]; then
     echo
-    echo "# explore: median s/step by OPENBLAS_CORETYPE and OPENBLAS_NUM_THREADS (OMP threads $threads)"
-    printf "%-6s %-11s %-5s %14s %14s\n" d coretype blas engine torch
+    echo "# explore: mean s/step by OPENBLAS_CORETYPE; torch also by OPENBLAS_NUM_THREADS"
+    echo "# (OMP threads $threads; the engine runs OpenBLAS single-threaded on its own tiles)"
+    printf "%-6s %-11s %14s %14s %14s\n" d coretype engine "torch blas=1" "torch blas=2"
     for d in $sizes; do
         for ct in unset Haswell SkylakeX Cooperlake; do
-            for bt in 1 2; do
-                e=$(run_one engine "$d" "$ct" "$bt")
-                t=$(run_one torch "$d" "$ct" "$bt")
-                printf "%-6s %-11s %-5s %14s %14s\n" "$d" "$ct" "$bt" "$e" "$t"
-            done
+            e=$(run_one engine "$d" "$ct" 1)
+            t1=$(run_one torch "$d" "$ct" 1)
+            t2=$(run_one torch "$d" "$ct" 2)
+            printf "%-6s %-11s %14s %14s %14s\n" "$d" "$ct" "$e" "$t1" "$t2"
         done
+        extra_env="ATEN_CPU_CAPABILITY=avx512"
+        t2=$(run_one torch "$d" "$ct_main" "$threads")
+        extra_env=
+        printf "%-6s %-11s %14s %14s %14s   (torch with ATEN_CPU_CAPABILITY=avx512)\n" "$d" "$ct_main" - - "$t2"
     done
 fi
 echo "# raw JSON lines: $log"

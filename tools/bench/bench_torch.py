@@ -71,6 +71,7 @@ def main():
         "threads": torch.get_num_threads(),
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
         "ld_preload": os.environ.get("LD_PRELOAD", ""),
+        "aten_cpu_capability": os.environ.get("ATEN_CPU_CAPABILITY", "default"),
         "step_s_mean": statistics.mean(times), "step_s_median": statistics.median(times),
         "step_s_min": min(times),
         "steps_timed": len(times), "final_loss": float(loss)}))
