@@ -19,6 +19,9 @@
 #include <unistd.h>
 
 #include "backend.h"
+#ifdef DISTSWEEP_HAVE_CUDA
+#include "ds_cuda.h"
+#endif
 
 /* Lets GCC if-convert the selects in the loops below (clamps, signs) so that
  * they vectorize; no value changes (no reassociation, no contraction). */
@@ -30,6 +33,8 @@ typedef struct {
      * would be an mmap whose pages fault in on every call */
     float **scratch;
     size_t *scratch_n;
+    float *shared;      /* one buffer for a whole parallel region (weight-gradient partials) */
+    size_t shared_n;
 } cpu_impl;
 
 #define NT(be) (((cpu_impl *)(be)->impl)->nthreads)
@@ -49,12 +54,23 @@ static float *scratch(ds_backend *be, int tid, size_t n) {
 
 enum {
     ROW_TILE = 512, /* rows of one forward/dinp sgemm tile (each tile re-packs W) */
-    W_TILE = 128,   /* weight-gradient tile: W_TILE rows or columns by the whole other side */
     COL_TILE = 64,  /* channels of one column-reduction tile */
     SUM_CHUNK = 8192,
 };
 
 static int cdiv(long a, long b) { return (int)((a + b - 1) / b); }
+
+/* Scratch of at least n floats shared by all threads (called outside regions). */
+static float *shared_scratch(ds_backend *be, size_t n) {
+    cpu_impl *im = be->impl;
+    if (im->shared_n < n) {
+        free(im->shared);
+        im->shared = malloc(sizeof(float) * n);
+        DS_ASSERT(im->shared);
+        im->shared_n = n;
+    }
+    return im->shared;
+}
 
 /* exp without a libm call, so loops over it vectorize (Cephes expf
  * polynomial, within 2 ulp of expf on [-87, 88]; clamped outside). The same
@@ -129,6 +145,7 @@ static void cpu_destroy(ds_backend *be) {
     for (int i = 0; i < im->nthreads; i++) free(im->scratch[i]);
     free(im->scratch);
     free(im->scratch_n);
+    free(im->shared);
     free(be->impl);
     free(be);
 }
@@ -280,18 +297,64 @@ static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float
     }
 }
 
+/* Weight gradient dW[r] += dout[r]^T inp[r] over N rows. Long N (training
+ * batches): nk fixed row chunks, each a full OC x C product into its own
+ * partial buffer (every operand is packed once), then the partials added in
+ * chunk order. Short N: tiles along the longer side of W. Both choices depend
+ * on the shapes only, never on R or the thread count. */
+static void matmul_dw(ds_backend *be, float *dw, size_t ws, const float *dout, const float *inp,
+                      int R, int N, int C, int OC) {
+    int nk = N / 1024 < 8 ? N / 1024 : 8;
+    if (nk >= 2) {
+        int kc = cdiv(cdiv(N, nk), 64) * 64;
+        nk = cdiv(N, kc);
+        size_t WC = (size_t)OC * C;
+        float *part = shared_scratch(be, (size_t)nk * WC);
+        for (int r = 0; r < R; r++) {
+            const float *g = dout + (size_t)r * N * OC, *x = inp + (size_t)r * N * C;
+            float *dwr = dw + r * ws;
+#pragma omp parallel num_threads(NT(be))
+            {
+#pragma omp for schedule(static)
+                for (int k = 0; k < nk; k++) {
+                    int n0 = k * kc, rows = N - n0 < kc ? N - n0 : kc;
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, rows, 1.0f,
+                                g + (size_t)n0 * OC, OC, x + (size_t)n0 * C, C, 0.0f,
+                                part + (size_t)k * WC, C);
+                }
+                long nb = (long)((WC + SUM_CHUNK - 1) / SUM_CHUNK);
+#pragma omp for schedule(static)
+                for (long bk = 0; bk < nb; bk++) {
+                    size_t e0 = (size_t)bk * SUM_CHUNK, e1 = e0 + SUM_CHUNK < WC ? e0 + SUM_CHUNK : WC;
+                    for (int k = 0; k < nk; k++) {
+                        const float *pk = part + (size_t)k * WC;
+#pragma omp simd
+                        for (size_t e = e0; e < e1; e++) dwr[e] += pk[e];
+                    }
+                }
+            }
+        }
+        return;
+    }
+    int split_oc = OC >= C;
+    int tile = (split_oc ? OC : C) <= 512 ? 64 : 128;
+    int to = split_oc ? cdiv(OC, tile) : 1, tc = split_oc ? 1 : cdiv(C, tile);
+    int wo = split_oc ? tile : OC, wc = split_oc ? C : tile;
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (int t = 0; t < R * to * tc; t++) {
+        int r = t / (to * tc), o0 = (t / tc % to) * wo, c0 = (t % tc) * wc;
+        int no = OC - o0 < wo ? OC - o0 : wo, nc = C - c0 < wc ? C - c0 : wc;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, nc, N, 1.0f,
+                    dout + (size_t)r * N * OC + o0, OC, inp + (size_t)r * N * C + c0, C, 1.0f,
+                    dw + r * ws + (size_t)o0 * C + c0, C);
+    }
+}
+
 static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t ws,
                        const float *dout, const float *inp, const float *w, int R, int N, int C,
                        int OC) {
-    /* Weight-gradient tiles split only the longer side of W: each tile re-packs
-     * the strip of the side it does not split, so this packs the least. */
-    int split_oc = OC >= C;
-    int nt = cdiv(N, ROW_TILE), to = split_oc ? cdiv(OC, W_TILE) : 1, tc = split_oc ? 1 : cdiv(C, W_TILE),
-        tb = cdiv(OC, COL_TILE);
-    int tile = (split_oc ? OC : C) <= 512 ? W_TILE / 2 : W_TILE; /* a shape-only choice */
-    to = split_oc ? cdiv(OC, tile) : 1;
-    tc = split_oc ? 1 : cdiv(C, tile);
-    int wo = split_oc ? tile : OC, wc = split_oc ? C : tile;
+    matmul_dw(be, dw, ws, dout, inp, R, N, C, OC);
+    int nt = cdiv(N, ROW_TILE), tb = cdiv(OC, COL_TILE);
 #pragma omp parallel num_threads(NT(be))
     {
         if (dinp) {
@@ -302,14 +365,6 @@ static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t
                             dout + ((size_t)r * N + n0) * OC, OC, w + r * ws, C, 0.0f,
                             dinp + ((size_t)r * N + n0) * C, C);
             }
-        }
-#pragma omp for schedule(static) nowait
-        for (int t = 0; t < R * to * tc; t++) {
-            int r = t / (to * tc), o0 = (t / tc % to) * wo, c0 = (t % tc) * wc;
-            int no = OC - o0 < wo ? OC - o0 : wo, nc = C - c0 < wc ? C - c0 : wc;
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, nc, N, 1.0f,
-                        dout + (size_t)r * N * OC + o0, OC, inp + (size_t)r * N * C + c0, C, 1.0f,
-                        dw + r * ws + (size_t)o0 * C + c0, C);
         }
         if (db) {
 #pragma omp for schedule(static)
@@ -717,6 +772,9 @@ int ds_backend_create(ds_backend_kind kind, ds_backend **out, ds_error *err) {
         *out = ds_backend_cpu_create(0);
         return 0;
     }
+#ifdef DISTSWEEP_HAVE_CUDA
+    if (kind == DS_BACKEND_CUDA) return ds_backend_cuda_create(0, 0, out, err);
+#endif
     return ds_error_set(err, DS_EXIT_ERROR,
                         "the %s backend is not available in this build (only cpu is)",
                         kind == DS_BACKEND_CUDA ? "cuda" : "requested");

@@ -189,6 +189,65 @@ static void check_config(ds_block_kind block, int rot) {
     be->destroy(be);
 }
 
+/* The linear layer alone on long row counts (the row-chunked weight-gradient
+ * path of the CPU backend, used from 2048 rows on) against double sums;
+ * "+=" outputs start non-zero to check accumulation. */
+static void check_matmul_long(int N) {
+    int R = 2, C = 40, OC = 48;
+    size_t ws = (size_t)OC * C + OC + 7; /* replica stride of a flat vector: W, b, slack */
+    ds_backend *be = ds_backend_cpu_create(2);
+    float *x = malloc(sizeof(float) * R * N * C), *g = malloc(sizeof(float) * R * N * OC);
+    float *p = malloc(sizeof(float) * R * ws), *dp = malloc(sizeof(float) * R * ws), *dp0 = malloc(sizeof(float) * R * ws);
+    float *y = malloc(sizeof(float) * R * N * OC), *dx = malloc(sizeof(float) * R * N * C);
+    ds_rng rng;
+    ds_rng_init(&rng, 3, DS_STREAM_TEST, (uint64_t)N);
+    for (size_t i = 0; i < (size_t)R * N * C; i++) x[i] = ds_rng_normal(&rng);
+    for (size_t i = 0; i < (size_t)R * N * OC; i++) g[i] = ds_rng_normal(&rng);
+    for (size_t i = 0; i < (size_t)R * ws; i++) {
+        p[i] = ds_rng_normal(&rng);
+        dp0[i] = dp[i] = ds_rng_normal(&rng);
+    }
+    be->matmul_fwd(be, y, x, p, p + (size_t)OC * C, ws, R, N, C, OC);
+    be->matmul_bwd(be, dx, dp, dp + (size_t)OC * C, ws, g, x, p, R, N, C, OC);
+    double worst_w = 0, worst_x = 0, worst_y = 0;
+    for (int r = 0; r < R; r++) {
+        const float *xr = x + (size_t)r * N * C, *gr = g + (size_t)r * N * OC, *pr = p + r * ws;
+        for (int o = 0; o < OC; o++) {
+            double sb = 0;
+            for (int n = 0; n < N; n++) sb += gr[(size_t)n * OC + o];
+            double e = fabs(dp[r * ws + (size_t)OC * C + o] - (dp0[r * ws + (size_t)OC * C + o] + sb));
+            worst_w = e > worst_w ? e : worst_w;
+            for (int c = 0; c < C; c++) {
+                double s = 0;
+                for (int n = 0; n < N; n++) s += (double)gr[(size_t)n * OC + o] * xr[(size_t)n * C + c];
+                e = fabs(dp[r * ws + (size_t)o * C + c] - (dp0[r * ws + (size_t)o * C + c] + s));
+                worst_w = e > worst_w ? e : worst_w;
+            }
+        }
+        for (int n = 0; n < N; n += 37) {
+            for (int c = 0; c < C; c++) {
+                double s = 0;
+                for (int o = 0; o < OC; o++) s += (double)gr[(size_t)n * OC + o] * pr[(size_t)o * C + c];
+                double e = fabs(dx[((size_t)r * N + n) * C + c] - s);
+                worst_x = e > worst_x ? e : worst_x;
+            }
+            for (int o = 0; o < OC; o++) {
+                double s = pr[(size_t)OC * C + o];
+                for (int c = 0; c < C; c++) s += (double)xr[(size_t)n * C + c] * pr[(size_t)o * C + c];
+                double e = fabs(y[((size_t)r * N + n) * OC + o] - s);
+                worst_y = e > worst_y ? e : worst_y;
+            }
+        }
+    }
+    /* sums of N (or 48, 40) unit-variance products: float error ~ sqrt(N) * 6e-8 * sqrt(N) */
+    CHECK_MSG(worst_w < 2e-7 * N, "N=%d: weight/bias gradient off by %g", N, worst_w);
+    CHECK_MSG(worst_x < 1e-4, "N=%d: input gradient off by %g", N, worst_x);
+    CHECK_MSG(worst_y < 1e-4, "N=%d: output off by %g", N, worst_y);
+    printf("linear layer, %d rows: worst abs error dW/db %.3g, dx %.3g, y %.3g\n", N, worst_w, worst_x, worst_y);
+    free(x); free(g); free(p); free(dp); free(dp0); free(y); free(dx);
+    be->destroy(be);
+}
+
 static void check_schedule(void) {
     ds_train_spec tr = {.steps = 100, .lr = 1e-3, .warmup = 10};
     CHECK(ds_lr_at(&tr, 0) == 0.0);
@@ -200,6 +259,8 @@ static void check_schedule(void) {
 
 int main(void) {
     check_schedule();
+    check_matmul_long(1000);
+    check_matmul_long(5000);
     check_config(DS_BLOCK_PARALLEL, 2);
     check_config(DS_BLOCK_PARALLEL, 4);
     check_config(DS_BLOCK_SEQUENTIAL, 2);
