@@ -1,7 +1,8 @@
 /* test_engine: packing, divergence isolation, checkpoint/resume bit-identity,
  * checkpoint refusal, and the metric definitions on hand-built logits.
  *
- * Training runs are tiny (count, vocab 20, d 64, 1 layer, batch 8 x 32) so
+ * Training runs are tiny (count, vocab 20, d 64, 1 layer, batch 72 x 32: enough
+ * rows for the CPU backend's row-chunked weight gradients) so
  * the whole file takes a few seconds. Final parameters are read from the
  * checkpoint a run writes when its hook stops it at the last step; running
  * the same pack again then resumes, trains nothing and evaluates. */
@@ -23,7 +24,7 @@ static const char *SWEEP =
     "name: engine-test\n"
     "task: {kind: count, vocab: 20, train_length: [1, 4], eval_lengths: [3, 6]}\n"
     "model: {head_dim: 32, block: parallel, rotary_frac: 0.25}\n"
-    "train: {steps: 20, batch: 8, context: 32, lr: 3.0e-3, warmup: 4, weight_decay: 0.1,\n"
+    "train: {steps: 20, batch: 72, context: 32, lr: 3.0e-3, warmup: 4, weight_decay: 0.1,\n"
     "        log_every: 5}\n"
     "seeds: {start: 0, count: 10}\n"
     "scales:\n"
