@@ -8,6 +8,7 @@
  * the same pack again then resumes, trains nothing and evaluates. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -124,6 +125,21 @@ static void test_training(void) {
     printf("pack of 4 vs alone: seed 7 em@3 %.3f em@6 %.3f loss %.4f, curve %.3f .. %.3f\n",
            A[2].metrics[0][DS_M_EM], A[2].metrics[1][DS_M_EM], A[2].final_loss, A[2].curve[0],
            A[2].curve[3]);
+
+    /* B1: seed 7 alone on one thread: the thread count changes no bit either. */
+    {
+        int nth = omp_get_max_threads();
+        ds_run_result B1[1];
+        omp_set_num_threads(1);
+        CHECK(train(s, one, 1, ck_one, end, 1, B1, &err) == 0);
+        omp_set_num_threads(nth);
+        size_t n1;
+        unsigned char *f1 = slurp(ck_one, &n1);
+        CHECK(f1 && n1 == nb && !memcmp(f1 + params_offset(1, cap, P, 0), fb + params_offset(1, cap, P, 0), 3 * P * 4));
+        CHECK(same_result(&B1[0], &B[0], nL));
+        ds_run_result_free(&B1[0]);
+        free(f1);
+    }
 
     /* C: seed 7 alone, stopped at 7 (mid log window) and 13, resumed each time. */
     int64_t stops[3] = {7, 13, 20};
