@@ -31,6 +31,15 @@ int ds_cuda_device_name(int dev, char *buf, int buflen, ds_error *err);
 int ds_cuda_philox_blocks(uint64_t seed, uint32_t stream, uint64_t first, int64_t n,
                           uint32_t *out, ds_error *err);
 
+/* The CUDA backend of backend.h (kernels/backend_cuda.cu) on device `device`:
+ * its own stream and cuBLAS handle; matrix products in fp32 (tf32 = 0) or
+ * with TF32 tensor cores (tf32 = 1). Returns 0, or an error code with err set
+ * (no GPU visible, CUDA or cuBLAS initialisation failed). Free with
+ * be->destroy(be). A CUDA error inside an op ends the process via ds_die
+ * with file and line (the ops return void). */
+typedef struct ds_backend ds_backend;
+int ds_backend_cuda_create(int device, int tf32, ds_backend **out, ds_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,4 +5,16 @@ if(DISTSWEEP_HAVE_CUDA)
   target_link_libraries(test_cuda_rng PRIVATE dscore)
   add_test(NAME gpu.philox_matches_cpu COMMAND test_cuda_rng)
   set_tests_properties(gpu.philox_matches_cpu PROPERTIES LABELS gpu SKIP_RETURN_CODE 77)
+
+  # every op of the CUDA backend against the CPU backend
+  add_executable(test_cuda_ops ${CMAKE_CURRENT_LIST_DIR}/test_cuda_ops.c)
+  target_link_libraries(test_cuda_ops PRIVATE dscore)
+  add_test(NAME gpu.ops_vs_cpu COMMAND test_cuda_ops)
+  set_tests_properties(gpu.ops_vs_cpu PROPERTIES LABELS gpu SKIP_RETURN_CODE 77 TIMEOUT 120)
+
+  # whole model vs CPU, training vs CPU, run-to-run and pack-vs-alone bit identity
+  add_executable(test_cuda_model ${CMAKE_CURRENT_LIST_DIR}/test_cuda_model.c)
+  target_link_libraries(test_cuda_model PRIVATE dscore)
+  add_test(NAME gpu.model_and_training COMMAND test_cuda_model)
+  set_tests_properties(gpu.model_and_training PROPERTIES LABELS gpu SKIP_RETURN_CODE 77 TIMEOUT 300)
 endif()
