@@ -39,12 +39,10 @@ static void usage(FILE *f) {
             "output-file error (nothing written), 3 interrupted (run the same command again)\n");
 }
 
-/* The real job kind: the engine. TEMPORARY weak reference until engine.c lands. */
-#pragma weak ds_train_pack
+/* The real job kind: the engine. */
 static int engine_pack(void *ctx, const ds_sweep *s, int scale, const int64_t *seeds, int R,
                        const ds_train_opts *opts, ds_run_result *results, ds_error *err) {
     (void)ctx;
-    if (!ds_train_pack) return ds_error_set(err, DS_EXIT_ERROR, "the engine is not built yet");
     return ds_train_pack(s, scale, seeds, R, opts, results, err);
 }
 

@@ -101,6 +101,8 @@ static void remove_pack_files(const sched_t *c, const pack_t *p) {
     pack_stem(c, p->scale, p->seeds, p->R, stem, sizeof stem);
     snprintf(path, sizeof path, "%s.ckpt", stem);
     unlink(path);
+    snprintf(path, sizeof path, "%s.ckpt.tmp", stem); /* a checkpoint write cut short */
+    unlink(path);
     snprintf(path, sizeof path, "%s.pack", stem);
     unlink(path);
 }

@@ -173,12 +173,22 @@ int ds_store_probe_path(const char *path, ds_store_probe *p, ds_error *err) {
      * without modifying it (measured); a file never written in SWMR mode
      * needs the plain read-only open. */
     if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0) goto h5fail;
+    /* SWMR readers retry a metadata read whose checksum fails (a live writer
+     * may be mid-write) 100 times with growing sleeps: minutes on a corrupt
+     * file. A handful of retries covers a live writer's flush. */
+    if (H5Pset_metadata_read_attempts(fapl, 8) < 0) goto h5fail;
     f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
     if (f < 0) f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     if (f < 0) {
         ds_error_set(err, DS_EXIT_USAGE,
                      "%s: an HDF5 file that HDF5 cannot open (corrupt?); refusing to touch it",
                      path);
+        goto done;
+    }
+    if (H5Aexists(f, "format") < 0) {
+        ds_error_set(err, DS_EXIT_USAGE,
+                     "%s: an HDF5 file whose metadata HDF5 cannot read (corrupt?); refusing to "
+                     "touch it", path);
         goto done;
     }
     char *format = read_attr_string(f, "format");

@@ -1,0 +1,531 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `distsweep run` / `status` with real mpirun, real HDF5
+and real signals (tests/mpi/tests.cmake registers one ctest per scenario).
+
+usage: sweeptest.py SCENARIO --bin distsweep --mpiexec mpirun --src SOURCE_DIR [--rounds N]
+
+Scenarios use the synthetic job kind (--synthetic-job-seconds, src/synth.h),
+whose results are pure functions of (scale, seed), unless they say "engine".
+"""
+import argparse
+import hashlib
+import os
+import random
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+SEED_AXIS = ["runs/status", "runs/attempts", "runs/steps_done", "runs/final_loss", "runs/id_em",
+             "metrics/em", "metrics/error", "metrics/minprob", "metrics/token_acc", "metrics/loss",
+             "curves/train_loss"]
+# what must be bit-identical between two sweeps (wall_s and rank differ by nature;
+# attempts is compared where no failure was injected)
+COMPARE = SEED_AXIS
+
+A = None
+FAILS = 0
+
+
+def check(cond, msg):
+    global FAILS
+    if not cond:
+        FAILS += 1
+        print("CHECK FAILED:", msg, flush=True)
+    return cond
+
+
+def run(cmd, timeout=300, **kw):
+    p = subprocess.run(cmd, env=kw.pop("env", ENV), capture_output=True, text=True, timeout=timeout, **kw)
+    return p
+
+
+def ds(args, np_=1, synth=None, timeout=300, extra_env=None):
+    """Runs distsweep (under mpirun when np_ > 1); returns CompletedProcess."""
+    cmd = [A.bin] + args
+    if synth is not None:
+        cmd += ["--synthetic-job-seconds", str(synth)]
+    if np_ > 1:
+        cmd = [A.mpiexec, "-np", str(np_), "--oversubscribe"] + cmd
+    env = dict(ENV, **(extra_env or {}))
+    return run(cmd, timeout=timeout, env=env)
+
+
+def md5(path):
+    with open(path, "rb") as f:
+        return hashlib.md5(f.read()).hexdigest()
+
+
+def load(path):
+    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+        return {k: f[k][()] for k in SEED_AXIS + ["seeds", "runs/rank", "runs/wall_s"]}
+
+
+def same(a, b, keys=COMPARE):
+    ok = True
+    for k in keys:
+        x, y = a[k], b[k]
+        eq = x.shape == y.shape and np.array_equal(x.view(np.uint8) if x.dtype.kind == "f" else x,
+                                                    y.view(np.uint8) if y.dtype.kind == "f" else y)
+        ok &= check(eq, f"dataset {k} differs")
+    return ok
+
+
+def journal(path):
+    """[(scale, seed, status, attempts)] of the valid records of a journal."""
+    out = []
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[:8] == b"DSJRNL01", "journal magic"
+    off = 8 + 48
+    while off + 8 <= len(data):
+        magic, n = struct.unpack_from("<II", data, off)
+        if magic != 0x4A52534A or off + 16 + n > len(data):
+            break
+        scale, status, attempts, rank, n_len, n_curve = struct.unpack_from("<6i", data, off + 8)
+        seed, = struct.unpack_from("<q", data, off + 8 + 24)
+        out.append((scale, seed, status, attempts))
+        off += 16 + n
+    return out
+
+
+def h5dump_ok(path):
+    return run(["h5dump", "-H", path]).returncode == 0
+
+
+def sweep_text(name="synth.yaml", **subst):
+    text = open(os.path.join(A.src, "tests", "mpi", name)).read()
+    for k, v in subst.items():
+        text = re.sub(rf"(?m)^(\s*){k}:.*$", rf"\g<1>{k}: {v}", text)
+    return text
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def reference(work, yaml, synth=0):
+    ref = os.path.join(work, "ref.h5")
+    if not os.path.exists(ref):
+        p = ds([yaml, "-o", ref, "--quiet"], synth=synth)
+        assert p.returncode == 0, p.stderr
+    return load(ref)
+
+
+# ---------------------------------------------------------------------------
+
+def sc_ranks(work):
+    """1, 2 and 4 ranks give bit-identical files (synthetic jobs, uneven packs)."""
+    y = write(os.path.join(work, "s.yaml"), sweep_text())
+    ref = None
+    for n in (1, 2, 4):
+        out = os.path.join(work, f"r{n}.h5")
+        p = ds([y, "-o", out, "--quiet", "--pack", "3"], np_=n, synth=0.2)
+        check(p.returncode == 0, f"{n} ranks: rc {p.returncode}: {p.stderr}")
+        d = load(out)
+        check((d["runs/status"] > 0).all(), f"{n} ranks: not every run finished")
+        if n > 1:
+            check(len(set(d["runs/rank"].ravel())) > 1, f"{n} ranks: all runs on one rank")
+        check(h5dump_ok(out), "h5dump cannot open the finished file")
+        if ref is None:
+            ref = d
+        else:
+            same(ref, d)
+        recs = journal(out + ".journal")
+        check(len(recs) == d["runs/status"].size, f"{n} ranks: {len(recs)} journal records")
+
+
+def sc_engine_ranks(work):
+    """engine: 1, 2 and 4 ranks give bit-identical metrics on the CPU backend."""
+    y = os.path.join(A.src, "tests", "mpi", "engine.yaml")
+    ref = None
+    for n in (1, 2, 4):
+        out = os.path.join(work, f"e{n}.h5")
+        p = ds([y, "-o", out, "--quiet"], np_=n, timeout=600)
+        check(p.returncode == 0, f"{n} ranks: rc {p.returncode}: {p.stderr[-2000:]}")
+        if p.returncode:
+            return
+        d = load(out)
+        check((d["runs/status"] > 0).all(), f"{n} ranks: not every run finished")
+        check(np.isfinite(d["metrics/loss"]).all(), "engine metrics are not finite")
+        if ref is None:
+            ref = d
+        else:
+            same(ref, d, [k for k in COMPARE])
+
+
+def sc_sigterm(work):
+    """SIGTERM to a 1-rank sweep: exit 3 with checkpoints; resume -> identical."""
+    y = write(os.path.join(work, "s.yaml"), sweep_text())
+    ref = reference(work, y)
+    out = os.path.join(work, "t.h5")
+    for sig in (signal.SIGTERM, signal.SIGUSR1):
+        if os.path.exists(out):
+            os.remove(out), os.remove(out + ".journal"), shutil.rmtree(out + ".ckpt", True)
+        p = subprocess.Popen([A.bin, y, "-o", out, "--quiet", "--synthetic-job-seconds", "0.4"],
+                             env=ENV, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.2)
+        p.send_signal(sig)
+        err = p.communicate(timeout=60)[1]
+        check(p.returncode == 3, f"signal {sig}: exit {p.returncode}, want 3: {err}")
+        ck = [f for f in os.listdir(out + ".ckpt") if f.endswith(".ckpt")]
+        check(len(ck) >= 1, f"signal {sig}: no checkpoint written")
+        d = load(out)
+        check((d["runs/status"] == 0).any(), "signal: sweep finished before the signal (test too slow?)")
+        p = ds([y, "-o", out, "--quiet"], synth=0.1)
+        check(p.returncode == 0, f"resume: rc {p.returncode}: {p.stderr}")
+        same(ref, load(out))
+        check(len(journal(out + ".journal")) == ref["runs/status"].size, "a run was stored twice")
+        check(os.listdir(out + ".ckpt") == [], "checkpoints left after completion")
+
+
+def sc_mpi_signal(work):
+    """SIGUSR1 to mpirun reaches every rank: exit 3; resume on 3 ranks -> identical."""
+    y = write(os.path.join(work, "s.yaml"), sweep_text())
+    ref = reference(work, y)
+    out = os.path.join(work, "m.h5")
+    p = subprocess.Popen([A.mpiexec, "-np", "4", "--oversubscribe", A.bin, y, "-o", out, "--quiet",
+                          "--synthetic-job-seconds", "1"], env=ENV, stderr=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    p.send_signal(signal.SIGUSR1)
+    err = p.communicate(timeout=60)[1]
+    check(p.returncode == 3, f"mpirun exit {p.returncode}, want 3: {err[-1500:]}")
+    ck = [f for f in os.listdir(out + ".ckpt") if f.endswith(".ckpt")]
+    check(len(ck) >= 2, f"only {len(ck)} checkpoints: not every rank checkpointed")
+    p = ds([y, "-o", out, "--quiet"], np_=3, synth=1)
+    check(p.returncode == 0, f"resume: rc {p.returncode}: {p.stderr}")
+    same(ref, load(out))
+
+
+def sc_sigint_twice(work):
+    """A second SIGINT exits at once with 3; the file is recovered and completed."""
+    y = write(os.path.join(work, "s.yaml"), sweep_text())
+    ref = reference(work, y)
+    out = os.path.join(work, "i.h5")
+    p = subprocess.Popen([A.bin, y, "-o", out, "--quiet", "--synthetic-job-seconds", "2"], env=ENV,
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    t = time.time()
+    err = p.communicate(timeout=60)[1]
+    check(p.returncode == 3, f"exit {p.returncode}, want 3: {err}")
+    check(time.time() - t < 1.0, "second SIGINT did not exit at once")
+    d = load(out)  # SWMR-read open works on the unclosed file
+    check((d["runs/status"] > 0).any(), "no run stored before the signals")
+    p = ds([y, "-o", out, "--quiet"], synth=0.1)
+    check(p.returncode == 0, f"resume: {p.stderr}")
+    same(ref, load(out))
+    check(h5dump_ok(out), "h5dump cannot open the resumed file")
+
+
+def sc_chaos(work):
+    """SIGKILL a random rank or mpirun at a random moment, resume; repeat."""
+    rng = random.Random(int(os.environ.get("DS_CHAOS_SEED", "12345")))
+    y = write(os.path.join(work, "s.yaml"), sweep_text())
+    ref = reference(work, y)
+    total = ref["runs/status"].size
+    kills = {"mpirun": 0, "rank0": 0, "worker": 0, "none": 0}
+    n_done_before = 0
+    for rnd in range(A.rounds):
+        out = os.path.join(work, f"c{rnd}.h5")
+        n = rng.choice([2, 3])
+        killed_once = False
+        before = None
+        for attempt in range(8):
+            cmd = [A.mpiexec, "-np", str(n), "--oversubscribe", A.bin, y, "-o", out, "--quiet",
+                   "--synthetic-job-seconds", "0.15"]
+            p = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 text=True)
+            if not killed_once:
+                time.sleep(rng.uniform(0.3, 1.6))
+                ranks = children(p.pid)
+                target = rng.choice(["mpirun"] + ["rank"] * 2)
+                if target == "rank" and ranks:
+                    victim = rng.choice(ranks)
+                    kills["rank0" if victim == ranks[0] else "worker"] += 1
+                    os.kill(victim, signal.SIGKILL)
+                elif p.poll() is None:
+                    kills["mpirun"] += 1
+                    p.kill()
+                else:
+                    kills["none"] += 1
+                killed_once = True
+                try:
+                    p.communicate(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.communicate()
+                for pid in ranks:  # orphans of a killed mpirun
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                time.sleep(0.2)
+                if os.path.exists(out):
+                    before = load(out)  # a killed writer's file opens SWMR-read
+                continue
+            err = p.communicate(timeout=120)[1]
+            if p.returncode == 0:
+                break
+            check(False, f"round {rnd}: resume attempt exited {p.returncode}: {err[-1500:]}")
+        d = load(out)
+        check((d["runs/status"] > 0).all(), f"round {rnd}: sweep not complete")
+        same(ref, d)
+        if before is not None:
+            # no finished run lost or run again: runs done at the kill keep
+            # their rank and wall time (a rerun would write new ones)
+            done = before["runs/status"] > 0
+            for k in ("runs/rank", "runs/wall_s", "runs/status"):
+                check(np.array_equal(before[k][done].view(np.uint8), d[k][done].view(np.uint8)),
+                      f"round {rnd}: {k} of a run finished before the kill changed")
+            n_done_before += int(done.sum())
+        recs = journal(out + ".journal")
+        keys = [(r[0], r[1]) for r in recs]
+        check(len(keys) == len(set(keys)), f"round {rnd}: a run was stored twice in the journal")
+        check(len(keys) == total, f"round {rnd}: {len(keys)} journal records for {total} runs")
+        check((d["runs/attempts"] == 1).all(), f"round {rnd}: attempts != 1")
+        check(h5dump_ok(out), f"round {rnd}: h5dump cannot open the file")
+        with h5py.File(out, "r") as f:  # plain (non-SWMR) open works after a clean close
+            check(f["runs/status"].shape == ref["runs/status"].shape, "shape")
+        check(os.listdir(out + ".ckpt") == [], f"round {rnd}: checkpoints left")
+        print(f"round {rnd}: ok ({n} ranks)", flush=True)
+    print("kills:", kills, "runs finished before a kill and kept:", n_done_before)
+
+
+def sc_engine_chaos(work):
+    """engine: one kill -9 of mpirun mid-sweep with the real engine, resume -> identical."""
+    y = os.path.join(A.src, "tests", "mpi", "engine.yaml")
+    ref_path = os.path.join(work, "ref.h5")
+    t = time.time()
+    p = ds([y, "-o", ref_path, "--quiet"], np_=2, timeout=600)
+    t_ref = time.time() - t
+    check(p.returncode == 0, f"reference: {p.stderr[-2000:]}")
+    if p.returncode:
+        return
+    ref = load(ref_path)
+    out = os.path.join(work, "k.h5")
+    p = subprocess.Popen([A.mpiexec, "-np", "2", "--oversubscribe", A.bin, y, "-o", out, "--quiet"],
+                         env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.55 * t_ref)
+    ranks = children(p.pid)
+    p.kill()
+    p.wait()
+    for pid in ranks:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    time.sleep(0.3)
+    before = load(out)
+    n_done = int((before["runs/status"] > 0).sum())
+    check(n_done < before["runs/status"].size, "the kill came after the sweep finished")
+    print(f"killed with {n_done} of {before['runs/status'].size} runs stored; checkpoints:",
+          sorted(os.listdir(out + ".ckpt")))
+    p = ds([y, "-o", out, "--quiet"], np_=2, timeout=600)
+    check(p.returncode == 0, f"resume: {p.stderr[-2000:]}")
+    d = load(out)
+    same(ref, d)
+    done = before["runs/status"] > 0
+    check(np.array_equal(before["runs/wall_s"][done], d["runs/wall_s"][done]), "a stored run was rerun")
+    recs = journal(out + ".journal")
+    check(len(recs) == ref["runs/status"].size, "journal records != runs")
+
+
+def children(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid:
+                    out.append(int(d))
+            except (OSError, IndexError):
+                pass
+    return sorted(out)
+
+
+def sc_extend(work):
+    """Raising seeds.count runs only the new seeds; the old rows stay as they were."""
+    y6 = write(os.path.join(work, "s6.yaml"), sweep_text(seeds="{start: 0, count: 6}"))
+    y9 = write(os.path.join(work, "s9.yaml"), sweep_text(seeds="{start: 0, count: 9}"))
+    out = os.path.join(work, "x.h5")
+    p = ds([y6, "-o", out, "--quiet"], np_=2, synth=0.05)
+    check(p.returncode == 0, p.stderr)
+    a = load(out)
+    n_scales = a["runs/status"].shape[0]
+    p = ds([y9, "-o", out], np_=2, synth=0.05)
+    check(p.returncode == 0, p.stderr)
+    check("extended the seed axis" in p.stderr, "no extension message: " + p.stderr)
+    b = load(out)
+    check(b["runs/status"].shape == (n_scales, 9), f"shape {b['runs/status'].shape}")
+    check(list(b["seeds"]) == list(range(9)), f"seeds {b['seeds']}")
+    for k in SEED_AXIS + ["runs/rank", "runs/wall_s"]:
+        check(np.array_equal(a[k].view(np.uint8), b[k][:, :6].view(np.uint8)),
+              f"{k}: an old run changed")
+    recs = journal(out + ".journal")
+    check(len(recs) == n_scales * 9, f"{len(recs)} journal records, want {n_scales * 9}")
+    check(sorted(set(r[1] for r in recs[n_scales * 6:])) == [6, 7, 8], "the second run ran old seeds")
+    p = ds([y9, "-o", os.path.join(work, "ref9.h5"), "--quiet"], synth=0)
+    same(load(os.path.join(work, "ref9.h5")), b)
+    # a smaller seeds.count is refused
+    y4 = write(os.path.join(work, "s4.yaml"), sweep_text(seeds="{start: 0, count: 4}"))
+    h = md5(out)
+    p = ds([y4, "-o", out], synth=0)
+    check(p.returncode == 2 and "seeds.count" in p.stderr, f"smaller count: {p.returncode} {p.stderr}")
+    check(md5(out) == h, "refused file was modified")
+
+
+def sc_refuse(work):
+    """A changed sweep, a foreign or corrupt HDF5 file, a non-HDF5 file, an
+    unwritable or missing directory: exit 2, nothing touched, nothing trained."""
+    y = write(os.path.join(work, "s.yaml"), sweep_text())
+    out = os.path.join(work, "o.h5")
+    p = ds([y, "-o", out, "--quiet"], synth=0)
+    check(p.returncode == 0, p.stderr)
+    h = md5(out), md5(out + ".journal")
+    y2 = write(os.path.join(work, "s2.yaml"), sweep_text(train="{steps: 100, batch: 4, context: 64, lr: 2.0e-3, warmup: 10, log_every: 10}"))
+    p = ds([y2, "-o", out], synth=0)
+    check(p.returncode == 2, f"changed sweep: exit {p.returncode}")
+    check("train.lr" in p.stderr and "different sweep" in p.stderr, "message: " + p.stderr)
+    check((md5(out), md5(out + ".journal")) == h, "refused file was modified")
+
+    foreign = os.path.join(work, "foreign.h5")
+    with h5py.File(foreign, "w") as f:
+        f["x"] = np.arange(10)
+        f.attrs["format"] = "something-else"
+    hf = md5(foreign)
+    p = ds([y, "-o", foreign], synth=0)
+    check(p.returncode == 2 and "not a distsweep result file" in p.stderr, f"foreign: {p.returncode} {p.stderr}")
+    check(md5(foreign) == hf, "foreign file modified")
+    check(not os.path.exists(foreign + ".journal") and not os.path.exists(foreign + ".ckpt"),
+          "files created beside a foreign file")
+
+    corrupt = os.path.join(work, "corrupt.h5")
+    data = bytearray(open(out, "rb").read())
+    data[600:4000] = os.urandom(3400)  # superblock intact, object headers destroyed
+    open(corrupt, "wb").write(bytes(data))
+    hc = md5(corrupt)
+    p = ds([y, "-o", corrupt], synth=0)
+    check(p.returncode == 2, f"corrupt: exit {p.returncode}: {p.stderr}")
+    check(md5(corrupt) == hc, "corrupt file modified")
+
+    text = os.path.join(work, "notes.h5")
+    write(text, "not hdf5\n")
+    p = ds([y, "-o", text], synth=0)
+    check(p.returncode == 2 and "not an HDF5 file" in p.stderr, f"text: {p.returncode} {p.stderr}")
+    check(open(text).read() == "not hdf5\n", "text file modified")
+
+    for bad in ("/proc/sys/distsweep-test.h5", os.path.join(work, "missing", "x.h5")):
+        t = time.time()
+        p = ds([y, "-o", bad], np_=2, synth=5)
+        check(p.returncode == 2 and "directory" in p.stderr, f"{bad}: {p.returncode} {p.stderr[-500:]}")
+        check(time.time() - t < 4, "did not fail before training")
+
+    # --fresh moves everything aside, deletes nothing
+    p = ds([y2, "-o", out, "--fresh", "--quiet"], synth=0)
+    check(p.returncode == 0, f"--fresh: {p.stderr}")
+    olds = [f for f in os.listdir(work) if f.startswith("o.old-")]
+    check(any(f.endswith(".h5") for f in olds) and any(f.endswith(".journal") for f in olds),
+          f"moved-aside files: {olds}")
+    moved = [os.path.join(work, f) for f in olds if f.endswith(".h5")][0]
+    check(md5(moved) == h[0], "moved-aside file differs from the old one")
+
+
+def sc_failures(work):
+    """A failing job is retried up to max_attempts then stored as failed (exit 1);
+    --retry-failed runs it again."""
+    y = write(os.path.join(work, "s.yaml"), sweep_text())
+    out = os.path.join(work, "f.h5")
+    p = ds([y, "-o", out, "--quiet"], np_=2, synth=0.05, extra_env={"DS_SYNTH_FAIL_SEED": "5"})
+    check(p.returncode == 1 and "--retry-failed" in p.stderr, f"exit {p.returncode}: {p.stderr[-800:]}")
+    d = load(out)
+    st = d["runs/status"]
+    check((st[:, 5] == 2).all(), f"seed 5 not failed: {st[:, 5]}")
+    check((d["runs/attempts"][:, 5] == 2).all(), "attempts of failed runs != max_attempts")
+    check(((st > 0) & (st != 2)).sum() == st.size - st.shape[0], "other runs not finished")
+    q = run([A.bin, "status", out])
+    check(q.returncode == 0 and "failed" in q.stdout, q.stdout)
+    p = ds([y, "-o", out, "--quiet"], synth=0)
+    check(p.returncode == 1, "a resume without --retry-failed must not rerun failed runs")
+    p = ds([y, "-o", out, "--quiet", "--retry-failed"], np_=2, synth=0.05)
+    check(p.returncode == 0, f"--retry-failed: {p.stderr}")
+    ref = reference(work, y)
+    d = load(out)
+    same(ref, d, [k for k in COMPARE if k != "runs/attempts"])
+
+
+def sc_status_live(work):
+    """`distsweep status` and h5py (SWMR) read a file another process is writing."""
+    y = write(os.path.join(work, "s.yaml"), sweep_text())
+    out = os.path.join(work, "l.h5")
+    p = subprocess.Popen([A.mpiexec, "-np", "2", "--oversubscribe", A.bin, y, "-o", out, "--quiet",
+                          "--synthetic-job-seconds", "0.5", "--pack", "1"], env=ENV,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seen = []
+    deadline = time.time() + 60
+    while p.poll() is None and time.time() < deadline:
+        time.sleep(0.7)
+        if not os.path.exists(out):
+            continue
+        q = run([A.bin, "status", out])
+        if q.returncode != 0:
+            check(p.poll() is not None, f"status failed on a live file: {q.stderr}")
+            continue
+        m = re.search(r"^total\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", q.stdout, re.M)
+        check(m is not None, "no total line: " + q.stdout)
+        if m:
+            seen.append(int(m.group(1)) + int(m.group(2)))
+        with h5py.File(out, "r", libver="latest", swmr=True) as f:
+            st = f["runs/status"][()]
+            em = f["metrics/em"][()]
+            check(np.isfinite(em[st == 1]).all(), "a done run without metrics")
+    err = p.communicate()[1]
+    check(p.returncode == 0, f"sweep: {err}")
+    live = [s for s in seen if 0 < s < 36]
+    check(len(live) >= 2 and live == sorted(live), f"status never saw the sweep in progress: {seen}")
+    q = run([A.bin, "status", out])
+    check(q.returncode == 0 and "complete" in q.stdout and "runs/hour" in q.stdout, q.stdout)
+    print(q.stdout)
+
+
+SCENARIOS = {k[3:]: v for k, v in globals().items() if k.startswith("sc_")}
+
+
+def main():
+    global A
+    ap = argparse.ArgumentParser()
+    ap.add_argument("scenario", choices=sorted(SCENARIOS))
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--mpiexec", required=True)
+    ap.add_argument("--src", required=True)
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--keep", action="store_true")
+    A = ap.parse_args()
+    work = tempfile.mkdtemp(prefix=f"ds-{A.scenario}-")
+    t = time.time()
+    try:
+        SCENARIOS[A.scenario](work)
+    finally:
+        if not A.keep and not FAILS:
+            shutil.rmtree(work, True)
+    print(f"{A.scenario}: {FAILS} failure(s) in {time.time() - t:.1f} s" + (f" (kept {work})" if FAILS else ""))
+    sys.exit(1 if FAILS else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,13 @@
+# mpi: `distsweep run` and `status` end to end with real mpirun, real HDF5 and
+# real signals (tests/mpi/sweeptest.py; one ctest per scenario). Most use the
+# synthetic job kind (src/synth.h); the engine_* ones train for real on the
+# CPU backend (tests/mpi/engine.yaml).
+set(DS_SWEEPTEST ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/sweeptest.py
+  --bin $<TARGET_FILE:distsweep> --mpiexec ${MPIEXEC_EXECUTABLE} --src ${CMAKE_SOURCE_DIR})
+set(DS_MPI_ENV "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+foreach(sc ranks sigterm mpi_signal sigint_twice extend refuse failures status_live chaos
+           engine_ranks engine_chaos)
+  add_test(NAME mpi.${sc} COMMAND ${DS_SWEEPTEST} ${sc})
+  set_tests_properties(mpi.${sc} PROPERTIES LABELS "mpi;integration" TIMEOUT 400
+    ENVIRONMENT "${DS_MPI_ENV}" RUN_SERIAL TRUE)
+endforeach()
