@@ -30,6 +30,13 @@ ds_model_config ds_model_config_from_sweep(const ds_sweep *s, int scale_idx, int
     return c;
 }
 
+double ds_model_bytes(const ds_model_config *c) {
+    double RN = (double)c->R * c->B * c->T, d = c->d;
+    double P = (double)ds_model_param_count(c->d, c->L, c->V);
+    double act = c->L * (15.0 * d + c->H + 4 + (c->block == DS_BLOCK_SEQUENTIAL ? d : 0)) + 16.0 * d + 2.0 * c->V + 8;
+    return 4.0 * (4.0 * c->R * P + act * RN);
+}
+
 static void *balloc(ds_model *m, size_t bytes, int *failed) {
     void *p = m->be->alloc(m->be, bytes);
     if (!p) *failed = 1;
@@ -117,7 +124,7 @@ int ds_model_create(const ds_model_config *cfg, ds_backend *be, ds_model **out, 
     m->h_weight = DS_MALLOC(RN * F);
     m->h_mask = DS_MALLOC(RN * F);
     if (failed) {
-        double gb = (4.0 * pbytes + (L * (17.0 + c->H / (double)d) * d + 12.0 * d + 2 * V) * RN * F) / 1e9;
+        double gb = ds_model_bytes(cfg) / 1e9;
         ds_model_free(m);
         return ds_error_set(err, DS_EXIT_ERROR,
                             "model: out of memory allocating a pack of %d replicas "

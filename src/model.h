@@ -85,6 +85,11 @@ size_t ds_model_param_count(int d, int L, int V);
  * one training batch (train.batch rows of train.context-1 positions). */
 ds_model_config ds_model_config_from_sweep(const ds_sweep *s, int scale_idx, int R);
 
+/* Bytes of backend memory a pack of this configuration allocates (parameters,
+ * gradients, Adam moments, activations), within a few percent; what a
+ * scheduler can use to choose R. */
+double ds_model_bytes(const ds_model_config *cfg);
+
 /* Allocates a pack on backend be (which must outlive it). Parameters start at
  * zero: call ds_model_init_replica or ds_model_set_params. Returns 0, or
  * DS_EXIT_ERROR with err set (out of memory, inconsistent config). */
