@@ -18,3 +18,8 @@ target_link_libraries(test_engine_learn PRIVATE dscore)
 add_test(NAME engine.learns_count_and_greedy_em COMMAND test_engine_learn)
 set_tests_properties(engine.learns_count_and_greedy_em PROPERTIES LABELS integration TIMEOUT 180
   ENVIRONMENT "OMP_NUM_THREADS=2")
+
+add_test(NAME engine.cli_train_bench
+  COMMAND ${DS_PYTHON} ${DS_ENGINE_TESTS}/test_cli.py $<TARGET_FILE:distsweep> ${CMAKE_SOURCE_DIR}/sweeps)
+set_tests_properties(engine.cli_train_bench PROPERTIES LABELS integration TIMEOUT 180
+  ENVIRONMENT "OMP_NUM_THREADS=2")

@@ -1,0 +1,76 @@
+"""test_cli: `distsweep train` and `distsweep bench` end to end (output formats, exit codes).
+
+    python3 tests/engine/test_cli.py DISTSWEEP SWEEPS_DIR
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+exe, sweeps = sys.argv[1], sys.argv[2]
+smoke = os.path.join(sweeps, "smoke.yaml")
+failures = 0
+
+
+def check(cond, what):
+    global failures
+    if not cond:
+        failures += 1
+        print("FAIL:", what, file=sys.stderr)
+
+
+def run(*args):
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=300)
+
+
+# train: JSON with every metric per eval length, the curve, statuses
+p = run("train", smoke, "--scale", "0", "--seeds", "3,5", "--steps", "20", "--format", "json")
+check(p.returncode == 0, f"train rc {p.returncode}: {p.stderr}")
+j = json.loads(p.stdout)
+check(j["eval_lengths"] == [10, 15, 20], "eval lengths")
+check([r["seed"] for r in j["runs"]] == [3, 5], "seeds")
+for r in j["runs"]:
+    check(r["status"] == "done" and r["steps_done"] == 20, "status/steps")
+    for m in ("em", "error", "minprob", "token_acc", "loss"):
+        check(len(r[m]) == 3 and all(v is not None for v in r[m]), f"metric {m}")
+    check(all(0 <= v <= 1 for v in r["em"] + r["minprob"] + r["token_acc"]), "ranges")
+    check(len(r["train_loss"]) == 1 and r["train_loss"][0] > r["final_loss"] > 0, "curve")
+
+# the same seed alone gives the same numbers (packing is invisible)
+p1 = run("train", smoke, "--scale", "0", "--seeds", "5", "--steps", "20", "--format", "json")
+r1 = json.loads(p1.stdout)["runs"][0]
+check(r1["em"] == j["runs"][1]["em"] and r1["final_loss"] == j["runs"][1]["final_loss"],
+      "seed 5 alone differs from seed 5 in a pack")
+
+# text output names every seed
+p = run("train", smoke, "--scale", "1", "--seeds", "0-1", "--steps", "3", "--quiet")
+check(p.returncode == 0 and "seed 0:" in p.stdout and "seed 1:" in p.stdout, "text output")
+
+# checkpoint: a completed run leaves its file; rerunning resumes at the end (no training)
+with tempfile.TemporaryDirectory() as d:
+    ck = os.path.join(d, "p.ckpt")
+    a = run("train", smoke, "--seeds", "2", "--steps", "30", "--checkpoint", ck, "--format", "json")
+    # checkpoint_every is 100 in smoke.yaml: nothing periodic within 30 steps
+    check(a.returncode == 0 and not os.path.exists(ck), "no checkpoint expected without a stop")
+    with open(ck, "wb") as f:
+        f.write(b"garbage!" * 8)
+    b = run("train", smoke, "--seeds", "2", "--steps", "30", "--checkpoint", ck)
+    check(b.returncode == 1 and "bad magic" in b.stderr, f"corrupt checkpoint: rc {b.returncode} {b.stderr}")
+
+# usage errors: exit 2, a message
+for args in (["train", smoke, "--scale", "9"], ["train", smoke, "--seeds", "x"],
+             ["train", "/nonexistent.yaml"], ["bench", smoke, "--pack", "0"],
+             ["bench", smoke, "--backend", "tpu"]):
+    p = run(*args)
+    check(p.returncode == 2 and p.stderr.strip(), f"{args}: rc {p.returncode}")
+
+# bench: JSON figures
+p = run("bench", smoke, "--scale", "0", "--pack", "2", "--steps", "2", "--format", "json")
+check(p.returncode == 0, f"bench rc {p.returncode}: {p.stderr}")
+b = json.loads(p.stdout)
+check(b["pack"] == 2 and b["steps_per_s"] > 0 and b["gflops"] > 0 and b["tokens_per_s"] > 0, "bench figures")
+check(abs(b["tokens_per_s"] - 2 * 16 * 63 * b["steps_per_s"]) < 1e-3 * b["tokens_per_s"], "tokens/s")
+
+print("all checks passed" if not failures else f"{failures} check(s) failed")
+sys.exit(1 if failures else 0)
