@@ -144,12 +144,18 @@ trap 'on_signal USR1' USR1
 trap 'on_signal TERM' TERM
 trap 'on_signal INT' INT
 
-# Runs after this batch shell has exited (see the requeue below).
+# Runs after this batch shell has exited (see the requeue below). It waits 3 s after the job is
+# pending again before StartTime=now: the nodes revoked this job id's launch credential when the
+# old run was killed, and a credential made in the same second (or one a node's clock sees so)
+# is refused, which fails the job for good ("Job credential revoked"; seen here). A future
+# StartTime would avoid that too, but then the job waits for the next periodic scheduling pass
+# (30 s or more) instead of being scheduled at once.
 clear_requeue_delay() {
     local state
     for _ in $(seq 1 240); do
         state=$(scontrol show job "$job_id" 2>/dev/null | grep -o 'JobState=[A-Z_]*')
         if [ "$state" = JobState=PENDING ]; then
+            sleep 3
             if scontrol update JobId="$job_id" StartTime=now 2>/dev/null; then
                 log "requeued job $job_id released: it starts as soon as resources allow"
             else
@@ -163,16 +169,23 @@ clear_requeue_delay() {
 
 cd "$submit_dir" || exit 1
 start=$SECONDS
-"${cmd[@]}" &
-child=$!
-while :; do
-    seen=$signals
-    wait "$child"
-    rc=$?
-    # A signal interrupts `wait`; wait again (bash keeps the child's status once it exited).
-    [ "$signals" -eq "$seen" ] && break
-done
-child=""
+if [ "$signals" -gt 0 ]; then
+    # The warning came before the ranks were started (the job had just begun): there is
+    # nothing to checkpoint, so handle it as an interruption with nothing lost.
+    log "SIG$last_signal arrived before distsweep started: not starting it"
+    rc=3
+else
+    "${cmd[@]}" &
+    child=$!
+    while :; do
+        seen=$signals
+        wait "$child"
+        rc=$?
+        # A signal interrupts `wait`; wait again (bash keeps the child's status once it exited).
+        [ "$signals" -eq "$seen" ] && break
+    done
+    child=""
+fi
 log "distsweep exited with code $rc after $((SECONDS - start)) s${last_signal:+ (received SIG$last_signal)}"
 
 case "$rc" in

@@ -5,15 +5,17 @@ and how long a run trained (runs/rank, runs/wall_s), every run done, and the jou
 second file holding every (scale, seed) exactly once: nothing lost, nothing run twice.
 
 usage: compare_results.py REFERENCE.h5 CANDIDATE.h5   (exit 0 same, 1 different)
+       compare_results.py CANDIDATE.h5                (completeness and journal only)
 """
 import struct, sys
 import h5py, numpy as np
 
-ref_path, got_path = sys.argv[1], sys.argv[2]
+ref_path, got_path = (sys.argv[1], sys.argv[2]) if len(sys.argv) > 2 else (None, sys.argv[1])
 bad = []
-with h5py.File(ref_path, "r") as ref, h5py.File(got_path, "r") as got:
+with h5py.File(ref_path or got_path, "r") as ref, h5py.File(got_path, "r") as got:
     names = []
-    ref.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+    if ref_path is not None:
+        ref.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
     # Where and when a run was trained differ between schedules; nothing else may.
     skip = {"runs/rank", "runs/wall_s"}
     for n in names:

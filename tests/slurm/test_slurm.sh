@@ -3,6 +3,9 @@
 #
 #   test_slurm.sh cluster SOURCE_DIR
 #       the cluster itself: `sbatch --wrap` runs a job to completion.
+#   test_slurm.sh timelimit SOURCE_DIR DISTSWEEP PYTHON
+#       the time-limit warning that Slurm itself sends (#SBATCH --signal): a sweep longer than
+#       the job's time limit completes through repeated requeues.
 #   test_slurm.sh sweep SOURCE_DIR DISTSWEEP PYTHON
 #       slurm/sweep.sh end to end, as a user submits it:
 #       1. `sbatch slurm/sweep.sh tiny.yaml -o a.h5` runs the sweep to completion, no requeue;
@@ -21,7 +24,7 @@ set -euo pipefail
 mode=${1:-}
 src=${2:-}
 if [ -z "$mode" ] || [ ! -d "$src" ]; then
-    echo "usage: $0 cluster|sweep SOURCE_DIR [DISTSWEEP PYTHON]" >&2
+    echo "usage: $0 cluster|sweep|timelimit SOURCE_DIR [DISTSWEEP PYTHON]" >&2
     exit 2
 fi
 src=$(cd "$src" && pwd)
@@ -95,12 +98,36 @@ if [ "$mode" = cluster ]; then
     exit 0
 fi
 
-[ "$mode" = sweep ] || fail "unknown mode '$mode'"
+case "$mode" in
+    sweep | timelimit) ;;
+    *) fail "unknown mode '$mode'" ;;
+esac
 distsweep=${3:?DISTSWEEP path}
 python=${4:?PYTHON path}
 [ -x "$distsweep" ] || fail "no distsweep executable at $distsweep"
 export DISTSWEEP=$distsweep
 cp "$src/tests/slurm/tiny.yaml" "$src/tests/slurm/bad.yaml" .
+
+if [ "$mode" = timelimit ]; then
+    # Slurm's own warning: a 1-minute limit with the warning 40 s before it, and 75 s of work
+    # (6 synthetic packs of 25 s on 2 ranks, no training: distsweep's hidden test job kind,
+    # which checkpoints and resumes like the engine). The sweep cannot finish inside one time
+    # limit: it completes only if every warning leads to checkpoint, requeue and resume; a
+    # missed warning ends the job TIMEOUT.
+    t=$(sbatch --parsable --gpus-per-node=0 --ntasks-per-node=2 --cpus-per-task=1 --time=1 \
+        --signal=B:USR1@40 "$src/slurm/sweep.sh" tiny.yaml -o t.h5 --synthetic-job-seconds 25)
+    state=$(wait_job_done "$t" 270)
+    [ "$state" = COMPLETED ] || fail "job $t (1-minute limit) ended $state"
+    restarts=$(job_field "$t" Restarts)
+    [ "$restarts" -ge 1 ] || fail "job $t completed without a restart: the test proves nothing"
+    [ "$(grep -c 'got SIGUSR1' "distsweep-$t.out")" -eq "$restarts" ] ||
+        fail "job $t: $restarts restarts but a different number of warnings"
+    grep -q 'TIME LIMIT' "distsweep-$t.out" && fail "job $t hit its time limit"
+    "$python" "$src/tests/slurm/compare_results.py" t.h5 || fail "t.h5 incomplete (see above)"
+    echo "test_slurm: job $t: 1-minute limit, $restarts warning(s) from Slurm, each requeued; complete"
+    failed=0
+    exit 0
+fi
 # The script's #SBATCH defaults are for a GPU cluster; a user of a CPU partition overrides them
 # on the command line exactly like this. --time leaves the warning signal (300 s before the
 # limit) out of the way: the test sends it itself.

@@ -21,5 +21,14 @@ add_test(NAME slurm.sweep_requeue
   COMMAND ${CMAKE_CURRENT_LIST_DIR}/test_slurm.sh sweep ${CMAKE_SOURCE_DIR}
           $<TARGET_FILE:distsweep> ${DS_PYTHON})
 set_tests_properties(slurm.sweep_requeue PROPERTIES LABELS "slurm;integration" SKIP_RETURN_CODE 77
-  TIMEOUT 300 RESOURCE_LOCK slurm_cluster
+  TIMEOUT 400 RESOURCE_LOCK slurm_cluster
+  ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+
+# Slurm's own time-limit warning (#SBATCH --signal): a sweep longer than its 1-minute time limit
+# completes through repeated warning -> checkpoint -> requeue -> resume (synthetic job kind).
+add_test(NAME slurm.time_limit_requeue
+  COMMAND ${CMAKE_CURRENT_LIST_DIR}/test_slurm.sh timelimit ${CMAKE_SOURCE_DIR}
+          $<TARGET_FILE:distsweep> ${DS_PYTHON})
+set_tests_properties(slurm.time_limit_requeue PROPERTIES LABELS "slurm;integration"
+  SKIP_RETURN_CODE 77 TIMEOUT 400 RESOURCE_LOCK slurm_cluster
   ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
