@@ -15,8 +15,8 @@
  * (CUDA's expf/erff against the CPU's Cephes expf and A&S erf, abs error
  * 1.5e-7) and are checked at 2e-6; the double-accumulated reductions
  * (cross-entropy's log-sum-exp, weighted_sum, sumsq) at 1e-6 / 1e-12. The
- * embedding backward adds the same floats in the same order on both sides
- * and is checked for equality. */
+ * embedding backward adds a token's rows in groups of 16 before adding them
+ * to the gradient (a few terms per sum here): 1e-6. */
 #include <stdlib.h>
 
 #include "gpu_compare.h"
@@ -59,7 +59,7 @@ static void test_encoder(ds_backend *c, ds_backend *g) {
     float *go = rnd((size_t)R * N * C, 4, -1, 1), *dgo = dev_from(g, go, sizeof(float) * R * N * C);
     c->encoder_bwd(c, grad, ws, go, tok, R, N, C);
     g->encoder_bwd(g, dgrad, ws, dgo, dtok, R, N, C);
-    CHECK_CLOSE("encoder_bwd (+=)", g, dgrad, grad, R * ws, 0.0);
+    CHECK_CLOSE("encoder_bwd (+=)", g, dgrad, grad, R * ws, 1e-6);
     free(wte); free(out); free(grad); free(go);
     g->free(g, dwte); g->free(g, dout); g->free(g, dtok); g->free(g, dgrad); g->free(g, dgo);
 }
