@@ -4,6 +4,7 @@
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -57,6 +58,25 @@ with tempfile.TemporaryDirectory() as d:
         f.write(b"garbage!" * 8)
     b = run("train", smoke, "--seeds", "2", "--steps", "30", "--checkpoint", ck)
     check(b.returncode == 1 and "bad magic" in b.stderr, f"corrupt checkpoint: rc {b.returncode} {b.stderr}")
+
+# Ctrl-C with --checkpoint: exit 3 at a step boundary, rerun resumes, same numbers as uninterrupted
+with tempfile.TemporaryDirectory() as d:
+    ck = os.path.join(d, "s.ckpt")
+    args = ["train", smoke, "--scale", "1", "--seeds", "4", "--steps", "400", "--format", "json"]
+    proc = subprocess.Popen([exe, *args, "--checkpoint", ck], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:  # wait for the first progress line: training is under way
+        if line.startswith("step "):
+            proc.send_signal(signal.SIGINT)
+            break
+    out, err = proc.communicate(timeout=300)
+    check(proc.returncode == 3 and os.path.exists(ck), f"interrupt: rc {proc.returncode}, {err}")
+    resumed = run(*args, "--checkpoint", ck)
+    straight = run(*args)
+    check(resumed.returncode == 0 and straight.returncode == 0, "resume/straight rc")
+    ra, rb = json.loads(resumed.stdout)["runs"][0], json.loads(straight.stdout)["runs"][0]
+    for k in ("em", "error", "minprob", "token_acc", "loss", "final_loss", "train_loss", "steps_done"):
+        check(ra[k] == rb[k], f"resumed run differs from the uninterrupted one in {k}")
 
 # usage errors: exit 2, a message
 for args in (["train", smoke, "--scale", "9"], ["train", smoke, "--seeds", "x"],
