@@ -62,7 +62,7 @@ with tempfile.TemporaryDirectory() as d:
 # Ctrl-C with --checkpoint: exit 3 at a step boundary, rerun resumes, same numbers as uninterrupted
 with tempfile.TemporaryDirectory() as d:
     ck = os.path.join(d, "s.ckpt")
-    args = ["train", smoke, "--scale", "1", "--seeds", "4", "--steps", "400", "--format", "json"]
+    args = ["train", smoke, "--scale", "1", "--seeds", "4", "--steps", "200", "--format", "json"]
     proc = subprocess.Popen([exe, *args, "--checkpoint", ck], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     for line in proc.stderr:  # wait for the first progress line: training is under way
