@@ -45,7 +45,8 @@ typedef struct {
 typedef struct ds_backend ds_backend;
 struct ds_backend {
     const char *name;
-    void *impl; /* backend-private state */
+    int threads; /* host threads the ops use (CPU backend) */
+    void *impl;  /* backend-private state */
 
     /* --- memory ------------------------------------------------------------ */
     /* A zero-filled buffer of `bytes` bytes, or NULL if out of memory. */

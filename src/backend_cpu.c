@@ -724,18 +724,39 @@ __attribute__((constructor)) static void ds_openblas_coretype_fix(int argc, char
     setenv("OPENBLAS_CORETYPE", saved, 1);
 }
 
+/* Threads when the caller does not say: OMP_NUM_THREADS if set; else, for
+ * one of several unbound MPI ranks on this node, the node's cores split
+ * between them (each would otherwise start a thread per core and
+ * oversubscribe them); else OpenMP's default (the cores of the binding). Results do not depend on
+ * the thread count. */
+static int default_threads(void) {
+    if (getenv("OMP_NUM_THREADS")) return omp_get_max_threads();
+    const char *names[] = {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = getenv(names[i]);
+        int n = v ? atoi(v) : 0;
+        /* only when unbound: a rank bound to some cores already has its share */
+        if (n > 1 && omp_get_num_procs() >= sysconf(_SC_NPROCESSORS_ONLN)) {
+            int t = omp_get_num_procs() / n;
+            return t < 1 ? 1 : t;
+        }
+    }
+    return omp_get_max_threads();
+}
+
 /* ------------------------------------------------------------------------ */
 
 ds_backend *ds_backend_cpu_create(int nthreads) {
     ds_backend *be = DS_CALLOC(1, sizeof *be);
     cpu_impl *im = DS_CALLOC(1, sizeof *im);
-    im->nthreads = nthreads > 0 ? nthreads : omp_get_max_threads();
+    im->nthreads = nthreads > 0 ? nthreads : default_threads();
     im->scratch = DS_CALLOC(im->nthreads, sizeof(float *));
     im->scratch_n = DS_CALLOC(im->nthreads, sizeof(size_t));
     /* Our tiles are the parallelism; OpenBLAS's own threads would fight OpenMP's
      * and make the work split depend on the thread count. */
     openblas_set_num_threads(1);
     be->name = "cpu";
+    be->threads = im->nthreads;
     be->impl = im;
     be->alloc = cpu_alloc;
     be->free = cpu_free;

@@ -24,7 +24,8 @@ static void usage(FILE *f) {
             "Times N training steps (after W untimed ones) of a pack of R replicas of scale I\n"
             "with the sweep's batch and context: data, forward, backward, AdamW. Prints\n"
             "steps/s, tokens/s and achieved GFLOP/s (training FLOPs as in 'distsweep plan').\n"
-            "Threads: OMP_NUM_THREADS (OpenBLAS itself runs single-threaded on our tiles).\n"
+            "Threads: OMP_NUM_THREADS; unset, all cores (split between the unbound MPI ranks\n"
+            "of a node). OpenBLAS itself runs single-threaded on our tiles.\n"
             "defaults: --scale 0 --pack 1 --steps 5 --warmup-steps 1 --format text\n");
 }
 
@@ -129,7 +130,7 @@ int ds_cmd_bench(int argc, char **argv) {
     double gflops = R * sc->flops_per_step * sps / 1e9;
     const char *core = openblas_get_corename();
     const char *env = getenv("OPENBLAS_CORETYPE");
-    int nth = omp_get_max_threads();
+    int nth = be->threads;
     if (!strcmp(format, "json")) {
         printf("{\"backend\": \"%s\", \"scale\": %d, \"d_model\": %d, \"n_layers\": %d, \"pack\": %d, "
                "\"batch\": %d, \"context\": %d, \"steps\": %d, \"threads\": %d, "

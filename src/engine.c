@@ -33,10 +33,10 @@ void ds_run_result_free(ds_run_result *r) {
 
 /* Fills the host batch [R][B][context] for `step`. */
 static void make_batch(const ds_sweep *s, const int64_t *seeds, int R, int64_t step, int32_t *tok,
-                       uint8_t *mask) {
+                       uint8_t *mask, int nthreads) {
     const ds_task_ops *ops = ds_task_get(&s->task);
     int B = s->train.batch, ctx = s->train.context;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(nthreads)
     for (int i = 0; i < R * B; i++) {
         int r = i / B, b = i % B;
         ops->train_row(&s->task, (uint64_t)seeds[r], (uint64_t)step * B + b, ctx,
@@ -93,7 +93,7 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
     double t_loop = ds_now(), t_log = t_loop;
     int64_t step0 = st.step;
     for (int64_t step = st.step; step < stop_at; step++) {
-        make_batch(s, seeds, R, step, tok, mask);
+        make_batch(s, seeds, R, step, tok, mask, be->threads > 0 ? be->threads : 1);
         ds_model_set_batch(m, tok, mask, B, ctx - 1);
         ds_model_forward(m, losses);
         for (int r = 0; r < R; r++) {
