@@ -703,7 +703,7 @@ static void adamw(ds_backend *be, float *p, const float *g, float *m, float *v, 
  * OpenBLAS picks its kernels once, when the library loads, from
  * OPENBLAS_CORETYPE or its own CPU detection. Our machines' environment sets
  * OPENBLAS_CORETYPE=Haswell, which forces AVX2 kernels on AVX-512 cores: our
- * training steps then run 7-17% slower (docs/engine.md). So a process that
+ * training steps then run 15-27% slower (docs/engine.md). So a process that
  * finds OPENBLAS_CORETYPE=Haswell on a CPU with AVX-512F re-executes itself
  * once without it (before main, before MPI), letting OpenBLAS detect the core.
  * DISTSWEEP_KEEP_OPENBLAS_CORETYPE=1 keeps the variable as it is. glibc passes
