@@ -21,7 +21,13 @@ enum { P_PENDING, P_RUNNING, P_DONE, P_DEAD };
 enum { W_NEW, W_PARKED, W_BUSY, W_STOPPING, W_DONE };
 
 #define POLL_S 100e-6
+#define POLL_MAX_S 2e-3   /* a waiting worker backs off to this polling interval */
 #define PROGRESS_EVERY_S 2.0
+/* Group commit: results are stored (journal fsync + HDF5 flush) once this many
+ * are waiting or the oldest has waited this long. A result not yet stored is
+ * not lost by a crash: its pack's checkpoint is only deleted after storing. */
+#define BATCH_MAX 512
+#define BATCH_WAIT_S 0.05
 
 typedef struct {
     int scale, R, state, rank, received;
@@ -51,6 +57,7 @@ typedef struct {
     int32_t *fails;    /* [scale][S]: failed attempts in this invocation */
     ds_record *batch;
     int n_batch, cap_batch;
+    double batch_t0; /* when the oldest result of the batch arrived */
     int *finished;     /* packs whose files go once the batch is stored */
     int n_finished, cap_finished;
     int stopping, stats_missing;
@@ -236,6 +243,7 @@ static void plan_packs(sched_t *c) {
 /* ---- rank 0: absorbing results ------------------------------------------- */
 
 static void batch_add(sched_t *c, const ds_record *rec) {
+    if (c->n_batch == 0) c->batch_t0 = ds_now();
     if (c->n_batch == c->cap_batch) {
         c->cap_batch = c->cap_batch ? 2 * c->cap_batch : 64;
         c->batch = DS_REALLOC(c->batch, sizeof *c->batch * (size_t)c->cap_batch);
@@ -426,6 +434,7 @@ static void on_request(sched_t *c, int src) {
         if (p->received == p->R) finish_pack(c, w->pack);
         else fail_pack(c, w->pack, src, "worker finished without sending every result");
     }
+    w->loss = NAN, w->step = 0; /* no pack, no current loss */
     if (w->state == W_STOPPING) w->state = W_DONE;
     else if (w->state != W_DONE) w->state = W_PARKED;
     if (c->stopping && w->state == W_PARKED) send_stop(c, src), w->state = W_DONE;
@@ -454,8 +463,9 @@ static void on_failed(sched_t *c, int src, const unsigned char *b, int n) {
     w->state = w->state == W_STOPPING ? W_DONE : w->state == W_DONE ? W_DONE : W_NEW;
 }
 
-/* Rank 0: receives and handles every message waiting, stores the results. */
-static int service(sched_t *c) {
+/* Rank 0: receives and handles every message waiting; stores the results
+ * when the group-commit batch is due (or at once when force is set). */
+static int service_ex(sched_t *c, int force) {
     for (;;) {
         int flag = 0, n = 0;
         MPI_Status st;
@@ -491,13 +501,19 @@ static int service(sched_t *c) {
                     st.MPI_TAG, src);
         }
     }
-    int rc = flush_batch(c);
-    if (rc) return rc;
     if (ds_signals_stop_requested()) begin_stop(c);
+    /* New work first: the workers train while rank 0 waits for the fsync. */
     dispatch(c);
+    if (force || c->stopping || c->n_batch >= BATCH_MAX ||
+        (c->n_batch > 0 && ds_now() - c->batch_t0 >= BATCH_WAIT_S)) {
+        int rc = flush_batch(c);
+        if (rc) return rc;
+    }
     progress(c, 0);
     return 0;
 }
+
+static int service(sched_t *c) { return service_ex(c, 0); }
 
 static int rank0_hook(void *ctx, int64_t step, int R, const float *losses) {
     sched_t *c = ctx;
@@ -546,7 +562,7 @@ static int train_own(sched_t *c, int pi) {
             batch_add(c, &rec);
         }
         finish_pack(c, pi);
-        rc = flush_batch(c);
+        rc = service(c);
     } else if (rc == DS_EXIT_INTERRUPTED) {
         for (int i = 0; i < R; i++) c->inflight[run_at(c, scale, seeds[i])] = 0;
         p->state = P_PENDING, p->rank = -1;
@@ -554,11 +570,12 @@ static int train_own(sched_t *c, int pi) {
         rc = 0;
     } else {
         fail_pack(c, pi, 0, jerr.msg);
-        rc = flush_batch(c);
+        rc = service(c);
     }
     for (int i = 0; i < R; i++) free(res[i].curve);
     free(res);
     free(seeds);
+    c->w[0].loss = NAN, c->w[0].step = 0;
     return rc;
 }
 
@@ -580,7 +597,8 @@ static int run_rank0(sched_t *c) {
     int rc = 0;
     if (ds_signals_stop_requested()) begin_stop(c);
     while (!rc) {
-        if ((rc = service(c))) break;
+        int idle_end = c->stopping || (count_packs(c, P_PENDING) == 0 && count_packs(c, P_RUNNING) == 0);
+        if ((rc = service_ex(c, idle_end))) break;
         if (c->stopping || (count_packs(c, P_PENDING) == 0 && count_packs(c, P_RUNNING) == 0)) {
             if (!c->stopping) begin_stop(c); /* all finished: STOP reaches everyone */
             if (c->stats_missing == 0) break;
@@ -665,6 +683,7 @@ static int run_worker(sched_t *c) {
     double busy = 0, idle = 0, t_req;
     int32_t z = 0;
     int told_signal = 0;
+    double poll = POLL_S;
     DS_MPI_CHECK(MPI_Send(&z, 1, MPI_INT32_T, 0, TAG_REQUEST, c->o->comm));
     t_req = ds_now();
     while (!c->got_stop) {
@@ -676,9 +695,13 @@ static int run_worker(sched_t *c) {
                 send_failed(c, FAIL_INTERRUPTED, "signal");
                 told_signal = 1;
             }
-            sleep_s(POLL_S);
+            /* Open MPI's blocking receive spins; a sleeping poll leaves the
+             * cores to the ranks that train (many ranks share a node). */
+            sleep_s(poll);
+            poll = poll * 1.5 < POLL_MAX_S ? poll * 1.5 : POLL_MAX_S;
             continue;
         }
+        poll = POLL_S;
         DS_MPI_CHECK(MPI_Get_count(&st, MPI_BYTE, &n));
         unsigned char *b = buf_reserve(c, (size_t)n + 8);
         DS_MPI_CHECK(MPI_Recv(b, n, MPI_BYTE, 0, st.MPI_TAG, c->o->comm, MPI_STATUS_IGNORE));
