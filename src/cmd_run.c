@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "common.h"
@@ -106,11 +107,29 @@ static int parse_args(int argc, char **argv, run_args *a, ds_error *err) {
     return 0;
 }
 
+/* Creates the missing directories above path (like mkdir -p); failures are
+ * left for ds_store_probe_path to report. */
+static void make_parent_dirs(const char *path) {
+    char d[4096];
+    snprintf(d, sizeof d, "%s", path);
+    char *slash = strrchr(d, '/');
+    if (!slash || slash == d) return;
+    *slash = 0;
+    for (char *p = d + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        mkdir(d, 0755);
+        *p = '/';
+    }
+    mkdir(d, 0755);
+}
+
 /* Rank 0: checks the output, refuses a changed sweep, opens the store. */
 static int prepare_output(const run_args *a, const ds_sweep *s, const char *out, ds_store **store,
                           ds_error *err) {
     ds_store_probe probe;
     int rc;
+    make_parent_dirs(out); /* results/ of the default output may not exist yet */
     if (a->fresh) {
         /* the directory must be writable before anything moves */
         if ((rc = ds_store_probe_path(out, &probe, err)) && !probe.exists) return rc;

@@ -143,7 +143,9 @@ int ds_store_probe_path(const char *path, ds_store_probe *p, ds_error *err) {
     dir_of(path, dir, sizeof dir);
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        ds_error_set(err, DS_EXIT_USAGE, "%s: output directory '%s' does not exist", path, dir);
+        ds_error_set(err, DS_EXIT_USAGE,
+                     "%s: output directory '%s' does not exist (or is not a directory) and "
+                     "cannot be created", path, dir);
         goto done;
     }
     if (access(dir, W_OK | X_OK) != 0) {

@@ -125,6 +125,36 @@ def reference(work, yaml, synth=0):
 
 # ---------------------------------------------------------------------------
 
+def check_layout(path, n_scales, n_seeds, n_len, n_log, families):
+    """Every object of docs/result-file.md with its documented type and shape."""
+    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+        for k in ("format", "distsweep_version", "git_commit", "created", "sweep_name",
+                  "sweep_yaml", "sweep_hash"):
+            check(isinstance(f.attrs.get(k), str) and f.attrs[k] != "", f"attribute {k}")
+        check(f.attrs["format"] == "distsweep" and f.attrs["format_version"] == 1, "format")
+        check(re.fullmatch(r"[0-9a-f]{16}", f.attrs["sweep_hash"]) is not None, "sweep_hash")
+        want = {"scales/name": ("S", (n_scales,)), "scales/d_model": ("i4", (n_scales,)),
+                "scales/n_layers": ("i4", (n_scales,)), "scales/n_heads": ("i4", (n_scales,)),
+                "scales/n_params": ("i8", (n_scales,)), "scales/flops_per_step": ("f8", (n_scales,)),
+                "seeds": ("i8", (n_seeds,)), "eval_lengths": ("i4", (n_len,)),
+                "runs/status": ("u1", (n_scales, n_seeds)), "runs/attempts": ("i4", (n_scales, n_seeds)),
+                "runs/steps_done": ("i8", (n_scales, n_seeds)), "runs/wall_s": ("f4", (n_scales, n_seeds)),
+                "runs/rank": ("i4", (n_scales, n_seeds)), "runs/final_loss": ("f4", (n_scales, n_seeds)),
+                "runs/id_em": ("f4", (n_scales, n_seeds)),
+                "curves/train_loss": ("f4", (n_scales, n_seeds, n_log))}
+        for m in ("em", "error", "minprob", "token_acc", "loss"):
+            want["metrics/" + m] = ("f4", (n_scales, n_seeds, n_len))
+        for k, (dt, shape) in want.items():
+            d = f[k]
+            ok = d.shape == shape and (d.dtype.kind == "S" if dt == "S" else d.dtype == np.dtype(dt))
+            check(ok, f"{k}: {d.dtype} {d.shape}, want {dt} {shape}")
+            if len(shape) >= 2 or k == "seeds":
+                check(d.maxshape[1 if len(shape) >= 2 else 0] is None and d.chunks is not None,
+                      f"{k}: seed axis not chunked/unlimited")
+        check(sorted(f["families"].keys()) == sorted(families), f"families {list(f['families'])}")
+        check(f["scales/name"][0] == b"d64_L1", f"scale name {f['scales/name'][0]}")
+
+
 def sc_ranks(work):
     """1, 2 and 4 ranks give bit-identical files (synthetic jobs, uneven packs)."""
     y = write(os.path.join(work, "s.yaml"), sweep_text())
@@ -138,6 +168,7 @@ def sc_ranks(work):
         if n > 1:
             check(len(set(d["runs/rank"].ravel())) > 1, f"{n} ranks: all runs on one rank")
         check(h5dump_ok(out), "h5dump cannot open the finished file")
+        check_layout(out, 3, 12, 3, 10, ["width"])
         if ref is None:
             ref = d
         else:
@@ -205,6 +236,21 @@ def sc_mpi_signal(work):
     ck = [f for f in os.listdir(out + ".ckpt") if f.endswith(".ckpt")]
     check(len(ck) >= 2, f"only {len(ck)} checkpoints: not every rank checkpointed")
     p = ds([y, "-o", out, "--quiet"], np_=3, synth=1)
+    check(p.returncode == 0, f"resume: rc {p.returncode}: {p.stderr}")
+    same(ref, load(out))
+    # SIGTERM to one worker rank only: the whole sweep stops with 3
+    out = os.path.join(work, "w.h5")
+    p = subprocess.Popen([A.mpiexec, "-np", "3", "--oversubscribe", A.bin, y, "-o", out, "--quiet",
+                          "--synthetic-job-seconds", "1"], env=ENV, stderr=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    ranks = children(p.pid)
+    check(len(ranks) == 3, f"ranks {ranks}")
+    os.kill(ranks[-1], signal.SIGTERM)
+    err = p.communicate(timeout=60)[1]
+    check(p.returncode == 3, f"worker SIGTERM: mpirun exit {p.returncode}, want 3: {err[-1500:]}")
+    check((load(out)["runs/status"] == 0).any(), "worker SIGTERM: sweep finished anyway")
+    p = ds([y, "-o", out, "--quiet"], np_=2, synth=0.2)
     check(p.returncode == 0, f"resume: rc {p.returncode}: {p.stderr}")
     same(ref, load(out))
 
@@ -430,11 +476,16 @@ def sc_refuse(work):
     check(p.returncode == 2 and "not an HDF5 file" in p.stderr, f"text: {p.returncode} {p.stderr}")
     check(open(text).read() == "not hdf5\n", "text file modified")
 
-    for bad in ("/proc/sys/distsweep-test.h5", os.path.join(work, "missing", "x.h5")):
+    for bad in ("/proc/sys/distsweep-test.h5", os.path.join(text, "x.h5")):
         t = time.time()
         p = ds([y, "-o", bad], np_=2, synth=5)
         check(p.returncode == 2 and "directory" in p.stderr, f"{bad}: {p.returncode} {p.stderr[-500:]}")
         check(time.time() - t < 4, "did not fail before training")
+
+    # a missing output directory is created
+    p = ds([y, "-o", os.path.join(work, "new", "dir", "n.h5"), "--quiet"], synth=0)
+    check(p.returncode == 0 and os.path.exists(os.path.join(work, "new", "dir", "n.h5")),
+          f"missing directory: {p.returncode} {p.stderr}")
 
     # --fresh moves everything aside, deletes nothing
     p = ds([y2, "-o", out, "--fresh", "--quiet"], synth=0)
