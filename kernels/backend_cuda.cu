@@ -17,9 +17,11 @@
 // Errors: the ops return void, so a failing CUDA or cuBLAS call inside an op
 // reports file, line and the error string and ends the process via ds_die
 // (docs/cuda.md). Creation reports through ds_error instead.
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cuda_check.h"
@@ -47,18 +49,76 @@ extern "C" {
 // After every kernel launch: a bad launch configuration is reported where it happened.
 #define CK_LAUNCH() CK(cudaGetLastError())
 
+// A GEMM shape's cuBLASLt algorithm, chosen once per (shape, alignment) and
+// then used for every batch count, so a replica's arithmetic (tiles, split-K,
+// reduction scheme, vector width) never depends on R. cuBLAS's own
+// heuristic chooses per call: with R = 1 a stride that is not a multiple of
+// 16 bytes does not matter and it takes a vectorized kernel, with R > 1 it
+// must take another, so a replica alone and in a pack got different bits.
+// Here the alignment the algorithm may assume is that of the base pointer
+// AND the stride, whatever R is, and the heuristic is asked for a batched
+// algorithm (batch count 2), which then runs for any batch count.
 typedef struct {
-    int device;
+    int opa, opb, m, n, k, lda, ldb, ldc;
+    int align[3]; // bytes: A, B, C
+    cublasLtMatmulAlgo_t algo;
+    size_t ws; // workspace bytes per matrix
+} gemm_plan;
+
+enum { MAX_PLANS = 128, N_OPS = 21 };
+
+static const char *const op_names[N_OPS] = {
+    "encoder_fwd", "encoder_bwd", "layernorm_fwd", "layernorm_bwd", "matmul_fwd", "matmul_bwd",
+    "rope_fwd", "rope_bwd", "attention_fwd", "attention_bwd", "gelu_fwd", "gelu_bwd", "add",
+    "crossentropy_fwd", "crossentropy_bwd", "token_stats", "weighted_sum", "sumsq", "adamw",
+    "upload", "download"};
+
+typedef struct {
+    int device, tf32;
     cudaStream_t stream;
     cublasHandle_t blas;
+    cublasLtHandle_t lt;
+    gemm_plan plans[MAX_PLANS];
+    int nplans;
+    void *lt_ws; // cuBLASLt workspace
+    size_t lt_ws_bytes;
     void *scratch; // device scratch for two-stage reductions and per-call arrays
     size_t scratch_bytes;
+    // DISTSWEEP_CUDA_OPTIMES=1: every op synchronizes and its wall time is
+    // summed here; printed to stderr by destroy (a profiling aid: the
+    // synchronizations slow the step down)
+    int warned_batch;
+    int optimes;
+    double op_s[N_OPS];
+    long op_n[N_OPS];
 } cuda_impl;
 
 #define IM(be) ((cuda_impl *)(be)->impl)
 #define ST(be) (IM(be)->stream)
 
 static inline unsigned cdiv(size_t a, size_t b) { return (unsigned)((a + b - 1) / b); }
+
+// Per-op timing (DISTSWEEP_CUDA_OPTIMES=1): a scope guard that synchronizes
+// the stream at both ends and adds the elapsed wall time to op `id`.
+struct op_timer {
+    ds_backend *be;
+    int id;
+    double t0;
+    op_timer(ds_backend *b, int i) : be(b), id(i), t0(0) {
+        if (IM(be)->optimes) {
+            CK(cudaStreamSynchronize(ST(be)));
+            t0 = ds_now();
+        }
+    }
+    ~op_timer() {
+        if (IM(be)->optimes) {
+            CK(cudaStreamSynchronize(ST(be)));
+            IM(be)->op_s[id] += ds_now() - t0;
+            IM(be)->op_n[id]++;
+        }
+    }
+};
+#define OP_TIME(id) op_timer op_timer_(be, (id))
 
 // Device scratch of at least `bytes` bytes. Growing frees the old buffer:
 // cudaFree waits for the device, so no enqueued kernel still uses it.
@@ -106,11 +166,13 @@ static void cu_free(ds_backend *be, void *p) {
     if (p) CK(cudaFree(p));
 }
 static void cu_upload(ds_backend *be, void *dst, const void *src, size_t n) {
+    OP_TIME(19);
     if (!n) return;
     CK(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, ST(be)));
     CK(cudaStreamSynchronize(ST(be)));
 }
 static void cu_download(ds_backend *be, void *dst, const void *src, size_t n) {
+    OP_TIME(20);
     if (!n) return;
     CK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, ST(be)));
     CK(cudaStreamSynchronize(ST(be)));
@@ -126,7 +188,18 @@ static void cu_destroy(ds_backend *be) {
     cuda_impl *im = IM(be);
     if (im) {
         if (im->stream) cudaStreamSynchronize(im->stream);
+        if (im->optimes) {
+            double tot = 0;
+            for (int i = 0; i < N_OPS; i++) tot += im->op_s[i];
+            fprintf(stderr, "cuda op times (DISTSWEEP_CUDA_OPTIMES, synchronized per op):\n");
+            for (int i = 0; i < N_OPS; i++)
+                if (im->op_n[i])
+                    fprintf(stderr, "  %-18s %8ld calls %10.4f s %5.1f%%\n", op_names[i], im->op_n[i],
+                            im->op_s[i], tot > 0 ? 100 * im->op_s[i] / tot : 0.0);
+        }
         if (im->scratch) cudaFree(im->scratch);
+        if (im->lt_ws) cudaFree(im->lt_ws);
+        if (im->lt) cublasLtDestroy(im->lt);
         if (im->blas) cublasDestroy(im->blas);
         if (im->stream) cudaStreamDestroy(im->stream);
         free(im);
@@ -148,34 +221,58 @@ __global__ void encoder_fwd_k(float *out, const int32_t *tok, const float *wte, 
 
 static void encoder_fwd(ds_backend *be, float *out, const int32_t *tok, const float *wte, size_t ws,
                         int R, int N, int C) {
+    OP_TIME(0);
     long total = (long)R * N * C;
     if (!total) return;
     encoder_fwd_k<<<cdiv(total, 256), 256, 0, ST(be)>>>(out, tok, wte, ws, N, C, total);
     CK_LAUNCH();
 }
 
-// One thread per (replica, channel) walks the tokens in order, ENC_G rows at a
-// time: rows of the group with the same token are first added together (in
-// increasing n), then each distinct row of dwte gets one read-modify-write.
-// The group's loads are independent, so the thread does not wait for one
-// memory round trip per token. Fixed order, no atomics; not the CPU's
-// order (it adds row by row), so equal to it only to rounding.
+// Embedding backward without atomics. The rows of replica r are cut into S
+// fixed segments (S = 4096/C in [1, 64]: at least 4096 threads per replica).
+// Stage 1: one thread per (segment, replica, channel) walks its segment's
+// rows in order, ENC_G at a time: rows of the group with the same token are
+// added together first (increasing n), then each distinct token gets one
+// read-modify-write of the segment's partial table [S][R][V][C] (the group's
+// loads are independent, so the thread does not wait one memory round trip
+// per row). Stage 2: dwte[r][v][c] += the S partials in segment order.
+// V is not an argument of the op: it is the largest token + 1, found on the
+// device and read back (one small synchronizing download per call).
+// Fixed order throughout; not the CPU's order (it adds row by row), so equal
+// to it only to rounding.
 enum { ENC_G = 16 };
-__global__ void encoder_bwd_k(float *dwte, size_t ws, const float *dout, const int32_t *tok, int R,
-                              int N, int C) {
-    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (long)R * C) return;
-    int r = (int)(i / C), c = (int)(i % C);
-    float *dw = dwte + (size_t)r * ws + c;
+
+__global__ void max_token_k(int32_t *out, const int32_t *tok, long n) {
+    __shared__ int32_t sh[256];
+    int32_t mx = 0;
+    for (long i = threadIdx.x; i < n; i += 256) mx = max(mx, tok[i]);
+    sh[threadIdx.x] = mx;
+    __syncthreads();
+    for (int s = 128; s > 0; s >>= 1) {
+        if (threadIdx.x < s) sh[threadIdx.x] = max(sh[threadIdx.x], sh[threadIdx.x + s]);
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) *out = sh[0];
+}
+
+__global__ void encoder_bwd_partial_k(float *part, const float *dout, const int32_t *tok, int R,
+                                      int N, int C, int V, int S, int seglen) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x; // over S*R*C
+    if (i >= (long)S * R * C) return;
+    int c = (int)(i % C);
+    long sr = i / C;
+    int r = (int)(sr % R), sg = (int)(sr / R);
+    float *pw = part + (size_t)sr * V * C + c;
     const float *d = dout + (size_t)r * N * C + c;
     const int32_t *tk = tok + (size_t)r * N;
-    for (int n0 = 0; n0 < N; n0 += ENC_G) {
+    int nb = sg * seglen, ne = min(N, nb + seglen);
+    for (int n0 = nb; n0 < ne; n0 += ENC_G) {
         int t[ENC_G];
         float a[ENC_G], cur[ENC_G];
 #pragma unroll
         for (int k = 0; k < ENC_G; k++) {
-            t[k] = n0 + k < N ? tk[n0 + k] : -1;
-            a[k] = n0 + k < N ? d[(size_t)(n0 + k) * C] : 0.0f;
+            t[k] = n0 + k < ne ? tk[n0 + k] : -1;
+            a[k] = n0 + k < ne ? d[(size_t)(n0 + k) * C] : 0.0f;
         }
 #pragma unroll
         for (int k = 1; k < ENC_G; k++) {
@@ -190,18 +287,50 @@ __global__ void encoder_bwd_k(float *dwte, size_t ws, const float *dout, const i
         }
 #pragma unroll
         for (int k = 0; k < ENC_G; k++)
-            if (t[k] >= 0) cur[k] = dw[(size_t)t[k] * C];
+            if (t[k] >= 0) cur[k] = pw[(size_t)t[k] * C];
 #pragma unroll
         for (int k = 0; k < ENC_G; k++)
-            if (t[k] >= 0) dw[(size_t)t[k] * C] = cur[k] + a[k];
+            if (t[k] >= 0) pw[(size_t)t[k] * C] = cur[k] + a[k];
     }
+}
+
+__global__ void encoder_bwd_final_k(float *dwte, size_t ws, const float *part, int R, int V, int C,
+                                    int S) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x; // over R*V*C
+    if (i >= (long)R * V * C) return;
+    long vc = i % ((long)V * C);
+    int r = (int)(i / ((long)V * C));
+    float acc = 0.0f;
+    for (int sg = 0; sg < S; sg++) acc += part[((size_t)sg * R + r) * V * C + vc];
+    dwte[(size_t)r * ws + vc] += acc;
 }
 
 static void encoder_bwd(ds_backend *be, float *dwte, size_t ws, const float *dout,
                         const int32_t *tok, int R, int N, int C) {
-    long total = (long)R * C;
-    if (!total || !N) return;
-    encoder_bwd_k<<<cdiv(total, 64), 64, 0, ST(be)>>>(dwte, ws, dout, tok, R, N, C);
+    OP_TIME(1);
+    if (!R || !N || !C) return;
+    int32_t *dmax = (int32_t *)scratch(be, sizeof(int32_t)), vmax = 0;
+    max_token_k<<<1, 256, 0, ST(be)>>>(dmax, tok, (long)R * N);
+    CK_LAUNCH();
+    CK(cudaMemcpyAsync(&vmax, dmax, sizeof vmax, cudaMemcpyDeviceToHost, ST(be)));
+    CK(cudaStreamSynchronize(ST(be)));
+    int V = vmax + 1;
+    long lanes = (long)R * C;
+    // S from C and N only, never from R: a replica's order of additions is
+    // the same alone and in a pack
+    int S = 4096 / C;
+    S = S < 1 ? 1 : S > 64 ? 64 : S;
+    S = S > N ? N : S;
+    int seglen = (int)cdiv(N, S);
+    S = (int)cdiv(N, seglen);
+    size_t pn = (size_t)S * R * V * C;
+    float *part = (float *)scratch(be, sizeof(float) * pn);
+    CK(cudaMemsetAsync(part, 0, sizeof(float) * pn, ST(be)));
+    encoder_bwd_partial_k<<<cdiv((size_t)S * lanes, 128), 128, 0, ST(be)>>>(part, dout, tok, R, N,
+                                                                            C, V, S, seglen);
+    CK_LAUNCH();
+    encoder_bwd_final_k<<<cdiv((size_t)R * V * C, 256), 256, 0, ST(be)>>>(dwte, ws, part, R, V, C,
+                                                                          S);
     CK_LAUNCH();
 }
 
@@ -276,6 +405,7 @@ __global__ void layernorm_fwd_k(float *out, float *mean, float *rstd, const floa
 static void layernorm_fwd(ds_backend *be, float *out, float *mean, float *rstd, const float *inp,
                           const float *w, const float *b, size_t ws, int R, int N, int C,
                           float eps) {
+    OP_TIME(2);
     long rows = (long)R * N;
     if (!rows) return;
     layernorm_fwd_k<<<cdiv(rows, 8), 256, 0, ST(be)>>>(out, mean, rstd, inp, w, b, ws, R, N, C,
@@ -309,6 +439,7 @@ __global__ void layernorm_bwd_dinp_k(float *dinp, const float *dout, const float
 static void layernorm_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t ws,
                           const float *dout, const float *inp, const float *w, const float *mean,
                           const float *rstd, int R, int N, int C) {
+    OP_TIME(3);
     long rows = (long)R * N;
     if (!rows) return;
     layernorm_bwd_dinp_k<<<cdiv(rows, 8), 256, 0, ST(be)>>>(dinp, dout, inp, w, mean, rstd, ws, R,
@@ -330,6 +461,144 @@ static void layernorm_bwd(ds_backend *be, float *dinp, float *dw, float *db, siz
 // linear layers: cuBLAS is column-major, so a row-major [N][C] matrix is its
 // [C][N] column-major transpose (the llm.c formulation), strided over R.
 
+// Lt descriptors of one call (cheap host objects, made per call).
+typedef struct {
+    cublasLtMatmulDesc_t op;
+    cublasLtMatrixLayout_t a, b, c;
+} lt_descs;
+
+static void lt_descs_make(cuda_impl *im, lt_descs *d, cublasOperation_t opa, cublasOperation_t opb,
+                          int m, int n, int k, int lda, long long sa, int ldb, long long sb, int ldc,
+                          long long sc, int batch) {
+    CKB(cublasLtMatmulDescCreate(&d->op, im->tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F,
+                                 CUDA_R_32F));
+    CKB(cublasLtMatmulDescSetAttribute(d->op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
+    CKB(cublasLtMatmulDescSetAttribute(d->op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
+    CKB(cublasLtMatrixLayoutCreate(&d->a, CUDA_R_32F, opa == CUBLAS_OP_N ? m : k,
+                                   opa == CUBLAS_OP_N ? k : m, lda));
+    CKB(cublasLtMatrixLayoutCreate(&d->b, CUDA_R_32F, opb == CUBLAS_OP_N ? k : n,
+                                   opb == CUBLAS_OP_N ? n : k, ldb));
+    CKB(cublasLtMatrixLayoutCreate(&d->c, CUDA_R_32F, m, n, ldc));
+    cublasLtMatrixLayout_t L[3] = {d->a, d->b, d->c};
+    long long st[3] = {sa, sb, sc};
+    for (int i = 0; i < 3; i++) {
+        CKB(cublasLtMatrixLayoutSetAttribute(L[i], CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &batch,
+                                             sizeof batch));
+        int64_t s64 = st[i];
+        CKB(cublasLtMatrixLayoutSetAttribute(L[i], CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                                             &s64, sizeof s64));
+    }
+}
+static void lt_descs_free(lt_descs *d) {
+    cublasLtMatrixLayoutDestroy(d->a);
+    cublasLtMatrixLayoutDestroy(d->b);
+    cublasLtMatrixLayoutDestroy(d->c);
+    cublasLtMatmulDescDestroy(d->op);
+}
+
+enum { LT_MAX_WS = 32 << 20 }; // workspace the heuristic may ask for, per matrix
+
+// Largest power of two <= 16 dividing both the address and the stride in bytes.
+static int align_of(const void *p, long long stride) {
+    uintptr_t x = (uintptr_t)p | (uintptr_t)(stride * 4);
+    int a = 16;
+    while (a > 4 && (x & (uintptr_t)(a - 1))) a >>= 1;
+    return a;
+}
+
+static const gemm_plan *gemm_plan_for(cuda_impl *im, cublasOperation_t opa, cublasOperation_t opb,
+                                      int m, int n, int k, int lda, long long sa, int ldb,
+                                      long long sb, int ldc, long long sc, const int align[3]) {
+    for (int i = 0; i < im->nplans; i++) {
+        const gemm_plan *p = &im->plans[i];
+        if (p->opa == opa && p->opb == opb && p->m == m && p->n == n && p->k == k &&
+            p->lda == lda && p->ldb == ldb && p->ldc == ldc && p->align[0] == align[0] &&
+            p->align[1] == align[1] && p->align[2] == align[2])
+            return p;
+    }
+    DS_ASSERT(im->nplans < MAX_PLANS);
+    gemm_plan *p = &im->plans[im->nplans];
+    lt_descs d;
+    lt_descs_make(im, &d, opa, opb, m, n, k, lda, sa, ldb, sb, ldc, sc, 2); // a batched algorithm
+    cublasLtMatmulPreference_t pref;
+    CKB(cublasLtMatmulPreferenceCreate(&pref));
+    size_t maxws = LT_MAX_WS;
+    uint32_t al[4] = {(uint32_t)align[0], (uint32_t)align[1], (uint32_t)align[2], (uint32_t)align[2]};
+    CKB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &maxws,
+                                             sizeof maxws));
+    CKB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al[0],
+                                             sizeof al[0]));
+    CKB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al[1],
+                                             sizeof al[1]));
+    CKB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al[2],
+                                             sizeof al[2]));
+    CKB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al[3],
+                                             sizeof al[3]));
+    cublasLtMatmulHeuristicResult_t res;
+    int found = 0;
+    CKB(cublasLtMatmulAlgoGetHeuristic(im->lt, d.op, d.a, d.b, d.c, d.c, pref, 1, &res, &found));
+    if (!found)
+        ds_die(DS_EXIT_ERROR, "%s:%d: cuBLASLt has no algorithm for a %dx%dx%d fp32 GEMM", __FILE__,
+               __LINE__, m, n, k);
+    cublasLtMatmulPreferenceDestroy(pref);
+    lt_descs_free(&d);
+    p->opa = opa; p->opb = opb; p->m = m; p->n = n; p->k = k;
+    p->lda = lda; p->ldb = ldb; p->ldc = ldc;
+    for (int i = 0; i < 3; i++) p->align[i] = align[i];
+    p->algo = res.algo;
+    p->ws = res.workspaceSize; // for a batch of 2
+    im->nplans++;
+    return p;
+}
+
+// C[b] = alpha op(A[b]) op(B[b]) + beta C[b] for b < batch (column-major, as
+// cuBLAS), with the batch-of-one algorithm of the shape.
+static void gemm(ds_backend *be, cublasOperation_t opa, cublasOperation_t opb, int m, int n, int k,
+                 const float *A, int lda, long long sa, const float *B, int ldb, long long sb,
+                 float beta, float *C, int ldc, long long sc, int batch) {
+    cuda_impl *im = IM(be);
+    int align[3] = {align_of(A, sa), align_of(B, sb), align_of(C, sc)};
+    const gemm_plan *p = gemm_plan_for(im, opa, opb, m, n, k, lda, sa, ldb, sb, ldc, sc, align);
+    // a split-K workspace holds every matrix's partials (p->ws is for two)
+    size_t ws = (p->ws + 1) / 2 * (size_t)(batch < 2 ? 2 : batch);
+    if (ws > im->lt_ws_bytes) {
+        if (im->lt_ws) CK(cudaFree(im->lt_ws));
+        im->lt_ws = NULL;
+        CK(cudaMalloc(&im->lt_ws, ws));
+        im->lt_ws_bytes = ws;
+    }
+    lt_descs d;
+    lt_descs_make(im, &d, opa, opb, m, n, k, lda, sa, ldb, sb, ldc, sc, batch);
+    const float one = 1.0f;
+    cublasStatus_t st = cublasLtMatmul(im->lt, d.op, &one, A, d.a, B, d.b, &beta, C, d.c, C, d.c,
+                                       &p->algo, im->lt_ws, ws, ST(be));
+    if (st == CUBLAS_STATUS_NOT_SUPPORTED) {
+        // The batch-of-one algorithm refuses this batch: let cuBLAS choose for
+        // the batch (still deterministic run to run, but a replica's bits may
+        // then depend on R). Said once per backend.
+        if (!im->warned_batch) {
+            fprintf(stderr, "distsweep: cuda: the %dx%dx%d GEMM algorithm of a single replica does "
+                            "not run batched (%d); replicas of this pack may differ in the last bits "
+                            "from the same seeds run alone\n", m, n, k, batch);
+            im->warned_batch = 1;
+        }
+        cublasLtMatmulPreference_t pref;
+        CKB(cublasLtMatmulPreferenceCreate(&pref));
+        size_t maxws = im->lt_ws_bytes;
+        CKB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                 &maxws, sizeof maxws));
+        cublasLtMatmulHeuristicResult_t res;
+        int found = 0;
+        CKB(cublasLtMatmulAlgoGetHeuristic(im->lt, d.op, d.a, d.b, d.c, d.c, pref, 1, &res, &found));
+        cublasLtMatmulPreferenceDestroy(pref);
+        DS_ASSERT(found);
+        st = cublasLtMatmul(im->lt, d.op, &one, A, d.a, B, d.b, &beta, C, d.c, C, d.c, &res.algo,
+                            im->lt_ws, im->lt_ws_bytes, ST(be));
+    }
+    CKB(st);
+    lt_descs_free(&d);
+}
+
 __global__ void bias_add_k(float *out, const float *b, size_t ws, int N, int OC, long total) {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= total) return;
@@ -340,12 +609,11 @@ __global__ void bias_add_k(float *out, const float *b, size_t ws, int N, int OC,
 
 static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float *w,
                        const float *b, size_t ws, int R, int N, int C, int OC) {
+    OP_TIME(4);
     if (!R || !N) return;
-    const float one = 1.0f, zero = 0.0f;
     // out^T [OC][N] = W [OC][C] (col-major view of row-major W^T) x inp^T [C][N]
-    CKB(cublasSgemmStridedBatched(IM(be)->blas, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, &one, w, C,
-                                  (long long)ws, inp, C, (long long)N * C, &zero, out, OC,
-                                  (long long)N * OC, R));
+    gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, w, C, (long long)ws, inp, C, (long long)N * C,
+         0.0f, out, OC, (long long)N * OC, R);
     if (b) {
         long total = (long)R * N * OC;
         bias_add_k<<<cdiv(total, 256), 256, 0, ST(be)>>>(out, b, ws, N, OC, total);
@@ -356,17 +624,14 @@ static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float
 static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t ws,
                        const float *dout, const float *inp, const float *w, int R, int N, int C,
                        int OC) {
+    OP_TIME(5);
     if (!R || !N) return;
-    const float one = 1.0f, zero = 0.0f;
-    cublasHandle_t h = IM(be)->blas;
     if (dinp) // dinp^T [C][N] = W^T x dout^T
-        CKB(cublasSgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, &one, w, C,
-                                      (long long)ws, dout, OC, (long long)N * OC, &zero, dinp, C,
-                                      (long long)N * C, R));
+        gemm(be, CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, w, C, (long long)ws, dout, OC,
+             (long long)N * OC, 0.0f, dinp, C, (long long)N * C, R);
     // dW^T [C][OC] += inp^T [C][N] x dout [N][OC]
-    CKB(cublasSgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, &one, inp, C,
-                                  (long long)N * C, dout, OC, (long long)N * OC, &one, dw, C,
-                                  (long long)ws, R));
+    gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, (long long)N * C, dout, OC,
+         (long long)N * OC, 1.0f, dw, C, (long long)ws, R);
     if (db) {
         int nch = (int)cdiv(N, COL_ROWS);
         float *part = (float *)scratch(be, (size_t)R * nch * OC * sizeof(float));
@@ -412,10 +677,12 @@ static void rope_apply(ds_backend *be, float *qkv, int R, int B, int T, int H, i
 }
 static void rope_fwd(ds_backend *be, float *qkv, int R, int B, int T, int H, int hd, int rot,
                      float base) {
+    OP_TIME(6);
     rope_apply(be, qkv, R, B, T, H, hd, rot, base, 1.0f);
 }
 static void rope_bwd(ds_backend *be, float *dqkv, int R, int B, int T, int H, int hd, int rot,
                      float base) {
+    OP_TIME(7);
     rope_apply(be, dqkv, R, B, T, H, hd, rot, base, -1.0f);
 }
 
@@ -472,16 +739,285 @@ __global__ void attention_fwd_k(float *out, float *lse, const float *qkv, int B,
     if (lane == 0) lse[g] = mx + logf(sum);
 }
 
+
+// Tiled kernels (hd <= 32*ATT_U): a block of 4 warps owns ATT_QT = 16 rows
+// of one (replica, batch row, head), each warp ATT_RW of them; the block
+// stages 32-row tiles of the other side (K and V, or Q and dO) in shared
+// memory (rows padded to hd+1 floats: a lane per row reads without bank
+// conflicts), and lanes own output dims (d = lane + 32u). The forward is an
+// online softmax over the key tiles. Every row's numbers depend only on its
+// own (r, b, h): the same bits whatever R is.
+enum { ATT_RW = 4, ATT_QT = 4 * ATT_RW, ATT_KT = 32, ATT_U = 4 };
+
+__global__ void __launch_bounds__(128) attention_fwd_tiled_k(float *out, float *lse,
+                                                             const float *qkv, int T, int H,
+                                                             int hd, float scale, int nqt) {
+    extern __shared__ float sm[];
+    int ld = hd + 1, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    float *Ks = sm, *Vs = Ks + ATT_KT * ld, *Qs = Vs + ATT_KT * ld;
+    int qt = (int)(blockIdx.x % nqt);
+    long bh = blockIdx.x / nqt;
+    int h = (int)(bh % H);
+    long rb = bh / H;
+    int C = H * hd, i0 = qt * ATT_QT;
+    const float *base = qkv + rb * T * 3 * C + h * hd;
+    for (int x = threadIdx.x; x < ATT_QT * hd; x += blockDim.x) {
+        int rr = x / hd, d = x % hd, i = i0 + rr;
+        Qs[x] = i < T ? base[(size_t)i * 3 * C + d] : 0.0f;
+    }
+    float m[ATT_RW], l[ATT_RW], acc[ATT_RW][ATT_U];
+#pragma unroll
+    for (int rr = 0; rr < ATT_RW; rr++) {
+        m[rr] = -INFINITY;
+        l[rr] = 0.0f;
+#pragma unroll
+        for (int u = 0; u < ATT_U; u++) acc[rr][u] = 0.0f;
+    }
+    int ilast = min(T, i0 + ATT_QT) - 1;
+    for (int j0 = 0; j0 <= ilast; j0 += ATT_KT) {
+        __syncthreads();
+        for (int x = threadIdx.x; x < ATT_KT * hd; x += blockDim.x) {
+            int jj = x / hd, d = x % hd, j = j0 + jj;
+            Ks[jj * ld + d] = j < T ? base[(size_t)j * 3 * C + C + d] : 0.0f;
+            Vs[jj * ld + d] = j < T ? base[(size_t)j * 3 * C + 2 * C + d] : 0.0f;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int rr = 0; rr < ATT_RW; rr++) {
+            int q = warp * ATT_RW + rr, i = i0 + q;
+            if (i >= T || j0 > i) continue; // warp-uniform
+            int j = j0 + lane;
+            float s = -INFINITY;
+            if (j <= i) {
+                float a = 0.0f;
+                for (int d = 0; d < hd; d++) a += Qs[q * hd + d] * Ks[lane * ld + d];
+                s = a * scale;
+            }
+            float mnew = fmaxf(m[rr], warp_max(s));
+            float p = j <= i ? expf(s - mnew) : 0.0f;
+            float corr = expf(m[rr] - mnew);
+            l[rr] = l[rr] * corr + warp_sum(p);
+            m[rr] = mnew;
+            int jn = min(ATT_KT, i - j0 + 1);
+#pragma unroll
+            for (int u = 0; u < ATT_U; u++) acc[rr][u] *= corr;
+            for (int jj = 0; jj < jn; jj++) {
+                float pj = __shfl_sync(0xffffffffu, p, jj);
+#pragma unroll
+                for (int u = 0; u < ATT_U; u++) {
+                    int d = lane + 32 * u;
+                    if (d < hd) acc[rr][u] += pj * Vs[jj * ld + d];
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int rr = 0; rr < ATT_RW; rr++) {
+        int i = i0 + warp * ATT_RW + rr;
+        if (i >= T) continue;
+        float inv = 1.0f / l[rr];
+        float *o = out + (rb * T + i) * C + h * hd;
+#pragma unroll
+        for (int u = 0; u < ATT_U; u++) {
+            int d = lane + 32 * u;
+            if (d < hd) o[d] = acc[rr][u] * inv;
+        }
+        if (lane == 0) lse[bh * T + i] = m[rr] + logf(l[rr]);
+    }
+}
+
+// dq of ATT_QT query rows; saves D_i = dO_i . O_i for the key kernel.
+__global__ void __launch_bounds__(128) attention_bwd_q_tiled_k(float *dqkv, float *Dsave,
+                                                               const float *dout, const float *qkv,
+                                                               const float *out, const float *lse,
+                                                               int T, int H, int hd, float scale,
+                                                               int nqt) {
+    extern __shared__ float sm[];
+    int ld = hd + 1, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    float *Ks = sm, *Vs = Ks + ATT_KT * ld, *Qs = Vs + ATT_KT * ld, *dOs = Qs + ATT_QT * hd;
+    int qt = (int)(blockIdx.x % nqt);
+    long bh = blockIdx.x / nqt;
+    int h = (int)(bh % H);
+    long rb = bh / H;
+    int C = H * hd, i0 = qt * ATT_QT;
+    const float *base = qkv + rb * T * 3 * C + h * hd;
+    const float *dO = dout + rb * T * C + h * hd, *O = out + rb * T * C + h * hd;
+    for (int x = threadIdx.x; x < ATT_QT * hd; x += blockDim.x) {
+        int rr = x / hd, d = x % hd, i = i0 + rr;
+        Qs[x] = i < T ? base[(size_t)i * 3 * C + d] : 0.0f;
+        dOs[x] = i < T ? dO[(size_t)i * C + d] : 0.0f;
+    }
+    float D[ATT_RW], li[ATT_RW], acc[ATT_RW][ATT_U];
+#pragma unroll
+    for (int rr = 0; rr < ATT_RW; rr++) {
+        int i = i0 + warp * ATT_RW + rr;
+        float dd = 0.0f;
+        if (i < T)
+            for (int d = lane; d < hd; d += 32) dd += dO[(size_t)i * C + d] * O[(size_t)i * C + d];
+        D[rr] = warp_sum(dd);
+        li[rr] = i < T ? lse[bh * T + i] : 0.0f;
+        if (i < T && lane == 0) Dsave[bh * T + i] = D[rr];
+#pragma unroll
+        for (int u = 0; u < ATT_U; u++) acc[rr][u] = 0.0f;
+    }
+    int ilast = min(T, i0 + ATT_QT) - 1;
+    for (int j0 = 0; j0 <= ilast; j0 += ATT_KT) {
+        __syncthreads();
+        for (int x = threadIdx.x; x < ATT_KT * hd; x += blockDim.x) {
+            int jj = x / hd, d = x % hd, j = j0 + jj;
+            Ks[jj * ld + d] = j < T ? base[(size_t)j * 3 * C + C + d] : 0.0f;
+            Vs[jj * ld + d] = j < T ? base[(size_t)j * 3 * C + 2 * C + d] : 0.0f;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int rr = 0; rr < ATT_RW; rr++) {
+            int q = warp * ATT_RW + rr, i = i0 + q;
+            if (i >= T || j0 > i) continue;
+            int j = j0 + lane;
+            float ds = 0.0f;
+            if (j <= i) {
+                float a = 0.0f, dp = 0.0f;
+                for (int d = 0; d < hd; d++) {
+                    a += Qs[q * hd + d] * Ks[lane * ld + d];
+                    dp += dOs[q * hd + d] * Vs[lane * ld + d];
+                }
+                float p = expf(a * scale - li[rr]);
+                ds = p * (dp - D[rr]);
+            }
+            int jn = min(ATT_KT, i - j0 + 1);
+            for (int jj = 0; jj < jn; jj++) {
+                float dj = __shfl_sync(0xffffffffu, ds, jj);
+#pragma unroll
+                for (int u = 0; u < ATT_U; u++) {
+                    int d = lane + 32 * u;
+                    if (d < hd) acc[rr][u] += dj * Ks[jj * ld + d];
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int rr = 0; rr < ATT_RW; rr++) {
+        int i = i0 + warp * ATT_RW + rr;
+        if (i >= T) continue;
+        float *dq = dqkv + (rb * T + i) * 3 * C + h * hd;
+#pragma unroll
+        for (int u = 0; u < ATT_U; u++) {
+            int d = lane + 32 * u;
+            if (d < hd) dq[d] = acc[rr][u] * scale;
+        }
+    }
+}
+
+// dk, dv of ATT_QT key rows, over the query tiles at and after them.
+__global__ void __launch_bounds__(128) attention_bwd_kv_tiled_k(float *dqkv, const float *Dsave,
+                                                                const float *dout,
+                                                                const float *qkv, const float *lse,
+                                                                int T, int H, int hd, float scale,
+                                                                int nqt) {
+    extern __shared__ float sm[];
+    int ld = hd + 1, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    float *Qs = sm, *dOs = Qs + ATT_KT * ld, *Kk = dOs + ATT_KT * ld, *Vk = Kk + ATT_QT * hd;
+    float *ls = Vk + ATT_QT * hd, *Ds = ls + ATT_KT;
+    int kt = (int)(blockIdx.x % nqt);
+    long bh = blockIdx.x / nqt;
+    int h = (int)(bh % H);
+    long rb = bh / H;
+    int C = H * hd, j0 = kt * ATT_QT;
+    const float *base = qkv + rb * T * 3 * C + h * hd;
+    const float *dO = dout + rb * T * C + h * hd;
+    for (int x = threadIdx.x; x < ATT_QT * hd; x += blockDim.x) {
+        int rr = x / hd, d = x % hd, j = j0 + rr;
+        Kk[x] = j < T ? base[(size_t)j * 3 * C + C + d] : 0.0f;
+        Vk[x] = j < T ? base[(size_t)j * 3 * C + 2 * C + d] : 0.0f;
+    }
+    float dk[ATT_RW][ATT_U], dv[ATT_RW][ATT_U];
+#pragma unroll
+    for (int rr = 0; rr < ATT_RW; rr++)
+#pragma unroll
+        for (int u = 0; u < ATT_U; u++) dk[rr][u] = dv[rr][u] = 0.0f;
+    for (int q0 = j0; q0 < T; q0 += ATT_KT) {
+        __syncthreads();
+        for (int x = threadIdx.x; x < ATT_KT * hd; x += blockDim.x) {
+            int ii = x / hd, d = x % hd, i = q0 + ii;
+            Qs[ii * ld + d] = i < T ? base[(size_t)i * 3 * C + d] : 0.0f;
+            dOs[ii * ld + d] = i < T ? dO[(size_t)i * C + d] : 0.0f;
+        }
+        if (threadIdx.x < ATT_KT) {
+            int i = q0 + threadIdx.x;
+            ls[threadIdx.x] = i < T ? lse[bh * T + i] : 0.0f;
+            Ds[threadIdx.x] = i < T ? Dsave[bh * T + i] : 0.0f;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int rr = 0; rr < ATT_RW; rr++) {
+            int kr = warp * ATT_RW + rr, j = j0 + kr;
+            if (j >= T) continue; // warp-uniform; q0 <= j0 <= j, so the tile has rows i >= j
+            int i = q0 + lane;
+            float p = 0.0f, ds = 0.0f;
+            if (i < T && i >= j) {
+                float a = 0.0f, dp = 0.0f;
+                for (int d = 0; d < hd; d++) {
+                    a += Qs[lane * ld + d] * Kk[kr * hd + d];
+                    dp += dOs[lane * ld + d] * Vk[kr * hd + d];
+                }
+                p = expf(a * scale - ls[lane]);
+                ds = p * (dp - Ds[lane]);
+            }
+            int ia = max(0, j - q0), ib = min(ATT_KT, T - q0);
+            for (int ii = ia; ii < ib; ii++) {
+                float pi = __shfl_sync(0xffffffffu, p, ii), di = __shfl_sync(0xffffffffu, ds, ii);
+#pragma unroll
+                for (int u = 0; u < ATT_U; u++) {
+                    int d = lane + 32 * u;
+                    if (d < hd) {
+                        dv[rr][u] += pi * dOs[ii * ld + d];
+                        dk[rr][u] += di * Qs[ii * ld + d];
+                    }
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int rr = 0; rr < ATT_RW; rr++) {
+        int j = j0 + warp * ATT_RW + rr;
+        if (j >= T) continue;
+        float *dkp = dqkv + (rb * T + j) * 3 * C + C + h * hd, *dvp = dkp + C;
+#pragma unroll
+        for (int u = 0; u < ATT_U; u++) {
+            int d = lane + 32 * u;
+            if (d < hd) {
+                dkp[d] = dk[rr][u] * scale;
+                dvp[d] = dv[rr][u];
+            }
+        }
+    }
+}
+
+static void set_smem(const void *f, size_t bytes) {
+    if (bytes > 48 * 1024)
+        CK(cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+}
+
 static void attention_fwd(ds_backend *be, float *out, float *lse, const float *qkv, int R, int B,
                           int T, int H, int hd) {
+    OP_TIME(8);
     long rows = (long)R * B * H * T;
     if (!rows) return;
+    float scale = 1.0f / sqrtf((float)hd);
+    if (hd <= 32 * ATT_U) {
+        int nqt = (int)cdiv(T, ATT_QT);
+        size_t smem = sizeof(float) * (2 * ATT_KT * (size_t)(hd + 1) + ATT_QT * (size_t)hd);
+        set_smem((const void *)attention_fwd_tiled_k, smem);
+        attention_fwd_tiled_k<<<(unsigned)((long)R * B * H * nqt), 128, smem, ST(be)>>>(
+            out, lse, qkv, T, H, hd, scale, nqt);
+        CK_LAUNCH();
+        return;
+    }
+    // wide heads: one warp per query row
     size_t smem = sizeof(float) * ATT_WARPS * (size_t)(T + hd);
-    if (smem > 48 * 1024)
-        CK(cudaFuncSetAttribute(attention_fwd_k, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                (int)smem));
-    attention_fwd_k<<<cdiv(rows, ATT_WARPS), 32 * ATT_WARPS, smem, ST(be)>>>(
-        out, lse, qkv, B, T, H, hd, 1.0f / sqrtf((float)hd), rows);
+    set_smem((const void *)attention_fwd_k, smem);
+    attention_fwd_k<<<cdiv(rows, ATT_WARPS), 32 * ATT_WARPS, smem, ST(be)>>>(out, lse, qkv, B, T, H,
+                                                                           hd, scale, rows);
     CK_LAUNCH();
 }
 
@@ -583,18 +1119,31 @@ __global__ void attention_bwd_kv_k(float *dqkv, const float *Dsave, const float 
 
 static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const float *qkv,
                           const float *out, const float *lse, int R, int B, int T, int H, int hd) {
+    OP_TIME(9);
     long rows = (long)R * B * H * T;
     if (!rows) return;
     float scale = 1.0f / sqrtf((float)hd);
     float *Dsave = (float *)scratch(be, sizeof(float) * (size_t)rows);
+    if (hd <= 32 * ATT_U) {
+        int nqt = (int)cdiv(T, ATT_QT);
+        unsigned grid = (unsigned)((long)R * B * H * nqt);
+        size_t smq = sizeof(float) * (2 * ATT_KT * (size_t)(hd + 1) + 2 * ATT_QT * (size_t)hd);
+        size_t smkv = smq + sizeof(float) * 2 * ATT_KT;
+        set_smem((const void *)attention_bwd_q_tiled_k, smq);
+        set_smem((const void *)attention_bwd_kv_tiled_k, smkv);
+        attention_bwd_q_tiled_k<<<grid, 128, smq, ST(be)>>>(dqkv, Dsave, dout, qkv, out, lse, T, H,
+                                                           hd, scale, nqt);
+        CK_LAUNCH();
+        attention_bwd_kv_tiled_k<<<grid, 128, smkv, ST(be)>>>(dqkv, Dsave, dout, qkv, lse, T, H, hd,
+                                                             scale, nqt);
+        CK_LAUNCH();
+        return;
+    }
+    // wide heads: one warp per query row, then one per key row
     size_t smq = sizeof(float) * ATT_WARPS * (size_t)(T + 2 * hd);
     size_t smkv = sizeof(float) * ATT_WARPS * (size_t)(2 * T + 2 * hd);
-    if (smq > 48 * 1024)
-        CK(cudaFuncSetAttribute(attention_bwd_q_k, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                (int)smq));
-    if (smkv > 48 * 1024)
-        CK(cudaFuncSetAttribute(attention_bwd_kv_k, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                (int)smkv));
+    set_smem((const void *)attention_bwd_q_k, smq);
+    set_smem((const void *)attention_bwd_kv_k, smkv);
     unsigned grid = cdiv(rows, ATT_WARPS);
     attention_bwd_q_k<<<grid, 32 * ATT_WARPS, smq, ST(be)>>>(dqkv, Dsave, dout, qkv, out, lse, B,
                                                              T, H, hd, scale, rows);
@@ -629,16 +1178,19 @@ __global__ void add_k(float *out, const float *a, const float *b, size_t n) {
 }
 
 static void gelu_fwd(ds_backend *be, float *out, const float *inp, size_t n) {
+    OP_TIME(10);
     if (!n) return;
     gelu_fwd_k<<<cdiv(n, 256), 256, 0, ST(be)>>>(out, inp, n);
     CK_LAUNCH();
 }
 static void gelu_bwd(ds_backend *be, float *dinp, const float *inp, const float *dout, size_t n) {
+    OP_TIME(11);
     if (!n) return;
     gelu_bwd_k<<<cdiv(n, 256), 256, 0, ST(be)>>>(dinp, inp, dout, n);
     CK_LAUNCH();
 }
 static void add(ds_backend *be, float *out, const float *a, const float *b, size_t n) {
+    OP_TIME(12);
     if (!n) return;
     add_k<<<cdiv(n, 256), 256, 0, ST(be)>>>(out, a, b, n);
     CK_LAUNCH();
@@ -724,6 +1276,7 @@ __global__ void token_stats_k(float *ce, float *pcorrect, float *correct, const 
 
 static void crossentropy_fwd(ds_backend *be, float *loss, const float *logits, const int32_t *tgt,
                              int R, int N, int V) {
+    OP_TIME(13);
     long rows = (long)R * N;
     if (!rows) return;
     crossentropy_fwd_k<<<cdiv(rows, 8), 256, 0, ST(be)>>>(loss, logits, tgt, rows, V);
@@ -731,6 +1284,7 @@ static void crossentropy_fwd(ds_backend *be, float *loss, const float *logits, c
 }
 static void crossentropy_bwd(ds_backend *be, float *dlogits, const float *logits,
                              const int32_t *tgt, const float *weight, int R, int N, int V) {
+    OP_TIME(14);
     long rows = (long)R * N;
     if (!rows) return;
     crossentropy_bwd_k<<<cdiv(rows, 8), 256, 0, ST(be)>>>(dlogits, logits, tgt, weight, rows, V);
@@ -738,6 +1292,7 @@ static void crossentropy_bwd(ds_backend *be, float *dlogits, const float *logits
 }
 static void token_stats(ds_backend *be, float *ce, float *pcorrect, float *correct,
                         const float *logits, const int32_t *tgt, int R, int N, int V) {
+    OP_TIME(15);
     long rows = (long)R * N;
     if (!rows) return;
     token_stats_k<<<cdiv(rows, 8), 256, 0, ST(be)>>>(ce, pcorrect, correct, logits, tgt, rows, V);
@@ -808,9 +1363,11 @@ static void reduce_to_host(ds_backend *be, double *host_out, const float *x, con
 
 static void weighted_sum(ds_backend *be, double *out, const float *x, const float *w, int R,
                          size_t N) {
+    OP_TIME(16);
     reduce_to_host<0>(be, out, x, w, N, N, R);
 }
 static void sumsq(ds_backend *be, double *out, const float *x, size_t stride, size_t n, int R) {
+    OP_TIME(17);
     reduce_to_host<1>(be, out, x, NULL, stride, n, R);
 }
 
@@ -838,6 +1395,7 @@ __global__ void adamw_k(float *p, const float *g, float *m, float *v, size_t P, 
 
 static void adamw(ds_backend *be, float *p, const float *g, float *m, float *v, size_t P, int R,
                   const ds_adamw_args *a) {
+    OP_TIME(18);
     if (!P || !R) return;
     float *h = (float *)DS_MALLOC(sizeof(float) * 3 * R);
     for (int r = 0; r < R; r++) {
@@ -886,6 +1444,12 @@ extern "C" int ds_backend_cuda_create(int device, int tf32, ds_backend **out, ds
     DS_CUBLAS_TRY(cublasSetStream(im->blas, im->stream));
     // fp32 by default: CUBLAS_DEFAULT_MATH never uses TF32 tensor cores.
     DS_CUBLAS_TRY(cublasSetMathMode(im->blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    DS_CUBLAS_TRY(cublasLtCreate(&im->lt));
+    im->tf32 = tf32;
+    {
+        const char *e = getenv("DISTSWEEP_CUDA_OPTIMES");
+        im->optimes = e && *e && strcmp(e, "0");
+    }
     be->name = tf32 ? "cuda-tf32" : "cuda";
     be->alloc = cu_alloc;
     be->free = cu_free;

@@ -11,7 +11,7 @@
  * with random-sign terms sum|terms| is about sqrt(K) times the output
  * scale, so the scaled error is about K u: 6e-6 for K = 97. The reductions
  * below are checked at 1e-5 (K <= 97), attention (two chained reductions of
- * length T = 37 plus exp) at 2e-5; elementwise ops differ by a few ulp
+ * length T <= 70 plus exp) at 2e-5; elementwise ops differ by a few ulp
  * (CUDA's expf/erff against the CPU's Cephes expf and A&S erf, abs error
  * 1.5e-7) and are checked at 2e-6; the double-accumulated reductions
  * (cross-entropy's log-sum-exp, weighted_sum, sumsq) at 1e-6 / 1e-12. The
@@ -114,11 +114,14 @@ static void test_matmul(ds_backend *c, ds_backend *g, int with_bias) {
     g->free(g, dx); g->free(g, dw); g->free(g, dy); g->free(g, dgo); g->free(g, dgw); g->free(g, dgin);
 }
 
-static void test_rope_attention(ds_backend *c, ds_backend *g, int rot) {
-    int B = 3, T = 37, H = 3, hd = 20, C = H * hd;
+/* Shapes: hd <= 128 runs the tiled kernels (16-row query tiles, 32-row key
+ * tiles: T = 37 and 70 end in partial tiles), hd > 128 the warp-per-row ones. */
+static void test_rope_attention(ds_backend *c, ds_backend *g, int B, int T, int H, int hd, int rot) {
+    int C = H * hd;
+    printf(" attention B=%d T=%d H=%d hd=%d rot=%d\n", B, T, H, hd, rot);
     size_t nq = (size_t)R * B * T * 3 * C, no = (size_t)R * B * T * C, nl = (size_t)R * B * H * T;
     char name[64];
-    float *qkv = rnd(nq, 20 + rot, -1.5f, 1.5f);
+    float *qkv = rnd(nq, 20 + rot + hd, -1.5f, 1.5f);
     float *dq = dev_from(g, qkv, sizeof(float) * nq);
     c->rope_fwd(c, qkv, R, B, T, H, hd, rot, 10000.0f);
     g->rope_fwd(g, dq, R, B, T, H, hd, rot, 10000.0f);
@@ -271,8 +274,10 @@ int main(void) {
     test_layernorm(c, g);
     test_matmul(c, g, 1);
     test_matmul(c, g, 0);
-    test_rope_attention(c, g, 8);
-    test_rope_attention(c, g, 20);
+    test_rope_attention(c, g, 3, 37, 3, 20, 8);
+    test_rope_attention(c, g, 3, 37, 3, 20, 20);
+    test_rope_attention(c, g, 2, 70, 2, 64, 16);
+    test_rope_attention(c, g, 1, 37, 1, 136, 8);
     test_elementwise(c, g);
     test_crossentropy(c, g);
     test_reductions(c, g);
