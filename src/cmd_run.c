@@ -124,25 +124,24 @@ static void make_parent_dirs(const char *path) {
     mkdir(d, 0755);
 }
 
-/* Rank 0: checks the output, refuses a changed sweep, opens the store. */
+/* Rank 0: checks the output, takes the writer's lock, refuses a changed
+ * sweep, opens the store. */
 static int prepare_output(const run_args *a, const ds_sweep *s, const char *out, ds_store **store,
-                          ds_error *err) {
+                          int *lock, ds_error *err) {
     ds_store_probe probe;
     int rc;
     make_parent_dirs(out); /* results/ of the default output may not exist yet */
+    /* read-only checks first: a refused file gets nothing beside it */
+    rc = ds_store_probe_path(out, &probe, err);
+    ds_store_probe_free(&probe);
+    if (rc && !(a->fresh && probe.exists)) return rc; /* --fresh moves even a foreign file aside */
+    err->code = 0;
+    if ((rc = ds_store_lock(out, lock, err))) return rc;
     if (a->fresh) {
-        /* the directory must be writable before anything moves */
-        if ((rc = ds_store_probe_path(out, &probe, err)) && !probe.exists) return rc;
-        ds_store_probe_free(&probe);
-        err->code = 0;
-        char ckpt[4200], journal[4200];
-        snprintf(ckpt, sizeof ckpt, "%s.ckpt", out);
+        char journal[4200];
         snprintf(journal, sizeof journal, "%s.journal", out);
-        FILE *f;
-        int any = (f = fopen(out, "r")) != NULL;
-        if (f) fclose(f);
-        if (!any && (f = fopen(journal, "r"))) any = 1, fclose(f);
-        if (any) {
+        struct stat sb;
+        if (stat(out, &sb) == 0 || stat(journal, &sb) == 0) {
             char moved[4400];
             if ((rc = ds_store_move_aside(out, moved, sizeof moved, err))) return rc;
             fprintf(stderr, "distsweep: --fresh: moved the old %s (and journal, checkpoints) to %s\n",
@@ -198,7 +197,7 @@ int ds_cmd_run(int argc, char **argv) {
     ds_sweep *s = NULL;
     ds_store *store = NULL;
     char *text = NULL;
-    int provided, rank = 0, size = 1, rc = 0;
+    int provided, rank = 0, size = 1, rc = 0, lock = -1;
     MPI_Comm comm = MPI_COMM_NULL;
 
     if (parse_args(argc, argv, &a, &err)) {
@@ -223,7 +222,7 @@ int ds_cmd_run(int argc, char **argv) {
             snprintf(out, sizeof out, "%s", a.out ? a.out : s->output);
             if (!out[0]) rc = ds_error_set(&err, DS_EXIT_USAGE, "no output file (-o or output:)");
         }
-        if (!rc) rc = prepare_output(&a, s, out, &store, &err);
+        if (!rc) rc = prepare_output(&a, s, out, &store, &lock, &err);
         if (rc) fprintf(stderr, "distsweep: %s\n", err.msg);
         if (!rc) len = (int64_t)strlen(s->yaml_text) + 1;
     }
@@ -289,6 +288,7 @@ done:
         ds_error cerr = {0};
         ds_store_close(store, &cerr);
     }
+    ds_store_unlock(lock); /* after the file is closed */
     free(text);
     ds_sweep_free(s);
     if (comm != MPI_COMM_NULL) MPI_Comm_free(&comm);

@@ -1,12 +1,14 @@
 /* store: see store.h. */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <libgen.h>
 #include <math.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -247,6 +249,30 @@ done:
 void ds_store_probe_free(ds_store_probe *p) {
     free(p->sweep_yaml);
     p->sweep_yaml = NULL;
+}
+
+int ds_store_lock(const char *path, int *fd, ds_error *err) {
+    char lp[4200];
+    snprintf(lp, sizeof lp, "%s.lock", path);
+    *fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (*fd < 0)
+        return ds_error_set(err, DS_EXIT_ERROR, "%s: cannot create the lock file: %s", lp,
+                            strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(*fd);
+        *fd = -1;
+        if (e == EWOULDBLOCK)
+            return ds_error_set(err, DS_EXIT_ERROR,
+                                "%s: another distsweep is writing this file (%s is locked)", path,
+                                lp);
+        return ds_error_set(err, DS_EXIT_ERROR, "%s: cannot lock: %s", lp, strerror(e));
+    }
+    return 0;
+}
+
+void ds_store_unlock(int fd) {
+    if (fd >= 0) close(fd); /* closing releases the flock */
 }
 
 int ds_store_move_aside(const char *path, char *moved_to, size_t n, ds_error *err) {

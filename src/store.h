@@ -36,6 +36,14 @@ typedef struct {
 int ds_store_probe_path(const char *path, ds_store_probe *p, ds_error *err);
 void ds_store_probe_free(ds_store_probe *p);
 
+/* Takes the writer's lock of the result file at path: an exclusive flock on
+ * PATH.lock (an empty file, created if needed and never deleted), held until
+ * ds_store_unlock or the process dies. HDF5 gives up its own file lock in
+ * SWMR-write mode, so without this a second `distsweep run` would "recover"
+ * a live file. Errors: held by another process, or cannot create -> code 1. */
+int ds_store_lock(const char *path, int *fd, ds_error *err);
+void ds_store_unlock(int fd);
+
 /* Moves PATH, PATH.journal and PATH.ckpt aside to PATH.<UTC timestamp>[...]
  * (never deletes anything). Sets *moved_to to the new name of PATH. */
 int ds_store_move_aside(const char *path, char *moved_to, size_t n, ds_error *err);

@@ -272,6 +272,8 @@ def sc_sigint_twice(work):
     check(time.time() - t < 1.0, "second SIGINT did not exit at once")
     d = load(out)  # SWMR-read open works on the unclosed file
     check((d["runs/status"] > 0).any(), "no run stored before the signals")
+    q = run([A.bin, "status", out])
+    check(q.returncode == 0 and "pending" in q.stdout, f"status of a killed writer's file: {q.stderr}")
     p = ds([y, "-o", out, "--quiet"], synth=0.1)
     check(p.returncode == 0, f"resume: {p.stderr}")
     same(ref, load(out))
@@ -528,6 +530,7 @@ def sc_status_live(work):
                           "--synthetic-job-seconds", "0.5", "--pack", "1"], env=ENV,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seen = []
+    second = None
     deadline = time.time() + 60
     while p.poll() is None and time.time() < deadline:
         time.sleep(0.7)
@@ -541,6 +544,11 @@ def sc_status_live(work):
         check(m is not None, "no total line: " + q.stdout)
         if m:
             seen.append(int(m.group(1)) + int(m.group(2)))
+        if second is None and p.poll() is None:
+            # a second writer is refused (the writer's lock), the live file untouched
+            second = ds([y, "-o", out, "--quiet"], synth=0)
+            check(second.returncode == 1 and "another distsweep is writing" in second.stderr,
+                  f"second writer: {second.returncode} {second.stderr}")
         with h5py.File(out, "r", libver="latest", swmr=True) as f:
             st = f["runs/status"][()]
             em = f["metrics/em"][()]
