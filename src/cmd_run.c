@@ -3,6 +3,7 @@
  * sweep, checks and opens the result file, and broadcasts the sweep text and
  * a go/no-go code, so all ranks agree before any training starts. */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,9 @@
 #include "store.h"
 #include "sweep.h"
 #include "synth.h"
+#ifdef DISTSWEEP_HAVE_CUDA
+#include "ds_cuda.h"
+#endif
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -105,6 +109,37 @@ static int parse_args(int argc, char **argv, run_args *a, ds_error *err) {
     if (!a->sweep_path)
         return ds_error_set(err, DS_EXIT_USAGE, "no sweep file given (distsweep run SWEEP.yaml)");
     return 0;
+}
+
+/* GPU selection (DESIGN §7): each rank takes the GPU numbered (rank on this
+ * node) modulo (GPUs visible), by narrowing CUDA_VISIBLE_DEVICES to that one
+ * before anything initialises CUDA; the engine then uses device 0. Visible
+ * GPUs: the CUDA_VISIBLE_DEVICES list when set (Slurm sets it), else the
+ * driver's /proc/driver/nvidia/gpus entries. One or no GPU: nothing to do. */
+static void select_gpu(MPI_Comm comm) {
+    MPI_Comm node;
+    int local = 0;
+    DS_MPI_CHECK(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+    DS_MPI_CHECK(MPI_Comm_rank(node, &local));
+    MPI_Comm_free(&node);
+    char ids[64][32];
+    int n = 0;
+    const char *vis = getenv("CUDA_VISIBLE_DEVICES");
+    if (vis) {
+        char buf[2048];
+        snprintf(buf, sizeof buf, "%s", vis);
+        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n < 64;
+             t = strtok_r(NULL, ",", &save))
+            snprintf(ids[n++], sizeof ids[0], "%s", t);
+    } else {
+        DIR *d = opendir("/proc/driver/nvidia/gpus");
+        struct dirent *e;
+        while (d && (e = readdir(d)) && n < 64)
+            if (e->d_name[0] != '.') snprintf(ids[n], sizeof ids[0], "%d", n), n++;
+        if (d) closedir(d);
+    }
+    if (n <= 1) return;
+    setenv("CUDA_VISIBLE_DEVICES", ids[local % n], 1);
 }
 
 /* Creates the missing directories above path (like mkdir -p); failures are
@@ -239,9 +274,10 @@ int ds_cmd_run(int argc, char **argv) {
     }
 
     ds_backend_kind backend = a.backend_set ? a.backend : s->run.backend;
+    if (backend != DS_BACKEND_CPU && a.synth_s < 0) select_gpu(comm);
     if (backend == DS_BACKEND_AUTO) {
 #ifdef DISTSWEEP_HAVE_CUDA
-        backend = DS_BACKEND_CUDA; /* the engine falls back to the CPU without a device */
+        backend = ds_cuda_device_count() > 0 ? DS_BACKEND_CUDA : DS_BACKEND_CPU;
 #else
         backend = DS_BACKEND_CPU;
 #endif
