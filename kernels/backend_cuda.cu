@@ -621,6 +621,31 @@ static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float
     }
 }
 
+// Row split of a weight gradient over N rows: a lone replica's dW is an
+// OC x C output with a long reduction (N = 32,640 in the count sweep), which
+// a GEMM without split-K runs on a handful of blocks. nk equal chunks of
+// kc = N/nk >= 256 rows (nk divides N, nk <= 64, nk * OC * C <= 4M floats)
+// give nk independent products; their sum in chunk order is the gradient.
+// nk depends on N and the weight's size only, never on R.
+static int dw_split(int N, size_t E) {
+    if (N < 2048) return 1;
+    size_t maxnk = ((size_t)4 << 20) / E;
+    int lim = maxnk < 64 ? (int)maxnk : 64;
+    for (int nk = lim; nk >= 2; nk--)
+        if (N % nk == 0 && N / nk >= 256) return nk;
+    return 1;
+}
+
+__global__ void dw_sum_k(float *dw, size_t ws, const float *part, int R, int nk, size_t E) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; // over R*E
+    if (i >= E * R) return;
+    size_t r = i / E, e = i % E;
+    const float *p = part + r * nk * E + e;
+    float acc = p[0];
+    for (int k = 1; k < nk; k++) acc += p[(size_t)k * E];
+    dw[r * ws + e] += acc;
+}
+
 static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t ws,
                        const float *dout, const float *inp, const float *w, int R, int N, int C,
                        int OC) {
@@ -630,8 +655,21 @@ static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t
         gemm(be, CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, w, C, (long long)ws, dout, OC,
              (long long)N * OC, 0.0f, dinp, C, (long long)N * C, R);
     // dW^T [C][OC] += inp^T [C][N] x dout [N][OC]
-    gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, (long long)N * C, dout, OC,
-         (long long)N * OC, 1.0f, dw, C, (long long)ws, R);
+    size_t E = (size_t)OC * C;
+    int nk = dw_split(N, E);
+    if (nk > 1) {
+        // nk partial products over equal row chunks (kc*nk == N, so one stride
+        // walks both the chunks and the replicas), then added in chunk order
+        int kc = N / nk;
+        float *part = (float *)scratch(be, sizeof(float) * E * nk * R);
+        gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, kc, inp, C, (long long)kc * C, dout, OC,
+             (long long)kc * OC, 0.0f, part, C, (long long)E, R * nk);
+        dw_sum_k<<<cdiv(E * R, 256), 256, 0, ST(be)>>>(dw, ws, part, R, nk, E);
+        CK_LAUNCH();
+    } else {
+        gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, (long long)N * C, dout, OC,
+             (long long)N * OC, 1.0f, dw, C, (long long)ws, R);
+    }
     if (db) {
         int nch = (int)cdiv(N, COL_ROWS);
         float *part = (float *)scratch(be, (size_t)R * nch * OC * sizeof(float));

@@ -7,7 +7,9 @@
  *    tensor: two layers of fp32 reductions in another order, through
  *    LayerNorm backwards that amplify by rstd; a wrong op gives errors of
  *    order 1).
- * 2. 20 training steps (AdamW, clipping, warmup) of a pack of 3 seeds:
+ * 2. 20 training steps (AdamW, clipping, warmup) of a pack of 3 seeds, batch
+ *    72 x 31 = 2,232 rows per replica (so the weight gradients take the
+ *    row-split path of the backend, 8 chunks of 279 rows):
  *    - GPU vs CPU losses within 1e-3 relative at every step (Adam divides by
  *      sqrt(v), so early updates of near-zero gradients amplify roundoff:
  *      the trajectories drift apart slowly, not bitwise);
@@ -131,7 +133,7 @@ static const char *SWEEP =
     "name: gpu-test\n"
     "task: {kind: count, vocab: 20, train_length: [1, 6], eval_lengths: [3, 6]}\n"
     "model: {head_dim: 32, block: parallel, rotary_frac: 0.25}\n"
-    "train: {steps: 20, batch: 8, context: 32, lr: 3.0e-3, warmup: 4, weight_decay: 0.1,\n"
+    "train: {steps: 20, batch: 72, context: 32, lr: 3.0e-3, warmup: 4, weight_decay: 0.1,\n"
     "        log_every: 5}\n"
     "seeds: {start: 0, count: 10}\n"
     "scales:\n"
