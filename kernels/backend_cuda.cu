@@ -1,18 +1,21 @@
-// backend_cuda: the op table of backend.h on an NVIDIA GPU (cuBLAS + kernels).
+// backend_cuda: the op table of backend.h on an NVIDIA GPU (cuBLASLt + kernels).
 //
-// Owns device memory (cudaMalloc), one cuBLAS handle and one stream per
-// backend, and a growable device scratch buffer. Every op is enqueued on the
+// Owns device memory (cudaMalloc), one stream, one cuBLAS handle (its math
+// mode follows the precision; the GEMMs themselves go through the cuBLASLt
+// handle and the per-shape algorithm plans below), a cuBLASLt workspace and a
+// growable device scratch buffer per backend. Every op is enqueued on the
 // backend's stream; upload/download synchronize it, so host code sees the
 // results of every op enqueued before a download.
 //
 // Determinism: no float atomics anywhere. Every reduction has a fixed order
 // (warp shuffles in a fixed tree, per-chunk partial sums added in order by a
-// second kernel), and the work of replica r never depends on the others, so a
-// GPU run is bit-identical from run to run and (given cuBLAS picks the same
-// GEMM kernel per replica whatever the batch count: tests/gpu checks it) a
-// replica in a pack equals the same seed alone. Results are not bit-identical
-// to the CPU backend (different summation orders, FMA contraction, CUDA's
-// expf/erff): tests/gpu states the tolerances.
+// second kernel); chunk, segment and tile sizes come from the shapes, never
+// from R; and every GEMM shape runs one cuBLASLt algorithm whatever the batch
+// count (gemm_plan). So a GPU run is bit-identical from run to run and a
+// replica in a pack equals the same seed alone (tests/gpu checks both).
+// Results are not bit-identical to the CPU backend (different summation
+// orders, FMA contraction, CUDA's expf/erff): tests/gpu states the
+// tolerances.
 //
 // Errors: the ops return void, so a failing CUDA or cuBLAS call inside an op
 // reports file, line and the error string and ends the process via ds_die
