@@ -317,6 +317,12 @@ int ds_cmd_run(int argc, char **argv) {
             }
         }
     }
+    if (rank == 0 && st.abandoned) {
+        /* a dead rank would hang the collective below and MPI_Finalize; the
+         * file is closed and every live rank has checkpointed */
+        ds_store_unlock(lock);
+        MPI_Abort(comm, rc ? rc : DS_EXIT_INTERRUPTED);
+    }
     /* every rank leaves with the same code */
     DS_MPI_CHECK(MPI_Bcast(&rc, 1, MPI_INT, 0, comm));
 done:

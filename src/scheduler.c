@@ -26,6 +26,7 @@ enum { W_NEW, W_PARKED, W_BUSY, W_STOPPING, W_DONE };
 /* Group commit: results are stored (journal fsync + HDF5 flush) once this many
  * are waiting or the oldest has waited this long. A result not yet stored is
  * not lost by a crash: its pack's checkpoint is only deleted after storing. */
+#define STOP_WAIT_S 600.0 /* how long rank 0 waits for every rank to answer STOP */
 #define BATCH_MAX 512
 #define BATCH_WAIT_S 0.05
 
@@ -61,6 +62,8 @@ typedef struct {
     int *finished;     /* packs whose files go once the batch is stored */
     int n_finished, cap_finished;
     int stopping, stats_missing;
+    double stop_t0;     /* when STOP went out */
+    double stop_wait_s; /* STOP_WAIT_S, or DS_STOP_WAIT_S from the environment (tests) */
     ds_sched_stats *st;
     double t0, last_progress;
     int64_t total_runs, finished_at_start;
@@ -350,6 +353,7 @@ static void assign(sched_t *c, int r, int pi) {
 static void begin_stop(sched_t *c) {
     if (c->stopping) return;
     c->stopping = 1;
+    c->stop_t0 = ds_now();
     for (int r = 1; r < c->size; r++) {
         worker_t *w = &c->w[r];
         if (w->state == W_BUSY) send_stop(c, r), w->state = W_STOPPING;
@@ -587,6 +591,8 @@ static int run_rank0(sched_t *c) {
     c->inflight = DS_CALLOC(nrun ? nrun : 1, 1);
     c->fails = DS_CALLOC(nrun ? nrun : 1, sizeof *c->fails);
     c->stats_missing = c->size - 1;
+    const char *sw = getenv("DS_STOP_WAIT_S");
+    c->stop_wait_s = sw && atof(sw) > 0 ? atof(sw) : STOP_WAIT_S;
     c->total_runs = (int64_t)nrun;
     for (int sc = 0; sc < s->n_scales; sc++)
         for (int64_t i = 0; i < c->S; i++)
@@ -602,6 +608,14 @@ static int run_rank0(sched_t *c) {
         if (c->stopping || (count_packs(c, P_PENDING) == 0 && count_packs(c, P_RUNNING) == 0)) {
             if (!c->stopping) begin_stop(c); /* all finished: STOP reaches everyone */
             if (c->stats_missing == 0) break;
+            if (ds_now() - c->stop_t0 > c->stop_wait_s) {
+                /* a rank died without the launcher ending the job (srun
+                 * --kill-on-bad-exit=0): do not wait for it forever */
+                fprintf(stderr, "distsweep: %d rank(s) did not answer STOP within %.0f s; "
+                        "leaving without them\n", c->stats_missing, c->stop_wait_s);
+                c->st->abandoned = c->stats_missing;
+                break;
+            }
             sleep_s(POLL_S);
             continue;
         }

@@ -50,6 +50,7 @@ typedef struct {
     double store_s;        /* rank 0: time spent receiving and storing results */
     double busy_s, idle_s; /* summed over ranks: training time, waiting for work while work remained */
     int interrupted;       /* a stop signal ended the loop */
+    int abandoned;         /* ranks that never answered STOP (dead): the caller must MPI_Abort */
 } ds_sched_stats;
 
 /* Runs the sweep loop on every rank of o->comm until every run is finished or

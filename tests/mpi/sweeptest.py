@@ -255,6 +255,31 @@ def sc_mpi_signal(work):
     same(ref, load(out))
 
 
+def sc_stop_timeout(work):
+    """A rank that never answers STOP (here: SIGSTOPped) does not hang rank 0:
+    after DS_STOP_WAIT_S it closes the file and aborts the job with 3."""
+    y = write(os.path.join(work, "s.yaml"), sweep_text())
+    ref = reference(work, y)
+    out = os.path.join(work, "h.h5")
+    p = subprocess.Popen([A.mpiexec, "-np", "3", "--oversubscribe", A.bin, y, "-o", out, "--quiet",
+                          "--synthetic-job-seconds", "1"], env=dict(ENV, DS_STOP_WAIT_S="3"),
+                         stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    ranks = children(p.pid)
+    check(len(ranks) == 3, f"ranks {ranks}")
+    os.kill(ranks[2], signal.SIGSTOP)
+    os.kill(ranks[0], signal.SIGUSR1)
+    t = time.time()
+    err = p.communicate(timeout=60)[1]
+    check(p.returncode == 3, f"exit {p.returncode}, want 3: {err[-1500:]}")
+    check(time.time() - t < 20, "rank 0 waited too long")
+    check("did not answer STOP" in err, "no message about the silent rank")
+    check(h5dump_ok(out), "file not closed before the abort")
+    p = ds([y, "-o", out, "--quiet"], np_=2, synth=0.2)
+    check(p.returncode == 0, f"resume: {p.stderr}")
+    same(ref, load(out))
+
+
 def sc_sigint_twice(work):
     """A second SIGINT exits at once with 3; the file is recovered and completed."""
     y = write(os.path.join(work, "s.yaml"), sweep_text())
