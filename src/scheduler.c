@@ -461,6 +461,7 @@ static void on_failed(sched_t *c, int src, const unsigned char *b, int n) {
         if (w->state != W_STOPPING && w->state != W_DONE) w->state = W_PARKED;
         else w->state = W_DONE;
         begin_stop(c);
+        if (w->state == W_PARKED) send_stop(c, src), w->state = W_DONE; /* stopping already */
         return;
     }
     if (busy) fail_pack(c, w->pack, src, msg);
