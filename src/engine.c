@@ -24,6 +24,19 @@
 #include "optim.h"
 #include "tasks.h"
 
+/* The hook, asked between evaluation batches with the last training losses. */
+typedef struct {
+    const ds_train_opts *opts;
+    int64_t step;
+    int R;
+    const float *losses;
+} eval_stop_ctx;
+
+static int eval_stop(void *ctx) {
+    eval_stop_ctx *c = ctx;
+    return c->opts->hook(c->opts->hook_ctx, c->step, c->R, c->losses);
+}
+
 void ds_run_result_free(ds_run_result *r) {
     if (!r) return;
     free(r->curve);
@@ -153,16 +166,35 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
     int nL = task->n_eval_lengths;
     metrics = DS_MALLOC(sizeof(float) * (nL + 1) * R * DS_N_METRICS);
     int id_idx = -1;
-    for (int i = 0; i < nL; i++) {
-        if ((rc = ds_evaluate_length(m, task, task->eval_lengths[i],
-                                     metrics + (size_t)i * R * DS_N_METRICS, err)))
+    eval_stop_ctx esc = {opts, st.step, R, last};
+    ds_eval_stop_fn stopf = opts && opts->hook ? eval_stop : NULL;
+    for (int i = 0; i <= nL; i++) {
+        int L;
+        if (i < nL) {
+            L = task->eval_lengths[i];
+            if (L == task->train_max) id_idx = i;
+        } else {
+            if (id_idx >= 0) break;
+            L = task->train_max;
+            id_idx = nL;
+        }
+        rc = ds_evaluate_length(m, task, L, metrics + (size_t)i * R * DS_N_METRICS, stopf, &esc, err);
+        if (rc == DS_EXIT_INTERRUPTED) {
+            /* the training state is complete: checkpoint it, evaluate again on resume */
+            if (ckpt) {
+                st.wall_s += ds_now() - t_start;
+                int rc2 = ds_ckpt_save(ckpt, m, &st, err);
+                if (rc2) {
+                    rc = rc2;
+                    goto done;
+                }
+            }
+            if (verbose)
+                fprintf(stderr, "distsweep: stopped during evaluation%s%s\n",
+                        ckpt ? ", checkpoint " : " (no checkpoint)", ckpt ? ckpt : "");
             goto done;
-        if (task->eval_lengths[i] == task->train_max) id_idx = i;
-    }
-    if (id_idx < 0) {
-        if ((rc = ds_evaluate_length(m, task, task->train_max, metrics + (size_t)nL * R * DS_N_METRICS, err)))
-            goto done;
-        id_idx = nL;
+        }
+        if (rc) goto done;
     }
     double wall = st.wall_s + (ds_now() - t_start);
     for (int r = 0; r < R; r++) {

@@ -36,8 +36,11 @@ typedef struct {
 void ds_run_result_free(ds_run_result *r);
 
 /* Called between training steps with the step just finished and the R
- * current training losses. Return nonzero to stop: the engine then writes a
- * checkpoint and returns DS_EXIT_INTERRUPTED. The scheduler services MPI here. */
+ * current training losses (NaN for diverged replicas), and again between
+ * evaluation batches with the last step and losses (the same step repeats).
+ * Return nonzero to stop: the engine then writes a checkpoint and returns
+ * DS_EXIT_INTERRUPTED (a stop during evaluation resumes straight into the
+ * evaluation). The scheduler services MPI here. */
 typedef int (*ds_step_hook)(void *ctx, int64_t step, int R, const float *losses);
 
 typedef struct {

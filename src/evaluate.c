@@ -42,7 +42,8 @@ void ds_metric_acc_finish(const ds_metric_acc *a, float *out) {
     out[DS_M_LOSS] = nt ? (float)(a->tok_ce / nt) : NAN;
 }
 
-int ds_evaluate_length(ds_model *m, const ds_task_spec *task, int L, float *out, ds_error *err) {
+int ds_evaluate_length(ds_model *m, const ds_task_spec *task, int L, float *out,
+                       ds_eval_stop_fn stop, void *stop_ctx, ds_error *err) {
     const ds_task_ops *ops = ds_task_get(task);
     ds_backend *be = m->be;
     int R = m->cfg.R, V = m->cfg.V;
@@ -65,7 +66,12 @@ int ds_evaluate_length(ds_model *m, const ds_task_spec *task, int L, float *out,
     float *d_stats = be->alloc(be, sizeof(float) * 3 * R * N);
     ds_metric_acc *acc = DS_CALLOC(R, sizeof *acc);
     DS_ASSERT(d_stats);
+    int rc = 0;
     for (int64_t e0 = 0; e0 < count; e0 += E) {
+        if (stop && stop(stop_ctx)) {
+            rc = DS_EXIT_INTERRUPTED;
+            break;
+        }
         int ne = count - e0 < E ? (int)(count - e0) : E;
         for (int e = 0; e < ne; e++)
             ops->eval_example(task, L, e0 + e, ex_tok + (size_t)e * n_tok, ex_mask + (size_t)e * n_tok);
@@ -97,5 +103,5 @@ int ds_evaluate_length(ds_model *m, const ds_task_spec *task, int L, float *out,
     free(pc);
     free(cor);
     free(acc);
-    return 0;
+    return rc;
 }

@@ -32,9 +32,14 @@ void ds_metric_acc_example(ds_metric_acc *a, const float *ce, const float *pcorr
 /* out[DS_N_METRICS] in ds_metric_names order; NaN when nothing was added. */
 void ds_metric_acc_finish(const ds_metric_acc *a, float *out);
 
+/* Asked between evaluation batches; nonzero abandons the evaluation. */
+typedef int (*ds_eval_stop_fn)(void *ctx);
+
 /* Evaluates every replica of m at test length L of task. out is [R][DS_N_METRICS].
- * Returns 0, or DS_EXIT_ERROR with err set if an example does not fit the
- * model's activation capacity. */
-int ds_evaluate_length(ds_model *m, const ds_task_spec *task, int L, float *out, ds_error *err);
+ * Returns 0; DS_EXIT_INTERRUPTED if stop (may be NULL) returned nonzero
+ * between batches (out is then incomplete); or DS_EXIT_ERROR with err set if
+ * an example does not fit the model's activation capacity. */
+int ds_evaluate_length(ds_model *m, const ds_task_spec *task, int L, float *out,
+                       ds_eval_stop_fn stop, void *stop_ctx, ds_error *err);
 
 #endif

@@ -42,6 +42,16 @@ static int stop_hook(void *ctx, int64_t step, int R, const float *losses) {
     return step == ((hookctx *)ctx)->stop_at;
 }
 
+typedef struct {
+    int calls, stop_at_call;
+} callcount;
+
+/* Stops on its stop_at_call-th call (1-based). */
+static int count_hook(void *ctx, int64_t step, int R, const float *losses) {
+    callcount *c = ctx;
+    return ++c->calls == c->stop_at_call;
+}
+
 /* Runs the pack, stopping (checkpoint) at each of stops[], then to the end.
  * Returns the rc of the final call. */
 static int train(const ds_sweep *s, const int64_t *seeds, int R, const char *ckpt,
@@ -149,6 +159,21 @@ static void test_training(void) {
     CHECK(fc && nc == nb);
     CHECK(!memcmp(fc + params_offset(1, cap, P, 0), fb + params_offset(1, cap, P, 0), 3 * P * 4));
     CHECK(same_result(&C[0], &B[0], nL));
+
+    /* E: a stop during the evaluation: checkpoint, exit "interrupted"; the
+     * resumed call evaluates again and gives the same bits. */
+    {
+        callcount cc = {0, 20 + 2}; /* 20 training steps, then the 2nd evaluation batch */
+        ds_train_opts oe = {.backend = DS_BACKEND_CPU, .ckpt_path = ck_resume, .hook = count_hook, .hook_ctx = &cc};
+        ds_run_result E[1];
+        unlink(ck_resume);
+        CHECK(ds_train_pack(s, 0, one, 1, &oe, E, &err) == DS_EXIT_INTERRUPTED);
+        CHECK(cc.calls == 22);
+        oe.hook = NULL;
+        CHECK(ds_train_pack(s, 0, one, 1, &oe, E, &err) == 0);
+        CHECK(same_result(&E[0], &B[0], nL));
+        ds_run_result_free(&E[0]);
+    }
 
     /* D: the pack again, but seed 5's weights blown up at step 10. */
     int64_t ten[1] = {10};

@@ -121,7 +121,7 @@ int main(void) {
     for (int i = 0; i < s->task.n_eval_lengths; i++) {
         int L = s->task.eval_lengths[i];
         float tf[DS_N_METRICS];
-        CHECK(ds_evaluate_length(m, &s->task, L, tf, &err) == 0);
+        CHECK(ds_evaluate_length(m, &s->task, L, tf, NULL, NULL, &err) == 0);
         CHECK(!memcmp(tf, res[0].metrics[i], sizeof tf)); /* same weights, same bits */
         double g = greedy_em(m, &s->task, L);
         printf("length %d: teacher-forced EM %.6f, greedy EM %.6f\n", L, tf[DS_M_EM], g);
