@@ -16,6 +16,7 @@
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -701,27 +702,58 @@ static void adamw(ds_backend *be, float *p, const float *g, float *m, float *v, 
 /* OpenBLAS kernel choice.
  *
  * OpenBLAS picks its kernels once, when the library loads, from
- * OPENBLAS_CORETYPE or its own CPU detection. Our machines' environment sets
- * OPENBLAS_CORETYPE=Haswell, which forces AVX2 kernels on AVX-512 cores: our
- * training steps then run 15-27% slower (docs/engine.md). So a process that
- * finds OPENBLAS_CORETYPE=Haswell on a CPU with AVX-512F re-executes itself
- * once without it (before main, before MPI), letting OpenBLAS detect the core.
- * DISTSWEEP_KEEP_OPENBLAS_CORETYPE=1 keeps the variable as it is. glibc passes
- * argc/argv/envp to constructors. */
+ * OPENBLAS_CORETYPE or its own CPU detection, and both can leave our sgemms on
+ * kernels far below what the core can do:
+ *   - the machines' environment sets OPENBLAS_CORETYPE=Haswell, forcing AVX2
+ *     kernels on AVX-512 cores (training steps 15-27% slower);
+ *   - OpenBLAS 0.3.21 does not know newer cores (Sapphire Rapids under a
+ *     hypervisor, reported as "Intel(R) Xeon(R) Processor") and falls back to
+ *     Prescott, its SSE3 kernels: steps 2.2x slower (docs/engine.md).
+ * So a process whose OpenBLAS (already loaded and initialised: libraries'
+ * constructors run before the executable's) chose a kernel class below what
+ * the CPU supports, with OPENBLAS_CORETYPE unset or Haswell, re-executes itself
+ * once (before main, before MPI) with OPENBLAS_CORETYPE set to the best class
+ * the CPU has. Any other OPENBLAS_CORETYPE is the user's choice and kept, and
+ * DISTSWEEP_KEEP_OPENBLAS_CORETYPE=1 keeps whatever OpenBLAS chose. glibc
+ * passes argc/argv/envp to constructors. */
+
+/* 3 AVX-512 + BF16, 2 AVX-512, 1 AVX2, 0 older or unknown kernels. */
+static int openblas_core_class(const char *core) {
+    static const struct { const char *name; int cls; } known[] = {
+        {"Cooperlake", 3}, {"SapphireRapids", 3}, {"SkylakeX", 2},
+        {"Haswell", 1},    {"Zen", 1}};
+    for (size_t i = 0; core && i < sizeof known / sizeof known[0]; i++)
+        if (!strcasecmp(core, known[i].name)) return known[i].cls;
+    return 0;
+}
+
+/* The OPENBLAS_CORETYPE of the best kernel class this CPU runs, or NULL. */
+static const char *best_openblas_coretype(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512bf16")) return "Cooperlake";
+    if (__builtin_cpu_supports("avx512f")) return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#endif
+    return NULL;
+}
+
 __attribute__((constructor)) static void ds_openblas_coretype_fix(int argc, char **argv, char **envp) {
     const char *ct = getenv("OPENBLAS_CORETYPE");
-    if (!ct || strcmp(ct, "Haswell") || getenv("DISTSWEEP_KEEP_OPENBLAS_CORETYPE") ||
+    if ((ct && strcmp(ct, "Haswell")) || getenv("DISTSWEEP_KEEP_OPENBLAS_CORETYPE") ||
         getenv("DISTSWEEP_REEXECED") || !argv || argc < 1)
         return;
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512f")) return;
+    const char *want = best_openblas_coretype();
+    if (!want || openblas_core_class(openblas_get_corename()) >= openblas_core_class(want)) return;
     char saved[64];
-    snprintf(saved, sizeof saved, "%s", ct);
-    unsetenv("OPENBLAS_CORETYPE");
+    snprintf(saved, sizeof saved, "%s", ct ? ct : "");
+    setenv("OPENBLAS_CORETYPE", want, 1);
     setenv("DISTSWEEP_REEXECED", "1", 1);
     execv("/proc/self/exe", argv);
-    /* exec failed: carry on with the AVX2 kernels */
-    setenv("OPENBLAS_CORETYPE", saved, 1);
+    /* exec failed: carry on with the kernels OpenBLAS chose */
+    if (ct) setenv("OPENBLAS_CORETYPE", saved, 1);
+    else unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("DISTSWEEP_REEXECED");
 }
 
 /* Threads when the caller does not say: OMP_NUM_THREADS if set; else, for

@@ -61,7 +61,7 @@ typedef struct {
 int ds_sched_run(const ds_sched_opts *o, ds_sched_stats *stats, ds_error *err);
 
 /* The pack size used for `pending` runs on `nranks` ranks when run.pack is
- * auto: enough packs for every rank twice over, at most 16 (CPU) or 64 (GPU). */
+ * auto: enough packs for every rank twice over, at most 8 (CPU) or 64 (GPU). */
 int ds_sched_auto_pack(int64_t pending, int nranks, ds_backend_kind backend);
 
 #endif

@@ -92,5 +92,40 @@ b = json.loads(p.stdout)
 check(b["pack"] == 2 and b["steps_per_s"] > 0 and b["gflops"] > 0 and b["tokens_per_s"] > 0, "bench figures")
 check(abs(b["tokens_per_s"] - 2 * 16 * 63 * b["steps_per_s"]) < 1e-3 * b["tokens_per_s"], "tokens/s")
 
+# OpenBLAS kernels (backend_cpu.c): a kernel class below the CPU's is replaced
+# once at start-up, unless OPENBLAS_CORETYPE names another choice or
+# DISTSWEEP_KEEP_OPENBLAS_CORETYPE=1; bench reports the core in use.
+CLASS = {"cooperlake": 3, "sapphirerapids": 3, "skylakex": 2, "haswell": 1, "zen": 1}
+flags = set()
+with open("/proc/cpuinfo") as f:
+    for line in f:
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+best = 3 if "avx512_bf16" in flags else 2 if "avx512f" in flags else \
+    1 if {"avx2", "fma"} <= flags else 0
+
+
+def core_with(**env):
+    e = {k: v for k, v in os.environ.items()
+         if k not in ("OPENBLAS_CORETYPE", "DISTSWEEP_KEEP_OPENBLAS_CORETYPE", "DISTSWEEP_REEXECED")}
+    e.update(env)
+    p = subprocess.run([exe, "bench", smoke, "--steps", "1", "--warmup-steps", "0", "--format", "json"],
+                       capture_output=True, text=True, timeout=120, env=e)
+    check(p.returncode == 0, f"bench with {env}: rc {p.returncode}: {p.stderr}")
+    return json.loads(p.stdout)["openblas_core"].lower() if p.returncode == 0 else ""
+
+
+if best:
+    for env in ({}, {"OPENBLAS_CORETYPE": "Haswell"}):
+        c = core_with(**env)
+        check(CLASS.get(c, 0) >= best, f"with {env or 'OPENBLAS_CORETYPE unset'}: OpenBLAS core {c}, "
+              f"below this CPU's class {best}")
+    check(core_with(OPENBLAS_CORETYPE="Prescott") == "prescott", "a user's OPENBLAS_CORETYPE is kept")
+    check(core_with(OPENBLAS_CORETYPE="Haswell", DISTSWEEP_KEEP_OPENBLAS_CORETYPE="1") == "haswell",
+          "DISTSWEEP_KEEP_OPENBLAS_CORETYPE=1 keeps OpenBLAS's choice")
+else:
+    print("OpenBLAS core checks skipped: no AVX2/AVX-512 on this CPU")
+
 print("all checks passed" if not failures else f"{failures} check(s) failed")
 sys.exit(1 if failures else 0)
