@@ -5,7 +5,7 @@
 #
 #   tools/bench/bench_cpu_vs_torch.sh [--build DIR] [--sizes "64 128 256"]
 #       [--batch 128] [--context 256] [--steps 5] [--warmup 2] [--threads 2]
-#       [--coretype unset|Haswell|SkylakeX|Cooperlake] [--explore]
+#       [--coretype auto|unset|Haswell|SkylakeX|Cooperlake] [--explore]
 #
 # One step = data, forward, masked CE, backward, global-norm clip, AdamW (no
 # evaluation). The engine side is `distsweep bench --backend cpu` on a sweep
@@ -14,13 +14,16 @@
 # tools/bench/bench_torch.py in its best CPU configuration: torch threads =
 # OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = --threads and
 # LD_PRELOAD=libtcmalloc_minimal.so.4 (see shared/notes/platform.md). Both run
-# under the same OPENBLAS_CORETYPE (PyTorch's matmuls also go to OpenBLAS).
+# under the same OPENBLAS_CORETYPE (PyTorch's matmuls also go to OpenBLAS):
+# with --coretype auto (the default) the engine picks its kernels as it always
+# does (src/backend_cpu.c: never below the CPU's class) and PyTorch gets the
+# same OPENBLAS_CORETYPE; any other value is forced on both.
 # Prints the step time of each and the ratio torch/engine (> 1: the engine is
 # faster). --explore also times OPENBLAS_CORETYPE unset / Haswell / SkylakeX /
 # Cooperlake and 1 vs 2 BLAS threads for both, at every size (the engine runs
 # OpenBLAS single-threaded on its own tiles, so only the coretype matters to
-# it; DISTSWEEP_KEEP_OPENBLAS_CORETYPE=1 keeps distsweep from re-executing
-# itself without OPENBLAS_CORETYPE=Haswell, so that the setting is measured).
+# it; DISTSWEEP_KEEP_OPENBLAS_CORETYPE=1 keeps distsweep from replacing
+# the forced kernels by its own choice, so that the setting is measured).
 #
 # Timings are noisy on a shared 2-core machine: run it on an idle machine and
 # repeat. Results of this project's machines are in tools/bench/RESULTS.md.
@@ -35,7 +38,7 @@ context=256
 steps=5
 warmup=2
 threads=2
-coretype=keep
+coretype=auto
 explore=0
 py=/usr/bin/python3
 
@@ -62,6 +65,7 @@ if [ ! -x "$engine" ]; then
 fi
 tmpdir=$(mktemp -d /tmp/bench_cpu_vs_torch.XXXXXX)
 sweep="$tmpdir/bench.yaml"
+# shellcheck disable=SC2086  # word splitting of the size list is intended
 widths=$(echo $sizes | tr ' ' ',')
 cat >"$sweep" <<EOF
 name: bench_cpu_vs_torch
@@ -94,13 +98,18 @@ fi
 # run_one IMPL D CORETYPE BLAS_THREADS -> prints the median step time (s)
 run_one() {
     local impl=$1 d=$2 ct=$3 bt=$4 out
-    local -a envs=(env -u OPENBLAS_CORETYPE $extra_env)
-    [ "$ct" != unset ] && envs+=(OPENBLAS_CORETYPE="$ct")
+    # shellcheck disable=SC2206  # extra_env is a list of VAR=value words
+    local -a envs=(env -u OPENBLAS_CORETYPE -u DISTSWEEP_REEXECED $extra_env)
+    if [ "$ct" = auto ]; then
+        [ "$impl" = torch ] && envs+=(OPENBLAS_CORETYPE="$auto_core")
+    else
+        [ "$ct" != unset ] && envs+=(OPENBLAS_CORETYPE="$ct")
+        envs+=(DISTSWEEP_KEEP_OPENBLAS_CORETYPE=1)
+    fi
     if [ "$impl" = engine ]; then
         local sc
         sc=$(scale_of "$d")
         out=$("${envs[@]}" OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$bt" \
-            DISTSWEEP_KEEP_OPENBLAS_CORETYPE=1 \
             "$engine" bench "$sweep" --backend cpu --scale "$sc" --pack 1 \
             --steps "$steps" --warmup-steps "$warmup" --format json)
     else
@@ -116,13 +125,20 @@ run_one() {
 log="$tmpdir/runs.jsonl"
 extra_env=  # more VAR=value settings for run_one (exploration only)
 ct_main=$coretype
-[ "$ct_main" = keep ] && ct_main=${OPENBLAS_CORETYPE:-unset}
+# the kernels the engine chooses for itself on this CPU (auto mode)
+auto_core=$(env -u OPENBLAS_CORETYPE -u DISTSWEEP_REEXECED "$engine" bench "$sweep" --backend cpu \
+    --steps 1 --warmup-steps 0 --format json |
+    "$py" -c 'import json,sys; print(json.load(sys.stdin)["openblas_core"])')
 
 echo "# distsweep CPU engine vs PyTorch $("$py" -c 'import torch; print(torch.__version__)') (CPU)"
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -n), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "# commit $(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# count model: depth 4, vocab 154, head_dim 64, parallel, rotary 0.25; batch $batch x context $context; $steps timed steps after $warmup (mean)"
-echo "# both: OPENBLAS_CORETYPE=$ct_main OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads"
+if [ "$ct_main" = auto ]; then
+    echo "# both: OpenBLAS core $auto_core (the engine's own choice; torch: OPENBLAS_CORETYPE=$auto_core), OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads"
+else
+    echo "# both: OPENBLAS_CORETYPE=$ct_main OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads"
+fi
 echo "# torch: torch.set_num_threads($threads), LD_PRELOAD=${tcmalloc:-none}, torch.optim.AdamW(foreach=True)"
 printf "%-6s %10s %14s %14s %8s\n" d params "engine s/step" "torch s/step" ratio
 for d in $sizes; do

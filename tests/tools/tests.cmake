@@ -1,0 +1,7 @@
+# tools: the set-up, CI and benchmark shell scripts are shellcheck-clean
+# (the Slurm scripts have their own check in tests/slurm).
+file(GLOB DS_TOOL_SCRIPTS CONFIGURE_DEPENDS
+  ${CMAKE_SOURCE_DIR}/tools/*.sh ${CMAKE_SOURCE_DIR}/tools/bench/*.sh)
+add_test(NAME tools.shellcheck
+  COMMAND bash -c "command -v shellcheck >/dev/null || { echo 'shellcheck not installed'; exit 77; }; shellcheck \"$@\"" shellcheck ${DS_TOOL_SCRIPTS} ${CMAKE_SOURCE_DIR}/.ci/run)
+set_tests_properties(tools.shellcheck PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 60)
