@@ -33,7 +33,8 @@ enum { W_NEW, W_PARKED, W_BUSY, W_STOPPING, W_DONE };
 typedef struct {
     int scale, R, state, rank, received;
     int64_t *seeds;
-    double cost;
+    double cost;  /* training FLOPs per step of the whole pack */
+    int64_t seen; /* last step counted in work_done (-1: none reported yet) */
 } pack_t;
 
 typedef struct {
@@ -66,6 +67,7 @@ typedef struct {
     double stop_wait_s; /* STOP_WAIT_S, or DS_STOP_WAIT_S from the environment (tests) */
     ds_sched_stats *st;
     double t0, last_progress;
+    double work_done; /* training FLOPs done in this invocation (ETA) */
     int64_t total_runs, finished_at_start;
     int tty;
     /* any rank */
@@ -151,6 +153,7 @@ static int add_pack(sched_t *c, int scale, const int64_t *seeds, int R) {
     p->seeds = DS_MALLOC(sizeof *p->seeds * (size_t)R);
     memcpy(p->seeds, seeds, sizeof *seeds * (size_t)R);
     p->cost = c->s->scales[scale].flops_per_step * (double)R;
+    p->seen = -1;
     return c->n_packs++;
 }
 
@@ -257,8 +260,33 @@ static void batch_add(sched_t *c, const ds_record *rec) {
     c->batch[c->n_batch++] = *rec;
 }
 
+/* Pack pi reports reaching `step`: the steps since its last report count as
+ * work done. The first report only sets the baseline, so the steps a resumed
+ * pack restored from its checkpoint never count as work of this invocation. */
+static void note_step(sched_t *c, int pi, int64_t step) {
+    pack_t *p = &c->packs[pi];
+    if (p->state != P_RUNNING || step <= p->seen) return;
+    if (p->seen >= 0) c->work_done += p->cost * (double)(step - p->seen);
+    p->seen = step;
+}
+
+/* Training FLOPs still to do: pending packs in full (a checkpoint they may
+ * resume from is not known here), running ones from their last report. */
+static double work_left(const sched_t *c) {
+    double left = 0, steps = (double)c->s->train.steps;
+    for (int i = 0; i < c->n_packs; i++) {
+        const pack_t *p = &c->packs[i];
+        if (p->state == P_PENDING) left += p->cost * steps;
+        else if (p->state == P_RUNNING) left += p->cost * (steps - (double)(p->seen > 0 ? p->seen : 0));
+    }
+    return left;
+}
+
 static void finish_pack(sched_t *c, int pi) {
     pack_t *p = &c->packs[pi];
+    /* the steps after its last report (all of them for a short pack) */
+    c->work_done += p->cost * (double)(c->s->train.steps - (p->seen > 0 ? p->seen : 0));
+    p->seen = c->s->train.steps;
     p->state = P_DONE;
     for (int i = 0; i < p->R; i++) c->inflight[run_at(c, p->scale, p->seeds[i])] = 0;
     if (c->n_finished == c->cap_finished) {
@@ -394,10 +422,12 @@ static void progress(sched_t *c, int force) {
     if (!force && now - c->last_progress < (c->tty ? 1.0 : 10.0)) return;
     c->last_progress = now;
     int64_t done = c->finished_at_start + c->st->stored;
-    int64_t left = c->total_runs - done;
     double el = now - c->t0, rate = el > 0 ? (double)c->st->stored / el : 0;
+    /* ETA from training FLOPs, not finished runs: packs train for hours
+     * before their first run finishes, and scales differ in cost */
+    double wrate = el > 0 ? c->work_done / el : 0;
     char eta[32], line[512];
-    fmt_hms(rate > 0 ? (double)left / rate : -1, eta, sizeof eta);
+    fmt_hms(wrate > 0 ? work_left(c) / wrate : -1, eta, sizeof eta);
     int k = snprintf(line, sizeof line, "[distsweep] %lld/%lld runs, %.1f runs/h, ETA %s, losses",
                      (long long)done, (long long)c->total_runs, rate * 3600.0, eta);
     int shown = 0;
@@ -458,7 +488,7 @@ static void on_failed(sched_t *c, int src, const unsigned char *b, int n) {
         if (busy) {
             pack_t *p = &c->packs[w->pack];
             for (int i = 0; i < p->R; i++) c->inflight[run_at(c, p->scale, p->seeds[i])] = 0;
-            p->state = P_PENDING, p->rank = -1; /* its checkpoint stays for the resume */
+            p->state = P_PENDING, p->rank = -1, p->seen = -1; /* its checkpoint stays for the resume */
         }
         /* a signal reached that rank: the whole sweep stops */
         if (w->state != W_STOPPING && w->state != W_DONE) w->state = W_PARKED;
@@ -493,6 +523,8 @@ static int service_ex(sched_t *c, int force) {
             if (n >= 12) {
                 memcpy(&c->w[src].step, b, 8);
                 memcpy(&c->w[src].loss, b + 8, 4);
+                if (c->w[src].state == W_BUSY || c->w[src].state == W_STOPPING)
+                    note_step(c, c->w[src].pack, c->w[src].step);
             }
             break;
         case TAG_STATS:
@@ -528,6 +560,7 @@ static int rank0_hook(void *ctx, int64_t step, int R, const float *losses) {
     float m = 0;
     for (int r = 0; r < R; r++) m += losses[r];
     c->w[0].step = step, c->w[0].loss = R ? m / (float)R : NAN;
+    note_step(c, c->w[0].pack, step);
     if (service(c)) return 1; /* store error: stop; the loop reports it */
     return c->stopping;
 }
@@ -543,6 +576,7 @@ static void make_result_record(sched_t *c, int scale, const ds_run_result *r, ds
 static int train_own(sched_t *c, int pi) {
     pack_t *p = &c->packs[pi];
     assign(c, 0, pi);
+    c->w[0].pack = pi;
     char stem[4400], ck[4500];
     pack_stem(c, p->scale, p->seeds, p->R, stem, sizeof stem);
     snprintf(ck, sizeof ck, "%s.ckpt", stem);
@@ -573,7 +607,7 @@ static int train_own(sched_t *c, int pi) {
         rc = service(c);
     } else if (rc == DS_EXIT_INTERRUPTED) {
         for (int i = 0; i < R; i++) c->inflight[run_at(c, scale, seeds[i])] = 0;
-        p->state = P_PENDING, p->rank = -1;
+        p->state = P_PENDING, p->rank = -1, p->seen = -1;
         begin_stop(c);
         rc = 0;
     } else {
