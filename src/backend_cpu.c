@@ -28,6 +28,11 @@
  * they vectorize; no value changes (no reassociation, no contraction). */
 #pragma GCC optimize("no-trapping-math")
 
+/* The per-row and per-element loops, compiled for AVX-512, AVX2 and baseline
+ * x86-64 and picked at load time (the build's baseline is SSE2). No FMA
+ * contraction in ISO C mode and no reassociation: the same bits on each. */
+#define DS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
 typedef struct {
     int nthreads;
     /* per-thread scratch, kept between calls: a fresh malloc of this size
@@ -184,32 +189,91 @@ static void encoder_bwd(ds_backend *be, float *dwte, size_t ws, const float *dou
 /* ------------------------------------------------------------------------ */
 /* LayerNorm */
 
+/* One row: y = (x - mean) * rstd * w + b. */
+DS_CLONES static void layernorm_fwd_row(float *y, float *mean, float *rstd, const float *x,
+                                        const float *w, const float *b, int C, float eps) {
+    float m = sum_fixed(x, C) / C;
+    float acc[8] = {0};
+    int c = 0;
+    for (; c + 8 <= C; c += 8)
+        for (int j = 0; j < 8; j++) acc[j] += (x[c + j] - m) * (x[c + j] - m);
+    for (; c < C; c++) acc[c & 7] += (x[c] - m) * (x[c] - m);
+    float var = sum_fixed(acc, 8) / C;
+    float rs = 1.0f / sqrtf(var + eps);
+#pragma omp simd
+    for (int c2 = 0; c2 < C; c2++) y[c2] = (x[c2] - m) * rs * w[c2] + b[c2];
+    *mean = m;
+    *rstd = rs;
+}
+
 static void layernorm_fwd(ds_backend *be, float *out, float *mean, float *rstd, const float *inp,
                           const float *w, const float *b, size_t ws, int R, int N, int C,
                           float eps) {
 #pragma omp parallel for schedule(static) num_threads(NT(be))
     for (long i = 0; i < (long)R * N; i++) {
         int r = (int)(i / N);
-        const float *x = inp + i * C, *wr = w + r * ws, *br = b + r * ws;
-        float *y = out + i * C;
-        float m = sum_fixed(x, C) / C;
-        float acc[8] = {0};
-        int c = 0;
-        for (; c + 8 <= C; c += 8)
-            for (int j = 0; j < 8; j++) acc[j] += (x[c + j] - m) * (x[c + j] - m);
-        for (; c < C; c++) acc[c & 7] += (x[c] - m) * (x[c] - m);
-        float var = sum_fixed(acc, 8) / C;
-        float rs = 1.0f / sqrtf(var + eps);
-#pragma omp simd
-        for (int c2 = 0; c2 < C; c2++) y[c2] = (x[c2] - m) * rs * wr[c2] + br[c2];
-        mean[i] = m;
-        rstd[i] = rs;
+        layernorm_fwd_row(out + i * C, mean + i, rstd + i, inp + i * C, w + r * ws, b + r * ws, C,
+                          eps);
     }
 }
 
 /* Rows per float partial sum of a column reduction; partials are added in
  * double, so long columns keep their precision. */
 enum { ROW_CHUNK = 256 };
+
+/* One row's input gradient, added into dx. */
+DS_CLONES static void layernorm_bwd_row(float *dx, const float *x, const float *g, const float *w,
+                                        float m, float rs, int C) {
+    float ag[8] = {0}, agx[8] = {0}; /* sums of dxhat and dxhat*xhat, fixed lanes */
+    int c = 0;
+    for (; c + 8 <= C; c += 8)
+        for (int j = 0; j < 8; j++) {
+            float xh = (x[c + j] - m) * rs, dxh = g[c + j] * w[c + j];
+            ag[j] += dxh;
+            agx[j] += dxh * xh;
+        }
+    for (; c < C; c++) {
+        float xh = (x[c] - m) * rs, dxh = g[c] * w[c];
+        ag[c & 7] += dxh;
+        agx[c & 7] += dxh * xh;
+    }
+    float mg = sum_fixed(ag, 8) / C, mgx = sum_fixed(agx, 8) / C;
+#pragma omp simd
+    for (int c2 = 0; c2 < C; c2++) {
+        float xh = (x[c2] - m) * rs, dxh = g[c2] * w[c2];
+        dx[c2] += (dxh - mg - xh * mgx) * rs;
+    }
+}
+
+/* Weight and bias gradients of channels c0..c0+nc-1 (nc <= COL_TILE) over N
+ * rows in order, added into dw, db: float partials of ROW_CHUNK rows summed
+ * in double. */
+DS_CLONES static void layernorm_bwd_cols(float *dw, float *db, const float *dout, const float *inp,
+                                         const float *mean, const float *rstd, int N, int C, int c0,
+                                         int nc) {
+    double aw[COL_TILE] = {0}, ab[COL_TILE] = {0};
+    for (int n0 = 0; n0 < N; n0 += ROW_CHUNK) {
+        float pw[COL_TILE] = {0}, pb[COL_TILE] = {0};
+        int n1 = n0 + ROW_CHUNK < N ? n0 + ROW_CHUNK : N;
+        for (int n = n0; n < n1; n++) {
+            const float *x = inp + (size_t)n * C + c0, *g = dout + (size_t)n * C + c0;
+            float m = mean[n], rs = rstd[n];
+#pragma omp simd
+            for (int c = 0; c < nc; c++) {
+                pw[c] += g[c] * ((x[c] - m) * rs);
+                pb[c] += g[c];
+            }
+        }
+        for (int c = 0; c < nc; c++) {
+            aw[c] += pw[c];
+            ab[c] += pb[c];
+        }
+    }
+    for (int c = 0; c < nc; c++) {
+        dw[c0 + c] += (float)aw[c];
+        db[c0 + c] += (float)ab[c];
+    }
+}
 
 static void layernorm_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t ws,
                           const float *dout, const float *inp, const float *w, const float *mean,
@@ -220,57 +284,16 @@ static void layernorm_bwd(ds_backend *be, float *dinp, float *dw, float *db, siz
 #pragma omp for schedule(static)
         for (long i = 0; i < (long)R * N; i++) {
             int r = (int)(i / N);
-            const float *x = inp + i * C, *g = dout + i * C, *wr = w + r * ws;
-            float *dx = dinp + i * C;
-            float m = mean[i], rs = rstd[i];
-            float ag[8] = {0}, agx[8] = {0}; /* sums of dxhat and dxhat*xhat, fixed lanes */
-            int c = 0;
-            for (; c + 8 <= C; c += 8)
-                for (int j = 0; j < 8; j++) {
-                    float xh = (x[c + j] - m) * rs, dxh = g[c + j] * wr[c + j];
-                    ag[j] += dxh;
-                    agx[j] += dxh * xh;
-                }
-            for (; c < C; c++) {
-                float xh = (x[c] - m) * rs, dxh = g[c] * wr[c];
-                ag[c & 7] += dxh;
-                agx[c & 7] += dxh * xh;
-            }
-            float mg = sum_fixed(ag, 8) / C, mgx = sum_fixed(agx, 8) / C;
-#pragma omp simd
-            for (int c2 = 0; c2 < C; c2++) {
-                float xh = (x[c2] - m) * rs, dxh = g[c2] * wr[c2];
-                dx[c2] += (dxh - mg - xh * mgx) * rs;
-            }
+            layernorm_bwd_row(dinp + i * C, inp + i * C, dout + i * C, w + r * ws, mean[i], rstd[i], C);
         }
         /* weight and bias gradients: per channel block, rows in order */
         int nc = cdiv(C, COL_TILE);
 #pragma omp for schedule(static)
         for (int t = 0; t < R * nc; t++) {
             int r = t / nc, c0 = (t % nc) * COL_TILE, c1 = c0 + COL_TILE < C ? c0 + COL_TILE : C;
-            double aw[COL_TILE] = {0}, ab[COL_TILE] = {0};
-            for (int n0 = 0; n0 < N; n0 += ROW_CHUNK) {
-                float pw[COL_TILE] = {0}, pb[COL_TILE] = {0};
-                int n1 = n0 + ROW_CHUNK < N ? n0 + ROW_CHUNK : N;
-                for (int n = n0; n < n1; n++) {
-                    long i = (long)r * N + n;
-                    const float *x = inp + i * C + c0, *g = dout + i * C + c0;
-                    float m = mean[i], rs = rstd[i];
-#pragma omp simd
-                    for (int c = 0; c < c1 - c0; c++) {
-                        pw[c] += g[c] * ((x[c] - m) * rs);
-                        pb[c] += g[c];
-                    }
-                }
-                for (int c = 0; c < c1 - c0; c++) {
-                    aw[c] += pw[c];
-                    ab[c] += pb[c];
-                }
-            }
-            for (int c = c0; c < c1; c++) {
-                dw[r * ws + c] += (float)aw[c - c0];
-                db[r * ws + c] += (float)ab[c - c0];
-            }
+            size_t off = (size_t)r * N;
+            layernorm_bwd_cols(dw + r * ws, db + r * ws, dout + off * C, inp + off * C, mean + off,
+                               rstd + off, N, C, c0, c1 - c0);
         }
     }
 }
@@ -349,6 +372,21 @@ static void matmul_dw(ds_backend *be, float *dw, size_t ws, const float *dout, c
     }
 }
 
+/* db[o] += sum over N rows of g[n*ld + o], o < no <= COL_TILE: float
+ * partials of ROW_CHUNK rows summed in double, rows in order. */
+DS_CLONES static void colsum_add(float *db, const float *g, int N, int ld, int no) {
+    double acc[COL_TILE] = {0};
+    for (int n0 = 0; n0 < N; n0 += ROW_CHUNK) {
+        float part[COL_TILE] = {0};
+        int n1 = n0 + ROW_CHUNK < N ? n0 + ROW_CHUNK : N;
+        for (int n = n0; n < n1; n++)
+#pragma omp simd
+            for (int o = 0; o < no; o++) part[o] += g[(size_t)n * ld + o];
+        for (int o = 0; o < no; o++) acc[o] += part[o];
+    }
+    for (int o = 0; o < no; o++) db[o] += (float)acc[o];
+}
+
 static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t ws,
                        const float *dout, const float *inp, const float *w, int R, int N, int C,
                        int OC) {
@@ -369,17 +407,7 @@ static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t
 #pragma omp for schedule(static)
             for (int t = 0; t < R * tb; t++) {
                 int r = t / tb, o0 = (t % tb) * COL_TILE, o1 = o0 + COL_TILE < OC ? o0 + COL_TILE : OC;
-                double acc[COL_TILE] = {0};
-                const float *g = dout + (size_t)r * N * OC + o0;
-                for (int n0 = 0; n0 < N; n0 += ROW_CHUNK) {
-                    float part[COL_TILE] = {0};
-                    int n1 = n0 + ROW_CHUNK < N ? n0 + ROW_CHUNK : N;
-                    for (int n = n0; n < n1; n++)
-#pragma omp simd
-                        for (int o = 0; o < o1 - o0; o++) part[o] += g[(size_t)n * OC + o];
-                    for (int o = 0; o < o1 - o0; o++) acc[o] += part[o];
-                }
-                for (int o = o0; o < o1; o++) db[r * ws + o] += (float)acc[o - o0];
+                colsum_add(db + r * ws + o0, dout + (size_t)r * N * OC + o0, N, OC, o1 - o0);
             }
         }
     }
@@ -437,6 +465,50 @@ static void rope_bwd(ds_backend *be, float *dqkv, int R, int B, int T, int H, in
 
 enum { ATT_BLK = 32 };
 
+/* Rows i0..i0+rows-1 of a block of scores S [rows][cols] (cols = i0+rows):
+ * causal softmax in place (row i over keys 0..i, zeros after), and the
+ * log-sum-exp of each row into l[i]. */
+DS_CLONES static void softmax_causal_rows(float *S, float *l, int i0, int rows, int cols) {
+    for (int ii = 0; ii < rows; ii++) {
+        int i = i0 + ii;
+        float *s = S + (size_t)ii * cols, mx = -INFINITY;
+        for (int j = 0; j <= i; j++) mx = s[j] > mx ? s[j] : mx;
+#pragma omp simd
+        for (int j = 0; j <= i; j++) s[j] = ds_expf(s[j] - mx);
+        float sum = sum_fixed(s, i + 1);
+        float inv = 1.0f / sum;
+#pragma omp simd
+        for (int j = 0; j <= i; j++) s[j] *= inv;
+        for (int j = i + 1; j < cols; j++) s[j] = 0.0f;
+        l[i] = mx + logf(sum);
+    }
+}
+
+/* The probabilities again from the scores in P and the saved log-sum-exp. */
+DS_CLONES static void probs_from_lse(float *P, const float *l, int i0, int rows, int cols) {
+    for (int ii = 0; ii < rows; ii++) {
+        int i = i0 + ii;
+        float *p = P + (size_t)ii * cols, li = l[i];
+#pragma omp simd
+        for (int j = 0; j <= i; j++) p[j] = ds_expf(p[j] - li);
+        for (int j = i + 1; j < cols; j++) p[j] = 0.0f;
+    }
+}
+
+/* dS = P * (dP - rowsum(dO * O)), in place in dP; dO, O rows of stride C. */
+DS_CLONES static void softmax_bwd_rows(float *dP, const float *P, const float *dO, const float *O,
+                                       int C, int hd, int i0, int rows, int cols) {
+    for (int ii = 0; ii < rows; ii++) {
+        int i = i0 + ii;
+        float D = dot_fixed(dO + (size_t)i * C, O + (size_t)i * C, hd);
+        const float *p = P + (size_t)ii * cols;
+        float *dp = dP + (size_t)ii * cols;
+#pragma omp simd
+        for (int j = 0; j <= i; j++) dp[j] = p[j] * (dp[j] - D);
+        for (int j = i + 1; j < cols; j++) dp[j] = 0.0f;
+    }
+}
+
 static void attention_fwd(ds_backend *be, float *out, float *lse, const float *qkv, int R, int B,
                           int T, int H, int hd) {
     int C = H * hd;
@@ -456,19 +528,7 @@ static void attention_fwd(ds_backend *be, float *out, float *lse, const float *q
                 int i1 = i0 + ATT_BLK < T ? i0 + ATT_BLK : T, rows = i1 - i0, cols = i1;
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, hd, scale,
                             q + (size_t)i0 * 3 * C, 3 * C, k, 3 * C, 0.0f, S, cols);
-                for (int ii = 0; ii < rows; ii++) {
-                    int i = i0 + ii;
-                    float *s = S + (size_t)ii * cols, mx = -INFINITY;
-                    for (int j = 0; j <= i; j++) mx = s[j] > mx ? s[j] : mx;
-#pragma omp simd
-                    for (int j = 0; j <= i; j++) s[j] = ds_expf(s[j] - mx);
-                    float sum = sum_fixed(s, i + 1);
-                    float inv = 1.0f / sum;
-#pragma omp simd
-                    for (int j = 0; j <= i; j++) s[j] *= inv;
-                    for (int j = i + 1; j < cols; j++) s[j] = 0.0f;
-                    l[i] = mx + logf(sum);
-                }
+                softmax_causal_rows(S, l, i0, rows, cols);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, cols, 1.0f, S, cols,
                             v, 3 * C, 0.0f, o + (size_t)i0 * C, C);
             }
@@ -501,28 +561,13 @@ static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const 
                 int i1 = i0 + ATT_BLK < T ? i0 + ATT_BLK : T, rows = i1 - i0, cols = i1;
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, hd, scale,
                             q + (size_t)i0 * 3 * C, 3 * C, k, 3 * C, 0.0f, P, cols);
-                for (int ii = 0; ii < rows; ii++) {
-                    int i = i0 + ii;
-                    float *p = P + (size_t)ii * cols, li = l[i];
-#pragma omp simd
-                    for (int j = 0; j <= i; j++) p[j] = ds_expf(p[j] - li);
-                    for (int j = i + 1; j < cols; j++) p[j] = 0.0f;
-                }
+                probs_from_lse(P, l, i0, rows, cols);
                 /* dV += P^T dO ; dP = dO V^T */
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, hd, rows, 1.0f, P, cols,
                             dO + (size_t)i0 * C, C, 1.0f, dv, 3 * C);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, hd, 1.0f,
                             dO + (size_t)i0 * C, C, v, 3 * C, 0.0f, dP, cols);
-                /* dS = P * (dP - rowsum(dO * O)) */
-                for (int ii = 0; ii < rows; ii++) {
-                    int i = i0 + ii;
-                    const float *doi = dO + (size_t)i * C, *oi = O + (size_t)i * C;
-                    float D = dot_fixed(doi, oi, hd);
-                    float *p = P + (size_t)ii * cols, *dp = dP + (size_t)ii * cols;
-#pragma omp simd
-                    for (int j = 0; j <= i; j++) dp[j] = p[j] * (dp[j] - D);
-                    for (int j = i + 1; j < cols; j++) dp[j] = 0.0f;
-                }
+                softmax_bwd_rows(dP, P, dO, O, C, hd, i0, rows, cols);
                 /* dQ = scale dS K ; dK += scale dS^T Q */
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, cols, scale, dP, cols,
                             k, 3 * C, 0.0f, dq + (size_t)i0 * 3 * C, 3 * C);
@@ -538,10 +583,6 @@ static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const 
 
 #define INV_SQRT2 0.70710678118654752440f
 #define INV_SQRT2PI 0.39894228040143267794f
-
-/* The element loops, compiled for AVX-512, AVX2 and baseline x86-64 and
- * picked at load time (no FMA contraction in ISO C mode: same bits on each). */
-#define DS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 DS_CLONES static void gelu_fwd_range(float *out, const float *inp, size_t i0, size_t i1) {
 #pragma omp simd
