@@ -33,6 +33,50 @@
  * contraction in ISO C mode and no reassociation: the same bits on each. */
 #define DS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
+enum {
+    OP_ENCODER_FWD,
+    OP_ENCODER_BWD,
+    OP_LAYERNORM_FWD,
+    OP_LAYERNORM_BWD,
+    OP_MATMUL_FWD,
+    OP_MATMUL_BWD,
+    OP_ROPE_FWD,
+    OP_ROPE_BWD,
+    OP_ATTENTION_FWD,
+    OP_ATTENTION_BWD,
+    OP_GELU_FWD,
+    OP_GELU_BWD,
+    OP_ADD,
+    OP_CROSSENTROPY_FWD,
+    OP_CROSSENTROPY_BWD,
+    OP_TOKEN_STATS,
+    OP_WEIGHTED_SUM,
+    OP_SUMSQ,
+    OP_ADAMW,
+    N_OPS
+};
+static const char *const op_names[N_OPS] = {
+    "encoder_fwd",
+    "encoder_bwd",
+    "layernorm_fwd",
+    "layernorm_bwd",
+    "matmul_fwd",
+    "matmul_bwd",
+    "rope_fwd",
+    "rope_bwd",
+    "attention_fwd",
+    "attention_bwd",
+    "gelu_fwd",
+    "gelu_bwd",
+    "add",
+    "crossentropy_fwd",
+    "crossentropy_bwd",
+    "token_stats",
+    "weighted_sum",
+    "sumsq",
+    "adamw",
+};
+
 typedef struct {
     int nthreads;
     /* per-thread scratch, kept between calls: a fresh malloc of this size
@@ -41,7 +85,23 @@ typedef struct {
     size_t *scratch_n;
     float *shared;      /* one buffer for a whole parallel region (weight-gradient partials) */
     size_t shared_n;
+    /* DISTSWEEP_CPU_OPTIMES=1: wall time and calls of each op, printed to
+     * stderr by destroy (a profiling aid, as DISTSWEEP_CUDA_OPTIMES) */
+    int optimes;
+    double op_s[N_OPS];
+    long op_n[N_OPS];
 } cpu_impl;
+
+/* Start and end of an op's timed span (nothing unless optimes). */
+static inline double op_begin(ds_backend *be) {
+    return ((cpu_impl *)be->impl)->optimes ? ds_now() : 0.0;
+}
+static inline void op_end(ds_backend *be, int id, double t0) {
+    cpu_impl *im = be->impl;
+    if (!im->optimes) return;
+    im->op_s[id] += ds_now() - t0;
+    im->op_n[id]++;
+}
 
 #define NT(be) (((cpu_impl *)(be)->impl)->nthreads)
 
@@ -148,6 +208,15 @@ static void cpu_zero(ds_backend *be, void *p, size_t n) { memset(p, 0, n); }
 static void cpu_destroy(ds_backend *be) {
     if (!be) return;
     cpu_impl *im = be->impl;
+    if (im->optimes) {
+        double tot = 0;
+        for (int i = 0; i < N_OPS; i++) tot += im->op_s[i];
+        fprintf(stderr, "cpu op times (DISTSWEEP_CPU_OPTIMES, %d threads):\n", im->nthreads);
+        for (int i = 0; i < N_OPS; i++)
+            if (im->op_n[i])
+                fprintf(stderr, "  %-18s %8ld calls %10.4f s %5.1f%%\n", op_names[i], im->op_n[i],
+                        im->op_s[i], tot > 0 ? 100 * im->op_s[i] / tot : 0.0);
+    }
     for (int i = 0; i < im->nthreads; i++) free(im->scratch[i]);
     free(im->scratch);
     free(im->scratch_n);
@@ -161,15 +230,18 @@ static void cpu_destroy(ds_backend *be) {
 
 static void encoder_fwd(ds_backend *be, float *out, const int32_t *tok, const float *wte, size_t ws,
                         int R, int N, int C) {
+    double t0 = op_begin(be);
 #pragma omp parallel for schedule(static) num_threads(NT(be))
     for (long i = 0; i < (long)R * N; i++) {
         int r = (int)(i / N);
         memcpy(out + i * C, wte + r * ws + (size_t)tok[i] * C, sizeof(float) * C);
     }
+    op_end(be, OP_ENCODER_FWD, t0);
 }
 
 static void encoder_bwd(ds_backend *be, float *dwte, size_t ws, const float *dout,
                         const int32_t *tok, int R, int N, int C) {
+    double t0 = op_begin(be);
     /* Parallel over channel blocks: every dwte element sums its rows in order. */
     int nc = cdiv(C, COL_TILE);
 #pragma omp parallel for schedule(static) num_threads(NT(be))
@@ -184,6 +256,7 @@ static void encoder_bwd(ds_backend *be, float *dwte, size_t ws, const float *dou
             for (int c = c0; c < c1; c++) row[c] += dr[c];
         }
     }
+    op_end(be, OP_ENCODER_BWD, t0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -209,12 +282,14 @@ DS_CLONES static void layernorm_fwd_row(float *y, float *mean, float *rstd, cons
 static void layernorm_fwd(ds_backend *be, float *out, float *mean, float *rstd, const float *inp,
                           const float *w, const float *b, size_t ws, int R, int N, int C,
                           float eps) {
+    double t0 = op_begin(be);
 #pragma omp parallel for schedule(static) num_threads(NT(be))
     for (long i = 0; i < (long)R * N; i++) {
         int r = (int)(i / N);
         layernorm_fwd_row(out + i * C, mean + i, rstd + i, inp + i * C, w + r * ws, b + r * ws, C,
                           eps);
     }
+    op_end(be, OP_LAYERNORM_FWD, t0);
 }
 
 /* Rows per float partial sum of a column reduction; partials are added in
@@ -278,6 +353,7 @@ DS_CLONES static void layernorm_bwd_cols(float *dw, float *db, const float *dout
 static void layernorm_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t ws,
                           const float *dout, const float *inp, const float *w, const float *mean,
                           const float *rstd, int R, int N, int C) {
+    double t0 = op_begin(be);
 #pragma omp parallel num_threads(NT(be))
     {
         /* input gradient: per row */
@@ -296,6 +372,7 @@ static void layernorm_bwd(ds_backend *be, float *dinp, float *dw, float *db, siz
                                rstd + off, N, C, c0, c1 - c0);
         }
     }
+    op_end(be, OP_LAYERNORM_BWD, t0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -303,6 +380,7 @@ static void layernorm_bwd(ds_backend *be, float *dinp, float *dw, float *db, siz
 
 static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float *w,
                        const float *b, size_t ws, int R, int N, int C, int OC) {
+    double t0 = op_begin(be);
     int nt = cdiv(N, ROW_TILE);
 #pragma omp parallel for schedule(static) num_threads(NT(be))
     for (int t = 0; t < R * nt; t++) {
@@ -317,6 +395,7 @@ static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, OC, C, 1.0f, x, C, w + r * ws,
                     C, b ? 1.0f : 0.0f, y, OC);
     }
+    op_end(be, OP_MATMUL_FWD, t0);
 }
 
 /* Weight gradient dW[r] += dout[r]^T inp[r] over N rows. Long N (training
@@ -390,6 +469,7 @@ DS_CLONES static void colsum_add(float *db, const float *g, int N, int ld, int n
 static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t ws,
                        const float *dout, const float *inp, const float *w, int R, int N, int C,
                        int OC) {
+    double t0 = op_begin(be);
     matmul_dw(be, dw, ws, dout, inp, R, N, C, OC);
     int nt = cdiv(N, ROW_TILE), tb = cdiv(OC, COL_TILE);
 #pragma omp parallel num_threads(NT(be))
@@ -411,6 +491,7 @@ static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t
             }
         }
     }
+    op_end(be, OP_MATMUL_BWD, t0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -449,12 +530,16 @@ static void rope_apply(ds_backend *be, float *qkv, int R, int B, int T, int H, i
 
 static void rope_fwd(ds_backend *be, float *qkv, int R, int B, int T, int H, int hd, int rot,
                      float base) {
+    double t0 = op_begin(be);
     rope_apply(be, qkv, R, B, T, H, hd, rot, base, 1.0f);
+    op_end(be, OP_ROPE_FWD, t0);
 }
 /* The rotation is orthogonal, so its backward is the rotation by -angle. */
 static void rope_bwd(ds_backend *be, float *dqkv, int R, int B, int T, int H, int hd, int rot,
                      float base) {
+    double t0 = op_begin(be);
     rope_apply(be, dqkv, R, B, T, H, hd, rot, base, -1.0f);
+    op_end(be, OP_ROPE_BWD, t0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -511,6 +596,7 @@ DS_CLONES static void softmax_bwd_rows(float *dP, const float *P, const float *d
 
 static void attention_fwd(ds_backend *be, float *out, float *lse, const float *qkv, int R, int B,
                           int T, int H, int hd) {
+    double t0 = op_begin(be);
     int C = H * hd;
     float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel num_threads(NT(be))
@@ -534,10 +620,12 @@ static void attention_fwd(ds_backend *be, float *out, float *lse, const float *q
             }
         }
     }
+    op_end(be, OP_ATTENTION_FWD, t0);
 }
 
 static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const float *qkv,
                           const float *out, const float *lse, int R, int B, int T, int H, int hd) {
+    double t0 = op_begin(be);
     int C = H * hd;
     float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel num_threads(NT(be))
@@ -576,6 +664,7 @@ static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const 
             }
         }
     }
+    op_end(be, OP_ATTENTION_BWD, t0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -603,26 +692,32 @@ DS_CLONES static void gelu_bwd_range(float *dinp, const float *inp, const float 
 }
 
 static void gelu_fwd(ds_backend *be, float *out, const float *inp, size_t n) {
+    double t0 = op_begin(be);
     long nch = (long)((n + SUM_CHUNK - 1) / SUM_CHUNK);
 #pragma omp parallel for schedule(static) num_threads(NT(be))
     for (long c = 0; c < nch; c++) {
         size_t i0 = (size_t)c * SUM_CHUNK, i1 = i0 + SUM_CHUNK < n ? i0 + SUM_CHUNK : n;
         gelu_fwd_range(out, inp, i0, i1);
     }
+    op_end(be, OP_GELU_FWD, t0);
 }
 
 static void gelu_bwd(ds_backend *be, float *dinp, const float *inp, const float *dout, size_t n) {
+    double t0 = op_begin(be);
     long nch = (long)((n + SUM_CHUNK - 1) / SUM_CHUNK);
 #pragma omp parallel for schedule(static) num_threads(NT(be))
     for (long c = 0; c < nch; c++) {
         size_t i0 = (size_t)c * SUM_CHUNK, i1 = i0 + SUM_CHUNK < n ? i0 + SUM_CHUNK : n;
         gelu_bwd_range(dinp, inp, dout, i0, i1);
     }
+    op_end(be, OP_GELU_BWD, t0);
 }
 
 static void add(ds_backend *be, float *out, const float *a, const float *b, size_t n) {
+    double t0 = op_begin(be);
 #pragma omp parallel for schedule(static) num_threads(NT(be))
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+    op_end(be, OP_ADD, t0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -639,15 +734,18 @@ static double row_lse(const float *x, int V) {
 
 static void crossentropy_fwd(ds_backend *be, float *loss, const float *logits, const int32_t *tgt,
                              int R, int N, int V) {
+    double t0 = op_begin(be);
 #pragma omp parallel for schedule(static) num_threads(NT(be))
     for (long i = 0; i < (long)R * N; i++) {
         const float *x = logits + i * V;
         loss[i] = (float)(row_lse(x, V) - x[tgt[i]]);
     }
+    op_end(be, OP_CROSSENTROPY_FWD, t0);
 }
 
 static void crossentropy_bwd(ds_backend *be, float *dlogits, const float *logits,
                              const int32_t *tgt, const float *weight, int R, int N, int V) {
+    double t0 = op_begin(be);
 #pragma omp parallel for schedule(static) num_threads(NT(be))
     for (long i = 0; i < (long)R * N; i++) {
         const float *x = logits + i * V;
@@ -659,10 +757,12 @@ static void crossentropy_bwd(ds_backend *be, float *dlogits, const float *logits
             dx[j] = (p - (j == tgt[i] ? 1.0f : 0.0f)) * w;
         }
     }
+    op_end(be, OP_CROSSENTROPY_BWD, t0);
 }
 
 static void token_stats(ds_backend *be, float *ce, float *pcorrect, float *correct,
                         const float *logits, const int32_t *tgt, int R, int N, int V) {
+    double t0 = op_begin(be);
 #pragma omp parallel for schedule(static) num_threads(NT(be))
     for (long i = 0; i < (long)R * N; i++) {
         const float *x = logits + i * V;
@@ -675,6 +775,7 @@ static void token_stats(ds_backend *be, float *ce, float *pcorrect, float *corre
         /* a NaN row has no prediction: never correct */
         correct[i] = (am == tgt[i] && x[am] == x[am]) ? 1.0f : 0.0f;
     }
+    op_end(be, OP_TOKEN_STATS, t0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -682,6 +783,7 @@ static void token_stats(ds_backend *be, float *ce, float *pcorrect, float *corre
 
 static void weighted_sum(ds_backend *be, double *out, const float *x, const float *w, int R,
                          size_t N) {
+    double t0 = op_begin(be);
 #pragma omp parallel for schedule(static) num_threads(NT(be))
     for (int r = 0; r < R; r++) {
         double s = 0;
@@ -689,9 +791,11 @@ static void weighted_sum(ds_backend *be, double *out, const float *x, const floa
             if (w[r * N + n] != 0.0f) s += (double)x[r * N + n] * w[r * N + n];
         out[r] = s;
     }
+    op_end(be, OP_WEIGHTED_SUM, t0);
 }
 
 static void sumsq(ds_backend *be, double *out, const float *x, size_t stride, size_t n, int R) {
+    double t0 = op_begin(be);
     size_t nch = (n + SUM_CHUNK - 1) / SUM_CHUNK;
     double *part = malloc(sizeof(double) * nch * R);
     DS_ASSERT(part);
@@ -709,6 +813,7 @@ static void sumsq(ds_backend *be, double *out, const float *x, size_t stride, si
         out[r] = s;
     }
     free(part);
+    op_end(be, OP_SUMSQ, t0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -716,6 +821,7 @@ static void sumsq(ds_backend *be, double *out, const float *x, size_t stride, si
 
 static void adamw(ds_backend *be, float *p, const float *g, float *m, float *v, size_t P, int R,
                   const ds_adamw_args *a) {
+    double t0 = op_begin(be);
     size_t nch = (P + SUM_CHUNK - 1) / SUM_CHUNK;
     float sqrt_bc2 = sqrtf(a->bc2);
 #pragma omp parallel for schedule(static) num_threads(NT(be))
@@ -735,6 +841,7 @@ static void adamw(ds_backend *be, float *p, const float *g, float *m, float *v, 
             pr[i] -= step * mr[i] / denom;
         }
     }
+    op_end(be, OP_ADAMW, t0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -821,6 +928,8 @@ ds_backend *ds_backend_cpu_create(int nthreads) {
     ds_backend *be = DS_CALLOC(1, sizeof *be);
     cpu_impl *im = DS_CALLOC(1, sizeof *im);
     im->nthreads = nthreads > 0 ? nthreads : default_threads();
+    const char *ot = getenv("DISTSWEEP_CPU_OPTIMES");
+    im->optimes = ot && *ot && strcmp(ot, "0");
     im->scratch = DS_CALLOC(im->nthreads, sizeof(float *));
     im->scratch_n = DS_CALLOC(im->nthreads, sizeof(size_t));
     /* Our tiles are the parallelism; OpenBLAS's own threads would fight OpenMP's

@@ -127,5 +127,16 @@ if best:
 else:
     print("OpenBLAS core checks skipped: no AVX2/AVX-512 on this CPU")
 
+# DISTSWEEP_CPU_OPTIMES=1: a per-op table on stderr, the same figures on stdout
+e = dict(os.environ, DISTSWEEP_CPU_OPTIMES="1")
+p = subprocess.run([exe, "bench", smoke, "--steps", "2", "--format", "json"], capture_output=True,
+                   text=True, timeout=120, env=e)
+check(p.returncode == 0 and json.loads(p.stdout)["steps"] == 2, f"bench with op times: {p.stderr}")
+ops = {ln.split()[0]: int(ln.split()[1]) for ln in p.stderr.splitlines()
+       if ln.startswith("  ") and len(ln.split()) >= 5 and ln.split()[2] == "calls"}
+# smoke scale 0: 1 layer; 3 steps (1 warm-up + 2 timed), 2 matmuls + head forward per step
+check(ops.get("matmul_fwd") == 3 * 5 and ops.get("adamw") == 3 and ops.get("attention_bwd") == 3,
+      f"op table: {ops}")
+
 print("all checks passed" if not failures else f"{failures} check(s) failed")
 sys.exit(1 if failures else 0)
