@@ -282,6 +282,14 @@ static double work_left(const sched_t *c) {
     return left;
 }
 
+/* Pack pi goes back to pending (its rank stopped on a signal): its runs are
+ * free to be assigned again, its checkpoint stays for the resume. */
+static void unassign_pack(sched_t *c, int pi) {
+    pack_t *p = &c->packs[pi];
+    for (int i = 0; i < p->R; i++) c->inflight[run_at(c, p->scale, p->seeds[i])] = 0;
+    p->state = P_PENDING, p->rank = -1, p->seen = -1;
+}
+
 static void finish_pack(sched_t *c, int pi) {
     pack_t *p = &c->packs[pi];
     /* the steps after its last report (all of them for a short pack) */
@@ -485,11 +493,7 @@ static void on_failed(sched_t *c, int src, const unsigned char *b, int n) {
     if (n > 4) snprintf(msg, sizeof msg, "%.*s", n - 4, (const char *)b + 4);
     int busy = w->state == W_BUSY || w->state == W_STOPPING;
     if (kind == FAIL_INTERRUPTED) {
-        if (busy) {
-            pack_t *p = &c->packs[w->pack];
-            for (int i = 0; i < p->R; i++) c->inflight[run_at(c, p->scale, p->seeds[i])] = 0;
-            p->state = P_PENDING, p->rank = -1, p->seen = -1; /* its checkpoint stays for the resume */
-        }
+        if (busy) unassign_pack(c, w->pack);
         /* a signal reached that rank: the whole sweep stops */
         if (w->state != W_STOPPING && w->state != W_DONE) w->state = W_PARKED;
         else w->state = W_DONE;
@@ -606,8 +610,7 @@ static int train_own(sched_t *c, int pi) {
         finish_pack(c, pi);
         rc = service(c);
     } else if (rc == DS_EXIT_INTERRUPTED) {
-        for (int i = 0; i < R; i++) c->inflight[run_at(c, scale, seeds[i])] = 0;
-        p->state = P_PENDING, p->rank = -1, p->seen = -1;
+        unassign_pack(c, pi);
         begin_stop(c);
         rc = 0;
     } else {
