@@ -270,6 +270,14 @@ static void note_step(sched_t *c, int pi, int64_t step) {
     p->seen = step;
 }
 
+/* Steps of pack pi counted as trained so far (0 before its first report). */
+static int64_t reported_steps(const pack_t *p) { return p->seen > 0 ? p->seen : 0; }
+
+/* Its runs are no longer in a running pack. */
+static void release_runs(sched_t *c, const pack_t *p) {
+    for (int i = 0; i < p->R; i++) c->inflight[run_at(c, p->scale, p->seeds[i])] = 0;
+}
+
 /* Training FLOPs still to do: pending packs in full (a checkpoint they may
  * resume from is not known here), running ones from their last report. */
 static double work_left(const sched_t *c) {
@@ -277,7 +285,7 @@ static double work_left(const sched_t *c) {
     for (int i = 0; i < c->n_packs; i++) {
         const pack_t *p = &c->packs[i];
         if (p->state == P_PENDING) left += p->cost * steps;
-        else if (p->state == P_RUNNING) left += p->cost * (steps - (double)(p->seen > 0 ? p->seen : 0));
+        else if (p->state == P_RUNNING) left += p->cost * (steps - (double)reported_steps(p));
     }
     return left;
 }
@@ -286,17 +294,17 @@ static double work_left(const sched_t *c) {
  * free to be assigned again, its checkpoint stays for the resume. */
 static void unassign_pack(sched_t *c, int pi) {
     pack_t *p = &c->packs[pi];
-    for (int i = 0; i < p->R; i++) c->inflight[run_at(c, p->scale, p->seeds[i])] = 0;
+    release_runs(c, p);
     p->state = P_PENDING, p->rank = -1, p->seen = -1;
 }
 
 static void finish_pack(sched_t *c, int pi) {
     pack_t *p = &c->packs[pi];
     /* the steps after its last report (all of them for a short pack) */
-    c->work_done += p->cost * (double)(c->s->train.steps - (p->seen > 0 ? p->seen : 0));
+    c->work_done += p->cost * (double)(c->s->train.steps - reported_steps(p));
     p->seen = c->s->train.steps;
     p->state = P_DONE;
-    for (int i = 0; i < p->R; i++) c->inflight[run_at(c, p->scale, p->seeds[i])] = 0;
+    release_runs(c, p);
     if (c->n_finished == c->cap_finished) {
         c->cap_finished = c->cap_finished ? 2 * c->cap_finished : 64;
         c->finished = DS_REALLOC(c->finished, sizeof *c->finished * (size_t)c->cap_finished);

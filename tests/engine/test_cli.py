@@ -134,7 +134,7 @@ p = subprocess.run([exe, "bench", smoke, "--steps", "2", "--format", "json"], ca
 check(p.returncode == 0 and json.loads(p.stdout)["steps"] == 2, f"bench with op times: {p.stderr}")
 ops = {ln.split()[0]: int(ln.split()[1]) for ln in p.stderr.splitlines()
        if ln.startswith("  ") and len(ln.split()) >= 5 and ln.split()[2] == "calls"}
-# smoke scale 0: 1 layer; 3 steps (1 warm-up + 2 timed), 2 matmuls + head forward per step
+# smoke scale 0: 1 layer; 3 steps (1 warm-up + 2 timed), each with 4 linear layers + the head
 check(ops.get("matmul_fwd") == 3 * 5 and ops.get("adamw") == 3 and ops.get("attention_bwd") == 3,
       f"op table: {ops}")
 
