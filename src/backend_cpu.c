@@ -119,12 +119,20 @@ static float *scratch(ds_backend *be, int tid, size_t n) {
 }
 
 enum {
-    ROW_TILE = 512, /* rows of one forward/dinp sgemm tile (each tile re-packs W) */
     COL_TILE = 64,  /* channels of one column-reduction tile */
     SUM_CHUNK = 8192,
 };
 
 static int cdiv(long a, long b) { return (int)((a + b - 1) / b); }
+
+/* Rows of one forward/dinp sgemm tile for N rows: an eighth of N in 64-row
+ * steps, within [512, 4096]. Each tile re-packs W, so long tiles pay less
+ * packing; eight tiles keep a lone replica's threads busy. A function of N
+ * only, never of R or the thread count (the determinism contract above). */
+static int row_tile(int N) {
+    int t = cdiv(cdiv(N, 8), 64) * 64;
+    return t < 512 ? 512 : t > 4096 ? 4096 : t;
+}
 
 /* Scratch of at least n floats shared by all threads (called outside regions). */
 static float *shared_scratch(ds_backend *be, size_t n) {
@@ -182,6 +190,21 @@ static inline float sum_fixed(const float *x, int n) {
         for (int j = 0; j < 8; j++) acc[j] += x[i + j];
     for (; i < n; i++) acc[i & 7] += x[i];
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* Largest of x[0..n-1] (-inf for n = 0; NaNs are passed over, as by a
+ * scalar `x > m ? x : m` scan). max is exact, so the 16 lanes give the
+ * scalar scan's value; they only break its 4-cycle dependency chain. */
+static inline float max_lanes(const float *x, int n) {
+    float acc[16];
+    for (int j = 0; j < 16; j++) acc[j] = -INFINITY;
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
+    for (; i < n; i++) acc[i & 15] = x[i] > acc[i & 15] ? x[i] : acc[i & 15];
+    float m = -INFINITY;
+    for (int j = 0; j < 16; j++) m = acc[j] > m ? acc[j] : m;
+    return m;
 }
 
 static inline float dot_fixed(const float *x, const float *y, int n) {
@@ -381,10 +404,10 @@ static void layernorm_bwd(ds_backend *be, float *dinp, float *dw, float *db, siz
 static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float *w,
                        const float *b, size_t ws, int R, int N, int C, int OC) {
     double t0 = op_begin(be);
-    int nt = cdiv(N, ROW_TILE);
+    int rt = row_tile(N), nt = cdiv(N, rt);
 #pragma omp parallel for schedule(static) num_threads(NT(be))
     for (int t = 0; t < R * nt; t++) {
-        int r = t / nt, n0 = (t % nt) * ROW_TILE, rows = N - n0 < ROW_TILE ? N - n0 : ROW_TILE;
+        int r = t / nt, n0 = (t % nt) * rt, rows = N - n0 < rt ? N - n0 : rt;
         const float *x = inp + ((size_t)r * N + n0) * C;
         float *y = out + ((size_t)r * N + n0) * OC;
         /* With a bias the tile starts as bias rows and sgemm adds into it
@@ -471,13 +494,13 @@ static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t
                        int OC) {
     double t0 = op_begin(be);
     matmul_dw(be, dw, ws, dout, inp, R, N, C, OC);
-    int nt = cdiv(N, ROW_TILE), tb = cdiv(OC, COL_TILE);
+    int rt = row_tile(N), nt = cdiv(N, rt), tb = cdiv(OC, COL_TILE);
 #pragma omp parallel num_threads(NT(be))
     {
         if (dinp) {
 #pragma omp for schedule(static) nowait
             for (int t = 0; t < R * nt; t++) {
-                int r = t / nt, n0 = (t % nt) * ROW_TILE, rows = N - n0 < ROW_TILE ? N - n0 : ROW_TILE;
+                int r = t / nt, n0 = (t % nt) * rt, rows = N - n0 < rt ? N - n0 : rt;
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, C, OC, 1.0f,
                             dout + ((size_t)r * N + n0) * OC, OC, w + r * ws, C, 0.0f,
                             dinp + ((size_t)r * N + n0) * C, C);
@@ -546,9 +569,11 @@ static void rope_bwd(ds_backend *be, float *dqkv, int R, int B, int T, int H, in
 /* causal attention: one (replica, row, head) per task. Query rows go in
  * blocks of ATT_BLK, each against the keys up to its last row only, which
  * skips most of the masked upper triangle; the probabilities are recomputed
- * from the saved log-sum-exp in the backward (no T x T storage). */
+ * from the saved log-sum-exp in the backward (nothing T x T is kept between
+ * forward and backward; the backward's T x T scratch is per thread). 64-row
+ * blocks measured faster than 32 or 128 at T 256, hd 64. */
 
-enum { ATT_BLK = 32 };
+enum { ATT_BLK = 64 };
 
 /* Rows i0..i0+rows-1 of a block of scores S [rows][cols] (cols = i0+rows):
  * causal softmax in place (row i over keys 0..i, zeros after), and the
@@ -556,8 +581,7 @@ enum { ATT_BLK = 32 };
 DS_CLONES static void softmax_causal_rows(float *S, float *l, int i0, int rows, int cols) {
     for (int ii = 0; ii < rows; ii++) {
         int i = i0 + ii;
-        float *s = S + (size_t)ii * cols, mx = -INFINITY;
-        for (int j = 0; j <= i; j++) mx = s[j] > mx ? s[j] : mx;
+        float *s = S + (size_t)ii * cols, mx = max_lanes(s, i + 1);
 #pragma omp simd
         for (int j = 0; j <= i; j++) s[j] = ds_expf(s[j] - mx);
         float sum = sum_fixed(s, i + 1);
@@ -569,25 +593,27 @@ DS_CLONES static void softmax_causal_rows(float *S, float *l, int i0, int rows, 
     }
 }
 
-/* The probabilities again from the scores in P and the saved log-sum-exp. */
-DS_CLONES static void probs_from_lse(float *P, const float *l, int i0, int rows, int cols) {
+/* The probabilities again from the scores in P (rows of stride ld) and the
+ * saved log-sum-exp; zeros right of the diagonal up to cols. */
+DS_CLONES static void probs_from_lse(float *P, const float *l, int i0, int rows, int cols, int ld) {
     for (int ii = 0; ii < rows; ii++) {
         int i = i0 + ii;
-        float *p = P + (size_t)ii * cols, li = l[i];
+        float *p = P + (size_t)ii * ld, li = l[i];
 #pragma omp simd
         for (int j = 0; j <= i; j++) p[j] = ds_expf(p[j] - li);
         for (int j = i + 1; j < cols; j++) p[j] = 0.0f;
     }
 }
 
-/* dS = P * (dP - rowsum(dO * O)), in place in dP; dO, O rows of stride C. */
+/* dS = P * (dP - rowsum(dO * O)), in place in dP (P, dP rows of stride ld;
+ * dO, O rows of stride C). */
 DS_CLONES static void softmax_bwd_rows(float *dP, const float *P, const float *dO, const float *O,
-                                       int C, int hd, int i0, int rows, int cols) {
+                                       int C, int hd, int i0, int rows, int cols, int ld) {
     for (int ii = 0; ii < rows; ii++) {
         int i = i0 + ii;
         float D = dot_fixed(dO + (size_t)i * C, O + (size_t)i * C, hd);
-        const float *p = P + (size_t)ii * cols;
-        float *dp = dP + (size_t)ii * cols;
+        const float *p = P + (size_t)ii * ld;
+        float *dp = dP + (size_t)ii * ld;
 #pragma omp simd
         for (int j = 0; j <= i; j++) dp[j] = p[j] * (dp[j] - D);
         for (int j = i + 1; j < cols; j++) dp[j] = 0.0f;
@@ -623,6 +649,13 @@ static void attention_fwd(ds_backend *be, float *out, float *lse, const float *q
     op_end(be, OP_ATTENTION_FWD, t0);
 }
 
+/* Per (replica, row, head): the probabilities P and then dS of the whole
+ * causal square are kept in two T x T scratch matrices (block lower triangle
+ * only, in L2 for the usual contexts), so that each product is one sgemm of
+ * useful shape: by query blocks S, dP and dQ (keys up to the block's last
+ * row), then by key blocks dV and dK (query rows from the block's first key
+ * on), which sum over up to T rows in one call instead of adding ATT_BLK-row
+ * slices. */
 static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const float *qkv,
                           const float *out, const float *lse, int R, int B, int T, int H, int hd) {
     double t0 = op_begin(be);
@@ -630,7 +663,7 @@ static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const 
     float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel num_threads(NT(be))
     {
-        float *P = scratch(be, omp_get_thread_num(), 2 * (size_t)ATT_BLK * T), *dP = P + (size_t)ATT_BLK * T;
+        float *P = scratch(be, omp_get_thread_num(), 2 * (size_t)T * T), *dS = P + (size_t)T * T;
 #pragma omp for schedule(static)
         for (long task = 0; task < (long)R * B * H; task++) {
             long rb = task / H;
@@ -641,26 +674,28 @@ static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const 
             float *dbase = dqkv + rb * T * 3 * C;
             float *dq = dbase + h * hd, *dk = dbase + C + h * hd, *dv = dbase + 2 * C + h * hd;
             const float *l = lse + task * T;
-            for (int t = 0; t < T; t++) { /* dk, dv accumulate over the query blocks */
-                memset(dk + (size_t)t * 3 * C, 0, sizeof(float) * hd);
-                memset(dv + (size_t)t * 3 * C, 0, sizeof(float) * hd);
-            }
-            for (int i0 = 0; i0 < T; i0 += ATT_BLK) {
-                int i1 = i0 + ATT_BLK < T ? i0 + ATT_BLK : T, rows = i1 - i0, cols = i1;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, hd, scale,
-                            q + (size_t)i0 * 3 * C, 3 * C, k, 3 * C, 0.0f, P, cols);
-                probs_from_lse(P, l, i0, rows, cols);
-                /* dV += P^T dO ; dP = dO V^T */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, hd, rows, 1.0f, P, cols,
-                            dO + (size_t)i0 * C, C, 1.0f, dv, 3 * C);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, hd, 1.0f,
-                            dO + (size_t)i0 * C, C, v, 3 * C, 0.0f, dP, cols);
-                softmax_bwd_rows(dP, P, dO, O, C, hd, i0, rows, cols);
-                /* dQ = scale dS K ; dK += scale dS^T Q */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, cols, scale, dP, cols,
+            for (int i0 = 0; i0 < T; i0 += ATT_BLK) { /* query blocks: keys 0..i1-1 */
+                int i1 = i0 + ATT_BLK < T ? i0 + ATT_BLK : T, rows = i1 - i0;
+                float *Pb = P + (size_t)i0 * T, *dSb = dS + (size_t)i0 * T;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, i1, hd, scale,
+                            q + (size_t)i0 * 3 * C, 3 * C, k, 3 * C, 0.0f, Pb, T);
+                probs_from_lse(Pb, l, i0, rows, i1, T);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, i1, hd, 1.0f,
+                            dO + (size_t)i0 * C, C, v, 3 * C, 0.0f, dSb, T);
+                softmax_bwd_rows(dSb, Pb, dO, O, C, hd, i0, rows, i1, T);
+                /* dQ = scale dS K */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, i1, scale, dSb, T,
                             k, 3 * C, 0.0f, dq + (size_t)i0 * 3 * C, 3 * C);
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, hd, rows, scale, dP, cols,
-                            q + (size_t)i0 * 3 * C, 3 * C, 1.0f, dk, 3 * C);
+            }
+            for (int j0 = 0; j0 < T; j0 += ATT_BLK) { /* key blocks: query rows j0..T-1 */
+                int j1 = j0 + ATT_BLK < T ? j0 + ATT_BLK : T, keys = j1 - j0, qrows = T - j0;
+                /* dV = P^T dO ; dK = scale dS^T Q (entries above the diagonal are zeros) */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, keys, hd, qrows, 1.0f,
+                            P + (size_t)j0 * T + j0, T, dO + (size_t)j0 * C, C, 0.0f,
+                            dv + (size_t)j0 * 3 * C, 3 * C);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, keys, hd, qrows, scale,
+                            dS + (size_t)j0 * T + j0, T, q + (size_t)j0 * 3 * C, 3 * C, 0.0f,
+                            dk + (size_t)j0 * 3 * C, 3 * C);
             }
         }
     }
