@@ -343,56 +343,74 @@ DS_CLONES static void layernorm_bwd_row(float *dx, const float *x, const float *
     }
 }
 
-/* Weight and bias gradients of channels c0..c0+nc-1 (nc <= COL_TILE) over N
- * rows in order, added into dw, db: float partials of ROW_CHUNK rows summed
- * in double. */
-DS_CLONES static void layernorm_bwd_cols(float *dw, float *db, const float *dout, const float *inp,
-                                         const float *mean, const float *rstd, int N, int C, int c0,
-                                         int nc) {
-    double aw[COL_TILE] = {0}, ab[COL_TILE] = {0};
-    for (int n0 = 0; n0 < N; n0 += ROW_CHUNK) {
-        float pw[COL_TILE] = {0}, pb[COL_TILE] = {0};
-        int n1 = n0 + ROW_CHUNK < N ? n0 + ROW_CHUNK : N;
-        for (int n = n0; n < n1; n++) {
-            const float *x = inp + (size_t)n * C + c0, *g = dout + (size_t)n * C + c0;
-            float m = mean[n], rs = rstd[n];
+/* Weight and bias gradients of rows n0..n1-1, all C channels, into aw[C] and
+ * ab[C] (doubles, overwritten): float partials of ROW_CHUNK rows added in
+ * double, rows in order. Rows are read whole (up to 1024 channels a pass). */
+DS_CLONES static void layernorm_bwd_rows(double *aw, double *ab, const float *dout, const float *inp,
+                                         const float *mean, const float *rstd, int n0, int n1,
+                                         int C) {
+    enum { W = 1024 };
+    for (int c0 = 0; c0 < C; c0 += W) {
+        int nc = C - c0 < W ? C - c0 : W;
+        for (int c = 0; c < nc; c++) aw[c0 + c] = ab[c0 + c] = 0.0;
+        for (int k0 = n0; k0 < n1; k0 += ROW_CHUNK) {
+            float pw[W], pb[W];
+            int k1 = k0 + ROW_CHUNK < n1 ? k0 + ROW_CHUNK : n1;
+            for (int c = 0; c < nc; c++) pw[c] = pb[c] = 0.0f;
+            for (int n = k0; n < k1; n++) {
+                const float *x = inp + (size_t)n * C + c0, *g = dout + (size_t)n * C + c0;
+                float m = mean[n], rs = rstd[n];
 #pragma omp simd
+                for (int c = 0; c < nc; c++) {
+                    pw[c] += g[c] * ((x[c] - m) * rs);
+                    pb[c] += g[c];
+                }
+            }
             for (int c = 0; c < nc; c++) {
-                pw[c] += g[c] * ((x[c] - m) * rs);
-                pb[c] += g[c];
+                aw[c0 + c] += pw[c];
+                ab[c0 + c] += pb[c];
             }
         }
-        for (int c = 0; c < nc; c++) {
-            aw[c] += pw[c];
-            ab[c] += pb[c];
-        }
-    }
-    for (int c = 0; c < nc; c++) {
-        dw[c0 + c] += (float)aw[c];
-        db[c0 + c] += (float)ab[c];
     }
 }
+
+enum { LN_CHUNK = 8 * ROW_CHUNK }; /* rows of one weight-gradient task */
 
 static void layernorm_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t ws,
                           const float *dout, const float *inp, const float *w, const float *mean,
                           const float *rstd, int R, int N, int C) {
     double t0 = op_begin(be);
+    /* weight and bias gradients: fixed row chunks into double partials
+     * [R][nk][2][C], then summed in chunk order */
+    int nk = cdiv(N, LN_CHUNK);
+    double *part = (double *)shared_scratch(be, 2 * (size_t)R * nk * 2 * C);
 #pragma omp parallel num_threads(NT(be))
     {
         /* input gradient: per row */
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
         for (long i = 0; i < (long)R * N; i++) {
             int r = (int)(i / N);
             layernorm_bwd_row(dinp + i * C, inp + i * C, dout + i * C, w + r * ws, mean[i], rstd[i], C);
         }
-        /* weight and bias gradients: per channel block, rows in order */
-        int nc = cdiv(C, COL_TILE);
 #pragma omp for schedule(static)
-        for (int t = 0; t < R * nc; t++) {
-            int r = t / nc, c0 = (t % nc) * COL_TILE, c1 = c0 + COL_TILE < C ? c0 + COL_TILE : C;
+        for (int t = 0; t < R * nk; t++) {
+            int r = t / nk, n0 = (t % nk) * LN_CHUNK, n1 = n0 + LN_CHUNK < N ? n0 + LN_CHUNK : N;
             size_t off = (size_t)r * N;
-            layernorm_bwd_cols(dw + r * ws, db + r * ws, dout + off * C, inp + off * C, mean + off,
-                               rstd + off, N, C, c0, c1 - c0);
+            double *pt = part + (size_t)t * 2 * C;
+            layernorm_bwd_rows(pt, pt + C, dout + off * C, inp + off * C, mean + off, rstd + off, n0,
+                               n1, C);
+        }
+#pragma omp for schedule(static)
+        for (long rc = 0; rc < (long)R * C; rc++) {
+            int r = (int)(rc / C), c = (int)(rc % C);
+            double aw = 0.0, ab = 0.0;
+            for (int k = 0; k < nk; k++) {
+                const double *pt = part + ((size_t)r * nk + k) * 2 * C;
+                aw += pt[c];
+                ab += pt[C + c];
+            }
+            dw[r * ws + c] += (float)aw;
+            db[r * ws + c] += (float)ab;
         }
     }
     op_end(be, OP_LAYERNORM_BWD, t0);
@@ -421,19 +439,55 @@ static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float
     op_end(be, OP_MATMUL_FWD, t0);
 }
 
-/* Weight gradient dW[r] += dout[r]^T inp[r] over N rows. Long N (training
+/* acc[o] += sum over N rows of g[n*ld + o], o < no <= COL_TILE: float
+ * partials of ROW_CHUNK rows added in double, rows in order. */
+DS_CLONES static void colsum_add(double *acc, const float *g, int N, int ld, int no) {
+    for (int n0 = 0; n0 < N; n0 += ROW_CHUNK) {
+        float part[COL_TILE] = {0};
+        int n1 = n0 + ROW_CHUNK < N ? n0 + ROW_CHUNK : N;
+        for (int n = n0; n < n1; n++)
+#pragma omp simd
+            for (int o = 0; o < no; o++) part[o] += g[(size_t)n * ld + o];
+        for (int o = 0; o < no; o++) acc[o] += part[o];
+    }
+}
+
+/* acc[0..OC-1] = column sums of N rows of g (row stride OC), the same sums
+ * as colsum_add's but over whole rows (up to 1024 columns a pass): rows are
+ * read contiguously instead of a 64-column slice of each row per pass. */
+DS_CLONES static void colsums(double *acc, const float *g, int N, int OC) {
+    enum { W = 1024 };
+    for (int o0 = 0; o0 < OC; o0 += W) {
+        int no = OC - o0 < W ? OC - o0 : W;
+        for (int o = 0; o < no; o++) acc[o0 + o] = 0.0;
+        for (int n0 = 0; n0 < N; n0 += ROW_CHUNK) {
+            float part[W];
+            int n1 = n0 + ROW_CHUNK < N ? n0 + ROW_CHUNK : N;
+            for (int o = 0; o < no; o++) part[o] = 0.0f;
+            for (int n = n0; n < n1; n++)
+#pragma omp simd
+                for (int o = 0; o < no; o++) part[o] += g[(size_t)n * OC + o0 + o];
+            for (int o = 0; o < no; o++) acc[o0 + o] += part[o];
+        }
+    }
+}
+
+/* Weight gradient dW[r] += dout[r]^T inp[r] over N rows, and the bias
+ * gradient db[r] += column sums of dout[r] if db is given. Long N (training
  * batches): nk fixed row chunks, each a full OC x C product into its own
- * partial buffer (every operand is packed once), then the partials added in
- * chunk order. Short N: tiles along the longer side of W. Both choices depend
- * on the shapes only, never on R or the thread count. */
-static void matmul_dw(ds_backend *be, float *dw, size_t ws, const float *dout, const float *inp,
-                      int R, int N, int C, int OC) {
+ * partial buffer (every operand is packed once) and its column sums while
+ * the chunk is still in cache, then the partials added in chunk order. Short
+ * N: tiles along the longer side of W, and the bias by column tiles. Both
+ * choices depend on the shapes only, never on R or the thread count. */
+static void matmul_dw(ds_backend *be, float *dw, float *db, size_t ws, const float *dout,
+                      const float *inp, int R, int N, int C, int OC) {
     int nk = N / 1024 < 8 ? N / 1024 : 8;
     if (nk >= 2) {
         int kc = cdiv(cdiv(N, nk), 64) * 64;
         nk = cdiv(N, kc);
-        size_t WC = (size_t)OC * C;
-        float *part = shared_scratch(be, (size_t)nk * WC);
+        size_t WC = (size_t)OC * C, WCe = (WC + 1) / 2 * 2; /* doubles after it stay aligned */
+        float *part = shared_scratch(be, (size_t)nk * WCe + 2 * (size_t)nk * OC);
+        double *pdb = (double *)(part + (size_t)nk * WCe); /* [nk][OC] bias partials */
         for (int r = 0; r < R; r++) {
             const float *g = dout + (size_t)r * N * OC, *x = inp + (size_t)r * N * C;
             float *dwr = dw + r * ws;
@@ -444,19 +498,26 @@ static void matmul_dw(ds_backend *be, float *dw, size_t ws, const float *dout, c
                     int n0 = k * kc, rows = N - n0 < kc ? N - n0 : kc;
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, rows, 1.0f,
                                 g + (size_t)n0 * OC, OC, x + (size_t)n0 * C, C, 0.0f,
-                                part + (size_t)k * WC, C);
+                                part + (size_t)k * WCe, C);
+                    if (db) colsums(pdb + (size_t)k * OC, g + (size_t)n0 * OC, rows, OC);
                 }
                 long nb = (long)((WC + SUM_CHUNK - 1) / SUM_CHUNK);
 #pragma omp for schedule(static)
                 for (long bk = 0; bk < nb; bk++) {
                     size_t e0 = (size_t)bk * SUM_CHUNK, e1 = e0 + SUM_CHUNK < WC ? e0 + SUM_CHUNK : WC;
                     for (int k = 0; k < nk; k++) {
-                        const float *pk = part + (size_t)k * WC;
+                        const float *pk = part + (size_t)k * WCe;
 #pragma omp simd
                         for (size_t e = e0; e < e1; e++) dwr[e] += pk[e];
                     }
                 }
             }
+            if (db)
+                for (int o = 0; o < OC; o++) {
+                    double acc = 0.0;
+                    for (int k = 0; k < nk; k++) acc += pdb[(size_t)k * OC + o];
+                    db[r * ws + o] += (float)acc;
+                }
         }
         return;
     }
@@ -464,54 +525,40 @@ static void matmul_dw(ds_backend *be, float *dw, size_t ws, const float *dout, c
     int tile = (split_oc ? OC : C) <= 512 ? 64 : 128;
     int to = split_oc ? cdiv(OC, tile) : 1, tc = split_oc ? 1 : cdiv(C, tile);
     int wo = split_oc ? tile : OC, wc = split_oc ? C : tile;
-#pragma omp parallel for schedule(static) num_threads(NT(be))
-    for (int t = 0; t < R * to * tc; t++) {
-        int r = t / (to * tc), o0 = (t / tc % to) * wo, c0 = (t % tc) * wc;
-        int no = OC - o0 < wo ? OC - o0 : wo, nc = C - c0 < wc ? C - c0 : wc;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, nc, N, 1.0f,
-                    dout + (size_t)r * N * OC + o0, OC, inp + (size_t)r * N * C + c0, C, 1.0f,
-                    dw + r * ws + (size_t)o0 * C + c0, C);
+    int tb = db ? cdiv(OC, COL_TILE) : 0;
+#pragma omp parallel num_threads(NT(be))
+    {
+#pragma omp for schedule(static) nowait
+        for (int t = 0; t < R * to * tc; t++) {
+            int r = t / (to * tc), o0 = (t / tc % to) * wo, c0 = (t % tc) * wc;
+            int no = OC - o0 < wo ? OC - o0 : wo, nc = C - c0 < wc ? C - c0 : wc;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, nc, N, 1.0f,
+                        dout + (size_t)r * N * OC + o0, OC, inp + (size_t)r * N * C + c0, C, 1.0f,
+                        dw + r * ws + (size_t)o0 * C + c0, C);
+        }
+#pragma omp for schedule(static)
+        for (int t = 0; t < R * tb; t++) {
+            int r = t / tb, o0 = (t % tb) * COL_TILE, no = OC - o0 < COL_TILE ? OC - o0 : COL_TILE;
+            double acc[COL_TILE] = {0};
+            colsum_add(acc, dout + (size_t)r * N * OC + o0, N, OC, no);
+            for (int o = 0; o < no; o++) db[r * ws + o0 + o] += (float)acc[o];
+        }
     }
-}
-
-/* db[o] += sum over N rows of g[n*ld + o], o < no <= COL_TILE: float
- * partials of ROW_CHUNK rows summed in double, rows in order. */
-DS_CLONES static void colsum_add(float *db, const float *g, int N, int ld, int no) {
-    double acc[COL_TILE] = {0};
-    for (int n0 = 0; n0 < N; n0 += ROW_CHUNK) {
-        float part[COL_TILE] = {0};
-        int n1 = n0 + ROW_CHUNK < N ? n0 + ROW_CHUNK : N;
-        for (int n = n0; n < n1; n++)
-#pragma omp simd
-            for (int o = 0; o < no; o++) part[o] += g[(size_t)n * ld + o];
-        for (int o = 0; o < no; o++) acc[o] += part[o];
-    }
-    for (int o = 0; o < no; o++) db[o] += (float)acc[o];
 }
 
 static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t ws,
                        const float *dout, const float *inp, const float *w, int R, int N, int C,
                        int OC) {
     double t0 = op_begin(be);
-    matmul_dw(be, dw, ws, dout, inp, R, N, C, OC);
-    int rt = row_tile(N), nt = cdiv(N, rt), tb = cdiv(OC, COL_TILE);
-#pragma omp parallel num_threads(NT(be))
-    {
-        if (dinp) {
-#pragma omp for schedule(static) nowait
-            for (int t = 0; t < R * nt; t++) {
-                int r = t / nt, n0 = (t % nt) * rt, rows = N - n0 < rt ? N - n0 : rt;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, C, OC, 1.0f,
-                            dout + ((size_t)r * N + n0) * OC, OC, w + r * ws, C, 0.0f,
-                            dinp + ((size_t)r * N + n0) * C, C);
-            }
-        }
-        if (db) {
-#pragma omp for schedule(static)
-            for (int t = 0; t < R * tb; t++) {
-                int r = t / tb, o0 = (t % tb) * COL_TILE, o1 = o0 + COL_TILE < OC ? o0 + COL_TILE : OC;
-                colsum_add(db + r * ws + o0, dout + (size_t)r * N * OC + o0, N, OC, o1 - o0);
-            }
+    matmul_dw(be, dw, db, ws, dout, inp, R, N, C, OC);
+    if (dinp) {
+        int rt = row_tile(N), nt = cdiv(N, rt);
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+        for (int t = 0; t < R * nt; t++) {
+            int r = t / nt, n0 = (t % nt) * rt, rows = N - n0 < rt ? N - n0 : rt;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, C, OC, 1.0f,
+                        dout + ((size_t)r * N + n0) * OC, OC, w + r * ws, C, 0.0f,
+                        dinp + ((size_t)r * N + n0) * C, C);
         }
     }
     op_end(be, OP_MATMUL_BWD, t0);

@@ -91,6 +91,7 @@ check(p.returncode == 0, f"bench rc {p.returncode}: {p.stderr}")
 b = json.loads(p.stdout)
 check(b["pack"] == 2 and b["steps_per_s"] > 0 and b["gflops"] > 0 and b["tokens_per_s"] > 0, "bench figures")
 check(abs(b["tokens_per_s"] - 2 * 16 * 63 * b["steps_per_s"]) < 1e-3 * b["tokens_per_s"], "tokens/s")
+check(0 < b["step_s_min"] <= b["step_s"] + 1e-9, "fastest step within the mean")
 
 # OpenBLAS kernels (backend_cpu.c): a kernel class below the CPU's is replaced
 # once at start-up, unless OPENBLAS_CORETYPE names another choice or
