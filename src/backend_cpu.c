@@ -88,6 +88,9 @@ typedef struct {
     /* DISTSWEEP_CPU_OPTIMES=1: wall time and calls of each op, printed to
      * stderr by destroy (a profiling aid, as DISTSWEEP_CUDA_OPTIMES) */
     int optimes;
+    /* DISTSWEEP_CPU_PORTABLE=1: the attention products on the portable path
+     * even where the AVX-512 one runs (a test that both give the same bits) */
+    int portable;
     double op_s[N_OPS];
     long op_n[N_OPS];
 } cpu_impl;
@@ -622,6 +625,150 @@ static void rope_bwd(ds_backend *be, float *dqkv, int R, int B, int T, int H, in
 
 enum { ATT_BLK = 64 };
 
+/* The attention products: small (hd = 64, up to T keys), strided, many per
+ * step, where OpenBLAS's per-call packing and small-matrix paths ran at about
+ * a third of its large-GEMM rate. One kernel serves all six:
+ *
+ *   C[m][n] = alpha * sum_k A(m, k) B[k][n]
+ *
+ * for m < M, n < N, with A(m, k) = A[m*ar + k*ak] (any strides: A is read a
+ * scalar at a time, so A or its transpose costs the same), B rows of stride
+ * ldb, C rows of stride ldc. Rows go in tiles of MK_MR; causal limits, per
+ * tile of rows m0..m0+MK_MR-1, the columns (MK_CAUSAL_N) or the terms
+ * (MK_CAUSAL_K) to fewer than diag + m0 + MK_MR: what a causal block needs,
+ * rows at global position diag + m. Each sum runs k = 0, 1, ... from 0 with
+ * one fused multiply-add per term, and alpha multiplies the sum: the AVX-512
+ * path and the portable one (fmaf) give the same bits, and no result depends
+ * on R or the thread count. */
+enum { MK_MR = 4, MK_NR = 64, MK_KC = 128 };
+enum { MK_DENSE, MK_CAUSAL_N, MK_CAUSAL_K };
+
+static inline void mk_limits(int causal, int diag, int m0, int N, int K, int *nlim, int *klim) {
+    int lim = diag + m0 + MK_MR;
+    *nlim = causal == MK_CAUSAL_N && lim < N ? lim : N;
+    *klim = causal == MK_CAUSAL_K && lim < K ? lim : K;
+}
+
+static void mk_gemm_portable(float *C, int ldc, const float *A, long ar, long ak, const float *B,
+                             int ldb, int M, int N, int K, float alpha, int causal, int diag) {
+    for (int m0 = 0; m0 < M; m0 += MK_MR) {
+        int nlim, klim;
+        mk_limits(causal, diag, m0, N, K, &nlim, &klim);
+        for (int m = m0; m < M && m < m0 + MK_MR; m++)
+            for (int n = 0; n < nlim; n++) {
+                float acc = 0.0f;
+                for (int k = 0; k < klim; k++) acc = fmaf(A[m * ar + k * ak], B[(size_t)k * ldb + n], acc);
+                C[(size_t)m * ldc + n] = alpha * acc;
+            }
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* Panels of MK_NR columns, each swept in chunks of MK_KC terms (32 KB of B,
+ * which stays in L1 while every row tile uses it); per row tile 4 x 4
+ * vectors accumulate, carried between chunks in C itself (a float stored and
+ * reloaded is the same float, so the sums are those of one pass). Ragged
+ * columns by lane masks (masked-off lanes neither load nor store), ragged
+ * rows by repeating the last row's operand and not storing it. */
+__attribute__((target("avx512f,fma"))) static void
+mk_gemm_avx512(float *C, int ldc, const float *A, long ar, long ak, const float *B, int ldb, int M,
+               int N, int K, float alpha, int causal, int diag) {
+    __m512 va = _mm512_set1_ps(alpha);
+    for (int n0 = 0; n0 < N; n0 += MK_NR)
+        for (int kc = 0; kc < K; kc += MK_KC)
+            for (int m0 = 0; m0 < M; m0 += MK_MR) {
+                int nlim, klim, mm = M - m0 < MK_MR ? M - m0 : MK_MR;
+                mk_limits(causal, diag, m0, N, K, &nlim, &klim);
+                int k1 = kc + MK_KC < klim ? kc + MK_KC : klim;
+                if (n0 >= nlim || kc >= k1) continue;
+                int nn = nlim - n0 < MK_NR ? nlim - n0 : MK_NR;
+                __mmask16 mk[4];
+#pragma GCC unroll 4
+                for (int v = 0; v < 4; v++) {
+                    int lanes = nn - 16 * v;
+                    mk[v] = lanes >= 16 ? (__mmask16)0xFFFF : lanes <= 0 ? 0 : (__mmask16)((1u << lanes) - 1);
+                }
+                const float *a[MK_MR];
+                float *cr[MK_MR];
+                __m512 c[MK_MR][4];
+#pragma GCC unroll 4
+                for (int r = 0; r < MK_MR; r++) {
+                    int rr = r < mm ? r : mm - 1;
+                    a[r] = A + (m0 + rr) * ar;
+                    cr[r] = C + (size_t)(m0 + rr) * ldc + n0;
+#pragma GCC unroll 4
+                    for (int v = 0; v < 4; v++)
+                        c[r][v] = kc ? _mm512_maskz_loadu_ps(mk[v], cr[r] + 16 * v) : _mm512_setzero_ps();
+                }
+                const float *b = B + (size_t)kc * ldb + n0;
+#define MK_STEP(LOAD)                                                                   \
+    for (int k = kc; k < k1; k++, b += ldb) {                                           \
+        __m512 b0 = LOAD(0), b1 = LOAD(1), b2 = LOAD(2), b3 = LOAD(3);                  \
+        _Pragma("GCC unroll 4") for (int r = 0; r < MK_MR; r++) {                       \
+            __m512 x = _mm512_set1_ps(a[r][k * ak]);                                    \
+            c[r][0] = _mm512_fmadd_ps(x, b0, c[r][0]);                                  \
+            c[r][1] = _mm512_fmadd_ps(x, b1, c[r][1]);                                  \
+            c[r][2] = _mm512_fmadd_ps(x, b2, c[r][2]);                                  \
+            c[r][3] = _mm512_fmadd_ps(x, b3, c[r][3]);                                  \
+        }                                                                               \
+    }
+#define MK_FULL(v) _mm512_loadu_ps(b + 16 * (v))
+#define MK_MASKED(v) _mm512_maskz_loadu_ps(mk[v], b + 16 * (v))
+                if (nn == MK_NR)
+                    MK_STEP(MK_FULL)
+                else
+                    MK_STEP(MK_MASKED)
+#undef MK_STEP
+#undef MK_FULL
+#undef MK_MASKED
+                int last = k1 == klim;
+#pragma GCC unroll 4
+                for (int r = 0; r < MK_MR; r++) { /* constant indices: c stays in registers */
+                    if (r >= mm) break;
+#pragma GCC unroll 4
+                    for (int v = 0; v < 4; v++)
+                        _mm512_mask_storeu_ps(cr[r] + 16 * v, mk[v], last ? _mm512_mul_ps(va, c[r][v]) : c[r][v]);
+                }
+            }
+}
+#endif
+
+static void mk_gemm(ds_backend *be, float *C, int ldc, const float *A, long ar, long ak,
+                    const float *B, int ldb, int M, int N, int K, float alpha, int causal, int diag) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (!((cpu_impl *)be->impl)->portable && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("fma")) {
+        mk_gemm_avx512(C, ldc, A, ar, ak, B, ldb, M, N, K, alpha, causal, diag);
+        return;
+    }
+#endif
+    mk_gemm_portable(C, ldc, A, ar, ak, B, ldb, M, N, K, alpha, causal, diag);
+}
+
+/* dst[e*ldt + t] = src[t*ld + e] for t < T, e < hd: a head's keys (or
+ * values) transposed, so that score rows are vectors along the keys. By 16
+ * rows at a time: each store run is one cache line, the 16 source rows stay
+ * in L1. */
+static void transpose_head(float *dst, int ldt, const float *src, int ld, int T, int hd) {
+    for (int t0 = 0; t0 < T; t0 += 16) {
+        int t1 = t0 + 16 < T ? t0 + 16 : T;
+        for (int e = 0; e < hd; e++)
+            for (int t = t0; t < t1; t++) dst[(size_t)e * ldt + t] = src[(size_t)t * ld + e];
+    }
+}
+
+/* dst[t*hd + e] = src[t*ld + e]: a head's rows packed densely. The strides of
+ * the qkv rows (3C floats) and of transposes of T = 2^k keys map a column of
+ * rows onto a few L1 sets; packed rows and padded transposes spread them. */
+static void pack_head(float *dst, const float *src, int ld, int T, int hd) {
+    for (int t = 0; t < T; t++) memcpy(dst + (size_t)t * hd, src + (size_t)t * ld, sizeof(float) * hd);
+}
+
+/* Row stride of a transposed head: T rounded up to 16 floats, plus 16 (not a
+ * multiple of 4 KB for the usual T). */
+static int transposed_ld(int T) { return (T + 15) / 16 * 16 + 16; }
+
 /* Rows i0..i0+rows-1 of a block of scores S [rows][cols] (cols = i0+rows):
  * causal softmax in place (row i over keys 0..i, zeros after), and the
  * log-sum-exp of each row into l[i]. */
@@ -670,26 +817,30 @@ DS_CLONES static void softmax_bwd_rows(float *dP, const float *P, const float *d
 static void attention_fwd(ds_backend *be, float *out, float *lse, const float *qkv, int R, int B,
                           int T, int H, int hd) {
     double t0 = op_begin(be);
-    int C = H * hd;
+    int C = H * hd, ldt = transposed_ld(T);
     float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel num_threads(NT(be))
     {
-        float *S = scratch(be, omp_get_thread_num(), (size_t)ATT_BLK * T);
+        float *S = scratch(be, omp_get_thread_num(), (size_t)ATT_BLK * T + (size_t)hd * ldt + (size_t)T * hd);
+        float *Kt = S + (size_t)ATT_BLK * T, *V = Kt + (size_t)hd * ldt;
 #pragma omp for schedule(static)
         for (long task = 0; task < (long)R * B * H; task++) {
             long rb = task / H;
             int h = (int)(task % H);
             const float *base = qkv + rb * T * 3 * C;
-            const float *q = base + h * hd, *k = base + C + h * hd, *v = base + 2 * C + h * hd;
+            const float *q = base + h * hd;
             float *o = out + rb * T * C + h * hd;
             float *l = lse + task * T;
+            transpose_head(Kt, ldt, base + C + h * hd, 3 * C, T, hd);
+            pack_head(V, base + 2 * C + h * hd, 3 * C, T, hd);
             for (int i0 = 0; i0 < T; i0 += ATT_BLK) {
                 int i1 = i0 + ATT_BLK < T ? i0 + ATT_BLK : T, rows = i1 - i0, cols = i1;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, hd, scale,
-                            q + (size_t)i0 * 3 * C, 3 * C, k, 3 * C, 0.0f, S, cols);
+                /* S = scale Q K^T, then the causal softmax; O = P V */
+                mk_gemm(be, S, cols, q + (size_t)i0 * 3 * C, 3 * C, 1, Kt, ldt, rows, cols, hd,
+                        scale, MK_CAUSAL_N, i0);
                 softmax_causal_rows(S, l, i0, rows, cols);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, cols, 1.0f, S, cols,
-                            v, 3 * C, 0.0f, o + (size_t)i0 * C, C);
+                mk_gemm(be, o + (size_t)i0 * C, C, S, cols, 1, V, hd, rows, hd, cols, 1.0f,
+                        MK_CAUSAL_K, i0);
             }
         }
     }
@@ -698,19 +849,20 @@ static void attention_fwd(ds_backend *be, float *out, float *lse, const float *q
 
 /* Per (replica, row, head): the probabilities P and then dS of the whole
  * causal square are kept in two T x T scratch matrices (block lower triangle
- * only, in L2 for the usual contexts), so that each product is one sgemm of
- * useful shape: by query blocks S, dP and dQ (keys up to the block's last
- * row), then by key blocks dV and dK (query rows from the block's first key
- * on), which sum over up to T rows in one call instead of adding ATT_BLK-row
- * slices. */
+ * only, in L2 for the usual contexts): by query blocks S, dP and dQ (keys up
+ * to each row), then by key blocks dV and dK (query rows from the block's
+ * first key on), each block's sum in one product. Q, K and dO are packed and
+ * K, V transposed once per task (pack_head, transpose_head). */
 static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const float *qkv,
                           const float *out, const float *lse, int R, int B, int T, int H, int hd) {
     double t0 = op_begin(be);
-    int C = H * hd;
+    int C = H * hd, ldt = transposed_ld(T);
     float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel num_threads(NT(be))
     {
-        float *P = scratch(be, omp_get_thread_num(), 2 * (size_t)T * T), *dS = P + (size_t)T * T;
+        size_t TT = (size_t)T * T, TH = (size_t)T * hd, HL = (size_t)hd * ldt;
+        float *P = scratch(be, omp_get_thread_num(), 2 * TT + 2 * HL + 3 * TH), *dS = P + TT;
+        float *Kt = dS + TT, *Vt = Kt + HL, *Q = Vt + HL, *K = Q + TH, *dOp = K + TH;
 #pragma omp for schedule(static)
         for (long task = 0; task < (long)R * B * H; task++) {
             long rb = task / H;
@@ -721,28 +873,32 @@ static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const 
             float *dbase = dqkv + rb * T * 3 * C;
             float *dq = dbase + h * hd, *dk = dbase + C + h * hd, *dv = dbase + 2 * C + h * hd;
             const float *l = lse + task * T;
+            transpose_head(Kt, ldt, k, 3 * C, T, hd);
+            transpose_head(Vt, ldt, v, 3 * C, T, hd);
+            pack_head(Q, q, 3 * C, T, hd);
+            pack_head(K, k, 3 * C, T, hd);
+            pack_head(dOp, dO, C, T, hd);
             for (int i0 = 0; i0 < T; i0 += ATT_BLK) { /* query blocks: keys 0..i1-1 */
                 int i1 = i0 + ATT_BLK < T ? i0 + ATT_BLK : T, rows = i1 - i0;
                 float *Pb = P + (size_t)i0 * T, *dSb = dS + (size_t)i0 * T;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, i1, hd, scale,
-                            q + (size_t)i0 * 3 * C, 3 * C, k, 3 * C, 0.0f, Pb, T);
+                mk_gemm(be, Pb, T, Q + (size_t)i0 * hd, hd, 1, Kt, ldt, rows, i1, hd, scale,
+                        MK_CAUSAL_N, i0);
                 probs_from_lse(Pb, l, i0, rows, i1, T);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, i1, hd, 1.0f,
-                            dO + (size_t)i0 * C, C, v, 3 * C, 0.0f, dSb, T);
+                /* dP = dO V^T, then dS = P (dP - D); dQ = scale dS K */
+                mk_gemm(be, dSb, T, dOp + (size_t)i0 * hd, hd, 1, Vt, ldt, rows, i1, hd, 1.0f,
+                        MK_CAUSAL_N, i0);
                 softmax_bwd_rows(dSb, Pb, dO, O, C, hd, i0, rows, i1, T);
-                /* dQ = scale dS K */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, i1, scale, dSb, T,
-                            k, 3 * C, 0.0f, dq + (size_t)i0 * 3 * C, 3 * C);
+                mk_gemm(be, dq + (size_t)i0 * 3 * C, 3 * C, dSb, T, 1, K, hd, rows, hd, i1, scale,
+                        MK_CAUSAL_K, i0);
             }
             for (int j0 = 0; j0 < T; j0 += ATT_BLK) { /* key blocks: query rows j0..T-1 */
                 int j1 = j0 + ATT_BLK < T ? j0 + ATT_BLK : T, keys = j1 - j0, qrows = T - j0;
                 /* dV = P^T dO ; dK = scale dS^T Q (entries above the diagonal are zeros) */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, keys, hd, qrows, 1.0f,
-                            P + (size_t)j0 * T + j0, T, dO + (size_t)j0 * C, C, 0.0f,
-                            dv + (size_t)j0 * 3 * C, 3 * C);
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, keys, hd, qrows, scale,
-                            dS + (size_t)j0 * T + j0, T, q + (size_t)j0 * 3 * C, 3 * C, 0.0f,
-                            dk + (size_t)j0 * 3 * C, 3 * C);
+                const float *Pj = P + (size_t)j0 * T + j0, *dSj = dS + (size_t)j0 * T + j0;
+                mk_gemm(be, dv + (size_t)j0 * 3 * C, 3 * C, Pj, 1, T, dOp + (size_t)j0 * hd, hd,
+                        keys, hd, qrows, 1.0f, MK_DENSE, 0);
+                mk_gemm(be, dk + (size_t)j0 * 3 * C, 3 * C, dSj, 1, T, Q + (size_t)j0 * hd, hd,
+                        keys, hd, qrows, scale, MK_DENSE, 0);
             }
         }
     }
@@ -1012,6 +1168,8 @@ ds_backend *ds_backend_cpu_create(int nthreads) {
     im->nthreads = nthreads > 0 ? nthreads : default_threads();
     const char *ot = getenv("DISTSWEEP_CPU_OPTIMES");
     im->optimes = ot && *ot && strcmp(ot, "0");
+    const char *pt = getenv("DISTSWEEP_CPU_PORTABLE");
+    im->portable = pt && *pt && strcmp(pt, "0");
     im->scratch = DS_CALLOC(im->nthreads, sizeof(float *));
     im->scratch_n = DS_CALLOC(im->nthreads, sizeof(size_t));
     /* Our tiles are the parallelism; OpenBLAS's own threads would fight OpenMP's

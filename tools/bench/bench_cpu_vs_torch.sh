@@ -5,7 +5,7 @@
 #
 #   tools/bench/bench_cpu_vs_torch.sh [--build DIR] [--sizes "64 128 256"]
 #       [--batch 128] [--context 256] [--steps 5] [--warmup 2] [--threads 2]
-#       [--coretype auto|unset|Haswell|SkylakeX|Cooperlake] [--explore]
+#       [--repeat 3] [--coretype auto|unset|Haswell|SkylakeX|Cooperlake] [--explore]
 #
 # One step = data, forward, masked CE, backward, global-norm clip, AdamW (no
 # evaluation). The engine side is `distsweep bench --backend cpu` on a sweep
@@ -19,7 +19,9 @@
 # does (src/backend_cpu.c: never below the CPU's class) and PyTorch gets the
 # same OPENBLAS_CORETYPE; any other value is forced on both.
 # Prints the step time of each and the ratio torch/engine (> 1: the engine is
-# faster). --explore also times OPENBLAS_CORETYPE unset / Haswell / SkylakeX /
+# faster). Each size runs --repeat times, engine and PyTorch alternating, so
+# that both see the same phases of a machine whose speed drifts; the table
+# gives every run's mean step time and the ratio of the medians. --explore also times OPENBLAS_CORETYPE unset / Haswell / SkylakeX /
 # Cooperlake and 1 vs 2 BLAS threads for both, at every size (the engine runs
 # OpenBLAS single-threaded on its own tiles, so only the coretype matters to
 # it; DISTSWEEP_KEEP_OPENBLAS_CORETYPE=1 keeps distsweep from replacing
@@ -38,6 +40,7 @@ context=256
 steps=5
 warmup=2
 threads=2
+repeat=3
 coretype=auto
 explore=0
 py=/usr/bin/python3
@@ -51,9 +54,10 @@ while [ $# -gt 0 ]; do
         --steps) steps=$2; shift 2 ;;
         --warmup) warmup=$2; shift 2 ;;
         --threads) threads=$2; shift 2 ;;
+        --repeat) repeat=$2; shift 2 ;;
         --coretype) coretype=$2; shift 2 ;;
         --explore) explore=1; shift ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "bench_cpu_vs_torch: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -140,13 +144,21 @@ else
     echo "# both: OPENBLAS_CORETYPE=$ct_main OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads"
 fi
 echo "# torch: torch.set_num_threads($threads), LD_PRELOAD=${tcmalloc:-none}, torch.optim.AdamW(foreach=True)"
-printf "%-6s %10s %14s %14s %8s\n" d params "engine s/step" "torch s/step" ratio
+# median of the numbers given as arguments
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+echo "# $repeat runs per size, engine and torch alternating; ratio = median torch / median engine"
+printf "%-6s %10s %-28s %-28s %8s\n" d params "engine s/step (runs)" "torch s/step (runs)" ratio
 for d in $sizes; do
-    e=$(run_one engine "$d" "$ct_main" "$threads")
-    t=$(run_one torch "$d" "$ct_main" "$threads")
+    es=() ts=()
+    for _ in $(seq "$repeat"); do
+        es+=("$(run_one engine "$d" "$ct_main" "$threads")")
+        ts+=("$(run_one torch "$d" "$ct_main" "$threads")")
+    done
+    e=$(median "${es[@]}")
+    t=$(median "${ts[@]}")
     p=$("$py" -c "d=$d; print(4*(12*d*d+13*d)+2*154*d+2*d)")
     r=$("$py" -c "print('%.2f' % ($t / $e))")
-    printf "%-6s %10s %14s %14s %7sx\n" "$d" "$p" "$e" "$t" "$r"
+    printf "%-6s %10s %-28s %-28s %7sx\n" "$d" "$p" "$e (${es[*]})" "$t (${ts[*]})" "$r"
 done
 
 if [ "$explore" = 1 ]; then
