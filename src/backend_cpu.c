@@ -570,33 +570,37 @@ static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t
 /* ------------------------------------------------------------------------ */
 /* rotary position embedding (GPT-NeoX rotate-half on the first rot dims) */
 
+/* x[j], x[j + half] rotated by the angle with cosine c[j], sine sign*s[j]. */
+DS_CLONES static void rope_rotate(float *x, const float *c, const float *s, float sign, int half) {
+#pragma omp simd
+    for (int j = 0; j < half; j++) {
+        float a = x[j], b = x[j + half], sn = sign * s[j];
+        x[j] = a * c[j] - b * sn;
+        x[j + half] = b * c[j] + a * sn;
+    }
+}
+
 static void rope_apply(ds_backend *be, float *qkv, int R, int B, int T, int H, int hd, int rot,
                        float base, float sign) {
     if (rot <= 0) return;
     int half = rot / 2, C = H * hd;
-    /* cos/sin table [T][half], in double then rounded once */
-    float *cs = malloc(sizeof(float) * 2 * (size_t)T * half);
+    /* cos and sin tables [T][half], in double then rounded once */
+    float *cs = malloc(sizeof(float) * 2 * (size_t)T * half), *sn = cs + (size_t)T * half;
     DS_ASSERT(cs);
     for (int t = 0; t < T; t++)
         for (int j = 0; j < half; j++) {
             double ang = t * pow((double)base, -2.0 * j / rot);
-            cs[2 * ((size_t)t * half + j)] = (float)cos(ang);
-            cs[2 * ((size_t)t * half + j) + 1] = (float)sin(ang);
+            cs[(size_t)t * half + j] = (float)cos(ang);
+            sn[(size_t)t * half + j] = (float)sin(ang);
         }
 #pragma omp parallel for schedule(static) num_threads(NT(be))
     for (long i = 0; i < (long)R * B * T; i++) {
         int t = (int)(i % T);
         float *row = qkv + i * 3 * C;
         for (int part = 0; part < 2; part++) /* q, then k */
-            for (int h = 0; h < H; h++) {
-                float *x = row + part * C + h * hd;
-                for (int j = 0; j < half; j++) {
-                    float c = cs[2 * ((size_t)t * half + j)], s = sign * cs[2 * ((size_t)t * half + j) + 1];
-                    float a = x[j], bb = x[j + half];
-                    x[j] = a * c - bb * s;
-                    x[j + half] = bb * c + a * s;
-                }
-            }
+            for (int h = 0; h < H; h++)
+                rope_rotate(row + part * C + h * hd, cs + (size_t)t * half, sn + (size_t)t * half, sign,
+                            half);
     }
     free(cs);
 }
