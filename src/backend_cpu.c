@@ -1,13 +1,16 @@
 /* backend_cpu: the reference implementation of backend.h on the CPU.
  *
- * fp32 tensors in host memory, OpenBLAS sgemm for every matrix product and
- * OpenMP for the parallelism. OpenBLAS is pinned to one thread and every sgemm
- * runs on a fixed tile (a block of rows, or a block of a weight gradient) that
- * does not depend on the thread count or on R; OpenMP hands the tiles of all
- * replicas to the threads. So each output element is computed by the same
- * code on the same operands whatever R and the thread count are: a replica's
- * bits never depend on its pack. Reductions run in a fixed order with double
- * accumulators.
+ * fp32 tensors in host memory, OpenBLAS sgemm for the linear layers, a small
+ * FMA kernel for the attention products (mk_gemm), OpenMP for the
+ * parallelism. OpenBLAS is pinned to one thread and every product runs on a
+ * fixed tile (a block of rows, a block of a weight gradient, one attention
+ * head) that does not depend on the thread count or on R; OpenMP hands the
+ * tiles of all replicas to the threads (GEMM tiles and attention tasks
+ * dynamically, so that a core slowed by a neighbour does not hold the other
+ * up: which thread computes a tile never changes its bits). So each output
+ * element is computed by the same code on the same operands whatever R and
+ * the thread count are: a replica's bits never depend on its pack.
+ * Reductions run in a fixed order with double accumulators.
  *
  * Forward and backward of each op sit side by side (llm.c style). */
 #define _POSIX_C_SOURCE 200809L
@@ -426,7 +429,7 @@ static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float
                        const float *b, size_t ws, int R, int N, int C, int OC) {
     double t0 = op_begin(be);
     int rt = row_tile(N), nt = cdiv(N, rt);
-#pragma omp parallel for schedule(static) num_threads(NT(be))
+#pragma omp parallel for schedule(dynamic) num_threads(NT(be))
     for (int t = 0; t < R * nt; t++) {
         int r = t / nt, n0 = (t % nt) * rt, rows = N - n0 < rt ? N - n0 : rt;
         const float *x = inp + ((size_t)r * N + n0) * C;
@@ -496,7 +499,7 @@ static void matmul_dw(ds_backend *be, float *dw, float *db, size_t ws, const flo
             float *dwr = dw + r * ws;
 #pragma omp parallel num_threads(NT(be))
             {
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
                 for (int k = 0; k < nk; k++) {
                     int n0 = k * kc, rows = N - n0 < kc ? N - n0 : kc;
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, rows, 1.0f,
@@ -556,7 +559,7 @@ static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t
     matmul_dw(be, dw, db, ws, dout, inp, R, N, C, OC);
     if (dinp) {
         int rt = row_tile(N), nt = cdiv(N, rt);
-#pragma omp parallel for schedule(static) num_threads(NT(be))
+#pragma omp parallel for schedule(dynamic) num_threads(NT(be))
         for (int t = 0; t < R * nt; t++) {
             int r = t / nt, n0 = (t % nt) * rt, rows = N - n0 < rt ? N - n0 : rt;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, C, OC, 1.0f,
@@ -827,7 +830,7 @@ static void attention_fwd(ds_backend *be, float *out, float *lse, const float *q
     {
         float *S = scratch(be, omp_get_thread_num(), (size_t)ATT_BLK * T + (size_t)hd * ldt + (size_t)T * hd);
         float *Kt = S + (size_t)ATT_BLK * T, *V = Kt + (size_t)hd * ldt;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 4)
         for (long task = 0; task < (long)R * B * H; task++) {
             long rb = task / H;
             int h = (int)(task % H);
@@ -867,7 +870,7 @@ static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const 
         size_t TT = (size_t)T * T, TH = (size_t)T * hd, HL = (size_t)hd * ldt;
         float *P = scratch(be, omp_get_thread_num(), 2 * TT + 2 * HL + 3 * TH), *dS = P + TT;
         float *Kt = dS + TT, *Vt = Kt + HL, *Q = Vt + HL, *K = Q + TH, *dOp = K + TH;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 4)
         for (long task = 0; task < (long)R * B * H; task++) {
             long rb = task / H;
             int h = (int)(task % H);
