@@ -31,10 +31,13 @@
  * they vectorize; no value changes (no reassociation, no contraction). */
 #pragma GCC optimize("no-trapping-math")
 
-/* The per-row and per-element loops, compiled for AVX-512, AVX2 and baseline
- * x86-64 and picked at load time (the build's baseline is SSE2). No FMA
- * contraction in ISO C mode and no reassociation: the same bits on each. */
-#define DS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+/* The per-row and per-element loops, compiled for x86-64-v4 (AVX-512),
+ * x86-64-v3 (AVX2 + FMA) and baseline x86-64 and picked at load time (the
+ * build's baseline is SSE2). No FMA contraction in ISO C mode and no
+ * reassociation; the fused multiply-adds that exp and erf ask for are fmaf
+ * calls, exact in every build (hardware FMA in the two fast clones, libm's
+ * fmaf in the baseline one): the same bits on each. */
+#define DS_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
 enum {
     OP_ENCODER_FWD,
@@ -153,21 +156,22 @@ static float *shared_scratch(ds_backend *be, size_t n) {
 }
 
 /* exp without a libm call, so loops over it vectorize (Cephes expf
- * polynomial, within 2 ulp of expf on [-87, 88]; clamped outside). The same
- * arithmetic in every lane and every build: no ISA-dependent results. */
+ * polynomial, within 2 ulp of expf on [-87, 88]; clamped outside), with a
+ * fused multiply-add per step. The same arithmetic in every lane and every
+ * build: no ISA-dependent results. */
 static inline float ds_expf(float x) {
     x = x < -87.0f ? -87.0f : x;
     x = x > 88.0f ? 88.0f : x;
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest */
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
+    float r = fmaf(n, -0.693359375f, x);
+    r = fmaf(n, 2.12194440e-4f, r);
     float p = 1.9875691500E-4f;
-    p = p * r + 1.3981999507E-3f;
-    p = p * r + 8.3334519073E-3f;
-    p = p * r + 4.1665795894E-2f;
-    p = p * r + 1.6666665459E-1f;
-    p = p * r + 5.0000001201E-1f;
-    p = p * r * r + r + 1.0f;
+    p = fmaf(p, r, 1.3981999507E-3f);
+    p = fmaf(p, r, 8.3334519073E-3f);
+    p = fmaf(p, r, 4.1665795894E-2f);
+    p = fmaf(p, r, 1.6666665459E-1f);
+    p = fmaf(p, r, 5.0000001201E-1f);
+    p = fmaf(p * r, r, r + 1.0f);
     union {
         int32_t i;
         float f;
@@ -178,13 +182,18 @@ static inline float ds_expf(float x) {
 
 /* erf(x) by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7, float
  * roundoff size for GELU, whose output is 0.5 x (1 + erf)), given e =
- * exp(-x^2), which the GELU backward needs too. Vectorizable. */
+ * exp(-x^2), which the GELU backward needs too. Vectorizable; fabsf and
+ * copysignf rather than selects on x < 0, which GCC if-converts by
+ * computing the polynomial (and its division) for both signs. */
 static inline float ds_erff(float x, float e) {
-    float ax = x < 0 ? -x : x;
-    float t = 1.0f / (1.0f + 0.3275911f * ax);
-    float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
-    float y = 1.0f - poly * e;
-    return x < 0 ? -y : y;
+    float ax = fabsf(x);
+    float t = 1.0f / fmaf(0.3275911f, ax, 1.0f);
+    float p = fmaf(1.061405429f, t, -1.453152027f);
+    p = fmaf(p, t, 1.421413741f);
+    p = fmaf(p, t, -0.284496736f);
+    p = fmaf(p, t, 0.254829592f);
+    float y = fmaf(-(p * t), e, 1.0f);
+    return copysignf(y, x);
 }
 
 /* Sums in 8 fixed lanes then across them: one order on every ISA, and the
