@@ -1,7 +1,12 @@
 # tools: the set-up, CI and benchmark shell scripts are shellcheck-clean
 # (the Slurm scripts have their own check in tests/slurm).
 file(GLOB DS_TOOL_SCRIPTS CONFIGURE_DEPENDS
-  ${CMAKE_SOURCE_DIR}/tools/*.sh ${CMAKE_SOURCE_DIR}/tools/bench/*.sh)
+  ${CMAKE_SOURCE_DIR}/tools/*.sh ${CMAKE_SOURCE_DIR}/tools/bench/*.sh ${CMAKE_SOURCE_DIR}/tests/tools/*.sh)
 add_test(NAME tools.shellcheck
   COMMAND bash -c "command -v shellcheck >/dev/null || { echo 'shellcheck not installed'; exit 77; }; shellcheck \"$@\"" shellcheck ${DS_TOOL_SCRIPTS} ${CMAKE_SOURCE_DIR}/.ci/run)
 set_tests_properties(tools.shellcheck PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 60)
+
+# the CPU-vs-PyTorch benchmark end to end at a tiny size (figures unchecked)
+add_test(NAME tools.bench_smoke
+  COMMAND ${CMAKE_SOURCE_DIR}/tests/tools/bench_smoke.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
+set_tests_properties(tools.bench_smoke PROPERTIES LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 300)

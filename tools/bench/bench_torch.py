@@ -10,7 +10,11 @@ Run it in PyTorch's best CPU configuration (the .sh does): torch threads =
 OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = cores, LD_PRELOAD=libtcmalloc_minimal.
 
     /usr/bin/python3 tools/bench/bench_torch.py --d 128 [--layers 4 --vocab 150
-        --batch 128 --context 256 --steps 5 --warmup-steps 2 --threads 2]
+        --batch 128 --context 256 --steps 5 --warmup-steps 2 --threads 2 --profile]
+
+--profile also prints, to stderr, torch.profiler's table of the timed steps'
+ops by self CPU time (where PyTorch spends its step: mm/addmm are the linear
+layers, bmm the attention products).
 """
 import argparse
 import json
@@ -39,6 +43,7 @@ def main():
     ap.add_argument("--steps", type=int, default=5, help="timed steps")
     ap.add_argument("--warmup-steps", type=int, default=2, help="untimed steps first")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--profile", action="store_true", help="op table of the timed steps on stderr")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -55,7 +60,11 @@ def main():
     x, y, m = ref.count_batch(a.batch, a.context, a.vocab, 1, 30, gen)
 
     times = []
+    prof = None
     for i in range(a.warmup_steps + a.steps):
+        if a.profile and i == a.warmup_steps:
+            prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+            prof.__enter__()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = ref.masked_loss(ref.forward_named(W, x, cfg), y, m)
@@ -65,6 +74,9 @@ def main():
         dt = time.perf_counter() - t0
         if i >= a.warmup_steps:
             times.append(dt)
+    if prof is not None:
+        prof.__exit__(None, None, None)
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15), file=sys.stderr)
     print(json.dumps({
         "impl": "pytorch", "torch": torch.__version__, "d": a.d, "layers": a.layers,
         "params": ref.n_params(cfg), "batch": a.batch, "context": a.context,
