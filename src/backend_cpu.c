@@ -83,6 +83,8 @@ static const char *const op_names[N_OPS] = {
     "adamw",
 };
 
+enum { MK_PATH_AUTO, MK_PATH_AVX2, MK_PATH_PORTABLE }; /* attention kernel choice (mk_gemm) */
+
 typedef struct {
     int nthreads;
     /* per-thread scratch, kept between calls: a fresh malloc of this size
@@ -94,9 +96,10 @@ typedef struct {
     /* DISTSWEEP_CPU_OPTIMES=1: wall time and calls of each op, printed to
      * stderr by destroy (a profiling aid, as DISTSWEEP_CUDA_OPTIMES) */
     int optimes;
-    /* DISTSWEEP_CPU_PORTABLE=1: the attention products on the portable path
-     * even where the AVX-512 one runs (a test that both give the same bits) */
-    int portable;
+    /* DISTSWEEP_CPU_PORTABLE=1 (or =avx2): the attention products on the
+     * portable (or AVX2) path even where a faster one runs, for the test
+     * that all paths give the same bits */
+    int mk_path;
     double op_s[N_OPS];
     long op_n[N_OPS];
 } cpu_impl;
@@ -656,8 +659,8 @@ enum { ATT_BLK = 64 };
  * (MK_CAUSAL_K) to fewer than diag + m0 + MK_MR: what a causal block needs,
  * rows at global position diag + m. Each sum runs k = 0, 1, ... from 0 with
  * one fused multiply-add per term, and alpha multiplies the sum: the AVX-512
- * path and the portable one (fmaf) give the same bits, and no result depends
- * on R or the thread count. */
+ * and AVX2 kernels and the portable loops (fmaf) give the same bits, and no
+ * result depends on R or the thread count. */
 enum { MK_MR = 4, MK_NR = 64, MK_KC = 128 };
 enum { MK_DENSE, MK_CAUSAL_N, MK_CAUSAL_K };
 
@@ -667,17 +670,27 @@ static inline void mk_limits(int causal, int diag, int m0, int N, int K, int *nl
     *klim = causal == MK_CAUSAL_K && lim < K ? lim : K;
 }
 
-static void mk_gemm_portable(float *C, int ldc, const float *A, long ar, long ak, const float *B,
-                             int ldb, int M, int N, int K, float alpha, int causal, int diag) {
+/* The same sums with C's row as the accumulators, vectorized along n (each
+ * element still adds its terms in k order): hardware FMA in the x86-64-v3/v4
+ * clones, libm's fmaf in the baseline one. C must not overlap A or B. */
+DS_CLONES static void mk_gemm_portable(float *C, int ldc, const float *A, long ar, long ak,
+                                       const float *B, int ldb, int M, int N, int K, float alpha,
+                                       int causal, int diag) {
     for (int m0 = 0; m0 < M; m0 += MK_MR) {
         int nlim, klim;
         mk_limits(causal, diag, m0, N, K, &nlim, &klim);
-        for (int m = m0; m < M && m < m0 + MK_MR; m++)
-            for (int n = 0; n < nlim; n++) {
-                float acc = 0.0f;
-                for (int k = 0; k < klim; k++) acc = fmaf(A[m * ar + k * ak], B[(size_t)k * ldb + n], acc);
-                C[(size_t)m * ldc + n] = alpha * acc;
+        for (int m = m0; m < M && m < m0 + MK_MR; m++) {
+            float *c = C + (size_t)m * ldc;
+            for (int n = 0; n < nlim; n++) c[n] = 0.0f;
+            for (int k = 0; k < klim; k++) {
+                float a = A[m * ar + k * ak];
+                const float *b = B + (size_t)k * ldb;
+#pragma omp simd
+                for (int n = 0; n < nlim; n++) c[n] = fmaf(a, b[n], c[n]);
             }
+#pragma omp simd
+            for (int n = 0; n < nlim; n++) c[n] = alpha * c[n];
+        }
     }
 }
 
@@ -705,7 +718,9 @@ mk_gemm_avx512(float *C, int ldc, const float *A, long ar, long ak, const float 
 #pragma GCC unroll 4
                 for (int v = 0; v < 4; v++) {
                     int lanes = nn - 16 * v;
-                    mk[v] = lanes >= 16 ? (__mmask16)0xFFFF : lanes <= 0 ? 0 : (__mmask16)((1u << lanes) - 1);
+                    mk[v] = lanes >= 16 ? (__mmask16)0xFFFF
+                            : lanes <= 0 ? 0
+                                         : (__mmask16)((1u << lanes) - 1);
                 }
                 const float *a[MK_MR];
                 float *cr[MK_MR];
@@ -717,7 +732,8 @@ mk_gemm_avx512(float *C, int ldc, const float *A, long ar, long ak, const float 
                     cr[r] = C + (size_t)(m0 + rr) * ldc + n0;
 #pragma GCC unroll 4
                     for (int v = 0; v < 4; v++)
-                        c[r][v] = kc ? _mm512_maskz_loadu_ps(mk[v], cr[r] + 16 * v) : _mm512_setzero_ps();
+                        c[r][v] = kc ? _mm512_maskz_loadu_ps(mk[v], cr[r] + 16 * v)
+                                     : _mm512_setzero_ps();
                 }
                 const float *b = B + (size_t)kc * ldb + n0;
 #define MK_STEP(LOAD)                                                                   \
@@ -746,7 +762,75 @@ mk_gemm_avx512(float *C, int ldc, const float *A, long ar, long ak, const float 
                     if (r >= mm) break;
 #pragma GCC unroll 4
                     for (int v = 0; v < 4; v++)
-                        _mm512_mask_storeu_ps(cr[r] + 16 * v, mk[v], last ? _mm512_mul_ps(va, c[r][v]) : c[r][v]);
+                        _mm512_mask_storeu_ps(cr[r] + 16 * v, mk[v],
+                                              last ? _mm512_mul_ps(va, c[r][v]) : c[r][v]);
+                }
+            }
+}
+
+/* The same for AVX2 + FMA (AMD Zen 2/3 and older Intel parts): 4 rows x 32
+ * columns (4 x 4 vectors of 8) per step of k, the rest as above. */
+__attribute__((target("avx2,fma"))) static void
+mk_gemm_avx2(float *C, int ldc, const float *A, long ar, long ak, const float *B, int ldb, int M,
+             int N, int K, float alpha, int causal, int diag) {
+    enum { NR = 32 };
+    __m256 va = _mm256_set1_ps(alpha);
+    for (int n0 = 0; n0 < N; n0 += NR)
+        for (int kc = 0; kc < K; kc += MK_KC)
+            for (int m0 = 0; m0 < M; m0 += MK_MR) {
+                int nlim, klim, mm = M - m0 < MK_MR ? M - m0 : MK_MR;
+                mk_limits(causal, diag, m0, N, K, &nlim, &klim);
+                int k1 = kc + MK_KC < klim ? kc + MK_KC : klim;
+                if (n0 >= nlim || kc >= k1) continue;
+                int nn = nlim - n0 < NR ? nlim - n0 : NR;
+                __m256i mk[4];
+#pragma GCC unroll 4
+                for (int v = 0; v < 4; v++) {
+                    int lanes = nn - 8 * v;
+                    mk[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes),
+                                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+                }
+                const float *a[MK_MR];
+                float *cr[MK_MR];
+                __m256 c[MK_MR][4];
+#pragma GCC unroll 4
+                for (int r = 0; r < MK_MR; r++) {
+                    int rr = r < mm ? r : mm - 1;
+                    a[r] = A + (m0 + rr) * ar;
+                    cr[r] = C + (size_t)(m0 + rr) * ldc + n0;
+#pragma GCC unroll 4
+                    for (int v = 0; v < 4; v++)
+                        c[r][v] = kc ? _mm256_maskload_ps(cr[r] + 8 * v, mk[v]) : _mm256_setzero_ps();
+                }
+                const float *b = B + (size_t)kc * ldb + n0;
+#define MK_STEP(LOAD)                                                                   \
+    for (int k = kc; k < k1; k++, b += ldb) {                                           \
+        __m256 b0 = LOAD(0), b1 = LOAD(1), b2 = LOAD(2), b3 = LOAD(3);                  \
+        _Pragma("GCC unroll 4") for (int r = 0; r < MK_MR; r++) {                       \
+            __m256 x = _mm256_set1_ps(a[r][k * ak]);                                    \
+            c[r][0] = _mm256_fmadd_ps(x, b0, c[r][0]);                                  \
+            c[r][1] = _mm256_fmadd_ps(x, b1, c[r][1]);                                  \
+            c[r][2] = _mm256_fmadd_ps(x, b2, c[r][2]);                                  \
+            c[r][3] = _mm256_fmadd_ps(x, b3, c[r][3]);                                  \
+        }                                                                               \
+    }
+#define MK_FULL(v) _mm256_loadu_ps(b + 8 * (v))
+#define MK_MASKED(v) _mm256_maskload_ps(b + 8 * (v), mk[v])
+                if (nn == NR)
+                    MK_STEP(MK_FULL)
+                else
+                    MK_STEP(MK_MASKED)
+#undef MK_STEP
+#undef MK_FULL
+#undef MK_MASKED
+                int last = k1 == klim;
+#pragma GCC unroll 4
+                for (int r = 0; r < MK_MR; r++) {
+                    if (r >= mm) break;
+#pragma GCC unroll 4
+                    for (int v = 0; v < 4; v++)
+                        _mm256_maskstore_ps(cr[r] + 8 * v, mk[v],
+                                            last ? _mm256_mul_ps(va, c[r][v]) : c[r][v]);
                 }
             }
 }
@@ -755,9 +839,14 @@ mk_gemm_avx512(float *C, int ldc, const float *A, long ar, long ak, const float 
 static void mk_gemm(ds_backend *be, float *C, int ldc, const float *A, long ar, long ak,
                     const float *B, int ldb, int M, int N, int K, float alpha, int causal, int diag) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (!((cpu_impl *)be->impl)->portable && __builtin_cpu_supports("avx512f") &&
-        __builtin_cpu_supports("fma")) {
+    int path = ((cpu_impl *)be->impl)->mk_path;
+    if (path == MK_PATH_AUTO && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) {
         mk_gemm_avx512(C, ldc, A, ar, ak, B, ldb, M, N, K, alpha, causal, diag);
+        return;
+    }
+    if ((path == MK_PATH_AUTO || path == MK_PATH_AVX2) && __builtin_cpu_supports("avx2") &&
+        __builtin_cpu_supports("fma")) {
+        mk_gemm_avx2(C, ldc, A, ar, ak, B, ldb, M, N, K, alpha, causal, diag);
         return;
     }
 #endif
@@ -1209,7 +1298,9 @@ ds_backend *ds_backend_cpu_create(int nthreads) {
     const char *ot = getenv("DISTSWEEP_CPU_OPTIMES");
     im->optimes = ot && *ot && strcmp(ot, "0");
     const char *pt = getenv("DISTSWEEP_CPU_PORTABLE");
-    im->portable = pt && *pt && strcmp(pt, "0");
+    im->mk_path = !pt || !*pt || !strcmp(pt, "0") ? MK_PATH_AUTO
+                  : !strcmp(pt, "avx2")           ? MK_PATH_AVX2
+                                                  : MK_PATH_PORTABLE;
     im->scratch = DS_CALLOC(im->nthreads, sizeof(float *));
     im->scratch_n = DS_CALLOC(im->nthreads, sizeof(size_t));
     /* Our tiles are the parallelism; OpenBLAS's own threads would fight OpenMP's

@@ -256,8 +256,8 @@ static void check_matmul_long(int N) {
  * upstream gradient, for a pack of 2 with 3 heads of hd 16 over B = 2. The
  * scores are O(1) and the probabilities sum to 1, so float roundoff bounds
  * each output near 1e-6 of its scale; we allow 2e-5 absolute. The backend's
- * portable path (DISTSWEEP_CPU_PORTABLE=1) must give the very same bits as
- * the AVX-512 one where that runs. */
+ * AVX2 kernel and portable loops (DISTSWEEP_CPU_PORTABLE=avx2, =1) must give
+ * the very same bits as the default (AVX-512) path. */
 static void check_attention_long(int T) {
     int R = 2, B = 2, H = 3, hd = 16, C = H * hd;
     size_t nq = (size_t)R * B * T * 3 * C, no = (size_t)R * B * T * C;
@@ -333,18 +333,23 @@ static void check_attention_long(int T) {
                     worst_g = ev > worst_g || isnan(ev) ? ev : worst_g;
                 }
         }
-    setenv("DISTSWEEP_CPU_PORTABLE", "1", 1);
-    ds_backend *bp = ds_backend_cpu_create(2);
-    unsetenv("DISTSWEEP_CPU_PORTABLE");
     float *out2 = malloc(sizeof(float) * no), *lse2 = malloc(sizeof(float) * R * B * H * T);
     float *dqkv2 = malloc(sizeof(float) * nq);
-    bp->attention_fwd(bp, out2, lse2, qkv, R, B, T, H, hd);
-    bp->attention_bwd(bp, dqkv2, dout, qkv, out2, lse2, R, B, T, H, hd);
-    CHECK_MSG(!memcmp(out, out2, sizeof(float) * no) && !memcmp(lse, lse2, sizeof(float) * R * B * H * T) &&
-                  !memcmp(dqkv, dqkv2, sizeof(float) * nq),
-              "T=%d: the portable attention differs from the default path", T);
+    const char *paths[] = {"avx2", "1"}; /* the AVX2 kernel (where the CPU has it), the portable loops */
+    for (int pi = 0; pi < 2; pi++) {
+        setenv("DISTSWEEP_CPU_PORTABLE", paths[pi], 1);
+        ds_backend *bp = ds_backend_cpu_create(2);
+        unsetenv("DISTSWEEP_CPU_PORTABLE");
+        bp->attention_fwd(bp, out2, lse2, qkv, R, B, T, H, hd);
+        bp->attention_bwd(bp, dqkv2, dout, qkv, out2, lse2, R, B, T, H, hd);
+        CHECK_MSG(!memcmp(out, out2, sizeof(float) * no) &&
+                      !memcmp(lse, lse2, sizeof(float) * R * B * H * T) &&
+                      !memcmp(dqkv, dqkv2, sizeof(float) * nq),
+                  "T=%d: attention with DISTSWEEP_CPU_PORTABLE=%s differs from the default path", T,
+                  paths[pi]);
+        bp->destroy(bp);
+    }
     free(out2); free(lse2); free(dqkv2);
-    bp->destroy(bp);
     CHECK_MSG(worst_o < 2e-5, "T=%d: attention output off by %g", T, worst_o);
     CHECK_MSG(worst_l < 2e-5, "T=%d: log-sum-exp off by %g", T, worst_l);
     CHECK_MSG(worst_g < 2e-5, "T=%d: dq/dk/dv off by %g", T, worst_g);
