@@ -138,7 +138,8 @@ int ds_cmd_bench(int argc, char **argv) {
         printf("{\"backend\": \"%s\", \"scale\": %d, \"d_model\": %d, \"n_layers\": %d, \"pack\": %d, "
                "\"batch\": %d, \"context\": %d, \"steps\": %d, \"threads\": %d, "
                "\"openblas_core\": \"%s\", \"openblas_coretype_env\": \"%s\", "
-               "\"step_s\": %.6f, \"step_s_min\": %.6f, \"steps_per_s\": %.4f, \"tokens_per_s\": %.1f, \"gflops\": %.2f, "
+               "\"step_s\": %.6f, \"step_s_min\": %.6f, \"steps_per_s\": %.4f, "
+               "\"tokens_per_s\": %.1f, \"gflops\": %.2f, "
                "\"data_s\": %.6f, \"forward_s\": %.6f, \"backward_s\": %.6f, \"optimizer_s\": %.6f}\n",
                be->name, scale, sc->d_model, sc->n_layers, R, B, ctx, steps, nth, core,
                env ? env : "", total / steps, tmin, sps, tokens, gflops, t[0] / steps, t[1] / steps,

@@ -21,8 +21,9 @@
 # Prints the step time of each and the ratio torch/engine (> 1: the engine is
 # faster). Each size runs --repeat times, engine and PyTorch alternating, so
 # that both see the same phases of a machine whose speed drifts; the table
-# gives every run's mean step time and the ratio of the medians. --explore also times OPENBLAS_CORETYPE unset / Haswell / SkylakeX /
-# Cooperlake and 1 vs 2 BLAS threads for both, at every size (the engine runs
+# gives every run's mean step time and the ratio of the medians. --explore
+# also times OPENBLAS_CORETYPE unset / Haswell / SkylakeX / Cooperlake and
+# 1 vs 2 BLAS threads for both, at every size (the engine runs
 # OpenBLAS single-threaded on its own tiles, so only the coretype matters to
 # it; DISTSWEEP_KEEP_OPENBLAS_CORETYPE=1 keeps distsweep from replacing
 # the forced kernels by its own choice, so that the setting is measured).
@@ -57,7 +58,7 @@ while [ $# -gt 0 ]; do
         --repeat) repeat=$2; shift 2 ;;
         --coretype) coretype=$2; shift 2 ;;
         --explore) explore=1; shift ;;
-        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
         *) echo "bench_cpu_vs_torch: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
