@@ -696,143 +696,134 @@ DS_CLONES static void mk_gemm_portable(float *C, int ldc, const float *A, long a
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
-/* Panels of MK_NR columns, each swept in chunks of MK_KC terms (32 KB of B,
- * which stays in L1 while every row tile uses it); per row tile 4 x 4
- * vectors accumulate, carried between chunks in C itself (a float stored and
- * reloaded is the same float, so the sums are those of one pass). Ragged
- * columns by lane masks (masked-off lanes neither load nor store), ragged
- * rows by repeating the last row's operand and not storing it. */
-__attribute__((target("avx512f,fma"))) static void
-mk_gemm_avx512(float *C, int ldc, const float *A, long ar, long ak, const float *B, int ldb, int M,
-               int N, int K, float alpha, int causal, int diag) {
-    __m512 va = _mm512_set1_ps(alpha);
-    for (int n0 = 0; n0 < N; n0 += MK_NR)
+/* One tile of MK_MR rows x nn <= 4 vectors of columns over the terms
+ * kc..k1-1: a[r] the start of row r's A, cr[r] its C row at the tile's first
+ * column, b the B row of term kc at that column. The accumulators start at 0
+ * (kc == 0) or from C, where the previous chunk left them (a float stored and
+ * reloaded is the same float, so the sums are those of one pass); the last
+ * chunk multiplies by alpha. Only rows r < mm are stored. */
+typedef void mk_tile_fn(const float *const *a, long ak, float *const *cr, const float *b,
+                        int ldb, int kc, int k1, int nn, int mm, float alpha, int last);
+
+/* The tile's loop, for vectors VEC of W floats; LD(p, v) and ST(p, v, x) load
+ * and store vector v of a row. Instantiated twice per ISA: plain for full
+ * tiles, with lane masks for ragged ones (masked-off lanes neither load nor
+ * store), so that no mask is in the inner loop of a full tile. */
+#define MK_TILE(VEC, W, ZERO, SET1, FMADD, MUL, LD, ST)                                 \
+    do {                                                                                \
+        VEC c[MK_MR][4];                                                                \
+        _Pragma("GCC unroll 4") for (int r = 0; r < MK_MR; r++)                         \
+            _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++)                         \
+                c[r][v] = kc ? LD(cr[r] + W * v, v) : ZERO();                           \
+        for (int k = kc; k < k1; k++, b += ldb) {                                       \
+            VEC b0 = LD(b, 0), b1 = LD(b + W, 1);                                       \
+            VEC b2 = LD(b + 2 * W, 2), b3 = LD(b + 3 * W, 3);                           \
+            _Pragma("GCC unroll 4") for (int r = 0; r < MK_MR; r++) {                   \
+                VEC x = SET1(a[r][k * ak]);                                             \
+                c[r][0] = FMADD(x, b0, c[r][0]);                                        \
+                c[r][1] = FMADD(x, b1, c[r][1]);                                        \
+                c[r][2] = FMADD(x, b2, c[r][2]);                                        \
+                c[r][3] = FMADD(x, b3, c[r][3]);                                        \
+            }                                                                           \
+        }                                                                               \
+        VEC va = SET1(alpha);                                                           \
+        /* constant indices, so c stays in registers */                                 \
+        _Pragma("GCC unroll 4") for (int r = 0; r < MK_MR; r++) {                       \
+            if (r >= mm) break;                                                         \
+            _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++)                         \
+                ST(cr[r] + W * v, v, last ? MUL(va, c[r][v]) : c[r][v]);                \
+        }                                                                               \
+    } while (0)
+
+#define MK_LD512(p, v) _mm512_loadu_ps(p)
+#define MK_ST512(p, v, x) _mm512_storeu_ps(p, x)
+#define MK_MLD512(p, v) _mm512_maskz_loadu_ps(mk[v], p)
+#define MK_MST512(p, v, x) _mm512_mask_storeu_ps(p, mk[v], x)
+__attribute__((target("avx512f,fma"), always_inline)) static inline void
+mk_tile_avx512(const float *const *a, long ak, float *const *cr, const float *b, int ldb, int kc,
+               int k1, int nn, int mm, float alpha, int last) {
+    if (nn == 64) {
+        MK_TILE(__m512, 16, _mm512_setzero_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_mul_ps,
+                MK_LD512, MK_ST512);
+        return;
+    }
+    __mmask16 mk[4];
+    for (int v = 0; v < 4; v++) {
+        int lanes = nn - 16 * v;
+        mk[v] = lanes >= 16 ? (__mmask16)0xFFFF : lanes <= 0 ? 0 : (__mmask16)((1u << lanes) - 1);
+    }
+    MK_TILE(__m512, 16, _mm512_setzero_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_mul_ps,
+            MK_MLD512, MK_MST512);
+}
+
+/* AVX2 + FMA (AMD Zen 2/3 and older Intel parts): tiles of 4 x 32 columns. */
+#define MK_LD256(p, v) _mm256_loadu_ps(p)
+#define MK_ST256(p, v, x) _mm256_storeu_ps(p, x)
+#define MK_MLD256(p, v) _mm256_maskload_ps(p, mk[v])
+#define MK_MST256(p, v, x) _mm256_maskstore_ps(p, mk[v], x)
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+mk_tile_avx2(const float *const *a, long ak, float *const *cr, const float *b, int ldb, int kc,
+             int k1, int nn, int mm, float alpha, int last) {
+    if (nn == 32) {
+        MK_TILE(__m256, 8, _mm256_setzero_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps,
+                MK_LD256, MK_ST256);
+        return;
+    }
+    __m256i mk[4];
+    for (int v = 0; v < 4; v++)
+        mk[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(nn - 8 * v),
+                                   _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    MK_TILE(__m256, 8, _mm256_setzero_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps,
+            MK_MLD256, MK_MST256);
+}
+#undef MK_TILE
+#undef MK_LD512
+#undef MK_ST512
+#undef MK_MLD512
+#undef MK_MST512
+#undef MK_LD256
+#undef MK_ST256
+#undef MK_MLD256
+#undef MK_MST256
+
+/* Panels of nr columns (4 vectors of the tile's width), each swept in
+ * chunks of MK_KC terms (32 KB of B at 64 columns, which stays in L1 while
+ * every row tile uses it), one tile per MK_MR rows; ragged rows repeat the
+ * last row's operand, which the tile does not store. Inlined into one
+ * function per ISA below, with the tile inlined into it (a call per tile
+ * cost 3 % of the attention time). */
+__attribute__((always_inline)) static inline void
+mk_gemm_tiled(mk_tile_fn *tile, int nr, float *C, int ldc, const float *A, long ar, long ak,
+              const float *B, int ldb, int M, int N, int K, float alpha, int causal, int diag) {
+    for (int n0 = 0; n0 < N; n0 += nr)
         for (int kc = 0; kc < K; kc += MK_KC)
             for (int m0 = 0; m0 < M; m0 += MK_MR) {
                 int nlim, klim, mm = M - m0 < MK_MR ? M - m0 : MK_MR;
                 mk_limits(causal, diag, m0, N, K, &nlim, &klim);
                 int k1 = kc + MK_KC < klim ? kc + MK_KC : klim;
                 if (n0 >= nlim || kc >= k1) continue;
-                int nn = nlim - n0 < MK_NR ? nlim - n0 : MK_NR;
-                __mmask16 mk[4];
-#pragma GCC unroll 4
-                for (int v = 0; v < 4; v++) {
-                    int lanes = nn - 16 * v;
-                    mk[v] = lanes >= 16 ? (__mmask16)0xFFFF
-                            : lanes <= 0 ? 0
-                                         : (__mmask16)((1u << lanes) - 1);
-                }
                 const float *a[MK_MR];
                 float *cr[MK_MR];
-                __m512 c[MK_MR][4];
-#pragma GCC unroll 4
                 for (int r = 0; r < MK_MR; r++) {
                     int rr = r < mm ? r : mm - 1;
                     a[r] = A + (m0 + rr) * ar;
                     cr[r] = C + (size_t)(m0 + rr) * ldc + n0;
-#pragma GCC unroll 4
-                    for (int v = 0; v < 4; v++)
-                        c[r][v] = kc ? _mm512_maskz_loadu_ps(mk[v], cr[r] + 16 * v)
-                                     : _mm512_setzero_ps();
                 }
-                const float *b = B + (size_t)kc * ldb + n0;
-#define MK_STEP(LOAD)                                                                   \
-    for (int k = kc; k < k1; k++, b += ldb) {                                           \
-        __m512 b0 = LOAD(0), b1 = LOAD(1), b2 = LOAD(2), b3 = LOAD(3);                  \
-        _Pragma("GCC unroll 4") for (int r = 0; r < MK_MR; r++) {                       \
-            __m512 x = _mm512_set1_ps(a[r][k * ak]);                                    \
-            c[r][0] = _mm512_fmadd_ps(x, b0, c[r][0]);                                  \
-            c[r][1] = _mm512_fmadd_ps(x, b1, c[r][1]);                                  \
-            c[r][2] = _mm512_fmadd_ps(x, b2, c[r][2]);                                  \
-            c[r][3] = _mm512_fmadd_ps(x, b3, c[r][3]);                                  \
-        }                                                                               \
-    }
-#define MK_FULL(v) _mm512_loadu_ps(b + 16 * (v))
-#define MK_MASKED(v) _mm512_maskz_loadu_ps(mk[v], b + 16 * (v))
-                if (nn == MK_NR)
-                    MK_STEP(MK_FULL)
-                else
-                    MK_STEP(MK_MASKED)
-#undef MK_STEP
-#undef MK_FULL
-#undef MK_MASKED
-                int last = k1 == klim;
-#pragma GCC unroll 4
-                for (int r = 0; r < MK_MR; r++) { /* constant indices: c stays in registers */
-                    if (r >= mm) break;
-#pragma GCC unroll 4
-                    for (int v = 0; v < 4; v++)
-                        _mm512_mask_storeu_ps(cr[r] + 16 * v, mk[v],
-                                              last ? _mm512_mul_ps(va, c[r][v]) : c[r][v]);
-                }
+                tile(a, ak, cr, B + (size_t)kc * ldb + n0, ldb, kc, k1,
+                     nlim - n0 < nr ? nlim - n0 : nr, mm, alpha, k1 == klim);
             }
 }
 
-/* The same for AVX2 + FMA (AMD Zen 2/3 and older Intel parts): 4 rows x 32
- * columns (4 x 4 vectors of 8) per step of k, the rest as above. */
+__attribute__((target("avx512f,fma"))) static void
+mk_gemm_avx512(float *C, int ldc, const float *A, long ar, long ak, const float *B, int ldb, int M,
+               int N, int K, float alpha, int causal, int diag) {
+    mk_gemm_tiled(mk_tile_avx512, MK_NR, C, ldc, A, ar, ak, B, ldb, M, N, K, alpha, causal, diag);
+}
+
 __attribute__((target("avx2,fma"))) static void
 mk_gemm_avx2(float *C, int ldc, const float *A, long ar, long ak, const float *B, int ldb, int M,
              int N, int K, float alpha, int causal, int diag) {
-    enum { NR = 32 };
-    __m256 va = _mm256_set1_ps(alpha);
-    for (int n0 = 0; n0 < N; n0 += NR)
-        for (int kc = 0; kc < K; kc += MK_KC)
-            for (int m0 = 0; m0 < M; m0 += MK_MR) {
-                int nlim, klim, mm = M - m0 < MK_MR ? M - m0 : MK_MR;
-                mk_limits(causal, diag, m0, N, K, &nlim, &klim);
-                int k1 = kc + MK_KC < klim ? kc + MK_KC : klim;
-                if (n0 >= nlim || kc >= k1) continue;
-                int nn = nlim - n0 < NR ? nlim - n0 : NR;
-                __m256i mk[4];
-#pragma GCC unroll 4
-                for (int v = 0; v < 4; v++) {
-                    int lanes = nn - 8 * v;
-                    mk[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes),
-                                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-                }
-                const float *a[MK_MR];
-                float *cr[MK_MR];
-                __m256 c[MK_MR][4];
-#pragma GCC unroll 4
-                for (int r = 0; r < MK_MR; r++) {
-                    int rr = r < mm ? r : mm - 1;
-                    a[r] = A + (m0 + rr) * ar;
-                    cr[r] = C + (size_t)(m0 + rr) * ldc + n0;
-#pragma GCC unroll 4
-                    for (int v = 0; v < 4; v++)
-                        c[r][v] = kc ? _mm256_maskload_ps(cr[r] + 8 * v, mk[v]) : _mm256_setzero_ps();
-                }
-                const float *b = B + (size_t)kc * ldb + n0;
-#define MK_STEP(LOAD)                                                                   \
-    for (int k = kc; k < k1; k++, b += ldb) {                                           \
-        __m256 b0 = LOAD(0), b1 = LOAD(1), b2 = LOAD(2), b3 = LOAD(3);                  \
-        _Pragma("GCC unroll 4") for (int r = 0; r < MK_MR; r++) {                       \
-            __m256 x = _mm256_set1_ps(a[r][k * ak]);                                    \
-            c[r][0] = _mm256_fmadd_ps(x, b0, c[r][0]);                                  \
-            c[r][1] = _mm256_fmadd_ps(x, b1, c[r][1]);                                  \
-            c[r][2] = _mm256_fmadd_ps(x, b2, c[r][2]);                                  \
-            c[r][3] = _mm256_fmadd_ps(x, b3, c[r][3]);                                  \
-        }                                                                               \
-    }
-#define MK_FULL(v) _mm256_loadu_ps(b + 8 * (v))
-#define MK_MASKED(v) _mm256_maskload_ps(b + 8 * (v), mk[v])
-                if (nn == NR)
-                    MK_STEP(MK_FULL)
-                else
-                    MK_STEP(MK_MASKED)
-#undef MK_STEP
-#undef MK_FULL
-#undef MK_MASKED
-                int last = k1 == klim;
-#pragma GCC unroll 4
-                for (int r = 0; r < MK_MR; r++) {
-                    if (r >= mm) break;
-#pragma GCC unroll 4
-                    for (int v = 0; v < 4; v++)
-                        _mm256_maskstore_ps(cr[r] + 8 * v, mk[v],
-                                            last ? _mm256_mul_ps(va, c[r][v]) : c[r][v]);
-                }
-            }
+    mk_gemm_tiled(mk_tile_avx2, MK_NR / 2, C, ldc, A, ar, ak, B, ldb, M, N, K, alpha, causal, diag);
 }
 #endif
 
@@ -840,7 +831,8 @@ static void mk_gemm(ds_backend *be, float *C, int ldc, const float *A, long ar, 
                     const float *B, int ldb, int M, int N, int K, float alpha, int causal, int diag) {
 #if defined(__x86_64__) && defined(__GNUC__)
     int path = ((cpu_impl *)be->impl)->mk_path;
-    if (path == MK_PATH_AUTO && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) {
+    if (path == MK_PATH_AUTO && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("fma")) {
         mk_gemm_avx512(C, ldc, A, ar, ak, B, ldb, M, N, K, alpha, causal, diag);
         return;
     }
