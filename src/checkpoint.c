@@ -14,12 +14,21 @@ typedef struct {
     FILE *f;
     uint64_t h;
     int bad;
+    int err_no; /* errno of the first failed write */
 } ckfile;
 
 static void w(ckfile *c, const void *p, size_t n) {
     if (c->bad || n == 0) return;
-    if (fwrite(p, 1, n, c->f) != n) c->bad = 1;
+    if (fwrite(p, 1, n, c->f) != n) c->bad = 1, c->err_no = errno;
     c->h = ds_fnv1a64(p, n, c->h);
+}
+
+/* A checkpoint that cannot be written is the storage's failure, never the
+ * run's (DS_EXIT_STORAGE): "checkpoint PATH: WHAT: no space left on device". */
+static int save_error(ds_error *err, const char *path, const char *what, int err_no) {
+    char cause[256];
+    ds_strerror_lc(err_no ? err_no : EIO, cause, sizeof cause);
+    return ds_error_set(err, DS_EXIT_STORAGE, "checkpoint %s: %s: %s", path, what, cause);
 }
 
 static void r(ckfile *c, void *p, size_t n) {
@@ -34,12 +43,12 @@ int ds_ckpt_save(const char *path, const ds_model *m, const ds_ckpt_state *st, d
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     float *buf = NULL;
-    ckfile c = {fopen(tmp, "wb"), DS_FNV1A64_INIT, 0};
+    ckfile c = {fopen(tmp, "wb"), DS_FNV1A64_INIT, 0, 0};
     if (!c.f) {
-        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: cannot create: %s", tmp, strerror(errno));
+        rc = save_error(err, tmp, "cannot create", errno);
         goto done;
     }
-    if (fwrite(DS_CKPT_MAGIC, 1, 8, c.f) != 8) c.bad = 1;
+    if (fwrite(DS_CKPT_MAGIC, 1, 8, c.f) != 8) c.bad = 1, c.err_no = errno;
     uint32_t ver[2] = {DS_CKPT_VERSION, 0};
     w(&c, ver, sizeof ver);
     int64_t hd[H_N] = {m->cfg.d, m->cfg.L, m->cfg.V, m->cfg.H, R, (int64_t)P, st->batch, st->context,
@@ -59,20 +68,22 @@ int ds_ckpt_save(const char *path, const ds_model *m, const ds_ckpt_state *st, d
             w(&c, buf, sizeof(float) * P);
         }
     uint64_t h = c.h;
-    if (!c.bad && fwrite(&h, 1, 8, c.f) != 8) c.bad = 1;
-    if (c.bad || fflush(c.f) != 0 || fsync(fileno(c.f)) != 0) {
-        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: write failed: %s", tmp, strerror(errno));
+    if (!c.bad && fwrite(&h, 1, 8, c.f) != 8) c.bad = 1, c.err_no = errno;
+    if (!c.bad && (fflush(c.f) != 0 || fsync(fileno(c.f)) != 0)) c.bad = 1, c.err_no = errno;
+    if (c.bad) {
+        rc = save_error(err, tmp, "cannot write", c.err_no);
         goto done;
     }
-    if (fclose(c.f) != 0) {
-        c.f = NULL;
-        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: close failed: %s", tmp, strerror(errno));
-        goto done;
-    }
+    int closed = fclose(c.f);
     c.f = NULL;
+    if (closed != 0) {
+        rc = save_error(err, tmp, "cannot write", errno);
+        remove(tmp);
+        goto done;
+    }
     if (rename(tmp, path) != 0) {
-        ds_error_set(err, DS_EXIT_ERROR, "checkpoint: cannot rename %s to %s: %s", tmp, path,
-                     strerror(errno));
+        rc = save_error(err, path, "cannot rename the new checkpoint over it", errno);
+        remove(tmp);
         goto done;
     }
     /* make the rename itself durable */
@@ -103,7 +114,7 @@ int ds_ckpt_load(const char *path, ds_model *m, ds_ckpt_state *st, ds_error *err
     int64_t *seeds = NULL;
     uint8_t *active = NULL;
     double *window = NULL;
-    ckfile c = {fopen(path, "rb"), DS_FNV1A64_INIT, 0};
+    ckfile c = {fopen(path, "rb"), DS_FNV1A64_INIT, 0, 0};
     if (!c.f) {
         ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: cannot open: %s", path, strerror(errno));
         goto done;

@@ -35,7 +35,9 @@ typedef struct {
 } ds_ckpt_state;
 
 /* Writes m's parameters and moments and st to path atomically. Returns 0 or
- * DS_EXIT_ERROR with err naming the file and the failing call. */
+ * DS_EXIT_STORAGE with err naming the file and the cause (a full disk is the
+ * storage's failure, not the run's); the previous checkpoint at path, if
+ * any, is left as it was and PATH.tmp is removed. */
 int ds_ckpt_save(const char *path, const ds_model *m, const ds_ckpt_state *st, ds_error *err);
 
 /* Reads path into m and st. st's identity fields (batch, context, steps,

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "common.h"
 #include "engine.h"
+#include "h5check.h"
 #include "scheduler.h"
 #include "signals.h"
 #include "store.h"
@@ -41,7 +42,10 @@ static void usage(FILE *f) {
             "Signals: SIGTERM, SIGUSR1, SIGINT checkpoint every rank and exit 3 (resumable);\n"
             "a second SIGINT exits at once.\n"
             "exit codes: 0 sweep complete, 1 error (or runs failed), 2 usage, sweep-file or\n"
-            "output-file error (nothing written), 3 interrupted (run the same command again)\n");
+            "output-file error (nothing written), 3 interrupted (run the same command again),\n"
+            "4 the results or a checkpoint could not be written (disk full, read-only, I/O\n"
+            "error): nothing finished is lost; fix the storage and run the same command again.\n"
+            "DISTSWEEP_HDF5_DIAG=1 shows HDF5's own diagnostics.\n");
 }
 
 /* The real job kind: the engine. */
@@ -209,13 +213,18 @@ static int prepare_output(const run_args *a, const ds_sweep *s, const char *out,
     if ((rc = ds_store_open(s, out, a->retry_failed, store, &info, err))) return rc;
     if (info.created) fprintf(stderr, "distsweep: created %s\n", out);
     if (info.recovered)
-        fprintf(stderr, "distsweep: %s was left by a killed writer; recovered\n", out);
+        fprintf(stderr, "distsweep: %s was not closed by its last writer (killed, or stopped by "
+                "a storage failure); recovered\n", out);
     if (info.new_seeds > info.old_seeds && !info.created)
         fprintf(stderr, "distsweep: extended the seed axis of %s from %lld to %lld seeds\n", out,
                 (long long)info.old_seeds, (long long)info.new_seeds);
     if (info.replayed)
-        fprintf(stderr, "distsweep: restored %lld run(s) from the journal\n",
-                (long long)info.replayed);
+        fprintf(stderr, "distsweep: restored %lld run(s) from the journal%s\n",
+                (long long)info.replayed,
+                info.repaired ? " (some were marked finished in the file without their data)" : "");
+    if (info.reset)
+        fprintf(stderr, "distsweep: %lld run(s) were marked finished in %s without their data "
+                "and are not in the journal: they run again\n", (long long)info.reset, out);
     if (info.stale_journal)
         fprintf(stderr, "distsweep: moved a journal of another result file aside (%s.journal.stale-*)\n",
                 out);
@@ -239,6 +248,8 @@ int ds_cmd_run(int argc, char **argv) {
         fprintf(stderr, "distsweep: %s\n", err.msg);
         return err.code;
     }
+    /* before any HDF5 call: no close at exit, diagnostics only when asked */
+    ds_h5_library_init();
     /* Handlers before MPI_Init: a signal during start-up must not kill us. */
     ds_signals_install();
     if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
@@ -259,6 +270,9 @@ int ds_cmd_run(int argc, char **argv) {
         }
         if (!rc) rc = prepare_output(&a, s, out, &store, &lock, &err);
         if (rc) fprintf(stderr, "distsweep: %s\n", err.msg);
+        if (rc == DS_EXIT_STORAGE)
+            fprintf(stderr, "distsweep: nothing finished is lost; free space on that file system "
+                    "(or make it writable again) and run the same command again\n");
         if (!rc) len = (int64_t)strlen(s->yaml_text) + 1;
     }
     DS_MPI_CHECK(MPI_Bcast(&rc, 1, MPI_INT, 0, comm));
@@ -292,19 +306,30 @@ int ds_cmd_run(int argc, char **argv) {
         ds_error cerr = {0};
         if (ds_store_close(store, &cerr) && !rc) rc = cerr.code, err = cerr;
         store = NULL;
-        if (rc && rc != DS_EXIT_INTERRUPTED) {
+        char counts[256];
+        snprintf(counts, sizeof counts, "%lld done, %lld diverged, %lld failed, %lld pending",
+                 (long long)st.done_left, (long long)st.diverged_left, (long long)st.failed_left,
+                 (long long)st.pending_left);
+        if (rc == DS_EXIT_STORAGE) {
+            fprintf(stderr, "distsweep: stopped: %s\n"
+                    "distsweep: nothing finished is lost (%s; %lld run(s) stored now). Free space "
+                    "on that file system (or make it writable again) and run the same command "
+                    "again to resume\n", err.msg, counts, (long long)st.stored);
+        } else if (rc && rc != DS_EXIT_INTERRUPTED) {
             fprintf(stderr, "distsweep: %s\n", err.msg);
         } else if (rc == DS_EXIT_INTERRUPTED) {
-            fprintf(stderr, "distsweep: interrupted; %lld run(s) stored, %lld pending; run the same "
-                    "command again to resume\n", (long long)st.stored, (long long)st.pending_left);
+            fprintf(stderr, "distsweep: interrupted: %s (%lld run(s) stored now); run the same "
+                    "command again to resume\n", counts, (long long)st.stored);
+        } else if (st.failed_left > 0 || st.pending_left > 0) {
+            fprintf(stderr, "distsweep: sweep finished with runs left: %s (%lld run(s) stored now "
+                    "in %.1f s); %s\n", counts, (long long)st.stored, st.wall_s, out);
+            if (st.failed_left > 0)
+                fprintf(stderr, "distsweep: `distsweep %s --retry-failed` runs the failed runs "
+                        "again\n", a.sweep_path);
+            rc = DS_EXIT_ERROR;
         } else {
-            fprintf(stderr, "distsweep: sweep complete: %lld run(s) stored in %.1f s; %s\n",
-                    (long long)st.stored, st.wall_s, out);
-            if (st.failed_left > 0) {
-                fprintf(stderr, "distsweep: %lld run(s) failed; `distsweep %s --retry-failed` runs "
-                        "them again\n", (long long)st.failed_left, a.sweep_path);
-                rc = DS_EXIT_ERROR;
-            }
+            fprintf(stderr, "distsweep: sweep complete: %s (%lld run(s) stored now in %.1f s); %s\n",
+                    counts, (long long)st.stored, st.wall_s, out);
         }
         const char *bench = getenv("DS_SCHED_STATS");
         if (bench && *bench) {

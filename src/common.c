@@ -17,6 +17,14 @@ int ds_error_set(ds_error *err, int code, const char *fmt, ...) {
     return code;
 }
 
+void ds_strerror_lc(int errnum, char *buf, size_t n) {
+    if (n == 0) return;
+    snprintf(buf, n, "%s", strerror(errnum));
+    /* "No space left on device" -> "no space left on device"; keeps "I/O" */
+    if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z') && buf[1] != '/')
+        buf[0] = (char)(buf[0] - 'A' + 'a');
+}
+
 void ds_die(int code, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

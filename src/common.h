@@ -22,6 +22,10 @@ enum {
     DS_EXIT_ERROR = 1,       /* any other error */
     DS_EXIT_USAGE = 2,       /* usage or sweep-file error; nothing written */
     DS_EXIT_INTERRUPTED = 3, /* interrupted, resumable */
+    DS_EXIT_STORAGE = 4,     /* a write of the results failed (disk full, read-only, I/O
+                                error); stopped with nothing finished lost: fix the storage
+                                and run the same command again. Not a requeue: retrying on
+                                a full disk helps nobody (slurm/sweep.sh) */
 };
 
 /* An error: an exit code class and a complete human-readable message.
@@ -35,6 +39,10 @@ typedef struct {
  * so that callers can write `return ds_error_set(err, DS_EXIT_USAGE, ...)`. */
 int ds_error_set(ds_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The system error errnum in lower case words ("no space left on device"),
+ * as messages quote it mid-sentence. */
+void ds_strerror_lc(int errnum, char *buf, size_t n);
 
 /* Prints "distsweep: <msg>" to stderr and exits with code. */
 void ds_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));

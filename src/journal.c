@@ -95,6 +95,14 @@ void ds_record_free(ds_record *rec) {
 
 /* ---- the journal file ---------------------------------------------------- */
 
+/* A failed read or write of the journal is the storage's failure
+ * (DS_EXIT_STORAGE): "PATH: WHAT: no space left on device". */
+static int journal_error(ds_error *err, const char *path, const char *what) {
+    char cause[256];
+    ds_strerror_lc(errno, cause, sizeof cause);
+    return ds_error_set(err, DS_EXIT_STORAGE, "%s: %s: %s", path, what, cause);
+}
+
 static int write_all(int fd, const void *buf, size_t n) {
     const char *p = buf;
     while (n > 0) {
@@ -210,11 +218,11 @@ int ds_journal_open(const char *path, const char *created, ds_journal **out, ds_
     snprintf(j->path, sizeof j->path, "%s", path);
     j->fd = open(path, O_RDWR | O_CREAT, 0644);
     if (j->fd < 0) {
-        ds_error_set(err, DS_EXIT_ERROR, "%s: cannot open journal: %s", path, strerror(errno));
+        journal_error(err, path, "cannot open the journal");
         goto fail;
     }
     if (slurp(j->fd, &data, &n) < 0) {
-        ds_error_set(err, DS_EXIT_ERROR, "%s: cannot read journal: %s", path, strerror(errno));
+        journal_error(err, path, "cannot read the journal");
         goto fail;
     }
     int ours = n >= HEADER_SIZE && memcmp(data, JOURNAL_MAGIC, 8) == 0 &&
@@ -227,23 +235,20 @@ int ds_journal_open(const char *path, const char *created, ds_journal **out, ds_
         close(j->fd);
         j->fd = -1;
         if (rename(path, aside) < 0) {
-            ds_error_set(err, DS_EXIT_ERROR, "%s: cannot move a foreign journal aside: %s", path,
-                         strerror(errno));
+            journal_error(err, path, "cannot move a foreign journal aside");
             goto fail;
         }
         *stale_moved = 1;
         j->fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
         if (j->fd < 0) {
-            ds_error_set(err, DS_EXIT_ERROR, "%s: cannot create journal: %s", path,
-                         strerror(errno));
+            journal_error(err, path, "cannot create the journal");
             goto fail;
         }
         n = 0;
     }
     if (n == 0) {
         if (write_header(j->fd, created) < 0) {
-            ds_error_set(err, DS_EXIT_ERROR, "%s: cannot write journal: %s", path,
-                         strerror(errno));
+            journal_error(err, path, "cannot write the journal");
             goto fail;
         }
     } else {
@@ -252,14 +257,13 @@ int ds_journal_open(const char *path, const char *created, ds_journal **out, ds_
             /* Torn tail from a crash inside write(): cut it so appends
              * continue a well-formed log. */
             if (ftruncate(j->fd, (off_t)end) < 0 || fsync(j->fd) < 0) {
-                ds_error_set(err, DS_EXIT_ERROR, "%s: cannot truncate torn journal tail: %s",
-                             path, strerror(errno));
+                journal_error(err, path, "cannot cut the torn tail of the journal");
                 goto fail;
             }
         }
     }
     if (lseek(j->fd, 0, SEEK_END) < 0) {
-        ds_error_set(err, DS_EXIT_ERROR, "%s: %s", path, strerror(errno));
+        journal_error(err, path, "cannot seek in the journal");
         goto fail;
     }
     free(data);
@@ -272,7 +276,7 @@ fail:
     *n_recs = 0;
     if (j->fd >= 0) close(j->fd);
     free(j);
-    return DS_EXIT_ERROR;
+    return err->code;
 }
 
 int ds_journal_append(ds_journal *j, const ds_record *recs, int n, ds_error *err) {
@@ -289,9 +293,15 @@ int ds_journal_append(ds_journal *j, const ds_record *recs, int n, ds_error *err
         p += 16 + len;
     }
     int rc = 0;
-    if (write_all(j->fd, buf, total) < 0 || fsync(j->fd) < 0)
-        rc = ds_error_set(err, DS_EXIT_ERROR, "%s: cannot append to journal: %s", j->path,
-                          strerror(errno));
+    off_t end = lseek(j->fd, 0, SEEK_CUR);
+    if (end < 0 || write_all(j->fd, buf, total) < 0 || fsync(j->fd) < 0) {
+        rc = journal_error(err, j->path, "cannot append to the journal");
+        /* A partial write (disk full) leaves a torn record: cut it now, so
+         * that the journal ends at a record boundary (a reopen would cut it
+         * too). Records that were complete but not fsync'd stay: they are
+         * correct, and a resume replays them. */
+        if (end >= 0 && ftruncate(j->fd, end) == 0) lseek(j->fd, end, SEEK_SET);
+    }
     free(buf);
     return rc;
 }

@@ -56,11 +56,13 @@ typedef struct ds_journal ds_journal;
  * record into *recs and *n_recs (caller frees each with ds_record_free, then the
  * array), cuts off a torn tail. A journal that belongs to another result file
  * (different `created`) is renamed to PATH.stale-UNIXTIME and a new one is
- * started; *stale_moved is then 1. Errors: cannot open/read/write -> code 1. */
+ * started; *stale_moved is then 1. Errors: cannot open/read/write ->
+ * DS_EXIT_STORAGE, naming the journal and the cause. */
 int ds_journal_open(const char *path, const char *created, ds_journal **out, ds_record **recs,
                     int64_t *n_recs, int *stale_moved, ds_error *err);
 
-/* Appends the encoded records (written with one write() call), then fsyncs. */
+/* Appends the encoded records (written with one write() call), then fsyncs.
+ * A failed write or fsync -> DS_EXIT_STORAGE; a partial write is cut off. */
 int ds_journal_append(ds_journal *j, const ds_record *recs, int n, ds_error *err);
 
 void ds_journal_close(ds_journal *j);

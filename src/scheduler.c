@@ -15,7 +15,9 @@
 #include "signals.h"
 
 enum { TAG_REQUEST = 101, TAG_ASSIGN, TAG_PROGRESS, TAG_RESULT, TAG_FAILED, TAG_STOP, TAG_STATS };
-enum { FAIL_ERROR = 0, FAIL_INTERRUPTED = 1 };
+/* FAILED kinds: a job error counts against the runs' max_attempts; a stop
+ * signal and a storage failure (a checkpoint that cannot be written) do not. */
+enum { FAIL_ERROR = 0, FAIL_INTERRUPTED = 1, FAIL_STORAGE = 2 };
 enum { P_PENDING, P_RUNNING, P_DONE, P_DEAD };
 /* Worker states as rank 0 sees them. W_NEW: a REQUEST is expected next. */
 enum { W_NEW, W_PARKED, W_BUSY, W_STOPPING, W_DONE };
@@ -63,6 +65,8 @@ typedef struct {
     int *finished;     /* packs whose files go once the batch is stored */
     int n_finished, cap_finished;
     int stopping, stats_missing;
+    int store_failed;   /* a write of results or checkpoints failed: stopping, exit 4 */
+    ds_error store_err; /* the first such failure, reported once at the end */
     double stop_t0;     /* when STOP went out */
     double stop_wait_s; /* STOP_WAIT_S, or DS_STOP_WAIT_S from the environment (tests) */
     ds_sched_stats *st;
@@ -312,18 +316,38 @@ static void finish_pack(sched_t *c, int pi) {
     c->finished[c->n_finished++] = pi;
 }
 
-/* Stores the batch (one journal fsync, one flush), then removes the
+static void begin_stop(sched_t *c);
+
+/* The results or a checkpoint could not be written (disk full, read-only,
+ * I/O error): stop the sweep as on a signal. No run is marked failed or
+ * charged an attempt; the first failure is the message of the exit. */
+static void store_failure(sched_t *c, const ds_error *e) {
+    if (!c->store_failed) {
+        c->store_failed = 1;
+        c->store_err = *e;
+        c->store_err.code = DS_EXIT_STORAGE;
+    }
+    begin_stop(c);
+}
+
+/* Stores the batch (one journal fsync, two flushes), then removes the
  * checkpoints of packs that are now entirely in the file. */
 static int flush_batch(sched_t *c) {
     int rc = 0;
-    if (c->n_batch) {
+    if (c->n_batch && !c->store_failed) {
         double t = ds_now();
-        rc = ds_store_put(c->o->store, c->batch, c->n_batch, c->err);
+        ds_error e = {0};
+        rc = ds_store_put(c->o->store, c->batch, c->n_batch, &e);
         c->st->store_s += ds_now() - t;
         if (!rc) c->st->stored += c->n_batch;
-        for (int i = 0; i < c->n_batch; i++) ds_record_free(&c->batch[i]);
-        c->n_batch = 0;
+        else if (rc == DS_EXIT_STORAGE) store_failure(c, &e);
+        else *c->err = e; /* a run outside the sweep: a bug, not the disk */
     }
+    /* After a storage failure results are dropped: their packs keep their
+     * manifests and checkpoints, and the resume trains them again. */
+    for (int i = 0; i < c->n_batch; i++) ds_record_free(&c->batch[i]);
+    c->n_batch = 0;
+    if (c->store_failed) return rc == DS_EXIT_STORAGE ? 0 : rc;
     if (!rc) {
         for (int i = 0; i < c->n_finished; i++) {
             pack_t *p = &c->packs[c->finished[i]];
@@ -500,11 +524,17 @@ static void on_failed(sched_t *c, int src, const unsigned char *b, int n) {
     if (n >= 4) memcpy(&kind, b, 4);
     if (n > 4) snprintf(msg, sizeof msg, "%.*s", n - 4, (const char *)b + 4);
     int busy = w->state == W_BUSY || w->state == W_STOPPING;
-    if (kind == FAIL_INTERRUPTED) {
+    if (kind == FAIL_INTERRUPTED || kind == FAIL_STORAGE) {
         if (busy) unassign_pack(c, w->pack);
-        /* a signal reached that rank: the whole sweep stops */
+        /* a signal reached that rank, or its disk failed: the whole sweep
+         * stops, and the worker waits for STOP */
         if (w->state != W_STOPPING && w->state != W_DONE) w->state = W_PARKED;
         else w->state = W_DONE;
+        if (kind == FAIL_STORAGE) {
+            ds_error e = {0};
+            ds_error_set(&e, DS_EXIT_STORAGE, "%s", msg);
+            store_failure(c, &e);
+        }
         begin_stop(c);
         if (w->state == W_PARKED) send_stop(c, src), w->state = W_DONE; /* stopping already */
         return;
@@ -602,10 +632,9 @@ static int train_own(sched_t *c, int pi) {
     double t = ds_now();
     int rc = c->o->run_pack(c->o->run_ctx, c->s, scale, seeds, R, &to, res, &jerr);
     c->w[0].busy_s += ds_now() - t;
-    if (c->err->code) rc = c->err->code; /* the store failed inside the hook */
     p = &c->packs[pi]; /* the hook may have grown the pack array */
     if (c->err->code) {
-        /* leave the pack for the resume */
+        rc = c->err->code; /* a bug found inside the hook (ds_store_put); pack left for the resume */
     } else if (rc == 0) {
         for (int i = 0; i < R; i++) {
             ds_record rec;
@@ -617,8 +646,9 @@ static int train_own(sched_t *c, int pi) {
         }
         finish_pack(c, pi);
         rc = service(c);
-    } else if (rc == DS_EXIT_INTERRUPTED) {
+    } else if (rc == DS_EXIT_INTERRUPTED || rc == DS_EXIT_STORAGE) {
         unassign_pack(c, pi);
+        if (rc == DS_EXIT_STORAGE) store_failure(c, &jerr);
         begin_stop(c);
         rc = 0;
     } else {
@@ -673,7 +703,7 @@ static int run_rank0(sched_t *c) {
         else sleep_s(POLL_S);
     }
     if (rc) {
-        /* A store error: stop the workers, wait for them, report. */
+        /* An internal error: stop the workers, wait for them, report. */
         ds_error keep = *c->err;
         begin_stop(c);
         double deadline = ds_now() + 60;
@@ -693,6 +723,8 @@ static int run_rank0(sched_t *c) {
             int stt = ds_store_status(c->o->store, sc, i);
             c->st->pending_left += stt == DS_RUN_PENDING;
             c->st->failed_left += stt == DS_RUN_FAILED;
+            c->st->done_left += stt == DS_RUN_DONE;
+            c->st->diverged_left += stt == DS_RUN_DIVERGED;
         }
     for (int i = 0; i < c->n_packs; i++) free(c->packs[i].seeds);
     free(c->packs);
@@ -702,6 +734,10 @@ static int run_rank0(sched_t *c) {
     free(c->batch);
     free(c->finished);
     if (rc) return rc;
+    if (c->store_failed) {
+        *c->err = c->store_err;
+        return DS_EXIT_STORAGE;
+    }
     if (c->st->interrupted || ds_signals_stop_requested()) return DS_EXIT_INTERRUPTED;
     return 0;
 }
@@ -804,6 +840,9 @@ static int run_worker(sched_t *c) {
         } else if (rc == DS_EXIT_INTERRUPTED) {
             send_failed(c, FAIL_INTERRUPTED, "interrupted");
             told_signal = 1;
+        } else if (rc == DS_EXIT_STORAGE) {
+            /* not the runs' fault: rank 0 stops the sweep and sends STOP */
+            send_failed(c, FAIL_STORAGE, jerr.msg);
         } else {
             send_failed(c, FAIL_ERROR, jerr.msg[0] ? jerr.msg : "pack failed");
             DS_MPI_CHECK(MPI_Send(&z, 1, MPI_INT32_T, 0, TAG_REQUEST, c->o->comm));
@@ -832,8 +871,10 @@ int ds_sched_run(const ds_sched_opts *o, ds_sched_stats *stats, ds_error *err) {
     if (c.rank == 0) {
         DS_ASSERT(o->store && ds_store_n_seeds(o->store) == c.S);
         if (mkdir(c.ckdir, 0755) != 0 && errno != EEXIST) {
-            ds_error_set(err, DS_EXIT_ERROR, "%s: cannot create checkpoint directory: %s", c.ckdir,
-                         strerror(errno));
+            char cause[256];
+            ds_strerror_lc(errno, cause, sizeof cause);
+            ds_error_set(err, DS_EXIT_STORAGE, "%s: cannot create the checkpoint directory: %s",
+                         c.ckdir, cause);
             /* still run the protocol so that the workers leave */
         }
     }

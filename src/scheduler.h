@@ -13,7 +13,7 @@
  *   ASSIGN   0 -> worker   int64 [scale, R, pack_id, seeds[R]]
  *   PROGRESS worker -> 0   int64 step, float mean loss  (at most every 2 s)
  *   RESULT   worker -> 0   one run, encoded as a journal record (journal.h)
- *   FAILED   worker -> 0   int32 kind (0 error, 1 interrupted) + message text
+ *   FAILED   worker -> 0   int32 kind (0 error, 1 interrupted, 2 storage) + message text
  *   STOP     0 -> worker   no more work, or stop now (checkpoint and leave)
  *   STATS    worker -> 0   double [busy_s, idle_s] at the end (benchmarks)
  */
@@ -46,6 +46,7 @@ typedef struct {
     int64_t stored;        /* runs stored by this invocation (done, diverged, failed) */
     int64_t failed_left;   /* runs with status failed when the loop ended */
     int64_t pending_left;  /* runs not finished when the loop ended */
+    int64_t done_left, diverged_left; /* runs done / diverged when the loop ended */
     double wall_s;
     double store_s;        /* rank 0: time spent receiving and storing results */
     double busy_s, idle_s; /* summed over ranks: training time, waiting for work while work remained */
@@ -56,8 +57,11 @@ typedef struct {
 /* Runs the sweep loop on every rank of o->comm until every run is finished or
  * a stop signal arrives. Rank 0 must hold the open store. Returns 0 when all
  * runs are finished (done, diverged or failed), DS_EXIT_INTERRUPTED after a
- * signal (every rank has checkpointed), or an error code with err set.
- * Stats are valid on rank 0. */
+ * signal (every rank has checkpointed), DS_EXIT_STORAGE when the result
+ * file, the journal or a checkpoint could not be written (every rank was
+ * stopped as on a signal and checkpointed where it could; no run was marked
+ * failed or charged an attempt; err names the file and the cause), or
+ * another error code with err set. Stats are valid on rank 0. */
 int ds_sched_run(const ds_sched_opts *o, ds_sched_stats *stats, ds_error *err);
 
 /* The pack size used for `pending` runs on `nranks` ranks when run.pack is

@@ -72,7 +72,8 @@ struct ds_store {
     uint8_t *status;   /* mirror of /runs/status [scale][seed] */
     int32_t *attempts; /* mirror of /runs/attempts */
     ds_journal *journal;
-    float *nanrow;     /* scratch row for curves */
+    void *rowbuf;      /* scratch: one run's row of the widest dataset */
+    int broken;        /* a write failed: the file is left alone (storage_error) */
 };
 
 void ds_iso8601_now(char *buf, size_t n) {
@@ -502,7 +503,7 @@ static int create_file(const ds_sweep *s, const char *tmp_path, char *created, d
                   (S && H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, seeds) < 0);
         free(seeds);
         if (bad) {
-            ds_error_set(err, DS_EXIT_ERROR, "%s: cannot write /seeds", tmp_path);
+            ds_h5_fail(err, __FILE__, __LINE__, "write /seeds");
             goto fail;
         }
     }
@@ -528,7 +529,7 @@ fail:
     if (sp >= 0) H5Sclose(sp);
     if (st >= 0) H5Tclose(st);
     if (g >= 0) H5Gclose(g);
-    if (f >= 0 && H5Fclose(f) < 0 && !rc) rc = ds_error_set(err, DS_EXIT_ERROR, "%s: close failed", tmp_path);
+    if (f >= 0 && H5Fclose(f) < 0 && !rc) rc = ds_h5_fail(err, __FILE__, __LINE__, "H5Fclose");
     if (fapl >= 0) H5Pclose(fapl);
     return rc;
 }
@@ -555,7 +556,7 @@ static int recover_file(const char *path, ds_error *err) {
 fail:
     if (f >= 0) H5Fclose(f);
     if (fapl >= 0) H5Pclose(fapl);
-    if (rc)
+    if (rc && err->code != DS_EXIT_STORAGE)
         ds_error_set(err, DS_EXIT_ERROR,
                      "%s: cannot recover the file left by a killed writer (is another distsweep "
                      "writing it?)", path);
@@ -581,7 +582,7 @@ static int extend_seeds(ds_store *st, int64_t new_S, ds_error *err) {
               H5Dwrite(st->seeds, H5T_NATIVE_INT64, ms, fs, H5P_DEFAULT, vals) < 0;
     free(vals);
     if (bad) {
-        ds_error_set(err, DS_EXIT_ERROR, "%s: cannot extend /seeds", st->path);
+        ds_h5_fail(err, __FILE__, __LINE__, "extend /seeds");
         goto fail;
     }
     rc = 0;
@@ -647,37 +648,111 @@ fail:
     return rc;
 }
 
-static int write_run(ds_store *st, const ds_record *rec, ds_error *err) {
+/* Bytes per element of seed-axis dataset i in memory, and elements per run. */
+static size_t elem_size(int i) { return i == D_STEPS ? 8 : i == D_STATUS ? 1 : 4; }
+static size_t row_elems(const ds_store *st, int i) {
+    return is_3d(i) ? (size_t)inner_len(st, i) : 1;
+}
+static size_t row_bytes(const ds_store *st, int i) { return elem_size(i) * row_elems(st, i); }
+
+/* The row that record rec puts into seed-axis dataset i, in memory type
+ * (row_bytes(st, i) bytes at out). Writing and verifying use this one
+ * definition, so a stored run and its journal record compare bit for bit. */
+static void record_row(const ds_store *st, const ds_record *rec, int i, void *out) {
     const ds_run_result *r = &rec->r;
-    int64_t idx = r->seed - st->s->seeds.start;
-    if (rec->scale < 0 || rec->scale >= st->n_scales || idx < 0 || idx >= st->n_seeds)
-        return ds_error_set(err, DS_EXIT_ERROR, "%s: run (scale %d, seed %lld) is not in the sweep",
-                            st->path, rec->scale, (long long)r->seed);
-    float wall = (float)r->wall_s;
-    int32_t rank = rec->rank, att = rec->attempts;
-    uint8_t status = (uint8_t)r->status;
-    if (write_row(st, D_STEPS, rec->scale, idx, &r->steps_done, err) ||
-        write_row(st, D_WALL, rec->scale, idx, &wall, err) ||
-        write_row(st, D_RANK, rec->scale, idx, &rank, err) ||
-        write_row(st, D_FINAL, rec->scale, idx, &r->final_loss, err) ||
-        write_row(st, D_IDEM, rec->scale, idx, &r->id_em, err) ||
-        write_row(st, D_ATTEMPTS, rec->scale, idx, &att, err))
-        return DS_EXIT_ERROR;
-    float row[DS_MAX_EVAL_LENGTHS];
-    for (int m = 0; m < DS_N_METRICS; m++) {
-        for (int l = 0; l < st->n_len; l++) row[l] = l < rec->n_len ? r->metrics[l][m] : NAN;
-        if (write_row(st, D_METRIC0 + m, rec->scale, idx, row, err)) return DS_EXIT_ERROR;
-    }
-    if (st->n_log > 0) {
+    float *f = out;
+    switch (i) {
+    case D_STEPS: memcpy(out, &r->steps_done, 8); break;
+    case D_WALL: f[0] = (float)r->wall_s; break;
+    case D_RANK: memcpy(out, &rec->rank, 4); break;
+    case D_FINAL: f[0] = r->final_loss; break;
+    case D_IDEM: f[0] = r->id_em; break;
+    case D_ATTEMPTS: memcpy(out, &rec->attempts, 4); break;
+    case D_STATUS: *(uint8_t *)out = (uint8_t)r->status; break;
+    case D_CURVE:
         for (int64_t k = 0; k < st->n_log; k++)
-            st->nanrow[k] = (r->curve && k < r->n_curve) ? r->curve[k] : NAN;
-        if (write_row(st, D_CURVE, rec->scale, idx, st->nanrow, err)) return DS_EXIT_ERROR;
+            f[k] = (r->curve && k < r->n_curve) ? r->curve[k] : NAN;
+        break;
+    default: /* a metric */
+        for (int l = 0; l < st->n_len; l++)
+            f[l] = l < rec->n_len ? r->metrics[l][i - D_METRIC0] : NAN;
     }
-    /* last: the commit mark */
-    if (write_row(st, D_STATUS, rec->scale, idx, &status, err)) return DS_EXIT_ERROR;
-    size_t at = (size_t)rec->scale * (size_t)st->n_seeds + (size_t)idx;
-    st->status[at] = status;
-    st->attempts[at] = att;
+}
+
+static int record_in_sweep(const ds_store *st, const ds_record *rec) {
+    int64_t idx = rec->r.seed - st->s->seeds.start;
+    return rec->scale >= 0 && rec->scale < st->n_scales && idx >= 0 && idx < st->n_seeds;
+}
+
+/* Writes every row of a run but its status (the commit mark). */
+static int write_run_data(ds_store *st, const ds_record *rec, ds_error *err) {
+    DS_ASSERT(record_in_sweep(st, rec));
+    int64_t idx = rec->r.seed - st->s->seeds.start;
+    for (int i = 0; i < D_STATUS; i++) {
+        if (row_elems(st, i) == 0) continue;
+        record_row(st, rec, i, st->rowbuf);
+        if (write_row(st, i, rec->scale, idx, st->rowbuf, err)) return err->code;
+    }
+    return 0;
+}
+
+static int write_status(ds_store *st, int scale, int64_t idx, int status, ds_error *err) {
+    uint8_t v = (uint8_t)status;
+    return write_row(st, D_STATUS, scale, idx, &v, err);
+}
+
+static void set_mirror(ds_store *st, int scale, int64_t idx, int status, int32_t attempts) {
+    size_t at = (size_t)scale * (size_t)st->n_seeds + (size_t)idx;
+    st->status[at] = (uint8_t)status;
+    st->attempts[at] = attempts;
+}
+
+/* A write failed: from now on nothing touches the file (HDF5's state after a
+ * failed write is not to be trusted; see ds_store_close). Wraps err's cause
+ * as "PATH: cannot DOING: CAUSE", code DS_EXIT_STORAGE. */
+static int storage_error(ds_store *st, ds_error *err, const char *doing) {
+    char cause[sizeof err->msg];
+    snprintf(cause, sizeof cause, "%s", err->code ? err->msg : "HDF5 error");
+    st->broken = 1;
+    return ds_error_set(err, DS_EXIT_STORAGE, "%s: cannot %s: %s", st->path, doing, cause);
+}
+
+/* H5Fflush hands HDF5's caches to the kernel; fsync puts them on the disk,
+ * so that the order of the two phases below also holds after a power loss
+ * or a file system that turns read-only (ext4 errors=remount-ro drops the
+ * dirty pages it could not write). */
+static int flush_durably(ds_store *st, ds_error *err) {
+    int *fd = NULL;
+    int rc = DS_EXIT_ERROR;
+    DS_H5_TRY(H5Fflush(st->file, H5F_SCOPE_LOCAL));
+    DS_H5_TRY(H5Fget_vfd_handle(st->file, H5P_DEFAULT, (void **)&fd));
+    if (fd && fsync(*fd) != 0) {
+        char cause[256];
+        ds_strerror_lc(errno, cause, sizeof cause);
+        return ds_error_set(err, DS_EXIT_STORAGE, "%s", cause);
+    }
+    rc = 0;
+fail:
+    return rc;
+}
+
+/* Stores runs in two flushed phases: every data row, flush, then every
+ * status, flush. HDF5 writes its chunk cache in an order of its own, so a
+ * single flush could put a status on disk and fail on the rows it commits
+ * (seen on a full disk: done runs with NaN metrics). */
+static int write_runs(ds_store *st, const ds_record *recs, int n, ds_error *err) {
+    for (int k = 0; k < n; k++)
+        if (write_run_data(st, &recs[k], err))
+            return storage_error(st, err, "write run data to the result file");
+    if (flush_durably(st, err)) return storage_error(st, err, "write the result file");
+    for (int k = 0; k < n; k++)
+        if (write_status(st, recs[k].scale, recs[k].r.seed - st->s->seeds.start, recs[k].r.status,
+                         err))
+            return storage_error(st, err, "write the status of a run to the result file");
+    if (flush_durably(st, err)) return storage_error(st, err, "write the result file");
+    for (int k = 0; k < n; k++)
+        set_mirror(st, recs[k].scale, recs[k].r.seed - st->s->seeds.start, recs[k].r.status,
+                   recs[k].attempts);
     return 0;
 }
 
@@ -707,14 +782,117 @@ static int cache_spaces(ds_store *st, ds_error *err) {
     return 0;
 }
 
+/* Every seed-axis dataset read whole into memory (replay and verification). */
+typedef struct {
+    void *rows[N_SEED_DS];
+} file_rows;
+
+static void free_rows(file_rows *fr) {
+    for (int i = 0; i < N_SEED_DS; i++) free(fr->rows[i]);
+}
+
+static int read_rows(ds_store *st, file_rows *fr, ds_error *err) {
+    size_t n = (size_t)st->n_scales * (size_t)st->n_seeds;
+    int rc = DS_EXIT_ERROR;
+    memset(fr, 0, sizeof *fr);
+    for (int i = 0; i < N_SEED_DS; i++) {
+        fr->rows[i] = DS_MALLOC(n * row_bytes(st, i) + 8);
+        if (n * row_elems(st, i) == 0) continue;
+        DS_H5_TRY(H5Dread(st->d[i], ds_memtype(i), H5S_ALL, H5S_ALL, H5P_DEFAULT, fr->rows[i]));
+    }
+    rc = 0;
+fail:
+    return rc;
+}
+
+/* Does the file hold exactly what record rec says of run `at`? */
+static int file_matches(ds_store *st, const file_rows *fr, size_t at, const ds_record *rec) {
+    for (int i = 0; i < N_SEED_DS; i++) {
+        size_t b = row_bytes(st, i);
+        if (b == 0) continue;
+        record_row(st, rec, i, st->rowbuf);
+        if (memcmp(st->rowbuf, (const char *)fr->rows[i] + at * b, b) != 0) return 0;
+    }
+    return 1;
+}
+
+/* Does a run the file marks done or diverged have its data? (Every finished
+ * run has steps, an attempt, a rank and finite em, minprob and token_acc at
+ * every length: the engine stores 0 for a diverged run, docs/spec-tasks.md
+ * §6. error and loss may be NaN legitimately.) */
+static int file_run_complete(const ds_store *st, const file_rows *fr, size_t at) {
+    const int64_t *steps = fr->rows[D_STEPS];
+    const int32_t *att = fr->rows[D_ATTEMPTS], *rank = fr->rows[D_RANK];
+    if (steps[at] <= 0 || att[at] < 1 || rank[at] < 0) return 0;
+    static const int need[] = {DS_M_EM, DS_M_MINPROB, DS_M_TOKEN_ACC};
+    for (size_t k = 0; k < sizeof need / sizeof need[0]; k++) {
+        const float *m = (const float *)fr->rows[D_METRIC0 + need[k]] + at * (size_t)st->n_len;
+        for (int l = 0; l < st->n_len; l++)
+            if (!isfinite(m[l])) return 0;
+    }
+    return 1;
+}
+
+/* Resume distrusts what it cannot prove: the journal is written before the
+ * file, so for each run the journal's last record wins wherever the file
+ * differs from it in any byte; a run the file marks done or diverged without
+ * its data and without a journal record goes back to pending (it runs
+ * again). Written in the two phases of write_runs. */
+static int replay_and_verify(ds_store *st, const ds_record *recs, int64_t n_recs,
+                             ds_store_info *info, ds_error *err) {
+    size_t n = (size_t)st->n_scales * (size_t)st->n_seeds;
+    int32_t *last = DS_MALLOC((n ? n : 1) * sizeof *last);
+    ds_record *fix = DS_MALLOC((n ? n : 1) * sizeof *fix);
+    size_t *reset = DS_MALLOC((n ? n : 1) * sizeof *reset);
+    int64_t n_fix = 0, n_reset = 0;
+    file_rows fr;
+    int rc = read_rows(st, &fr, err);
+    if (rc) goto done;
+    for (size_t k = 0; k < n; k++) last[k] = -1;
+    for (int64_t k = 0; k < n_recs; k++)
+        if (record_in_sweep(st, &recs[k]))
+            last[(size_t)recs[k].scale * (size_t)st->n_seeds +
+                 (size_t)(recs[k].r.seed - st->s->seeds.start)] = (int32_t)k;
+    for (size_t k = 0; k < n; k++) {
+        int status = st->status[k];
+        if (last[k] >= 0) {
+            if (file_matches(st, &fr, k, &recs[last[k]])) continue;
+            fix[n_fix++] = recs[last[k]]; /* shallow: recs outlive this function */
+            if (status != DS_RUN_PENDING) info->repaired++;
+        } else if ((status == DS_RUN_DONE || status == DS_RUN_DIVERGED) &&
+                   !file_run_complete(st, &fr, k)) {
+            reset[n_reset++] = k;
+        }
+    }
+    if (n_fix && (rc = write_runs(st, fix, (int)n_fix, err))) goto done;
+    for (int64_t k = 0; k < n_reset; k++) {
+        int scale = (int)(reset[k] / (size_t)st->n_seeds);
+        int64_t idx = (int64_t)(reset[k] % (size_t)st->n_seeds);
+        if ((rc = write_status(st, scale, idx, DS_RUN_PENDING, err))) {
+            rc = storage_error(st, err, "write the status of a run to the result file");
+            goto done;
+        }
+        st->status[reset[k]] = DS_RUN_PENDING;
+    }
+    info->replayed = n_fix;
+    info->reset = n_reset;
+    rc = 0;
+done:
+    free_rows(&fr);
+    free(last);
+    free(fix);
+    free(reset);
+    return rc;
+}
+
 int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_store **out,
                   ds_store_info *info, ds_error *err) {
     ds_store *st = DS_CALLOC(1, sizeof *st);
     hid_t fapl = -1;
     ds_record *recs = NULL;
     int64_t n_recs = 0;
-    int32_t *last = NULL;
     char tmp[4200], created[DS_JOURNAL_CREATED_MAX] = "", jpath[4200];
+    const char *doing = "open the result file"; /* for a storage failure's message */
     struct stat sb;
     int rc = DS_EXIT_ERROR;
     H5E_auto2_t old_fn;
@@ -729,23 +907,33 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
     st->n_scales = s->n_scales;
     st->n_len = s->task.n_eval_lengths;
     st->n_log = n_log_points(s);
-    st->nanrow = DS_MALLOC((size_t)(st->n_log ? st->n_log : 1) * sizeof(float));
+    {
+        size_t w = 8;
+        for (int i = 0; i < N_SEED_DS; i++)
+            if (row_bytes(st, i) > w) w = row_bytes(st, i);
+        st->rowbuf = DS_MALLOC(w);
+    }
 
     if (stat(path, &sb) != 0) {
         /* Build the whole file under a temporary name, then rename: a crash
          * never leaves a half-made result file. */
+        doing = "create the result file";
         snprintf(tmp, sizeof tmp, "%s.tmp", path);
         if (create_file(s, tmp, created, err)) {
             unlink(tmp);
             goto fail;
         }
         if (rename(tmp, path) != 0) {
-            ds_error_set(err, DS_EXIT_ERROR, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+            char cause[256];
+            ds_strerror_lc(errno, cause, sizeof cause);
+            ds_error_set(err, DS_EXIT_STORAGE, "rename %s: %s", tmp, cause);
+            unlink(tmp);
             goto fail;
         }
         info->created = 1;
     }
 
+    doing = "open the result file for writing";
     DS_H5_TRY(fapl = latest_fapl());
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     st->file = H5Fopen(path, H5F_ACC_RDWR, fapl);
@@ -791,12 +979,14 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
         goto fail;
     }
     if (s->seeds.count > st->n_seeds) {
+        doing = "extend the seed axis of the result file";
         if (extend_seeds(st, s->seeds.count, err)) goto fail;
         st->n_seeds = s->seeds.count;
     }
     info->new_seeds = st->n_seeds;
     {
         /* The caller accepted this sweep: record it as the file's sweep. */
+        doing = "record the sweep in the result file";
         char h[32];
         snprintf(h, sizeof h, "%016llx", (unsigned long long)s->yaml_hash);
         char *old = read_attr_string(st->file, "sweep_hash");
@@ -809,45 +999,30 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
         }
         free(old);
     }
+    doing = "read the result file";
     if (cache_spaces(st, err) || read_mirror(st, err)) goto fail;
 
-    /* Replay: the last journal record of each run wins where the file
-     * disagrees (the journal is written before the file). */
     snprintf(jpath, sizeof jpath, "%s.journal", path);
+    doing = NULL; /* the journal's messages name the journal */
     if (ds_journal_open(jpath, created, &st->journal, &recs, &n_recs, &info->stale_journal, err))
         goto fail;
-    {
-        size_t n = (size_t)st->n_scales * (size_t)st->n_seeds;
-        last = DS_MALLOC((n ? n : 1) * sizeof *last);
-        for (size_t k = 0; k < n; k++) last[k] = -1;
-        for (int64_t k = 0; k < n_recs; k++) {
-            int64_t idx = recs[k].r.seed - s->seeds.start;
-            if (recs[k].scale < 0 || recs[k].scale >= st->n_scales || idx < 0 || idx >= st->n_seeds)
-                continue;
-            last[(size_t)recs[k].scale * (size_t)st->n_seeds + (size_t)idx] = (int32_t)k;
-        }
-        for (size_t k = 0; k < n; k++) {
-            if (last[k] < 0) continue;
-            const ds_record *r = &recs[last[k]];
-            if (st->status[k] == (uint8_t)r->r.status && st->attempts[k] == r->attempts) continue;
-            if (write_run(st, r, err)) goto fail;
-            info->replayed++;
-        }
-    }
+    doing = "restore runs from the journal into the result file";
+    if (replay_and_verify(st, recs, n_recs, info, err)) goto fail;
     if (retry_failed) {
-        uint8_t pending = DS_RUN_PENDING;
         for (int sc = 0; sc < st->n_scales; sc++)
             for (int64_t i = 0; i < st->n_seeds; i++) {
                 size_t at = (size_t)sc * (size_t)st->n_seeds + (size_t)i;
                 if (st->status[at] != DS_RUN_FAILED) continue;
-                if (write_row(st, D_STATUS, sc, i, &pending, err)) goto fail;
+                if (write_status(st, sc, i, DS_RUN_PENDING, err)) goto fail;
                 st->status[at] = DS_RUN_PENDING;
             }
     }
-    DS_H5_TRY(H5Fflush(st->file, H5F_SCOPE_GLOBAL));
+    doing = "write the result file";
+    if (flush_durably(st, err)) goto fail;
 
     /* SWMR: every object exists now; close them, switch, reopen. */
     close_datasets(st);
+    doing = "switch the result file to SWMR writing";
     DS_H5_TRY(H5Fstart_swmr_write(st->file));
     if (open_datasets(st, err) || cache_spaces(st, err)) goto fail;
     rc = 0;
@@ -855,6 +1030,10 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
     goto done;
 fail:
     if (!err->code) ds_error_set(err, rc ? rc : DS_EXIT_ERROR, "%s: cannot open result file", path);
+    if (err->code == DS_EXIT_STORAGE) {
+        if (doing && !st->broken) storage_error(st, err, doing);
+        st->broken = 1;
+    }
     rc = err->code;
     {
         ds_error ignore = {0};
@@ -865,7 +1044,6 @@ done:
     H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
     for (int64_t k = 0; k < n_recs; k++) ds_record_free(&recs[k]);
     free(recs);
-    free(last);
     if (fapl >= 0) H5Pclose(fapl);
     return rc;
 }
@@ -894,27 +1072,45 @@ int64_t ds_store_count(const ds_store *st, int scale, int status) {
 
 int ds_store_put(ds_store *st, ds_record *recs, int n, ds_error *err) {
     if (n <= 0) return 0;
+    if (st->broken)
+        return ds_error_set(err, DS_EXIT_STORAGE, "%s: not written since an earlier failure",
+                            st->path);
+    for (int k = 0; k < n; k++)
+        if (!record_in_sweep(st, &recs[k]))
+            return ds_error_set(err, DS_EXIT_ERROR, "%s: run (scale %d, seed %lld) is not in the "
+                                "sweep", st->path, recs[k].scale, (long long)recs[k].r.seed);
     struct timeval tv;
     gettimeofday(&tv, NULL);
     for (int k = 0; k < n; k++) recs[k].t_stored = (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
-    if (ds_journal_append(st->journal, recs, n, err)) return err->code;
-    for (int k = 0; k < n; k++)
-        if (write_run(st, &recs[k], err)) return err->code;
-    if (H5Fflush(st->file, H5F_SCOPE_LOCAL) < 0)
-        return ds_error_set(err, DS_EXIT_ERROR, "%s: H5Fflush failed", st->path);
-    return 0;
+    if (ds_journal_append(st->journal, recs, n, err)) {
+        st->broken = 1; /* the journal is its own message; nothing reached the file */
+        return err->code;
+    }
+    return write_runs(st, recs, n, err);
 }
 
 int ds_store_close(ds_store *st, ds_error *err) {
     if (!st) return 0;
     int rc = 0;
+    if (st->broken) {
+        /* After a failed write HDF5 may fail again and crash while closing
+         * (seen on a full disk), and a second flush could put later metadata
+         * over the gap the failed one left. Leave the file as a killed
+         * writer leaves it: what reached the disk is consistent (SWMR
+         * ordering), the next run recovers it (docs/result-file.md), and the
+         * journal holds every run the file may lack. HDF5 does not close it
+         * at exit either (ds_h5_library_init). */
+        st->file = -1;
+        for (int i = 0; i < N_SEED_DS; i++) st->d[i] = st->space[i] = -1;
+        st->seeds = -1;
+    }
     close_datasets(st);
     if (st->file >= 0 && H5Fclose(st->file) < 0)
-        rc = ds_error_set(err, DS_EXIT_ERROR, "%s: H5Fclose failed", st->path);
+        rc = ds_h5_fail(err, __FILE__, __LINE__, "H5Fclose");
     ds_journal_close(st->journal);
     free(st->status);
     free(st->attempts);
-    free(st->nanrow);
+    free(st->rowbuf);
     free(st);
     return rc;
 }

@@ -9,7 +9,10 @@
  * appended to the journal (fsync'd), then its data rows and finally its
  * /runs/status entry are written and the file is flushed: a reader never
  * sees a done run without its metrics, and killing the process at any moment
- * loses no finished run. The layout is in docs/result-file.md. */
+ * loses no finished run. A write that fails (full disk, read-only file
+ * system, I/O error) stops all writing and is reported as DS_EXIT_STORAGE;
+ * the next open repairs the file from the journal. The layout is in
+ * docs/result-file.md. */
 #ifndef DS_STORE_H
 #define DS_STORE_H
 
@@ -56,14 +59,22 @@ typedef struct {
     int recovered;      /* the file was left by a killed writer and was recovered */
     int64_t old_seeds;  /* seed axis length before (== new unless extended) */
     int64_t new_seeds;
-    int64_t replayed;   /* journal records restored into the file */
+    int64_t replayed;   /* runs rewritten from the journal (the file lacked or differed) */
+    int64_t repaired;   /* of those, runs the file already marked finished */
+    int64_t reset;      /* runs marked done/diverged without data nor a journal record:
+                           back to pending, they run again */
     int stale_journal;  /* a journal of another file was moved aside */
 } ds_store_info;
 
 /* Opens the result file for sweep s at path, creating it if absent. The
  * caller has probed the path and accepted the stored sweep (same definition,
- * or the same with a larger seeds.count). retry_failed turns failed runs back
- * into pending ones. Leaves the file in SWMR-write mode. Errors -> code 1. */
+ * or the same with a larger seeds.count). Every run whose rows differ from
+ * its last journal record is rewritten from it; a run marked done or
+ * diverged whose data are missing and that the journal lacks goes back to
+ * pending. retry_failed turns failed runs back into pending ones. Leaves the
+ * file in SWMR-write mode. Errors: a failed write or flush of the file or the
+ * journal -> DS_EXIT_STORAGE ("PATH: cannot ...: no space left on device");
+ * a file that does not match the sweep -> DS_EXIT_USAGE; others -> 1. */
 int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_store **out,
                   ds_store_info *info, ds_error *err);
 
@@ -75,11 +86,17 @@ int32_t ds_store_attempts(const ds_store *st, int scale, int64_t seed_idx);
 int64_t ds_store_count(const ds_store *st, int scale, int status);
 
 /* Stores n finished runs: stamps their t_stored, one journal append +
- * fsync, then each run's rows and its status, then one H5Fflush. Records
- * whose seed lies outside the sweep are an error. */
+ * fsync, then every run's data rows and an H5Fflush, then their statuses and
+ * a second H5Fflush (a status never reaches the disk before its rows).
+ * Records whose seed lies outside the sweep are an error (code 1, nothing
+ * written). Any failed write -> DS_EXIT_STORAGE naming the file and the
+ * cause; the store is then broken: later puts fail at once, and close leaves
+ * the file as a killed writer would (every run the file may lack is in the
+ * journal, or still has its pack's checkpoint). */
 int ds_store_put(ds_store *st, ds_record *recs, int n, ds_error *err);
 
-/* Closes the file (clearing the SWMR status flags, so h5dump can open it). */
+/* Closes the file (clearing the SWMR status flags, so h5dump can open it);
+ * a broken store's file is not touched (see ds_store_put). */
 int ds_store_close(ds_store *st, ds_error *err);
 
 /* The current time as ISO 8601 UTC with microseconds. */

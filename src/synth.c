@@ -46,13 +46,22 @@ static int save_ckpt(const char *path, int scale, const int64_t *seeds, int R, i
     c.sum = ds_fnv1a64(&c, offsetof(ckpt_t, sum), DS_FNV1A64_INIT);
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    char cause[256];
     FILE *f = fopen(tmp, "wb");
-    if (!f) return ds_error_set(err, DS_EXIT_ERROR, "%s: %s", tmp, strerror(errno));
-    int bad = fwrite(&c, sizeof c, 1, f) != 1;
-    bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0)
-        return ds_error_set(err, DS_EXIT_ERROR, "%s: cannot write checkpoint", path);
+    if (!f) {
+        ds_strerror_lc(errno, cause, sizeof cause);
+        return ds_error_set(err, DS_EXIT_STORAGE, "checkpoint %s: cannot create: %s", tmp, cause);
+    }
+    int bad = fwrite(&c, sizeof c, 1, f) != 1 || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int e = errno;
+    if (fclose(f) != 0 && !bad) bad = 1, e = errno;
+    if (!bad && rename(tmp, path) != 0) bad = 1, e = errno;
+    if (bad) {
+        /* the storage's failure, not the run's, as in ds_ckpt_save */
+        remove(tmp);
+        ds_strerror_lc(e, cause, sizeof cause);
+        return ds_error_set(err, DS_EXIT_STORAGE, "checkpoint %s: cannot write: %s", path, cause);
+    }
     return 0;
 }
 

@@ -161,7 +161,7 @@ log=distsweep-$b.out
 restarts=$(job_field "$b" Restarts)
 [ "$restarts" -ge 1 ] || fail "job $b was not requeued (Restarts=$restarts)"
 grep -q 'distsweep exited with code 3' "$log" || fail "job $b: distsweep did not exit 3 on the signal"
-grep -q 'interrupted; .* pending' "$log" || fail "job $b: distsweep did not report an interruption with runs pending"
+grep -q 'interrupted: .* pending' "$log" || fail "job $b: distsweep did not report an interruption with runs pending"
 grep -q "job $b (restart count 1)" "$log" || fail "job $b: the log does not show restart count 1"
 grep -q 'sweep complete' "$log" || fail "job $b log lacks 'sweep complete'"
 echo "test_slurm: job $b: interrupted, requeued ($restarts restart(s)), resumed, complete"
