@@ -14,6 +14,9 @@
 #   2  usage or sweep-file error          -> the job fails, never requeued (fix the file)
 #   3  interrupted, resumable             -> requeued if the warning signal (USR1) caused it;
 #                                            after scancel/TERM not requeued (resubmit to resume)
+#   4  storage failure (disk full,        -> the job fails, never requeued: a requeue would hit
+#      read-only, I/O error)                 the same disk; nothing finished is lost, free space
+#                                            and resubmit the same command to resume
 #   *  anything else                      -> the job fails, not requeued; the log says why
 # Full documentation: docs/slurm.md.
 #
@@ -196,6 +199,12 @@ case "$rc" in
     2)
         log "usage or sweep-file error (exit 2): not requeued; fix the sweep file or options and resubmit"
         exit 2
+        ;;
+    4)
+        log "the results or a checkpoint could not be written (exit 4: disk full, read-only or I/O"
+        log "error; distsweep's message above names the file): not requeued. Nothing finished is"
+        log "lost: free space (or fix the file system) and resubmit the same command to resume"
+        exit 4
         ;;
     3 | 138)
         # 138 = killed by SIGUSR1: the forwarded signal reached a rank before distsweep had

@@ -73,7 +73,8 @@ struct ds_store {
     int32_t *attempts; /* mirror of /runs/attempts */
     ds_journal *journal;
     void *rowbuf;      /* scratch: one run's row of the widest dataset */
-    int broken;        /* a write failed: the file is left alone (storage_error) */
+    int broken;        /* an HDF5 write failed: the file is left alone (storage_error) */
+    int stopped;       /* a journal append failed: no more writes, the file is closed */
 };
 
 void ds_iso8601_now(char *buf, size_t n) {
@@ -1030,10 +1031,9 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
     goto done;
 fail:
     if (!err->code) ds_error_set(err, rc ? rc : DS_EXIT_ERROR, "%s: cannot open result file", path);
-    if (err->code == DS_EXIT_STORAGE) {
-        if (doing && !st->broken) storage_error(st, err, doing);
-        st->broken = 1;
-    }
+    /* a failed HDF5 write breaks the store; a journal failure (doing NULL)
+     * leaves the file sound, and it is closed normally */
+    if (err->code == DS_EXIT_STORAGE && doing && !st->broken) storage_error(st, err, doing);
     rc = err->code;
     {
         ds_error ignore = {0};
@@ -1072,7 +1072,7 @@ int64_t ds_store_count(const ds_store *st, int scale, int status) {
 
 int ds_store_put(ds_store *st, ds_record *recs, int n, ds_error *err) {
     if (n <= 0) return 0;
-    if (st->broken)
+    if (st->broken || st->stopped)
         return ds_error_set(err, DS_EXIT_STORAGE, "%s: not written since an earlier failure",
                             st->path);
     for (int k = 0; k < n; k++)
@@ -1083,7 +1083,7 @@ int ds_store_put(ds_store *st, ds_record *recs, int n, ds_error *err) {
     gettimeofday(&tv, NULL);
     for (int k = 0; k < n; k++) recs[k].t_stored = (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
     if (ds_journal_append(st->journal, recs, n, err)) {
-        st->broken = 1; /* the journal is its own message; nothing reached the file */
+        st->stopped = 1; /* the journal is its own message; nothing reached the file */
         return err->code;
     }
     return write_runs(st, recs, n, err);

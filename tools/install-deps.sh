@@ -14,6 +14,7 @@ packages=(
   libtcmalloc-minimal4
   slurm-wlm munge
   shellcheck
+  e2fsprogs
 )
 
 missing=()

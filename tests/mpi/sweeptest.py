@@ -531,6 +531,9 @@ def sc_failures(work):
     out = os.path.join(work, "f.h5")
     p = ds([y, "-o", out, "--quiet"], np_=2, synth=0.05, extra_env={"DS_SYNTH_FAIL_SEED": "5"})
     check(p.returncode == 1 and "--retry-failed" in p.stderr, f"exit {p.returncode}: {p.stderr[-800:]}")
+    # the closing line tells the truth: never "complete" while runs failed
+    check("sweep complete" not in p.stderr and "3 failed, 0 pending" in p.stderr,
+          f"closing line: {p.stderr[-800:]}")
     d = load(out)
     st = d["runs/status"]
     check((st[:, 5] == 2).all(), f"seed 5 not failed: {st[:, 5]}")
@@ -542,6 +545,8 @@ def sc_failures(work):
     check(p.returncode == 1, "a resume without --retry-failed must not rerun failed runs")
     p = ds([y, "-o", out, "--quiet", "--retry-failed"], np_=2, synth=0.05)
     check(p.returncode == 0, f"--retry-failed: {p.stderr}")
+    check(re.search(r"sweep complete: \d+ done, \d+ diverged, 0 failed, 0 pending", p.stderr),
+          f"closing line: {p.stderr[-800:]}")
     ref = reference(work, y)
     d = load(out)
     same(ref, d, [k for k in COMPARE if k != "runs/attempts"])
