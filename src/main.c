@@ -58,9 +58,7 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(commands[i].name, "run")) return commands[i].fn(argc, argv); /* bare SWEEP.yaml */
-    fprintf(stderr, "distsweep: unknown command '%s' (the sweep runner is not built yet)\n", argv[1]);
-    usage(stderr);
-    return DS_EXIT_USAGE;
+    /* `distsweep SWEEP.yaml ...` is `distsweep run SWEEP.yaml ...`; run reports
+     * an unknown option or a missing file itself */
+    return ds_cmd_run(argc, argv);
 }

@@ -483,6 +483,12 @@ static int parse_train(yctx *c, yaml_node_t *m, const ds_task_spec *task, ds_tra
         (le && node_i64(c, le, "train.log_every", 1, INT64_MAX, &tr->log_every)))
         return DS_EXIT_USAGE;
     tr->precision = (ds_precision)prec;
+    /* An option the engine does not act on is refused, not ignored: no
+     * backend rounds products yet (every run computes in fp32). */
+    if (tr->precision != DS_PREC_FP32)
+        return FAIL(c, get(c, m, "precision"),
+                    "train.precision %s is not implemented yet: every backend computes in fp32 "
+                    "(use fp32, or leave the key out)", precisions[prec]);
     if ((n = get(c, m, "betas"))) {
         if (need_seq(c, n, "train.betas", 2, 2) ||
             node_f64(c, seq_item(c, n, 0), "train.betas[0]", 0, 0, 1, 1, &tr->beta1) ||
@@ -553,6 +559,11 @@ static int parse_run(yctx *c, yaml_node_t *m, ds_run_spec *r) {
         ((n = get(c, m, "ranks_per_job")) && node_int(c, n, "run.ranks_per_job", 1, 1 << 20, &r->ranks_per_job)) ||
         ((n = get(c, m, "backend")) && node_enum(c, n, "run.backend", backends, &backend)))
         return DS_EXIT_USAGE;
+    /* Refused, not ignored, until data-parallel groups exist (DESIGN §8). */
+    if (r->ranks_per_job != 1)
+        return FAIL(c, get(c, m, "ranks_per_job"),
+                    "run.ranks_per_job %d is not implemented yet: every pack is trained by one "
+                    "rank (use 1, or leave the key out)", r->ranks_per_job);
     r->backend = (ds_backend_kind)backend;
     return 0;
 }
