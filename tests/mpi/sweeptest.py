@@ -287,7 +287,12 @@ def sc_sigint_twice(work):
     out = os.path.join(work, "i.h5")
     p = subprocess.Popen([A.bin, y, "-o", out, "--quiet", "--synthetic-job-seconds", "2"], env=ENV,
                          stderr=subprocess.PIPE, text=True)
-    time.sleep(2.5)
+    # once the first pack (2 s) is stored: a fixed sleep raced a loaded machine
+    t0 = time.time()
+    while p.poll() is None and time.time() - t0 < 60 and not (
+            os.path.exists(out + ".journal") and os.path.getsize(out + ".journal") > 56):
+        time.sleep(0.02)
+    time.sleep(0.2)  # past the two flushes that follow the journal append
     p.send_signal(signal.SIGINT)
     time.sleep(0.05)
     p.send_signal(signal.SIGINT)
