@@ -1,0 +1,37 @@
+/* precision: the rounding rules of the matmul precisions (train.precision,
+ * docs/engine.md "Precision"), written once for every backend.
+ *
+ * Owns the definition of each mode's operand rounding; the modes themselves
+ * (ds_precision) are named in sweep.h. fp32 leaves operands as they are.
+ * tf32 keeps 10 of fp32's 23 mantissa bits, rounding to nearest with ties
+ * away from zero (PTX cvt.rna.tf32.f32, what CUTLASS feeds tensor cores).
+ * bf16 keeps 7, rounding to nearest with ties to even (__float2bfloat16_rn).
+ * Both keep fp32's 8 exponent bits, so they round denormals like any other
+ * value and overflow to infinity only above their largest finite value
+ * (bf16 0x7f7f0000 = 3.38953139e38, tf32 0x7f7fe000 = 3.40277175e38); a NaN
+ * stays a NaN (made quiet), an infinity stays itself, the sign is kept. The
+ * results are fp32 values, exactly representable in the narrow format. */
+#ifndef DS_PRECISION_H
+#define DS_PRECISION_H
+
+#include <stddef.h>
+
+#include "sweep.h"
+
+float ds_round_tf32(float x);
+float ds_round_bf16(float x);
+
+/* x rounded to precision p (fp32: x itself). */
+float ds_round(ds_precision p, float x);
+
+/* dst[i] = ds_round(p, src[i]) for i < n; dst may equal src. */
+void ds_round_array(ds_precision p, float *dst, const float *src, size_t n);
+
+/* "fp32", "tf32" or "bf16". */
+const char *ds_precision_name(ds_precision p);
+
+/* The unit roundoff of an operand of precision p: |round(x) - x| <= u |x|
+ * for every finite x whose rounding does not overflow (2^-24, 2^-11, 2^-8). */
+double ds_precision_unit_roundoff(ds_precision p);
+
+#endif
