@@ -78,6 +78,21 @@ __device__ __forceinline__ void att_stage(float *d0, const float *s0, size_t st0
     }
 }
 
+// acc[u] += x_jj * tile[jj][lane + 32u] for jj = 0 .. jn-1 in order, where
+// x_jj is lane jj's x (the weights of one row against a staged tile: P V in
+// the forward, dS K for dq).
+__device__ __forceinline__ void att_accumulate(float (&acc)[ATT_U], float x, const float *tile,
+                                               int ld, int jn, int lane, int hd) {
+    for (int jj = 0; jj < jn; jj++) {
+        float xj = __shfl_sync(0xffffffffu, x, jj);
+#pragma unroll
+        for (int u = 0; u < ATT_U; u++) {
+            int d = lane + 32 * u;
+            if (d < hd) acc[u] += xj * tile[jj * ld + d];
+        }
+    }
+}
+
 // Dynamic shared memory above the default 48 KB must be asked for per kernel.
 static void set_smem(const void *f, size_t bytes) {
     if (bytes > 48 * 1024)
@@ -131,14 +146,7 @@ __global__ void __launch_bounds__(128) attention_fwd_tiled_k(float *out, float *
             int jn = min(ATT_KT, i - j0 + 1);
 #pragma unroll
             for (int u = 0; u < ATT_U; u++) acc[rr][u] *= corr;
-            for (int jj = 0; jj < jn; jj++) {
-                float pj = __shfl_sync(0xffffffffu, p, jj);
-#pragma unroll
-                for (int u = 0; u < ATT_U; u++) {
-                    int d = lane + 32 * u;
-                    if (d < hd) acc[rr][u] += pj * Vs[jj * ld + d];
-                }
-            }
+            att_accumulate(acc[rr], p, Vs, ld, jn, lane, hd);
         }
     }
 #pragma unroll
@@ -205,14 +213,7 @@ __global__ void __launch_bounds__(128) attention_bwd_q_tiled_k(float *dqkv, floa
                 ds = p * (dp - D[rr]);
             }
             int jn = min(ATT_KT, i - j0 + 1);
-            for (int jj = 0; jj < jn; jj++) {
-                float dj = __shfl_sync(0xffffffffu, ds, jj);
-#pragma unroll
-                for (int u = 0; u < ATT_U; u++) {
-                    int d = lane + 32 * u;
-                    if (d < hd) acc[rr][u] += dj * Ks[jj * ld + d];
-                }
-            }
+            att_accumulate(acc[rr], ds, Ks, ld, jn, lane, hd);
         }
     }
 #pragma unroll
