@@ -1,7 +1,15 @@
-/* backend: the table of tensor operations the model is written against.
+/* backend: the table of tensor operations the model is written against, and
+ * the choice of its implementation.
  *
- * Owns nothing but the contract. A backend (backend_cpu.c; a CUDA backend
- * implements the same table) provides memory and the forward/backward pair of
+ * Owns (src/backend.c): the backend kinds (auto, cpu, cuda) and their names,
+ * the one meaning of `auto`, the creation options and the factory that every
+ * caller (engine, train, bench, run, tests) uses; the op list (DS_BACKEND_OPS)
+ * from which the table's members, the op ids of the per-op timers and the
+ * backends' table fills are all generated; the per-op timers themselves
+ * (DISTSWEEP_CPU_OPTIMES / DISTSWEEP_CUDA_OPTIMES).
+ *
+ * The implementations (backend_cpu.c; kernels/backend_cuda.cu behind
+ * kernels/ds_cuda.h) provide memory and the forward/backward pair of
  * every operation the transformer needs. The model, the optimizer and the
  * evaluation never touch tensor memory directly: they allocate buffers here,
  * move host data in and out with upload/download, and pass pointers into those
@@ -31,7 +39,27 @@
 #include <stdint.h>
 
 #include "common.h"
-#include "sweep.h"
+
+/* The backend kinds, as named in run.backend and --backend (the names are
+ * ds_backend_kind_names[kind]). The values are stored nowhere. */
+typedef enum { DS_BACKEND_AUTO = 0, DS_BACKEND_CPU = 1, DS_BACKEND_CUDA = 2 } ds_backend_kind;
+
+/* "auto", "cpu", "cuda", then NULL: indexed by ds_backend_kind, and the list
+ * sweep.c's enum checker words its FILE:LINE:COL errors with. */
+extern const char *const ds_backend_kind_names[];
+
+/* Parses a backend name (exactly one of ds_backend_kind_names) into *out.
+ * Returns 0, or DS_EXIT_USAGE with err (may be NULL) set to "backend 'NAME'
+ * is not one of auto, cpu, cuda"; *out is then untouched. The one parser of
+ * backend names: sweep.c (run.backend), run, train and bench (--backend). */
+int ds_backend_kind_parse(const char *name, ds_backend_kind *out, ds_error *err);
+
+/* The one meaning of auto: DS_BACKEND_CUDA when this build has CUDA and a GPU
+ * is visible, else DS_BACKEND_CPU. The choice and its reason are said once per
+ * process on stderr ("distsweep: backend auto: cpu (no GPU visible)").
+ * Other kinds are returned as they are. Asking whether a GPU is visible
+ * initialises CUDA: cmd_run narrows CUDA_VISIBLE_DEVICES before calling it. */
+ds_backend_kind ds_backend_resolve(ds_backend_kind kind);
 
 /* Per-replica arguments of one AdamW update (host memory; R entries each). */
 typedef struct {
@@ -43,6 +71,85 @@ typedef struct {
 } ds_adamw_args;
 
 typedef struct ds_backend ds_backend;
+
+/* The op list, written once: X(name, parameter list) for every operation of
+ * the table, in this order. It generates the table's members below, the op
+ * ids and names of the per-op timers (DS_OP_<name>, ds_op_names) and both
+ * backends' table fills (DS_BACKEND_SET_OPS). Each entry's comment is the
+ * op's contract. */
+#define DS_BACKEND_OPS(X)                                                                       \
+    /* --- token embedding ------------------------------------------------- */                \
+    /* out[r][n][:] = wte[r][tok[r][n]][:] */                                                   \
+    X(encoder_fwd, (ds_backend *be, float *out, const int32_t *tok, const float *wte,          \
+                    size_t ws, int R, int N, int C))                                            \
+    /* dwte[r][tok[r][n]][:] += dout[r][n][:], rows in increasing n (fixed order) */            \
+    X(encoder_bwd, (ds_backend *be, float *dwte, size_t ws, const float *dout,                 \
+                    const int32_t *tok, int R, int N, int C))                                   \
+    /* --- LayerNorm (eps given), per row of C ------------------------------- */              \
+    /* out = (inp-mean)*rstd*w + b; saves mean, rstd [R][N] for the backward. */                \
+    X(layernorm_fwd, (ds_backend *be, float *out, float *mean, float *rstd, const float *inp,  \
+                      const float *w, const float *b, size_t ws, int R, int N, int C,          \
+                      float eps))                                                               \
+    /* dinp += , dw += , db += */                                                               \
+    X(layernorm_bwd, (ds_backend *be, float *dinp, float *dw, float *db, size_t ws,            \
+                      const float *dout, const float *inp, const float *w, const float *mean,  \
+                      const float *rstd, int R, int N, int C))                                  \
+    /* --- linear layer y = x W^T + b, W [OC][C] row-major (torch.nn.Linear) --- */            \
+    /* out = ; b may be NULL */                                                                 \
+    X(matmul_fwd, (ds_backend *be, float *out, const float *inp, const float *w,               \
+                   const float *b, size_t ws, int R, int N, int C, int OC))                     \
+    /* dinp = dout W ; dw += dout^T inp ; db += colsum(dout) (db may be NULL) */                \
+    X(matmul_bwd, (ds_backend *be, float *dinp, float *dw, float *db, size_t ws,               \
+                   const float *dout, const float *inp, const float *w, int R, int N, int C,   \
+                   int OC))                                                                     \
+    /* --- rotary embedding, in place on the q and k parts of qkv [R][B*T][3C] --- */           \
+    /* GPT-NeoX rotate-half on the first `rot` dims of each head of size hd,                    \
+     * angle = t * base^(-2j/rot), t = position in the row. */                                  \
+    X(rope_fwd, (ds_backend *be, float *qkv, int R, int B, int T, int H, int hd, int rot,      \
+                 float base))                                                                   \
+    /* the inverse rotation, applied to dq, dk in place */                                      \
+    X(rope_bwd, (ds_backend *be, float *dqkv, int R, int B, int T, int H, int hd, int rot,     \
+                 float base))                                                                   \
+    /* --- causal self-attention, scale 1/sqrt(hd) ---------------------------- */             \
+    /* out [R][B*T][H*hd] = ; lse [R][B][H][T] = log-sum-exp of each score row,                 \
+     * kept so the backward can recompute the probabilities (no T x T storage). */              \
+    X(attention_fwd, (ds_backend *be, float *out, float *lse, const float *qkv, int R, int B,  \
+                      int T, int H, int hd))                                                    \
+    /* dqkv = (all three parts written) */                                                      \
+    X(attention_bwd, (ds_backend *be, float *dqkv, const float *dout, const float *qkv,        \
+                      const float *out, const float *lse, int R, int B, int T, int H, int hd)) \
+    /* --- exact (erf) GELU, residual add ---------------------------------- */                \
+    /* out = gelu(inp) */                                                                       \
+    X(gelu_fwd, (ds_backend *be, float *out, const float *inp, size_t n))                      \
+    /* dinp = gelu'(inp) * dout */                                                              \
+    X(gelu_bwd, (ds_backend *be, float *dinp, const float *inp, const float *dout, size_t n))  \
+    /* out = a + b */                                                                           \
+    X(add, (ds_backend *be, float *out, const float *a, const float *b, size_t n))             \
+    /* --- softmax cross-entropy over V classes ------------------------------ */              \
+    /* loss[r][n] = -log softmax(logits[r][n])[tgt[r][n]] */                                    \
+    X(crossentropy_fwd, (ds_backend *be, float *loss, const float *logits, const int32_t *tgt, \
+                         int R, int N, int V))                                                  \
+    /* dlogits = (softmax - onehot) * weight[r][n]; dlogits may alias logits */                 \
+    X(crossentropy_bwd, (ds_backend *be, float *dlogits, const float *logits,                  \
+                         const int32_t *tgt, const float *weight, int R, int N, int V))         \
+    /* per scored token: ce, probability of the target, and 1 if the target is                  \
+     * the first argmax (the greedy prediction), else 0; all [R][N] */                          \
+    X(token_stats, (ds_backend *be, float *ce, float *pcorrect, float *correct,                \
+                    const float *logits, const int32_t *tgt, int R, int N, int V))              \
+    /* --- reductions (fixed order, double accumulation) ---------------------- */             \
+    /* out[r] = sum_n x[r][n] * w[r][n]   (host out[R]) */                                      \
+    X(weighted_sum, (ds_backend *be, double *host_out, const float *x, const float *w, int R,  \
+                     size_t N))                                                                 \
+    /* out[r] = sum_i x[r*stride + i]^2, i < n   (host out[R]); a non-finite                    \
+     * element makes it non-finite */                                                           \
+    X(sumsq, (ds_backend *be, double *host_out, const float *x, size_t stride, size_t n,       \
+              int R))                                                                           \
+    /* --- optimizer ------------------------------------------------------- */                \
+    /* AdamW (torch.optim.AdamW's arithmetic, decoupled weight decay on every                   \
+     * parameter) on P parameters of each replica, gradient g * gscale[r]. */                   \
+    X(adamw, (ds_backend *be, float *p, const float *g, float *m, float *v, size_t P, int R,   \
+              const ds_adamw_args *a))
+
 struct ds_backend {
     const char *name;
     int threads; /* host threads the ops use (CPU backend) */
@@ -58,93 +165,73 @@ struct ds_backend {
     void (*copy)(ds_backend *be, void *dst, const void *src, size_t bytes); /* within the backend */
     void (*destroy)(ds_backend *be);
 
-    /* --- token embedding ------------------------------------------------- */
-    /* out[r][n][:] = wte[r][tok[r][n]][:] */
-    void (*encoder_fwd)(ds_backend *be, float *out, const int32_t *tok, const float *wte,
-                        size_t ws, int R, int N, int C);
-    /* dwte[r][tok[r][n]][:] += dout[r][n][:], rows in increasing n (fixed order) */
-    void (*encoder_bwd)(ds_backend *be, float *dwte, size_t ws, const float *dout,
-                        const int32_t *tok, int R, int N, int C);
-
-    /* --- LayerNorm (eps given), per row of C ------------------------------- */
-    /* out = (inp-mean)*rstd*w + b; saves mean, rstd [R][N] for the backward. */
-    void (*layernorm_fwd)(ds_backend *be, float *out, float *mean, float *rstd,
-                          const float *inp, const float *w, const float *b, size_t ws,
-                          int R, int N, int C, float eps);
-    /* dinp += , dw += , db += */
-    void (*layernorm_bwd)(ds_backend *be, float *dinp, float *dw, float *db, size_t ws,
-                          const float *dout, const float *inp, const float *w,
-                          const float *mean, const float *rstd, int R, int N, int C);
-
-    /* --- linear layer y = x W^T + b, W [OC][C] row-major (torch.nn.Linear) --- */
-    /* out = ; b may be NULL */
-    void (*matmul_fwd)(ds_backend *be, float *out, const float *inp, const float *w,
-                       const float *b, size_t ws, int R, int N, int C, int OC);
-    /* dinp = dout W ; dw += dout^T inp ; db += colsum(dout) (db may be NULL) */
-    void (*matmul_bwd)(ds_backend *be, float *dinp, float *dw, float *db, size_t ws,
-                       const float *dout, const float *inp, const float *w, int R, int N,
-                       int C, int OC);
-
-    /* --- rotary embedding, in place on the q and k parts of qkv [R][B*T][3C] --- */
-    /* GPT-NeoX rotate-half on the first `rot` dims of each head of size hd,
-     * angle = t * base^(-2j/rot), t = position in the row. */
-    void (*rope_fwd)(ds_backend *be, float *qkv, int R, int B, int T, int H, int hd, int rot,
-                     float base);
-    /* the inverse rotation, applied to dq, dk in place */
-    void (*rope_bwd)(ds_backend *be, float *dqkv, int R, int B, int T, int H, int hd, int rot,
-                     float base);
-
-    /* --- causal self-attention, scale 1/sqrt(hd) ---------------------------- */
-    /* out [R][B*T][H*hd] = ; lse [R][B][H][T] = log-sum-exp of each score row,
-     * kept so the backward can recompute the probabilities (no T x T storage). */
-    void (*attention_fwd)(ds_backend *be, float *out, float *lse, const float *qkv, int R,
-                          int B, int T, int H, int hd);
-    /* dqkv = (all three parts written) */
-    void (*attention_bwd)(ds_backend *be, float *dqkv, const float *dout, const float *qkv,
-                          const float *out, const float *lse, int R, int B, int T, int H,
-                          int hd);
-
-    /* --- exact (erf) GELU, residual add ---------------------------------- */
-    void (*gelu_fwd)(ds_backend *be, float *out, const float *inp, size_t n);        /* = */
-    void (*gelu_bwd)(ds_backend *be, float *dinp, const float *inp, const float *dout,
-                     size_t n);                                                      /* = */
-    void (*add)(ds_backend *be, float *out, const float *a, const float *b, size_t n); /* = a+b */
-
-    /* --- softmax cross-entropy over V classes ------------------------------ */
-    /* loss[r][n] = -log softmax(logits[r][n])[tgt[r][n]] */
-    void (*crossentropy_fwd)(ds_backend *be, float *loss, const float *logits,
-                             const int32_t *tgt, int R, int N, int V);
-    /* dlogits = (softmax - onehot) * weight[r][n]; dlogits may alias logits */
-    void (*crossentropy_bwd)(ds_backend *be, float *dlogits, const float *logits,
-                             const int32_t *tgt, const float *weight, int R, int N, int V);
-    /* per scored token: ce, probability of the target, and 1 if the target is
-     * the first argmax (the greedy prediction), else 0; all [R][N] */
-    void (*token_stats)(ds_backend *be, float *ce, float *pcorrect, float *correct,
-                        const float *logits, const int32_t *tgt, int R, int N, int V);
-
-    /* --- reductions (fixed order, double accumulation) ---------------------- */
-    /* out[r] = sum_n x[r][n] * w[r][n]   (host out[R]) */
-    void (*weighted_sum)(ds_backend *be, double *host_out, const float *x, const float *w,
-                         int R, size_t N);
-    /* out[r] = sum_i x[r*stride + i]^2, i < n   (host out[R]); a non-finite
-     * element makes it non-finite */
-    void (*sumsq)(ds_backend *be, double *host_out, const float *x, size_t stride, size_t n,
-                  int R);
-
-    /* --- optimizer ------------------------------------------------------- */
-    /* AdamW (torch.optim.AdamW's arithmetic, decoupled weight decay on every
-     * parameter) on P parameters of each replica, gradient g * gscale[r]. */
-    void (*adamw)(ds_backend *be, float *p, const float *g, float *m, float *v, size_t P,
-                  int R, const ds_adamw_args *a);
+    /* --- the operations: one member per DS_BACKEND_OPS entry (contracts there) */
+#define DS_OP_MEMBER_(name, params) void(*name) params;
+    DS_BACKEND_OPS(DS_OP_MEMBER_)
+#undef DS_OP_MEMBER_
 };
 
-/* Creates the backend of the given kind (DS_BACKEND_CPU; DS_BACKEND_CUDA when
- * built with CUDA and a GPU is visible). Returns 0, or an error code with err
- * set. Free with be->destroy(be). */
-int ds_backend_create(ds_backend_kind kind, ds_backend **out, ds_error *err);
+/* A backend's table fill: sets every op member of *be to the function of the
+ * same name, which the including file defines (static) for every op. */
+#define DS_OP_SET_(name, params) (be_)->name = name;
+#define DS_BACKEND_SET_OPS(be)                                                                  \
+    do {                                                                                        \
+        ds_backend *be_ = (be);                                                                 \
+        DS_BACKEND_OPS(DS_OP_SET_)                                                              \
+    } while (0)
 
-/* The CPU backend: fp32, OpenBLAS sgemm (single-threaded, called on fixed
- * tiles) + OpenMP over replicas, rows and tiles. nthreads <= 0: OpenMP default. */
+/* ---- per-op timers ------------------------------------------------------- */
+
+/* Op ids: DS_OP_<name> for every op in list order, then the two transfers
+ * (timed by the CUDA backend only: they synchronize its stream). */
+enum {
+#define DS_OP_ID_(name, params) DS_OP_##name,
+    DS_BACKEND_OPS(DS_OP_ID_)
+#undef DS_OP_ID_
+    DS_OP_upload,
+    DS_OP_download,
+    DS_N_TIMED_OPS
+};
+extern const char *const ds_op_names[DS_N_TIMED_OPS]; /* "encoder_fwd", ..., "download" */
+
+/* Wall time and calls per op, kept by a backend when its environment variable
+ * (DISTSWEEP_CPU_OPTIMES, DISTSWEEP_CUDA_OPTIMES) is set and not "0": a
+ * profiling aid, printed by the backend's destroy. */
+typedef struct {
+    int on;
+    double s[DS_N_TIMED_OPS];
+    long n[DS_N_TIMED_OPS];
+} ds_op_times;
+
+/* Zeroes *t and switches it on when getenv(env) is set, non-empty and not "0". */
+void ds_op_times_init(ds_op_times *t, const char *env);
+/* Adds one call of op `id` that began at ds_now() == t0 (nothing unless on). */
+void ds_op_times_add(ds_op_times *t, int id, double t0);
+/* When on: `header` (one line, printed as given) and a line per op called
+ * (calls, seconds, share of the total), on stderr. */
+void ds_op_times_print(const ds_op_times *t, const char *header);
+
+/* ---- creation ------------------------------------------------------------ */
+
+/* How to create a backend. {0} is auto, device 0, default threads. */
+typedef struct {
+    ds_backend_kind kind; /* auto is resolved by ds_backend_resolve */
+    int device;           /* CUDA device index among the visible ones */
+    int threads;          /* CPU host threads; <= 0: OMP_NUM_THREADS, else the cores
+                           * (split between the unbound MPI ranks of a node) */
+    /* The precision issue adds `precision` here (train.precision: fp32, tf32,
+     * bf16 matrix products), passed to ds_backend_cuda_create's tf32 flag. */
+} ds_backend_opts;
+
+/* Creates the backend opts asks for (NULL: auto, device 0, default threads):
+ * auto as ds_backend_resolve says, cpu always, cuda when built with CUDA and
+ * the device is visible. Returns 0 with *out set, or an error code with err
+ * set and *out NULL. Free with be->destroy(be). */
+int ds_backend_create(const ds_backend_opts *opts, ds_backend **out, ds_error *err);
+
+/* The CPU backend (backend_cpu.c): fp32, OpenBLAS sgemm (single-threaded,
+ * called on fixed tiles) + OpenMP over replicas, rows and tiles. nthreads <= 0:
+ * the default above. Callers use ds_backend_create; this is its cpu case. */
 ds_backend *ds_backend_cpu_create(int nthreads);
 
 #endif

@@ -23,9 +23,6 @@
 #include <unistd.h>
 
 #include "backend.h"
-#ifdef DISTSWEEP_HAVE_CUDA
-#include "ds_cuda.h"
-#endif
 
 /* Lets GCC if-convert the selects in the loops below (clamps, signs) so that
  * they vectorize; no value changes (no reassociation, no contraction). */
@@ -39,50 +36,6 @@
  * fmaf in the baseline one): the same bits on each. */
 #define DS_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
-enum {
-    OP_ENCODER_FWD,
-    OP_ENCODER_BWD,
-    OP_LAYERNORM_FWD,
-    OP_LAYERNORM_BWD,
-    OP_MATMUL_FWD,
-    OP_MATMUL_BWD,
-    OP_ROPE_FWD,
-    OP_ROPE_BWD,
-    OP_ATTENTION_FWD,
-    OP_ATTENTION_BWD,
-    OP_GELU_FWD,
-    OP_GELU_BWD,
-    OP_ADD,
-    OP_CROSSENTROPY_FWD,
-    OP_CROSSENTROPY_BWD,
-    OP_TOKEN_STATS,
-    OP_WEIGHTED_SUM,
-    OP_SUMSQ,
-    OP_ADAMW,
-    N_OPS
-};
-static const char *const op_names[N_OPS] = {
-    "encoder_fwd",
-    "encoder_bwd",
-    "layernorm_fwd",
-    "layernorm_bwd",
-    "matmul_fwd",
-    "matmul_bwd",
-    "rope_fwd",
-    "rope_bwd",
-    "attention_fwd",
-    "attention_bwd",
-    "gelu_fwd",
-    "gelu_bwd",
-    "add",
-    "crossentropy_fwd",
-    "crossentropy_bwd",
-    "token_stats",
-    "weighted_sum",
-    "sumsq",
-    "adamw",
-};
-
 enum { MK_PATH_AUTO, MK_PATH_AVX2, MK_PATH_PORTABLE }; /* attention kernel choice (mk_gemm) */
 
 typedef struct {
@@ -94,25 +47,20 @@ typedef struct {
     float *shared;      /* one buffer for a whole parallel region (weight-gradient partials) */
     size_t shared_n;
     /* DISTSWEEP_CPU_OPTIMES=1: wall time and calls of each op, printed to
-     * stderr by destroy (a profiling aid, as DISTSWEEP_CUDA_OPTIMES) */
-    int optimes;
+     * stderr by destroy (a profiling aid; backend.h) */
+    ds_op_times optimes;
     /* DISTSWEEP_CPU_PORTABLE=1 (or =avx2): the attention products on the
      * portable (or AVX2) path even where a faster one runs, for the test
      * that all paths give the same bits */
     int mk_path;
-    double op_s[N_OPS];
-    long op_n[N_OPS];
 } cpu_impl;
 
 /* Start and end of an op's timed span (nothing unless optimes). */
 static inline double op_begin(ds_backend *be) {
-    return ((cpu_impl *)be->impl)->optimes ? ds_now() : 0.0;
+    return ((cpu_impl *)be->impl)->optimes.on ? ds_now() : 0.0;
 }
 static inline void op_end(ds_backend *be, int id, double t0) {
-    cpu_impl *im = be->impl;
-    if (!im->optimes) return;
-    im->op_s[id] += ds_now() - t0;
-    im->op_n[id]++;
+    ds_op_times_add(&((cpu_impl *)be->impl)->optimes, id, t0);
 }
 
 #define NT(be) (((cpu_impl *)(be)->impl)->nthreads)
@@ -249,15 +197,9 @@ static void cpu_zero(ds_backend *be, void *p, size_t n) { memset(p, 0, n); }
 static void cpu_destroy(ds_backend *be) {
     if (!be) return;
     cpu_impl *im = be->impl;
-    if (im->optimes) {
-        double tot = 0;
-        for (int i = 0; i < N_OPS; i++) tot += im->op_s[i];
-        fprintf(stderr, "cpu op times (DISTSWEEP_CPU_OPTIMES, %d threads):\n", im->nthreads);
-        for (int i = 0; i < N_OPS; i++)
-            if (im->op_n[i])
-                fprintf(stderr, "  %-18s %8ld calls %10.4f s %5.1f%%\n", op_names[i], im->op_n[i],
-                        im->op_s[i], tot > 0 ? 100 * im->op_s[i] / tot : 0.0);
-    }
+    char header[80];
+    snprintf(header, sizeof header, "cpu op times (DISTSWEEP_CPU_OPTIMES, %d threads):", im->nthreads);
+    ds_op_times_print(&im->optimes, header);
     for (int i = 0; i < im->nthreads; i++) free(im->scratch[i]);
     free(im->scratch);
     free(im->scratch_n);
@@ -277,7 +219,7 @@ static void encoder_fwd(ds_backend *be, float *out, const int32_t *tok, const fl
         int r = (int)(i / N);
         memcpy(out + i * C, wte + r * ws + (size_t)tok[i] * C, sizeof(float) * C);
     }
-    op_end(be, OP_ENCODER_FWD, t0);
+    op_end(be, DS_OP_encoder_fwd, t0);
 }
 
 static void encoder_bwd(ds_backend *be, float *dwte, size_t ws, const float *dout,
@@ -297,7 +239,7 @@ static void encoder_bwd(ds_backend *be, float *dwte, size_t ws, const float *dou
             for (int c = c0; c < c1; c++) row[c] += dr[c];
         }
     }
-    op_end(be, OP_ENCODER_BWD, t0);
+    op_end(be, DS_OP_encoder_bwd, t0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -330,7 +272,7 @@ static void layernorm_fwd(ds_backend *be, float *out, float *mean, float *rstd, 
         layernorm_fwd_row(out + i * C, mean + i, rstd + i, inp + i * C, w + r * ws, b + r * ws, C,
                           eps);
     }
-    op_end(be, OP_LAYERNORM_FWD, t0);
+    op_end(be, DS_OP_layernorm_fwd, t0);
 }
 
 /* Rows per float partial sum of a column reduction; partials are added in
@@ -431,7 +373,7 @@ static void layernorm_bwd(ds_backend *be, float *dinp, float *dw, float *db, siz
             db[r * ws + c] += (float)ab;
         }
     }
-    op_end(be, OP_LAYERNORM_BWD, t0);
+    op_end(be, DS_OP_layernorm_bwd, t0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -454,7 +396,7 @@ static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, OC, C, 1.0f, x, C, w + r * ws,
                     C, b ? 1.0f : 0.0f, y, OC);
     }
-    op_end(be, OP_MATMUL_FWD, t0);
+    op_end(be, DS_OP_matmul_fwd, t0);
 }
 
 /* acc[o] += sum over N rows of g[n*ld + o], o < no <= COL_TILE: float
@@ -579,7 +521,7 @@ static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t
                         dinp + ((size_t)r * N + n0) * C, C);
         }
     }
-    op_end(be, OP_MATMUL_BWD, t0);
+    op_end(be, DS_OP_matmul_bwd, t0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -624,14 +566,14 @@ static void rope_fwd(ds_backend *be, float *qkv, int R, int B, int T, int H, int
                      float base) {
     double t0 = op_begin(be);
     rope_apply(be, qkv, R, B, T, H, hd, rot, base, 1.0f);
-    op_end(be, OP_ROPE_FWD, t0);
+    op_end(be, DS_OP_rope_fwd, t0);
 }
 /* The rotation is orthogonal, so its backward is the rotation by -angle. */
 static void rope_bwd(ds_backend *be, float *dqkv, int R, int B, int T, int H, int hd, int rot,
                      float base) {
     double t0 = op_begin(be);
     rope_apply(be, dqkv, R, B, T, H, hd, rot, base, -1.0f);
-    op_end(be, OP_ROPE_BWD, t0);
+    op_end(be, DS_OP_rope_bwd, t0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -943,7 +885,7 @@ static void attention_fwd(ds_backend *be, float *out, float *lse, const float *q
             }
         }
     }
-    op_end(be, OP_ATTENTION_FWD, t0);
+    op_end(be, DS_OP_attention_fwd, t0);
 }
 
 /* Per (replica, row, head): the probabilities P and then dS of the whole
@@ -1001,7 +943,7 @@ static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const 
             }
         }
     }
-    op_end(be, OP_ATTENTION_BWD, t0);
+    op_end(be, DS_OP_attention_bwd, t0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1036,7 +978,7 @@ static void gelu_fwd(ds_backend *be, float *out, const float *inp, size_t n) {
         size_t i0 = (size_t)c * SUM_CHUNK, i1 = i0 + SUM_CHUNK < n ? i0 + SUM_CHUNK : n;
         gelu_fwd_range(out, inp, i0, i1);
     }
-    op_end(be, OP_GELU_FWD, t0);
+    op_end(be, DS_OP_gelu_fwd, t0);
 }
 
 static void gelu_bwd(ds_backend *be, float *dinp, const float *inp, const float *dout, size_t n) {
@@ -1047,14 +989,14 @@ static void gelu_bwd(ds_backend *be, float *dinp, const float *inp, const float 
         size_t i0 = (size_t)c * SUM_CHUNK, i1 = i0 + SUM_CHUNK < n ? i0 + SUM_CHUNK : n;
         gelu_bwd_range(dinp, inp, dout, i0, i1);
     }
-    op_end(be, OP_GELU_BWD, t0);
+    op_end(be, DS_OP_gelu_bwd, t0);
 }
 
 static void add(ds_backend *be, float *out, const float *a, const float *b, size_t n) {
     double t0 = op_begin(be);
 #pragma omp parallel for schedule(static) num_threads(NT(be))
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
-    op_end(be, OP_ADD, t0);
+    op_end(be, DS_OP_add, t0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1101,7 +1043,7 @@ static void crossentropy_fwd(ds_backend *be, float *loss, const float *logits, c
         double s = row_expsum(x, NULL, V, &mx);
         loss[i] = (float)(mx + log(s) - x[tgt[i]]);
     }
-    op_end(be, OP_CROSSENTROPY_FWD, t0);
+    op_end(be, DS_OP_crossentropy_fwd, t0);
 }
 
 /* dlogits = (softmax - onehot) * weight, the softmax as exp(x - max) / sum. */
@@ -1116,7 +1058,7 @@ static void crossentropy_bwd(ds_backend *be, float *dlogits, const float *logits
         for (int j = 0; j < V; j++) dx[j] = dx[j] * inv * w;
         dx[tgt[i]] -= w;
     }
-    op_end(be, OP_CROSSENTROPY_BWD, t0);
+    op_end(be, DS_OP_crossentropy_bwd, t0);
 }
 
 static void token_stats(ds_backend *be, float *ce, float *pcorrect, float *correct,
@@ -1134,7 +1076,7 @@ static void token_stats(ds_backend *be, float *ce, float *pcorrect, float *corre
         /* a NaN row has no prediction: never correct */
         correct[i] = (am == tgt[i] && x[am] == x[am]) ? 1.0f : 0.0f;
     }
-    op_end(be, OP_TOKEN_STATS, t0);
+    op_end(be, DS_OP_token_stats, t0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1150,7 +1092,7 @@ static void weighted_sum(ds_backend *be, double *out, const float *x, const floa
             if (w[r * N + n] != 0.0f) s += (double)x[r * N + n] * w[r * N + n];
         out[r] = s;
     }
-    op_end(be, OP_WEIGHTED_SUM, t0);
+    op_end(be, DS_OP_weighted_sum, t0);
 }
 
 static void sumsq(ds_backend *be, double *out, const float *x, size_t stride, size_t n, int R) {
@@ -1172,7 +1114,7 @@ static void sumsq(ds_backend *be, double *out, const float *x, size_t stride, si
         out[r] = s;
     }
     free(part);
-    op_end(be, OP_SUMSQ, t0);
+    op_end(be, DS_OP_sumsq, t0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1200,7 +1142,7 @@ static void adamw(ds_backend *be, float *p, const float *g, float *m, float *v, 
             pr[i] -= step * mr[i] / denom;
         }
     }
-    op_end(be, OP_ADAMW, t0);
+    op_end(be, DS_OP_adamw, t0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1287,8 +1229,7 @@ ds_backend *ds_backend_cpu_create(int nthreads) {
     ds_backend *be = DS_CALLOC(1, sizeof *be);
     cpu_impl *im = DS_CALLOC(1, sizeof *im);
     im->nthreads = nthreads > 0 ? nthreads : default_threads();
-    const char *ot = getenv("DISTSWEEP_CPU_OPTIMES");
-    im->optimes = ot && *ot && strcmp(ot, "0");
+    ds_op_times_init(&im->optimes, "DISTSWEEP_CPU_OPTIMES");
     const char *pt = getenv("DISTSWEEP_CPU_PORTABLE");
     im->mk_path = !pt || !*pt || !strcmp(pt, "0") ? MK_PATH_AUTO
                   : !strcmp(pt, "avx2")           ? MK_PATH_AVX2
@@ -1308,38 +1249,6 @@ ds_backend *ds_backend_cpu_create(int nthreads) {
     be->zero = cpu_zero;
     be->copy = cpu_copy;
     be->destroy = cpu_destroy;
-    be->encoder_fwd = encoder_fwd;
-    be->encoder_bwd = encoder_bwd;
-    be->layernorm_fwd = layernorm_fwd;
-    be->layernorm_bwd = layernorm_bwd;
-    be->matmul_fwd = matmul_fwd;
-    be->matmul_bwd = matmul_bwd;
-    be->rope_fwd = rope_fwd;
-    be->rope_bwd = rope_bwd;
-    be->attention_fwd = attention_fwd;
-    be->attention_bwd = attention_bwd;
-    be->gelu_fwd = gelu_fwd;
-    be->gelu_bwd = gelu_bwd;
-    be->add = add;
-    be->crossentropy_fwd = crossentropy_fwd;
-    be->crossentropy_bwd = crossentropy_bwd;
-    be->token_stats = token_stats;
-    be->weighted_sum = weighted_sum;
-    be->sumsq = sumsq;
-    be->adamw = adamw;
+    DS_BACKEND_SET_OPS(be);
     return be;
-}
-
-int ds_backend_create(ds_backend_kind kind, ds_backend **out, ds_error *err) {
-    *out = NULL;
-    if (kind == DS_BACKEND_CPU || kind == DS_BACKEND_AUTO) {
-        *out = ds_backend_cpu_create(0);
-        return 0;
-    }
-#ifdef DISTSWEEP_HAVE_CUDA
-    if (kind == DS_BACKEND_CUDA) return ds_backend_cuda_create(0, 0, out, err);
-#endif
-    return ds_error_set(err, DS_EXIT_ERROR,
-                        "the %s backend is not available in this build (only cpu is)",
-                        kind == DS_BACKEND_CUDA ? "cuda" : "requested");
 }

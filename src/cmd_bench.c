@@ -1,11 +1,11 @@
-/* cmd_bench: `distsweep bench --backend cpu --scale I --pack R SWEEP.yaml`
- * times training steps of one pack and prints steps/s, tokens/s and achieved
- * GFLOP/s (the sweep's flops_per_step convention: sweep.h), with the time
- * split into data, forward, backward and optimizer. A figure-printing
+/* cmd_bench: `distsweep bench SWEEP.yaml --backend cpu|cuda|auto --scale I
+ * --pack R` times training steps of one pack and prints steps/s, tokens/s and
+ * achieved GFLOP/s (the sweep's flops_per_step convention: sweep.h), with the
+ * time split into data, forward, backward and optimizer. The steps are the
+ * engine's own (ds_step_run, src/step.h) on seeds 0..R-1. A figure-printing
  * command, never a pass/fail test. */
 #include <cblas.h>
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,20 +14,22 @@
 #include "cli.h"
 #include "common.h"
 #include "model.h"
-#include "optim.h"
+#include "step.h"
 #include "sweep.h"
-#include "tasks.h"
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: distsweep bench SWEEP.yaml [--backend cpu] [--scale I] [--pack R] [--steps N]\n"
-            "                       [--warmup-steps W] [--format text|json]\n\n"
-            "Times N training steps (after W untimed ones) of a pack of R replicas of scale I\n"
-            "with the sweep's batch and context: data, forward, backward, AdamW. Prints\n"
-            "steps/s, tokens/s and achieved GFLOP/s (training FLOPs as in 'distsweep plan').\n"
-            "Threads: OMP_NUM_THREADS; unset, all cores (split between the unbound MPI ranks\n"
-            "of a node). OpenBLAS itself runs single-threaded on our tiles.\n"
-            "defaults: --scale 0 --pack 1 --steps 5 --warmup-steps 1 --format text\n");
+            "usage: distsweep bench SWEEP.yaml [--backend cpu|cuda|auto] [--scale I] [--pack R]\n"
+            "                       [--steps N] [--warmup-steps W] [--format text|json]\n\n"
+            "Times N training steps (after W untimed ones) of a pack of R replicas (seeds\n"
+            "0..R-1) of scale I with the sweep's batch and context: data, forward, backward,\n"
+            "AdamW, the engine's own step. Prints steps/s, tokens/s and achieved GFLOP/s\n"
+            "(training FLOPs as in 'distsweep plan').\n"
+            "--backend: cpu (default), cuda (GPU 0), or auto (cuda when this build has CUDA\n"
+            "and a GPU is visible, else cpu).\n"
+            "Threads (cpu): OMP_NUM_THREADS; unset, all cores (split between the unbound MPI\n"
+            "ranks of a node). OpenBLAS itself runs single-threaded on our tiles.\n"
+            "defaults: --backend cpu --scale 0 --pack 1 --steps 5 --warmup-steps 1 --format text\n");
 }
 
 int ds_cmd_bench(int argc, char **argv) {
@@ -53,10 +55,9 @@ int ds_cmd_bench(int argc, char **argv) {
             }
             i++;
         } else if (!strcmp(a, "--backend") && v) {
-            if (!strcmp(v, "cpu")) kind = DS_BACKEND_CPU;
-            else if (!strcmp(v, "cuda")) kind = DS_BACKEND_CUDA;
-            else {
-                fprintf(stderr, "distsweep bench: unknown backend '%s' (cpu, cuda)\n", v);
+            ds_error perr = {0};
+            if (ds_backend_kind_parse(v, &kind, &perr)) {
+                fprintf(stderr, "distsweep bench: --backend: %s\n", perr.msg);
                 return DS_EXIT_USAGE;
             }
             i++;
@@ -84,47 +85,39 @@ int ds_cmd_bench(int argc, char **argv) {
     int rc = DS_EXIT_ERROR;
     ds_backend *be = NULL;
     ds_model *m = NULL;
-    int32_t *tok = NULL;
-    uint8_t *mask = NULL, *active = NULL;
+    uint8_t *active = NULL;
     float *loss = NULL;
+    int64_t *seeds = NULL;
+    ds_step st = {0};
     if (scale >= s->n_scales) {
         fprintf(stderr, "distsweep bench: --scale %d: %s has %d scale(s)\n", scale, path, s->n_scales);
         rc = DS_EXIT_USAGE;
         goto done;
     }
-    if ((rc = ds_backend_create(kind, &be, &err))) goto fail;
+    ds_backend_opts bo = {.kind = kind};
+    if ((rc = ds_backend_create(&bo, &be, &err))) goto fail;
     ds_model_config cfg = ds_model_config_from_sweep(s, scale, R);
     if ((rc = ds_model_create(&cfg, be, &m, &err))) goto fail;
-    for (int r = 0; r < R; r++) ds_model_init_replica(m, r, (uint64_t)r);
-    const ds_task_ops *ops = ds_task_get(&s->task);
+    seeds = DS_MALLOC(sizeof(int64_t) * R);
+    for (int r = 0; r < R; r++) seeds[r] = r;
+    for (int r = 0; r < R; r++) ds_model_init_replica(m, r, (uint64_t)seeds[r]);
     int B = s->train.batch, ctx = s->train.context;
-    tok = DS_MALLOC(sizeof(int32_t) * R * B * ctx);
-    mask = DS_MALLOC((size_t)R * B * ctx);
     active = DS_MALLOC(R);
     loss = DS_MALLOC(sizeof(float) * R);
     memset(active, 1, R);
+    ds_step_init(&st, s, m, seeds, R, be->threads, 0);
     double t[4] = {0}; /* data, forward, backward, optimizer */
     double tmin = INFINITY; /* fastest timed step: the least disturbed on a shared machine */
     for (int step = 0; step < warm + steps; step++) {
-        double t0 = ds_now();
-#pragma omp parallel for schedule(static)
-        for (int i = 0; i < R * B; i++)
-            ops->train_row(&s->task, (uint64_t)(i / B), (uint64_t)step * B + i % B, ctx,
-                           tok + (size_t)i * ctx, mask + (size_t)i * ctx);
-        ds_model_set_batch(m, tok, mask, B, ctx - 1);
-        double t1 = ds_now();
-        ds_model_forward(m, loss);
-        double t2 = ds_now();
-        ds_model_backward(m);
-        double t3 = ds_now();
-        ds_optim_step(m, &s->train, step, active, NULL);
-        double t4 = ds_now();
+        ds_step_times tt;
+        ds_step_run(&st, step, active, loss, &tt);
         if (step >= warm) {
-            t[0] += t1 - t0;
-            t[1] += t2 - t1;
-            t[2] += t3 - t2;
-            t[3] += t4 - t3;
-            tmin = t4 - t0 < tmin ? t4 - t0 : tmin;
+            t[0] += tt.data;
+            t[1] += tt.forward;
+            t[2] += tt.backward;
+            t[3] += tt.optimizer;
+            double all = tt.data + tt.forward + tt.backward + tt.optimizer;
+            tmin = all < tmin ? all : tmin;
         }
     }
     double total = t[0] + t[1] + t[2] + t[3], sps = steps / total;
@@ -161,8 +154,8 @@ fail:
 done:
     ds_model_free(m);
     if (be) be->destroy(be);
-    free(tok);
-    free(mask);
+    ds_step_free(&st);
+    free(seeds);
     free(active);
     free(loss);
     ds_sweep_free(s);

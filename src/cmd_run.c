@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "backend.h"
 #include "cli.h"
 #include "common.h"
 #include "engine.h"
@@ -19,9 +20,6 @@
 #include "store.h"
 #include "sweep.h"
 #include "synth.h"
-#ifdef DISTSWEEP_HAVE_CUDA
-#include "ds_cuda.h"
-#endif
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -31,7 +29,8 @@ static void usage(FILE *f) {
             "interrupted packs continue from their checkpoints (OUT.h5.ckpt/). Launch with\n"
             "`mpirun -np N distsweep SWEEP.yaml` for N ranks, or without mpirun for one.\n\n"
             "  -o OUT.h5         result file (default: the sweep's `output`)\n"
-            "  --backend B       auto, cpu or cuda (default: the sweep's run.backend)\n"
+            "  --backend B       auto, cpu or cuda (default: the sweep's run.backend); auto\n"
+            "                    is cuda when this build has CUDA and a GPU is visible, else cpu\n"
             "  --fresh           move an existing OUT.h5 (and its journal and checkpoints)\n"
             "                    aside to OUT.old-<UTC time>.h5 and start over\n"
             "  --retry-failed    run again the runs whose status is failed\n"
@@ -79,10 +78,7 @@ static int parse_args(int argc, char **argv, run_args *a, ds_error *err) {
             a->out = next, i++;
         } else if (!strcmp(v, "--backend")) {
             if (!next) return ds_error_set(err, DS_EXIT_USAGE, "--backend needs auto, cpu or cuda");
-            if (!strcmp(next, "auto")) a->backend = DS_BACKEND_AUTO;
-            else if (!strcmp(next, "cpu")) a->backend = DS_BACKEND_CPU;
-            else if (!strcmp(next, "cuda")) a->backend = DS_BACKEND_CUDA;
-            else return ds_error_set(err, DS_EXIT_USAGE, "--backend: '%s' is not auto, cpu or cuda", next);
+            if (ds_backend_kind_parse(next, &a->backend, err)) return err->code;
             a->backend_set = 1, i++;
         } else if (!strcmp(v, "--fresh")) {
             a->fresh = 1;
@@ -289,13 +285,7 @@ int ds_cmd_run(int argc, char **argv) {
 
     ds_backend_kind backend = a.backend_set ? a.backend : s->run.backend;
     if (backend != DS_BACKEND_CPU && a.synth_s < 0) select_gpu(comm);
-    if (backend == DS_BACKEND_AUTO) {
-#ifdef DISTSWEEP_HAVE_CUDA
-        backend = ds_cuda_device_count() > 0 ? DS_BACKEND_CUDA : DS_BACKEND_CPU;
-#else
-        backend = DS_BACKEND_CPU;
-#endif
-    }
+    backend = ds_backend_resolve(backend); /* after select_gpu: it initialises CUDA */
     ds_sched_opts so = {.s = s, .out_path = out, .store = store, .backend = backend,
                         .comm = comm, .pack = a.pack, .quiet = a.quiet || rank != 0};
     if (a.synth_s >= 0) so.run_pack = synth_pack, so.run_ctx = &a.synth_s;

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "common.h"
+#include "backend.h"
 #include "engine.h"
 #include "signals.h"
 #include "sweep.h"
@@ -30,7 +31,9 @@ static void usage(FILE *f) {
             "                     rescaled to N; warmup is kept if smaller than N, else N/10)\n"
             "  --checkpoint FILE  resume from FILE if it exists; write it every\n"
             "                     run.checkpoint_every steps and on a stop signal (exit 3)\n"
-            "  --backend cpu      (default: the sweep's run.backend; cuda is not built yet)\n"
+            "  --backend B        auto, cpu or cuda (default: the sweep's run.backend); auto\n"
+            "                     is cuda when this build has CUDA and a GPU is visible,\n"
+            "                     else cpu\n"
             "  --format text|json final metrics as text (default) or one JSON object\n"
             "  --quiet            no progress lines\n");
 }
@@ -80,6 +83,7 @@ int ds_cmd_train(int argc, char **argv) {
     long long steps = 0;
     int64_t seeds[MAX_SEEDS] = {0};
     ds_backend_kind backend = DS_BACKEND_AUTO;
+    int backend_set = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -103,10 +107,8 @@ int ds_cmd_train(int argc, char **argv) {
             format = v;
             i++;
         } else if (!strcmp(a, "--backend") && v) {
-            if (!strcmp(v, "cpu")) backend = DS_BACKEND_CPU;
-            else if (!strcmp(v, "cuda")) backend = DS_BACKEND_CUDA;
-            else if (!strcmp(v, "auto")) backend = DS_BACKEND_AUTO;
-            else goto bad_value;
+            if (ds_backend_kind_parse(v, &backend, NULL)) goto bad_value;
+            backend_set = 1;
             i++;
         } else if (!strcmp(a, "--quiet")) {
             quiet = 1;
@@ -144,8 +146,8 @@ int ds_cmd_train(int argc, char **argv) {
         s->train.steps = steps;
         if (s->train.warmup >= steps) s->train.warmup = steps / 10;
     }
-    if (backend == DS_BACKEND_AUTO) backend = s->run.backend;
-    if (backend == DS_BACKEND_AUTO) backend = DS_BACKEND_CPU;
+    /* auto (backend.h) is resolved once here, not per pack */
+    backend = ds_backend_resolve(backend_set ? backend : s->run.backend);
     res = DS_CALLOC(nseeds, sizeof *res);
     ds_signals_install();
     const ds_scale *sc = &s->scales[scale];

@@ -1,8 +1,9 @@
 /* engine: the training loop of one pack (see engine.h).
  *
- * Per step, for every replica r: rows step*batch .. step*batch+batch-1 of job
- * seed seeds[r] (a pure function of the step, so resuming needs no data
- * state), forward, divergence check, backward, clipped AdamW. A replica whose
+ * Per step (step.c, shared with `distsweep bench`), for every replica r: rows
+ * step*batch .. step*batch+batch-1 of job seed seeds[r] (a pure function of
+ * the step, so resuming needs no data state), forward, divergence check,
+ * backward, clipped AdamW. A replica whose
  * loss (or gradient norm) is not finite is frozen and marked diverged; the
  * others go on unaffected, since no op mixes replicas. After the last step
  * every eval length (and the largest training length, for id_em) is scored
@@ -21,8 +22,7 @@
 #include "checkpoint.h"
 #include "evaluate.h"
 #include "model.h"
-#include "optim.h"
-#include "tasks.h"
+#include "step.h"
 
 /* The hook, asked between evaluation batches with the last training losses. */
 typedef struct {
@@ -42,19 +42,6 @@ void ds_run_result_free(ds_run_result *r) {
     free(r->curve);
     r->curve = NULL;
     r->n_curve = 0;
-}
-
-/* Fills the host batch [R][B][context] for `step`. */
-static void make_batch(const ds_sweep *s, const int64_t *seeds, int R, int64_t step, int32_t *tok,
-                       uint8_t *mask, int nthreads) {
-    const ds_task_ops *ops = ds_task_get(&s->task);
-    int B = s->train.batch, ctx = s->train.context;
-#pragma omp parallel for schedule(static) num_threads(nthreads)
-    for (int i = 0; i < R * B; i++) {
-        int r = i / B, b = i % B;
-        ops->train_row(&s->task, (uint64_t)seeds[r], (uint64_t)step * B + b, ctx,
-                       tok + (size_t)i * ctx, mask + (size_t)i * ctx);
-    }
 }
 
 int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
@@ -78,8 +65,7 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
     float *last = DS_MALLOC(sizeof(float) * R), *losses = DS_MALLOC(sizeof(float) * R);
     double *window = DS_CALLOC(R, sizeof(double));
     float *curve = DS_MALLOC(sizeof(float) * R * (curve_cap ? curve_cap : 1));
-    int32_t *tok = DS_MALLOC(sizeof(int32_t) * R * B * ctx);
-    uint8_t *mask = DS_MALLOC((size_t)R * B * ctx);
+    ds_step step_ctx = {0};
     float *metrics = NULL;
     for (int r = 0; r < R; r++) {
         active[r] = 1;
@@ -90,7 +76,8 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
                         .step = 0, .wall_s = 0, .n_curve = 0, .curve_cap = curve_cap,
                         .active = active, .last_loss = last, .window = window, .curve = curve};
 
-    if ((rc = ds_backend_create(opts ? opts->backend : DS_BACKEND_CPU, &be, err))) goto done;
+    ds_backend_opts bo = {.kind = opts ? opts->backend : DS_BACKEND_CPU};
+    if ((rc = ds_backend_create(&bo, &be, err))) goto done;
     ds_model_config cfg = ds_model_config_from_sweep(s, scale_idx, R);
     if ((rc = ds_model_create(&cfg, be, &m, err))) goto done;
 
@@ -105,22 +92,10 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
 
     double t_loop = ds_now(), t_log = t_loop;
     int64_t step0 = st.step;
+    ds_step_init(&step_ctx, s, m, seeds, R, be->threads, verbose);
     for (int64_t step = st.step; step < stop_at; step++) {
-        make_batch(s, seeds, R, step, tok, mask, be->threads > 0 ? be->threads : 1);
-        ds_model_set_batch(m, tok, mask, B, ctx - 1);
-        ds_model_forward(m, losses);
+        ds_step_run(&step_ctx, step, active, losses, NULL);
         for (int r = 0; r < R; r++) {
-            if (active[r] && !isfinite(losses[r])) {
-                active[r] = 0;
-                if (verbose)
-                    fprintf(stderr, "distsweep: seed %lld diverged at step %lld (loss %g)\n",
-                            (long long)seeds[r], (long long)step, losses[r]);
-            }
-        }
-        ds_model_backward(m);
-        ds_optim_step(m, tr, step, active, NULL);
-        for (int r = 0; r < R; r++) {
-            if (!active[r]) losses[r] = NAN;
             last[r] = losses[r];
             window[r] += losses[r];
         }
@@ -229,8 +204,7 @@ done:
     free(losses);
     free(window);
     free(curve);
-    free(tok);
-    free(mask);
+    ds_step_free(&step_ctx);
     free(metrics);
     return rc;
 }

@@ -552,19 +552,24 @@ static int parse_run(yctx *c, yaml_node_t *m, ds_run_spec *r) {
             return FAIL(c, n, "run.pack must be a positive integer or 'auto', found %s", describe(n, b, sizeof b));
         }
     }
-    static const char *const backends[] = {"auto", "cpu", "cuda", NULL};
-    int backend = 0;
     if (((n = get(c, m, "checkpoint_every")) && node_i64(c, n, "run.checkpoint_every", 0, INT64_MAX, &r->checkpoint_every)) ||
         ((n = get(c, m, "max_attempts")) && node_int(c, n, "run.max_attempts", 1, 1000, &r->max_attempts)) ||
-        ((n = get(c, m, "ranks_per_job")) && node_int(c, n, "run.ranks_per_job", 1, 1 << 20, &r->ranks_per_job)) ||
-        ((n = get(c, m, "backend")) && node_enum(c, n, "run.backend", backends, &backend)))
+        ((n = get(c, m, "ranks_per_job")) && node_int(c, n, "run.ranks_per_job", 1, 1 << 20, &r->ranks_per_job)))
         return DS_EXIT_USAGE;
+    /* The backend module parses the name (backend.h); a name it refuses is
+     * worded here, at the node's FILE:LINE:COL, from its list of names. */
+    if ((n = get(c, m, "backend")) &&
+        (n->type != YAML_SCALAR_NODE || is_null(n) ||
+         ds_backend_kind_parse(scalar(n), &r->backend, NULL))) {
+        int unused;
+        node_enum(c, n, "run.backend", ds_backend_kind_names, &unused);
+        return DS_EXIT_USAGE;
+    }
     /* Refused, not ignored, until data-parallel groups exist (DESIGN §8). */
     if (r->ranks_per_job != 1)
         return FAIL(c, get(c, m, "ranks_per_job"),
                     "run.ranks_per_job %d is not implemented yet: every pack is trained by one "
                     "rank (use 1, or leave the key out)", r->ranks_per_job);
-    r->backend = (ds_backend_kind)backend;
     return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "backend.h" /* ds_backend_kind (run.backend) */
 #include "common.h"
 
 #define DS_MAX_EVAL_LENGTHS 64
@@ -20,7 +21,6 @@
 typedef enum { DS_TASK_COUNT = 0, DS_TASK_ADDITION = 1 } ds_task_kind;
 typedef enum { DS_BLOCK_PARALLEL = 0, DS_BLOCK_SEQUENTIAL = 1 } ds_block_kind;
 typedef enum { DS_PREC_FP32 = 0, DS_PREC_TF32 = 1, DS_PREC_BF16 = 2 } ds_precision;
-typedef enum { DS_BACKEND_AUTO = 0, DS_BACKEND_CPU = 1, DS_BACKEND_CUDA = 2 } ds_backend_kind;
 
 /* A position in the sweep file, for error messages (1-based line and column). */
 typedef struct {

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../backend_util.h"
 #include "../test.h"
 #include "backend.h"
 #include "checkpoint.h"
@@ -246,7 +247,7 @@ static void test_training(void) {
 /* Two examples of three positions, V = 3; logits are log-probabilities, so
  * the expected metrics are written with the probabilities themselves. */
 static void test_metrics(void) {
-    ds_backend *be = ds_backend_cpu_create(1);
+    ds_backend *be = test_backend(DS_BACKEND_CPU, 1);
     /* rows: probabilities over 3 tokens; target id */
     const float probs[6][3] = {
         {0.25f, 0.5f, 0.25f}, /* ex 0, t0: target 1, p .5, argmax right */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../backend_util.h"
 #include "../test.h"
 #include "backend.h"
 #include "model.h"
@@ -125,7 +126,7 @@ static double ref_loss(const refctx *rc, const double *p) {
 static void check_config(ds_block_kind block, int rot) {
     ds_model_config c = {.R = 2, .B = 2, .T = 6, .d = 8, .L = 2, .H = 2, .hd = 4, .V = 7, .rot = rot,
                          .block = block, .rope_base = 10000.0f, .ln_eps = 1e-5f, .init_std = 0.02f};
-    ds_backend *be = ds_backend_cpu_create(2);
+    ds_backend *be = test_backend(DS_BACKEND_CPU, 2);
     ds_model *m = NULL;
     ds_error err = {0};
     CHECK(ds_model_create(&c, be, &m, &err) == 0);
@@ -197,7 +198,7 @@ static void check_config(ds_block_kind block, int rot) {
 static void check_matmul_long(int N) {
     int R = 2, C = 40, OC = 48;
     size_t ws = (size_t)OC * C + OC + 7; /* replica stride of a flat vector: W, b, slack */
-    ds_backend *be = ds_backend_cpu_create(2);
+    ds_backend *be = test_backend(DS_BACKEND_CPU, 2);
     float *x = malloc(sizeof(float) * R * N * C), *g = malloc(sizeof(float) * R * N * OC);
     float *p = malloc(sizeof(float) * R * ws), *dp = malloc(sizeof(float) * R * ws), *dp0 = malloc(sizeof(float) * R * ws);
     float *y = malloc(sizeof(float) * R * N * OC), *dx = malloc(sizeof(float) * R * N * C);
@@ -261,7 +262,7 @@ static void check_matmul_long(int N) {
 static void check_attention_long(int T) {
     int R = 2, B = 2, H = 3, hd = 16, C = H * hd;
     size_t nq = (size_t)R * B * T * 3 * C, no = (size_t)R * B * T * C;
-    ds_backend *be = ds_backend_cpu_create(2);
+    ds_backend *be = test_backend(DS_BACKEND_CPU, 2);
     float *qkv = malloc(sizeof(float) * nq), *dqkv = malloc(sizeof(float) * nq);
     float *out = malloc(sizeof(float) * no), *dout = malloc(sizeof(float) * no);
     float *lse = malloc(sizeof(float) * R * B * H * T);
@@ -338,7 +339,7 @@ static void check_attention_long(int T) {
     const char *paths[] = {"avx2", "1"}; /* the AVX2 kernel (where the CPU has it), the portable loops */
     for (int pi = 0; pi < 2; pi++) {
         setenv("DISTSWEEP_CPU_PORTABLE", paths[pi], 1);
-        ds_backend *bp = ds_backend_cpu_create(2);
+        ds_backend *bp = test_backend(DS_BACKEND_CPU, 2);
         unsetenv("DISTSWEEP_CPU_PORTABLE");
         bp->attention_fwd(bp, out2, lse2, qkv, R, B, T, H, hd);
         bp->attention_bwd(bp, dqkv2, dout, qkv, out2, lse2, R, B, T, H, hd);

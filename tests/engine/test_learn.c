@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../backend_util.h"
 #include "../test.h"
 #include "backend.h"
 #include "checkpoint.h"
@@ -106,7 +107,7 @@ int main(void) {
     CHECK(res[0].curve[res[0].n_curve - 1] < 0.5f * res[0].curve[0]);
 
     /* the trained weights, decoded greedily */
-    ds_backend *be = ds_backend_cpu_create(0);
+    ds_backend *be = test_backend(DS_BACKEND_CPU, 0);
     ds_model_config cfg = ds_model_config_from_sweep(s, 0, 1);
     ds_model *m = NULL;
     CHECK(ds_model_create(&cfg, be, &m, &err) == 0);

@@ -112,7 +112,8 @@ int main(int argc, char **argv) {
     tr.grad_clip = 3.0; /* gradient norms here run 2..4: some steps clipped, some not */
     tr.beta1 = 0.9; tr.beta2 = 0.999; tr.adam_eps = 1e-8;
 
-    if (ds_backend_create(DS_BACKEND_CPU, &be, &err) || ds_model_create(&c, be, &m, &err)) {
+    ds_backend_opts bo = {.kind = DS_BACKEND_CPU};
+    if (ds_backend_create(&bo, &be, &err) || ds_model_create(&c, be, &m, &err)) {
         fprintf(stderr, "test_vs_torch: %s\n", err.msg);
         goto done;
     }

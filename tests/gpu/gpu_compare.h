@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../backend_util.h"
 #include "../test.h"
 #include "backend.h"
 #include "ds_cuda.h"

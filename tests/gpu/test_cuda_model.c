@@ -25,15 +25,7 @@
 #include "sweep.h"
 #include "tasks.h"
 
-static ds_backend *make(ds_backend_kind k) {
-    ds_backend *b = NULL;
-    ds_error err = {0};
-    if (ds_backend_create(k, &b, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        exit(1);
-    }
-    return b;
-}
+static ds_backend *make(ds_backend_kind k) { return test_backend(k, 0); }
 
 static ds_model *model_on(ds_backend *be, const ds_model_config *cfg) {
     ds_model *m = NULL;

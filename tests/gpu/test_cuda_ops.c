@@ -269,11 +269,7 @@ static void test_adamw(ds_backend *c, ds_backend *g) {
 int main(void) {
     gpu_skip_if_none();
     ds_error err = {0};
-    ds_backend *g = NULL, *c = ds_backend_cpu_create(0);
-    if (ds_backend_create(DS_BACKEND_CUDA, &g, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        return 1;
-    }
+    ds_backend *c = test_backend(DS_BACKEND_CPU, 0), *g = test_backend(DS_BACKEND_CUDA, 0);
     char name[256];
     if (ds_cuda_device_name(0, name, sizeof name, &err) == 0) printf("device: %s\n", name);
     test_encoder(c, g);

@@ -1,0 +1,127 @@
+// cuda_common: what every op family of the CUDA backend shares (one
+// translation unit, kernels/backend_cuda.cu, includes the families in order,
+// as karpathy/llm.c's llmc/*.cuh): the backend's private state (cuda_impl),
+// the per-op timer, the device scratch buffer, the warp reductions and the
+// host<->device transfers. The checks are kernels/cuda_check.h.
+#ifndef DS_CUDA_COMMON_CUH
+#define DS_CUDA_COMMON_CUH
+
+
+#include <cublasLt.h>
+#include <cublas_v2.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_check.h"
+#include "ds_cuda.h"
+
+extern "C" {
+#include "backend.h"
+}
+
+// A GEMM shape's cuBLASLt algorithm, chosen once per (shape, alignment) and
+// then used for every batch count (kernels/matmul.cuh says why).
+typedef struct {
+    int opa, opb, m, n, k, lda, ldb, ldc;
+    int align[3]; // bytes: A, B, C
+    cublasLtMatmulAlgo_t algo;
+    size_t ws; // workspace bytes per matrix
+} gemm_plan;
+
+enum { MAX_PLANS = 128 };
+
+typedef struct {
+    int device, tf32;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    cublasLtHandle_t lt;
+    gemm_plan plans[MAX_PLANS];
+    int nplans;
+    void *lt_ws; // cuBLASLt workspace
+    size_t lt_ws_bytes;
+    void *scratch; // device scratch for two-stage reductions and per-call arrays
+    size_t scratch_bytes;
+    int warned_batch; // gemm's batch fallback was said (matmul.cuh)
+    // DISTSWEEP_CUDA_OPTIMES=1: every op synchronizes and its wall time is
+    // summed here; printed to stderr by destroy (a profiling aid: the
+    // synchronizations slow the step down)
+    ds_op_times optimes;
+} cuda_impl;
+
+#define IM(be) ((cuda_impl *)(be)->impl)
+#define ST(be) (IM(be)->stream)
+
+static inline unsigned cdiv(size_t a, size_t b) { return (unsigned)((a + b - 1) / b); }
+
+// Per-op timing (DISTSWEEP_CUDA_OPTIMES=1): a scope guard that synchronizes
+// the stream at both ends and adds the elapsed wall time to op `id`.
+struct op_timer {
+    ds_backend *be;
+    int id;
+    double t0;
+    op_timer(ds_backend *b, int i) : be(b), id(i), t0(0) {
+        if (IM(be)->optimes.on) {
+            CK(cudaStreamSynchronize(ST(be)));
+            t0 = ds_now();
+        }
+    }
+    ~op_timer() {
+        if (IM(be)->optimes.on) {
+            CK(cudaStreamSynchronize(ST(be)));
+            ds_op_times_add(&IM(be)->optimes, id, t0);
+        }
+    }
+};
+// OP_TIME(name): times the rest of the enclosing op as DS_OP_<name> (backend.h).
+#define OP_TIME(name) op_timer op_timer_(be, DS_OP_##name)
+
+// Device scratch of at least `bytes` bytes. Growing frees the old buffer:
+// cudaFree waits for the device, so no enqueued kernel still uses it.
+static void *scratch(ds_backend *be, size_t bytes) {
+    cuda_impl *im = IM(be);
+    if (im->scratch_bytes < bytes) {
+        if (im->scratch) CK(cudaFree(im->scratch));
+        im->scratch = NULL;
+        size_t n = bytes < ((size_t)1 << 20) ? ((size_t)1 << 20) : bytes;
+        CK(cudaMalloc(&im->scratch, n));
+        im->scratch_bytes = n;
+    }
+    return im->scratch;
+}
+
+// ---------------------------------------------------------------------------
+// warp reductions: a fixed butterfly, so every lane ends with the same bits
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+__device__ __forceinline__ double warp_sum_d(double v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// ---------------------------------------------------------------------------
+// memory: the transfers (the reductions and AdamW call them; the rest of the
+// memory ops are in kernels/backend_cuda.cu)
+
+static void cu_upload(ds_backend *be, void *dst, const void *src, size_t n) {
+    OP_TIME(upload);
+    if (!n) return;
+    CK(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, ST(be)));
+    CK(cudaStreamSynchronize(ST(be)));
+}
+static void cu_download(ds_backend *be, void *dst, const void *src, size_t n) {
+    OP_TIME(download);
+    if (!n) return;
+    CK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, ST(be)));
+    CK(cudaStreamSynchronize(ST(be)));
+}
+
+#endif

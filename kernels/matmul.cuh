@@ -1,0 +1,242 @@
+// matmul: the linear layers of the CUDA backend: cuBLASLt GEMM plans, forward and backward.
+#ifndef DS_MATMUL_CUH
+#define DS_MATMUL_CUH
+
+#include "cuda_common.cuh"
+#include "reduce.cuh"
+
+// linear layers: cuBLAS is column-major, so a row-major [N][C] matrix is its
+// [C][N] column-major transpose (the llm.c formulation), strided over R.
+
+// A GEMM shape's cuBLASLt algorithm (gemm_plan, cuda_common.cuh) is chosen
+// once per (shape, alignment) and then used for every batch count, so a
+// replica's arithmetic (tiles, split-K, reduction scheme, vector width) never
+// depends on R. cuBLAS's own heuristic chooses per call: with R = 1 a stride
+// that is not a multiple of 16 bytes does not matter and it takes a
+// vectorized kernel, with R > 1 it must take another, so a replica alone and
+// in a pack got different bits. Here the alignment the algorithm may assume
+// is that of the base pointer AND the stride, whatever R is, and the
+// heuristic is asked for a batched algorithm (batch count 2), which then runs
+// for any batch count.
+
+// Lt descriptors of one call (cheap host objects, made per call).
+typedef struct {
+    cublasLtMatmulDesc_t op;
+    cublasLtMatrixLayout_t a, b, c;
+} lt_descs;
+
+static void lt_descs_make(cuda_impl *im, lt_descs *d, cublasOperation_t opa, cublasOperation_t opb,
+                          int m, int n, int k, int lda, long long sa, int ldb, long long sb, int ldc,
+                          long long sc, int batch) {
+    CKB(cublasLtMatmulDescCreate(&d->op, im->tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F,
+                                 CUDA_R_32F));
+    CKB(cublasLtMatmulDescSetAttribute(d->op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
+    CKB(cublasLtMatmulDescSetAttribute(d->op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
+    CKB(cublasLtMatrixLayoutCreate(&d->a, CUDA_R_32F, opa == CUBLAS_OP_N ? m : k,
+                                   opa == CUBLAS_OP_N ? k : m, lda));
+    CKB(cublasLtMatrixLayoutCreate(&d->b, CUDA_R_32F, opb == CUBLAS_OP_N ? k : n,
+                                   opb == CUBLAS_OP_N ? n : k, ldb));
+    CKB(cublasLtMatrixLayoutCreate(&d->c, CUDA_R_32F, m, n, ldc));
+    cublasLtMatrixLayout_t L[3] = {d->a, d->b, d->c};
+    long long st[3] = {sa, sb, sc};
+    for (int i = 0; i < 3; i++) {
+        CKB(cublasLtMatrixLayoutSetAttribute(L[i], CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &batch,
+                                             sizeof batch));
+        int64_t s64 = st[i];
+        CKB(cublasLtMatrixLayoutSetAttribute(L[i], CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                                             &s64, sizeof s64));
+    }
+}
+static void lt_descs_free(lt_descs *d) {
+    cublasLtMatrixLayoutDestroy(d->a);
+    cublasLtMatrixLayoutDestroy(d->b);
+    cublasLtMatrixLayoutDestroy(d->c);
+    cublasLtMatmulDescDestroy(d->op);
+}
+
+enum { LT_MAX_WS = 32 << 20 }; // workspace the heuristic may ask for, per matrix
+
+// Largest power of two <= 16 dividing both the address and the stride in bytes.
+static int align_of(const void *p, long long stride) {
+    uintptr_t x = (uintptr_t)p | (uintptr_t)(stride * 4);
+    int a = 16;
+    while (a > 4 && (x & (uintptr_t)(a - 1))) a >>= 1;
+    return a;
+}
+
+static const gemm_plan *gemm_plan_for(cuda_impl *im, cublasOperation_t opa, cublasOperation_t opb,
+                                      int m, int n, int k, int lda, long long sa, int ldb,
+                                      long long sb, int ldc, long long sc, const int align[3]) {
+    for (int i = 0; i < im->nplans; i++) {
+        const gemm_plan *p = &im->plans[i];
+        if (p->opa == opa && p->opb == opb && p->m == m && p->n == n && p->k == k &&
+            p->lda == lda && p->ldb == ldb && p->ldc == ldc && p->align[0] == align[0] &&
+            p->align[1] == align[1] && p->align[2] == align[2])
+            return p;
+    }
+    DS_ASSERT(im->nplans < MAX_PLANS);
+    gemm_plan *p = &im->plans[im->nplans];
+    lt_descs d;
+    lt_descs_make(im, &d, opa, opb, m, n, k, lda, sa, ldb, sb, ldc, sc, 2); // a batched algorithm
+    cublasLtMatmulPreference_t pref;
+    CKB(cublasLtMatmulPreferenceCreate(&pref));
+    size_t maxws = LT_MAX_WS;
+    uint32_t al[4] = {(uint32_t)align[0], (uint32_t)align[1], (uint32_t)align[2], (uint32_t)align[2]};
+    CKB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &maxws,
+                                             sizeof maxws));
+    CKB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al[0],
+                                             sizeof al[0]));
+    CKB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al[1],
+                                             sizeof al[1]));
+    CKB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al[2],
+                                             sizeof al[2]));
+    CKB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al[3],
+                                             sizeof al[3]));
+    cublasLtMatmulHeuristicResult_t res;
+    int found = 0;
+    CKB(cublasLtMatmulAlgoGetHeuristic(im->lt, d.op, d.a, d.b, d.c, d.c, pref, 1, &res, &found));
+    if (!found)
+        ds_die(DS_EXIT_ERROR, "%s:%d: cuBLASLt has no algorithm for a %dx%dx%d fp32 GEMM", __FILE__,
+               __LINE__, m, n, k);
+    cublasLtMatmulPreferenceDestroy(pref);
+    lt_descs_free(&d);
+    p->opa = opa; p->opb = opb; p->m = m; p->n = n; p->k = k;
+    p->lda = lda; p->ldb = ldb; p->ldc = ldc;
+    for (int i = 0; i < 3; i++) p->align[i] = align[i];
+    p->algo = res.algo;
+    p->ws = res.workspaceSize; // for a batch of 2
+    im->nplans++;
+    return p;
+}
+
+// C[b] = alpha op(A[b]) op(B[b]) + beta C[b] for b < batch (column-major, as
+// cuBLAS), with the batch-of-one algorithm of the shape.
+static void gemm(ds_backend *be, cublasOperation_t opa, cublasOperation_t opb, int m, int n, int k,
+                 const float *A, int lda, long long sa, const float *B, int ldb, long long sb,
+                 float beta, float *C, int ldc, long long sc, int batch) {
+    cuda_impl *im = IM(be);
+    int align[3] = {align_of(A, sa), align_of(B, sb), align_of(C, sc)};
+    const gemm_plan *p = gemm_plan_for(im, opa, opb, m, n, k, lda, sa, ldb, sb, ldc, sc, align);
+    // a split-K workspace holds every matrix's partials (p->ws is for two)
+    size_t ws = (p->ws + 1) / 2 * (size_t)(batch < 2 ? 2 : batch);
+    if (ws > im->lt_ws_bytes) {
+        if (im->lt_ws) CK(cudaFree(im->lt_ws));
+        im->lt_ws = NULL;
+        CK(cudaMalloc(&im->lt_ws, ws));
+        im->lt_ws_bytes = ws;
+    }
+    lt_descs d;
+    lt_descs_make(im, &d, opa, opb, m, n, k, lda, sa, ldb, sb, ldc, sc, batch);
+    const float one = 1.0f;
+    cublasStatus_t st = cublasLtMatmul(im->lt, d.op, &one, A, d.a, B, d.b, &beta, C, d.c, C, d.c,
+                                       &p->algo, im->lt_ws, ws, ST(be));
+    if (st == CUBLAS_STATUS_NOT_SUPPORTED) {
+        // The batch-of-one algorithm refuses this batch: let cuBLAS choose for
+        // the batch (still deterministic run to run, but a replica's bits may
+        // then depend on R). Said once per backend.
+        if (!im->warned_batch) {
+            fprintf(stderr, "distsweep: cuda: the %dx%dx%d GEMM algorithm of a single replica does "
+                            "not run batched (%d); replicas of this pack may differ in the last bits "
+                            "from the same seeds run alone\n", m, n, k, batch);
+            im->warned_batch = 1;
+        }
+        cublasLtMatmulPreference_t pref;
+        CKB(cublasLtMatmulPreferenceCreate(&pref));
+        size_t maxws = im->lt_ws_bytes;
+        CKB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                 &maxws, sizeof maxws));
+        cublasLtMatmulHeuristicResult_t res;
+        int found = 0;
+        CKB(cublasLtMatmulAlgoGetHeuristic(im->lt, d.op, d.a, d.b, d.c, d.c, pref, 1, &res, &found));
+        cublasLtMatmulPreferenceDestroy(pref);
+        DS_ASSERT(found);
+        st = cublasLtMatmul(im->lt, d.op, &one, A, d.a, B, d.b, &beta, C, d.c, C, d.c, &res.algo,
+                            im->lt_ws, im->lt_ws_bytes, ST(be));
+    }
+    CKB(st);
+    lt_descs_free(&d);
+}
+
+__global__ void bias_add_k(float *out, const float *b, size_t ws, int N, int OC, long total) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= total) return;
+    int o = (int)(i % OC);
+    int r = (int)(i / ((long)N * OC));
+    out[i] += b[(size_t)r * ws + o];
+}
+
+static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float *w,
+                       const float *b, size_t ws, int R, int N, int C, int OC) {
+    OP_TIME(matmul_fwd);
+    if (!R || !N) return;
+    // out^T [OC][N] = W [OC][C] (col-major view of row-major W^T) x inp^T [C][N]
+    gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, w, C, (long long)ws, inp, C, (long long)N * C,
+         0.0f, out, OC, (long long)N * OC, R);
+    if (b) {
+        long total = (long)R * N * OC;
+        bias_add_k<<<cdiv(total, 256), 256, 0, ST(be)>>>(out, b, ws, N, OC, total);
+        CK_LAUNCH();
+    }
+}
+
+// Row split of a weight gradient over N rows: a lone replica's dW is an
+// OC x C output with a long reduction (N = 32,640 in the count sweep), which
+// a GEMM without split-K runs on a handful of blocks. nk equal chunks of
+// kc = N/nk >= 256 rows (nk divides N, nk <= 64, nk * OC * C <= 4M floats)
+// give nk independent products; their sum in chunk order is the gradient.
+// nk depends on N and the weight's size only, never on R.
+static int dw_split(int N, size_t E) {
+    if (N < 2048) return 1;
+    size_t maxnk = ((size_t)4 << 20) / E;
+    int lim = maxnk < 64 ? (int)maxnk : 64;
+    for (int nk = lim; nk >= 2; nk--)
+        if (N % nk == 0 && N / nk >= 256) return nk;
+    return 1;
+}
+
+__global__ void dw_sum_k(float *dw, size_t ws, const float *part, int R, int nk, size_t E) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; // over R*E
+    if (i >= E * R) return;
+    size_t r = i / E, e = i % E;
+    const float *p = part + r * nk * E + e;
+    float acc = p[0];
+    for (int k = 1; k < nk; k++) acc += p[(size_t)k * E];
+    dw[r * ws + e] += acc;
+}
+
+static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t ws,
+                       const float *dout, const float *inp, const float *w, int R, int N, int C,
+                       int OC) {
+    OP_TIME(matmul_bwd);
+    if (!R || !N) return;
+    if (dinp) // dinp^T [C][N] = W^T x dout^T
+        gemm(be, CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, w, C, (long long)ws, dout, OC,
+             (long long)N * OC, 0.0f, dinp, C, (long long)N * C, R);
+    // dW^T [C][OC] += inp^T [C][N] x dout [N][OC]
+    size_t E = (size_t)OC * C;
+    int nk = dw_split(N, E);
+    if (nk > 1) {
+        // nk partial products over equal row chunks (kc*nk == N, so one stride
+        // walks both the chunks and the replicas), then added in chunk order
+        int kc = N / nk;
+        float *part = (float *)scratch(be, sizeof(float) * E * nk * R);
+        gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, kc, inp, C, (long long)kc * C, dout, OC,
+             (long long)kc * OC, 0.0f, part, C, (long long)E, R * nk);
+        dw_sum_k<<<cdiv(E * R, 256), 256, 0, ST(be)>>>(dw, ws, part, R, nk, E);
+        CK_LAUNCH();
+    } else {
+        gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, (long long)N * C, dout, OC,
+             (long long)N * OC, 1.0f, dw, C, (long long)ws, R);
+    }
+    if (db) {
+        int nch = (int)cdiv(N, COL_ROWS);
+        float *part = (float *)scratch(be, (size_t)R * nch * OC * sizeof(float));
+        dim3 grid(cdiv(OC, 64), nch, R);
+        colsum_partial_k<0><<<grid, 64, 0, ST(be)>>>(part, NULL, dout, NULL, NULL, NULL, N, OC, nch);
+        CK_LAUNCH();
+        colsum_final_k<<<cdiv((size_t)R * OC, 128), 128, 0, ST(be)>>>(db, ws, part, R, OC, nch);
+        CK_LAUNCH();
+    }
+}
+
+#endif

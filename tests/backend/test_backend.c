@@ -1,0 +1,202 @@
+/* The backend module (src/backend.c): one parser of backend names (also the
+ * one sweep.c uses for run.backend), one meaning of auto (said once on
+ * stderr), the factory with its options, and the op list that generates the
+ * table, the op ids and the timer names. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../test.h"
+#include "backend.h"
+#include "sweep.h"
+#ifdef DISTSWEEP_HAVE_CUDA
+#include "ds_cuda.h"
+#endif
+
+/* What auto must mean in this build on this machine. */
+static ds_backend_kind expected_auto(void) {
+#ifdef DISTSWEEP_HAVE_CUDA
+    return ds_cuda_device_count() > 0 ? DS_BACKEND_CUDA : DS_BACKEND_CPU;
+#else
+    return DS_BACKEND_CPU;
+#endif
+}
+
+static void test_parse(void) {
+    static const struct { const char *name; ds_backend_kind kind; } good[] = {
+        {"auto", DS_BACKEND_AUTO}, {"cpu", DS_BACKEND_CPU}, {"cuda", DS_BACKEND_CUDA}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        ds_backend_kind k = (ds_backend_kind)99;
+        ds_error err = {0};
+        CHECK(ds_backend_kind_parse(good[i].name, &k, &err) == 0);
+        CHECK(k == good[i].kind);
+        CHECK(err.code == 0);
+        CHECK(!strcmp(ds_backend_kind_names[good[i].kind], good[i].name));
+    }
+    CHECK(ds_backend_kind_names[3] == NULL); /* sweep.c's enum checker needs the terminator */
+    const char *bad[] = {"gpu", "CPU", "", "cpu ", "cud", "autocpu"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ds_backend_kind k = DS_BACKEND_CUDA;
+        ds_error err = {0};
+        CHECK_MSG(ds_backend_kind_parse(bad[i], &k, &err) == DS_EXIT_USAGE, "'%s'", bad[i]);
+        CHECK_MSG(k == DS_BACKEND_CUDA, "'%s' changed *out", bad[i]);
+        CHECK(err.code == DS_EXIT_USAGE);
+        char want[64];
+        snprintf(want, sizeof want, "'%s'", bad[i]);
+        CHECK_MSG(strstr(err.msg, want) && strstr(err.msg, "auto, cpu, cuda"), "message: %s", err.msg);
+    }
+    ds_backend_kind k = DS_BACKEND_CPU;
+    CHECK(ds_backend_kind_parse("tpu", &k, NULL) == DS_EXIT_USAGE); /* err may be NULL */
+    CHECK(ds_backend_kind_parse(NULL, &k, NULL) == DS_EXIT_USAGE);
+    CHECK(k == DS_BACKEND_CPU);
+}
+
+/* run.backend goes through the same parser; a bad one is a FILE:LINE:COL error. */
+static void test_sweep_backend(void) {
+    const char *base = "task: {kind: count, vocab: 20, train_length: [1, 4], eval_lengths: [4]}\n"
+                       "train: {steps: 60, batch: 4, context: 32, lr: 3.0e-3, warmup: 5, log_every: 1}\n"
+                       "seeds: {start: 0, count: 1}\n"
+                       "scales:\n  - {family: width, depth: 1, width: [64]}\n";
+    static const struct { const char *run; int ok; ds_backend_kind kind; const char *msg; } cases[] = {
+        {"", 1, DS_BACKEND_AUTO, NULL},
+        {"run: {backend: cpu}\n", 1, DS_BACKEND_CPU, NULL},
+        {"run: {backend: cuda}\n", 1, DS_BACKEND_CUDA, NULL},
+        {"run: {backend: auto}\n", 1, DS_BACKEND_AUTO, NULL},
+        {"run: {backend: gpu}\n", 0, 0, "t.yaml:6:16: run.backend must be one of auto, cpu, cuda, "
+                                        "found 'gpu' (did you mean 'cpu'?)"},
+        {"run: {backend: [cpu]}\n", 0, 0, "t.yaml:6:16: run.backend must be one of auto, cpu, cuda"},
+        {"run: {backend: ~}\n", 0, 0, "t.yaml:6:16: run.backend must be one of auto, cpu, cuda"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[1024];
+        snprintf(text, sizeof text, "%s%s", base, cases[i].run);
+        ds_sweep *s = NULL;
+        ds_error err = {0};
+        int rc = ds_sweep_load_text("t.yaml", text, &s, &err);
+        if (cases[i].ok) {
+            CHECK_MSG(rc == 0, "case %zu: %s", i, err.msg);
+            if (!rc) CHECK_MSG(s->run.backend == cases[i].kind, "case %zu: kind %d", i, (int)s->run.backend);
+        } else {
+            CHECK_MSG(rc == DS_EXIT_USAGE, "case %zu: rc %d", i, rc);
+            CHECK_MSG(!strncmp(err.msg, cases[i].msg, strlen(cases[i].msg)), "case %zu: '%s'", i, err.msg);
+        }
+        ds_sweep_free(s);
+    }
+}
+
+/* Runs ds_backend_resolve(AUTO) twice with stderr in a file; returns what
+ * was written there. */
+static void resolve_twice_capturing(ds_backend_kind *k1, ds_backend_kind *k2, char *buf, size_t n) {
+    char path[] = "/tmp/ds_test_backend_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    *k1 = ds_backend_resolve(DS_BACKEND_AUTO);
+    *k2 = ds_backend_resolve(DS_BACKEND_AUTO);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    lseek(fd, 0, SEEK_SET);
+    ssize_t got = read(fd, buf, n - 1);
+    buf[got > 0 ? got : 0] = 0;
+    close(fd);
+    unlink(path);
+}
+
+static void test_auto(void) {
+    CHECK(ds_backend_resolve(DS_BACKEND_CPU) == DS_BACKEND_CPU);
+    CHECK(ds_backend_resolve(DS_BACKEND_CUDA) == DS_BACKEND_CUDA);
+    ds_backend_kind k1, k2, want = expected_auto();
+    char said[1024];
+    resolve_twice_capturing(&k1, &k2, said, sizeof said);
+    CHECK(k1 == want && k2 == want);
+    char line[128];
+    snprintf(line, sizeof line, "distsweep: backend auto: %s (", ds_backend_kind_names[want]);
+    CHECK_MSG(!strncmp(said, line, strlen(line)), "stderr: '%s'", said);
+    const char *nl = strchr(said, '\n');
+    CHECK_MSG(nl && nl[1] == 0, "said more than one line: '%s'", said); /* once per process */
+    if (want == DS_BACKEND_CPU) CHECK_MSG(strstr(said, "no GPU visible") || strstr(said, "built without CUDA"), "%s", said);
+}
+
+static void test_factory(void) {
+    /* cpu with a thread count: every op and memory member is filled */
+    ds_backend_opts o = {.kind = DS_BACKEND_CPU, .threads = 3};
+    ds_backend *be = (ds_backend *)1;
+    ds_error err = {0};
+    CHECK(ds_backend_create(&o, &be, &err) == 0);
+    CHECK(be && !strcmp(be->name, "cpu") && be->threads == 3);
+#define CHECK_OP_(name, params) CHECK_MSG(be->name != NULL, "op %s not filled", #name);
+    DS_BACKEND_OPS(CHECK_OP_)
+#undef CHECK_OP_
+    CHECK(be->alloc && be->free && be->upload && be->download && be->zero && be->copy && be->destroy);
+    float *x = be->alloc(be, 64 * sizeof(float)), h[64];
+    be->download(be, h, x, sizeof h);
+    int zero = 1;
+    for (int i = 0; i < 64; i++) zero &= h[i] == 0.0f;
+    CHECK(zero); /* alloc is zero-filled */
+    be->free(be, x);
+    be->destroy(be);
+
+    /* NULL options and {0}: auto, the same choice as ds_backend_resolve */
+    ds_backend_kind want = expected_auto();
+    if (want == DS_BACKEND_CPU) {
+        be = NULL;
+        CHECK(ds_backend_create(NULL, &be, &err) == 0 && be && !strcmp(be->name, "cpu"));
+        if (be) be->destroy(be);
+        ds_backend_opts z = {0};
+        be = NULL;
+        CHECK(ds_backend_create(&z, &be, &err) == 0 && be && !strcmp(be->name, "cpu") && be->threads > 0);
+        if (be) be->destroy(be);
+        /* cuda where there is none: an error naming the reason, *out NULL */
+        ds_backend_opts c = {.kind = DS_BACKEND_CUDA};
+        be = (ds_backend *)1;
+        err.code = 0;
+        CHECK(ds_backend_create(&c, &be, &err) == DS_EXIT_ERROR);
+        CHECK(be == NULL && err.code == DS_EXIT_ERROR);
+        CHECK_MSG(strstr(err.msg, "visible GPU") || strstr(err.msg, "not available in this build"), "%s", err.msg);
+    } else {
+        be = NULL;
+        CHECK(ds_backend_create(NULL, &be, &err) == 0 && be && !strncmp(be->name, "cuda", 4));
+        if (be) be->destroy(be);
+    }
+}
+
+static void test_op_list(void) {
+    CHECK(DS_N_TIMED_OPS == 21); /* 19 ops + upload + download */
+    CHECK(!strcmp(ds_op_names[DS_OP_encoder_fwd], "encoder_fwd"));
+    CHECK(!strcmp(ds_op_names[DS_OP_attention_bwd], "attention_bwd"));
+    CHECK(!strcmp(ds_op_names[DS_OP_adamw], "adamw"));
+    CHECK(DS_OP_adamw == 18 && DS_OP_upload == 19 && DS_OP_download == 20);
+    for (int i = 0; i < DS_N_TIMED_OPS; i++) {
+        CHECK_MSG(ds_op_names[i] && ds_op_names[i][0], "op %d has no name", i);
+        for (int j = 0; j < i; j++) CHECK_MSG(strcmp(ds_op_names[i], ds_op_names[j]), "op %d", i);
+    }
+    ds_op_times t;
+    unsetenv("DS_TEST_OPTIMES");
+    ds_op_times_init(&t, "DS_TEST_OPTIMES");
+    CHECK(!t.on);
+    ds_op_times_add(&t, DS_OP_add, ds_now());
+    CHECK(t.n[DS_OP_add] == 0); /* off: nothing counted */
+    setenv("DS_TEST_OPTIMES", "0", 1);
+    ds_op_times_init(&t, "DS_TEST_OPTIMES");
+    CHECK(!t.on);
+    setenv("DS_TEST_OPTIMES", "1", 1);
+    ds_op_times_init(&t, "DS_TEST_OPTIMES");
+    CHECK(t.on);
+    ds_op_times_add(&t, DS_OP_add, ds_now() - 1.0);
+    ds_op_times_add(&t, DS_OP_add, ds_now());
+    CHECK(t.n[DS_OP_add] == 2 && t.s[DS_OP_add] >= 1.0 && t.n[DS_OP_sumsq] == 0);
+}
+
+int main(void) {
+    test_parse();
+    test_sweep_backend();
+    test_auto(); /* before the factory's auto cases: the line is said once per process */
+    test_factory();
+    test_op_list();
+    TEST_MAIN_END();
+}

@@ -1,0 +1,7 @@
+# backend: the backend module (src/backend.c): kind names and their parser,
+# the meaning of auto, the factory, the op list and the per-op timers.
+add_executable(test_backend ${CMAKE_CURRENT_LIST_DIR}/test_backend.c)
+target_link_libraries(test_backend PRIVATE dscore)
+add_test(NAME backend.kinds_auto_factory COMMAND test_backend)
+set_tests_properties(backend.kinds_auto_factory PROPERTIES LABELS unit TIMEOUT 60
+  ENVIRONMENT "OMP_NUM_THREADS=2")

@@ -1,0 +1,24 @@
+/* backend_util: how a test binary gets a backend: through ds_backend_create
+ * (src/backend.h), the factory every caller uses, ending the binary with the
+ * factory's message when it fails. */
+#ifndef DS_TEST_BACKEND_UTIL_H
+#define DS_TEST_BACKEND_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "backend.h"
+
+/* A backend of `kind` (threads: CPU threads, <= 0 for the default). */
+static inline ds_backend *test_backend(ds_backend_kind kind, int threads) {
+    ds_backend_opts o = {.kind = kind, .threads = threads};
+    ds_backend *be = NULL;
+    ds_error err = {0};
+    if (ds_backend_create(&o, &be, &err)) {
+        fprintf(stderr, "test: %s\n", err.msg);
+        exit(1);
+    }
+    return be;
+}
+
+#endif
