@@ -37,13 +37,6 @@ static int eval_stop(void *ctx) {
     return c->opts->hook(c->opts->hook_ctx, c->step, c->R, c->losses);
 }
 
-void ds_run_result_free(ds_run_result *r) {
-    if (!r) return;
-    free(r->curve);
-    r->curve = NULL;
-    r->n_curve = 0;
-}
-
 /* Fills the host batch [R][B][context] for `step`. */
 static void make_batch(const ds_sweep *s, const int64_t *seeds, int R, int64_t step, int32_t *tok,
                        uint8_t *mask, int nthreads) {
