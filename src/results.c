@@ -32,7 +32,7 @@ static int link_exists(hid_t file, const char *path) {
 /* Reads the dataset at path, of rank `rank`, into out, which has the shape
  * want[0..rank): the intersection of the stored and the wanted shapes is
  * copied, the rest of out is set to *fill (elsize bytes). Returns 1 when read,
- * 0 when absent (and !required), or an error code with err set. */
+ * 0 when absent (and !required), or -1 with err set. */
 static int read_nd(ds_results *r, const char *path, hid_t memtype, size_t elsize, int rank,
                    const hsize_t *want, void *out, const void *fill, int required,
                    ds_error *err) {
@@ -86,7 +86,7 @@ fail:
     if (sp >= 0) H5Sclose(sp);
     if (d >= 0) H5Dclose(d);
     if (rc != 1 && err->code == 0) ds_error_set(err, DS_EXIT_USAGE, "cannot read %s", path);
-    return rc == 1 ? 1 : err->code;
+    return rc == 1 ? 1 : -1; /* not err->code: DS_EXIT_ERROR is 1 */
 }
 
 /* The first dimension(s) of a dataset; -1 with err set if absent. */
@@ -227,9 +227,10 @@ static int read_seed_dataset(ds_results *r, int i, ds_error *err) {
     ds_seed_fill(i, fill);
     void *buf = DS_MALLOC((n ? n : 1) * el);
     set_seed_field(r, i, buf); /* owned by r from here: free_seed_axis frees it */
-    /* read_nd's return cannot tell an error from a read: err->code can */
-    read_nd(r, d->path, ds_h5_memtype(d->elem), el, d->rank, want, buf, fill, d->required, err);
-    return err->code;
+    if (read_nd(r, d->path, ds_h5_memtype(d->elem), el, d->rank, want, buf, fill, d->required,
+                err) < 0)
+        return err->code;
+    return 0;
 }
 
 int ds_results_refresh(ds_results *r, ds_error *err) {
@@ -329,9 +330,9 @@ static int load_scales(ds_results *r, ds_error *err) {
         double dnan = NAN;
         const void *pad = col->elem == DS_EL_F64 ? (const void *)&dnan
                           : col->elem == DS_EL_I64 ? (const void *)&lm1 : (const void *)&im1;
-        read_nd(r, col->path, ds_h5_memtype(col->elem), el, 1, dims, buf, pad, col->required,
-                err);
-        if (err->code) goto fail;
+        if (read_nd(r, col->path, ds_h5_memtype(col->elem), el, 1, dims, buf, pad, col->required,
+                    err) < 0)
+            goto fail;
     }
     rc = 0;
 fail:
