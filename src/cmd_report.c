@@ -420,7 +420,7 @@ int ds_cmd_report(int argc, char **argv) {
     int64_t counts[4] = {0};
     for (int sc = 0; sc < r.n_scales; sc++)
         for (int st = 0; st < 4; st++) counts[st] += ds_results_count(&r, sc, st);
-    const char *mname = ds_results_metric_name(o.metric);
+    const char *mname = ds_metric_names[o.metric];
     if (o.format == FMT_TABLE) {
         printf("%s: sweep '%s', %d scales x %lld seeds: %lld done, %lld diverged, %lld failed, "
                "%lld pending\n",

@@ -37,12 +37,6 @@ static int eval_stop(void *ctx) {
     return c->opts->hook(c->opts->hook_ctx, c->step, c->R, c->losses);
 }
 
-void ds_run_result_free(ds_run_result *r) {
-    if (!r) return;
-    free(r->curve);
-    r->curve = NULL;
-    r->n_curve = 0;
-}
 
 int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
                   const ds_train_opts *opts, ds_run_result *results, ds_error *err) {

@@ -11,29 +11,8 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "record.h" /* ds_run_result, DS_RUN_* status codes, DS_M_* metrics */
 #include "sweep.h"
-
-/* Metrics per test length (spec/tasks.md §6), in this order. */
-enum { DS_M_EM = 0, DS_M_ERROR, DS_M_MINPROB, DS_M_TOKEN_ACC, DS_M_LOSS, DS_N_METRICS };
-extern const char *const ds_metric_names[DS_N_METRICS]; /* "em", "error", ... */
-
-/* Run status codes, as stored in /runs/status (DESIGN §6). */
-enum { DS_RUN_PENDING = 0, DS_RUN_DONE = 1, DS_RUN_FAILED = 2, DS_RUN_DIVERGED = 3 };
-
-/* The result of one (scale, seed) run. */
-typedef struct {
-    int64_t seed;
-    int status;               /* DS_RUN_DONE or DS_RUN_DIVERGED */
-    int64_t steps_done;
-    double wall_s;
-    float final_loss;         /* last training loss (NaN if diverged) */
-    float metrics[DS_MAX_EVAL_LENGTHS][DS_N_METRICS]; /* [length index][metric] */
-    float id_em;              /* in-distribution EM at the largest training length */
-    int n_curve;              /* training-loss curve points (every log_every steps) */
-    float *curve;             /* [n_curve], owned; free with ds_run_result_free */
-} ds_run_result;
-
-void ds_run_result_free(ds_run_result *r);
 
 /* Called between training steps with the step just finished and the R
  * current training losses (NaN for diverged replicas), and again between

@@ -6,8 +6,6 @@
 
 #include "tasks.h"
 
-const char *const ds_metric_names[DS_N_METRICS] = {"em", "error", "minprob", "token_acc", "loss"};
-
 void ds_metric_acc_example(ds_metric_acc *a, const float *ce, const float *pcorrect,
                            const float *correct, const uint8_t *scored, int T) {
     int all = 1, n = 0;

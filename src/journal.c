@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -20,78 +19,6 @@ struct ds_journal {
     int fd;
     char path[4200];
 };
-
-/* ---- record encoding ----------------------------------------------------- */
-
-#define FIXED_PAYLOAD (6 * 4 + 2 * 8 + 2 * 8 + 2 * 4)
-
-size_t ds_record_size(const ds_record *rec) {
-    return FIXED_PAYLOAD + sizeof(float) * ((size_t)rec->n_len * DS_N_METRICS +
-                                            (size_t)(rec->r.n_curve > 0 ? rec->r.n_curve : 0));
-}
-
-static unsigned char *put(unsigned char *p, const void *v, size_t n) {
-    memcpy(p, v, n);
-    return p + n;
-}
-static const unsigned char *get(const unsigned char *p, void *v, size_t n) {
-    memcpy(v, p, n);
-    return p + n;
-}
-
-size_t ds_record_encode(const ds_record *rec, unsigned char *buf) {
-    DS_ASSERT(rec->n_len >= 0 && rec->n_len <= DS_MAX_EVAL_LENGTHS);
-    int32_t i32[6] = {rec->scale, rec->r.status, rec->attempts, rec->rank, rec->n_len,
-                      rec->r.n_curve > 0 ? rec->r.n_curve : 0};
-    unsigned char *p = buf;
-    p = put(p, i32, sizeof i32);
-    p = put(p, &rec->r.seed, 8);
-    p = put(p, &rec->r.steps_done, 8);
-    p = put(p, &rec->r.wall_s, 8);
-    p = put(p, &rec->t_stored, 8);
-    p = put(p, &rec->r.final_loss, 4);
-    p = put(p, &rec->r.id_em, 4);
-    for (int l = 0; l < rec->n_len; l++) p = put(p, rec->r.metrics[l], 4 * DS_N_METRICS);
-    if (i32[5] > 0) p = put(p, rec->r.curve, 4 * (size_t)i32[5]);
-    DS_ASSERT((size_t)(p - buf) == ds_record_size(rec));
-    return (size_t)(p - buf);
-}
-
-int ds_record_decode(const unsigned char *buf, size_t n, ds_record *rec) {
-    memset(rec, 0, sizeof *rec);
-    if (n < FIXED_PAYLOAD) return -1;
-    int32_t i32[6];
-    const unsigned char *p = buf;
-    p = get(p, i32, sizeof i32);
-    if (i32[4] < 0 || i32[4] > DS_MAX_EVAL_LENGTHS || i32[5] < 0) return -1;
-    rec->scale = i32[0];
-    rec->r.status = i32[1];
-    rec->attempts = i32[2];
-    rec->rank = i32[3];
-    rec->n_len = i32[4];
-    rec->r.n_curve = i32[5];
-    if (ds_record_size(rec) != n) return -1;
-    p = get(p, &rec->r.seed, 8);
-    p = get(p, &rec->r.steps_done, 8);
-    p = get(p, &rec->r.wall_s, 8);
-    p = get(p, &rec->t_stored, 8);
-    p = get(p, &rec->r.final_loss, 4);
-    p = get(p, &rec->r.id_em, 4);
-    for (int l = 0; l < DS_MAX_EVAL_LENGTHS; l++)
-        for (int m = 0; m < DS_N_METRICS; m++) rec->r.metrics[l][m] = NAN;
-    for (int l = 0; l < rec->n_len; l++) p = get(p, rec->r.metrics[l], 4 * DS_N_METRICS);
-    rec->r.curve = NULL;
-    if (rec->r.n_curve > 0) {
-        rec->r.curve = DS_MALLOC(4 * (size_t)rec->r.n_curve);
-        p = get(p, rec->r.curve, 4 * (size_t)rec->r.n_curve);
-    }
-    return 0;
-}
-
-void ds_record_free(ds_record *rec) {
-    free(rec->r.curve);
-    rec->r.curve = NULL;
-}
 
 /* ---- the journal file ---------------------------------------------------- */
 

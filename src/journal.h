@@ -1,6 +1,6 @@
 /* journal: the append-only, checksummed record of finished runs beside a
- * result file (OUT.h5.journal), and the byte encoding of one run result that
- * the journal and the MPI RESULT message share.
+ * result file (OUT.h5.journal). The payload of a record is the encoding of a
+ * ds_record that src/record.h owns (the MPI RESULT message is the same).
  *
  * Owns the journal file. It is a write-ahead log: rank 0 appends a run's
  * record and fsyncs it before the run's rows are written into the HDF5 file,
@@ -13,10 +13,7 @@
  *             `created` root attribute of the result file it belongs to
  *   record* : uint32 magic 0x4a52534a | uint32 n (payload bytes) | payload[n]
  *             | uint64 FNV-1a-64 of the payload
- *   payload : int32 scale, status, attempts, rank, n_len, n_curve |
- *             int64 seed, steps_done | float64 wall_s, t_stored (Unix time) |
- *             float32 final_loss, id_em | float32 metrics[n_len][5] |
- *             float32 curve[n_curve]
+ *   payload : ds_record_encode (src/record.h)
  */
 #ifndef DS_JOURNAL_H
 #define DS_JOURNAL_H
@@ -25,29 +22,9 @@
 #include <stdint.h>
 
 #include "common.h"
-#include "engine.h"
+#include "record.h" /* ds_record and its payload encoding */
 
 #define DS_JOURNAL_CREATED_MAX 48
-
-/* One finished run: where it belongs and what it produced. */
-typedef struct {
-    int32_t scale;    /* row of /scales */
-    int32_t attempts; /* attempts it took (1 = first try) */
-    int32_t rank;     /* MPI rank that trained it */
-    int32_t n_len;    /* evaluation lengths in r.metrics */
-    double t_stored;  /* Unix time rank 0 stored it (0 in RESULT messages) */
-    ds_run_result r;  /* r.status is DS_RUN_DONE, DS_RUN_DIVERGED or DS_RUN_FAILED */
-} ds_record;
-
-/* Bytes needed to encode rec. */
-size_t ds_record_size(const ds_record *rec);
-/* Encodes rec into buf (ds_record_size bytes); returns the size. */
-size_t ds_record_encode(const ds_record *rec, unsigned char *buf);
-/* Decodes n bytes into rec (rec->r.curve newly allocated, or NULL when empty).
- * Returns 0, or -1 if the bytes are not a well-formed record. */
-int ds_record_decode(const unsigned char *buf, size_t n, ds_record *rec);
-/* Frees rec->r.curve. */
-void ds_record_free(ds_record *rec);
 
 typedef struct ds_journal ds_journal;
 

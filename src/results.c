@@ -6,58 +6,33 @@
 #include <unistd.h>
 
 #include "h5check.h"
+#include "h5util.h"
 
-/* In DS_M_* order (engine.h). */
-static const char *const metric_names[DS_N_METRICS] = {"em", "error", "minprob", "token_acc",
-                                                       "loss"};
-
-const char *ds_results_metric_name(int m) {
-    DS_ASSERT(m >= 0 && m < DS_N_METRICS);
-    return metric_names[m];
-}
-
-int ds_metric_index(const char *name) {
-    for (int i = 0; i < DS_N_METRICS; i++)
-        if (!strcmp(name, metric_names[i])) return i;
-    return -1;
-}
-
-/* A string attribute of the root group (fixed or variable length), as a
- * malloc'd string; "" when absent. */
+/* The string attribute `name` of the root group as a malloc'd string; ""
+ * when absent. */
 static char *attr_string(hid_t file, const char *name) {
-    char *out = NULL;
-    hid_t a = -1, ft = -1, mt = -1;
-    if (H5Aexists(file, name) <= 0) goto done;
-    if ((a = H5Aopen(file, name, H5P_DEFAULT)) < 0) goto done;
-    if ((ft = H5Aget_type(a)) < 0 || H5Tget_class(ft) != H5T_STRING) goto done;
-    if (H5Tis_variable_str(ft) > 0) {
-        char *v = NULL;
-        if ((mt = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mt, H5T_VARIABLE) < 0) goto done;
-        /* HDF5 converts no strings between character sets: read in the file's */
-        if (H5Tset_cset(mt, H5Tget_cset(ft)) < 0) goto done;
-        if (H5Aread(a, mt, &v) < 0 || !v) goto done;
-        out = DS_MALLOC(strlen(v) + 1);
-        strcpy(out, v);
-        H5free_memory(v);
-    } else {
-        size_t n = H5Tget_size(ft);
-        if ((mt = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mt, n + 1) < 0) goto done;
-        if (H5Tset_cset(mt, H5Tget_cset(ft)) < 0) goto done;
-        out = DS_CALLOC(n + 2, 1);
-        if (H5Aread(a, mt, out) < 0) out[0] = 0;
+    char *out = ds_h5_attr_string(file, name);
+    return out ? out : DS_CALLOC(1, 1);
+}
+
+/* Does the object at absolute path exist? Every group on the way is checked
+ * first (H5Lexists fails, pushing an HDF5 error, below a missing group). */
+static int link_exists(hid_t file, const char *path) {
+    char part[256];
+    for (const char *p = strchr(path + 1, '/');; p = strchr(p + 1, '/')) {
+        size_t n = p ? (size_t)(p - path) : strlen(path);
+        if (n >= sizeof part) return 0;
+        memcpy(part, path, n);
+        part[n] = 0;
+        if (H5Lexists(file, part, H5P_DEFAULT) <= 0) return 0;
+        if (!p) return 1;
     }
-done:
-    if (mt >= 0) H5Tclose(mt);
-    if (ft >= 0) H5Tclose(ft);
-    if (a >= 0) H5Aclose(a);
-    if (!out) out = DS_CALLOC(1, 1);
-    return out;
 }
 
 /* Reads the dataset at path, of rank `rank`, into out, which has the shape
  * want[0..rank): the intersection of the stored and the wanted shapes is
  * copied, the rest of out is set to *fill (elsize bytes). Returns 1 when read,
- * 0 when absent (and !required), or an error code with err set. */
+ * 0 when absent (and !required), or -1 with err set. */
 static int read_nd(ds_results *r, const char *path, hid_t memtype, size_t elsize, int rank,
                    const hsize_t *want, void *out, const void *fill, int required,
                    ds_error *err) {
@@ -68,7 +43,7 @@ static int read_nd(ds_results *r, const char *path, hid_t memtype, size_t elsize
     for (int i = 0; i < rank; i++) total *= want[i];
     for (size_t i = 0; i < total; i++) memcpy((char *)out + i * elsize, fill, elsize);
 
-    if (H5Lexists(r->file, path, H5P_DEFAULT) <= 0) {
+    if (!link_exists(r->file, path)) {
         if (!required) return 0;
         ds_error_set(err, DS_EXIT_USAGE, "not a distsweep result file: no dataset %s", path);
         goto fail;
@@ -111,7 +86,7 @@ fail:
     if (sp >= 0) H5Sclose(sp);
     if (d >= 0) H5Dclose(d);
     if (rc != 1 && err->code == 0) ds_error_set(err, DS_EXIT_USAGE, "cannot read %s", path);
-    return rc == 1 ? 1 : err->code;
+    return rc == 1 ? 1 : -1; /* not err->code: DS_EXIT_ERROR is 1 */
 }
 
 /* The first dimension(s) of a dataset; -1 with err set if absent. */
@@ -119,7 +94,7 @@ static int dataset_dims(ds_results *r, const char *path, int rank, hsize_t *dims
                         ds_error *err) {
     hid_t d = -1, sp = -1;
     int rc = -1;
-    if (H5Lexists(r->file, path, H5P_DEFAULT) <= 0) {
+    if (!link_exists(r->file, path)) {
         ds_error_set(err, DS_EXIT_USAGE, "not a distsweep result file: no dataset %s", path);
         return -1;
     }
@@ -151,9 +126,9 @@ static herr_t collect_family(hid_t g, const char *name, const H5L_info_t *info, 
 
 static int load_families(ds_results *r, ds_error *err) {
     int rc = DS_EXIT_USAGE;
-    if (H5Lexists(r->file, "/families", H5P_DEFAULT) > 0) {
+    if (link_exists(r->file, DS_FAMILIES_GROUP)) {
         hid_t g;
-        DS_H5_TRY(g = H5Gopen2(r->file, "/families", H5P_DEFAULT));
+        DS_H5_TRY(g = H5Gopen2(r->file, DS_FAMILIES_GROUP, H5P_DEFAULT));
         hsize_t idx = 0;
         herr_t it = H5Literate(g, H5_INDEX_CRT_ORDER, H5_ITER_INC, &idx, collect_family, r);
         if (it < 0) { /* creation order not tracked: name order */
@@ -167,7 +142,7 @@ static int load_families(ds_results *r, ds_error *err) {
             ds_res_family *f = &r->families[i];
             char path[256];
             hsize_t dims[1];
-            snprintf(path, sizeof path, "/families/%s", f->name);
+            snprintf(path, sizeof path, DS_FAMILIES_GROUP "/%s", f->name);
             if (dataset_dims(r, path, 1, dims, err) < 0) goto fail;
             f->n = (int)dims[0];
             f->scale = DS_MALLOC((f->n ? (size_t)f->n : 1) * sizeof *f->scale);
@@ -217,100 +192,109 @@ static void free_seed_axis(ds_results *r) {
     r->wall_s = r->final_loss = r->id_em = r->train_loss = NULL;
 }
 
+/* Hands buf, the array of seed-axis dataset i (src/record.h), to its field
+ * of r. */
+static void set_seed_field(ds_results *r, int i, void *buf) {
+    switch (i) {
+    case DS_D_STEPS: r->steps_done = buf; break;
+    case DS_D_WALL: r->wall_s = buf; break;
+    case DS_D_RANK: r->rank = buf; break;
+    case DS_D_FINAL: r->final_loss = buf; break;
+    case DS_D_IDEM: r->id_em = buf; break;
+    case DS_D_ATTEMPTS: r->attempts = buf; break;
+    case DS_D_CURVE: r->train_loss = buf; break;
+    case DS_D_STATUS: r->status = buf; break;
+    default: r->metrics[i - DS_D_METRIC0] = buf; break;
+    }
+}
+
+/* Reads seed-axis dataset i with n_seeds columns into its field of r, padded
+ * with its fill value. A dataset whose inner axis is its own (the curve) is
+ * left NULL when absent. Returns 0 or an error code with err set. */
+static int read_seed_dataset(ds_results *r, int i, ds_error *err) {
+    const ds_seed_dataset *d = ds_seed_dataset_at(i);
+    hsize_t want[3] = {(hsize_t)r->n_scales, (hsize_t)r->n_seeds, 1};
+    if (d->inner == DS_INNER_LENGTHS) want[2] = (hsize_t)r->n_lengths;
+    if (d->inner == DS_INNER_LOG) {
+        if (!d->required && !link_exists(r->file, d->path)) return 0;
+        hsize_t dims[3];
+        if (dataset_dims(r, d->path, 3, dims, err) < 0) return err->code;
+        want[2] = dims[2];
+        r->n_log = (int64_t)dims[2];
+    }
+    size_t el = ds_elem_size(d->elem), n = (size_t)(want[0] * want[1] * want[2]);
+    char fill[8];
+    ds_seed_fill(i, fill);
+    void *buf = DS_MALLOC((n ? n : 1) * el);
+    set_seed_field(r, i, buf); /* owned by r from here: free_seed_axis frees it */
+    if (read_nd(r, d->path, ds_h5_memtype(d->elem), el, d->rank, want, buf, fill, d->required,
+                err) < 0)
+        return err->code;
+    return 0;
+}
+
 int ds_results_refresh(ds_results *r, ds_error *err) {
     DS_ASSERT(err);
     int rc = DS_EXIT_USAGE;
     err->code = 0;
     free_seed_axis(r);
     /* Status first: everything a done run needs was written before it. */
+    const char *status_path = ds_seed_dataset_at(DS_D_STATUS)->path;
     hsize_t sd[2];
-    if (dataset_dims(r, "/runs/status", 2, sd, err) < 0) goto fail;
+    if (dataset_dims(r, status_path, 2, sd, err) < 0) goto fail;
     if ((int)sd[0] != r->n_scales) {
-        ds_error_set(err, DS_EXIT_USAGE, "/runs/status has %llu rows but /scales has %d",
+        ds_error_set(err, DS_EXIT_USAGE, "%s has %llu rows but /scales has %d", status_path,
                      (unsigned long long)sd[0], r->n_scales);
         goto fail;
     }
     r->n_seeds = (int64_t)sd[1];
-    size_t S = (size_t)r->n_seeds, NS = (size_t)r->n_scales, n2 = (NS * S) > 0 ? NS * S : 1;
-    hsize_t w2[2] = {NS, S}, w1[1] = {S};
-    uint8_t u0 = DS_RUN_PENDING;
-    r->status = DS_MALLOC(n2);
-    if (read_nd(r, "/runs/status", H5T_NATIVE_UINT8, 1, 2, w2, r->status, &u0, 1, err) != 1)
-        goto fail;
+    if (read_seed_dataset(r, DS_D_STATUS, err)) goto fail;
+    const ds_fixed_dataset *sds = &ds_seeds_dataset;
+    size_t S = (size_t)r->n_seeds;
+    hsize_t w1[1] = {S};
     int64_t i0 = 0;
     r->seeds = DS_MALLOC((S ? S : 1) * sizeof *r->seeds);
-    if (read_nd(r, "/seeds", H5T_NATIVE_INT64, 8, 1, w1, r->seeds, &i0, 1, err) != 1) goto fail;
-
-    float fnan = NAN;
-    int32_t im1 = -1;
-    int64_t lm1 = -1;
-    r->attempts = DS_MALLOC(n2 * sizeof(int32_t));
-    r->rank = DS_MALLOC(n2 * sizeof(int32_t));
-    r->steps_done = DS_MALLOC(n2 * sizeof(int64_t));
-    r->wall_s = DS_MALLOC(n2 * sizeof(float));
-    r->final_loss = DS_MALLOC(n2 * sizeof(float));
-    r->id_em = DS_MALLOC(n2 * sizeof(float));
-    struct {
-        const char *path;
-        hid_t t;
-        size_t sz;
-        void *buf;
-        const void *fill;
-    } opt[] = {
-        {"/runs/attempts", H5T_NATIVE_INT32, 4, r->attempts, &im1},
-        {"/runs/rank", H5T_NATIVE_INT32, 4, r->rank, &im1},
-        {"/runs/steps_done", H5T_NATIVE_INT64, 8, r->steps_done, &lm1},
-        {"/runs/wall_s", H5T_NATIVE_FLOAT, 4, r->wall_s, &fnan},
-        {"/runs/final_loss", H5T_NATIVE_FLOAT, 4, r->final_loss, &fnan},
-        {"/runs/id_em", H5T_NATIVE_FLOAT, 4, r->id_em, &fnan},
-    };
-    for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++)
-        if (read_nd(r, opt[i].path, opt[i].t, opt[i].sz, 2, w2, opt[i].buf, opt[i].fill, 0,
-                    err) < 0 || err->code)
-            goto fail;
-
-    hsize_t w3[3] = {NS, S, (hsize_t)r->n_lengths};
-    size_t n3 = NS * S * (size_t)r->n_lengths;
-    for (int m = 0; m < DS_N_METRICS; m++) {
-        char path[64];
-        snprintf(path, sizeof path, "/metrics/%s", metric_names[m]);
-        r->metrics[m] = DS_MALLOC((n3 ? n3 : 1) * sizeof(float));
-        if (read_nd(r, path, H5T_NATIVE_FLOAT, 4, 3, w3, r->metrics[m], &fnan, 1, err) != 1)
-            goto fail;
-    }
-
+    if (read_nd(r, sds->path, ds_h5_memtype(sds->elem), sizeof *r->seeds, 1, w1, r->seeds, &i0,
+                1, err) != 1)
+        goto fail;
     r->n_log = 0;
-    if (H5Lexists(r->file, "/curves", H5P_DEFAULT) > 0 &&
-        H5Lexists(r->file, "/curves/train_loss", H5P_DEFAULT) > 0) {
-        hsize_t cd[3];
-        if (dataset_dims(r, "/curves/train_loss", 3, cd, err) < 0) goto fail;
-        r->n_log = (int64_t)cd[2];
-        hsize_t wc[3] = {NS, S, cd[2]};
-        size_t nc = NS * S * (size_t)cd[2];
-        r->train_loss = DS_MALLOC((nc ? nc : 1) * sizeof(float));
-        if (read_nd(r, "/curves/train_loss", H5T_NATIVE_FLOAT, 4, 3, wc, r->train_loss, &fnan,
-                    1, err) != 1)
-            goto fail;
-    }
+    for (int i = 0; i < DS_N_SEED_DS; i++)
+        if (i != DS_D_STATUS && read_seed_dataset(r, i, err)) goto fail;
     rc = 0;
 fail:
     if (rc) free_seed_axis(r);
     return rc;
 }
 
+/* Hands buf, the array of /scales column c (src/record.h), to its field of
+ * r. */
+static void set_scale_field(ds_results *r, int c, void *buf) {
+    switch (c) {
+    case DS_SC_D_MODEL: r->d_model = buf; break;
+    case DS_SC_N_LAYERS: r->n_layers = buf; break;
+    case DS_SC_N_HEADS: r->n_heads = buf; break;
+    case DS_SC_N_PARAMS: r->n_params = buf; break;
+    case DS_SC_FLOPS: r->flops_per_step = buf; break;
+    default: DS_ASSERT(0 && "names are read as strings");
+    }
+}
+
+/* Reads /scales: the names (fixed or variable-length strings) set n_scales;
+ * every other column is read with n_scales entries. */
 static int load_scales(ds_results *r, ds_error *err) {
     int rc = DS_EXIT_USAGE;
     hid_t d = -1, ft = -1, mt = -1;
     hsize_t dims[1];
-    if (dataset_dims(r, "/scales/name", 1, dims, err) < 0) goto fail;
+    const char *name_path = ds_scale_column(DS_SC_NAME)->path;
+    if (dataset_dims(r, name_path, 1, dims, err) < 0) goto fail;
     r->n_scales = (int)dims[0];
     size_t n = dims[0] ? dims[0] : 1;
     r->scale_name = DS_CALLOC(n, sizeof *r->scale_name);
     /* names: fixed-length (the layout) or variable-length strings */
-    DS_H5_TRY(d = H5Dopen2(r->file, "/scales/name", H5P_DEFAULT));
+    DS_H5_TRY(d = H5Dopen2(r->file, name_path, H5P_DEFAULT));
     DS_H5_TRY(ft = H5Dget_type(d));
     if (H5Tget_class(ft) != H5T_STRING) {
-        ds_error_set(err, DS_EXIT_USAGE, "/scales/name is not a string dataset");
+        ds_error_set(err, DS_EXIT_USAGE, "%s is not a string dataset", name_path);
         goto fail;
     }
     if (dims[0]) {
@@ -334,18 +318,22 @@ static int load_scales(ds_results *r, ds_error *err) {
             DS_H5_TRY(H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, r->scale_name));
         }
     }
-    r->d_model = DS_MALLOC(n * 4), r->n_layers = DS_MALLOC(n * 4), r->n_heads = DS_MALLOC(n * 4);
-    r->n_params = DS_MALLOC(n * 8), r->flops_per_step = DS_MALLOC(n * 8);
-    int32_t im1 = -1;
-    int64_t lm1 = -1;
-    double dnan = NAN;
-    if (read_nd(r, "/scales/d_model", H5T_NATIVE_INT32, 4, 1, dims, r->d_model, &im1, 1, err) != 1 ||
-        read_nd(r, "/scales/n_layers", H5T_NATIVE_INT32, 4, 1, dims, r->n_layers, &im1, 1, err) != 1 ||
-        read_nd(r, "/scales/n_heads", H5T_NATIVE_INT32, 4, 1, dims, r->n_heads, &im1, 1, err) != 1 ||
-        read_nd(r, "/scales/n_params", H5T_NATIVE_INT64, 8, 1, dims, r->n_params, &lm1, 1, err) != 1 ||
-        read_nd(r, "/scales/flops_per_step", H5T_NATIVE_DOUBLE, 8, 1, dims, r->flops_per_step,
-                &dnan, 0, err) < 0 || err->code)
-        goto fail;
+    for (int c = 0; c < DS_N_SCALE_COLS; c++) {
+        const ds_fixed_dataset *col = ds_scale_column(c);
+        if (c == DS_SC_NAME) continue; /* read above */
+        size_t el = ds_elem_size(col->elem);
+        void *buf = DS_MALLOC(n * el);
+        set_scale_field(r, c, buf);
+        /* padding of a column shorter than the names (a damaged file) */
+        int32_t im1 = -1;
+        int64_t lm1 = -1;
+        double dnan = NAN;
+        const void *pad = col->elem == DS_EL_F64 ? (const void *)&dnan
+                          : col->elem == DS_EL_I64 ? (const void *)&lm1 : (const void *)&im1;
+        if (read_nd(r, col->path, ds_h5_memtype(col->elem), el, 1, dims, buf, pad, col->required,
+                    err) < 0)
+            goto fail;
+    }
     rc = 0;
 fail:
     if (mt >= 0) H5Tclose(mt);
@@ -387,39 +375,35 @@ int ds_results_open(ds_results *r, const char *path, ds_error *err) {
                      "see docs: h5clear -s)", path);
         goto fail;
     }
-    char *format = attr_string(r->file, "format");
-    int is_ds = !strcmp(format, "distsweep");
+    char *format = attr_string(r->file, ds_attr_name(DS_A_FORMAT));
+    int is_ds = !strcmp(format, DS_FORMAT_NAME);
     free(format);
     if (!is_ds) {
         ds_error_set(err, DS_EXIT_USAGE, "%s: not a distsweep result file (no format=\"distsweep\" attribute)", path);
         goto fail;
     }
-    if (H5Aexists(r->file, "format_version") > 0) {
-        hid_t a;
-        DS_H5_TRY(a = H5Aopen(r->file, "format_version", H5P_DEFAULT));
-        herr_t s = H5Aread(a, H5T_NATIVE_INT, &r->format_version);
-        H5Aclose(a);
-        DS_H5_TRY(s);
-    }
-    if (r->format_version != 1) {
-        ds_error_set(err, DS_EXIT_USAGE, "%s: format_version %d is not supported (this build reads 1)",
-                     path, r->format_version);
+    DS_H5_TRY(ds_h5_attr_int(r->file, ds_attr_name(DS_A_FORMAT_VERSION), &r->format_version));
+    if (r->format_version != DS_FORMAT_VERSION) {
+        ds_error_set(err, DS_EXIT_USAGE, "%s: format_version %d is not supported (this build reads %d)",
+                     path, r->format_version, DS_FORMAT_VERSION);
         goto fail;
     }
-    r->distsweep_version = attr_string(r->file, "distsweep_version");
-    r->git_commit = attr_string(r->file, "git_commit");
-    r->created = attr_string(r->file, "created");
-    r->sweep_name = attr_string(r->file, "sweep_name");
-    r->sweep_yaml = attr_string(r->file, "sweep_yaml");
-    r->sweep_hash = attr_string(r->file, "sweep_hash");
+    r->distsweep_version = attr_string(r->file, ds_attr_name(DS_A_DISTSWEEP_VERSION));
+    r->git_commit = attr_string(r->file, ds_attr_name(DS_A_GIT_COMMIT));
+    r->created = attr_string(r->file, ds_attr_name(DS_A_CREATED));
+    r->sweep_name = attr_string(r->file, ds_attr_name(DS_A_SWEEP_NAME));
+    r->sweep_yaml = attr_string(r->file, ds_attr_name(DS_A_SWEEP_YAML));
+    r->sweep_hash = attr_string(r->file, ds_attr_name(DS_A_SWEEP_HASH));
 
     if (load_scales(r, err)) goto fail;
+    const ds_fixed_dataset *el = &ds_eval_lengths_dataset;
     hsize_t ed[1];
-    if (dataset_dims(r, "/eval_lengths", 1, ed, err) < 0) goto fail;
+    if (dataset_dims(r, el->path, 1, ed, err) < 0) goto fail;
     r->n_lengths = (int)ed[0];
     r->eval_lengths = DS_MALLOC((ed[0] ? ed[0] : 1) * sizeof *r->eval_lengths);
     int32_t im1 = -1;
-    if (read_nd(r, "/eval_lengths", H5T_NATIVE_INT32, 4, 1, ed, r->eval_lengths, &im1, 1, err) != 1)
+    if (read_nd(r, el->path, ds_h5_memtype(el->elem), sizeof *r->eval_lengths, 1, ed,
+                r->eval_lengths, &im1, 1, err) != 1)
         goto fail;
     if (load_families(r, err)) goto fail;
     if (ds_results_refresh(r, err)) goto fail;

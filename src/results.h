@@ -8,8 +8,9 @@
  * it, and reads /runs/status FIRST: the writer writes a run's status after
  * its data, so every run this loader sees as done or diverged has its
  * metrics. Datasets that grew along the seed axis between two reads are cut
- * to the seed count of /runs/status; shorter ones are padded with NaN (and
- * status pending), so the arrays below always have consistent shapes.
+ * to the seed count of /runs/status; shorter ones are padded with their fill
+ * value (src/record.h: what a pending run reads), so the arrays below
+ * always have consistent shapes.
  *
  * Owns nothing on disk; the whole file is copied into memory (a sweep of
  * thousands of seeds is a few MB). */
@@ -21,16 +22,10 @@
 
 #include "common.h"
 
-/* Metric indices (DS_M_EM ... DS_M_LOSS, DS_N_METRICS) and run status codes
- * (DS_RUN_PENDING/DONE/FAILED/DIVERGED) are engine.h's, the same the writer
- * uses. */
-#include "engine.h"
-
-/* The dataset name of metric m under /metrics: "em", "error", "minprob",
- * "token_acc", "loss". */
-const char *ds_results_metric_name(int m);
-/* The index of a metric name, or -1. */
-int ds_metric_index(const char *name);
+/* The schema: metric indices and names (DS_M_*, ds_metric_names,
+ * ds_metric_index), run status codes (DS_RUN_*) and the datasets read here,
+ * the same the writer (src/store.c) uses. */
+#include "record.h"
 
 typedef struct {
     char name[128];
@@ -66,9 +61,11 @@ typedef struct {
     int64_t n_seeds;
     int64_t *seeds;                /* [S] */
     uint8_t *status;               /* [scale][S] */
-    int32_t *attempts, *rank;      /* [scale][S], NULL if absent */
-    int64_t *steps_done;           /* [scale][S], NULL if absent */
-    float *wall_s, *final_loss, *id_em; /* [scale][S], NULL if absent */
+    /* [scale][S]; a dataset the file lacks reads as its fill value
+     * (src/record.h: attempts and steps_done 0, rank -1, the floats NaN) */
+    int32_t *attempts, *rank;
+    int64_t *steps_done;
+    float *wall_s, *final_loss, *id_em;
     float *metrics[DS_N_METRICS];  /* [scale][S][length], indexed by DS_M_* */
     int64_t n_log;
     float *train_loss; /* [scale][S][n_log], NULL if absent */

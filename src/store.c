@@ -14,58 +14,24 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine.h"
 #include "h5check.h"
+#include "h5util.h"
+#include "record.h"
 #include "version.h"
 
-#define FORMAT_VERSION 1
-
-/* The datasets with a seed axis, in the order they are written for one run:
- * /runs/status comes last because it is the run's commit mark. */
-enum {
-    D_STEPS = 0, D_WALL, D_RANK, D_FINAL, D_IDEM, D_ATTEMPTS,
-    D_METRIC0, /* D_METRIC0 + m for each of DS_N_METRICS metrics */
-    D_CURVE = D_METRIC0 + DS_N_METRICS,
-    D_STATUS,
-    N_SEED_DS
-};
-
-static const char *const metric_ds[DS_N_METRICS] = {"/metrics/em", "/metrics/error",
-                                                   "/metrics/minprob", "/metrics/token_acc",
-                                                   "/metrics/loss"};
-
-static const char *ds_path(int i) {
-    static const char *const runs[] = {"/runs/steps_done", "/runs/wall_s", "/runs/rank",
-                                       "/runs/final_loss", "/runs/id_em", "/runs/attempts"};
-    if (i < D_METRIC0) return runs[i];
-    if (i < D_CURVE) return metric_ds[i - D_METRIC0];
-    if (i == D_CURVE) return "/curves/train_loss";
-    return "/runs/status";
-}
-
-static hid_t ds_memtype(int i) {
-    switch (i) {
-    case D_STEPS: return H5T_NATIVE_INT64;
-    case D_RANK: case D_ATTEMPTS: return H5T_NATIVE_INT32;
-    case D_STATUS: return H5T_NATIVE_UINT8;
-    default: return H5T_NATIVE_FLOAT;
-    }
-}
-static hid_t ds_filetype(int i) {
-    switch (i) {
-    case D_STEPS: return H5T_STD_I64LE;
-    case D_RANK: case D_ATTEMPTS: return H5T_STD_I32LE;
-    case D_STATUS: return H5T_STD_U8LE;
-    default: return H5T_IEEE_F32LE;
-    }
-}
+/* The seed-axis datasets are src/record.h's table, indexed DS_D_*, written
+ * in that order (/runs/status last: the run's commit mark). */
+static const char *ds_path(int i) { return ds_seed_dataset_at(i)->path; }
+static hid_t ds_memtype(int i) { return ds_h5_memtype(ds_seed_dataset_at(i)->elem); }
+static hid_t ds_filetype(int i) { return ds_h5_filetype(ds_seed_dataset_at(i)->elem); }
+static int is_3d(int i) { return ds_seed_dataset_at(i)->rank == 3; }
 
 struct ds_store {
     const ds_sweep *s;
     char path[4096];
     hid_t file;
-    hid_t d[N_SEED_DS];
-    hid_t space[N_SEED_DS]; /* file dataspaces, cached: extents only change before SWMR */
+    hid_t d[DS_N_SEED_DS];
+    hid_t space[DS_N_SEED_DS]; /* file dataspaces, cached: extents only change before SWMR */
     hid_t seeds;
     int n_scales, n_len;
     int64_t n_seeds, n_log;
@@ -93,39 +59,14 @@ static int64_t n_log_points(const ds_sweep *s) {
 
 /* Inner (per-run) length of seed-axis dataset i: 0 for [scale, seed] ones. */
 static int64_t inner_len(const ds_store *st, int i) {
-    if (i >= D_METRIC0 && i < D_CURVE) return st->n_len;
-    if (i == D_CURVE) return st->n_log;
-    return 0;
+    switch (ds_seed_dataset_at(i)->inner) {
+    case DS_INNER_LENGTHS: return st->n_len;
+    case DS_INNER_LOG: return st->n_log;
+    default: return 0;
+    }
 }
-static int is_3d(int i) { return i >= D_METRIC0 && i <= D_CURVE; }
 
 /* ---- probing an existing output ------------------------------------------ */
-
-static char *read_attr_string(hid_t obj, const char *name) {
-    char *out = NULL;
-    hid_t a = -1, ft = -1, mt = -1;
-    if (H5Aexists(obj, name) <= 0) goto done;
-    if ((a = H5Aopen(obj, name, H5P_DEFAULT)) < 0) goto done;
-    if ((ft = H5Aget_type(a)) < 0 || H5Tget_class(ft) != H5T_STRING) goto done;
-    if (H5Tis_variable_str(ft) > 0) {
-        char *v = NULL;
-        if ((mt = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mt, H5T_VARIABLE) < 0) goto done;
-        if (H5Tset_cset(mt, H5Tget_cset(ft)) < 0) goto done;
-        if (H5Aread(a, mt, &v) < 0 || !v) goto done;
-        out = strdup(v);
-        H5free_memory(v);
-    } else {
-        size_t n = H5Tget_size(ft);
-        if ((mt = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mt, n + 1) < 0) goto done;
-        out = DS_CALLOC(n + 2, 1);
-        if (H5Aread(a, mt, out) < 0) out[0] = 0;
-    }
-done:
-    if (mt >= 0) H5Tclose(mt);
-    if (ft >= 0) H5Tclose(ft);
-    if (a >= 0) H5Aclose(a);
-    return out;
-}
 
 static int dir_of(const char *path, char *dir, size_t n) {
     char tmp[4096];
@@ -137,7 +78,7 @@ static int dir_of(const char *path, char *dir, size_t n) {
 int ds_store_probe_path(const char *path, ds_store_probe *p, ds_error *err) {
     memset(p, 0, sizeof *p);
     int rc = DS_EXIT_USAGE;
-    hid_t f = -1, fapl = -1, a = -1;
+    hid_t f = -1, fapl = -1;
     char dir[4096];
     H5E_auto2_t old_fn;
     void *old_data;
@@ -191,14 +132,14 @@ int ds_store_probe_path(const char *path, ds_store_probe *p, ds_error *err) {
                      path);
         goto done;
     }
-    if (H5Aexists(f, "format") < 0) {
+    if (H5Aexists(f, ds_attr_name(DS_A_FORMAT)) < 0) {
         ds_error_set(err, DS_EXIT_USAGE,
                      "%s: an HDF5 file whose metadata HDF5 cannot read (corrupt?); refusing to "
                      "touch it", path);
         goto done;
     }
-    char *format = read_attr_string(f, "format");
-    int ours = format && !strcmp(format, "distsweep");
+    char *format = ds_h5_attr_string(f, ds_attr_name(DS_A_FORMAT));
+    int ours = format && !strcmp(format, DS_FORMAT_NAME);
     free(format);
     if (!ours) {
         ds_error_set(err, DS_EXIT_USAGE,
@@ -208,19 +149,18 @@ int ds_store_probe_path(const char *path, ds_store_probe *p, ds_error *err) {
         goto done;
     }
     int version = -1;
-    if (H5Aexists(f, "format_version") > 0 && (a = H5Aopen(f, "format_version", H5P_DEFAULT)) >= 0)
-        if (H5Aread(a, H5T_NATIVE_INT, &version) < 0) version = -1;
-    if (version != FORMAT_VERSION) {
+    if (ds_h5_attr_int(f, ds_attr_name(DS_A_FORMAT_VERSION), &version) < 0) version = -1;
+    if (version != DS_FORMAT_VERSION) {
         ds_error_set(err, DS_EXIT_USAGE,
                      "%s: distsweep result file of format_version %d; this build writes %d", path,
-                     version, FORMAT_VERSION);
+                     version, DS_FORMAT_VERSION);
         goto done;
     }
-    p->sweep_yaml = read_attr_string(f, "sweep_yaml");
-    char *hash = read_attr_string(f, "sweep_hash");
+    p->sweep_yaml = ds_h5_attr_string(f, ds_attr_name(DS_A_SWEEP_YAML));
+    char *hash = ds_h5_attr_string(f, ds_attr_name(DS_A_SWEEP_HASH));
     p->sweep_hash = hash ? strtoull(hash, NULL, 16) : 0;
     free(hash);
-    hid_t d = H5Dopen2(f, "/seeds", H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, ds_seeds_dataset.path, H5P_DEFAULT);
     if (d >= 0) {
         hid_t sp = H5Dget_space(d);
         hsize_t dims[1] = {0};
@@ -240,7 +180,6 @@ h5fail:
     ds_error_set(err, DS_EXIT_ERROR, "%s: HDF5 error while probing", path);
     rc = DS_EXIT_ERROR;
 done:
-    if (a >= 0) H5Aclose(a);
     if (f >= 0) H5Fclose(f);
     if (fapl >= 0) H5Pclose(fapl);
     H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
@@ -334,8 +273,8 @@ static int write_attr_i32(hid_t obj, const char *name, int32_t v, ds_error *err)
     hid_t sp = -1, a = -1;
     int rc = DS_EXIT_ERROR;
     DS_H5_TRY(sp = H5Screate(H5S_SCALAR));
-    DS_H5_TRY(a = H5Acreate2(obj, name, H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT));
-    DS_H5_TRY(H5Awrite(a, H5T_NATIVE_INT32, &v));
+    DS_H5_TRY(a = H5Acreate2(obj, name, ds_h5_filetype(DS_EL_I32), sp, H5P_DEFAULT, H5P_DEFAULT));
+    DS_H5_TRY(H5Awrite(a, ds_h5_memtype(DS_EL_I32), &v));
     rc = 0;
 fail:
     if (a >= 0) H5Aclose(a);
@@ -359,20 +298,6 @@ fail:
     return rc;
 }
 
-static void fill_value(int i, void *buf) {
-    float fnan = NAN;
-    int32_t m1 = -1, z32 = 0;
-    int64_t z64 = 0;
-    uint8_t z8 = 0;
-    switch (i) {
-    case D_STEPS: memcpy(buf, &z64, 8); break;
-    case D_RANK: memcpy(buf, &m1, 4); break;
-    case D_ATTEMPTS: memcpy(buf, &z32, 4); break;
-    case D_STATUS: memcpy(buf, &z8, 1); break;
-    default: memcpy(buf, &fnan, 4); break;
-    }
-}
-
 /* Creates seed-axis dataset i with S seeds, chunked and unlimited along the
  * seed axis, filled with its fill value. */
 static int create_seed_ds(hid_t file, int i, int n_scales, int64_t S, int64_t inner,
@@ -390,7 +315,7 @@ static int create_seed_ds(hid_t file, int i, int n_scales, int64_t S, int64_t in
     if (cs < 1) cs = 1;
     hsize_t chunk[3] = {1, cs, in};
     char fill[8];
-    fill_value(i, fill);
+    ds_seed_fill(i, fill);
     DS_H5_TRY(sp = H5Screate_simple(rank, dims, maxd));
     DS_H5_TRY(dcpl = H5Pcreate(H5P_DATASET_CREATE));
     DS_H5_TRY(H5Pset_chunk(dcpl, rank, chunk));
@@ -415,93 +340,129 @@ static hid_t latest_fapl(void) {
     return fapl;
 }
 
-/* Writes a complete new result file at tmp_path. */
+/* Writes the columns of /scales (src/record.h's ds_scale_column) for sweep s
+ * into file f, whose group /scales exists. */
+static int write_scales(hid_t f, const ds_sweep *s, ds_error *err) {
+    int rc = DS_EXIT_ERROR, N = s->n_scales;
+    size_t n = N ? (size_t)N : 1;
+    hid_t str = -1;
+    void *col[DS_N_SCALE_COLS];
+    for (int c = 0; c < DS_N_SCALE_COLS; c++)
+        col[c] = DS_CALLOC(n, ds_elem_size(ds_scale_column(c)->elem));
+    char (*names)[32] = col[DS_SC_NAME];
+    int32_t *dm = col[DS_SC_D_MODEL], *nl = col[DS_SC_N_LAYERS], *nh = col[DS_SC_N_HEADS];
+    int64_t *np = col[DS_SC_N_PARAMS];
+    double *fl = col[DS_SC_FLOPS];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "d%d_L%d", s->scales[i].d_model,
+                 s->scales[i].n_layers);
+        dm[i] = s->scales[i].d_model;
+        nl[i] = s->scales[i].n_layers;
+        nh[i] = s->scales[i].n_heads;
+        np[i] = s->scales[i].n_params;
+        fl[i] = s->scales[i].flops_per_step;
+    }
+    DS_H5_TRY(str = ds_h5_string_type(ds_elem_size(DS_EL_STR32)));
+    for (int c = 0; c < DS_N_SCALE_COLS; c++) {
+        const ds_fixed_dataset *d = ds_scale_column(c);
+        int is_str = d->elem == DS_EL_STR32;
+        if (write_small(f, d->path, is_str ? str : ds_h5_filetype(d->elem),
+                        is_str ? str : ds_h5_memtype(d->elem), (hsize_t)N, col[c], err))
+            goto fail;
+    }
+    rc = 0;
+fail:
+    for (int c = 0; c < DS_N_SCALE_COLS; c++) free(col[c]);
+    if (str >= 0) H5Tclose(str);
+    return rc;
+}
+
+/* Creates the groups of the seed-axis datasets (/runs, /metrics, /curves) in
+ * file f, in the order the table first names them. */
+static int create_seed_groups(hid_t f, ds_error *err) {
+    int rc = DS_EXIT_ERROR;
+    hid_t g = -1;
+    for (int i = 0; i < DS_N_SEED_DS; i++) {
+        char grp[64];
+        const char *p = ds_path(i);
+        snprintf(grp, sizeof grp, "%.*s", (int)(strrchr(p, '/') - p), p);
+        htri_t has;
+        DS_H5_TRY(has = H5Lexists(f, grp, H5P_DEFAULT));
+        if (has) continue;
+        DS_H5_TRY(g = H5Gcreate2(f, grp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+        H5Gclose(g);
+        g = -1;
+    }
+    rc = 0;
+fail:
+    if (g >= 0) H5Gclose(g);
+    return rc;
+}
+
+/* Writes a complete new result file at tmp_path; sets created to its
+ * `created` attribute. */
 static int create_file(const ds_sweep *s, const char *tmp_path, char *created, ds_error *err) {
-    hid_t f = -1, fapl = -1, g = -1, sp = -1, d = -1, st = -1, dcpl = -1;
+    hid_t f = -1, fapl = -1, g = -1, sp = -1, d = -1, dcpl = -1;
     int rc = DS_EXIT_ERROR;
     int N = s->n_scales;
     int64_t S = s->seeds.count;
-    char buf[64];
+    char hash[64];
     DS_H5_TRY(fapl = latest_fapl());
     DS_H5_TRY(f = H5Fcreate(tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl));
 
     ds_iso8601_now(created, DS_JOURNAL_CREATED_MAX);
-    if (write_attr_str(f, "format", "distsweep", err) ||
-        write_attr_i32(f, "format_version", FORMAT_VERSION, err) ||
-        write_attr_str(f, "distsweep_version", DS_VERSION, err) ||
-        write_attr_str(f, "git_commit", DS_GIT_COMMIT, err) ||
-        write_attr_str(f, "created", created, err) ||
-        write_attr_str(f, "sweep_name", s->name, err) ||
-        write_attr_str(f, "sweep_yaml", s->yaml_text ? s->yaml_text : "", err))
-        goto fail;
-    snprintf(buf, sizeof buf, "%016llx", (unsigned long long)s->yaml_hash);
-    if (write_attr_str(f, "sweep_hash", buf, err)) goto fail;
-
-    /* /scales: one dataset per column */
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)s->yaml_hash);
     {
-        char (*names)[32] = DS_CALLOC(N ? N : 1, 32);
-        int32_t *dm = DS_CALLOC(N ? N : 1, 4), *nl = DS_CALLOC(N ? N : 1, 4),
-                *nh = DS_CALLOC(N ? N : 1, 4);
-        int64_t *np = DS_CALLOC(N ? N : 1, 8);
-        double *fl = DS_CALLOC(N ? N : 1, 8);
-        for (int i = 0; i < N; i++) {
-            snprintf(names[i], 32, "d%d_L%d", s->scales[i].d_model, s->scales[i].n_layers);
-            dm[i] = s->scales[i].d_model;
-            nl[i] = s->scales[i].n_layers;
-            nh[i] = s->scales[i].n_heads;
-            np[i] = s->scales[i].n_params;
-            fl[i] = s->scales[i].flops_per_step;
+        const char *value[DS_N_ROOT_ATTRS] = {
+            [DS_A_FORMAT] = DS_FORMAT_NAME, [DS_A_DISTSWEEP_VERSION] = DS_VERSION,
+            [DS_A_GIT_COMMIT] = DS_GIT_COMMIT, [DS_A_CREATED] = created,
+            [DS_A_SWEEP_NAME] = s->name, [DS_A_SWEEP_YAML] = s->yaml_text ? s->yaml_text : "",
+            [DS_A_SWEEP_HASH] = hash};
+        for (int a = 0; a < DS_N_ROOT_ATTRS; a++) {
+            const ds_root_attr *at = ds_root_attr_at(a);
+            if (a == DS_A_FORMAT_VERSION ? write_attr_i32(f, at->name, DS_FORMAT_VERSION, err)
+                                         : write_attr_str(f, at->name, value[a], err))
+                goto fail;
         }
-        int bad = 0;
-        if ((g = H5Gcreate2(f, "/scales", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0) bad = 1;
-        if (!bad && (st = H5Tcopy(H5T_C_S1)) < 0) bad = 1;
-        if (!bad && (H5Tset_size(st, 32) < 0 || H5Tset_strpad(st, H5T_STR_NULLTERM) < 0)) bad = 1;
-        if (!bad)
-            bad = write_small(g, "name", st, st, (hsize_t)N, names, err) ||
-                  write_small(g, "d_model", H5T_STD_I32LE, H5T_NATIVE_INT32, (hsize_t)N, dm, err) ||
-                  write_small(g, "n_layers", H5T_STD_I32LE, H5T_NATIVE_INT32, (hsize_t)N, nl, err) ||
-                  write_small(g, "n_heads", H5T_STD_I32LE, H5T_NATIVE_INT32, (hsize_t)N, nh, err) ||
-                  write_small(g, "n_params", H5T_STD_I64LE, H5T_NATIVE_INT64, (hsize_t)N, np, err) ||
-                  write_small(g, "flops_per_step", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (hsize_t)N,
-                              fl, err);
-        free(names), free(dm), free(nl), free(nh), free(np), free(fl);
-        if (bad) {
-            if (!err->code) ds_error_set(err, DS_EXIT_ERROR, "%s: cannot write /scales", tmp_path);
-            goto fail;
-        }
-        H5Gclose(g);
-        g = -1;
     }
 
-    DS_H5_TRY(g = H5Gcreate2(f, "/families", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    DS_H5_TRY(g = H5Gcreate2(f, DS_SCALES_GROUP, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Gclose(g);
+    g = -1;
+    if (write_scales(f, s, err)) goto fail;
+
+    DS_H5_TRY(g = H5Gcreate2(f, DS_FAMILIES_GROUP, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
     for (int i = 0; i < s->n_families; i++) {
         int32_t idx[DS_MAX_SCALES];
         for (int k = 0; k < s->families[i].n; k++) idx[k] = s->families[i].scale_idx[k];
-        if (write_small(g, s->families[i].name, H5T_STD_I32LE, H5T_NATIVE_INT32,
-                        (hsize_t)s->families[i].n, idx, err))
+        if (write_small(g, s->families[i].name, ds_h5_filetype(DS_FAMILY_ELEM),
+                        ds_h5_memtype(DS_FAMILY_ELEM), (hsize_t)s->families[i].n, idx, err))
             goto fail;
     }
     H5Gclose(g);
     g = -1;
 
     {
-        int32_t el[DS_MAX_EVAL_LENGTHS];
-        for (int i = 0; i < s->task.n_eval_lengths; i++) el[i] = s->task.eval_lengths[i];
-        if (write_small(f, "/eval_lengths", H5T_STD_I32LE, H5T_NATIVE_INT32,
-                        (hsize_t)s->task.n_eval_lengths, el, err))
+        const ds_fixed_dataset *el = &ds_eval_lengths_dataset;
+        int32_t v[DS_MAX_EVAL_LENGTHS];
+        for (int i = 0; i < s->task.n_eval_lengths; i++) v[i] = s->task.eval_lengths[i];
+        if (write_small(f, el->path, ds_h5_filetype(el->elem), ds_h5_memtype(el->elem),
+                        (hsize_t)s->task.n_eval_lengths, v, err))
             goto fail;
     }
 
     /* /seeds: extendable */
     {
+        const ds_fixed_dataset *sd = &ds_seeds_dataset;
         hsize_t dims[1] = {(hsize_t)S}, maxd[1] = {H5S_UNLIMITED}, chunk[1] = {256};
         int64_t *seeds = DS_MALLOC((size_t)(S ? S : 1) * 8);
         for (int64_t i = 0; i < S; i++) seeds[i] = s->seeds.start + i;
         int bad = (sp = H5Screate_simple(1, dims, maxd)) < 0 ||
                   (dcpl = H5Pcreate(H5P_DATASET_CREATE)) < 0 || H5Pset_chunk(dcpl, 1, chunk) < 0 ||
-                  (d = H5Dcreate2(f, "/seeds", H5T_STD_I64LE, sp, H5P_DEFAULT, dcpl,
+                  (d = H5Dcreate2(f, sd->path, ds_h5_filetype(sd->elem), sp, H5P_DEFAULT, dcpl,
                                   H5P_DEFAULT)) < 0 ||
-                  (S && H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, seeds) < 0);
+                  (S && H5Dwrite(d, ds_h5_memtype(sd->elem), H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                                 seeds) < 0);
         free(seeds);
         if (bad) {
             ds_h5_fail(err, __FILE__, __LINE__, "write /seeds");
@@ -509,17 +470,11 @@ static int create_file(const ds_sweep *s, const char *tmp_path, char *created, d
         }
     }
 
-    DS_H5_TRY(g = H5Gcreate2(f, "/runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-    H5Gclose(g);
-    DS_H5_TRY(g = H5Gcreate2(f, "/metrics", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-    H5Gclose(g);
-    DS_H5_TRY(g = H5Gcreate2(f, "/curves", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-    H5Gclose(g);
-    g = -1;
-    for (int i = 0; i < N_SEED_DS; i++) {
+    if (create_seed_groups(f, err)) goto fail;
+    for (int i = 0; i < DS_N_SEED_DS; i++) {
         int64_t inner = 0;
-        if (i >= D_METRIC0 && i < D_CURVE) inner = s->task.n_eval_lengths;
-        if (i == D_CURVE) inner = n_log_points(s);
+        if (ds_seed_dataset_at(i)->inner == DS_INNER_LENGTHS) inner = s->task.n_eval_lengths;
+        if (ds_seed_dataset_at(i)->inner == DS_INNER_LOG) inner = n_log_points(s);
         if (create_seed_ds(f, i, N, S, inner, err)) goto fail;
     }
     DS_H5_TRY(H5Fflush(f, H5F_SCOPE_GLOBAL));
@@ -528,7 +483,6 @@ fail:
     if (d >= 0) H5Dclose(d);
     if (dcpl >= 0) H5Pclose(dcpl);
     if (sp >= 0) H5Sclose(sp);
-    if (st >= 0) H5Tclose(st);
     if (g >= 0) H5Gclose(g);
     if (f >= 0 && H5Fclose(f) < 0 && !rc) rc = ds_h5_fail(err, __FILE__, __LINE__, "H5Fclose");
     if (fapl >= 0) H5Pclose(fapl);
@@ -567,7 +521,7 @@ fail:
 static int extend_seeds(ds_store *st, int64_t new_S, ds_error *err) {
     int rc = DS_EXIT_ERROR;
     hid_t fs = -1, ms = -1;
-    for (int i = 0; i < N_SEED_DS; i++) {
+    for (int i = 0; i < DS_N_SEED_DS; i++) {
         hsize_t dims[3] = {(hsize_t)st->n_scales, (hsize_t)new_S, (hsize_t)inner_len(st, i)};
         DS_H5_TRY(H5Dset_extent(st->d[i], dims));
     }
@@ -580,7 +534,8 @@ static int extend_seeds(ds_store *st, int64_t new_S, ds_error *err) {
     int bad = (fs = H5Dget_space(st->seeds)) < 0 ||
               H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnt, NULL) < 0 ||
               (ms = H5Screate_simple(1, cnt, NULL)) < 0 ||
-              H5Dwrite(st->seeds, H5T_NATIVE_INT64, ms, fs, H5P_DEFAULT, vals) < 0;
+              H5Dwrite(st->seeds, ds_h5_memtype(ds_seeds_dataset.elem), ms, fs, H5P_DEFAULT,
+                       vals) < 0;
     free(vals);
     if (bad) {
         ds_h5_fail(err, __FILE__, __LINE__, "extend /seeds");
@@ -594,18 +549,18 @@ fail:
 }
 
 static int open_datasets(ds_store *st, ds_error *err) {
-    for (int i = 0; i < N_SEED_DS; i++) {
+    for (int i = 0; i < DS_N_SEED_DS; i++) {
         st->d[i] = H5Dopen2(st->file, ds_path(i), H5P_DEFAULT);
         if (st->d[i] < 0)
             return ds_error_set(err, DS_EXIT_ERROR, "%s: missing dataset %s", st->path, ds_path(i));
     }
-    st->seeds = H5Dopen2(st->file, "/seeds", H5P_DEFAULT);
+    st->seeds = H5Dopen2(st->file, ds_seeds_dataset.path, H5P_DEFAULT);
     if (st->seeds < 0) return ds_error_set(err, DS_EXIT_ERROR, "%s: missing /seeds", st->path);
     return 0;
 }
 
 static void close_datasets(ds_store *st) {
-    for (int i = 0; i < N_SEED_DS; i++) {
+    for (int i = 0; i < DS_N_SEED_DS; i++) {
         if (st->space[i] >= 0) H5Sclose(st->space[i]);
         if (st->d[i] >= 0) H5Dclose(st->d[i]);
         st->space[i] = st->d[i] = -1;
@@ -617,7 +572,7 @@ static void close_datasets(ds_store *st) {
 /* Checks that dataset shapes match the sweep (a file of this sweep always
  * does; anything else means it was edited by hand). */
 static int check_shapes(ds_store *st, ds_error *err) {
-    for (int i = 0; i < N_SEED_DS; i++) {
+    for (int i = 0; i < DS_N_SEED_DS; i++) {
         hid_t sp = H5Dget_space(st->d[i]);
         hsize_t dims[3] = {0, 0, 0};
         int r = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
@@ -650,7 +605,7 @@ fail:
 }
 
 /* Bytes per element of seed-axis dataset i in memory, and elements per run. */
-static size_t elem_size(int i) { return i == D_STEPS ? 8 : i == D_STATUS ? 1 : 4; }
+static size_t elem_size(int i) { return ds_elem_size(ds_seed_dataset_at(i)->elem); }
 static size_t row_elems(const ds_store *st, int i) {
     return is_3d(i) ? (size_t)inner_len(st, i) : 1;
 }
@@ -663,20 +618,20 @@ static void record_row(const ds_store *st, const ds_record *rec, int i, void *ou
     const ds_run_result *r = &rec->r;
     float *f = out;
     switch (i) {
-    case D_STEPS: memcpy(out, &r->steps_done, 8); break;
-    case D_WALL: f[0] = (float)r->wall_s; break;
-    case D_RANK: memcpy(out, &rec->rank, 4); break;
-    case D_FINAL: f[0] = r->final_loss; break;
-    case D_IDEM: f[0] = r->id_em; break;
-    case D_ATTEMPTS: memcpy(out, &rec->attempts, 4); break;
-    case D_STATUS: *(uint8_t *)out = (uint8_t)r->status; break;
-    case D_CURVE:
+    case DS_D_STEPS: memcpy(out, &r->steps_done, 8); break;
+    case DS_D_WALL: f[0] = (float)r->wall_s; break;
+    case DS_D_RANK: memcpy(out, &rec->rank, 4); break;
+    case DS_D_FINAL: f[0] = r->final_loss; break;
+    case DS_D_IDEM: f[0] = r->id_em; break;
+    case DS_D_ATTEMPTS: memcpy(out, &rec->attempts, 4); break;
+    case DS_D_STATUS: *(uint8_t *)out = (uint8_t)r->status; break;
+    case DS_D_CURVE:
         for (int64_t k = 0; k < st->n_log; k++)
             f[k] = (r->curve && k < r->n_curve) ? r->curve[k] : NAN;
         break;
     default: /* a metric */
         for (int l = 0; l < st->n_len; l++)
-            f[l] = l < rec->n_len ? r->metrics[l][i - D_METRIC0] : NAN;
+            f[l] = l < rec->n_len ? r->metrics[l][i - DS_D_METRIC0] : NAN;
     }
 }
 
@@ -689,7 +644,7 @@ static int record_in_sweep(const ds_store *st, const ds_record *rec) {
 static int write_run_data(ds_store *st, const ds_record *rec, ds_error *err) {
     DS_ASSERT(record_in_sweep(st, rec));
     int64_t idx = rec->r.seed - st->s->seeds.start;
-    for (int i = 0; i < D_STATUS; i++) {
+    for (int i = 0; i < DS_D_STATUS; i++) {
         if (row_elems(st, i) == 0) continue;
         record_row(st, rec, i, st->rowbuf);
         if (write_row(st, i, rec->scale, idx, st->rowbuf, err)) return err->code;
@@ -699,7 +654,7 @@ static int write_run_data(ds_store *st, const ds_record *rec, ds_error *err) {
 
 static int write_status(ds_store *st, int scale, int64_t idx, int status, ds_error *err) {
     uint8_t v = (uint8_t)status;
-    return write_row(st, D_STATUS, scale, idx, &v, err);
+    return write_row(st, DS_D_STATUS, scale, idx, &v, err);
 }
 
 static void set_mirror(ds_store *st, int scale, int64_t idx, int status, int32_t attempts) {
@@ -765,8 +720,8 @@ static int read_mirror(ds_store *st, ds_error *err) {
     st->attempts = DS_CALLOC(n ? n : 1, 4);
     if (n == 0) return 0;
     int rc = DS_EXIT_ERROR;
-    DS_H5_TRY(H5Dread(st->d[D_STATUS], H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, st->status));
-    DS_H5_TRY(H5Dread(st->d[D_ATTEMPTS], H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+    DS_H5_TRY(H5Dread(st->d[DS_D_STATUS], ds_memtype(DS_D_STATUS), H5S_ALL, H5S_ALL, H5P_DEFAULT, st->status));
+    DS_H5_TRY(H5Dread(st->d[DS_D_ATTEMPTS], ds_memtype(DS_D_ATTEMPTS), H5S_ALL, H5S_ALL, H5P_DEFAULT,
                       st->attempts));
     rc = 0;
 fail:
@@ -774,7 +729,7 @@ fail:
 }
 
 static int cache_spaces(ds_store *st, ds_error *err) {
-    for (int i = 0; i < N_SEED_DS; i++) {
+    for (int i = 0; i < DS_N_SEED_DS; i++) {
         if (st->space[i] >= 0) H5Sclose(st->space[i]);
         st->space[i] = H5Dget_space(st->d[i]);
         if (st->space[i] < 0)
@@ -785,18 +740,18 @@ static int cache_spaces(ds_store *st, ds_error *err) {
 
 /* Every seed-axis dataset read whole into memory (replay and verification). */
 typedef struct {
-    void *rows[N_SEED_DS];
+    void *rows[DS_N_SEED_DS];
 } file_rows;
 
 static void free_rows(file_rows *fr) {
-    for (int i = 0; i < N_SEED_DS; i++) free(fr->rows[i]);
+    for (int i = 0; i < DS_N_SEED_DS; i++) free(fr->rows[i]);
 }
 
 static int read_rows(ds_store *st, file_rows *fr, ds_error *err) {
     size_t n = (size_t)st->n_scales * (size_t)st->n_seeds;
     int rc = DS_EXIT_ERROR;
     memset(fr, 0, sizeof *fr);
-    for (int i = 0; i < N_SEED_DS; i++) {
+    for (int i = 0; i < DS_N_SEED_DS; i++) {
         fr->rows[i] = DS_MALLOC(n * row_bytes(st, i) + 8);
         if (n * row_elems(st, i) == 0) continue;
         DS_H5_TRY(H5Dread(st->d[i], ds_memtype(i), H5S_ALL, H5S_ALL, H5P_DEFAULT, fr->rows[i]));
@@ -808,7 +763,7 @@ fail:
 
 /* Does the file hold exactly what record rec says of run `at`? */
 static int file_matches(ds_store *st, const file_rows *fr, size_t at, const ds_record *rec) {
-    for (int i = 0; i < N_SEED_DS; i++) {
+    for (int i = 0; i < DS_N_SEED_DS; i++) {
         size_t b = row_bytes(st, i);
         if (b == 0) continue;
         record_row(st, rec, i, st->rowbuf);
@@ -822,12 +777,12 @@ static int file_matches(ds_store *st, const file_rows *fr, size_t at, const ds_r
  * every length: the engine stores 0 for a diverged run, docs/spec-tasks.md
  * §6. error and loss may be NaN legitimately.) */
 static int file_run_complete(const ds_store *st, const file_rows *fr, size_t at) {
-    const int64_t *steps = fr->rows[D_STEPS];
-    const int32_t *att = fr->rows[D_ATTEMPTS], *rank = fr->rows[D_RANK];
+    const int64_t *steps = fr->rows[DS_D_STEPS];
+    const int32_t *att = fr->rows[DS_D_ATTEMPTS], *rank = fr->rows[DS_D_RANK];
     if (steps[at] <= 0 || att[at] < 1 || rank[at] < 0) return 0;
     static const int need[] = {DS_M_EM, DS_M_MINPROB, DS_M_TOKEN_ACC};
     for (size_t k = 0; k < sizeof need / sizeof need[0]; k++) {
-        const float *m = (const float *)fr->rows[D_METRIC0 + need[k]] + at * (size_t)st->n_len;
+        const float *m = (const float *)fr->rows[DS_D_METRIC0 + need[k]] + at * (size_t)st->n_len;
         for (int l = 0; l < st->n_len; l++)
             if (!isfinite(m[l])) return 0;
     }
@@ -903,14 +858,14 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
     memset(info, 0, sizeof *info);
     st->s = s;
     st->file = st->seeds = -1;
-    for (int i = 0; i < N_SEED_DS; i++) st->d[i] = st->space[i] = -1;
+    for (int i = 0; i < DS_N_SEED_DS; i++) st->d[i] = st->space[i] = -1;
     snprintf(st->path, sizeof st->path, "%s", path);
     st->n_scales = s->n_scales;
     st->n_len = s->task.n_eval_lengths;
     st->n_log = n_log_points(s);
     {
         size_t w = 8;
-        for (int i = 0; i < N_SEED_DS; i++)
+        for (int i = 0; i < DS_N_SEED_DS; i++)
             if (row_bytes(st, i) > w) w = row_bytes(st, i);
         st->rowbuf = DS_MALLOC(w);
     }
@@ -951,7 +906,7 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
                      "writing it?)", path);
         goto fail;
     }
-    char *c = read_attr_string(st->file, "created");
+    char *c = ds_h5_attr_string(st->file, ds_attr_name(DS_A_CREATED));
     if (!c) {
         ds_error_set(err, DS_EXIT_ERROR, "%s: no 'created' attribute", path);
         goto fail;
@@ -990,10 +945,11 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
         doing = "record the sweep in the result file";
         char h[32];
         snprintf(h, sizeof h, "%016llx", (unsigned long long)s->yaml_hash);
-        char *old = read_attr_string(st->file, "sweep_hash");
+        char *old = ds_h5_attr_string(st->file, ds_attr_name(DS_A_SWEEP_HASH));
         if (!old || strcmp(old, h)) {
-            if (write_attr_str(st->file, "sweep_yaml", s->yaml_text ? s->yaml_text : "", err) ||
-                write_attr_str(st->file, "sweep_hash", h, err)) {
+            if (write_attr_str(st->file, ds_attr_name(DS_A_SWEEP_YAML),
+                               s->yaml_text ? s->yaml_text : "", err) ||
+                write_attr_str(st->file, ds_attr_name(DS_A_SWEEP_HASH), h, err)) {
                 free(old);
                 goto fail;
             }
@@ -1101,7 +1057,7 @@ int ds_store_close(ds_store *st, ds_error *err) {
          * journal holds every run the file may lack. HDF5 does not close it
          * at exit either (ds_h5_library_init). */
         st->file = -1;
-        for (int i = 0; i < N_SEED_DS; i++) st->d[i] = st->space[i] = -1;
+        for (int i = 0; i < DS_N_SEED_DS; i++) st->d[i] = st->space[i] = -1;
         st->seeds = -1;
     }
     close_datasets(st);

@@ -12,7 +12,8 @@
  * loses no finished run. A write that fails (full disk, read-only file
  * system, I/O error) stops all writing and is reported as DS_EXIT_STORAGE;
  * the next open repairs the file from the journal. The layout is in
- * docs/result-file.md. */
+ * docs/result-file.md; the paths, types and fill values written come from
+ * the schema tables of src/record.h. */
 #ifndef DS_STORE_H
 #define DS_STORE_H
 

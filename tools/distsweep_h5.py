@@ -29,9 +29,33 @@ from dataclasses import dataclass, field
 import h5py
 import numpy as np
 
+# The result schema. src/record.h is its home; tests/store/test_schema.py
+# fails when these constants drift from it (or docs/result-file.md does).
+FORMAT, FORMAT_VERSION = "distsweep", 1
+ROOT_ATTRS = ("format", "format_version", "distsweep_version", "git_commit", "created", "sweep_name",
+              "sweep_yaml", "sweep_hash")
 METRICS = ("em", "error", "minprob", "token_acc", "loss")
 STATUS = {0: "pending", 1: "done", 2: "failed", 3: "diverged"}
 PENDING, DONE, FAILED, DIVERGED = 0, 1, 2, 3
+# /scales columns: name -> dtype (all [n_scales]); name and the ints are required
+SCALE_COLUMNS = {"name": "S32", "d_model": "int32", "n_layers": "int32", "n_heads": "int32",
+                 "n_params": "int64", "flops_per_step": "float64"}
+FIXED_DATASETS = {"seeds": ("int64", ("S",)), "eval_lengths": ("int32", ("E",)),
+                  "families/<name>": ("int32", ("k",))}
+# The datasets with a seed axis: path -> (dtype, dims, fill, required). The fill
+# is what a run never written reads; a dataset shorter than /runs/status (or
+# absent, where not required) is padded with it.
+SEED_DATASETS = {  # in the order a reader reads them: the commit marks first
+    "runs/status": ("uint8", ("n_scales", "S"), 0, True),
+    "runs/attempts": ("int32", ("n_scales", "S"), 0, False),
+    "runs/steps_done": ("int64", ("n_scales", "S"), 0, False),
+    "runs/wall_s": ("float32", ("n_scales", "S"), np.nan, False),
+    "runs/rank": ("int32", ("n_scales", "S"), -1, False),
+    "runs/final_loss": ("float32", ("n_scales", "S"), np.nan, False),
+    "runs/id_em": ("float32", ("n_scales", "S"), np.nan, False),
+    **{"metrics/" + m: ("float32", ("n_scales", "S", "E"), np.nan, True) for m in METRICS},
+    "curves/train_loss": ("float32", ("n_scales", "S", "n_log"), np.nan, False),
+}
 LOWER_IS_BETTER = ("error", "loss")  # success is x <= tau; B and Lin are taken on -x
 METRIC_LABELS = {
     "em": "exact match (fraction of examples)",
@@ -136,17 +160,16 @@ def load(path):
         swmr = False
         f = h5py.File(path, "r")
     with f:
-        if _str(f.attrs.get("format", "")) != "distsweep":
-            raise NotDistsweep(f"{path}: not a distsweep result file (no format=\"distsweep\" attribute)")
+        if _str(f.attrs.get("format", "")) != FORMAT:
+            raise NotDistsweep(f"{path}: not a distsweep result file (no format=\"{FORMAT}\" attribute)")
         version = int(f.attrs.get("format_version", 0))
-        if version != 1:
-            raise NotDistsweep(f"{path}: format_version {version} is not supported (this reads 1)")
+        if version != FORMAT_VERSION:
+            raise NotDistsweep(f"{path}: format_version {version} is not supported (this reads {FORMAT_VERSION})")
         attrs = {k: (_str(v) if isinstance(v, (str, bytes)) else v.item() if hasattr(v, "item") else v)
                  for k, v in f.attrs.items()}
         names = [_str(x) for x in f["scales/name"][()]]
         NS = len(names)
-        scales = {k: f["scales/" + k][()] for k in ("d_model", "n_layers", "n_heads", "n_params", "flops_per_step")
-                  if "scales/" + k in f}
+        scales = {k: f["scales/" + k][()] for k in SCALE_COLUMNS if k != "name" and "scales/" + k in f}
         families = {}
         if "families" in f:
             for k in f["families"]:
@@ -158,22 +181,30 @@ def load(path):
         st = f["runs/status"]
         if swmr:
             st.refresh()
-        status = st[()].astype(np.uint8)  # first: the commit marks
+        status = st[()].astype(SEED_DATASETS["runs/status"][0])  # first: the commit marks
         if status.shape[0] != NS:
             raise NotDistsweep(f"{path}: /runs/status has {status.shape[0]} rows but /scales has {NS}")
         S = status.shape[1]
-        seeds = _read(f, "seeds", (S,), 0, np.int64, swmr)
-        runs = {}
-        for k, fill, dt in (("attempts", -1, np.int32), ("steps_done", -1, np.int64), ("wall_s", np.nan, np.float32),
-                            ("rank", -1, np.int32), ("final_loss", np.nan, np.float32), ("id_em", np.nan, np.float32)):
-            v = _read(f, "runs/" + k, (NS, S), fill, dt, swmr, required=False)
-            if v is not None:
-                runs[k] = v
-        metrics = {m: _read(f, "metrics/" + m, (NS, S, E), np.nan, np.float32, swmr) for m in METRICS}
-        tl = None
-        if "curves/train_loss" in f:
-            n_log = f["curves/train_loss"].shape[2]
-            tl = _read(f, "curves/train_loss", (NS, S, n_log), np.nan, np.float32, swmr)
+        seeds = _read(f, "seeds", (S,), 0, FIXED_DATASETS["seeds"][0], swmr)
+        runs, metrics, tl = {}, {}, None
+        for p, (dt, dims, fill, required) in SEED_DATASETS.items():
+            if p == "runs/status":
+                continue
+            inner = ()
+            if dims[-1] == "E":
+                inner = (E,)
+            elif dims[-1] == "n_log":
+                if p not in f:
+                    continue  # no curves: train_loss stays None
+                inner = (f[p].shape[2],)
+            v = _read(f, p, (NS, S) + inner, fill, dt, swmr, required=required)
+            group, name = p.split("/")
+            if group == "runs" and v is not None:
+                runs[name] = v
+            elif group == "metrics":
+                metrics[name] = v
+            elif group == "curves":
+                tl = v
     return Results(path, attrs, names, scales, families, seeds, lengths, status, runs, metrics, tl, swmr)
 
 

@@ -1,0 +1,34 @@
+/* h5util: the small HDF5 helpers that the writer (src/store.c) and the reader
+ * (src/results.c) of a result file share.
+ *
+ * Owns the mapping of the schema's element types (ds_elem, src/record.h) to
+ * HDF5 types and the reading of scalar attributes. Owns no file or id beyond
+ * a call: every id a function opens is closed before it returns. */
+#ifndef DS_H5UTIL_H
+#define DS_H5UTIL_H
+
+#include <hdf5.h>
+
+#include "record.h"
+
+/* The HDF5 type of a numeric element (DS_EL_U8 ... DS_EL_F64) in memory
+ * (native) and in the file (little-endian). Predefined types: never close
+ * them. Strings have no predefined type: see ds_h5_string_type. */
+hid_t ds_h5_memtype(ds_elem e);
+hid_t ds_h5_filetype(ds_elem e);
+
+/* A new fixed-length, NUL-terminated C string type of n bytes (the caller
+ * closes it), or a negative id on failure. */
+hid_t ds_h5_string_type(size_t n);
+
+/* The string attribute `name` of obj (fixed or variable length, read in the
+ * file's character set) as a malloc'd string; NULL when it is absent, not a
+ * string, or unreadable. Leaves no HDF5 error unhandled (callers that
+ * print HDF5's error stack should silence it first). */
+char *ds_h5_attr_string(hid_t obj, const char *name);
+
+/* Reads the integer attribute `name` of obj into *out. Returns 1 when read,
+ * 0 when obj has no such attribute (*out untouched), -1 on an HDF5 error. */
+int ds_h5_attr_int(hid_t obj, const char *name, int *out);
+
+#endif

@@ -1,0 +1,181 @@
+/* record: the result schema (format version 1), in one place for the writer
+ * and every reader.
+ *
+ * Owns:
+ *   - the run status codes as stored in /runs/status, and their names;
+ *   - the metric names and their order (the last axis of a run's metrics,
+ *     and the datasets under /metrics);
+ *   - ds_run_result (what the engine returns for one seed) and ds_record
+ *     (a finished run as rank 0 stores it), with the byte encoding that the
+ *     journal (src/journal.c) and the MPI RESULT message (src/scheduler.c)
+ *     share;
+ *   - the table of the HDF5 objects of a result file: every dataset with a
+ *     seed axis (path, element type, rank, what the inner axis is, fill
+ *     value, whether a reader requires it), the /scales columns, the other
+ *     fixed datasets and the root attributes.
+ * src/store.c writes from these tables and src/results.c reads with them;
+ * tools/distsweep_h5.py and docs/result-file.md mirror them, and
+ * tests/store/test_schema.py fails when either drifts from this file.
+ * Nothing here touches HDF5: element types map to HDF5 types in src/h5util.h.
+ *
+ * Journal/RESULT payload (native little-endian; docs/result-file.md):
+ *   int32 scale, status, attempts, rank, n_len, n_curve |
+ *   int64 seed, steps_done | float64 wall_s, t_stored (Unix time) |
+ *   float32 final_loss, id_em | float32 metrics[n_len][DS_N_METRICS] |
+ *   float32 curve[n_curve]
+ */
+#ifndef DS_RECORD_H
+#define DS_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sweep.h" /* DS_MAX_EVAL_LENGTHS */
+
+#define DS_FORMAT_NAME "distsweep" /* the root attribute `format` */
+#define DS_FORMAT_VERSION 1        /* the root attribute `format_version` */
+
+/* ---- run status and metrics ------------------------------------------------ */
+
+/* Run status codes, as stored in /runs/status. */
+enum { DS_RUN_PENDING = 0, DS_RUN_DONE = 1, DS_RUN_FAILED = 2, DS_RUN_DIVERGED = 3,
+       DS_N_RUN_STATUS };
+
+/* "pending", "done", "failed", "diverged"; status must be a code above. */
+const char *ds_run_status_name(int status);
+
+/* Metrics per test length (docs/spec-tasks.md §6; defined in src/evaluate.h),
+ * in this order: DS_M_EM ... DS_M_LOSS index ds_metric_names and are the
+ * order of /metrics/<name> in the file's tables. */
+#define DS_METRIC_LIST(X) X(EM, "em") X(ERROR, "error") X(MINPROB, "minprob") \
+    X(TOKEN_ACC, "token_acc") X(LOSS, "loss")
+#define DS_METRIC_ENUM_(id, name) DS_M_##id,
+enum { DS_METRIC_LIST(DS_METRIC_ENUM_) DS_N_METRICS };
+#undef DS_METRIC_ENUM_
+extern const char *const ds_metric_names[DS_N_METRICS]; /* "em", "error", ... */
+
+/* The index of a metric name, or -1. */
+int ds_metric_index(const char *name);
+
+/* ---- one run's result and its record --------------------------------------- */
+
+/* The result of one (scale, seed) run, as the engine returns it. */
+typedef struct {
+    int64_t seed;
+    int status;               /* DS_RUN_DONE or DS_RUN_DIVERGED */
+    int64_t steps_done;
+    double wall_s;
+    float final_loss;         /* last training loss (NaN if diverged) */
+    float metrics[DS_MAX_EVAL_LENGTHS][DS_N_METRICS]; /* [length index][metric] */
+    float id_em;              /* in-distribution EM at the largest training length */
+    int n_curve;              /* training-loss curve points (every log_every steps) */
+    float *curve;             /* [n_curve], owned; free with ds_run_result_free */
+} ds_run_result;
+
+/* Frees r->curve and zeroes n_curve (safe on a zeroed result or NULL). */
+void ds_run_result_free(ds_run_result *r);
+
+/* One finished run: where it belongs and what it produced. */
+typedef struct {
+    int32_t scale;    /* row of /scales */
+    int32_t attempts; /* attempts it took (1 = first try) */
+    int32_t rank;     /* MPI rank that trained it */
+    int32_t n_len;    /* evaluation lengths in r.metrics */
+    double t_stored;  /* Unix time rank 0 stored it (0 in RESULT messages) */
+    ds_run_result r;  /* r.status is DS_RUN_DONE, DS_RUN_DIVERGED or DS_RUN_FAILED */
+} ds_record;
+
+/* Bytes needed to encode rec (the payload above). */
+size_t ds_record_size(const ds_record *rec);
+/* Encodes rec into buf (ds_record_size bytes); returns the size. */
+size_t ds_record_encode(const ds_record *rec, unsigned char *buf);
+/* Decodes n bytes into rec (rec->r.curve newly allocated, or NULL when empty;
+ * metrics beyond n_len are NaN). Returns 0, or -1 if the bytes are not a
+ * well-formed payload. */
+int ds_record_decode(const unsigned char *buf, size_t n, ds_record *rec);
+/* Frees rec->r.curve (n_curve is left as it was). */
+void ds_record_free(ds_record *rec);
+
+/* ---- the objects of a result file ------------------------------------------ */
+
+/* Element types of the file's datasets. In the file numbers are
+ * little-endian, strings fixed-length and NUL-terminated. */
+typedef enum {
+    DS_EL_U8, DS_EL_I32, DS_EL_I64, DS_EL_F32, DS_EL_F64,
+    DS_EL_STR32, /* fixed 32-byte string */
+    DS_EL_VLSTR, /* variable-length UTF-8 string (attributes) */
+} ds_elem;
+
+/* Bytes of one element in memory (DS_EL_STR32: 32; DS_EL_VLSTR: a char *). */
+size_t ds_elem_size(ds_elem e);
+
+/* The datasets with a seed axis, in the order a run's rows are written:
+ * /runs/status comes last because it is the run's commit mark. */
+enum {
+    DS_D_STEPS = 0, DS_D_WALL, DS_D_RANK, DS_D_FINAL, DS_D_IDEM, DS_D_ATTEMPTS,
+    DS_D_METRIC0, /* DS_D_METRIC0 + m for metric m */
+    DS_D_CURVE = DS_D_METRIC0 + DS_N_METRICS,
+    DS_D_STATUS,
+    DS_N_SEED_DS
+};
+
+/* What the third axis of a rank-3 seed-axis dataset runs over. */
+typedef enum {
+    DS_INNER_NONE,    /* rank 2: [n_scales, S] */
+    DS_INNER_LENGTHS, /* [n_scales, S, E]: one per /eval_lengths entry */
+    DS_INNER_LOG,     /* [n_scales, S, n_log]: n_log = train.steps / train.log_every */
+} ds_inner;
+
+/* What a run that never wrote a dataset reads there (the HDF5 fill value;
+ * readers pad a dataset shorter than /runs/status with it too). */
+typedef enum { DS_FILL_ZERO, DS_FILL_MINUS1, DS_FILL_NAN } ds_fill;
+
+typedef struct {
+    const char *path; /* absolute, e.g. "/runs/steps_done" */
+    ds_elem elem;
+    int rank;         /* 2 or 3; the seed axis is axis 1, unlimited */
+    ds_inner inner;
+    ds_fill fill;
+    int required;     /* a reader refuses a file without it */
+} ds_seed_dataset;
+
+/* Seed-axis dataset i (0 <= i < DS_N_SEED_DS). */
+const ds_seed_dataset *ds_seed_dataset_at(int i);
+
+/* Writes dataset i's fill value in its memory type (ds_elem_size bytes) to
+ * out. */
+void ds_seed_fill(int i, void *out);
+
+/* The other datasets: fixed 1-D columns of /scales, /seeds (1-D, unlimited)
+ * and /eval_lengths; the groups /families (an int32 [k] per family) and
+ * /runs, /metrics, /curves. */
+enum { DS_SC_NAME = 0, DS_SC_D_MODEL, DS_SC_N_LAYERS, DS_SC_N_HEADS, DS_SC_N_PARAMS,
+       DS_SC_FLOPS, DS_N_SCALE_COLS };
+typedef struct {
+    const char *path; /* e.g. "/scales/d_model", "/seeds" */
+    ds_elem elem;
+    const char *dim;  /* its one axis: "n_scales", "S", "E" */
+    int required;     /* a reader refuses a file without it */
+} ds_fixed_dataset;
+
+#define DS_SCALES_GROUP "/scales"
+/* /scales column c (0 <= c < DS_N_SCALE_COLS). */
+const ds_fixed_dataset *ds_scale_column(int c);
+extern const ds_fixed_dataset ds_seeds_dataset;        /* /seeds, int64 [S] */
+extern const ds_fixed_dataset ds_eval_lengths_dataset; /* /eval_lengths, int32 [E] */
+#define DS_FAMILIES_GROUP "/families"                  /* /families/<name>: int32 [k] */
+#define DS_FAMILY_ELEM DS_EL_I32
+
+/* Root attributes, in the order they are written. */
+enum { DS_A_FORMAT = 0, DS_A_FORMAT_VERSION, DS_A_DISTSWEEP_VERSION, DS_A_GIT_COMMIT,
+       DS_A_CREATED, DS_A_SWEEP_NAME, DS_A_SWEEP_YAML, DS_A_SWEEP_HASH, DS_N_ROOT_ATTRS };
+typedef struct {
+    const char *name;
+    ds_elem elem; /* DS_EL_VLSTR, or DS_EL_I32 for format_version */
+} ds_root_attr;
+
+/* Root attribute a (0 <= a < DS_N_ROOT_ATTRS), and its name. */
+const ds_root_attr *ds_root_attr_at(int a);
+static inline const char *ds_attr_name(int a) { return ds_root_attr_at(a)->name; }
+
+#endif

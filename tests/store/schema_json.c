@@ -1,0 +1,63 @@
+/* schema_json: prints the result schema of src/record.h as JSON on stdout,
+ * for tests/store/test_schema.py, which compares it with
+ * tools/distsweep_h5.py and docs/result-file.md. Types are numpy's names
+ * ("uint8", "float32", "S32"; "string" for a variable-length string);
+ * dimensions are the symbols of docs/result-file.md (n_scales, S, E, n_log);
+ * a NaN fill is printed as NaN (Python's json reads it). */
+#include <stdio.h>
+
+#include "record.h"
+
+static const char *type_name(ds_elem e) {
+    switch (e) {
+    case DS_EL_U8: return "uint8";
+    case DS_EL_I32: return "int32";
+    case DS_EL_I64: return "int64";
+    case DS_EL_F32: return "float32";
+    case DS_EL_F64: return "float64";
+    case DS_EL_STR32: return "S32";
+    case DS_EL_VLSTR: return "string";
+    }
+    return "?";
+}
+
+static const char *fill_json(ds_fill f) {
+    return f == DS_FILL_NAN ? "NaN" : f == DS_FILL_MINUS1 ? "-1" : "0";
+}
+
+int main(void) {
+    printf("{\n  \"format\": \"%s\", \"format_version\": %d,\n", DS_FORMAT_NAME, DS_FORMAT_VERSION);
+    printf("  \"status\": [");
+    for (int k = 0; k < DS_N_RUN_STATUS; k++)
+        printf("%s\"%s\"", k ? ", " : "", ds_run_status_name(k));
+    printf("],\n  \"metrics\": [");
+    for (int m = 0; m < DS_N_METRICS; m++) printf("%s\"%s\"", m ? ", " : "", ds_metric_names[m]);
+    printf("],\n  \"root_attrs\": [");
+    for (int a = 0; a < DS_N_ROOT_ATTRS; a++)
+        printf("%s{\"name\": \"%s\", \"type\": \"%s\"}", a ? ", " : "", ds_root_attr_at(a)->name,
+               type_name(ds_root_attr_at(a)->elem));
+    printf("],\n  \"seed_datasets\": [\n");
+    for (int i = 0; i < DS_N_SEED_DS; i++) {
+        const ds_seed_dataset *d = ds_seed_dataset_at(i);
+        const char *inner = d->inner == DS_INNER_LENGTHS ? ", \"E\""
+                            : d->inner == DS_INNER_LOG   ? ", \"n_log\"" : "";
+        printf("    {\"path\": \"%s\", \"type\": \"%s\", \"dims\": [\"n_scales\", \"S\"%s], "
+               "\"rank\": %d, \"fill\": %s, \"required\": %s}%s\n",
+               d->path, type_name(d->elem), inner, d->rank, fill_json(d->fill),
+               d->required ? "true" : "false", i + 1 < DS_N_SEED_DS ? "," : "");
+    }
+    printf("  ],\n  \"fixed_datasets\": [\n");
+    for (int c = 0; c <= DS_N_SCALE_COLS + 2; c++) {
+        const ds_fixed_dataset *d = c < DS_N_SCALE_COLS ? ds_scale_column(c)
+                                    : c == DS_N_SCALE_COLS ? &ds_seeds_dataset
+                                    : c == DS_N_SCALE_COLS + 1 ? &ds_eval_lengths_dataset : NULL;
+        if (d)
+            printf("    {\"path\": \"%s\", \"type\": \"%s\", \"dims\": [\"%s\"], \"required\": %s},\n",
+                   d->path, type_name(d->elem), d->dim, d->required ? "true" : "false");
+        else
+            printf("    {\"path\": \"%s/<name>\", \"type\": \"%s\", \"dims\": [\"k\"], "
+                   "\"required\": false}\n", DS_FAMILIES_GROUP, type_name(DS_FAMILY_ELEM));
+    }
+    printf("  ]\n}\n");
+    return 0;
+}
