@@ -37,7 +37,6 @@ static int eval_stop(void *ctx) {
     return c->opts->hook(c->opts->hook_ctx, c->step, c->R, c->losses);
 }
 
-
 int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
                   const ds_train_opts *opts, ds_run_result *results, ds_error *err) {
     int rc = DS_EXIT_ERROR;

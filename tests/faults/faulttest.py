@@ -261,7 +261,11 @@ def sc_readonly(work):
             _, err = proc.communicate(timeout=300)
             p = subprocess.CompletedProcess(proc.args, proc.returncode, "", err)
             if running:
-                storage_stop(p, what, "read-only file system")
+                # the first write after the switch fails with EROFS, an fsync
+                # of the aborted ext4 journal with EIO: either is the cause
+                cause = "input/output error" if "input/output error" in p.stderr \
+                    else "read-only file system"
+                storage_stop(p, what, cause)
                 no_run_failed(out, what)
         finally:
             umount(mnt)
