@@ -53,13 +53,27 @@ ds_backend_kind ds_backend_resolve(ds_backend_kind kind) {
     return k;
 }
 
+int ds_backend_supports(ds_backend_kind kind, ds_precision p, ds_error *err) {
+    kind = ds_backend_resolve(kind);
+    /* The CUDA backend's TF32 flag rounds only the linear layers (cuBLASLt
+     * FAST_TF32), not attention's products, and it has no bf16 path: it does
+     * not implement docs/engine.md's definitions yet, so it refuses them. */
+    if (kind == DS_BACKEND_CUDA && p != DS_PREC_FP32)
+        return ds_error_set(err, DS_EXIT_USAGE,
+                            "train.precision %s is implemented by the cpu backend only; the cuda "
+                            "backend computes in fp32 (docs/cuda.md)", ds_precision_name(p));
+    return 0;
+}
+
 int ds_backend_create(const ds_backend_opts *opts, ds_backend **out, ds_error *err) {
     ds_backend_opts o = {0};
     if (opts) o = *opts;
     *out = NULL;
     ds_backend_kind kind = ds_backend_resolve(o.kind);
+    int rc = ds_backend_supports(kind, o.precision, err);
+    if (rc) return rc;
     if (kind == DS_BACKEND_CPU) {
-        *out = ds_backend_cpu_create(o.threads);
+        *out = ds_backend_cpu_create(o.threads, o.precision);
         return 0;
     }
 #ifdef DISTSWEEP_HAVE_CUDA

@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "precision.h" /* ds_precision (ds_backend_opts) */
 
 /* The backend kinds, as named in run.backend and --backend (the names are
  * ds_backend_kind_names[kind]). The values are stored nowhere. */
@@ -219,9 +220,14 @@ typedef struct {
     int device;           /* CUDA device index among the visible ones */
     int threads;          /* CPU host threads; <= 0: OMP_NUM_THREADS, else the cores
                            * (split between the unbound MPI ranks of a node) */
-    /* The precision issue adds `precision` here (train.precision: fp32, tf32,
-     * bf16 matrix products), passed to ds_backend_cuda_create's tf32 flag. */
+    ds_precision precision; /* of every matrix product (train.precision; docs/engine.md
+                             * "Precision"); {0} is fp32 */
 } ds_backend_opts;
+
+/* Whether a backend of this kind (auto resolved) implements precision p;
+ * returns 0, or DS_EXIT_USAGE with err saying what is missing. Callers check
+ * before any training starts, so that a run is never charged for it. */
+int ds_backend_supports(ds_backend_kind kind, ds_precision p, ds_error *err);
 
 /* Creates the backend opts asks for (NULL: auto, device 0, default threads):
  * auto as ds_backend_resolve says, cpu always, cuda when built with CUDA and
@@ -229,9 +235,11 @@ typedef struct {
  * set and *out NULL. Free with be->destroy(be). */
 int ds_backend_create(const ds_backend_opts *opts, ds_backend **out, ds_error *err);
 
-/* The CPU backend (backend_cpu.c): fp32, OpenBLAS sgemm (single-threaded,
- * called on fixed tiles) + OpenMP over replicas, rows and tiles. nthreads <= 0:
- * the default above. Callers use ds_backend_create; this is its cpu case. */
-ds_backend *ds_backend_cpu_create(int nthreads);
+/* The CPU backend (backend_cpu.c): OpenBLAS sgemm (single-threaded, called on
+ * fixed tiles) + OpenMP over replicas, rows and tiles; every product's inputs
+ * rounded to `precision` first (the reference implementation of tf32 and
+ * bf16). nthreads <= 0: the default above. Callers use ds_backend_create;
+ * this is its cpu case. */
+ds_backend *ds_backend_cpu_create(int nthreads, ds_precision precision);
 
 #endif

@@ -53,6 +53,12 @@ typedef struct {
      * portable (or AVX2) path even where a faster one runs, for the test
      * that all paths give the same bits */
     int mk_path;
+    /* train.precision: every product's inputs are rounded to it first
+     * (src/precision.h); the rounded operands of the linear layers live in
+     * these buffers, kept between calls like the scratch */
+    ds_precision prec;
+    float *rnd[3];
+    size_t rnd_n[3];
 } cpu_impl;
 
 /* Start and end of an op's timed span (nothing unless optimes). */
@@ -104,6 +110,50 @@ static float *shared_scratch(ds_backend *be, size_t n) {
         im->shared_n = n;
     }
     return im->shared;
+}
+
+/* ---- precision (docs/engine.md "Precision") --------------------------------- */
+
+/* A copy of src[0..n) rounded to the backend's precision in buffer `slot`
+ * (0..2), or src itself at fp32. Element-wise, so the bits do not depend on
+ * the thread count or on R. */
+static const float *rounded(ds_backend *be, int slot, const float *src, size_t n) {
+    cpu_impl *im = be->impl;
+    if (im->prec == DS_PREC_FP32) return src;
+    if (im->rnd_n[slot] < n) {
+        free(im->rnd[slot]);
+        im->rnd[slot] = malloc(sizeof(float) * n);
+        DS_ASSERT(im->rnd[slot]);
+        im->rnd_n[slot] = n;
+    }
+    float *dst = im->rnd[slot];
+    long nch = (long)((n + SUM_CHUNK - 1) / SUM_CHUNK);
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (long c = 0; c < nch; c++) {
+        size_t i0 = (size_t)c * SUM_CHUNK, i1 = i0 + SUM_CHUNK < n ? i0 + SUM_CHUNK : n;
+        ds_round_array(im->prec, dst + i0, src + i0, i1 - i0);
+    }
+    return dst;
+}
+
+/* The weights of R replicas (stride ws, OC*C each) rounded into `slot`,
+ * packed at stride OC*C (*ws_out), or w itself (stride ws) at fp32. */
+static const float *rounded_weights(ds_backend *be, int slot, const float *w, size_t ws, int R,
+                                    size_t OCC, size_t *ws_out) {
+    cpu_impl *im = be->impl;
+    *ws_out = ws;
+    if (im->prec == DS_PREC_FP32) return w;
+    if (im->rnd_n[slot] < (size_t)R * OCC) {
+        free(im->rnd[slot]);
+        im->rnd[slot] = malloc(sizeof(float) * (size_t)R * OCC);
+        DS_ASSERT(im->rnd[slot]);
+        im->rnd_n[slot] = (size_t)R * OCC;
+    }
+    float *dst = im->rnd[slot];
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (int r = 0; r < R; r++) ds_round_array(im->prec, dst + (size_t)r * OCC, w + r * ws, OCC);
+    *ws_out = OCC;
+    return dst;
 }
 
 /* exp without a libm call, so loops over it vectorize (Cephes expf
@@ -204,6 +254,7 @@ static void cpu_destroy(ds_backend *be) {
     free(im->scratch);
     free(im->scratch_n);
     free(im->shared);
+    for (int i = 0; i < 3; i++) free(im->rnd[i]);
     free(be->impl);
     free(be);
 }
@@ -383,6 +434,9 @@ static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float
                        const float *b, size_t ws, int R, int N, int C, int OC) {
     double t0 = op_begin(be);
     int rt = row_tile(N), nt = cdiv(N, rt);
+    size_t bs = ws; /* the bias keeps the parameters' stride */
+    inp = rounded(be, 0, inp, (size_t)R * N * C);
+    w = rounded_weights(be, 1, w, ws, R, (size_t)OC * C, &ws);
 #pragma omp parallel for schedule(dynamic) num_threads(NT(be))
     for (int t = 0; t < R * nt; t++) {
         int r = t / nt, n0 = (t % nt) * rt, rows = N - n0 < rt ? N - n0 : rt;
@@ -392,7 +446,7 @@ static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float
          * (beta 1): one pass over the output instead of OpenBLAS zeroing it
          * (beta 0) and a second pass adding the bias. */
         if (b)
-            for (int n = 0; n < rows; n++) memcpy(y + (size_t)n * OC, b + r * ws, sizeof(float) * OC);
+            for (int n = 0; n < rows; n++) memcpy(y + (size_t)n * OC, b + r * bs, sizeof(float) * OC);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, OC, C, 1.0f, x, C, w + r * ws,
                     C, b ? 1.0f : 0.0f, y, OC);
     }
@@ -440,7 +494,9 @@ DS_CLONES static void colsums(double *acc, const float *g, int N, int OC) {
  * N: tiles along the longer side of W, and the bias by column tiles. Both
  * choices depend on the shapes only, never on R or the thread count. */
 static void matmul_dw(ds_backend *be, float *dw, float *db, size_t ws, const float *dout,
-                      const float *inp, int R, int N, int C, int OC) {
+                      const float *dsum, const float *inp, int R, int N, int C, int OC) {
+    /* dout and inp are the product's (rounded) operands, dsum the fp32
+     * gradient whose column sums are the bias gradient (no product) */
     int nk = N / 1024 < 8 ? N / 1024 : 8;
     if (nk >= 2) {
         int kc = cdiv(cdiv(N, nk), 64) * 64;
@@ -459,7 +515,7 @@ static void matmul_dw(ds_backend *be, float *dw, float *db, size_t ws, const flo
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, rows, 1.0f,
                                 g + (size_t)n0 * OC, OC, x + (size_t)n0 * C, C, 0.0f,
                                 part + (size_t)k * WCe, C);
-                    if (db) colsums(pdb + (size_t)k * OC, g + (size_t)n0 * OC, rows, OC);
+                    if (db) colsums(pdb + (size_t)k * OC, dsum + (size_t)r * N * OC + (size_t)n0 * OC, rows, OC);
                 }
                 long nb = (long)((WC + SUM_CHUNK - 1) / SUM_CHUNK);
 #pragma omp for schedule(static)
@@ -500,7 +556,7 @@ static void matmul_dw(ds_backend *be, float *dw, float *db, size_t ws, const flo
         for (int t = 0; t < R * tb; t++) {
             int r = t / tb, o0 = (t % tb) * COL_TILE, no = OC - o0 < COL_TILE ? OC - o0 : COL_TILE;
             double acc[COL_TILE] = {0};
-            colsum_add(acc, dout + (size_t)r * N * OC + o0, N, OC, no);
+            colsum_add(acc, dsum + (size_t)r * N * OC + o0, N, OC, no);
             for (int o = 0; o < no; o++) db[r * ws + o0 + o] += (float)acc[o];
         }
     }
@@ -510,14 +566,18 @@ static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t
                        const float *dout, const float *inp, const float *w, int R, int N, int C,
                        int OC) {
     double t0 = op_begin(be);
-    matmul_dw(be, dw, db, ws, dout, inp, R, N, C, OC);
+    const float *dout_r = rounded(be, 0, dout, (size_t)R * N * OC);
+    const float *inp_r = rounded(be, 1, inp, (size_t)R * N * C);
+    size_t wws;
+    w = rounded_weights(be, 2, w, ws, R, (size_t)OC * C, &wws);
+    matmul_dw(be, dw, db, ws, dout_r, dout, inp_r, R, N, C, OC);
     if (dinp) {
         int rt = row_tile(N), nt = cdiv(N, rt);
 #pragma omp parallel for schedule(dynamic) num_threads(NT(be))
         for (int t = 0; t < R * nt; t++) {
             int r = t / nt, n0 = (t % nt) * rt, rows = N - n0 < rt ? N - n0 : rt;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, C, OC, 1.0f,
-                        dout + ((size_t)r * N + n0) * OC, OC, w + r * ws, C, 0.0f,
+                        dout_r + ((size_t)r * N + n0) * OC, OC, w + r * wws, C, 0.0f,
                         dinp + ((size_t)r * N + n0) * C, C);
         }
     }
@@ -806,6 +866,13 @@ static void pack_head(float *dst, const float *src, int ld, int T, int hd) {
     for (int t = 0; t < T; t++) memcpy(dst + (size_t)t * hd, src + (size_t)t * ld, sizeof(float) * hd);
 }
 
+/* rows x cols of X (row stride ld) rounded in place to prec: the operands of
+ * attention's products (docs/engine.md "Precision"); nothing at fp32. */
+static void round_rows(ds_precision prec, float *X, size_t ld, int rows, int cols) {
+    if (prec == DS_PREC_FP32) return;
+    for (int i = 0; i < rows; i++) ds_round_array(prec, X + (size_t)i * ld, X + (size_t)i * ld, (size_t)cols);
+}
+
 /* Row stride of a transposed head: T rounded up to 16 floats, plus 16 (not a
  * multiple of 4 KB for the usual T). */
 static int transposed_ld(int T) { return (T + 15) / 16 * 16 + 16; }
@@ -860,26 +927,37 @@ static void attention_fwd(ds_backend *be, float *out, float *lse, const float *q
     double t0 = op_begin(be);
     int C = H * hd, ldt = transposed_ld(T);
     float scale = 1.0f / sqrtf((float)hd);
+    ds_precision prec = ((cpu_impl *)be->impl)->prec;
 #pragma omp parallel num_threads(NT(be))
     {
-        float *S = scratch(be, omp_get_thread_num(), (size_t)ATT_BLK * T + (size_t)hd * ldt + (size_t)T * hd);
-        float *Kt = S + (size_t)ATT_BLK * T, *V = Kt + (size_t)hd * ldt;
+        float *S = scratch(be, omp_get_thread_num(), (size_t)ATT_BLK * T + (size_t)hd * ldt + 2 * (size_t)T * hd);
+        float *Kt = S + (size_t)ATT_BLK * T, *V = Kt + (size_t)hd * ldt, *Qp = V + (size_t)T * hd;
 #pragma omp for schedule(dynamic, 4)
         for (long task = 0; task < (long)R * B * H; task++) {
             long rb = task / H;
             int h = (int)(task % H);
             const float *base = qkv + rb * T * 3 * C;
             const float *q = base + h * hd;
+            long qld = 3 * C; /* Q is read in place at fp32, packed and rounded otherwise */
             float *o = out + rb * T * C + h * hd;
             float *l = lse + task * T;
             transpose_head(Kt, ldt, base + C + h * hd, 3 * C, T, hd);
             pack_head(V, base + 2 * C + h * hd, 3 * C, T, hd);
+            if (prec != DS_PREC_FP32) {
+                pack_head(Qp, q, 3 * C, T, hd);
+                round_rows(prec, Qp, hd, T, hd);
+                round_rows(prec, Kt, ldt, hd, T);
+                round_rows(prec, V, hd, T, hd);
+                q = Qp, qld = hd;
+            }
             for (int i0 = 0; i0 < T; i0 += ATT_BLK) {
                 int i1 = i0 + ATT_BLK < T ? i0 + ATT_BLK : T, rows = i1 - i0, cols = i1;
-                /* S = scale Q K^T, then the causal softmax; O = P V */
-                mk_gemm(be, S, cols, q + (size_t)i0 * 3 * C, 3 * C, 1, Kt, ldt, rows, cols, hd,
+                /* S = scale Q K^T, then the causal softmax; O = P V (P rounded
+                 * as a product's input; the log-sum-exp is of the fp32 scores) */
+                mk_gemm(be, S, cols, q + (size_t)i0 * qld, qld, 1, Kt, ldt, rows, cols, hd,
                         scale, MK_CAUSAL_N, i0);
                 softmax_causal_rows(S, l, i0, rows, cols);
+                round_rows(prec, S, cols, rows, cols);
                 mk_gemm(be, o + (size_t)i0 * C, C, S, cols, 1, V, hd, rows, hd, cols, 1.0f,
                         MK_CAUSAL_K, i0);
             }
@@ -899,6 +977,7 @@ static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const 
     double t0 = op_begin(be);
     int C = H * hd, ldt = transposed_ld(T);
     float scale = 1.0f / sqrtf((float)hd);
+    ds_precision prec = ((cpu_impl *)be->impl)->prec;
 #pragma omp parallel num_threads(NT(be))
     {
         size_t TT = (size_t)T * T, TH = (size_t)T * hd, HL = (size_t)hd * ldt;
@@ -919,6 +998,13 @@ static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const 
             pack_head(Q, q, 3 * C, T, hd);
             pack_head(K, k, 3 * C, T, hd);
             pack_head(dOp, dO, C, T, hd);
+            /* the products' operands rounded (nothing at fp32); P and dS are
+             * rounded once their element-wise use is done, below */
+            round_rows(prec, Kt, ldt, hd, T);
+            round_rows(prec, Vt, ldt, hd, T);
+            round_rows(prec, Q, hd, T, hd);
+            round_rows(prec, K, hd, T, hd);
+            round_rows(prec, dOp, hd, T, hd);
             for (int i0 = 0; i0 < T; i0 += ATT_BLK) { /* query blocks: keys 0..i1-1 */
                 int i1 = i0 + ATT_BLK < T ? i0 + ATT_BLK : T, rows = i1 - i0;
                 float *Pb = P + (size_t)i0 * T, *dSb = dS + (size_t)i0 * T;
@@ -929,6 +1015,8 @@ static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const 
                 mk_gemm(be, dSb, T, dOp + (size_t)i0 * hd, hd, 1, Vt, ldt, rows, i1, hd, 1.0f,
                         MK_CAUSAL_N, i0);
                 softmax_bwd_rows(dSb, Pb, dO, O, C, hd, i0, rows, i1, T);
+                round_rows(prec, Pb, T, rows, i1); /* for dV below */
+                round_rows(prec, dSb, T, rows, i1);
                 mk_gemm(be, dq + (size_t)i0 * 3 * C, 3 * C, dSb, T, 1, K, hd, rows, hd, i1, scale,
                         MK_CAUSAL_K, i0);
             }
@@ -1225,10 +1313,11 @@ static int default_threads(void) {
 
 /* ------------------------------------------------------------------------ */
 
-ds_backend *ds_backend_cpu_create(int nthreads) {
+ds_backend *ds_backend_cpu_create(int nthreads, ds_precision precision) {
     ds_backend *be = DS_CALLOC(1, sizeof *be);
     cpu_impl *im = DS_CALLOC(1, sizeof *im);
     im->nthreads = nthreads > 0 ? nthreads : default_threads();
+    im->prec = precision;
     ds_op_times_init(&im->optimes, "DISTSWEEP_CPU_OPTIMES");
     const char *pt = getenv("DISTSWEEP_CPU_PORTABLE");
     im->mk_path = !pt || !*pt || !strcmp(pt, "0") ? MK_PATH_AUTO
@@ -1239,7 +1328,7 @@ ds_backend *ds_backend_cpu_create(int nthreads) {
     /* Our tiles are the parallelism; OpenBLAS's own threads would fight OpenMP's
      * and make the work split depend on the thread count. */
     openblas_set_num_threads(1);
-    be->name = "cpu";
+    be->name = precision == DS_PREC_TF32 ? "cpu-tf32" : precision == DS_PREC_BF16 ? "cpu-bf16" : "cpu";
     be->threads = im->nthreads;
     be->impl = im;
     be->alloc = cpu_alloc;

@@ -20,7 +20,8 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: distsweep bench SWEEP.yaml [--backend cpu|cuda|auto] [--scale I] [--pack R]\n"
-            "                       [--steps N] [--warmup-steps W] [--format text|json]\n\n"
+            "                       [--steps N] [--warmup-steps W] [--precision fp32|tf32|bf16]\n"
+            "                       [--format text|json]\n\n"
             "Times N training steps (after W untimed ones) of a pack of R replicas (seeds\n"
             "0..R-1) of scale I with the sweep's batch and context: data, forward, backward,\n"
             "AdamW, the engine's own step. Prints steps/s, tokens/s and achieved GFLOP/s\n"
@@ -29,6 +30,8 @@ static void usage(FILE *f) {
             "and a GPU is visible, else cpu).\n"
             "Threads (cpu): OMP_NUM_THREADS; unset, all cores (split between the unbound MPI\n"
             "ranks of a node). OpenBLAS itself runs single-threaded on our tiles.\n"
+            "--precision: of every matrix product (default: the sweep's train.precision;\n"
+            "docs/engine.md \"Precision\"); tf32 and bf16 on the cpu backend only.\n"
             "defaults: --backend cpu --scale 0 --pack 1 --steps 5 --warmup-steps 1 --format text\n");
 }
 
@@ -40,6 +43,7 @@ int ds_cmd_bench(int argc, char **argv) {
     const char *path = NULL, *format = "text";
     int scale = 0, R = 1, steps = 5, warm = 1;
     ds_backend_kind kind = DS_BACKEND_CPU;
+    int prec = -1; /* -1: the sweep's */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int *dst = NULL;
@@ -58,6 +62,14 @@ int ds_cmd_bench(int argc, char **argv) {
             ds_error perr = {0};
             if (ds_backend_kind_parse(v, &kind, &perr)) {
                 fprintf(stderr, "distsweep bench: --backend: %s\n", perr.msg);
+                return DS_EXIT_USAGE;
+            }
+            i++;
+        } else if (!strcmp(a, "--precision") && v) {
+            for (int p = DS_PREC_FP32; p <= DS_PREC_BF16; p++)
+                if (!strcmp(v, ds_precision_name((ds_precision)p))) prec = p;
+            if (prec < 0) {
+                fprintf(stderr, "distsweep bench: --precision: '%s' is not fp32, tf32 or bf16\n", v);
                 return DS_EXIT_USAGE;
             }
             i++;
@@ -94,7 +106,8 @@ int ds_cmd_bench(int argc, char **argv) {
         rc = DS_EXIT_USAGE;
         goto done;
     }
-    ds_backend_opts bo = {.kind = kind};
+    if (prec >= 0) s->train.precision = (ds_precision)prec;
+    ds_backend_opts bo = {.kind = kind, .precision = s->train.precision};
     if ((rc = ds_backend_create(&bo, &be, &err))) goto fail;
     ds_model_config cfg = ds_model_config_from_sweep(s, scale, R);
     if ((rc = ds_model_create(&cfg, be, &m, &err))) goto fail;

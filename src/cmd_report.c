@@ -422,10 +422,11 @@ int ds_cmd_report(int argc, char **argv) {
         for (int st = 0; st < 4; st++) counts[st] += ds_results_count(&r, sc, st);
     const char *mname = ds_metric_names[o.metric];
     if (o.format == FMT_TABLE) {
-        printf("%s: sweep '%s', %d scales x %lld seeds: %lld done, %lld diverged, %lld failed, "
-               "%lld pending\n",
-               o.path, r.sweep_name, r.n_scales, (long long)r.n_seeds, (long long)counts[1],
-               (long long)counts[3], (long long)counts[2], (long long)counts[0]);
+        printf("%s: sweep '%s', precision %s, %d scales x %lld seeds: %lld done, %lld diverged, "
+               "%lld failed, %lld pending\n",
+               o.path, r.sweep_name, r.precision, r.n_scales, (long long)r.n_seeds,
+               (long long)counts[1], (long long)counts[3], (long long)counts[2],
+               (long long)counts[0]);
         printf("metric %s at length %d, success = %s %s %g; n counts done and diverged runs%s\n",
                mname, r.eval_lengths[l], mname, lower_is_better(o.metric) ? "<=" : ">=", o.tau,
                o.metric == DS_M_EM ? " (diverged = EM 0)" : "");
@@ -441,6 +442,8 @@ int ds_cmd_report(int argc, char **argv) {
         jstr(stdout, o.path);
         printf(", \"sweep_name\": ");
         jstr(stdout, r.sweep_name);
+        printf(", \"precision\": ");
+        jstr(stdout, r.precision);
         printf(", \"metric\": \"%s\", \"length\": %d, \"success\": \"%s\", \"threshold\": ", mname,
                r.eval_lengths[l], lower_is_better(o.metric) ? "<=" : ">=");
         jnum(stdout, o.tau);

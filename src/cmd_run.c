@@ -264,6 +264,11 @@ int ds_cmd_run(int argc, char **argv) {
             snprintf(out, sizeof out, "%s", a.out ? a.out : s->output);
             if (!out[0]) rc = ds_error_set(&err, DS_EXIT_USAGE, "no output file (-o or output:)");
         }
+        /* a backend named outright is checked before anything is written;
+         * auto once it is resolved, below */
+        ds_backend_kind named = a.backend_set ? a.backend : s ? s->run.backend : DS_BACKEND_AUTO;
+        if (!rc && named != DS_BACKEND_AUTO && a.synth_s < 0)
+            rc = ds_backend_supports(named, s->train.precision, &err);
         if (!rc) rc = prepare_output(&a, s, out, &store, &lock, &err);
         if (rc) fprintf(stderr, "distsweep: %s\n", err.msg);
         if (rc == DS_EXIT_STORAGE)
@@ -286,6 +291,20 @@ int ds_cmd_run(int argc, char **argv) {
     ds_backend_kind backend = a.backend_set ? a.backend : s->run.backend;
     if (backend != DS_BACKEND_CPU && a.synth_s < 0) select_gpu(comm);
     backend = ds_backend_resolve(backend); /* after select_gpu: it initialises CUDA */
+    {
+        /* every rank's backend must implement train.precision, or no rank trains */
+        ds_error perr = {0};
+        int prc = a.synth_s < 0 ? ds_backend_supports(backend, s->train.precision, &perr) : 0;
+        int any = prc;
+        DS_MPI_CHECK(MPI_Allreduce(&prc, &any, 1, MPI_INT, MPI_MAX, comm));
+        if (any) {
+            if (rank == 0)
+                fprintf(stderr, "distsweep: %s\n", prc ? perr.msg : "a rank's backend does not "
+                        "implement the sweep's train.precision");
+            rc = DS_EXIT_USAGE;
+            goto done;
+        }
+    }
     ds_sched_opts so = {.s = s, .out_path = out, .store = store, .backend = backend,
                         .comm = comm, .pack = a.pack, .quiet = a.quiet || rank != 0};
     if (a.synth_s >= 0) so.run_pack = synth_pack, so.run_ctx = &a.synth_s;

@@ -48,9 +48,10 @@ int ds_cmd_status(int argc, char **argv) {
         fprintf(stderr, "distsweep: %s\n", err.msg);
         return err.code ? err.code : DS_EXIT_USAGE;
     }
-    printf("%s: sweep '%s', %d scale(s) x %lld seed(s), created %s (distsweep %s, git %s)%s\n",
-           path, r.sweep_name, r.n_scales, (long long)r.n_seeds, r.created, r.distsweep_version,
-           r.git_commit, r.swmr ? "" : "");
+    printf("%s: sweep '%s', %d scale(s) x %lld seed(s), precision %s, created %s (distsweep %s, "
+           "git %s)%s\n",
+           path, r.sweep_name, r.n_scales, (long long)r.n_seeds, r.precision, r.created,
+           r.distsweep_version, r.git_commit, r.swmr ? "" : "");
     printf("%-14s %12s %8s %9s %7s %8s\n", "scale", "params", "done", "diverged", "failed",
            "pending");
     int64_t tot[4] = {0, 0, 0, 0};

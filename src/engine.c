@@ -69,7 +69,8 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
                         .step = 0, .wall_s = 0, .n_curve = 0, .curve_cap = curve_cap,
                         .active = active, .last_loss = last, .window = window, .curve = curve};
 
-    ds_backend_opts bo = {.kind = opts ? opts->backend : DS_BACKEND_CPU};
+    ds_backend_opts bo = {.kind = opts ? opts->backend : DS_BACKEND_CPU,
+                          .precision = s->train.precision};
     if ((rc = ds_backend_create(&bo, &be, err))) goto done;
     ds_model_config cfg = ds_model_config_from_sweep(s, scale_idx, R);
     if ((rc = ds_model_create(&cfg, be, &m, err))) goto done;

@@ -1,8 +1,8 @@
 /* precision: the rounding rules of the matmul precisions (train.precision,
  * docs/engine.md "Precision"), written once for every backend.
  *
- * Owns the definition of each mode's operand rounding; the modes themselves
- * (ds_precision) are named in sweep.h. fp32 leaves operands as they are.
+ * Owns the modes (ds_precision) and the definition of each mode's operand
+ * rounding. fp32 leaves operands as they are.
  * tf32 keeps 10 of fp32's 23 mantissa bits, rounding to nearest with ties
  * away from zero (PTX cvt.rna.tf32.f32, what CUTLASS feeds tensor cores).
  * bf16 keeps 7, rounding to nearest with ties to even (__float2bfloat16_rn).
@@ -16,7 +16,8 @@
 
 #include <stddef.h>
 
-#include "sweep.h"
+/* train.precision (docs/engine.md "Precision"). */
+typedef enum { DS_PREC_FP32 = 0, DS_PREC_TF32 = 1, DS_PREC_BF16 = 2 } ds_precision;
 
 float ds_round_tf32(float x);
 float ds_round_bf16(float x);

@@ -176,6 +176,7 @@ static const ds_root_attr root_attrs[DS_N_ROOT_ATTRS] = {
     [DS_A_SWEEP_NAME] = {"sweep_name", DS_EL_VLSTR},
     [DS_A_SWEEP_YAML] = {"sweep_yaml", DS_EL_VLSTR},
     [DS_A_SWEEP_HASH] = {"sweep_hash", DS_EL_VLSTR},
+    [DS_A_PRECISION] = {"precision", DS_EL_VLSTR}, /* absent in files made before it: fp32 */
 };
 
 const ds_root_attr *ds_root_attr_at(int a) {

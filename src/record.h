@@ -168,7 +168,8 @@ extern const ds_fixed_dataset ds_eval_lengths_dataset; /* /eval_lengths, int32 [
 
 /* Root attributes, in the order they are written. */
 enum { DS_A_FORMAT = 0, DS_A_FORMAT_VERSION, DS_A_DISTSWEEP_VERSION, DS_A_GIT_COMMIT,
-       DS_A_CREATED, DS_A_SWEEP_NAME, DS_A_SWEEP_YAML, DS_A_SWEEP_HASH, DS_N_ROOT_ATTRS };
+       DS_A_CREATED, DS_A_SWEEP_NAME, DS_A_SWEEP_YAML, DS_A_SWEEP_HASH, DS_A_PRECISION,
+       DS_N_ROOT_ATTRS };
 typedef struct {
     const char *name;
     ds_elem elem; /* DS_EL_VLSTR, or DS_EL_I32 for format_version */

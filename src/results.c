@@ -1,4 +1,5 @@
 /* results: see results.h. */
+#define _POSIX_C_SOURCE 200809L
 #include "results.h"
 
 #include <math.h>
@@ -394,6 +395,8 @@ int ds_results_open(ds_results *r, const char *path, ds_error *err) {
     r->sweep_name = attr_string(r->file, ds_attr_name(DS_A_SWEEP_NAME));
     r->sweep_yaml = attr_string(r->file, ds_attr_name(DS_A_SWEEP_YAML));
     r->sweep_hash = attr_string(r->file, ds_attr_name(DS_A_SWEEP_HASH));
+    r->precision = ds_h5_attr_string(r->file, ds_attr_name(DS_A_PRECISION));
+    if (!r->precision) r->precision = strdup("fp32"); /* files made before the attribute */
 
     if (load_scales(r, err)) goto fail;
     const ds_fixed_dataset *el = &ds_eval_lengths_dataset;
@@ -428,7 +431,7 @@ fail:
 void ds_results_close(ds_results *r) {
     free_seed_axis(r);
     free(r->distsweep_version), free(r->git_commit), free(r->created);
-    free(r->sweep_name), free(r->sweep_yaml), free(r->sweep_hash);
+    free(r->sweep_name), free(r->sweep_yaml), free(r->sweep_hash), free(r->precision);
     free(r->scale_name), free(r->d_model), free(r->n_layers), free(r->n_heads);
     free(r->n_params), free(r->flops_per_step), free(r->eval_lengths);
     for (int i = 0; i < r->n_families; i++) free(r->families[i].scale);

@@ -40,6 +40,7 @@ typedef struct {
     /* root attributes (empty strings where absent) */
     int format_version;
     char *distsweep_version, *git_commit, *created, *sweep_name, *sweep_yaml, *sweep_hash;
+    char *precision; /* train.precision of the runs ("fp32" for files made before it was stored) */
 
     /* /scales */
     int n_scales;

@@ -417,7 +417,7 @@ static int create_file(const ds_sweep *s, const char *tmp_path, char *created, d
             [DS_A_FORMAT] = DS_FORMAT_NAME, [DS_A_DISTSWEEP_VERSION] = DS_VERSION,
             [DS_A_GIT_COMMIT] = DS_GIT_COMMIT, [DS_A_CREATED] = created,
             [DS_A_SWEEP_NAME] = s->name, [DS_A_SWEEP_YAML] = s->yaml_text ? s->yaml_text : "",
-            [DS_A_SWEEP_HASH] = hash};
+            [DS_A_SWEEP_HASH] = hash, [DS_A_PRECISION] = ds_precision_name(s->train.precision)};
         for (int a = 0; a < DS_N_ROOT_ATTRS; a++) {
             const ds_root_attr *at = ds_root_attr_at(a);
             if (a == DS_A_FORMAT_VERSION ? write_attr_i32(f, at->name, DS_FORMAT_VERSION, err)

@@ -483,12 +483,6 @@ static int parse_train(yctx *c, yaml_node_t *m, const ds_task_spec *task, ds_tra
         (le && node_i64(c, le, "train.log_every", 1, INT64_MAX, &tr->log_every)))
         return DS_EXIT_USAGE;
     tr->precision = (ds_precision)prec;
-    /* An option the engine does not act on is refused, not ignored: no
-     * backend rounds products yet (every run computes in fp32). */
-    if (tr->precision != DS_PREC_FP32)
-        return FAIL(c, get(c, m, "precision"),
-                    "train.precision %s is not implemented yet: every backend computes in fp32 "
-                    "(use fp32, or leave the key out)", precisions[prec]);
     if ((n = get(c, m, "betas"))) {
         if (need_seq(c, n, "train.betas", 2, 2) ||
             node_f64(c, seq_item(c, n, 0), "train.betas[0]", 0, 0, 1, 1, &tr->beta1) ||

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "backend.h" /* ds_backend_kind (run.backend) */
+#include "backend.h" /* ds_backend_kind (run.backend), ds_precision (train.precision) */
 #include "common.h"
 
 #define DS_MAX_EVAL_LENGTHS 64
@@ -20,7 +20,6 @@
 
 typedef enum { DS_TASK_COUNT = 0, DS_TASK_ADDITION = 1 } ds_task_kind;
 typedef enum { DS_BLOCK_PARALLEL = 0, DS_BLOCK_SEQUENTIAL = 1 } ds_block_kind;
-typedef enum { DS_PREC_FP32 = 0, DS_PREC_TF32 = 1, DS_PREC_BF16 = 2 } ds_precision;
 
 /* A position in the sweep file, for error messages (1-based line and column). */
 typedef struct {

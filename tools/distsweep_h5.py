@@ -33,7 +33,7 @@ import numpy as np
 # fails when these constants drift from it (or docs/result-file.md does).
 FORMAT, FORMAT_VERSION = "distsweep", 1
 ROOT_ATTRS = ("format", "format_version", "distsweep_version", "git_commit", "created", "sweep_name",
-              "sweep_yaml", "sweep_hash")
+              "sweep_yaml", "sweep_hash", "precision")
 METRICS = ("em", "error", "minprob", "token_acc", "loss")
 STATUS = {0: "pending", 1: "done", 2: "failed", 3: "diverged"}
 PENDING, DONE, FAILED, DIVERGED = 0, 1, 2, 3
@@ -300,6 +300,7 @@ def summary(res, out=sys.stdout):
       f"{' (SWMR read)' if res.swmr else ''}")
     for k in ("sweep_name", "sweep_hash", "created", "distsweep_version", "git_commit"):
         p(f"  {k}: {res.attrs.get(k, '')}")
+    p(f"  precision: {res.attrs.get('precision', 'fp32')}")
     counts = {name: int((res.status == code).sum()) for code, name in STATUS.items()}
     p(f"  {res.n_scales} scales x {res.n_seeds} seeds x {len(res.eval_lengths)} lengths "
       f"{list(map(int, res.eval_lengths))}; runs: " + ", ".join(f"{v} {k}" for k, v in counts.items()))

@@ -34,6 +34,9 @@ static const char *SWEEP =
     "run: {checkpoint_every: 1000}\n";
 
 static char dir[256];
+/* train.precision of every run here (argv[1]: fp32, tf32 or bf16): the
+ * pack, checkpoint and resume guarantees hold at every precision */
+static ds_precision g_prec = DS_PREC_FP32;
 
 typedef struct {
     int64_t stop_at;
@@ -113,6 +116,7 @@ static void test_training(void) {
         fprintf(stderr, "%s\n", err.msg);
         return;
     }
+    s->train.precision = g_prec;
     int nL = s->task.n_eval_lengths, cap = 20 / 5;
     size_t P = s->scales[0].n_params;
     char ck_pack[300], ck_one[300], ck_resume[300], ck_div[300];
@@ -133,6 +137,21 @@ static void test_training(void) {
     CHECK(same_result(&A[2], &B[0], nL));
     CHECK(A[2].status == DS_RUN_DONE && A[2].n_curve == 4 && A[2].steps_done == 20);
     CHECK(!same_result(&A[1], &B[0], nL)); /* sanity: other seeds differ */
+    if (g_prec != DS_PREC_FP32) {
+        /* the rounded path is taken: the same seed at fp32 ends elsewhere */
+        ds_run_result F[1];
+        char ck_f[300];
+        snprintf(ck_f, sizeof ck_f, "%s/fp32.ckpt", dir);
+        s->train.precision = DS_PREC_FP32;
+        CHECK(train(s, one, 1, ck_f, end, 1, F, &err) == 0);
+        s->train.precision = g_prec;
+        CHECK_MSG(!same_result(&F[0], &B[0], nL) && F[0].final_loss != B[0].final_loss,
+                  "%s trains exactly as fp32", ds_precision_name(g_prec));
+        printf("seed 7 after 20 steps: final loss fp32 %.7f, %s %.7f\n", F[0].final_loss,
+               ds_precision_name(g_prec), B[0].final_loss);
+        ds_run_result_free(&F[0]);
+        unlink(ck_f);
+    }
     printf("pack of 4 vs alone: seed 7 em@3 %.3f em@6 %.3f loss %.4f, curve %.3f .. %.3f\n",
            A[2].metrics[0][DS_M_EM], A[2].metrics[1][DS_M_EM], A[2].final_loss, A[2].curve[0],
            A[2].curve[3]);
@@ -285,7 +304,16 @@ static void test_metrics(void) {
     be->destroy(be);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc > 1) {
+        int ok = 0;
+        for (int p = DS_PREC_FP32; p <= DS_PREC_BF16; p++)
+            if (!strcmp(argv[1], ds_precision_name((ds_precision)p))) g_prec = (ds_precision)p, ok = 1;
+        if (!ok) {
+            fprintf(stderr, "usage: test_engine [fp32|tf32|bf16]\n");
+            return 2;
+        }
+    }
     snprintf(dir, sizeof dir, "/tmp/ds_engine_test_%d", (int)getpid());
     char cmd[300];
     snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);

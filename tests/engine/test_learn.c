@@ -80,13 +80,17 @@ static double greedy_em(ds_model *m, const ds_task_spec *task, int L) {
     return (double)good / E;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     ds_sweep *s = NULL;
     ds_error err = {0};
     if (ds_sweep_load_text("learn-test.yaml", SWEEP, &s, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
+    /* argv[1]: train.precision (fp32, tf32, bf16): each mode must learn the task */
+    for (int p = DS_PREC_FP32; argc > 1 && p <= DS_PREC_BF16; p++)
+        if (!strcmp(argv[1], ds_precision_name((ds_precision)p))) s->train.precision = (ds_precision)p;
+    printf("precision %s\n", ds_precision_name(s->train.precision));
     char ckpt[256];
     snprintf(ckpt, sizeof ckpt, "/tmp/ds_learn_test_%d.ckpt", (int)getpid());
     unlink(ckpt);
@@ -107,7 +111,9 @@ int main(void) {
     CHECK(res[0].curve[res[0].n_curve - 1] < 0.5f * res[0].curve[0]);
 
     /* the trained weights, decoded greedily */
-    ds_backend *be = test_backend(DS_BACKEND_CPU, 0);
+    ds_backend_opts bo = {.kind = DS_BACKEND_CPU, .precision = s->train.precision};
+    ds_backend *be = NULL;
+    CHECK(ds_backend_create(&bo, &be, &err) == 0);
     ds_model_config cfg = ds_model_config_from_sweep(s, 0, 1);
     ds_model *m = NULL;
     CHECK(ds_model_create(&cfg, be, &m, &err) == 0);
