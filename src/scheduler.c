@@ -18,8 +18,6 @@ enum { TAG_REQUEST = 101, TAG_ASSIGN, TAG_PROGRESS, TAG_RESULT, TAG_FAILED, TAG_
 /* FAILED kinds: a job error counts against the runs' max_attempts; a stop
  * signal and a storage failure (a checkpoint that cannot be written) do not. */
 enum { FAIL_ERROR = 0, FAIL_INTERRUPTED = 1, FAIL_STORAGE = 2 };
-/* Worker states as rank 0 sees them. W_NEW: a REQUEST is expected next. */
-enum { W_NEW, W_PARKED, W_BUSY, W_STOPPING, W_DONE };
 
 #define POLL_S 100e-6
 #define POLL_MAX_S 2e-3   /* a waiting worker backs off to this polling interval */
@@ -39,10 +37,10 @@ typedef struct {
 } pack_run_t;
 
 typedef struct {
-    int state, pack;
+    int state;    /* W_* (the machine below); rank 0's own entry keeps W_NEW */
+    int pack;     /* the pack it trains, while BUSY or STOPPING (rank 0: while training) */
     int64_t step;
     float loss;
-    int stats_in;
     double busy_s, idle_s;
 } worker_t;
 
@@ -64,7 +62,8 @@ typedef struct {
     double batch_t0; /* when the oldest result of the batch arrived */
     int *finished;     /* packs whose files go once the batch is stored */
     int n_finished, cap_finished;
-    int stopping, stats_missing;
+    int stopping;
+    int stats_missing; /* workers not yet LEFT */
     int store_failed;   /* a write of results or checkpoints failed: stopping, exit 4 */
     ds_error store_err; /* the first such failure, reported once at the end */
     double stop_t0;     /* when STOP went out */
@@ -275,6 +274,84 @@ static void send_stop(sched_t *c, int r) {
     DS_MPI_CHECK(MPI_Send(&z, 1, MPI_INT32_T, r, TAG_STOP, c->o->comm));
 }
 
+/* ---- rank 0: the workers' state machine ----------------------------------
+ *
+ * Each worker (rank > 0) as rank 0 sees it, changed only by worker_event:
+ *
+ *   NEW --REQUEST--> PARKED --ASSIGN--> BUSY --STOP!--> STOPPING
+ *    ^                 ^                 |  |               |
+ *    |                 +----REQUEST------+  |               | REQUEST, FAILED
+ *    +------------FAILED error--------------+               v
+ *                    NEW, PARKED --STOP!-----------------> DONE --STATS--> LEFT
+ *                    PARKED, BUSY --FAILED stop, STOP!---> DONE
+ *
+ * The whole machine, next state by event and state ("-": cannot happen in
+ * the protocol, asserted; "!": rank 0 sends STOP to the worker):
+ *
+ *   event (from)          NEW      PARKED   BUSY       STOPPING   DONE   LEFT
+ *   REQUEST (worker)      PARKED   -        PARKED e   DONE e     DONE   -
+ *   ASSIGN (rank 0)       -        BUSY     -          -          -      -
+ *   FAILED error (worker) -        -        NEW f      DONE f     DONE   -
+ *   FAILED stop (worker)  -        PARKED   PARKED u   DONE u     DONE   -
+ *   STOP (rank 0)         DONE!    DONE!    STOPPING!  STOPPING   DONE   LEFT
+ *   STATS (worker)        -        -        -          -          LEFT   -
+ *
+ * e: its pack ended: finished if every result arrived, else failed;
+ * f: its pack failed (each run charged an attempt); u: its pack goes back to
+ * pending (a stop signal or a storage failure; nothing charged).
+ * PARKED is never kept while the sweep stops: a worker entering it then
+ * gets STOP at once (DONE!); a FAILED stop is always followed by
+ * begin_stop, so it too ends in DONE!.
+ * NEW: a REQUEST is expected next (at the start, and between a FAILED error
+ * and the REQUEST that follows it). DONE: STOP was sent or the worker's
+ * pack ended after it; STATS is its last message. LEFT: STATS arrived.
+ * Messages from one worker arrive in the order it sent them: REQUEST first;
+ * after an ASSIGN, PROGRESS..., then RESULT x R + REQUEST, FAILED error +
+ * REQUEST, or FAILED stop; FAILED stop also when a signal reaches it idle;
+ * STATS after STOP. DONE also takes what was in flight when STOP went out
+ * (a first REQUEST; the REQUEST after a FAILED error) or when rank 0 took
+ * the worker's pack back (a FAILED stop that crossed an ASSIGN: that pack's
+ * RESULTs are ignored, its REQUEST or FAILED change nothing). */
+enum { W_NEW, W_PARKED, W_BUSY, W_STOPPING, W_DONE, W_LEFT, W_N, W_BAD = -1 };
+enum { EV_REQUEST, EV_ASSIGN, EV_FAILED_ERROR, EV_FAILED_STOP, EV_STOP, EV_STATS, EV_N };
+
+static const signed char W_NEXT[EV_N][W_N] = {
+    /*                  NEW     PARKED    BUSY        STOPPING    DONE    LEFT */
+    [EV_REQUEST]      = {W_PARKED, W_BAD, W_PARKED,   W_DONE,     W_DONE, W_BAD},
+    [EV_ASSIGN]       = {W_BAD, W_BUSY,   W_BAD,      W_BAD,      W_BAD,  W_BAD},
+    [EV_FAILED_ERROR] = {W_BAD, W_BAD,    W_NEW,      W_DONE,     W_DONE, W_BAD},
+    [EV_FAILED_STOP]  = {W_BAD, W_PARKED, W_PARKED,   W_DONE,     W_DONE, W_BAD},
+    [EV_STOP]         = {W_DONE, W_DONE,  W_STOPPING, W_STOPPING, W_DONE, W_LEFT},
+    [EV_STATS]        = {W_BAD, W_BAD,    W_BAD,      W_BAD,      W_LEFT, W_BAD},
+};
+static const char *const W_NAME[W_N] = {"NEW", "PARKED", "BUSY", "STOPPING", "DONE", "LEFT"};
+static const char *const EV_NAME[EV_N] = {"REQUEST", "ASSIGN", "FAILED error", "FAILED stop",
+                                          "STOP", "STATS"};
+
+/* A worker in this state trains a pack (its w->pack). */
+static int holds_pack(int state) { return state == W_BUSY || state == W_STOPPING; }
+
+/* Applies event ev to worker r > 0 by the table above: sends STOP where the
+ * table says so, records pack pi on ASSIGN (pi is -1 otherwise), and dies
+ * on an event the protocol does not allow in the worker's state. Returns the
+ * pack the worker stopped holding with this event, or -1: the caller decides
+ * its fate (finish, fail or unassign it). */
+static int worker_event(sched_t *c, int r, int ev, int pi) {
+    DS_ASSERT(r > 0 && r < c->size && ev >= 0 && ev < EV_N);
+    worker_t *w = &c->w[r];
+    int from = w->state, to = W_NEXT[ev][from];
+    if (to == W_BAD)
+        ds_die(DS_EXIT_ERROR, "%s:%d: assertion failed: rank %d: %s in state %s", __FILE__,
+               __LINE__, r, EV_NAME[ev], W_NAME[from]);
+    DS_ASSERT((ev == EV_ASSIGN) == (pi >= 0) && !(ev == EV_ASSIGN && c->stopping));
+    int released = holds_pack(from) && !holds_pack(to) ? w->pack : -1;
+    if (ev == EV_STOP && to != from) send_stop(c, r);
+    if (ev == EV_ASSIGN) w->pack = pi;
+    w->state = to;
+    if (to == W_PARKED && c->stopping) worker_event(c, r, EV_STOP, -1);
+    return released;
+}
+
 static void assign(sched_t *c, int r, int pi) {
     ds_pack *p = &c->packs.p[pi];
     DS_ASSERT(p->state == DS_PACK_PENDING);
@@ -295,18 +372,15 @@ static void assign(sched_t *c, int r, int pi) {
     m[0] = p->scale, m[1] = p->R, m[2] = pi;
     memcpy(m + 3, p->seeds, sizeof(int64_t) * (size_t)p->R);
     DS_MPI_CHECK(MPI_Send(m, 3 + p->R, MPI_INT64_T, r, TAG_ASSIGN, c->o->comm));
-    c->w[r].state = W_BUSY, c->w[r].pack = pi;
+    worker_event(c, r, EV_ASSIGN, pi);
 }
 
+/* Stops the sweep (once): every worker not told yet gets STOP, in rank order. */
 static void begin_stop(sched_t *c) {
     if (c->stopping) return;
     c->stopping = 1;
     c->stop_t0 = ds_now();
-    for (int r = 1; r < c->size; r++) {
-        worker_t *w = &c->w[r];
-        if (w->state == W_BUSY) send_stop(c, r), w->state = W_STOPPING;
-        else if (w->state == W_NEW || w->state == W_PARKED) send_stop(c, r), w->state = W_DONE;
-    }
+    for (int r = 1; r < c->size; r++) worker_event(c, r, EV_STOP, -1);
 }
 
 /* Hands pending packs to parked workers; stops them all when nothing is left. */
@@ -321,7 +395,7 @@ static void dispatch(sched_t *c) {
     if (count_packs(c, DS_PACK_PENDING) == 0 && count_packs(c, DS_PACK_RUNNING) == 0)
         for (int r = 1; r < c->size; r++)
             if (c->w[r].state == W_PARKED || c->w[r].state == W_NEW)
-                send_stop(c, r), c->w[r].state = W_DONE;
+                worker_event(c, r, EV_STOP, -1);
 }
 
 static void fmt_hms(double s, char *buf, size_t n) {
@@ -362,7 +436,7 @@ static void progress(sched_t *c, int force) {
 static void on_result(sched_t *c, int src, const unsigned char *b, int n) {
     ds_record rec;
     worker_t *w = &c->w[src];
-    if (ds_record_decode(b, (size_t)n, &rec) < 0 || (w->state != W_BUSY && w->state != W_STOPPING)) {
+    if (ds_record_decode(b, (size_t)n, &rec) < 0 || !holds_pack(w->state)) {
         fprintf(stderr, "distsweep: malformed or unexpected RESULT from rank %d ignored\n", src);
         if (rec.r.curve) ds_record_free(&rec);
         return;
@@ -382,41 +456,35 @@ static void on_result(sched_t *c, int src, const unsigned char *b, int n) {
 }
 
 static void on_request(sched_t *c, int src) {
-    worker_t *w = &c->w[src];
-    if (w->state == W_BUSY || w->state == W_STOPPING) {
-        if (c->prun[w->pack].received == c->packs.p[w->pack].R) finish_pack(c, w->pack);
-        else fail_pack(c, w->pack, src, "worker finished without sending every result");
+    int pi = worker_event(c, src, EV_REQUEST, -1);
+    if (pi >= 0) {
+        if (c->prun[pi].received == c->packs.p[pi].R) finish_pack(c, pi);
+        else fail_pack(c, pi, src, "worker finished without sending every result");
     }
-    w->loss = NAN, w->step = 0; /* no pack, no current loss */
-    if (w->state == W_STOPPING) w->state = W_DONE;
-    else if (w->state != W_DONE) w->state = W_PARKED;
-    if (c->stopping && w->state == W_PARKED) send_stop(c, src), w->state = W_DONE;
+    c->w[src].loss = NAN, c->w[src].step = 0; /* no pack, no current loss */
 }
 
 static void on_failed(sched_t *c, int src, const unsigned char *b, int n) {
-    worker_t *w = &c->w[src];
     int32_t kind = FAIL_ERROR;
     char msg[1024] = "";
     if (n >= 4) memcpy(&kind, b, 4);
     if (n > 4) snprintf(msg, sizeof msg, "%.*s", n - 4, (const char *)b + 4);
-    int busy = w->state == W_BUSY || w->state == W_STOPPING;
-    if (kind == FAIL_INTERRUPTED || kind == FAIL_STORAGE) {
-        if (busy) unassign_pack(c, w->pack);
-        /* a signal reached that rank, or its disk failed: the whole sweep
-         * stops, and the worker waits for STOP */
-        if (w->state != W_STOPPING && w->state != W_DONE) w->state = W_PARKED;
-        else w->state = W_DONE;
-        if (kind == FAIL_STORAGE) {
-            ds_error e = {0};
-            ds_error_set(&e, DS_EXIT_STORAGE, "%s", msg);
-            store_failure(c, &e);
-        }
-        begin_stop(c);
-        if (w->state == W_PARKED) send_stop(c, src), w->state = W_DONE; /* stopping already */
+    if (kind != FAIL_INTERRUPTED && kind != FAIL_STORAGE) {
+        int pi = worker_event(c, src, EV_FAILED_ERROR, -1);
+        if (pi >= 0) fail_pack(c, pi, src, msg);
         return;
     }
-    if (busy) fail_pack(c, w->pack, src, msg);
-    w->state = w->state == W_STOPPING ? W_DONE : w->state == W_DONE ? W_DONE : W_NEW;
+    /* a signal reached that rank, or its disk failed: the whole sweep
+     * stops, and the worker waits for STOP */
+    int pi = worker_event(c, src, EV_FAILED_STOP, -1);
+    if (pi >= 0) unassign_pack(c, pi);
+    if (kind == FAIL_STORAGE) {
+        ds_error e = {0};
+        ds_error_set(&e, DS_EXIT_STORAGE, "%s", msg);
+        store_failure(c, &e);
+    }
+    begin_stop(c);
+    DS_ASSERT(c->w[src].state == W_DONE);
 }
 
 /* Rank 0: receives and handles every message waiting; stores the results
@@ -441,18 +509,17 @@ static int service_ex(sched_t *c, int force) {
             if (n >= 12) {
                 memcpy(&c->w[src].step, b, 8);
                 memcpy(&c->w[src].loss, b + 8, 4);
-                if (c->w[src].state == W_BUSY || c->w[src].state == W_STOPPING)
-                    note_step(c, c->w[src].pack, c->w[src].step);
+                if (holds_pack(c->w[src].state)) note_step(c, c->w[src].pack, c->w[src].step);
             }
             break;
         case TAG_STATS:
+            worker_event(c, src, EV_STATS, -1);
+            c->stats_missing--;
             if (n >= 16) {
                 double v[2];
                 memcpy(v, b, 16);
                 c->st->busy_s += v[0], c->st->idle_s += v[1];
             }
-            if (!c->w[src].stats_in) c->w[src].stats_in = 1, c->stats_missing--;
-            c->w[src].state = W_DONE;
             break;
         default:
             fprintf(stderr, "distsweep: message with unknown tag %d from rank %d ignored\n",
