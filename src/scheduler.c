@@ -67,7 +67,7 @@ typedef struct {
     int store_failed;   /* a write of results or checkpoints failed: stopping, exit 4 */
     ds_error store_err; /* the first such failure, reported once at the end */
     double stop_t0;     /* when STOP went out */
-    double stop_wait_s; /* STOP_WAIT_S, or DS_STOP_WAIT_S from the environment (tests) */
+    double stop_wait_s; /* STOP_WAIT_S, or DISTSWEEP_STOP_WAIT_S from the environment */
     ds_sched_stats *st;
     double t0, last_progress;
     double work_done; /* training FLOPs done in this invocation (ETA) */
@@ -611,7 +611,7 @@ static int run_rank0(sched_t *c) {
     c->inflight = DS_CALLOC(nrun ? nrun : 1, 1);
     c->fails = DS_CALLOC(nrun ? nrun : 1, sizeof *c->fails);
     c->stats_missing = c->size - 1;
-    const char *sw = getenv("DS_STOP_WAIT_S");
+    const char *sw = ds_env("DISTSWEEP_STOP_WAIT_S", "DS_STOP_WAIT_S");
     c->stop_wait_s = sw && atof(sw) > 0 ? atof(sw) : STOP_WAIT_S;
     c->total_runs = (int64_t)nrun;
     for (int sc = 0; sc < s->n_scales; sc++)
