@@ -22,10 +22,10 @@ enum { FAIL_ERROR = 0, FAIL_INTERRUPTED = 1, FAIL_STORAGE = 2 };
 #define POLL_S 100e-6
 #define POLL_MAX_S 2e-3   /* a waiting worker backs off to this polling interval */
 #define PROGRESS_EVERY_S 2.0
+#define STOP_WAIT_S 600.0 /* how long rank 0 waits for every rank to answer STOP */
 /* Group commit: results are stored (journal fsync + HDF5 flush) once this many
  * are waiting or the oldest has waited this long. A result not yet stored is
  * not lost by a crash: its pack's checkpoint is only deleted after storing. */
-#define STOP_WAIT_S 600.0 /* how long rank 0 waits for every rank to answer STOP */
 #define BATCH_MAX 512
 #define BATCH_WAIT_S 0.05
 
@@ -52,7 +52,7 @@ typedef struct {
     char ckdir[4200];
     /* rank 0 */
     ds_packs packs;   /* every pack of this invocation */
-    pack_run_t *prun; /* [packs.n at the last assign]: of the running ones */
+    pack_run_t *prun; /* [cap_prun]: entry pi valid while pack pi is running */
     int cap_prun;
     worker_t *w;
     uint8_t *inflight; /* [scale][S]: in a running pack */
