@@ -41,19 +41,33 @@
 # Environment variables (all optional):
 #   SWEEP      sweep file, when not given as the first argument
 #   DISTSWEEP  the distsweep executable; default build/distsweep in the submit directory
-#   DS_LAUNCH  how to start the ranks: auto (default: srun --mpi=pmix, else srun --mpi=pmi2,
-#              else mpirun), pmix, pmi2 or mpirun
-#   DS_MAX_RESTARTS  stop requeueing after this many restarts (default 100), so that a job
-#              whose time limit is shorter than the warning time cannot loop for ever
+#   DISTSWEEP_LAUNCH  how to start the ranks: auto (default: srun --mpi=pmix, else
+#              srun --mpi=pmi2, else mpirun), pmix, pmi2 or mpirun
+#   DISTSWEEP_MAX_RESTARTS  stop requeueing after this many restarts (default 100), so that a
+#              job whose time limit is shorter than the warning time cannot loop for ever
+#   (DS_LAUNCH and DS_MAX_RESTARTS, their former names, still work, with a note in the log)
 
 set -uo pipefail
 
 log() { printf '[distsweep-slurm %s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
 
+# The value of variable $1 (DISTSWEEP_*), else of its former name $2 with a deprecation note
+# on stderr, else $3.
+env_or_old() {
+    if [ -n "${!1:-}" ]; then
+        printf '%s' "${!1}"
+    elif [ -n "${!2:-}" ]; then
+        log "note: $2 is deprecated, set $1 instead" >&2
+        printf '%s' "${!2}"
+    else
+        printf '%s' "$3"
+    fi
+}
+
 submit_dir=${SLURM_SUBMIT_DIR:-$PWD}
 job_id=${SLURM_JOB_ID:-}
 restarts=${SLURM_RESTART_COUNT:-0}
-max_restarts=${DS_MAX_RESTARTS:-100}
+max_restarts=$(env_or_old DISTSWEEP_MAX_RESTARTS DS_MAX_RESTARTS 100)
 
 # ---- arguments --------------------------------------------------------------------------------
 sweep=${SWEEP:-}
@@ -78,7 +92,7 @@ fi
 # ---- launcher: srun with PMIx or PMI-2, whichever this Slurm has, else mpirun ------------------
 ntasks=${SLURM_NTASKS:-1}
 cpus_per_task=${SLURM_CPUS_PER_TASK:-1}
-launch=${DS_LAUNCH:-auto}
+launch=$(env_or_old DISTSWEEP_LAUNCH DS_LAUNCH auto)
 if [ "$launch" = auto ]; then
     mpi_types=$(srun --mpi=list 2>&1 || true)
     if grep -qw pmix <<<"$mpi_types"; then
@@ -108,7 +122,7 @@ case "$launch" in
         launcher=(mpirun -np "$ntasks" --bind-to none)
         ;;
     *)
-        log "DS_LAUNCH='$launch' is not one of auto, pmix, pmi2, mpirun"
+        log "DISTSWEEP_LAUNCH='$launch' is not one of auto, pmix, pmi2, mpirun"
         exit 2
         ;;
 esac
@@ -223,8 +237,8 @@ case "$rc" in
             exit "$rc"
         fi
         if [ "$restarts" -ge "$max_restarts" ]; then
-            log "interrupted (exit 3) but already restarted $restarts times (DS_MAX_RESTARTS): not"
-            log "requeued; is --time shorter than the --signal warning time? Resubmit to resume"
+            log "interrupted (exit 3) but already restarted $restarts times (DISTSWEEP_MAX_RESTARTS):"
+            log "not requeued; is --time shorter than the --signal warning time? Resubmit to resume"
             exit 3
         fi
         log "interrupted with checkpoints written (exit 3): requeueing job $job_id"

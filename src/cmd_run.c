@@ -340,7 +340,7 @@ int ds_cmd_run(int argc, char **argv) {
             fprintf(stderr, "distsweep: sweep complete: %s (%lld run(s) stored now in %.1f s); %s\n",
                     counts, (long long)st.stored, st.wall_s, out);
         }
-        const char *bench = getenv("DS_SCHED_STATS");
+        const char *bench = ds_env("DISTSWEEP_SCHED_STATS", "DS_SCHED_STATS");
         if (bench && *bench) {
             FILE *f = fopen(bench, "w");
             if (f) {

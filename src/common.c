@@ -67,3 +67,10 @@ double ds_now(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+const char *ds_env(const char *name, const char *old_name) {
+    const char *v = getenv(name);
+    if (v || !old_name || !(v = getenv(old_name))) return v;
+    fprintf(stderr, "distsweep: note: %s is deprecated, set %s instead\n", old_name, name);
+    return v;
+}

@@ -78,6 +78,11 @@ uint64_t ds_fnv1a64(const void *data, size_t n, uint64_t h);
 /* Monotonic wall clock in seconds. */
 double ds_now(void);
 
+/* Environment variables are all named DISTSWEEP_*. Returns the value of
+ * name, else that of old_name (its former DS_* name, kept for users' scripts;
+ * NULL: none) with a one-line deprecation note on stderr, else NULL. */
+const char *ds_env(const char *name, const char *old_name);
+
 #ifdef __cplusplus
 }
 #endif

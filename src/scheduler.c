@@ -2,7 +2,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "scheduler.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,38 +11,36 @@
 #include <unistd.h>
 
 #include "journal.h"
+#include "packplan.h"
 #include "signals.h"
 
 enum { TAG_REQUEST = 101, TAG_ASSIGN, TAG_PROGRESS, TAG_RESULT, TAG_FAILED, TAG_STOP, TAG_STATS };
 /* FAILED kinds: a job error counts against the runs' max_attempts; a stop
  * signal and a storage failure (a checkpoint that cannot be written) do not. */
 enum { FAIL_ERROR = 0, FAIL_INTERRUPTED = 1, FAIL_STORAGE = 2 };
-enum { P_PENDING, P_RUNNING, P_DONE, P_DEAD };
-/* Worker states as rank 0 sees them. W_NEW: a REQUEST is expected next. */
-enum { W_NEW, W_PARKED, W_BUSY, W_STOPPING, W_DONE };
 
 #define POLL_S 100e-6
 #define POLL_MAX_S 2e-3   /* a waiting worker backs off to this polling interval */
 #define PROGRESS_EVERY_S 2.0
+#define STOP_WAIT_S 600.0 /* how long rank 0 waits for every rank to answer STOP */
 /* Group commit: results are stored (journal fsync + HDF5 flush) once this many
  * are waiting or the oldest has waited this long. A result not yet stored is
  * not lost by a crash: its pack's checkpoint is only deleted after storing. */
-#define STOP_WAIT_S 600.0 /* how long rank 0 waits for every rank to answer STOP */
 #define BATCH_MAX 512
 #define BATCH_WAIT_S 0.05
 
+/* What rank 0 tracks of a running pack beside its entry in the pack table
+ * (src/packplan.h); set when the pack is assigned. */
 typedef struct {
-    int scale, R, state, rank, received;
-    int64_t *seeds;
-    double cost;  /* training FLOPs per step of the whole pack */
+    int received; /* results received */
     int64_t seen; /* last step counted in work_done (-1: none reported yet) */
-} pack_t;
+} pack_run_t;
 
 typedef struct {
-    int state, pack;
+    int state;    /* W_* (the machine below); rank 0's own entry keeps W_NEW */
+    int pack;     /* the pack it trains, while BUSY or STOPPING (rank 0: while training) */
     int64_t step;
     float loss;
-    int stats_in;
     double busy_s, idle_s;
 } worker_t;
 
@@ -54,8 +51,9 @@ typedef struct {
     int64_t S;
     char ckdir[4200];
     /* rank 0 */
-    pack_t *packs;
-    int n_packs, cap_packs;
+    ds_packs packs;   /* every pack of this invocation */
+    pack_run_t *prun; /* [cap_prun]: entry pi valid while pack pi is running */
+    int cap_prun;
     worker_t *w;
     uint8_t *inflight; /* [scale][S]: in a running pack */
     int32_t *fails;    /* [scale][S]: failed attempts in this invocation */
@@ -64,11 +62,12 @@ typedef struct {
     double batch_t0; /* when the oldest result of the batch arrived */
     int *finished;     /* packs whose files go once the batch is stored */
     int n_finished, cap_finished;
-    int stopping, stats_missing;
+    int stopping;
+    int stats_missing; /* workers not yet LEFT */
     int store_failed;   /* a write of results or checkpoints failed: stopping, exit 4 */
     ds_error store_err; /* the first such failure, reported once at the end */
     double stop_t0;     /* when STOP went out */
-    double stop_wait_s; /* STOP_WAIT_S, or DS_STOP_WAIT_S from the environment (tests) */
+    double stop_wait_s; /* STOP_WAIT_S, or DISTSWEEP_STOP_WAIT_S from the environment */
     ds_sched_stats *st;
     double t0, last_progress;
     double work_done; /* training FLOPs done in this invocation (ETA) */
@@ -95,162 +94,32 @@ static uint8_t *buf_reserve(sched_t *c, size_t n) {
     return c->buf;
 }
 
-int ds_sched_auto_pack(int64_t pending, int nranks, ds_backend_kind backend) {
-    /* A CPU gains nothing from packing (it is compute-bound at R = 1) and
-     * loses cache: d 64 x 4 layers, batch 16 x 64, one thread ran 39.7k
-     * tokens/s at R = 2-8 and 28.4k at R = 16 (docs/engine.md). */
-    int64_t cap = backend == DS_BACKEND_CUDA ? 64 : 8;
-    int64_t p = (pending + 2 * (int64_t)nranks - 1) / (2 * (int64_t)nranks);
-    if (p > cap) p = cap;
-    if (p < 1) p = 1;
-    return (int)p;
-}
-
-/* The file stem of a pack's checkpoint and manifest: scale, first seed, size
- * and a hash of the seed list, so every rank derives the same name. */
-static void pack_stem(const sched_t *c, int scale, const int64_t *seeds, int R, char *out,
-                      size_t n) {
-    uint64_t h = ds_fnv1a64(seeds, sizeof *seeds * (size_t)R, DS_FNV1A64_INIT);
-    snprintf(out, n, "%s/s%d-%lld-r%d-%08x", c->ckdir, scale, (long long)seeds[0], R,
-             (unsigned)(h & 0xffffffffu));
-}
-
-static void remove_pack_files(const sched_t *c, const pack_t *p) {
-    char stem[4400], path[4500];
-    pack_stem(c, p->scale, p->seeds, p->R, stem, sizeof stem);
-    snprintf(path, sizeof path, "%s.ckpt", stem);
-    unlink(path);
-    snprintf(path, sizeof path, "%s.ckpt.tmp", stem); /* a checkpoint write cut short */
-    unlink(path);
-    snprintf(path, sizeof path, "%s.pack", stem);
-    unlink(path);
-}
-
-/* Writes the manifest that lets a resume rebuild this pack. */
-static void write_manifest(const sched_t *c, const pack_t *p) {
-    char stem[4400], path[4500], tmp[4600];
-    pack_stem(c, p->scale, p->seeds, p->R, stem, sizeof stem);
-    snprintf(path, sizeof path, "%s.pack", stem);
-    struct stat sb;
-    if (stat(path, &sb) == 0) return;
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return; /* without it a resume restarts the pack: slower, still correct */
-    fprintf(f, "distsweep-pack 1\n%d %d\n", p->scale, p->R);
-    for (int i = 0; i < p->R; i++) fprintf(f, "%lld\n", (long long)p->seeds[i]);
-    if (fclose(f) == 0) rename(tmp, path);
-    else unlink(tmp);
-}
-
 static size_t run_at(const sched_t *c, int scale, int64_t seed) {
     return (size_t)scale * (size_t)c->S + (size_t)(seed - c->s->seeds.start);
 }
 
 static int add_pack(sched_t *c, int scale, const int64_t *seeds, int R) {
-    if (c->n_packs == c->cap_packs) {
-        c->cap_packs = c->cap_packs ? 2 * c->cap_packs : 64;
-        c->packs = DS_REALLOC(c->packs, sizeof *c->packs * (size_t)c->cap_packs);
-    }
-    pack_t *p = &c->packs[c->n_packs];
-    memset(p, 0, sizeof *p);
-    p->scale = scale, p->R = R, p->state = P_PENDING, p->rank = -1;
-    p->seeds = DS_MALLOC(sizeof *p->seeds * (size_t)R);
-    memcpy(p->seeds, seeds, sizeof *seeds * (size_t)R);
-    p->cost = c->s->scales[scale].flops_per_step * (double)R;
-    p->seen = -1;
-    return c->n_packs++;
+    return ds_packs_add(&c->packs, scale, seeds, R, c->s->scales[scale].flops_per_step);
 }
 
-/* The most expensive pending pack (ties: lower scale, then lower seed), or -1. */
-static int next_pack(const sched_t *c) {
-    int best = -1;
-    for (int i = 0; i < c->n_packs; i++) {
-        const pack_t *p = &c->packs[i];
-        if (p->state != P_PENDING) continue;
-        if (best < 0) { best = i; continue; }
-        const pack_t *b = &c->packs[best];
-        if (p->cost > b->cost || (p->cost == b->cost && (p->scale < b->scale ||
-            (p->scale == b->scale && p->seeds[0] < b->seeds[0]))))
-            best = i;
-    }
-    return best;
-}
-
-static int count_packs(const sched_t *c, int state) {
-    int n = 0;
-    for (int i = 0; i < c->n_packs; i++) n += c->packs[i].state == state;
-    return n;
+static int count_packs(const sched_t *c, ds_pack_state state) {
+    return ds_packs_count(&c->packs, state);
 }
 
 /* Rebuilds packs from the manifests of a previous invocation, then packs the
- * remaining pending runs. */
+ * remaining pending runs (src/packplan.h). */
 static void plan_packs(sched_t *c) {
     const ds_sweep *s = c->s;
     size_t nrun = (size_t)s->n_scales * (size_t)c->S;
-    uint8_t *taken = DS_CALLOC(nrun ? nrun : 1, 1);
-    DIR *d = opendir(c->ckdir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        size_t L = strlen(e->d_name);
-        if (L < 6 || strcmp(e->d_name + L - 5, ".pack")) continue;
-        char path[4600];
-        snprintf(path, sizeof path, "%s/%s", c->ckdir, e->d_name);
-        FILE *f = fopen(path, "r");
-        int scale = -1, R = 0, ok = 0;
-        int64_t *seeds = NULL;
-        if (f && fscanf(f, "distsweep-pack 1 %d %d", &scale, &R) == 2 && scale >= 0 &&
-            scale < s->n_scales && R >= 1 && R <= 100000) {
-            seeds = DS_MALLOC(sizeof *seeds * (size_t)R);
-            ok = 1;
-            for (int i = 0; i < R && ok; i++) {
-                long long v;
-                ok = fscanf(f, "%lld", &v) == 1 && v >= s->seeds.start &&
-                     v < s->seeds.start + c->S;
-                if (ok) seeds[i] = v;
-                if (ok) {
-                    size_t at = run_at(c, scale, v);
-                    ok = !taken[at] && ds_store_status(c->o->store, scale, v - s->seeds.start) ==
-                                           DS_RUN_PENDING;
-                }
-            }
-        }
-        if (f) fclose(f);
-        if (ok) {
-            for (int i = 0; i < R; i++) taken[run_at(c, scale, seeds[i])] = 1;
-            add_pack(c, scale, seeds, R);
-        } else {
-            /* stale: some of its runs finished, or it does not parse */
-            char ck[4600];
-            snprintf(ck, sizeof ck, "%.*s.ckpt", (int)(strlen(path) - 5), path);
-            unlink(ck);
-            unlink(path);
-        }
-        free(seeds);
-    }
-    if (d) closedir(d);
-
-    int64_t pending = 0;
+    uint8_t *status = DS_MALLOC(nrun ? nrun : 1);
     for (int sc = 0; sc < s->n_scales; sc++)
         for (int64_t i = 0; i < c->S; i++)
-            pending += ds_store_status(c->o->store, sc, i) == DS_RUN_PENDING &&
-                       !taken[(size_t)sc * (size_t)c->S + (size_t)i];
-    int P = c->o->pack > 0 ? c->o->pack
-            : s->run.pack > 0 ? s->run.pack
-                              : ds_sched_auto_pack(pending, c->size, c->o->backend);
-    int64_t *buf = DS_MALLOC(sizeof *buf * (size_t)P);
-    for (int sc = 0; sc < s->n_scales; sc++) {
-        int n = 0;
-        for (int64_t i = 0; i < c->S; i++) {
-            if (ds_store_status(c->o->store, sc, i) != DS_RUN_PENDING ||
-                taken[(size_t)sc * (size_t)c->S + (size_t)i])
-                continue;
-            buf[n++] = s->seeds.start + i;
-            if (n == P) add_pack(c, sc, buf, n), n = 0;
-        }
-        if (n) add_pack(c, sc, buf, n);
-    }
-    free(buf);
-    free(taken);
+            status[run_at(c, sc, s->seeds.start + i)] = (uint8_t)ds_store_status(c->o->store, sc, i);
+    ds_plan_opts po = {.s = s, .status = status, .ckdir = c->ckdir,
+                       .pack = c->o->pack > 0 ? c->o->pack : s->run.pack, .nranks = c->size,
+                       .backend = c->o->backend};
+    ds_pack_plan(&po, &c->packs);
+    free(status);
 }
 
 /* ---- rank 0: absorbing results ------------------------------------------- */
@@ -268,17 +137,22 @@ static void batch_add(sched_t *c, const ds_record *rec) {
  * work done. The first report only sets the baseline, so the steps a resumed
  * pack restored from its checkpoint never count as work of this invocation. */
 static void note_step(sched_t *c, int pi, int64_t step) {
-    pack_t *p = &c->packs[pi];
-    if (p->state != P_RUNNING || step <= p->seen) return;
-    if (p->seen >= 0) c->work_done += p->cost * (double)(step - p->seen);
-    p->seen = step;
+    const ds_pack *p = &c->packs.p[pi];
+    if (p->state != DS_PACK_RUNNING) return;
+    pack_run_t *pr = &c->prun[pi];
+    if (step <= pr->seen) return;
+    if (pr->seen >= 0) c->work_done += p->cost * (double)(step - pr->seen);
+    pr->seen = step;
 }
 
-/* Steps of pack pi counted as trained so far (0 before its first report). */
-static int64_t reported_steps(const pack_t *p) { return p->seen > 0 ? p->seen : 0; }
+/* Steps of running pack pi counted as trained so far (0 before its first report). */
+static int64_t reported_steps(const sched_t *c, int pi) {
+    DS_ASSERT(c->packs.p[pi].state == DS_PACK_RUNNING);
+    return c->prun[pi].seen > 0 ? c->prun[pi].seen : 0;
+}
 
 /* Its runs are no longer in a running pack. */
-static void release_runs(sched_t *c, const pack_t *p) {
+static void release_runs(sched_t *c, const ds_pack *p) {
     for (int i = 0; i < p->R; i++) c->inflight[run_at(c, p->scale, p->seeds[i])] = 0;
 }
 
@@ -286,10 +160,10 @@ static void release_runs(sched_t *c, const pack_t *p) {
  * resume from is not known here), running ones from their last report. */
 static double work_left(const sched_t *c) {
     double left = 0, steps = (double)c->s->train.steps;
-    for (int i = 0; i < c->n_packs; i++) {
-        const pack_t *p = &c->packs[i];
-        if (p->state == P_PENDING) left += p->cost * steps;
-        else if (p->state == P_RUNNING) left += p->cost * (steps - (double)reported_steps(p));
+    for (int i = 0; i < c->packs.n; i++) {
+        const ds_pack *p = &c->packs.p[i];
+        if (p->state == DS_PACK_PENDING) left += p->cost * steps;
+        else if (p->state == DS_PACK_RUNNING) left += p->cost * (steps - (double)reported_steps(c, i));
     }
     return left;
 }
@@ -297,17 +171,17 @@ static double work_left(const sched_t *c) {
 /* Pack pi goes back to pending (its rank stopped on a signal): its runs are
  * free to be assigned again, its checkpoint stays for the resume. */
 static void unassign_pack(sched_t *c, int pi) {
-    pack_t *p = &c->packs[pi];
+    ds_pack *p = &c->packs.p[pi];
     release_runs(c, p);
-    p->state = P_PENDING, p->rank = -1, p->seen = -1;
+    p->state = DS_PACK_PENDING;
 }
 
+/* Every result of pack pi arrived: its files go once they are stored. */
 static void finish_pack(sched_t *c, int pi) {
-    pack_t *p = &c->packs[pi];
+    ds_pack *p = &c->packs.p[pi];
     /* the steps after its last report (all of them for a short pack) */
-    c->work_done += p->cost * (double)(c->s->train.steps - reported_steps(p));
-    p->seen = c->s->train.steps;
-    p->state = P_DONE;
+    c->work_done += p->cost * (double)(c->s->train.steps - reported_steps(c, pi));
+    p->state = DS_PACK_DONE;
     release_runs(c, p);
     if (c->n_finished == c->cap_finished) {
         c->cap_finished = c->cap_finished ? 2 * c->cap_finished : 64;
@@ -350,11 +224,8 @@ static int flush_batch(sched_t *c) {
     if (c->store_failed) return rc == DS_EXIT_STORAGE ? 0 : rc;
     if (!rc) {
         for (int i = 0; i < c->n_finished; i++) {
-            pack_t *p = &c->packs[c->finished[i]];
-            remove_pack_files(c, p);
-            free(p->seeds);
-            p->seeds = NULL;
-            p->state = P_DEAD;
+            ds_pack_remove_files(c->ckdir, &c->packs.p[c->finished[i]]);
+            ds_packs_kill(&c->packs, c->finished[i]);
         }
         c->n_finished = 0;
     }
@@ -364,7 +235,8 @@ static int flush_batch(sched_t *c) {
 /* A pack failed: count the attempt of each of its runs; runs out of attempts
  * are stored as failed, the others go back as smaller packs. */
 static void fail_pack(sched_t *c, int pi, int rank, const char *msg) {
-    pack_t *p = &c->packs[pi];
+    const ds_pack *p = &c->packs.p[pi];
+    int scale = p->scale;
     fprintf(stderr, "distsweep: pack of %d run(s) of scale %d (seeds %lld..) failed on rank %d: %s\n",
             p->R, p->scale, (long long)p->seeds[0], rank, msg);
     int64_t *retry = DS_MALLOC(sizeof *retry * (size_t)p->R);
@@ -388,15 +260,13 @@ static void fail_pack(sched_t *c, int pi, int rank, const char *msg) {
             for (int m = 0; m < DS_N_METRICS; m++) rec.r.metrics[l][m] = NAN;
         batch_add(c, &rec);
     }
-    remove_pack_files(c, p);
-    p->state = P_DEAD;
+    ds_pack_remove_files(c->ckdir, p);
+    ds_packs_kill(&c->packs, pi);
     /* retry in two halves: a smaller pack may fit where the big one did not */
     int half = (n + 1) / 2;
-    if (n > 0) add_pack(c, c->packs[pi].scale, retry, half);
-    if (n > half) add_pack(c, c->packs[pi].scale, retry + half, n - half);
+    if (n > 0) add_pack(c, scale, retry, half);
+    if (n > half) add_pack(c, scale, retry + half, n - half);
     free(retry);
-    free(c->packs[pi].seeds);
-    c->packs[pi].seeds = NULL;
 }
 
 static void send_stop(sched_t *c, int r) {
@@ -404,32 +274,113 @@ static void send_stop(sched_t *c, int r) {
     DS_MPI_CHECK(MPI_Send(&z, 1, MPI_INT32_T, r, TAG_STOP, c->o->comm));
 }
 
+/* ---- rank 0: the workers' state machine ----------------------------------
+ *
+ * Each worker (rank > 0) as rank 0 sees it, changed only by worker_event:
+ *
+ *   NEW --REQUEST--> PARKED --ASSIGN--> BUSY --STOP!--> STOPPING
+ *    ^                 ^                 |  |               |
+ *    |                 +----REQUEST------+  |               | REQUEST, FAILED
+ *    +------------FAILED error--------------+               v
+ *                    NEW, PARKED --STOP!-----------------> DONE --STATS--> LEFT
+ *                    PARKED, BUSY --FAILED stop, STOP!---> DONE
+ *
+ * The whole machine, next state by event and state ("-": cannot happen in
+ * the protocol, asserted; "!": rank 0 sends STOP to the worker):
+ *
+ *   event (from)          NEW      PARKED   BUSY       STOPPING   DONE   LEFT
+ *   REQUEST (worker)      PARKED   -        PARKED e   DONE e     DONE   -
+ *   ASSIGN (rank 0)       -        BUSY     -          -          -      -
+ *   FAILED error (worker) -        -        NEW f      DONE f     DONE   -
+ *   FAILED stop (worker)  -        PARKED   PARKED u   DONE u     DONE   -
+ *   STOP (rank 0)         DONE!    DONE!    STOPPING!  STOPPING   DONE   LEFT
+ *   STATS (worker)        -        -        -          -          LEFT   -
+ *
+ * e: its pack ended: finished if every result arrived, else failed;
+ * f: its pack failed (each run charged an attempt); u: its pack goes back to
+ * pending (a stop signal or a storage failure; nothing charged).
+ * PARKED is never kept while the sweep stops: a worker entering it then
+ * gets STOP at once (DONE!); a FAILED stop is always followed by
+ * begin_stop, so it too ends in DONE!.
+ * NEW: a REQUEST is expected next (at the start, and between a FAILED error
+ * and the REQUEST that follows it). DONE: STOP was sent or the worker's
+ * pack ended after it; STATS is its last message. LEFT: STATS arrived.
+ * Messages from one worker arrive in the order it sent them: REQUEST first;
+ * after an ASSIGN, PROGRESS..., then RESULT x R + REQUEST, FAILED error +
+ * REQUEST, or FAILED stop; FAILED stop also when a signal reaches it idle;
+ * STATS after STOP. DONE also takes what was in flight when STOP went out
+ * (a first REQUEST; the REQUEST after a FAILED error) or when rank 0 took
+ * the worker's pack back (a FAILED stop that crossed an ASSIGN: that pack's
+ * RESULTs are ignored, its REQUEST or FAILED change nothing). */
+enum { W_NEW, W_PARKED, W_BUSY, W_STOPPING, W_DONE, W_LEFT, W_N, W_BAD = -1 };
+enum { EV_REQUEST, EV_ASSIGN, EV_FAILED_ERROR, EV_FAILED_STOP, EV_STOP, EV_STATS, EV_N };
+
+static const signed char W_NEXT[EV_N][W_N] = {
+    /*                  NEW     PARKED    BUSY        STOPPING    DONE    LEFT */
+    [EV_REQUEST]      = {W_PARKED, W_BAD, W_PARKED,   W_DONE,     W_DONE, W_BAD},
+    [EV_ASSIGN]       = {W_BAD, W_BUSY,   W_BAD,      W_BAD,      W_BAD,  W_BAD},
+    [EV_FAILED_ERROR] = {W_BAD, W_BAD,    W_NEW,      W_DONE,     W_DONE, W_BAD},
+    [EV_FAILED_STOP]  = {W_BAD, W_PARKED, W_PARKED,   W_DONE,     W_DONE, W_BAD},
+    [EV_STOP]         = {W_DONE, W_DONE,  W_STOPPING, W_STOPPING, W_DONE, W_LEFT},
+    [EV_STATS]        = {W_BAD, W_BAD,    W_BAD,      W_BAD,      W_LEFT, W_BAD},
+};
+static const char *const W_NAME[W_N] = {"NEW", "PARKED", "BUSY", "STOPPING", "DONE", "LEFT"};
+static const char *const EV_NAME[EV_N] = {"REQUEST", "ASSIGN", "FAILED error", "FAILED stop",
+                                          "STOP", "STATS"};
+
+/* A worker in this state trains a pack (its w->pack). */
+static int holds_pack(int state) { return state == W_BUSY || state == W_STOPPING; }
+
+/* Applies event ev to worker r > 0 by the table above: sends STOP where the
+ * table says so, records pack pi on ASSIGN (pi is -1 otherwise), and dies
+ * on an event the protocol does not allow in the worker's state. Returns the
+ * pack the worker stopped holding with this event, or -1: the caller decides
+ * its fate (finish, fail or unassign it). */
+static int worker_event(sched_t *c, int r, int ev, int pi) {
+    DS_ASSERT(r > 0 && r < c->size && ev >= 0 && ev < EV_N);
+    worker_t *w = &c->w[r];
+    int from = w->state, to = W_NEXT[ev][from];
+    if (to == W_BAD)
+        ds_die(DS_EXIT_ERROR, "%s:%d: assertion failed: rank %d: %s in state %s", __FILE__,
+               __LINE__, r, EV_NAME[ev], W_NAME[from]);
+    DS_ASSERT((ev == EV_ASSIGN) == (pi >= 0) && !(ev == EV_ASSIGN && c->stopping));
+    int released = holds_pack(from) && !holds_pack(to) ? w->pack : -1;
+    if (ev == EV_STOP && to != from) send_stop(c, r);
+    if (ev == EV_ASSIGN) w->pack = pi;
+    w->state = to;
+    if (to == W_PARKED && c->stopping) worker_event(c, r, EV_STOP, -1);
+    return released;
+}
+
 static void assign(sched_t *c, int r, int pi) {
-    pack_t *p = &c->packs[pi];
+    ds_pack *p = &c->packs.p[pi];
+    DS_ASSERT(p->state == DS_PACK_PENDING);
     for (int i = 0; i < p->R; i++) {
         size_t at = run_at(c, p->scale, p->seeds[i]);
         DS_ASSERT(!c->inflight[at]); /* never two running copies of a run */
         c->inflight[at] = 1;
     }
-    p->state = P_RUNNING, p->rank = r, p->received = 0;
-    write_manifest(c, p);
+    if (c->packs.n > c->cap_prun) {
+        c->cap_prun = c->packs.cap;
+        c->prun = DS_REALLOC(c->prun, sizeof *c->prun * (size_t)c->cap_prun);
+    }
+    p->state = DS_PACK_RUNNING;
+    c->prun[pi] = (pack_run_t){.received = 0, .seen = -1};
+    ds_pack_write_manifest(c->ckdir, p);
     if (r == 0) return;
     int64_t *m = (int64_t *)buf_reserve(c, sizeof(int64_t) * (size_t)(3 + p->R));
     m[0] = p->scale, m[1] = p->R, m[2] = pi;
     memcpy(m + 3, p->seeds, sizeof(int64_t) * (size_t)p->R);
     DS_MPI_CHECK(MPI_Send(m, 3 + p->R, MPI_INT64_T, r, TAG_ASSIGN, c->o->comm));
-    c->w[r].state = W_BUSY, c->w[r].pack = pi;
+    worker_event(c, r, EV_ASSIGN, pi);
 }
 
+/* Stops the sweep (once): every worker not told yet gets STOP, in rank order. */
 static void begin_stop(sched_t *c) {
     if (c->stopping) return;
     c->stopping = 1;
     c->stop_t0 = ds_now();
-    for (int r = 1; r < c->size; r++) {
-        worker_t *w = &c->w[r];
-        if (w->state == W_BUSY) send_stop(c, r), w->state = W_STOPPING;
-        else if (w->state == W_NEW || w->state == W_PARKED) send_stop(c, r), w->state = W_DONE;
-    }
+    for (int r = 1; r < c->size; r++) worker_event(c, r, EV_STOP, -1);
 }
 
 /* Hands pending packs to parked workers; stops them all when nothing is left. */
@@ -437,14 +388,14 @@ static void dispatch(sched_t *c) {
     if (c->stopping) return;
     for (int r = 1; r < c->size; r++) {
         if (c->w[r].state != W_PARKED) continue;
-        int pi = next_pack(c);
+        int pi = ds_packs_next(&c->packs);
         if (pi < 0) break;
         assign(c, r, pi);
     }
-    if (count_packs(c, P_PENDING) == 0 && count_packs(c, P_RUNNING) == 0)
+    if (count_packs(c, DS_PACK_PENDING) == 0 && count_packs(c, DS_PACK_RUNNING) == 0)
         for (int r = 1; r < c->size; r++)
             if (c->w[r].state == W_PARKED || c->w[r].state == W_NEW)
-                send_stop(c, r), c->w[r].state = W_DONE;
+                worker_event(c, r, EV_STOP, -1);
 }
 
 static void fmt_hms(double s, char *buf, size_t n) {
@@ -485,12 +436,12 @@ static void progress(sched_t *c, int force) {
 static void on_result(sched_t *c, int src, const unsigned char *b, int n) {
     ds_record rec;
     worker_t *w = &c->w[src];
-    if (ds_record_decode(b, (size_t)n, &rec) < 0 || (w->state != W_BUSY && w->state != W_STOPPING)) {
+    if (ds_record_decode(b, (size_t)n, &rec) < 0 || !holds_pack(w->state)) {
         fprintf(stderr, "distsweep: malformed or unexpected RESULT from rank %d ignored\n", src);
         if (rec.r.curve) ds_record_free(&rec);
         return;
     }
-    pack_t *p = &c->packs[w->pack];
+    const ds_pack *p = &c->packs.p[w->pack];
     int in = 0;
     for (int i = 0; i < p->R; i++) in |= p->seeds[i] == rec.r.seed;
     if (!in || rec.scale != p->scale) {
@@ -501,46 +452,39 @@ static void on_result(sched_t *c, int src, const unsigned char *b, int n) {
     rec.rank = src;
     rec.attempts = c->fails[run_at(c, rec.scale, rec.r.seed)] + 1;
     batch_add(c, &rec);
-    p->received++;
+    c->prun[w->pack].received++;
 }
 
 static void on_request(sched_t *c, int src) {
-    worker_t *w = &c->w[src];
-    if (w->state == W_BUSY || w->state == W_STOPPING) {
-        pack_t *p = &c->packs[w->pack];
-        if (p->received == p->R) finish_pack(c, w->pack);
-        else fail_pack(c, w->pack, src, "worker finished without sending every result");
+    int pi = worker_event(c, src, EV_REQUEST, -1);
+    if (pi >= 0) {
+        if (c->prun[pi].received == c->packs.p[pi].R) finish_pack(c, pi);
+        else fail_pack(c, pi, src, "worker finished without sending every result");
     }
-    w->loss = NAN, w->step = 0; /* no pack, no current loss */
-    if (w->state == W_STOPPING) w->state = W_DONE;
-    else if (w->state != W_DONE) w->state = W_PARKED;
-    if (c->stopping && w->state == W_PARKED) send_stop(c, src), w->state = W_DONE;
+    c->w[src].loss = NAN, c->w[src].step = 0; /* no pack, no current loss */
 }
 
 static void on_failed(sched_t *c, int src, const unsigned char *b, int n) {
-    worker_t *w = &c->w[src];
     int32_t kind = FAIL_ERROR;
     char msg[1024] = "";
     if (n >= 4) memcpy(&kind, b, 4);
     if (n > 4) snprintf(msg, sizeof msg, "%.*s", n - 4, (const char *)b + 4);
-    int busy = w->state == W_BUSY || w->state == W_STOPPING;
-    if (kind == FAIL_INTERRUPTED || kind == FAIL_STORAGE) {
-        if (busy) unassign_pack(c, w->pack);
-        /* a signal reached that rank, or its disk failed: the whole sweep
-         * stops, and the worker waits for STOP */
-        if (w->state != W_STOPPING && w->state != W_DONE) w->state = W_PARKED;
-        else w->state = W_DONE;
-        if (kind == FAIL_STORAGE) {
-            ds_error e = {0};
-            ds_error_set(&e, DS_EXIT_STORAGE, "%s", msg);
-            store_failure(c, &e);
-        }
-        begin_stop(c);
-        if (w->state == W_PARKED) send_stop(c, src), w->state = W_DONE; /* stopping already */
+    if (kind != FAIL_INTERRUPTED && kind != FAIL_STORAGE) {
+        int pi = worker_event(c, src, EV_FAILED_ERROR, -1);
+        if (pi >= 0) fail_pack(c, pi, src, msg);
         return;
     }
-    if (busy) fail_pack(c, w->pack, src, msg);
-    w->state = w->state == W_STOPPING ? W_DONE : w->state == W_DONE ? W_DONE : W_NEW;
+    /* a signal reached that rank, or its disk failed: the whole sweep
+     * stops, and the worker waits for STOP */
+    int pi = worker_event(c, src, EV_FAILED_STOP, -1);
+    if (pi >= 0) unassign_pack(c, pi);
+    if (kind == FAIL_STORAGE) {
+        ds_error e = {0};
+        ds_error_set(&e, DS_EXIT_STORAGE, "%s", msg);
+        store_failure(c, &e);
+    }
+    begin_stop(c);
+    DS_ASSERT(c->w[src].state == W_DONE);
 }
 
 /* Rank 0: receives and handles every message waiting; stores the results
@@ -565,18 +509,17 @@ static int service_ex(sched_t *c, int force) {
             if (n >= 12) {
                 memcpy(&c->w[src].step, b, 8);
                 memcpy(&c->w[src].loss, b + 8, 4);
-                if (c->w[src].state == W_BUSY || c->w[src].state == W_STOPPING)
-                    note_step(c, c->w[src].pack, c->w[src].step);
+                if (holds_pack(c->w[src].state)) note_step(c, c->w[src].pack, c->w[src].step);
             }
             break;
         case TAG_STATS:
+            worker_event(c, src, EV_STATS, -1);
+            c->stats_missing--;
             if (n >= 16) {
                 double v[2];
                 memcpy(v, b, 16);
                 c->st->busy_s += v[0], c->st->idle_s += v[1];
             }
-            if (!c->w[src].stats_in) c->w[src].stats_in = 1, c->stats_missing--;
-            c->w[src].state = W_DONE;
             break;
         default:
             fprintf(stderr, "distsweep: message with unknown tag %d from rank %d ignored\n",
@@ -616,12 +559,11 @@ static void make_result_record(sched_t *c, int scale, const ds_run_result *r, ds
 
 /* Rank 0 trains pack pi itself. */
 static int train_own(sched_t *c, int pi) {
-    pack_t *p = &c->packs[pi];
+    const ds_pack *p = &c->packs.p[pi];
     assign(c, 0, pi);
     c->w[0].pack = pi;
-    char stem[4400], ck[4500];
-    pack_stem(c, p->scale, p->seeds, p->R, stem, sizeof stem);
-    snprintf(ck, sizeof ck, "%s.ckpt", stem);
+    char ck[DS_PACK_PATH_MAX];
+    ds_pack_path(c->ckdir, p->scale, p->seeds, p->R, ".ckpt", ck, sizeof ck);
     ds_train_opts to = {.backend = c->o->backend, .ckpt_path = ck, .hook = rank0_hook,
                         .hook_ctx = c};
     ds_run_result *res = DS_CALLOC((size_t)p->R, sizeof *res);
@@ -632,7 +574,6 @@ static int train_own(sched_t *c, int pi) {
     double t = ds_now();
     int rc = c->o->run_pack(c->o->run_ctx, c->s, scale, seeds, R, &to, res, &jerr);
     c->w[0].busy_s += ds_now() - t;
-    p = &c->packs[pi]; /* the hook may have grown the pack array */
     if (c->err->code) {
         rc = c->err->code; /* a bug found inside the hook (ds_store_put); pack left for the resume */
     } else if (rc == 0) {
@@ -670,7 +611,7 @@ static int run_rank0(sched_t *c) {
     c->inflight = DS_CALLOC(nrun ? nrun : 1, 1);
     c->fails = DS_CALLOC(nrun ? nrun : 1, sizeof *c->fails);
     c->stats_missing = c->size - 1;
-    const char *sw = getenv("DS_STOP_WAIT_S");
+    const char *sw = ds_env("DISTSWEEP_STOP_WAIT_S", "DS_STOP_WAIT_S");
     c->stop_wait_s = sw && atof(sw) > 0 ? atof(sw) : STOP_WAIT_S;
     c->total_runs = (int64_t)nrun;
     for (int sc = 0; sc < s->n_scales; sc++)
@@ -682,9 +623,9 @@ static int run_rank0(sched_t *c) {
     int rc = 0;
     if (ds_signals_stop_requested()) begin_stop(c);
     while (!rc) {
-        int idle_end = c->stopping || (count_packs(c, P_PENDING) == 0 && count_packs(c, P_RUNNING) == 0);
+        int idle_end = c->stopping || (count_packs(c, DS_PACK_PENDING) == 0 && count_packs(c, DS_PACK_RUNNING) == 0);
         if ((rc = service_ex(c, idle_end))) break;
-        if (c->stopping || (count_packs(c, P_PENDING) == 0 && count_packs(c, P_RUNNING) == 0)) {
+        if (c->stopping || (count_packs(c, DS_PACK_PENDING) == 0 && count_packs(c, DS_PACK_RUNNING) == 0)) {
             if (!c->stopping) begin_stop(c); /* all finished: STOP reaches everyone */
             if (c->stats_missing == 0) break;
             if (ds_now() - c->stop_t0 > c->stop_wait_s) {
@@ -698,7 +639,7 @@ static int run_rank0(sched_t *c) {
             sleep_s(POLL_S);
             continue;
         }
-        int pi = next_pack(c);
+        int pi = ds_packs_next(&c->packs);
         if (pi >= 0) rc = train_own(c, pi);
         else sleep_s(POLL_S);
     }
@@ -716,7 +657,7 @@ static int run_rank0(sched_t *c) {
     }
     progress(c, 1);
     if (c->tty && !c->o->quiet) fputc('\n', stderr);
-    c->st->interrupted = c->stopping && count_packs(c, P_PENDING) > 0;
+    c->st->interrupted = c->stopping && count_packs(c, DS_PACK_PENDING) > 0;
     c->st->busy_s += c->w[0].busy_s;
     for (int sc = 0; sc < s->n_scales; sc++)
         for (int64_t i = 0; i < c->S; i++) {
@@ -726,8 +667,8 @@ static int run_rank0(sched_t *c) {
             c->st->done_left += stt == DS_RUN_DONE;
             c->st->diverged_left += stt == DS_RUN_DIVERGED;
         }
-    for (int i = 0; i < c->n_packs; i++) free(c->packs[i].seeds);
-    free(c->packs);
+    ds_packs_free(&c->packs);
+    free(c->prun);
     free(c->w);
     free(c->inflight);
     free(c->fails);
@@ -816,9 +757,8 @@ static int run_worker(sched_t *c) {
         DS_ASSERT(R >= 1 && n == (int)(8 * (3 + R)) && scale >= 0 && scale < c->s->n_scales);
         int64_t *seeds = DS_MALLOC(sizeof *seeds * (size_t)R);
         memcpy(seeds, b + 24, sizeof *seeds * (size_t)R);
-        char stem[4400], ck[4500];
-        pack_stem(c, scale, seeds, R, stem, sizeof stem);
-        snprintf(ck, sizeof ck, "%s.ckpt", stem);
+        char ck[DS_PACK_PATH_MAX];
+        ds_pack_path(c->ckdir, scale, seeds, R, ".ckpt", ck, sizeof ck);
         ds_train_opts to = {.backend = c->o->backend, .ckpt_path = ck, .hook = worker_hook,
                             .hook_ctx = c};
         ds_run_result *res = DS_CALLOC((size_t)R, sizeof *res);

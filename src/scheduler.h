@@ -2,11 +2,12 @@
  * (scale, seeds) to every rank including itself, absorbs the results into the
  * store, retries failures, and stops everything cleanly on a signal.
  *
- * Owns the packs, their checkpoint files (OUT.h5.ckpt/<pack>.ckpt, with a
- * <pack>.pack manifest listing the pack's scale and seeds so a resume
- * rebuilds the same pack whatever the rank count), the message protocol and
- * the progress display. Rank 0 trains too and services messages from its
- * between-steps hook with non-blocking MPI only (MPI_THREAD_FUNNELED).
+ * Owns the life of the packs (pending, running, done; which packs there are,
+ * their order and their files in OUT.h5.ckpt/ are src/packplan.h's), the
+ * workers' state as rank 0 sees it (the machine drawn in scheduler.c), the
+ * message protocol and the progress display. Rank 0 trains too and services
+ * messages from its between-steps hook with non-blocking MPI only
+ * (MPI_THREAD_FUNNELED).
  *
  * Messages (MPI_BYTE payloads on the communicator given):
  *   REQUEST  worker -> 0   wants work (also marks the end of its previous pack)
@@ -63,9 +64,5 @@ typedef struct {
  * failed or charged an attempt; err names the file and the cause), or
  * another error code with err set. Stats are valid on rank 0. */
 int ds_sched_run(const ds_sched_opts *o, ds_sched_stats *stats, ds_error *err);
-
-/* The pack size used for `pending` runs on `nranks` ranks when run.pack is
- * auto: enough packs for every rank twice over, at most 8 (CPU) or 64 (GPU). */
-int ds_sched_auto_pack(int64_t pending, int nranks, ds_backend_kind backend);
 
 #endif

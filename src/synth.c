@@ -93,7 +93,7 @@ int ds_synth_pack(double seconds, const ds_sweep *s, int scale_idx, const int64_
     int64_t steps = opts->max_steps > 0 ? opts->max_steps : s->train.steps;
     int64_t step = opts->ckpt_path ? load_ckpt(opts->ckpt_path, scale_idx, seeds, R) : 0;
     double dt = seconds / (double)(steps > 0 ? steps : 1);
-    const char *fail = getenv("DS_SYNTH_FAIL_SEED");
+    const char *fail = getenv("DISTSWEEP_SYNTH_FAIL_SEED");
     float *losses = DS_MALLOC(sizeof(float) * (size_t)R);
     /* Sleep to absolute deadlines so that a pack lasts `seconds` whatever the
      * hook costs (the benchmark measures the scheduler, not nanosleep). */
@@ -106,8 +106,8 @@ int ds_synth_pack(double seconds, const ds_sweep *s, int scale_idx, const int64_
             for (int r = 0; r < R; r++)
                 if (seeds[r] == strtoll(fail, NULL, 10)) {
                     free(losses);
-                    return ds_error_set(err, DS_EXIT_ERROR,
-                                        "synthetic failure of seed %lld at step %lld (DS_SYNTH_FAIL_SEED)",
+                    return ds_error_set(err, DS_EXIT_ERROR, "synthetic failure of seed %lld at "
+                                        "step %lld (DISTSWEEP_SYNTH_FAIL_SEED)",
                                         (long long)seeds[r], (long long)step);
                 }
         int stop = opts->hook ? opts->hook(opts->hook_ctx, step, R, losses) : 0;

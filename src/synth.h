@@ -9,7 +9,7 @@
  * rank count or sequence of kills and resumes must give bit-identical files.
  * Selected by `distsweep run --synthetic-job-seconds X` (hidden option).
  * Seeds with seed % 11 == 10 diverge; the environment variable
- * DS_SYNTH_FAIL_SEED=N makes every pack holding seed N fail (a job error). */
+ * DISTSWEEP_SYNTH_FAIL_SEED=N makes every pack holding seed N fail (a job error). */
 #ifndef DS_SYNTH_H
 #define DS_SYNTH_H
 

@@ -257,12 +257,12 @@ def sc_mpi_signal(work):
 
 def sc_stop_timeout(work):
     """A rank that never answers STOP (here: SIGSTOPped) does not hang rank 0:
-    after DS_STOP_WAIT_S it closes the file and aborts the job with 3."""
+    after DISTSWEEP_STOP_WAIT_S it closes the file and aborts the job with 3."""
     y = write(os.path.join(work, "s.yaml"), sweep_text())
     ref = reference(work, y)
     out = os.path.join(work, "h.h5")
     p = subprocess.Popen([A.mpiexec, "-np", "3", "--oversubscribe", A.bin, y, "-o", out, "--quiet",
-                          "--synthetic-job-seconds", "1"], env=dict(ENV, DS_STOP_WAIT_S="3"),
+                          "--synthetic-job-seconds", "1"], env=dict(ENV, DISTSWEEP_STOP_WAIT_S="3"),
                          stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     time.sleep(2.5)
     ranks = children(p.pid)
@@ -312,7 +312,7 @@ def sc_sigint_twice(work):
 
 def sc_chaos(work):
     """SIGKILL a random rank or mpirun at a random moment, resume; repeat."""
-    rng = random.Random(int(os.environ.get("DS_CHAOS_SEED", "12345")))
+    rng = random.Random(int(os.environ.get("DISTSWEEP_CHAOS_SEED", "12345")))
     y = write(os.path.join(work, "s.yaml"), sweep_text())
     ref = reference(work, y)
     total = ref["runs/status"].size
@@ -534,7 +534,7 @@ def sc_failures(work):
     --retry-failed runs it again."""
     y = write(os.path.join(work, "s.yaml"), sweep_text())
     out = os.path.join(work, "f.h5")
-    p = ds([y, "-o", out, "--quiet"], np_=2, synth=0.05, extra_env={"DS_SYNTH_FAIL_SEED": "5"})
+    p = ds([y, "-o", out, "--quiet"], np_=2, synth=0.05, extra_env={"DISTSWEEP_SYNTH_FAIL_SEED": "5"})
     check(p.returncode == 1 and "--retry-failed" in p.stderr, f"exit {p.returncode}: {p.stderr[-800:]}")
     # the closing line tells the truth: never "complete" while runs failed
     check("sweep complete" not in p.stderr and "3 failed, 0 pending" in p.stderr,

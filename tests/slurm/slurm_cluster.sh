@@ -52,7 +52,7 @@ cmd_env() {
     echo "export SLURM_CONF='$dir/etc/slurm.conf'"
     # munge's own tools (munge, unmunge) read the socket from the command line only;
     # Slurm's clients find it through AuthInfo in slurm.conf.
-    echo "export DS_MUNGE_SOCKET='$dir/munge/munge.socket.2'"
+    echo "export DISTSWEEP_MUNGE_SOCKET='$dir/munge/munge.socket.2'"
 }
 
 # Starts a daemon in the foreground mode (-D/-F) as a background child, stdin/stdout/stderr
@@ -60,7 +60,7 @@ cmd_env() {
 launch() {
     local dir=$1 name=$2
     shift 2
-    DS_SLURM_CLUSTER=$dir setsid "$@" </dev/null >"$dir/log/$name.out" 2>&1 &
+    DISTSWEEP_SLURM_CLUSTER=$dir setsid "$@" </dev/null >"$dir/log/$name.out" 2>&1 &
     echo $! >"$dir/run/$name.pid"
 }
 
@@ -211,13 +211,13 @@ cmd_stop() {
     stop_daemons "$dir" slurmd slurmctld
     stop_daemons "$dir" munged
     # Leftovers of this cluster only: slurmstepd processes inherit the daemons' marker
-    # DS_SLURM_CLUSTER, job processes carry this cluster's SLURM_CONF and a SLURM_JOB_ID.
+    # DISTSWEEP_SLURM_CLUSTER, job processes carry this cluster's SLURM_CONF and a SLURM_JOB_ID.
     local p envs
     for p in /proc/[0-9]*; do
         pid=${p#/proc/}
         [ "$pid" != "$$" ] || continue
         envs=$(tr '\0' '\n' 2>/dev/null <"$p/environ") || continue
-        if grep -qxF "DS_SLURM_CLUSTER=$dir" <<<"$envs" ||
+        if grep -qxF "DISTSWEEP_SLURM_CLUSTER=$dir" <<<"$envs" ||
             { grep -qxF "SLURM_CONF=$dir/etc/slurm.conf" <<<"$envs" && grep -q '^SLURM_JOB_ID=' <<<"$envs"; }; then
             kill -KILL "$pid" 2>/dev/null || true
         fi

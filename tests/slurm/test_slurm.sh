@@ -17,7 +17,7 @@
 #       4. scancel mid-sweep: the job is cancelled, not requeued; the same sbatch command
 #          submitted again resumes d.h5 to results bit-identical to a.h5.
 #
-# DS_TEST_KEEP=1 keeps the temporary directory (cluster logs, job logs, result files).
+# DISTSWEEP_TEST_KEEP=1 keeps the temporary directory (cluster logs, job logs, result files).
 # Exit 0 pass, 1 fail, 77 skip (the daemons cannot run on this machine; the reason is printed).
 set -euo pipefail
 
@@ -35,7 +35,7 @@ tmp=$(mktemp -d /tmp/ds-slurm.XXXXXX)
 failed=1
 cleanup() {
     "$harness" stop "$tmp/c" || true
-    if [ "$failed" -eq 0 ] && [ -z "${DS_TEST_KEEP:-}" ]; then
+    if [ "$failed" -eq 0 ] && [ -z "${DISTSWEEP_TEST_KEEP:-}" ]; then
         rm -rf "$tmp"
     else
         echo "test_slurm: files kept in $tmp" >&2

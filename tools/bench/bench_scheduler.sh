@@ -40,7 +40,7 @@ field() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]
 echo "# bench_scheduler: $NP ranks (oversubscribed on $(getconf _NPROCESSORS_ONLN) cores), $(date -u +%FT%TZ), git $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo '?')"
 
 sweep absorb 5000 10
-DS_SCHED_STATS=$W/absorb.json mpirun -np "$NP" --oversubscribe "$BIN" run "$W/absorb.yaml" \
+DISTSWEEP_SCHED_STATS=$W/absorb.json mpirun -np "$NP" --oversubscribe "$BIN" run "$W/absorb.yaml" \
   --synthetic-job-seconds 0 --pack 50 --quiet
 n=$(field "$W/absorb.json" stored); wall=$(field "$W/absorb.json" wall_s); st=$(field "$W/absorb.json" store_s)
 /usr/bin/python3 - "$n" "$wall" "$st" <<'PY'
@@ -52,7 +52,7 @@ print(f"absorption: {n} results (8 lengths x 5 metrics + 10-point curve each) in
 PY
 
 sweep single 1000 10
-DS_SCHED_STATS=$W/single.json mpirun -np "$NP" --oversubscribe "$BIN" run "$W/single.yaml" \
+DISTSWEEP_SCHED_STATS=$W/single.json mpirun -np "$NP" --oversubscribe "$BIN" run "$W/single.yaml" \
   --synthetic-job-seconds 0 --pack 1 --quiet
 /usr/bin/python3 - "$W/single.json" <<'PY'
 import json, sys
@@ -63,7 +63,7 @@ print(f"one seed per pack: {s['stored']} results, one ASSIGN each, in {s['wall_s
 PY
 
 sweep idle $(( NP * 10 / 4 )) 1000
-DS_SCHED_STATS=$W/idle.json mpirun -np "$NP" --oversubscribe "$BIN" run "$W/idle.yaml" \
+DISTSWEEP_SCHED_STATS=$W/idle.json mpirun -np "$NP" --oversubscribe "$BIN" run "$W/idle.yaml" \
   --synthetic-job-seconds 1 --pack 1 --quiet
 /usr/bin/python3 - "$W/idle.json" "$NP" <<'PY'
 import json, sys

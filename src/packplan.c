@@ -1,0 +1,202 @@
+/* packplan: see packplan.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "packplan.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine.h" /* DS_RUN_PENDING */
+
+int ds_packs_add(ds_packs *t, int scale, const int64_t *seeds, int R, double flops_per_step) {
+    DS_ASSERT(R >= 1 && scale >= 0);
+    if (t->n == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 64;
+        t->p = DS_REALLOC(t->p, sizeof *t->p * (size_t)t->cap);
+    }
+    ds_pack *p = &t->p[t->n];
+    memset(p, 0, sizeof *p);
+    p->scale = scale, p->R = R, p->state = DS_PACK_PENDING;
+    p->seeds = DS_MALLOC(sizeof *p->seeds * (size_t)R);
+    memcpy(p->seeds, seeds, sizeof *seeds * (size_t)R);
+    p->cost = flops_per_step * (double)R;
+    return t->n++;
+}
+
+void ds_packs_kill(ds_packs *t, int i) {
+    DS_ASSERT(i >= 0 && i < t->n);
+    free(t->p[i].seeds);
+    t->p[i].seeds = NULL;
+    t->p[i].state = DS_PACK_DEAD;
+}
+
+int ds_packs_next(const ds_packs *t) {
+    int best = -1;
+    for (int i = 0; i < t->n; i++) {
+        const ds_pack *p = &t->p[i];
+        if (p->state != DS_PACK_PENDING) continue;
+        if (best < 0) {
+            best = i;
+            continue;
+        }
+        const ds_pack *b = &t->p[best];
+        if (p->cost > b->cost || (p->cost == b->cost && (p->scale < b->scale ||
+            (p->scale == b->scale && p->seeds[0] < b->seeds[0]))))
+            best = i;
+    }
+    return best;
+}
+
+int ds_packs_count(const ds_packs *t, ds_pack_state st) {
+    int n = 0;
+    for (int i = 0; i < t->n; i++) n += t->p[i].state == st;
+    return n;
+}
+
+void ds_packs_free(ds_packs *t) {
+    for (int i = 0; i < t->n; i++) free(t->p[i].seeds);
+    free(t->p);
+    memset(t, 0, sizeof *t);
+}
+
+int ds_pack_auto_size(int64_t pending, int nranks, ds_backend_kind backend) {
+    DS_ASSERT(nranks >= 1);
+    /* A CPU gains nothing from packing (it is compute-bound at R = 1) and
+     * loses cache: d 64 x 4 layers, batch 16 x 64, one thread ran 39.7k
+     * tokens/s at R = 2-8 and 28.4k at R = 16 (docs/engine.md). */
+    int64_t cap = backend == DS_BACKEND_CUDA ? 64 : 8;
+    int64_t p = (pending + 2 * (int64_t)nranks - 1) / (2 * (int64_t)nranks);
+    if (p > cap) p = cap;
+    if (p < 1) p = 1;
+    return (int)p;
+}
+
+void ds_pack_path(const char *ckdir, int scale, const int64_t *seeds, int R, const char *ext,
+                  char *out, size_t n) {
+    DS_ASSERT(R >= 1);
+    uint64_t h = ds_fnv1a64(seeds, sizeof *seeds * (size_t)R, DS_FNV1A64_INIT);
+    snprintf(out, n, "%s/s%d-%lld-r%d-%08x%s", ckdir, scale, (long long)seeds[0], R,
+             (unsigned)(h & 0xffffffffu), ext);
+}
+
+void ds_pack_write_manifest(const char *ckdir, const ds_pack *p) {
+    char path[DS_PACK_PATH_MAX], tmp[DS_PACK_PATH_MAX + 8];
+    ds_pack_path(ckdir, p->scale, p->seeds, p->R, ".pack", path, sizeof path);
+    struct stat sb;
+    if (stat(path, &sb) == 0) return;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return;
+    fprintf(f, "distsweep-pack 1\n%d %d\n", p->scale, p->R);
+    for (int i = 0; i < p->R; i++) fprintf(f, "%lld\n", (long long)p->seeds[i]);
+    if (fclose(f) == 0) rename(tmp, path);
+    else unlink(tmp);
+}
+
+int ds_pack_read_manifest(const char *path, const ds_sweep *s, int *scale_out, int *R_out,
+                          int64_t **seeds_out) {
+    FILE *f = fopen(path, "r");
+    int version = 0, scale = -1, R = 0, ok = 0;
+    int64_t *seeds = NULL;
+    if (f && fscanf(f, "distsweep-pack %d %d %d", &version, &scale, &R) == 3 && version == 1 &&
+        scale >= 0 && scale < s->n_scales && R >= 1 && R <= 100000) {
+        seeds = DS_MALLOC(sizeof *seeds * (size_t)R);
+        ok = 1;
+        for (int i = 0; i < R && ok; i++) {
+            long long v;
+            ok = fscanf(f, "%lld", &v) == 1 && v >= s->seeds.start &&
+                 v < s->seeds.start + s->seeds.count;
+            seeds[i] = v;
+        }
+    }
+    if (f) fclose(f);
+    if (!ok) {
+        free(seeds);
+        return -1;
+    }
+    *scale_out = scale, *R_out = R, *seeds_out = seeds;
+    return 0;
+}
+
+/* Removes <stem>.pack, <stem>.ckpt and <stem>.ckpt.tmp (a checkpoint write cut short). */
+static void remove_stem(const char *stem) {
+    static const char *const ext[] = {".ckpt", ".ckpt.tmp", ".pack"};
+    char path[DS_PACK_PATH_MAX + 16];
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
+        snprintf(path, sizeof path, "%s%s", stem, ext[i]);
+        unlink(path);
+    }
+}
+
+void ds_pack_remove_files(const char *ckdir, const ds_pack *p) {
+    char stem[DS_PACK_PATH_MAX];
+    ds_pack_path(ckdir, p->scale, p->seeds, p->R, "", stem, sizeof stem);
+    remove_stem(stem);
+}
+
+/* Claims the runs of a manifest's pack in taken[] ([scale][S]): 1 if every
+ * one is pending in the store and claimed by no earlier pack (nor twice by
+ * this one), else 0 with taken[] as it was. */
+static int take_runs(const ds_plan_opts *o, uint8_t *taken, int scale, const int64_t *seeds,
+                     int R) {
+    int64_t S = o->s->seeds.count;
+    int i = 0;
+    for (; i < R; i++) {
+        size_t at = (size_t)scale * (size_t)S + (size_t)(seeds[i] - o->s->seeds.start);
+        if (taken[at] || o->status[at] != DS_RUN_PENDING) break;
+        taken[at] = 1;
+    }
+    if (i == R) return 1;
+    while (i-- > 0) taken[(size_t)scale * (size_t)S + (size_t)(seeds[i] - o->s->seeds.start)] = 0;
+    return 0;
+}
+
+int ds_pack_plan(const ds_plan_opts *o, ds_packs *t) {
+    const ds_sweep *s = o->s;
+    int64_t S = s->seeds.count;
+    size_t nrun = (size_t)s->n_scales * (size_t)S;
+    DS_ASSERT(t->n == 0 && o->pack >= 0);
+    uint8_t *taken = DS_CALLOC(nrun ? nrun : 1, 1);
+    int rebuilt = 0;
+    DIR *d = opendir(o->ckdir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t L = strlen(e->d_name);
+        if (L < 6 || strcmp(e->d_name + L - 5, ".pack")) continue;
+        char path[DS_PACK_PATH_MAX];
+        int k = snprintf(path, sizeof path, "%s/%s", o->ckdir, e->d_name);
+        DS_ASSERT(k > 0 && (size_t)k < sizeof path);
+        int scale, R;
+        int64_t *seeds;
+        if (ds_pack_read_manifest(path, s, &scale, &R, &seeds) == 0) {
+            int ok = take_runs(o, taken, scale, seeds, R);
+            if (ok) ds_packs_add(t, scale, seeds, R, s->scales[scale].flops_per_step), rebuilt++;
+            free(seeds);
+            if (ok) continue;
+        }
+        /* stale: some of its runs finished or are in another pack, or it does not parse */
+        path[k - 5] = '\0';
+        remove_stem(path);
+    }
+    if (d) closedir(d);
+
+    int64_t pending = 0;
+    for (size_t at = 0; at < nrun; at++) pending += o->status[at] == DS_RUN_PENDING && !taken[at];
+    int P = o->pack > 0 ? o->pack : ds_pack_auto_size(pending, o->nranks, o->backend);
+    int64_t *buf = DS_MALLOC(sizeof *buf * (size_t)P);
+    for (int sc = 0; sc < s->n_scales; sc++) {
+        int n = 0;
+        for (int64_t i = 0; i < S; i++) {
+            size_t at = (size_t)sc * (size_t)S + (size_t)i;
+            if (o->status[at] != DS_RUN_PENDING || taken[at]) continue;
+            buf[n++] = s->seeds.start + i;
+            if (n == P) ds_packs_add(t, sc, buf, n, s->scales[sc].flops_per_step), n = 0;
+        }
+        if (n) ds_packs_add(t, sc, buf, n, s->scales[sc].flops_per_step);
+    }
+    free(buf);
+    free(taken);
+    return rebuilt;
+}

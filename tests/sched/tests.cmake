@@ -1,0 +1,9 @@
+# sched: the scheduler's pack planning (src/packplan.c) without mpirun or HDF5:
+# automatic pack sizes, the hand-out order, pack file names, manifests rebuilt
+# whatever the rank count, stale and garbled manifests rejected, no run in two
+# packs. The MPI protocol itself is tested end to end by tests/mpi/.
+add_executable(test_packplan ${CMAKE_CURRENT_LIST_DIR}/test_packplan.c)
+target_include_directories(test_packplan PRIVATE ${CMAKE_SOURCE_DIR}/tests)
+target_link_libraries(test_packplan PRIVATE dscore)
+add_test(NAME sched.packplan COMMAND test_packplan)
+set_tests_properties(sched.packplan PROPERTIES LABELS unit TIMEOUT 60)
