@@ -28,7 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sweep.h" /* ds_sweep, ds_backend_kind */
+#include "backend.h" /* ds_backend_kind */
+#include "sweep.h"   /* ds_sweep */
 
 /* Room for any pack file name built from a checkpoint directory below 4200 bytes. */
 #define DS_PACK_PATH_MAX 4608
