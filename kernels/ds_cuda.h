@@ -3,7 +3,7 @@
  * Host code includes only this header; it never sees CUDA types. Every
  * function returns 0 on success or an error code with err filled (file, line
  * and the CUDA error string), so a CUDA failure in a job is reported to the
- * scheduler rather than aborting the rank (DESIGN §7). Built only when CMake
+ * scheduler rather than aborting the rank (docs/design.md §7). Built only when CMake
  * finds a CUDA toolkit (DISTSWEEP_HAVE_CUDA). */
 #ifndef DS_CUDA_H
 #define DS_CUDA_H

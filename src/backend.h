@@ -17,7 +17,7 @@
  * are device addresses (pointer arithmetic on them is fine, dereferencing is
  * not).
  *
- * The replica dimension (DESIGN §3): every op works on a whole pack of R
+ * The replica dimension (docs/design.md §3): every op works on a whole pack of R
  * replicas at once and the caller never loops over replicas.
  *   - parameters (and their gradients, Adam moments) of replica r live at
  *     w + r*ws: every weight argument comes with its replica stride ws (the

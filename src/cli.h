@@ -1,4 +1,4 @@
-/* cli: the subcommands of the distsweep executable (DESIGN §4).
+/* cli: the subcommands of the distsweep executable (docs/design.md §4).
  *
  * Each command lives in src/cmd_<name>.c and has the signature below: it gets
  * argv after the command name (argv[0] is the command name), parses its own

@@ -1,5 +1,5 @@
 /* cmd_report: `distsweep report OUT.h5`, the distribution statistics of
- * tasks.md §7 for one metric at one test length, per family and scale, and
+ * docs/spec-tasks.md §7 for one metric at one test length, per family and scale, and
  * the seeds whose curves across a family are the most breakthrough-like and
  * the most linear. Reads through results.h (safe on a file still being
  * written); all statistics come from stats.h. Columns: docs/analysis.md. */
@@ -55,7 +55,7 @@ static const double *dip_null_for(dip_cache *c, size_t n) {
 
 /* The value a counted run contributes, or NaN when the run does not count:
  * done runs count with their value (NaN if it is missing), diverged runs
- * count with EM 0 (tasks.md §6) and with their stored value for the other
+ * count with EM 0 (docs/spec-tasks.md §6) and with their stored value for the other
  * metrics (usually NaN, so not at all). */
 static double run_value(const ds_results *r, int metric, int scale, int64_t seed, int l) {
     uint8_t st = r->status[ds_res_run(r, scale, seed)];
@@ -295,7 +295,7 @@ static void usage(FILE *f) {
             "usage: distsweep report OUT.h5 [--metric em|error|minprob|token_acc|loss]\n"
             "                        [--length L] [--threshold TAU] [--family F] [--top K]\n"
             "                        [--format table|csv|json]\n\n"
-            "Distribution statistics across seeds (tasks.md §7) of one metric at one test\n"
+            "Distribution statistics across seeds (docs/spec-tasks.md §7) of one metric at one test\n"
             "length, per family and scale: runs counted (done; diverged count with EM 0),\n"
             "mean, median, KDE mode, std, p_success = P(x >= TAU) and the mean of the\n"
             "successful runs with 95%% bootstrap CIs, the Wasserstein-2 distance to the\n"

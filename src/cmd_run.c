@@ -1,5 +1,5 @@
 /* cmd_run: `distsweep [run] SWEEP.yaml` — run or resume a sweep over MPI
- * (DESIGN §1, §4). Every rank parses the same command line; rank 0 loads the
+ * (docs/design.md §1, §4). Every rank parses the same command line; rank 0 loads the
  * sweep, checks and opens the result file, and broadcasts the sweep text and
  * a go/no-go code, so all ranks agree before any training starts. */
 #define _POSIX_C_SOURCE 200809L
@@ -111,7 +111,7 @@ static int parse_args(int argc, char **argv, run_args *a, ds_error *err) {
     return 0;
 }
 
-/* GPU selection (DESIGN §7): each rank takes the GPU numbered (rank on this
+/* GPU selection (docs/design.md §7): each rank takes the GPU numbered (rank on this
  * node) modulo (GPUs visible), by narrowing CUDA_VISIBLE_DEVICES to that one
  * before anything initialises CUDA; the engine then uses device 0. Visible
  * GPUs: the CUDA_VISIBLE_DEVICES list when set (Slurm sets it), else the

@@ -16,7 +16,7 @@
 extern "C" { /* kernels/ are compiled as CUDA C++ */
 #endif
 
-/* Process exit codes (DESIGN §4). */
+/* Process exit codes (docs/design.md §4). */
 enum {
     DS_EXIT_OK = 0,          /* sweep complete / command succeeded */
     DS_EXIT_ERROR = 1,       /* any other error */

@@ -1,4 +1,4 @@
-/* evaluate: the per-job metrics of spec/tasks.md §6 from one teacher-forced pass.
+/* evaluate: the per-job metrics of docs/spec-tasks.md §6 from one teacher-forced pass.
  *
  * Owns the metric definitions. For each test length L the task's evaluation
  * examples (all of length eval_tokens(L), each alone at position 0) are run

@@ -4,8 +4,8 @@
  *
  * Owns the journal file. It is a write-ahead log: rank 0 appends a run's
  * record and fsyncs it before the run's rows are written into the HDF5 file,
- * so after a crash a resume can restore every run the journal holds (DESIGN
- * §6). A torn record at the end (a crash inside write()) is detected by its
+ * so after a crash a resume can restore every run the journal holds
+ * (docs/design.md §6). A torn record at the end (a crash inside write()) is detected by its
  * length or checksum and cut off when the journal is reopened.
  *
  * File format (native little-endian, x86-64/aarch64):

@@ -17,7 +17,7 @@ static int cmd_help(int argc, char **argv);
 static const ds_command commands[] = {
     {"help", cmd_help, "this message"},
     {"plan", ds_cmd_plan, "validate a sweep file and print its job grid, parameters, FLOPs and cost"},
-    {"report", ds_cmd_report, "distribution statistics of a result file (tasks.md §7)"},
+    {"report", ds_cmd_report, "distribution statistics of a result file (docs/spec-tasks.md §7)"},
     {"sample", ds_cmd_sample, "decoded training/evaluation examples with their loss mask"},
     {"run", ds_cmd_run, "run or resume a sweep (also: distsweep SWEEP.yaml; mpirun for many ranks)"},
     {"status", ds_cmd_status, "done/failed/pending runs per scale, rate and ETA; safe while running"},
@@ -35,7 +35,8 @@ static void usage(FILE *f) {
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(f,
             "\n'distsweep COMMAND --help' describes each command.\n"
-            "exit codes: 0 ok, 1 error, 2 usage or sweep-file error, 3 interrupted (resumable)\n");
+            "exit codes: 0 ok, 1 error, 2 usage or sweep-file error, 3 interrupted (resumable),\n"
+            "4 storage failure: disk full, read-only or I/O error (fix it, run again)\n");
 }
 
 static int cmd_help(int argc, char **argv) {

@@ -1,4 +1,4 @@
-/* model: the transformer of spec/tasks.md §3 for a pack of R replicas.
+/* model: the transformer of docs/spec-tasks.md §3 for a pack of R replicas.
  *
  * Owns the pack's tensors on a backend: parameters, gradients and AdamW
  * moments [R][P] in the flat layout below, activations [R][B*T][...], and the

@@ -1,4 +1,4 @@
-/* optim: the learning-rate schedule and the AdamW step of spec/tasks.md §4.
+/* optim: the learning-rate schedule and the AdamW step of docs/spec-tasks.md §4.
  *
  * Owns the per-replica update logic: global gradient-norm clipping per
  * replica, divergence on a non-finite gradient norm, and the call of the

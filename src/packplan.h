@@ -1,5 +1,5 @@
 /* packplan: which runs go into which pack, and in which order rank 0 hands
- * the packs out (DESIGN §7; docs/running.md, "What happens").
+ * the packs out (docs/design.md §7; docs/running.md, "What happens").
  *
  * Owns the pack table of one invocation (every pack with its state), the
  * plan that fills it — packs rebuilt from the manifests a previous

@@ -1,4 +1,4 @@
-/* results: a read-only loader of a distsweep result file (DESIGN §6, format
+/* results: a read-only loader of a distsweep result file (docs/design.md §6, format
  * version 1) into memory, for the commands that read results (report,
  * status) and for tests.
  *

@@ -1,4 +1,4 @@
-/* scheduler: the MPI sweep loop (DESIGN §7): rank 0 hands out packs of
+/* scheduler: the MPI sweep loop (docs/design.md §7): rank 0 hands out packs of
  * (scale, seeds) to every rank including itself, absorbs the results into the
  * store, retries failures, and stops everything cleanly on a signal.
  *

@@ -1,5 +1,5 @@
 /* signals: turns SIGTERM, SIGUSR1 and SIGINT into a "stop" request that the
- * training loop polls between steps (DESIGN §4).
+ * training loop polls between steps (docs/design.md §4).
  *
  * Owns the process's handlers for those three signals and the one piece of
  * global state a signal handler needs: a counter of stop requests. A second

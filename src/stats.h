@@ -1,4 +1,4 @@
-/* stats: the distribution statistics of tasks.md §7, over the seeds of one
+/* stats: the distribution statistics of docs/spec-tasks.md §7, over the seeds of one
  * scale (and one test length), and the curve statistics of one seed across the
  * scales of a family.
  *
@@ -79,7 +79,7 @@ void ds_stats_success(const double *x, size_t n, double tau, ds_ci *p_success,
 enum { DS_STATS_STREAM_BOOT = 0x5301, DS_STATS_STREAM_DIP = 0x5302 };
 
 /* Breakthroughness and linearity of one curve y[0..k) (a seed's metric over a
- * family's scales in order of parameters), tasks.md §7:
+ * family's scales in order of parameters), docs/spec-tasks.md §7:
  *   D_i = y[i+1] - y[i],  I = sign(argmax - argmin) * (max - min)
  *   (first index of the max and of the min on ties),
  *   B = I / sqrt(median D^2),  Lin = I / sqrt(mean D^2),

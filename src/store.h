@@ -1,4 +1,4 @@
-/* store: the HDF5 result file of a sweep (DESIGN §6, format version 1) and
+/* store: the HDF5 result file of a sweep (docs/design.md §6, format version 1) and
  * its journal, as written by rank 0.
  *
  * Owns OUT.h5 and OUT.h5.journal while a sweep runs: creates the file with

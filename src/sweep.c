@@ -1,4 +1,4 @@
-/* sweep: loading and validating sweep files (DESIGN §5, spec/tasks.md).
+/* sweep: loading and validating sweep files (docs/design.md §5, docs/spec-tasks.md).
  *
  * The file is read whole and parsed with libyaml's document API into a node
  * tree whose nodes carry their source marks; every key is then read through a
@@ -450,7 +450,7 @@ static int parse_model(yctx *c, yaml_node_t *m, ds_model_spec *md) {
     return 0;
 }
 
-/* The train section. Optional keys get the defaults of tasks.md §4; the
+/* The train section. Optional keys get the defaults of docs/spec-tasks.md §4; the
  * weight decay default depends on the task (0.1 count, 0 addition). */
 static int parse_train(yctx *c, yaml_node_t *m, const ds_task_spec *task, ds_train_spec *tr) {
     if (need_mapping(c, m, "train") || check_keys(c, m, "train", train_keys)) return DS_EXIT_USAGE;
@@ -559,7 +559,7 @@ static int parse_run(yctx *c, yaml_node_t *m, ds_run_spec *r) {
         node_enum(c, n, "run.backend", ds_backend_kind_names, &unused);
         return DS_EXIT_USAGE;
     }
-    /* Refused, not ignored, until data-parallel groups exist (DESIGN §8). */
+    /* Refused, not ignored, until data-parallel groups exist (docs/design.md §8). */
     if (r->ranks_per_job != 1)
         return FAIL(c, get(c, m, "ranks_per_job"),
                     "run.ranks_per_job %d is not implemented yet: every pack is trained by one "

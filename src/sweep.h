@@ -1,6 +1,6 @@
 /* sweep: the validated description of a sweep, loaded from a YAML sweep file.
  *
- * Owns the parsed, fully validated sweep (DESIGN §5, spec/tasks.md): task,
+ * Owns the parsed, fully validated sweep (docs/design.md §5, docs/spec-tasks.md): task,
  * model, training hyperparameters, seeds, the distinct scales and the families
  * that are ordered views of them, output path and run options. Everything
  * downstream (plan, sample, train, scheduler, store) reads only this struct;
@@ -70,7 +70,7 @@ typedef struct {
     int d_model;
     int n_layers;
     int n_heads;
-    int64_t n_params;       /* tasks.md §3 formula */
+    int64_t n_params;       /* docs/spec-tasks.md §3 formula */
     double flops_per_step;  /* training FLOPs of one replica step (forward + backward) */
 } ds_scale;
 
@@ -119,7 +119,7 @@ int ds_sweep_load_text(const char *name, const char *text, ds_sweep **out, ds_er
 
 void ds_sweep_free(ds_sweep *s);
 
-/* Parameter count of a scale (tasks.md §3): L(12d^2 + 13d) + 2 V_tot d + 2d. */
+/* Parameter count of a scale (docs/spec-tasks.md §3): L(12d^2 + 13d) + 2 V_tot d + 2d. */
 int64_t ds_scale_params(int d_model, int n_layers, int vocab_total);
 
 /* Training FLOPs of one optimizer step of one replica: 3 x the forward pass

@@ -1,4 +1,4 @@
-/* task_addition: reverse-order addition with index hints (spec/tasks.md §2).
+/* task_addition: reverse-order addition with index hints (docs/spec-tasks.md §2).
  *
  * Digits 0..9 are ids 0..9, then `$`=10, `>`=11, `.`=12, `*`=13, `+`=14 and
  * the hints a0..a(H-1) = 15..15+H-1. Operands are written most-significant

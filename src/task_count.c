@@ -1,4 +1,4 @@
-/* task_count: the count task (spec/tasks.md §1).
+/* task_count: the count task (docs/spec-tasks.md §1).
  *
  * Number tokens 0..V-1, then `$` = V, `>` = V+1, `.` = V+2, `*` = V+3. One
  * example of length L: `$ s e > s s+1 ... e .` with e = s+L-1; the L answer

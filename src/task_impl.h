@@ -1,7 +1,7 @@
 /* task_impl: private helpers shared by the task implementations (task_*.c).
  *
  * Owns the bounded token writer and the packing loop, so that every task packs
- * training rows by the same rule (spec/tasks.md §1): examples are concatenated
+ * training rows by the same rule (docs/spec-tasks.md §1): examples are concatenated
  * until the next one would overflow; that one is cut at the row's end and its
  * tokens get mask 0. Not part of the public interface (tasks.h). */
 #ifndef DS_TASK_IMPL_H

@@ -1,5 +1,5 @@
 /* tasks: the task table and the packing rule shared by every task
- * (spec/tasks.md §1-2). The tasks themselves live in task_<kind>.c. */
+ * (docs/spec-tasks.md §1-2). The tasks themselves live in task_<kind>.c. */
 #include "tasks.h"
 
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* tasks: the token streams every job trains and is judged on (spec/tasks.md §1-2).
+/* tasks: the token streams every job trains and is judged on (docs/spec-tasks.md §1-2).
  *
  * Owns token vocabularies, single examples, packed training rows with loss
  * masks, and evaluation sets. Every row and example is a pure function of its

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Load a distsweep result file (DESIGN §6, format_version 1) into numpy arrays
+"""Load a distsweep result file (docs/design.md §6, format_version 1) into numpy arrays
 and a pandas DataFrame, for your own analysis.
 
     import sys; sys.path.insert(0, "tools")
@@ -270,7 +270,7 @@ def w2(a, b):
 
 
 def breakthrough(y):
-    """(B, Lin) of one curve (tasks.md §7); NaN if the curve has a NaN."""
+    """(B, Lin) of one curve (docs/spec-tasks.md §7); NaN if the curve has a NaN."""
     y = np.asarray(y, float)
     if np.isnan(y).any():
         return np.nan, np.nan

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Write a synthetic distsweep result file (DESIGN §6, format_version 1) with
+"""Write a synthetic distsweep result file (docs/design.md §6, format_version 1) with
 known distributions, for testing `distsweep report`, tools/plot_sweep.py and
 tools/distsweep_h5.py without training anything.
 

@@ -1,6 +1,6 @@
 /* test_grad: the CPU model against an independent double-precision reference.
  *
- * The reference below is a plain scalar transcription of spec/tasks.md §3 in
+ * The reference below is a plain scalar transcription of docs/spec-tasks.md §3 in
  * double (no shared code with backend_cpu.c but the flat layout offsets of
  * model.h). For tiny shapes, both block kinds and rotary fractions 0.5 and 1,
  * and a pack of 2 replicas with different weights and data:

@@ -128,7 +128,7 @@ def compare_case(path, verbose):
             ck.check("replica %d grad %s" % (r, name), rel_err(gc[off:off + n], grad[off:off + n]),
                      TOL_REL, "(max|g| %.2e)" % float(grad[off:off + n].abs().max()))
 
-    # Replica 0 is the engine's init: check the distribution tasks.md §3 asks for.
+    # Replica 0 is the engine's init: check the distribution docs/spec-tasks.md §3 asks for.
     w0 = refs[0][0]
     for name, shape, off in ref.layout(cfg):
         v = w0[off:off + math.prod(shape)]

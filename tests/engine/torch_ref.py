@@ -1,13 +1,13 @@
 """torch_ref: an independent PyTorch implementation of the distsweep model.
 
-Written from /work/shared/spec/tasks.md §3-4 and the shared flat parameter
+Written from docs/spec-tasks.md §3-4 and the shared flat parameter
 layout (docs/correctness.md), NOT from the C engine, so that the engine can be
 checked against it. Everything is functional over ONE flat parameter vector per
 replica, in exactly the C engine's order, so the very same float32 vector the
 engine holds loads here unchanged and the gradient of the loss with respect to
 that vector is directly comparable with the engine's flat gradient.
 
-Model (tasks.md §3): token embedding (no positions), n_layers blocks, each
+Model (docs/spec-tasks.md §3): token embedding (no positions), n_layers blocks, each
     parallel:   x = x + Attn(LN1 x) + MLP(LN2 x)
     sequential: x = x + Attn(LN1 x); x = x + MLP(LN2 x)
 LayerNorm eps 1e-5 with affine weight/bias; MLP d -> 4d -> d with exact (erf)
@@ -15,7 +15,7 @@ GELU; causal attention, scale 1/sqrt(hd), partial RoPE (GPT-NeoX rotate-half)
 on the first rotary_frac*hd dims of every q/k head, base 10000, positions 0..T-1;
 final LayerNorm; untied head without bias. Loss = sum(CE*mask)/sum(mask).
 
-Optimiser (tasks.md §4): AdamW written out by hand (betas .9/.999, eps 1e-8,
+Optimiser (docs/spec-tasks.md §4): AdamW written out by hand (betas .9/.999, eps 1e-8,
 decoupled weight decay on all parameters, bias correction, global-norm
 clipping, warmup + cosine schedule whose first update has lr 0).
 
@@ -61,7 +61,7 @@ class Config:
 
 
 def n_params(cfg):
-    """P = L(12d^2 + 13d) + 2*Vt*d + 2d (tasks.md §3)."""
+    """P = L(12d^2 + 13d) + 2*Vt*d + 2d (docs/spec-tasks.md §3)."""
     d, L, V = cfg.d, cfg.n_layers, cfg.vocab
     return L * (12 * d * d + 13 * d) + 2 * V * d + 2 * d
 
@@ -97,7 +97,7 @@ def unflatten(flat, cfg):
 
 
 def init_params(cfg, generator=None, dtype=torch.float64):
-    """tasks.md §3 init: weight matrices ~ N(0, 0.02^2), biases 0, LN weight 1.
+    """docs/spec-tasks.md §3 init: weight matrices ~ N(0, 0.02^2), biases 0, LN weight 1.
     (The engine draws from Philox; here torch's generator is enough because the
     comparisons always load the engine's own initial vector.)"""
     flat = torch.zeros(n_params(cfg), dtype=dtype)
@@ -185,7 +185,7 @@ def forward_named(W, inputs, cfg):
 
 
 def masked_loss(logits, targets, mask):
-    """sum(CE * mask) / sum(mask) over the whole batch (tasks.md §1)."""
+    """sum(CE * mask) / sum(mask) over the whole batch (docs/spec-tasks.md §1)."""
     ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1).long(),
                          reduction="none")
     m = mask.reshape(-1).to(logits.dtype)
@@ -202,7 +202,7 @@ def loss_and_grad(flat, inputs, targets, mask, cfg):
 
 
 # --------------------------------------------------------------------------
-# Optimiser (tasks.md §4), written out by hand.
+# Optimiser (docs/spec-tasks.md §4), written out by hand.
 
 def lr_multiplier(t, warmup, total_steps):
     """m(t) for update t = 0, 1, ...: t/warmup during warmup (first update 0),
@@ -260,11 +260,11 @@ class AdamW:
 
 
 # --------------------------------------------------------------------------
-# A count-task batch (tasks.md §1), for self-tests and benchmarks. The engine
+# A count-task batch (docs/spec-tasks.md §1), for self-tests and benchmarks. The engine
 # has its own Philox-keyed generator; these batches never need to match it.
 
 def count_batch(B, context, V, lmin, lmax, gen):
-    """inputs/targets [B, context-1] and target mask, packed as tasks.md §1."""
+    """inputs/targets [B, context-1] and target mask, packed as docs/spec-tasks.md §1."""
     BOS, SEP, EOS = V, V + 1, V + 2
     rows = torch.zeros(B, context, dtype=torch.long)
     mask = torch.zeros(B, context)

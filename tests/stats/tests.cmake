@@ -1,4 +1,4 @@
-# stats: the distribution statistics of src/stats (tasks.md §7).
+# stats: the distribution statistics of src/stats (docs/spec-tasks.md §7).
 add_executable(test_stats ${CMAKE_CURRENT_LIST_DIR}/test_stats.c)
 target_link_libraries(test_stats PRIVATE dscore)
 add_test(NAME stats.unit COMMAND test_stats)

@@ -46,14 +46,14 @@ static void test_count(void) {
         CHECK(!strcmp(s->families[i].name, names[i]));
         CHECK(s->families[i].n == 5);
     }
-    /* tasks.md §3: count at depth 4. */
+    /* docs/spec-tasks.md §3: count at depth 4. */
     int i64 = find_scale(s, 64, 4), i256 = find_scale(s, 256, 4), i512 = find_scale(s, 512, 4);
     CHECK(i64 >= 0 && i256 >= 0 && i512 >= 0);
     if (i64 >= 0) CHECK(s->scales[i64].n_params == 219776);
     if (i256 >= 0) CHECK_NEAR(s->scales[i256].n_params / 1e6, 3.24, 0.005);
     if (i512 >= 0) CHECK_NEAR(s->scales[i512].n_params / 1e6, 12.77, 0.005);
     if (i512 >= 0) CHECK(s->scales[i512].n_heads == 8);
-    /* The params family at 3.2M (tasks.md §5). */
+    /* The params family at 3.2M (docs/spec-tasks.md §5). */
     const int want_w[5] = {512, 384, 256, 192, 128}, want_L[5] = {1, 2, 4, 7, 16};
     const ds_family *pf = &s->families[2];
     for (int j = 0; j < 5 && j < pf->n; j++) {

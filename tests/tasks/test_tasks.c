@@ -1,4 +1,4 @@
-/* test_tasks: the count and addition tasks against spec/tasks.md §1-2.
+/* test_tasks: the count and addition tasks against docs/spec-tasks.md §1-2.
  *
  * Golden sequences written by hand from the spec, the documented draw order
  * re-implemented here from ds_rng, packing and mask invariants over many
@@ -136,7 +136,7 @@ static void test_golden_addition(void) {
     ds_task_spec a = add_spec(1, 35, 41, 10, 1234);
     int32_t tok[64];
     uint8_t m[64];
-    /* tasks.md §2: 034+028, W=3, o=0 ->
+    /* docs/spec-tasks.md §2: 034+028, W=3, o=0 ->
      * $ a0 0 a1 3 a2 4 + a0 0 a1 2 a2 8 > a2 2 a1 6 a0 0 . */
     const uint8_t x1[] = {0, 3, 4}, y1[] = {0, 2, 8};
     ds_task_writer w = {tok, m, 0, 64};

@@ -13,7 +13,7 @@
 # --sizes, the given batch and context); the PyTorch side is
 # tools/bench/bench_torch.py in its best CPU configuration: torch threads =
 # OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = --threads and
-# LD_PRELOAD=libtcmalloc_minimal.so.4 (see shared/notes/platform.md). Both run
+# LD_PRELOAD=libtcmalloc_minimal.so.4 (glibc malloc page-faults on large activations: measured 24 s -> 4.1 s per step). Both run
 # under the same OPENBLAS_CORETYPE (PyTorch's matmuls also go to OpenBLAS):
 # with --coretype auto (the default) the engine picks its kernels as it always
 # does (src/backend_cpu.c: never below the CPU's class) and PyTorch gets the

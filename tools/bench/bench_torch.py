@@ -1,7 +1,7 @@
 """bench_torch: one training step of the distsweep model in PyTorch (CPU), timed.
 
 The PyTorch side of tools/bench/bench_cpu_vs_torch.sh: the same model as the
-engine (tests/engine/torch_ref.py, spec/tasks.md §3) in float32, with separate
+engine (tests/engine/torch_ref.py, docs/spec-tasks.md §3) in float32, with separate
 parameter tensors (the usual nn.Module layout), a count-task batch (§1), and a
 full step: forward, masked CE, backward, global-norm clip, torch.optim.AdamW
 (foreach implementation). Prints one JSON line with the mean and median step time.
