@@ -9,9 +9,10 @@
 
 #include "backend.h"
 
-/* A backend of `kind` (threads: CPU threads, <= 0 for the default). */
-static inline ds_backend *test_backend(ds_backend_kind kind, int threads) {
-    ds_backend_opts o = {.kind = kind, .threads = threads};
+/* A backend of `kind` (threads: CPU threads, <= 0 for the default) whose
+ * products are computed at precision p. */
+static inline ds_backend *test_backend_prec(ds_backend_kind kind, int threads, ds_precision p) {
+    ds_backend_opts o = {.kind = kind, .threads = threads, .precision = p};
     ds_backend *be = NULL;
     ds_error err = {0};
     if (ds_backend_create(&o, &be, &err)) {
@@ -19,6 +20,11 @@ static inline ds_backend *test_backend(ds_backend_kind kind, int threads) {
         exit(1);
     }
     return be;
+}
+
+/* The same at fp32. */
+static inline ds_backend *test_backend(ds_backend_kind kind, int threads) {
+    return test_backend_prec(kind, threads, DS_PREC_FP32);
 }
 
 #endif

@@ -17,19 +17,11 @@
 #include <string.h>
 
 #include "backend.h"
+#include "backend_util.h"
 #include "precision.h"
 #include "test.h"
 
-static ds_backend *cpu(ds_precision p) {
-    ds_backend_opts o = {.kind = DS_BACKEND_CPU, .threads = 2, .precision = p};
-    ds_backend *be = NULL;
-    ds_error err = {0};
-    if (ds_backend_create(&o, &be, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        exit(1);
-    }
-    return be;
-}
+static ds_backend *cpu(ds_precision p) { return test_backend_prec(DS_BACKEND_CPU, 2, p); }
 
 static uint64_t rng = 88172645463325252ull;
 static float uni(void) { /* [-1, 1) */
