@@ -17,3 +17,7 @@ set_tests_properties(analysis.results_refresh PROPERTIES LABELS "integration;pyt
 add_test(NAME analysis.e2e_store
   COMMAND ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_e2e.py $<TARGET_FILE:distsweep> ${CMAKE_SOURCE_DIR})
 set_tests_properties(analysis.e2e_store PROPERTIES LABELS "integration;python" TIMEOUT 120)
+# tools/compare_results.py: two files of one grid (e.g. fp32 and bf16) compared scale by scale.
+add_test(NAME analysis.compare
+  COMMAND ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_compare.py ${CMAKE_SOURCE_DIR}/tools)
+set_tests_properties(analysis.compare PROPERTIES LABELS python TIMEOUT 120)
