@@ -120,6 +120,11 @@ static void print_table(const ds_sweep *s, double gpu_tflops, double eff, int tf
            s->n_scales, (long long)seeds, (long long)runs, total_flops, total_flops / (1e15 * 86400));
     printf("estimate: %.3g GPU-hours at %.0f%% of %.1f TFLOP/s (%s)\n", gpu_hours, 100 * eff, gpu_tflops,
            tflops_given ? "--gpu-tflops" : "H100 SXM dense peak at the sweep's precision; set --gpu-tflops");
+    if (s->train.precision != DS_PREC_FP32)
+        printf("note: the cuda backend computes in fp32 only and refuses train.precision %s "
+               "(docs/cuda.md): this sweep runs on the cpu backend, and a GPU estimate is "
+               "hypothetical\n",
+               ds_precision_name(s->train.precision));
     if (s->run.pack > 0) {
         int64_t packs_per_scale = (seeds + s->run.pack - 1) / s->run.pack;
         printf("packs: %d seeds each, %lld per scale, %lld in all\n", s->run.pack,
