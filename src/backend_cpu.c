@@ -72,16 +72,22 @@ static inline void op_end(ds_backend *be, int id, double t0) {
 #define NT(be) (((cpu_impl *)(be)->impl)->nthreads)
 
 /* Scratch of at least n floats for OpenMP thread `tid` (called inside the region). */
+/* *buf grown to at least n floats (contents not kept), *cap its size: the
+ * buffers the backend keeps between calls. */
+static float *grown(float **buf, size_t *cap, size_t n) {
+    if (*cap < n) {
+        free(*buf);
+        *buf = malloc(sizeof(float) * n);
+        DS_ASSERT(*buf);
+        *cap = n;
+    }
+    return *buf;
+}
+
 static float *scratch(ds_backend *be, int tid, size_t n) {
     cpu_impl *im = be->impl;
     DS_ASSERT(tid < im->nthreads);
-    if (im->scratch_n[tid] < n) {
-        free(im->scratch[tid]);
-        im->scratch[tid] = malloc(sizeof(float) * n);
-        DS_ASSERT(im->scratch[tid]);
-        im->scratch_n[tid] = n;
-    }
-    return im->scratch[tid];
+    return grown(&im->scratch[tid], &im->scratch_n[tid], n);
 }
 
 enum {
@@ -103,13 +109,7 @@ static int row_tile(int N) {
 /* Scratch of at least n floats shared by all threads (called outside regions). */
 static float *shared_scratch(ds_backend *be, size_t n) {
     cpu_impl *im = be->impl;
-    if (im->shared_n < n) {
-        free(im->shared);
-        im->shared = malloc(sizeof(float) * n);
-        DS_ASSERT(im->shared);
-        im->shared_n = n;
-    }
-    return im->shared;
+    return grown(&im->shared, &im->shared_n, n);
 }
 
 /* ---- precision (docs/engine.md "Precision") --------------------------------- */
@@ -120,13 +120,7 @@ static float *shared_scratch(ds_backend *be, size_t n) {
 static const float *rounded(ds_backend *be, int slot, const float *src, size_t n) {
     cpu_impl *im = be->impl;
     if (im->prec == DS_PREC_FP32) return src;
-    if (im->rnd_n[slot] < n) {
-        free(im->rnd[slot]);
-        im->rnd[slot] = malloc(sizeof(float) * n);
-        DS_ASSERT(im->rnd[slot]);
-        im->rnd_n[slot] = n;
-    }
-    float *dst = im->rnd[slot];
+    float *dst = grown(&im->rnd[slot], &im->rnd_n[slot], n);
     long nch = (long)((n + SUM_CHUNK - 1) / SUM_CHUNK);
 #pragma omp parallel for schedule(static) num_threads(NT(be))
     for (long c = 0; c < nch; c++) {
@@ -143,13 +137,7 @@ static const float *rounded_weights(ds_backend *be, int slot, const float *w, si
     cpu_impl *im = be->impl;
     *ws_out = ws;
     if (im->prec == DS_PREC_FP32) return w;
-    if (im->rnd_n[slot] < (size_t)R * OCC) {
-        free(im->rnd[slot]);
-        im->rnd[slot] = malloc(sizeof(float) * (size_t)R * OCC);
-        DS_ASSERT(im->rnd[slot]);
-        im->rnd_n[slot] = (size_t)R * OCC;
-    }
-    float *dst = im->rnd[slot];
+    float *dst = grown(&im->rnd[slot], &im->rnd_n[slot], (size_t)R * OCC);
 #pragma omp parallel for schedule(static) num_threads(NT(be))
     for (int r = 0; r < R; r++) ds_round_array(im->prec, dst + (size_t)r * OCC, w + r * ws, OCC);
     *ws_out = OCC;

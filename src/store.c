@@ -57,14 +57,16 @@ static int64_t n_log_points(const ds_sweep *s) {
     return s->train.log_every > 0 ? s->train.steps / s->train.log_every : 0;
 }
 
-/* Inner (per-run) length of seed-axis dataset i: 0 for [scale, seed] ones. */
-static int64_t inner_len(const ds_store *st, int i) {
+/* Inner (per-run) length of seed-axis dataset i of sweep s: 0 for [scale,
+ * seed] ones. */
+static int64_t seed_ds_inner(const ds_sweep *s, int i) {
     switch (ds_seed_dataset_at(i)->inner) {
-    case DS_INNER_LENGTHS: return st->n_len;
-    case DS_INNER_LOG: return st->n_log;
+    case DS_INNER_LENGTHS: return s->task.n_eval_lengths;
+    case DS_INNER_LOG: return n_log_points(s);
     default: return 0;
     }
 }
+static int64_t inner_len(const ds_store *st, int i) { return seed_ds_inner(st->s, i); }
 
 /* ---- probing an existing output ------------------------------------------ */
 
@@ -471,12 +473,8 @@ static int create_file(const ds_sweep *s, const char *tmp_path, char *created, d
     }
 
     if (create_seed_groups(f, err)) goto fail;
-    for (int i = 0; i < DS_N_SEED_DS; i++) {
-        int64_t inner = 0;
-        if (ds_seed_dataset_at(i)->inner == DS_INNER_LENGTHS) inner = s->task.n_eval_lengths;
-        if (ds_seed_dataset_at(i)->inner == DS_INNER_LOG) inner = n_log_points(s);
-        if (create_seed_ds(f, i, N, S, inner, err)) goto fail;
-    }
+    for (int i = 0; i < DS_N_SEED_DS; i++)
+        if (create_seed_ds(f, i, N, S, seed_ds_inner(s, i), err)) goto fail;
     DS_H5_TRY(H5Fflush(f, H5F_SCOPE_GLOBAL));
     rc = 0;
 fail:
@@ -712,22 +710,6 @@ static int write_runs(ds_store *st, const ds_record *recs, int n, ds_error *err)
     return 0;
 }
 
-static int read_mirror(ds_store *st, ds_error *err) {
-    size_t n = (size_t)st->n_scales * (size_t)st->n_seeds;
-    free(st->status);
-    free(st->attempts);
-    st->status = DS_CALLOC(n ? n : 1, 1);
-    st->attempts = DS_CALLOC(n ? n : 1, 4);
-    if (n == 0) return 0;
-    int rc = DS_EXIT_ERROR;
-    DS_H5_TRY(H5Dread(st->d[DS_D_STATUS], ds_memtype(DS_D_STATUS), H5S_ALL, H5S_ALL, H5P_DEFAULT, st->status));
-    DS_H5_TRY(H5Dread(st->d[DS_D_ATTEMPTS], ds_memtype(DS_D_ATTEMPTS), H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                      st->attempts));
-    rc = 0;
-fail:
-    return rc;
-}
-
 static int cache_spaces(ds_store *st, ds_error *err) {
     for (int i = 0; i < DS_N_SEED_DS; i++) {
         if (st->space[i] >= 0) H5Sclose(st->space[i]);
@@ -789,7 +771,8 @@ static int file_run_complete(const ds_store *st, const file_rows *fr, size_t at)
     return 1;
 }
 
-/* Resume distrusts what it cannot prove: the journal is written before the
+/* Reads the file once (setting the status and attempts mirrors), then:
+ * resume distrusts what it cannot prove. The journal is written before the
  * file, so for each run the journal's last record wins wherever the file
  * differs from it in any byte; a run the file marks done or diverged without
  * its data and without a journal record goes back to pending (it runs
@@ -804,6 +787,11 @@ static int replay_and_verify(ds_store *st, const ds_record *recs, int64_t n_recs
     file_rows fr;
     int rc = read_rows(st, &fr, err);
     if (rc) goto done;
+    /* the mirrors of /runs/status and /runs/attempts, from the same read */
+    st->status = DS_MALLOC(n ? n : 1);
+    st->attempts = DS_MALLOC((n ? n : 1) * sizeof *st->attempts);
+    memcpy(st->status, fr.rows[DS_D_STATUS], n * row_bytes(st, DS_D_STATUS));
+    memcpy(st->attempts, fr.rows[DS_D_ATTEMPTS], n * row_bytes(st, DS_D_ATTEMPTS));
     for (size_t k = 0; k < n; k++) last[k] = -1;
     for (int64_t k = 0; k < n_recs; k++)
         if (record_in_sweep(st, &recs[k]))
@@ -957,7 +945,7 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
         free(old);
     }
     doing = "read the result file";
-    if (cache_spaces(st, err) || read_mirror(st, err)) goto fail;
+    if (cache_spaces(st, err)) goto fail;
 
     snprintf(jpath, sizeof jpath, "%s.journal", path);
     doing = NULL; /* the journal's messages name the journal */

@@ -30,10 +30,10 @@ import numpy as np
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
 ENV.pop("DISTSWEEP_HDF5_DIAG", None)
-# every dataset with a seed axis but wall_s and rank (which differ by nature)
-COMPARE = ["runs/status", "runs/attempts", "runs/steps_done", "runs/final_loss", "runs/id_em",
-           "metrics/em", "metrics/error", "metrics/minprob", "metrics/token_acc", "metrics/loss",
-           "curves/train_loss"]
+# every dataset with a seed axis but wall_s and rank (which differ by nature),
+# from the schema's Python copy (tools/distsweep_h5.py, checked against
+# src/record.h by store.schema); set in main()
+COMPARE = None
 SKIP = 77
 
 A = None
@@ -353,7 +353,7 @@ SCENARIOS = {k[3:]: v for k, v in globals().items() if k.startswith("sc_")}
 
 
 def main():
-    global A
+    global A, COMPARE
     ap = argparse.ArgumentParser()
     ap.add_argument("scenario", choices=sorted(SCENARIOS))
     ap.add_argument("--bin", required=True)
@@ -361,6 +361,9 @@ def main():
     ap.add_argument("--src", required=True)
     ap.add_argument("--keep", action="store_true")
     A = ap.parse_args()
+    sys.path.insert(0, os.path.join(A.src, "tools"))
+    import distsweep_h5
+    COMPARE = [k for k in distsweep_h5.SEED_DATASETS if k not in ("runs/wall_s", "runs/rank")]
     work = tempfile.mkdtemp(prefix=f"ds-faults-{A.scenario}-")
     t = time.time()
     try:
