@@ -53,15 +53,10 @@ static const double *dip_null_for(dip_cache *c, size_t n) {
     return c->e[c->count++].null;
 }
 
-/* The value a counted run contributes, or NaN when the run does not count:
- * done runs count with their value (NaN if it is missing), diverged runs
- * count with EM 0 (docs/spec-tasks.md §6) and with their stored value for the other
- * metrics (usually NaN, so not at all). */
+/* The value a counted run contributes (src/record.h ds_run_counted_value). */
 static double run_value(const ds_results *r, int metric, int scale, int64_t seed, int l) {
-    uint8_t st = r->status[ds_res_run(r, scale, seed)];
-    if (st == DS_RUN_DIVERGED && metric == DS_M_EM) return 0.0;
-    if (st != DS_RUN_DONE && st != DS_RUN_DIVERGED) return NAN;
-    return ds_res_metric(r, metric, scale, seed, l);
+    return ds_run_counted_value(r->status[ds_res_run(r, scale, seed)], metric,
+                                ds_res_metric(r, metric, scale, seed, l));
 }
 
 /* The counted values of one scale, finite only; returns how many. */
@@ -74,8 +69,7 @@ static size_t scale_values(const ds_results *r, int metric, int scale, int l, do
     return n;
 }
 
-/* error and loss: lower is better, so success is x <= tau. */
-static int lower_is_better(int metric) { return metric == DS_M_ERROR || metric == DS_M_LOSS; }
+static int lower_is_better(int metric) { return ds_metric_lower_is_better(metric); }
 
 static void compute_row(const ds_results *r, const report_opts *o, int l, int scale,
                         int largest, dip_cache *dc, double *buf, double *buf2, scale_row *row) {

@@ -193,8 +193,10 @@ static int prepare_output(const run_args *a, const ds_sweep *s, const char *out,
                                 "%s: the sweep stored in the file does not load (%s); use --fresh "
                                 "to start over", out, e2.msg);
         }
-        /* the file's seed axis is the truth about its seed count */
-        old->seeds.count = probe.n_seeds;
+        /* the file's seed axis is the truth about its seed count; an
+         * adaptive sweep's axis is its largest scale, and seeds.count (its
+         * first round) is compared with the stored sweep's */
+        if (!s->seeds.adaptive.enabled) old->seeds.count = probe.n_seeds;
         char diff[1024];
         int differ = ds_sweep_diff(old, s, diff, sizeof diff);
         ds_sweep_free(old);
@@ -269,6 +271,12 @@ int ds_cmd_run(int argc, char **argv) {
         ds_backend_kind named = a.backend_set ? a.backend : s ? s->run.backend : DS_BACKEND_AUTO;
         if (!rc && named != DS_BACKEND_AUTO && a.synth_s < 0)
             rc = ds_backend_supports(named, s->train.precision, &err);
+        if (!rc && a.synth_s >= 0) {
+            /* the synthetic distribution's setting, checked before anything is written */
+            double *p = DS_MALLOC(sizeof *p * (size_t)s->n_scales);
+            rc = ds_synth_probs(s, p, &err);
+            free(p);
+        }
         if (!rc) rc = prepare_output(&a, s, out, &store, &lock, &err);
         if (rc) fprintf(stderr, "distsweep: %s\n", err.msg);
         if (rc == DS_EXIT_STORAGE)

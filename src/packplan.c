@@ -107,7 +107,7 @@ int ds_pack_read_manifest(const char *path, const ds_sweep *s, int *scale_out, i
         for (int i = 0; i < R && ok; i++) {
             long long v;
             ok = fscanf(f, "%lld", &v) == 1 && v >= s->seeds.start &&
-                 v < s->seeds.start + s->seeds.count;
+                 v < s->seeds.start + ds_sweep_max_seeds(s);
             seeds[i] = v;
         }
     }
@@ -141,9 +141,10 @@ void ds_pack_remove_files(const char *ckdir, const ds_pack *p) {
  * this one), else 0 with taken[] as it was. */
 static int take_runs(const ds_plan_opts *o, uint8_t *taken, int scale, const int64_t *seeds,
                      int R) {
-    int64_t S = o->s->seeds.count;
+    int64_t S = o->n_seeds ? o->n_seeds : o->s->seeds.count;
     int i = 0;
     for (; i < R; i++) {
+        if (seeds[i] - o->s->seeds.start >= S) break; /* beyond the axis: not pending */
         size_t at = (size_t)scale * (size_t)S + (size_t)(seeds[i] - o->s->seeds.start);
         if (taken[at] || o->status[at] != DS_RUN_PENDING) break;
         taken[at] = 1;
@@ -155,7 +156,7 @@ static int take_runs(const ds_plan_opts *o, uint8_t *taken, int scale, const int
 
 int ds_pack_plan(const ds_plan_opts *o, ds_packs *t) {
     const ds_sweep *s = o->s;
-    int64_t S = s->seeds.count;
+    int64_t S = o->n_seeds ? o->n_seeds : s->seeds.count;
     size_t nrun = (size_t)s->n_scales * (size_t)S;
     DS_ASSERT(t->n == 0 && o->pack >= 0);
     uint8_t *taken = DS_CALLOC(nrun ? nrun : 1, 1);

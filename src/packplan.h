@@ -81,7 +81,8 @@ int ds_pack_auto_size(int64_t pending, int nranks, ds_backend_kind backend);
 /* What ds_pack_plan plans from. */
 typedef struct {
     const ds_sweep *s;       /* scales (flops_per_step), seeds.start, seeds.count */
-    const uint8_t *status;   /* [n_scales][seeds.count] row-major: DS_RUN_* (engine.h) of each run */
+    const uint8_t *status;   /* [n_scales][n_seeds] row-major: DS_RUN_* (engine.h) of each run */
+    int64_t n_seeds;         /* the seed axis; 0 = seeds.count (an adaptive sweep's may be longer) */
     const char *ckdir;       /* checkpoint directory; may not exist (no manifests) */
     int pack;                /* pack size; 0 = automatic (ds_pack_auto_size) */
     int nranks;              /* for the automatic size */
@@ -110,7 +111,7 @@ void ds_pack_write_manifest(const char *ckdir, const ds_pack *p);
 /* Reads the manifest at path against sweep s: on success returns 0 with
  * *scale, *R and *seeds (malloc'd, R values) set; -1 when the file cannot
  * be read, is garbled, or names a scale or a seed outside the sweep (nothing
- * allocated). Whether its runs are still pending is ds_pack_plan's check. */
+ * allocated; a seed may lie up to ds_sweep_max_seeds). Whether its runs are still pending is ds_pack_plan's check. */
 int ds_pack_read_manifest(const char *path, const ds_sweep *s, int *scale, int *R,
                           int64_t **seeds);
 

@@ -10,7 +10,8 @@
 /* ---- run status and metrics ------------------------------------------------ */
 
 const char *ds_run_status_name(int status) {
-    static const char *const names[DS_N_RUN_STATUS] = {"pending", "done", "failed", "diverged"};
+    static const char *const names[DS_N_RUN_STATUS] = {"pending", "done", "failed", "diverged",
+                                                                  "unrequested"};
     DS_ASSERT(status >= 0 && status < DS_N_RUN_STATUS);
     return names[status];
 }

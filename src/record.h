@@ -27,6 +27,7 @@
 #ifndef DS_RECORD_H
 #define DS_RECORD_H
 
+#include <math.h> /* NAN */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,11 +38,16 @@
 
 /* ---- run status and metrics ------------------------------------------------ */
 
-/* Run status codes, as stored in /runs/status. */
+/* Run status codes, as stored in /runs/status. DS_RUN_UNREQUESTED marks a
+ * seed that an adaptive sweep (src/adaptive.h) has not asked of this scale
+ * (the seed axis is as long as the most seeds any scale has): not pending,
+ * never trained unless a later round of that scale requests it. Files from
+ * before adaptive sweeps have no such code. */
 enum { DS_RUN_PENDING = 0, DS_RUN_DONE = 1, DS_RUN_FAILED = 2, DS_RUN_DIVERGED = 3,
-       DS_N_RUN_STATUS };
+       DS_RUN_UNREQUESTED = 4, DS_N_RUN_STATUS };
 
-/* "pending", "done", "failed", "diverged"; status must be a code above. */
+/* "pending", "done", "failed", "diverged", "unrequested"; status must be a
+ * code above. */
 const char *ds_run_status_name(int status);
 
 /* Metrics per test length (docs/spec-tasks.md §6; defined in src/evaluate.h),
@@ -56,6 +62,22 @@ extern const char *const ds_metric_names[DS_N_METRICS]; /* "em", "error", ... */
 
 /* The index of a metric name, or -1. */
 int ds_metric_index(const char *name);
+
+/* error and loss: lower is better, so success at tau is x <= tau. */
+static inline int ds_metric_lower_is_better(int metric) {
+    return metric == DS_M_ERROR || metric == DS_M_LOSS;
+}
+
+/* The value a run counts with in the distribution statistics (`report`,
+ * adaptive decisions; docs/analysis.md), or NaN when it does not count: a
+ * done run counts with its stored value v, a diverged one with EM 0
+ * (docs/spec-tasks.md §6) and its stored value for the other metrics; every
+ * other status does not count. */
+static inline double ds_run_counted_value(int status, int metric, float v) {
+    if (status == DS_RUN_DIVERGED && metric == DS_M_EM) return 0.0;
+    if (status != DS_RUN_DONE && status != DS_RUN_DIVERGED) return (double)NAN;
+    return (double)v;
+}
 
 /* ---- one run's result and its record --------------------------------------- */
 

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "adaptive.h"
 #include "journal.h"
 #include "packplan.h"
 #include "signals.h"
@@ -70,6 +71,7 @@ typedef struct {
     double stop_wait_s; /* STOP_WAIT_S, or DISTSWEEP_STOP_WAIT_S from the environment */
     ds_sched_stats *st;
     double t0, last_progress;
+    ds_adapt_state *adapt; /* [n_scales], adaptive sweeps only (src/adaptive.h) */
     double work_done; /* training FLOPs done in this invocation (ETA) */
     int64_t total_runs, finished_at_start;
     int tty;
@@ -115,11 +117,100 @@ static void plan_packs(sched_t *c) {
     for (int sc = 0; sc < s->n_scales; sc++)
         for (int64_t i = 0; i < c->S; i++)
             status[run_at(c, sc, s->seeds.start + i)] = (uint8_t)ds_store_status(c->o->store, sc, i);
-    ds_plan_opts po = {.s = s, .status = status, .ckdir = c->ckdir,
+    ds_plan_opts po = {.s = s, .status = status, .n_seeds = c->S, .ckdir = c->ckdir,
                        .pack = c->o->pack > 0 ? c->o->pack : s->run.pack, .nranks = c->size,
                        .backend = c->o->backend};
     ds_pack_plan(&po, &c->packs);
     free(status);
+}
+
+/* ---- rank 0: adaptive rounds (src/adaptive.h) ----------------------------- */
+
+static void store_failure(sched_t *c, const ds_error *e);
+
+/* The runs of this invocation's grid that are requested (not unrequested). */
+static int64_t requested_runs(const sched_t *c) {
+    int64_t n = 0;
+    for (int sc = 0; sc < c->s->n_scales; sc++)
+        for (int64_t i = 0; i < c->S; i++)
+            n += ds_store_status(c->o->store, sc, i) != DS_RUN_UNREQUESTED;
+    return n;
+}
+
+/* The seed axis grew from c->S to S: the per-run tables follow. */
+static void regrow_runs(sched_t *c, int64_t S) {
+    size_t n = (size_t)c->s->n_scales * (size_t)S;
+    uint8_t *inflight = DS_CALLOC(n, 1);
+    int32_t *fails = DS_CALLOC(n, sizeof *fails);
+    for (int sc = 0; sc < c->s->n_scales; sc++)
+        for (int64_t i = 0; i < c->S; i++) {
+            inflight[(size_t)sc * (size_t)S + (size_t)i] = c->inflight[run_at(c, sc, c->s->seeds.start + i)];
+            fails[(size_t)sc * (size_t)S + (size_t)i] = c->fails[run_at(c, sc, c->s->seeds.start + i)];
+        }
+    free(c->inflight);
+    free(c->fails);
+    c->inflight = inflight, c->fails = fails, c->S = S;
+}
+
+/* Decides every scale whose requested runs are all finished (stored), asks
+ * the store for the seeds the decisions add, and (after the start, when
+ * plan_packs has already run) packs the new pending runs. At the start every
+ * scale is replayed from round 0 over the stored runs, so a resumed sweep
+ * requests what an uninterrupted one does. Nothing is decided while
+ * stopping. A storage failure stops the sweep (store_failure). */
+static void adapt_rounds(sched_t *c, int at_start) {
+    const ds_sweep *s = c->s;
+    if (!c->adapt || c->stopping || c->store_failed) return;
+    int grew = 0;
+    int64_t *before = DS_MALLOC(sizeof *before * (size_t)s->n_scales);
+    uint8_t *status = DS_MALLOC((size_t)c->S + 1);
+    double *value = DS_MALLOC(sizeof *value * ((size_t)c->S + 1));
+    for (int sc = 0; sc < s->n_scales; sc++) {
+        ds_adapt_state *a = &c->adapt[sc];
+        before[sc] = a->requested;
+        if (a->stopped) continue;
+        /* cheap test first: a requested run still pending blocks the round */
+        int blocked = 0;
+        for (int64_t i = 0; i < a->requested && i < c->S && !blocked; i++)
+            blocked = ds_store_status(c->o->store, sc, i) == DS_RUN_PENDING;
+        if (blocked) continue;
+        for (int64_t i = 0; i < c->S; i++) {
+            status[i] = (uint8_t)ds_store_status(c->o->store, sc, i);
+            value[i] = ds_store_counted_value(c->o->store, sc, i);
+        }
+        grew |= ds_adapt_decide(s, sc, status, value, c->S, a);
+    }
+    free(status);
+    free(value);
+    if (grew || at_start) {
+        int64_t *req = DS_MALLOC(sizeof *req * (size_t)s->n_scales);
+        for (int sc = 0; sc < s->n_scales; sc++) req[sc] = c->adapt[sc].requested;
+        ds_error e = {0};
+        if (ds_store_set_requested(c->o->store, req, &e)) {
+            store_failure(c, &e);
+        } else {
+            if (ds_store_n_seeds(c->o->store) > c->S) regrow_runs(c, ds_store_n_seeds(c->o->store));
+            c->total_runs = requested_runs(c);
+            for (int sc = 0; sc < s->n_scales && !at_start; sc++) {
+                if (req[sc] <= before[sc]) continue;
+                /* the new round's seeds, packed as plan_packs packs (pack size, or auto) */
+                int64_t n_new = req[sc] - before[sc];
+                int P = c->o->pack > 0 ? c->o->pack : s->run.pack;
+                if (P <= 0) P = ds_pack_auto_size(n_new, c->size, c->o->backend);
+                int64_t *buf = DS_MALLOC(sizeof *buf * (size_t)P);
+                int k = 0;
+                for (int64_t i = before[sc]; i < req[sc]; i++) {
+                    if (ds_store_status(c->o->store, sc, i) != DS_RUN_PENDING) continue;
+                    buf[k++] = s->seeds.start + i;
+                    if (k == P) add_pack(c, sc, buf, k), k = 0;
+                }
+                if (k) add_pack(c, sc, buf, k);
+                free(buf);
+            }
+        }
+        free(req);
+    }
+    free(before);
 }
 
 /* ---- rank 0: absorbing results ------------------------------------------- */
@@ -527,12 +618,21 @@ static int service_ex(sched_t *c, int force) {
         }
     }
     if (ds_signals_stop_requested()) begin_stop(c);
+    if (c->adapt && !c->stopping && c->n_batch > 0 && count_packs(c, DS_PACK_PENDING) == 0) {
+        /* Nothing left to hand out: store now, so that a round these results
+         * complete adds its packs before dispatch finds no work and stops
+         * the workers. */
+        int rc = flush_batch(c);
+        if (rc) return rc;
+        adapt_rounds(c, 0);
+    }
     /* New work first: the workers train while rank 0 waits for the fsync. */
     dispatch(c);
     if (force || c->stopping || c->n_batch >= BATCH_MAX ||
         (c->n_batch > 0 && ds_now() - c->batch_t0 >= BATCH_WAIT_S)) {
         int rc = flush_batch(c);
         if (rc) return rc;
+        adapt_rounds(c, 0);
     }
     progress(c, 0);
     return 0;
@@ -614,9 +714,15 @@ static int run_rank0(sched_t *c) {
     const char *sw = ds_env("DISTSWEEP_STOP_WAIT_S", "DS_STOP_WAIT_S");
     c->stop_wait_s = sw && atof(sw) > 0 ? atof(sw) : STOP_WAIT_S;
     c->total_runs = (int64_t)nrun;
+    if (s->seeds.adaptive.enabled) {
+        c->adapt = DS_CALLOC((size_t)s->n_scales, sizeof *c->adapt);
+        adapt_rounds(c, 1);
+    }
     for (int sc = 0; sc < s->n_scales; sc++)
-        for (int64_t i = 0; i < c->S; i++)
-            c->finished_at_start += ds_store_status(c->o->store, sc, i) != DS_RUN_PENDING;
+        for (int64_t i = 0; i < c->S; i++) {
+            int stt = ds_store_status(c->o->store, sc, i);
+            c->finished_at_start += stt != DS_RUN_PENDING && stt != DS_RUN_UNREQUESTED;
+        }
     plan_packs(c);
     c->tty = isatty(2);
     c->t0 = ds_now();
@@ -672,6 +778,7 @@ static int run_rank0(sched_t *c) {
     free(c->w);
     free(c->inflight);
     free(c->fails);
+    free(c->adapt);
     free(c->batch);
     free(c->finished);
     if (rc) return rc;
@@ -809,7 +916,10 @@ int ds_sched_run(const ds_sched_opts *o, ds_sched_stats *stats, ds_error *err) {
     double t0 = ds_now();
     int rc;
     if (c.rank == 0) {
-        DS_ASSERT(o->store && ds_store_n_seeds(o->store) == c.S);
+        /* an adaptive sweep's axis may be longer, and grows (adapt_rounds) */
+        DS_ASSERT(o->store && (ds_store_n_seeds(o->store) == c.S ||
+                               (o->s->seeds.adaptive.enabled && ds_store_n_seeds(o->store) > c.S)));
+        c.S = ds_store_n_seeds(o->store);
         if (mkdir(c.ckdir, 0755) != 0 && errno != EEXIST) {
             char cause[256];
             ds_strerror_lc(errno, cause, sizeof cause);

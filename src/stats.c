@@ -103,6 +103,11 @@ double ds_stats_kde_mode(const double *x, size_t n, double lo, double hi) {
 /* --- bootstrap ------------------------------------------------------------- */
 
 void ds_stats_success(const double *x, size_t n, double tau, ds_ci *p, ds_ci *ms) {
+    ds_stats_success_keyed(x, n, tau, DS_BOOT_SEED, p, ms);
+}
+
+void ds_stats_success_keyed(const double *x, size_t n, double tau, uint64_t key, ds_ci *p,
+                            ds_ci *ms) {
     p->est = p->lo = p->hi = NAN;
     ms->est = ms->lo = ms->hi = NAN;
     if (n == 0) return;
@@ -118,7 +123,7 @@ void ds_stats_success(const double *x, size_t n, double tau, ds_ci *p, ds_ci *ms
     size_t nm = 0;
     for (size_t r = 0; r < DS_BOOT_RESAMPLES; r++) {
         ds_rng g;
-        ds_rng_init(&g, DS_BOOT_SEED, DS_STATS_STREAM_BOOT, r);
+        ds_rng_init(&g, key, DS_STATS_STREAM_BOOT, r);
         size_t k = 0;
         double s = 0;
         for (size_t i = 0; i < n; i++) {
@@ -137,6 +142,24 @@ void ds_stats_success(const double *x, size_t n, double tau, ds_ci *p, ds_ci *ms
         ms->hi = ds_stats_quantile_sorted(bm, nm, 0.975);
     }
     free(bp);
+    free(bm);
+}
+
+void ds_stats_mean_ci(const double *x, size_t n, uint64_t key, ds_ci *mean) {
+    mean->est = mean->lo = mean->hi = NAN;
+    if (n == 0) return;
+    mean->est = ds_stats_mean(x, n);
+    double *bm = DS_MALLOC(DS_BOOT_RESAMPLES * sizeof *bm);
+    for (size_t r = 0; r < DS_BOOT_RESAMPLES; r++) {
+        ds_rng g;
+        ds_rng_init(&g, key, DS_STATS_STREAM_BOOT, r);
+        double s = 0;
+        for (size_t i = 0; i < n; i++) s += x[ds_rng_range(&g, 0, (int64_t)n - 1)];
+        bm[r] = s / (double)n;
+    }
+    qsort(bm, DS_BOOT_RESAMPLES, sizeof *bm, cmp_double);
+    mean->lo = ds_stats_quantile_sorted(bm, DS_BOOT_RESAMPLES, 0.025);
+    mean->hi = ds_stats_quantile_sorted(bm, DS_BOOT_RESAMPLES, 0.975);
     free(bm);
 }
 

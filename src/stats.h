@@ -75,6 +75,19 @@ typedef struct {
 void ds_stats_success(const double *x, size_t n, double tau, ds_ci *p_success,
                       ds_ci *mean_success);
 
+/* ds_stats_success with the bootstrap keyed by `key` instead of DS_BOOT_SEED
+ * (same stream and resample indices): ds_stats_success(x, ...) is
+ * ds_stats_success_keyed(x, ..., DS_BOOT_SEED, ...). src/adaptive.c keys each
+ * decision by (sweep, scale, round). */
+void ds_stats_success_keyed(const double *x, size_t n, double tau, uint64_t key, ds_ci *p_success,
+                            ds_ci *mean_success);
+
+/* The mean with its 95% percentile-bootstrap interval: DS_BOOT_RESAMPLES
+ * resamples drawn as in ds_stats_success_keyed (key, stream
+ * DS_STATS_STREAM_BOOT, index r). NaN values must already be removed; n = 0
+ * gives all NaN. */
+void ds_stats_mean_ci(const double *x, size_t n, uint64_t key, ds_ci *mean);
+
 /* Random streams of this module (Philox stream ids, disjoint from rng.h's). */
 enum { DS_STATS_STREAM_BOOT = 0x5301, DS_STATS_STREAM_DIP = 0x5302 };
 

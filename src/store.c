@@ -37,6 +37,7 @@ struct ds_store {
     int64_t n_seeds, n_log;
     uint8_t *status;   /* mirror of /runs/status [scale][seed] */
     int32_t *attempts; /* mirror of /runs/attempts */
+    float *avalue;     /* adaptive sweeps: mirror of the adaptive metric at the adaptive length */
     ds_journal *journal;
     void *rowbuf;      /* scratch: one run's row of the widest dataset */
     int broken;        /* an HDF5 write failed: the file is left alone (storage_error) */
@@ -704,9 +705,16 @@ static int write_runs(ds_store *st, const ds_record *recs, int n, ds_error *err)
                          err))
             return storage_error(st, err, "write the status of a run to the result file");
     if (flush_durably(st, err)) return storage_error(st, err, "write the result file");
-    for (int k = 0; k < n; k++)
+    for (int k = 0; k < n; k++) {
         set_mirror(st, recs[k].scale, recs[k].r.seed - st->s->seeds.start, recs[k].r.status,
                    recs[k].attempts);
+        if (st->avalue) {
+            const ds_adaptive_spec *a = &st->s->seeds.adaptive;
+            st->avalue[(size_t)recs[k].scale * (size_t)st->n_seeds +
+                       (size_t)(recs[k].r.seed - st->s->seeds.start)] =
+                recs[k].r.metrics[a->length_idx][a->metric];
+        }
+    }
     return 0;
 }
 
@@ -792,6 +800,12 @@ static int replay_and_verify(ds_store *st, const ds_record *recs, int64_t n_recs
     st->attempts = DS_MALLOC((n ? n : 1) * sizeof *st->attempts);
     memcpy(st->status, fr.rows[DS_D_STATUS], n * row_bytes(st, DS_D_STATUS));
     memcpy(st->attempts, fr.rows[DS_D_ATTEMPTS], n * row_bytes(st, DS_D_ATTEMPTS));
+    if (st->s->seeds.adaptive.enabled) {
+        const ds_adaptive_spec *a = &st->s->seeds.adaptive;
+        const float *m = fr.rows[DS_D_METRIC0 + a->metric];
+        st->avalue = DS_MALLOC((n ? n : 1) * sizeof *st->avalue);
+        for (size_t k = 0; k < n; k++) st->avalue[k] = m[k * (size_t)st->n_len + (size_t)a->length_idx];
+    }
     for (size_t k = 0; k < n; k++) last[k] = -1;
     for (int64_t k = 0; k < n_recs; k++)
         if (record_in_sweep(st, &recs[k]))
@@ -915,7 +929,8 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
     }
     if (check_shapes(st, err)) goto fail;
     info->old_seeds = st->n_seeds;
-    if (s->seeds.count < st->n_seeds) {
+    if (s->seeds.count < st->n_seeds && !s->seeds.adaptive.enabled) {
+        /* an adaptive sweep's axis is as long as its largest scale */
         ds_error_set(err, DS_EXIT_USAGE,
                      "%s: holds %lld seeds but the sweep has seeds.count %lld; the seed axis can "
                      "grow, never shrink", path, (long long)st->n_seeds, (long long)s->seeds.count);
@@ -951,8 +966,36 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
     doing = NULL; /* the journal's messages name the journal */
     if (ds_journal_open(jpath, created, &st->journal, &recs, &n_recs, &info->stale_journal, err))
         goto fail;
+    if (s->seeds.adaptive.enabled) {
+        /* A journal record past the axis: the axis grew (adaptive round) but
+         * the extension never reached the disk. Grow it again, or the run
+         * would be lost. */
+        int64_t need = st->n_seeds;
+        for (int64_t k = 0; k < n_recs; k++)
+            if (recs[k].scale >= 0 && recs[k].scale < st->n_scales &&
+                recs[k].r.seed - s->seeds.start + 1 > need && recs[k].r.seed >= s->seeds.start)
+                need = recs[k].r.seed - s->seeds.start + 1;
+        if (need > st->n_seeds) {
+            doing = "extend the seed axis of the result file";
+            if (extend_seeds(st, need, err)) goto fail;
+            st->n_seeds = need;
+            info->new_seeds = need;
+            if (cache_spaces(st, err)) goto fail;
+        }
+    }
     doing = "restore runs from the journal into the result file";
     if (replay_and_verify(st, recs, n_recs, info, err)) goto fail;
+    if (!s->seeds.adaptive.enabled) {
+        /* a fixed sweep asks every scale for every seed of the axis */
+        doing = "write the status of a run to the result file";
+        for (int sc = 0; sc < st->n_scales; sc++)
+            for (int64_t i = 0; i < st->n_seeds; i++) {
+                size_t at = (size_t)sc * (size_t)st->n_seeds + (size_t)i;
+                if (st->status[at] != DS_RUN_UNREQUESTED) continue;
+                if (write_status(st, sc, i, DS_RUN_PENDING, err)) goto fail;
+                st->status[at] = DS_RUN_PENDING;
+            }
+    }
     if (retry_failed) {
         for (int sc = 0; sc < st->n_scales; sc++)
             for (int64_t i = 0; i < st->n_seeds; i++) {
@@ -1004,6 +1047,13 @@ int32_t ds_store_attempts(const ds_store *st, int scale, int64_t seed_idx) {
     return st->attempts[(size_t)scale * (size_t)st->n_seeds + (size_t)seed_idx];
 }
 
+double ds_store_counted_value(const ds_store *st, int scale, int64_t seed_idx) {
+    DS_ASSERT(st->avalue && scale >= 0 && scale < st->n_scales && seed_idx >= 0 &&
+              seed_idx < st->n_seeds);
+    size_t at = (size_t)scale * (size_t)st->n_seeds + (size_t)seed_idx;
+    return ds_run_counted_value(st->status[at], st->s->seeds.adaptive.metric, st->avalue[at]);
+}
+
 int64_t ds_store_count(const ds_store *st, int scale, int status) {
     int64_t n = 0;
     for (int sc = 0; sc < st->n_scales; sc++) {
@@ -1012,6 +1062,61 @@ int64_t ds_store_count(const ds_store *st, int scale, int status) {
             n += st->status[(size_t)sc * (size_t)st->n_seeds + (size_t)i] == status;
     }
     return n;
+}
+
+/* Grows the seed axis to new_S in SWMR-write mode: the datasets, /seeds, the
+ * mirrors (re-laid out for the new row length) and the cached dataspaces.
+ * The new columns are unrequested for every scale, in the mirror; in the
+ * file they read pending (the fill) until ds_store_set_requested writes
+ * them. */
+static int grow_axis(ds_store *st, int64_t new_S, ds_error *err) {
+    int64_t S = st->n_seeds;
+    if (extend_seeds(st, new_S, err) || cache_spaces(st, err)) return err->code ? err->code : 1;
+    size_t n = (size_t)st->n_scales * (size_t)new_S;
+    uint8_t *status = DS_MALLOC(n ? n : 1);
+    int32_t *attempts = DS_CALLOC(n ? n : 1, sizeof *attempts);
+    float *avalue = DS_MALLOC((n ? n : 1) * sizeof *avalue);
+    for (int sc = 0; sc < st->n_scales; sc++)
+        for (int64_t i = 0; i < new_S; i++) {
+            size_t to = (size_t)sc * (size_t)new_S + (size_t)i, from = (size_t)sc * (size_t)S + (size_t)i;
+            status[to] = i < S ? st->status[from] : DS_RUN_UNREQUESTED;
+            attempts[to] = i < S ? st->attempts[from] : 0;
+            avalue[to] = i < S && st->avalue ? st->avalue[from] : NAN;
+        }
+    free(st->status);
+    free(st->attempts);
+    free(st->avalue);
+    st->status = status, st->attempts = attempts, st->avalue = avalue;
+    st->n_seeds = new_S;
+    return 0;
+}
+
+int ds_store_set_requested(ds_store *st, const int64_t *requested, ds_error *err) {
+    DS_ASSERT(st->s->seeds.adaptive.enabled);
+    if (st->broken || st->stopped)
+        return ds_error_set(err, DS_EXIT_STORAGE, "%s: not written since an earlier failure",
+                            st->path);
+    int64_t need = st->n_seeds, S0 = st->n_seeds;
+    for (int sc = 0; sc < st->n_scales; sc++)
+        if (requested[sc] > need) need = requested[sc];
+    if (need > st->n_seeds && grow_axis(st, need, err))
+        return storage_error(st, err, "extend the seed axis of the result file");
+    int wrote = need > S0;
+    for (int sc = 0; sc < st->n_scales; sc++)
+        for (int64_t i = 0; i < st->n_seeds; i++) {
+            size_t at = (size_t)sc * (size_t)st->n_seeds + (size_t)i;
+            int now = st->status[at], want = now;
+            if (i < requested[sc] && now == DS_RUN_UNREQUESTED) want = DS_RUN_PENDING;
+            if (i >= requested[sc] && now == DS_RUN_PENDING) want = DS_RUN_UNREQUESTED;
+            /* a new column's file status is the fill (pending) whatever the mirror says */
+            if (want == now && !(i >= S0 && want == DS_RUN_UNREQUESTED)) continue;
+            if (write_status(st, sc, i, want, err))
+                return storage_error(st, err, "write the status of a run to the result file");
+            st->status[at] = (uint8_t)want;
+            wrote = 1;
+        }
+    if (wrote && flush_durably(st, err)) return storage_error(st, err, "write the result file");
+    return 0;
 }
 
 int ds_store_put(ds_store *st, ds_record *recs, int n, ds_error *err) {
@@ -1054,6 +1159,7 @@ int ds_store_close(ds_store *st, ds_error *err) {
     ds_journal_close(st->journal);
     free(st->status);
     free(st->attempts);
+    free(st->avalue);
     free(st->rowbuf);
     free(st);
     return rc;

@@ -69,7 +69,9 @@ typedef struct {
 
 /* Opens the result file for sweep s at path, creating it if absent. The
  * caller has probed the path and accepted the stored sweep (same definition,
- * or the same with a larger seeds.count). Every run whose rows differ from
+ * or the same with a larger seeds.count). The axis has at least seeds.count
+ * seeds; an adaptive sweep's may be longer (and is grown to hold every
+ * journal record), a fixed sweep's unrequested seeds become pending. Every run whose rows differ from
  * its last journal record is rewritten from it; a run marked done or
  * diverged whose data are missing and that the journal lacks goes back to
  * pending. retry_failed turns failed runs back into pending ones. Leaves the
@@ -83,8 +85,21 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
 int64_t ds_store_n_seeds(const ds_store *st);
 int ds_store_status(const ds_store *st, int scale, int64_t seed_idx);
 int32_t ds_store_attempts(const ds_store *st, int scale, int64_t seed_idx);
+/* Adaptive sweeps: the counted value (ds_run_counted_value, src/record.h) of
+ * the run for seeds.adaptive's metric and length, as stored. */
+double ds_store_counted_value(const ds_store *st, int scale, int64_t seed_idx);
 /* Runs with a status, over all scales (or one scale when scale >= 0). */
 int64_t ds_store_count(const ds_store *st, int scale, int status);
+
+/* Adaptive sweeps (src/adaptive.h): scale sc asks for seeds [0, requested[sc]).
+ * Grows the seed axis to the largest request if needed (every scale's new
+ * seeds are DS_RUN_UNREQUESTED unless it asked for them), turns unrequested
+ * seeds below a scale's request into pending ones and pending seeds at or
+ * beyond it into unrequested ones (finished runs are never touched), then
+ * flushes. These statuses are not journaled: they are recomputed from the
+ * finished runs at every start. A failed write -> DS_EXIT_STORAGE, the store
+ * broken as in ds_store_put. */
+int ds_store_set_requested(ds_store *st, const int64_t *requested, ds_error *err);
 
 /* Stores n finished runs: stamps their t_stored, one journal append +
  * fsync, then every run's data rows and an H5Fflush, then their statuses and

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "record.h" /* ds_metric_index, ds_metric_names (seeds.adaptive.metric) */
 #include "tasks.h"
 
 /* ---- scale arithmetic ------------------------------------------------------ */
@@ -318,7 +319,10 @@ static const char *const model_keys[] = {"head_dim", "block", "rotary_frac", "ro
 static const char *const train_keys[] = {"steps", "batch", "context", "lr", "warmup",
                                          "weight_decay", "grad_clip", "betas", "eps",
                                          "precision", "log_every", NULL};
-static const char *const seeds_keys[] = {"start", "count", NULL};
+static const char *const seeds_keys[] = {"start", "count", "adaptive", NULL};
+static const char *const adaptive_keys[] = {"metric", "length", "statistic", "threshold",
+                                            "ci_width", "step", "max", NULL};
+static const char *const adapt_stat_names[] = {"p_success", "mean_success", "mean", NULL};
 static const char *const run_keys[] = {"pack", "checkpoint_every", "max_attempts",
                                        "ranks_per_job", "backend", NULL};
 static const char *const top_keys[] = {"name", "task", "model", "train", "seeds",
@@ -516,7 +520,62 @@ static int parse_train(yctx *c, yaml_node_t *m, const ds_task_spec *task, ds_tra
     return 0;
 }
 
-static int parse_seeds(yctx *c, yaml_node_t *m, ds_seed_spec *sd) {
+/* seeds.adaptive (docs/sweep-file.md "Adaptive seeds"); needs the task for
+ * the test length and seeds.count for the defaults and the bounds. */
+static int parse_adaptive(yctx *c, yaml_node_t *m, const ds_task_spec *t, ds_seed_spec *sd) {
+    ds_adaptive_spec *a = &sd->adaptive;
+    yaml_node_t *n;
+    char b[80], list[256];
+    if (need_mapping(c, m, "seeds.adaptive") || check_keys(c, m, "seeds.adaptive", adaptive_keys))
+        return DS_EXIT_USAGE;
+    a->enabled = 1;
+    a->statistic = DS_ADAPT_P_SUCCESS;
+    a->threshold = 0.5;
+    a->step = sd->count;
+    if (need_key(c, m, "seeds.adaptive", "metric", &n)) return DS_EXIT_USAGE;
+    if (n->type != YAML_SCALAR_NODE || is_null(n) || (a->metric = ds_metric_index(scalar(n))) < 0) {
+        const char *names[DS_N_METRICS + 1];
+        for (int i = 0; i < DS_N_METRICS; i++) names[i] = ds_metric_names[i];
+        names[DS_N_METRICS] = NULL;
+        join(list, sizeof list, names);
+        const char *s = n->type == YAML_SCALAR_NODE ? suggest(scalar(n), names) : NULL;
+        if (s) return FAIL(c, n, "seeds.adaptive.metric must be one of %s, found '%s' (did you mean '%s'?)",
+                           list, scalar(n), s);
+        return FAIL(c, n, "seeds.adaptive.metric must be one of %s, found %s", list, describe(n, b, sizeof b));
+    }
+    if (need_key(c, m, "seeds.adaptive", "length", &n) ||
+        node_int(c, n, "seeds.adaptive.length", 1, MAX_LENGTH, &a->length))
+        return DS_EXIT_USAGE;
+    a->length_idx = -1;
+    for (int i = 0; i < t->n_eval_lengths; i++)
+        if (t->eval_lengths[i] == a->length) a->length_idx = i;
+    if (a->length_idx < 0)
+        return FAIL(c, n, "seeds.adaptive.length %d is not one of task.eval_lengths", a->length);
+    int st = 0;
+    if ((n = get(c, m, "statistic")) && node_enum(c, n, "seeds.adaptive.statistic", adapt_stat_names, &st))
+        return DS_EXIT_USAGE;
+    a->statistic = (ds_adapt_stat)st;
+    if ((n = get(c, m, "threshold"))) {
+        if (a->statistic == DS_ADAPT_MEAN)
+            return FAIL(c, n, "seeds.adaptive.threshold applies to p_success and mean_success, not mean");
+        if (node_f64(c, n, "seeds.adaptive.threshold", -INFINITY, 0, INFINITY, 0, &a->threshold))
+            return DS_EXIT_USAGE;
+    }
+    if (need_key(c, m, "seeds.adaptive", "ci_width", &n) ||
+        node_f64(c, n, "seeds.adaptive.ci_width", 0, 1, INFINITY, 0, &a->ci_width))
+        return DS_EXIT_USAGE;
+    if ((n = get(c, m, "step")) && node_i64(c, n, "seeds.adaptive.step", 1, 1 << 30, &a->step))
+        return DS_EXIT_USAGE;
+    if (need_key(c, m, "seeds.adaptive", "max", &n) ||
+        node_i64(c, n, "seeds.adaptive.max", 1, 1 << 30, &a->max))
+        return DS_EXIT_USAGE;
+    if (a->max < sd->count)
+        return FAIL(c, n, "seeds.adaptive.max (%lld) is smaller than seeds.count (%lld), the first round",
+                    (long long)a->max, (long long)sd->count);
+    return 0;
+}
+
+static int parse_seeds(yctx *c, yaml_node_t *m, const ds_task_spec *t, ds_seed_spec *sd) {
     yaml_node_t *n;
     if (need_mapping(c, m, "seeds") || check_keys(c, m, "seeds", seeds_keys)) return DS_EXIT_USAGE;
     sd->start = 0;
@@ -524,6 +583,8 @@ static int parse_seeds(yctx *c, yaml_node_t *m, ds_seed_spec *sd) {
         return DS_EXIT_USAGE;
     if (need_key(c, m, "seeds", "count", &n) || node_i64(c, n, "seeds.count", 1, 1 << 30, &sd->count))
         return DS_EXIT_USAGE;
+    memset(&sd->adaptive, 0, sizeof sd->adaptive);
+    if ((n = get(c, m, "adaptive")) && !is_null(n)) return parse_adaptive(c, n, t, sd);
     return 0;
 }
 
@@ -738,7 +799,7 @@ static int parse_root(yctx *c, yaml_node_t *root, ds_sweep *s) {
     default_name(s->path, s->name);
     if ((n = get(c, root, "name")) && check_name(c, n, "name", s->name)) return DS_EXIT_USAGE;
     if (parse_task(c, task, &s->task) || parse_model(c, get(c, root, "model"), &s->model) ||
-        parse_train(c, train, &s->task, &s->train) || parse_seeds(c, seeds, &s->seeds) ||
+        parse_train(c, train, &s->task, &s->train) || parse_seeds(c, seeds, &s->task, &s->seeds) ||
         parse_scales(c, scales, s) || parse_run(c, get(c, root, "run"), &s->run))
         return DS_EXIT_USAGE;
     snprintf(s->output, sizeof s->output, "results/%s.h5", s->name);

@@ -60,9 +60,27 @@ typedef struct {
     int64_t log_every;  /* training-loss curve point every log_every steps */
 } ds_train_spec;
 
+/* seeds.adaptive (docs/sweep-file.md "Adaptive seeds"; decided by src/adaptive.h):
+ * seeds.count is the first round of every scale, then a scale gets `step`
+ * more seeds per round until the 95% bootstrap CI of `statistic` of `metric`
+ * at test length `length` is at most ci_width wide, or it has `max`. */
+typedef enum { DS_ADAPT_P_SUCCESS = 0, DS_ADAPT_MEAN_SUCCESS, DS_ADAPT_MEAN } ds_adapt_stat;
+typedef struct {
+    int enabled;        /* the block is present */
+    int metric;         /* DS_M_* (src/record.h) */
+    int length;         /* a task.eval_lengths value */
+    int length_idx;     /* its index in task.eval_lengths */
+    ds_adapt_stat statistic; /* default p_success */
+    double threshold;   /* tau of p_success / mean_success; default 0.5 */
+    double ci_width;    /* stop once the CI is at most this wide */
+    int64_t step;       /* seeds added per round; default seeds.count */
+    int64_t max;        /* seeds per scale at most */
+} ds_adaptive_spec;
+
 typedef struct {
     int64_t start;
-    int64_t count;      /* seeds start .. start+count-1 */
+    int64_t count;      /* seeds start .. start+count-1 (adaptive: the first round) */
+    ds_adaptive_spec adaptive;
 } ds_seed_spec;
 
 /* One distinct (width, depth) model scale. */
@@ -119,6 +137,13 @@ int ds_sweep_load_text(const char *name, const char *text, ds_sweep **out, ds_er
 
 void ds_sweep_free(ds_sweep *s);
 
+/* The most seeds a scale of s can have: seeds.count, or seeds.adaptive.max
+ * when that is larger. */
+static inline int64_t ds_sweep_max_seeds(const ds_sweep *s) {
+    const ds_adaptive_spec *a = &s->seeds.adaptive;
+    return a->enabled && a->max > s->seeds.count ? a->max : s->seeds.count;
+}
+
 /* Parameter count of a scale (docs/spec-tasks.md §3): L(12d^2 + 13d) + 2 V_tot d + 2d. */
 int64_t ds_scale_params(int d_model, int n_layers, int vocab_total);
 
@@ -134,7 +159,8 @@ double ds_scale_flops_per_step(int d_model, int n_layers, int vocab_total, int b
  * per setting with every default filled in, the distinct scales and the
  * families. Leaves out what cannot change a run's result: the sweep's name
  * (by default the file name, which may change), seeds.count (the seed axis
- * only grows), output and run.*. Two sweeps with the same canonical
+ * only grows), seeds.adaptive (it decides how many seeds a scale gets, never
+ * what a run computes), output and run.*. Two sweeps with the same canonical
  * text train the same runs; yaml_hash is its FNV-1a 64 hash. Free with free(). */
 char *ds_sweep_canonical(const ds_sweep *s);
 

@@ -20,6 +20,33 @@ static float u01(int scale, int64_t seed, uint32_t what, uint64_t i) {
     return ds_rng_uniform(&r);
 }
 
+int ds_synth_probs(const ds_sweep *s, double *p, ds_error *err) {
+    for (int i = 0; i < s->n_scales; i++)
+        p[i] = s->n_scales > 1 ? (double)i / (double)(s->n_scales - 1) : 0.5;
+    const char *env = getenv("DISTSWEEP_SYNTH_P");
+    if (!env || !*env) return 0;
+    const char *q = env;
+    for (int i = 0; i < s->n_scales; i++) {
+        char *end;
+        errno = 0;
+        double v = strtod(q, &end);
+        if (end == q || errno || !(v >= 0 && v <= 1) || (*end != ',' && *end != 0) ||
+            (*end == 0) != (i == s->n_scales - 1))
+            return ds_error_set(err, DS_EXIT_USAGE, "DISTSWEEP_SYNTH_P='%s': needs %d numbers in "
+                                "[0, 1] separated by commas, one per scale", env, s->n_scales);
+        p[i] = v;
+        q = end + 1;
+    }
+    return 0;
+}
+
+/* A metric value of the two-mode distribution: u in [0,1) placed in the
+ * success mode or the failure mode of metric m (docs/running.md). */
+static float two_mode(int success, int m, float u) {
+    int high = success != (m == DS_M_ERROR || m == DS_M_LOSS);
+    return high ? 0.9f + 0.1f * u : 0.1f * u;
+}
+
 static float loss_at(int scale, int64_t seed, int64_t step, int64_t steps) {
     double t = (double)step / (double)(steps > 0 ? steps : 1);
     return (float)(4.0 * exp(-3.0 * t * (1.0 + 0.5 * scale)) + 0.05 + 0.02 * u01(scale, seed, 1, (uint64_t)step));
@@ -123,6 +150,11 @@ int ds_synth_pack(double seconds, const ds_sweep *s, int scale_idx, const int64_
         }
     }
     free(losses);
+    double *p = DS_MALLOC(sizeof *p * (size_t)s->n_scales);
+    if (ds_synth_probs(s, p, err)) {
+        free(p);
+        return err->code;
+    }
     int64_t n_log = s->train.log_every > 0 ? steps / s->train.log_every : 0;
     for (int r = 0; r < R; r++) {
         ds_run_result *res = &results[r];
@@ -130,14 +162,17 @@ int ds_synth_pack(double seconds, const ds_sweep *s, int scale_idx, const int64_
         res->seed = seeds[r];
         res->steps_done = steps;
         res->wall_s = ds_now() - t0;
-        int diverged = seeds[r] % 11 == 10;
+        int success = u01(scale_idx, seeds[r], 10, 0) < p[scale_idx];
+        /* only failed seeds diverge, so that P(counted success) is p exactly */
+        int diverged = seeds[r] % 11 == 10 && !success;
         res->status = diverged ? DS_RUN_DIVERGED : DS_RUN_DONE;
         res->final_loss = diverged ? NAN : loss_at(scale_idx, seeds[r], steps, steps);
         for (int l = 0; l < DS_MAX_EVAL_LENGTHS; l++)
             for (int m = 0; m < DS_N_METRICS; m++)
-                res->metrics[l][m] = l < s->task.n_eval_lengths
-                                         ? u01(scale_idx, seeds[r], 2 + (uint32_t)m, (uint64_t)l)
-                                         : NAN;
+                res->metrics[l][m] =
+                    l < s->task.n_eval_lengths
+                        ? two_mode(success, m, u01(scale_idx, seeds[r], 2 + (uint32_t)m, (uint64_t)l))
+                        : NAN;
         res->id_em = u01(scale_idx, seeds[r], 9, 0);
         res->n_curve = (int)n_log;
         res->curve = n_log ? DS_MALLOC(sizeof(float) * (size_t)n_log) : NULL;
@@ -146,5 +181,6 @@ int ds_synth_pack(double seconds, const ds_sweep *s, int scale_idx, const int64_
                                 ? NAN
                                 : loss_at(scale_idx, seeds[r], (k + 1) * s->train.log_every, steps);
     }
+    free(p);
     return 0;
 }

@@ -35,8 +35,8 @@ FORMAT, FORMAT_VERSION = "distsweep", 1
 ROOT_ATTRS = ("format", "format_version", "distsweep_version", "git_commit", "created", "sweep_name",
               "sweep_yaml", "sweep_hash", "precision")
 METRICS = ("em", "error", "minprob", "token_acc", "loss")
-STATUS = {0: "pending", 1: "done", 2: "failed", 3: "diverged"}
-PENDING, DONE, FAILED, DIVERGED = 0, 1, 2, 3
+STATUS = {0: "pending", 1: "done", 2: "failed", 3: "diverged", 4: "unrequested"}
+PENDING, DONE, FAILED, DIVERGED, UNREQUESTED = 0, 1, 2, 3, 4
 # /scales columns: name -> dtype (all [n_scales]); name and the ints are required
 SCALE_COLUMNS = {"name": "S32", "d_model": "int32", "n_layers": "int32", "n_heads": "int32",
                  "n_params": "int64", "flops_per_step": "float64"}

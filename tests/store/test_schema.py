@@ -62,9 +62,9 @@ def check_python(py):
     compare("distsweep_h5.ROOT_ATTRS", list(py.ROOT_ATTRS), [a["name"] for a in schema["root_attrs"]], p)
     compare("distsweep_h5.METRICS", list(py.METRICS), schema["metrics"], p)
     compare("distsweep_h5.STATUS", py.STATUS, dict(enumerate(schema["status"])), p)
-    compare("distsweep_h5.PENDING/DONE/FAILED/DIVERGED",
-            [py.PENDING, py.DONE, py.FAILED, py.DIVERGED],
-            [schema["status"].index(s) for s in ("pending", "done", "failed", "diverged")], p)
+    compare("distsweep_h5.PENDING/DONE/FAILED/DIVERGED/UNREQUESTED",
+            [py.PENDING, py.DONE, py.FAILED, py.DIVERGED, py.UNREQUESTED],
+            [schema["status"].index(s) for s in ("pending", "done", "failed", "diverged", "unrequested")], p)
     want = {d["path"].lstrip("/"): d for d in schema["seed_datasets"]}
     compare("distsweep_h5.SEED_DATASETS paths", sorted(py.SEED_DATASETS), sorted(want), p)
     for path, (dtype, dims, fill, required) in py.SEED_DATASETS.items():
@@ -125,7 +125,7 @@ def check_doc(text):
             f = None if fill == "" else float("nan") if fill == "NaN" else int(fill)
             doc[x] = (DOC_TYPES.get(typ, typ), [d.strip() for d in shape.strip("[]").split(",")], f)
         if unquote(path) == "/runs/status":
-            codes = dict((int(k), v) for k, v in re.findall(r"(\d+) (pending|done|failed|diverged)", meaning))
+            codes = dict((int(k), v) for k, v in re.findall(r"(\d+) (pending|done|failed|diverged|unrequested)", meaning))
             compare("result-file.md status codes", codes, dict(enumerate(schema["status"])), p)
         if unquote(path).startswith("/metrics/"):
             compare("result-file.md metric order", [x.split("/")[-1] for x in expand(unquote(path))],
