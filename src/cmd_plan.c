@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "common.h"
+#include "record.h" /* ds_metric_names */
 #include "sweep.h"
 #include "tasks.h"
 
@@ -88,6 +89,14 @@ static void print_table(const ds_sweep *s, double gpu_tflops, double eff, int tf
            (long long)s->train.warmup, s->train.weight_decay, prec_name(s->train.precision));
     printf("  seeds     %lld (%lld..%lld) per scale\n", (long long)seeds, (long long)s->seeds.start,
            (long long)(s->seeds.start + seeds - 1));
+    const ds_adaptive_spec *ad = &s->seeds.adaptive;
+    if (ad->enabled)
+        printf("  adaptive  %lld first, +%lld per round up to %lld per scale, until the 95%% CI of "
+               "%s of %s at length %d is at most %g wide\n",
+               (long long)seeds, (long long)ad->step, (long long)ad->max,
+               ad->statistic == DS_ADAPT_P_SUCCESS ? "p_success" :
+               ad->statistic == DS_ADAPT_MEAN_SUCCESS ? "mean_success" : "mean",
+               ds_metric_names[ad->metric], ad->length, ad->ci_width);
     printf("  output    %s\n\n", s->output);
 
     printf("families (%d, over %d distinct scales):\n", s->n_families, s->n_scales);
@@ -120,6 +129,14 @@ static void print_table(const ds_sweep *s, double gpu_tflops, double eff, int tf
            s->n_scales, (long long)seeds, (long long)runs, total_flops, total_flops / (1e15 * 86400));
     printf("estimate: %.3g GPU-hours at %.0f%% of %.1f TFLOP/s (%s)\n", gpu_hours, 100 * eff, gpu_tflops,
            tflops_given ? "--gpu-tflops" : "H100 SXM dense peak at the sweep's precision; set --gpu-tflops");
+    if (ad->enabled) {
+        /* every scale stops after its first round, or every scale reaches max */
+        double scale_max = (double)ds_sweep_max_seeds(s) / (double)seeds;
+        printf("adaptive: at least %lld runs, %.3g GPU-hours (every scale stops after its first "
+               "round); at most %lld runs, %.3g GPU-hours (every scale reaches max %lld)\n",
+               (long long)runs, gpu_hours, (long long)(s->n_scales * ds_sweep_max_seeds(s)),
+               gpu_hours * scale_max, (long long)ds_sweep_max_seeds(s));
+    }
     if (s->train.precision != DS_PREC_FP32)
         printf("note: the cuda backend computes in fp32 only and refuses train.precision %s "
                "(docs/cuda.md): this sweep runs on the cpu backend, and a GPU estimate is "
@@ -183,8 +200,18 @@ static void print_json(const ds_sweep *s, double gpu_tflops, double eff) {
     int64_t runs = (int64_t)s->n_scales * seeds;
     double gpu_hours = total_flops / (gpu_tflops * 1e12 * eff) / 3600.0;
     printf("},\n  \"totals\": {\"scales\": %d, \"runs\": %lld, \"flops\": %.17g, \"gpu_hours\": %.6g, "
-           "\"gpu_tflops\": %g, \"efficiency\": %g}\n}\n",
+           "\"gpu_tflops\": %g, \"efficiency\": %g}",
            s->n_scales, (long long)runs, total_flops, gpu_hours, gpu_tflops, eff);
+    if (s->seeds.adaptive.enabled) {
+        /* totals above: the first round; the most: every scale at max */
+        double k = (double)ds_sweep_max_seeds(s) / (double)seeds;
+        printf(",\n  \"adaptive\": {\"min_runs\": %lld, \"min_gpu_hours\": %.6g, \"max_runs\": %lld, "
+               "\"max_gpu_hours\": %.6g, \"step\": %lld, \"max\": %lld, \"ci_width\": %g}",
+               (long long)runs, gpu_hours, (long long)(s->n_scales * ds_sweep_max_seeds(s)),
+               gpu_hours * k, (long long)s->seeds.adaptive.step, (long long)s->seeds.adaptive.max,
+               s->seeds.adaptive.ci_width);
+    }
+    printf("\n}\n");
 }
 
 /* Reads the value of option argv[*i] (either "--opt=value" or "--opt value"). */

@@ -27,6 +27,7 @@ typedef struct {
 typedef struct {
     int scale;
     int64_t n, n_diverged, n_pending, n_failed;
+    int64_t n_unrequested; /* adaptive sweeps: seeds of the axis this scale never asked for */
     double mean, median, mode, std, w2, g1, g2, bc, dip, dip_p;
     ds_ci p, ms;
     double hist_lo, hist_hi; /* the histogram's range (the KDE grid's too) */
@@ -77,6 +78,7 @@ static void compute_row(const ds_results *r, const report_opts *o, int l, int sc
     row->scale = scale;
     row->n_diverged = ds_results_count(r, scale, DS_RUN_DIVERGED);
     row->n_pending = ds_results_count(r, scale, DS_RUN_PENDING);
+    row->n_unrequested = ds_results_count(r, scale, DS_RUN_UNREQUESTED);
     row->n_failed = ds_results_count(r, scale, DS_RUN_FAILED);
     size_t n = scale_values(r, o->metric, scale, l, buf);
     row->n = (int64_t)n;
@@ -180,9 +182,9 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
     if (o->format == FMT_TABLE) {
         printf("\nfamily %s (%d scales; W2 to %s)\n", fam->name, fam->n,
                largest >= 0 ? r->scale_name[largest] : "-");
-        printf("%-12s %10s %4s %3s %3s %6s %6s %6s %6s %22s %22s %6s %6s %6s\n", "scale",
+        printf("%-12s %10s %4s %3s %3s %6s %6s %6s %6s %22s %22s %6s %6s %6s %6s %5s\n", "scale",
                "params", "n", "div", "pend", "mean", "median", "mode", "std", "p_success [95% CI]",
-               "mean_success [95% CI]", "W2", "BC", "dip_p");
+               "mean_success [95% CI]", "W2", "BC", "dip_p", "ci_w", "unreq");
         for (int k = 0; k < fam->n; k++) {
             scale_row *w = &rows[k];
             char pcol[64], mcol[64];
@@ -190,12 +192,13 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
                      fnum(b[1], 32, w->p.lo, 2), fnum(b[2], 32, w->p.hi, 2));
             snprintf(mcol, sizeof mcol, "%s [%s,%s]", fnum(b[3], 32, w->ms.est, 3),
                      fnum(b[4], 32, w->ms.lo, 3), fnum(b[5], 32, w->ms.hi, 3));
-            printf("%-12s %10lld %4lld %3lld %4lld %6s %6s %6s %6s %22s %22s %6s %6s %6s\n",
+            printf("%-12s %10lld %4lld %3lld %4lld %6s %6s %6s %6s %22s %22s %6s %6s %6s %6s %5lld\n",
                    r->scale_name[w->scale], (long long)r->n_params[w->scale], (long long)w->n,
                    (long long)w->n_diverged, (long long)w->n_pending, fnum(b[6], 32, w->mean, 3),
                    fnum(b[7], 32, w->median, 3), fnum(b[8], 32, w->mode, 3),
                    fnum(b[9], 32, w->std, 3), pcol, mcol, fnum(b[10], 32, w->w2, 3),
-                   fnum(b[11], 32, w->bc, 3), fnum(b[12], 32, w->dip_p, 3));
+                   fnum(b[11], 32, w->bc, 3), fnum(b[12], 32, w->dip_p, 3),
+                   fnum(b[13], 32, w->p.hi - w->p.lo, 3), (long long)w->n_unrequested);
         }
         for (int which = 0; which < 2; which++) {
             size_t *top = which ? topL : topB, nt = which ? nL : nB;
@@ -220,7 +223,8 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
                    (long long)r->n_params[w->scale], r->eval_lengths[l], (long long)w->n,
                    (long long)w->n_diverged, (long long)w->n_pending, (long long)w->n_failed);
             for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) printf(",%s", fnum(b[0], 32, v[i], 6));
-            printf("\n");
+            printf(",%s,%s,%lld\n", fnum(b[1], 32, w->p.hi - w->p.lo, 6),
+                   fnum(b[2], 32, w->ms.hi - w->ms.lo, 6), (long long)w->n_unrequested);
         }
     } else {
         printf("%s\n    {\"name\": ", first_family ? "" : ",");
@@ -233,9 +237,13 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
             printf("%s\n      {\"scale\": ", k ? "," : "");
             jstr(stdout, r->scale_name[w->scale]);
             printf(", \"n_params\": %lld, \"n\": %lld, \"n_diverged\": %lld, \"n_pending\": %lld, "
-                   "\"n_failed\": %lld",
+                   "\"n_failed\": %lld, \"n_unrequested\": %lld",
                    (long long)r->n_params[w->scale], (long long)w->n, (long long)w->n_diverged,
-                   (long long)w->n_pending, (long long)w->n_failed);
+                   (long long)w->n_pending, (long long)w->n_failed, (long long)w->n_unrequested);
+            printf(", \"p_success_ci_width\": ");
+            jnum(stdout, w->p.hi - w->p.lo);
+            printf(", \"mean_success_ci_width\": ");
+            jnum(stdout, w->ms.hi - w->ms.lo);
             const char *names[] = {"mean", "median", "mode", "std", "p_success", "p_success_lo",
                                    "p_success_hi", "mean_success", "mean_success_lo",
                                    "mean_success_hi", "w2_to_largest", "skewness", "kurtosis",
@@ -411,26 +419,31 @@ int ds_cmd_report(int argc, char **argv) {
         goto done;
     }
 
-    int64_t counts[4] = {0};
+    int64_t counts[DS_N_RUN_STATUS] = {0};
     for (int sc = 0; sc < r.n_scales; sc++)
-        for (int st = 0; st < 4; st++) counts[st] += ds_results_count(&r, sc, st);
+        for (int st = 0; st < DS_N_RUN_STATUS; st++) counts[st] += ds_results_count(&r, sc, st);
     const char *mname = ds_metric_names[o.metric];
     if (o.format == FMT_TABLE) {
         printf("%s: sweep '%s', precision %s, %d scales x %lld seeds: %lld done, %lld diverged, "
-               "%lld failed, %lld pending\n",
+               "%lld failed, %lld pending",
                o.path, r.sweep_name, r.precision, r.n_scales, (long long)r.n_seeds,
                (long long)counts[1], (long long)counts[3], (long long)counts[2],
                (long long)counts[0]);
+        /* an adaptive sweep: scales have different seed counts (n per row) */
+        if (counts[DS_RUN_UNREQUESTED])
+            printf(", %lld unrequested (adaptive seeds)", (long long)counts[DS_RUN_UNREQUESTED]);
+        printf("\n");
         printf("metric %s at length %d, success = %s %s %g; n counts done and diverged runs%s\n",
                mname, r.eval_lengths[l], mname, lower_is_better(o.metric) ? "<=" : ">=", o.tau,
                o.metric == DS_M_EM ? " (diverged = EM 0)" : "");
-        printf("CIs: 95%% percentile bootstrap, %d resamples; dip_p: Hartigan's dip test, %d uniform "
-               "simulations\n",
+        printf("CIs: 95%% percentile bootstrap, %d resamples (ci_w: width of p_success's); dip_p: "
+               "Hartigan's dip test, %d uniform simulations\n",
                DS_BOOT_RESAMPLES, DS_DIP_SIMS);
     } else if (o.format == FMT_CSV) {
         printf("family,scale,n_params,length,n,n_diverged,n_pending,n_failed,mean,median,mode,std,"
                "p_success,p_success_lo,p_success_hi,mean_success,mean_success_lo,mean_success_hi,"
-               "w2_to_largest,skewness,kurtosis,bimodality_coefficient,dip,dip_p\n");
+               "w2_to_largest,skewness,kurtosis,bimodality_coefficient,dip,dip_p,"
+               "p_success_ci_width,mean_success_ci_width,n_unrequested\n");
     } else {
         printf("{\"file\": ");
         jstr(stdout, o.path);
@@ -442,10 +455,11 @@ int ds_cmd_report(int argc, char **argv) {
                r.eval_lengths[l], lower_is_better(o.metric) ? "<=" : ">=");
         jnum(stdout, o.tau);
         printf(", \"n_seeds\": %lld, \"done\": %lld, \"diverged\": %lld, \"failed\": %lld, "
-               "\"pending\": %lld, \"bootstrap_resamples\": %d, \"dip_simulations\": %d,\n "
-               "\"families\": [",
+               "\"pending\": %lld, \"unrequested\": %lld, \"bootstrap_resamples\": %d, "
+               "\"dip_simulations\": %d,\n \"families\": [",
                (long long)r.n_seeds, (long long)counts[1], (long long)counts[3],
-               (long long)counts[2], (long long)counts[0], DS_BOOT_RESAMPLES, DS_DIP_SIMS);
+               (long long)counts[2], (long long)counts[0], (long long)counts[DS_RUN_UNREQUESTED],
+               DS_BOOT_RESAMPLES, DS_DIP_SIMS);
     }
     int first = 1;
     for (int i = 0; i < r.n_families; i++) {

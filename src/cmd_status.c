@@ -52,20 +52,34 @@ int ds_cmd_status(int argc, char **argv) {
            "git %s)%s\n",
            path, r.sweep_name, r.n_scales, (long long)r.n_seeds, r.precision, r.created,
            r.distsweep_version, r.git_commit, r.swmr ? "" : "");
-    printf("%-14s %12s %8s %9s %7s %8s\n", "scale", "params", "done", "diverged", "failed",
+    /* An adaptive sweep's scales have their own seed counts: two more
+     * columns, the seeds a scale requested and the rest of the axis. */
+    int adaptive = 0;
+    for (int sc = 0; sc < r.n_scales; sc++) adaptive |= ds_results_count(&r, sc, DS_RUN_UNREQUESTED) > 0;
+    printf("%-14s %12s %8s %9s %7s %8s", "scale", "params", "done", "diverged", "failed",
            "pending");
-    int64_t tot[4] = {0, 0, 0, 0};
+    if (adaptive) printf(" %6s %11s", "seeds", "unrequested");
+    printf("\n");
+    int64_t tot[DS_N_RUN_STATUS] = {0};
     for (int sc = 0; sc < r.n_scales; sc++) {
-        int64_t c[4];
-        for (int k = 0; k < 4; k++) c[k] = ds_results_count(&r, sc, k), tot[k] += c[k];
-        printf("%-14s %12lld %8lld %9lld %7lld %8lld\n", r.scale_name[sc],
+        int64_t c[DS_N_RUN_STATUS];
+        for (int k = 0; k < DS_N_RUN_STATUS; k++) c[k] = ds_results_count(&r, sc, k), tot[k] += c[k];
+        printf("%-14s %12lld %8lld %9lld %7lld %8lld", r.scale_name[sc],
                (long long)r.n_params[sc], (long long)c[DS_RUN_DONE],
                (long long)c[DS_RUN_DIVERGED], (long long)c[DS_RUN_FAILED],
                (long long)c[DS_RUN_PENDING]);
+        if (adaptive)
+            printf(" %6lld %11lld", (long long)(r.n_seeds - c[DS_RUN_UNREQUESTED]),
+                   (long long)c[DS_RUN_UNREQUESTED]);
+        printf("\n");
     }
-    printf("%-14s %12s %8lld %9lld %7lld %8lld\n", "total", "", (long long)tot[DS_RUN_DONE],
+    printf("%-14s %12s %8lld %9lld %7lld %8lld", "total", "", (long long)tot[DS_RUN_DONE],
            (long long)tot[DS_RUN_DIVERGED], (long long)tot[DS_RUN_FAILED],
            (long long)tot[DS_RUN_PENDING]);
+    if (adaptive)
+        printf(" %6lld %11lld", (long long)((int64_t)r.n_scales * r.n_seeds - tot[DS_RUN_UNREQUESTED]),
+               (long long)tot[DS_RUN_UNREQUESTED]);
+    printf("\n");
 
     /* Rate: runs stored during the last hour of journal activity. */
     char jpath[4200], created[DS_JOURNAL_CREATED_MAX];

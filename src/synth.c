@@ -155,6 +155,8 @@ int ds_synth_pack(double seconds, const ds_sweep *s, int scale_idx, const int64_
         free(p);
         return err->code;
     }
+    const char *dv = getenv("DISTSWEEP_SYNTH_DIVERGE");
+    int diverge = !(dv && !strcmp(dv, "0"));
     int64_t n_log = s->train.log_every > 0 ? steps / s->train.log_every : 0;
     for (int r = 0; r < R; r++) {
         ds_run_result *res = &results[r];
@@ -163,8 +165,7 @@ int ds_synth_pack(double seconds, const ds_sweep *s, int scale_idx, const int64_
         res->steps_done = steps;
         res->wall_s = ds_now() - t0;
         int success = u01(scale_idx, seeds[r], 10, 0) < p[scale_idx];
-        /* only failed seeds diverge, so that P(counted success) is p exactly */
-        int diverged = seeds[r] % 11 == 10 && !success;
+        int diverged = diverge && seeds[r] % 11 == 10;
         res->status = diverged ? DS_RUN_DIVERGED : DS_RUN_DONE;
         res->final_loss = diverged ? NAN : loss_at(scale_idx, seeds[r], steps, steps);
         for (int l = 0; l < DS_MAX_EVAL_LENGTHS; l++)

@@ -8,7 +8,7 @@
  * curve that are pure functions of (scale, seed, step) — so any schedule,
  * rank count or sequence of kills and resumes must give bit-identical files.
  * Selected by `distsweep run --synthetic-job-seconds X` (hidden option).
- * Failed seeds (below) with seed % 11 == 10 diverge; the environment variable
+ * Seeds with seed % 11 == 10 diverge (unless DISTSWEEP_SYNTH_DIVERGE=0); the environment variable
  * DISTSWEEP_SYNTH_FAIL_SEED=N makes every pack holding seed N fail (a job error).
  *
  * Metrics have a known two-mode distribution per scale (docs/running.md,
@@ -17,7 +17,10 @@
  * A successful seed's em, minprob and token_acc lie in [0.9, 1) and its
  * error and loss in [0, 0.1); a failed seed's the other way round. p_i is
  * i / (n_scales - 1) (0.5 for a single scale), or the i-th number of the
- * comma-separated list in DISTSWEEP_SYNTH_P (one per scale, each in [0, 1]). */
+ * comma-separated list in DISTSWEEP_SYNTH_P (one per scale, each in [0, 1]).
+ * A diverged seed keeps its metrics but counts as EM 0 (src/record.h), so
+ * p_i is the counted success probability exactly only with
+ * DISTSWEEP_SYNTH_DIVERGE=0 (the adaptive tests' and benchmark's setting). */
 #ifndef DS_SYNTH_H
 #define DS_SYNTH_H
 
