@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adaptive.h"
 #include "cli.h"
 #include "common.h"
 #include "results.h"
@@ -290,6 +291,79 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
     return 0;
 }
 
+/* --- adaptive seeds ------------------------------------------------------------- */
+
+/* An adaptive sweep (seeds.adaptive in the file's sweep_yaml): every scale's
+ * allocation as the scheduler decides it (src/adaptive.h, replayed over the
+ * stored runs): seeds requested, the statistic and its interval at the last
+ * decision (keyed by sweep, scale and round, so not report's own CI columns),
+ * and whether the scale stopped narrow enough, at max, or waits for a
+ * round. Nothing for a fixed sweep or a sweep text that does not load. */
+static void report_adaptive(const ds_results *r, int format, int *printed) {
+    ds_sweep *s = NULL;
+    ds_error e = {0};
+    *printed = 0;
+    if (!r->sweep_yaml || !*r->sweep_yaml || ds_sweep_load_text("sweep_yaml", r->sweep_yaml, &s, &e))
+        return;
+    const ds_adaptive_spec *a = &s->seeds.adaptive;
+    if (!a->enabled || s->n_scales != r->n_scales || a->length_idx >= r->n_lengths) {
+        ds_sweep_free(s);
+        return;
+    }
+    static const char *const stat_names[] = {"p_success", "mean_success", "mean"};
+    uint8_t *st = DS_MALLOC((size_t)r->n_seeds + 1);
+    double *v = DS_MALLOC(sizeof *v * ((size_t)r->n_seeds + 1));
+    char b[4][32];
+    if (format == FMT_TABLE)
+        printf("\nadaptive seeds: %s of %s at length %d, threshold %g, ci_width %g, step %lld, "
+               "max %lld (interval of the last decision)\n%-12s %9s %4s %8s %18s %7s  %s\n",
+               stat_names[a->statistic], ds_metric_names[a->metric], a->length,
+               a->statistic == DS_ADAPT_MEAN ? NAN : a->threshold, a->ci_width,
+               (long long)a->step, (long long)a->max, "scale", "requested", "n", "estimate",
+               "95% CI", "width", "state");
+    else if (format == FMT_JSON)
+        printf(",\n \"adaptive\": {\"statistic\": \"%s\", \"metric\": \"%s\", \"length\": %d, "
+               "\"threshold\": %.10g, \"ci_width\": %.10g, \"step\": %lld, \"max\": %lld, \"scales\": [",
+               stat_names[a->statistic], ds_metric_names[a->metric], a->length, a->threshold,
+               a->ci_width, (long long)a->step, (long long)a->max);
+    for (int sc = 0; sc < r->n_scales; sc++) {
+        for (int64_t i = 0; i < r->n_seeds; i++) {
+            st[i] = r->status[ds_res_run(r, sc, i)];
+            v[i] = ds_run_counted_value(st[i], a->metric, ds_res_metric(r, a->metric, sc, i, a->length_idx));
+        }
+        ds_adapt_state as = {0};
+        ds_adapt_decide(s, sc, st, v, r->n_seeds, &as);
+        const char *state = !as.stopped ? "waiting" : as.hi - as.lo <= a->ci_width ? "narrow" : "max";
+        if (format == FMT_TABLE) {
+            char ci[64];
+            snprintf(ci, sizeof ci, "[%s,%s]", fnum(b[0], 32, as.lo, 3), fnum(b[1], 32, as.hi, 3));
+            printf("%-12s %9lld %4lld %8s %18s %7s  %s", r->scale_name[sc], (long long)as.requested,
+                   (long long)as.n, fnum(b[2], 32, as.est, 3), ci, fnum(b[3], 32, as.hi - as.lo, 3),
+                   state);
+            if (!as.stopped) printf(" for round %d", as.round);
+            printf("\n");
+        } else if (format == FMT_JSON) {
+            printf("%s\n   {\"scale\": ", sc ? "," : "");
+            jstr(stdout, r->scale_name[sc]);
+            printf(", \"requested\": %lld, \"n\": %lld, \"round\": %d, \"estimate\": ",
+                   (long long)as.requested, (long long)as.n, as.round);
+            jnum(stdout, as.est);
+            printf(", \"lo\": ");
+            jnum(stdout, as.lo);
+            printf(", \"hi\": ");
+            jnum(stdout, as.hi);
+            printf(", \"width\": ");
+            jnum(stdout, as.hi - as.lo);
+            printf(", \"state\": \"%s\"}", state);
+        }
+    }
+    if (format == FMT_JSON) printf("]}");
+    *printed = 1;
+    free(st);
+    free(v);
+    ds_sweep_free(s);
+}
+
 /* --- command line --------------------------------------------------------------- */
 
 static void usage(FILE *f) {
@@ -467,7 +541,10 @@ int ds_cmd_report(int argc, char **argv) {
         report_family(&r, &o, l, &r.families[i], &dc, first);
         first = 0;
     }
-    if (o.format == FMT_JSON) printf("]}\n");
+    if (o.format == FMT_JSON) printf("]");
+    int adaptive = 0;
+    if (o.format != FMT_CSV) report_adaptive(&r, o.format, &adaptive);
+    if (o.format == FMT_JSON) printf("}\n");
     rc = DS_EXIT_OK;
 done:
     for (int i = 0; i < dc.count; i++) free(dc.e[i].null);

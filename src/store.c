@@ -130,6 +130,15 @@ int ds_store_probe_path(const char *path, ds_store_probe *p, ds_error *err) {
     f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
     if (f < 0) f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     if (f < 0) {
+        /* A writer killed inside ds_store_open, before its switch to SWMR,
+         * leaves the non-SWMR write flag set, which both opens above refuse.
+         * Read-only with the flag ignored (not cleared: nothing is written;
+         * seen with SIGKILL at start-up, tests/mpi adaptive_chaos). */
+        hbool_t yes = 1;
+        if (H5Pset(fapl, "clear_status_flags", &yes) < 0) goto h5fail;
+        f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    }
+    if (f < 0) {
         ds_error_set(err, DS_EXIT_USAGE,
                      "%s: an HDF5 file that HDF5 cannot open (corrupt?); refusing to touch it",
                      path);
@@ -949,15 +958,21 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
         char h[32];
         snprintf(h, sizeof h, "%016llx", (unsigned long long)s->yaml_hash);
         char *old = ds_h5_attr_string(st->file, ds_attr_name(DS_A_SWEEP_HASH));
-        if (!old || strcmp(old, h)) {
-            if (write_attr_str(st->file, ds_attr_name(DS_A_SWEEP_YAML),
-                               s->yaml_text ? s->yaml_text : "", err) ||
+        /* the text too: settings outside the hash (seeds.count,
+         * seeds.adaptive) change it, and `report` replays the adaptive
+         * decisions of the text stored (src/cmd_report.c) */
+        char *old_yaml = ds_h5_attr_string(st->file, ds_attr_name(DS_A_SWEEP_YAML));
+        const char *yaml = s->yaml_text ? s->yaml_text : "";
+        if (!old || strcmp(old, h) || !old_yaml || strcmp(old_yaml, yaml)) {
+            if (write_attr_str(st->file, ds_attr_name(DS_A_SWEEP_YAML), yaml, err) ||
                 write_attr_str(st->file, ds_attr_name(DS_A_SWEEP_HASH), h, err)) {
                 free(old);
+                free(old_yaml);
                 goto fail;
             }
         }
         free(old);
+        free(old_yaml);
     }
     doing = "read the result file";
     if (cache_spaces(st, err)) goto fail;

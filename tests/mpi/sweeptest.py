@@ -616,6 +616,162 @@ def sc_progress(work):
           f"no plausible ETA before the first run finished: {lines}")
 
 
+
+# ---- adaptive seeds (seeds.adaptive, src/adaptive.h) -----------------------
+
+TRUTH = "0,0.1,0.5,0.9,1"  # DISTSWEEP_SYNTH_P of the adaptive scenarios
+
+
+def adaptive_text(**subst):
+    return sweep_text("adaptive.yaml", **subst)
+
+
+def requested(d):
+    """Seeds each scale requested: the runs that are not unrequested (4)."""
+    return [int((row != 4).sum()) for row in d["runs/status"]]
+
+
+def adaptive_report(out):
+    import json
+    p = run([A.bin, "report", out, "--length", "15", "--format", "json"])
+    check(p.returncode == 0, f"report: {p.stderr}")
+    return json.loads(p.stdout)["adaptive"]
+
+
+def adaptive_run(y, out, env, np_=3, synth=0.02):
+    p = ds([y, "-o", out, "--quiet"], np_=np_, synth=synth, extra_env=env)
+    check(p.returncode == 0, f"{out}: exit {p.returncode}: {p.stderr[-1500:]}")
+    return load(out)
+
+
+def check_allocation(d, rep, ci_width, mx, label):
+    """Every scale stopped narrow enough or at max; the axis is the largest
+    scale; requested seeds finished, the rest unrequested; report agrees."""
+    st = d["runs/status"]
+    req = requested(d)
+    check(st.shape[1] == max(req), f"{label}: axis {st.shape[1]}, largest scale {max(req)}")
+    for sc, n in enumerate(req):
+        check(np.isin(st[sc, :n], [1, 3]).all() and (st[sc, n:] == 4).all(),
+              f"{label}: scale {sc}: requested seeds not all finished, or a gap: {st[sc]}")
+        r = rep["scales"][sc]
+        check(r["requested"] == n and r["state"] in ("narrow", "max"), f"{label}: scale {sc}: {r}")
+        check((r["width"] is not None and r["width"] <= ci_width + 1e-12) or n == mx,
+              f"{label}: scale {sc}: width {r['width']} > {ci_width} below max ({n} seeds)")
+        check(r["state"] != "max" or n == mx, f"{label}: scale {sc}: {r}")
+    return req
+
+
+def sc_adaptive(work):
+    """An adaptive sweep on 3 ranks: every scale ends with its CI at most
+    ci_width wide or at max, scales near p = 0.5 get more seeds than those
+    near 0 or 1; status and plan show it; lowering ci_width or raising max
+    continues the finished file (same sweep hash) to exactly what a fresh
+    sweep with the new values gives; a bad adaptive block and dropping the
+    block are refused with the file untouched."""
+    env = {"DISTSWEEP_SYNTH_P": TRUTH, "DISTSWEEP_SYNTH_DIVERGE": "0"}
+    y = write(os.path.join(work, "a.yaml"), adaptive_text())
+    out = os.path.join(work, "a.h5")
+    d = adaptive_run(y, out, env)
+    req = check_allocation(d, adaptive_report(out), 0.3, 48, "first")
+    print("seeds per scale (p = " + TRUTH + "):", req, flush=True)
+    check(req[2] > max(req[0], req[4]) and req[2] >= max(req[1], req[3]),
+          f"p = 0.5 should get the most seeds: {req}")
+    check(req[0] == 8 and req[4] == 8, f"p = 0 and p = 1 stop after the first round: {req}")
+    em = d["metrics/em"][:, :, 1]
+    check((em[0, :req[0]] < 0.5).all() and (em[4, :req[4]] >= 0.5).all(), "synthetic truth p = 0, 1")
+    # status: the per-scale seed counts
+    p = run([A.bin, "status", out])
+    rows = {l.split()[0]: l.split() for l in p.stdout.splitlines()[2:7]}
+    names = list(rows)
+    check(p.returncode == 0 and "unrequested" in p.stdout and
+          [int(rows[n][6]) for n in names] == req, f"status:\n{p.stdout}")
+    # plan: least and most runs
+    p = run([A.bin, "plan", y])
+    check(re.search(r"adaptive: at least 40 runs, .* at most 240 runs", p.stdout) is not None,
+          f"plan:\n{p.stdout}")
+    with h5py.File(out, "r") as f:
+        hash0 = f.attrs["sweep_hash"]
+    # continue: a lower ci_width, then a higher max
+    for step, subst in enumerate([{"ci_width": "0.2"}, {"ci_width": "0.2", "max": "64"}]):
+        y2 = write(os.path.join(work, f"c{step}.yaml"), adaptive_text(**subst))
+        before = requested(load(out))
+        d2 = adaptive_run(y2, out, env, np_=2)
+        with h5py.File(out, "r") as f:
+            check(f.attrs["sweep_hash"] == hash0, f"{subst}: sweep hash changed")
+        mx = int(subst.get("max", 48))
+        req2 = check_allocation(d2, adaptive_report(out), 0.2, mx, f"continued {subst}")
+        check(req2 != before and all(a >= b for a, b in zip(req2, before)),
+              f"{subst}: {before} -> {req2}: no scale continued")
+        fresh = adaptive_run(y2, os.path.join(work, f"f{step}.h5"), env, np_=2)
+        check(requested(fresh) == req2, f"{subst}: fresh sweep {requested(fresh)}, continued {req2}")
+        same(fresh, d2, [k for k in COMPARE if k != "runs/attempts"])
+        print(f"continued {subst}: {before} -> {req2}", flush=True)
+    # refused, the file untouched: a bad adaptive block, and no block at all
+    m = md5(out)
+    bad = write(os.path.join(work, "bad.yaml"), adaptive_text(ci_width="-1"))
+    p = ds([bad, "-o", out, "--quiet"], synth=0.02, extra_env=env)
+    line = next(i + 1 for i, l in enumerate(open(bad).read().splitlines()) if "ci_width" in l)
+    check(p.returncode == 2 and f"bad.yaml:{line}:15: seeds.adaptive.ci_width must be greater than 0"
+          in p.stderr, f"bad block: exit {p.returncode}: {p.stderr}")
+    fixed = write(os.path.join(work, "fixed.yaml"),
+                  re.sub(r"(?ms)^  adaptive:.*?(?=^scales:)", "", adaptive_text()))
+    p = ds([fixed, "-o", out, "--quiet"], synth=0.02, extra_env=env)
+    check(p.returncode == 2 and "seeds.count" in p.stderr, f"no block: exit {p.returncode}: {p.stderr}")
+    check(md5(out) == m, "a refused sweep changed the file")
+
+
+def sc_adaptive_chaos(work):
+    """SIGKILL rank 0 of an adaptive sweep at random moments (seeded), resume:
+    the same seeds per scale and bit-identical results as an uninterrupted
+    sweep, no run stored twice, no checkpoint left."""
+    rng = random.Random(int(os.environ.get("DISTSWEEP_CHAOS_SEED", "18")))
+    env = {"DISTSWEEP_SYNTH_P": "0,0.25,0.5,0.75,1"}  # diverging seeds too (EM 0)
+    y = write(os.path.join(work, "a.yaml"), adaptive_text())
+    ref = adaptive_run(y, os.path.join(work, "ref.h5"), env, np_=2, synth=0.1)
+    kills = 0
+    for rnd in range(3):
+        out = os.path.join(work, f"k{rnd}.h5")
+        for attempt in range(10):
+            n = rng.choice([2, 3])
+            cmd = [A.mpiexec, "-np", str(n), "--oversubscribe", A.bin, y, "-o", out, "--quiet",
+                   "--synthetic-job-seconds", "0.1"]
+            p = subprocess.Popen(cmd, env=dict(ENV, **env), stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+            if attempt < 2:  # two kills per round, then let it finish
+                time.sleep(rng.uniform(0.5, 2.0))
+                ranks = children(p.pid)
+                if ranks and p.poll() is None:
+                    os.kill(ranks[0], signal.SIGKILL)  # rank 0, the writer
+                    kills += 1
+                try:
+                    p.communicate(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.communicate()
+                for pid in ranks:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                time.sleep(0.2)
+                continue
+            err = p.communicate(timeout=120)[1]
+            if p.returncode == 0:
+                break
+            check(False, f"round {rnd}: resume exited {p.returncode}: {err[-1500:]}")
+        d = load(out)
+        check(requested(d) == requested(ref), f"round {rnd}: seeds {requested(d)}, "
+              f"uninterrupted {requested(ref)}")
+        same(ref, d)
+        keys = [(r[0], r[1]) for r in journal(out + ".journal")]
+        check(len(keys) == len(set(keys)), f"round {rnd}: a run was stored twice")
+        check(len(keys) == int(np.isin(ref["runs/status"], [1, 2, 3]).sum()),
+              f"round {rnd}: {len(keys)} journal records")
+        check(os.listdir(out + ".ckpt") == [], f"round {rnd}: checkpoints left")
+        print(f"round {rnd}: ok, seeds per scale {requested(d)}", flush=True)
+    print("rank-0 kills:", kills)
+    check(kills >= 3, f"only {kills} kills landed")
+
 SCENARIOS = {k[3:]: v for k, v in globals().items() if k.startswith("sc_")}
 
 

@@ -7,3 +7,10 @@ target_include_directories(test_packplan PRIVATE ${CMAKE_SOURCE_DIR}/tests)
 target_link_libraries(test_packplan PRIVATE dscore)
 add_test(NAME sched.packplan COMMAND test_packplan)
 set_tests_properties(sched.packplan PROPERTIES LABELS unit TIMEOUT 60)
+
+# The adaptive round rule (src/adaptive.c): rounds, blocking, purity, keys.
+add_executable(test_adaptive ${CMAKE_CURRENT_LIST_DIR}/test_adaptive.c)
+target_include_directories(test_adaptive PRIVATE ${CMAKE_SOURCE_DIR}/tests)
+target_link_libraries(test_adaptive PRIVATE dscore)
+add_test(NAME sched.adaptive COMMAND test_adaptive)
+set_tests_properties(sched.adaptive PROPERTIES LABELS unit TIMEOUT 60)
