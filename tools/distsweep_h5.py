@@ -103,6 +103,11 @@ class Results:
         """60 if evaluated, else the first length (as `distsweep report`)."""
         return 60 if 60 in self.eval_lengths else int(self.eval_lengths[0])
 
+    def requested(self, scale):
+        """Seeds the scale asked for: the whole axis, but for an adaptive
+        sweep (src/adaptive.h) the ones not marked unrequested."""
+        return int((self.status[scale] != UNREQUESTED).sum())
+
     def counted(self, metric, scale, length_index):
         """The values of the counted runs of one scale at one length: done runs
         with their (finite) value, diverged runs with EM 0."""
@@ -307,11 +312,15 @@ def summary(res, out=sys.stdout):
     for name, idx in res.families.items():
         p(f"  family {name}: " + " < ".join(res.scale_names[i] for i in idx))
     p("  mean EM of counted runs (done; diverged = 0) per scale and length:")
-    p("    %-12s %12s %5s " % ("scale", "params", "n") + " ".join("%7s" % f"L{int(l)}" for l in res.eval_lengths))
+    # an adaptive sweep: each scale has its own seed count (column "seeds")
+    adaptive = bool((res.status == UNREQUESTED).any())
+    p("    %-12s %12s %5s " % ("scale", "params", "n") + ("%5s " % "seeds" if adaptive else "")
+      + " ".join("%7s" % f"L{int(l)}" for l in res.eval_lengths))
     for s in range(res.n_scales):
         n = int(np.isin(res.status[s], (DONE, DIVERGED)).sum())
         ms = [res.counted("em", s, l) for l in range(len(res.eval_lengths))]
         p("    %-12s %12d %5d " % (res.scale_names[s], int(res.scales["n_params"][s]), n)
+          + ("%5d " % res.requested(s) if adaptive else "")
           + " ".join("%7.3f" % (v.mean() if len(v) else np.nan) for v in ms))
 
 

@@ -146,6 +146,11 @@ def fig_success(res, fam, metric, li, tau):
         if metric in BOUNDED:
             ax.set_ylim(-0.02, 1.02)
         ax.legend(fontsize=8)
+    # seeds per scale differ in an adaptive sweep: say how many each point has
+    for x, y, s in zip(params, st[:, 0], idx):
+        if np.isfinite(y):
+            axes[0].annotate(f"n={len(res.counted(metric, s, li))}", (x, y), textcoords="offset points",
+                             xytext=(0, 6), ha="center", fontsize=7)
     axes[0].set_title("success probability")
     axes[1].set_title("mean of successful runs")
     fig.suptitle(f"{fam}: success at threshold {tau:g}, test length {L}")

@@ -689,6 +689,25 @@ def sc_adaptive(work):
     p = run([A.bin, "plan", y])
     check(re.search(r"adaptive: at least 40 runs, .* at most 240 runs", p.stdout) is not None,
           f"plan:\n{p.stdout}")
+    # tools/: per-scale seed counts in the loader, the DataFrame, compare, the plots
+    sys.path.insert(0, os.path.join(A.src, "tools"))
+    import distsweep_h5 as dh
+    res = dh.load(out)
+    check([res.requested(s) for s in range(5)] == req, "distsweep_h5 requested")
+    check([len(res.counted("em", s, 1)) for s in range(5)] == req, "distsweep_h5 counted")
+    df = dh.to_dataframe(res)
+    check(int((df.status == "unrequested").sum()) == (5 * max(req) - sum(req)) * 2, "DataFrame statuses")
+    p = run([sys.executable, os.path.join(A.src, "tools", "distsweep_h5.py"), out])
+    check(p.returncode == 0 and " seeds " in p.stdout, f"distsweep_h5 summary:\n{p.stdout}{p.stderr}")
+    p = run([sys.executable, os.path.join(A.src, "tools", "compare_results.py"), out, out,
+             "--length", "15", "--format", "json"])
+    import json
+    rows = json.loads(p.stdout) if p.returncode == 0 else []
+    rows = rows["scales"] if isinstance(rows, dict) else rows
+    check([r["n_a"] for r in rows] == req, f"compare_results n per scale: {p.stdout[:300]}{p.stderr}")
+    p = run([sys.executable, os.path.join(A.src, "tools", "plot_sweep.py"), out, "-o",
+             os.path.join(work, "plots"), "--length", "15", "--formats", "png"])
+    check(p.returncode == 0 and os.listdir(os.path.join(work, "plots")), f"plot_sweep: {p.stderr[-800:]}")
     with h5py.File(out, "r") as f:
         hash0 = f.attrs["sweep_hash"]
     # continue: a lower ci_width, then a higher max
