@@ -187,7 +187,31 @@ static void test_lower_is_better_and_mean(void) {
     ds_sweep_free(s);
 }
 
+/* The keyed bootstraps of src/stats.c: DS_BOOT_SEED's is report's, and on a
+ * 0/1 sample the mean's resamples are p_success's (the same indices). */
+static void test_keyed_bootstrap(void) {
+    double v[MAXS];
+    values(0.3, 1, v);
+    for (int i = 0; i < MAXS; i++) v[i] = v[i] > 0.5;
+    ds_ci a, am, b, bm, m;
+    ds_stats_success(v, 40, 0.5, &a, &am);
+    ds_stats_success_keyed(v, 40, 0.5, DS_BOOT_SEED, &b, &bm);
+    CHECK(a.est == b.est && a.lo == b.lo && a.hi == b.hi && am.lo == bm.lo);
+    ds_stats_mean_ci(v, 40, 1234, &m);
+    ds_stats_success_keyed(v, 40, 0.5, 1234, &b, &bm);
+    CHECK(m.est == b.est && m.lo == b.lo && m.hi == b.hi);
+    CHECK(m.lo < m.est && m.est < m.hi);
+    ds_stats_success_keyed(v, 40, 0.5, 1235, &b, &bm);
+    CHECK(b.est == m.est); /* another key: the same estimate */
+    for (int i = 0; i < 10; i++) v[i] = 0.25;
+    ds_stats_mean_ci(v, 10, 7, &m);
+    CHECK(m.est == 0.25 && m.lo == 0.25 && m.hi == 0.25);
+    ds_stats_mean_ci(v, 0, 7, &m);
+    CHECK(isnan(m.est) && isnan(m.lo) && isnan(m.hi));
+}
+
 int main(void) {
+    test_keyed_bootstrap();
     test_constant_stops_first_round();
     test_half_grows_until_narrow();
     test_pending_blocks_failed_does_not();
