@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include "groupcomm.h"
 #include "model.h"
 #include "sweep.h"
 
@@ -25,6 +26,10 @@ typedef struct {
     int verbose;           /* say on stderr when a replica's loss diverges */
     int32_t *tok;          /* [R][batch][context], owned */
     uint8_t *mask;         /* [R][batch][context], owned */
+    /* Data-parallel group (ds_step_set_group): this member trains rows
+     * b0 .. b0+nb-1 of every batch; NULL: alone, all rows (b0 0, nb batch). */
+    ds_group *group;       /* not owned */
+    int b0, nb;
 } ds_step;
 
 /* Seconds of the parts of one step (host wall time; on a GPU, forward and
@@ -39,6 +44,19 @@ typedef struct {
 void ds_step_init(ds_step *st, const ds_sweep *s, ds_model *m, const int64_t *seeds, int R,
                   int nthreads, int verbose);
 void ds_step_free(ds_step *st);
+
+/* The share of every batch a member of group g trains: rows b0 .. b0+nb-1
+ * (whole sequences; ds_step_group_rows). Each step then adds the members'
+ * scored-token counts, loss sums and gradients over the group (groupcomm.h)
+ * before the divergence check and the update, so that every member takes
+ * the same step on the whole batch's gradient. The model must have room for
+ * nb rows. */
+void ds_step_set_group(ds_step *st, ds_group *g, int b0, int nb);
+
+/* Member j of a group of k's rows of a batch of B (k <= B): the contiguous
+ * block b0 = j*B/k .. (j+1)*B/k - 1, so the members' blocks in member order
+ * are the batch in order. */
+void ds_step_group_rows(int B, int k, int j, int *b0, int *nb);
 
 /* Runs training step `step` (update `step` of the schedule) of every active
  * replica. active[r] (in/out): 0 replicas are frozen (never updated again); a

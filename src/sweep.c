@@ -527,7 +527,7 @@ static int parse_seeds(yctx *c, yaml_node_t *m, ds_seed_spec *sd) {
     return 0;
 }
 
-static int parse_run(yctx *c, yaml_node_t *m, ds_run_spec *r) {
+static int parse_run(yctx *c, yaml_node_t *m, ds_run_spec *r, int batch) {
     r->pack = 0;
     r->checkpoint_every = 1000;
     r->max_attempts = 2;
@@ -559,11 +559,11 @@ static int parse_run(yctx *c, yaml_node_t *m, ds_run_spec *r) {
         node_enum(c, n, "run.backend", ds_backend_kind_names, &unused);
         return DS_EXIT_USAGE;
     }
-    /* Refused, not ignored, until data-parallel groups exist (docs/design.md §8). */
-    if (r->ranks_per_job != 1)
+    /* every member of a group trains at least one sequence of each batch */
+    if (r->ranks_per_job > batch)
         return FAIL(c, get(c, m, "ranks_per_job"),
-                    "run.ranks_per_job %d is not implemented yet: every pack is trained by one "
-                    "rank (use 1, or leave the key out)", r->ranks_per_job);
+                    "run.ranks_per_job %d is more than train.batch (%d): each rank of a group "
+                    "trains whole sequences of every batch", r->ranks_per_job, batch);
     return 0;
 }
 
@@ -580,6 +580,7 @@ static int add_scale(ds_sweep *s, int d, int L, int vocab_total) {
     sc->n_heads = d / s->model.head_dim;
     sc->n_params = ds_scale_params(d, L, vocab_total);
     sc->flops_per_step = ds_scale_flops_per_step(d, L, vocab_total, s->train.batch, s->train.context);
+    sc->ranks_per_job = 0; /* set by its families or run.ranks_per_job once parsed */
     return s->n_scales++;
 }
 
@@ -608,11 +609,11 @@ static int parse_family(yctx *c, yaml_node_t *m, int idx, ds_sweep *s, int vocab
     snprintf(what, sizeof what, "scales[%d]", idx);
     if (need_mapping(c, m, what)) return DS_EXIT_USAGE;
     static const char *const kinds[] = {"width", "depth", "params", "points", NULL};
-    static const char *const keys_by_kind[4][5] = {
-        {"family", "name", "depth", "width", NULL},
-        {"family", "name", "width", "depth", NULL},
-        {"family", "name", "params", "depth", NULL},
-        {"family", "name", "points", NULL, NULL},
+    static const char *const keys_by_kind[4][6] = {
+        {"family", "name", "depth", "width", "ranks_per_job", NULL},
+        {"family", "name", "width", "depth", "ranks_per_job", NULL},
+        {"family", "name", "params", "depth", "ranks_per_job", NULL},
+        {"family", "name", "points", "ranks_per_job", NULL, NULL},
     };
     yaml_node_t *fk, *n;
     int kind;
@@ -692,6 +693,30 @@ static int parse_family(yctx *c, yaml_node_t *m, int idx, ds_sweep *s, int vocab
             }
         f->scale_idx[f->n++] = si;
     }
+    /* A scale is trained once, so by one group size: a family's own value
+     * applies to its scales, and two families that give one scale
+     * different values are refused. */
+    yaml_node_t *kn = get(c, m, "ranks_per_job");
+    if (kn) {
+        snprintf(path, sizeof path, "%s.ranks_per_job", what);
+        if (node_int(c, kn, path, 1, 1 << 20, &f->ranks_per_job)) return DS_EXIT_USAGE;
+        if (f->ranks_per_job > s->train.batch)
+            return FAIL(c, kn, "%s %d is more than train.batch (%d): each rank of a group trains "
+                        "whole sequences of every batch", path, f->ranks_per_job, s->train.batch);
+        for (int j = 0; j < f->n; j++)
+            for (int i = 0; i < s->n_families; i++) {
+                const ds_family *o = &s->families[i];
+                for (int q = 0; o->ranks_per_job && o->ranks_per_job != f->ranks_per_job && q < o->n; q++)
+                    if (o->scale_idx[q] == f->scale_idx[j]) {
+                        const ds_scale *sc = &s->scales[f->scale_idx[j]];
+                        return FAIL(c, kn, "%s %d conflicts with ranks_per_job %d of family '%s' "
+                                    "(line %d) for the scale width %d, depth %d, which both name: "
+                                    "a scale is trained by one group size", path, f->ranks_per_job,
+                                    o->ranks_per_job, o->name, o->pos.line, sc->d_model, sc->n_layers);
+                    }
+            }
+        for (int j = 0; j < f->n; j++) s->scales[f->scale_idx[j]].ranks_per_job = f->ranks_per_job;
+    }
     s->n_families++;
     return 0;
 }
@@ -739,8 +764,10 @@ static int parse_root(yctx *c, yaml_node_t *root, ds_sweep *s) {
     if ((n = get(c, root, "name")) && check_name(c, n, "name", s->name)) return DS_EXIT_USAGE;
     if (parse_task(c, task, &s->task) || parse_model(c, get(c, root, "model"), &s->model) ||
         parse_train(c, train, &s->task, &s->train) || parse_seeds(c, seeds, &s->seeds) ||
-        parse_scales(c, scales, s) || parse_run(c, get(c, root, "run"), &s->run))
+        parse_scales(c, scales, s) || parse_run(c, get(c, root, "run"), &s->run, s->train.batch))
         return DS_EXIT_USAGE;
+    for (int i = 0; i < s->n_scales; i++)
+        if (!s->scales[i].ranks_per_job) s->scales[i].ranks_per_job = s->run.ranks_per_job;
     snprintf(s->output, sizeof s->output, "results/%s.h5", s->name);
     if ((n = get(c, root, "output"))) {
         if (n->type != YAML_SCALAR_NODE || is_null(n))
