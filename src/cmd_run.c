@@ -269,6 +269,7 @@ int ds_cmd_run(int argc, char **argv) {
         ds_backend_kind named = a.backend_set ? a.backend : s ? s->run.backend : DS_BACKEND_AUTO;
         if (!rc && named != DS_BACKEND_AUTO && a.synth_s < 0)
             rc = ds_backend_supports(named, s->train.precision, &err);
+        if (!rc) rc = ds_sched_check_groups(s, size, &err);
         if (!rc) rc = prepare_output(&a, s, out, &store, &lock, &err);
         if (rc) fprintf(stderr, "distsweep: %s\n", err.msg);
         if (rc == DS_EXIT_STORAGE)
