@@ -169,13 +169,16 @@ static void nccl_sum(ds_group *g, float *buf, size_t n) {
 #endif
 
 void ds_group_sum(ds_group *g, float *buf, size_t n) {
-    if (g->size == 1 || n == 0) return;
+    if (n == 0) return;
 #ifdef DISTSWEEP_HAVE_NCCL
+    /* even for one member: the same NCCL calls as a larger group (the
+     * one-rank test on a one-GPU machine, tests/gpu/test_nccl_group.c) */
     if (g->nccl) {
         nccl_sum(g, buf, n);
         return;
     }
 #endif
+    if (g->size == 1) return;
     if (!g->on_device) {
         host_sum(g, buf, n);
         return;
