@@ -86,19 +86,19 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
                         .step = 0, .wall_s = 0, .n_curve = 0, .curve_cap = curve_cap,
                         .active = active, .last_loss = last, .window = window, .curve = curve};
 
-    /* A group member holds activations for its rows only (src/step.h). */
+    /* A group member holds activations for its rows only, and with
+     * micro-batches for one micro-batch's (src/step.h). */
     const MPI_Comm *gcomm = opts ? opts->group : NULL;
-    int k = 1, member = 0, b0 = 0, nb = B;
+    int k = 1, member = 0;
     if (gcomm) {
         DS_MPI_CHECK(MPI_Comm_size(*gcomm, &k));
         DS_MPI_CHECK(MPI_Comm_rank(*gcomm, &member));
-        ds_step_group_rows(B, k, member, &b0, &nb);
     }
     int leader = member == 0;
     ds_backend_opts bo = {.kind = opts ? opts->backend : DS_BACKEND_CPU,
                           .precision = s->train.precision};
     ds_model_config cfg = ds_model_config_from_sweep(s, scale_idx, R);
-    cfg.B = nb;
+    cfg.B = ds_step_rows(tr, k, member);
     rc = ds_backend_create(&bo, &be, err);
     if (!rc) rc = ds_model_create(&cfg, be, &m, err);
     if (!rc && ckpt && access(ckpt, F_OK) == 0) {
@@ -119,7 +119,7 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
     double t_loop = ds_now(), t_log = t_loop;
     int64_t step0 = st.step;
     ds_step_init(&step_ctx, s, m, seeds, R, be->threads, verbose);
-    if (grp) ds_step_set_group(&step_ctx, grp, b0, nb);
+    if (grp) ds_step_set_group(&step_ctx, grp);
     for (int64_t step = st.step; step < stop_at; step++) {
         ds_step_run(&step_ctx, step, active, losses, NULL);
         for (int r = 0; r < R; r++) {

@@ -119,11 +119,14 @@ static void host_sum(ds_group *g, float *buf, size_t n) {
     memset(g->pad + n, 0, sizeof(float) * (all - n));
     /* slice j of every member to member j, in member order */
     DS_MPI_CHECK(MPI_Alltoall(g->pad, (int)sl, MPI_FLOAT, g->recv, (int)sl, MPI_FLOAT, g->comm));
+    /* the pairwise tree of groupcomm.h, in place on the k gathered slices */
+    for (int st = 1; st < k; st *= 2)
+        for (int j = 0; j + st < k; j += 2 * st) {
+            float *a = g->recv + (size_t)j * sl;
+            const float *x = g->recv + (size_t)(j + st) * sl;
+            for (size_t i = 0; i < sl; i++) a[i] = a[i] + x[i];
+        }
     float *acc = g->recv;
-    for (int j = 1; j < k; j++) {
-        const float *x = g->recv + (size_t)j * sl;
-        for (size_t i = 0; i < sl; i++) acc[i] = acc[i] + x[i];
-    }
     DS_MPI_CHECK(MPI_Allgather(acc, (int)sl, MPI_FLOAT, g->pad, (int)sl, MPI_FLOAT, g->comm));
     memcpy(buf, g->pad, sizeof(float) * n);
 }
@@ -160,7 +163,10 @@ static void nccl_sum(ds_group *g, float *buf, size_t n) {
     }
     CKN(ncclGroupEnd());
     CK(cudaStreamSynchronize(0));
-    for (int j = 1; j < k; j++) be->add(be, g->drecv, g->drecv, g->drecv + (size_t)j * sl, sl);
+    for (int st = 1; st < k; st *= 2)
+        for (int j = 0; j + st < k; j += 2 * st)
+            be->add(be, g->drecv + (size_t)j * sl, g->drecv + (size_t)j * sl,
+                    g->drecv + (size_t)(j + st) * sl, sl);
     CK(cudaDeviceSynchronize());
     CKN(ncclAllGather(g->drecv, g->dpad, sl, ncclFloat, g->nccl, 0));
     CK(cudaStreamSynchronize(0));
@@ -201,11 +207,11 @@ void ds_group_sum_host(ds_group *g, double *buf, size_t n) {
         g->dcap = all;
     }
     DS_MPI_CHECK(MPI_Allgather(buf, (int)n, MPI_DOUBLE, g->dall, (int)n, MPI_DOUBLE, g->comm));
-    for (size_t i = 0; i < n; i++) {
-        double s = g->dall[i];
-        for (int j = 1; j < g->size; j++) s = s + g->dall[(size_t)j * n + i];
-        buf[i] = s;
-    }
+    for (int st = 1; st < g->size; st *= 2)
+        for (int j = 0; j + st < g->size; j += 2 * st)
+            for (size_t i = 0; i < n; i++)
+                g->dall[(size_t)j * n + i] = g->dall[(size_t)j * n + i] + g->dall[(size_t)(j + st) * n + i];
+    memcpy(buf, g->dall, sizeof(double) * n);
 }
 
 int ds_group_max(ds_group *g, int v) {

@@ -15,11 +15,15 @@
  *
  * The order of the sum is fixed and the same in both: the buffer is cut into
  * k equal slices, member j gathers slice j of every member's buffer and adds
- * them as floats in member order, ((x_0 + x_1) + x_2) + ..., then every
+ * them as floats in the pairwise tree of the members: at stride s = 1, 2,
+ * 4, ..., x_i += x_(i+s) for every i that is a multiple of 2s, so x_0 ends
+ * as ((x_0 + x_1) + (x_2 + x_3)) + ... for k a power of two; then every
  * member gathers every slice. So the result is a function of the k partial
- * buffers alone (never of a reduction tree, an algorithm choice of MPI or
- * NCCL, or the network), the same bits on every member and in every run with
- * the same k. k = 1 leaves the buffer as it is. */
+ * buffers alone (never of an algorithm choice of MPI or NCCL, or of the
+ * network), the same bits on every member and in every run with the same k;
+ * and it is the top of the tree in which a step adds its micro-batches'
+ * gradients (src/step.h), which makes a group bit-identical to one rank.
+ * k = 1 leaves the buffer as it is. */
 #ifndef DS_GROUPCOMM_H
 #define DS_GROUPCOMM_H
 
@@ -48,7 +52,7 @@ const char *ds_group_impl(const ds_group *g); /* "mpi" or "nccl" */
 void ds_group_sum(ds_group *g, float *buf, size_t n);
 
 /* The same sum for n doubles in host memory (per-replica loss sums and
- * scored-token counts), added in member order in double. Collective. */
+ * scored-token counts), added in the same tree in double. Collective. */
 void ds_group_sum_host(ds_group *g, double *buf, size_t n);
 
 /* The largest of every member's v (stop flags, exit codes), on every

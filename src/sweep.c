@@ -317,7 +317,7 @@ static const char *const model_keys[] = {"head_dim", "block", "rotary_frac", "ro
                                          "init_std", "ln_eps", NULL};
 static const char *const train_keys[] = {"steps", "batch", "context", "lr", "warmup",
                                          "weight_decay", "grad_clip", "betas", "eps",
-                                         "precision", "log_every", NULL};
+                                         "precision", "log_every", "micro_batches", NULL};
 static const char *const seeds_keys[] = {"start", "count", NULL};
 static const char *const run_keys[] = {"pack", "checkpoint_every", "max_attempts",
                                        "ranks_per_job", "backend", NULL};
@@ -472,6 +472,7 @@ static int parse_train(yctx *c, yaml_node_t *m, const ds_task_spec *task, ds_tra
     tr->adam_eps = 1e-8;
     tr->precision = DS_PREC_FP32;
     tr->log_every = 100;
+    tr->micro_batches = 1;
     static const char *const precisions[] = {"fp32", "tf32", "bf16", NULL};
     int prec = 0;
     yaml_node_t *warm = get(c, m, "warmup"), *le = get(c, m, "log_every");
@@ -488,6 +489,17 @@ static int parse_train(yctx *c, yaml_node_t *m, const ds_task_spec *task, ds_tra
             node_f64(c, seq_item(c, n, 0), "train.betas[0]", 0, 0, 1, 1, &tr->beta1) ||
             node_f64(c, seq_item(c, n, 1), "train.betas[1]", 0, 0, 1, 1, &tr->beta2))
             return DS_EXIT_USAGE;
+    }
+    if ((n = get(c, m, "micro_batches"))) {
+        if (node_int(c, n, "train.micro_batches", 1, 1 << 20, &tr->micro_batches)) return DS_EXIT_USAGE;
+        /* a power of two: the gradient tree of step.h then has groups of
+         * k (a power of two dividing it) as its subtrees */
+        if (tr->micro_batches & (tr->micro_batches - 1))
+            return FAIL(c, n, "train.micro_batches %d is not a power of two (1, 2, 4, 8, ...)",
+                        tr->micro_batches);
+        if (tr->micro_batches > tr->batch)
+            return FAIL(c, n, "train.micro_batches %d is more than train.batch (%d): a micro-batch "
+                        "is at least one sequence", tr->micro_batches, tr->batch);
     }
     if (tr->warmup > tr->steps)
         return FAIL(c, warm ? warm : steps, "train.warmup (%lld) exceeds train.steps (%lld)",
@@ -970,6 +982,8 @@ char *ds_sweep_canonical(const ds_sweep *s) {
     sb_printf(&b, "train.eps: %s\n", num(x, tr->adam_eps));
     sb_printf(&b, "train.precision: %s\n", precs[tr->precision]);
     sb_printf(&b, "train.log_every: %lld\n", (long long)tr->log_every);
+    /* only when set: the files made before the key existed keep their hash */
+    if (tr->micro_batches != 1) sb_printf(&b, "train.micro_batches: %d\n", tr->micro_batches);
     sb_printf(&b, "seeds.start: %lld\n", (long long)s->seeds.start);
     sb_printf(&b, "scales: %d distinct\n", s->n_scales);
     for (int i = 0; i < s->n_scales; i++)

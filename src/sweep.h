@@ -58,6 +58,9 @@ typedef struct {
     double beta1, beta2, adam_eps;
     ds_precision precision;
     int64_t log_every;  /* training-loss curve point every log_every steps */
+    int micro_batches;  /* each batch trained as this many micro-batches of whole sequences
+                         * whose gradients are added in a fixed tree (src/step.h); a power of
+                         * two, 1 by default */
 } ds_train_spec;
 
 typedef struct {
