@@ -230,6 +230,7 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
     }
     rc = 0;
 done:
+    ds_step_free(&step_ctx); /* its tree buffers live on the backend */
     ds_group_free(grp);
     ds_model_free(m);
     if (be) be->destroy(be);
@@ -238,7 +239,6 @@ done:
     free(losses);
     free(window);
     free(curve);
-    ds_step_free(&step_ctx);
     free(metrics);
     return rc;
 }
