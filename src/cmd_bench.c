@@ -165,9 +165,9 @@ int ds_cmd_bench(int argc, char **argv) {
 fail:
     fprintf(stderr, "distsweep: %s\n", err.msg);
 done:
+    ds_step_free(&st); /* before the model and backend its buffers live on */
     ds_model_free(m);
     if (be) be->destroy(be);
-    ds_step_free(&st);
     free(seeds);
     free(active);
     free(loss);

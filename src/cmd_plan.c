@@ -112,17 +112,34 @@ static void print_table(const ds_sweep *s, double gpu_tflops, double eff, int tf
         printf("\n");
     }
 
-    printf("\nscales:\n  %3s %6s %6s %6s %14s %8s %12s %12s %7s\n", "#", "width", "depth", "heads",
-           "params", "", "FLOPs/step", "FLOPs/run", "seeds");
+    printf("\nscales:\n  %3s %6s %6s %6s %14s %8s %12s %12s %7s %5s\n", "#", "width", "depth", "heads",
+           "params", "", "FLOPs/step", "FLOPs/run", "seeds", "ranks");
     double total_flops = 0;
     for (int i = 0; i < s->n_scales; i++) {
         const ds_scale *sc = &s->scales[i];
         double per_run = sc->flops_per_step * (double)s->train.steps;
         total_flops += per_run * (double)seeds;
-        printf("  %3d %6d %6d %6d %14lld %8s %12.3e %12.3e %7lld\n", i, sc->d_model, sc->n_layers,
+        printf("  %3d %6d %6d %6d %14lld %8s %12.3e %12.3e %7lld %5d\n", i, sc->d_model, sc->n_layers,
                sc->n_heads, (long long)sc->n_params, millions(h1, (double)sc->n_params),
-               sc->flops_per_step, per_run, (long long)seeds);
+               sc->flops_per_step, per_run, (long long)seeds, sc->ranks_per_job);
     }
+    /* data-parallel groups (docs/design.md §8): which scales, what they need */
+    int kmax = 1;
+    for (int i = 0; i < s->n_scales; i++)
+        if (s->scales[i].ranks_per_job > kmax) kmax = s->scales[i].ranks_per_job;
+    for (int k = 2; k <= kmax; k++) {
+        int n = 0;
+        for (int i = 0; i < s->n_scales; i++) n += s->scales[i].ranks_per_job == k;
+        if (!n) continue;
+        printf("groups: scale(s)");
+        for (int i = 0; i < s->n_scales; i++)
+            if (s->scales[i].ranks_per_job == k) printf(" #%d", i);
+        printf(" trained data-parallel by groups of %d ranks, formed from ranks 1..N-1 (one node "
+               "first): with N ranks, (N-1)/%d groups at a time\n", k, k);
+    }
+    if (kmax > 1)
+        printf("groups: this sweep needs mpirun -np %d or more; rank 0 trains ungrouped packs only\n",
+               kmax + 1);
     int64_t runs = (int64_t)s->n_scales * seeds;
     double gpu_hours = total_flops / (gpu_tflops * 1e12 * eff) / 3600.0;
     printf("\ntotals: %d scales x %lld seeds = %lld runs, %.3e training FLOPs (%.3g PFLOP/s-days)\n",
@@ -177,9 +194,10 @@ static void print_json(const ds_sweep *s, double gpu_tflops, double eff) {
         double per_run = sc->flops_per_step * (double)s->train.steps;
         total_flops += per_run * (double)seeds;
         printf("    {\"index\": %d, \"width\": %d, \"depth\": %d, \"heads\": %d, \"params\": %lld, "
-               "\"flops_per_step\": %.17g, \"flops_per_run\": %.17g, \"seeds\": %lld}%s\n",
+               "\"flops_per_step\": %.17g, \"flops_per_run\": %.17g, \"seeds\": %lld, "
+               "\"ranks_per_job\": %d}%s\n",
                i, sc->d_model, sc->n_layers, sc->n_heads, (long long)sc->n_params, sc->flops_per_step,
-               per_run, (long long)seeds, i + 1 < s->n_scales ? "," : "");
+               per_run, (long long)seeds, sc->ranks_per_job, i + 1 < s->n_scales ? "," : "");
     }
     printf("  ],\n  \"families\": {");
     for (int i = 0; i < s->n_families; i++) {

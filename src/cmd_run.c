@@ -279,6 +279,7 @@ int ds_cmd_run(int argc, char **argv) {
             rc = ds_synth_probs(s, p, &err);
             free(p);
         }
+        if (!rc) rc = ds_sched_check_groups(s, size, &err);
         if (!rc) rc = prepare_output(&a, s, out, &store, &lock, &err);
         if (rc) fprintf(stderr, "distsweep: %s\n", err.msg);
         if (rc == DS_EXIT_STORAGE)

@@ -5,6 +5,7 @@
  * file (each record carries the time rank 0 stored it). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,8 +13,35 @@
 
 #include "cli.h"
 #include "common.h"
+#include "packplan.h"
 #include "journal.h"
 #include "results.h"
+
+/* The packs data-parallel groups train, from the group files in the
+ * checkpoint directory (src/packplan.h): which ranks, which scale. A killed
+ * sweep's files stay until it is run again, so they say "last assigned". */
+static void print_groups(const char *path, const ds_results *r) {
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s.ckpt", path);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    int shown = 0;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n <= 6 || strcmp(e->d_name + n - 6, ".group")) continue;
+        char file[DS_PACK_PATH_MAX];
+        snprintf(file, sizeof file, "%s/%s", dir, e->d_name);
+        int scale, R, k, ranks[64];
+        if (ds_pack_read_group(file, &scale, &R, &k, ranks, 64) || scale >= r->n_scales) continue;
+        if (!shown++) printf("data-parallel groups (last assigned; %s/*.group):\n", dir);
+        printf("  ranks");
+        for (int i = 0; i < k; i++) printf(" %d", ranks[i]);
+        printf(" (leader %d) train %s, %d run(s): pack %.*s\n", ranks[0], r->scale_name[scale], R,
+               (int)(n - 6), e->d_name);
+    }
+    closedir(d);
+}
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -113,6 +141,7 @@ int ds_cmd_status(int argc, char **argv) {
     }
     for (int64_t i = 0; i < n; i++) ds_record_free(&recs[i]);
     free(recs);
+    print_groups(path, &r);
     if (tot[DS_RUN_PENDING] == 0)
         printf("complete%s\n", tot[DS_RUN_FAILED] ? " (with failed runs: --retry-failed reruns them)" : "");
     ds_results_close(&r);

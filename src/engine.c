@@ -21,6 +21,7 @@
 #include "backend.h"
 #include "checkpoint.h"
 #include "evaluate.h"
+#include "groupcomm.h"
 #include "model.h"
 #include "step.h"
 
@@ -35,6 +36,21 @@ typedef struct {
 static int eval_stop(void *ctx) {
     eval_stop_ctx *c = ctx;
     return c->opts->hook(c->opts->hook_ctx, c->step, c->R, c->losses);
+}
+
+/* A group's members agree on an outcome: returns the largest member's rc
+ * (so a storage failure outranks an interruption, which outranks an error:
+ * the scheduler then charges the runs only when every member says error);
+ * a member that itself succeeded gets err saying another member failed.
+ * Without a group, rc itself. */
+static int group_agree(const MPI_Comm *comm, int rc, ds_error *err) {
+    if (!comm) return rc;
+    int all = rc;
+    DS_MPI_CHECK(MPI_Allreduce(&rc, &all, 1, MPI_INT, MPI_MAX, *comm));
+    if (all != rc)
+        ds_error_set(err, all, "another member of this pack's data-parallel group failed "
+                     "(exit code %d); see its message", all);
+    return all;
 }
 
 int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
@@ -59,6 +75,7 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
     double *window = DS_CALLOC(R, sizeof(double));
     float *curve = DS_MALLOC(sizeof(float) * R * (curve_cap ? curve_cap : 1));
     ds_step step_ctx = {0};
+    ds_group *grp = NULL;
     float *metrics = NULL;
     for (int r = 0; r < R; r++) {
         active[r] = 1;
@@ -69,24 +86,40 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
                         .step = 0, .wall_s = 0, .n_curve = 0, .curve_cap = curve_cap,
                         .active = active, .last_loss = last, .window = window, .curve = curve};
 
+    /* A group member holds activations for its rows only, and with
+     * micro-batches for one micro-batch's (src/step.h). */
+    const MPI_Comm *gcomm = opts ? opts->group : NULL;
+    int k = 1, member = 0;
+    if (gcomm) {
+        DS_MPI_CHECK(MPI_Comm_size(*gcomm, &k));
+        DS_MPI_CHECK(MPI_Comm_rank(*gcomm, &member));
+    }
+    int leader = member == 0;
     ds_backend_opts bo = {.kind = opts ? opts->backend : DS_BACKEND_CPU,
                           .precision = s->train.precision};
-    if ((rc = ds_backend_create(&bo, &be, err))) goto done;
     ds_model_config cfg = ds_model_config_from_sweep(s, scale_idx, R);
-    if ((rc = ds_model_create(&cfg, be, &m, err))) goto done;
-
-    if (ckpt && access(ckpt, F_OK) == 0) {
-        if ((rc = ds_ckpt_load(ckpt, m, &st, err))) goto done;
-        if (verbose)
+    cfg.B = ds_step_rows(tr, k, member);
+    rc = ds_backend_create(&bo, &be, err);
+    if (!rc) rc = ds_model_create(&cfg, be, &m, err);
+    if (!rc && ckpt && access(ckpt, F_OK) == 0) {
+        rc = ds_ckpt_load(ckpt, m, &st, err);
+        if (!rc && verbose)
             fprintf(stderr, "distsweep: resuming %d replica(s) from %s at step %lld\n", R, ckpt,
                     (long long)st.step);
-    } else {
+    } else if (!rc) {
         for (int r = 0; r < R; r++) ds_model_init_replica(m, r, (uint64_t)seeds[r]);
+    }
+    /* no member starts training unless every member can */
+    if ((rc = group_agree(gcomm, rc, err))) goto done;
+    if (gcomm) {
+        rc = ds_group_create(*gcomm, ds_backend_resolve(bo.kind), be, &grp, err);
+        if ((rc = group_agree(gcomm, rc, err))) goto done;
     }
 
     double t_loop = ds_now(), t_log = t_loop;
     int64_t step0 = st.step;
     ds_step_init(&step_ctx, s, m, seeds, R, be->threads, verbose);
+    if (grp) ds_step_set_group(&step_ctx, grp);
     for (int64_t step = st.step; step < stop_at; step++) {
         ds_step_run(&step_ctx, step, active, losses, NULL);
         for (int r = 0; r < R; r++) {
@@ -110,13 +143,15 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
         }
         st.step = step + 1;
         int stop = opts && opts->hook && opts->hook(opts->hook_ctx, st.step, R, losses);
+        if (grp) stop = ds_group_max(grp, stop); /* a group stops together */
         int periodic = s->run.checkpoint_every > 0 && st.step % s->run.checkpoint_every == 0 &&
                        st.step < stop_at;
         if (ckpt && (stop || periodic)) {
             double now = ds_now();
             st.wall_s += now - t_start;
             t_start = now;
-            if ((rc = ds_ckpt_save(ckpt, m, &st, err))) goto done;
+            if (leader) rc = ds_ckpt_save(ckpt, m, &st, err);
+            if ((rc = group_agree(gcomm, rc, err))) goto done;
         }
         if (stop) {
             if (verbose)
@@ -129,6 +164,10 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
     if (verbose && stop_at > step0)
         fprintf(stderr, "distsweep: %lld steps in %.1f s; evaluating\n", (long long)(stop_at - step0),
                 ds_now() - t_loop);
+    if (!leader) { /* the leader evaluates and reports for the group */
+        rc = 0;
+        goto done;
+    }
 
     /* evaluation */
     const ds_task_spec *task = &s->task;
@@ -191,6 +230,8 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
     }
     rc = 0;
 done:
+    ds_step_free(&step_ctx); /* its tree buffers live on the backend */
+    ds_group_free(grp);
     ds_model_free(m);
     if (be) be->destroy(be);
     free(active);
@@ -198,7 +239,6 @@ done:
     free(losses);
     free(window);
     free(curve);
-    ds_step_free(&step_ctx);
     free(metrics);
     return rc;
 }

@@ -8,6 +8,7 @@
 #ifndef DS_ENGINE_H
 #define DS_ENGINE_H
 
+#include <mpi.h>
 #include <stdint.h>
 
 #include "common.h"
@@ -29,6 +30,18 @@ typedef struct {
     ds_step_hook hook;        /* may be NULL */
     void *hook_ctx;
     int verbose;              /* print progress lines to stderr */
+    /* Data-parallel group (docs/design.md §8), or NULL to train alone: the
+     * communicator of the k ranks that train this pack together, member j
+     * = rank j of it (the caller creates and frees it). Every member calls
+     * ds_train_pack with the same pack and options and trains rows
+     * ds_step_group_rows(batch, k, j) of every batch (src/step.h); the
+     * members agree at every step on stopping, so that they stop together.
+     * Member 0 (the leader) alone writes the checkpoint, evaluates and fills
+     * results; the others return 0 with results zeroed once training is
+     * done. Every member returns the same code on a failure of any member
+     * that it can see (setup, checkpoint writes); a member that dies takes
+     * the job with it (the MPI launcher ends it). */
+    const MPI_Comm *group;
 } ds_train_opts;
 
 /* Trains seeds[0..R-1] of scale scale_idx of sweep s, evaluates, and fills

@@ -208,6 +208,11 @@ void ds_model_get_grads(const ds_model *m, int r, float *host) {
 /* batch */
 
 void ds_model_set_batch(ds_model *m, const int32_t *tokens, const uint8_t *mask, int B, int T) {
+    ds_model_set_batch_norm(m, tokens, mask, B, T, NULL);
+}
+
+void ds_model_set_batch_norm(ds_model *m, const int32_t *tokens, const uint8_t *mask, int B, int T,
+                             const double *scored_all) {
     DS_ASSERT(B >= 1 && T >= 1 && (size_t)B * T <= (size_t)m->cfg.B * m->cfg.T);
     int R = m->cfg.R;
     size_t N = (size_t)B * T;
@@ -227,6 +232,7 @@ void ds_model_set_batch(ds_model *m, const int32_t *tokens, const uint8_t *mask,
                 scored += mrow[t + 1] != 0;
             }
         }
+        if (scored_all) scored = (long)scored_all[r];
         float inv = scored ? 1.0f / (float)scored : 0.0f;
         for (size_t n = 0; n < N; n++) w[(size_t)r * N + n] = mk[(size_t)r * N + n] * inv;
     }
@@ -245,7 +251,8 @@ void ds_model_set_batch(ds_model *m, const int32_t *tokens, const uint8_t *mask,
 /* Activation pointer of layer l in a per-layer array of `width` floats per row. */
 #define LAYER(buf, l, width) ((buf) + (size_t)(l) * RNmax * (width))
 
-void ds_model_forward(ds_model *m, float *losses) {
+/* The forward pass; sums (may be NULL) gets the R weighted loss sums. */
+static void forward(ds_model *m, double *sums) {
     ds_backend *be = m->be;
     const ds_model_config *c = &m->cfg;
     ds_activations *a = &m->act;
@@ -292,14 +299,25 @@ void ds_model_forward(ds_model *m, float *losses) {
     be->layernorm_fwd(be, a->lnf, a->lnf_mean, a->lnf_rstd, xl, p + m->lnf_w, p + m->lnf_b, ws, R,
                       N, d, c->ln_eps);
     be->matmul_fwd(be, a->logits, a->lnf, p + m->head_w, NULL, ws, R, N, d, V);
-    if (losses) {
+    if (sums) {
         be->crossentropy_fwd(be, a->tok_loss, a->logits, m->tgt, R, N, V);
-        double *s = DS_MALLOC(sizeof(double) * R);
-        be->weighted_sum(be, s, a->tok_loss, m->weight, R, N);
-        for (int r = 0; r < R; r++) losses[r] = (float)s[r];
-        free(s);
+        be->weighted_sum(be, sums, a->tok_loss, m->weight, R, N);
     }
 }
+
+void ds_model_forward(ds_model *m, float *losses) {
+    if (!losses) {
+        forward(m, NULL);
+        return;
+    }
+    int R = m->cfg.R;
+    double *s = DS_MALLOC(sizeof(double) * R);
+    forward(m, s);
+    for (int r = 0; r < R; r++) losses[r] = (float)s[r];
+    free(s);
+}
+
+void ds_model_forward_sums(ds_model *m, double *sums) { forward(m, sums); }
 
 /* ------------------------------------------------------------------------ */
 /* backward */

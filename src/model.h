@@ -111,10 +111,22 @@ void ds_model_get_grads(const ds_model *m, int r, float *host);
  * produces them), B*T <= cfg.B*cfg.T (evaluation uses more, shorter rows). */
 void ds_model_set_batch(ds_model *m, const int32_t *tokens, const uint8_t *mask, int B, int T);
 
+/* The same, for a share of a larger batch (a data-parallel group member's
+ * rows, src/step.c): the loss normalisation uses scored[r], the scored
+ * targets of replica r in the whole batch, instead of this share's count.
+ * scored NULL is ds_model_set_batch. */
+void ds_model_set_batch_norm(ds_model *m, const int32_t *tokens, const uint8_t *mask, int B, int T,
+                             const double *scored);
+
 /* Forward pass over the batch last set. If losses is not NULL, fills the R
  * training losses (NaN/Inf propagate, they mark divergence). Logits stay on
  * the backend for ds_model_get_logits / backward / evaluation. */
 void ds_model_forward(ds_model *m, float *losses);
+
+/* The same forward; sums[r] (host, not NULL) gets replica r's loss in
+ * double before its rounding to float: the part of a group member, whose
+ * parts the group adds (src/step.c). */
+void ds_model_forward_sums(ds_model *m, double *sums);
 
 /* Zeroes the gradients and back-propagates the loss of the last forward. */
 void ds_model_backward(ds_model *m);

@@ -32,11 +32,13 @@ void ds_packs_kill(ds_packs *t, int i) {
     t->p[i].state = DS_PACK_DEAD;
 }
 
-int ds_packs_next(const ds_packs *t) {
+int ds_packs_next(const ds_packs *t) { return ds_packs_next_where(t, NULL, NULL); }
+
+int ds_packs_next_where(const ds_packs *t, int (*ok)(const ds_pack *p, void *ctx), void *ctx) {
     int best = -1;
     for (int i = 0; i < t->n; i++) {
         const ds_pack *p = &t->p[i];
-        if (p->state != DS_PACK_PENDING) continue;
+        if (p->state != DS_PACK_PENDING || (ok && !ok(p, ctx))) continue;
         if (best < 0) {
             best = i;
             continue;
@@ -120,9 +122,49 @@ int ds_pack_read_manifest(const char *path, const ds_sweep *s, int *scale_out, i
     return 0;
 }
 
-/* Removes <stem>.pack, <stem>.ckpt and <stem>.ckpt.tmp (a checkpoint write cut short). */
+void ds_pack_write_group(const char *ckdir, const ds_pack *p, const int *ranks, int k) {
+    char path[DS_PACK_PATH_MAX], tmp[DS_PACK_PATH_MAX + 8];
+    ds_pack_path(ckdir, p->scale, p->seeds, p->R, ".group", path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return;
+    fprintf(f, "distsweep-group 1\n%d %d %d\n", p->scale, p->R, k);
+    for (int i = 0; i < k; i++) fprintf(f, "%d\n", ranks[i]);
+    if (fclose(f) == 0) rename(tmp, path);
+    else unlink(tmp);
+}
+
+int ds_pack_read_group(const char *path, int *scale, int *R, int *k, int *ranks, int max_k) {
+    FILE *f = fopen(path, "r");
+    int version = 0, ok = 0;
+    if (f && fscanf(f, "distsweep-group %d %d %d %d", &version, scale, R, k) == 4 && version == 1 &&
+        *scale >= 0 && *R >= 1 && *k >= 1 && *k <= max_k) {
+        ok = 1;
+        for (int i = 0; i < *k && ok; i++) ok = fscanf(f, "%d", &ranks[i]) == 1 && ranks[i] >= 0;
+    }
+    if (f) fclose(f);
+    return ok ? 0 : -1;
+}
+
+void ds_pack_remove_groups(const char *ckdir) {
+    DIR *d = opendir(ckdir);
+    if (!d) return;
+    struct dirent *e;
+    char path[DS_PACK_PATH_MAX + 16];
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n > 6 && !strcmp(e->d_name + n - 6, ".group")) {
+            snprintf(path, sizeof path, "%s/%s", ckdir, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
+/* Removes <stem>.pack, <stem>.ckpt, <stem>.ckpt.tmp (a checkpoint write cut
+ * short) and <stem>.group. */
 static void remove_stem(const char *stem) {
-    static const char *const ext[] = {".ckpt", ".ckpt.tmp", ".pack"};
+    static const char *const ext[] = {".ckpt", ".ckpt.tmp", ".pack", ".group"};
     char path[DS_PACK_PATH_MAX + 16];
     for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
         snprintf(path, sizeof path, "%s%s", stem, ext[i]);

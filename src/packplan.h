@@ -8,7 +8,7 @@
  * first), the automatic pack size, and a pack's files in the checkpoint
  * directory: their names (a stem derived from the pack's seeds, so every
  * rank finds the same checkpoint), the manifest <stem>.pack, and removal of
- * <stem>.pack, <stem>.ckpt and <stem>.ckpt.tmp.
+ * <stem>.pack, <stem>.ckpt, <stem>.ckpt.tmp and <stem>.group.
  *
  * No MPI and no HDF5: the store's run statuses come in as a plain grid, so
  * tests/sched/test_packplan.c runs all of it without mpirun. The scheduler
@@ -67,6 +67,11 @@ void ds_packs_kill(ds_packs *t, int i);
  * seed, then the lower index. */
 int ds_packs_next(const ds_packs *t);
 
+/* The same choice among the pending packs for which ok(p, ctx) is nonzero
+ * (ok NULL: all of them): the scheduler's rank 0 takes only packs it can
+ * train alone (src/scheduler.c). */
+int ds_packs_next_where(const ds_packs *t, int (*ok)(const ds_pack *p, void *ctx), void *ctx);
+
 /* How many packs are in state st. */
 int ds_packs_count(const ds_packs *t, ds_pack_state st);
 
@@ -114,6 +119,24 @@ void ds_pack_write_manifest(const char *ckdir, const ds_pack *p);
  * allocated; a seed may lie up to ds_sweep_max_seeds). Whether its runs are still pending is ds_pack_plan's check. */
 int ds_pack_read_manifest(const char *path, const ds_sweep *s, int *scale, int *R,
                           int64_t **seeds);
+
+/* The group file <stem>.group of a pack trained by a data-parallel group
+ * (docs/design.md §8), for `distsweep status`: written by rank 0 when it
+ * assigns the pack to the group (whole or absent, as the manifest), removed
+ * with the pack's other files, and every one of them removed when a sweep
+ * starts (no group trains then). Text:
+ *   distsweep-group 1
+ *   <scale> <R> <k>
+ *   <rank>            k lines, the group's ranks, its leader first
+ * Best effort, like the manifest: status only reports it. */
+void ds_pack_write_group(const char *ckdir, const ds_pack *p, const int *ranks, int k);
+
+/* Reads a group file: 0 with *scale, *R, *k and ranks[0..k-1] (at most
+ * max_k) set, or -1 when it cannot be read or is garbled. */
+int ds_pack_read_group(const char *path, int *scale, int *R, int *k, int *ranks, int max_k);
+
+/* Removes every <stem>.group in ckdir (the start of a sweep). */
+void ds_pack_remove_groups(const char *ckdir);
 
 /* Removes pack p's manifest, checkpoint and any half-written checkpoint. */
 void ds_pack_remove_files(const char *ckdir, const ds_pack *p);

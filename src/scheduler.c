@@ -15,7 +15,8 @@
 #include "packplan.h"
 #include "signals.h"
 
-enum { TAG_REQUEST = 101, TAG_ASSIGN, TAG_PROGRESS, TAG_RESULT, TAG_FAILED, TAG_STOP, TAG_STATS };
+enum { TAG_REQUEST = 101, TAG_ASSIGN, TAG_PROGRESS, TAG_RESULT, TAG_FAILED, TAG_STOP, TAG_STATS,
+       TAG_GASSIGN };
 /* FAILED kinds: a job error counts against the runs' max_attempts; a stop
  * signal and a storage failure (a checkpoint that cannot be written) do not. */
 enum { FAIL_ERROR = 0, FAIL_INTERRUPTED = 1, FAIL_STORAGE = 2 };
@@ -35,6 +36,13 @@ enum { FAIL_ERROR = 0, FAIL_INTERRUPTED = 1, FAIL_STORAGE = 2 };
 typedef struct {
     int received; /* results received */
     int64_t seen; /* last step counted in work_done (-1: none reported yet) */
+    /* Its ranks (one, or a data-parallel group's k) and how they let it go:
+     * the pack's fate is decided when the last one does (pack_released). */
+    int held;     /* ranks still holding it */
+    int stopped;  /* a rank gave it back on a stop signal or a storage failure */
+    int errored;  /* a rank reported a job error */
+    int err_rank;
+    char msg[512]; /* the first job error's text (a member's own before "another member") */
 } pack_run_t;
 
 typedef struct {
@@ -70,6 +78,7 @@ typedef struct {
     double stop_t0;     /* when STOP went out */
     double stop_wait_s; /* STOP_WAIT_S, or DISTSWEEP_STOP_WAIT_S from the environment */
     ds_sched_stats *st;
+    uint64_t *node;    /* [size]: a hash of each rank's processor name (groups: one node first) */
     double t0, last_progress;
     ds_adapt_state *adapt; /* [n_scales], adaptive sweeps only (src/adaptive.h) */
     double work_done; /* training FLOPs done in this invocation (ETA) */
@@ -117,6 +126,7 @@ static void plan_packs(sched_t *c) {
     for (int sc = 0; sc < s->n_scales; sc++)
         for (int64_t i = 0; i < c->S; i++)
             status[run_at(c, sc, s->seeds.start + i)] = (uint8_t)ds_store_status(c->o->store, sc, i);
+    ds_pack_remove_groups(c->ckdir); /* no group trains yet */
     ds_plan_opts po = {.s = s, .status = status, .n_seeds = c->S, .ckdir = c->ckdir,
                        .pack = c->o->pack > 0 ? c->o->pack : s->run.pack, .nranks = c->size,
                        .backend = c->o->backend};
@@ -443,7 +453,8 @@ static int worker_event(sched_t *c, int r, int ev, int pi) {
     return released;
 }
 
-static void assign(sched_t *c, int r, int pi) {
+/* Pack pi starts running on `held` ranks: its runs are in flight, its manifest written. */
+static void start_pack(sched_t *c, int pi, int held) {
     ds_pack *p = &c->packs.p[pi];
     DS_ASSERT(p->state == DS_PACK_PENDING);
     for (int i = 0; i < p->R; i++) {
@@ -456,9 +467,14 @@ static void assign(sched_t *c, int r, int pi) {
         c->prun = DS_REALLOC(c->prun, sizeof *c->prun * (size_t)c->cap_prun);
     }
     p->state = DS_PACK_RUNNING;
-    c->prun[pi] = (pack_run_t){.received = 0, .seen = -1};
+    c->prun[pi] = (pack_run_t){.received = 0, .seen = -1, .held = held};
     ds_pack_write_manifest(c->ckdir, p);
+}
+
+static void assign(sched_t *c, int r, int pi) {
+    start_pack(c, pi, 1);
     if (r == 0) return;
+    const ds_pack *p = &c->packs.p[pi];
     int64_t *m = (int64_t *)buf_reserve(c, sizeof(int64_t) * (size_t)(3 + p->R));
     m[0] = p->scale, m[1] = p->R, m[2] = pi;
     memcpy(m + 3, p->seeds, sizeof(int64_t) * (size_t)p->R);
@@ -474,15 +490,107 @@ static void begin_stop(sched_t *c) {
     for (int r = 1; r < c->size; r++) worker_event(c, r, EV_STOP, -1);
 }
 
-/* Hands pending packs to parked workers; stops them all when nothing is left. */
+/* ---- rank 0: data-parallel groups (docs/design.md §8) --------------------
+ *
+ * A pack of a scale with ranks_per_job k > 1 is trained by a group of k
+ * workers (never rank 0, which schedules and writes between its own steps:
+ * a collective there would tie the sweep to the group's slowest member).
+ * Groups are formed when the pack is handed out, from parked workers, k on
+ * one node if one has them, else the lowest k; each member gets GASSIGN
+ * (scale, R, pack, k, the ranks, the seeds), makes the group's communicator
+ * with MPI_Comm_create_group (collective over the members only) and trains
+ * its share of every batch (src/engine.h). Each member is a BUSY worker of
+ * the machine above holding the pack; the leader (the lowest rank) sends
+ * the RESULTs, and every member's REQUEST or FAILED lets the pack go. When
+ * the last member has let it go, pack_released decides its fate as for a
+ * one-rank pack. A member that dies ends the job (the launcher kills the
+ * others, as for any rank): nothing is charged, and the resume trains the
+ * pack again from its checkpoint. */
+
+static int pack_k(const sched_t *c, const ds_pack *p) { return c->s->scales[p->scale].ranks_per_job; }
+
+static int ungrouped(const ds_pack *p, void *ctx) { return pack_k(ctx, p) == 1; }
+
+/* Fills ranks[0..k-1] (ascending) with parked workers for a pack of group
+ * size k: k of one node if a node has that many parked, else the k lowest.
+ * Returns 0 when fewer than k workers are parked. */
+static int pick_workers(const sched_t *c, int k, int *ranks) {
+    int n = 0;
+    for (int r = 1; r < c->size; r++) n += c->w[r].state == W_PARKED;
+    if (n < k) return 0;
+    for (int r = 1; r < c->size; r++) { /* a node with k parked, the lowest rank's first */
+        if (c->w[r].state != W_PARKED) continue;
+        int m = 0;
+        for (int q = r; q < c->size && m < k; q++)
+            if (c->w[q].state == W_PARKED && c->node[q] == c->node[r]) ranks[m++] = q;
+        if (m == k) return 1;
+    }
+    int m = 0;
+    for (int r = 1; r < c->size && m < k; r++)
+        if (c->w[r].state == W_PARKED) ranks[m++] = r;
+    return 1;
+}
+
+/* Hands pack pi to the group of k workers ranks[] (ascending; ranks[0] leads). */
+static void assign_group(sched_t *c, int pi, const int *ranks, int k) {
+    start_pack(c, pi, k);
+    const ds_pack *p = &c->packs.p[pi];
+    ds_pack_write_group(c->ckdir, p, ranks, k);
+    size_t n = 4 + (size_t)k + (size_t)p->R;
+    int64_t *m = (int64_t *)buf_reserve(c, sizeof(int64_t) * n);
+    m[0] = p->scale, m[1] = p->R, m[2] = pi, m[3] = k;
+    for (int i = 0; i < k; i++) m[4 + i] = ranks[i];
+    memcpy(m + 4 + k, p->seeds, sizeof(int64_t) * (size_t)p->R);
+    for (int i = 0; i < k; i++) {
+        DS_MPI_CHECK(MPI_Send(m, (int)n, MPI_INT64_T, ranks[i], TAG_GASSIGN, c->o->comm));
+        worker_event(c, ranks[i], EV_ASSIGN, pi);
+    }
+}
+
+/* How a rank let its pack go (the `e`, `f` and `u` of the table above). */
+enum { REL_END, REL_ERROR, REL_STOP };
+
+/* Rank src let pack pi go; once the last of its ranks has, the pack is
+ * given back (any stop: nothing charged), failed (any job error: each run
+ * charged an attempt), finished (every result arrived) or failed for
+ * missing results. For a one-rank pack this is its rank's outcome. */
+static void pack_released(sched_t *c, int pi, int src, int how, const char *msg) {
+    pack_run_t *pr = &c->prun[pi];
+    DS_ASSERT(pr->held > 0);
+    pr->held--;
+    if (how == REL_STOP) pr->stopped = 1;
+    if (how == REL_ERROR) {
+        /* a member's own error is the message, not another member's echo of it */
+        int echo = !strncmp(msg, "another member", 14);
+        if (!pr->errored || (!strncmp(pr->msg, "another member", 14) && !echo)) {
+            snprintf(pr->msg, sizeof pr->msg, "%s", msg);
+            pr->err_rank = src;
+        }
+        pr->errored = 1;
+    }
+    if (pr->held > 0) return;
+    if (pr->stopped) unassign_pack(c, pi);
+    else if (pr->errored) fail_pack(c, pi, pr->err_rank, pr->msg);
+    else if (pr->received == c->packs.p[pi].R) finish_pack(c, pi);
+    else fail_pack(c, pi, src, "worker finished without sending every result");
+}
+
+/* Hands pending packs to parked workers, most expensive first; a grouped
+ * pack first in line waits for k parked workers, and the parked ones wait
+ * with it (rank 0 meanwhile trains ungrouped packs). Stops every worker
+ * when nothing is left. */
 static void dispatch(sched_t *c) {
     if (c->stopping) return;
-    for (int r = 1; r < c->size; r++) {
-        if (c->w[r].state != W_PARKED) continue;
+    int *ranks = DS_MALLOC(sizeof *ranks * (size_t)c->size);
+    for (;;) {
         int pi = ds_packs_next(&c->packs);
         if (pi < 0) break;
-        assign(c, r, pi);
+        int k = pack_k(c, &c->packs.p[pi]);
+        if (!pick_workers(c, k, ranks)) break;
+        if (k == 1) assign(c, ranks[0], pi);
+        else assign_group(c, pi, ranks, k);
     }
+    free(ranks);
     if (count_packs(c, DS_PACK_PENDING) == 0 && count_packs(c, DS_PACK_RUNNING) == 0)
         for (int r = 1; r < c->size; r++)
             if (c->w[r].state == W_PARKED || c->w[r].state == W_NEW)
@@ -548,10 +656,7 @@ static void on_result(sched_t *c, int src, const unsigned char *b, int n) {
 
 static void on_request(sched_t *c, int src) {
     int pi = worker_event(c, src, EV_REQUEST, -1);
-    if (pi >= 0) {
-        if (c->prun[pi].received == c->packs.p[pi].R) finish_pack(c, pi);
-        else fail_pack(c, pi, src, "worker finished without sending every result");
-    }
+    if (pi >= 0) pack_released(c, pi, src, REL_END, "");
     c->w[src].loss = NAN, c->w[src].step = 0; /* no pack, no current loss */
 }
 
@@ -562,13 +667,13 @@ static void on_failed(sched_t *c, int src, const unsigned char *b, int n) {
     if (n > 4) snprintf(msg, sizeof msg, "%.*s", n - 4, (const char *)b + 4);
     if (kind != FAIL_INTERRUPTED && kind != FAIL_STORAGE) {
         int pi = worker_event(c, src, EV_FAILED_ERROR, -1);
-        if (pi >= 0) fail_pack(c, pi, src, msg);
+        if (pi >= 0) pack_released(c, pi, src, REL_ERROR, msg);
         return;
     }
     /* a signal reached that rank, or its disk failed: the whole sweep
      * stops, and the worker waits for STOP */
     int pi = worker_event(c, src, EV_FAILED_STOP, -1);
-    if (pi >= 0) unassign_pack(c, pi);
+    if (pi >= 0) pack_released(c, pi, src, REL_STOP, "");
     if (kind == FAIL_STORAGE) {
         ds_error e = {0};
         ds_error_set(&e, DS_EXIT_STORAGE, "%s", msg);
@@ -745,7 +850,7 @@ static int run_rank0(sched_t *c) {
             sleep_s(POLL_S);
             continue;
         }
-        int pi = ds_packs_next(&c->packs);
+        int pi = ds_packs_next_where(&c->packs, ungrouped, c);
         if (pi >= 0) rc = train_own(c, pi);
         else sleep_s(POLL_S);
     }
@@ -776,6 +881,7 @@ static int run_rank0(sched_t *c) {
     ds_packs_free(&c->packs);
     free(c->prun);
     free(c->w);
+    free(c->node);
     free(c->inflight);
     free(c->fails);
     free(c->adapt);
@@ -856,25 +962,50 @@ static int run_worker(sched_t *c) {
             c->got_stop = 1;
             break;
         }
-        if (st.MPI_TAG != TAG_ASSIGN || n < 24) continue;
+        int group = st.MPI_TAG == TAG_GASSIGN;
+        if ((st.MPI_TAG != TAG_ASSIGN && !group) || n < 24) continue;
         idle += ds_now() - t_req;
-        int64_t hdr[3];
-        memcpy(hdr, b, 24);
-        int scale = (int)hdr[0], R = (int)hdr[1];
-        DS_ASSERT(R >= 1 && n == (int)(8 * (3 + R)) && scale >= 0 && scale < c->s->n_scales);
+        int64_t hdr[4] = {0, 0, 0, 1};
+        memcpy(hdr, b, group ? 32 : 24);
+        int scale = (int)hdr[0], R = (int)hdr[1], pack_id = (int)hdr[2], k = (int)hdr[3];
+        int off = group ? 4 + k : 3; /* int64 words before the seeds */
+        DS_ASSERT(R >= 1 && k >= 1 && k < c->size && n == (int)(8 * (off + R)) && scale >= 0 &&
+                  scale < c->s->n_scales);
         int64_t *seeds = DS_MALLOC(sizeof *seeds * (size_t)R);
-        memcpy(seeds, b + 24, sizeof *seeds * (size_t)R);
+        memcpy(seeds, b + 8 * off, sizeof *seeds * (size_t)R);
+        /* a group's communicator, made by its members alone (the tag keeps
+         * concurrent groups' creations apart) */
+        MPI_Comm gcomm = MPI_COMM_NULL;
+        int leader = 1;
+        if (group) {
+            int *ranks = DS_MALLOC(sizeof *ranks * (size_t)k);
+            for (int i = 0; i < k; i++) {
+                int64_t v;
+                memcpy(&v, b + 8 * (4 + i), 8);
+                ranks[i] = (int)v;
+            }
+            leader = ranks[0] == c->rank;
+            MPI_Group world, sub;
+            DS_MPI_CHECK(MPI_Comm_group(c->o->comm, &world));
+            DS_MPI_CHECK(MPI_Group_incl(world, k, ranks, &sub));
+            DS_MPI_CHECK(MPI_Comm_create_group(c->o->comm, sub, pack_id % 32768, &gcomm));
+            DS_MPI_CHECK(MPI_Group_free(&sub));
+            DS_MPI_CHECK(MPI_Group_free(&world));
+            free(ranks);
+        }
         char ck[DS_PACK_PATH_MAX];
         ds_pack_path(c->ckdir, scale, seeds, R, ".ckpt", ck, sizeof ck);
         ds_train_opts to = {.backend = c->o->backend, .ckpt_path = ck, .hook = worker_hook,
-                            .hook_ctx = c};
+                            .hook_ctx = c, .group = group ? &gcomm : NULL};
         ds_run_result *res = DS_CALLOC((size_t)R, sizeof *res);
         ds_error jerr = {0};
         double t = ds_now();
         int rc = c->o->run_pack(c->o->run_ctx, c->s, scale, seeds, R, &to, res, &jerr);
         busy += ds_now() - t;
+        if (group) DS_MPI_CHECK(MPI_Comm_free(&gcomm));
         if (rc == 0) {
-            for (int i = 0; i < R; i++) {
+            /* a group's leader reports its runs; every member asks for more */
+            for (int i = 0; i < R && leader; i++) {
                 ds_record rec;
                 make_result_record(c, scale, &res[i], &rec);
                 rec.rank = c->rank;
@@ -904,6 +1035,19 @@ static int run_worker(sched_t *c) {
     return ds_signals_stop_requested() ? DS_EXIT_INTERRUPTED : 0;
 }
 
+int ds_sched_check_groups(const ds_sweep *s, int nranks, ds_error *err) {
+    for (int i = 0; i < s->n_scales; i++) {
+        int k = s->scales[i].ranks_per_job;
+        if (k > 1 && k > nranks - 1)
+            return ds_error_set(err, DS_EXIT_USAGE,
+                                "scale #%d (width %d, depth %d) is trained by groups of %d ranks "
+                                "(ranks_per_job), which are formed from the ranks besides rank 0: "
+                                "this sweep has %d rank(s); run it with mpirun -np %d or more",
+                                i, s->scales[i].d_model, s->scales[i].n_layers, k, nranks, k + 1);
+    }
+    return 0;
+}
+
 int ds_sched_run(const ds_sched_opts *o, ds_sched_stats *stats, ds_error *err) {
     sched_t c;
     memset(&c, 0, sizeof c);
@@ -915,6 +1059,7 @@ int ds_sched_run(const ds_sched_opts *o, ds_sched_stats *stats, ds_error *err) {
     c.S = o->s->seeds.count;
     double t0 = ds_now();
     int rc;
+    if ((rc = ds_sched_check_groups(o->s, c.size, err))) return rc; /* the same on every rank */
     if (c.rank == 0) {
         /* an adaptive sweep's axis may be longer, and grows (adapt_rounds) */
         DS_ASSERT(o->store && (ds_store_n_seeds(o->store) == c.S ||
@@ -930,6 +1075,15 @@ int ds_sched_run(const ds_sched_opts *o, ds_sched_stats *stats, ds_error *err) {
     }
     /* Workers write checkpoints into the directory rank 0 just made. */
     DS_MPI_CHECK(MPI_Barrier(o->comm));
+    /* Every rank's node, for groups on one node first. */
+    {
+        char name[MPI_MAX_PROCESSOR_NAME + 1] = "";
+        int len = 0;
+        DS_MPI_CHECK(MPI_Get_processor_name(name, &len));
+        uint64_t h = ds_fnv1a64(name, (size_t)len, 1469598103934665603ULL);
+        if (c.rank == 0) c.node = DS_MALLOC(sizeof *c.node * (size_t)c.size);
+        DS_MPI_CHECK(MPI_Gather(&h, 1, MPI_UINT64_T, c.node, 1, MPI_UINT64_T, 0, o->comm));
+    }
     if (c.rank == 0) rc = err->code ? err->code : run_rank0(&c);
     else rc = run_worker(&c);
     stats->wall_s = ds_now() - t0;

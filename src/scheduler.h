@@ -12,6 +12,8 @@
  * Messages (MPI_BYTE payloads on the communicator given):
  *   REQUEST  worker -> 0   wants work (also marks the end of its previous pack)
  *   ASSIGN   0 -> worker   int64 [scale, R, pack_id, seeds[R]]
+ *   GASSIGN  0 -> members  int64 [scale, R, pack_id, k, ranks[k], seeds[R]]: the pack
+ *                          is trained by a data-parallel group of the k ranks (§8)
  *   PROGRESS worker -> 0   int64 step, float mean loss  (at most every 2 s)
  *   RESULT   worker -> 0   one run, encoded as a journal record (journal.h)
  *   FAILED   worker -> 0   int32 kind (0 error, 1 interrupted, 2 storage) + message text
@@ -54,6 +56,13 @@ typedef struct {
     int interrupted;       /* a stop signal ended the loop */
     int abandoned;         /* ranks that never answered STOP (dead): the caller must MPI_Abort */
 } ds_sched_stats;
+
+/* Whether nranks ranks can train every scale of s: a scale whose
+ * ranks_per_job k is above 1 needs k workers besides rank 0 (groups are
+ * formed from ranks 1..nranks-1; docs/design.md §8). Returns 0, or
+ * DS_EXIT_USAGE with err naming the scale and the rank count it needs.
+ * ds_sched_run checks it too; `run` asks first, before writing anything. */
+int ds_sched_check_groups(const ds_sweep *s, int nranks, ds_error *err);
 
 /* Runs the sweep loop on every rank of o->comm until every run is finished or
  * a stop signal arrives. Rank 0 must hold the open store. Returns 0 when all

@@ -4,13 +4,64 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "optim.h"
 #include "tasks.h"
 
+/* Member j of k's rows b0 .. b0+nb-1 and micro-batches (b0s/nbs may be
+ * NULL: the count only). Returns the number of micro-batches. */
+static int plan_rows(const ds_train_spec *tr, int k, int j, int *b0, int *nb, int *b0s, int *nbs) {
+    int B = tr->batch, M = tr->micro_batches;
+    DS_ASSERT(k >= 1 && k <= B && j >= 0 && j < k && M >= 1 && M <= B);
+    *b0 = (int)((int64_t)j * B / k);
+    *nb = (int)((int64_t)(j + 1) * B / k) - *b0;
+    if (M % k) { /* its rows are one micro-batch */
+        if (b0s) b0s[0] = *b0, nbs[0] = *nb;
+        return 1;
+    }
+    int per = M / k;
+    for (int i = 0; i < per && b0s; i++) {
+        int c = j * per + i;
+        b0s[i] = (int)((int64_t)c * B / M);
+        nbs[i] = (int)((int64_t)(c + 1) * B / M) - b0s[i];
+    }
+    return per;
+}
+
+int ds_step_rows(const ds_train_spec *tr, int k, int j) {
+    int b0, nb, n = plan_rows(tr, k, j, &b0, &nb, NULL, NULL);
+    int *b0s = DS_MALLOC(sizeof(int) * (size_t)n), *nbs = DS_MALLOC(sizeof(int) * (size_t)n), most = 0;
+    plan_rows(tr, k, j, &b0, &nb, b0s, nbs);
+    for (int i = 0; i < n; i++) most = nbs[i] > most ? nbs[i] : most;
+    free(b0s);
+    free(nbs);
+    return most;
+}
+
+/* (Re)plans st for member j of k. */
+static void plan(ds_step *st, int k, int j) {
+    const ds_train_spec *tr = &st->s->train;
+    free(st->mb_b0);
+    free(st->mb_nb);
+    free(st->ctok);
+    free(st->cmask);
+    st->ctok = NULL, st->cmask = NULL;
+    st->n_mb = plan_rows(tr, k, j, &st->b0, &st->nb, NULL, NULL);
+    st->mb_b0 = DS_MALLOC(sizeof(int) * (size_t)st->n_mb);
+    st->mb_nb = DS_MALLOC(sizeof(int) * (size_t)st->n_mb);
+    plan_rows(tr, k, j, &st->b0, &st->nb, st->mb_b0, st->mb_nb);
+    if (st->n_mb > 1) {
+        size_t n = (size_t)st->R * (size_t)ds_step_rows(tr, k, j) * (size_t)tr->context;
+        st->ctok = DS_MALLOC(sizeof(int32_t) * n);
+        st->cmask = DS_MALLOC(n);
+    }
+}
+
 void ds_step_init(ds_step *st, const ds_sweep *s, ds_model *m, const int64_t *seeds, int R,
                   int nthreads, int verbose) {
     size_t n = (size_t)R * s->train.batch * s->train.context;
+    memset(st, 0, sizeof *st);
     st->s = s;
     st->m = m;
     st->seeds = seeds;
@@ -19,37 +70,136 @@ void ds_step_init(ds_step *st, const ds_sweep *s, ds_model *m, const int64_t *se
     st->verbose = verbose;
     st->tok = DS_MALLOC(sizeof(int32_t) * n);
     st->mask = DS_MALLOC(n);
+    st->dlvl = DS_MALLOC(sizeof(double) * (size_t)R * DS_STEP_MAX_LEVELS);
+    plan(st, 1, 0);
+}
+
+void ds_step_set_group(ds_step *st, ds_group *g) {
+    st->group = g;
+    plan(st, ds_group_size(g), ds_group_rank(g));
 }
 
 void ds_step_free(ds_step *st) {
     if (!st) return;
+    for (int i = 0; i < DS_STEP_MAX_LEVELS; i++)
+        if (st->lvl[i]) st->m->be->free(st->m->be, st->lvl[i]);
     free(st->tok);
     free(st->mask);
-    st->tok = NULL;
-    st->mask = NULL;
+    free(st->mb_b0);
+    free(st->mb_nb);
+    free(st->ctok);
+    free(st->cmask);
+    free(st->dlvl);
+    memset(st, 0, sizeof *st);
 }
 
-/* Fills the host batch [R][B][context] of `step`: row b of replica r is row
- * step*B + b of seed seeds[r]'s training stream. */
+/* Fills the host batch [R][nb][context] of `step`: row b of replica r is row
+ * step*B + b0 + b of seed seeds[r]'s training stream (B = train.batch). */
 static void make_batch(const ds_step *st, int64_t step) {
     const ds_sweep *s = st->s;
     const ds_task_ops *ops = ds_task_get(&s->task);
-    int B = s->train.batch, ctx = s->train.context, R = st->R;
+    int B = s->train.batch, nb = st->nb, ctx = s->train.context, R = st->R;
 #pragma omp parallel for schedule(static) num_threads(st->nthreads)
-    for (int i = 0; i < R * B; i++) {
-        int r = i / B, b = i % B;
-        ops->train_row(&s->task, (uint64_t)st->seeds[r], (uint64_t)step * B + b, ctx,
+    for (int i = 0; i < R * nb; i++) {
+        int r = i / nb, b = i % nb;
+        ops->train_row(&s->task, (uint64_t)st->seeds[r], (uint64_t)step * B + st->b0 + b, ctx,
                        st->tok + (size_t)i * ctx, st->mask + (size_t)i * ctx);
     }
 }
 
+/* Pushes the gradient of the micro-batch just back-propagated (m->grads)
+ * and its loss sums onto the trees' stacks, adding equal-sized neighbours:
+ * after 2^a pushes the bottom holds the pairwise tree of them (step.h). */
+static void push_partial(ds_step *st, const double *ls, int *top, int *size) {
+    ds_backend *be = st->m->be;
+    size_t n = (size_t)st->R * st->m->P;
+    int R = st->R;
+    DS_ASSERT(*top < DS_STEP_MAX_LEVELS);
+    if (!st->lvl[*top] && !(st->lvl[*top] = be->alloc(be, sizeof(float) * n)))
+        ds_die(DS_EXIT_ERROR, "step: out of memory for the gradient of a micro-batch (%zu floats)", n);
+    be->copy(be, st->lvl[*top], st->m->grads, sizeof(float) * n);
+    memcpy(st->dlvl + (size_t)*top * R, ls, sizeof(double) * R);
+    size[(*top)++] = 1;
+    while (*top >= 2 && size[*top - 1] == size[*top - 2]) {
+        int a = *top - 2, b = *top - 1;
+        be->add(be, st->lvl[a], st->lvl[a], st->lvl[b], n);
+        for (int r = 0; r < R; r++) st->dlvl[(size_t)a * R + r] += st->dlvl[(size_t)b * R + r];
+        size[a] *= 2;
+        (*top)--;
+    }
+}
+
+/* The step's forward and backward over this rank's micro-batches; leaves
+ * the (group's) whole-batch gradient in m->grads and loss sums in ls. */
+static void split_pass(ds_step *st, double *ls, ds_step_times *tm) {
+    const ds_train_spec *tr = &st->s->train;
+    int R = st->R, ctx = tr->context;
+    double *scored = DS_MALLOC(sizeof(double) * R);
+    for (int r = 0; r < R; r++) { /* targets t are scored by mask[t+1] (model.h) */
+        long n = 0;
+        const uint8_t *mk = st->mask + (size_t)r * st->nb * ctx;
+        for (int b = 0; b < st->nb; b++)
+            for (int t = 1; t < ctx; t++) n += mk[(size_t)b * ctx + t] != 0;
+        scored[r] = (double)n;
+    }
+    if (st->group) ds_group_sum_host(st->group, scored, (size_t)R); /* whole integers: exact */
+    int top = 0, size[DS_STEP_MAX_LEVELS];
+    for (int i = 0; i < st->n_mb; i++) {
+        const int32_t *tok = st->tok;
+        const uint8_t *mask = st->mask;
+        int rows = st->mb_nb[i], off = st->mb_b0[i] - st->b0;
+        if (st->n_mb > 1) { /* replica r's rows off .. off+rows-1, contiguous */
+            for (int r = 0; r < R; r++) {
+                size_t src = ((size_t)r * st->nb + off) * ctx, dst = (size_t)r * rows * ctx;
+                memcpy(st->ctok + dst, st->tok + src, sizeof(int32_t) * rows * ctx);
+                memcpy(st->cmask + dst, st->mask + src, (size_t)rows * ctx);
+            }
+            tok = st->ctok, mask = st->cmask;
+        }
+        double t0 = ds_now();
+        ds_model_set_batch_norm(st->m, tok, mask, rows, ctx - 1, scored);
+        ds_model_forward_sums(st->m, ls);
+        double t1 = ds_now();
+        ds_model_backward(st->m);
+        tm->forward += t1 - t0;
+        tm->backward += ds_now() - t1;
+        if (st->n_mb > 1) push_partial(st, ls, &top, size);
+    }
+    if (st->n_mb > 1) {
+        DS_ASSERT(top == 1); /* a power of two of micro-batches: one tree */
+        st->m->be->copy(st->m->be, st->m->grads, st->lvl[0], sizeof(float) * R * st->m->P);
+        memcpy(ls, st->dlvl, sizeof(double) * R);
+    }
+    double t2 = ds_now();
+    if (st->group) {
+        ds_group_sum(st->group, st->m->grads, (size_t)R * st->m->P);
+        ds_group_sum_host(st->group, ls, (size_t)R);
+    }
+    tm->backward += ds_now() - t2;
+    free(scored);
+}
+
 void ds_step_run(ds_step *st, int64_t step, uint8_t *active, float *losses, ds_step_times *times) {
     const ds_train_spec *tr = &st->s->train;
+    ds_step_times tm = {0};
     double t0 = ds_now();
     make_batch(st, step);
-    ds_model_set_batch(st->m, st->tok, st->mask, tr->batch, tr->context - 1);
-    double t1 = ds_now();
-    ds_model_forward(st->m, losses);
+    if (!st->group && st->n_mb == 1) { /* the plain step */
+        ds_model_set_batch(st->m, st->tok, st->mask, tr->batch, tr->context - 1);
+        double t1 = ds_now();
+        ds_model_forward(st->m, losses);
+        double t2 = ds_now();
+        ds_model_backward(st->m);
+        tm = (ds_step_times){t1 - t0, t2 - t1, ds_now() - t2, 0};
+    } else {
+        tm.data = ds_now() - t0;
+        double *ls = DS_MALLOC(sizeof(double) * st->R);
+        split_pass(st, ls, &tm);
+        for (int r = 0; r < st->R; r++) losses[r] = (float)ls[r];
+        free(ls);
+    }
+    /* after the backward: it changes nothing for a frozen replica, whose
+     * update is skipped */
     for (int r = 0; r < st->R; r++) {
         if (active[r] && !isfinite(losses[r])) {
             active[r] = 0;
@@ -58,12 +208,10 @@ void ds_step_run(ds_step *st, int64_t step, uint8_t *active, float *losses, ds_s
                         (long long)st->seeds[r], (long long)step, losses[r]);
         }
     }
-    double t2 = ds_now();
-    ds_model_backward(st->m);
     double t3 = ds_now();
     ds_optim_step(st->m, tr, step, active, NULL);
     for (int r = 0; r < st->R; r++)
         if (!active[r]) losses[r] = NAN;
-    double t4 = ds_now();
-    if (times) *times = (ds_step_times){t1 - t0, t2 - t1, t3 - t2, t4 - t3};
+    tm.optimizer = ds_now() - t3;
+    if (times) *times = tm;
 }

@@ -318,7 +318,7 @@ static const char *const model_keys[] = {"head_dim", "block", "rotary_frac", "ro
                                          "init_std", "ln_eps", NULL};
 static const char *const train_keys[] = {"steps", "batch", "context", "lr", "warmup",
                                          "weight_decay", "grad_clip", "betas", "eps",
-                                         "precision", "log_every", NULL};
+                                         "precision", "log_every", "micro_batches", NULL};
 static const char *const seeds_keys[] = {"start", "count", "adaptive", NULL};
 static const char *const adaptive_keys[] = {"metric", "length", "statistic", "threshold",
                                             "ci_width", "step", "max", NULL};
@@ -476,6 +476,7 @@ static int parse_train(yctx *c, yaml_node_t *m, const ds_task_spec *task, ds_tra
     tr->adam_eps = 1e-8;
     tr->precision = DS_PREC_FP32;
     tr->log_every = 100;
+    tr->micro_batches = 1;
     static const char *const precisions[] = {"fp32", "tf32", "bf16", NULL};
     int prec = 0;
     yaml_node_t *warm = get(c, m, "warmup"), *le = get(c, m, "log_every");
@@ -492,6 +493,17 @@ static int parse_train(yctx *c, yaml_node_t *m, const ds_task_spec *task, ds_tra
             node_f64(c, seq_item(c, n, 0), "train.betas[0]", 0, 0, 1, 1, &tr->beta1) ||
             node_f64(c, seq_item(c, n, 1), "train.betas[1]", 0, 0, 1, 1, &tr->beta2))
             return DS_EXIT_USAGE;
+    }
+    if ((n = get(c, m, "micro_batches"))) {
+        if (node_int(c, n, "train.micro_batches", 1, 1 << 20, &tr->micro_batches)) return DS_EXIT_USAGE;
+        /* a power of two: the gradient tree of step.h then has groups of
+         * k (a power of two dividing it) as its subtrees */
+        if (tr->micro_batches & (tr->micro_batches - 1))
+            return FAIL(c, n, "train.micro_batches %d is not a power of two (1, 2, 4, 8, ...)",
+                        tr->micro_batches);
+        if (tr->micro_batches > tr->batch)
+            return FAIL(c, n, "train.micro_batches %d is more than train.batch (%d): a micro-batch "
+                        "is at least one sequence", tr->micro_batches, tr->batch);
     }
     if (tr->warmup > tr->steps)
         return FAIL(c, warm ? warm : steps, "train.warmup (%lld) exceeds train.steps (%lld)",
@@ -588,7 +600,7 @@ static int parse_seeds(yctx *c, yaml_node_t *m, const ds_task_spec *t, ds_seed_s
     return 0;
 }
 
-static int parse_run(yctx *c, yaml_node_t *m, ds_run_spec *r) {
+static int parse_run(yctx *c, yaml_node_t *m, ds_run_spec *r, int batch) {
     r->pack = 0;
     r->checkpoint_every = 1000;
     r->max_attempts = 2;
@@ -620,11 +632,11 @@ static int parse_run(yctx *c, yaml_node_t *m, ds_run_spec *r) {
         node_enum(c, n, "run.backend", ds_backend_kind_names, &unused);
         return DS_EXIT_USAGE;
     }
-    /* Refused, not ignored, until data-parallel groups exist (docs/design.md §8). */
-    if (r->ranks_per_job != 1)
+    /* every member of a group trains at least one sequence of each batch */
+    if (r->ranks_per_job > batch)
         return FAIL(c, get(c, m, "ranks_per_job"),
-                    "run.ranks_per_job %d is not implemented yet: every pack is trained by one "
-                    "rank (use 1, or leave the key out)", r->ranks_per_job);
+                    "run.ranks_per_job %d is more than train.batch (%d): each rank of a group "
+                    "trains whole sequences of every batch", r->ranks_per_job, batch);
     return 0;
 }
 
@@ -641,6 +653,7 @@ static int add_scale(ds_sweep *s, int d, int L, int vocab_total) {
     sc->n_heads = d / s->model.head_dim;
     sc->n_params = ds_scale_params(d, L, vocab_total);
     sc->flops_per_step = ds_scale_flops_per_step(d, L, vocab_total, s->train.batch, s->train.context);
+    sc->ranks_per_job = 0; /* set by its families or run.ranks_per_job once parsed */
     return s->n_scales++;
 }
 
@@ -669,11 +682,11 @@ static int parse_family(yctx *c, yaml_node_t *m, int idx, ds_sweep *s, int vocab
     snprintf(what, sizeof what, "scales[%d]", idx);
     if (need_mapping(c, m, what)) return DS_EXIT_USAGE;
     static const char *const kinds[] = {"width", "depth", "params", "points", NULL};
-    static const char *const keys_by_kind[4][5] = {
-        {"family", "name", "depth", "width", NULL},
-        {"family", "name", "width", "depth", NULL},
-        {"family", "name", "params", "depth", NULL},
-        {"family", "name", "points", NULL, NULL},
+    static const char *const keys_by_kind[4][6] = {
+        {"family", "name", "depth", "width", "ranks_per_job", NULL},
+        {"family", "name", "width", "depth", "ranks_per_job", NULL},
+        {"family", "name", "params", "depth", "ranks_per_job", NULL},
+        {"family", "name", "points", "ranks_per_job", NULL, NULL},
     };
     yaml_node_t *fk, *n;
     int kind;
@@ -753,6 +766,30 @@ static int parse_family(yctx *c, yaml_node_t *m, int idx, ds_sweep *s, int vocab
             }
         f->scale_idx[f->n++] = si;
     }
+    /* A scale is trained once, so by one group size: a family's own value
+     * applies to its scales, and two families that give one scale
+     * different values are refused. */
+    yaml_node_t *kn = get(c, m, "ranks_per_job");
+    if (kn) {
+        snprintf(path, sizeof path, "%s.ranks_per_job", what);
+        if (node_int(c, kn, path, 1, 1 << 20, &f->ranks_per_job)) return DS_EXIT_USAGE;
+        if (f->ranks_per_job > s->train.batch)
+            return FAIL(c, kn, "%s %d is more than train.batch (%d): each rank of a group trains "
+                        "whole sequences of every batch", path, f->ranks_per_job, s->train.batch);
+        for (int j = 0; j < f->n; j++)
+            for (int i = 0; i < s->n_families; i++) {
+                const ds_family *o = &s->families[i];
+                for (int q = 0; o->ranks_per_job && o->ranks_per_job != f->ranks_per_job && q < o->n; q++)
+                    if (o->scale_idx[q] == f->scale_idx[j]) {
+                        const ds_scale *sc = &s->scales[f->scale_idx[j]];
+                        return FAIL(c, kn, "%s %d conflicts with ranks_per_job %d of family '%s' "
+                                    "(line %d) for the scale width %d, depth %d, which both name: "
+                                    "a scale is trained by one group size", path, f->ranks_per_job,
+                                    o->ranks_per_job, o->name, o->pos.line, sc->d_model, sc->n_layers);
+                    }
+            }
+        for (int j = 0; j < f->n; j++) s->scales[f->scale_idx[j]].ranks_per_job = f->ranks_per_job;
+    }
     s->n_families++;
     return 0;
 }
@@ -800,8 +837,10 @@ static int parse_root(yctx *c, yaml_node_t *root, ds_sweep *s) {
     if ((n = get(c, root, "name")) && check_name(c, n, "name", s->name)) return DS_EXIT_USAGE;
     if (parse_task(c, task, &s->task) || parse_model(c, get(c, root, "model"), &s->model) ||
         parse_train(c, train, &s->task, &s->train) || parse_seeds(c, seeds, &s->task, &s->seeds) ||
-        parse_scales(c, scales, s) || parse_run(c, get(c, root, "run"), &s->run))
+        parse_scales(c, scales, s) || parse_run(c, get(c, root, "run"), &s->run, s->train.batch))
         return DS_EXIT_USAGE;
+    for (int i = 0; i < s->n_scales; i++)
+        if (!s->scales[i].ranks_per_job) s->scales[i].ranks_per_job = s->run.ranks_per_job;
     snprintf(s->output, sizeof s->output, "results/%s.h5", s->name);
     if ((n = get(c, root, "output"))) {
         if (n->type != YAML_SCALAR_NODE || is_null(n))
@@ -1004,6 +1043,8 @@ char *ds_sweep_canonical(const ds_sweep *s) {
     sb_printf(&b, "train.eps: %s\n", num(x, tr->adam_eps));
     sb_printf(&b, "train.precision: %s\n", precs[tr->precision]);
     sb_printf(&b, "train.log_every: %lld\n", (long long)tr->log_every);
+    /* only when set: the files made before the key existed keep their hash */
+    if (tr->micro_batches != 1) sb_printf(&b, "train.micro_batches: %d\n", tr->micro_batches);
     sb_printf(&b, "seeds.start: %lld\n", (long long)s->seeds.start);
     sb_printf(&b, "scales: %d distinct\n", s->n_scales);
     for (int i = 0; i < s->n_scales; i++)

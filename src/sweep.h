@@ -58,6 +58,9 @@ typedef struct {
     double beta1, beta2, adam_eps;
     ds_precision precision;
     int64_t log_every;  /* training-loss curve point every log_every steps */
+    int micro_batches;  /* each batch trained as this many micro-batches of whole sequences
+                         * whose gradients are added in a fixed tree (src/step.h); a power of
+                         * two, 1 by default */
 } ds_train_spec;
 
 /* seeds.adaptive (docs/sweep-file.md "Adaptive seeds"; decided by src/adaptive.h):
@@ -90,6 +93,8 @@ typedef struct {
     int n_heads;
     int64_t n_params;       /* docs/spec-tasks.md §3 formula */
     double flops_per_step;  /* training FLOPs of one replica step (forward + backward) */
+    int ranks_per_job;      /* ranks of the data-parallel group that trains its packs (1: one
+                             * rank): its families' ranks_per_job, else run.ranks_per_job */
 } ds_scale;
 
 /* A family: a name and an ordered list of indices into sweep.scales. */
@@ -98,6 +103,7 @@ typedef struct {
     char kind[16];      /* width | depth | params | points */
     int n;
     int scale_idx[DS_MAX_SCALES];
+    int ranks_per_job;  /* the family's own ranks_per_job; 0 when not given */
     ds_srcpos pos;
 } ds_family;
 
@@ -105,7 +111,8 @@ typedef struct {
     int pack;               /* replicas per pack; 0 = auto */
     int64_t checkpoint_every;
     int max_attempts;
-    int ranks_per_job;      /* data-parallel group size; 1 = one rank per pack */
+    int ranks_per_job;      /* data-parallel group size of every scale whose families do not
+                             * set one (ds_scale.ranks_per_job); 1 = one rank per pack */
     ds_backend_kind backend;
 } ds_run_spec;
 
@@ -160,7 +167,8 @@ double ds_scale_flops_per_step(int d_model, int n_layers, int vocab_total, int b
  * families. Leaves out what cannot change a run's result: the sweep's name
  * (by default the file name, which may change), seeds.count (the seed axis
  * only grows), seeds.adaptive (it decides how many seeds a scale gets, never
- * what a run computes), output and run.*. Two sweeps with the same canonical
+ * what a run computes), output, run.* and the families' ranks_per_job (a group
+ * trains the same runs: docs/design.md §8). Two sweeps with the same canonical
  * text train the same runs; yaml_hash is its FNV-1a 64 hash. Free with free(). */
 char *ds_sweep_canonical(const ds_sweep *s);
 

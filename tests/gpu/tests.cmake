@@ -18,3 +18,12 @@ if(DISTSWEEP_HAVE_CUDA)
   add_test(NAME gpu.model_and_training COMMAND test_cuda_model)
   set_tests_properties(gpu.model_and_training PROPERTIES LABELS gpu SKIP_RETURN_CODE 77 TIMEOUT 300)
 endif()
+
+# a one-rank NCCL group (or MPI without NCCL) against the plain path (src/groupcomm.h)
+if(DISTSWEEP_HAVE_CUDA)
+  add_executable(test_nccl_group ${CMAKE_CURRENT_LIST_DIR}/test_nccl_group.c)
+  target_link_libraries(test_nccl_group PRIVATE dscore)
+  add_test(NAME gpu.nccl_group_of_one COMMAND test_nccl_group)
+  set_tests_properties(gpu.nccl_group_of_one PROPERTIES LABELS gpu SKIP_RETURN_CODE 77 TIMEOUT 120
+    ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+endif()

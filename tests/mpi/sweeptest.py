@@ -790,6 +790,185 @@ def sc_adaptive_chaos(work):
         print(f"round {rnd}: ok, seeds per scale {requested(d)}", flush=True)
     print("rank-0 kills:", kills)
     check(kills >= 3, f"only {kills} kills landed")
+# ---- data-parallel groups (docs/design.md §8; tests/mpi/groups.yaml) --------
+# With train.micro_batches M and k dividing M, a group of k is bit-identical
+# to one rank (src/step.h). Otherwise (M = 1, the default) it changes the
+# order in which each gradient element's rows are summed (docs/engine.md
+# "Groups"), a few float roundings per step; the bound these tests hold such
+# a group to over the groups.yaml sweep: every discrete outcome identical,
+# every float within GROUP_REL relative (GROUP_ABS absolute near 0).
+GROUP_EXACT = ["runs/status", "runs/attempts", "runs/steps_done", "runs/id_em", "metrics/em",
+               "metrics/token_acc"]
+GROUP_CLOSE = ["runs/final_loss", "metrics/loss", "metrics/error", "metrics/minprob",
+               "curves/train_loss"]
+GROUP_REL, GROUP_ABS = 1e-5, 1e-7
+
+
+def groups_yaml(work, name, rpj=1, fam1="", fam2="", mb=1):
+    text = open(os.path.join(A.src, "tests", "mpi", "groups.yaml")).read()
+    text = text.replace("RPJ", str(rpj)).replace("FAM1", fam1).replace("FAM2", fam2)
+    text = text.replace("MB", str(mb))
+    return write(os.path.join(work, name), text)
+
+
+def close(ref, d, what, scales=None):
+    """GROUP_EXACT equal and GROUP_CLOSE within the bound (on the scales given)."""
+    worst = 0.0
+    for k in GROUP_EXACT + GROUP_CLOSE:
+        x, y = ref[k], d[k]
+        if scales is not None:
+            x, y = x[scales], y[scales]
+        if k in GROUP_EXACT:
+            check(np.array_equal(x, y), f"{what}: {k} differs")
+            continue
+        fin = np.isfinite(x)
+        check(np.array_equal(fin, np.isfinite(y)), f"{what}: {k}: NaNs differ")
+        diff = np.abs(x[fin].astype(np.float64) - y[fin])
+        lim = np.maximum(GROUP_REL * np.abs(x[fin]), GROUP_ABS)
+        check((diff <= lim).all(), f"{what}: {k}: off by up to {diff.max():.3g} (bound {GROUP_REL} rel)")
+        rel = diff / np.maximum(np.abs(x[fin]), GROUP_ABS)
+        worst = max(worst, float(rel.max()) if rel.size else 0.0)
+    return worst
+
+
+def once(out, d, what):
+    """Every run finished once: done, one attempt, one journal record each."""
+    check((d["runs/status"] == 1).all(), f"{what}: not every run done")
+    check((d["runs/attempts"] == 1).all(), f"{what}: a run was charged an attempt")
+    recs = journal(out + ".journal")
+    keys = [(r[0], r[1]) for r in recs]
+    check(len(keys) == d["runs/status"].size and len(set(keys)) == len(keys),
+          f"{what}: {len(keys)} journal records for {d['runs/status'].size} runs")
+
+
+def sc_groups_same(work):
+    """groups: with train.micro_batches 4, k = 2 and 4 give k = 1's results bit for bit."""
+    ref = None
+    for k, np_ in ((1, 1), (2, 3), (4, 5)):
+        y = groups_yaml(work, f"g{k}.yaml", rpj=k, mb=4)
+        out = os.path.join(work, f"g{k}.h5")
+        t = time.time()
+        p = ds([y, "-o", out, "--quiet"], np_=np_, timeout=600)
+        check(p.returncode == 0, f"k={k}: rc {p.returncode}: {p.stderr[-2000:]}")
+        if p.returncode:
+            return
+        d = load(out)
+        once(out, d, f"k={k}")
+        if k > 1:  # a group's leader reports: never rank 0, which trains alone
+            check((d["runs/rank"] > 0).all(), f"k={k}: a grouped run reported by rank 0")
+        if ref is None:
+            ref = d
+        else:
+            ok = same(ref, d)
+            print(f"k={k}: {time.time() - t:.1f} s, {'bit-identical' if ok else 'DIFFERENT'}", flush=True)
+    # a group that cannot be formed is refused before anything is written
+    y = groups_yaml(work, "g4.yaml", rpj=4)
+    out = os.path.join(work, "small.h5")
+    p = ds([y, "-o", out, "--quiet"], np_=3)
+    check(p.returncode == 2 and "mpirun -np 5" in p.stderr and not os.path.exists(out),
+          f"k=4 on 3 ranks: rc {p.returncode}: {p.stderr[-500:]}")
+
+
+def sc_groups_mixed(work):
+    """groups: one family grouped, one not, on 4 ranks, micro_batches 1 (a group's sum in
+    another order): every run once; the ungrouped scale bit for bit as k = 1, the grouped
+    one within the bound."""
+    y1 = groups_yaml(work, "one.yaml")
+    ref_out = os.path.join(work, "one.h5")
+    p = ds([y1, "-o", ref_out, "--quiet"], np_=1, timeout=600)
+    check(p.returncode == 0, f"reference: {p.stderr[-2000:]}")
+    y = groups_yaml(work, "mixed.yaml", fam1=", ranks_per_job: 2")
+    q = run([A.bin, "plan", y])
+    check(q.returncode == 0 and "groups: scale(s) #0 trained data-parallel by groups of 2" in q.stdout,
+          f"plan does not show the group: {q.stdout[-800:]}")
+    out = os.path.join(work, "mixed.h5")
+    p = ds([y, "-o", out, "--quiet"], np_=4, timeout=600)
+    check(p.returncode == 0, f"mixed: rc {p.returncode}: {p.stderr[-2000:]}")
+    if p.returncode:
+        return
+    ref, d = load(ref_out), load(out)
+    once(out, d, "mixed")
+    same({k: v[1:] for k, v in ref.items() if k in COMPARE}, {k: v[1:] for k, v in d.items() if k in COMPARE},
+         [k for k in COMPARE])  # the ungrouped scale: bit for bit
+    print("grouped scale: largest relative difference", close(ref, d, "mixed", scales=slice(0, 1)))
+    check((d["runs/rank"][0] > 0).all(), "a grouped run reported by rank 0")
+
+
+def rank_pids(mpirun_pid):
+    """{MPI rank: pid} of mpirun's children (Open MPI's OMPI_COMM_WORLD_RANK)."""
+    out = {}
+    for pid in children(mpirun_pid):
+        try:
+            env = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        for e in env:
+            if e.startswith(b"OMPI_COMM_WORLD_RANK="):
+                out[int(e.split(b"=")[1])] = pid
+    return out
+
+
+def sc_groups_kill(work):
+    """groups: SIGKILL a group member mid-pack; the resume completes, nothing lost or rerun,
+    results bit for bit those of an uninterrupted sweep (one rank, micro_batches 4)."""
+    y = groups_yaml(work, "k.yaml", rpj=2, mb=4)
+    ref_out = os.path.join(work, "ref.h5")
+    p = ds([groups_yaml(work, "ref.yaml", mb=4), "-o", ref_out, "--quiet"], np_=1, timeout=600)
+    check(p.returncode == 0, f"reference: {p.stderr[-2000:]}")
+    if p.returncode:
+        return
+    ref = load(ref_out)
+    out = os.path.join(work, "k.h5")
+    ck = out + ".ckpt"
+    p = subprocess.Popen([A.mpiexec, "-np", "3", "--oversubscribe", A.bin, y, "-o", out, "--quiet"],
+                         env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # wait for the second pack's checkpoint: one pack stored, one part-trained
+    victim, deadline, group_line, stem = None, time.time() + 300, "", ""
+    while time.time() < deadline and p.poll() is None:
+        done = os.path.exists(out + ".journal") and len(journal(out + ".journal")) >= 2
+        groups = [f for f in os.listdir(ck)] if os.path.isdir(ck) else []
+        stems = [f[:-6] for f in groups if f.endswith(".group") and f[:-6] + ".ckpt" in groups]
+        if done and stems:
+            q = run([A.bin, "status", out])
+            m = re.search(r"ranks (\d+) (\d+) \(leader (\d+)\) train .*pack (\S+)", q.stdout)
+            if m and m.group(4) in stems:
+                group_line, stem = m.group(0), m.group(4)
+                victim = rank_pids(p.pid).get(int(m.group(2)))
+                break
+        time.sleep(0.05)
+    check(victim is not None, f"no group with a checkpoint seen in status ({group_line!r})")
+    if victim is None:
+        p.kill()
+        return
+    print("status:", group_line, "; killing the member, pid", victim, flush=True)
+    os.kill(victim, signal.SIGKILL)
+    try:
+        err = p.communicate(timeout=60)[1]
+    except subprocess.TimeoutExpired:
+        check(False, "mpirun did not end after a group member was killed")
+        p.kill()
+        err = p.communicate()[1]
+    check(p.returncode != 0, f"the killed sweep exited {p.returncode}")
+    for pid in rank_pids(p.pid).values():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    time.sleep(0.2)
+    before = load(out)
+    n_done = int((before["runs/status"] > 0).sum())
+    check(0 < n_done < before["runs/status"].size, f"{n_done} runs stored at the kill")
+    if stem + ".ckpt" not in os.listdir(ck):  # the pack finished between status and the kill
+        print("note: the group's pack finished before the kill; resuming the rest", flush=True)
+    p = ds([y, "-o", out, "--quiet"], np_=3, timeout=600)
+    check(p.returncode == 0, f"resume: {p.stderr[-2000:]}")
+    d = load(out)
+    same(ref, d)
+    once(out, d, "resumed")
+    done = before["runs/status"] > 0
+    check(np.array_equal(before["runs/wall_s"][done], d["runs/wall_s"][done]), "a stored run was rerun")
+    check(os.listdir(ck) == [], f"files left in the checkpoint directory: {os.listdir(ck)}")
+
 
 SCENARIOS = {k[3:]: v for k, v in globals().items() if k.startswith("sc_")}
 

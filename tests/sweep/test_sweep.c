@@ -250,6 +250,42 @@ static void test_diff(void) {
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ds_sweep_free(all[i]);
 }
 
+/* ranks_per_job: a family's own value for its scales, run.ranks_per_job for
+ * the others, one shared scale taking the value of the family that gives
+ * one; none of it enters the canonical hash. */
+static void test_ranks_per_job(void) {
+    const char *head = "task: {kind: count, vocab: 150, train_length: [1, 30], eval_lengths: [30]}\n"
+                       "train: {steps: 1000, batch: 8, context: 128, lr: 0.001}\n"
+                       "seeds: {count: 3}\n";
+    char text[1024];
+    snprintf(text, sizeof text, "%s%s", head,
+             "scales:\n"
+             "  - {family: depth, width: 64, depth: [1, 2], ranks_per_job: 4}\n"
+             "  - {family: width, depth: 2, width: [64, 128]}\n"
+             "  - {family: width, name: big, depth: 3, width: [128]}\n"
+             "run: {ranks_per_job: 2}\n");
+    ds_sweep *s = load_text(text);
+    if (!s) return;
+    CHECK(s->run.ranks_per_job == 2);
+    CHECK(s->scales[find_scale(s, 64, 1)].ranks_per_job == 4);
+    CHECK(s->scales[find_scale(s, 64, 2)].ranks_per_job == 4); /* named by depth and width */
+    CHECK(s->scales[find_scale(s, 128, 2)].ranks_per_job == 2);
+    CHECK(s->scales[find_scale(s, 128, 3)].ranks_per_job == 2);
+    CHECK(s->families[0].ranks_per_job == 4 && s->families[1].ranks_per_job == 0);
+    snprintf(text, sizeof text, "%s%s", head,
+             "scales:\n"
+             "  - {family: depth, width: 64, depth: [1, 2]}\n"
+             "  - {family: width, depth: 2, width: [64, 128]}\n"
+             "  - {family: width, name: big, depth: 3, width: [128]}\n");
+    ds_sweep *s1 = load_text(text);
+    if (s1) {
+        CHECK(s1->yaml_hash == s->yaml_hash);
+        for (int i = 0; i < s1->n_scales; i++) CHECK(s1->scales[i].ranks_per_job == 1);
+        ds_sweep_free(s1);
+    }
+    ds_sweep_free(s);
+}
+
 int main(int argc, char **argv) {
     sweeps_dir = argc > 1 ? argv[1] : "sweeps";
     test_count();
@@ -258,5 +294,6 @@ int main(int argc, char **argv) {
     test_families();
     test_errors();
     test_diff();
+    test_ranks_per_job();
     TEST_MAIN_END();
 }
