@@ -89,6 +89,11 @@ typedef struct {
     int max_attempts;
     int ranks_per_job;      /* data-parallel group size; 1 = one rank per pack */
     ds_backend_kind backend;
+    /* run.save_models: the final fp32 parameters of the first save_models
+     * seeds (seeds.start .. start+save_models-1) of every scale are stored
+     * (OUT.h5.models/, docs/result-file.md); 0 = none (false, the default),
+     * INT64_MAX = every seed (true). Outside the sweep hash, like all run.*. */
+    int64_t save_models;
 } ds_run_spec;
 
 typedef struct {
@@ -118,6 +123,9 @@ int ds_sweep_load(const char *path, ds_sweep **out, ds_error *err);
 int ds_sweep_load_text(const char *name, const char *text, ds_sweep **out, ds_error *err);
 
 void ds_sweep_free(ds_sweep *s);
+
+/* Whether run.save_models selects job seed `seed` (any scale). */
+int ds_sweep_saves_model(const ds_sweep *s, int64_t seed);
 
 /* Parameter count of a scale (docs/spec-tasks.md §3): L(12d^2 + 13d) + 2 V_tot d + 2d. */
 int64_t ds_scale_params(int d_model, int n_layers, int vocab_total);
