@@ -254,13 +254,29 @@ static int write_readme(const char *dir, const ds_model_config *c, const ds_stor
             fprintf(f, " %.4g |", ds_res_metric(r, m, run->scale, run->seed_idx, l));
         fprintf(f, "\n");
     }
-    fprintf(f, "\nTokens are words separated by spaces; a count prompt of length L starting at s is\n"
-            "`$ s e >` with e = s+L-1, the answer `s s+1 ... e .` (`$` BOS, `>` separator, `.` EOS,\n"
-            "`*` PAD). Positions start at 0 with the prompt alone (no padding before it).\n\n"
+    /* a prompt of the task, from its first evaluation example at the first eval length */
+    const ds_task_ops *ops = ds_task_get(&s->task);
+    int L0 = s->task.eval_lengths[0], n_tok = ops->eval_tokens(&s->task, L0), p = n_tok;
+    int32_t *tok = DS_MALLOC(sizeof(int32_t) * (size_t)n_tok);
+    uint8_t *mask = DS_MALLOC((size_t)n_tok);
+    ops->eval_example(&s->task, L0, 0, tok, mask);
+    for (int i = n_tok - 1; i >= 0; i--)
+        if (mask[i]) p = i;
+    char prompt[4096] = "", b[32];
+    for (int i = 0; i < p && strlen(prompt) + 40 < sizeof prompt; i++) {
+        ops->token_name(&s->task, tok[i], b, sizeof b);
+        snprintf(prompt + strlen(prompt), sizeof prompt - strlen(prompt), "%s%s", i ? " " : "", b);
+    }
+    fprintf(f, "\nTokens are words separated by spaces (`$` BOS, `>` separator, `.` EOS, `*` PAD;\n"
+            "docs/spec-tasks.md §1-2 of distsweep). An evaluation prompt is the example up to its\n"
+            "answer, alone at position 0; the model answers greedily. At length %d:\n\n"
             "```python\nfrom transformers import AutoTokenizer, GPTNeoXForCausalLM\n"
             "tok = AutoTokenizer.from_pretrained(DIR)\nmodel = GPTNeoXForCausalLM.from_pretrained(DIR)\n"
-            "ids = tok(\"$ 3 17 >\", return_tensors=\"pt\").input_ids\n"
-            "print(tok.decode(model.generate(ids, max_new_tokens=16, do_sample=False)[0]))\n```\n");
+            "ids = tok(\"%s\", return_tensors=\"pt\").input_ids\n"
+            "print(tok.decode(model.generate(ids, max_new_tokens=%d, do_sample=False)[0]))\n```\n",
+            L0, prompt, n_tok - p);
+    free(tok);
+    free(mask);
     return close_out(f, path, err);
 }
 
