@@ -445,6 +445,28 @@ def sc_errors(work):
     check(p.returncode == 0 and len(moved) == 1 and n_models == 2 and
           len(os.listdir(os.path.join(work, moved[0]))) == n_models and
           len(os.listdir(out + ".models")) == 2, f"--fresh: {p.stderr} {moved}")
+    # extension: seeds.count 3 -> 4 with save_models 4: the new seed stores its model, and the
+    # done seeds 1 and 2 that the raised selection now covers train again and store theirs
+    y4 = write(os.path.join(work, "t4.yaml"), sweep_text(seeds=4, save=4))
+    p = run([A.bin, y4, "-o", out])
+    check(p.returncode == 0 and "extended the seed axis" in p.stderr and
+          "4 done run(s) have no usable stored model" in p.stderr and
+          "6 run(s) stored now" in p.stderr and len(os.listdir(out + ".models")) == 8,
+          f"extension with save_models: {p.returncode} {p.stderr} {os.listdir(out + '.models')}")
+    check(invariant(out, dh, 4, "extension") == 8, "8 verified models after the extension")
+    # a model that cannot be written is a storage failure: exit 4, no run stored without it
+    y5 = write(os.path.join(work, "s5.yaml"), sweep_text())
+    o5 = os.path.join(work, "s5.h5")
+    write(o5 + ".models", "a file where the models directory should be\n")
+    p = run([A.bin, y5, "-o", o5])
+    check(p.returncode == 4 and "s5.h5.models/scale" in p.stderr and "not a directory" in p.stderr,
+          f"models directory unwritable: {p.returncode} {p.stderr}")
+    with h5py.File(o5, "r") as f:
+        check((f["runs/status"][()] == 0).all(), "runs stored although their models could not be written")
+    os.remove(o5 + ".models")
+    p = run([A.bin, y5, "-o", o5])
+    check(p.returncode == 0 and invariant(o5, dh, 2, "after the storage failure") == 4,
+          f"resume after the storage failure: {p.returncode} {p.stderr}")
     p = run([A.bin, "plan", os.path.join(A.src, "tests/models/tiny.yaml")])
     check(p.returncode == 0 and "stored models: 2 run(s) of each scale" in p.stdout, f"plan: {p.stdout}")
 
