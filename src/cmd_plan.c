@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "common.h"
+#include "modelfile.h"
 #include "record.h" /* ds_metric_names */
 #include "sweep.h"
 #include "tasks.h"
@@ -25,6 +26,18 @@ static double h100_peak(ds_precision p) {
 
 static const char *prec_name(ds_precision p) {
     return p == DS_PREC_TF32 ? "tf32" : p == DS_PREC_BF16 ? "bf16" : "fp32";
+}
+
+/* run.save_models: how many runs of one scale store a model, and the bytes
+ * of every stored model of the sweep (OUT.h5.models/, src/modelfile.h). */
+static int64_t saved_per_scale(const ds_sweep *s) {
+    return s->run.save_models < s->seeds.count ? s->run.save_models : s->seeds.count;
+}
+
+static double models_bytes(const ds_sweep *s) {
+    double b = 0;
+    for (int i = 0; i < s->n_scales; i++) b += ds_modelfile_bytes(s, i) * (double)saved_per_scale(s);
+    return b;
 }
 
 static void usage(FILE *f) {
@@ -166,6 +179,12 @@ static void print_table(const ds_sweep *s, double gpu_tflops, double eff, int tf
     } else {
         printf("packs: sized automatically at run time (run.pack: auto)\n");
     }
+    if (s->run.save_models)
+        printf("stored models: %lld run(s) of each scale (run.save_models), %.3g GB of fp32 "
+               "parameters beside the result file (%s.models/)\n",
+               (long long)saved_per_scale(s), models_bytes(s) / 1e9, s->output);
+    else
+        printf("stored models: none (run.save_models: false)\n");
     printf("FLOPs count training matmuls and attention only (3 x forward; docs/sweep-file.md), not evaluation.\n");
 }
 
@@ -218,8 +237,10 @@ static void print_json(const ds_sweep *s, double gpu_tflops, double eff) {
     int64_t runs = (int64_t)s->n_scales * seeds;
     double gpu_hours = total_flops / (gpu_tflops * 1e12 * eff) / 3600.0;
     printf("},\n  \"totals\": {\"scales\": %d, \"runs\": %lld, \"flops\": %.17g, \"gpu_hours\": %.6g, "
-           "\"gpu_tflops\": %g, \"efficiency\": %g}",
-           s->n_scales, (long long)runs, total_flops, gpu_hours, gpu_tflops, eff);
+           "\"gpu_tflops\": %g, \"efficiency\": %g, \"saved_models\": %lld, "
+           "\"saved_model_bytes\": %.17g}",
+           s->n_scales, (long long)runs, total_flops, gpu_hours, gpu_tflops, eff,
+           (long long)(saved_per_scale(s) * s->n_scales), models_bytes(s));
     if (s->seeds.adaptive.enabled) {
         /* totals above: the first round; the most: every scale at max */
         double k = (double)ds_sweep_max_seeds(s) / (double)seeds;

@@ -15,6 +15,7 @@
 #include "common.h"
 #include "engine.h"
 #include "h5check.h"
+#include "modelfile.h"
 #include "scheduler.h"
 #include "signals.h"
 #include "store.h"
@@ -31,7 +32,8 @@ static void usage(FILE *f) {
             "  -o OUT.h5         result file (default: the sweep's `output`)\n"
             "  --backend B       auto, cpu or cuda (default: the sweep's run.backend); auto\n"
             "                    is cuda when this build has CUDA and a GPU is visible, else cpu\n"
-            "  --fresh           move an existing OUT.h5 (and its journal and checkpoints)\n"
+            "  --fresh           move an existing OUT.h5 (and its journal, checkpoints and\n"
+            "                    stored models)\n"
             "                    aside to OUT.old-<UTC time>.h5 and start over\n"
             "  --retry-failed    run again the runs whose status is failed\n"
             "  --pack N          seeds per pack (overrides run.pack)\n"
@@ -161,6 +163,45 @@ static void make_parent_dirs(const char *path) {
     mkdir(d, 0755);
 }
 
+/* Rank 0, resuming with run.save_models: a done run whose seed the sweep
+ * saves must have its stored model (src/modelfile.h); one whose model is
+ * missing or damaged is not trusted and runs again (the file goes back to
+ * pending for it), as a done run without its data does in the store. Also
+ * what turning save_models on for a finished sweep does: its runs train
+ * again, to the same bits, and leave their models. */
+static int check_models(const ds_sweep *s, const char *out, ds_store *store, ds_error *err) {
+    if (!s->run.save_models) return 0;
+    char dir[4200], path[4400];
+    ds_modelfile_dir(out, dir, sizeof dir);
+    int64_t S = ds_store_n_seeds(store);
+    int n = 0, cap = 0, *scale = NULL;
+    int64_t *idx = NULL;
+    char first[sizeof err->msg] = "";
+    for (int sc = 0; sc < s->n_scales; sc++)
+        for (int64_t i = 0; i < S; i++) {
+            if (ds_store_status(store, sc, i) != DS_RUN_DONE ||
+                !ds_sweep_saves_model(s, s->seeds.start + i))
+                continue;
+            ds_modelfile_path(dir, sc, s->seeds.start + i, path, sizeof path);
+            ds_error e = {0};
+            if (!ds_modelfile_check(path, s, sc, s->seeds.start + i, &e)) continue;
+            if (!n) snprintf(first, sizeof first, "%s", e.msg);
+            if (n == cap) {
+                cap = cap ? 2 * cap : 64;
+                scale = DS_REALLOC(scale, sizeof *scale * (size_t)cap);
+                idx = DS_REALLOC(idx, sizeof *idx * (size_t)cap);
+            }
+            scale[n] = sc, idx[n] = i, n++;
+        }
+    int rc = ds_store_reset_runs(store, scale, idx, n, err);
+    if (!rc && n)
+        fprintf(stderr, "distsweep: %d done run(s) have no usable stored model (run.save_models; "
+                "first: %s): they run again\n", n, first);
+    free(scale);
+    free(idx);
+    return rc;
+}
+
 /* Rank 0: checks the output, takes the writer's lock, refuses a changed
  * sweep, opens the store. */
 static int prepare_output(const run_args *a, const ds_sweep *s, const char *out, ds_store **store,
@@ -181,7 +222,7 @@ static int prepare_output(const run_args *a, const ds_sweep *s, const char *out,
         if (stat(out, &sb) == 0 || stat(journal, &sb) == 0) {
             char moved[4400];
             if ((rc = ds_store_move_aside(out, moved, sizeof moved, err))) return rc;
-            fprintf(stderr, "distsweep: --fresh: moved the old %s (and journal, checkpoints) to %s\n",
+            fprintf(stderr, "distsweep: --fresh: moved the old %s (and journal, checkpoints, stored models) to %s\n",
                     out, moved);
         }
     }
@@ -228,7 +269,7 @@ static int prepare_output(const run_args *a, const ds_sweep *s, const char *out,
     if (info.stale_journal)
         fprintf(stderr, "distsweep: moved a journal of another result file aside (%s.journal.stale-*)\n",
                 out);
-    return 0;
+    return check_models(s, out, *store, err);
 }
 
 int ds_cmd_run(int argc, char **argv) {

@@ -23,6 +23,7 @@
 #include "evaluate.h"
 #include "groupcomm.h"
 #include "model.h"
+#include "modelfile.h"
 #include "step.h"
 
 /* The hook, asked between evaluation batches with the last training losses. */
@@ -202,6 +203,20 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
                         ckpt ? ", checkpoint " : " (no checkpoint)", ckpt ? ckpt : "");
             goto done;
         }
+        if (rc) goto done;
+    }
+    /* Stored models before any result leaves: a run reported done has its
+     * model on disk (src/modelfile.h). Diverged replicas hold no model. */
+    if (opts && opts->models_dir) {
+        float *host = DS_MALLOC(sizeof(float) * m->P);
+        for (int r = 0; r < R && !rc; r++) {
+            if (!active[r] || !ds_sweep_saves_model(s, seeds[r])) continue;
+            char path[4400];
+            ds_modelfile_path(opts->models_dir, scale_idx, seeds[r], path, sizeof path);
+            ds_model_get_params(m, r, host);
+            rc = ds_modelfile_save(path, s, scale_idx, seeds[r], st.step, host, err);
+        }
+        free(host);
         if (rc) goto done;
     }
     double wall = st.wall_s + (ds_now() - t_start);

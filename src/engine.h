@@ -42,12 +42,19 @@ typedef struct {
      * that it can see (setup, checkpoint writes); a member that dies takes
      * the job with it (the MPI launcher ends it). */
     const MPI_Comm *group;
+    /* run.save_models: the directory (OUT.h5.models) where the final
+     * parameters of every replica that finishes done and whose seed the
+     * sweep selects (ds_sweep_saves_model) are stored, before this call
+     * returns its results (src/modelfile.h); NULL stores none. */
+    const char *models_dir;
 } ds_train_opts;
 
-/* Trains seeds[0..R-1] of scale scale_idx of sweep s, evaluates, and fills
- * results[0..R-1]. Returns 0 on completion, DS_EXIT_INTERRUPTED if the hook
- * asked to stop (checkpoint written when ckpt_path is set), or another code
- * with err set on failure. */
+/* Trains seeds[0..R-1] of scale scale_idx of sweep s, evaluates, stores the
+ * models opts->models_dir asks for, and fills results[0..R-1]. Returns 0 on
+ * completion, DS_EXIT_INTERRUPTED if the hook asked to stop (checkpoint
+ * written when ckpt_path is set), DS_EXIT_STORAGE if a model could not be
+ * written (no results then: the pack runs again), or another code with err
+ * set on failure. */
 int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
                   const ds_train_opts *opts, ds_run_result *results, ds_error *err);
 

@@ -22,6 +22,8 @@ static const ds_command commands[] = {
     {"run", ds_cmd_run, "run or resume a sweep (also: distsweep SWEEP.yaml; mpirun for many ranks)"},
     {"status", ds_cmd_status, "done/failed/pending runs per scale, rate and ETA; safe while running"},
     {"train", ds_cmd_train, "train one pack of seeds of one scale in this process and print its metrics"},
+    {"export", ds_cmd_export, "write a stored model (run.save_models) as a Hugging Face GPT-NeoX directory"},
+    {"eval", ds_cmd_eval, "evaluate a stored model at any test length; --show decodes examples"},
     {"bench", ds_cmd_bench, "steps/s, tokens/s and achieved GFLOP/s of one pack on one backend"},
 };
 

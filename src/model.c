@@ -2,6 +2,7 @@
 #include "model.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "rng.h"
@@ -9,6 +10,43 @@
 
 size_t ds_model_param_count(int d, int L, int V) {
     return (size_t)L * (12 * (size_t)d * d + 13 * (size_t)d) + 2 * (size_t)V * d + 2 * (size_t)d;
+}
+
+int ds_model_tensors(const ds_model_config *c, ds_param_tensor *out) {
+    static const char *layer_names[12] = {"ln1_w", "ln1_b", "qkv_w", "qkv_b", "attn_out_w",
+                                          "attn_out_b", "ln2_w", "ln2_b", "fc_w", "fc_b",
+                                          "fc_out_w", "fc_out_b"};
+    int64_t d = c->d;
+    /* shapes of the layer's tensors: [out][in] matrices, vectors */
+    const int64_t layer_shape[12][2] = {{d, 0}, {d, 0}, {3 * d, d}, {3 * d, 0}, {d, d}, {d, 0},
+                                        {d, 0}, {d, 0}, {4 * d, d}, {4 * d, 0}, {d, 4 * d}, {d, 0}};
+    int n = 0;
+    size_t o = 0;
+#define DS_PT_ADD(nm, s0, s1)                                                              \
+    do {                                                                                   \
+        if (out) {                                                                         \
+            ds_param_tensor *t = &out[n];                                                  \
+            snprintf(t->name, sizeof t->name, "%s", nm);                                   \
+            t->offset = o;                                                                 \
+            t->ndim = (s1) ? 2 : 1;                                                        \
+            t->shape[0] = (s0), t->shape[1] = (s1);                                        \
+        }                                                                                  \
+        o += (size_t)(s0) * (size_t)((s1) ? (s1) : 1);                                     \
+        n++;                                                                               \
+    } while (0)
+    DS_PT_ADD("wte", c->V, d);
+    for (int l = 0; l < c->L; l++)
+        for (int k = 0; k < 12; k++) {
+            char nm[32];
+            snprintf(nm, sizeof nm, "layers.%d.%s", l, layer_names[k]);
+            DS_PT_ADD(nm, layer_shape[k][0], layer_shape[k][1]);
+        }
+    DS_PT_ADD("lnf_w", d, 0);
+    DS_PT_ADD("lnf_b", d, 0);
+    DS_PT_ADD("head_w", c->V, d);
+#undef DS_PT_ADD
+    DS_ASSERT(o == ds_model_param_count(c->d, c->L, c->V));
+    return n;
 }
 
 ds_model_config ds_model_config_from_sweep(const ds_sweep *s, int scale_idx, int R) {
@@ -58,28 +96,22 @@ int ds_model_create(const ds_model_config *cfg, ds_backend *be, ds_model **out, 
     int d = c->d, L = c->L, V = c->V, R = c->R;
     m->P = ds_model_param_count(d, L, V);
     m->layer = DS_CALLOC(L, sizeof *m->layer);
-    size_t o = 0;
-    m->wte = o;
-    o += (size_t)V * d;
+    int nt = ds_model_tensors(c, NULL);
+    ds_param_tensor *pt = DS_MALLOC(sizeof *pt * (size_t)nt);
+    ds_model_tensors(c, pt);
+    m->wte = pt[0].offset;
     for (int l = 0; l < L; l++) {
         ds_layer_offsets *lo = &m->layer[l];
-        lo->ln1_w = o; o += d;
-        lo->ln1_b = o; o += d;
-        lo->qkv_w = o; o += 3 * (size_t)d * d;
-        lo->qkv_b = o; o += 3 * (size_t)d;
-        lo->attn_out_w = o; o += (size_t)d * d;
-        lo->attn_out_b = o; o += d;
-        lo->ln2_w = o; o += d;
-        lo->ln2_b = o; o += d;
-        lo->fc_w = o; o += 4 * (size_t)d * d;
-        lo->fc_b = o; o += 4 * (size_t)d;
-        lo->fc_out_w = o; o += 4 * (size_t)d * d;
-        lo->fc_out_b = o; o += d;
+        size_t *dst[12] = {&lo->ln1_w, &lo->ln1_b, &lo->qkv_w, &lo->qkv_b, &lo->attn_out_w,
+                           &lo->attn_out_b, &lo->ln2_w, &lo->ln2_b, &lo->fc_w, &lo->fc_b,
+                           &lo->fc_out_w, &lo->fc_out_b};
+        for (int k = 0; k < 12; k++) *dst[k] = pt[1 + 12 * l + k].offset;
     }
-    m->lnf_w = o; o += d;
-    m->lnf_b = o; o += d;
-    m->head_w = o; o += (size_t)V * d;
-    DS_ASSERT(o == m->P);
+    m->lnf_w = pt[nt - 3].offset;
+    m->lnf_b = pt[nt - 2].offset;
+    m->head_w = pt[nt - 1].offset;
+    DS_ASSERT(pt[nt - 1].offset + (size_t)V * d == m->P);
+    free(pt);
 
     size_t N = (size_t)c->B * c->T, RN = (size_t)R * N, F = sizeof(float);
     int failed = 0;

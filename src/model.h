@@ -78,6 +78,23 @@ typedef struct {
     float *h_weight, *h_mask;
 } ds_model;
 
+/* One tensor of the flat layout above, by its canonical name: "wte",
+ * "layers.<l>.<ln1_w|ln1_b|qkv_w|qkv_b|attn_out_w|attn_out_b|ln2_w|ln2_b|fc_w|fc_b|
+ * fc_out_w|fc_out_b>", "lnf_w", "lnf_b", "head_w" (the names of the stored
+ * models, docs/result-file.md, and of tools/distsweep_h5.py). */
+typedef struct {
+    char name[32];
+    size_t offset; /* floats into the replica's flat vector */
+    int ndim;
+    int64_t shape[2];
+} ds_param_tensor;
+
+/* The tensors of the layout in layout order (offsets increasing, back to
+ * back, covering all P floats): 12L + 4 of them. Fills out when not NULL;
+ * returns the count. The one definition of the layout: ds_model_create
+ * takes its offsets from it. */
+int ds_model_tensors(const ds_model_config *cfg, ds_param_tensor *out);
+
 /* Parameters per replica for width d, depth L, vocabulary V. */
 size_t ds_model_param_count(int d, int L, int V);
 

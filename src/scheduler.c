@@ -12,6 +12,7 @@
 
 #include "adaptive.h"
 #include "journal.h"
+#include "modelfile.h"
 #include "packplan.h"
 #include "signals.h"
 
@@ -59,6 +60,7 @@ typedef struct {
     int rank, size;
     int64_t S;
     char ckdir[4200];
+    char mdir[4200];   /* OUT.h5.models (run.save_models, src/modelfile.h) */
     /* rank 0 */
     ds_packs packs;   /* every pack of this invocation */
     pack_run_t *prun; /* [cap_prun]: entry pi valid while pack pi is running */
@@ -770,7 +772,7 @@ static int train_own(sched_t *c, int pi) {
     char ck[DS_PACK_PATH_MAX];
     ds_pack_path(c->ckdir, p->scale, p->seeds, p->R, ".ckpt", ck, sizeof ck);
     ds_train_opts to = {.backend = c->o->backend, .ckpt_path = ck, .hook = rank0_hook,
-                        .hook_ctx = c};
+                        .hook_ctx = c, .models_dir = c->s->run.save_models ? c->mdir : NULL};
     ds_run_result *res = DS_CALLOC((size_t)p->R, sizeof *res);
     ds_error jerr = {0};
     int scale = p->scale, R = p->R;
@@ -996,7 +998,8 @@ static int run_worker(sched_t *c) {
         char ck[DS_PACK_PATH_MAX];
         ds_pack_path(c->ckdir, scale, seeds, R, ".ckpt", ck, sizeof ck);
         ds_train_opts to = {.backend = c->o->backend, .ckpt_path = ck, .hook = worker_hook,
-                            .hook_ctx = c, .group = group ? &gcomm : NULL};
+                            .hook_ctx = c, .group = group ? &gcomm : NULL,
+                            .models_dir = c->s->run.save_models ? c->mdir : NULL};
         ds_run_result *res = DS_CALLOC((size_t)R, sizeof *res);
         ds_error jerr = {0};
         double t = ds_now();
@@ -1056,6 +1059,7 @@ int ds_sched_run(const ds_sched_opts *o, ds_sched_stats *stats, ds_error *err) {
     DS_MPI_CHECK(MPI_Comm_rank(o->comm, &c.rank));
     DS_MPI_CHECK(MPI_Comm_size(o->comm, &c.size));
     snprintf(c.ckdir, sizeof c.ckdir, "%s.ckpt", o->out_path);
+    ds_modelfile_dir(o->out_path, c.mdir, sizeof c.mdir);
     c.S = o->s->seeds.count;
     double t0 = ds_now();
     int rc;
@@ -1071,6 +1075,12 @@ int ds_sched_run(const ds_sched_opts *o, ds_sched_stats *stats, ds_error *err) {
             ds_error_set(err, DS_EXIT_STORAGE, "%s: cannot create the checkpoint directory: %s",
                          c.ckdir, cause);
             /* still run the protocol so that the workers leave */
+        }
+        if (!err->code && o->s->run.save_models && mkdir(c.mdir, 0755) != 0 && errno != EEXIST) {
+            char cause[256];
+            ds_strerror_lc(errno, cause, sizeof cause);
+            ds_error_set(err, DS_EXIT_STORAGE, "%s: cannot create the models directory: %s",
+                         c.mdir, cause);
         }
     }
     /* Workers write checkpoints into the directory rank 0 just made. */

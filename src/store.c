@@ -248,8 +248,9 @@ int ds_store_move_aside(const char *path, char *moved_to, size_t n, ds_error *er
         snprintf(to, sizeof to, "%s.journal", target);
         if (stat(target, &st) != 0 && stat(to, &st) != 0) break;
     }
-    const char *suffix[3] = {"", ".journal", ".ckpt"};
-    for (int i = 0; i < 3; i++) {
+    /* .models: the stored models (src/modelfile.h) belong to the results */
+    const char *suffix[4] = {"", ".journal", ".ckpt", ".models"};
+    for (int i = 0; i < 4; i++) {
         snprintf(from, sizeof from, "%s%s", path, suffix[i]);
         snprintf(to, sizeof to, "%s%s", target, suffix[i]);
         if (stat(from, &st) != 0) continue;
@@ -1151,6 +1152,22 @@ int ds_store_put(ds_store *st, ds_record *recs, int n, ds_error *err) {
         return err->code;
     }
     return write_runs(st, recs, n, err);
+}
+
+int ds_store_reset_runs(ds_store *st, const int *scale, const int64_t *idx, int n, ds_error *err) {
+    if (n <= 0) return 0;
+    if (st->broken || st->stopped)
+        return ds_error_set(err, DS_EXIT_STORAGE, "%s: not written since an earlier failure",
+                            st->path);
+    for (int k = 0; k < n; k++) {
+        DS_ASSERT(scale[k] >= 0 && scale[k] < st->n_scales && idx[k] >= 0 && idx[k] < st->n_seeds);
+        if (write_status(st, scale[k], idx[k], DS_RUN_PENDING, err))
+            return storage_error(st, err, "write the status of a run to the result file");
+        set_mirror(st, scale[k], idx[k], DS_RUN_PENDING,
+                   st->attempts[(size_t)scale[k] * (size_t)st->n_seeds + (size_t)idx[k]]);
+    }
+    if (flush_durably(st, err)) return storage_error(st, err, "write the result file");
+    return 0;
 }
 
 int ds_store_close(ds_store *st, ds_error *err) {

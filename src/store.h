@@ -48,7 +48,7 @@ void ds_store_probe_free(ds_store_probe *p);
 int ds_store_lock(const char *path, int *fd, ds_error *err);
 void ds_store_unlock(int fd);
 
-/* Moves PATH, PATH.journal and PATH.ckpt aside to PATH.<UTC timestamp>[...]
+/* Moves PATH, PATH.journal, PATH.ckpt and PATH.models aside to PATH.<UTC timestamp>[...]
  * (never deletes anything). Sets *moved_to to the new name of PATH. */
 int ds_store_move_aside(const char *path, char *moved_to, size_t n, ds_error *err);
 
@@ -110,6 +110,15 @@ int ds_store_set_requested(ds_store *st, const int64_t *requested, ds_error *err
  * the file as a killed writer would (every run the file may lack is in the
  * journal, or still has its pack's checkpoint). */
 int ds_store_put(ds_store *st, ds_record *recs, int n, ds_error *err);
+
+/* Turns n finished runs (scale[k], seed index idx[k]) back into pending
+ * ones, which the sweep then runs again: /runs/status only (their rows stay
+ * until the rerun overwrites them), then a durable flush. For runs the
+ * caller found unusable although the file marks them done (a stored model
+ * that is missing or damaged: src/cmd_run.c). The journal keeps their old
+ * records, so a later open restores and the caller resets them again until
+ * the rerun's record supersedes them. Errors as ds_store_put. */
+int ds_store_reset_runs(ds_store *st, const int *scale, const int64_t *idx, int n, ds_error *err);
 
 /* Closes the file (clearing the SWMR status flags, so h5dump can open it);
  * a broken store's file is not touched (see ds_store_put). */

@@ -324,7 +324,7 @@ static const char *const adaptive_keys[] = {"metric", "length", "statistic", "th
                                             "ci_width", "step", "max", NULL};
 static const char *const adapt_stat_names[] = {"p_success", "mean_success", "mean", NULL};
 static const char *const run_keys[] = {"pack", "checkpoint_every", "max_attempts",
-                                       "ranks_per_job", "backend", NULL};
+                                       "ranks_per_job", "backend", "save_models", NULL};
 static const char *const top_keys[] = {"name", "task", "model", "train", "seeds",
                                        "scales", "output", "run", NULL};
 
@@ -606,6 +606,7 @@ static int parse_run(yctx *c, yaml_node_t *m, ds_run_spec *r, int batch) {
     r->max_attempts = 2;
     r->ranks_per_job = 1;
     r->backend = DS_BACKEND_AUTO;
+    r->save_models = 0;
     if (!m) return 0;
     if (need_mapping(c, m, "run") || check_keys(c, m, "run", run_keys)) return DS_EXIT_USAGE;
     yaml_node_t *n;
@@ -631,6 +632,20 @@ static int parse_run(yctx *c, yaml_node_t *m, ds_run_spec *r, int batch) {
         int unused;
         node_enum(c, n, "run.backend", ds_backend_kind_names, &unused);
         return DS_EXIT_USAGE;
+    }
+    /* save_models: true | false | N (the first N seeds of every scale) */
+    if ((n = get(c, m, "save_models"))) {
+        const char *v = n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE
+                            ? scalar(n) : NULL;
+        if (v && (!strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "yes"))) r->save_models = INT64_MAX;
+        else if (v && (!strcmp(v, "false") || !strcmp(v, "False") || !strcmp(v, "no"))) r->save_models = 0;
+        else if (v && (isdigit((unsigned char)v[0]) || v[0] == '-')) {
+            if (node_i64(c, n, "run.save_models", 1, INT64_MAX - 1, &r->save_models)) return DS_EXIT_USAGE;
+        } else {
+            char b[80];
+            return FAIL(c, n, "run.save_models must be true, false or a number of seeds (the "
+                        "first N of every scale), found %s", describe(n, b, sizeof b));
+        }
     }
     /* every member of a group trains at least one sequence of each batch */
     if (r->ranks_per_job > batch)
@@ -1002,6 +1017,10 @@ static const char *num(char *buf, double v) {
         if (strtod(buf, NULL) == v) break;
     }
     return buf;
+}
+
+int ds_sweep_saves_model(const ds_sweep *s, int64_t seed) {
+    return seed >= s->seeds.start && seed - s->seeds.start < s->run.save_models;
 }
 
 char *ds_sweep_canonical(const ds_sweep *s) {

@@ -114,6 +114,11 @@ typedef struct {
     int ranks_per_job;      /* data-parallel group size of every scale whose families do not
                              * set one (ds_scale.ranks_per_job); 1 = one rank per pack */
     ds_backend_kind backend;
+    /* run.save_models: the final fp32 parameters of the first save_models
+     * seeds (seeds.start .. start+save_models-1) of every scale are stored
+     * (OUT.h5.models/, docs/result-file.md); 0 = none (false, the default),
+     * INT64_MAX = every seed (true). Outside the sweep hash, like all run.*. */
+    int64_t save_models;
 } ds_run_spec;
 
 typedef struct {
@@ -150,6 +155,9 @@ static inline int64_t ds_sweep_max_seeds(const ds_sweep *s) {
     const ds_adaptive_spec *a = &s->seeds.adaptive;
     return a->enabled && a->max > s->seeds.count ? a->max : s->seeds.count;
 }
+
+/* Whether run.save_models selects job seed `seed` (any scale). */
+int ds_sweep_saves_model(const ds_sweep *s, int64_t seed);
 
 /* Parameter count of a scale (docs/spec-tasks.md §3): L(12d^2 + 13d) + 2 V_tot d + 2d. */
 int64_t ds_scale_params(int d_model, int n_layers, int vocab_total);

@@ -19,6 +19,11 @@ runs count as EM 0. The C implementation (src/stats.c) is the reference; the
 bootstrap here draws from numpy, so its intervals match the report's only up
 to Monte-Carlo error.
 
+Stored models (run.save_models, docs/result-file.md "Stored models"):
+
+    params, meta = dh.load_model("out.h5", scale=0, seed=3)
+    params["layers.0.qkv_w"].shape     # (3*d, d): q, k, v blocks, as src/model.h lays them out
+
 Command line: distsweep_h5.py OUT.h5 [--csv FILE] prints a summary (and writes
 the DataFrame as CSV).
 """
@@ -56,6 +61,8 @@ SEED_DATASETS = {  # in the order a reader reads them: the commit marks first
     **{"metrics/" + m: ("float32", ("n_scales", "S", "E"), np.nan, True) for m in METRICS},
     "curves/train_loss": ("float32", ("n_scales", "S", "n_log"), np.nan, False),
 }
+# Stored models: OUT.h5.models/scale<S>-seed<K>.safetensors (src/modelfile.h)
+MODEL_FORMAT, MODEL_FORMAT_VERSION = "distsweep-model", 1
 LOWER_IS_BETTER = ("error", "loss")  # success is x <= tau; B and Lin are taken on -x
 METRIC_LABELS = {
     "em": "exact match (fraction of examples)",
@@ -211,6 +218,59 @@ def load(path):
             elif group == "curves":
                 tl = v
     return Results(path, attrs, names, scales, families, seeds, lengths, status, runs, metrics, tl, swmr)
+
+
+def model_path(path, scale, seed):
+    """The stored model file of run (scale index, job seed) of result file path."""
+    return f"{path}.models/scale{int(scale)}-seed{int(seed)}.safetensors"
+
+
+def read_safetensors(fn):
+    """A safetensors file of F32 tensors as ({name: float32 array}, metadata, data bytes),
+    with numpy only (the format: 8-byte little-endian header length, JSON, data)."""
+    import json
+    with open(fn, "rb") as f:
+        raw = f.read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    data = raw[8 + n:]
+    meta = header.pop("__metadata__", {})
+    tensors = {}
+    for name, t in header.items():
+        if t["dtype"] != "F32":
+            raise NotDistsweep(f"{fn}: tensor {name} is {t['dtype']}, not F32")
+        b, e = t["data_offsets"]
+        tensors[name] = np.frombuffer(data, dtype="<f4", count=(e - b) // 4, offset=b).reshape(t["shape"])
+    return tensors, meta, data
+
+
+def _fnv1a64(data):
+    h = 0xcbf29ce484222325
+    for byte in data:
+        h = ((h ^ byte) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def load_model(path, scale, seed, verify=True):
+    """The stored model of run (scale, seed) of result file path: ({canonical name:
+    float32 array in src/model.h's layout}, metadata dict). scale is the row of
+    /scales or its name. verify checks the FNV-1a 64 checksum of the data (a
+    Python loop: seconds per million parameters). Raises FileNotFoundError when
+    the run has no stored model, NotDistsweep when the file is not one."""
+    if isinstance(scale, str):
+        names = load(path).scale_names
+        if scale not in names:
+            raise NotDistsweep(f"{path}: no scale named {scale!r} (scales: {', '.join(names)})")
+        scale = names.index(scale)
+    fn = model_path(path, scale, seed)
+    tensors, meta, data = read_safetensors(fn)
+    if meta.get("format") != MODEL_FORMAT or meta.get("format_version") != str(MODEL_FORMAT_VERSION):
+        raise NotDistsweep(f"{fn}: not a distsweep model file of format_version {MODEL_FORMAT_VERSION}")
+    if meta.get("scale") != str(int(scale)) or meta.get("seed") != str(int(seed)):
+        raise NotDistsweep(f"{fn}: holds scale {meta.get('scale')} seed {meta.get('seed')}")
+    if verify and "%016x" % _fnv1a64(data) != meta.get("checksum_fnv1a64"):
+        raise NotDistsweep(f"{fn}: checksum mismatch (file corrupt)")
+    return tensors, meta
 
 
 def to_dataframe(res):

@@ -11,6 +11,8 @@ packages=(
   libyaml-dev
   libopenblas-dev
   python3 python3-numpy python3-h5py python3-matplotlib python3-scipy python3-pandas python3-torch
+  # tests/models installs transformers from PyPI with pip --no-deps; these are its Debian-side needs
+  python3-pip python3-yaml python3-requests python3-packaging
   libtcmalloc-minimal4
   slurm-wlm munge
   shellcheck

@@ -1,0 +1,339 @@
+/* cmd_export: `distsweep export OUT.h5 --scale S --seed K -o DIR` writes the
+ * stored model of one run (run.save_models, src/modelfile.h) as a Hugging
+ * Face GPT-NeoX model directory: config.json (GPTNeoXConfig),
+ * model.safetensors (GPTNeoXForCausalLM's parameter names and layouts), a
+ * word-level tokenizer over the task's tokens (tokenizer.json,
+ * tokenizer_config.json, special_tokens_map.json) and a README naming the
+ * sweep, scale, seed, metrics and commits.
+ *
+ * The mapping (docs/result-file.md "Export"): distsweep's model is GPT-NeoX
+ * with library defaults (docs/spec-tasks.md §3), so every tensor maps one to
+ * one, except query_key_value: distsweep stores q, k, v as three [d][d]
+ * blocks (src/model.h), HF splits the fused output per head as
+ * [head][q, k, v][head_dim], so rows are permuted (bias alike). RoPE needs
+ * no permutation: both rotate the first rotary_ndims dims of each head with
+ * rotate-half pairing (j with j + rot/2, src/backend_cpu.c rope_rotate;
+ * HF's rotate_half) and the same frequencies base^(-2j/rot).
+ * tests/models/test_hf.py proves the whole mapping on the logits. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "common.h"
+#include "h5check.h"
+#include "model.h"
+#include "modelfile.h"
+#include "safetensors.h"
+#include "tasks.h"
+#include "version.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: distsweep export OUT.h5 --scale S --seed K -o DIR\n\n"
+            "Writes the stored model of run (scale S, seed K) of result file OUT.h5 as a\n"
+            "Hugging Face GPT-NeoX directory: config.json, model.safetensors, tokenizer.json\n"
+            "(+ tokenizer_config.json, special_tokens_map.json) and README.md, so that\n"
+            "  GPTNeoXForCausalLM.from_pretrained(DIR) and AutoTokenizer.from_pretrained(DIR)\n"
+            "load it. Models are stored for the seeds the sweep's run.save_models selects.\n\n"
+            "  --scale S   a row of /scales (0, 1, ...) or a scale's name (d64_L2)\n"
+            "  --seed K    a job seed\n"
+            "  -o DIR      the directory to write (created; files in it are replaced)\n"
+            "exit codes: 0 written, 1 a damaged model file, 2 usage, or the run has no stored\n"
+            "model, 4 DIR could not be written\n");
+}
+
+/* A JSON string literal (the names here are plain ASCII; escape what JSON needs). */
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', f);
+        if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
+        else fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* Opens DIR/name for writing. */
+static FILE *open_out(const char *dir, const char *name, char *path, size_t n, ds_error *err) {
+    snprintf(path, n, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        char cause[256];
+        ds_strerror_lc(errno, cause, sizeof cause);
+        ds_error_set(err, DS_EXIT_STORAGE, "%s: cannot create: %s", path, cause);
+    }
+    return f;
+}
+
+static int close_out(FILE *f, const char *path, ds_error *err) {
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        char cause[256];
+        ds_strerror_lc(errno ? errno : EIO, cause, sizeof cause);
+        return ds_error_set(err, DS_EXIT_STORAGE, "%s: cannot write: %s", path, cause);
+    }
+    return 0;
+}
+
+/* The id of the token printed as name, or -1. */
+static int token_id(const ds_task_spec *t, const char *name) {
+    const ds_task_ops *ops = ds_task_get(t);
+    int V = ops->vocab_total(t);
+    char b[32];
+    for (int i = 0; i < V; i++) {
+        ops->token_name(t, i, b, sizeof b);
+        if (!strcmp(b, name)) return i;
+    }
+    return -1;
+}
+
+/* HF's rotary_pct: a fraction whose int(head_size * pct) (Python, float64)
+ * is exactly distsweep's rotated dims. */
+static double rotary_pct(int rot, int hd) {
+    double p = (double)rot / hd;
+    while ((int)(hd * p) < rot) p = nextafter(p, 1.0);
+    return p;
+}
+
+static int write_config(const char *dir, const ds_model_config *c, const ds_sweep *s, ds_error *err) {
+    char path[4400];
+    FILE *f = open_out(dir, "config.json", path, sizeof path, err);
+    if (!f) return err->code;
+    int bos = token_id(&s->task, "$"), eos = token_id(&s->task, "."), pad = token_id(&s->task, "*");
+    int maxpos = s->train.context > 2048 ? s->train.context : 2048;
+    fprintf(f,
+            "{\n  \"architectures\": [\"GPTNeoXForCausalLM\"],\n  \"model_type\": \"gpt_neox\",\n"
+            "  \"vocab_size\": %d,\n  \"hidden_size\": %d,\n  \"num_hidden_layers\": %d,\n"
+            "  \"num_attention_heads\": %d,\n  \"intermediate_size\": %d,\n"
+            "  \"hidden_act\": \"gelu\",\n  \"rotary_pct\": %.17g,\n  \"rotary_emb_base\": %.17g,\n"
+            "  \"max_position_embeddings\": %d,\n  \"layer_norm_eps\": %.17g,\n"
+            "  \"initializer_range\": %.17g,\n  \"use_parallel_residual\": %s,\n"
+            "  \"tie_word_embeddings\": false,\n  \"attention_bias\": true,\n"
+            "  \"attention_dropout\": 0.0,\n  \"hidden_dropout\": 0.0,\n  \"rope_scaling\": null,\n"
+            "  \"use_cache\": true,\n  \"bos_token_id\": %d,\n  \"eos_token_id\": %d,\n"
+            "  \"pad_token_id\": %d,\n  \"torch_dtype\": \"float32\",\n"
+            "  \"transformers_version\": \"4.40.2\"\n}\n",
+            c->V, c->d, c->L, c->H, 4 * c->d, rotary_pct(c->rot, c->hd), s->model.rope_base, maxpos,
+            s->model.ln_eps, s->model.init_std, c->block == DS_BLOCK_PARALLEL ? "true" : "false",
+            bos, eos, pad);
+    return close_out(f, path, err);
+}
+
+/* tokenizer.json: a word-level vocabulary of the task's token names, split on
+ * whitespace; the specials ($ BOS, > separator, . EOS, * PAD) are special
+ * added tokens. Unknown words map to the pad token "*". */
+static int write_tokenizer(const char *dir, const ds_sweep *s, int context, ds_error *err) {
+    const ds_task_ops *ops = ds_task_get(&s->task);
+    int V = ops->vocab_total(&s->task), rc;
+    char path[4400], b[32];
+    static const char *special[] = {"$", ">", ".", "*"};
+    FILE *f = open_out(dir, "tokenizer.json", path, sizeof path, err);
+    if (!f) return err->code;
+    fprintf(f, "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n"
+            "  \"added_tokens\": [");
+    int first = 1;
+    for (int k = 0; k < 4; k++) {
+        int id = token_id(&s->task, special[k]);
+        if (id < 0) continue;
+        fprintf(f, "%s\n    {\"id\": %d, \"content\": ", first ? "" : ",", id);
+        json_str(f, special[k]);
+        fprintf(f, ", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, "
+                "\"normalized\": false, \"special\": true}");
+        first = 0;
+    }
+    fprintf(f, "\n  ],\n  \"normalizer\": null,\n  \"pre_tokenizer\": {\"type\": \"WhitespaceSplit\"},\n"
+            "  \"post_processor\": null,\n  \"decoder\": null,\n"
+            "  \"model\": {\"type\": \"WordLevel\", \"unk_token\": \"*\", \"vocab\": {");
+    for (int i = 0; i < V; i++) {
+        ops->token_name(&s->task, i, b, sizeof b);
+        fprintf(f, "%s", i ? ", " : "");
+        json_str(f, b);
+        fprintf(f, ": %d", i);
+    }
+    fprintf(f, "}}\n}\n");
+    if ((rc = close_out(f, path, err))) return rc;
+
+    const char *map = "\"bos_token\": \"$\", \"eos_token\": \".\", \"pad_token\": \"*\", \"unk_token\": \"*\"";
+    if (!(f = open_out(dir, "special_tokens_map.json", path, sizeof path, err))) return err->code;
+    fprintf(f, "{%s}\n", map);
+    if ((rc = close_out(f, path, err))) return rc;
+    if (!(f = open_out(dir, "tokenizer_config.json", path, sizeof path, err))) return err->code;
+    /* no cleanup of spaces: " ." is a token boundary here, not English punctuation */
+    fprintf(f, "{\"tokenizer_class\": \"PreTrainedTokenizerFast\", %s, "
+            "\"clean_up_tokenization_spaces\": false, \"model_max_length\": %d}\n", map, context);
+    return close_out(f, path, err);
+}
+
+/* model.safetensors: HF's names; query_key_value rows permuted from
+ * distsweep's [q|k|v][head][dim] to HF's [head][q|k|v][dim]. */
+static int write_weights(const char *dir, const ds_model_config *c, const ds_stored_run *run,
+                         ds_error *err) {
+    int nt = ds_model_tensors(c, NULL), rc;
+    ds_param_tensor *pt = DS_MALLOC(sizeof *pt * (size_t)nt);
+    ds_model_tensors(c, pt);
+    ds_st_tensor *t = DS_CALLOC((size_t)nt, sizeof *t);
+    size_t d = (size_t)c->d, hd = (size_t)c->hd;
+    float *perm = DS_MALLOC(sizeof(float) * (size_t)c->L * (3 * d * d + 3 * d));
+    static const char *hf_layer[12] = {
+        "input_layernorm.weight", "input_layernorm.bias", "attention.query_key_value.weight",
+        "attention.query_key_value.bias", "attention.dense.weight", "attention.dense.bias",
+        "post_attention_layernorm.weight", "post_attention_layernorm.bias",
+        "mlp.dense_h_to_4h.weight", "mlp.dense_h_to_4h.bias", "mlp.dense_4h_to_h.weight",
+        "mlp.dense_4h_to_h.bias"};
+    for (int i = 0; i < nt; i++) {
+        t[i].ndim = pt[i].ndim;
+        t[i].shape[0] = pt[i].shape[0];
+        t[i].shape[1] = pt[i].shape[1];
+        t[i].data = run->params + pt[i].offset;
+        if (i == 0) snprintf(t[i].name, sizeof t[i].name, "gpt_neox.embed_in.weight");
+        else if (i == nt - 3) snprintf(t[i].name, sizeof t[i].name, "gpt_neox.final_layer_norm.weight");
+        else if (i == nt - 2) snprintf(t[i].name, sizeof t[i].name, "gpt_neox.final_layer_norm.bias");
+        else if (i == nt - 1) snprintf(t[i].name, sizeof t[i].name, "embed_out.weight");
+        else {
+            int l = (i - 1) / 12, k = (i - 1) % 12;
+            snprintf(t[i].name, sizeof t[i].name, "gpt_neox.layers.%d.%s", l, hf_layer[k]);
+            if (k == 2 || k == 3) {
+                /* row (part, head, j) of distsweep -> row (head, part, j) of HF */
+                size_t cols = k == 2 ? d : 1;
+                float *dst = perm + (size_t)l * (3 * d * d + 3 * d) + (k == 3 ? 3 * d * d : 0);
+                const float *src = run->params + pt[i].offset;
+                for (size_t part = 0; part < 3; part++)
+                    for (size_t h = 0; h < (size_t)c->H; h++)
+                        for (size_t j = 0; j < hd; j++)
+                            memcpy(dst + ((h * 3 + part) * hd + j) * cols,
+                                   src + (part * d + h * hd + j) * cols, sizeof(float) * cols);
+                t[i].data = dst;
+            }
+        }
+    }
+    char path[4400], steps[32];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    snprintf(steps, sizeof steps, "%lld", (long long)run->steps);
+    const char *meta[] = {"format", "pt", "distsweep_sweep", run->s->name, "distsweep_scale",
+                          run->res.scale_name[run->scale], "distsweep_steps", steps,
+                          "distsweep_git_commit", run->res.git_commit};
+    rc = ds_st_write(path, t, nt, meta, 5, err);
+    free(pt);
+    free(t);
+    free(perm);
+    return rc;
+}
+
+static int write_readme(const char *dir, const ds_model_config *c, const ds_stored_run *run,
+                        const char *h5, ds_error *err) {
+    char path[4400];
+    FILE *f = open_out(dir, "README.md", path, sizeof path, err);
+    if (!f) return err->code;
+    const ds_results *r = &run->res;
+    const ds_sweep *s = run->s;
+    fprintf(f, "# distsweep model: sweep `%s`, scale `%s`, seed %lld\n\n", s->name,
+            r->scale_name[run->scale], (long long)run->seed);
+    fprintf(f, "Exported by `distsweep export` (distsweep %s, git %s) from `%s`, a result file\n"
+            "written by distsweep git %s (created %s, sweep_hash %s).\n\n", DS_VERSION,
+            DS_GIT_COMMIT, h5, r->git_commit, r->created, r->sweep_hash);
+    fprintf(f, "- model: GPT-NeoX, d_model %d, %d layer(s), %d head(s) of %d, %s block, "
+            "rotary dims %d of %d (base %g), LayerNorm eps %g, untied head, %lld parameters\n",
+            c->d, c->L, c->H, c->hd, c->block == DS_BLOCK_PARALLEL ? "parallel" : "sequential",
+            c->rot, c->hd, s->model.rope_base, s->model.ln_eps,
+            (long long)r->n_params[run->scale]);
+    fprintf(f, "- task: %s", s->task.kind == DS_TASK_COUNT ? "count" : "addition");
+    if (s->task.kind == DS_TASK_COUNT) fprintf(f, " (vocab %d)", s->task.vocab);
+    fprintf(f, ", trained on lengths %d..%d for %lld steps (train.precision %s), seed %lld\n\n",
+            s->task.train_min, s->task.train_max, (long long)run->steps,
+            r->precision && r->precision[0] ? r->precision : "fp32", (long long)run->seed);
+    fprintf(f, "Metrics stored for this run (docs/spec-tasks.md §6; teacher-forced, equal to greedy EM):\n\n"
+            "| length | em | error | minprob | token_acc | loss |\n|---|---|---|---|---|---|\n");
+    for (int l = 0; l < r->n_lengths; l++) {
+        fprintf(f, "| %d |", r->eval_lengths[l]);
+        for (int m = 0; m < DS_N_METRICS; m++)
+            fprintf(f, " %.4g |", ds_res_metric(r, m, run->scale, run->seed_idx, l));
+        fprintf(f, "\n");
+    }
+    /* a prompt of the task, from its first evaluation example at the first eval length */
+    const ds_task_ops *ops = ds_task_get(&s->task);
+    int L0 = s->task.eval_lengths[0], n_tok = ops->eval_tokens(&s->task, L0), p = n_tok;
+    int32_t *tok = DS_MALLOC(sizeof(int32_t) * (size_t)n_tok);
+    uint8_t *mask = DS_MALLOC((size_t)n_tok);
+    ops->eval_example(&s->task, L0, 0, tok, mask);
+    for (int i = n_tok - 1; i >= 0; i--)
+        if (mask[i]) p = i;
+    char prompt[4096] = "", b[32];
+    for (int i = 0; i < p && strlen(prompt) + 40 < sizeof prompt; i++) {
+        ops->token_name(&s->task, tok[i], b, sizeof b);
+        snprintf(prompt + strlen(prompt), sizeof prompt - strlen(prompt), "%s%s", i ? " " : "", b);
+    }
+    fprintf(f, "\nTokens are words separated by spaces (`$` BOS, `>` separator, `.` EOS, `*` PAD;\n"
+            "docs/spec-tasks.md §1-2 of distsweep). An evaluation prompt is the example up to its\n"
+            "answer, alone at position 0; the model answers greedily. At length %d:\n\n"
+            "```python\nfrom transformers import AutoTokenizer, GPTNeoXForCausalLM\n"
+            "tok = AutoTokenizer.from_pretrained(DIR)\nmodel = GPTNeoXForCausalLM.from_pretrained(DIR)\n"
+            "ids = tok(\"%s\", return_tensors=\"pt\").input_ids\n"
+            "print(tok.decode(model.generate(ids, max_new_tokens=%d, do_sample=False)[0]))\n```\n",
+            L0, prompt, n_tok - p);
+    free(tok);
+    free(mask);
+    return close_out(f, path, err);
+}
+
+int ds_cmd_export(int argc, char **argv) {
+    if (ds_cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return DS_EXIT_OK;
+    }
+    const char *h5 = NULL, *scale = NULL, *dir = NULL;
+    int64_t seed = 0;
+    int have_seed = 0, rc;
+    for (int i = 1; i < argc; i++) {
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--scale") && next) scale = next, i++;
+        else if (!strcmp(argv[i], "--seed") && next) {
+            char *end;
+            seed = strtoll(next, &end, 10);
+            if (!*next || *end) {
+                fprintf(stderr, "distsweep export: --seed needs an integer, got '%s'\n", next);
+                return DS_EXIT_USAGE;
+            }
+            have_seed = 1, i++;
+        } else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && next) dir = next, i++;
+        else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "distsweep export: unknown option or missing value '%s'\n", argv[i]);
+            usage(stderr);
+            return DS_EXIT_USAGE;
+        } else if (!h5) h5 = argv[i];
+        else {
+            fprintf(stderr, "distsweep export: unexpected argument '%s'\n", argv[i]);
+            return DS_EXIT_USAGE;
+        }
+    }
+    if (!h5 || !scale || !have_seed || !dir) {
+        usage(stderr);
+        return DS_EXIT_USAGE;
+    }
+    ds_h5_library_init();
+    ds_stored_run run;
+    ds_error err = {0};
+    if ((rc = ds_stored_run_open(h5, scale, seed, &run, &err))) goto done;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        char cause[256];
+        ds_strerror_lc(errno, cause, sizeof cause);
+        rc = ds_error_set(&err, DS_EXIT_STORAGE, "%s: cannot create the directory: %s", dir, cause);
+        goto done;
+    }
+    ds_model_config c = ds_model_config_from_sweep(run.s, run.scale, 1);
+    if ((rc = write_config(dir, &c, run.s, &err)) ||
+        (rc = write_weights(dir, &c, &run, &err)) ||
+        (rc = write_tokenizer(dir, run.s, run.s->train.context - 1, &err)) ||
+        (rc = write_readme(dir, &c, &run, h5, &err)))
+        goto done;
+    fprintf(stderr, "distsweep: exported scale %s seed %lld (%lld steps) of %s to %s/\n",
+            run.res.scale_name[run.scale], (long long)seed, (long long)run.steps, h5, dir);
+done:
+    if (rc) fprintf(stderr, "distsweep export: %s\n", err.msg);
+    ds_stored_run_close(&run);
+    return rc;
+}

@@ -1,0 +1,84 @@
+/* modelfile: the stored models of a sweep (run.save_models), one file per run.
+ *
+ * Owns OUT.h5.models/ and its files (docs/result-file.md "Stored models"):
+ * scale<S>-seed<K>.safetensors holds the final fp32 parameters of run
+ * (scale S, job seed K) as the tensors of src/model.h's flat layout under
+ * their canonical names (ds_model_tensors), back to back in layout order, so
+ * the data section is exactly the replica's P floats. The __metadata__
+ * names the file (format "distsweep-model", format_version 1), the sweep
+ * (name, sweep_hash), the run (scale, seed, steps), the model's shape
+ * (d_model, n_layers, n_heads, head_dim, vocab_total, block, rotary_dims,
+ * rope_base, ln_eps), the build (distsweep_version, git_commit) and an FNV-1a
+ * 64 checksum of the data bytes.
+ *
+ * The worker that trained the run writes the file atomically (safetensors.h:
+ * temporary name, fsync, rename, directory fsync) before it reports the run,
+ * so a run the result file marks done always has its model when the sweep
+ * saves it; a resume checks each one (ds_modelfile_check) and runs again
+ * the done runs whose model is missing or damaged. */
+#ifndef DS_MODELFILE_H
+#define DS_MODELFILE_H
+
+#include <stdint.h>
+
+#include "common.h"
+#include "results.h"
+#include "sweep.h"
+
+#define DS_MODELFILE_FORMAT "distsweep-model"
+#define DS_MODELFILE_VERSION 1
+
+/* The directory of the stored models of result file out_path: OUT.h5.models. */
+void ds_modelfile_dir(const char *out_path, char *buf, size_t n);
+/* The file of run (scale, seed) in models directory dir. */
+void ds_modelfile_path(const char *dir, int scale, int64_t seed, char *buf, size_t n);
+
+/* Bytes of one stored model of scale `scale` of s (header included, within a
+ * few hundred bytes): what `distsweep plan` adds up. */
+double ds_modelfile_bytes(const ds_sweep *s, int scale);
+
+/* Writes the P parameters (model.h layout) of run (scale, seed) of sweep s,
+ * trained for `steps` steps, to path atomically. Returns 0 or
+ * DS_EXIT_STORAGE with err naming the file and the cause. */
+int ds_modelfile_save(const char *path, const ds_sweep *s, int scale, int64_t seed, int64_t steps,
+                      const float *params, ds_error *err);
+
+/* Checks the file of run (scale, seed) of s without reading its data: it
+ * exists, its header parses, it is a model of this sweep's definition
+ * (sweep_hash), scale, seed and shape, with every tensor of the layout at
+ * its offset, and the file's size is what the header says (a torn file
+ * fails here; a flipped bit inside the data only fails ds_modelfile_load).
+ * Returns 0 or DS_EXIT_ERROR with err saying what is wrong. */
+int ds_modelfile_check(const char *path, const ds_sweep *s, int scale, int64_t seed, ds_error *err);
+
+/* ds_modelfile_check, then reads the data and verifies its checksum.
+ * On success *params is a malloc'd vector of the P floats (free it) and,
+ * when steps is not NULL, *steps the steps trained. Errors: DS_EXIT_ERROR
+ * with err naming the file and the problem; *params NULL. */
+int ds_modelfile_load(const char *path, const ds_sweep *s, int scale, int64_t seed, float **params,
+                      int64_t *steps, ds_error *err);
+
+/* A stored run opened from a result file, for `export` and `eval`. */
+typedef struct {
+    ds_results res;      /* the result file, loaded (src/results.h) */
+    ds_sweep *s;         /* its sweep, from the sweep_yaml attribute */
+    int scale;           /* row of /scales */
+    int64_t seed, seed_idx;
+    int64_t steps;       /* steps the model was trained */
+    float *params;       /* [P], model.h layout */
+    char model_path[4400];
+} ds_stored_run;
+
+/* Opens run (scale, seed) of result file path: scale_arg is a row of
+ * /scales ("0") or a scale's name ("d64_L2"), seed a job seed. Loads the
+ * sweep the file stores and the run's model (checksum verified). Errors:
+ * a file that is not a result file, an unknown scale or a seed outside the
+ * file, a run that is not done, a run without a stored model ->
+ * DS_EXIT_USAGE; a model file that is damaged or of another run ->
+ * DS_EXIT_ERROR; err says which, naming the files. out needs
+ * ds_stored_run_close either way. */
+int ds_stored_run_open(const char *path, const char *scale_arg, int64_t seed, ds_stored_run *out,
+                       ds_error *err);
+void ds_stored_run_close(ds_stored_run *r);
+
+#endif
