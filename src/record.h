@@ -57,6 +57,14 @@ extern const char *const ds_metric_names[DS_N_METRICS]; /* "em", "error", ... */
 /* The index of a metric name, or -1. */
 int ds_metric_index(const char *name);
 
+/* 1 for the metrics where lower is better (error, loss: success is
+ * x <= tau), else 0. */
+int ds_metric_lower_is_better(int metric);
+
+/* The largest value a metric takes: 1 for em, minprob and token_acc (all in
+ * [0, 1]), INFINITY for error and loss (in [0, inf)). */
+double ds_metric_max(int metric);
+
 /* ---- one run's result and its record --------------------------------------- */
 
 /* The result of one (scale, seed) run, as the engine returns it. */

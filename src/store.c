@@ -929,12 +929,18 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
     }
     info->new_seeds = st->n_seeds;
     {
-        /* The caller accepted this sweep: record it as the file's sweep. */
+        /* The caller accepted this sweep: record it as the file's sweep. The
+         * text is rewritten when it differs even where the hash does not: a
+         * changed report block or seeds.count (outside the hash, src/sweep.h)
+         * is what `report`, `status` and the plots read back. */
         doing = "record the sweep in the result file";
         char h[32];
         snprintf(h, sizeof h, "%016llx", (unsigned long long)s->yaml_hash);
         char *old = ds_h5_attr_string(st->file, ds_attr_name(DS_A_SWEEP_HASH));
-        if (!old || strcmp(old, h)) {
+        char *old_text = ds_h5_attr_string(st->file, ds_attr_name(DS_A_SWEEP_YAML));
+        int text_differs = !old_text || strcmp(old_text, s->yaml_text ? s->yaml_text : "");
+        free(old_text);
+        if (!old || strcmp(old, h) || text_differs) {
             if (write_attr_str(st->file, ds_attr_name(DS_A_SWEEP_YAML),
                                s->yaml_text ? s->yaml_text : "", err) ||
                 write_attr_str(st->file, ds_attr_name(DS_A_SWEEP_HASH), h, err)) {

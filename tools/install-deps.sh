@@ -10,7 +10,7 @@ packages=(
   libhdf5-dev hdf5-tools
   libyaml-dev
   libopenblas-dev
-  python3 python3-numpy python3-h5py python3-matplotlib python3-scipy python3-pandas python3-torch
+  python3 python3-numpy python3-h5py python3-matplotlib python3-scipy python3-pandas python3-torch python3-yaml
   libtcmalloc-minimal4
   slurm-wlm munge
   shellcheck
