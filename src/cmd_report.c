@@ -17,11 +17,19 @@
 
 enum { FMT_TABLE, FMT_CSV, FMT_JSON };
 enum { REPORT_BINS = 20 }; /* histogram bins in the JSON output */
+/* Why one list stands for both rankings when a family has <= 3 scales
+ * (ds_stats_b_equals_lin); tools/plot_sweep.py notes its one panel alike. */
+#define DS_REPORT_SAME_NOTE \
+    "breakthroughness and linearity coincide with 3 or fewer scales (at most 2 steps: " \
+    "median = mean of the squared steps, so B = Lin)"
 
 typedef struct {
     const char *path, *family;
-    int metric, length_value, length_set, top, format;
+    int metric, metric_set, length_value, length_set, top, format, tau_set;
     double tau;
+    /* where metric, length and tau come from, for the header: a flag, the
+     * stored sweep's report block, or a default (ds_results_report_defaults) */
+    char metric_why[64], length_why[160], tau_why[96];
 } report_opts;
 
 /* One scale's row. */
@@ -55,10 +63,10 @@ static const double *dip_null_for(dip_cache *c, size_t n) {
     return c->e[c->count++].null;
 }
 
-/* The value a counted run contributes (src/record.h ds_run_counted_value). */
+/* The value a counted run contributes, or NaN (the rule: src/record.h
+ * ds_run_counted_value, through ds_results_value, shared with `status`). */
 static double run_value(const ds_results *r, int metric, int scale, int64_t seed, int l) {
-    return ds_run_counted_value(r->status[ds_res_run(r, scale, seed)], metric,
-                                ds_res_metric(r, metric, scale, seed, l));
+    return ds_results_value(r, metric, scale, seed, l);
 }
 
 /* The counted values of one scale, finite only; returns how many. */
@@ -201,10 +209,16 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
                    fnum(b[11], 32, w->bc, 3), fnum(b[12], 32, w->dip_p, 3),
                    fnum(b[13], 32, w->p.hi - w->p.lo, 3), (long long)w->n_unrequested);
         }
-        for (int which = 0; which < 2; which++) {
+        /* with <= 3 scales B = Lin (stats.h), so the two lists are one */
+        int same = ds_stats_b_equals_lin((size_t)fam->n);
+        for (int which = 0; which < 2 - same; which++) {
             size_t *top = which ? topL : topB, nt = which ? nL : nB;
-            printf("top %zu %s seeds (of %zu with a complete curve):\n", nt,
-                   which ? "linear" : "breakthrough", ncomplete);
+            if (same)
+                printf("top %zu breakthrough seeds = top %zu linear seeds (of %zu with a complete "
+                       "curve): %s\n", nt, nt, ncomplete, DS_REPORT_SAME_NOTE);
+            else
+                printf("top %zu %s seeds (of %zu with a complete curve):\n", nt,
+                       which ? "linear" : "breakthrough", ncomplete);
             for (size_t i = 0; i < nt; i++) {
                 size_t s = top[i];
                 printf("  seed %-8lld B %8s  Lin %8s  curve", (long long)r->seeds[s],
@@ -232,7 +246,8 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
         jstr(stdout, fam->name);
         printf(", \"largest\": ");
         jstr(stdout, largest >= 0 ? r->scale_name[largest] : "");
-        printf(", \"complete_curves\": %zu,\n     \"scales\": [", ncomplete);
+        printf(", \"complete_curves\": %zu, \"b_equals_lin\": %s,\n     \"scales\": [", ncomplete,
+               ds_stats_b_equals_lin((size_t)fam->n) ? "true" : "false");
         for (int k = 0; k < fam->n; k++) {
             scale_row *w = &rows[k];
             printf("%s\n      {\"scale\": ", k ? "," : "");
@@ -379,9 +394,11 @@ static void usage(FILE *f) {
             "p-value; then the top-K breakthrough and linear seeds of each family.\n"
             "For error and loss (lower is better) success is x <= TAU and breakthroughness\n"
             "and linearity are computed on -x, so that positive means improving.\n"
-            "Works on a file that a sweep is still writing. Defaults: --metric em,\n"
-            "--length 60 if evaluated else the first, --threshold 0.5, every family,\n"
-            "--top 5, --format table. Details: docs/analysis.md.\n");
+            "Works on a file that a sweep is still writing. Metric, length and threshold\n"
+            "come from the flags, else from the report block of the sweep stored in the\n"
+            "file, else the defaults: em, the first eval length beyond the largest\n"
+            "training length (else the largest), 0.5; the header says which applies.\n"
+            "Also every family, --top 5, --format table. Details: docs/analysis.md.\n");
 }
 
 static int parse_int(const char *s, int *out) {
@@ -414,6 +431,7 @@ int ds_cmd_report(int argc, char **argv) {
                                 "token_acc, loss)\n", v);
                 return DS_EXIT_USAGE;
             }
+            o.metric_set = 1;
         } else if (!strcmp(a, "--length")) {
             if (parse_int(v, &o.length_value)) {
                 fprintf(stderr, "distsweep report: --length '%s' is not an integer\n", v);
@@ -427,6 +445,7 @@ int ds_cmd_report(int argc, char **argv) {
                 fprintf(stderr, "distsweep report: --threshold '%s' is not a number\n", v);
                 return DS_EXIT_USAGE;
             }
+            o.tau_set = 1;
         } else if (!strcmp(a, "--family")) {
             o.family = v;
         } else if (!strcmp(a, "--top")) {
@@ -473,6 +492,26 @@ int ds_cmd_report(int argc, char **argv) {
         fprintf(stderr, "distsweep report: %s has no evaluation lengths\n", o.path);
         goto done;
     }
+    /* Flags override the stored sweep's report block, which overrides the
+     * defaults (docs/analysis.md "Which metric, length and threshold"). */
+    ds_res_report rep;
+    ds_results_report_defaults(&r, &rep);
+    if (o.metric_set) snprintf(o.metric_why, sizeof o.metric_why, "--metric");
+    else o.metric = rep.metric, snprintf(o.metric_why, sizeof o.metric_why, "%s", rep.metric_why);
+    if (o.tau_set) {
+        snprintf(o.tau_why, sizeof o.tau_why, "--threshold");
+    } else if (o.metric == rep.metric) {
+        o.tau = rep.threshold;
+        snprintf(o.tau_why, sizeof o.tau_why, "%s", rep.threshold_why);
+    } else {
+        /* a stored threshold belongs to the stored metric */
+        o.tau = 0.5;
+        if (strcmp(rep.threshold_why, "default"))
+            snprintf(o.tau_why, sizeof o.tau_why, "default: report.threshold is for %s",
+                     ds_metric_names[rep.metric]);
+        else
+            snprintf(o.tau_why, sizeof o.tau_why, "default");
+    }
     if (o.length_set) {
         if ((l = ds_results_length_index(&r, o.length_value)) < 0) {
             fprintf(stderr, "distsweep report: length %d was not evaluated in %s (lengths:", o.length_value,
@@ -481,10 +520,13 @@ int ds_cmd_report(int argc, char **argv) {
             fprintf(stderr, ")\n");
             goto done;
         }
+        snprintf(o.length_why, sizeof o.length_why, "--length");
     } else {
-        l = ds_results_length_index(&r, 60);
-        if (l < 0) l = 0;
+        l = rep.length_index;
+        snprintf(o.length_why, sizeof o.length_why, "%s", rep.length_why);
     }
+    if (rep.note[0] && !(o.metric_set && o.length_set && o.tau_set))
+        fprintf(stderr, "distsweep report: note: %s; defaults used\n", rep.note);
     const ds_res_family *only = NULL;
     if (o.family && !(only = ds_results_family(&r, o.family))) {
         fprintf(stderr, "distsweep report: no family '%s' in %s (families:", o.family, o.path);
@@ -507,9 +549,10 @@ int ds_cmd_report(int argc, char **argv) {
         if (counts[DS_RUN_UNREQUESTED])
             printf(", %lld unrequested (adaptive seeds)", (long long)counts[DS_RUN_UNREQUESTED]);
         printf("\n");
-        printf("metric %s at length %d, success = %s %s %g; n counts done and diverged runs%s\n",
-               mname, r.eval_lengths[l], mname, lower_is_better(o.metric) ? "<=" : ">=", o.tau,
-               o.metric == DS_M_EM ? " (diverged = EM 0)" : "");
+        printf("metric %s (%s), length %d (%s), success = %s %s %g (%s)\n", mname, o.metric_why,
+               r.eval_lengths[l], o.length_why, mname, lower_is_better(o.metric) ? "<=" : ">=", o.tau,
+               o.tau_why);
+        printf("n counts done and diverged runs%s\n", o.metric == DS_M_EM ? " (diverged = EM 0)" : "");
         printf("CIs: 95%% percentile bootstrap, %d resamples (ci_w: width of p_success's); dip_p: "
                "Hartigan's dip test, %d uniform simulations\n",
                DS_BOOT_RESAMPLES, DS_DIP_SIMS);
@@ -528,6 +571,12 @@ int ds_cmd_report(int argc, char **argv) {
         printf(", \"metric\": \"%s\", \"length\": %d, \"success\": \"%s\", \"threshold\": ", mname,
                r.eval_lengths[l], lower_is_better(o.metric) ? "<=" : ">=");
         jnum(stdout, o.tau);
+        printf(", \"metric_source\": ");
+        jstr(stdout, o.metric_why);
+        printf(", \"length_source\": ");
+        jstr(stdout, o.length_why);
+        printf(", \"threshold_source\": ");
+        jstr(stdout, o.tau_why);
         printf(", \"n_seeds\": %lld, \"done\": %lld, \"diverged\": %lld, \"failed\": %lld, "
                "\"pending\": %lld, \"unrequested\": %lld, \"bootstrap_resamples\": %d, "
                "\"dip_simulations\": %d,\n \"families\": [",

@@ -1,5 +1,6 @@
 /* cmd_status: `distsweep status OUT.h5` — done/diverged/failed/pending runs
- * per scale, the recent rate and an ETA. Read-only and safe while a sweep
+ * per scale, the report block's mean and success fraction so far, the recent
+ * rate and an ETA. Read-only and safe while a sweep
  * writes the file (SWMR read through results.h), after it, and on a file
  * left behind by a killed writer. The rate comes from the journal beside the
  * file (each record carries the time rank 0 stored it). */
@@ -46,7 +47,9 @@ static void print_groups(const char *path, const ds_results *r) {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: distsweep status OUT.h5\n\n"
-            "Per scale: runs done, diverged, failed and pending; the rate of the last\n"
+            "Per scale: runs done, diverged, failed and pending, and the mean and the\n"
+            "success fraction of the runs counted so far at the report block's metric,\n"
+            "length and threshold (docs/sweep-file.md \"report\"); the rate of the last\n"
             "hour (from OUT.h5.journal) and the time left at that rate. Safe while the\n"
             "sweep runs. Exit 0, or 2 if the file is missing or not a result file.\n");
 }
@@ -80,6 +83,18 @@ int ds_cmd_status(int argc, char **argv) {
            "git %s)%s\n",
            path, r.sweep_name, r.n_scales, (long long)r.n_seeds, r.precision, r.created,
            r.distsweep_version, r.git_commit, r.swmr ? "" : "");
+    /* The report block's view of the runs so far (src/results.h
+     * ds_results_report_defaults): the mean and the success fraction at the
+     * length that shows the phenomenon, without the report's bootstrap. */
+    ds_res_report rep;
+    ds_results_report_defaults(&r, &rep);
+    const char *mname = ds_metric_names[rep.metric];
+    int lower = ds_metric_lower_is_better(rep.metric);
+    if (rep.length_index >= 0)
+        printf("%s at length %d (%s), success = %s %s %g (%s); `distsweep report` for the "
+               "statistics\n", mname, r.eval_lengths[rep.length_index], rep.length_why, mname,
+               lower ? "<=" : ">=", rep.threshold, rep.threshold_why);
+    if (rep.note[0]) printf("note: %s; defaults used\n", rep.note);
     /* An adaptive sweep's scales have their own seed counts: two more
      * columns, the seeds a scale requested and the rest of the axis. */
     int adaptive = 0;
@@ -87,11 +102,24 @@ int ds_cmd_status(int argc, char **argv) {
     printf("%-14s %12s %8s %9s %7s %8s", "scale", "params", "done", "diverged", "failed",
            "pending");
     if (adaptive) printf(" %6s %11s", "seeds", "unrequested");
-    printf("\n");
+    printf(" %8s %9s\n", "mean", "p_success");
     int64_t tot[DS_N_RUN_STATUS] = {0};
     for (int sc = 0; sc < r.n_scales; sc++) {
         int64_t c[DS_N_RUN_STATUS];
         for (int k = 0; k < DS_N_RUN_STATUS; k++) c[k] = ds_results_count(&r, sc, k), tot[k] += c[k];
+        double sum = 0;
+        int64_t n = 0, ok = 0;
+        for (int64_t i = 0; rep.length_index >= 0 && i < r.n_seeds; i++) {
+            double v = ds_results_value(&r, rep.metric, sc, i, rep.length_index);
+            if (!isfinite(v)) continue;
+            sum += v, n++;
+            ok += lower ? v <= rep.threshold : v >= rep.threshold;
+        }
+        char mean[32] = "-", psucc[32] = "-";
+        if (n) {
+            snprintf(mean, sizeof mean, "%.3f", sum / (double)n);
+            snprintf(psucc, sizeof psucc, "%.3f", (double)ok / (double)n);
+        }
         printf("%-14s %12lld %8lld %9lld %7lld %8lld", r.scale_name[sc],
                (long long)r.n_params[sc], (long long)c[DS_RUN_DONE],
                (long long)c[DS_RUN_DIVERGED], (long long)c[DS_RUN_FAILED],
@@ -99,7 +127,7 @@ int ds_cmd_status(int argc, char **argv) {
         if (adaptive)
             printf(" %6lld %11lld", (long long)(r.n_seeds - c[DS_RUN_UNREQUESTED]),
                    (long long)c[DS_RUN_UNREQUESTED]);
-        printf("\n");
+        printf(" %8s %9s\n", mean, psucc);
     }
     printf("%-14s %12s %8lld %9lld %7lld %8lld", "total", "", (long long)tot[DS_RUN_DONE],
            (long long)tot[DS_RUN_DIVERGED], (long long)tot[DS_RUN_FAILED],

@@ -26,6 +26,11 @@ int ds_metric_index(const char *name) {
     return -1;
 }
 
+double ds_metric_max(int metric) {
+    DS_ASSERT(metric >= 0 && metric < DS_N_METRICS);
+    return ds_metric_lower_is_better(metric) ? INFINITY : 1.0;
+}
+
 void ds_run_result_free(ds_run_result *r) {
     if (!r) return;
     free(r->curve);

@@ -79,6 +79,10 @@ static inline double ds_run_counted_value(int status, int metric, float v) {
     return (double)v;
 }
 
+/* The largest value a metric takes: 1 for em, minprob and token_acc (all in
+ * [0, 1]), INFINITY for error and loss (in [0, inf)). */
+double ds_metric_max(int metric);
+
 /* ---- one run's result and its record --------------------------------------- */
 
 /* The result of one (scale, seed) run, as the engine returns it. */

@@ -8,6 +8,7 @@
 
 #include "h5check.h"
 #include "h5util.h"
+#include "sweep.h"
 
 /* The string attribute `name` of the root group as a malloc'd string; ""
  * when absent. */
@@ -458,4 +459,58 @@ int64_t ds_results_count(const ds_results *r, int scale, int status) {
     for (int64_t s = 0; s < r->n_seeds; s++)
         if (r->status[ds_res_run(r, scale, s)] == status) c++;
     return c;
+}
+
+double ds_results_value(const ds_results *r, int metric, int scale, int64_t seed, int length) {
+    return ds_run_counted_value(r->status[ds_res_run(r, scale, seed)], metric,
+                                ds_res_metric(r, metric, scale, seed, length));
+}
+
+void ds_results_report_defaults(const ds_results *r, ds_res_report *out) {
+    memset(out, 0, sizeof *out);
+    out->metric = DS_M_EM;
+    out->threshold = 0.5;
+    snprintf(out->metric_why, sizeof out->metric_why, "default");
+    snprintf(out->threshold_why, sizeof out->threshold_why, "default");
+    out->length_index = -1;
+    int largest = -1;
+    for (int i = 0; i < r->n_lengths; i++)
+        if (largest < 0 || r->eval_lengths[i] > r->eval_lengths[largest]) largest = i;
+
+    ds_sweep *s = NULL;
+    ds_error err = {0};
+    if (ds_sweep_load_text("sweep_yaml", r->sweep_yaml ? r->sweep_yaml : "", &s, &err)) {
+        out->length_index = largest;
+        snprintf(out->length_why, sizeof out->length_why,
+                 "the largest eval length: the stored sweep text does not load");
+        snprintf(out->note, sizeof out->note, "the sweep text stored in the file does not load (%.1000s)",
+                 err.msg);
+        return;
+    }
+    const ds_report_spec *rp = &s->report;
+    out->metric = rp->metric;
+    out->threshold = rp->threshold;
+    if (rp->metric_set) snprintf(out->metric_why, sizeof out->metric_why, "report.metric");
+    if (rp->threshold_set) snprintf(out->threshold_why, sizeof out->threshold_why, "report.threshold");
+    int beyond = 0;
+    ds_report_default_length(&s->task, &beyond);
+    out->length_index = ds_results_length_index(r, rp->length);
+    if (out->length_index < 0) {
+        /* the stored sweep and /eval_lengths disagree: only a hand-edited file */
+        out->length_index = largest;
+        snprintf(out->length_why, sizeof out->length_why,
+                 "the largest eval length: the stored sweep's length %d is not in /eval_lengths",
+                 rp->length);
+        snprintf(out->note, sizeof out->note,
+                 "the stored sweep's report length %d was not evaluated in this file", rp->length);
+    } else if (rp->length_set) {
+        snprintf(out->length_why, sizeof out->length_why, "report.length");
+    } else if (beyond) {
+        snprintf(out->length_why, sizeof out->length_why,
+                 "first eval length beyond train_length max %d", s->task.train_max);
+    } else {
+        snprintf(out->length_why, sizeof out->length_why,
+                 "no eval length beyond train_length max %d: the largest", s->task.train_max);
+    }
+    ds_sweep_free(s);
 }

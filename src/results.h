@@ -103,4 +103,29 @@ int ds_results_length_index(const ds_results *r, int length);
 /* Number of runs of a scale with the given status. */
 int64_t ds_results_count(const ds_results *r, int scale, int status);
 
+/* The value a run contributes to the statistics of docs/analysis.md ("Which
+ * runs count"), or NaN when it does not count: done runs with their value (NaN
+ * if missing), diverged runs with EM 0 (docs/spec-tasks.md §6) and their
+ * stored value for the other metrics (usually NaN); pending and failed runs
+ * never. */
+double ds_results_value(const ds_results *r, int metric, int scale, int64_t seed, int length);
+
+/* What `report` and `status` show when not told otherwise: the `report:`
+ * block of the sweep text stored in the file (root attribute sweep_yaml,
+ * loaded with src/sweep.h), each key defaulting as docs/sweep-file.md
+ * "report" says (metric em, threshold 0.5, length ds_report_default_length).
+ * The *_why strings say where each value comes from ("report.length",
+ * "default", "first eval length beyond train_length max 10", ...), for the
+ * commands' headers. A stored text that does not load (a file written by
+ * another tool, or by a version whose sweep keys differ) gets the defaults
+ * with the largest eval length, and note says why; else note is "". */
+typedef struct {
+    int metric;        /* DS_M_* */
+    int length_index;  /* into eval_lengths; -1 only when the file has none */
+    double threshold;
+    char metric_why[64], length_why[160], threshold_why[64];
+    char note[1200];
+} ds_res_report;
+void ds_results_report_defaults(const ds_results *r, ds_res_report *out);
+
 #endif

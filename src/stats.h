@@ -100,6 +100,11 @@ enum { DS_STATS_STREAM_BOOT = 0x5301, DS_STATS_STREAM_DIP = 0x5302 };
  * gives NaN for both (the curve is incomplete). */
 void ds_stats_breakthrough(const double *y, size_t k, double *B, double *Lin);
 
+/* 1 when B = Lin for every curve of k points: with k <= 3 a curve has at most
+ * two steps, and the median of two (or one) squares is their mean. The report
+ * and tools/plot_sweep.py then show one ranking, saying so. */
+int ds_stats_b_equals_lin(size_t k);
+
 /* Indices of the k largest values of v[0..n) in descending order, NaN last and
  * never selected; ties keep the lower index first (a stable sort). Returns how
  * many were written (min(k, number of non-NaN values)). */

@@ -954,13 +954,16 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
     }
     info->new_seeds = st->n_seeds;
     {
-        /* The caller accepted this sweep: record it as the file's sweep. */
+        /* The caller accepted this sweep: record it as the file's sweep. The
+         * text is rewritten when it differs even where the hash does not: a
+         * changed report block or seeds.count (outside the hash, src/sweep.h)
+         * is what `report`, `status` and the plots read back. */
         doing = "record the sweep in the result file";
         char h[32];
         snprintf(h, sizeof h, "%016llx", (unsigned long long)s->yaml_hash);
         char *old = ds_h5_attr_string(st->file, ds_attr_name(DS_A_SWEEP_HASH));
         /* the text too: settings outside the hash (seeds.count,
-         * seeds.adaptive) change it, and `report` replays the adaptive
+         * seeds.adaptive, run.*, the report block) change it, and `report` replays the adaptive
          * decisions of the text stored (src/cmd_report.c) */
         char *old_yaml = ds_h5_attr_string(st->file, ds_attr_name(DS_A_SWEEP_YAML));
         const char *yaml = s->yaml_text ? s->yaml_text : "";

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-#include "record.h" /* ds_metric_index, ds_metric_names (seeds.adaptive.metric) */
+#include "record.h" /* metric names and ranges (seeds.adaptive.metric, the report block) */
 #include "tasks.h"
 
 /* ---- scale arithmetic ------------------------------------------------------ */
@@ -325,8 +325,9 @@ static const char *const adaptive_keys[] = {"metric", "length", "statistic", "th
 static const char *const adapt_stat_names[] = {"p_success", "mean_success", "mean", NULL};
 static const char *const run_keys[] = {"pack", "checkpoint_every", "max_attempts",
                                        "ranks_per_job", "backend", "save_models", NULL};
+static const char *const report_keys[] = {"metric", "length", "threshold", NULL};
 static const char *const top_keys[] = {"name", "task", "model", "train", "seeds",
-                                       "scales", "output", "run", NULL};
+                                       "scales", "output", "run", "report", NULL};
 
 #define MAX_WIDTH 65536
 #define MAX_DEPTH 1024
@@ -655,6 +656,66 @@ static int parse_run(yctx *c, yaml_node_t *m, ds_run_spec *r, int batch) {
     return 0;
 }
 
+int ds_report_default_length(const ds_task_spec *t, int *beyond) {
+    int largest = 0;
+    for (int i = 0; i < t->n_eval_lengths; i++) {
+        if (t->eval_lengths[i] > t->train_max) {
+            if (beyond) *beyond = 1;
+            return t->eval_lengths[i];
+        }
+        if (t->eval_lengths[i] > largest) largest = t->eval_lengths[i];
+    }
+    if (beyond) *beyond = 0;
+    return largest;
+}
+
+/* The report section (m may be NULL: all defaults). Needs the task: the
+ * length must be one of task.eval_lengths. The threshold must lie in the
+ * metric's range (src/record.h ds_metric_max); a threshold given without a
+ * metric is checked against the default metric, em. */
+static int parse_report(yctx *c, yaml_node_t *m, const ds_task_spec *t, ds_report_spec *r) {
+    memset(r, 0, sizeof *r);
+    r->metric = DS_M_EM;
+    r->length = ds_report_default_length(t, NULL);
+    r->threshold = 0.5;
+    if (!m) return 0;
+    if (need_mapping(c, m, "report") || check_keys(c, m, "report", report_keys)) return DS_EXIT_USAGE;
+    yaml_node_t *n;
+    if ((n = get(c, m, "metric"))) {
+        const char *names[DS_N_METRICS + 1];
+        for (int i = 0; i < DS_N_METRICS; i++) names[i] = ds_metric_names[i];
+        names[DS_N_METRICS] = NULL;
+        if (node_enum(c, n, "report.metric", names, &r->metric)) return DS_EXIT_USAGE;
+        r->metric_set = 1;
+    }
+    if ((n = get(c, m, "length"))) {
+        if (node_int(c, n, "report.length", 1, MAX_LENGTH, &r->length)) return DS_EXIT_USAGE;
+        int found = 0;
+        char list[DS_MAX_EVAL_LENGTHS * 8] = "";
+        for (int i = 0; i < t->n_eval_lengths; i++) {
+            found |= t->eval_lengths[i] == r->length;
+            size_t len = strlen(list);
+            snprintf(list + len, sizeof list - len, "%s%d", i ? ", " : "", t->eval_lengths[i]);
+        }
+        if (!found)
+            return FAIL(c, n, "report.length %d is not one of task.eval_lengths [%s]", r->length, list);
+        r->length_set = 1;
+    }
+    if ((n = get(c, m, "threshold"))) {
+        if (node_f64(c, n, "report.threshold", -INFINITY, 0, INFINITY, 0, &r->threshold)) return DS_EXIT_USAGE;
+        double hi = ds_metric_max(r->metric);
+        if (!(r->threshold >= 0 && r->threshold <= hi)) {
+            if (isfinite(hi))
+                return FAIL(c, n, "report.threshold %s is outside [0, %g], the range of %s", scalar(n), hi,
+                            ds_metric_names[r->metric]);
+            return FAIL(c, n, "report.threshold %s is negative: %s is at least 0", scalar(n),
+                        ds_metric_names[r->metric]);
+        }
+        r->threshold_set = 1;
+    }
+    return 0;
+}
+
 /* ---- scales and families ---------------------------------------------------------- */
 
 /* Index of scale (d, L), appended if new; -1 when the sweep is full. */
@@ -852,7 +913,8 @@ static int parse_root(yctx *c, yaml_node_t *root, ds_sweep *s) {
     if ((n = get(c, root, "name")) && check_name(c, n, "name", s->name)) return DS_EXIT_USAGE;
     if (parse_task(c, task, &s->task) || parse_model(c, get(c, root, "model"), &s->model) ||
         parse_train(c, train, &s->task, &s->train) || parse_seeds(c, seeds, &s->task, &s->seeds) ||
-        parse_scales(c, scales, s) || parse_run(c, get(c, root, "run"), &s->run, s->train.batch))
+        parse_scales(c, scales, s) || parse_run(c, get(c, root, "run"), &s->run, s->train.batch) ||
+        parse_report(c, get(c, root, "report"), &s->task, &s->report))
         return DS_EXIT_USAGE;
     for (int i = 0; i < s->n_scales; i++)
         if (!s->scales[i].ranks_per_job) s->scales[i].ranks_per_job = s->run.ranks_per_job;

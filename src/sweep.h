@@ -121,6 +121,17 @@ typedef struct {
     int64_t save_models;
 } ds_run_spec;
 
+/* The `report:` block (docs/sweep-file.md "report"): what `distsweep report`,
+ * `distsweep status` and tools/plot_sweep.py show when not told otherwise.
+ * Analysis, not training: it is left out of the canonical text and the hash,
+ * so changing it never changes which experiment a result file holds. */
+typedef struct {
+    int metric;         /* index into ds_metric_names (src/record.h); default em */
+    int length;         /* one of task.eval_lengths; default ds_report_default_length */
+    double threshold;   /* success threshold (x >= tau, or x <= tau for error and loss); default 0.5 */
+    int metric_set, length_set, threshold_set; /* 1 where the sweep file gives the key */
+} ds_report_spec;
+
 typedef struct {
     char path[4096];        /* the sweep file as given */
     char name[DS_NAME_MAX];
@@ -137,6 +148,7 @@ typedef struct {
     ds_family families[DS_MAX_FAMILIES];
     char output[4096];      /* result file path; default results/<name>.h5 */
     ds_run_spec run;
+    ds_report_spec report;
 } ds_sweep;
 
 /* Loads and validates a sweep file. On success returns 0 and *out holds a new
@@ -170,14 +182,23 @@ int64_t ds_scale_params(int d_model, int n_layers, int vocab_total);
  * element-wise work are not counted. */
 double ds_scale_flops_per_step(int d_model, int n_layers, int vocab_total, int batch, int context);
 
+/* The default report length of a task: the first of task.eval_lengths (in
+ * the order written) beyond the largest training length, where the
+ * out-of-distribution phenomenon shows; when no eval length lies beyond it,
+ * the largest eval length. *beyond (may be NULL) is set to 1 in the first
+ * case, 0 in the second. tools/distsweep_h5.py (Results.report_settings)
+ * mirrors this rule for the plots. */
+int ds_report_default_length(const ds_task_spec *t, int *beyond);
+
 /* The canonical text of the experiment a sweep defines: one "key: value" line
  * per setting with every default filled in, the distinct scales and the
  * families. Leaves out what cannot change a run's result: the sweep's name
  * (by default the file name, which may change), seeds.count (the seed axis
  * only grows), seeds.adaptive (it decides how many seeds a scale gets, never
- * what a run computes), output, run.* and the families' ranks_per_job (a group
- * trains the same runs: docs/design.md §8). Two sweeps with the same canonical
- * text train the same runs; yaml_hash is its FNV-1a 64 hash. Free with free(). */
+ * what a run computes), output, run.*, the families' ranks_per_job (a group
+ * trains the same runs: docs/design.md §8) and report.* (analysis settings).
+ * Two sweeps with the same canonical text train the same runs; yaml_hash is
+ * its FNV-1a 64 hash. Free with free(). */
 char *ds_sweep_canonical(const ds_sweep *s);
 
 /* Compares the sweep stored in a result file (old) with a sweep file (new).

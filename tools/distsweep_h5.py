@@ -107,8 +107,73 @@ class Results:
         return int(hits[0])
 
     def default_length(self):
-        """60 if evaluated, else the first length (as `distsweep report`)."""
-        return 60 if 60 in self.eval_lengths else int(self.eval_lengths[0])
+        """The length `distsweep report` shows by default (report_settings)."""
+        return self.report_settings()["length"]
+
+    def report_settings(self):
+        """What `distsweep report` and `status` show when not told otherwise,
+        from the `report:` block of the sweep text stored in the file
+        (docs/sweep-file.md "report"; the C side is src/results.c
+        ds_results_report_defaults and src/sweep.c ds_report_default_length):
+        {metric, length, threshold} and, for headers, {metric,length,
+        threshold}_why and note. Each key defaults on its own: metric em,
+        threshold 0.5, length the first of task.eval_lengths beyond the largest
+        training length, else the largest. A stored text that is not a sweep
+        gets the defaults with the largest eval length, and note says why."""
+        lengths = [int(x) for x in self.eval_lengths]
+        out = dict(metric="em", threshold=0.5, length=max(lengths) if lengths else None,
+                   metric_why="default", threshold_why="default",
+                   length_why="the largest eval length: the stored sweep text does not load", note="")
+        import yaml  # Debian python3-yaml; only the report settings need it
+        try:
+            doc = yaml.safe_load(self.attrs.get("sweep_yaml", "") or "")
+            task = doc["task"]
+            tmax = int(task["train_length"][1])
+            evl = [int(x) for x in task["eval_lengths"]]
+            rep = doc.get("report") or {}
+            if not isinstance(rep, dict):
+                raise TypeError("report must be a mapping")
+        except (yaml.YAMLError, KeyError, TypeError, IndexError, ValueError) as e:
+            out["note"] = f"the sweep text stored in the file does not load ({type(e).__name__}: {e})"
+            return out
+        beyond = [L for L in evl if L > tmax]
+        default = beyond[0] if beyond else max(evl)
+        if "metric" in rep:
+            out["metric"], out["metric_why"] = str(rep["metric"]), "report.metric"
+        if "threshold" in rep:
+            out["threshold"], out["threshold_why"] = float(rep["threshold"]), "report.threshold"
+        length = int(rep.get("length", default))
+        if length not in lengths:  # the stored sweep and /eval_lengths disagree: a hand-edited file
+            out["length_why"] = (f"the largest eval length: the stored sweep's length {length} is not "
+                                 "in /eval_lengths")
+            out["note"] = f"the stored sweep's report length {length} was not evaluated in this file"
+        elif "length" in rep:
+            out["length"], out["length_why"] = length, "report.length"
+        elif beyond:
+            out["length"], out["length_why"] = length, f"first eval length beyond train_length max {tmax}"
+        else:
+            out["length"], out["length_why"] = length, f"no eval length beyond train_length max {tmax}: the largest"
+        return out
+
+    def choose(self, metric=None, length=None, threshold=None):
+        """The metric, length and threshold to show, as `distsweep report`
+        chooses them: an argument that is not None overrides the stored report
+        block (report_settings), which overrides the defaults; a stored
+        threshold applies only to the stored metric. Returns the settings dict
+        with the chosen values and their *_why."""
+        rep = self.report_settings()
+        out = dict(rep)
+        if metric is not None:
+            out["metric"], out["metric_why"] = metric, "--metric"
+        if threshold is not None:
+            out["threshold"], out["threshold_why"] = float(threshold), "--threshold"
+        elif out["metric"] != rep["metric"]:
+            out["threshold"] = 0.5
+            out["threshold_why"] = ("default" if rep["threshold_why"] == "default"
+                                    else f"default: report.threshold is for {rep['metric']}")
+        if length is not None:
+            out["length"], out["length_why"] = int(length), "--length"
+        return out
 
     def requested(self, scale):
         """Seeds the scale asked for: the whole axis, but for an adaptive
@@ -349,6 +414,19 @@ def breakthrough(y):
             return 0.0 if a == 0 else np.copysign(np.inf, a)
         return a / b
     return div(I, np.sqrt(np.median(d2))), div(I, np.sqrt(np.mean(d2)))
+
+
+# With <= 3 scales a curve has at most two steps, whose median of squares is
+# their mean, so B = Lin for every seed (src/stats.h ds_stats_b_equals_lin);
+# `distsweep report` prints one list and the plots one panel, with this note
+# (the same text as DS_REPORT_SAME_NOTE in src/cmd_report.c).
+B_EQUALS_LIN_NOTE = ("breakthroughness and linearity coincide with 3 or fewer scales (at most 2 steps: "
+                     "median = mean of the squared steps, so B = Lin)")
+
+
+def b_equals_lin(k):
+    """True when B = Lin for every curve over k scales (k <= 3)."""
+    return k <= 3
 
 
 def top_k(values, k):

@@ -4,13 +4,19 @@
 Usage: plot_sweep.py OUT.h5 -o DIR [--metric em] [--length L] [--threshold TAU]
                      [--family F] [--top 5] [--formats png,pdf]
 
+Metric, length and threshold: the flags, else the `report:` block of the sweep
+stored in the file, else em, the first eval length beyond the largest training
+length (else the largest) and 0.5, as `distsweep report` (docs/analysis.md);
+the first line printed says which values are used and why.
+
 Per family F (files DIR/<figure>_<F>.png and .pdf):
   hist_<F>        histograms of the metric across seeds, one panel per scale,
-                  at the test length (default 60 if evaluated, else the first)
+                  at the test length
   violin_<F>      violins of the metric across seeds at every test length, one
                   panel per scale (one violin per length)
   curves_<F>      scaling curves (metric vs parameters) of the top-K
-                  breakthrough seeds and of the top-K linear seeds
+                  breakthrough seeds and of the top-K linear seeds (one panel,
+                  with a note, where the two rankings coincide: <= 3 scales)
   success_<F>     p_success = P(metric >= TAU) and the mean of the successful
                   runs vs parameters, with 95% bootstrap CI bands
   w2_<F>          Wasserstein-2 distance of each scale's seed distribution to
@@ -23,12 +29,14 @@ Statistics: docs/analysis.md. Uses the Agg backend (no display needed).
 import argparse
 import os
 import sys
+import textwrap
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 from scipy import stats as sps  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -37,8 +45,57 @@ import distsweep_h5 as dh  # noqa: E402
 BOUNDED = {"em", "minprob", "token_acc"}
 
 
-def _params_label(res):
-    return "parameters (count, log scale)"
+PARAMS_LABEL = "parameters (count, log scale)"
+
+
+def fmt_params(p):
+    """A parameter count as a short tick label: 950, 110k, 1.2M, 3.5B."""
+    p = float(p)
+    for div, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if p >= div:
+            return f"{p / div:.3g}{suf}"
+    return f"{p:.0f}"
+
+
+def params_ticks(params, min_frac=0.12):
+    """Major tick positions for a log parameter axis: the family's own
+    parameter counts, thinned so that neighbours are at least min_frac of the
+    axis' log span apart (labels of close scales would overlap). The largest
+    scale, the family's reference (W2), is always labelled."""
+    p = np.unique(np.asarray(params, float))
+    p = p[p > 0][::-1]
+    if len(p) == 0:
+        return []
+    span = np.log10(p[0] / p[-1])
+    keep = [p[0]]
+    for x in p[1:]:
+        if np.log10(keep[-1] / x) >= min_frac * span:
+            keep.append(x)
+    return keep[::-1]
+
+
+def log_params_axis(ax, params):
+    """A log x axis of parameter counts with one labelled tick per scale
+    (params_ticks) and unlabelled minor ticks: matplotlib's default labels
+    the minor ticks of a span under a decade, and their labels overlap."""
+    ax.set_xscale("log")
+    ticks = params_ticks(params)
+    if ticks:
+        ax.xaxis.set_major_locator(ticker.FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(ticker.FixedFormatter([fmt_params(t) for t in ticks]))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.set_xlabel(PARAMS_LABEL)
+
+
+def _legend_below(ax, ncol=2, fontsize=7):
+    """The axes' legend under it, outside the data (below the x label)."""
+    return ax.legend(fontsize=fontsize, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=ncol,
+                     frameon=False)
+
+
+def _legend_right(ax, fontsize=8):
+    """The axes' legend to its right, outside the data."""
+    return ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
 
 
 def _grid(n):
@@ -106,24 +163,34 @@ def fig_curves(res, fam, metric, li, top):
     Y = res.curve_matrix(metric, fam, li)
     sign = -1.0 if metric in dh.LOWER_IS_BETTER else 1.0  # B, Lin on -x for error and loss
     BL = np.array([dh.breakthrough(sign * y) for y in Y]) if len(Y) else np.zeros((0, 2))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     L = int(res.eval_lengths[li])
-    for ax, col, name in ((axes[0], 0, "breakthrough"), (axes[1], 1, "linear")):
+    same = dh.b_equals_lin(len(idx))  # B = Lin: one ranking, one panel
+    panels = ((0, "breakthrough"),) if same else ((0, "breakthrough"), (1, "linear"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 if same else 10, 4.6), sharey=True, squeeze=False)
+    axes = axes[0]
+    for ax, (col, name) in zip(axes, panels):
         sel = dh.top_k(BL[:, col], top) if len(BL) else []
         for j, s in enumerate(sel):
             B, Lin = BL[s]
             ax.plot(params, Y[s], marker="o", color=f"C{j}",
                     label=f"seed {int(res.seeds[s])} (B={B:.3g}, Lin={Lin:.3g})")
-        ax.set_xscale("log")
-        ax.set_xlabel(_params_label(res))
-        ax.set_title(f"top {len(sel)} {name} seeds ({'B' if col == 0 else 'Lin'})")
+        log_params_axis(ax, params)
+        if same:
+            ax.set_title(f"top {len(sel)} seeds (B = Lin)")
+        else:
+            ax.set_title(f"top {len(sel)} {name} seeds ({'B' if col == 0 else 'Lin'})")
         if metric in BOUNDED:
             ax.set_ylim(-0.05, 1.05)
         if len(sel):
-            ax.legend(fontsize=7, loc="best")
+            _legend_below(ax)
     axes[0].set_ylabel(dh.METRIC_LABELS[metric])
     fig.suptitle(f"{fam}: scaling curves of single seeds, {metric} at test length {L}")
-    fig.tight_layout()
+    if same:
+        note = dh.B_EQUALS_LIN_NOTE[0].upper() + dh.B_EQUALS_LIN_NOTE[1:] + ": one ranking shown."
+        fig.text(0.5, 0.01, textwrap.fill(note, 95), ha="center", va="bottom", fontsize=7.5)
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
+    else:
+        fig.tight_layout()
     return fig
 
 
@@ -133,51 +200,51 @@ def fig_success(res, fam, metric, li, tau):
     st = np.array([dh.success(res.counted(metric, s, li), tau, lower_is_better=metric in dh.LOWER_IS_BETTER)
                    for s in idx]).reshape(len(idx), 6)
     rel = "≤" if metric in dh.LOWER_IS_BETTER else "≥"
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.9), sharex=True)
     L = int(res.eval_lengths[li])
     for ax, off, ylabel in ((axes[0], 0, f"P({metric} {rel} {tau:g}) (fraction of seeds)"),
                             (axes[1], 3, f"mean {metric} of successful seeds")):
         ax.plot(params, st[:, off], marker="o", color="C0", label="estimate")
         ax.fill_between(params, st[:, off + 1], st[:, off + 2], color="C0", alpha=0.25,
                         label="95% bootstrap CI")
-        ax.set_xscale("log")
-        ax.set_xlabel(_params_label(res))
+        log_params_axis(ax, params)
         ax.set_ylabel(ylabel)
         if metric in BOUNDED:
             ax.set_ylim(-0.02, 1.02)
-        ax.legend(fontsize=8)
+    axes[0].set_title("success probability")
+    axes[1].set_title("mean of successful runs")
     # seeds per scale differ in an adaptive sweep: say how many each point has
     for x, y, s in zip(params, st[:, 0], idx):
         if np.isfinite(y):
             axes[0].annotate(f"n={len(res.counted(metric, s, li))}", (x, y), textcoords="offset points",
                              xytext=(0, 6), ha="center", fontsize=7)
-    axes[0].set_title("success probability")
-    axes[1].set_title("mean of successful runs")
+    # one legend for both panels, under them: the panels share their entries
+    h, lab = axes[0].get_legend_handles_labels()
+    fig.legend(h, lab, loc="lower center", ncol=2, fontsize=8, frameon=False)
     fig.suptitle(f"{fam}: success at threshold {tau:g}, test length {L}")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
 def fig_w2(res, fam, metric):
     idx = res.families[fam]
     params = np.asarray(res.scales["n_params"])[idx].astype(float)
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig, ax = plt.subplots(figsize=(6.8, 3.8))
     for l, L in enumerate(res.eval_lengths):
         ref = res.counted(metric, idx[-1], l)
         d = [dh.w2(res.counted(metric, s, l), ref) for s in idx]
         ax.plot(params, d, marker="o", label=f"test length {int(L)}")
-    ax.set_xscale("log")
-    ax.set_xlabel(_params_label(res))
+    log_params_axis(ax, params)
     ax.set_ylabel(f"W2 to {res.scale_names[idx[-1]]} ({metric} units)")
     ax.set_title(f"{fam}: Wasserstein-2 distance to the largest scale")
-    ax.legend(fontsize=8)
+    _legend_right(ax)
     fig.tight_layout()
     return fig
 
 
 def fig_kde_error(res, fam, li):
     idx = res.families[fam]
-    fig, ax = plt.subplots(figsize=(6, 3.8))
+    fig, ax = plt.subplots(figsize=(7.2, 3.8))
     vals = [res.counted("error", s, li) for s in idx]
     allv = np.concatenate(vals) if vals else np.zeros(0)
     L = int(res.eval_lengths[li])
@@ -196,18 +263,22 @@ def fig_kde_error(res, fam, li):
     ax.set_ylabel("density (per nat)")
     ax.set_title(f"{fam}: KDE of the continuous error at test length {L}")
     if ax.lines:
-        ax.legend(fontsize=8)
+        _legend_right(ax)
     else:
         ax.text(0.5, 0.5, "no counted runs yet", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     return fig
 
 
-def make_figures(res, metric="em", length=None, tau=0.5, family=None, top=5):
-    """Returns {name: Figure} for every figure of every (or one) family."""
+def make_figures(res, metric=None, length=None, tau=None, family=None, top=5):
+    """Returns {name: Figure} for every figure of every (or one) family.
+    metric, length and tau default as `distsweep report` chooses them
+    (Results.choose: the stored report block, else the defaults)."""
+    ch = res.choose(metric, length, tau)
+    metric, tau = ch["metric"], ch["threshold"]
     if metric not in dh.METRICS:
         raise KeyError(f"unknown metric '{metric}' (one of {', '.join(dh.METRICS)})")
-    li = res.length_index(res.default_length() if length is None else length)
+    li = res.length_index(ch["length"])
     fams = [family] if family else list(res.families)
     for f in fams:
         if f not in res.families:
@@ -223,23 +294,34 @@ def make_figures(res, metric="em", length=None, tau=0.5, family=None, top=5):
     return figs
 
 
+def header(ch):
+    """The line that says which metric, length and threshold the figures show, and why."""
+    rel = "<=" if ch["metric"] in dh.LOWER_IS_BETTER else ">="
+    return (f"metric {ch['metric']} ({ch['metric_why']}), length {ch['length']} ({ch['length_why']}), "
+            f"success = {ch['metric']} {rel} {ch['threshold']:g} ({ch['threshold_why']})")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="The papers' figures for a distsweep result file (PNG and PDF).")
     ap.add_argument("file")
     ap.add_argument("-o", "--out", required=True, help="output directory (created)")
-    ap.add_argument("--metric", default="em", choices=dh.METRICS)
+    ap.add_argument("--metric", default=None, choices=dh.METRICS)
     ap.add_argument("--length", type=int, default=None)
-    ap.add_argument("--threshold", type=float, default=0.5)
+    ap.add_argument("--threshold", type=float, default=None)
     ap.add_argument("--family", default=None)
     ap.add_argument("--top", type=int, default=5)
     ap.add_argument("--formats", default="png,pdf")
     a = ap.parse_args(argv)
     try:
         res = dh.load(a.file)
+        ch = res.choose(a.metric, a.length, a.threshold)
         figs = make_figures(res, a.metric, a.length, a.threshold, a.family, a.top)
     except (dh.NotDistsweep, OSError, KeyError) as e:
         print(f"plot_sweep: {a.file}: {e}", file=sys.stderr)
         return 2
+    if ch["note"] and None in (a.metric, a.length, a.threshold):
+        print(f"plot_sweep: note: {ch['note']}; defaults used", file=sys.stderr)
+    print(header(ch))
     os.makedirs(a.out, exist_ok=True)
     for name, fig in figs.items():
         for ext in a.formats.split(","):

@@ -39,7 +39,7 @@ out = os.path.join(tmp, "e2e.h5")
 with open(sweep, "w") as f:
     f.write(text)
 p = subprocess.run([BIN, "run", sweep, "-o", out, "--quiet", "--synthetic-job-seconds", "0.05"],
-                   capture_output=True, text=True, timeout=120)
+                   capture_output=True, text=True, timeout=600)
 check(p.returncode == 0, f"distsweep run: exit {p.returncode}: {p.stderr[-400:]}")
 
 res = dh.load(out)
@@ -75,5 +75,63 @@ for length in map(int, res.eval_lengths):
 
 figs = plot_sweep.make_figures(res, length=int(res.eval_lengths[1]))
 check(len(figs) == 6, f"figures {sorted(figs)}")
+
+# --- the default length: the stored sweep (smoke: train 1..10, eval 10, 15,
+# 20) has no report block, so report, status and the plots show length 15,
+# the first beyond training, and say why; with 3 scales B = Lin: one list
+WHY = "first eval length beyond train_length max 10"
+d = json.loads(subprocess.run([BIN, "report", out, "--format", "json"], capture_output=True, text=True,
+                              check=True).stdout)
+check((d["metric"], d["length"], d["threshold"]) == ("em", 15, 0.5), f"default view {d['metric']} {d['length']}")
+check((d["metric_source"], d["length_source"], d["threshold_source"]) == ("default", WHY, "default"),
+      f"sources {d['metric_source']!r} {d['length_source']!r} {d['threshold_source']!r}")
+check(d["families"][0]["b_equals_lin"] is True, "json: b_equals_lin with 3 scales")
+ch = res.choose()
+check((ch["metric"], ch["length"], ch["threshold"], ch["length_why"]) == ("em", 15, 0.5, WHY),
+      f"python agrees with the report: {ch}")
+t = subprocess.run([BIN, "report", out], capture_output=True, text=True, check=True)
+check(f"length 15 ({WHY})" in t.stdout and t.stderr == "", f"table header: {t.stdout[:400]!r} {t.stderr!r}")
+tops = [ln for ln in t.stdout.splitlines() if ln.startswith("top ")]
+check(len(tops) == 1 and tops[0].startswith("top 5 breakthrough seeds = top 5 linear seeds (of 24 with")
+      and tops[0].endswith(dh.B_EQUALS_LIN_NOTE), f"table: one list for B = Lin, with the note: {tops}")
+t = subprocess.run([BIN, "report", out, "--length", "20"], capture_output=True, text=True, check=True)
+check("length 20 (--length)" in t.stdout, "table header names the flag")
+q = subprocess.run([BIN, "status", out], capture_output=True, text=True)
+check(q.returncode == 0 and f"em at length 15 ({WHY}), success = em >= 0.5 (default)" in q.stdout,
+      f"status header: {q.stdout[:300]!r}")
+rows = {ln.split()[0]: ln.split() for ln in q.stdout.splitlines() if ln.startswith("d64_")}
+for s in res.families["depth"]:
+    v = res.counted("em", s, res.length_index(15))
+    r = rows.get(res.scale_names[s], [])
+    check(len(r) == 8 and math.isclose(float(r[6]), v.mean(), abs_tol=6e-4)
+          and math.isclose(float(r[7]), np.mean(v >= 0.5), abs_tol=6e-4), f"status row {r}")
+
+# --- a report block added to the finished sweep: the same experiment (nothing
+# runs, exit 0); the file records the new text and report, status and the
+# plots use it
+with open(sweep, "a") as f:
+    f.write("report: {metric: token_acc, length: 20, threshold: 0.9}\n")
+p = subprocess.run([BIN, "run", sweep, "-o", out, "--quiet", "--synthetic-job-seconds", "0.05"],
+                   capture_output=True, text=True, timeout=600)
+check(p.returncode == 0, f"rerun with a report block: exit {p.returncode}: {p.stderr[-400:]}")
+res2 = dh.load(out)
+check("report: {metric: token_acc" in res2.attrs["sweep_yaml"], "the file records the new sweep text")
+check(res2.attrs["sweep_hash"] == res.attrs["sweep_hash"], "the report block is not in the hash")
+check((res2.status == res.status).all() and np.array_equal(res2.metrics["em"], res.metrics["em"], equal_nan=True),
+      "no run changed")
+d = json.loads(subprocess.run([BIN, "report", out, "--format", "json"], capture_output=True, text=True,
+                              check=True).stdout)
+check((d["metric"], d["length"], d["threshold"]) == ("token_acc", 20, 0.9)
+      and (d["metric_source"], d["length_source"], d["threshold_source"])
+      == ("report.metric", "report.length", "report.threshold"), f"report block used: {d['metric']} {d['length']}")
+ch = res2.choose()
+check((ch["metric"], ch["length"], ch["threshold"]) == ("token_acc", 20, 0.9), f"python reads the block: {ch}")
+d = json.loads(subprocess.run([BIN, "report", out, "--format", "json", "--metric", "em"], capture_output=True,
+                              text=True, check=True).stdout)
+check(d["threshold"] == 0.5 and d["threshold_source"] == "default: report.threshold is for token_acc",
+      f"a stored threshold belongs to its metric: {d['threshold']} {d['threshold_source']!r}")
+q = subprocess.run([BIN, "status", out], capture_output=True, text=True)
+check("token_acc at length 20 (report.length), success = token_acc >= 0.9 (report.threshold)" in q.stdout,
+      f"status uses the block: {q.stdout[:300]!r}")
 print(f"{len(failures)} failure(s)")
 sys.exit(1 if failures else 0)

@@ -120,6 +120,75 @@ check("family depth" in t and "top 5 breakthrough seeds" in t and "seed 1003" in
 rows = list(csv.DictReader(io.StringIO(report(fn, "--format", "csv").stdout)))
 check(len(rows) == 7 and rows[1]["scale"] == "d64_L2" and float(rows[1]["p_success"]) == 0.5, "csv rows")
 
+# with 3 scales (width) B = Lin: one list and the note; with 4 (depth) both lists
+NOTE = dh.B_EQUALS_LIN_NOTE
+wsec = t[t.index("family width"):]
+dsec = t[t.index("family depth"):t.index("family width")]
+wtops = [ln for ln in wsec.splitlines() if ln.startswith("top ")]
+dtops = [ln for ln in dsec.splitlines() if ln.startswith("top ")]
+check(len(wtops) == 1 and wtops[0].startswith("top 5 breakthrough seeds = top 5 linear seeds (of")
+      and wtops[0].endswith(NOTE), f"width: one list with the B = Lin note {wtops}")
+check(NOTE not in dsec and len(dtops) == 2 and dtops[0].startswith("top 5 breakthrough seeds (of")
+      and dtops[1].startswith("top 5 linear seeds (of"), f"depth: two lists {dtops}")
+d = json.loads(report(fn, "--format", "json").stdout)
+check([f["b_equals_lin"] for f in d["families"]] == [False, True], "json b_equals_lin")
+# the synthetic file's stored text is no sweep: the largest length, said in the header and on stderr
+p = report(fn)
+check("metric em (default), length 60 (the largest eval length: the stored sweep text does not load), "
+      "success = em >= 0.5 (default)" in p.stdout, f"fallback header {p.stdout[:300]!r}")
+check("note: the sweep text stored in the file does not load" in p.stderr, f"fallback note {p.stderr!r}")
+p = report(fn, "--metric", "em", "--length", "20", "--threshold", "0.4")
+check("metric em (--metric), length 20 (--length), success = em >= 0.4 (--threshold)" in p.stdout
+      and p.stderr == "", f"flags named, no note: {p.stdout[:300]!r} {p.stderr!r}")
+
+# a stored sweep text: the default rule and the report block, as the Python side chooses
+SWEEP = ("name: syn\ntask: {kind: count, vocab: 100, train_length: [1, %d], eval_lengths: [20, 40, 60]}\n"
+         "model: {head_dim: 32}\ntrain: {steps: 200, batch: 8, context: 128, lr: 1.0e-3, warmup: 10, log_every: 20}\n"
+         "seeds: {count: 40}\nscales:\n  - {family: depth, width: 64, depth: [1, 2, 3, 4]}\n"
+         "  - {family: width, depth: 2, width: [32, 64, 128]}\n%s")
+for name, text, want in (
+        ("beyond", SWEEP % (30, ""), ("em", 40, 0.5, "default", "first eval length beyond train_length max 30", "default")),
+        ("none_beyond", SWEEP % (60, ""),
+         ("em", 60, 0.5, "default", "no eval length beyond train_length max 60: the largest", "default")),
+        ("block", SWEEP % (30, "report: {metric: error, length: 20, threshold: 2.5}\n"),
+         ("error", 20, 2.5, "report.metric", "report.length", "report.threshold")),
+        ("block_length_only", SWEEP % (30, "report:\n  length: 60\n"),
+         ("em", 60, 0.5, "default", "report.length", "default")),
+        # a hand-edited stored block that no longer validates: the file's text does not load
+        ("bad_block", SWEEP % (30, "report: {length: 12}\n"),
+         ("em", 60, 0.5, "default", "the largest eval length: the stored sweep text does not load", "default"))):
+    g = os.path.join(tmp, name + ".h5")
+    synth(g)
+    with h5py.File(g, "r+") as f:
+        f.attrs["sweep_yaml"] = text
+    p = report(g, "--format", "json")
+    d = json.loads(p.stdout)
+    got = (d["metric"], d["length"], d["threshold"], d["metric_source"], d["length_source"], d["threshold_source"])
+    check(got == want, f"{name}: report chose {got}, want {want}")
+    check(("note:" in p.stderr) == (name == "bad_block"), f"{name}: note {p.stderr!r}")
+    if name == "bad_block":
+        check("report.length 12 is not one of task.eval_lengths" in p.stderr, f"bad_block: why {p.stderr!r}")
+    else:
+        ch = dh.load(g).choose()
+        check((ch["metric"], ch["length"], ch["threshold"], ch["length_why"]) == (want[0], want[1], want[2], want[4]),
+              f"{name}: python chose {ch}")
+    fam = {f["name"]: f for f in d["families"]}
+    li = res.length_index(want[1])
+    v = res.counted(want[0], res.scale_names.index("d64_L2"), li)
+    lower = want[0] in dh.LOWER_IS_BETTER
+    r = [x for x in fam["depth"]["scales"] if x["scale"] == "d64_L2"][0]
+    check(math.isclose(r["p_success"], np.mean(v <= want[2] if lower else v >= want[2]), abs_tol=1e-12),
+          f"{name}: p_success at the chosen view")
+    q = subprocess.run([BIN, "status", g], capture_output=True, text=True)
+    rel = "<=" if lower else ">="
+    check(q.returncode == 0 and f"{want[0]} at length {want[1]} ({want[4]}), success = {want[0]} {rel} {want[2]:g} "
+          f"({want[5]})" in q.stdout, f"{name}: status header {q.stdout[:300]!r}")
+    row = [ln.split() for ln in q.stdout.splitlines() if ln.startswith("d64_L2 ")][0]
+    check(math.isclose(float(row[6]), v.mean(), abs_tol=6e-4) and
+          math.isclose(float(row[7]), np.mean(v <= want[2] if lower else v >= want[2]), abs_tol=6e-4),
+          f"{name}: status mean and p_success {row}")
+    check(("note: " in q.stdout) == (name == "bad_block"), f"{name}: status note")
+
 # a file still being written (SWMR): d64_L4 appears once the writer has written it
 live = os.path.join(tmp, "live.h5")
 w = subprocess.Popen([sys.executable, os.path.join(TOOLS, "make_synthetic_results.py"), live, "--live", "3"],

@@ -681,7 +681,9 @@ def sc_adaptive(work):
     check((em[0, :req[0]] < 0.5).all() and (em[4, :req[4]] >= 0.5).all(), "synthetic truth p = 0, 1")
     # status: the per-scale seed counts
     p = run([A.bin, "status", out])
-    rows = {l.split()[0]: l.split() for l in p.stdout.splitlines()[2:7]}
+    lines = p.stdout.splitlines()
+    head = next(i for i, l in enumerate(lines) if l.split()[:1] == ["scale"])
+    rows = {l.split()[0]: l.split() for l in lines[head + 1:head + 6]}
     names = list(rows)
     check(p.returncode == 0 and "unrequested" in p.stdout and
           [int(rows[n][6]) for n in names] == req, f"status:\n{p.stdout}")

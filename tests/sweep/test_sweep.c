@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../test.h"
+#include "record.h"
 #include "sweep.h"
 #include "tasks.h"
 
@@ -182,7 +183,7 @@ static void test_errors(void) {
     int rc = ds_sweep_load_text("x.yaml", MINIMAL_COUNT "bogus: 1\n", &s, &err);
     CHECK(rc == DS_EXIT_USAGE && err.code == DS_EXIT_USAGE && s == NULL);
     CHECK_MSG(!strcmp(err.msg, "x.yaml:5:1: unknown key 'bogus' in the sweep file (valid keys: name, "
-                               "task, model, train, seeds, scales, output, run)"), "%s", err.msg);
+                               "task, model, train, seeds, scales, output, run, report)"), "%s", err.msg);
     rc = ds_sweep_load("/nonexistent/dir/s.yaml", &s, &err);
     CHECK(rc == DS_EXIT_USAGE && s == NULL);
     CHECK(!strcmp(err.msg, "/nonexistent/dir/s.yaml: cannot open sweep file: No such file or directory"));
@@ -286,6 +287,54 @@ static void test_ranks_per_job(void) {
     ds_sweep_free(s);
 }
 
+/* The report block: defaults (the first eval length beyond the training
+ * maximum, else the largest), given values, and that it is not part of the
+ * experiment (hash and diff). */
+static void test_report(void) {
+    ds_sweep *demo = load_file("demo.yaml"); /* train 1..10, eval 10, 15, 20 */
+    if (demo) {
+        int beyond = -1;
+        CHECK(ds_report_default_length(&demo->task, &beyond) == 15 && beyond == 1);
+        CHECK(demo->report.length == 15 && demo->report.metric == DS_M_EM && demo->report.threshold == 0.5);
+        CHECK(!demo->report.metric_set && !demo->report.length_set && !demo->report.threshold_set);
+        ds_sweep_free(demo);
+    }
+    /* the first beyond in the order written, not the smallest */
+    ds_sweep *s = variant("eval_lengths: [60]", "eval_lengths: [20, 50, 40, 30]");
+    if (s) {
+        int beyond = -1;
+        CHECK(ds_report_default_length(&s->task, &beyond) == 50 && beyond == 1);
+        ds_sweep_free(s);
+    }
+    /* nothing beyond train max 30: the largest */
+    s = variant("eval_lengths: [60]", "eval_lengths: [10, 30, 20]");
+    if (s) {
+        int beyond = -1;
+        CHECK(ds_report_default_length(&s->task, &beyond) == 30 && beyond == 0);
+        CHECK(s->report.length == 30);
+        ds_sweep_free(s);
+    }
+    ds_sweep *a = variant("lr: 0.001", "lr: 0.001");
+    ds_sweep *r = variant("eval_lengths: [60]",
+                          "eval_lengths: [40, 60]}\nreport: {metric: error, threshold: 2.5, length: 40");
+    ds_sweep *b = variant("eval_lengths: [60]", "eval_lengths: [40, 60]");
+    ds_sweep *r2 = variant("eval_lengths: [60]", "eval_lengths: [40, 60]}\nreport: {metric: minprob");
+    if (a && r && b && r2) {
+        CHECK(r->report.metric == DS_M_ERROR && r->report.length == 40 && r->report.threshold == 2.5);
+        CHECK(r->report.metric_set && r->report.length_set && r->report.threshold_set);
+        CHECK(r2->report.metric == DS_M_MINPROB && r2->report.length == 40 && !r2->report.length_set);
+        char msg[512];
+        /* analysis settings: the same experiment, the same hash */
+        CHECK(ds_sweep_diff(b, r, msg, sizeof msg) == 0 && b->yaml_hash == r->yaml_hash);
+        CHECK(ds_sweep_diff(r, r2, msg, sizeof msg) == 0 && r->yaml_hash == r2->yaml_hash);
+        char *c = ds_sweep_canonical(r);
+        CHECK(!strstr(c, "report"));
+        free(c);
+        CHECK(a->yaml_hash != r->yaml_hash); /* the eval lengths did change */
+    }
+    ds_sweep_free(a), ds_sweep_free(r), ds_sweep_free(b), ds_sweep_free(r2);
+}
+
 int main(int argc, char **argv) {
     sweeps_dir = argc > 1 ? argv[1] : "sweeps";
     test_count();
@@ -295,5 +344,6 @@ int main(int argc, char **argv) {
     test_errors();
     test_diff();
     test_ranks_per_job();
+    test_report();
     TEST_MAIN_END();
 }
