@@ -401,7 +401,9 @@ static void send_stop(sched_t *c, int r) {
  *
  * e: its pack ended: finished if every result arrived, else failed;
  * f: its pack failed (each run charged an attempt); u: its pack goes back to
- * pending (a stop signal or a storage failure; nothing charged).
+ * pending (a stop signal or a storage failure; nothing charged). For a pack
+ * of a data-parallel group these are its members' outcomes, and the pack's
+ * fate is decided when the last member's arrives (pack_released, below).
  * PARKED is never kept while the sweep stops: a worker entering it then
  * gets STOP at once (DONE!); a FAILED stop is always followed by
  * begin_stop, so it too ends in DONE!.

@@ -20,6 +20,6 @@ target_link_libraries(test_groupcomm PRIVATE dscore)
 foreach(np 2 3 4)
   add_test(NAME mpi.groupcomm_np${np}
     COMMAND ${MPIEXEC_EXECUTABLE} -np ${np} --oversubscribe $<TARGET_FILE:test_groupcomm>)
-  set_tests_properties(mpi.groupcomm_np${np} PROPERTIES LABELS "mpi;unit" TIMEOUT 120
+  set_tests_properties(mpi.groupcomm_np${np} PROPERTIES LABELS "mpi;unit" TIMEOUT 300
     ENVIRONMENT "${DS_MPI_ENV}")
 endforeach()

@@ -19,7 +19,7 @@ STEPS=${2:-20}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 W=$(mktemp -d /tmp/ds-bench-groups-XXXXXX)
 trap 'rm -rf "$W"' EXIT
-echo "cores: $(nproc), load: $(cut -d' ' -f1-3 /proc/loadavg), steps: $STEPS"
+echo "cores: $(getconf _NPROCESSORS_ONLN), load: $(cut -d' ' -f1-3 /proc/loadavg), steps: $STEPS"
 for mb in 1 8; do
   for k in 1 2 4; do
     cat > "$W/g.yaml" <<YAML
