@@ -314,6 +314,10 @@ int ds_cmd_run(int argc, char **argv) {
         ds_backend_kind named = a.backend_set ? a.backend : s ? s->run.backend : DS_BACKEND_AUTO;
         if (!rc && named != DS_BACKEND_AUTO && a.synth_s < 0)
             rc = ds_backend_supports(named, s->train.precision, &err);
+        if (!rc && a.synth_s >= 0 && s->run.save_models)
+            /* a synthetic job trains no model, so a done run would never have one */
+            rc = ds_error_set(&err, DS_EXIT_USAGE, "run.save_models cannot be used with "
+                              "--synthetic-job-seconds: synthetic jobs train no model");
         if (!rc && a.synth_s >= 0) {
             /* the synthetic distribution's setting, checked before anything is written */
             double *p = DS_MALLOC(sizeof *p * (size_t)s->n_scales);

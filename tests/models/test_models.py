@@ -437,6 +437,11 @@ def sc_errors(work):
     p = run([A.bin, "plan", bad])
     check(p.returncode == 2 and re.search(r"bad\.yaml:\d+:\d+: run\.save_models must be true, false or "
                                           r"a number of seeds", p.stderr), f"bad save_models: {p.stderr}")
+    # synthetic jobs train no model: refused before anything is written
+    o6 = os.path.join(work, "synth.h5")
+    p = run([A.bin, bad.replace("bad.yaml", "t.h5.yaml"), "-o", o6, "--synthetic-job-seconds", "0.01"])
+    check(p.returncode == 2 and "synthetic jobs train no model" in p.stderr and not os.path.exists(o6),
+          f"save_models with synthetic jobs: {p.returncode} {p.stderr}")
     # --fresh moves the models aside with the results, and starts over
     y = os.path.join(work, "t.h5.yaml")
     n_models = len(os.listdir(out + ".models"))
