@@ -216,8 +216,9 @@ def fig_success(res, fam, metric, li, tau):
     # seeds per scale differ in an adaptive sweep: say how many each point has
     for x, y, s in zip(params, st[:, 0], idx):
         if np.isfinite(y):
+            # below a point near the top, so the label stays inside the axes
             axes[0].annotate(f"n={len(res.counted(metric, s, li))}", (x, y), textcoords="offset points",
-                             xytext=(0, 6), ha="center", fontsize=7)
+                             xytext=(0, -12 if y > 0.85 else 6), ha="center", fontsize=7)
     # one legend for both panels, under them: the panels share their entries
     h, lab = axes[0].get_legend_handles_labels()
     fig.legend(h, lab, loc="lower center", ncol=2, fontsize=8, frameon=False)

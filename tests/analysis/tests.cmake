@@ -6,7 +6,7 @@ add_test(NAME analysis.report
 set_tests_properties(analysis.report PROPERTIES LABELS "integration;python" TIMEOUT 120)
 add_test(NAME analysis.plots
   COMMAND ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_plots.py ${CMAKE_SOURCE_DIR}/tools)
-set_tests_properties(analysis.plots PROPERTIES LABELS python TIMEOUT 120)
+set_tests_properties(analysis.plots PROPERTIES LABELS python TIMEOUT 400)
 add_executable(results_probe ${CMAKE_CURRENT_LIST_DIR}/results_probe.c)
 target_link_libraries(results_probe PRIVATE dscore)
 add_test(NAME analysis.results_refresh

@@ -32,5 +32,5 @@ endforeach()
 
 add_test(NAME engine.cli_train_bench
   COMMAND ${DS_PYTHON} ${DS_ENGINE_TESTS}/test_cli.py $<TARGET_FILE:distsweep> ${CMAKE_SOURCE_DIR}/sweeps)
-set_tests_properties(engine.cli_train_bench PROPERTIES LABELS integration TIMEOUT 180
+set_tests_properties(engine.cli_train_bench PROPERTIES LABELS integration TIMEOUT 400
   ENVIRONMENT "OMP_NUM_THREADS=2")
