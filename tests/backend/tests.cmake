@@ -4,4 +4,4 @@ add_executable(test_backend ${CMAKE_CURRENT_LIST_DIR}/test_backend.c)
 target_link_libraries(test_backend PRIVATE dscore)
 add_test(NAME backend.kinds_auto_factory COMMAND test_backend)
 set_tests_properties(backend.kinds_auto_factory PROPERTIES LABELS unit TIMEOUT 60
-  ENVIRONMENT "OMP_NUM_THREADS=2")
+  ENVIRONMENT "${DS_TEST_OMP_ENV}")

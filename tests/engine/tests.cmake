@@ -5,32 +5,32 @@ add_executable(test_engine_grad ${DS_ENGINE_TESTS}/test_grad.c)
 target_link_libraries(test_engine_grad PRIVATE dscore)
 add_test(NAME engine.grad_vs_double_reference COMMAND test_engine_grad)
 set_tests_properties(engine.grad_vs_double_reference PROPERTIES LABELS unit TIMEOUT 120
-  ENVIRONMENT "OMP_NUM_THREADS=2")
+  ENVIRONMENT "${DS_TEST_OMP_ENV}")
 
 add_executable(test_engine ${DS_ENGINE_TESTS}/test_engine.c)
 target_link_libraries(test_engine PRIVATE dscore)
 add_test(NAME engine.pack_checkpoint_metrics COMMAND test_engine)
 set_tests_properties(engine.pack_checkpoint_metrics PROPERTIES LABELS unit TIMEOUT 120
-  ENVIRONMENT "OMP_NUM_THREADS=2")
+  ENVIRONMENT "${DS_TEST_OMP_ENV}")
 
 # the same pack, checkpoint and resume guarantees with bf16 products, and a
 # run that differs from fp32 (src/precision.h)
 add_test(NAME engine.pack_checkpoint_metrics_bf16 COMMAND test_engine bf16)
 set_tests_properties(engine.pack_checkpoint_metrics_bf16 PROPERTIES LABELS unit TIMEOUT 120
-  ENVIRONMENT "OMP_NUM_THREADS=2")
+  ENVIRONMENT "${DS_TEST_OMP_ENV}")
 
 add_executable(test_engine_learn ${DS_ENGINE_TESTS}/test_learn.c)
 target_link_libraries(test_engine_learn PRIVATE dscore)
 add_test(NAME engine.learns_count_and_greedy_em COMMAND test_engine_learn)
-set_tests_properties(engine.learns_count_and_greedy_em PROPERTIES LABELS integration TIMEOUT 180
-  ENVIRONMENT "OMP_NUM_THREADS=2")
+set_tests_properties(engine.learns_count_and_greedy_em PROPERTIES LABELS integration TIMEOUT 400
+  ENVIRONMENT "${DS_TEST_OMP_ENV}")
 foreach(prec tf32 bf16)
   add_test(NAME engine.learns_count_and_greedy_em_${prec} COMMAND test_engine_learn ${prec})
   set_tests_properties(engine.learns_count_and_greedy_em_${prec} PROPERTIES LABELS integration
-    TIMEOUT 180 ENVIRONMENT "OMP_NUM_THREADS=2")
+    TIMEOUT 400 ENVIRONMENT "${DS_TEST_OMP_ENV}")
 endforeach()
 
 add_test(NAME engine.cli_train_bench
   COMMAND ${DS_PYTHON} ${DS_ENGINE_TESTS}/test_cli.py $<TARGET_FILE:distsweep> ${CMAKE_SOURCE_DIR}/sweeps)
 set_tests_properties(engine.cli_train_bench PROPERTIES LABELS integration TIMEOUT 400
-  ENVIRONMENT "OMP_NUM_THREADS=2")
+  ENVIRONMENT "${DS_TEST_OMP_ENV}")
