@@ -3,9 +3,7 @@
 #include "checkpoint.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Header fields after the magic and version, all int64. */
 enum { H_D, H_L, H_V, H_H, H_R, H_P, H_BATCH, H_CONTEXT, H_STEPS, H_STEP, H_NCURVE, H_CURVECAP, H_N };
@@ -69,33 +67,13 @@ int ds_ckpt_save(const char *path, const ds_model *m, const ds_ckpt_state *st, d
         }
     uint64_t h = c.h;
     if (!c.bad && fwrite(&h, 1, 8, c.f) != 8) c.bad = 1, c.err_no = errno;
-    if (!c.bad && (fflush(c.f) != 0 || fsync(fileno(c.f)) != 0)) c.bad = 1, c.err_no = errno;
-    if (c.bad) {
-        rc = save_error(err, tmp, "cannot write", c.err_no);
+    const char *what;
+    FILE *written = c.f;
+    c.f = NULL; /* ds_file_replace closes it */
+    int e = c.bad ? (c.err_no ? c.err_no : EIO) : 0;
+    if (ds_file_replace(written, tmp, path, e, &what, &e) != 0) {
+        rc = save_error(err, strcmp(what, "cannot write") ? path : tmp, what, e);
         goto done;
-    }
-    int closed = fclose(c.f);
-    c.f = NULL;
-    if (closed != 0) {
-        rc = save_error(err, tmp, "cannot write", errno);
-        remove(tmp);
-        goto done;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = save_error(err, path, "cannot rename the new checkpoint over it", errno);
-        remove(tmp);
-        goto done;
-    }
-    /* make the rename itself durable */
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
-    else strcpy(dir, ".");
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
     }
     rc = 0;
 done:

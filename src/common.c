@@ -2,9 +2,12 @@
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int ds_error_set(ds_error *err, int code, const char *fmt, ...) {
     if (err) {
@@ -73,4 +76,36 @@ const char *ds_env(const char *name, const char *old_name) {
     if (v || !old_name || !(v = getenv(old_name))) return v;
     fprintf(stderr, "distsweep: note: %s is deprecated, set %s instead\n", old_name, name);
     return v;
+}
+
+int ds_file_replace(FILE *f, const char *tmp, const char *path, int write_errno,
+                    const char **what, int *err_no) {
+    int e = write_errno;
+    *what = "cannot write";
+    if (!e && (fflush(f) != 0 || fsync(fileno(f)) != 0)) e = errno ? errno : EIO;
+    if (fclose(f) != 0 && !e) e = errno ? errno : EIO;
+    if (!e && rename(tmp, path) != 0) {
+        e = errno ? errno : EIO;
+        *what = "cannot rename the new file over it";
+    }
+    if (e) {
+        remove(tmp);
+        *err_no = e;
+        return -1;
+    }
+    /* the rename itself durable: fsync the directory that holds path */
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
+    else strcpy(dir, ".");
+    int fd = open(dir, O_RDONLY);
+    if (fd < 0 || fsync(fd) != 0) {
+        *err_no = errno ? errno : EIO;
+        *what = "cannot fsync the directory";
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
 }

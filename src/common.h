@@ -78,6 +78,18 @@ uint64_t ds_fnv1a64(const void *data, size_t n, uint64_t h);
 /* Monotonic wall clock in seconds. */
 double ds_now(void);
 
+/* The one way distsweep replaces a file durably (checkpoints, models, packs):
+ * the new content was written through f to tmp; this flushes and fsyncs f,
+ * closes it, renames tmp over path and fsyncs path's directory, so that after
+ * a crash path holds its old content or all of the new, never a part.
+ * write_errno: nonzero when an earlier write to f already failed with it;
+ * then f is only closed. f is closed whatever happens, and on failure tmp is
+ * removed, *what names the step that failed ("cannot write", "cannot rename
+ * the new file over it", "cannot fsync the directory") and *err_no holds its
+ * errno (never 0). Returns 0 or -1. */
+int ds_file_replace(FILE *f, const char *tmp, const char *path, int write_errno,
+                    const char **what, int *err_no);
+
 /* Environment variables are all named DISTSWEEP_*. Returns the value of
  * name, else that of old_name (its former DS_* name, kept for users' scripts;
  * NULL: none) with a one-line deprecation note on stderr, else NULL. */

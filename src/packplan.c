@@ -93,8 +93,9 @@ void ds_pack_write_manifest(const char *ckdir, const ds_pack *p) {
     if (!f) return;
     fprintf(f, "distsweep-pack 1\n%d %d\n", p->scale, p->R);
     for (int i = 0; i < p->R; i++) fprintf(f, "%lld\n", (long long)p->seeds[i]);
-    if (fclose(f) == 0) rename(tmp, path);
-    else unlink(tmp);
+    const char *what;
+    int e;
+    (void)ds_file_replace(f, tmp, path, 0, &what, &e); /* best effort: see ds_pack_write_manifest */
 }
 
 int ds_pack_read_manifest(const char *path, const ds_sweep *s, int *scale_out, int *R_out,
@@ -130,8 +131,9 @@ void ds_pack_write_group(const char *ckdir, const ds_pack *p, const int *ranks, 
     if (!f) return;
     fprintf(f, "distsweep-group 1\n%d %d %d\n", p->scale, p->R, k);
     for (int i = 0; i < k; i++) fprintf(f, "%d\n", ranks[i]);
-    if (fclose(f) == 0) rename(tmp, path);
-    else unlink(tmp);
+    const char *what;
+    int e;
+    (void)ds_file_replace(f, tmp, path, 0, &what, &e); /* best effort: see ds_pack_write_manifest */
 }
 
 int ds_pack_read_group(const char *path, int *scale, int *R, int *k, int *ranks, int max_k) {

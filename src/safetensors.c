@@ -3,11 +3,9 @@
 #include "safetensors.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 /* ---- writing ----------------------------------------------------------------- */
 
@@ -106,37 +104,13 @@ int ds_st_write(const char *path, const ds_st_tensor *t, int n, const char *cons
         size_t e = tensor_elems(&t[i]);
         if (e && fwrite(t[i].data, sizeof(float), e, f) != e) bad = 1, err_no = errno;
     }
-    if (!bad && (fflush(f) != 0 || fsync(fileno(f)) != 0)) bad = 1, err_no = errno;
-    if (bad) {
-        rc = write_error(err, tmp, "cannot write", err_no);
+    const char *what;
+    FILE *written = f;
+    f = NULL; /* ds_file_replace closes it */
+    if (ds_file_replace(written, tmp, path, bad ? (err_no ? err_no : EIO) : 0, &what, &err_no) != 0) {
+        rc = write_error(err, strcmp(what, "cannot write") ? path : tmp, what, err_no);
         goto done;
     }
-    int closed = fclose(f);
-    f = NULL;
-    if (closed != 0) {
-        rc = write_error(err, tmp, "cannot write", errno);
-        remove(tmp);
-        goto done;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = write_error(err, path, "cannot rename the new file over it", errno);
-        remove(tmp);
-        goto done;
-    }
-    /* the rename itself durable: fsync the directory */
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
-    else strcpy(dir, ".");
-    int fd = open(dir, O_RDONLY);
-    if (fd < 0 || fsync(fd) != 0) {
-        int e = errno;
-        if (fd >= 0) close(fd);
-        rc = write_error(err, dir, "cannot fsync the directory", e);
-        goto done;
-    }
-    close(fd);
     rc = 0;
 done:
     if (f) {

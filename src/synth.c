@@ -79,15 +79,12 @@ static int save_ckpt(const char *path, int scale, const int64_t *seeds, int R, i
         ds_strerror_lc(errno, cause, sizeof cause);
         return ds_error_set(err, DS_EXIT_STORAGE, "checkpoint %s: cannot create: %s", tmp, cause);
     }
-    int bad = fwrite(&c, sizeof c, 1, f) != 1 || fflush(f) != 0 || fsync(fileno(f)) != 0;
-    int e = errno;
-    if (fclose(f) != 0 && !bad) bad = 1, e = errno;
-    if (!bad && rename(tmp, path) != 0) bad = 1, e = errno;
-    if (bad) {
+    int e = fwrite(&c, sizeof c, 1, f) != 1 ? (errno ? errno : EIO) : 0;
+    const char *what;
+    if (ds_file_replace(f, tmp, path, e, &what, &e) != 0) {
         /* the storage's failure, not the run's, as in ds_ckpt_save */
-        remove(tmp);
         ds_strerror_lc(e, cause, sizeof cause);
-        return ds_error_set(err, DS_EXIT_STORAGE, "checkpoint %s: cannot write: %s", path, cause);
+        return ds_error_set(err, DS_EXIT_STORAGE, "checkpoint %s: %s: %s", path, what, cause);
     }
     return 0;
 }
