@@ -27,8 +27,10 @@ import time
 import h5py
 import numpy as np
 
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from procutil import SWEEP_ENV, check, failures  # noqa: E402
+
+ENV = dict(SWEEP_ENV)
 ENV.pop("DISTSWEEP_HDF5_DIAG", None)
 # every dataset with a seed axis but wall_s and rank (which differ by nature),
 # from the schema's Python copy (tools/distsweep_h5.py, checked against
@@ -37,19 +39,10 @@ COMPARE = None
 SKIP = 77
 
 A = None
-FAILS = 0
 
 
 class Skip(Exception):
     pass
-
-
-def check(cond, msg):
-    global FAILS
-    if not cond:
-        FAILS += 1
-        print("CHECK FAILED:", msg, flush=True)
-    return cond
 
 
 def sh(cmd, check_rc=True):
@@ -373,11 +366,11 @@ def main():
         shutil.rmtree(work, True)
         sys.exit(SKIP)
     finally:
-        if not A.keep and not FAILS:
+        if not A.keep and not failures():
             shutil.rmtree(work, True)
-    print(f"{A.scenario}: {FAILS} failure(s) in {time.time() - t:.1f} s" +
-          (f" (kept {work})" if FAILS else ""))
-    sys.exit(1 if FAILS else 0)
+    print(f"{A.scenario}: {failures()} failure(s) in {time.time() - t:.1f} s" +
+          (f" (kept {work})" if failures() else ""))
+    sys.exit(1 if failures() else 0)
 
 
 if __name__ == "__main__":

@@ -38,8 +38,10 @@ import time
 import h5py
 import numpy as np
 
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from procutil import SWEEP_ENV, check, children, failures, reap  # noqa: E402
+
+ENV = dict(SWEEP_ENV)
 # transformers 4.40.x runs on Debian's torch 1.13; these are the packages its import of
 # GPTNeoXForCausalLM and AutoTokenizer needs beyond Debian's python3-{numpy,yaml,requests,
 # packaging,torch} (found by importing in an empty --target directory)
@@ -56,15 +58,6 @@ HF_REQS = ["transformers==4.40.2", "tokenizers==0.19.1", "safetensors==0.8.0",
 LOGIT_TOL = 2e-5
 
 A = None
-FAILS = 0
-
-
-def check(cond, msg):
-    global FAILS
-    if not cond:
-        FAILS += 1
-        print("CHECK FAILED:", msg, flush=True)
-    return cond
 
 
 def run(cmd, timeout=300):
@@ -252,48 +245,6 @@ def sc_eval(work):
 
 
 # ---- kill -------------------------------------------------------------------------
-
-def children(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                if int(fields[1]) == pid:
-                    out.append(int(d))
-            except (OSError, IndexError):
-                pass
-    return sorted(out)
-
-
-def procs_of(out):
-    """Processes of this test's sweep on out (ranks that a killed mpirun orphaned)."""
-    pids = []
-    for d in os.listdir("/proc"):
-        if d.isdigit() and int(d) != os.getpid():
-            try:
-                with open(f"/proc/{d}/cmdline", "rb") as f:
-                    if out.encode() in f.read().split(b"\0"):
-                        pids.append(int(d))
-            except OSError:
-                pass
-    return pids
-
-
-def reap(out):
-    """SIGKILLs what is left of a killed sweep and waits until it is gone."""
-    for _ in range(100):
-        pids = procs_of(out)
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.1)
-    check(False, f"processes of {out} survive SIGKILL")
 
 
 def invariant(out, dh, saved, where):
@@ -490,12 +441,12 @@ def main():
     try:
         globals()["sc_" + A.scenario](work)
     finally:
-        if FAILS == 0:
+        if failures() == 0:
             shutil.rmtree(work, ignore_errors=True)
         else:
             print(f"work directory kept: {work}")
-    print(f"models.{A.scenario}: {'FAILED' if FAILS else 'ok'} ({FAILS} failed checks)")
-    return 1 if FAILS else 0
+    print(f"models.{A.scenario}: {'FAILED' if failures() else 'ok'} ({failures()} failed checks)")
+    return 1 if failures() else 0
 
 
 if __name__ == "__main__":

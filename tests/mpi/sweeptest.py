@@ -23,8 +23,10 @@ import time
 import h5py
 import numpy as np
 
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from procutil import SWEEP_ENV, check, children, failures  # noqa: E402
+
+ENV = dict(SWEEP_ENV)
 SEED_AXIS = ["runs/status", "runs/attempts", "runs/steps_done", "runs/final_loss", "runs/id_em",
              "metrics/em", "metrics/error", "metrics/minprob", "metrics/token_acc", "metrics/loss",
              "curves/train_loss"]
@@ -33,15 +35,6 @@ SEED_AXIS = ["runs/status", "runs/attempts", "runs/steps_done", "runs/final_loss
 COMPARE = SEED_AXIS
 
 A = None
-FAILS = 0
-
-
-def check(cond, msg):
-    global FAILS
-    if not cond:
-        FAILS += 1
-        print("CHECK FAILED:", msg, flush=True)
-    return cond
 
 
 def run(cmd, timeout=300, **kw):
@@ -423,20 +416,6 @@ def sc_engine_chaos(work):
     check(len(recs) == ref["runs/status"].size, "journal records != runs")
 
 
-def children(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                if int(fields[1]) == pid:
-                    out.append(int(d))
-            except (OSError, IndexError):
-                pass
-    return sorted(out)
-
-
 def sc_extend(work):
     """Raising seeds.count runs only the new seeds; the old rows stay as they were."""
     y6 = write(os.path.join(work, "s6.yaml"), sweep_text(seeds="{start: 0, count: 6}"))
@@ -614,7 +593,6 @@ def sc_progress(work):
     # its baseline, so the rate is measured over slightly less than the elapsed time)
     check(len(secs) >= 1 and all(1 <= t <= 10 for t in secs),
           f"no plausible ETA before the first run finished: {lines}")
-
 
 
 # ---- adaptive seeds (seeds.adaptive, src/adaptive.h) -----------------------
@@ -950,7 +928,7 @@ def sc_groups_kill(work):
         check(False, "mpirun did not end after a group member was killed")
         p.kill()
         err = p.communicate()[1]
-    check(p.returncode != 0, f"the killed sweep exited {p.returncode}")
+    check(p.returncode != 0, f"the killed sweep exited {p.returncode}: {err[-400:]}")
     for pid in rank_pids(p.pid).values():
         try:
             os.kill(pid, signal.SIGKILL)
@@ -990,10 +968,10 @@ def main():
     try:
         SCENARIOS[A.scenario](work)
     finally:
-        if not A.keep and not FAILS:
+        if not A.keep and not failures():
             shutil.rmtree(work, True)
-    print(f"{A.scenario}: {FAILS} failure(s) in {time.time() - t:.1f} s" + (f" (kept {work})" if FAILS else ""))
-    sys.exit(1 if FAILS else 0)
+    print(f"{A.scenario}: {failures()} failure(s) in {time.time() - t:.1f} s" + (f" (kept {work})" if failures() else ""))
+    sys.exit(1 if failures() else 0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,75 @@
+"""procutil: what the Python sweep tests share (tests/mpi/sweeptest.py,
+tests/faults/faulttest.py, tests/models/test_models.py): the environment that
+runs distsweep under mpirun as root on few cores, the failed-check counter,
+and finding and reaping the processes of a sweep a test killed."""
+import os
+import signal
+import time
+
+# Open MPI as root, more ranks than cores, one thread per rank (the tests run
+# beside each other on CI's two cores)
+SWEEP_ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+                 OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1",
+                 OPENBLAS_NUM_THREADS="1")
+
+_failures = 0
+
+
+def check(cond, msg):
+    """Counts and prints a failed check; returns cond so callers can branch on it."""
+    global _failures
+    if not cond:
+        _failures += 1
+        print("CHECK FAILED:", msg, flush=True)
+    return cond
+
+
+def failures():
+    """The number of failed checks so far."""
+    return _failures
+
+
+def children(pid):
+    """The pids whose parent is pid, sorted."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid:
+                    out.append(int(d))
+            except (OSError, IndexError):
+                pass
+    return sorted(out)
+
+
+def procs_of(out):
+    """Processes with out as one of their arguments (the ranks of a sweep on
+    out that a killed mpirun orphaned), this one excepted."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit() and int(d) != os.getpid():
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    if out.encode() in f.read().split(b"\0"):
+                        pids.append(int(d))
+            except OSError:
+                pass
+    return pids
+
+
+def reap(out):
+    """SIGKILLs what is left of a killed sweep on out and waits until it is
+    gone (a failed check if it survives 10 s)."""
+    for _ in range(100):
+        pids = procs_of(out)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.1)
+    check(False, f"processes of {out} survive SIGKILL")
