@@ -18,10 +18,22 @@
 // (b) per key row j: recompute P_ij and dS_ij for i >= j,
 //     dv_j = sum_i P_ij dO_i, dk_j = scale sum_i dS_ij q_i.
 // Every row's numbers depend only on its own (r, b, h): the same bits whatever R is.
+//
+// Precision P (template argument, docs/engine.md "Precision"): the op rounds
+// Q, K, V (qkv) and dO into copies first (precision.cuh), and the kernels
+// round the probabilities and dS where the CPU reference does, once their
+// element-wise use is done: P = exp(s - lse) before P V and Pᵀ dO, dS before
+// dS K and dSᵀ Q. D = dO . O takes the unrounded dO (an fp32 reduction). The
+// CPU rounds the normalized probabilities, so at tf32 and bf16 the tiled
+// forward takes two passes over the keys (the log-sum-exp first, then P V
+// with P rounded) instead of the online softmax, whose running sums would
+// round unnormalized values. At fp32 every rounding is the identity and the
+// kernels are those of before.
 #ifndef DS_ATTENTION_CUH
 #define DS_ATTENTION_CUH
 
 #include "cuda_common.cuh"
+#include "precision.cuh"
 
 enum { ATT_WARPS = 4 }; // warps per block of the wide-head kernels
 
@@ -102,7 +114,9 @@ static void set_smem(const void *f, size_t bytes) {
 // ---------------------------------------------------------------------------
 // tiled kernels
 
-// forward: out and lse of ATT_QT query rows, online softmax over the key tiles.
+// forward: out and lse of ATT_QT query rows, online softmax over the key tiles
+// (fp32), or the log-sum-exp first and then P V with P rounded (tf32, bf16).
+template <int P>
 __global__ void __launch_bounds__(128) attention_fwd_tiled_k(float *out, float *lse,
                                                              const float *qkv, int T, int H,
                                                              int hd, float scale, int nqt) {
@@ -123,6 +137,9 @@ __global__ void __launch_bounds__(128) attention_fwd_tiled_k(float *out, float *
         for (int u = 0; u < ATT_U; u++) acc[rr][u] = 0.0f;
     }
     int ilast = min(T, i0 + ATT_QT) - 1;
+    // fp32: one online pass (the V accumulation rescaled as the maximum grows).
+    // tf32/bf16: this pass only finds each row's maximum and sum; the second
+    // pass below accumulates the rounded, normalized probabilities.
     for (int j0 = 0; j0 <= ilast; j0 += ATT_KT) {
         __syncthreads();
         att_stage<2>(Ks, base + C, 3 * C, Vs, base + 2 * C, 3 * C, ld, j0, ATT_KT, T, hd);
@@ -143,17 +160,40 @@ __global__ void __launch_bounds__(128) attention_fwd_tiled_k(float *out, float *
             float corr = expf(m[rr] - mnew);
             l[rr] = l[rr] * corr + warp_sum(p);
             m[rr] = mnew;
-            int jn = min(ATT_KT, i - j0 + 1);
+            if (P == DS_PREC_FP32) {
+                int jn = min(ATT_KT, i - j0 + 1);
 #pragma unroll
-            for (int u = 0; u < ATT_U; u++) acc[rr][u] *= corr;
-            att_accumulate(acc[rr], p, Vs, ld, jn, lane, hd);
+                for (int u = 0; u < ATT_U; u++) acc[rr][u] *= corr;
+                att_accumulate(acc[rr], p, Vs, ld, jn, lane, hd);
+            }
+        }
+    }
+    if (P != DS_PREC_FP32) {
+        // P = round(exp(s - m) / l), the CPU's normalized probabilities, then P V
+        for (int j0 = 0; j0 <= ilast; j0 += ATT_KT) {
+            __syncthreads();
+            att_stage<2>(Ks, base + C, 3 * C, Vs, base + 2 * C, 3 * C, ld, j0, ATT_KT, T, hd);
+            __syncthreads();
+#pragma unroll
+            for (int rr = 0; rr < ATT_RW; rr++) {
+                int q = warp * ATT_RW + rr, i = i0 + q;
+                if (i >= T || j0 > i) continue; // warp-uniform
+                int j = j0 + lane;
+                float p = 0.0f;
+                if (j <= i) {
+                    float a = 0.0f;
+                    for (int d = 0; d < hd; d++) a += Qs[q * hd + d] * Ks[lane * ld + d];
+                    p = prec_round<P>(expf(a * scale - m[rr]) * (1.0f / l[rr]));
+                }
+                att_accumulate(acc[rr], p, Vs, ld, min(ATT_KT, i - j0 + 1), lane, hd);
+            }
         }
     }
 #pragma unroll
     for (int rr = 0; rr < ATT_RW; rr++) {
         int i = i0 + warp * ATT_RW + rr;
         if (i >= T) continue;
-        float inv = 1.0f / l[rr];
+        float inv = P == DS_PREC_FP32 ? 1.0f / l[rr] : 1.0f; // normalized already otherwise
         float *o = out + (rb * T + i) * C + h * hd;
 #pragma unroll
         for (int u = 0; u < ATT_U; u++) {
@@ -164,9 +204,12 @@ __global__ void __launch_bounds__(128) attention_fwd_tiled_k(float *out, float *
     }
 }
 
-// dq of ATT_QT query rows; saves D_i = dO_i . O_i for the key kernel.
+// dq of ATT_QT query rows; saves D_i = dO_i . O_i (of the unrounded dO, dout32)
+// for the key kernel. dout is dO as the products take it (rounded at tf32/bf16).
+template <int P>
 __global__ void __launch_bounds__(128) attention_bwd_q_tiled_k(float *dqkv, float *Dsave,
-                                                               const float *dout, const float *qkv,
+                                                               const float *dout,
+                                                               const float *dout32, const float *qkv,
                                                                const float *out, const float *lse,
                                                                int T, int H, int hd, float scale,
                                                                int nqt) {
@@ -178,6 +221,7 @@ __global__ void __launch_bounds__(128) attention_bwd_q_tiled_k(float *dqkv, floa
     const int h = a.h, C = a.C, i0 = a.t0;
     const float *base = a.base;
     const float *dO = dout + rb * T * C + h * hd, *O = out + rb * T * C + h * hd;
+    const float *dO32 = dout32 + rb * T * C + h * hd;
     att_stage<2>(Qs, base, 3 * C, dOs, dO, C, hd, i0, ATT_QT, T, hd);
     float D[ATT_RW], li[ATT_RW], acc[ATT_RW][ATT_U];
 #pragma unroll
@@ -185,7 +229,7 @@ __global__ void __launch_bounds__(128) attention_bwd_q_tiled_k(float *dqkv, floa
         int i = i0 + warp * ATT_RW + rr;
         float dd = 0.0f;
         if (i < T)
-            for (int d = lane; d < hd; d += 32) dd += dO[(size_t)i * C + d] * O[(size_t)i * C + d];
+            for (int d = lane; d < hd; d += 32) dd += dO32[(size_t)i * C + d] * O[(size_t)i * C + d];
         D[rr] = warp_sum(dd);
         li[rr] = i < T ? lse[bh * T + i] : 0.0f;
         if (i < T && lane == 0) Dsave[bh * T + i] = D[rr];
@@ -210,7 +254,7 @@ __global__ void __launch_bounds__(128) attention_bwd_q_tiled_k(float *dqkv, floa
                     dp += dOs[q * hd + d] * Vs[lane * ld + d];
                 }
                 float p = expf(a * scale - li[rr]);
-                ds = p * (dp - D[rr]);
+                ds = prec_round<P>(p * (dp - D[rr]));
             }
             int jn = min(ATT_KT, i - j0 + 1);
             att_accumulate(acc[rr], ds, Ks, ld, jn, lane, hd);
@@ -230,6 +274,7 @@ __global__ void __launch_bounds__(128) attention_bwd_q_tiled_k(float *dqkv, floa
 }
 
 // dk, dv of ATT_QT key rows, over the query tiles at and after them.
+template <int P>
 __global__ void __launch_bounds__(128) attention_bwd_kv_tiled_k(float *dqkv, const float *Dsave,
                                                                 const float *dout,
                                                                 const float *qkv, const float *lse,
@@ -272,7 +317,8 @@ __global__ void __launch_bounds__(128) attention_bwd_kv_tiled_k(float *dqkv, con
                     dp += dOs[lane * ld + d] * Vk[kr * hd + d];
                 }
                 p = expf(a * scale - ls[lane]);
-                ds = p * (dp - Ds[lane]);
+                ds = prec_round<P>(p * (dp - Ds[lane]));
+                p = prec_round<P>(p);
             }
             int ia = max(0, j - q0), ib = min(ATT_KT, T - q0);
             for (int ii = ia; ii < ib; ii++) {
@@ -307,6 +353,7 @@ __global__ void __launch_bounds__(128) attention_bwd_kv_tiled_k(float *dqkv, con
 // ---------------------------------------------------------------------------
 // wide-head kernels (hd > 32*ATT_U): one warp per row
 
+template <int P>
 __global__ void attention_fwd_k(float *out, float *lse, const float *qkv, int B, int T, int H,
                                 int hd, float scale, long rows) {
     extern __shared__ float sm[];
@@ -341,6 +388,11 @@ __global__ void attention_fwd_k(float *out, float *lse, const float *qkv, int B,
     sum = warp_sum(sum);
     __syncwarp();
     float inv = 1.0f / sum;
+    if (P != DS_PREC_FP32) { // the CPU's normalized probabilities, rounded, before P V
+        for (int j = lane; j <= i; j += 32) p[j] = prec_round<P>(p[j] * inv);
+        __syncwarp();
+        inv = 1.0f;
+    }
     float *o = out + (rb * T + i) * C + h * hd;
     for (int d = lane; d < hd; d += 32) {
         float acc = 0.0f;
@@ -350,8 +402,9 @@ __global__ void attention_fwd_k(float *out, float *lse, const float *qkv, int B,
     if (lane == 0) lse[g] = mx + logf(sum);
 }
 
-__global__ void attention_bwd_q_k(float *dqkv, float *Dsave, const float *dout, const float *qkv,
-                                  const float *out, const float *lse, int B, int T, int H, int hd,
+template <int P>
+__global__ void attention_bwd_q_k(float *dqkv, float *Dsave, const float *dout,
+                                  const float *dout32, const float *qkv, const float *out, const float *lse, int B, int T, int H, int hd,
                                   float scale, long rows) {
     extern __shared__ float sm[];
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -364,11 +417,12 @@ __global__ void attention_bwd_q_k(float *dqkv, float *Dsave, const float *dout, 
     const float *base = qkv + rb * T * 3 * C;
     const float *k = base + C + h * hd, *v = base + 2 * C + h * hd;
     const float *dOi = dout + (rb * T + i) * C + h * hd, *Oi = out + (rb * T + i) * C + h * hd;
+    const float *dO32i = dout32 + (rb * T + i) * C + h * hd;
     float dd = 0.0f;
     for (int d = lane; d < hd; d += 32) {
         qs[d] = base[(size_t)i * 3 * C + h * hd + d];
         dos[d] = dOi[d];
-        dd += dOi[d] * Oi[d];
+        dd += dO32i[d] * Oi[d];
     }
     float D = warp_sum(dd);
     __syncwarp();
@@ -381,7 +435,7 @@ __global__ void attention_bwd_q_k(float *dqkv, float *Dsave, const float *dout, 
             dp += dos[d] * vj[d];
         }
         float pr = expf(s * scale - li);
-        ds[j] = pr * (dp - D);
+        ds[j] = prec_round<P>(pr * (dp - D));
     }
     __syncwarp();
     float *dq = dqkv + (rb * T + i) * 3 * C + h * hd;
@@ -393,6 +447,7 @@ __global__ void attention_bwd_q_k(float *dqkv, float *Dsave, const float *dout, 
     if (lane == 0) Dsave[g] = D;
 }
 
+template <int P>
 __global__ void attention_bwd_kv_k(float *dqkv, const float *Dsave, const float *dout,
                                    const float *qkv, const float *lse, int B, int T, int H, int hd,
                                    float scale, long rows) {
@@ -421,8 +476,8 @@ __global__ void attention_bwd_kv_k(float *dqkv, const float *Dsave, const float 
             dp += dOi[d] * vs[d];
         }
         float pr = expf(s * scale - l[i]);
-        pp[i] = pr;
-        ds[i] = pr * (dp - Dv[i]);
+        pp[i] = prec_round<P>(pr);
+        ds[i] = prec_round<P>(pr * (dp - Dv[i]));
     }
     __syncwarp();
     float *dk = dqkv + (rb * T + j) * 3 * C + C + h * hd, *dv = dk + C;
@@ -440,34 +495,34 @@ __global__ void attention_bwd_kv_k(float *dqkv, const float *Dsave, const float 
 // ---------------------------------------------------------------------------
 // the ops
 
-static void attention_fwd(ds_backend *be, float *out, float *lse, const float *qkv, int R, int B,
-                          int T, int H, int hd) {
-    OP_TIME(attention_fwd);
+// The launches of one precision P (the ops below pick P at run time).
+template <int P>
+static void attention_fwd_p(ds_backend *be, float *out, float *lse, const float *qkv, int R, int B,
+                            int T, int H, int hd) {
     long rows = (long)R * B * H * T;
-    if (!rows) return;
     float scale = 1.0f / sqrtf((float)hd);
     if (hd <= 32 * ATT_U) {
         int nqt = (int)cdiv(T, ATT_QT);
         size_t smem = sizeof(float) * (2 * ATT_KT * (size_t)(hd + 1) + ATT_QT * (size_t)hd);
-        set_smem((const void *)attention_fwd_tiled_k, smem);
-        attention_fwd_tiled_k<<<(unsigned)((long)R * B * H * nqt), 128, smem, ST(be)>>>(
+        set_smem((const void *)attention_fwd_tiled_k<P>, smem);
+        attention_fwd_tiled_k<P><<<(unsigned)((long)R * B * H * nqt), 128, smem, ST(be)>>>(
             out, lse, qkv, T, H, hd, scale, nqt);
         CK_LAUNCH();
         return;
     }
     // wide heads: one warp per query row
     size_t smem = sizeof(float) * ATT_WARPS * (size_t)(T + hd);
-    set_smem((const void *)attention_fwd_k, smem);
-    attention_fwd_k<<<cdiv(rows, ATT_WARPS), 32 * ATT_WARPS, smem, ST(be)>>>(out, lse, qkv, B, T, H,
-                                                                           hd, scale, rows);
+    set_smem((const void *)attention_fwd_k<P>, smem);
+    attention_fwd_k<P><<<cdiv(rows, ATT_WARPS), 32 * ATT_WARPS, smem, ST(be)>>>(out, lse, qkv, B, T,
+                                                                              H, hd, scale, rows);
     CK_LAUNCH();
 }
 
-static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const float *qkv,
-                          const float *out, const float *lse, int R, int B, int T, int H, int hd) {
-    OP_TIME(attention_bwd);
+template <int P>
+static void attention_bwd_p(ds_backend *be, float *dqkv, const float *dout, const float *dout32,
+                            const float *qkv, const float *out, const float *lse, int R, int B,
+                            int T, int H, int hd) {
     long rows = (long)R * B * H * T;
-    if (!rows) return;
     float scale = 1.0f / sqrtf((float)hd);
     float *Dsave = (float *)scratch(be, sizeof(float) * (size_t)rows);
     if (hd <= 32 * ATT_U) {
@@ -475,28 +530,59 @@ static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const 
         unsigned grid = (unsigned)((long)R * B * H * nqt);
         size_t smq = sizeof(float) * (2 * ATT_KT * (size_t)(hd + 1) + 2 * ATT_QT * (size_t)hd);
         size_t smkv = smq + sizeof(float) * 2 * ATT_KT;
-        set_smem((const void *)attention_bwd_q_tiled_k, smq);
-        set_smem((const void *)attention_bwd_kv_tiled_k, smkv);
-        attention_bwd_q_tiled_k<<<grid, 128, smq, ST(be)>>>(dqkv, Dsave, dout, qkv, out, lse, T, H,
-                                                           hd, scale, nqt);
+        set_smem((const void *)attention_bwd_q_tiled_k<P>, smq);
+        set_smem((const void *)attention_bwd_kv_tiled_k<P>, smkv);
+        attention_bwd_q_tiled_k<P><<<grid, 128, smq, ST(be)>>>(dqkv, Dsave, dout, dout32, qkv, out,
+                                                              lse, T, H, hd, scale, nqt);
         CK_LAUNCH();
-        attention_bwd_kv_tiled_k<<<grid, 128, smkv, ST(be)>>>(dqkv, Dsave, dout, qkv, lse, T, H, hd,
-                                                             scale, nqt);
+        attention_bwd_kv_tiled_k<P><<<grid, 128, smkv, ST(be)>>>(dqkv, Dsave, dout, qkv, lse, T, H,
+                                                                hd, scale, nqt);
         CK_LAUNCH();
         return;
     }
     // wide heads: one warp per query row, then one per key row
     size_t smq = sizeof(float) * ATT_WARPS * (size_t)(T + 2 * hd);
     size_t smkv = sizeof(float) * ATT_WARPS * (size_t)(2 * T + 2 * hd);
-    set_smem((const void *)attention_bwd_q_k, smq);
-    set_smem((const void *)attention_bwd_kv_k, smkv);
+    set_smem((const void *)attention_bwd_q_k<P>, smq);
+    set_smem((const void *)attention_bwd_kv_k<P>, smkv);
     unsigned grid = cdiv(rows, ATT_WARPS);
-    attention_bwd_q_k<<<grid, 32 * ATT_WARPS, smq, ST(be)>>>(dqkv, Dsave, dout, qkv, out, lse, B,
-                                                             T, H, hd, scale, rows);
+    attention_bwd_q_k<P><<<grid, 32 * ATT_WARPS, smq, ST(be)>>>(dqkv, Dsave, dout, dout32, qkv, out,
+                                                                lse, B, T, H, hd, scale, rows);
     CK_LAUNCH();
-    attention_bwd_kv_k<<<grid, 32 * ATT_WARPS, smkv, ST(be)>>>(dqkv, Dsave, dout, qkv, lse, B, T,
-                                                               H, hd, scale, rows);
+    attention_bwd_kv_k<P><<<grid, 32 * ATT_WARPS, smkv, ST(be)>>>(dqkv, Dsave, dout, qkv, lse, B, T,
+                                                                  H, hd, scale, rows);
     CK_LAUNCH();
+}
+
+static void attention_fwd(ds_backend *be, float *out, float *lse, const float *qkv, int R, int B,
+                          int T, int H, int hd) {
+    OP_TIME(attention_fwd);
+    if (!((long)R * B * H * T)) return;
+    // Q, K, V as the products take them (rounded at tf32/bf16, qkv itself at fp32)
+    const float *q = prec_rounded_flat(be, 0, qkv, (size_t)R * B * T * 3 * H * hd);
+    switch (IM(be)->prec) {
+    case DS_PREC_TF32: attention_fwd_p<DS_PREC_TF32>(be, out, lse, q, R, B, T, H, hd); break;
+    case DS_PREC_BF16: attention_fwd_p<DS_PREC_BF16>(be, out, lse, q, R, B, T, H, hd); break;
+    default: attention_fwd_p<DS_PREC_FP32>(be, out, lse, q, R, B, T, H, hd); break;
+    }
+}
+
+static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const float *qkv,
+                          const float *out, const float *lse, int R, int B, int T, int H, int hd) {
+    OP_TIME(attention_bwd);
+    if (!((long)R * B * H * T)) return;
+    // Q, K, V and dO as the products take them; D = dO . O takes the fp32 dout
+    const float *q = prec_rounded_flat(be, 0, qkv, (size_t)R * B * T * 3 * H * hd);
+    const float *dr = prec_rounded_flat(be, 1, dout, (size_t)R * B * T * H * hd);
+    switch (IM(be)->prec) {
+    case DS_PREC_TF32:
+        attention_bwd_p<DS_PREC_TF32>(be, dqkv, dr, dout, q, out, lse, R, B, T, H, hd);
+        break;
+    case DS_PREC_BF16:
+        attention_bwd_p<DS_PREC_BF16>(be, dqkv, dr, dout, q, out, lse, R, B, T, H, hd);
+        break;
+    default: attention_bwd_p<DS_PREC_FP32>(be, dqkv, dr, dout, q, out, lse, R, B, T, H, hd); break;
+    }
 }
 
 #endif

@@ -26,6 +26,7 @@
 // karpathy/llm.c's llmc/*.cuh), forward and backward side by side; this file
 // holds the rest of the memory ops, destroy and creation.
 #include "cuda_common.cuh"
+#include "precision.cuh"
 #include "reduce.cuh"
 #include "encoder.cuh"
 #include "layernorm.cuh"
@@ -64,6 +65,8 @@ static void cu_destroy(ds_backend *be) {
         if (im->stream) cudaStreamSynchronize(im->stream);
         ds_op_times_print(&im->optimes, "cuda op times (DISTSWEEP_CUDA_OPTIMES, synchronized per op):");
         if (im->scratch) cudaFree(im->scratch);
+        for (int i = 0; i < DS_CUDA_RND_SLOTS; i++)
+            if (im->rnd[i]) cudaFree(im->rnd[i]);
         if (im->lt_ws) cudaFree(im->lt_ws);
         if (im->lt) cublasLtDestroy(im->lt);
         if (im->blas) cublasDestroy(im->blas);
@@ -75,7 +78,8 @@ static void cu_destroy(ds_backend *be) {
 
 // ---------------------------------------------------------------------------
 
-extern "C" int ds_backend_cuda_create(int device, int tf32, ds_backend **out, ds_error *err) {
+extern "C" int ds_backend_cuda_create(int device, ds_precision precision, ds_backend **out,
+                                      ds_error *err) {
     *out = NULL;
     ds_backend *be = NULL;
     cuda_impl *im = NULL;
@@ -91,12 +95,13 @@ extern "C" int ds_backend_cuda_create(int device, int tf32, ds_backend **out, ds
     DS_CUDA_TRY(cudaStreamCreateWithFlags(&im->stream, cudaStreamNonBlocking));
     DS_CUBLAS_TRY(cublasCreate(&im->blas));
     DS_CUBLAS_TRY(cublasSetStream(im->blas, im->stream));
-    // fp32 by default: CUBLAS_DEFAULT_MATH never uses TF32 tensor cores.
-    DS_CUBLAS_TRY(cublasSetMathMode(im->blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    // CUBLAS_DEFAULT_MATH never uses TF32 tensor cores; the products go
+    // through cuBLASLt, whose compute type follows the precision (matmul.cuh)
+    DS_CUBLAS_TRY(cublasSetMathMode(im->blas, CUBLAS_DEFAULT_MATH));
     DS_CUBLAS_TRY(cublasLtCreate(&im->lt));
-    im->tf32 = tf32;
+    im->prec = precision;
     ds_op_times_init(&im->optimes, "DISTSWEEP_CUDA_OPTIMES");
-    be->name = tf32 ? "cuda-tf32" : "cuda";
+    be->name = precision == DS_PREC_TF32 ? "cuda-tf32" : precision == DS_PREC_BF16 ? "cuda-bf16" : "cuda";
     be->alloc = cu_alloc;
     be->free = cu_free;
     be->upload = cu_upload;

@@ -32,8 +32,11 @@ typedef struct {
 
 enum { MAX_PLANS = 128 };
 
+enum { DS_CUDA_RND_SLOTS = 3 }; // operand rounding buffers (precision.cuh)
+
 typedef struct {
-    int device, tf32;
+    int device;
+    ds_precision prec; // train.precision: the rounding of every product's operands
     cudaStream_t stream;
     cublasHandle_t blas;
     cublasLtHandle_t lt;
@@ -43,6 +46,8 @@ typedef struct {
     size_t lt_ws_bytes;
     void *scratch; // device scratch for two-stage reductions and per-call arrays
     size_t scratch_bytes;
+    float *rnd[DS_CUDA_RND_SLOTS]; // rounded copies of product operands (tf32, bf16)
+    size_t rnd_bytes[DS_CUDA_RND_SLOTS];
     int warned_batch; // gemm's batch fallback was said (matmul.cuh)
     // DISTSWEEP_CUDA_OPTIMES=1: every op synchronizes and its wall time is
     // summed here; printed to stderr by destroy (a profiling aid: the

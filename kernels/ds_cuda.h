@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "precision.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -32,13 +33,15 @@ int ds_cuda_philox_blocks(uint64_t seed, uint32_t stream, uint64_t first, int64_
                           uint32_t *out, ds_error *err);
 
 /* The CUDA backend of backend.h (kernels/backend_cuda.cu) on device `device`:
- * its own stream and cuBLAS handle; matrix products in fp32 (tf32 = 0) or
- * with TF32 tensor cores (tf32 = 1). Returns 0, or an error code with err set
+ * its own stream and cuBLAS handle; every matrix product's operands rounded
+ * to `precision` as docs/engine.md "Precision" defines (fp32: as they are,
+ * on CUDA cores; tf32 and bf16: rounded, then on TF32 tensor cores for the
+ * linear layers, fp32 accumulation everywhere). Returns 0, or an error code with err set
  * (no GPU visible, CUDA or cuBLAS initialisation failed). Free with
  * be->destroy(be). A CUDA error inside an op ends the process via ds_die
  * with file and line (the ops return void). */
 typedef struct ds_backend ds_backend;
-int ds_backend_cuda_create(int device, int tf32, ds_backend **out, ds_error *err);
+int ds_backend_cuda_create(int device, ds_precision precision, ds_backend **out, ds_error *err);
 
 #ifdef __cplusplus
 }

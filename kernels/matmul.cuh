@@ -3,6 +3,7 @@
 #define DS_MATMUL_CUH
 
 #include "cuda_common.cuh"
+#include "precision.cuh"
 #include "reduce.cuh"
 
 // linear layers: cuBLAS is column-major, so a row-major [N][C] matrix is its
@@ -28,8 +29,10 @@ typedef struct {
 static void lt_descs_make(cuda_impl *im, lt_descs *d, cublasOperation_t opa, cublasOperation_t opb,
                           int m, int n, int k, int lda, long long sa, int ldb, long long sb, int ldc,
                           long long sc, int batch) {
-    CKB(cublasLtMatmulDescCreate(&d->op, im->tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F,
-                                 CUDA_R_32F));
+    // tf32 and bf16: the operands arrive rounded (precision.cuh), and TF32
+    // tensor cores take them exactly
+    cublasComputeType_t ct = im->prec == DS_PREC_FP32 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_TF32;
+    CKB(cublasLtMatmulDescCreate(&d->op, ct, CUDA_R_32F));
     CKB(cublasLtMatmulDescSetAttribute(d->op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
     CKB(cublasLtMatmulDescSetAttribute(d->op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
     CKB(cublasLtMatrixLayoutCreate(&d->a, CUDA_R_32F, opa == CUBLAS_OP_N ? m : k,
@@ -169,8 +172,12 @@ static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float
                        const float *b, size_t ws, int R, int N, int C, int OC) {
     OP_TIME(matmul_fwd);
     if (!R || !N) return;
+    // the product's operands rounded to the precision (none at fp32); the bias stays fp32
+    size_t wsr;
+    const float *wr = prec_rounded(be, 0, w, ws, (size_t)OC * C, R, &wsr);
+    const float *xr = prec_rounded_flat(be, 1, inp, (size_t)R * N * C);
     // out^T [OC][N] = W [OC][C] (col-major view of row-major W^T) x inp^T [C][N]
-    gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, w, C, (long long)ws, inp, C, (long long)N * C,
+    gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, wr, C, (long long)wsr, xr, C, (long long)N * C,
          0.0f, out, OC, (long long)N * OC, R);
     if (b) {
         long total = (long)R * N * OC;
@@ -209,8 +216,13 @@ static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t
                        int OC) {
     OP_TIME(matmul_bwd);
     if (!R || !N) return;
+    // the products' operands rounded (none at fp32); the bias gradient sums the fp32 dout
+    size_t wsr = ws;
+    const float *wr = dinp ? prec_rounded(be, 0, w, ws, (size_t)OC * C, R, &wsr) : w;
+    const float *xr = prec_rounded_flat(be, 1, inp, (size_t)R * N * C);
+    const float *dr = prec_rounded_flat(be, 2, dout, (size_t)R * N * OC);
     if (dinp) // dinp^T [C][N] = W^T x dout^T
-        gemm(be, CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, w, C, (long long)ws, dout, OC,
+        gemm(be, CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, wr, C, (long long)wsr, dr, OC,
              (long long)N * OC, 0.0f, dinp, C, (long long)N * C, R);
     // dW^T [C][OC] += inp^T [C][N] x dout [N][OC]
     size_t E = (size_t)OC * C;
@@ -220,12 +232,12 @@ static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t
         // walks both the chunks and the replicas), then added in chunk order
         int kc = N / nk;
         float *part = (float *)scratch(be, sizeof(float) * E * nk * R);
-        gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, kc, inp, C, (long long)kc * C, dout, OC,
+        gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, kc, xr, C, (long long)kc * C, dr, OC,
              (long long)kc * OC, 0.0f, part, C, (long long)E, R * nk);
         dw_sum_k<<<cdiv(E * R, 256), 256, 0, ST(be)>>>(dw, ws, part, R, nk, E);
         CK_LAUNCH();
     } else {
-        gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, (long long)N * C, dout, OC,
+        gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, xr, C, (long long)N * C, dr, OC,
              (long long)N * OC, 1.0f, dw, C, (long long)ws, R);
     }
     if (db) {

@@ -55,13 +55,17 @@ ds_backend_kind ds_backend_resolve(ds_backend_kind kind) {
 
 int ds_backend_supports(ds_backend_kind kind, ds_precision p, ds_error *err) {
     kind = ds_backend_resolve(kind);
-    /* The CUDA backend's TF32 flag rounds only the linear layers (cuBLASLt
-     * FAST_TF32), not attention's products, and it has no bf16 path: it does
-     * not implement docs/engine.md's definitions yet, so it refuses them. */
-    if (kind == DS_BACKEND_CUDA && p != DS_PREC_FP32)
+    /* The CUDA backend implements tf32 and bf16 as docs/engine.md defines them
+     * (kernels/precision.cuh), but that code was written on a machine without
+     * a GPU and has not yet been checked against the CPU reference (the
+     * gpu.*_tf32/bf16 tests). Until it has, sweeps are refused rather than run
+     * on unchecked numbers; DISTSWEEP_CUDA_UNVERIFIED_PRECISION=1 lets those
+     * tests and tools/gpu_check.sh run it (docs/cuda.md). */
+    const char *unverified = getenv("DISTSWEEP_CUDA_UNVERIFIED_PRECISION");
+    if (kind == DS_BACKEND_CUDA && p != DS_PREC_FP32 && !(unverified && !strcmp(unverified, "1")))
         return ds_error_set(err, DS_EXIT_USAGE,
-                            "train.precision %s is implemented by the cpu backend only; the cuda "
-                            "backend computes in fp32 (docs/cuda.md)", ds_precision_name(p));
+                            "train.precision %s on the cuda backend is not yet verified on a GPU; "
+                            "use the cpu backend or fp32 (docs/cuda.md)", ds_precision_name(p));
     return 0;
 }
 
@@ -77,7 +81,7 @@ int ds_backend_create(const ds_backend_opts *opts, ds_backend **out, ds_error *e
         return 0;
     }
 #ifdef DISTSWEEP_HAVE_CUDA
-    if (kind == DS_BACKEND_CUDA) return ds_backend_cuda_create(o.device, 0, out, err);
+    if (kind == DS_BACKEND_CUDA) return ds_backend_cuda_create(o.device, o.precision, out, err);
 #endif
     return ds_error_set(err, DS_EXIT_ERROR,
                         "the %s backend is not available in this build (only cpu is)",

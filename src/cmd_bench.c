@@ -31,7 +31,8 @@ static void usage(FILE *f) {
             "Threads (cpu): OMP_NUM_THREADS; unset, all cores (split between the unbound MPI\n"
             "ranks of a node). OpenBLAS itself runs single-threaded on our tiles.\n"
             "--precision: of every matrix product (default: the sweep's train.precision;\n"
-            "docs/engine.md \"Precision\"); tf32 and bf16 on the cpu backend only.\n"
+            "docs/engine.md \"Precision\"); tf32 and bf16 on the cpu backend (cuda: refused\n"
+            "until verified on a GPU, docs/cuda.md).\n"
             "defaults: --backend cpu --scale 0 --pack 1 --steps 5 --warmup-steps 1 --format text\n");
 }
 

@@ -168,9 +168,9 @@ static void print_table(const ds_sweep *s, double gpu_tflops, double eff, int tf
                gpu_hours * scale_max, (long long)ds_sweep_max_seeds(s));
     }
     if (s->train.precision != DS_PREC_FP32)
-        printf("note: the cuda backend computes in fp32 only and refuses train.precision %s "
-               "(docs/cuda.md): this sweep runs on the cpu backend, and a GPU estimate is "
-               "hypothetical\n",
+        printf("note: the cuda backend refuses train.precision %s until its implementation is "
+               "verified on a GPU (docs/cuda.md): this sweep runs on the cpu backend, and a GPU "
+               "estimate is hypothetical\n",
                ds_precision_name(s->train.precision));
     if (s->run.pack > 0) {
         int64_t packs_per_scale = (seeds + s->run.pack - 1) / s->run.pack;

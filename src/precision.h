@@ -15,9 +15,40 @@
 #define DS_PRECISION_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#ifdef __CUDACC__
+#define DS_PREC_HD __host__ __device__ /* the CUDA kernels round with the same rule */
+#else
+#define DS_PREC_HD
+#endif
+
+#ifdef __cplusplus
+extern "C" { /* kernels/ are compiled as CUDA C++ */
+#endif
 
 /* train.precision (docs/engine.md "Precision"). */
 typedef enum { DS_PREC_FP32 = 0, DS_PREC_TF32 = 1, DS_PREC_BF16 = 2 } ds_precision;
+
+/* The rule itself, on x's encoding u: keeps the top 32 - drop bits (drop 13
+ * for tf32, 16 for bf16), rounded half away from zero (ties_even 0) or half
+ * to even (1). Adding half an ulp of the narrow format to the magnitude
+ * (sign-magnitude encoding) and truncating rounds half away from zero; adding
+ * one less than half plus the kept lowest bit rounds half to even. A carry
+ * out of the mantissa correctly bumps the exponent, up to infinity. A NaN is
+ * made quiet and truncated. Inline here so that the CPU backend
+ * (src/precision.c) and the CUDA kernels (kernels/precision.cuh) run this one
+ * definition. */
+static inline DS_PREC_HD uint32_t ds_round_bits(uint32_t u, int drop, int ties_even) {
+    uint32_t keep = ~((1u << drop) - 1u);
+    if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu)) return (u | 0x00400000u) & keep;
+    uint32_t half = 1u << (drop - 1);
+    uint32_t add = ties_even ? half - 1u + ((u >> drop) & 1u) : half;
+    return (u + add) & keep;
+}
+/* The drop and ties_even arguments of ds_round_bits for mode p (not fp32). */
+#define DS_PREC_DROP(p) ((p) == DS_PREC_TF32 ? 13 : 16)
+#define DS_PREC_TIES_EVEN(p) ((p) == DS_PREC_BF16)
 
 float ds_round_tf32(float x);
 float ds_round_bf16(float x);
@@ -35,4 +66,7 @@ const char *ds_precision_name(ds_precision p);
  * for every finite x whose rounding does not overflow (2^-24, 2^-11, 2^-8). */
 double ds_precision_unit_roundoff(ds_precision p);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -165,6 +165,25 @@ static void test_factory(void) {
     }
 }
 
+/* Precision support (src/backend.c): the cpu backend implements every mode;
+ * the cuda backend's tf32 and bf16 are refused (exit 2, a message naming the
+ * precision) until verified on a GPU, unless the verification variable is 1. */
+static void test_supports(void) {
+    ds_error err = {0};
+    unsetenv("DISTSWEEP_CUDA_UNVERIFIED_PRECISION");
+    for (int p = DS_PREC_FP32; p <= DS_PREC_BF16; p++)
+        CHECK(ds_backend_supports(DS_BACKEND_CPU, (ds_precision)p, &err) == 0);
+    CHECK(ds_backend_supports(DS_BACKEND_CUDA, DS_PREC_FP32, &err) == 0);
+    CHECK(ds_backend_supports(DS_BACKEND_CUDA, DS_PREC_BF16, &err) == DS_EXIT_USAGE);
+    CHECK_MSG(strstr(err.msg, "bf16") && strstr(err.msg, "cuda"), "%s", err.msg);
+    setenv("DISTSWEEP_CUDA_UNVERIFIED_PRECISION", "0", 1);
+    CHECK(ds_backend_supports(DS_BACKEND_CUDA, DS_PREC_TF32, &err) == DS_EXIT_USAGE);
+    setenv("DISTSWEEP_CUDA_UNVERIFIED_PRECISION", "1", 1);
+    CHECK(ds_backend_supports(DS_BACKEND_CUDA, DS_PREC_TF32, &err) == 0);
+    CHECK(ds_backend_supports(DS_BACKEND_CUDA, DS_PREC_BF16, &err) == 0);
+    unsetenv("DISTSWEEP_CUDA_UNVERIFIED_PRECISION");
+}
+
 static void test_op_list(void) {
     CHECK(DS_N_TIMED_OPS == 21); /* 19 ops + upload + download */
     CHECK(!strcmp(ds_op_names[DS_OP_encoder_fwd], "encoder_fwd"));
@@ -197,6 +216,7 @@ int main(void) {
     test_sweep_backend();
     test_auto(); /* before the factory's auto cases: the line is said once per process */
     test_factory();
+    test_supports();
     test_op_list();
     TEST_MAIN_END();
 }

@@ -9,6 +9,7 @@
 #define DS_GPU_COMPARE_H
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,6 +70,36 @@ static inline double scaled_err(const float *a, const float *b, size_t n) {
     return mb > 0 ? md / mb : md;
 }
 
+/* The median over the n / row chunks of `row` floats of each chunk's
+ * max |a-b|, over max |b| (the scale of scaled_err). At tf32 and bf16 a few
+ * rows may differ more than fp32 roundoff allows: where the CPU's and the
+ * GPU's fp32 value of an element (a probability) differ by an ulp on either
+ * side of a rounding boundary, the two round it one narrow ulp apart. Such
+ * flips touch few rows, while a rounding done at the wrong place, or not at
+ * all, touches nearly every row: the median tells them apart. */
+static inline int cmp_double(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+static inline double scaled_err_row_median(const float *a, const float *b, size_t n, size_t row) {
+    double mb = 0;
+    for (size_t i = 0; i < n; i++) mb = fabs(b[i]) > mb ? fabs(b[i]) : mb;
+    size_t nr = n / row;
+    double *e = (double *)malloc(sizeof(double) * (nr ? nr : 1));
+    for (size_t r = 0; r < nr; r++) {
+        double md = 0;
+        for (size_t i = r * row; i < (r + 1) * row; i++) {
+            double d = isnan(a[i]) != isnan(b[i]) ? INFINITY : isnan(a[i]) ? 0 : fabs((double)a[i] - b[i]);
+            md = d > md ? d : md;
+        }
+        e[r] = mb > 0 ? md / mb : md;
+    }
+    qsort(e, nr, sizeof *e, cmp_double);
+    double med = nr ? e[nr / 2] : 0;
+    free(e);
+    return med;
+}
+
 /* Compares a device result of n floats with the CPU's host result. */
 #define CHECK_CLOSE(name, be, dptr, cpu, n, tol)                                           \
     do {                                                                                   \
@@ -77,6 +108,19 @@ static inline double scaled_err(const float *a, const float *b, size_t n) {
         printf("  %-28s scaled error %.3g (tolerance %.1g)\n", (name), e_, (double)(tol)); \
         CHECK_MSG(e_ <= (tol), "%s: scaled error %g > %g", (name), e_, (double)(tol));     \
         free(g_);                                                                          \
+    } while (0)
+
+/* At tf32/bf16: most rows (chunks of `row` floats) within tol_rows and every
+ * element within tol_max (the bound of a rounding flip, above). */
+#define CHECK_CLOSE_ROWS(name, be, dptr, cpu, n, row, tol_rows, tol_max)                       \
+    do {                                                                                       \
+        float *g_ = host_from((be), (dptr), (n));                                              \
+        double e_ = scaled_err(g_, (cpu), (n)), m_ = scaled_err_row_median(g_, (cpu), (n), (row)); \
+        printf("  %-28s scaled error %.3g (tolerance %.1g), row median %.3g (tolerance %.1g)\n", \
+               (name), e_, (double)(tol_max), m_, (double)(tol_rows));                         \
+        CHECK_MSG(e_ <= (tol_max), "%s: scaled error %g > %g", (name), e_, (double)(tol_max)); \
+        CHECK_MSG(m_ <= (tol_rows), "%s: row median %g > %g", (name), m_, (double)(tol_rows)); \
+        free(g_);                                                                              \
     } while (0)
 
 #endif

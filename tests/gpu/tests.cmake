@@ -11,12 +11,25 @@ if(DISTSWEEP_HAVE_CUDA)
   target_link_libraries(test_cuda_ops PRIVATE dscore)
   add_test(NAME gpu.ops_vs_cpu COMMAND test_cuda_ops)
   set_tests_properties(gpu.ops_vs_cpu PROPERTIES LABELS gpu SKIP_RETURN_CODE 77 TIMEOUT 120)
+  # ... and at tf32 and bf16 on both backends (docs/engine.md "Precision"). The
+  # variable lets these checks run the CUDA precisions that src/backend.c
+  # refuses to sweeps until they pass on a GPU (docs/cuda.md).
+  foreach(prec tf32 bf16)
+    add_test(NAME gpu.ops_vs_cpu_${prec} COMMAND test_cuda_ops ${prec})
+    set_tests_properties(gpu.ops_vs_cpu_${prec} PROPERTIES LABELS gpu SKIP_RETURN_CODE 77 TIMEOUT 120
+      ENVIRONMENT "DISTSWEEP_CUDA_UNVERIFIED_PRECISION=1")
+  endforeach()
 
   # whole model vs CPU, training vs CPU, run-to-run and pack-vs-alone bit identity
   add_executable(test_cuda_model ${CMAKE_CURRENT_LIST_DIR}/test_cuda_model.c)
   target_link_libraries(test_cuda_model PRIVATE dscore)
   add_test(NAME gpu.model_and_training COMMAND test_cuda_model)
   set_tests_properties(gpu.model_and_training PROPERTIES LABELS gpu SKIP_RETURN_CODE 77 TIMEOUT 300)
+  foreach(prec tf32 bf16)
+    add_test(NAME gpu.model_and_training_${prec} COMMAND test_cuda_model ${prec})
+    set_tests_properties(gpu.model_and_training_${prec} PROPERTIES LABELS gpu SKIP_RETURN_CODE 77
+      TIMEOUT 300 ENVIRONMENT "DISTSWEEP_CUDA_UNVERIFIED_PRECISION=1")
+  endforeach()
 endif()
 
 # a one-rank NCCL group (or MPI without NCCL) against the plain path (src/groupcomm.h)

@@ -10,3 +10,10 @@ set_tests_properties(tools.shellcheck PROPERTIES LABELS unit SKIP_RETURN_CODE 77
 add_test(NAME tools.bench_smoke
   COMMAND ${CMAKE_SOURCE_DIR}/tests/tools/bench_smoke.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
 set_tests_properties(tools.bench_smoke PROPERTIES LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 300)
+
+# the GPU check bundle and script (tools/gpu_bundle.sh, tools/gpu_check.sh)
+# without a GPU: every gpu test skipped, the CPU bench's figures printed
+add_test(NAME tools.gpu_check_smoke
+  COMMAND ${CMAKE_SOURCE_DIR}/tests/tools/gpu_check_smoke.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
+set_tests_properties(tools.gpu_check_smoke PROPERTIES LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 300
+  ENVIRONMENT "${DS_TEST_OMP_ENV}")

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The GPU checks in one command, for a GPU machine lent for a few minutes:
+# every ctest gpu test of the bundle (tools/gpu_bundle.sh), then the CUDA
+# benchmark at fp32, tf32 and bf16 on the count sweep's widths 64, 256 and
+# 512 (depth 4, pack 8) beside the CPU backend at d 64 on the same machine.
+# Writes tests.log, bench.jsonl and summary.txt under OUTDIR and prints the
+# summary; exits 1 when a test failed (a benchmark that fails is reported,
+# not fatal). About 4 minutes on an H100 with a warm machine.
+#
+# Usage: tools/gpu_check.sh [ARCHIVE] [OUTDIR]   (defaults .gpu/bundle.tar.xz, ./gpu-check)
+# The tf32/bf16 runs set DISTSWEEP_CUDA_UNVERIFIED_PRECISION=1: they are the
+# verification that src/backend.c waits for (docs/cuda.md, "Precision").
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 2
+archive=${1:-.gpu/bundle.tar.xz}
+out=${2:-gpu-check}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+dir=$(mktemp -d)
+tar -C "$dir" -xJf "$archive" || { echo "gpu_check: cannot unpack $archive" >&2; exit 2; }
+cuda_lib=""
+for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib; do
+  [ -d "$d" ] && cuda_lib="$cuda_lib:$d"
+done
+export LD_LIBRARY_PATH="$dir/lib$cuda_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+summary="$out/summary.txt"
+{
+  echo "gpu_check $(date -u +%Y-%m-%dT%H:%MZ), bundle of commit $(cat "$dir/commit")"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "nvidia-smi: none"
+} | tee "$summary"
+
+fails=0
+: > "$out/tests.log"
+while IFS=$'\t' read -r name env cmd; do
+  start=$(date +%s)
+  [ "$env" = - ] && env=""
+  # shellcheck disable=SC2086 # env (VAR=v;...) and cmd (binary args) are word lists
+  (cd "$dir/bin" && env ${env//;/ } timeout 300 ./$cmd) >> "$out/tests.log" 2>&1
+  rc=$?
+  case $rc in 0) verdict=passed ;; 77) verdict=skipped ;; *) verdict="FAILED (exit $rc)"; fails=$((fails + 1)) ;; esac
+  line="test $name: $verdict in $(( $(date +%s) - start )) s"
+  echo "$line" | tee -a "$summary"
+  echo "=== $line" >> "$out/tests.log"
+done < "$dir/tests.tsv"
+
+: > "$out/bench.jsonl"
+bench() { # label, then distsweep bench arguments
+  local label=$1
+  shift
+  if DISTSWEEP_CUDA_UNVERIFIED_PRECISION=1 "$dir/bin/distsweep" bench sweeps/count.yaml --format json "$@" \
+      > "$out/bench.one" 2>> "$out/tests.log"; then
+    cat "$out/bench.one" >> "$out/bench.jsonl"
+    echo "bench $label: $(/usr/bin/env python3 -c 'import json,sys
+d=json.load(open(sys.argv[1]))
+print(", ".join(f"{k} {d[k]:.4g}" if isinstance(d[k], float) else f"{k} {d[k]}" for k in ("backend","step_s","steps_per_s","tokens_per_s","gflops") if k in d))' "$out/bench.one" 2>/dev/null || tr -d '\n' < "$out/bench.one")" | tee -a "$summary"
+  else
+    echo "bench $label: FAILED (see tests.log)" | tee -a "$summary"
+  fi
+}
+for s in 0 2 4; do
+  for p in fp32 tf32 bf16; do
+    bench "cuda scale $s $p pack 8" --backend cuda --scale "$s" --pack 8 --precision "$p" --steps 20 --warmup-steps 3
+  done
+done
+bench "cpu scale 0 fp32 pack 1" --backend cpu --scale 0 --pack 1 --steps 2 --warmup-steps 1
+rm -f "$out/bench.one"
+rm -rf "$dir"
+echo "gpu_check: $fails test(s) failed" | tee -a "$summary"
+[ "$fails" -eq 0 ]
