@@ -24,6 +24,67 @@ static double h100_peak(ds_precision p) {
     }
 }
 
+/* What the CUDA backend achieved on the reference GPU, by width: the best
+ * pack's TFLOP/s (plan's FLOP count) in tools/bench/RESULTS.md, "GPU: the
+ * CUDA backend" (H100 80GB HBM3, 2026-11-23, count sweep, depth 4). Only fp32
+ * is measured: tf32 and bf16 are written but not yet verified on a GPU
+ * (docs/cuda.md), so they have no row; a session that measures them adds
+ * rows here and in RESULTS.md together. */
+typedef struct {
+    ds_precision prec;
+    int d;
+    double tflops;
+} measured_rate;
+static const measured_rate MEASURED[] = {
+    {DS_PREC_FP32, 64, 11.1}, {DS_PREC_FP32, 256, 22.7}, {DS_PREC_FP32, 512, 31.8}};
+enum { N_MEASURED = sizeof MEASURED / sizeof MEASURED[0] };
+static const char MEASURED_SOURCE[] = "tools/bench/RESULTS.md, H100, 2026-11-23";
+
+/* The measured rate at width d for precision p: linear in log d between the
+ * measured widths, the nearest one outside them; *prec_used is p, or fp32
+ * when p has no measurement (then the fp32 rates stand in). */
+static double measured_tflops(ds_precision p, int d, ds_precision *prec_used) {
+    int have = 0;
+    for (int i = 0; i < N_MEASURED; i++) have |= MEASURED[i].prec == p;
+    if (!have) p = DS_PREC_FP32;
+    *prec_used = p;
+    const measured_rate *lo = NULL, *hi = NULL; /* nearest measured widths <= d and >= d */
+    for (int i = 0; i < N_MEASURED; i++) {
+        const measured_rate *m = &MEASURED[i];
+        if (m->prec != p) continue;
+        if (m->d <= d && (!lo || m->d > lo->d)) lo = m;
+        if (m->d >= d && (!hi || m->d < hi->d)) hi = m;
+    }
+    if (!lo) return hi->tflops;
+    if (!hi || hi->d == lo->d) return lo->tflops;
+    double t = (log((double)d) - log((double)lo->d)) / (log((double)hi->d) - log((double)lo->d));
+    return lo->tflops + t * (hi->tflops - lo->tflops);
+}
+
+/* The GPU estimate: flat (peak x efficiency, when --gpu-tflops or
+ * --efficiency is given) or at the measured rate of each scale's width. */
+typedef struct {
+    int flat;
+    double peak, eff; /* flat */
+} gpu_model;
+
+/* Achieved TFLOP/s for scale i under model g; *prec_used as measured_tflops. */
+static double scale_tflops(const ds_sweep *s, int i, const gpu_model *g, ds_precision *prec_used) {
+    *prec_used = s->train.precision;
+    if (g->flat) return g->peak * g->eff;
+    return measured_tflops(s->train.precision, s->scales[i].d_model, prec_used);
+}
+
+/* GPU-hours of the sweep at its first-round seed count, under model g. */
+static double sweep_gpu_hours(const ds_sweep *s, const gpu_model *g) {
+    double h = 0;
+    ds_precision used;
+    for (int i = 0; i < s->n_scales; i++)
+        h += s->scales[i].flops_per_step * (double)s->train.steps * (double)s->seeds.count /
+             (scale_tflops(s, i, g, &used) * 1e12) / 3600.0;
+    return h;
+}
+
 static const char *prec_name(ds_precision p) {
     return p == DS_PREC_TF32 ? "tf32" : p == DS_PREC_BF16 ? "bf16" : "fp32";
 }
@@ -49,10 +110,13 @@ static void usage(FILE *f) {
             "options:\n"
             "  --format table|json  output format (default table); json is one object with\n"
             "                       'scales', 'families', 'totals' (docs/sweep-file.md)\n"
-            "  --gpu-tflops X       peak TFLOP/s of the GPU for the estimate (default: an H100\n"
-            "                       SXM, dense, at the sweep's precision: fp32 66.9, tf32 494.7,\n"
-            "                       bf16 989.4)\n"
-            "  --efficiency E       fraction of the peak achieved, in (0, 1] (default 0.3)\n\n"
+            "  --gpu-tflops X       peak TFLOP/s of the GPU for a flat estimate (default: an\n"
+            "                       H100 SXM, dense, at the sweep's precision: fp32 66.9, tf32\n"
+            "                       494.7, bf16 989.4)\n"
+            "  --efficiency E       fraction of that peak achieved, in (0, 1] (default 0.3)\n"
+            "Without either, the estimate uses the CUDA backend's measured H100 rate for each\n"
+            "scale's width at the sweep's precision (tools/bench/RESULTS.md; fp32's where that\n"
+            "precision is not measured yet), and says so.\n\n"
             "A sweep-file error is printed as FILE:LINE:COL: message and exits 2.\n");
 }
 
@@ -85,7 +149,7 @@ static void family_desc(const ds_sweep *s, const ds_family *f, char *buf, size_t
     else snprintf(buf, n, "explicit points");
 }
 
-static void print_table(const ds_sweep *s, double gpu_tflops, double eff, int tflops_given) {
+static void print_table(const ds_sweep *s, const gpu_model *g) {
     const ds_task_ops *ops = ds_task_get(&s->task);
     const int vtot = ops->vocab_total(&s->task);
     const int64_t seeds = s->seeds.count;
@@ -154,11 +218,34 @@ static void print_table(const ds_sweep *s, double gpu_tflops, double eff, int tf
         printf("groups: this sweep needs mpirun -np %d or more; rank 0 trains ungrouped packs only\n",
                kmax + 1);
     int64_t runs = (int64_t)s->n_scales * seeds;
-    double gpu_hours = total_flops / (gpu_tflops * 1e12 * eff) / 3600.0;
+    double gpu_hours = sweep_gpu_hours(s, g);
     printf("\ntotals: %d scales x %lld seeds = %lld runs, %.3e training FLOPs (%.3g PFLOP/s-days)\n",
            s->n_scales, (long long)seeds, (long long)runs, total_flops, total_flops / (1e15 * 86400));
-    printf("estimate: %.3g GPU-hours at %.0f%% of %.1f TFLOP/s (%s)\n", gpu_hours, 100 * eff, gpu_tflops,
-           tflops_given ? "--gpu-tflops" : "H100 SXM dense peak at the sweep's precision; set --gpu-tflops");
+    if (g->flat) {
+        printf("estimate: %.3g GPU-hours at %.0f%% of %.1f TFLOP/s (--gpu-tflops/--efficiency)\n",
+               gpu_hours, 100 * g->eff, g->peak);
+    } else {
+        ds_precision used;
+        measured_tflops(s->train.precision, s->scales[0].d_model, &used);
+        printf("estimate: %.3g GPU-hours at the CUDA backend's measured %s rate per width (%s:",
+               gpu_hours, prec_name(used), MEASURED_SOURCE);
+        /* each distinct width once, in increasing order */
+        int last = 0;
+        for (;;) {
+            int next = 0, at = -1;
+            for (int i = 0; i < s->n_scales; i++)
+                if (s->scales[i].d_model > last && (!next || s->scales[i].d_model < next))
+                    next = s->scales[i].d_model, at = i;
+            if (!next) break;
+            printf("%s d %d %.1f", last ? "," : "", next, scale_tflops(s, at, g, &used));
+            last = next;
+        }
+        printf(" TFLOP/s)\n");
+        if (used != s->train.precision)
+            printf("estimate: %s is not measured on a GPU yet (docs/cuda.md): fp32's measured rates "
+                   "stand in; --gpu-tflops X --efficiency E gives a flat estimate instead\n",
+                   prec_name(s->train.precision));
+    }
     if (ad->enabled) {
         /* every scale stops after its first round, or every scale reaches max */
         double scale_max = (double)ds_sweep_max_seeds(s) / (double)seeds;
@@ -188,7 +275,7 @@ static void print_table(const ds_sweep *s, double gpu_tflops, double eff, int tf
     printf("FLOPs count training matmuls and attention only (3 x forward; docs/sweep-file.md), not evaluation.\n");
 }
 
-static void print_json(const ds_sweep *s, double gpu_tflops, double eff) {
+static void print_json(const ds_sweep *s, const gpu_model *g) {
     const ds_task_ops *ops = ds_task_get(&s->task);
     const int64_t seeds = s->seeds.count;
     printf("{\n  \"name\": ");
@@ -212,11 +299,13 @@ static void print_json(const ds_sweep *s, double gpu_tflops, double eff) {
         const ds_scale *sc = &s->scales[i];
         double per_run = sc->flops_per_step * (double)s->train.steps;
         total_flops += per_run * (double)seeds;
+        ds_precision used;
         printf("    {\"index\": %d, \"width\": %d, \"depth\": %d, \"heads\": %d, \"params\": %lld, "
                "\"flops_per_step\": %.17g, \"flops_per_run\": %.17g, \"seeds\": %lld, "
-               "\"ranks_per_job\": %d}%s\n",
+               "\"ranks_per_job\": %d, \"gpu_tflops\": %g}%s\n",
                i, sc->d_model, sc->n_layers, sc->n_heads, (long long)sc->n_params, sc->flops_per_step,
-               per_run, (long long)seeds, sc->ranks_per_job, i + 1 < s->n_scales ? "," : "");
+               per_run, (long long)seeds, sc->ranks_per_job, scale_tflops(s, i, g, &used),
+               i + 1 < s->n_scales ? "," : "");
     }
     printf("  ],\n  \"families\": {");
     for (int i = 0; i < s->n_families; i++) {
@@ -235,12 +324,17 @@ static void print_json(const ds_sweep *s, double gpu_tflops, double eff) {
         json_str(stdout, s->families[i].kind);
     }
     int64_t runs = (int64_t)s->n_scales * seeds;
-    double gpu_hours = total_flops / (gpu_tflops * 1e12 * eff) / 3600.0;
+    double gpu_hours = sweep_gpu_hours(s, g);
+    ds_precision used = s->train.precision;
+    if (!g->flat) measured_tflops(s->train.precision, s->scales[0].d_model, &used);
+    /* gpu_tflops: the sweep's mean achieved rate; efficiency: that over the peak */
+    double mean_tflops = gpu_hours > 0 ? total_flops / (gpu_hours * 3600.0) / 1e12 : 0;
     printf("},\n  \"totals\": {\"scales\": %d, \"runs\": %lld, \"flops\": %.17g, \"gpu_hours\": %.6g, "
-           "\"gpu_tflops\": %g, \"efficiency\": %g, \"saved_models\": %lld, "
-           "\"saved_model_bytes\": %.17g}",
-           s->n_scales, (long long)runs, total_flops, gpu_hours, gpu_tflops, eff,
-           (long long)(saved_per_scale(s) * s->n_scales), models_bytes(s));
+           "\"gpu_tflops\": %g, \"efficiency\": %g, \"rates\": \"%s\", \"rates_precision\": \"%s\", "
+           "\"saved_models\": %lld, \"saved_model_bytes\": %.17g}",
+           s->n_scales, (long long)runs, total_flops, gpu_hours, mean_tflops,
+           g->flat ? g->eff : mean_tflops / h100_peak(s->train.precision), g->flat ? "flat" : "measured",
+           prec_name(used), (long long)(saved_per_scale(s) * s->n_scales), models_bytes(s));
     if (s->seeds.adaptive.enabled) {
         /* totals above: the first round; the most: every scale at max */
         double k = (double)ds_sweep_max_seeds(s) / (double)seeds;
@@ -279,7 +373,7 @@ int ds_cmd_plan(int argc, char **argv) {
         return DS_EXIT_OK;
     }
     const char *path = NULL, *format = "table", *v;
-    double gpu_tflops = 0, eff = 0.3;
+    double gpu_tflops = 0, eff = 0;
     for (int i = 1; i < argc; i++) {
         if ((v = opt_value(argc, argv, &i, "--format"))) {
             format = v;
@@ -313,10 +407,11 @@ int ds_cmd_plan(int argc, char **argv) {
         fprintf(stderr, "%s\n", err.msg);
         return err.code;
     }
-    int tflops_given = gpu_tflops > 0;
-    if (!tflops_given) gpu_tflops = h100_peak(s->train.precision);
-    if (!strcmp(format, "json")) print_json(s, gpu_tflops, eff);
-    else print_table(s, gpu_tflops, eff, tflops_given);
+    gpu_model g = {.flat = gpu_tflops > 0 || eff > 0,
+                   .peak = gpu_tflops > 0 ? gpu_tflops : h100_peak(s->train.precision),
+                   .eff = eff > 0 ? eff : 0.3};
+    if (!strcmp(format, "json")) print_json(s, &g);
+    else print_table(s, &g);
     ds_sweep_free(s);
     return DS_EXIT_OK;
 }

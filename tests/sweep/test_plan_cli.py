@@ -64,6 +64,7 @@ def good(exe, sweeps_dir):
         for name in ("count", "addition", "smoke", "demo"):
             path = os.path.join(sweeps_dir, name + ".yaml")
             rc, out, err = run(exe, ["plan", path], tmp)
+            out_table = out
             check(rc == 0 and err == "", f"{name}: plan exit {rc}: {err}")
             check("GPU-hours" in out and "totals:" in out, f"{name}: table lacks totals")
             rc, out, err = run(exe, ["plan", path, "--format", "json"], tmp)
@@ -101,6 +102,36 @@ def good(exe, sweeps_dir):
                 t = json.loads(out)["totals"]
                 check(abs(t["gpu_hours"] - t["flops"] / (100e12 * 0.5) / 3600) <= 1e-4 * t["gpu_hours"],
                       "count: GPU-hours at the stated TFLOP/s and efficiency")
+                check(t["rates"] == "flat", "count: --gpu-tflops gives a flat estimate")
+                # default: the measured fp32 H100 rate of each scale's width (src/cmd_plan.c,
+                # tools/bench/RESULTS.md): 11.1 at d 64, 22.7 at 256, 31.8 at 512, linear in
+                # log d between them (d 128: 16.9), the nearest outside
+                rate = {s["width"]: s["gpu_tflops"] for s in d["scales"]}
+                check(rate[64] == 11.1 and rate[256] == 22.7 and rate[512] == 31.8
+                      and abs(rate[128] - 16.9) < 1e-9, f"count: measured rates {rate}")
+                t = d["totals"]
+                want = sum(s["flops_per_run"] * s["seeds"] / (s["gpu_tflops"] * 1e12) / 3600
+                           for s in d["scales"])
+                check(t["rates"] == "measured" and t["rates_precision"] == "fp32"
+                      and abs(t["gpu_hours"] - want) <= 1e-4 * want,
+                      f"count: GPU-hours at the measured rates: {t['gpu_hours']} vs {want}")
+                check("measured fp32 rate per width" in out_table and "d 512 31.8" in out_table,
+                      "count: the table names the rates it used")
+                # a precision not measured yet: fp32's rates stand in, and the table says so
+                with open(path) as f:
+                    text = f.read()
+                assert "precision: fp32" in text
+                bf = os.path.join(tmp, "count-bf16.yaml")
+                with open(bf, "w") as f:
+                    f.write(text.replace("precision: fp32", "precision: bf16"))
+                rc, out, _ = run(exe, ["plan", bf], tmp)
+                check(rc == 0 and "bf16 is not measured on a GPU yet" in out
+                      and "measured fp32 rate per width" in out, "count bf16: stand-in rates said")
+                rc, out, _ = run(exe, ["plan", bf, "--format", "json"], tmp)
+                tb = json.loads(out)["totals"]
+                check(tb["rates_precision"] == "fp32" and abs(tb["gpu_hours"] - t["gpu_hours"]) < 1e-3,
+                      "count bf16: JSON names the stand-in precision")
+                os.remove(bf)
             if name == "addition":
                 check(n == 14, f"addition: {n} distinct scales, expected 14")
         rc, out, _ = run(exe, ["plan", "--help"], tmp)
