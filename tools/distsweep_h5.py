@@ -235,7 +235,15 @@ def load(path):
         f = h5py.File(path, "r", libver="latest", swmr=True)
     except OSError:
         swmr = False
-        f = h5py.File(path, "r")
+        try:
+            f = h5py.File(path, "r")
+        except OSError as e:
+            # a writer killed while opening the file (before its switch to SWMR)
+            # leaves a write flag that h5py cannot be told to ignore; the C
+            # reader can (src/results.c), and the next run recovers the file
+            raise OSError(f"{path}: HDF5 cannot open it read-only ({e}); if a distsweep writer was "
+                          "killed while opening it, `distsweep status` and `report` still read it "
+                          "and the next `distsweep run` recovers it") from e
     with f:
         if _str(f.attrs.get("format", "")) != FORMAT:
             raise NotDistsweep(f"{path}: not a distsweep result file (no format=\"{FORMAT}\" attribute)")

@@ -133,5 +133,46 @@ check(d["threshold"] == 0.5 and d["threshold_source"] == "default: report.thresh
 q = subprocess.run([BIN, "status", out], capture_output=True, text=True)
 check("token_acc at length 20 (report.length), success = token_acc >= 0.9 (report.threshold)" in q.stdout,
       f"status uses the block: {q.stdout[:300]!r}")
+
+# A writer SIGKILLed while it holds the file open for writing outside SWMR mode (what
+# distsweep's store does between its open and its switch to SWMR, src/store.c; a real
+# HDF5 writer here, h5py, killed in that state) leaves the write flag in the superblock.
+# status and report still read the file, with a note and nothing written; the Python
+# loader says what to do; the next run recovers the file and changes no run.
+import signal  # noqa: E402
+q = subprocess.run([BIN, "status", out], capture_output=True, text=True)
+def runs_lines(text):  # status without its clock-dependent "rate: ... ago" line
+    return [ln for ln in text.splitlines() if not ln.startswith("rate:")]
+
+
+status_before = runs_lines(q.stdout)
+writer = subprocess.Popen([sys.executable, "-c",
+                           "import h5py, sys, time\n"
+                           f"f = h5py.File({out!r}, 'r+', libver='latest')\n"
+                           "print('OPEN', flush=True)\n"
+                           "time.sleep(60)\n"], stdout=subprocess.PIPE, text=True)
+check(writer.stdout.readline().strip() == "OPEN", "the stand-in writer opened the file")
+writer.send_signal(signal.SIGKILL)
+writer.wait(timeout=10)
+before = open(out, "rb").read()
+q = subprocess.run([BIN, "status", out], capture_output=True, text=True)
+check(q.returncode == 0 and "left open by a writer killed while it opened the file" in q.stderr,
+      f"status after a killed writer: exit {q.returncode}: {q.stderr[-300:]}")
+check(q.returncode == 0 and runs_lines(q.stdout) == status_before,
+      f"status reads the same runs:\n{q.stdout}\nbefore:\n{status_before}")
+q = subprocess.run([BIN, "report", out], capture_output=True, text=True)
+check(q.returncode == 0 and "d64_L3" in q.stdout, f"report after a killed writer: exit {q.returncode}: {q.stderr[-300:]}")
+check(open(out, "rb").read() == before, "status and report wrote nothing")
+try:
+    dh.load(out)
+    check(False, "the Python loader opened a file h5py cannot open")
+except OSError as e:
+    check("the next `distsweep run` recovers it" in str(e), f"loader message: {e}")
+p = subprocess.run([BIN, "run", sweep, "-o", out, "--quiet", "--synthetic-job-seconds", "0.05"],
+                   capture_output=True, text=True, timeout=600)
+check(p.returncode == 0, f"run after a killed writer: exit {p.returncode}: {p.stderr[-400:]}")
+res3 = dh.load(out)
+check((res3.status == res2.status).all() and np.array_equal(res3.metrics["em"], res2.metrics["em"], equal_nan=True)
+      and np.array_equal(res3.runs["wall_s"], res2.runs["wall_s"], equal_nan=True), "recovered, and no run was rerun")
 print(f"{len(failures)} failure(s)")
 sys.exit(1 if failures else 0)
