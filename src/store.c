@@ -264,18 +264,34 @@ int ds_store_move_aside(const char *path, char *moved_to, size_t n, ds_error *er
 
 /* ---- creating a new file -------------------------------------------------- */
 
+/* Sets the variable-length UTF-8 string attribute `name` of obj to value. An
+ * existing one of that type is overwritten in place, never deleted and made
+ * again: a writer killed in between would leave the file without it (the
+ * sweep text is what a resume validates against, src/cmd_run.c). */
 static int write_attr_str(hid_t obj, const char *name, const char *value, ds_error *err) {
-    hid_t t = -1, sp = -1, a = -1;
+    hid_t t = -1, sp = -1, a = -1, old_t = -1;
     int rc = DS_EXIT_ERROR;
-    if (H5Aexists(obj, name) > 0) DS_H5_TRY(H5Adelete(obj, name));
     DS_H5_TRY(t = H5Tcopy(H5T_C_S1));
     DS_H5_TRY(H5Tset_size(t, H5T_VARIABLE));
     DS_H5_TRY(H5Tset_cset(t, H5T_CSET_UTF8));
-    DS_H5_TRY(sp = H5Screate(H5S_SCALAR));
-    DS_H5_TRY(a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT));
+    if (H5Aexists(obj, name) > 0) {
+        DS_H5_TRY(a = H5Aopen(obj, name, H5P_DEFAULT));
+        DS_H5_TRY(old_t = H5Aget_type(a));
+        if (!(H5Tget_class(old_t) == H5T_STRING && H5Tis_variable_str(old_t) > 0)) {
+            /* another type (not written by this version): replace it */
+            H5Aclose(a);
+            a = -1;
+            DS_H5_TRY(H5Adelete(obj, name));
+        }
+    }
+    if (a < 0) {
+        DS_H5_TRY(sp = H5Screate(H5S_SCALAR));
+        DS_H5_TRY(a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT));
+    }
     DS_H5_TRY(H5Awrite(a, t, &value));
     rc = 0;
 fail:
+    if (old_t >= 0) H5Tclose(old_t);
     if (a >= 0) H5Aclose(a);
     if (sp >= 0) H5Sclose(sp);
     if (t >= 0) H5Tclose(t);
