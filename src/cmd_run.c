@@ -212,9 +212,30 @@ static int prepare_output(const run_args *a, const ds_sweep *s, const char *out,
     /* read-only checks first: a refused file gets nothing beside it */
     rc = ds_store_probe_path(out, &probe, err);
     ds_store_probe_free(&probe);
-    if (rc && !(a->fresh && probe.exists)) return rc; /* --fresh moves even a foreign file aside */
+    /* a damaged file (a torn write after a power loss, a disk error) whose
+     * journal belongs to this sweep is rebuilt from the journal: nothing
+     * finished is lost. Without such a journal it is refused, untouched. */
+    int rebuild = rc && probe.damaged && !a->fresh && ds_store_journal_of_sweep(out, s);
+    if (rc && probe.damaged && !a->fresh && !rebuild) {
+        size_t len = strlen(err->msg);
+        snprintf(err->msg + len, sizeof err->msg - len,
+                 " (it cannot be rebuilt: %s.journal is missing, of another sweep, or from a "
+                 "version without the sweep's hash)", out);
+    }
+    if (rc && !rebuild && !(a->fresh && probe.exists)) return rc; /* --fresh moves even a foreign file aside */
+    /* the probe's reason without its advice ("; refusing to touch it ...") */
+    char why[sizeof err->msg];
+    snprintf(why, sizeof why, "%s", err->msg);
+    char *advice = strstr(why, "; refusing");
+    if (advice) *advice = '\0';
     err->code = 0;
     if ((rc = ds_store_lock(out, lock, err))) return rc;
+    if (rebuild) {
+        char moved[4400];
+        if ((rc = ds_store_set_damaged_aside(out, moved, sizeof moved, err))) return rc;
+        fprintf(stderr, "distsweep: damaged: %s\ndistsweep: moved the damaged file to %s; "
+                        "rebuilding %s from %s.journal\n", why, moved, out, out);
+    }
     if (a->fresh) {
         char journal[4200];
         snprintf(journal, sizeof journal, "%s.journal", out);
@@ -252,7 +273,9 @@ static int prepare_output(const run_args *a, const ds_sweep *s, const char *out,
     }
     ds_store_info info;
     if ((rc = ds_store_open(s, out, a->retry_failed, store, &info, err))) return rc;
-    if (info.created) fprintf(stderr, "distsweep: created %s\n", out);
+    if (info.created && !info.rebuilt) fprintf(stderr, "distsweep: created %s\n", out);
+    if (info.rebuilt)
+        fprintf(stderr, "distsweep: made %s again from its journal (%s.journal)\n", out, out);
     if (info.recovered)
         fprintf(stderr, "distsweep: %s was not closed by its last writer (killed, or stopped by "
                 "a storage failure); recovered\n", out);

@@ -9,9 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define JOURNAL_MAGIC "DSJRNL01"
+#define JOURNAL_MAGIC "DSJRNL02"    /* written */
+#define JOURNAL_MAGIC_V1 "DSJRNL01" /* read: no sweep hash */
 #define RECORD_MAGIC 0x4a52534au
-#define HEADER_SIZE (8 + DS_JOURNAL_CREATED_MAX)
+#define HEADER_V1 (8 + DS_JOURNAL_CREATED_MAX)
+#define HEADER_V2 (HEADER_V1 + 8)
 /* No sane record is larger: 64 lengths x 5 metrics + a 1M-point curve. */
 #define RECORD_MAX ((size_t)64 << 20)
 
@@ -64,11 +66,19 @@ static int slurp(int fd, unsigned char **data, size_t *n) {
     return 0;
 }
 
-/* Parses records from data[HEADER_SIZE..n); returns the end offset of the last
+/* The header size of the journal in data[0..n) (its version), or 0 when it
+ * does not start with a whole header of either version. */
+static size_t header_size(const unsigned char *data, size_t n) {
+    if (n >= HEADER_V2 && memcmp(data, JOURNAL_MAGIC, 8) == 0) return HEADER_V2;
+    if (n >= HEADER_V1 && memcmp(data, JOURNAL_MAGIC_V1, 8) == 0) return HEADER_V1;
+    return 0;
+}
+
+/* Parses records from data[header..n); returns the end offset of the last
  * valid record. */
 static size_t parse_records(const unsigned char *data, size_t n, ds_record **recs,
                             int64_t *n_recs) {
-    size_t off = HEADER_SIZE, cap = 0;
+    size_t off = header_size(data, n), cap = 0;
     *recs = NULL;
     *n_recs = 0;
     while (off + 8 <= n) {
@@ -110,7 +120,7 @@ int ds_journal_read(const char *path, char *created_out, ds_record **recs, int64
         return DS_EXIT_ERROR;
     }
     close(fd);
-    if (n < HEADER_SIZE || memcmp(data, JOURNAL_MAGIC, 8) != 0) {
+    if (!header_size(data, n)) {
         free(data);
         return ds_error_set(err, DS_EXIT_ERROR, "%s: not a distsweep journal", path);
     }
@@ -123,18 +133,34 @@ int ds_journal_read(const char *path, char *created_out, ds_record **recs, int64
     return 0;
 }
 
-static int write_header(int fd, const char *created) {
-    unsigned char h[HEADER_SIZE];
+int ds_journal_identity(const char *path, char *created_out, uint64_t *sweep_hash) {
+    unsigned char h[HEADER_V2];
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return -1;
+    ssize_t got = pread(fd, h, sizeof h, 0);
+    close(fd);
+    if (got < 0 || !header_size(h, (size_t)got)) return -1;
+    memcpy(created_out, h + 8, DS_JOURNAL_CREATED_MAX);
+    created_out[DS_JOURNAL_CREATED_MAX - 1] = 0;
+    if (header_size(h, (size_t)got) != HEADER_V2) return 1;
+    *sweep_hash = 0;
+    for (int i = 0; i < 8; i++) *sweep_hash |= (uint64_t)h[HEADER_V1 + i] << (8 * i);
+    return 0;
+}
+
+static int write_header(int fd, const char *created, uint64_t sweep_hash) {
+    unsigned char h[HEADER_V2];
     memset(h, 0, sizeof h);
     memcpy(h, JOURNAL_MAGIC, 8);
     strncpy((char *)h + 8, created, DS_JOURNAL_CREATED_MAX - 1);
+    for (int i = 0; i < 8; i++) h[HEADER_V1 + i] = (unsigned char)(sweep_hash >> (8 * i));
     if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0) return -1;
     if (write_all(fd, h, sizeof h) < 0) return -1;
     return fsync(fd);
 }
 
-int ds_journal_open(const char *path, const char *created, ds_journal **out, ds_record **recs,
-                    int64_t *n_recs, int *stale_moved, ds_error *err) {
+int ds_journal_open(const char *path, const char *created, uint64_t sweep_hash, ds_journal **out,
+                    ds_record **recs, int64_t *n_recs, int *stale_moved, ds_error *err) {
     unsigned char *data = NULL;
     size_t n = 0;
     ds_journal *j = DS_CALLOC(1, sizeof *j);
@@ -152,7 +178,7 @@ int ds_journal_open(const char *path, const char *created, ds_journal **out, ds_
         journal_error(err, path, "cannot read the journal");
         goto fail;
     }
-    int ours = n >= HEADER_SIZE && memcmp(data, JOURNAL_MAGIC, 8) == 0 &&
+    int ours = header_size(data, n) &&
                strncmp((const char *)data + 8, created, DS_JOURNAL_CREATED_MAX - 1) == 0;
     if (n > 0 && !ours) {
         /* A journal of an earlier result file (moved or deleted by hand):
@@ -174,7 +200,7 @@ int ds_journal_open(const char *path, const char *created, ds_journal **out, ds_
         n = 0;
     }
     if (n == 0) {
-        if (write_header(j->fd, created) < 0) {
+        if (write_header(j->fd, created, sweep_hash) < 0) {
             journal_error(err, path, "cannot write the journal");
             goto fail;
         }

@@ -9,8 +9,13 @@
  * length or checksum and cut off when the journal is reopened.
  *
  * File format (native little-endian, x86-64/aarch64):
- *   header  : "DSJRNL01" (8 bytes) | created (48 bytes, NUL-padded): the
- *             `created` root attribute of the result file it belongs to
+ *   header  : "DSJRNL02" (8 bytes) | created (48 bytes, NUL-padded): the
+ *             `created` root attribute of the result file it belongs to |
+ *             uint64 sweep_hash: the file's sweep hash (src/sweep.h), so that
+ *             a damaged result file can be rebuilt from its journal for the
+ *             same sweep only (src/store.h, ds_store_rebuild_source). Journals
+ *             of version 1 ("DSJRNL01", no hash) are still read and appended
+ *             to; they cannot rebuild a file.
  *   record* : uint32 magic 0x4a52534a | uint32 n (payload bytes) | payload[n]
  *             | uint64 FNV-1a-64 of the payload
  *   payload : ds_record_encode (src/record.h)
@@ -29,20 +34,27 @@
 typedef struct ds_journal ds_journal;
 
 /* Opens (creating if absent) the journal at path for appending, for the
- * result file whose `created` attribute is `created`. Reads every valid
+ * result file whose `created` attribute is `created` and whose sweep hash is
+ * sweep_hash (written into a new journal's header). Reads every valid
  * record into *recs and *n_recs (caller frees each with ds_record_free, then the
  * array), cuts off a torn tail. A journal that belongs to another result file
  * (different `created`) is renamed to PATH.stale-UNIXTIME and a new one is
  * started; *stale_moved is then 1. Errors: cannot open/read/write ->
  * DS_EXIT_STORAGE, naming the journal and the cause. */
-int ds_journal_open(const char *path, const char *created, ds_journal **out, ds_record **recs,
-                    int64_t *n_recs, int *stale_moved, ds_error *err);
+int ds_journal_open(const char *path, const char *created, uint64_t sweep_hash, ds_journal **out,
+                    ds_record **recs, int64_t *n_recs, int *stale_moved, ds_error *err);
 
 /* Appends the encoded records (written with one write() call), then fsyncs.
  * A failed write or fsync -> DS_EXIT_STORAGE; a partial write is cut off. */
 int ds_journal_append(ds_journal *j, const ds_record *recs, int n, ds_error *err);
 
 void ds_journal_close(ds_journal *j);
+
+/* The header of the journal at path, read only: its `created` (into
+ * created_out[DS_JOURNAL_CREATED_MAX]) and sweep hash. Returns 0, 1 for a
+ * version-1 journal (no hash; *sweep_hash untouched), -1 when there is no
+ * readable journal header. */
+int ds_journal_identity(const char *path, char *created_out, uint64_t *sweep_hash);
 
 /* Reads every valid record of the journal at path without modifying it (for
  * tests and tools). Returns 0, or 1 with err set. */

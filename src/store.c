@@ -113,6 +113,10 @@ int ds_store_probe_path(const char *path, ds_store_probe *p, ds_error *err) {
         ds_error_set(err, DS_EXIT_USAGE, "%s: exists but is not readable and writable", path);
         goto done;
     }
+    /* from here on a refusal of a regular, readable and writable file marks
+     * it damaged: ours, if a journal of this sweep is beside it
+     * (ds_store_journal_of_sweep) */
+    p->damaged = 1;
     if (H5Fis_hdf5(path) <= 0) {
         ds_error_set(err, DS_EXIT_USAGE,
                      "%s: exists and is not an HDF5 file; refusing to touch it (choose another "
@@ -153,6 +157,7 @@ int ds_store_probe_path(const char *path, ds_store_probe *p, ds_error *err) {
     char *format = ds_h5_attr_string(f, ds_attr_name(DS_A_FORMAT));
     int ours = format && !strcmp(format, DS_FORMAT_NAME);
     free(format);
+    p->damaged = 0; /* readable: a foreign file or another format version is whole */
     if (!ours) {
         ds_error_set(err, DS_EXIT_USAGE,
                      "%s: an HDF5 file that is not a distsweep result file (no "
@@ -182,6 +187,7 @@ int ds_store_probe_path(const char *path, ds_store_probe *p, ds_error *err) {
         H5Dclose(d);
     }
     if (!p->sweep_yaml || d < 0) {
+        p->damaged = 1;
         ds_error_set(err, DS_EXIT_USAGE, "%s: distsweep result file without sweep_yaml or /seeds",
                      path);
         goto done;
@@ -259,6 +265,31 @@ int ds_store_move_aside(const char *path, char *moved_to, size_t n, ds_error *er
                                 strerror(errno));
     }
     snprintf(moved_to, n, "%s", target);
+    return 0;
+}
+
+int ds_store_journal_of_sweep(const char *path, const ds_sweep *s) {
+    char jpath[4200], created[DS_JOURNAL_CREATED_MAX];
+    uint64_t hash = 0;
+    snprintf(jpath, sizeof jpath, "%s.journal", path);
+    return ds_journal_identity(jpath, created, &hash) == 0 && hash == s->yaml_hash;
+}
+
+int ds_store_set_damaged_aside(const char *path, char *moved_to, size_t n, ds_error *err) {
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
+    struct stat st;
+    for (int k = 0;; k++) {
+        if (k == 0) snprintf(moved_to, n, "%s.damaged-%s", path, ts);
+        else snprintf(moved_to, n, "%s.damaged-%s-%d", path, ts, k);
+        if (stat(moved_to, &st) != 0) break;
+    }
+    if (rename(path, moved_to) != 0)
+        return ds_error_set(err, DS_EXIT_ERROR, "cannot move %s to %s: %s", path, moved_to,
+                            strerror(errno));
     return 0;
 }
 
@@ -429,8 +460,10 @@ fail:
 }
 
 /* Writes a complete new result file at tmp_path; sets created to its
- * `created` attribute. */
-static int create_file(const ds_sweep *s, const char *tmp_path, char *created, ds_error *err) {
+ * `created` attribute: given_created when not NULL (a file rebuilt from its
+ * journal takes the journal's, so that the journal is its own), else now. */
+static int create_file(const ds_sweep *s, const char *tmp_path, const char *given_created,
+                       char *created, ds_error *err) {
     hid_t f = -1, fapl = -1, g = -1, sp = -1, d = -1, dcpl = -1;
     int rc = DS_EXIT_ERROR;
     int N = s->n_scales;
@@ -439,7 +472,8 @@ static int create_file(const ds_sweep *s, const char *tmp_path, char *created, d
     DS_H5_TRY(fapl = latest_fapl());
     DS_H5_TRY(f = H5Fcreate(tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl));
 
-    ds_iso8601_now(created, DS_JOURNAL_CREATED_MAX);
+    if (given_created) snprintf(created, DS_JOURNAL_CREATED_MAX, "%s", given_created);
+    else ds_iso8601_now(created, DS_JOURNAL_CREATED_MAX);
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)s->yaml_hash);
     {
         const char *value[DS_N_ROOT_ATTRS] = {
@@ -898,12 +932,19 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
         st->rowbuf = DS_MALLOC(w);
     }
 
+    snprintf(jpath, sizeof jpath, "%s.journal", path);
     if (stat(path, &sb) != 0) {
         /* Build the whole file under a temporary name, then rename: a crash
-         * never leaves a half-made result file. */
+         * never leaves a half-made result file. A journal of this sweep
+         * beside a missing file (one damaged and moved aside, or deleted by
+         * hand) rebuilds it: the new file takes the journal's `created`, so
+         * the journal is its own and every run in it is restored below. */
+        char jcreated[DS_JOURNAL_CREATED_MAX];
+        uint64_t jhash = 0;
+        info->rebuilt = ds_journal_identity(jpath, jcreated, &jhash) == 0 && jhash == s->yaml_hash;
         doing = "create the result file";
         snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        if (create_file(s, tmp, created, err)) {
+        if (create_file(s, tmp, info->rebuilt ? jcreated : NULL, created, err)) {
             unlink(tmp);
             goto fail;
         }
@@ -997,13 +1038,13 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
     doing = "read the result file";
     if (cache_spaces(st, err)) goto fail;
 
-    snprintf(jpath, sizeof jpath, "%s.journal", path);
     doing = NULL; /* the journal's messages name the journal */
-    if (ds_journal_open(jpath, created, &st->journal, &recs, &n_recs, &info->stale_journal, err))
+    if (ds_journal_open(jpath, created, s->yaml_hash, &st->journal, &recs, &n_recs, &info->stale_journal, err))
         goto fail;
-    if (s->seeds.adaptive.enabled) {
-        /* A journal record past the axis: the axis grew (adaptive round) but
-         * the extension never reached the disk. Grow it again, or the run
+    if (s->seeds.adaptive.enabled || info->rebuilt) {
+        /* A journal record past the axis: the axis grew (an adaptive round,
+         * or seeds added to the file being rebuilt) but the extension never
+         * reached the disk, or the file is new. Grow it again, or the run
          * would be lost. */
         int64_t need = st->n_seeds;
         for (int64_t k = 0; k < n_recs; k++)

@@ -29,6 +29,9 @@ typedef struct {
     int64_t n_seeds;     /* length of its seed axis */
     uint64_t sweep_hash; /* its sweep_hash attribute */
     char *sweep_yaml;    /* its sweep_yaml attribute (malloc'd; free with ds_store_probe_free) */
+    int damaged;         /* refused as unreadable: not HDF5 (a torn superblock), an HDF5 file
+                            that cannot be opened or whose metadata cannot be read, or one of
+                            ours without its sweep; never set for a whole foreign file */
 } ds_store_probe;
 
 /* Checks the output path before anything runs, touching nothing: the
@@ -52,6 +55,16 @@ void ds_store_unlock(int fd);
  * (never deletes anything). Sets *moved_to to the new name of PATH. */
 int ds_store_move_aside(const char *path, char *moved_to, size_t n, ds_error *err);
 
+/* 1 when PATH.journal is a journal of sweep s (its header's sweep hash is
+ * s's: src/journal.h, version 2), so that a damaged or missing PATH can be
+ * rebuilt from it (ds_store_open); else 0. Reads only. */
+int ds_store_journal_of_sweep(const char *path, const ds_sweep *s);
+
+/* Renames the damaged result file PATH (ds_store_probe.damaged) to
+ * PATH.damaged-<UTC timestamp>[-k], kept for inspection; the journal,
+ * checkpoints and models stay. Sets *moved_to. Errors -> code 1. */
+int ds_store_set_damaged_aside(const char *path, char *moved_to, size_t n, ds_error *err);
+
 typedef struct ds_store ds_store;
 
 /* What ds_store_open did, for the log. */
@@ -65,9 +78,13 @@ typedef struct {
     int64_t reset;      /* runs marked done/diverged without data nor a journal record:
                            back to pending, they run again */
     int stale_journal;  /* a journal of another file was moved aside */
+    int rebuilt;        /* the file was missing and was made again from a journal of this
+                           sweep (its runs are counted in replayed) */
 } ds_store_info;
 
-/* Opens the result file for sweep s at path, creating it if absent. The
+/* Opens the result file for sweep s at path, creating it if absent (from
+ * PATH.journal when that is a journal of sweep s: the new file takes the
+ * journal's `created`, and its seed axis grows to hold every record). The
  * caller has probed the path and accepted the stored sweep (same definition,
  * or the same with a larger seeds.count). The axis has at least seeds.count
  * seeds; an adaptive sweep's may be longer (and is grown to hold every

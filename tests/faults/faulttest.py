@@ -342,6 +342,62 @@ def sc_repair(work):
     same(ref, out, "trained again")
 
 
+def sc_rebuild(work):
+    """A result file damaged on disk (a torn superblock, as a power loss mid-write can
+    leave it; a file cut short) or deleted is made again from its journal: every finished
+    run restored bit for bit, none trained again, the damaged file kept aside. A damaged
+    file whose journal belongs to another sweep is refused and left untouched."""
+    yaml = sweep(work)
+    ref = reference(work, yaml)
+
+    def zero_head(path):  # the superblock and the first metadata blocks
+        with open(path, "r+b") as f:
+            f.write(b"\0" * 4096)
+
+    def cut_half(path):
+        os.truncate(path, os.path.getsize(path) // 2)
+
+    for what, damage in (("torn superblock", zero_head), ("cut in half", cut_half),
+                         ("deleted", os.unlink)):
+        d = os.path.join(work, what.replace(" ", "-"))
+        os.makedirs(d)
+        out = os.path.join(d, "s.h5")
+        p = ds([yaml, "-o", out, "--quiet"], 2)
+        check(p.returncode == 0, f"{what}: first run: {p.stderr[-800:]}")
+        wall = load_wall(out)
+        damage(out)
+        q = ds([yaml, "-o", out, "--quiet"], 2)
+        check(q.returncode == 0, f"{what}: rebuild: exit {q.returncode}: {q.stderr[-1500:]}")
+        check("again from its journal" in q.stderr and f"restored {ref['runs/status'].size} run(s)" in q.stderr,
+              f"{what}: no rebuild message: {q.stderr[-800:]}")
+        check("0 run(s) stored now" in q.stderr, f"{what}: a run was trained again: {q.stderr[-800:]}")
+        kept = [f for f in os.listdir(d) if f.startswith("s.h5.damaged-")]
+        check(len(kept) == (0 if damage is os.unlink else 1), f"{what}: damaged file kept as {kept}")
+        if q.returncode == 0:
+            same(ref, out, what)
+            check(np.array_equal(load_wall(out), wall), f"{what}: wall times differ: a run ran again")
+
+    # the journal of another sweep (another lr, so another hash) cannot rebuild it
+    d = os.path.join(work, "other-sweep")
+    os.makedirs(d)
+    out = os.path.join(d, "s.h5")
+    p = ds([yaml, "-o", out, "--quiet"])
+    check(p.returncode == 0, p.stderr[-800:])
+    zero_head(out)
+    before = sorted(os.listdir(d)), open(out, "rb").read()
+    other = sweep(work, **{"lr: 3.0e-3": "lr: 2.0e-3"})
+    q = ds([other, "-o", out, "--quiet"])
+    check(q.returncode == 2 and "cannot be rebuilt" in q.stderr and "not an HDF5 file" in q.stderr,
+          f"another sweep's damaged file: exit {q.returncode}: {q.stderr[-800:]}")
+    check((sorted(os.listdir(d)), open(out, "rb").read()) == before,
+          "a refused damaged file or its directory was changed")
+
+
+def load_wall(path):
+    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+        return f["runs/wall_s"][()]
+
+
 SCENARIOS = {k[3:]: v for k, v in globals().items() if k.startswith("sc_")}
 
 

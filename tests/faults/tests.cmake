@@ -1,12 +1,13 @@
 # faults: storage failures on real file systems (tests/faults/faulttest.py): a
 # full tmpfs at many sizes, an ext4 file system turning read-only mid-sweep, a
-# journal on a full tmpfs, a result file whose done run lost its metrics. Each
+# journal on a full tmpfs, a result file whose done run lost its metrics, a
+# result file torn, cut short or deleted and rebuilt from its journal. Each
 # checks exit 4, one clear message, no run marked failed, and a resume that is
 # bit-identical to an uninterrupted sweep. Mounting needs root: without it
 # the scenario says "skipped" and why (exit 77).
 set(DS_FAULTTEST ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/faulttest.py
   --bin $<TARGET_FILE:distsweep> --mpiexec ${MPIEXEC_EXECUTABLE} --src ${CMAKE_SOURCE_DIR})
-foreach(sc disk_full readonly journal repair)
+foreach(sc disk_full readonly journal repair rebuild)
   add_test(NAME faults.${sc} COMMAND ${DS_FAULTTEST} ${sc})
   set_tests_properties(faults.${sc} PROPERTIES LABELS "faults;integration" TIMEOUT 600
     ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1" RUN_SERIAL TRUE

@@ -78,8 +78,9 @@ def journal(path):
     out = []
     with open(path, "rb") as f:
         data = f.read()
-    assert data[:8] == b"DSJRNL01", "journal magic"
-    off = 8 + 48
+    # src/journal.h: version 2 adds the sweep hash (8 bytes) to version 1's header
+    assert data[:8] in (b"DSJRNL01", b"DSJRNL02"), "journal magic"
+    off = 8 + 48 + (8 if data[:8] == b"DSJRNL02" else 0)
     while off + 8 <= len(data):
         magic, n = struct.unpack_from("<II", data, off)
         if magic != 0x4A52534A or off + 16 + n > len(data):

@@ -131,7 +131,7 @@ int main(void) {
         ds_record *old;
         int64_t nold;
         if (ds_journal_read(jpath, created, &old, &nold, &e)) _exit(9);
-        if (ds_journal_open(jpath, created, &j, &recs, &n, &stale, &e)) _exit(9);
+        if (ds_journal_open(jpath, created, 0, &j, &recs, &n, &stale, &e)) _exit(9);
         r = rec_for(0, 2);
         r.t_stored = 1.0;
         if (ds_journal_append(j, &r, 1, &e)) _exit(9);
@@ -190,15 +190,50 @@ int main(void) {
     /* shrinking is refused */
     CHECK(ds_store_open(s4, path, 0, &st, &info, &err) == DS_EXIT_USAGE);
 
-    /* a journal of another file is moved aside, never replayed */
+    /* a journal of another file (another `created`; here of another sweep too)
+     * is moved aside, never replayed */
     snprintf(path2, sizeof path2, "%s/other.h5", dir);
     snprintf(j2, sizeof j2, "%s.journal", path2);
-    snprintf(cmd, sizeof cmd, "cp %s %s", jpath, j2);
-    CHECK(system(cmd) == 0);
+    {
+        ds_journal *j = NULL;
+        ds_record *recs = NULL;
+        int64_t n = 0;
+        int stale = 0;
+        ds_error e = {0};
+        CHECK(ds_journal_open(j2, "2020-01-01T00:00:00Z", s4->yaml_hash ^ 1, &j, &recs, &n, &stale, &e) == 0);
+        ds_journal_close(j);
+        free(recs);
+    }
+    CHECK(!ds_store_journal_of_sweep(path2, s4));
     CHECK_MSG(ds_store_open(s4, path2, 0, &st, &info, &err) == 0, "%s", err.msg);
-    CHECK(info.created && info.stale_journal && info.replayed == 0);
+    CHECK(info.created && !info.rebuilt && info.stale_journal && info.replayed == 0);
     CHECK(ds_store_count(st, -1, DS_RUN_DONE) == 0);
     CHECK(ds_store_close(st, &err) == 0);
+
+    /* a missing file beside a journal of this sweep is made again from it:
+     * every run of the journal restored (src/store.h, ds_store_open) */
+    {
+        char path3[512], j3[560];
+        snprintf(path3, sizeof path3, "%s/again.h5", dir);
+        snprintf(j3, sizeof j3, "%s.journal", path3);
+        snprintf(cmd, sizeof cmd, "cp %s %s", jpath, j3);
+        CHECK(system(cmd) == 0);
+        CHECK(ds_store_journal_of_sweep(path3, s4));
+        CHECK_MSG(ds_store_open(s4, path3, 0, &st, &info, &err) == 0, "%s", err.msg);
+        CHECK(info.created && info.rebuilt && !info.stale_journal && info.replayed > 0);
+        if (!st) return 1;
+        int64_t done_again = ds_store_count(st, -1, DS_RUN_DONE) + ds_store_count(st, -1, DS_RUN_DIVERGED);
+        /* the original holds 6 seeds now (extended above): so must the rebuilt one */
+        int64_t n_again = ds_store_n_seeds(st);
+        CHECK(ds_store_close(st, &err) == 0);
+        CHECK_MSG(ds_store_open(s6, path, 0, &st, &info, &err) == 0, "%s", err.msg);
+        if (!st) return 1;
+        CHECK(n_again == ds_store_n_seeds(st));
+        int64_t done_orig = ds_store_count(st, -1, DS_RUN_DONE) + ds_store_count(st, -1, DS_RUN_DIVERGED);
+        CHECK(ds_store_close(st, &err) == 0);
+        CHECK_MSG(done_again == done_orig && done_orig > 0, "rebuilt %lld of %lld finished runs",
+                  (long long)done_again, (long long)done_orig);
+    }
 
     /* move aside keeps everything */
     char moved[512];
