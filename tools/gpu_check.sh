@@ -7,13 +7,16 @@
 # summary; exits 1 when a test failed (a benchmark that fails is reported,
 # not fatal). About 4 minutes on an H100 with a warm machine.
 #
-# Usage: tools/gpu_check.sh [ARCHIVE] [OUTDIR]   (defaults .gpu/bundle.tar.xz, ./gpu-check)
+# Usage: tools/gpu_check.sh [ARCHIVE] [OUTDIR] [vs-torch|vs-torch-quick]
+#   (defaults .gpu/bundle.tar.xz, ./gpu-check). vs-torch also runs
+#   tools/bench/bench_gpu_vs_torch.sh (7 more minutes; -quick: 3) into OUTDIR/vs-torch.
 # The tf32/bf16 runs set DISTSWEEP_CUDA_UNVERIFIED_PRECISION=1: they are the
 # verification that src/backend.c waits for (docs/cuda.md, "Precision").
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 archive=${1:-.gpu/bundle.tar.xz}
 out=${2:-gpu-check}
+vs=${3:-}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 dir=$(mktemp -d)
@@ -64,6 +67,12 @@ for s in 0 2 4; do
 done
 bench "cpu scale 0 fp32 pack 1" --backend cpu --scale 0 --pack 1 --steps 2 --warmup-steps 1
 rm -f "$out/bench.one"
+case $vs in
+  vs-torch) tools/bench/bench_gpu_vs_torch.sh "$dir/bin/distsweep" "$out/vs-torch" | tee -a "$summary" ;;
+  vs-torch-quick) tools/bench/bench_gpu_vs_torch.sh --quick "$dir/bin/distsweep" "$out/vs-torch" | tee -a "$summary" ;;
+  "") ;;
+  *) echo "gpu_check: unknown third argument '$vs' (vs-torch or vs-torch-quick)" | tee -a "$summary" ;;
+esac
 rm -rf "$dir"
 echo "gpu_check: $fails test(s) failed" | tee -a "$summary"
 [ "$fails" -eq 0 ]

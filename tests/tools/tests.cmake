@@ -17,3 +17,11 @@ add_test(NAME tools.gpu_check_smoke
   COMMAND ${CMAKE_SOURCE_DIR}/tests/tools/gpu_check_smoke.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
 set_tests_properties(tools.gpu_check_smoke PROPERTIES LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 300
   ENVIRONMENT "${DS_TEST_OMP_ENV}")
+
+# the GPU-vs-PyTorch benchmark's plumbing on the CPU (tools/bench/bench_gpu_vs_torch.sh --tiny)
+# and bench_torch_gpu.py --check: vmap over seeds trains each seed as training it alone does
+add_test(NAME tools.bench_gpu_vs_torch_smoke
+  COMMAND ${CMAKE_SOURCE_DIR}/tests/tools/bench_gpu_vs_torch_smoke.sh ${CMAKE_SOURCE_DIR}
+          ${CMAKE_BINARY_DIR} ${DS_PYTHON})
+set_tests_properties(tools.bench_gpu_vs_torch_smoke PROPERTIES LABELS "integration;python"
+  SKIP_RETURN_CODE 77 TIMEOUT 300)
