@@ -28,7 +28,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from procutil import SWEEP_ENV, check, failures  # noqa: E402
+from procutil import JOURNAL_HEADER, SWEEP_ENV, check, failures  # noqa: E402
 
 ENV = dict(SWEEP_ENV)
 ENV.pop("DISTSWEEP_HDF5_DIAG", None)
@@ -240,7 +240,7 @@ def sc_readonly(work):
             t0 = time.time()
             while proc.poll() is None and time.time() - t0 < 120:
                 j = out + ".journal"
-                if os.path.exists(j) and os.path.getsize(j) > 56:
+                if os.path.exists(j) and os.path.getsize(j) > JOURNAL_HEADER:
                     break
                 time.sleep(0.02)
             running = proc.poll() is None

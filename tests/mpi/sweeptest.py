@@ -24,7 +24,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from procutil import SWEEP_ENV, check, children, failures  # noqa: E402
+from procutil import JOURNAL_HEADER, SWEEP_ENV, check, children, failures  # noqa: E402
 
 ENV = dict(SWEEP_ENV)
 SEED_AXIS = ["runs/status", "runs/attempts", "runs/steps_done", "runs/final_loss", "runs/id_em",
@@ -284,7 +284,7 @@ def sc_sigint_twice(work):
     # once the first pack (2 s) is stored: a fixed sleep raced a loaded machine
     t0 = time.time()
     while p.poll() is None and time.time() - t0 < 60 and not (
-            os.path.exists(out + ".journal") and os.path.getsize(out + ".journal") > 56):
+            os.path.exists(out + ".journal") and os.path.getsize(out + ".journal") > JOURNAL_HEADER):
         time.sleep(0.02)
     time.sleep(0.2)  # past the two flushes that follow the journal append
     p.send_signal(signal.SIGINT)

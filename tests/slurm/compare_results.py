@@ -35,10 +35,11 @@ with h5py.File(ref_path or got_path, "r") as ref, h5py.File(got_path, "r") as go
         bad.append(f"runs/status: not all finished: {status.tolist()}")
     seeds = got["seeds"][()]
 
-# Journal (src/journal.h): 56-byte header, then records magic u32 | n u32 | payload | u64;
+# Journal (src/journal.h): a 64-byte header (version 2; 56 bytes in version 1), then records
+# magic u32 | n u32 | payload | u64;
 # payload starts with int32 scale, status, attempts, rank, n_len, n_curve | int64 seed.
 data = open(got_path + ".journal", "rb").read()
-off, keys = 56, []
+off, keys = (64 if data[:8] == b"DSJRNL02" else 56), []
 while off + 8 <= len(data):
     magic, n = struct.unpack_from("<II", data, off)
     if magic != 0x4A52534A:

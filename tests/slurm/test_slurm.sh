@@ -144,12 +144,12 @@ echo "test_slurm: job $a: uninterrupted sweep complete"
 
 # 2. Warning signal mid-sweep, then requeue and resume.
 b=$(sbatch "${opts[@]}" "$script" tiny.yaml -o b.h5)
-# Wait until the first runs reached the journal (56-byte header + records): the signal then
+# Wait until the first runs reached the journal (64-byte header, src/journal.h, + records): the signal then
 # finds finished runs, runs in training and runs not started.
 t0=$SECONDS
 while :; do
     size=$(stat -c %s b.h5.journal 2>/dev/null || echo 0)
-    [ "$size" -gt 56 ] && break
+    [ "$size" -gt 64 ] && break
     [ $((SECONDS - t0)) -lt 120 ] || fail "job $b stored no run in 120 s (state $(job_field "$b" JobState))"
     sleep 0.2
 done
@@ -183,7 +183,7 @@ echo "test_slurm: job $c: sweep-file error, exit 2, not requeued"
 # 4. scancel mid-sweep: the job ends, is not requeued; resubmitting resumes it.
 d=$(sbatch "${opts[@]}" "$script" tiny.yaml -o d.h5)
 t0=$SECONDS
-while [ "$(stat -c %s d.h5.journal 2>/dev/null || echo 0)" -le 56 ]; do
+while [ "$(stat -c %s d.h5.journal 2>/dev/null || echo 0)" -le 64 ]; do
     [ $((SECONDS - t0)) -lt 120 ] || fail "job $d stored no run in 120 s (state $(job_field "$d" JobState))"
     sleep 0.2
 done
