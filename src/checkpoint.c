@@ -35,6 +35,13 @@ static void r(ckfile *c, void *p, size_t n) {
     else c->h = ds_fnv1a64(p, n, c->h);
 }
 
+/* The sweep hash folded to the 32-bit word after the version; never 0,
+ * which marks a file written before the tag existed. */
+static uint32_t sweep_tag(uint64_t h) {
+    uint32_t t = (uint32_t)(h ^ (h >> 32));
+    return t ? t : 1;
+}
+
 int ds_ckpt_save(const char *path, const ds_model *m, const ds_ckpt_state *st, ds_error *err) {
     int rc = DS_EXIT_ERROR, R = m->cfg.R;
     size_t P = m->P;
@@ -47,7 +54,7 @@ int ds_ckpt_save(const char *path, const ds_model *m, const ds_ckpt_state *st, d
         goto done;
     }
     if (fwrite(DS_CKPT_MAGIC, 1, 8, c.f) != 8) c.bad = 1, c.err_no = errno;
-    uint32_t ver[2] = {DS_CKPT_VERSION, 0};
+    uint32_t ver[2] = {DS_CKPT_VERSION, sweep_tag(st->sweep_hash)};
     w(&c, ver, sizeof ver);
     int64_t hd[H_N] = {m->cfg.d, m->cfg.L, m->cfg.V, m->cfg.H, R, (int64_t)P, st->batch, st->context,
                        st->steps, st->step, st->n_curve, st->curve_cap};
@@ -107,6 +114,13 @@ int ds_ckpt_load(const char *path, ds_model *m, ds_ckpt_state *st, ds_error *err
     if (c.bad || ver[0] != DS_CKPT_VERSION) {
         ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: format version %u, this build reads %d",
                      path, c.bad ? 0 : ver[0], DS_CKPT_VERSION);
+        goto done;
+    }
+    if (ver[1] && ver[1] != sweep_tag(st->sweep_hash)) {
+        ds_error_set(err, DS_EXIT_ERROR,
+                     "checkpoint %s: made with other hyperparameters (sweep hash tag %08x in the "
+                     "file, %08x here): remove it or train from scratch", path, ver[1],
+                     sweep_tag(st->sweep_hash));
         goto done;
     }
     int64_t hd[H_N];

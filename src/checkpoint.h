@@ -1,7 +1,9 @@
 /* checkpoint: one binary file holding everything needed to resume a pack.
  *
  * Owns the on-disk format (docs/engine.md): magic "DSCKPT01", format version,
- * the identity of the pack (d, L, V, H, R, P, batch, context, steps, the R
+ * a 32-bit tag of the sweep's hash (the word after the version; 0 in files
+ * written before it, which are not checked), the identity of the pack (d, L,
+ * V, H, R, P, batch, context, steps, the R
  * seeds), the training position (next step; the data position is a pure
  * function of it), wall time so far, per-replica active flags, last losses,
  * the partial loss window and the loss curve so far, then parameters and the
@@ -24,6 +26,7 @@
 typedef struct {
     int batch, context;
     int64_t steps;        /* train.steps (the schedule's length) */
+    uint64_t sweep_hash;  /* the sweep's yaml_hash (src/sweep.h): every other hyperparameter */
     const int64_t *seeds;
     int64_t step;         /* steps done = next step to run */
     double wall_s;        /* training wall time accumulated so far */
@@ -41,7 +44,8 @@ typedef struct {
 int ds_ckpt_save(const char *path, const ds_model *m, const ds_ckpt_state *st, ds_error *err);
 
 /* Reads path into m and st. st's identity fields (batch, context, steps,
- * seeds, curve_cap) and m's shape must match the file's; otherwise, or on a
+ * seeds, curve_cap, the sweep hash's tag where the file has one) and m's
+ * shape must match the file's; otherwise, or on a
  * wrong magic, version, size or checksum, returns DS_EXIT_ERROR with err
  * saying what differs, and m and st are unchanged. */
 int ds_ckpt_load(const char *path, ds_model *m, ds_ckpt_state *st, ds_error *err);

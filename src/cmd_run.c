@@ -216,11 +216,15 @@ static int prepare_output(const run_args *a, const ds_sweep *s, const char *out,
      * journal belongs to this sweep is rebuilt from the journal: nothing
      * finished is lost. Without such a journal it is refused, untouched. */
     int rebuild = rc && probe.damaged && !a->fresh && ds_store_journal_of_sweep(out, s);
-    if (rc && probe.damaged && !a->fresh && !rebuild) {
+    char jpath[4200];
+    struct stat jst;
+    snprintf(jpath, sizeof jpath, "%s.journal", out);
+    if (rc && probe.damaged && !a->fresh && !rebuild && stat(jpath, &jst) == 0) {
+        /* say why the journal beside it does not help */
         size_t len = strlen(err->msg);
         snprintf(err->msg + len, sizeof err->msg - len,
-                 " (it cannot be rebuilt: %s.journal is missing, of another sweep, or from a "
-                 "version without the sweep's hash)", out);
+                 " (it cannot be rebuilt from %.900s: a journal of another sweep, or from a "
+                 "version without the sweep's hash)", jpath);
     }
     if (rc && !rebuild && !(a->fresh && probe.exists)) return rc; /* --fresh moves even a foreign file aside */
     /* the probe's reason without its advice ("; refusing to touch it ...") */

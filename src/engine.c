@@ -83,7 +83,8 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
         last[r] = NAN;
     }
     for (int i = 0; i < R * curve_cap; i++) curve[i] = NAN;
-    ds_ckpt_state st = {.batch = B, .context = ctx, .steps = tr->steps, .seeds = seeds,
+    ds_ckpt_state st = {.batch = B, .context = ctx, .steps = tr->steps,
+                        .sweep_hash = s->yaml_hash, .seeds = seeds,
                         .step = 0, .wall_s = 0, .n_curve = 0, .curve_cap = curve_cap,
                         .active = active, .last_loss = last, .window = window, .curve = curve};
 

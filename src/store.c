@@ -78,6 +78,27 @@ static int dir_of(const char *path, char *dir, size_t n) {
     return 0;
 }
 
+/* 0 when dataset `name` of f opens and reads back whole (into a scratch
+ * buffer, in its own type), -1 otherwise. */
+static int read_back(hid_t f, const char *name) {
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), t = -1, sp = -1;
+    int rc = -1;
+    void *buf = NULL;
+    if (d < 0) goto done;
+    if ((t = H5Dget_type(d)) < 0 || (sp = H5Dget_space(d)) < 0) goto done;
+    hssize_t n = H5Sget_simple_extent_npoints(sp);
+    size_t sz = H5Tget_size(t);
+    if (n < 0 || !sz) goto done;
+    buf = DS_MALLOC((size_t)(n ? n : 1) * sz);
+    if (n == 0 || H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0) rc = 0;
+done:
+    free(buf);
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    if (d >= 0) H5Dclose(d);
+    return rc;
+}
+
 int ds_store_probe_path(const char *path, ds_store_probe *p, ds_error *err) {
     memset(p, 0, sizeof *p);
     int rc = DS_EXIT_USAGE;
@@ -157,7 +178,10 @@ int ds_store_probe_path(const char *path, ds_store_probe *p, ds_error *err) {
     char *format = ds_h5_attr_string(f, ds_attr_name(DS_A_FORMAT));
     int ours = format && !strcmp(format, DS_FORMAT_NAME);
     free(format);
-    p->damaged = 0; /* readable: a foreign file or another format version is whole */
+    /* A file without the format attribute stays "damaged": a foreign HDF5
+     * file is never rebuilt, because only ours has a journal of this sweep
+     * beside it (ds_store_journal_of_sweep), and it is moved aside, never
+     * deleted. A file of another format version is whole. */
     if (!ours) {
         ds_error_set(err, DS_EXIT_USAGE,
                      "%s: an HDF5 file that is not a distsweep result file (no "
@@ -167,6 +191,7 @@ int ds_store_probe_path(const char *path, ds_store_probe *p, ds_error *err) {
     }
     int version = -1;
     if (ds_h5_attr_int(f, ds_attr_name(DS_A_FORMAT_VERSION), &version) < 0) version = -1;
+    p->damaged = version < 0; /* no readable version: ours, damaged */
     if (version != DS_FORMAT_VERSION) {
         ds_error_set(err, DS_EXIT_USAGE,
                      "%s: distsweep result file of format_version %d; this build writes %d", path,
@@ -186,12 +211,25 @@ int ds_store_probe_path(const char *path, ds_store_probe *p, ds_error *err) {
         if (sp >= 0) H5Sclose(sp);
         H5Dclose(d);
     }
+    p->damaged = 1; /* ours from here on: a refusal means damage */
     if (!p->sweep_yaml || d < 0) {
-        p->damaged = 1;
         ds_error_set(err, DS_EXIT_USAGE, "%s: distsweep result file without sweep_yaml or /seeds",
                      path);
         goto done;
     }
+    /* Every seed-axis dataset must read back (the open reads them all, and
+     * a damaged metadata block fails its checksum there, too late to rebuild).
+     * Damaged raw values are not caught here: the open's comparison with the
+     * journal rewrites them. */
+    for (int i = 0; i < DS_N_SEED_DS; i++) {
+        const char *name = ds_seed_dataset_at(i)->path;
+        if (!ds_seed_dataset_at(i)->required && H5Lexists(f, name, H5P_DEFAULT) <= 0) continue;
+        if (read_back(f, name)) {
+            ds_error_set(err, DS_EXIT_USAGE, "%s: dataset %s cannot be read (damaged?)", path, name);
+            goto done;
+        }
+    }
+    p->damaged = 0;
     rc = 0;
     goto done;
 h5fail:

@@ -4,6 +4,7 @@
 """
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -71,6 +72,17 @@ with tempfile.TemporaryDirectory() as d:
             break
     out, err = proc.communicate(timeout=300)
     check(proc.returncode == 3 and os.path.exists(ck), f"interrupt: rc {proc.returncode}, {err}")
+    # the checkpoint of another learning rate (another sweep hash) is refused, untouched
+    other = os.path.join(d, "other-lr.yaml")
+    with open(smoke) as f:
+        text = f.read()
+    with open(other, "w") as f:
+        f.write(re.sub(r"lr: [0-9.e-]+", "lr: 1.0e-4", text, count=1))
+    before = open(ck, "rb").read()
+    o = run("train", other, *args[2:], "--checkpoint", ck)
+    check(o.returncode == 1 and "made with other hyperparameters" in o.stderr,
+          f"another sweep's checkpoint: rc {o.returncode}: {o.stderr[-300:]}")
+    check(open(ck, "rb").read() == before, "a refused checkpoint was modified")
     resumed = run(*args, "--checkpoint", ck)
     straight = run(*args)
     check(resumed.returncode == 0 and straight.returncode == 0, "resume/straight rc")

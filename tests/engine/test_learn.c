@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
     float last, *curve = malloc(sizeof(float) * cap);
     double win;
     ds_ckpt_state st = {.batch = s->train.batch, .context = s->train.context, .steps = s->train.steps,
-                        .seeds = seeds, .curve_cap = cap, .active = &act, .last_loss = &last,
+                        .sweep_hash = s->yaml_hash, .seeds = seeds, .curve_cap = cap, .active = &act, .last_loss = &last,
                         .window = &win, .curve = curve};
     CHECK(ds_ckpt_load(ckpt, m, &st, &err) == 0);
     for (int i = 0; i < s->task.n_eval_lengths; i++) {

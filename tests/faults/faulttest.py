@@ -344,7 +344,8 @@ def sc_repair(work):
 
 def sc_rebuild(work):
     """A result file damaged on disk (a torn superblock, as a power loss mid-write can
-    leave it; a file cut short) or deleted is made again from its journal: every finished
+    leave it; a file cut short; a dataset's object header zeroed) or deleted is made again
+    from its journal: every finished
     run restored bit for bit, none trained again, the damaged file kept aside. A damaged
     file whose journal belongs to another sweep is refused and left untouched."""
     yaml = sweep(work)
@@ -357,8 +358,15 @@ def sc_rebuild(work):
     def cut_half(path):
         os.truncate(path, os.path.getsize(path) // 2)
 
+    def zero_dataset_header(path):  # the file opens, one dataset does not
+        with h5py.File(path, "r") as f:
+            addr = h5py.h5o.get_info(f["metrics/em"].id).addr
+        with open(path, "r+b") as f:
+            f.seek(addr)
+            f.write(b"\0" * 64)
+
     for what, damage in (("torn superblock", zero_head), ("cut in half", cut_half),
-                         ("deleted", os.unlink)):
+                         ("dataset header zeroed", zero_dataset_header), ("deleted", os.unlink)):
         d = os.path.join(work, what.replace(" ", "-"))
         os.makedirs(d)
         out = os.path.join(d, "s.h5")
