@@ -30,24 +30,12 @@ static void encoder_fwd(ds_backend *be, float *out, const int32_t *tok, const fl
 // read-modify-write of the segment's partial table [S][R][V][C] (the group's
 // loads are independent, so the thread does not wait one memory round trip
 // per row). Stage 2: dwte[r][v][c] += the S partials in segment order.
-// V is not an argument of the op: it is the largest token + 1, found on the
-// device and read back (one small synchronizing download per call).
+// V is the vocabulary (the op's argument; it used to be found on the device
+// as the largest token + 1 and read back, a synchronization inside every
+// step). Rows that no token names get 0 added: +0 + 0 is +0, so no bit moves.
 // Fixed order throughout; not the CPU's order (it adds row by row), so equal
 // to it only to rounding.
 enum { ENC_G = 16 };
-
-__global__ void max_token_k(int32_t *out, const int32_t *tok, long n) {
-    __shared__ int32_t sh[256];
-    int32_t mx = 0;
-    for (long i = threadIdx.x; i < n; i += 256) mx = max(mx, tok[i]);
-    sh[threadIdx.x] = mx;
-    __syncthreads();
-    for (int s = 128; s > 0; s >>= 1) {
-        if (threadIdx.x < s) sh[threadIdx.x] = max(sh[threadIdx.x], sh[threadIdx.x + s]);
-        __syncthreads();
-    }
-    if (threadIdx.x == 0) *out = sh[0];
-}
 
 __global__ void encoder_bwd_partial_k(float *part, const float *dout, const int32_t *tok, int R,
                                       int N, int C, int V, int S, int seglen) {
@@ -100,15 +88,9 @@ __global__ void encoder_bwd_final_k(float *dwte, size_t ws, const float *part, i
 }
 
 static void encoder_bwd(ds_backend *be, float *dwte, size_t ws, const float *dout,
-                        const int32_t *tok, int R, int N, int C) {
+                        const int32_t *tok, int R, int N, int C, int V) {
     OP_TIME(encoder_bwd);
-    if (!R || !N || !C) return;
-    int32_t *dmax = (int32_t *)scratch(be, sizeof(int32_t)), vmax = 0;
-    max_token_k<<<1, 256, 0, ST(be)>>>(dmax, tok, (long)R * N);
-    CK_LAUNCH();
-    CK(cudaMemcpyAsync(&vmax, dmax, sizeof vmax, cudaMemcpyDeviceToHost, ST(be)));
-    CK(cudaStreamSynchronize(ST(be)));
-    int V = vmax + 1;
+    if (!R || !N || !C || V <= 0) return;
     long lanes = (long)R * C;
     // S from C and N only, never from R: a replica's order of additions is
     // the same alone and in a pack

@@ -83,9 +83,10 @@ typedef struct ds_backend ds_backend;
     /* out[r][n][:] = wte[r][tok[r][n]][:] */                                                   \
     X(encoder_fwd, (ds_backend *be, float *out, const int32_t *tok, const float *wte,          \
                     size_t ws, int R, int N, int C))                                            \
-    /* dwte[r][tok[r][n]][:] += dout[r][n][:], rows in increasing n (fixed order) */            \
+    /* dwte[r][tok[r][n]][:] += dout[r][n][:], rows in increasing n (fixed order); every     \
+     * token is below V, the vocabulary (rows of wte) */                                        \
     X(encoder_bwd, (ds_backend *be, float *dwte, size_t ws, const float *dout,                 \
-                    const int32_t *tok, int R, int N, int C))                                   \
+                    const int32_t *tok, int R, int N, int C, int V))                            \
     /* --- LayerNorm (eps given), per row of C ------------------------------- */              \
     /* out = (inp-mean)*rstd*w + b; saves mean, rstd [R][N] for the backward. */                \
     X(layernorm_fwd, (ds_backend *be, float *out, float *mean, float *rstd, const float *inp,  \

@@ -404,7 +404,7 @@ void ds_model_backward(ds_model *m) {
         be->layernorm_bwd(be, a->dres, g + lo->ln1_w, g + lo->ln1_b, ws, a->dln, x, p + lo->ln1_w,
                           LAYER(a->ln1_mean, l, 1), LAYER(a->ln1_rstd, l, 1), R, N, d);
     }
-    be->encoder_bwd(be, g + m->wte, ws, a->dres, m->inp, R, N, d);
+    be->encoder_bwd(be, g + m->wte, ws, a->dres, m->inp, R, N, d, m->cfg.V);
 }
 
 void ds_model_get_logits(const ds_model *m, int r, float *host) {

@@ -79,8 +79,8 @@ static void test_encoder(ds_backend *c, ds_backend *g) {
     /* backward: += into a non-zero gradient; repeated tokens are frequent (N > V) */
     float *grad = rnd(R * ws, 3, -1, 1), *dgrad = dev_from(g, grad, sizeof(float) * R * ws);
     float *go = rnd((size_t)R * N * C, 4, -1, 1), *dgo = dev_from(g, go, sizeof(float) * R * N * C);
-    c->encoder_bwd(c, grad, ws, go, tok, R, N, C);
-    g->encoder_bwd(g, dgrad, ws, dgo, dtok, R, N, C);
+    c->encoder_bwd(c, grad, ws, go, tok, R, N, C, V);
+    g->encoder_bwd(g, dgrad, ws, dgo, dtok, R, N, C, V);
     CHECK_CLOSE("encoder_bwd (+=)", g, dgrad, grad, R * ws, 1e-6);
     free(wte); free(out); free(grad); free(go);
     g->free(g, dwte); g->free(g, dout); g->free(g, dtok); g->free(g, dgrad); g->free(g, dgo);
