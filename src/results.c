@@ -380,9 +380,10 @@ int ds_results_open(ds_results *r, const char *path, ds_error *err) {
         DS_H5_TRY(H5Pset(fapl, "clear_status_flags", &yes));
         r->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
         if (r->file >= 0)
-            fprintf(stderr, "distsweep: note: %s was left open by a writer killed while it opened "
-                            "the file; read as it stands (the next `distsweep run` recovers it)\n",
-                    path);
+            fprintf(stderr, "distsweep: note: %s is marked open for writing outside SWMR (a "
+                            "writer killed while it opened the file, or one opening it now); read "
+                            "as it stands (the next `distsweep run` recovers a killed writer's "
+                            "file)\n", path);
     }
     if (r->file < 0) {
         ds_error_set(err, DS_EXIT_USAGE, "%s: HDF5 cannot open the file read-only (corrupt?)", path);

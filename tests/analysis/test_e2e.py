@@ -156,7 +156,7 @@ writer.send_signal(signal.SIGKILL)
 writer.wait(timeout=10)
 before = open(out, "rb").read()
 q = subprocess.run([BIN, "status", out], capture_output=True, text=True)
-check(q.returncode == 0 and "left open by a writer killed while it opened the file" in q.stderr,
+check(q.returncode == 0 and "marked open for writing outside SWMR" in q.stderr,
       f"status after a killed writer: exit {q.returncode}: {q.stderr[-300:]}")
 check(q.returncode == 0 and runs_lines(q.stdout) == status_before,
       f"status reads the same runs:\n{q.stdout}\nbefore:\n{status_before}")
