@@ -30,6 +30,13 @@ summary="$out/summary.txt"
 {
   echo "gpu_check $(date -u +%Y-%m-%dT%H:%MZ), bundle of commit $(cat "$dir/commit")"
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "nvidia-smi: none"
+  # what a failed start or the next steps need to know about this machine: libraries the
+  # bundle's binaries cannot find, and whether an MPI is here for a multi-rank GPU sweep
+  for b in "$dir"/bin/*; do
+    missing=$(ldd "$b" 2>/dev/null | awk '/not found/ {print $1}' | tr '\n' ' ')
+    [ -n "$missing" ] && echo "machine: $(basename "$b") cannot find: $missing"
+  done
+  echo "machine: mpirun $(command -v mpirun || echo none); $(python3 -c 'import mpi4py; print("mpi4py", mpi4py.get_config())' 2>/dev/null || echo "no mpi4py")"
 } | tee "$summary"
 
 fails=0
