@@ -27,6 +27,19 @@ hid_t ds_h5_string_type(size_t n);
  * print HDF5's error stack should silence it first). */
 char *ds_h5_attr_string(hid_t obj, const char *name);
 
+/* How a reader opened a result file (ds_h5_open_read). */
+enum { DS_H5_OPEN_SWMR = 1, DS_H5_OPEN_PLAIN = 2, DS_H5_OPEN_FLAG_IGNORED = 3 };
+
+/* Opens path read-only as every reader of a result file does, under the
+ * caller's file-access list fapl: SWMR-read first (a live or killed SWMR
+ * writer's file, unmodified), else plain read-only (a file never written in
+ * SWMR mode), else read-only with the superblock's write flag ignored (a
+ * writer killed inside ds_store_open before its switch to SWMR, or one there
+ * now; the property "clear_status_flags" is set on fapl, and nothing is
+ * written). *how says which (DS_H5_OPEN_*). Returns the file id, or a
+ * negative id when none of them opens it. */
+hid_t ds_h5_open_read(const char *path, hid_t fapl, int *how);
+
 /* Reads the integer attribute `name` of obj into *out. Returns 1 when read,
  * 0 when obj has no such attribute (*out untouched), -1 on an HDF5 error. */
 int ds_h5_attr_int(hid_t obj, const char *name, int *out);

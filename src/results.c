@@ -368,23 +368,14 @@ int ds_results_open(ds_results *r, const char *path, ds_error *err) {
         goto fail;
     }
     DS_H5_TRY(fapl = H5Pcreate(H5P_FILE_ACCESS));
-    r->file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
-    r->swmr = r->file >= 0;
-    if (r->file < 0) r->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-    if (r->file < 0) {
-        /* A writer killed inside ds_store_open, before its switch to SWMR,
-         * leaves the non-SWMR write flag set, which both opens above refuse.
-         * Read-only with the flag ignored, as the store's own probe does
-         * (src/store.c): nothing is written, and the next run recovers it. */
-        hbool_t yes = 1;
-        DS_H5_TRY(H5Pset(fapl, "clear_status_flags", &yes));
-        r->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-        if (r->file >= 0)
-            fprintf(stderr, "distsweep: note: %s is marked open for writing outside SWMR (a "
-                            "writer killed while it opened the file, or one opening it now); read "
-                            "as it stands (the next `distsweep run` recovers a killed writer's "
-                            "file)\n", path);
-    }
+    int how;
+    r->file = ds_h5_open_read(path, fapl, &how);
+    r->swmr = r->file >= 0 && how == DS_H5_OPEN_SWMR;
+    if (r->file >= 0 && how == DS_H5_OPEN_FLAG_IGNORED)
+        fprintf(stderr, "distsweep: note: %s is marked open for writing outside SWMR (a "
+                        "writer killed while it opened the file, or one opening it now); read "
+                        "as it stands (the next `distsweep run` recovers a killed writer's "
+                        "file)\n", path);
     if (r->file < 0) {
         ds_error_set(err, DS_EXIT_USAGE, "%s: HDF5 cannot open the file read-only (corrupt?)", path);
         goto fail;

@@ -144,25 +144,13 @@ int ds_store_probe_path(const char *path, ds_store_probe *p, ds_error *err) {
                      "output with -o, or move it away)", path);
         goto done;
     }
-    /* SWMR-read opens both a live writer's file and a killed writer's one
-     * without modifying it (measured); a file never written in SWMR mode
-     * needs the plain read-only open. */
     if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0) goto h5fail;
     /* SWMR readers retry a metadata read whose checksum fails (a live writer
      * may be mid-write) 100 times with growing sleeps: minutes on a corrupt
      * file. A handful of retries covers a live writer's flush. */
     if (H5Pset_metadata_read_attempts(fapl, 8) < 0) goto h5fail;
-    f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
-    if (f < 0) f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-    if (f < 0) {
-        /* A writer killed inside ds_store_open, before its switch to SWMR,
-         * leaves the non-SWMR write flag set, which both opens above refuse.
-         * Read-only with the flag ignored (not cleared: nothing is written;
-         * seen with SIGKILL at start-up, tests/mpi adaptive_chaos). */
-        hbool_t yes = 1;
-        if (H5Pset(fapl, "clear_status_flags", &yes) < 0) goto h5fail;
-        f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-    }
+    int how;
+    f = ds_h5_open_read(path, fapl, &how); /* a killed writer's file too, unmodified */
     if (f < 0) {
         ds_error_set(err, DS_EXIT_USAGE,
                      "%s: an HDF5 file that HDF5 cannot open (corrupt?); refusing to touch it",
