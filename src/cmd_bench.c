@@ -67,9 +67,9 @@ int ds_cmd_bench(int argc, char **argv) {
             }
             i++;
         } else if (!strcmp(a, "--precision") && v) {
-            for (int p = DS_PREC_FP32; p <= DS_PREC_BF16; p++)
-                if (!strcmp(v, ds_precision_name((ds_precision)p))) prec = p;
-            if (prec < 0) {
+            ds_precision pv;
+            if (ds_precision_parse(v, &pv) == 0) prec = (int)pv;
+            else {
                 fprintf(stderr, "distsweep bench: --precision: '%s' is not fp32, tf32 or bf16\n", v);
                 return DS_EXIT_USAGE;
             }

@@ -44,6 +44,15 @@ const char *ds_precision_name(ds_precision p) {
     return p == DS_PREC_TF32 ? "tf32" : p == DS_PREC_BF16 ? "bf16" : "fp32";
 }
 
+int ds_precision_parse(const char *name, ds_precision *out) {
+    for (int p = DS_PREC_FP32; p <= DS_PREC_BF16; p++)
+        if (!strcmp(name, ds_precision_name((ds_precision)p))) {
+            *out = (ds_precision)p;
+            return 0;
+        }
+    return -1;
+}
+
 double ds_precision_unit_roundoff(ds_precision p) {
     return p == DS_PREC_TF32 ? 0x1p-11 : p == DS_PREC_BF16 ? 0x1p-8 : 0x1p-24;
 }

@@ -62,6 +62,10 @@ void ds_round_array(ds_precision p, float *dst, const float *src, size_t n);
 /* "fp32", "tf32" or "bf16". */
 const char *ds_precision_name(ds_precision p);
 
+/* The mode named `name` ("fp32", "tf32" or "bf16") into *out: 0, or -1 for
+ * any other name (*out untouched). */
+int ds_precision_parse(const char *name, ds_precision *out);
+
 /* The unit roundoff of an operand of precision p: |round(x) - x| <= u |x|
  * for every finite x whose rounding does not overflow (2^-24, 2^-11, 2^-8). */
 double ds_precision_unit_roundoff(ds_precision p);

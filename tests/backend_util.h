@@ -22,6 +22,17 @@ static inline ds_backend *test_backend_prec(ds_backend_kind kind, int threads, d
     return be;
 }
 
+/* The precision a test binary is run at: argv[1] when given (fp32, tf32 or
+ * bf16; anything else ends the binary with a usage message, exit 2), else fp32. */
+static inline ds_precision test_precision_arg(int argc, char **argv) {
+    ds_precision p = DS_PREC_FP32;
+    if (argc > 1 && ds_precision_parse(argv[1], &p) != 0) {
+        fprintf(stderr, "usage: %s [fp32|tf32|bf16]\n", argv[0]);
+        exit(2);
+    }
+    return p;
+}
+
 /* The same at fp32. */
 static inline ds_backend *test_backend(ds_backend_kind kind, int threads) {
     return test_backend_prec(kind, threads, DS_PREC_FP32);

@@ -305,15 +305,7 @@ static void test_metrics(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc > 1) {
-        int ok = 0;
-        for (int p = DS_PREC_FP32; p <= DS_PREC_BF16; p++)
-            if (!strcmp(argv[1], ds_precision_name((ds_precision)p))) g_prec = (ds_precision)p, ok = 1;
-        if (!ok) {
-            fprintf(stderr, "usage: test_engine [fp32|tf32|bf16]\n");
-            return 2;
-        }
-    }
+    g_prec = test_precision_arg(argc, argv);
     snprintf(dir, sizeof dir, "/tmp/ds_engine_test_%d", (int)getpid());
     char cmd[300];
     snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);

@@ -88,8 +88,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     /* argv[1]: train.precision (fp32, tf32, bf16): each mode must learn the task */
-    for (int p = DS_PREC_FP32; argc > 1 && p <= DS_PREC_BF16; p++)
-        if (!strcmp(argv[1], ds_precision_name((ds_precision)p))) s->train.precision = (ds_precision)p;
+    s->train.precision = test_precision_arg(argc, argv);
     printf("precision %s\n", ds_precision_name(s->train.precision));
     char ckpt[256];
     snprintf(ckpt, sizeof ckpt, "/tmp/ds_learn_test_%d.ckpt", (int)getpid());

@@ -220,16 +220,8 @@ static void training(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc > 1) {
-        int ok = 0;
-        for (int p = DS_PREC_FP32; p <= DS_PREC_BF16; p++)
-            if (!strcmp(argv[1], ds_precision_name((ds_precision)p))) PREC = (ds_precision)p, ok = 1;
-        if (!ok) {
-            fprintf(stderr, "usage: test_cuda_model [fp32|tf32|bf16]\n");
-            return 2;
-        }
-        UP = PREC == DS_PREC_FP32 ? 0 : ds_precision_unit_roundoff(PREC);
-    }
+    PREC = test_precision_arg(argc, argv);
+    UP = PREC == DS_PREC_FP32 ? 0 : ds_precision_unit_roundoff(PREC);
     gpu_skip_if_none();
     printf("precision: %s\n", ds_precision_name(PREC));
     fwd_bwd(DS_BLOCK_PARALLEL, 0.25f);

@@ -291,16 +291,8 @@ static void test_adamw(ds_backend *c, ds_backend *g) {
 }
 
 int main(int argc, char **argv) {
-    if (argc > 1) {
-        int ok = 0;
-        for (int p = DS_PREC_FP32; p <= DS_PREC_BF16; p++)
-            if (!strcmp(argv[1], ds_precision_name((ds_precision)p))) PREC = (ds_precision)p, ok = 1;
-        if (!ok) {
-            fprintf(stderr, "usage: test_cuda_ops [fp32|tf32|bf16]\n");
-            return 2;
-        }
-        UP = ds_precision_unit_roundoff(PREC);
-    }
+    PREC = test_precision_arg(argc, argv);
+    UP = ds_precision_unit_roundoff(PREC);
     gpu_skip_if_none();
     ds_error err = {0};
     ds_backend *c = test_backend_prec(DS_BACKEND_CPU, 0, PREC), *g = test_backend_prec(DS_BACKEND_CUDA, 0, PREC);
