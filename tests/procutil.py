@@ -4,6 +4,7 @@ runs distsweep under mpirun as root on few cores, the failed-check counter,
 and finding and reaping the processes of a sweep a test killed."""
 import os
 import signal
+import subprocess
 import time
 
 # Open MPI as root, more ranks than cores, one thread per rank (the tests run
@@ -63,6 +64,24 @@ def procs_of(out):
     return pids
 
 
+def sigkill(pids):
+    """SIGKILLs each of pids that still exists."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def finish(p, timeout=30):
+    """Waits up to timeout s for the Popen p (reading its pipes), else kills it and waits."""
+    try:
+        p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+
+
 def reap(out):
     """SIGKILLs what is left of a killed sweep on out and waits until it is
     gone (a failed check if it survives 10 s)."""
@@ -70,10 +89,6 @@ def reap(out):
         pids = procs_of(out)
         if not pids:
             return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        sigkill(pids)
         time.sleep(0.1)
     check(False, f"processes of {out} survive SIGKILL")

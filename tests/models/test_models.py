@@ -39,7 +39,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from procutil import SWEEP_ENV, check, children, failures, reap  # noqa: E402
+from procutil import SWEEP_ENV, check, children, failures, finish, reap  # noqa: E402
 
 ENV = dict(SWEEP_ENV)
 # transformers 4.40.x runs on Debian's torch 1.13; these are the packages its import of
@@ -305,11 +305,7 @@ def sc_kill(work):
                 victim = rng.choice(ranks + [p.pid]) if ranks else p.pid
                 os.kill(victim, signal.SIGKILL)
                 kills += 1
-            try:
-                p.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.communicate()
+            finish(p)
             reap(out)
             checked += invariant(out, dh, 3, f"after kill {kills}")
             continue

@@ -24,7 +24,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from procutil import JOURNAL_HEADER, SWEEP_ENV, check, children, failures  # noqa: E402
+from procutil import JOURNAL_HEADER, SWEEP_ENV, check, children, failures, finish, sigkill  # noqa: E402
 
 ENV = dict(SWEEP_ENV)
 SEED_AXIS = ["runs/status", "runs/attempts", "runs/steps_done", "runs/final_loss", "runs/id_em",
@@ -336,16 +336,8 @@ def sc_chaos(work):
                 else:
                     kills["none"] += 1
                 killed_once = True
-                try:
-                    p.communicate(timeout=30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.communicate()
-                for pid in ranks:  # orphans of a killed mpirun
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
+                finish(p)
+                sigkill(ranks)  # orphans of a killed mpirun
                 time.sleep(0.2)
                 if os.path.exists(out):
                     before = load(out)  # a killed writer's file opens SWMR-read
@@ -396,11 +388,7 @@ def sc_engine_chaos(work):
     ranks = children(p.pid)
     p.kill()
     p.wait()
-    for pid in ranks:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    sigkill(ranks)
     time.sleep(0.3)
     before = load(out)
     n_done = int((before["runs/status"] > 0).sum())
@@ -743,16 +731,8 @@ def sc_adaptive_chaos(work):
                 if ranks and p.poll() is None:
                     os.kill(ranks[0], signal.SIGKILL)  # rank 0, the writer
                     kills += 1
-                try:
-                    p.communicate(timeout=30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.communicate()
-                for pid in ranks:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
+                finish(p)
+                sigkill(ranks)
                 time.sleep(0.2)
                 continue
             err = p.communicate(timeout=120)[1]
@@ -930,11 +910,7 @@ def sc_groups_kill(work):
         p.kill()
         err = p.communicate()[1]
     check(p.returncode != 0, f"the killed sweep exited {p.returncode}: {err[-400:]}")
-    for pid in rank_pids(p.pid).values():
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    sigkill(rank_pids(p.pid).values())
     time.sleep(0.2)
     before = load(out)
     n_done = int((before["runs/status"] > 0).sum())

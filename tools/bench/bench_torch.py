@@ -30,8 +30,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import torch_ref as ref  # noqa: E402
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def add_model_args(ap):
+    """The model and batch options both PyTorch benchmarks take (the count sweep's by default)."""
     ap.add_argument("--d", type=int, required=True)
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--head-dim", type=int, default=64)
@@ -40,6 +40,17 @@ def main():
     ap.add_argument("--context", type=int, default=256)
     ap.add_argument("--block", default="parallel")
     ap.add_argument("--rotary-frac", type=float, default=0.25)
+
+
+def model_config(a):
+    """torch_ref's Config for the options of add_model_args."""
+    return ref.Config(vocab=a.vocab + 4, d=a.d, hd=a.head_dim, n_layers=a.layers,
+                      block=a.block, rotary_frac=a.rotary_frac)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    add_model_args(ap)
     ap.add_argument("--steps", type=int, default=5, help="timed steps")
     ap.add_argument("--warmup-steps", type=int, default=2, help="untimed steps first")
     ap.add_argument("--threads", type=int, default=2)
@@ -48,8 +59,7 @@ def main():
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    cfg = ref.Config(vocab=a.vocab + 4, d=a.d, hd=a.head_dim, n_layers=a.layers,
-                     block=a.block, rotary_frac=a.rotary_frac)
+    cfg = model_config(a)
     flat = ref.init_params(cfg, dtype=torch.float32)
     W = {name: torch.nn.Parameter(flat[off:off + math.prod(shape)].view(shape).clone())
          for name, shape, off in ref.layout(cfg)}

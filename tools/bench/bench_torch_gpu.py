@@ -38,6 +38,9 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "engine"))
 import torch_ref as ref  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_torch import add_model_args, model_config  # noqa: E402
+
 try:  # PyTorch 2.x
     from torch.func import vmap
 except ImportError:  # PyTorch 1.13 (Debian's, on the build machines): functorch
@@ -178,14 +181,7 @@ def check(a, cfg, device):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--d", type=int, required=True)
-    ap.add_argument("--layers", type=int, default=4)
-    ap.add_argument("--head-dim", type=int, default=64)
-    ap.add_argument("--vocab", type=int, default=150, help="count-task numbers (V_tot = vocab + 4)")
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--context", type=int, default=256)
-    ap.add_argument("--block", default="parallel")
-    ap.add_argument("--rotary-frac", type=float, default=0.25)
+    add_model_args(ap)
     ap.add_argument("--mode", choices=("eager", "compile", "vmap"), default="eager")
     ap.add_argument("--precision", choices=("fp32", "tf32", "bf16"), default="fp32")
     ap.add_argument("--seeds", type=int, default=1, help="seeds trained together (vmap)")
@@ -206,8 +202,7 @@ def main():
         torch.backends.cudnn.allow_tf32 = a.precision == "tf32"
     else:
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
-    cfg = ref.Config(vocab=a.vocab + 4, d=a.d, hd=a.head_dim, n_layers=a.layers, block=a.block,
-                     rotary_frac=a.rotary_frac)
+    cfg = model_config(a)
     if a.check:
         return check(a, cfg, device)
 
