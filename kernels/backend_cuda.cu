@@ -3,10 +3,12 @@
 //
 // Owns device memory (cudaMalloc), one stream, one cuBLAS handle (its math
 // mode follows the precision; the GEMMs themselves go through the cuBLASLt
-// handle and the per-shape algorithm plans below), a cuBLASLt workspace and a
-// growable device scratch buffer per backend. Every op is enqueued on the
-// backend's stream; upload/download synchronize it, so host code sees the
-// results of every op enqueued before a download.
+// handle and the per-shape algorithm plans below), a cuBLASLt workspace, a
+// growable device scratch buffer and pinned staging for upload_async per
+// backend. Every op is enqueued on the backend's stream; upload/download
+// synchronize it, so host code sees the results of every op enqueued before
+// a download; the _async transfers and graphs (DISTSWEEP_CUDA_GRAPHS=1) let a
+// training step run without the host waiting (src/step.c).
 //
 // Determinism: no float atomics anywhere. Every reduction has a fixed order
 // (warp shuffles in a fixed tree, per-chunk partial sums added in order by a
@@ -58,6 +60,77 @@ static void cu_zero(ds_backend *be, void *p, size_t n) {
 static void cu_copy(ds_backend *be, void *dst, const void *src, size_t n) {
     if (n) CK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToDevice, ST(be)));
 }
+
+// upload_async: the source is copied into a pinned staging slot (its
+// previous copy waited for), so the caller may reuse it on return
+static void cu_upload_async(ds_backend *be, void *dst, const void *src, size_t n) {
+    cuda_impl *im = IM(be);
+    if (!n) return;
+    no_growth_in_capture(im, "upload_async was called"); // its slot would be baked in
+    stage_slot *sl = &im->stage[im->stage_next];
+    im->stage_next = (im->stage_next + 1) % DS_CUDA_STAGE_SLOTS;
+    if (sl->used) CK(cudaEventSynchronize(sl->done));
+    if (sl->bytes < n) {
+        if (sl->host) CK(cudaFreeHost(sl->host));
+        sl->host = NULL;
+        CK(cudaMallocHost(&sl->host, n));
+        sl->bytes = n;
+    }
+    memcpy(sl->host, src, n);
+    CK(cudaMemcpyAsync(dst, sl->host, n, cudaMemcpyHostToDevice, ST(be)));
+    CK(cudaEventRecord(sl->done, ST(be)));
+    sl->used = 1;
+}
+// download_async: into pinned memory from host_alloc, done at the next sync
+static void cu_download_async(ds_backend *be, void *dst, const void *src, size_t n) {
+    if (n) CK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, ST(be)));
+}
+static void cu_sync(ds_backend *be) { CK(cudaStreamSynchronize(ST(be))); }
+static void *cu_host_alloc(ds_backend *be, size_t bytes) {
+    (void)be;
+    void *p = NULL;
+    if (cudaMallocHost(&p, bytes ? bytes : 1) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return NULL;
+    }
+    memset(p, 0, bytes ? bytes : 1);
+    return p;
+}
+static void cu_host_free(ds_backend *be, void *p) {
+    (void)be;
+    if (p) CK(cudaFreeHost(p));
+}
+
+// ---------------------------------------------------------------------------
+// graphs: stream capture of what src/step.c records (thread-local mode: other
+// threads' CUDA calls are not affected). The graph keeps the kernels'
+// arguments, so what it records must be the same at every replay.
+
+static void cu_capture_begin(ds_backend *be) {
+    cuda_impl *im = IM(be);
+    DS_ASSERT(!im->capturing);
+    CK(cudaStreamBeginCapture(ST(be), cudaStreamCaptureModeThreadLocal));
+    im->capturing = 1;
+}
+static void *cu_capture_end(ds_backend *be) {
+    cuda_impl *im = IM(be);
+    DS_ASSERT(im->capturing);
+    cudaGraph_t g = NULL;
+    cudaGraphExec_t e = NULL;
+    CK(cudaStreamEndCapture(ST(be), &g));
+    im->capturing = 0;
+    CK(cudaGraphInstantiate(&e, g, 0));
+    CK(cudaGraphDestroy(g));
+    return (void *)e;
+}
+static void cu_graph_launch(ds_backend *be, void *graph) {
+    CK(cudaGraphLaunch((cudaGraphExec_t)graph, ST(be)));
+}
+static void cu_graph_free(ds_backend *be, void *graph) {
+    (void)be;
+    if (graph) CK(cudaGraphExecDestroy((cudaGraphExec_t)graph));
+}
+
 static void cu_destroy(ds_backend *be) {
     if (!be) return;
     cuda_impl *im = IM(be);
@@ -65,6 +138,10 @@ static void cu_destroy(ds_backend *be) {
         if (im->stream) cudaStreamSynchronize(im->stream);
         ds_op_times_print(&im->optimes, "cuda op times (DISTSWEEP_CUDA_OPTIMES, synchronized per op):");
         if (im->scratch) cudaFree(im->scratch);
+        for (int i = 0; i < DS_CUDA_STAGE_SLOTS; i++) {
+            if (im->stage[i].host) cudaFreeHost(im->stage[i].host);
+            if (im->stage[i].done) cudaEventDestroy(im->stage[i].done);
+        }
         for (int i = 0; i < DS_CUDA_RND_SLOTS; i++)
             if (im->rnd[i]) cudaFree(im->rnd[i]);
         if (im->lt_ws) cudaFree(im->lt_ws);
@@ -99,16 +176,35 @@ extern "C" int ds_backend_cuda_create(int device, ds_precision precision, ds_bac
     // through cuBLASLt, whose compute type follows the precision (matmul.cuh)
     DS_CUBLAS_TRY(cublasSetMathMode(im->blas, CUBLAS_DEFAULT_MATH));
     DS_CUBLAS_TRY(cublasLtCreate(&im->lt));
+    for (int i = 0; i < DS_CUDA_STAGE_SLOTS; i++)
+        DS_CUDA_TRY(cudaEventCreateWithFlags(&im->stage[i].done, cudaEventDisableTiming));
     im->prec = precision;
     ds_op_times_init(&im->optimes, "DISTSWEEP_CUDA_OPTIMES");
+    {
+        // graphs stay opt-in until tests/gpu has checked them on a GPU
+        // (docs/cuda.md); the per-op timers synchronize, which a capture forbids
+        const char *g = getenv("DISTSWEEP_CUDA_GRAPHS");
+        im->graphs = g && !strcmp(g, "1") && !im->optimes.on;
+    }
     be->name = precision == DS_PREC_TF32 ? "cuda-tf32" : precision == DS_PREC_BF16 ? "cuda-bf16" : "cuda";
     be->alloc = cu_alloc;
     be->free = cu_free;
     be->upload = cu_upload;
     be->download = cu_download;
+    be->upload_async = cu_upload_async;
+    be->download_async = cu_download_async;
+    be->sync = cu_sync;
+    be->host_alloc = cu_host_alloc;
+    be->host_free = cu_host_free;
     be->zero = cu_zero;
     be->copy = cu_copy;
     be->destroy = cu_destroy;
+    if (im->graphs) {
+        be->capture_begin = cu_capture_begin;
+        be->capture_end = cu_capture_end;
+        be->graph_launch = cu_graph_launch;
+        be->graph_free = cu_graph_free;
+    }
     DS_BACKEND_SET_OPS(be);
     *out = be;
     return 0;

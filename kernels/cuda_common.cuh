@@ -34,6 +34,18 @@ enum { MAX_PLANS = 128 };
 
 enum { DS_CUDA_RND_SLOTS = 3 }; // operand rounding buffers (precision.cuh)
 
+// Pinned host buffers that upload_async copies its source into: the caller
+// may reuse its memory at once, and the copy to the device runs in stream
+// order. A slot is reused after its event says its copy is done; with 8
+// slots the host can be two steps (4 uploads each: src/model.c) ahead.
+enum { DS_CUDA_STAGE_SLOTS = 8 };
+typedef struct {
+    void *host;
+    size_t bytes;
+    cudaEvent_t done;
+    int used;
+} stage_slot;
+
 typedef struct {
     int device;
     ds_precision prec; // train.precision: the rounding of every product's operands
@@ -46,9 +58,13 @@ typedef struct {
     size_t lt_ws_bytes;
     void *scratch; // device scratch for two-stage reductions and per-call arrays
     size_t scratch_bytes;
-    float *rnd[DS_CUDA_RND_SLOTS]; // rounded copies of product operands (tf32, bf16)
+    void *rnd[DS_CUDA_RND_SLOTS]; // rounded copies of product operands (tf32, bf16)
     size_t rnd_bytes[DS_CUDA_RND_SLOTS];
     int warned_batch; // gemm's batch fallback was said (matmul.cuh)
+    stage_slot stage[DS_CUDA_STAGE_SLOTS];
+    int stage_next;
+    int graphs;    // DISTSWEEP_CUDA_GRAPHS=1: the step is captured (src/step.c)
+    int capturing; // between capture_begin and capture_end
     // DISTSWEEP_CUDA_OPTIMES=1: every op synchronizes and its wall time is
     // summed here; printed to stderr by destroy (a profiling aid: the
     // synchronizations slow the step down)
@@ -82,11 +98,21 @@ struct op_timer {
 // OP_TIME(name): times the rest of the enclosing op as DS_OP_<name> (backend.h).
 #define OP_TIME(name) op_timer op_timer_(be, DS_OP_##name)
 
+// A buffer that grows while a graph is captured would leave the graph with
+// the freed address: src/step.c runs a step before it captures one so that
+// every buffer has its final size; this says so if that ever stops holding.
+static void no_growth_in_capture(const cuda_impl *im, const char *what) {
+    if (im->capturing)
+        ds_die(DS_EXIT_ERROR, "cuda: %s during a graph capture (a bug: the step before the "
+               "capture sizes every buffer, src/step.c)", what);
+}
+
 // Device scratch of at least `bytes` bytes. Growing frees the old buffer:
 // cudaFree waits for the device, so no enqueued kernel still uses it.
 static void *scratch(ds_backend *be, size_t bytes) {
     cuda_impl *im = IM(be);
     if (im->scratch_bytes < bytes) {
+        no_growth_in_capture(im, "the scratch buffer grew");
         if (im->scratch) CK(cudaFree(im->scratch));
         im->scratch = NULL;
         size_t n = bytes < ((size_t)1 << 20) ? ((size_t)1 << 20) : bytes;
@@ -118,12 +144,14 @@ __device__ __forceinline__ float warp_max(float v) {
 
 static void cu_upload(ds_backend *be, void *dst, const void *src, size_t n) {
     OP_TIME(upload);
+    no_growth_in_capture(IM(be), "a synchronous upload was called");
     if (!n) return;
     CK(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, ST(be)));
     CK(cudaStreamSynchronize(ST(be)));
 }
 static void cu_download(ds_backend *be, void *dst, const void *src, size_t n) {
     OP_TIME(download);
+    no_growth_in_capture(IM(be), "a synchronous download was called");
     if (!n) return;
     CK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, ST(be)));
     CK(cudaStreamSynchronize(ST(be)));

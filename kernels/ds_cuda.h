@@ -35,8 +35,9 @@ int ds_cuda_philox_blocks(uint64_t seed, uint32_t stream, uint64_t first, int64_
 /* The CUDA backend of backend.h (kernels/backend_cuda.cu) on device `device`:
  * its own stream and cuBLAS handle; every matrix product's operands rounded
  * to `precision` as docs/engine.md "Precision" defines (fp32: as they are,
- * on CUDA cores; tf32 and bf16: rounded, then on TF32 tensor cores for the
- * linear layers, fp32 accumulation everywhere). Returns 0, or an error code with err set
+ * on CUDA cores; tf32: rounded, then TF32 tensor cores for the linear
+ * layers; bf16: bf16 operands on bf16 tensor cores; fp32 accumulation
+ * everywhere). Returns 0, or an error code with err set
  * (no GPU visible, CUDA or cuBLAS initialisation failed). Free with
  * be->destroy(be). A CUDA error inside an op ends the process via ds_die
  * with file and line (the ops return void). */

@@ -26,18 +26,26 @@ typedef struct {
     cublasLtMatrixLayout_t a, b, c;
 } lt_descs;
 
+// The operand element type of every GEMM of a backend: bf16 elements at bf16,
+// floats otherwise (precision.cuh, gemm_operand_of).
+static cudaDataType_t gemm_ab_type(const cuda_impl *im) {
+    return im->prec == DS_PREC_BF16 ? CUDA_R_16BF : CUDA_R_32F;
+}
+
 static void lt_descs_make(cuda_impl *im, lt_descs *d, cublasOperation_t opa, cublasOperation_t opb,
                           int m, int n, int k, int lda, long long sa, int ldb, long long sb, int ldc,
                           long long sc, int batch) {
-    // tf32 and bf16: the operands arrive rounded (precision.cuh), and TF32
-    // tensor cores take them exactly
-    cublasComputeType_t ct = im->prec == DS_PREC_FP32 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_TF32;
+    // the operands arrive rounded (precision.cuh): tf32 as floats, which TF32
+    // tensor cores take exactly; bf16 as bf16 elements, which bf16 tensor
+    // cores multiply with fp32 accumulation (compute type 32F); C is fp32
+    cublasComputeType_t ct = im->prec == DS_PREC_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    cudaDataType_t ab = gemm_ab_type(im);
     CKB(cublasLtMatmulDescCreate(&d->op, ct, CUDA_R_32F));
     CKB(cublasLtMatmulDescSetAttribute(d->op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
     CKB(cublasLtMatmulDescSetAttribute(d->op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
-    CKB(cublasLtMatrixLayoutCreate(&d->a, CUDA_R_32F, opa == CUBLAS_OP_N ? m : k,
+    CKB(cublasLtMatrixLayoutCreate(&d->a, ab, opa == CUBLAS_OP_N ? m : k,
                                    opa == CUBLAS_OP_N ? k : m, lda));
-    CKB(cublasLtMatrixLayoutCreate(&d->b, CUDA_R_32F, opb == CUBLAS_OP_N ? k : n,
+    CKB(cublasLtMatrixLayoutCreate(&d->b, ab, opb == CUBLAS_OP_N ? k : n,
                                    opb == CUBLAS_OP_N ? n : k, ldb));
     CKB(cublasLtMatrixLayoutCreate(&d->c, CUDA_R_32F, m, n, ldc));
     cublasLtMatrixLayout_t L[3] = {d->a, d->b, d->c};
@@ -59,11 +67,12 @@ static void lt_descs_free(lt_descs *d) {
 
 enum { LT_MAX_WS = 32 << 20 }; // workspace the heuristic may ask for, per matrix
 
-// Largest power of two <= 16 dividing both the address and the stride in bytes.
-static int align_of(const void *p, long long stride) {
-    uintptr_t x = (uintptr_t)p | (uintptr_t)(stride * 4);
+// Largest power of two <= 16 dividing both the address and the stride (in
+// elements of `size` bytes), at least the element size.
+static int align_of(const void *p, long long stride, int size) {
+    uintptr_t x = (uintptr_t)p | (uintptr_t)(stride * size);
     int a = 16;
-    while (a > 4 && (x & (uintptr_t)(a - 1))) a >>= 1;
+    while (a > size && (x & (uintptr_t)(a - 1))) a >>= 1;
     return a;
 }
 
@@ -99,8 +108,8 @@ static const gemm_plan *gemm_plan_for(cuda_impl *im, cublasOperation_t opa, cubl
     int found = 0;
     CKB(cublasLtMatmulAlgoGetHeuristic(im->lt, d.op, d.a, d.b, d.c, d.c, pref, 1, &res, &found));
     if (!found)
-        ds_die(DS_EXIT_ERROR, "%s:%d: cuBLASLt has no algorithm for a %dx%dx%d fp32 GEMM", __FILE__,
-               __LINE__, m, n, k);
+        ds_die(DS_EXIT_ERROR, "%s:%d: cuBLASLt has no algorithm for a %dx%dx%d %s GEMM", __FILE__,
+               __LINE__, m, n, k, ds_precision_name(im->prec));
     cublasLtMatmulPreferenceDestroy(pref);
     lt_descs_free(&d);
     p->opa = opa; p->opb = opb; p->m = m; p->n = n; p->k = k;
@@ -113,16 +122,20 @@ static const gemm_plan *gemm_plan_for(cuda_impl *im, cublasOperation_t opa, cubl
 }
 
 // C[b] = alpha op(A[b]) op(B[b]) + beta C[b] for b < batch (column-major, as
-// cuBLAS), with the batch-of-one algorithm of the shape.
+// cuBLAS), with the batch-of-one algorithm of the shape. A and B are of the
+// backend's operand type (gemm_ab_type), strides in elements; C is fp32.
 static void gemm(ds_backend *be, cublasOperation_t opa, cublasOperation_t opb, int m, int n, int k,
-                 const float *A, int lda, long long sa, const float *B, int ldb, long long sb,
+                 gemm_operand A, int lda, long long sa, gemm_operand B, int ldb, long long sb,
                  float beta, float *C, int ldc, long long sc, int batch) {
     cuda_impl *im = IM(be);
-    int align[3] = {align_of(A, sa), align_of(B, sb), align_of(C, sc)};
+    DS_ASSERT(A.type == gemm_ab_type(im) && B.type == gemm_ab_type(im));
+    int esz = A.type == CUDA_R_16BF ? 2 : 4;
+    int align[3] = {align_of(A.p, sa, esz), align_of(B.p, sb, esz), align_of(C, sc, 4)};
     const gemm_plan *p = gemm_plan_for(im, opa, opb, m, n, k, lda, sa, ldb, sb, ldc, sc, align);
     // a split-K workspace holds every matrix's partials (p->ws is for two)
     size_t ws = (p->ws + 1) / 2 * (size_t)(batch < 2 ? 2 : batch);
     if (ws > im->lt_ws_bytes) {
+        no_growth_in_capture(im, "the cuBLASLt workspace grew");
         if (im->lt_ws) CK(cudaFree(im->lt_ws));
         im->lt_ws = NULL;
         CK(cudaMalloc(&im->lt_ws, ws));
@@ -131,8 +144,8 @@ static void gemm(ds_backend *be, cublasOperation_t opa, cublasOperation_t opb, i
     lt_descs d;
     lt_descs_make(im, &d, opa, opb, m, n, k, lda, sa, ldb, sb, ldc, sc, batch);
     const float one = 1.0f;
-    cublasStatus_t st = cublasLtMatmul(im->lt, d.op, &one, A, d.a, B, d.b, &beta, C, d.c, C, d.c,
-                                       &p->algo, im->lt_ws, ws, ST(be));
+    cublasStatus_t st = cublasLtMatmul(im->lt, d.op, &one, A.p, d.a, B.p, d.b, &beta, C, d.c, C,
+                                       d.c, &p->algo, im->lt_ws, ws, ST(be));
     if (st == CUBLAS_STATUS_NOT_SUPPORTED) {
         // The batch-of-one algorithm refuses this batch: let cuBLAS choose for
         // the batch (still deterministic run to run, but a replica's bits may
@@ -153,8 +166,8 @@ static void gemm(ds_backend *be, cublasOperation_t opa, cublasOperation_t opb, i
         CKB(cublasLtMatmulAlgoGetHeuristic(im->lt, d.op, d.a, d.b, d.c, d.c, pref, 1, &res, &found));
         cublasLtMatmulPreferenceDestroy(pref);
         DS_ASSERT(found);
-        st = cublasLtMatmul(im->lt, d.op, &one, A, d.a, B, d.b, &beta, C, d.c, C, d.c, &res.algo,
-                            im->lt_ws, im->lt_ws_bytes, ST(be));
+        st = cublasLtMatmul(im->lt, d.op, &one, A.p, d.a, B.p, d.b, &beta, C, d.c, C, d.c,
+                            &res.algo, im->lt_ws, im->lt_ws_bytes, ST(be));
     }
     CKB(st);
     lt_descs_free(&d);
@@ -173,11 +186,10 @@ static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float
     OP_TIME(matmul_fwd);
     if (!R || !N) return;
     // the product's operands rounded to the precision (none at fp32); the bias stays fp32
-    size_t wsr;
-    const float *wr = prec_rounded(be, 0, w, ws, (size_t)OC * C, R, &wsr);
-    const float *xr = prec_rounded_flat(be, 1, inp, (size_t)R * N * C);
+    gemm_operand wr = gemm_operand_of(be, 0, w, ws, (size_t)OC * C, R);
+    gemm_operand xr = gemm_operand_of(be, 1, inp, (size_t)R * N * C, (size_t)R * N * C, 1);
     // out^T [OC][N] = W [OC][C] (col-major view of row-major W^T) x inp^T [C][N]
-    gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, wr, C, (long long)wsr, xr, C, (long long)N * C,
+    gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, wr, C, (long long)wr.ws, xr, C, (long long)N * C,
          0.0f, out, OC, (long long)N * OC, R);
     if (b) {
         long total = (long)R * N * OC;
@@ -217,13 +229,14 @@ static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t
     OP_TIME(matmul_bwd);
     if (!R || !N) return;
     // the products' operands rounded (none at fp32); the bias gradient sums the fp32 dout
-    size_t wsr = ws;
-    const float *wr = dinp ? prec_rounded(be, 0, w, ws, (size_t)OC * C, R, &wsr) : w;
-    const float *xr = prec_rounded_flat(be, 1, inp, (size_t)R * N * C);
-    const float *dr = prec_rounded_flat(be, 2, dout, (size_t)R * N * OC);
-    if (dinp) // dinp^T [C][N] = W^T x dout^T
-        gemm(be, CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, wr, C, (long long)wsr, dr, OC,
+    size_t NX = (size_t)R * N * C, ND = (size_t)R * N * OC;
+    gemm_operand xr = gemm_operand_of(be, 1, inp, NX, NX, 1);
+    gemm_operand dr = gemm_operand_of(be, 2, dout, ND, ND, 1);
+    if (dinp) { // dinp^T [C][N] = W^T x dout^T
+        gemm_operand wr = gemm_operand_of(be, 0, w, ws, (size_t)OC * C, R);
+        gemm(be, CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, wr, C, (long long)wr.ws, dr, OC,
              (long long)N * OC, 0.0f, dinp, C, (long long)N * C, R);
+    }
     // dW^T [C][OC] += inp^T [C][N] x dout [N][OC]
     size_t E = (size_t)OC * C;
     int nk = dw_split(N, E);

@@ -1,6 +1,7 @@
 // reduce: the CUDA backend's fixed-order reductions: the column sums behind the
-// bias and LayerNorm weight gradients (layernorm.cuh, matmul.cuh use them) and
-// the per-replica sums to host doubles (weighted_sum, sumsq).
+// bias and LayerNorm weight gradients (layernorm.cuh, matmul.cuh use them),
+// the per-replica sums to device doubles (weighted_sum, sumsq), and the
+// per-replica update control that reads them (step_guard).
 #ifndef DS_REDUCE_CUH
 #define DS_REDUCE_CUH
 
@@ -50,7 +51,7 @@ __global__ void colsum_final_k(float *dst, size_t ws, const float *part, int R, 
 
 
 // ---------------------------------------------------------------------------
-// reductions to host doubles: stage 1 per (chunk, replica) block, a fixed
+// reductions to device doubles: stage 1 per (chunk, replica) block, a fixed
 // shared-memory tree; stage 2 one thread per replica adds the chunks in order.
 
 enum { RED_THREADS = 256, RED_CHUNK = 65536 };
@@ -97,28 +98,57 @@ __global__ void reduce_final_k(double *out, const double *part, int R, int nch) 
 }
 
 template <int MODE>
-static void reduce_to_host(ds_backend *be, double *host_out, const float *x, const float *w,
-                           size_t stride, size_t n, int R) {
+static void reduce_to(ds_backend *be, double *out, const float *x, const float *w, size_t stride,
+                      size_t n, int R) {
     if (!R) return;
     int nch = n ? (int)cdiv(n, RED_CHUNK) : 1;
-    double *part = (double *)scratch(be, sizeof(double) * ((size_t)R * nch + R));
-    double *out = part + (size_t)R * nch;
+    double *part = (double *)scratch(be, sizeof(double) * (size_t)R * nch);
     dim3 grid(nch, R);
     reduce_partial_k<MODE><<<grid, RED_THREADS, 0, ST(be)>>>(part, x, w, stride, n, nch);
     CK_LAUNCH();
     reduce_final_k<<<cdiv(R, 64), 64, 0, ST(be)>>>(out, part, R, nch);
     CK_LAUNCH();
-    cu_download(be, host_out, out, sizeof(double) * R);
 }
 
 static void weighted_sum(ds_backend *be, double *out, const float *x, const float *w, int R,
                          size_t N) {
     OP_TIME(weighted_sum);
-    reduce_to_host<0>(be, out, x, w, N, N, R);
+    reduce_to<0>(be, out, x, w, N, N, R);
 }
 static void sumsq(ds_backend *be, double *out, const float *x, size_t stride, size_t n, int R) {
     OP_TIME(sumsq);
-    reduce_to_host<1>(be, out, x, NULL, stride, n, R);
+    reduce_to<1>(be, out, x, NULL, stride, n, R);
+}
+
+// ---------------------------------------------------------------------------
+// step_guard: one thread per replica, the float operations of the CPU
+// backend's step_guard (sqrt and the division are IEEE-rounded in CUDA
+// without fast math, so the clip factor has the CPU's bits for the same sum)
+
+__global__ void step_guard_k(float *loss, float *gnorm, float *gscale, uint8_t *active,
+                             const double *lsum, const double *sq, int R, float clip) {
+    int r = blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= R) return;
+    float norm = (float)sqrt(sq[r]), l = lsum ? (float)lsum[r] : 0.0f;
+    uint8_t on = active[r];
+    if (!isfinite(norm) || !isfinite(l)) on = 0;
+    active[r] = on;
+    float gs = 1.0f;
+    if (clip > 0) {
+        float coef = __fdiv_rn(clip, __fadd_rn(norm, 1e-6f));
+        if (coef < 1.0f) gs = coef;
+    }
+    gscale[r] = gs;
+    if (gnorm) gnorm[r] = norm;
+    if (loss && lsum) loss[r] = on ? l : __int_as_float(0x7fc00000); // NaN
+}
+
+static void step_guard(ds_backend *be, float *loss, float *gnorm, float *gscale, uint8_t *active,
+                       const double *lsum, const double *sq, int R, float clip) {
+    OP_TIME(step_guard);
+    if (!R) return;
+    step_guard_k<<<cdiv(R, 64), 64, 0, ST(be)>>>(loss, gnorm, gscale, active, lsum, sq, R, clip);
+    CK_LAUNCH();
 }
 
 #endif

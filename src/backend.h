@@ -62,11 +62,13 @@ int ds_backend_kind_parse(const char *name, ds_backend_kind *out, ds_error *err)
  * initialises CUDA: cmd_run narrows CUDA_VISIBLE_DEVICES before calling it. */
 ds_backend_kind ds_backend_resolve(ds_backend_kind kind);
 
-/* Per-replica arguments of one AdamW update (host memory; R entries each). */
+/* Arguments of one AdamW update. The per-replica ones are backend memory
+ * ([R] each), written by step_guard on the backend, so that an update needs
+ * no transfer (docs/cuda.md "The step stays on the device"). */
 typedef struct {
-    const float *lr;     /* learning rate of this update (0 for a frozen replica) */
-    const float *gscale; /* gradient scale from global-norm clipping, 1 if none */
-    const uint8_t *active; /* 0: the replica is not updated at all (diverged) */
+    float lr;              /* learning rate of this update, every replica */
+    const float *gscale;   /* backend [R]: gradient scale from global-norm clipping, 1 if none */
+    const uint8_t *active; /* backend [R]: 0: the replica is not updated at all (diverged) */
     float beta1, beta2, eps, weight_decay;
     float bc1, bc2;      /* bias corrections 1-beta1^t, 1-beta2^t, t = updates so far incl. this */
 } ds_adamw_args;
@@ -139,13 +141,20 @@ typedef struct ds_backend ds_backend;
     X(token_stats, (ds_backend *be, float *ce, float *pcorrect, float *correct,                \
                     const float *logits, const int32_t *tgt, int R, int N, int V))              \
     /* --- reductions (fixed order, double accumulation) ---------------------- */             \
-    /* out[r] = sum_n x[r][n] * w[r][n]   (host out[R]) */                                      \
-    X(weighted_sum, (ds_backend *be, double *host_out, const float *x, const float *w, int R,  \
+    /* out[r] = sum_n x[r][n] * w[r][n] over the n with w != 0   (backend out[R]) */            \
+    X(weighted_sum, (ds_backend *be, double *out, const float *x, const float *w, int R,       \
                      size_t N))                                                                 \
-    /* out[r] = sum_i x[r*stride + i]^2, i < n   (host out[R]); a non-finite                    \
+    /* out[r] = sum_i x[r*stride + i]^2, i < n   (backend out[R]); a non-finite                 \
      * element makes it non-finite */                                                           \
-    X(sumsq, (ds_backend *be, double *host_out, const float *x, size_t stride, size_t n,       \
-              int R))                                                                           \
+    X(sumsq, (ds_backend *be, double *out, const float *x, size_t stride, size_t n, int R))    \
+    /* --- per-replica control of an update (backend [R] each; src/optim.h) ---- */            \
+    /* norm = (float)sqrt(sq[r]); active[r] = 0 when norm, or the loss (float)lsum[r],          \
+     * is not finite; gscale[r] = clip/(norm+1e-6f) when clip > 0 and that is < 1,              \
+     * else 1 (torch.nn.utils.clip_grad_norm_); loss[r] = (float)lsum[r] while                  \
+     * active, NaN once not; gnorm[r] = norm. lsum NULL: the norm alone decides                 \
+     * (loss then untouched); loss, gnorm may be NULL. */                                       \
+    X(step_guard, (ds_backend *be, float *loss, float *gnorm, float *gscale, uint8_t *active,  \
+                   const double *lsum, const double *sq, int R, float clip))                    \
     /* --- optimizer ------------------------------------------------------- */                \
     /* AdamW (torch.optim.AdamW's arithmetic, decoupled weight decay on every                   \
      * parameter) on P parameters of each replica, gradient g * gscale[r]. */                   \
@@ -158,14 +167,37 @@ struct ds_backend {
     void *impl;  /* backend-private state */
 
     /* --- memory ------------------------------------------------------------ */
+    /* Every op and transfer runs in the order it is called. The synchronous
+     * transfers (upload, download) return when done; the _async ones return at
+     * once, and `sync` waits for everything called before it. */
     /* A zero-filled buffer of `bytes` bytes, or NULL if out of memory. */
     void *(*alloc)(ds_backend *be, size_t bytes);
     void (*free)(ds_backend *be, void *p);
     void (*upload)(ds_backend *be, void *dst, const void *host_src, size_t bytes);
     void (*download)(ds_backend *be, void *host_dst, const void *src, size_t bytes);
+    /* host_src may be changed or freed as soon as this returns (the backend
+     * copies it first when the transfer is deferred) */
+    void (*upload_async)(ds_backend *be, void *dst, const void *host_src, size_t bytes);
+    /* host_dst must come from host_alloc; it holds the data after the next sync */
+    void (*download_async)(ds_backend *be, void *host_dst, const void *src, size_t bytes);
+    void (*sync)(ds_backend *be);
+    /* Zero-filled host memory that download_async can write (pinned on a GPU),
+     * or NULL if out of memory; free with host_free. */
+    void *(*host_alloc)(ds_backend *be, size_t bytes);
+    void (*host_free)(ds_backend *be, void *p);
     void (*zero)(ds_backend *be, void *p, size_t bytes);
     void (*copy)(ds_backend *be, void *dst, const void *src, size_t bytes); /* within the backend */
     void (*destroy)(ds_backend *be);
+
+    /* --- graphs (NULL members: the backend has none; src/step.c then calls
+     * the ops every step). Between capture_begin and capture_end the ops are
+     * recorded, not run; graph_launch runs the recorded ops again, with the
+     * arguments they had, in one submission. What is captured may not
+     * allocate, free or call a synchronous transfer. */
+    void (*capture_begin)(ds_backend *be);
+    void *(*capture_end)(ds_backend *be); /* the graph, ready to launch */
+    void (*graph_launch)(ds_backend *be, void *graph);
+    void (*graph_free)(ds_backend *be, void *graph);
 
     /* --- the operations: one member per DS_BACKEND_OPS entry (contracts there) */
 #define DS_OP_MEMBER_(name, params) void(*name) params;

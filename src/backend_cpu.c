@@ -230,6 +230,9 @@ static void *cpu_alloc(ds_backend *be, size_t bytes) {
 static void cpu_free(ds_backend *be, void *p) { free(p); }
 static void cpu_upload(ds_backend *be, void *dst, const void *src, size_t n) { memcpy(dst, src, n); }
 static void cpu_download(ds_backend *be, void *dst, const void *src, size_t n) { memcpy(dst, src, n); }
+/* the CPU runs every op when it is called: nothing is ever deferred */
+static void cpu_sync(ds_backend *be) { (void)be; }
+static void cpu_host_free(ds_backend *be, void *p) { free(p); }
 static void cpu_copy(ds_backend *be, void *dst, const void *src, size_t n) { memmove(dst, src, n); }
 static void cpu_zero(ds_backend *be, void *p, size_t n) { memset(p, 0, n); }
 static void cpu_destroy(ds_backend *be) {
@@ -1195,6 +1198,28 @@ static void sumsq(ds_backend *be, double *out, const float *x, size_t stride, si
 }
 
 /* ------------------------------------------------------------------------ */
+/* per-replica update control (the arithmetic src/optim.c did on the host
+ * before it moved onto the backend: the same float operations) */
+
+static void step_guard(ds_backend *be, float *loss, float *gnorm, float *gscale, uint8_t *active,
+                       const double *lsum, const double *sq, int R, float clip) {
+    double t0 = op_begin(be);
+    for (int r = 0; r < R; r++) {
+        float norm = (float)sqrt(sq[r]), l = lsum ? (float)lsum[r] : 0.0f;
+        if (!isfinite(norm) || !isfinite(l)) active[r] = 0;
+        float gs = 1.0f;
+        if (clip > 0) {
+            float coef = clip / (norm + 1e-6f);
+            if (coef < 1.0f) gs = coef;
+        }
+        gscale[r] = gs;
+        if (gnorm) gnorm[r] = norm;
+        if (loss && lsum) loss[r] = active[r] ? l : NAN;
+    }
+    op_end(be, DS_OP_step_guard, t0);
+}
+
+/* ------------------------------------------------------------------------ */
 /* AdamW, torch.optim.AdamW's order of operations */
 
 static void adamw(ds_backend *be, float *p, const float *g, float *m, float *v, size_t P, int R,
@@ -1206,7 +1231,7 @@ static void adamw(ds_backend *be, float *p, const float *g, float *m, float *v, 
     for (long t = 0; t < (long)(nch * R); t++) {
         size_t r = t / nch, c = t % nch, i0 = c * SUM_CHUNK, i1 = i0 + SUM_CHUNK < P ? i0 + SUM_CHUNK : P;
         if (!a->active[r]) continue;
-        float lr = a->lr[r], gs = a->gscale[r], step = lr / a->bc1;
+        float lr = a->lr, gs = a->gscale[r], step = lr / a->bc1;
         float decay = 1.0f - lr * a->weight_decay;
         float *pr = p + r * P, *mr = m + r * P, *vr = v + r * P;
         const float *gr = g + r * P;
@@ -1324,7 +1349,12 @@ ds_backend *ds_backend_cpu_create(int nthreads, ds_precision precision) {
     be->free = cpu_free;
     be->upload = cpu_upload;
     be->download = cpu_download;
-    be->zero = cpu_zero;
+    be->upload_async = cpu_upload;
+    be->download_async = cpu_download;
+    be->sync = cpu_sync;
+    be->host_alloc = cpu_alloc;
+    be->host_free = cpu_host_free;
+    be->zero = cpu_zero; /* no graphs: capture_begin and the rest stay NULL */
     be->copy = cpu_copy;
     be->destroy = cpu_destroy;
     DS_BACKEND_SET_OPS(be);

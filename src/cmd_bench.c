@@ -1,9 +1,12 @@
 /* cmd_bench: `distsweep bench SWEEP.yaml --backend cpu|cuda|auto --scale I
  * --pack R` times training steps of one pack and prints steps/s, tokens/s and
  * achieved GFLOP/s (the sweep's flops_per_step convention: sweep.h), with the
- * time split into data, forward, backward and optimizer. The steps are the
- * engine's own (ds_step_run, src/step.h) on seeds 0..R-1. A figure-printing
- * command, never a pass/fail test. */
+ * host time split into data, forward, backward and optimizer. The steps are
+ * the engine's own (ds_step_run, src/step.h) on seeds 0..R-1, their losses
+ * read a ring at a time as the engine reads them. Throughput is wall time
+ * from an idle backend to the last read, so on a GPU it counts what the
+ * device ran, not what the host enqueued. A figure-printing command, never a
+ * pass/fail test. */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,6 +19,17 @@
 #include "model.h"
 #include "step.h"
 #include "sweep.h"
+
+/* Steps between two reads of the losses: few, so that step_s_min (the
+ * fastest read interval, per step) sees single disturbances. */
+enum { BENCH_RING = 8 };
+
+/* Waits for the steps run since the last read; returns how many. */
+static int drain(ds_step *st) {
+    const float *loss;
+    int64_t first;
+    return ds_step_read(st, &loss, &first);
+}
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -99,7 +113,6 @@ int ds_cmd_bench(int argc, char **argv) {
     ds_backend *be = NULL;
     ds_model *m = NULL;
     uint8_t *active = NULL;
-    float *loss = NULL;
     int64_t *seeds = NULL;
     ds_step st = {0};
     if (scale >= s->n_scales) {
@@ -117,24 +130,34 @@ int ds_cmd_bench(int argc, char **argv) {
     for (int r = 0; r < R; r++) ds_model_init_replica(m, r, (uint64_t)seeds[r]);
     int B = s->train.batch, ctx = s->train.context;
     active = DS_MALLOC(R);
-    loss = DS_MALLOC(sizeof(float) * R);
     memset(active, 1, R);
-    ds_step_init(&st, s, m, seeds, R, be->threads, 0);
-    double t[4] = {0}; /* data, forward, backward, optimizer */
-    double tmin = INFINITY; /* fastest timed step: the least disturbed on a shared machine */
+    ds_step_init(&st, s, m, seeds, R, be->threads, 0, active, BENCH_RING);
+    double t[4] = {0}; /* data, forward, backward, optimizer: host time of each part */
+    double tmin = INFINITY; /* fastest read interval, per step: the least disturbed */
+    double t_timed = 0;     /* wall time of the timed steps, reads (waits) included */
+    double t_read = ds_now(), t_begin = 0;
     for (int step = 0; step < warm + steps; step++) {
+        if (step == warm) { /* the timed steps start on an idle backend */
+            drain(&st);
+            t_begin = t_read = ds_now();
+        }
         ds_step_times tt;
-        ds_step_run(&st, step, active, loss, &tt);
+        ds_step_run(&st, step, &tt);
         if (step >= warm) {
             t[0] += tt.data;
             t[1] += tt.forward;
             t[2] += tt.backward;
             t[3] += tt.optimizer;
-            double all = tt.data + tt.forward + tt.backward + tt.optimizer;
-            tmin = all < tmin ? all : tmin;
+        }
+        if (ds_step_pending(&st) == BENCH_RING || step + 1 == warm + steps) {
+            int n = drain(&st);
+            double now = ds_now();
+            if (step >= warm && (now - t_read) / n < tmin) tmin = (now - t_read) / n;
+            t_read = now;
         }
     }
-    double total = t[0] + t[1] + t[2] + t[3], sps = steps / total;
+    t_timed = ds_now() - t_begin;
+    double total = t_timed, sps = steps / total;
     double tokens = (double)R * B * (ctx - 1) * sps;
     const ds_scale *sc = &s->scales[scale];
     double gflops = R * sc->flops_per_step * sps / 1e9;
@@ -142,19 +165,19 @@ int ds_cmd_bench(int argc, char **argv) {
     const char *env = getenv("OPENBLAS_CORETYPE");
     int nth = be->threads;
     if (!strcmp(format, "json")) {
-        printf("{\"backend\": \"%s\", \"scale\": %d, \"d_model\": %d, \"n_layers\": %d, \"pack\": %d, "
+        printf("{\"backend\": \"%s\", \"graphs\": %s, \"scale\": %d, \"d_model\": %d, \"n_layers\": %d, \"pack\": %d, "
                "\"batch\": %d, \"context\": %d, \"steps\": %d, \"threads\": %d, "
                "\"openblas_core\": \"%s\", \"openblas_coretype_env\": \"%s\", "
                "\"step_s\": %.6f, \"step_s_min\": %.6f, \"steps_per_s\": %.4f, "
                "\"tokens_per_s\": %.1f, \"gflops\": %.2f, "
                "\"data_s\": %.6f, \"forward_s\": %.6f, \"backward_s\": %.6f, \"optimizer_s\": %.6f}\n",
-               be->name, scale, sc->d_model, sc->n_layers, R, B, ctx, steps, nth, core,
-               env ? env : "", total / steps, tmin, sps, tokens, gflops, t[0] / steps, t[1] / steps,
+               be->name, be->capture_begin ? "true" : "false", scale, sc->d_model, sc->n_layers,
+               R, B, ctx, steps, nth, core, env ? env : "", total / steps, tmin, sps, tokens, gflops, t[0] / steps, t[1] / steps,
                t[2] / steps, t[3] / steps);
     } else {
-        printf("bench %s: scale %d (d=%d, L=%d, %lld params), pack %d, batch %d x %d, %d threads, "
+        printf("bench %s%s: scale %d (d=%d, L=%d, %lld params), pack %d, batch %d x %d, %d threads, "
                "OpenBLAS core %s%s%s%s\n",
-               be->name, scale, sc->d_model, sc->n_layers, (long long)sc->n_params, R, B, ctx, nth,
+               be->name, be->capture_begin ? " (graphs)" : "", scale, sc->d_model, sc->n_layers, (long long)sc->n_params, R, B, ctx, nth,
                core, env ? " (OPENBLAS_CORETYPE=" : "", env ? env : "", env ? ")" : "");
         printf("  %.4f s/step (fastest %.4f)  %.3f steps/s  %.0f tokens/s  %.1f GFLOP/s\n",
                total / steps, tmin, sps, tokens, gflops);
@@ -171,7 +194,6 @@ done:
     if (be) be->destroy(be);
     free(seeds);
     free(active);
-    free(loss);
     ds_sweep_free(s);
     return rc;
 }

@@ -39,6 +39,55 @@ static int eval_stop(void *ctx) {
     return c->opts->hook(c->opts->hook_ctx, c->step, c->R, c->losses);
 }
 
+/* Steps between two reads of the losses at most (src/step.h); with log_every
+ * above it the losses are read mid-window. */
+enum { RING_MAX = 64 };
+
+/* The training-loss bookkeeping of the loop: the last loss and the window
+ * sum of every replica, and the curve points, from the losses the step ring
+ * gives back. */
+typedef struct {
+    int R;
+    int64_t log_every, stop_at;
+    int verbose;
+    double t_log; /* when the last log line was said */
+    ds_ckpt_state *st; /* window, curve, n_curve, curve_cap */
+    float *last;
+} loss_log;
+
+/* Reads the steps run since the last read and adds their losses, in step
+ * order, to the window and the curve exactly as a read after every step would. */
+static void absorb_losses(loss_log *lg, ds_step *sc) {
+    const float *loss;
+    int64_t first;
+    int n = ds_step_read(sc, &loss, &first), R = lg->R;
+    ds_ckpt_state *st = lg->st;
+    for (int i = 0; i < n; i++) {
+        const float *l = loss + (size_t)i * R;
+        for (int r = 0; r < R; r++) {
+            lg->last[r] = l[r];
+            st->window[r] += l[r];
+        }
+        int64_t done = first + i + 1;
+        if (done % lg->log_every || st->n_curve >= st->curve_cap) continue;
+        int cap = st->curve_cap;
+        for (int r = 0; r < R; r++) {
+            st->curve[(size_t)r * cap + st->n_curve] = (float)(st->window[r] / lg->log_every);
+            st->window[r] = 0;
+        }
+        st->n_curve++;
+        if (lg->verbose) {
+            double now = ds_now();
+            fprintf(stderr, "step %lld/%lld  %.2f steps/s  loss", (long long)done,
+                    (long long)lg->stop_at, lg->log_every / (now - lg->t_log));
+            for (int r = 0; r < R && r < 16; r++)
+                fprintf(stderr, " %.4f", st->curve[(size_t)r * cap + st->n_curve - 1]);
+            fprintf(stderr, R > 16 ? " ...\n" : "\n");
+            lg->t_log = now;
+        }
+    }
+}
+
 /* A group's members agree on an outcome: returns the largest member's rc
  * (so a storage failure outranks an interruption, which outranks an error:
  * the scheduler then charges the runs only when every member says error);
@@ -72,7 +121,7 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
     DS_ASSERT(R >= 1 && scale_idx >= 0 && scale_idx < s->n_scales);
     memset(results, 0, sizeof(*results) * R);
     uint8_t *active = DS_MALLOC(R);
-    float *last = DS_MALLOC(sizeof(float) * R), *losses = DS_MALLOC(sizeof(float) * R);
+    float *last = DS_MALLOC(sizeof(float) * R);
     double *window = DS_CALLOC(R, sizeof(double));
     float *curve = DS_MALLOC(sizeof(float) * R * (curve_cap ? curve_cap : 1));
     ds_step step_ctx = {0};
@@ -118,36 +167,26 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
         if ((rc = group_agree(gcomm, rc, err))) goto done;
     }
 
-    double t_loop = ds_now(), t_log = t_loop;
+    double t_loop = ds_now();
     int64_t step0 = st.step;
-    ds_step_init(&step_ctx, s, m, seeds, R, be->threads, verbose);
+    /* the losses are read a ring at a time: at every log point, when the
+     * ring is full, and before a checkpoint (src/step.h) */
+    int ring = log_every < RING_MAX ? (int)log_every : RING_MAX;
+    loss_log lg = {.R = R, .log_every = log_every, .stop_at = stop_at, .verbose = verbose,
+                   .t_log = t_loop, .st = &st, .last = last};
+    ds_step_init(&step_ctx, s, m, seeds, R, be->threads, verbose, active, ring);
     if (grp) ds_step_set_group(&step_ctx, grp);
     for (int64_t step = st.step; step < stop_at; step++) {
-        ds_step_run(&step_ctx, step, active, losses, NULL);
-        for (int r = 0; r < R; r++) {
-            last[r] = losses[r];
-            window[r] += losses[r];
-        }
-        if ((step + 1) % log_every == 0 && st.n_curve < curve_cap) {
-            for (int r = 0; r < R; r++) {
-                curve[(size_t)r * curve_cap + st.n_curve] = (float)(window[r] / log_every);
-                window[r] = 0;
-            }
-            st.n_curve++;
-            if (verbose) {
-                double now = ds_now();
-                fprintf(stderr, "step %lld/%lld  %.2f steps/s  loss", (long long)(step + 1),
-                        (long long)stop_at, log_every / (now - t_log));
-                for (int r = 0; r < R && r < 16; r++) fprintf(stderr, " %.4f", curve[(size_t)r * curve_cap + st.n_curve - 1]);
-                fprintf(stderr, R > 16 ? " ...\n" : "\n");
-                t_log = now;
-            }
-        }
+        ds_step_run(&step_ctx, step, NULL);
         st.step = step + 1;
-        int stop = opts && opts->hook && opts->hook(opts->hook_ctx, st.step, R, losses);
+        if (ds_step_pending(&step_ctx) == ring || st.step % log_every == 0 || st.step == stop_at)
+            absorb_losses(&lg, &step_ctx);
+        /* the hook sees the losses last read (at most `ring` steps old) */
+        int stop = opts && opts->hook && opts->hook(opts->hook_ctx, st.step, R, last);
         if (grp) stop = ds_group_max(grp, stop); /* a group stops together */
         int periodic = s->run.checkpoint_every > 0 && st.step % s->run.checkpoint_every == 0 &&
                        st.step < stop_at;
+        if (stop || periodic) absorb_losses(&lg, &step_ctx);
         if (ckpt && (stop || periodic)) {
             double now = ds_now();
             st.wall_s += now - t_start;
@@ -163,6 +202,7 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
             goto done;
         }
     }
+    absorb_losses(&lg, &step_ctx);
     if (verbose && stop_at > step0)
         fprintf(stderr, "distsweep: %lld steps in %.1f s; evaluating\n", (long long)(stop_at - step0),
                 ds_now() - t_loop);
@@ -252,7 +292,6 @@ done:
     if (be) be->destroy(be);
     free(active);
     free(last);
-    free(losses);
     free(window);
     free(curve);
     free(metrics);

@@ -151,6 +151,7 @@ int ds_model_create(const ds_model_config *cfg, ds_backend *be, ds_model **out, 
     m->tgt = balloc(m, RN * sizeof(int32_t), &failed);
     m->weight = balloc(m, RN * F, &failed);
     m->mask = balloc(m, RN * F, &failed);
+    m->loss_sum = balloc(m, (size_t)R * sizeof(double), &failed);
     m->h_inp = DS_MALLOC(RN * sizeof(int32_t));
     m->h_tgt = DS_MALLOC(RN * sizeof(int32_t));
     m->h_weight = DS_MALLOC(RN * F);
@@ -176,7 +177,7 @@ void ds_model_free(ds_model *m) {
                     m->act.fch_gelu, m->act.lnf, m->act.lnf_mean, m->act.lnf_rstd,
                     m->act.logits, m->act.tok_loss, m->act.branch, m->act.dres, m->act.dln,
                     m->act.datty, m->act.dqkv, m->act.dfch, m->act.dfch_gelu, m->act.dlogits,
-                    m->inp, m->tgt, m->weight, m->mask};
+                    m->inp, m->tgt, m->weight, m->mask, m->loss_sum};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) be->free(be, bufs[i]);
     free(m->h_inp);
@@ -269,10 +270,11 @@ void ds_model_set_batch_norm(ds_model *m, const int32_t *tokens, const uint8_t *
         for (size_t n = 0; n < N; n++) w[(size_t)r * N + n] = mk[(size_t)r * N + n] * inv;
     }
     ds_backend *be = m->be;
-    be->upload(be, m->inp, inp, R * N * sizeof(int32_t));
-    be->upload(be, m->tgt, tgt, R * N * sizeof(int32_t));
-    be->upload(be, m->weight, w, R * N * sizeof(float));
-    be->upload(be, m->mask, mk, R * N * sizeof(float));
+    /* asynchronous: a GPU may still be running the last step (backend.h) */
+    be->upload_async(be, m->inp, inp, R * N * sizeof(int32_t));
+    be->upload_async(be, m->tgt, tgt, R * N * sizeof(int32_t));
+    be->upload_async(be, m->weight, w, R * N * sizeof(float));
+    be->upload_async(be, m->mask, mk, R * N * sizeof(float));
     m->cur_B = B;
     m->cur_T = T;
 }
@@ -283,8 +285,8 @@ void ds_model_set_batch_norm(ds_model *m, const int32_t *tokens, const uint8_t *
 /* Activation pointer of layer l in a per-layer array of `width` floats per row. */
 #define LAYER(buf, l, width) ((buf) + (size_t)(l) * RNmax * (width))
 
-/* The forward pass; sums (may be NULL) gets the R weighted loss sums. */
-static void forward(ds_model *m, double *sums) {
+/* The forward pass; with want_loss, m->loss_sum gets the R weighted loss sums. */
+static void forward(ds_model *m, int want_loss) {
     ds_backend *be = m->be;
     const ds_model_config *c = &m->cfg;
     ds_activations *a = &m->act;
@@ -331,25 +333,30 @@ static void forward(ds_model *m, double *sums) {
     be->layernorm_fwd(be, a->lnf, a->lnf_mean, a->lnf_rstd, xl, p + m->lnf_w, p + m->lnf_b, ws, R,
                       N, d, c->ln_eps);
     be->matmul_fwd(be, a->logits, a->lnf, p + m->head_w, NULL, ws, R, N, d, V);
-    if (sums) {
+    if (want_loss) {
         be->crossentropy_fwd(be, a->tok_loss, a->logits, m->tgt, R, N, V);
-        be->weighted_sum(be, sums, a->tok_loss, m->weight, R, N);
+        be->weighted_sum(be, m->loss_sum, a->tok_loss, m->weight, R, N);
     }
 }
 
 void ds_model_forward(ds_model *m, float *losses) {
     if (!losses) {
-        forward(m, NULL);
+        forward(m, 0);
         return;
     }
     int R = m->cfg.R;
     double *s = DS_MALLOC(sizeof(double) * R);
-    forward(m, s);
+    ds_model_forward_sums(m, s);
     for (int r = 0; r < R; r++) losses[r] = (float)s[r];
     free(s);
 }
 
-void ds_model_forward_sums(ds_model *m, double *sums) { forward(m, sums); }
+void ds_model_forward_sums(ds_model *m, double *sums) {
+    forward(m, 1);
+    m->be->download(m->be, sums, m->loss_sum, sizeof(double) * (size_t)m->cfg.R);
+}
+
+void ds_model_forward_loss(ds_model *m) { forward(m, 1); }
 
 /* ------------------------------------------------------------------------ */
 /* backward */

@@ -73,6 +73,7 @@ typedef struct {
     int32_t *inp, *tgt;  /* backend [R][N] */
     float *weight;       /* backend [R][N]: mask / sum(mask) of the replica */
     float *mask;         /* backend [R][N]: 0/1 */
+    double *loss_sum;    /* backend [R]: weighted loss sums of the last forward with a loss */
     int cur_B, cur_T;    /* shape of the batch last set */
     int32_t *h_inp, *h_tgt; /* host staging of the batch, [R][N] */
     float *h_weight, *h_mask;
@@ -144,6 +145,10 @@ void ds_model_forward(ds_model *m, float *losses);
  * double before its rounding to float: the part of a group member, whose
  * parts the group adds (src/step.c). */
 void ds_model_forward_sums(ds_model *m, double *sums);
+
+/* The same forward, its R loss sums left in m->loss_sum (backend memory):
+ * nothing is read back, so a GPU need not wait (src/step.c). */
+void ds_model_forward_loss(ds_model *m);
 
 /* Zeroes the gradients and back-propagates the loss of the last forward. */
 void ds_model_backward(ds_model *m);

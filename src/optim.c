@@ -2,6 +2,7 @@
 #include "optim.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
@@ -15,33 +16,65 @@ double ds_lr_at(const ds_train_spec *tr, int64_t t) {
     return tr->lr * 0.5 * (1.0 + cos(M_PI * prog));
 }
 
-void ds_optim_step(ds_model *m, const ds_train_spec *tr, int64_t t, uint8_t *active, float *gnorm) {
-    int R = m->cfg.R;
-    double *sq = DS_MALLOC(sizeof(double) * R);
-    float *lr = DS_MALLOC(sizeof(float) * R), *gs = DS_MALLOC(sizeof(float) * R);
-    m->be->sumsq(m->be, sq, m->grads, m->P, m->P, R);
-    float lr_t = (float)ds_lr_at(tr, t);
-    for (int r = 0; r < R; r++) {
-        /* norm in float, clip coefficient as torch.nn.utils.clip_grad_norm_ */
-        float norm = (float)sqrt(sq[r]);
-        if (gnorm) gnorm[r] = norm;
-        if (!isfinite(norm)) active[r] = 0;
-        gs[r] = 1.0f;
-        if (tr->grad_clip > 0) {
-            float coef = (float)tr->grad_clip / (norm + 1e-6f);
-            if (coef < 1.0f) gs[r] = coef;
-        }
-        lr[r] = lr_t;
+int ds_optim_ctl_init(ds_optim_ctl *c, ds_backend *be, int R, const uint8_t *active, ds_error *err) {
+    DS_ASSERT(R >= 1);
+    c->be = be;
+    c->R = R;
+    c->sq = be->alloc(be, sizeof(double) * (size_t)R);
+    c->gscale = be->alloc(be, sizeof(float) * (size_t)R);
+    c->active = be->alloc(be, (size_t)R);
+    c->loss = be->alloc(be, sizeof(float) * (size_t)R);
+    if (!c->sq || !c->gscale || !c->active || !c->loss) {
+        ds_optim_ctl_free(c);
+        return ds_error_set(err, DS_EXIT_ERROR, "optim: out of backend memory for %d replicas' "
+                            "update control", R);
     }
+    be->upload(be, c->active, active, (size_t)R);
+    return 0;
+}
+
+void ds_optim_ctl_free(ds_optim_ctl *c) {
+    if (!c || !c->be) return;
+    ds_backend *be = c->be;
+    if (c->sq) be->free(be, c->sq);
+    if (c->gscale) be->free(be, c->gscale);
+    if (c->active) be->free(be, c->active);
+    if (c->loss) be->free(be, c->loss);
+    *c = (ds_optim_ctl){0};
+}
+
+void ds_optim_guard(ds_model *m, const ds_train_spec *tr, ds_optim_ctl *c, const double *lsum) {
+    ds_backend *be = m->be;
+    DS_ASSERT(c->R == m->cfg.R);
+    be->sumsq(be, c->sq, m->grads, m->P, m->P, c->R);
+    /* the clip coefficient as torch.nn.utils.clip_grad_norm_, in float */
+    be->step_guard(be, c->loss, NULL, c->gscale, c->active, lsum, c->sq, c->R, (float)tr->grad_clip);
+}
+
+void ds_optim_apply(ds_model *m, const ds_train_spec *tr, int64_t t, const ds_optim_ctl *c) {
     double step = (double)(t + 1);
     ds_adamw_args a = {
-        .lr = lr, .gscale = gs, .active = active,
+        .lr = (float)ds_lr_at(tr, t), .gscale = c->gscale, .active = c->active,
         .beta1 = (float)tr->beta1, .beta2 = (float)tr->beta2, .eps = (float)tr->adam_eps,
         .weight_decay = (float)tr->weight_decay,
         .bc1 = (float)(1.0 - pow(tr->beta1, step)), .bc2 = (float)(1.0 - pow(tr->beta2, step)),
     };
-    m->be->adamw(m->be, m->params, m->grads, m->adam_m, m->adam_v, m->P, R, &a);
-    free(sq);
-    free(lr);
-    free(gs);
+    m->be->adamw(m->be, m->params, m->grads, m->adam_m, m->adam_v, m->P, c->R, &a);
+}
+
+void ds_optim_step(ds_model *m, const ds_train_spec *tr, int64_t t, uint8_t *active, float *gnorm) {
+    ds_backend *be = m->be;
+    int R = m->cfg.R;
+    ds_optim_ctl c = {0};
+    ds_error err = {0};
+    if (ds_optim_ctl_init(&c, be, R, active, &err)) ds_die(DS_EXIT_ERROR, "%s", err.msg);
+    float *dnorm = gnorm ? be->alloc(be, sizeof(float) * (size_t)R) : NULL;
+    if (gnorm && !dnorm) ds_die(DS_EXIT_ERROR, "optim: out of backend memory");
+    be->sumsq(be, c.sq, m->grads, m->P, m->P, R);
+    be->step_guard(be, NULL, dnorm, c.gscale, c.active, NULL, c.sq, R, (float)tr->grad_clip);
+    ds_optim_apply(m, tr, t, &c);
+    be->download(be, active, c.active, (size_t)R);
+    if (gnorm) be->download(be, gnorm, dnorm, sizeof(float) * (size_t)R);
+    if (dnorm) be->free(be, dnorm);
+    ds_optim_ctl_free(&c);
 }

@@ -1,9 +1,13 @@
 /* optim: the learning-rate schedule and the AdamW step of docs/spec-tasks.md §4.
  *
  * Owns the per-replica update logic: global gradient-norm clipping per
- * replica, divergence on a non-finite gradient norm, and the call of the
- * backend's AdamW op with the schedule's learning rate. The moments live in
- * the model (ds_model.adam_m/v) so that a checkpoint is the model's state. */
+ * replica, divergence on a non-finite loss or gradient norm, and the call of
+ * the backend's AdamW op with the schedule's learning rate. The moments live
+ * in the model (ds_model.adam_m/v) so that a checkpoint is the model's state.
+ *
+ * The per-replica state of the update (ds_optim_ctl) lives on the backend and
+ * is computed there (the step_guard op), so that a training step never waits
+ * for the host (docs/cuda.md "The step stays on the device"). */
 #ifndef DS_OPTIM_H
 #define DS_OPTIM_H
 
@@ -17,7 +21,34 @@
  * lr * 0.5 (1 + cos(pi (t-warmup)/(steps-warmup))) down to 0. */
 double ds_lr_at(const ds_train_spec *tr, int64_t t);
 
-/* Update t of every active replica of m from its current gradients.
+/* The per-replica control of the updates of a pack, backend memory [R] each. */
+typedef struct {
+    ds_backend *be; /* not owned */
+    int R;
+    double *sq;     /* squared gradient norm of the last step */
+    float *gscale;  /* its clipping factor */
+    uint8_t *active; /* 0: frozen (diverged), never updated again */
+    float *loss;    /* the last step's training loss, NaN once frozen */
+} ds_optim_ctl;
+
+/* Allocates c's buffers on be with active[r] (host) as the initial flags.
+ * Returns 0, or DS_EXIT_ERROR with err set when the backend is out of memory. */
+int ds_optim_ctl_init(ds_optim_ctl *c, ds_backend *be, int R, const uint8_t *active, ds_error *err);
+void ds_optim_ctl_free(ds_optim_ctl *c);
+
+/* After a step's backward: the gradient norms of m->grads, the clipping
+ * factors, and the freeze of every replica whose loss ((float)lsum[r], lsum
+ * backend [R]; NULL: not checked) or gradient norm is not finite; c->loss
+ * gets the step's losses. Enqueues backend ops only, with the same arguments
+ * at every step (a graph may capture it: backend.h). */
+void ds_optim_guard(ds_model *m, const ds_train_spec *tr, ds_optim_ctl *c, const double *lsum);
+
+/* AdamW update t of every replica still active in c, its gradient scaled by
+ * c->gscale. Enqueues one backend op. */
+void ds_optim_apply(ds_model *m, const ds_train_spec *tr, int64_t t, const ds_optim_ctl *c);
+
+/* Update t of every active replica of m from its current gradients, from
+ * host memory (the tests' interface): guard without a loss, then apply.
  * active[r] (in/out): replicas with 0 are left untouched; a replica whose
  * gradient norm is not finite is set to 0 here (diverged) and not updated.
  * gnorm[r] (out, may be NULL): the gradient norm before clipping. */

@@ -59,8 +59,11 @@ static void plan(ds_step *st, int k, int j) {
 }
 
 void ds_step_init(ds_step *st, const ds_sweep *s, ds_model *m, const int64_t *seeds, int R,
-                  int nthreads, int verbose) {
+                  int nthreads, int verbose, uint8_t *active, int ring) {
     size_t n = (size_t)R * s->train.batch * s->train.context;
+    ds_backend *be = m->be;
+    ds_error err = {0};
+    DS_ASSERT(R == m->cfg.R && ring >= 1);
     memset(st, 0, sizeof *st);
     st->s = s;
     st->m = m;
@@ -71,6 +74,11 @@ void ds_step_init(ds_step *st, const ds_sweep *s, ds_model *m, const int64_t *se
     st->tok = DS_MALLOC(sizeof(int32_t) * n);
     st->mask = DS_MALLOC(n);
     st->dlvl = DS_MALLOC(sizeof(double) * (size_t)R * DS_STEP_MAX_LEVELS);
+    st->active = active;
+    st->ring_cap = ring;
+    if (ds_optim_ctl_init(&st->ctl, be, R, active, &err)) ds_die(DS_EXIT_ERROR, "step: %s", err.msg);
+    if (!(st->ring = be->host_alloc(be, sizeof(float) * (size_t)ring * R)))
+        ds_die(DS_EXIT_ERROR, "step: out of memory for %d steps' losses", ring);
     plan(st, 1, 0);
 }
 
@@ -80,7 +88,11 @@ void ds_step_set_group(ds_step *st, ds_group *g) {
 }
 
 void ds_step_free(ds_step *st) {
-    if (!st) return;
+    if (!st || !st->m) return;
+    ds_backend *be = st->m->be;
+    if (st->graph) be->graph_free(be, st->graph);
+    if (st->ring) be->host_free(be, st->ring);
+    ds_optim_ctl_free(&st->ctl);
     for (int i = 0; i < DS_STEP_MAX_LEVELS; i++)
         if (st->lvl[i]) st->m->be->free(st->m->be, st->lvl[i]);
     free(st->tok);
@@ -179,39 +191,91 @@ static void split_pass(ds_step *st, double *ls, ds_step_times *tm) {
     free(scored);
 }
 
-void ds_step_run(ds_step *st, int64_t step, uint8_t *active, float *losses, ds_step_times *times) {
+/* The plain step's forward, backward and update guard, with the same
+ * arguments every step: on a backend with graphs (backend.h) the second
+ * such step is captured and every later one replays it. The first runs as
+ * it is, so that every lazily sized backend buffer (scratch, rounding
+ * copies, GEMM plans) has its final size before a capture records its
+ * address. */
+static void plain_pass(ds_step *st, ds_step_times *tm) {
+    ds_model *m = st->m;
+    ds_backend *be = m->be;
+    double t0 = ds_now();
+    if (st->graph) {
+        DS_ASSERT(m->cur_B == st->graph_B && m->cur_T == st->graph_T);
+        be->graph_launch(be, st->graph);
+        tm->forward = ds_now() - t0; /* one launch: no split */
+        return;
+    }
+    int capture = be->capture_begin && st->n_plain == 1;
+    if (capture) be->capture_begin(be);
+    ds_model_forward_loss(m);
+    double t1 = ds_now();
+    ds_model_backward(m);
+    ds_optim_guard(m, &st->s->train, &st->ctl, m->loss_sum);
+    if (capture) {
+        st->graph = be->capture_end(be);
+        st->graph_B = m->cur_B, st->graph_T = m->cur_T;
+        be->graph_launch(be, st->graph);
+    }
+    tm->forward = t1 - t0;
+    tm->backward = ds_now() - t1;
+}
+
+void ds_step_run(ds_step *st, int64_t step, ds_step_times *times) {
     const ds_train_spec *tr = &st->s->train;
+    ds_backend *be = st->m->be;
+    int R = st->R;
     ds_step_times tm = {0};
+    DS_ASSERT(st->n_ring < st->ring_cap); /* ds_step_read first */
+    if (!st->n_ring) st->ring_first = step;
+    DS_ASSERT(step == st->ring_first + st->n_ring);
     double t0 = ds_now();
     make_batch(st, step);
     if (!st->group && st->n_mb == 1) { /* the plain step */
         ds_model_set_batch(st->m, st->tok, st->mask, tr->batch, tr->context - 1);
-        double t1 = ds_now();
-        ds_model_forward(st->m, losses);
-        double t2 = ds_now();
-        ds_model_backward(st->m);
-        tm = (ds_step_times){t1 - t0, t2 - t1, ds_now() - t2, 0};
+        tm.data = ds_now() - t0;
+        plain_pass(st, &tm);
+        st->n_plain++;
     } else {
         tm.data = ds_now() - t0;
-        double *ls = DS_MALLOC(sizeof(double) * st->R);
+        double *ls = DS_MALLOC(sizeof(double) * R);
         split_pass(st, ls, &tm);
-        for (int r = 0; r < st->R; r++) losses[r] = (float)ls[r];
+        be->upload_async(be, st->m->loss_sum, ls, sizeof(double) * R);
         free(ls);
-    }
-    /* after the backward: it changes nothing for a frozen replica, whose
-     * update is skipped */
-    for (int r = 0; r < st->R; r++) {
-        if (active[r] && !isfinite(losses[r])) {
-            active[r] = 0;
-            if (st->verbose)
-                fprintf(stderr, "distsweep: seed %lld diverged at step %lld (loss %g)\n",
-                        (long long)st->seeds[r], (long long)step, losses[r]);
-        }
+        /* after the backward: it changes nothing for a frozen replica, whose
+         * update is skipped */
+        ds_optim_guard(st->m, tr, &st->ctl, st->m->loss_sum);
     }
     double t3 = ds_now();
-    ds_optim_step(st->m, tr, step, active, NULL);
-    for (int r = 0; r < st->R; r++)
-        if (!active[r]) losses[r] = NAN;
+    ds_optim_apply(st->m, tr, step, &st->ctl);
+    be->download_async(be, st->ring + (size_t)st->n_ring * R, st->ctl.loss, sizeof(float) * R);
+    st->n_ring++;
     tm.optimizer = ds_now() - t3;
     if (times) *times = tm;
+}
+
+int ds_step_pending(const ds_step *st) { return st->n_ring; }
+
+int ds_step_read(ds_step *st, const float **losses, int64_t *first) {
+    int n = st->n_ring, R = st->R;
+    *losses = st->ring;
+    *first = st->ring_first;
+    if (!n) return 0;
+    st->m->be->sync(st->m->be);
+    /* step_guard's loss is finite exactly while the replica is active */
+    for (int i = 0; i < n; i++) {
+        for (int r = 0; r < R; r++) {
+            float l = st->ring[(size_t)i * R + r];
+            if (st->active[r] && !isfinite(l)) {
+                st->active[r] = 0;
+                if (st->verbose)
+                    fprintf(stderr, "distsweep: seed %lld diverged at step %lld (loss or gradient "
+                            "norm not finite)\n", (long long)st->seeds[r],
+                            (long long)(st->ring_first + i));
+            }
+        }
+    }
+    st->n_ring = 0;
+    return n;
 }

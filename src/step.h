@@ -28,6 +28,10 @@
  *   In both, the loss weights come from the whole batch's scored targets
  *   (added over the group), so every member takes the same update.
  *
+ * The step is enqueued on the backend and its losses are read later, a
+ * ring of steps at a time (ds_step_read), so that a GPU never waits for the
+ * host inside a run of steps (docs/cuda.md "The step stays on the device").
+ *
  * The model, its backend and the replicas' active flags belong to the caller. */
 #ifndef DS_STEP_H
 #define DS_STEP_H
@@ -36,6 +40,7 @@
 
 #include "groupcomm.h"
 #include "model.h"
+#include "optim.h"
 #include "sweep.h"
 
 #define DS_STEP_MAX_LEVELS 24 /* gradient tree depth: micro-batches <= 2^20, +1 */
@@ -57,20 +62,32 @@ typedef struct {
     uint8_t *cmask;
     float *lvl[DS_STEP_MAX_LEVELS]; /* backend [R][P] partial sums of the gradient tree */
     double *dlvl;          /* host [levels][R] the same tree of the loss sums */
+    uint8_t *active;       /* host [R] the replicas' flags as of the last read; not owned */
+    ds_optim_ctl ctl;      /* backend: the update control (optim.h) */
+    float *ring;           /* host_alloc [ring_cap][R] losses of the steps not yet read */
+    int ring_cap, n_ring;
+    int64_t ring_first;    /* step of ring[0] */
+    long n_plain;          /* plain steps run (the second is captured, when graphs exist) */
+    void *graph;           /* the captured plain pass, or NULL */
+    int graph_B, graph_T;  /* its batch shape */
 } ds_step;
 
-/* Seconds of the parts of one step (host wall time; on a GPU, forward and
- * the optimizer end with a download, so they include the work enqueued
- * before it). With micro-batches, forward and backward are their sums. */
+/* Host seconds of the parts of one step. The backend may still be running
+ * the step when ds_step_run returns (a GPU: backend.h), so on a GPU they are
+ * the time to enqueue it, and throughput is the wall time around
+ * ds_step_read (src/cmd_bench.c). With micro-batches, forward and backward
+ * are their sums; a replayed graph (backend.h) counts all in forward. */
 typedef struct {
     double data, forward, backward, optimizer;
 } ds_step_times;
 
 /* Prepares *st for steps of model m (R replicas of sweep s, seeds[r] the
- * data stream of replica r), alone. The model must have room for
+ * data stream of replica r), alone. active (host [R], the caller's) holds
+ * the replicas' flags: 1 trains, 0 is frozen; ds_step_read keeps it up to
+ * date. `ring` steps may run between two reads. The model must have room for
  * ds_step_rows(&s->train, 1, 0) rows. Free with ds_step_free. */
 void ds_step_init(ds_step *st, const ds_sweep *s, ds_model *m, const int64_t *seeds, int R,
-                  int nthreads, int verbose);
+                  int nthreads, int verbose, uint8_t *active, int ring);
 void ds_step_free(ds_step *st);
 
 /* This rank is member ds_group_rank(g) of group g (k = ds_group_size(g) <=
@@ -84,11 +101,24 @@ void ds_step_set_group(ds_step *st, ds_group *g);
  * alone) takes: the model's capacity. */
 int ds_step_rows(const ds_train_spec *tr, int k, int j);
 
-/* Runs training step `step` (update `step` of the schedule) of every active
- * replica. active[r] (in/out): 0 replicas are frozen (never updated again); a
- * replica whose loss or gradient norm is not finite is set to 0 here, before
- * its update. losses[r] (out): the step's training loss, NaN for a frozen
- * replica. times (may be NULL): this step's parts. */
-void ds_step_run(ds_step *st, int64_t step, uint8_t *active, float *losses, ds_step_times *times);
+/* Enqueues training step `step` (update `step` of the schedule) of every
+ * active replica: its batch, forward, backward, the divergence check and the
+ * clipped update, all on the backend, without waiting for it (the split
+ * paths wait for each micro-batch's loss sum). A replica whose loss or
+ * gradient norm is not finite is frozen before its update and never updated
+ * again. Steps run in order, step = the last one + 1, at most `ring` of them
+ * before a ds_step_read. times (may be NULL): this step's host parts. */
+void ds_step_run(ds_step *st, int64_t step, ds_step_times *times);
+
+/* Steps run since the last ds_step_read. */
+int ds_step_pending(const ds_step *st);
+
+/* Waits for the backend and returns n, the steps run since the last read:
+ * *losses = host [n][R], the training loss of step *first + i of replica r
+ * at [i*R + r], NaN once the replica is frozen (valid until the next
+ * ds_step_run). The caller's active flags then say which replicas are
+ * frozen; with verbose, each newly frozen one is said on stderr with its
+ * step. */
+int ds_step_read(ds_step *st, const float **losses, int64_t *first);
 
 #endif

@@ -2,7 +2,8 @@
 # The GPU checks in one command, for a GPU machine lent for a few minutes:
 # every ctest gpu test of the bundle (tools/gpu_bundle.sh), then the CUDA
 # benchmark at fp32, tf32 and bf16 on the count sweep's widths 64, 256 and
-# 512 (depth 4, pack 8) beside the CPU backend at d 64 on the same machine.
+# 512 (depth 4, pack 8; fp32 and bf16 also as CUDA graphs, and packs 32 and
+# 64 at d 64) beside the CPU backend at d 64 on the same machine.
 # Writes tests.log, bench.jsonl and summary.txt under OUTDIR and prints the
 # summary; exits 1 when a test failed (a benchmark that fails is reported,
 # not fatal). About 4 minutes on an H100 with a warm machine.
@@ -71,6 +72,14 @@ for s in 0 2 4; do
   for p in fp32 tf32 bf16; do
     bench "cuda scale $s $p pack 8" --backend cuda --scale "$s" --pack 8 --precision "$p" --steps 20 --warmup-steps 3
   done
+  # the same step captured once and replayed (docs/cuda.md, "The step stays on the device")
+  for p in fp32 bf16; do
+    DISTSWEEP_CUDA_GRAPHS=1 bench "cuda scale $s $p pack 8 graphs" --backend cuda --scale "$s" --pack 8 --precision "$p" --steps 20 --warmup-steps 3
+  done
+done
+# larger packs at the smallest width, where launches and small GEMMs dominate
+for r in 32 64; do
+  DISTSWEEP_CUDA_GRAPHS=1 bench "cuda scale 0 bf16 pack $r graphs" --backend cuda --scale 0 --pack "$r" --precision bf16 --steps 10 --warmup-steps 2
 done
 bench "cpu scale 0 fp32 pack 1" --backend cpu --scale 0 --pack 1 --steps 2 --warmup-steps 1
 rm -f "$out/bench.one"

@@ -185,11 +185,11 @@ static void test_supports(void) {
 }
 
 static void test_op_list(void) {
-    CHECK(DS_N_TIMED_OPS == 21); /* 19 ops + upload + download */
+    CHECK(DS_N_TIMED_OPS == 22); /* 20 ops + upload + download */
     CHECK(!strcmp(ds_op_names[DS_OP_encoder_fwd], "encoder_fwd"));
     CHECK(!strcmp(ds_op_names[DS_OP_attention_bwd], "attention_bwd"));
     CHECK(!strcmp(ds_op_names[DS_OP_adamw], "adamw"));
-    CHECK(DS_OP_adamw == 18 && DS_OP_upload == 19 && DS_OP_download == 20);
+    CHECK(DS_OP_step_guard == 18 && DS_OP_adamw == 19 && DS_OP_upload == 20 && DS_OP_download == 21);
     for (int i = 0; i < DS_N_TIMED_OPS; i++) {
         CHECK_MSG(ds_op_names[i] && ds_op_names[i][0], "op %d has no name", i);
         for (int j = 0; j < i; j++) CHECK_MSG(strcmp(ds_op_names[i], ds_op_names[j]), "op %d", i);
@@ -211,6 +211,49 @@ static void test_op_list(void) {
     CHECK(t.n[DS_OP_add] == 2 && t.s[DS_OP_add] >= 1.0 && t.n[DS_OP_sumsq] == 0);
 }
 
+/* step_guard (backend.h) on hand-made sums: the clip factor as
+ * torch.nn.utils.clip_grad_norm_ computes it in float, and each way to
+ * freeze: a non-finite loss, a non-finite norm, already frozen. */
+static void test_step_guard(void) {
+    ds_backend *be = ds_backend_cpu_create(1, DS_PREC_FP32);
+    enum { G = 6 };
+    double lsum[G] = {2.5, 1e-3, INFINITY, 3.0, NAN, 0.7};
+    double sq[G] = {0.25, 1e6, 1.0, NAN, 1.0, 16.0};
+    uint8_t act[G] = {1, 1, 1, 1, 1, 0};
+    float loss[G], gs[G], norm[G];
+    be->step_guard(be, loss, norm, gs, act, lsum, sq, G, 1.0f);
+    CHECK(act[0] && act[1] && !act[2] && !act[3] && !act[4] && !act[5]);
+    CHECK(gs[0] == 1.0f && norm[0] == 0.5f);                   /* under the clip: 1 */
+    CHECK(norm[1] == 1000.0f && gs[1] == 1.0f / (1000.0f + 1e-6f)); /* clipped */
+    CHECK(loss[0] == 2.5f && loss[1] == (float)1e-3);
+    CHECK(isnan(loss[2]) && isnan(loss[3]) && isnan(loss[4]) && isnan(loss[5]));
+    /* no clip: 1 whatever the norm; no loss: the norm alone decides, loss untouched */
+    uint8_t act2[2] = {1, 1};
+    double sq2[2] = {1e6, INFINITY};
+    float loss2[2] = {7.0f, 7.0f};
+    be->step_guard(be, loss2, NULL, gs, act2, NULL, sq2, 2, 0.0f);
+    CHECK(act2[0] && !act2[1] && gs[0] == 1.0f && loss2[0] == 7.0f && loss2[1] == 7.0f);
+    be->destroy(be);
+}
+
+/* The asynchronous transfers' contract as every backend keeps it: the
+ * source of upload_async may change at once, host_alloc is zeroed, a
+ * download_async has landed after sync. */
+static void test_async_transfers(void) {
+    ds_backend *be = ds_backend_cpu_create(1, DS_PREC_FP32);
+    float src[4] = {1, 2, 3, 4}, *dev = be->alloc(be, sizeof src), *host = be->host_alloc(be, sizeof src);
+    CHECK(host && host[0] == 0.0f && host[3] == 0.0f);
+    be->upload_async(be, dev, src, sizeof src);
+    src[0] = -1; /* after the call: must not reach dev */
+    be->download_async(be, host, dev, sizeof src);
+    be->sync(be);
+    CHECK(host[0] == 1.0f && host[3] == 4.0f);
+    CHECK(!be->capture_begin && !be->graph_launch); /* the CPU runs ops as called: no graphs */
+    be->host_free(be, host);
+    be->free(be, dev);
+    be->destroy(be);
+}
+
 int main(void) {
     test_parse();
     test_sweep_backend();
@@ -218,5 +261,7 @@ int main(void) {
     test_factory();
     test_supports();
     test_op_list();
+    test_step_guard();
+    test_async_transfers();
     TEST_MAIN_END();
 }

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,7 +21,9 @@
 #include "engine.h"
 #include "evaluate.h"
 #include "model.h"
+#include "optim.h"
 #include "sweep.h"
+#include "tasks.h"
 
 static const char *SWEEP =
     "name: engine-test\n"
@@ -304,6 +307,86 @@ static void test_metrics(void) {
     be->destroy(be);
 }
 
+/* The engine's step runs on the backend and its losses are read a ring of
+ * up to 64 steps at a time (src/step.h, src/engine.c). Against the host
+ * path, one synchronous step at a time (ds_model_forward's losses,
+ * ds_optim_step's clipping and freeze on the host), its loss curve and last
+ * loss must be the same bits, here with log_every 70 > 64 so that the ring is
+ * also read in the middle of a window. */
+static void test_ring_matches_host_steps(void) {
+    static const char *RING_SWEEP =
+        "name: ring-test\n"
+        "task: {kind: count, vocab: 20, train_length: [1, 4], eval_lengths: [3]}\n"
+        "model: {head_dim: 32, block: parallel, rotary_frac: 0.25}\n"
+        "train: {steps: 140, batch: 6, context: 24, lr: 3.0e-3, warmup: 10, grad_clip: 0.5,\n"
+        "        log_every: 70}\n"
+        "seeds: {start: 0, count: 3}\n"
+        "scales:\n"
+        "  - {family: width, depth: 1, width: [64]}\n";
+    ds_sweep *s = NULL;
+    ds_error err = {0};
+    CHECK(ds_sweep_load_text("ring-test.yaml", RING_SWEEP, &s, &err) == 0);
+    if (!s) {
+        fprintf(stderr, "%s\n", err.msg);
+        return;
+    }
+    s->train.precision = g_prec;
+    enum { R = 3 };
+    int64_t seeds[R] = {4, 11, 2};
+    ds_run_result res[R];
+    ds_train_opts o = {.backend = DS_BACKEND_CPU};
+    CHECK(ds_train_pack(s, 0, seeds, R, &o, res, &err) == 0);
+
+    ds_backend_opts bo = {.kind = DS_BACKEND_CPU, .precision = g_prec};
+    ds_backend *be = NULL;
+    ds_model *m = NULL;
+    CHECK(ds_backend_create(&bo, &be, &err) == 0);
+    ds_model_config cfg = ds_model_config_from_sweep(s, 0, R);
+    CHECK(ds_model_create(&cfg, be, &m, &err) == 0);
+    for (int r = 0; r < R; r++) ds_model_init_replica(m, r, (uint64_t)seeds[r]);
+    const ds_task_ops *ops = ds_task_get(&s->task);
+    int B = s->train.batch, ctx = s->train.context;
+    int32_t *tok = malloc(sizeof(int32_t) * R * B * ctx);
+    uint8_t *mask = malloc((size_t)R * B * ctx), active[R] = {1, 1, 1};
+    float loss[R], curve[R][2], last[R];
+    double window[R] = {0};
+    for (int64_t t = 0; t < s->train.steps; t++) {
+        for (int r = 0; r < R; r++)
+            for (int b = 0; b < B; b++)
+                ops->train_row(&s->task, (uint64_t)seeds[r], (uint64_t)t * B + b, ctx,
+                               tok + ((size_t)r * B + b) * ctx, mask + ((size_t)r * B + b) * ctx);
+        ds_model_set_batch(m, tok, mask, B, ctx - 1);
+        ds_model_forward(m, loss);
+        ds_model_backward(m);
+        for (int r = 0; r < R; r++)
+            if (!isfinite(loss[r])) active[r] = 0;
+        ds_optim_step(m, &s->train, t, active, NULL);
+        for (int r = 0; r < R; r++) {
+            last[r] = active[r] ? loss[r] : NAN;
+            window[r] += last[r];
+            if ((t + 1) % 70 == 0) {
+                curve[r][t / 70] = (float)(window[r] / 70);
+                window[r] = 0;
+            }
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        CHECK_MSG(res[r].status == DS_RUN_DONE && res[r].n_curve == 2, "ring replica %d", r);
+        CHECK_MSG(!memcmp(&res[r].final_loss, &last[r], sizeof(float)), "replica %d last loss %.9g "
+                  "(ring) vs %.9g (host steps)", r, res[r].final_loss, last[r]);
+        CHECK_MSG(!memcmp(res[r].curve, curve[r], sizeof curve[r]), "replica %d curve %.9g %.9g "
+                  "(ring) vs %.9g %.9g", r, res[r].curve[0], res[r].curve[1], curve[r][0], curve[r][1]);
+        printf("ring vs host steps, replica %d: last loss %.7f, curve %.7f %.7f\n", r, last[r],
+               curve[r][0], curve[r][1]);
+    }
+    for (int r = 0; r < R; r++) ds_run_result_free(&res[r]);
+    free(tok);
+    free(mask);
+    ds_model_free(m);
+    be->destroy(be);
+    ds_sweep_free(s);
+}
+
 int main(int argc, char **argv) {
     g_prec = test_precision_arg(argc, argv);
     snprintf(dir, sizeof dir, "/tmp/ds_engine_test_%d", (int)getpid());
@@ -311,6 +394,7 @@ int main(int argc, char **argv) {
     snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
     if (system(cmd)) return 1;
     test_metrics();
+    test_ring_matches_host_steps();
     test_training();
     rmdir(dir);
     TEST_MAIN_END();

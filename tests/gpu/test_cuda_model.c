@@ -16,7 +16,10 @@
  *    - the GPU run twice: bit-identical parameters and losses;
  *    - the middle seed trained alone (R = 1) on the GPU: bit-identical to its
  *      replica in the pack (cuBLAS must pick the same kernel per replica for
- *      batch counts 1 and 3; this checks it).
+ *      batch counts 1 and 3; this checks it);
+ *    - the engine's step (src/step.c: no host wait inside a step), eager and
+ *      replayed as a CUDA graph (DISTSWEEP_CUDA_GRAPHS=1): bit-identical to
+ *      the host-driven loop.
  *
  * argv[1] = tf32 or bf16: both backends at that precision. The bit-identity
  * checks stay exact. The GPU-vs-CPU tolerances widen by the unit roundoff
@@ -25,11 +28,13 @@
  * loss 1e-5 + u_p, logits 1e-4 + u_p, gradients 1e-3 + 8 u_p, training
  * losses 1e-3 + 4 u_p. They are loose: the op test is the sharp check of the
  * rounding, these catch a wrong composition (errors of order 1). */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <stdlib.h>
 
 #include "gpu_compare.h"
 #include "model.h"
 #include "optim.h"
+#include "step.h"
 #include "sweep.h"
 #include "tasks.h"
 
@@ -176,6 +181,44 @@ static void train(const ds_sweep *s, ds_backend_kind kind, const int64_t *seeds,
     be->destroy(be);
 }
 
+/* The same STEPS steps through the engine's step (src/step.c: batch
+ * uploaded asynchronously, clip and freeze on the device, losses read a ring
+ * of 8 at a time), with DISTSWEEP_CUDA_GRAPHS as `graphs` says: the second
+ * step captured, the rest replayed. */
+static void train_step(const ds_sweep *s, const int64_t *seeds, int R, int graphs, float *losses,
+                       float **params) {
+    if (graphs) setenv("DISTSWEEP_CUDA_GRAPHS", "1", 1);
+    else unsetenv("DISTSWEEP_CUDA_GRAPHS");
+    ds_backend *be = make(DS_BACKEND_CUDA);
+    unsetenv("DISTSWEEP_CUDA_GRAPHS");
+    CHECK_MSG(!graphs == !be->capture_begin, "DISTSWEEP_CUDA_GRAPHS=%d not taken", graphs);
+    ds_model_config cfg = ds_model_config_from_sweep(s, 0, R);
+    ds_model *m = model_on(be, &cfg);
+    for (int r = 0; r < R; r++) ds_model_init_replica(m, r, (uint64_t)seeds[r]);
+    uint8_t active[8];
+    memset(active, 1, sizeof active);
+    ds_step st;
+    ds_step_init(&st, s, m, seeds, R, 1, 0, active, 8);
+    int got = 0;
+    for (int step = 0; step < STEPS; step++) {
+        ds_step_run(&st, step, NULL);
+        if (ds_step_pending(&st) == 8 || step == STEPS - 1) {
+            const float *l;
+            int64_t first;
+            int n = ds_step_read(&st, &l, &first);
+            CHECK(first == got);
+            memcpy(losses + (size_t)got * R, l, sizeof(float) * R * n);
+            got += n;
+        }
+    }
+    CHECK(got == STEPS);
+    *params = DS_MALLOC(sizeof(float) * R * m->P);
+    for (int r = 0; r < R; r++) ds_model_get_params(m, r, *params + (size_t)r * m->P);
+    ds_step_free(&st);
+    ds_model_free(m);
+    be->destroy(be);
+}
+
 static void training(void) {
     ds_sweep *s = NULL;
     ds_error err = {0};
@@ -215,6 +258,19 @@ static void training(void) {
         printf("  %zu of %zu parameters differ; scaled error %.3g\n", diff, P, scaled_err(pa, pg + P, P));
     }
     CHECK(same_alone);
+    /* the engine's step on the device, eager and as a replayed graph: the
+     * bits of the host-driven loop above */
+    float le[STEPS * 3], lgr[STEPS * 3], *pe, *pgr;
+    train_step(s, seeds, 3, 0, le, &pe);
+    train_step(s, seeds, 3, 1, lgr, &pgr);
+    int same_step = !memcmp(le, lg, sizeof lg) && !memcmp(pe, pg, sizeof(float) * 3 * P);
+    int same_graph = !memcmp(lgr, le, sizeof le) && !memcmp(pgr, pe, sizeof(float) * 3 * P);
+    printf("engine step (device clip/freeze, ring of losses) bit-identical to the host loop: %s\n"
+           "the same step captured once and replayed as a CUDA graph, bit-identical: %s\n",
+           same_step ? "yes" : "NO", same_graph ? "yes" : "NO");
+    CHECK(same_step);
+    CHECK(same_graph);
+    free(pe); free(pgr);
     free(pc); free(pg); free(pg2); free(pa);
     ds_sweep_free(s);
 }

@@ -243,9 +243,10 @@ static void test_reductions(ds_backend *c, ds_backend *g) {
     for (size_t i = 0; i < R * N; i += 7) w[i] = 0.0f;
     x[14] = NAN; /* masked out (w[14] == 0): must not reach the sum, as on the CPU */
     float *dx = dev_from(g, x, sizeof(float) * R * N), *dw = dev_from(g, w, sizeof(float) * R * N);
-    double sc[R], sg[R];
+    double sc[R], sg[R], *dsum = g->alloc(g, sizeof(double) * R);
     c->weighted_sum(c, sc, x, w, R, N);
-    g->weighted_sum(g, sg, dx, dw, R, N);
+    g->weighted_sum(g, dsum, dx, dw, R, N);
+    g->download(g, sg, dsum, sizeof sg);
     for (int r = 0; r < R; r++) {
         printf("  weighted_sum[%d] cpu %.17g gpu %.17g\n", r, sc[r], sg[r]);
         CHECK_MSG(fabs(sg[r] - sc[r]) <= 1e-12 * fabs(sc[r]) + 1e-9, "weighted_sum replica %d", r);
@@ -254,17 +255,44 @@ static void test_reductions(ds_backend *c, ds_backend *g) {
     g->upload(g, dx, x, sizeof(float) * R * N);
     size_t n = N - 1000; /* a prefix of each replica's stride, as the optimizer's P */
     c->sumsq(c, sc, x, N, n, R);
-    g->sumsq(g, sg, dx, N, n, R);
+    g->sumsq(g, dsum, dx, N, n, R);
+    g->download(g, sg, dsum, sizeof sg);
     for (int r = 0; r < R; r++) {
         printf("  sumsq[%d] cpu %.17g gpu %.17g\n", r, sc[r], sg[r]);
         CHECK_MSG(fabs(sg[r] - sc[r]) <= 1e-12 * sc[r], "sumsq replica %d", r);
     }
     x[N + 3] = INFINITY; /* a non-finite element makes that replica's sum non-finite */
     g->upload(g, dx, x, sizeof(float) * R * N);
-    g->sumsq(g, sg, dx, N, n, R);
+    g->sumsq(g, dsum, dx, N, n, R);
+    g->download(g, sg, dsum, sizeof sg);
     CHECK(isfinite(sg[0]) && !isfinite(sg[1]) && isfinite(sg[2]));
     free(x); free(w);
-    g->free(g, dx); g->free(g, dw);
+    g->free(g, dx); g->free(g, dw); g->free(g, dsum);
+}
+
+/* step_guard on the same sums: the same bits as the CPU (IEEE sqrt and
+ * division on both), with every way to freeze. */
+static void test_step_guard(ds_backend *c, ds_backend *g) {
+    enum { G = 6 };
+    double lsum[G] = {2.5, 1e-3, INFINITY, 3.0, NAN, 0.7};
+    double sq[G] = {4.0, 1e6, 1.0, NAN, 1.0, 1e-30};
+    uint8_t act[G] = {1, 1, 1, 1, 1, 0}, act_g[G];
+    float loss[G], gs[G], norm[G], loss_g[G], gs_g[G], norm_g[G];
+    double *dl = dev_from(g, lsum, sizeof lsum), *dq = dev_from(g, sq, sizeof sq);
+    uint8_t *da = dev_from(g, act, sizeof act);
+    float *dloss = g->alloc(g, sizeof loss), *dgs = g->alloc(g, sizeof gs), *dn = g->alloc(g, sizeof norm);
+    c->step_guard(c, loss, norm, gs, act, lsum, sq, G, 1.0f);
+    g->step_guard(g, dloss, dn, dgs, da, dl, dq, G, 1.0f);
+    g->download(g, loss_g, dloss, sizeof loss_g);
+    g->download(g, gs_g, dgs, sizeof gs_g);
+    g->download(g, norm_g, dn, sizeof norm_g);
+    g->download(g, act_g, da, sizeof act_g);
+    CHECK(memcmp(act, act_g, G) == 0 && memcmp(gs, gs_g, sizeof gs) == 0 &&
+          memcmp(norm, norm_g, sizeof norm) == 0);
+    for (int r = 0; r < G; r++)
+        CHECK_MSG(isnan(loss[r]) ? isnan(loss_g[r]) : loss[r] == loss_g[r], "step_guard loss %d", r);
+    CHECK(act[0] && act[1] && !act[2] && !act[3] && !act[4] && !act[5]);
+    g->free(g, dl); g->free(g, dq); g->free(g, da); g->free(g, dloss); g->free(g, dgs); g->free(g, dn);
 }
 
 static void test_adamw(ds_backend *c, ds_backend *g) {
@@ -274,12 +302,16 @@ static void test_adamw(ds_backend *c, ds_backend *g) {
     float *dp = dev_from(g, p, sizeof(float) * R * P), *dg = dev_from(g, gr, sizeof(float) * R * P),
           *dm = dev_from(g, m, sizeof(float) * R * P), *dv = dev_from(g, v, sizeof(float) * R * P);
     float *p0 = dup(p, R * P);
-    float lr[R] = {1e-3f, 3e-3f, 2e-3f}, gs[R] = {1.0f, 0.25f, 1.0f};
+    float gs[R] = {1.0f, 0.25f, 1.0f};
     uint8_t act[R] = {1, 1, 0};
-    ds_adamw_args a = {lr, gs, act, 0.9f, 0.999f, 1e-8f, 0.1f, 1.0f - 0.9f * 0.9f * 0.9f,
+    float *dgs = dev_from(g, gs, sizeof gs);
+    uint8_t *dact = dev_from(g, act, sizeof act);
+    ds_adamw_args a = {2e-3f, gs, act, 0.9f, 0.999f, 1e-8f, 0.1f, 1.0f - 0.9f * 0.9f * 0.9f,
                        1.0f - 0.999f * 0.999f * 0.999f};
     c->adamw(c, p, gr, m, v, P, R, &a);
+    a.gscale = dgs, a.active = dact;
     g->adamw(g, dp, dg, dm, dv, P, R, &a);
+    g->free(g, dgs); g->free(g, dact);
     CHECK_CLOSE("adamw p", g, dp, p, R * P, 2e-6);
     CHECK_CLOSE("adamw m", g, dm, m, R * P, 2e-6);
     CHECK_CLOSE("adamw v", g, dv, v, R * P, 2e-6);
@@ -311,6 +343,7 @@ int main(int argc, char **argv) {
     test_elementwise(c, g);
     test_crossentropy(c, g);
     test_reductions(c, g);
+    test_step_guard(c, g);
     test_adamw(c, g);
     g->destroy(g);
     c->destroy(c);
