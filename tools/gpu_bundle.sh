@@ -18,7 +18,7 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/lib"
 
-bins=(distsweep test_cuda_rng test_cuda_ops test_cuda_model)
+bins=(distsweep test_cuda_rng test_cuda_ops test_cuda_model test_nccl_group)
 for b in "${bins[@]}"; do
   [ -x "$build/$b" ] || { echo "gpu_bundle: $build/$b is missing (a CUDA build?)" >&2; exit 1; }
   cp "$build/$b" "$stage/bin/"
@@ -30,6 +30,29 @@ done
 for b in "${bins[@]}"; do ldd "$build/$b"; done | awk '$3 ~ /^\// {print $3}' | sort -u |
   grep -Ev '^/usr/local/|/(libc|libm|libdl|libpthread|librt|libresolv|ld-linux-x86-64|libstdc\+\+|libgcc_s)\.so' |
   while read -r lib; do cp -L "$lib" "$stage/lib/"; done
+
+# Open MPI's runtime (mpirun, its components, help texts and PMIx), so that
+# the GPU machine, which has no MPI, can run `mpirun -np 2 distsweep` (the
+# end-to-end GPU sweep of tools/gpu_check.sh). It is kept at its own paths
+# under mpi/ and relocated there with OPAL_PREFIX and PMIX_PREFIX;
+# the libraries its components load go into lib/ with the rest. (Checked on
+# the build machine with its own Open MPI hidden in a private mount namespace.)
+if command -v orterun > /dev/null && [ -d /usr/lib/x86_64-linux-gnu/openmpi ]; then
+  m="$stage/mpi"
+  mkdir -p "$m/usr/bin" "$m/usr/share" "$m/usr/lib/x86_64-linux-gnu" "$m/etc"
+  cp -L /usr/bin/orterun /usr/bin/orted "$m/usr/bin/"
+  ln -s orterun "$m/usr/bin/mpirun"
+  cp -a /usr/lib/x86_64-linux-gnu/openmpi "$m/usr/lib/x86_64-linux-gnu/"
+  [ -d /usr/lib/x86_64-linux-gnu/pmix2 ] && cp -a /usr/lib/x86_64-linux-gnu/pmix2 "$m/usr/lib/x86_64-linux-gnu/"
+  cp -a /usr/share/openmpi "$m/usr/share/"
+  [ -d /etc/openmpi ] && cp -a /etc/openmpi "$m/etc/"
+  rm -rf "$m/usr/lib/x86_64-linux-gnu/openmpi/include"
+  find "$m/usr/bin" "$m/usr/lib" -name '*.so*' -o -type f -perm -u+x | while read -r f; do
+    ldd "$f" 2>/dev/null || true # a help text or script is not a dynamic object
+  done | awk '$3 ~ /^\// {print $3}' | sort -u |
+    grep -Ev '^/usr/local/|/(libc|libm|libdl|libpthread|librt|libresolv|ld-linux-x86-64|libstdc\+\+|libgcc_s)\.so' |
+    while read -r lib; do if [ ! -e "$stage/lib/$(basename "$lib")" ]; then cp -L "$lib" "$stage/lib/"; fi; done
+fi
 
 # ctest's gpu tests whose binary is bundled: name TAB environment (;-separated,
 # - for none: read collapses empty tab-separated fields) TAB command

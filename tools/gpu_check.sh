@@ -5,8 +5,8 @@
 # 512 (depth 4, pack 8; fp32 and bf16 also as CUDA graphs, and packs 32 and
 # 64 at d 64) beside the CPU backend at d 64 on the same machine.
 # Writes tests.log, bench.jsonl and summary.txt under OUTDIR and prints the
-# summary; exits 1 when a test failed (a benchmark that fails is reported,
-# not fatal). About 4 minutes on an H100 with a warm machine.
+# summary; exits 1 when a test or the end-to-end MPI sweep failed (a
+# benchmark that fails is reported, not fatal). About 4 minutes on an H100 with a warm machine.
 #
 # Usage: tools/gpu_check.sh [ARCHIVE] [OUTDIR] [vs-torch|vs-torch-quick]
 #   (defaults .gpu/bundle.tar.xz, ./gpu-check). vs-torch also runs
@@ -27,6 +27,16 @@ for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_6
   [ -d "$d" ] && cuda_lib="$cuda_lib:$d"
 done
 export LD_LIBRARY_PATH="$dir/lib$cuda_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# the bundle's Open MPI, relocated (tools/gpu_bundle.sh): for mpirun and for
+# the singleton MPI start of test_nccl_group
+if [ -d "$dir/mpi" ]; then
+  ml="$dir/mpi/usr/lib/x86_64-linux-gnu"
+  export OPAL_PREFIX="$dir/mpi/usr" PMIX_PREFIX="$ml/pmix2" PATH="$dir/mpi/usr/bin:$PATH"
+  export LD_LIBRARY_PATH="$ml/openmpi/lib:$ml/pmix2/lib:$LD_LIBRARY_PATH"
+  # PMIx's components: PMIX_PREFIX alone leaves them at the built-in path
+  export PMIX_MCA_mca_base_component_path="$ml/pmix2/lib/pmix"
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
 summary="$out/summary.txt"
 {
   echo "gpu_check $(date -u +%Y-%m-%dT%H:%MZ), bundle of commit $(cat "$dir/commit")"
@@ -83,6 +93,36 @@ for r in 32 64; do
 done
 bench "cpu scale 0 fp32 pack 1" --backend cpu --scale 0 --pack 1 --steps 2 --warmup-steps 1
 rm -f "$out/bench.one"
+
+# A real sweep end to end with the bundle's Open MPI (relocated: the GPU
+# machine has none): two ranks sharing the GPU train sweeps/smoke.yaml into
+# an HDF5 file, `status` and `report` read it, and the same command again
+# finds every run done. GPU_CHECK_E2E_BACKEND (default cuda) lets the CPU
+# smoke test (tests/tools/gpu_check_smoke.sh) run the same plumbing.
+e2e() {
+  local backend=$1 h5="$out/e2e.h5" log="$out/e2e.log" start rc
+  local m="$dir/mpi/usr"
+  rm -rf "$h5" "$h5".*
+  start=$(date +%s)
+  timeout 240 "$m/bin/mpirun" --oversubscribe -np 2 "$dir/bin/distsweep" sweeps/smoke.yaml \
+    --backend "$backend" -o "$h5" --quiet > "$log" 2>&1
+  rc=$?
+  echo "e2e: mpirun -np 2 distsweep sweeps/smoke.yaml --backend $backend: exit $rc in $(( $(date +%s) - start )) s"
+  [ "$rc" -eq 0 ] || { tail -5 "$log"; return 1; }
+  "$dir/bin/distsweep" status "$h5" >> "$log" 2>&1 || { echo "e2e: status failed"; return 1; }
+  "$dir/bin/distsweep" report "$h5" >> "$log" 2>&1 || { echo "e2e: report failed"; return 1; }
+  grep -E "^(total|complete)" "$log" | head -2 | sed "s/^/e2e: status: /"
+  "$m/bin/mpirun" --oversubscribe -np 2 "$dir/bin/distsweep" sweeps/smoke.yaml --backend "$backend" \
+    -o "$h5" --quiet >> "$log" 2>&1 || { echo "e2e: the resume of a finished sweep failed"; return 1; }
+  echo "e2e: passed (status, report and the rerun of the finished sweep in e2e.log)"
+}
+if [ -x "$dir/mpi/usr/bin/orterun" ]; then
+  (e2e "${GPU_CHECK_E2E_BACKEND:-cuda}") 2>&1 | tee -a "$summary"
+  tail -1 "$summary" | grep -q '^e2e: passed' || fails=$((fails + 1))
+else
+  echo "e2e: skipped (the bundle has no Open MPI)" | tee -a "$summary"
+fi
+
 case $vs in
   vs-torch) tools/bench/bench_gpu_vs_torch.sh "$dir/bin/distsweep" "$out/vs-torch" | tee -a "$summary" ;;
   vs-torch-quick) tools/bench/bench_gpu_vs_torch.sh --quick "$dir/bin/distsweep" "$out/vs-torch" | tee -a "$summary" ;;
