@@ -1,5 +1,6 @@
 // attention: causal self-attention of the CUDA backend (scale 1/sqrt(hd)),
-// forward and backward. The forward saves the log-sum-exp of every score row,
+// forward and backward, on CUDA cores (the other way, batched tensor-core
+// GEMMs, is attention_gemm.cuh; cuda_impl.att_gemm chooses). The forward saves the log-sum-exp of every score row,
 // the backward recomputes the probabilities from it (no T x T storage).
 //
 // Two kernel sets. Tiled (hd <= 32*ATT_U): a block of 4 warps owns ATT_QT = 16
@@ -32,6 +33,7 @@
 #ifndef DS_ATTENTION_CUH
 #define DS_ATTENTION_CUH
 
+#include "attention_gemm.cuh"
 #include "cuda_common.cuh"
 #include "precision.cuh"
 
@@ -558,6 +560,10 @@ static void attention_fwd(ds_backend *be, float *out, float *lse, const float *q
                           int T, int H, int hd) {
     OP_TIME(attention_fwd);
     if (!((long)R * B * H * T)) return;
+    if (IM(be)->att_gemm) { // tensor cores (attention_gemm.cuh)
+        attention_gemm_fwd(be, out, lse, qkv, R, B, T, H, hd);
+        return;
+    }
     // Q, K, V as the products take them (rounded at tf32/bf16, qkv itself at fp32)
     const float *q = prec_rounded_flat(be, 0, qkv, (size_t)R * B * T * 3 * H * hd);
     switch (IM(be)->prec) {
@@ -571,6 +577,10 @@ static void attention_bwd(ds_backend *be, float *dqkv, const float *dout, const 
                           const float *out, const float *lse, int R, int B, int T, int H, int hd) {
     OP_TIME(attention_bwd);
     if (!((long)R * B * H * T)) return;
+    if (IM(be)->att_gemm) {
+        attention_gemm_bwd(be, dqkv, dout, qkv, out, lse, R, B, T, H, hd);
+        return;
+    }
     // Q, K, V and dO as the products take them; D = dO . O takes the fp32 dout
     const float *q = prec_rounded_flat(be, 0, qkv, (size_t)R * B * T * 3 * H * hd);
     const float *dr = prec_rounded_flat(be, 1, dout, (size_t)R * B * T * H * hd);

@@ -34,7 +34,7 @@
 #include "layernorm.cuh"
 #include "matmul.cuh"
 #include "rope.cuh"
-#include "attention.cuh"
+#include "attention.cuh" // and attention_gemm.cuh
 #include "gelu.cuh"
 #include "crossentropy.cuh"
 #include "adamw.cuh"
@@ -185,6 +185,15 @@ extern "C" int ds_backend_cuda_create(int device, ds_precision precision, ds_bac
         // (docs/cuda.md); the per-op timers synchronize, which a capture forbids
         const char *g = getenv("DISTSWEEP_CUDA_GRAPHS");
         im->graphs = g && !strcmp(g, "1") && !im->optimes.on;
+        // attention: tensor-core GEMMs at tf32 and bf16, the CUDA-core
+        // kernels at fp32 (measured and verified on an H100), unless
+        // DISTSWEEP_CUDA_ATTENTION says gemm or tiled (docs/cuda.md)
+        const char *a = getenv("DISTSWEEP_CUDA_ATTENTION");
+        if (a && *a && strcmp(a, "gemm") && strcmp(a, "tiled")) {
+            ds_error_set(err, DS_EXIT_USAGE, "DISTSWEEP_CUDA_ATTENTION='%s' is not gemm or tiled", a);
+            goto fail;
+        }
+        im->att_gemm = a && *a ? !strcmp(a, "gemm") : precision != DS_PREC_FP32;
     }
     be->name = precision == DS_PREC_TF32 ? "cuda-tf32" : precision == DS_PREC_BF16 ? "cuda-bf16" : "cuda";
     be->alloc = cu_alloc;

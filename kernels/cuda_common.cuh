@@ -64,6 +64,7 @@ typedef struct {
     stage_slot stage[DS_CUDA_STAGE_SLOTS];
     int stage_next;
     int graphs;    // DISTSWEEP_CUDA_GRAPHS=1: the step is captured (src/step.c)
+    int att_gemm;  // attention by tensor-core GEMMs (attention_gemm.cuh), else CUDA-core kernels
     int capturing; // between capture_begin and capture_end
     // DISTSWEEP_CUDA_OPTIMES=1: every op synchronizes and its wall time is
     // summed here; printed to stderr by destroy (a profiling aid: the

@@ -122,11 +122,12 @@ static const gemm_plan *gemm_plan_for(cuda_impl *im, cublasOperation_t opa, cubl
 }
 
 // C[b] = alpha op(A[b]) op(B[b]) + beta C[b] for b < batch (column-major, as
-// cuBLAS), with the batch-of-one algorithm of the shape. A and B are of the
+// cuBLAS), with the batch-of-one algorithm of the shape (alpha and beta are
+// arguments of the call, not of the plan). A and B are of the
 // backend's operand type (gemm_ab_type), strides in elements; C is fp32.
 static void gemm(ds_backend *be, cublasOperation_t opa, cublasOperation_t opb, int m, int n, int k,
-                 gemm_operand A, int lda, long long sa, gemm_operand B, int ldb, long long sb,
-                 float beta, float *C, int ldc, long long sc, int batch) {
+                 float alpha, gemm_operand A, int lda, long long sa, gemm_operand B, int ldb,
+                 long long sb, float beta, float *C, int ldc, long long sc, int batch) {
     cuda_impl *im = IM(be);
     DS_ASSERT(A.type == gemm_ab_type(im) && B.type == gemm_ab_type(im));
     int esz = A.type == CUDA_R_16BF ? 2 : 4;
@@ -143,8 +144,7 @@ static void gemm(ds_backend *be, cublasOperation_t opa, cublasOperation_t opb, i
     }
     lt_descs d;
     lt_descs_make(im, &d, opa, opb, m, n, k, lda, sa, ldb, sb, ldc, sc, batch);
-    const float one = 1.0f;
-    cublasStatus_t st = cublasLtMatmul(im->lt, d.op, &one, A.p, d.a, B.p, d.b, &beta, C, d.c, C,
+    cublasStatus_t st = cublasLtMatmul(im->lt, d.op, &alpha, A.p, d.a, B.p, d.b, &beta, C, d.c, C,
                                        d.c, &p->algo, im->lt_ws, ws, ST(be));
     if (st == CUBLAS_STATUS_NOT_SUPPORTED) {
         // The batch-of-one algorithm refuses this batch: let cuBLAS choose for
@@ -166,7 +166,7 @@ static void gemm(ds_backend *be, cublasOperation_t opa, cublasOperation_t opb, i
         CKB(cublasLtMatmulAlgoGetHeuristic(im->lt, d.op, d.a, d.b, d.c, d.c, pref, 1, &res, &found));
         cublasLtMatmulPreferenceDestroy(pref);
         DS_ASSERT(found);
-        st = cublasLtMatmul(im->lt, d.op, &one, A.p, d.a, B.p, d.b, &beta, C, d.c, C, d.c,
+        st = cublasLtMatmul(im->lt, d.op, &alpha, A.p, d.a, B.p, d.b, &beta, C, d.c, C, d.c,
                             &res.algo, im->lt_ws, im->lt_ws_bytes, ST(be));
     }
     CKB(st);
@@ -189,7 +189,7 @@ static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float
     gemm_operand wr = gemm_operand_of(be, 0, w, ws, (size_t)OC * C, R);
     gemm_operand xr = gemm_operand_of(be, 1, inp, (size_t)R * N * C, (size_t)R * N * C, 1);
     // out^T [OC][N] = W [OC][C] (col-major view of row-major W^T) x inp^T [C][N]
-    gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, wr, C, (long long)wr.ws, xr, C, (long long)N * C,
+    gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, 1.0f, wr, C, (long long)wr.ws, xr, C, (long long)N * C,
          0.0f, out, OC, (long long)N * OC, R);
     if (b) {
         long total = (long)R * N * OC;
@@ -234,7 +234,7 @@ static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t
     gemm_operand dr = gemm_operand_of(be, 2, dout, ND, ND, 1);
     if (dinp) { // dinp^T [C][N] = W^T x dout^T
         gemm_operand wr = gemm_operand_of(be, 0, w, ws, (size_t)OC * C, R);
-        gemm(be, CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, wr, C, (long long)wr.ws, dr, OC,
+        gemm(be, CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, 1.0f, wr, C, (long long)wr.ws, dr, OC,
              (long long)N * OC, 0.0f, dinp, C, (long long)N * C, R);
     }
     // dW^T [C][OC] += inp^T [C][N] x dout [N][OC]
@@ -245,12 +245,12 @@ static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t
         // walks both the chunks and the replicas), then added in chunk order
         int kc = N / nk;
         float *part = (float *)scratch(be, sizeof(float) * E * nk * R);
-        gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, kc, xr, C, (long long)kc * C, dr, OC,
+        gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, kc, 1.0f, xr, C, (long long)kc * C, dr, OC,
              (long long)kc * OC, 0.0f, part, C, (long long)E, R * nk);
         dw_sum_k<<<cdiv(E * R, 256), 256, 0, ST(be)>>>(dw, ws, part, R, nk, E);
         CK_LAUNCH();
     } else {
-        gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, xr, C, (long long)N * C, dr, OC,
+        gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, 1.0f, xr, C, (long long)N * C, dr, OC,
              (long long)N * OC, 1.0f, dw, C, (long long)ws, R);
     }
     if (db) {

@@ -3,10 +3,11 @@
 # every ctest gpu test of the bundle (tools/gpu_bundle.sh), then the CUDA
 # benchmark at fp32, tf32 and bf16 on the count sweep's widths 64, 256 and
 # 512 (depth 4, pack 8; fp32 and bf16 also as CUDA graphs, and packs 32 and
-# 64 at d 64) beside the CPU backend at d 64 on the same machine.
+# 64 at d 64, and the other attention at d 64 and 512) beside the CPU
+# backend at d 64 on the same machine.
 # Writes tests.log, bench.jsonl and summary.txt under OUTDIR and prints the
 # summary; exits 1 when a test or the end-to-end MPI sweep failed (a
-# benchmark that fails is reported, not fatal). About 4 minutes on an H100 with a warm machine.
+# benchmark that fails is reported, not fatal). About 5 minutes on an H100 with a warm machine.
 #
 # Usage: tools/gpu_check.sh [ARCHIVE] [OUTDIR] [vs-torch|vs-torch-quick]
 #   (defaults .gpu/bundle.tar.xz, ./gpu-check). vs-torch also runs
@@ -86,6 +87,11 @@ for s in 0 2 4; do
   for p in fp32 bf16; do
     DISTSWEEP_CUDA_GRAPHS=1 bench "cuda scale $s $p pack 8 graphs" --backend cuda --scale "$s" --pack 8 --precision "$p" --steps 20 --warmup-steps 3
   done
+  # attention's other implementation (docs/cuda.md, "Attention"), at the ends of the width range
+  if [ "$s" != 2 ]; then
+    DISTSWEEP_CUDA_ATTENTION=gemm bench "cuda scale $s fp32 pack 8 attention gemm" --backend cuda --scale "$s" --pack 8 --precision fp32 --steps 20 --warmup-steps 3
+    DISTSWEEP_CUDA_ATTENTION=tiled bench "cuda scale $s bf16 pack 8 attention tiled" --backend cuda --scale "$s" --pack 8 --precision bf16 --steps 20 --warmup-steps 3
+  fi
 done
 # larger packs at the smallest width, where launches and small GEMMs dominate
 for r in 32 64; do

@@ -20,6 +20,19 @@ if(DISTSWEEP_HAVE_CUDA)
       ENVIRONMENT "DISTSWEEP_CUDA_UNVERIFIED_PRECISION=1")
   endforeach()
 
+  # attention's other implementation at each precision: the tensor-core GEMMs
+  # (attention_gemm.cuh, the default at tf32/bf16) at fp32, and the CUDA-core
+  # kernels (the default at fp32) at tf32/bf16 (docs/cuda.md "Attention")
+  add_test(NAME gpu.ops_vs_cpu_attention_gemm COMMAND test_cuda_ops)
+  set_tests_properties(gpu.ops_vs_cpu_attention_gemm PROPERTIES LABELS gpu SKIP_RETURN_CODE 77
+    TIMEOUT 120 ENVIRONMENT "DISTSWEEP_CUDA_ATTENTION=gemm")
+  foreach(prec tf32 bf16)
+    add_test(NAME gpu.ops_vs_cpu_${prec}_attention_tiled COMMAND test_cuda_ops ${prec})
+    set_tests_properties(gpu.ops_vs_cpu_${prec}_attention_tiled PROPERTIES LABELS gpu
+      SKIP_RETURN_CODE 77 TIMEOUT 120
+      ENVIRONMENT "DISTSWEEP_CUDA_UNVERIFIED_PRECISION=1;DISTSWEEP_CUDA_ATTENTION=tiled")
+  endforeach()
+
   # whole model vs CPU, training vs CPU, run-to-run and pack-vs-alone bit identity
   add_executable(test_cuda_model ${CMAKE_CURRENT_LIST_DIR}/test_cuda_model.c)
   target_link_libraries(test_cuda_model PRIVATE dscore)
