@@ -97,6 +97,19 @@ done
 for r in 32 64; do
   DISTSWEEP_CUDA_GRAPHS=1 bench "cuda scale 0 bf16 pack $r graphs" --backend cuda --scale 0 --pack "$r" --precision bf16 --steps 10 --warmup-steps 2
 done
+# the largest pack (a power of two) that fits, per width: one step each, from
+# the top down, so that the first that runs is the answer
+for s in 0 2 4; do
+  best=none
+  for r in 256 128 64 32 16 8 4 2 1; do
+    if DISTSWEEP_CUDA_UNVERIFIED_PRECISION=1 "$dir/bin/distsweep" bench sweeps/count.yaml --backend cuda \
+        --scale "$s" --pack "$r" --precision bf16 --steps 1 --warmup-steps 0 > /dev/null 2>> "$out/tests.log"; then
+      best=$r
+      break
+    fi
+  done
+  echo "largest pack: cuda scale $s bf16: $best" | tee -a "$summary"
+done
 bench "cpu scale 0 fp32 pack 1" --backend cpu --scale 0 --pack 1 --steps 2 --warmup-steps 1
 rm -f "$out/bench.one"
 
