@@ -7,7 +7,8 @@
 #   (b) the same under torch.compile (bf16)
 #   (c) k = 4 and 8 processes sharing the GPU (eager bf16), timed together after a barrier
 #   (d) one process training 8 seeds with torch.func.vmap (bf16)
-# against `distsweep bench --backend cuda` at fp32, tf32 and bf16 with a pack of 8. Prints
+# against `distsweep bench --backend cuda` at fp32, tf32 and bf16 with a pack of 8, and bf16 as a
+# CUDA graph with packs of 8 and 32 (16 at d 512). Prints
 # seed-steps/s of each and the ratio of distsweep's best to (a) fp32 and to the best PyTorch.
 # Writes bench.jsonl and summary.txt under OUTDIR.
 #
@@ -78,10 +79,10 @@ print(json.dumps(d))' "$label" "$k" "$out"/k*.json >> "$jsonl"
   rm -rf "$bar" "$out"/k*.json
 }
 
-ds_one() { # label, precision, width
-  local label=$1 p=$2 d=$3
-  if DISTSWEEP_CUDA_UNVERIFIED_PRECISION=1 "$bin" bench sweeps/count.yaml --backend cuda \
-      --scale "$(scale_of "$d")" --pack 8 --precision "$p" --steps 20 --warmup-steps 3 --format json \
+ds_one() { # label, precision, width[, pack[, graphs 0|1]]
+  local label=$1 p=$2 d=$3 r=${4:-8} g=${5:-0}
+  if DISTSWEEP_CUDA_GRAPHS=$g DISTSWEEP_CUDA_UNVERIFIED_PRECISION=1 "$bin" bench sweeps/count.yaml --backend cuda \
+      --scale "$(scale_of "$d")" --pack "$r" --precision "$p" --steps 20 --warmup-steps 3 --format json \
       > "$out/one.json" 2>> "$out/log.txt"; then
     "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); d["label"]=sys.argv[2]
 d["impl"]="distsweep"; d["precision"]=sys.argv[3]; d["seed_steps_per_s"]=d["pack"]*d["steps_per_s"]
@@ -99,6 +100,10 @@ for d in "${widths[@]}"; do
   [ "$quick" = 0 ] && torch_k "d$d torch eager bf16 8 processes" 8 --d "$d" --mode eager --precision bf16
   torch_one "d$d torch vmap bf16 8 seeds" --d "$d" --mode vmap --seeds 8 --precision bf16
   for p in fp32 tf32 bf16; do ds_one "d$d distsweep $p pack 8" "$p" "$d"; done
+  # the step as a CUDA graph (docs/cuda.md), and a larger pack (fails, and says so, where it does not fit)
+  ds_one "d$d distsweep bf16 pack 8 graphs" bf16 "$d" 8 1
+  big=32; [ "$d" -ge 512 ] && big=16
+  ds_one "d$d distsweep bf16 pack $big graphs" bf16 "$d" "$big" 1
 done
 rm -f "$out/one.json"
 
