@@ -155,6 +155,14 @@ static void cu_destroy(ds_backend *be) {
 
 // ---------------------------------------------------------------------------
 
+extern "C" int ds_cuda_check_env(ds_error *err) {
+    const char *a = getenv("DISTSWEEP_CUDA_ATTENTION");
+    if (a && *a && strcmp(a, "gemm") && strcmp(a, "tiled"))
+        return ds_error_set(err, DS_EXIT_USAGE,
+                            "DISTSWEEP_CUDA_ATTENTION='%s' is not gemm or tiled (docs/cuda.md)", a);
+    return 0;
+}
+
 extern "C" int ds_backend_cuda_create(int device, ds_precision precision, ds_backend **out,
                                       ds_error *err) {
     *out = NULL;
@@ -188,11 +196,8 @@ extern "C" int ds_backend_cuda_create(int device, ds_precision precision, ds_bac
         // attention: tensor-core GEMMs at tf32 and bf16, the CUDA-core
         // kernels at fp32 (measured and verified on an H100), unless
         // DISTSWEEP_CUDA_ATTENTION says gemm or tiled (docs/cuda.md)
+        if (ds_cuda_check_env(err)) goto fail;
         const char *a = getenv("DISTSWEEP_CUDA_ATTENTION");
-        if (a && *a && strcmp(a, "gemm") && strcmp(a, "tiled")) {
-            ds_error_set(err, DS_EXIT_USAGE, "DISTSWEEP_CUDA_ATTENTION='%s' is not gemm or tiled", a);
-            goto fail;
-        }
         im->att_gemm = a && *a ? !strcmp(a, "gemm") : precision != DS_PREC_FP32;
     }
     be->name = precision == DS_PREC_TF32 ? "cuda-tf32" : precision == DS_PREC_BF16 ? "cuda-bf16" : "cuda";

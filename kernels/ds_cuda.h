@@ -42,6 +42,13 @@ int ds_cuda_philox_blocks(uint64_t seed, uint32_t stream, uint64_t first, int64_
  * be->destroy(be). A CUDA error inside an op ends the process via ds_die
  * with file and line (the ops return void). */
 typedef struct ds_backend ds_backend;
+
+/* Checks the CUDA backend's environment switches that take a value
+ * (DISTSWEEP_CUDA_ATTENTION: unset, gemm or tiled; docs/cuda.md). Returns 0,
+ * or DS_EXIT_USAGE with err naming the bad value. ds_backend_supports calls
+ * it, so that a sweep is refused before any run starts. */
+int ds_cuda_check_env(ds_error *err);
+
 int ds_backend_cuda_create(int device, ds_precision precision, ds_backend **out, ds_error *err);
 
 #ifdef __cplusplus

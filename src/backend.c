@@ -66,6 +66,9 @@ int ds_backend_supports(ds_backend_kind kind, ds_precision p, ds_error *err) {
         return ds_error_set(err, DS_EXIT_USAGE,
                             "train.precision %s on the cuda backend is not yet verified on a GPU; "
                             "use the cpu backend or fp32 (docs/cuda.md)", ds_precision_name(p));
+#ifdef DISTSWEEP_HAVE_CUDA
+    if (kind == DS_BACKEND_CUDA) return ds_cuda_check_env(err);
+#endif
     return 0;
 }
 

@@ -182,6 +182,18 @@ static void test_supports(void) {
     CHECK(ds_backend_supports(DS_BACKEND_CUDA, DS_PREC_TF32, &err) == 0);
     CHECK(ds_backend_supports(DS_BACKEND_CUDA, DS_PREC_BF16, &err) == 0);
     unsetenv("DISTSWEEP_CUDA_UNVERIFIED_PRECISION");
+#ifdef DISTSWEEP_HAVE_CUDA
+    /* the attention switch is refused before a sweep starts, not per pack */
+    setenv("DISTSWEEP_CUDA_ATTENTION", "flash", 1);
+    CHECK(ds_backend_supports(DS_BACKEND_CUDA, DS_PREC_FP32, &err) == DS_EXIT_USAGE);
+    CHECK_MSG(strstr(err.msg, "DISTSWEEP_CUDA_ATTENTION='flash'"), "%s", err.msg);
+    CHECK(ds_backend_supports(DS_BACKEND_CPU, DS_PREC_FP32, &err) == 0); /* the cpu ignores it */
+    for (const char *v = "gemm"; v; v = !strcmp(v, "gemm") ? "tiled" : NULL) {
+        setenv("DISTSWEEP_CUDA_ATTENTION", v, 1);
+        CHECK(ds_backend_supports(DS_BACKEND_CUDA, DS_PREC_FP32, &err) == 0);
+    }
+    unsetenv("DISTSWEEP_CUDA_ATTENTION");
+#endif
 }
 
 static void test_op_list(void) {
