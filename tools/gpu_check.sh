@@ -11,16 +11,17 @@
 # summary; exits 1 when a test or the end-to-end MPI sweep failed (a
 # benchmark that fails is reported, not fatal). About 5 minutes on an H100 with a warm machine.
 #
-# Usage: tools/gpu_check.sh [ARCHIVE] [OUTDIR] [vs-torch|vs-torch-quick]
+# Usage: tools/gpu_check.sh [ARCHIVE] [OUTDIR] [vs-torch|vs-torch-quick|sanitize]...
 #   (defaults .gpu/bundle.tar.xz, ./gpu-check). vs-torch also runs
-#   tools/bench/bench_gpu_vs_torch.sh (7 more minutes; -quick: 3) into OUTDIR/vs-torch.
+#   tools/bench/bench_gpu_vs_torch.sh (7 more minutes; -quick: 3) into OUTDIR/vs-torch;
+#   sanitize runs compute-sanitizer's memcheck on test_cuda_ops at fp32 and bf16 with
+#   both attention implementations (a failure counts as a failed test).
 # The tf32/bf16 runs set DISTSWEEP_CUDA_UNVERIFIED_PRECISION=1: they are the
 # verification that src/backend.c waits for (docs/cuda.md, "Precision").
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 archive=${1:-.gpu/bundle.tar.xz}
 out=${2:-gpu-check}
-vs=${3:-}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 dir=$(mktemp -d)
@@ -147,12 +148,38 @@ done
 bench "cpu scale 0 fp32 pack 1" --backend cpu --scale 0 --pack 1 --steps 2 --warmup-steps 1
 rm -f "$out/bench.one"
 
-case $vs in
-  vs-torch) tools/bench/bench_gpu_vs_torch.sh "$dir/bin/distsweep" "$out/vs-torch" | tee -a "$summary" ;;
-  vs-torch-quick) tools/bench/bench_gpu_vs_torch.sh --quick "$dir/bin/distsweep" "$out/vs-torch" | tee -a "$summary" ;;
-  "") ;;
-  *) echo "gpu_check: unknown third argument '$vs' (vs-torch or vs-torch-quick)" | tee -a "$summary" ;;
-esac
+# memcheck of the op tests (the kernels written without a GPU among them), on
+# both attention implementations: every out-of-bounds or misaligned access is
+# an error (exit 9)
+sanitize() {
+  local san=/usr/local/cuda/bin/compute-sanitizer
+  [ -x "$san" ] || san=$(command -v compute-sanitizer) || { echo "sanitize: no compute-sanitizer"; return 1; }
+  local rc=0 a p
+  for a in tiled gemm; do
+    for p in fp32 bf16; do
+      if (cd "$dir/bin" && DISTSWEEP_CUDA_UNVERIFIED_PRECISION=1 DISTSWEEP_CUDA_ATTENTION=$a \
+          timeout 300 "$san" --tool memcheck --error-exitcode 9 ./test_cuda_ops "$p") >> "$out/sanitize.log" 2>&1; then
+        echo "sanitize: memcheck test_cuda_ops $p, attention $a: clean"
+      elif grep -q "Device not supported" "$out/sanitize.log"; then
+        # some machines' runtimes (gVisor) refuse the tool: not a finding about the code
+        echo "sanitize: compute-sanitizer cannot use this GPU here (sanitize.log); skipped"
+        return 0
+      else
+        echo "sanitize: memcheck test_cuda_ops $p, attention $a: ERRORS (sanitize.log)"
+        rc=1
+      fi
+    done
+  done
+  return "$rc"
+}
+for extra in "${@:3}"; do
+  case $extra in
+    vs-torch) tools/bench/bench_gpu_vs_torch.sh "$dir/bin/distsweep" "$out/vs-torch" | tee -a "$summary" ;;
+    vs-torch-quick) tools/bench/bench_gpu_vs_torch.sh --quick "$dir/bin/distsweep" "$out/vs-torch" | tee -a "$summary" ;;
+    sanitize) sanitize 2>&1 | tee -a "$summary"; [ "${PIPESTATUS[0]}" -eq 0 ] || fails=$((fails + 1)) ;;
+    *) echo "gpu_check: unknown argument '$extra' (vs-torch, vs-torch-quick or sanitize)" | tee -a "$summary" ;;
+  esac
+done
 rm -rf "$dir"
 echo "gpu_check: $fails test(s) failed" | tee -a "$summary"
 [ "$fails" -eq 0 ]
