@@ -15,7 +15,9 @@
 #   (defaults .gpu/bundle.tar.xz, ./gpu-check). vs-torch also runs
 #   tools/bench/bench_gpu_vs_torch.sh (7 more minutes; -quick: 3) into OUTDIR/vs-torch;
 #   sanitize runs compute-sanitizer's memcheck on test_cuda_ops at fp32 and bf16 with
-#   both attention implementations (a failure counts as a failed test).
+#   both attention implementations (a failure counts as a failed test). "only" first
+#   (tools/gpu_check.sh ARCHIVE OUTDIR only sanitize) skips the tests and benchmarks,
+#   for a second call that adds what the first left out.
 # The tf32/bf16 runs set DISTSWEEP_CUDA_UNVERIFIED_PRECISION=1: they are the
 # verification that src/backend.c waits for (docs/cuda.md, "Precision").
 set -uo pipefail
@@ -55,6 +57,8 @@ summary="$out/summary.txt"
 } | tee "$summary"
 
 fails=0
+# the tests, the end-to-end sweep and the benchmarks; skipped with "only"
+core_checks() {
 : > "$out/tests.log"
 while IFS=$'\t' read -r name env cmd; do
   start=$(date +%s)
@@ -147,6 +151,8 @@ for s in 0 2 4; do
 done
 bench "cpu scale 0 fp32 pack 1" --backend cpu --scale 0 --pack 1 --steps 2 --warmup-steps 1
 rm -f "$out/bench.one"
+}
+if [ "${3:-}" != only ]; then core_checks; fi
 
 # memcheck of the op tests (the kernels written without a GPU among them), on
 # both attention implementations: every out-of-bounds or misaligned access is
@@ -176,6 +182,7 @@ for extra in "${@:3}"; do
   case $extra in
     vs-torch) tools/bench/bench_gpu_vs_torch.sh "$dir/bin/distsweep" "$out/vs-torch" | tee -a "$summary" ;;
     vs-torch-quick) tools/bench/bench_gpu_vs_torch.sh --quick "$dir/bin/distsweep" "$out/vs-torch" | tee -a "$summary" ;;
+    only) ;;
     sanitize) sanitize 2>&1 | tee -a "$summary"; [ "${PIPESTATUS[0]}" -eq 0 ] || fails=$((fails + 1)) ;;
     *) echo "gpu_check: unknown argument '$extra' (vs-torch, vs-torch-quick or sanitize)" | tee -a "$summary" ;;
   esac
