@@ -13,7 +13,7 @@
 #
 # Usage: tools/gpu_check.sh [ARCHIVE] [OUTDIR] [vs-torch|vs-torch-quick|sanitize]...
 #   (defaults .gpu/bundle.tar.xz, ./gpu-check). vs-torch also runs
-#   tools/bench/bench_gpu_vs_torch.sh (7 more minutes; -quick: 3) into OUTDIR/vs-torch;
+#   tools/bench/bench_gpu_vs_torch.sh (8 more minutes; -quick: 4) into OUTDIR/vs-torch;
 #   sanitize runs compute-sanitizer's memcheck on test_cuda_ops at fp32 and bf16 with
 #   both attention implementations (a failure counts as a failed test). "only" first
 #   (tools/gpu_check.sh ARCHIVE OUTDIR only sanitize) skips the tests and benchmarks,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # distsweep's CUDA step against PyTorch on the same GPU, in one command (for a GPU machine lent
-# for minutes; about 7 minutes on an H100/H200, 3 with --quick). The count sweep's model and
+# for minutes; about 8 minutes on an H100/H200, 4 with --quick). The count sweep's model and
 # batch (batch 128 x context 256, depth 4, AdamW, clipping) at widths 64, 256 and 512, trained by
 # PyTorch the ways a researcher would (tools/bench/bench_torch_gpu.py):
 #   (a) one seed per process, eager, fp32 and bf16 autocast
