@@ -68,8 +68,9 @@ int ds_cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "--warmup-steps")) dst = &warm;
         if (dst) {
             char *end;
-            if (!v || (*dst = (int)strtol(v, &end, 10), *end) || *dst < 0) {
-                fprintf(stderr, "distsweep bench: bad value for %s\n", a);
+            int least = dst == &steps || dst == &R; /* a timed step of a replica at least */
+            if (!v || (*dst = (int)strtol(v, &end, 10), *end) || *dst < least) {
+                fprintf(stderr, "distsweep bench: bad value for %s (an integer >= %d)\n", a, least);
                 return DS_EXIT_USAGE;
             }
             i++;
