@@ -93,7 +93,7 @@ with tempfile.TemporaryDirectory() as d:
 # usage errors: exit 2, a message
 for args in (["train", smoke, "--scale", "9"], ["train", smoke, "--seeds", "x"],
              ["train", "/nonexistent.yaml"], ["bench", smoke, "--pack", "0"],
-             ["bench", smoke, "--backend", "tpu"]):
+             ["bench", smoke, "--backend", "tpu"], ["bench", smoke, "--steps", "0"]):
     p = run(*args)
     check(p.returncode == 2 and p.stderr.strip(), f"{args}: rc {p.returncode}")
 
