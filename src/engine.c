@@ -170,7 +170,7 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
     double t_loop = ds_now();
     int64_t step0 = st.step;
     /* the losses are read a ring at a time: at every log point, when the
-     * ring is full, and before a checkpoint (src/step.h) */
+     * ring is full, before a checkpoint and after the first step (src/step.h) */
     int ring = log_every < RING_MAX ? (int)log_every : RING_MAX;
     loss_log lg = {.R = R, .log_every = log_every, .stop_at = stop_at, .verbose = verbose,
                    .t_log = t_loop, .st = &st, .last = last};
@@ -179,7 +179,9 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
     for (int64_t step = st.step; step < stop_at; step++) {
         ds_step_run(&step_ctx, step, NULL);
         st.step = step + 1;
-        if (ds_step_pending(&step_ctx) == ring || st.step % log_every == 0 || st.step == stop_at)
+        /* ... and after the first step, so that the hook has losses at once */
+        if (ds_step_pending(&step_ctx) == ring || st.step % log_every == 0 || st.step == stop_at ||
+            st.step == step0 + 1)
             absorb_losses(&lg, &step_ctx);
         /* the hook sees the losses last read (at most `ring` steps old) */
         int stop = opts && opts->hook && opts->hook(opts->hook_ctx, st.step, R, last);

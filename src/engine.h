@@ -16,8 +16,8 @@
 #include "sweep.h"
 
 /* Called between training steps with the step just finished and the R
- * training losses last read from the backend (NaN for diverged replicas, NaN
- * before the first read; they are read every log_every steps and at least
+ * training losses last read from the backend (NaN for diverged replicas;
+ * they are read after the first step, every log_every steps and at least
  * every 64, so they may be that many steps old: src/step.h), and again between
  * evaluation batches with the last step and losses (the same step repeats).
  * Return nonzero to stop: the engine then writes a checkpoint and returns
