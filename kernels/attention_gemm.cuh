@@ -29,7 +29,7 @@ enum { ATG_CHUNK = 256, ATG_WARPS = 4 };
 
 // A GEMM operand `off` elements further on.
 static gemm_operand atg_at(gemm_operand a, size_t off) {
-    a.p = (const char *)a.p + off * (a.type == CUDA_R_16BF ? 2 : 4);
+    a.p = (const char *)a.p + off * gemm_operand_bytes(a);
     return a;
 }
 
@@ -93,6 +93,20 @@ __global__ void atg_softmax_bwd_k(void *Pout, void *dSout, const float *S, const
     }
 }
 
+// S = scale Q Kᵀ of head h for n (replica, row) matrices from rb0 on (row-major
+// [T][T] each, full square) into S: the forward's scores and the backward's
+// recomputation, which must be the same bits for exp(S - lse) to be the
+// forward's probabilities. With Xc the column-major view of row-major X:
+// Sc = scale Kcᵀ Qc.
+static void atg_scores(ds_backend *be, float *S, gemm_operand q, long rb0, int n, int T, int H,
+                       int hd, int h, float scale) {
+    int C = H * hd;
+    long long sqkv = (long long)T * 3 * C;
+    size_t base = (size_t)rb0 * T * 3 * C + (size_t)h * hd;
+    gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hd, scale, atg_at(q, base + C), 3 * C, sqkv,
+         atg_at(q, base), 3 * C, sqkv, 0.0f, S, T, (long long)T * T, n);
+}
+
 // Bytes of n T x T matrices of `esz`-byte elements, rounded up to 256 (the
 // scratch is carved into such regions, each aligned for the GEMMs).
 static size_t atg_bytes(long n, int T, int esz) {
@@ -106,8 +120,8 @@ static void atg_forward(ds_backend *be, float *out, float *lse, const float *qkv
     long RB = (long)R * B, chunk = RB < ATG_CHUNK ? RB : ATG_CHUNK;
     float scale = 1.0f / sqrtf((float)hd);
     size_t nq = (size_t)RB * T * 3 * C, TT = (size_t)T * T;
-    gemm_operand q = gemm_operand_of(be, 0, qkv, nq, nq, 1);
-    int esz = q.type == CUDA_R_16BF ? 2 : 4;
+    gemm_operand q = gemm_operand_flat(be, 0, qkv, nq);
+    int esz = gemm_operand_bytes(q);
     char *sc = (char *)scratch(be, atg_bytes(chunk, T, 4) + atg_bytes(chunk, T, esz));
     float *S = (float *)sc;
     gemm_operand Pm = {sc + atg_bytes(chunk, T, 4), q.type, TT};
@@ -116,10 +130,8 @@ static void atg_forward(ds_backend *be, float *out, float *lse, const float *qkv
         int n = (int)(RB - rb0 < chunk ? RB - rb0 : chunk);
         for (int h = 0; h < H; h++) {
             size_t base = (size_t)rb0 * T * 3 * C + (size_t)h * hd;
-            gemm_operand Q = atg_at(q, base), K = atg_at(q, base + C), V = atg_at(q, base + 2 * C);
-            // with Xc the column-major view of row-major X: Sc = scale Kcᵀ Qc
-            gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hd, scale, K, 3 * C, sqkv, Q, 3 * C, sqkv, 0.0f,
-                 S, T, (long long)TT, n);
+            gemm_operand V = atg_at(q, base + 2 * C);
+            atg_scores(be, S, q, rb0, n, T, H, hd, h, scale);
             atg_softmax_fwd_k<P><<<cdiv((size_t)n * T, ATG_WARPS), 32 * ATG_WARPS, 0, ST(be)>>>(
                 (void *)Pm.p, lse, S, n, T, H, h, rb0);
             CK_LAUNCH();
@@ -137,9 +149,9 @@ static void atg_backward(ds_backend *be, float *dqkv, const float *dout, const f
     long RB = (long)R * B, chunk = RB < ATG_CHUNK ? RB : ATG_CHUNK;
     float scale = 1.0f / sqrtf((float)hd);
     size_t nq = (size_t)RB * T * 3 * C, nd = (size_t)RB * T * C, TT = (size_t)T * T;
-    gemm_operand q = gemm_operand_of(be, 0, qkv, nq, nq, 1);
-    gemm_operand d = gemm_operand_of(be, 1, dout, nd, nd, 1);
-    int esz = q.type == CUDA_R_16BF ? 2 : 4;
+    gemm_operand q = gemm_operand_flat(be, 0, qkv, nq);
+    gemm_operand d = gemm_operand_flat(be, 1, dout, nd);
+    int esz = gemm_operand_bytes(q);
     size_t f32 = atg_bytes(chunk, T, 4), op = atg_bytes(chunk, T, esz);
     char *sc = (char *)scratch(be, 2 * f32 + 2 * op);
     float *S = (float *)sc, *dP = (float *)(sc + f32);
@@ -152,17 +164,15 @@ static void atg_backward(ds_backend *be, float *dqkv, const float *dout, const f
             size_t dbase = (size_t)rb0 * T * C + (size_t)h * hd;
             gemm_operand Q = atg_at(q, base), K = atg_at(q, base + C), V = atg_at(q, base + 2 * C);
             gemm_operand dO = atg_at(d, dbase);
-            gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hd, scale, K, 3 * C, sqkv, Q, 3 * C, sqkv, 0.0f,
-                 S, T, (long long)TT, n);
-            // dPc = Vcᵀ dOc
+            atg_scores(be, S, q, rb0, n, T, H, hd, h, scale);
+            // with Xc the column-major view of row-major X: dPc = Vcᵀ dOc
             gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hd, 1.0f, V, 3 * C, sqkv, dO, C, sdo, 0.0f, dP,
                  T, (long long)TT, n);
             atg_softmax_bwd_k<P><<<cdiv((size_t)n * T, ATG_WARPS), 32 * ATG_WARPS, 0, ST(be)>>>(
                 (void *)Pm.p, (void *)dS.p, S, dP, lse, dout, out, n, T, H, h, hd, rb0);
             CK_LAUNCH();
             float *dq = dqkv + base, *dk = dq + C, *dv = dq + 2 * C;
-            // with Xc the column-major view of row-major X: dQc = scale Kc dSc,
-            // dKc = scale Qc dScᵀ, dVc = dOc Pcᵀ
+            // dQc = scale Kc dSc, dKc = scale Qc dScᵀ, dVc = dOc Pcᵀ
             gemm(be, CUBLAS_OP_N, CUBLAS_OP_N, hd, T, T, scale, K, 3 * C, sqkv, dS, T, (long long)TT,
                  0.0f, dq, 3 * C, sqkv, n);
             gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, hd, T, T, scale, Q, 3 * C, sqkv, dS, T, (long long)TT,

@@ -66,7 +66,7 @@ static void cu_copy(ds_backend *be, void *dst, const void *src, size_t n) {
 static void cu_upload_async(ds_backend *be, void *dst, const void *src, size_t n) {
     cuda_impl *im = IM(be);
     if (!n) return;
-    no_growth_in_capture(im, "upload_async was called"); // its slot would be baked in
+    forbid_in_capture(im, "upload_async was called"); // its slot would be baked in
     stage_slot *sl = &im->stage[im->stage_next];
     im->stage_next = (im->stage_next + 1) % DS_CUDA_STAGE_SLOTS;
     if (sl->used) CK(cudaEventSynchronize(sl->done));

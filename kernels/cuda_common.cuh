@@ -99,10 +99,13 @@ struct op_timer {
 // OP_TIME(name): times the rest of the enclosing op as DS_OP_<name> (backend.h).
 #define OP_TIME(name) op_timer op_timer_(be, DS_OP_##name)
 
-// A buffer that grows while a graph is captured would leave the graph with
-// the freed address: src/step.c runs a step before it captures one so that
-// every buffer has its final size; this says so if that ever stops holding.
-static void no_growth_in_capture(const cuda_impl *im, const char *what) {
+// What a graph capture must not meet (`what` names it): a buffer that grows
+// would leave the graph with the freed address, and a synchronous or staged
+// transfer would stall the capture or bake a staging slot into the graph.
+// src/step.c runs a step before it captures one so that every buffer has its
+// final size, and keeps the transfers outside; this says so if that ever
+// stops holding.
+static void forbid_in_capture(const cuda_impl *im, const char *what) {
     if (im->capturing)
         ds_die(DS_EXIT_ERROR, "cuda: %s during a graph capture (a bug: the step before the "
                "capture sizes every buffer, src/step.c)", what);
@@ -113,7 +116,7 @@ static void no_growth_in_capture(const cuda_impl *im, const char *what) {
 static void *scratch(ds_backend *be, size_t bytes) {
     cuda_impl *im = IM(be);
     if (im->scratch_bytes < bytes) {
-        no_growth_in_capture(im, "the scratch buffer grew");
+        forbid_in_capture(im, "the scratch buffer grew");
         if (im->scratch) CK(cudaFree(im->scratch));
         im->scratch = NULL;
         size_t n = bytes < ((size_t)1 << 20) ? ((size_t)1 << 20) : bytes;
@@ -145,14 +148,14 @@ __device__ __forceinline__ float warp_max(float v) {
 
 static void cu_upload(ds_backend *be, void *dst, const void *src, size_t n) {
     OP_TIME(upload);
-    no_growth_in_capture(IM(be), "a synchronous upload was called");
+    forbid_in_capture(IM(be), "a synchronous upload was called");
     if (!n) return;
     CK(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, ST(be)));
     CK(cudaStreamSynchronize(ST(be)));
 }
 static void cu_download(ds_backend *be, void *dst, const void *src, size_t n) {
     OP_TIME(download);
-    no_growth_in_capture(IM(be), "a synchronous download was called");
+    forbid_in_capture(IM(be), "a synchronous download was called");
     if (!n) return;
     CK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, ST(be)));
     CK(cudaStreamSynchronize(ST(be)));

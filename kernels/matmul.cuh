@@ -130,13 +130,13 @@ static void gemm(ds_backend *be, cublasOperation_t opa, cublasOperation_t opb, i
                  long long sb, float beta, float *C, int ldc, long long sc, int batch) {
     cuda_impl *im = IM(be);
     DS_ASSERT(A.type == gemm_ab_type(im) && B.type == gemm_ab_type(im));
-    int esz = A.type == CUDA_R_16BF ? 2 : 4;
+    int esz = gemm_operand_bytes(A);
     int align[3] = {align_of(A.p, sa, esz), align_of(B.p, sb, esz), align_of(C, sc, 4)};
     const gemm_plan *p = gemm_plan_for(im, opa, opb, m, n, k, lda, sa, ldb, sb, ldc, sc, align);
     // a split-K workspace holds every matrix's partials (p->ws is for two)
     size_t ws = (p->ws + 1) / 2 * (size_t)(batch < 2 ? 2 : batch);
     if (ws > im->lt_ws_bytes) {
-        no_growth_in_capture(im, "the cuBLASLt workspace grew");
+        forbid_in_capture(im, "the cuBLASLt workspace grew");
         if (im->lt_ws) CK(cudaFree(im->lt_ws));
         im->lt_ws = NULL;
         CK(cudaMalloc(&im->lt_ws, ws));
@@ -187,7 +187,7 @@ static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float
     if (!R || !N) return;
     // the product's operands rounded to the precision (none at fp32); the bias stays fp32
     gemm_operand wr = gemm_operand_of(be, 0, w, ws, (size_t)OC * C, R);
-    gemm_operand xr = gemm_operand_of(be, 1, inp, (size_t)R * N * C, (size_t)R * N * C, 1);
+    gemm_operand xr = gemm_operand_flat(be, 1, inp, (size_t)R * N * C);
     // out^T [OC][N] = W [OC][C] (col-major view of row-major W^T) x inp^T [C][N]
     gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, 1.0f, wr, C, (long long)wr.ws, xr, C, (long long)N * C,
          0.0f, out, OC, (long long)N * OC, R);
@@ -229,9 +229,8 @@ static void matmul_bwd(ds_backend *be, float *dinp, float *dw, float *db, size_t
     OP_TIME(matmul_bwd);
     if (!R || !N) return;
     // the products' operands rounded (none at fp32); the bias gradient sums the fp32 dout
-    size_t NX = (size_t)R * N * C, ND = (size_t)R * N * OC;
-    gemm_operand xr = gemm_operand_of(be, 1, inp, NX, NX, 1);
-    gemm_operand dr = gemm_operand_of(be, 2, dout, ND, ND, 1);
+    gemm_operand xr = gemm_operand_flat(be, 1, inp, (size_t)R * N * C);
+    gemm_operand dr = gemm_operand_flat(be, 2, dout, (size_t)R * N * OC);
     if (dinp) { // dinp^T [C][N] = W^T x dout^T
         gemm_operand wr = gemm_operand_of(be, 0, w, ws, (size_t)OC * C, R);
         gemm(be, CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, 1.0f, wr, C, (long long)wr.ws, dr, OC,

@@ -39,7 +39,7 @@ __global__ void prec_round_k(void *dst, const float *src, size_t ws, size_t E, i
 static void *rnd_slot(cuda_impl *im, int slot, size_t bytes) {
     DS_ASSERT(slot >= 0 && slot < DS_CUDA_RND_SLOTS);
     if (im->rnd_bytes[slot] < bytes) {
-        no_growth_in_capture(im, "an operand rounding buffer grew");
+        forbid_in_capture(im, "an operand rounding buffer grew");
         if (im->rnd[slot]) CK(cudaFree(im->rnd[slot])); // waits for the kernels that used it
         im->rnd[slot] = NULL;
         CK(cudaMalloc(&im->rnd[slot], bytes));
@@ -92,6 +92,9 @@ typedef struct {
     size_t ws;
 } gemm_operand;
 
+// Bytes per element of an operand.
+static inline int gemm_operand_bytes(gemm_operand a) { return a.type == CUDA_R_16BF ? 2 : 4; }
+
 // R blocks of E floats at stride ws as a GEMM operand of the backend's
 // precision: fp32 as they are; tf32 rounded floats (TF32 tensor cores take
 // them exactly); bf16 as bf16 elements, half the bytes, for bf16 tensor cores
@@ -102,6 +105,11 @@ static gemm_operand gemm_operand_of(ds_backend *be, int slot, const float *src, 
     if (im->prec == DS_PREC_FP32 || !E || !R) return (gemm_operand){src, CUDA_R_32F, ws};
     int bf = im->prec == DS_PREC_BF16;
     return (gemm_operand){round_into(be, slot, src, ws, E, R, bf), bf ? CUDA_R_16BF : CUDA_R_32F, E};
+}
+
+// n contiguous floats as a GEMM operand (one block).
+static gemm_operand gemm_operand_flat(ds_backend *be, int slot, const float *src, size_t n) {
+    return gemm_operand_of(be, slot, src, n, n, 1);
 }
 
 #endif

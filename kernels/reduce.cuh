@@ -121,26 +121,13 @@ static void sumsq(ds_backend *be, double *out, const float *x, size_t stride, si
 }
 
 // ---------------------------------------------------------------------------
-// step_guard: one thread per replica, the float operations of the CPU
-// backend's step_guard (sqrt and the division are IEEE-rounded in CUDA
-// without fast math, so the clip factor has the CPU's bits for the same sum)
+// step_guard: one thread per replica, the arithmetic the CPU backend runs
+// (ds_step_guard_replica, src/backend.h)
 
 __global__ void step_guard_k(float *loss, float *gnorm, float *gscale, uint8_t *active,
                              const double *lsum, const double *sq, int R, float clip) {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
-    if (r >= R) return;
-    float norm = (float)sqrt(sq[r]), l = lsum ? (float)lsum[r] : 0.0f;
-    uint8_t on = active[r];
-    if (!isfinite(norm) || !isfinite(l)) on = 0;
-    active[r] = on;
-    float gs = 1.0f;
-    if (clip > 0) {
-        float coef = __fdiv_rn(clip, __fadd_rn(norm, 1e-6f));
-        if (coef < 1.0f) gs = coef;
-    }
-    gscale[r] = gs;
-    if (gnorm) gnorm[r] = norm;
-    if (loss && lsum) loss[r] = on ? l : __int_as_float(0x7fc00000); // NaN
+    if (r < R) ds_step_guard_replica(loss, gnorm, gscale, active, lsum, sq, r, clip);
 }
 
 static void step_guard(ds_backend *be, float *loss, float *gnorm, float *gscale, uint8_t *active,

@@ -35,11 +35,12 @@
 #ifndef DS_BACKEND_H
 #define DS_BACKEND_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common.h"
-#include "precision.h" /* ds_precision (ds_backend_opts) */
+#include "precision.h" /* ds_precision (ds_backend_opts), DS_PREC_HD */
 
 /* The backend kinds, as named in run.backend and --backend (the names are
  * ds_backend_kind_names[kind]). The values are stored nowhere. */
@@ -160,6 +161,27 @@ typedef struct ds_backend ds_backend;
      * parameter) on P parameters of each replica, gradient g * gscale[r]. */                   \
     X(adamw, (ds_backend *be, float *p, const float *g, float *m, float *v, size_t P, int R,   \
               const ds_adamw_args *a))
+
+/* step_guard's arithmetic for replica r (the contract is its DS_BACKEND_OPS
+ * entry), in float as torch.nn.utils.clip_grad_norm_: the one definition both
+ * backends run (src/backend_cpu.c, kernels/reduce.cuh; sqrt and the division
+ * are IEEE-rounded on both), so that the clip factor and the freeze have the
+ * same bits on both for the same sums. */
+static inline DS_PREC_HD void ds_step_guard_replica(float *loss, float *gnorm, float *gscale,
+                                                    uint8_t *active, const double *lsum,
+                                                    const double *sq, int r, float clip) {
+    float norm = (float)sqrt(sq[r]), l = lsum ? (float)lsum[r] : 0.0f;
+    uint8_t on = active[r] && isfinite(norm) && isfinite(l);
+    active[r] = on;
+    float gs = 1.0f;
+    if (clip > 0) {
+        float coef = clip / (norm + 1e-6f);
+        if (coef < 1.0f) gs = coef;
+    }
+    gscale[r] = gs;
+    if (gnorm) gnorm[r] = norm;
+    if (loss && lsum) loss[r] = on ? l : NAN;
+}
 
 struct ds_backend {
     const char *name;

@@ -1198,24 +1198,12 @@ static void sumsq(ds_backend *be, double *out, const float *x, size_t stride, si
 }
 
 /* ------------------------------------------------------------------------ */
-/* per-replica update control (the arithmetic src/optim.c did on the host
- * before it moved onto the backend: the same float operations) */
+/* per-replica update control (ds_step_guard_replica, backend.h) */
 
 static void step_guard(ds_backend *be, float *loss, float *gnorm, float *gscale, uint8_t *active,
                        const double *lsum, const double *sq, int R, float clip) {
     double t0 = op_begin(be);
-    for (int r = 0; r < R; r++) {
-        float norm = (float)sqrt(sq[r]), l = lsum ? (float)lsum[r] : 0.0f;
-        if (!isfinite(norm) || !isfinite(l)) active[r] = 0;
-        float gs = 1.0f;
-        if (clip > 0) {
-            float coef = clip / (norm + 1e-6f);
-            if (coef < 1.0f) gs = coef;
-        }
-        gscale[r] = gs;
-        if (gnorm) gnorm[r] = norm;
-        if (loss && lsum) loss[r] = active[r] ? l : NAN;
-    }
+    for (int r = 0; r < R; r++) ds_step_guard_replica(loss, gnorm, gscale, active, lsum, sq, r, clip);
     op_end(be, DS_OP_step_guard, t0);
 }
 

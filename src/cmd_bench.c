@@ -135,8 +135,7 @@ int ds_cmd_bench(int argc, char **argv) {
     ds_step_init(&st, s, m, seeds, R, be->threads, 0, active, BENCH_RING);
     double t[4] = {0}; /* data, forward, backward, optimizer: host time of each part */
     double tmin = INFINITY; /* fastest read interval, per step: the least disturbed */
-    double t_timed = 0;     /* wall time of the timed steps, reads (waits) included */
-    double t_read = ds_now(), t_begin = 0;
+    double t_begin = 0, t_read = 0; /* start of the timed steps; the last read */
     for (int step = 0; step < warm + steps; step++) {
         if (step == warm) { /* the timed steps start on an idle backend */
             drain(&st);
@@ -157,8 +156,7 @@ int ds_cmd_bench(int argc, char **argv) {
             t_read = now;
         }
     }
-    t_timed = ds_now() - t_begin;
-    double total = t_timed, sps = steps / total;
+    double total = ds_now() - t_begin, sps = steps / total; /* reads (waits) included */
     double tokens = (double)R * B * (ctx - 1) * sps;
     const ds_scale *sc = &s->scales[scale];
     double gflops = R * sc->flops_per_step * sps / 1e9;

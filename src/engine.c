@@ -51,8 +51,7 @@ typedef struct {
     int64_t log_every, stop_at;
     int verbose;
     double t_log; /* when the last log line was said */
-    ds_ckpt_state *st; /* window, curve, n_curve, curve_cap */
-    float *last;
+    ds_ckpt_state *st; /* last_loss, window, curve, n_curve, curve_cap */
 } loss_log;
 
 /* Reads the steps run since the last read and adds their losses, in step
@@ -65,7 +64,7 @@ static void absorb_losses(loss_log *lg, ds_step *sc) {
     for (int i = 0; i < n; i++) {
         const float *l = loss + (size_t)i * R;
         for (int r = 0; r < R; r++) {
-            lg->last[r] = l[r];
+            st->last_loss[r] = l[r];
             st->window[r] += l[r];
         }
         int64_t done = first + i + 1;
@@ -173,7 +172,7 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
      * ring is full, before a checkpoint and after the first step (src/step.h) */
     int ring = log_every < RING_MAX ? (int)log_every : RING_MAX;
     loss_log lg = {.R = R, .log_every = log_every, .stop_at = stop_at, .verbose = verbose,
-                   .t_log = t_loop, .st = &st, .last = last};
+                   .t_log = t_loop, .st = &st};
     ds_step_init(&step_ctx, s, m, seeds, R, be->threads, verbose, active, ring);
     if (grp) ds_step_set_group(&step_ctx, grp);
     for (int64_t step = st.step; step < stop_at; step++) {

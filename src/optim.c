@@ -43,12 +43,17 @@ void ds_optim_ctl_free(ds_optim_ctl *c) {
     *c = (ds_optim_ctl){0};
 }
 
-void ds_optim_guard(ds_model *m, const ds_train_spec *tr, ds_optim_ctl *c, const double *lsum) {
+/* ds_optim_guard, with the gradient norms also into gnorm (backend [R], may be NULL). */
+static void guard(ds_model *m, const ds_train_spec *tr, ds_optim_ctl *c, const double *lsum,
+                  float *gnorm) {
     ds_backend *be = m->be;
     DS_ASSERT(c->R == m->cfg.R);
     be->sumsq(be, c->sq, m->grads, m->P, m->P, c->R);
-    /* the clip coefficient as torch.nn.utils.clip_grad_norm_, in float */
-    be->step_guard(be, c->loss, NULL, c->gscale, c->active, lsum, c->sq, c->R, (float)tr->grad_clip);
+    be->step_guard(be, c->loss, gnorm, c->gscale, c->active, lsum, c->sq, c->R, (float)tr->grad_clip);
+}
+
+void ds_optim_guard(ds_model *m, const ds_train_spec *tr, ds_optim_ctl *c, const double *lsum) {
+    guard(m, tr, c, lsum, NULL);
 }
 
 void ds_optim_apply(ds_model *m, const ds_train_spec *tr, int64_t t, const ds_optim_ctl *c) {
@@ -70,8 +75,7 @@ void ds_optim_step(ds_model *m, const ds_train_spec *tr, int64_t t, uint8_t *act
     if (ds_optim_ctl_init(&c, be, R, active, &err)) ds_die(DS_EXIT_ERROR, "%s", err.msg);
     float *dnorm = gnorm ? be->alloc(be, sizeof(float) * (size_t)R) : NULL;
     if (gnorm && !dnorm) ds_die(DS_EXIT_ERROR, "optim: out of backend memory");
-    be->sumsq(be, c.sq, m->grads, m->P, m->P, R);
-    be->step_guard(be, NULL, dnorm, c.gscale, c.active, NULL, c.sq, R, (float)tr->grad_clip);
+    guard(m, tr, &c, NULL, dnorm);
     ds_optim_apply(m, tr, t, &c);
     be->download(be, active, c.active, (size_t)R);
     if (gnorm) be->download(be, gnorm, dnorm, sizeof(float) * (size_t)R);

@@ -24,12 +24,18 @@ for b in "${bins[@]}"; do
   cp "$build/$b" "$stage/bin/"
 done
 
-# the libraries of this machine, but not the CUDA toolkit's (the GPU machine
-# has its own, matching its driver) nor glibc and the C++ runtime (its own are
-# newer, and binaries built against an older glibc run on a newer one)
-for b in "${bins[@]}"; do ldd "$build/$b"; done | awk '$3 ~ /^\// {print $3}' | sort -u |
-  grep -Ev '^/usr/local/|/(libc|libm|libdl|libpthread|librt|libresolv|ld-linux-x86-64|libstdc\+\+|libgcc_s)\.so' |
-  while read -r lib; do cp -L "$lib" "$stage/lib/"; done
+# Copies into lib/ the libraries that the files named on stdin load (once
+# each): the libraries of this machine, but not the CUDA toolkit's (the GPU
+# machine has its own, matching its driver) nor glibc and the C++ runtime (its
+# own are newer, and binaries built against an older glibc run on a newer one).
+bundle_libs() {
+  while read -r f; do
+    ldd "$f" 2>/dev/null || true # a help text or script is not a dynamic object
+  done | awk '$3 ~ /^\// {print $3}' | sort -u |
+    grep -Ev '^/usr/local/|/(libc|libm|libdl|libpthread|librt|libresolv|ld-linux-x86-64|libstdc\+\+|libgcc_s)\.so' |
+    while read -r lib; do if [ ! -e "$stage/lib/$(basename "$lib")" ]; then cp -L "$lib" "$stage/lib/"; fi; done
+}
+printf '%s\n' "${bins[@]/#/$build/}" | bundle_libs
 
 # Open MPI's runtime (mpirun, its components, help texts and PMIx), so that
 # the GPU machine, which has no MPI, can run `mpirun -np 2 distsweep` (the
@@ -47,11 +53,7 @@ if command -v orterun > /dev/null && [ -d /usr/lib/x86_64-linux-gnu/openmpi ]; t
   cp -a /usr/share/openmpi "$m/usr/share/"
   [ -d /etc/openmpi ] && cp -a /etc/openmpi "$m/etc/"
   rm -rf "$m/usr/lib/x86_64-linux-gnu/openmpi/include"
-  find "$m/usr/bin" "$m/usr/lib" -name '*.so*' -o -type f -perm -u+x | while read -r f; do
-    ldd "$f" 2>/dev/null || true # a help text or script is not a dynamic object
-  done | awk '$3 ~ /^\// {print $3}' | sort -u |
-    grep -Ev '^/usr/local/|/(libc|libm|libdl|libpthread|librt|libresolv|ld-linux-x86-64|libstdc\+\+|libgcc_s)\.so' |
-    while read -r lib; do if [ ! -e "$stage/lib/$(basename "$lib")" ]; then cp -L "$lib" "$stage/lib/"; fi; done
+  find "$m/usr/bin" "$m/usr/lib" -name '*.so*' -o -type f -perm -u+x | bundle_libs
 fi
 
 # ctest's gpu tests whose binary is bundled: name TAB environment (;-separated,
