@@ -223,7 +223,17 @@ def sc_mpi_signal(work):
     p = subprocess.Popen([A.mpiexec, "-np", "4", "--oversubscribe", A.bin, y, "-o", out, "--quiet",
                           "--synthetic-job-seconds", "1"], env=ENV, stderr=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True)
-    time.sleep(2.5)
+    # signal once two ranks are inside packs (each writes a periodic checkpoint,
+    # run.checkpoint_every 20 of 100 steps): a fixed delay raced the ranks'
+    # start-up on a loaded machine (CI's 2 cores, ctest -j2)
+    deadline = time.time() + 30
+    while time.time() < deadline and p.poll() is None:
+        try:
+            if sum(f.endswith(".ckpt") for f in os.listdir(out + ".ckpt")) >= 2:
+                break
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
     p.send_signal(signal.SIGUSR1)
     err = p.communicate(timeout=60)[1]
     check(p.returncode == 3, f"mpirun exit {p.returncode}, want 3: {err[-1500:]}")
