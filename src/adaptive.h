@@ -1,5 +1,5 @@
 /* adaptive: how many seeds each scale of an adaptive sweep gets
- * (seeds.adaptive, docs/sweep-file.md "Adaptive seeds").
+ * (seeds.adaptive, docs/sweep-file.md "seeds.adaptive").
  *
  * Owns the round rule: a scale starts with seeds.count seeds (round 0); once
  * every seed it requested is finished (done, diverged or failed: a run that

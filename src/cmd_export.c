@@ -14,7 +14,8 @@
  * no permutation: both rotate the first rotary_ndims dims of each head with
  * rotate-half pairing (j with j + rot/2, src/backend_cpu.c rope_rotate;
  * HF's rotate_half) and the same frequencies base^(-2j/rot).
- * tests/models/test_hf.py proves the whole mapping on the logits. */
+ * tests/models/test_models.py (ctest models.hf) proves the whole mapping on
+ * the logits. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>

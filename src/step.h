@@ -22,7 +22,7 @@
  *     those are micro-batches j*M/k .. (j+1)*M/k-1, whose tree is a subtree
  *     of the one above, and the group adds its members' trees in the same
  *     pairwise order (groupcomm.h): the step is then bit-identical to the
- *     same step on one rank (on the CPU; docs/engine.md "Groups"). Otherwise
+ *     same step on one rank (on the CPU; docs/engine.md "Data-parallel groups"). Otherwise
  *     a member's rows are one micro-batch and the sum differs from one
  *     rank's in float rounding only.
  *   In both, the loss weights come from the whole batch's scored targets

@@ -533,7 +533,7 @@ static int parse_train(yctx *c, yaml_node_t *m, const ds_task_spec *task, ds_tra
     return 0;
 }
 
-/* seeds.adaptive (docs/sweep-file.md "Adaptive seeds"); needs the task for
+/* seeds.adaptive (docs/sweep-file.md "seeds.adaptive"); needs the task for
  * the test length and seeds.count for the defaults and the bounds. */
 static int parse_adaptive(yctx *c, yaml_node_t *m, const ds_task_spec *t, ds_seed_spec *sd) {
     ds_adaptive_spec *a = &sd->adaptive;

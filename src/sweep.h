@@ -63,7 +63,7 @@ typedef struct {
                          * two, 1 by default */
 } ds_train_spec;
 
-/* seeds.adaptive (docs/sweep-file.md "Adaptive seeds"; decided by src/adaptive.h):
+/* seeds.adaptive (docs/sweep-file.md "seeds.adaptive"; decided by src/adaptive.h):
  * seeds.count is the first round of every scale, then a scale gets `step`
  * more seeds per round until the 95% bootstrap CI of `statistic` of `metric`
  * at test length `length` is at most ci_width wide, or it has `max`. */

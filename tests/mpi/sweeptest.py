@@ -765,7 +765,7 @@ def sc_adaptive_chaos(work):
 # With train.micro_batches M and k dividing M, a group of k is bit-identical
 # to one rank (src/step.h). Otherwise (M = 1, the default) it changes the
 # order in which each gradient element's rows are summed (docs/engine.md
-# "Groups"), a few float roundings per step; the bound these tests hold such
+# "Data-parallel groups"), a few float roundings per step; the bound these tests hold such
 # a group to over the groups.yaml sweep: every discrete outcome identical,
 # every float within GROUP_REL relative (GROUP_ABS absolute near 0).
 GROUP_EXACT = ["runs/status", "runs/attempts", "runs/steps_done", "runs/id_em", "metrics/em",

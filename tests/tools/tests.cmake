@@ -25,3 +25,9 @@ add_test(NAME tools.bench_gpu_vs_torch_smoke
           ${CMAKE_BINARY_DIR} ${DS_PYTHON})
 set_tests_properties(tools.bench_gpu_vs_torch_smoke PROPERTIES LABELS "integration;python"
   SKIP_RETURN_CODE 77 TIMEOUT 300)
+
+# every file and docs section cited in code, docs and tests exists
+# (tests/tools/doc_citations.py: a renamed file or heading fails here)
+add_test(NAME tools.doc_citations
+  COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/tools/doc_citations.py ${CMAKE_SOURCE_DIR})
+set_tests_properties(tools.doc_citations PROPERTIES LABELS unit TIMEOUT 60)
