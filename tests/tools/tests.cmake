@@ -31,3 +31,11 @@ set_tests_properties(tools.bench_gpu_vs_torch_smoke PROPERTIES LABELS "integrati
 add_test(NAME tools.doc_citations
   COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/tools/doc_citations.py ${CMAKE_SOURCE_DIR})
 set_tests_properties(tools.doc_citations PROPERTIES LABELS unit TIMEOUT 60)
+
+# tools/same_results.py, the no-behaviour-change check of a refactor: one
+# build run twice on the faults sweep (1 and 2 ranks) gives identical files
+add_test(NAME tools.same_results
+  COMMAND ${DS_PYTHON} ${CMAKE_SOURCE_DIR}/tools/same_results.py $<TARGET_FILE:distsweep>
+          $<TARGET_FILE:distsweep> ${CMAKE_BINARY_DIR}/same_results --cases faults1,faults2)
+set_tests_properties(tools.same_results PROPERTIES LABELS "integration;python" TIMEOUT 600
+  ENVIRONMENT "${DS_TEST_OMP_ENV}")
