@@ -12,15 +12,10 @@
 
 #include "adaptive.h"
 #include "journal.h"
+#include "messages.h"
 #include "modelfile.h"
 #include "packplan.h"
 #include "signals.h"
-
-enum { TAG_REQUEST = 101, TAG_ASSIGN, TAG_PROGRESS, TAG_RESULT, TAG_FAILED, TAG_STOP, TAG_STATS,
-       TAG_GASSIGN };
-/* FAILED kinds: a job error counts against the runs' max_attempts; a stop
- * signal and a storage failure (a checkpoint that cannot be written) do not. */
-enum { FAIL_ERROR = 0, FAIL_INTERRUPTED = 1, FAIL_STORAGE = 2 };
 
 #define POLL_S 100e-6
 #define POLL_MAX_S 2e-3   /* a waiting worker backs off to this polling interval */
@@ -105,6 +100,13 @@ static uint8_t *buf_reserve(sched_t *c, size_t n) {
         c->buf = DS_REALLOC(c->buf, c->cap_buf);
     }
     return c->buf;
+}
+
+/* A message from rank src did not decode (messages.h): the ranks do not
+ * speak the same protocol, most likely different builds. Nothing sensible
+ * can follow, so the job ends here with the codec's words. */
+static void refuse(int src, const ds_error *e) {
+    ds_die(DS_EXIT_ERROR, "rank %d sent %s", src, e->msg);
 }
 
 static size_t run_at(const sched_t *c, int scale, int64_t seed) {
@@ -373,8 +375,9 @@ static void fail_pack(sched_t *c, int pi, int rank, const char *msg) {
 }
 
 static void send_stop(sched_t *c, int r) {
-    int32_t z = 0;
-    DS_MPI_CHECK(MPI_Send(&z, 1, MPI_INT32_T, r, TAG_STOP, c->o->comm));
+    unsigned char m[DS_MSG_HEADER];
+    size_t n = ds_msg_stop_encode(m, sizeof m);
+    DS_MPI_CHECK(MPI_Send(m, (int)n, MPI_BYTE, r, DS_MSG_STOP, c->o->comm));
 }
 
 /* ---- rank 0: the workers' state machine ----------------------------------
@@ -479,10 +482,10 @@ static void assign(sched_t *c, int r, int pi) {
     start_pack(c, pi, 1);
     if (r == 0) return;
     const ds_pack *p = &c->packs.p[pi];
-    int64_t *m = (int64_t *)buf_reserve(c, sizeof(int64_t) * (size_t)(3 + p->R));
-    m[0] = p->scale, m[1] = p->R, m[2] = pi;
-    memcpy(m + 3, p->seeds, sizeof(int64_t) * (size_t)p->R);
-    DS_MPI_CHECK(MPI_Send(m, 3 + p->R, MPI_INT64_T, r, TAG_ASSIGN, c->o->comm));
+    ds_msg_assign a = {.scale = p->scale, .R = p->R, .pack_id = pi, .k = 1, .seeds = p->seeds};
+    size_t n = ds_msg_assign_encode(&a, NULL, 0);
+    ds_msg_assign_encode(&a, buf_reserve(c, n), n);
+    DS_MPI_CHECK(MPI_Send(c->buf, (int)n, MPI_BYTE, r, DS_MSG_ASSIGN, c->o->comm));
     worker_event(c, r, EV_ASSIGN, pi);
 }
 
@@ -540,13 +543,15 @@ static void assign_group(sched_t *c, int pi, const int *ranks, int k) {
     start_pack(c, pi, k);
     const ds_pack *p = &c->packs.p[pi];
     ds_pack_write_group(c->ckdir, p, ranks, k);
-    size_t n = 4 + (size_t)k + (size_t)p->R;
-    int64_t *m = (int64_t *)buf_reserve(c, sizeof(int64_t) * n);
-    m[0] = p->scale, m[1] = p->R, m[2] = pi, m[3] = k;
-    for (int i = 0; i < k; i++) m[4 + i] = ranks[i];
-    memcpy(m + 4 + k, p->seeds, sizeof(int64_t) * (size_t)p->R);
+    int32_t *r32 = DS_MALLOC(sizeof *r32 * (size_t)k);
+    for (int i = 0; i < k; i++) r32[i] = ranks[i];
+    ds_msg_assign a = {.scale = p->scale, .R = p->R, .pack_id = pi, .k = k, .ranks = r32,
+                       .seeds = p->seeds};
+    size_t n = ds_msg_gassign_encode(&a, NULL, 0);
+    ds_msg_gassign_encode(&a, buf_reserve(c, n), n);
+    free(r32);
     for (int i = 0; i < k; i++) {
-        DS_MPI_CHECK(MPI_Send(m, (int)n, MPI_INT64_T, ranks[i], TAG_GASSIGN, c->o->comm));
+        DS_MPI_CHECK(MPI_Send(c->buf, (int)n, MPI_BYTE, ranks[i], DS_MSG_GASSIGN, c->o->comm));
         worker_event(c, ranks[i], EV_ASSIGN, pi);
     }
 }
@@ -639,9 +644,12 @@ static void progress(sched_t *c, int force) {
 static void on_result(sched_t *c, int src, const unsigned char *b, int n) {
     ds_record rec;
     worker_t *w = &c->w[src];
-    if (ds_record_decode(b, (size_t)n, &rec) < 0 || !holds_pack(w->state)) {
+    ds_error e = {0};
+    if (ds_msg_result_decode(b, (size_t)n, &rec, &e)) refuse(src, &e);
+    if (!holds_pack(w->state)) {
+        /* the RESULTs of a pack rank 0 took back (the table's DONE) */
         fprintf(stderr, "distsweep: malformed or unexpected RESULT from rank %d ignored\n", src);
-        if (rec.r.curve) ds_record_free(&rec);
+        ds_record_free(&rec);
         return;
     }
     const ds_pack *p = &c->packs.p[w->pack];
@@ -658,18 +666,21 @@ static void on_result(sched_t *c, int src, const unsigned char *b, int n) {
     c->prun[w->pack].received++;
 }
 
-static void on_request(sched_t *c, int src) {
+static void on_request(sched_t *c, int src, const unsigned char *b, int n) {
+    ds_error e = {0};
+    if (ds_msg_request_decode(b, (size_t)n, &e)) refuse(src, &e);
     int pi = worker_event(c, src, EV_REQUEST, -1);
     if (pi >= 0) pack_released(c, pi, src, REL_END, "");
     c->w[src].loss = NAN, c->w[src].step = 0; /* no pack, no current loss */
 }
 
 static void on_failed(sched_t *c, int src, const unsigned char *b, int n) {
-    int32_t kind = FAIL_ERROR;
-    char msg[1024] = "";
-    if (n >= 4) memcpy(&kind, b, 4);
-    if (n > 4) snprintf(msg, sizeof msg, "%.*s", n - 4, (const char *)b + 4);
-    if (kind != FAIL_INTERRUPTED && kind != FAIL_STORAGE) {
+    ds_msg_failed m;
+    ds_error e = {0};
+    if (ds_msg_failed_decode(b, (size_t)n, &m, &e)) refuse(src, &e);
+    int kind = m.kind;
+    const char *msg = m.text;
+    if (kind != DS_MSG_FAIL_INTERRUPTED && kind != DS_MSG_FAIL_STORAGE) {
         int pi = worker_event(c, src, EV_FAILED_ERROR, -1);
         if (pi >= 0) pack_released(c, pi, src, REL_ERROR, msg);
         return;
@@ -678,7 +689,7 @@ static void on_failed(sched_t *c, int src, const unsigned char *b, int n) {
      * stops, and the worker waits for STOP */
     int pi = worker_event(c, src, EV_FAILED_STOP, -1);
     if (pi >= 0) pack_released(c, pi, src, REL_STOP, "");
-    if (kind == FAIL_STORAGE) {
+    if (kind == DS_MSG_FAIL_STORAGE) {
         ds_error e = {0};
         ds_error_set(&e, DS_EXIT_STORAGE, "%s", msg);
         store_failure(c, &e);
@@ -702,25 +713,26 @@ static int service_ex(sched_t *c, int force) {
         int src = st.MPI_SOURCE;
         DS_ASSERT(src > 0 && src < c->size);
         switch (st.MPI_TAG) {
-        case TAG_REQUEST: on_request(c, src); break;
-        case TAG_RESULT: on_result(c, src, b, n); break;
-        case TAG_FAILED: on_failed(c, src, b, n); break;
-        case TAG_PROGRESS:
-            if (n >= 12) {
-                memcpy(&c->w[src].step, b, 8);
-                memcpy(&c->w[src].loss, b + 8, 4);
-                if (holds_pack(c->w[src].state)) note_step(c, c->w[src].pack, c->w[src].step);
-            }
+        case DS_MSG_REQUEST: on_request(c, src, b, n); break;
+        case DS_MSG_RESULT: on_result(c, src, b, n); break;
+        case DS_MSG_FAILED: on_failed(c, src, b, n); break;
+        case DS_MSG_PROGRESS: {
+            ds_msg_progress m;
+            ds_error e = {0};
+            if (ds_msg_progress_decode(b, (size_t)n, &m, &e)) refuse(src, &e);
+            c->w[src].step = m.step, c->w[src].loss = m.loss;
+            if (holds_pack(c->w[src].state)) note_step(c, c->w[src].pack, c->w[src].step);
             break;
-        case TAG_STATS:
+        }
+        case DS_MSG_STATS: {
             worker_event(c, src, EV_STATS, -1);
             c->stats_missing--;
-            if (n >= 16) {
-                double v[2];
-                memcpy(v, b, 16);
-                c->st->busy_s += v[0], c->st->idle_s += v[1];
-            }
+            ds_msg_stats m;
+            ds_error e = {0};
+            if (ds_msg_stats_decode(b, (size_t)n, &m, &e)) refuse(src, &e);
+            c->st->busy_s += m.busy_s, c->st->idle_s += m.idle_s;
             break;
+        }
         default:
             fprintf(stderr, "distsweep: message with unknown tag %d from rank %d ignored\n",
                     st.MPI_TAG, src);
@@ -905,43 +917,53 @@ static int run_rank0(sched_t *c) {
 static int worker_hook(void *ctx, int64_t step, int R, const float *losses) {
     sched_t *c = ctx;
     if (ds_signals_stop_requested()) return 1;
-    int flag = 0;
-    DS_MPI_CHECK(MPI_Iprobe(0, TAG_STOP, c->o->comm, &flag, MPI_STATUS_IGNORE));
+    int flag = 0, n = 0;
+    MPI_Status st;
+    DS_MPI_CHECK(MPI_Iprobe(0, DS_MSG_STOP, c->o->comm, &flag, &st));
     if (flag) {
-        int32_t z;
-        DS_MPI_CHECK(MPI_Recv(&z, 1, MPI_INT32_T, 0, TAG_STOP, c->o->comm, MPI_STATUS_IGNORE));
+        DS_MPI_CHECK(MPI_Get_count(&st, MPI_BYTE, &n));
+        unsigned char *b = buf_reserve(c, (size_t)n + 1);
+        DS_MPI_CHECK(MPI_Recv(b, n, MPI_BYTE, 0, DS_MSG_STOP, c->o->comm, MPI_STATUS_IGNORE));
+        ds_error e = {0};
+        if (ds_msg_stop_decode(b, (size_t)n, &e)) refuse(0, &e);
         c->got_stop = 1;
         return 1;
     }
     double now = ds_now();
     if (now - c->last_sent_progress >= PROGRESS_EVERY_S) {
         c->last_sent_progress = now;
-        unsigned char m[12];
+        unsigned char m[DS_MSG_HEADER + 12];
         float mean = 0;
         for (int r = 0; r < R; r++) mean += losses[r];
         mean = R ? mean / (float)R : NAN;
-        memcpy(m, &step, 8);
-        memcpy(m + 8, &mean, 4);
-        DS_MPI_CHECK(MPI_Send(m, 12, MPI_BYTE, 0, TAG_PROGRESS, c->o->comm));
+        ds_msg_progress pm = {.step = step, .loss = mean};
+        size_t n = ds_msg_progress_encode(&pm, m, sizeof m);
+        DS_ASSERT(n <= sizeof m);
+        DS_MPI_CHECK(MPI_Send(m, (int)n, MPI_BYTE, 0, DS_MSG_PROGRESS, c->o->comm));
     }
     return 0;
 }
 
 static void send_failed(sched_t *c, int kind, const char *msg) {
-    size_t L = strlen(msg);
-    unsigned char *b = buf_reserve(c, 4 + L);
-    int32_t k = kind;
-    memcpy(b, &k, 4);
-    memcpy(b + 4, msg, L);
-    DS_MPI_CHECK(MPI_Send(b, (int)(4 + L), MPI_BYTE, 0, TAG_FAILED, c->o->comm));
+    ds_msg_failed m;
+    ds_msg_failed_set(&m, kind, msg); /* rank 0 keeps DS_MSG_TEXT_MAX - 1 bytes, as it always did */
+    size_t n = ds_msg_failed_encode(&m, NULL, 0);
+    ds_msg_failed_encode(&m, buf_reserve(c, n), n);
+    DS_MPI_CHECK(MPI_Send(c->buf, (int)n, MPI_BYTE, 0, DS_MSG_FAILED, c->o->comm));
+}
+
+/* Asks rank 0 for work (and ends the previous pack, if any). */
+static void send_request(sched_t *c) {
+    unsigned char m[DS_MSG_HEADER];
+    size_t n = ds_msg_request_encode(m, sizeof m);
+    DS_MPI_CHECK(MPI_Send(m, (int)n, MPI_BYTE, 0, DS_MSG_REQUEST, c->o->comm));
 }
 
 static int run_worker(sched_t *c) {
     double busy = 0, idle = 0, t_req;
-    int32_t z = 0;
     int told_signal = 0;
     double poll = POLL_S;
-    DS_MPI_CHECK(MPI_Send(&z, 1, MPI_INT32_T, 0, TAG_REQUEST, c->o->comm));
+    send_request(c);
     t_req = ds_now();
     while (!c->got_stop) {
         int flag = 0, n = 0;
@@ -949,7 +971,7 @@ static int run_worker(sched_t *c) {
         DS_MPI_CHECK(MPI_Iprobe(0, MPI_ANY_TAG, c->o->comm, &flag, &st));
         if (!flag) {
             if (ds_signals_stop_requested() && !told_signal) {
-                send_failed(c, FAIL_INTERRUPTED, "signal");
+                send_failed(c, DS_MSG_FAIL_INTERRUPTED, "signal");
                 told_signal = 1;
             }
             /* Open MPI's blocking receive spins; a sleeping poll leaves the
@@ -962,32 +984,30 @@ static int run_worker(sched_t *c) {
         DS_MPI_CHECK(MPI_Get_count(&st, MPI_BYTE, &n));
         unsigned char *b = buf_reserve(c, (size_t)n + 8);
         DS_MPI_CHECK(MPI_Recv(b, n, MPI_BYTE, 0, st.MPI_TAG, c->o->comm, MPI_STATUS_IGNORE));
-        if (st.MPI_TAG == TAG_STOP) {
+        ds_error e = {0};
+        if (st.MPI_TAG == DS_MSG_STOP) {
+            if (ds_msg_stop_decode(b, (size_t)n, &e)) refuse(0, &e);
             c->got_stop = 1;
             break;
         }
-        int group = st.MPI_TAG == TAG_GASSIGN;
-        if ((st.MPI_TAG != TAG_ASSIGN && !group) || n < 24) continue;
+        int group = st.MPI_TAG == DS_MSG_GASSIGN;
+        if (st.MPI_TAG != DS_MSG_ASSIGN && !group) continue;
+        ds_msg_assign a;
+        if (group ? ds_msg_gassign_decode(b, (size_t)n, &a, &e)
+                  : ds_msg_assign_decode(b, (size_t)n, &a, &e))
+            refuse(0, &e);
         idle += ds_now() - t_req;
-        int64_t hdr[4] = {0, 0, 0, 1};
-        memcpy(hdr, b, group ? 32 : 24);
-        int scale = (int)hdr[0], R = (int)hdr[1], pack_id = (int)hdr[2], k = (int)hdr[3];
-        int off = group ? 4 + k : 3; /* int64 words before the seeds */
-        DS_ASSERT(R >= 1 && k >= 1 && k < c->size && n == (int)(8 * (off + R)) && scale >= 0 &&
-                  scale < c->s->n_scales);
-        int64_t *seeds = DS_MALLOC(sizeof *seeds * (size_t)R);
-        memcpy(seeds, b + 8 * off, sizeof *seeds * (size_t)R);
+        int scale = a.scale, R = a.R, pack_id = a.pack_id, k = a.k;
+        /* what the codec cannot know: this sweep's scales, this job's ranks */
+        DS_ASSERT(scale < c->s->n_scales && k < c->size && (!group || a.ranks[k - 1] < c->size));
+        int64_t *seeds = a.seeds;
         /* a group's communicator, made by its members alone (the tag keeps
          * concurrent groups' creations apart) */
         MPI_Comm gcomm = MPI_COMM_NULL;
         int leader = 1;
         if (group) {
             int *ranks = DS_MALLOC(sizeof *ranks * (size_t)k);
-            for (int i = 0; i < k; i++) {
-                int64_t v;
-                memcpy(&v, b + 8 * (4 + i), 8);
-                ranks[i] = (int)v;
-            }
+            for (int i = 0; i < k; i++) ranks[i] = a.ranks[i];
             leader = ranks[0] == c->rank;
             MPI_Group world, sub;
             DS_MPI_CHECK(MPI_Comm_group(c->o->comm, &world));
@@ -1014,29 +1034,32 @@ static int run_worker(sched_t *c) {
                 ds_record rec;
                 make_result_record(c, scale, &res[i], &rec);
                 rec.rank = c->rank;
-                size_t sz = ds_record_size(&rec);
-                ds_record_encode(&rec, buf_reserve(c, sz));
-                DS_MPI_CHECK(MPI_Send(c->buf, (int)sz, MPI_BYTE, 0, TAG_RESULT, c->o->comm));
+                size_t sz = ds_msg_result_encode(&rec, NULL, 0);
+                ds_msg_result_encode(&rec, buf_reserve(c, sz), sz);
+                DS_MPI_CHECK(MPI_Send(c->buf, (int)sz, MPI_BYTE, 0, DS_MSG_RESULT, c->o->comm));
             }
-            DS_MPI_CHECK(MPI_Send(&z, 1, MPI_INT32_T, 0, TAG_REQUEST, c->o->comm));
+            send_request(c);
             t_req = ds_now();
         } else if (rc == DS_EXIT_INTERRUPTED) {
-            send_failed(c, FAIL_INTERRUPTED, "interrupted");
+            send_failed(c, DS_MSG_FAIL_INTERRUPTED, "interrupted");
             told_signal = 1;
         } else if (rc == DS_EXIT_STORAGE) {
             /* not the runs' fault: rank 0 stops the sweep and sends STOP */
-            send_failed(c, FAIL_STORAGE, jerr.msg);
+            send_failed(c, DS_MSG_FAIL_STORAGE, jerr.msg);
         } else {
-            send_failed(c, FAIL_ERROR, jerr.msg[0] ? jerr.msg : "pack failed");
-            DS_MPI_CHECK(MPI_Send(&z, 1, MPI_INT32_T, 0, TAG_REQUEST, c->o->comm));
+            send_failed(c, DS_MSG_FAIL_ERROR, jerr.msg[0] ? jerr.msg : "pack failed");
+            send_request(c);
             t_req = ds_now();
         }
         for (int i = 0; i < R; i++) free(res[i].curve);
         free(res);
-        free(seeds);
+        ds_msg_assign_free(&a); /* seeds */
     }
-    double v[2] = {busy, idle};
-    DS_MPI_CHECK(MPI_Send(v, 16, MPI_BYTE, 0, TAG_STATS, c->o->comm));
+    ds_msg_stats sm = {.busy_s = busy, .idle_s = idle};
+    unsigned char m[DS_MSG_HEADER + 16];
+    size_t n = ds_msg_stats_encode(&sm, m, sizeof m);
+    DS_ASSERT(n <= sizeof m);
+    DS_MPI_CHECK(MPI_Send(m, (int)n, MPI_BYTE, 0, DS_MSG_STATS, c->o->comm));
     return ds_signals_stop_requested() ? DS_EXIT_INTERRUPTED : 0;
 }
 
