@@ -14,7 +14,7 @@
  * exactly the seeds an uninterrupted one does.
  *
  * No MPI, no HDF5: statuses and values come in as plain arrays
- * (tests/sched/test_adaptive.c); src/scheduler.c calls it on rank 0. */
+ * (tests/sched/test_adaptive.c); src/sched_rank0.c calls it on rank 0. */
 #ifndef DS_ADAPTIVE_H
 #define DS_ADAPTIVE_H
 

@@ -4,7 +4,7 @@
  * sum and takes the same optimizer step.
  *
  * Owns the group's view of its MPI communicator (given by the caller, who
- * creates and frees it: src/scheduler.c) and, for a GPU backend in a build
+ * creates and frees it: src/sched_worker.c) and, for a GPU backend in a build
  * with NCCL, the NCCL communicator created from it. Two implementations
  * behind one interface:
  *   - "mpi": buffers in host memory (the CPU backend), or a GPU backend's

@@ -11,8 +11,8 @@
  * <stem>.pack, <stem>.ckpt, <stem>.ckpt.tmp and <stem>.group.
  *
  * No MPI and no HDF5: the store's run statuses come in as a plain grid, so
- * tests/sched/test_packplan.c runs all of it without mpirun. The scheduler
- * (src/scheduler.c) moves packs between the states and trains them.
+ * tests/sched/test_packplan.c runs all of it without mpirun. The scheduler's
+ * rank 0 (src/sched_rank0.c) moves packs between the states and trains them.
  *
  * Manifest (text, written once when the pack is first assigned):
  *   distsweep-pack 1
@@ -69,7 +69,7 @@ int ds_packs_next(const ds_packs *t);
 
 /* The same choice among the pending packs for which ok(p, ctx) is nonzero
  * (ok NULL: all of them): the scheduler's rank 0 takes only packs it can
- * train alone (src/scheduler.c). */
+ * train alone (src/sched_rank0.c). */
 int ds_packs_next_where(const ds_packs *t, int (*ok)(const ds_pack *p, void *ctx), void *ctx);
 
 /* How many packs are in state st. */

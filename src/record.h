@@ -7,7 +7,7 @@
  *     and the datasets under /metrics);
  *   - ds_run_result (what the engine returns for one seed) and ds_record
  *     (a finished run as rank 0 stores it), with the byte encoding that the
- *     journal (src/journal.c) and the MPI RESULT message (src/scheduler.c)
+ *     journal (src/journal.c) and the MPI RESULT message (src/messages.h)
  *     share;
  *   - the table of the HDF5 objects of a result file: every dataset with a
  *     seed axis (path, element type, rank, what the inner axis is, fill

@@ -4,21 +4,16 @@
  *
  * Owns the life of the packs (pending, running, done; which packs there are,
  * their order and their files in OUT.h5.ckpt/ are src/packplan.h's), the
- * workers' state as rank 0 sees it (the machine drawn in scheduler.c), the
- * message protocol and the progress display. Rank 0 trains too and services
- * messages from its between-steps hook with non-blocking MPI only
- * (MPI_THREAD_FUNNELED).
+ * workers' state as rank 0 sees it (the machine drawn in src/sched_rank0.c),
+ * the protocol (which message when) and the progress display. Rank 0 trains
+ * too and services messages from its between-steps hook with non-blocking
+ * MPI only (MPI_THREAD_FUNNELED).
  *
- * Messages (MPI_BYTE payloads on the communicator given):
- *   REQUEST  worker -> 0   wants work (also marks the end of its previous pack)
- *   ASSIGN   0 -> worker   int64 [scale, R, pack_id, seeds[R]]
- *   GASSIGN  0 -> members  int64 [scale, R, pack_id, k, ranks[k], seeds[R]]: the pack
- *                          is trained by a data-parallel group of the k ranks (§8)
- *   PROGRESS worker -> 0   int64 step, float mean loss  (at most every 2 s)
- *   RESULT   worker -> 0   one run, encoded as a journal record (journal.h)
- *   FAILED   worker -> 0   int32 kind (0 error, 1 interrupted, 2 storage) + message text
- *   STOP     0 -> worker   no more work, or stop now (checkpoint and leave)
- *   STATS    worker -> 0   double [busy_s, idle_s] at the end (benchmarks)
+ * The code: src/scheduler.c sets up every rank, src/sched_rank0.c is rank
+ * 0's half, src/sched_worker.c a worker's, src/sched_internal.h what they
+ * share. The messages (tags, directions, payloads, the version byte) and
+ * their codecs are src/messages.h's; every message is sent and received as
+ * MPI_BYTE on the communicator given.
  */
 #ifndef DS_SCHEDULER_H
 #define DS_SCHEDULER_H

@@ -14,3 +14,12 @@ target_include_directories(test_adaptive PRIVATE ${CMAKE_SOURCE_DIR}/tests)
 target_link_libraries(test_adaptive PRIVATE dscore)
 add_test(NAME sched.adaptive COMMAND test_adaptive)
 set_tests_properties(sched.adaptive PROPERTIES LABELS unit TIMEOUT 60)
+
+# The MPI messages' codecs (src/messages.c), without MPI: round trips, and
+# truncated, over-long, wrong-version, wrong-kind and out-of-range messages
+# refused with a message naming the message.
+add_executable(test_messages ${CMAKE_CURRENT_LIST_DIR}/test_messages.c)
+target_include_directories(test_messages PRIVATE ${CMAKE_SOURCE_DIR}/tests)
+target_link_libraries(test_messages PRIVATE dscore)
+add_test(NAME sched.messages COMMAND test_messages)
+set_tests_properties(sched.messages PROPERTIES LABELS unit TIMEOUT 60)
