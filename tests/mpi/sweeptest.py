@@ -200,7 +200,16 @@ def sc_sigterm(work):
             os.remove(out), os.remove(out + ".journal"), shutil.rmtree(out + ".ckpt", True)
         p = subprocess.Popen([A.bin, y, "-o", out, "--quiet", "--synthetic-job-seconds", "0.4"],
                              env=ENV, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.2)
+        # signal once the rank is inside a pack (its periodic checkpoint
+        # exists): a fixed 1.2 s raced the start-up on a loaded machine
+        deadline = time.time() + 30
+        while time.time() < deadline and p.poll() is None:
+            try:
+                if any(f.endswith(".ckpt") for f in os.listdir(out + ".ckpt")):
+                    break
+            except FileNotFoundError:
+                pass
+            time.sleep(0.05)
         p.send_signal(sig)
         err = p.communicate(timeout=60)[1]
         check(p.returncode == 3, f"signal {sig}: exit {p.returncode}, want 3: {err}")
