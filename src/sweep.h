@@ -171,7 +171,10 @@ static inline int64_t ds_sweep_max_seeds(const ds_sweep *s) {
 /* Whether run.save_models selects job seed `seed` (any scale). */
 int ds_sweep_saves_model(const ds_sweep *s, int64_t seed);
 
-/* Parameter count of a scale (docs/spec-tasks.md §3): L(12d^2 + 13d) + 2 V_tot d + 2d. */
+/* Parameter count of a scale (docs/spec-tasks.md §3): L(12d^2 + 13d) + 2 V_tot d + 2d.
+ * The one definition of the formula: the model's P (ds_model_param_count,
+ * model.h) is this; ds_model_tensors asserts its layout adds up to it, and
+ * tests/sweep compares the two over a grid of (d, L, V). */
 int64_t ds_scale_params(int d_model, int n_layers, int vocab_total);
 
 /* Training FLOPs of one optimizer step of one replica: 3 x the forward pass
