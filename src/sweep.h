@@ -10,8 +10,9 @@
 
 #include <stdint.h>
 
-#include "backend.h" /* ds_backend_kind (run.backend), ds_precision (train.precision) */
+#include "backend_kind.h" /* ds_backend_kind (run.backend) */
 #include "common.h"
+#include "precision.h"    /* ds_precision (train.precision) */
 
 #define DS_MAX_EVAL_LENGTHS 64
 #define DS_MAX_SCALES 256
