@@ -212,11 +212,11 @@ int ds_cmd_eval(int argc, char **argv) {
     }
     int json = !strcmp(format, "json");
     ds_h5_library_init();
-    ds_stored_run run;
+    ds_cli_stored_run run;
     ds_backend *be = NULL;
     ds_model *m = NULL;
     float *metrics = NULL;
-    if ((rc = ds_stored_run_open(h5, scale, seed, &run, &err))) goto done;
+    if ((rc = ds_cli_stored_run_open(h5, scale, seed, &run, &err))) goto done;
     const ds_sweep *s = run.s;
     const ds_task_ops *ops = ds_task_get(&s->task);
     if (!n_len) {
@@ -305,6 +305,6 @@ done:
     free(metrics);
     ds_model_free(m);
     if (be) be->destroy(be);
-    ds_stored_run_close(&run);
+    ds_cli_stored_run_close(&run);
     return rc;
 }

@@ -178,6 +178,10 @@ int ds_sweep_saves_model(const ds_sweep *s, int64_t seed);
  * tests/sweep compares the two over a grid of (d, L, V). */
 int64_t ds_scale_params(int d_model, int n_layers, int vocab_total);
 
+/* The name of a scale, "d<d_model>_L<n_layers>" (d64_L2): what /scales/name
+ * stores and what --scale accepts besides a row (src/cli.h). buf needs 32 bytes. */
+void ds_scale_name(const ds_scale *sc, char *buf, size_t n);
+
 /* Training FLOPs of one optimizer step of one replica: 3 x the forward pass
  * (backward = 2 x forward). Forward = 2 x (matmul weights: L*12d^2 + head
  * V_tot*d) x tokens + attention scores and values 4*T*d per token per layer,
