@@ -288,14 +288,13 @@ int ds_cmd_export(int argc, char **argv) {
     const char *h5 = NULL, *scale = NULL, *dir = NULL;
     int64_t seed = 0;
     int have_seed = 0, rc;
+    ds_error err = {0};
     for (int i = 1; i < argc; i++) {
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--scale") && next) scale = next, i++;
-        else if (!strcmp(argv[i], "--seed") && next) {
-            char *end;
-            seed = strtoll(next, &end, 10);
-            if (!*next || *end) {
-                fprintf(stderr, "distsweep export: --seed needs an integer, got '%s'\n", next);
+        else if (!strcmp(argv[i], "--seed")) {
+            if (ds_cli_int64(argv[i], next, INT64_MIN, INT64_MAX, &seed, &err)) {
+                fprintf(stderr, "distsweep export: %s\n", err.msg);
                 return DS_EXIT_USAGE;
             }
             have_seed = 1, i++;
@@ -316,7 +315,6 @@ int ds_cmd_export(int argc, char **argv) {
     }
     ds_h5_library_init();
     ds_cli_stored_run run;
-    ds_error err = {0};
     if ((rc = ds_cli_stored_run_open(h5, scale, seed, &run, &err))) goto done;
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
         char cause[256];

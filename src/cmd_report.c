@@ -3,7 +3,7 @@
  * the seeds whose curves across a family are the most breakthrough-like and
  * the most linear. Reads through results.h (safe on a file still being
  * written); all statistics come from stats.h. Columns: docs/analysis.md. */
-#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -401,21 +401,13 @@ static void usage(FILE *f) {
             "Also every family, --top 5, --format table. Details: docs/analysis.md.\n");
 }
 
-static int parse_int(const char *s, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < -2147483647L || v > 2147483647L) return -1;
-    *out = (int)v;
-    return 0;
-}
-
 int ds_cmd_report(int argc, char **argv) {
     if (ds_cli_wants_help(argc, argv)) {
         usage(stdout);
         return DS_EXIT_OK;
     }
     report_opts o = {.metric = DS_M_EM, .tau = 0.5, .top = 5, .format = FMT_TABLE};
+    ds_error err = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -433,26 +425,16 @@ int ds_cmd_report(int argc, char **argv) {
             }
             o.metric_set = 1;
         } else if (!strcmp(a, "--length")) {
-            if (parse_int(v, &o.length_value)) {
-                fprintf(stderr, "distsweep report: --length '%s' is not an integer\n", v);
-                return DS_EXIT_USAGE;
-            }
+            /* any integer: one the file did not evaluate is refused by name below */
+            if (ds_cli_int(a, v, INT_MIN, INT_MAX, &o.length_value, &err)) goto bad_value;
             o.length_set = 1;
         } else if (!strcmp(a, "--threshold")) {
-            char *end;
-            o.tau = strtod(v, &end);
-            if (end == v || *end || !isfinite(o.tau)) {
-                fprintf(stderr, "distsweep report: --threshold '%s' is not a number\n", v);
-                return DS_EXIT_USAGE;
-            }
+            if (ds_cli_double(a, v, -INFINITY, 0, INFINITY, &o.tau, &err)) goto bad_value;
             o.tau_set = 1;
         } else if (!strcmp(a, "--family")) {
             o.family = v;
         } else if (!strcmp(a, "--top")) {
-            if (parse_int(v, &o.top) || o.top < 0) {
-                fprintf(stderr, "distsweep report: --top '%s' is not a count\n", v);
-                return DS_EXIT_USAGE;
-            }
+            if (ds_cli_int(a, v, 0, INT_MAX, &o.top, &err)) goto bad_value;
         } else if (!strcmp(a, "--format")) {
             if (!strcmp(v, "table")) o.format = FMT_TABLE;
             else if (!strcmp(v, "csv")) o.format = FMT_CSV;
@@ -473,6 +455,10 @@ int ds_cmd_report(int argc, char **argv) {
             return DS_EXIT_USAGE;
         }
         i++;
+        continue;
+    bad_value:
+        fprintf(stderr, "distsweep report: %s\n", err.msg);
+        return DS_EXIT_USAGE;
     }
     if (!o.path) {
         usage(stderr);
@@ -480,7 +466,6 @@ int ds_cmd_report(int argc, char **argv) {
     }
 
     ds_results r;
-    ds_error err = {0};
     if (ds_results_open(&r, o.path, &err)) {
         fprintf(stderr, "distsweep report: %s\n", err.msg);
         return err.code ? err.code : DS_EXIT_USAGE;
