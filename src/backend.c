@@ -11,8 +11,6 @@
 #include "ds_cuda.h"
 #endif
 
-const char *const ds_backend_kind_names[] = {"auto", "cpu", "cuda", NULL};
-
 const char *const ds_op_names[DS_N_TIMED_OPS] = {
 #define DS_OP_NAME_(name, params) #name,
     DS_BACKEND_OPS(DS_OP_NAME_)
@@ -20,16 +18,6 @@ const char *const ds_op_names[DS_N_TIMED_OPS] = {
     "upload",
     "download",
 };
-
-int ds_backend_kind_parse(const char *name, ds_backend_kind *out, ds_error *err) {
-    for (int k = 0; name && ds_backend_kind_names[k]; k++)
-        if (!strcmp(name, ds_backend_kind_names[k])) {
-            *out = (ds_backend_kind)k;
-            return 0;
-        }
-    return ds_error_set(err, DS_EXIT_USAGE, "backend '%s' is not one of auto, cpu, cuda",
-                        name ? name : "");
-}
 
 /* The choice of auto is said once per process: whether a GPU is visible does
  * not change while it runs, and every pack would otherwise repeat it. This

@@ -1,8 +1,8 @@
 /* backend: the table of tensor operations the model is written against, and
  * the choice of its implementation.
  *
- * Owns (src/backend.c): the backend kinds (auto, cpu, cuda) and their names,
- * the one meaning of `auto`, the creation options and the factory that every
+ * Owns (src/backend.c): the one meaning of `auto` (the kinds and their names:
+ * backend_kind.h), the creation options and the factory that every
  * caller (engine, train, bench, run, tests) uses; the op list (DS_BACKEND_OPS)
  * from which the table's members, the op ids of the per-op timers and the
  * backends' table fills are all generated; the per-op timers themselves
@@ -39,22 +39,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend_kind.h" /* ds_backend_kind, its names and parser (apart, for the sweep) */
 #include "common.h"
 #include "precision.h" /* ds_precision (ds_backend_opts), DS_PREC_HD */
-
-/* The backend kinds, as named in run.backend and --backend (the names are
- * ds_backend_kind_names[kind]). The values are stored nowhere. */
-typedef enum { DS_BACKEND_AUTO = 0, DS_BACKEND_CPU = 1, DS_BACKEND_CUDA = 2 } ds_backend_kind;
-
-/* "auto", "cpu", "cuda", then NULL: indexed by ds_backend_kind, and the list
- * sweep.c's enum checker words its FILE:LINE:COL errors with. */
-extern const char *const ds_backend_kind_names[];
-
-/* Parses a backend name (exactly one of ds_backend_kind_names) into *out.
- * Returns 0, or DS_EXIT_USAGE with err (may be NULL) set to "backend 'NAME'
- * is not one of auto, cpu, cuda"; *out is then untouched. The one parser of
- * backend names: sweep.c (run.backend), run, train and bench (--backend). */
-int ds_backend_kind_parse(const char *name, ds_backend_kind *out, ds_error *err);
 
 /* The one meaning of auto: DS_BACKEND_CUDA when this build has CUDA and a GPU
  * is visible, else DS_BACKEND_CPU. The choice and its reason are said once per

@@ -1,4 +1,4 @@
-/* cmd_bench: `distsweep bench SWEEP.yaml --backend cpu|cuda|auto --scale I
+/* cmd_bench: `distsweep bench SWEEP.yaml --backend cpu|cuda|auto --scale S
  * --pack R` times training steps of one pack and prints steps/s, tokens/s and
  * achieved GFLOP/s (the sweep's flops_per_step convention: sweep.h), with the
  * host time split into data, forward, backward and optimizer. The steps are
@@ -8,6 +8,7 @@
  * device ran, not what the host enqueued. A figure-printing command, never a
  * pass/fail test. */
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,11 +34,12 @@ static int drain(ds_step *st) {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: distsweep bench SWEEP.yaml [--backend cpu|cuda|auto] [--scale I] [--pack R]\n"
+            "usage: distsweep bench SWEEP.yaml [--backend cpu|cuda|auto] [--scale S] [--pack R]\n"
             "                       [--steps N] [--warmup-steps W] [--precision fp32|tf32|bf16]\n"
             "                       [--format text|json]\n\n"
             "Times N training steps (after W untimed ones) of a pack of R replicas (seeds\n"
-            "0..R-1) of scale I with the sweep's batch and context: data, forward, backward,\n"
+            "0..R-1) of scale S (a row of 'distsweep plan', 0, 1, ..., or a scale's name,\n"
+            "d64_L2) with the sweep's batch and context: data, forward, backward,\n"
             "AdamW, the engine's own step. Prints steps/s, tokens/s and achieved GFLOP/s\n"
             "(training FLOPs as in 'distsweep plan').\n"
             "--backend: cpu (default), cuda (GPU 0), or auto (cuda when this build has CUDA\n"
@@ -55,24 +57,23 @@ int ds_cmd_bench(int argc, char **argv) {
         usage(stdout);
         return DS_EXIT_OK;
     }
-    const char *path = NULL, *format = "text";
+    const char *path = NULL, *format = "text", *scale_arg = "0";
     int scale = 0, R = 1, steps = 5, warm = 1;
     ds_backend_kind kind = DS_BACKEND_CPU;
     int prec = -1; /* -1: the sweep's */
+    ds_error err = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int *dst = NULL;
-        if (!strcmp(a, "--scale")) dst = &scale;
-        else if (!strcmp(a, "--pack")) dst = &R;
-        else if (!strcmp(a, "--steps")) dst = &steps;
-        else if (!strcmp(a, "--warmup-steps")) dst = &warm;
-        if (dst) {
-            char *end;
-            int least = dst == &steps || dst == &R; /* a timed step of a replica at least */
-            if (!v || (*dst = (int)strtol(v, &end, 10), *end) || *dst < least) {
-                fprintf(stderr, "distsweep bench: bad value for %s (an integer >= %d)\n", a, least);
+        /* a timed step of a replica at least; warm-up steps may be none */
+        if (!strcmp(a, "--pack") || !strcmp(a, "--steps") || !strcmp(a, "--warmup-steps")) {
+            int *dst = !strcmp(a, "--pack") ? &R : !strcmp(a, "--steps") ? &steps : &warm;
+            if (ds_cli_int(a, v, dst == &warm ? 0 : 1, INT_MAX, dst, &err)) {
+                fprintf(stderr, "distsweep bench: %s\n", err.msg);
                 return DS_EXIT_USAGE;
             }
+            i++;
+        } else if (!strcmp(a, "--scale") && v) {
+            scale_arg = v; /* a row or a name: read once the sweep is loaded */
             i++;
         } else if (!strcmp(a, "--backend") && v) {
             ds_error perr = {0};
@@ -100,11 +101,10 @@ int ds_cmd_bench(int argc, char **argv) {
             path = a;
         }
     }
-    if (!path || R < 1 || steps < 1) {
+    if (!path) {
         usage(stderr);
         return DS_EXIT_USAGE;
     }
-    ds_error err = {0};
     ds_sweep *s = NULL;
     if (ds_sweep_load(path, &s, &err)) {
         fprintf(stderr, "distsweep: %s\n", err.msg);
@@ -116,8 +116,8 @@ int ds_cmd_bench(int argc, char **argv) {
     uint8_t *active = NULL;
     int64_t *seeds = NULL;
     ds_step st = {0};
-    if (scale >= s->n_scales) {
-        fprintf(stderr, "distsweep bench: --scale %d: %s has %d scale(s)\n", scale, path, s->n_scales);
+    if (ds_cli_scale(s, scale_arg, &scale, &err)) {
+        fprintf(stderr, "distsweep bench: %s\n", err.msg);
         rc = DS_EXIT_USAGE;
         goto done;
     }

@@ -160,30 +160,20 @@ int ds_cmd_eval(int argc, char **argv) {
     ds_error err = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end = NULL;
         if (!strcmp(a, "--scale") && next) scale = next, i++;
-        else if (!strcmp(a, "--seed") && next) {
-            seed = strtoll(next, &end, 10);
-            if (!*next || *end) {
-                fprintf(stderr, "distsweep eval: --seed needs an integer, got '%s'\n", next);
-                return DS_EXIT_USAGE;
-            }
+        else if (!strcmp(a, "--seed")) {
+            if (ds_cli_int64(a, next, INT64_MIN, INT64_MAX, &seed, &err)) goto bad_value;
             have_seed = 1, i++;
-        } else if (!strcmp(a, "--length") && next) {
-            long v = strtol(next, &end, 10);
-            if (!*next || *end || v < 1 || v > 1000000 || n_len == MAX_LENGTHS) {
-                fprintf(stderr, "distsweep eval: --length needs a positive integer (at most %d of "
-                        "them), got '%s'\n", MAX_LENGTHS, next);
+        } else if (!strcmp(a, "--length")) {
+            if (n_len == MAX_LENGTHS) {
+                fprintf(stderr, "distsweep eval: at most %d --length options\n", MAX_LENGTHS);
                 return DS_EXIT_USAGE;
             }
-            lengths[n_len++] = (int)v, i++;
-        } else if (!strcmp(a, "--show") && next) {
-            long v = strtol(next, &end, 10);
-            if (!*next || *end || v < 0 || v > 100000) {
-                fprintf(stderr, "distsweep eval: --show needs a number of examples, got '%s'\n", next);
-                return DS_EXIT_USAGE;
-            }
-            show = (int)v, i++;
+            if (ds_cli_int(a, next, 1, 1000000, &lengths[n_len], &err)) goto bad_value;
+            n_len++, i++;
+        } else if (!strcmp(a, "--show")) {
+            if (ds_cli_int(a, next, 0, 100000, &show, &err)) goto bad_value;
+            i++;
         } else if (!strcmp(a, "--backend") && next) {
             if (ds_backend_kind_parse(next, &kind, &err)) {
                 fprintf(stderr, "distsweep eval: %s\n", err.msg);
@@ -205,6 +195,10 @@ int ds_cmd_eval(int argc, char **argv) {
             fprintf(stderr, "distsweep eval: unexpected argument '%s'\n", a);
             return DS_EXIT_USAGE;
         }
+        continue;
+    bad_value:
+        fprintf(stderr, "distsweep eval: %s\n", err.msg);
+        return DS_EXIT_USAGE;
     }
     if (!h5 || !scale || !have_seed) {
         usage(stderr);
@@ -212,11 +206,11 @@ int ds_cmd_eval(int argc, char **argv) {
     }
     int json = !strcmp(format, "json");
     ds_h5_library_init();
-    ds_stored_run run;
+    ds_cli_stored_run run;
     ds_backend *be = NULL;
     ds_model *m = NULL;
     float *metrics = NULL;
-    if ((rc = ds_stored_run_open(h5, scale, seed, &run, &err))) goto done;
+    if ((rc = ds_cli_stored_run_open(h5, scale, seed, &run, &err))) goto done;
     const ds_sweep *s = run.s;
     const ds_task_ops *ops = ds_task_get(&s->task);
     if (!n_len) {
@@ -305,6 +299,6 @@ done:
     free(metrics);
     ds_model_free(m);
     if (be) be->destroy(be);
-    ds_stored_run_close(&run);
+    ds_cli_stored_run_close(&run);
     return rc;
 }

@@ -172,7 +172,7 @@ static int write_tokenizer(const char *dir, const ds_sweep *s, int context, ds_e
 
 /* model.safetensors: HF's names; query_key_value rows permuted from
  * distsweep's [q|k|v][head][dim] to HF's [head][q|k|v][dim]. */
-static int write_weights(const char *dir, const ds_model_config *c, const ds_stored_run *run,
+static int write_weights(const char *dir, const ds_model_config *c, const ds_cli_stored_run *run,
                          ds_error *err) {
     int nt = ds_model_tensors(c, NULL), rc;
     ds_param_tensor *pt = DS_MALLOC(sizeof *pt * (size_t)nt);
@@ -225,7 +225,7 @@ static int write_weights(const char *dir, const ds_model_config *c, const ds_sto
     return rc;
 }
 
-static int write_readme(const char *dir, const ds_model_config *c, const ds_stored_run *run,
+static int write_readme(const char *dir, const ds_model_config *c, const ds_cli_stored_run *run,
                         const char *h5, ds_error *err) {
     char path[4400];
     FILE *f = open_out(dir, "README.md", path, sizeof path, err);
@@ -289,14 +289,13 @@ int ds_cmd_export(int argc, char **argv) {
     const char *h5 = NULL, *scale = NULL, *dir = NULL;
     int64_t seed = 0;
     int have_seed = 0, rc;
+    ds_error err = {0};
     for (int i = 1; i < argc; i++) {
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--scale") && next) scale = next, i++;
-        else if (!strcmp(argv[i], "--seed") && next) {
-            char *end;
-            seed = strtoll(next, &end, 10);
-            if (!*next || *end) {
-                fprintf(stderr, "distsweep export: --seed needs an integer, got '%s'\n", next);
+        else if (!strcmp(argv[i], "--seed")) {
+            if (ds_cli_int64(argv[i], next, INT64_MIN, INT64_MAX, &seed, &err)) {
+                fprintf(stderr, "distsweep export: %s\n", err.msg);
                 return DS_EXIT_USAGE;
             }
             have_seed = 1, i++;
@@ -316,9 +315,8 @@ int ds_cmd_export(int argc, char **argv) {
         return DS_EXIT_USAGE;
     }
     ds_h5_library_init();
-    ds_stored_run run;
-    ds_error err = {0};
-    if ((rc = ds_stored_run_open(h5, scale, seed, &run, &err))) goto done;
+    ds_cli_stored_run run;
+    if ((rc = ds_cli_stored_run_open(h5, scale, seed, &run, &err))) goto done;
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
         char cause[256];
         ds_strerror_lc(errno, cause, sizeof cause);
@@ -335,6 +333,6 @@ int ds_cmd_export(int argc, char **argv) {
             run.res.scale_name[run.scale], (long long)seed, (long long)run.steps, h5, dir);
 done:
     if (rc) fprintf(stderr, "distsweep export: %s\n", err.msg);
-    ds_stored_run_close(&run);
+    ds_cli_stored_run_close(&run);
     return rc;
 }

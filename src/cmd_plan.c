@@ -357,11 +357,11 @@ static const char *opt_value(int argc, char **argv, int *i, const char *opt) {
     return argv[++*i];
 }
 
+/* A number in (0, hi] for option opt (ds_cli_double), said on stderr when not. */
 static int parse_positive(const char *v, const char *opt, double hi, double *out) {
-    char *end;
-    *out = strtod(v, &end);
-    if (!*v || *end || !(*out > 0) || *out > hi) {
-        fprintf(stderr, "distsweep plan: %s needs a number in (0, %g], got '%s'\n", opt, hi, v);
+    ds_error err = {0};
+    if (ds_cli_double(opt, v, 0, 1, hi, out, &err)) {
+        fprintf(stderr, "distsweep plan: %s\n", err.msg);
         return DS_EXIT_USAGE;
     }
     return 0;

@@ -3,8 +3,9 @@
  * the seeds whose curves across a family are the most breakthrough-like and
  * the most linear. Reads through results.h (safe on a file still being
  * written); all statistics come from stats.h. Columns: docs/analysis.md. */
-#include <errno.h>
+#include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,13 +36,63 @@ typedef struct {
 /* One scale's row. */
 typedef struct {
     int scale;
+    const char *family, *name; /* the family's name and the scale's (r->scale_name) */
+    int64_t n_params, length;  /* the scale's parameters; the test length reported */
     int64_t n, n_diverged, n_pending, n_failed;
     int64_t n_unrequested; /* adaptive sweeps: seeds of the axis this scale never asked for */
     double mean, median, mode, std, w2, g1, g2, bc, dip, dip_p;
     ds_ci p, ms;
+    double p_ci_w, ms_ci_w;  /* widths of p's and ms's intervals */
     double hist_lo, hist_hi; /* the histogram's range (the KDE grid's too) */
     int64_t hist[REPORT_BINS];
 } scale_row;
+
+/* The columns of a scale's row in the CSV and JSON outputs. The CSV header,
+ * the CSV rows and the JSON scale objects are all written from this one
+ * table, so that they cannot disagree; its order is the CSV's, and `json`
+ * places a column among the JSON object's members (their order predates
+ * the table, and files and scripts read both). docs/analysis.md lists them. */
+typedef enum { COL_TEXT, COL_COUNT, COL_NUMBER } col_kind;
+typedef struct {
+    const char *name; /* CSV header and JSON key */
+    col_kind kind;    /* the field's type: const char *, int64_t or double */
+    size_t at;        /* offsetof the field in scale_row */
+    int json;         /* position among the JSON object's members, from 1; 0: CSV only (the
+                       * family and the length are the JSON's enclosing objects') */
+} report_column;
+
+#define COL(name, kind, field, json) {name, kind, offsetof(scale_row, field), json}
+static const report_column report_columns[] = {
+    COL("family", COL_TEXT, family, 0),
+    COL("scale", COL_TEXT, name, 1),
+    COL("n_params", COL_COUNT, n_params, 2),
+    COL("length", COL_COUNT, length, 0),
+    COL("n", COL_COUNT, n, 3),
+    COL("n_diverged", COL_COUNT, n_diverged, 4),
+    COL("n_pending", COL_COUNT, n_pending, 5),
+    COL("n_failed", COL_COUNT, n_failed, 6),
+    COL("mean", COL_NUMBER, mean, 10),
+    COL("median", COL_NUMBER, median, 11),
+    COL("mode", COL_NUMBER, mode, 12),
+    COL("std", COL_NUMBER, std, 13),
+    COL("p_success", COL_NUMBER, p.est, 14),
+    COL("p_success_lo", COL_NUMBER, p.lo, 15),
+    COL("p_success_hi", COL_NUMBER, p.hi, 16),
+    COL("mean_success", COL_NUMBER, ms.est, 17),
+    COL("mean_success_lo", COL_NUMBER, ms.lo, 18),
+    COL("mean_success_hi", COL_NUMBER, ms.hi, 19),
+    COL("w2_to_largest", COL_NUMBER, w2, 20),
+    COL("skewness", COL_NUMBER, g1, 21),
+    COL("kurtosis", COL_NUMBER, g2, 22),
+    COL("bimodality_coefficient", COL_NUMBER, bc, 23),
+    COL("dip", COL_NUMBER, dip, 24),
+    COL("dip_p", COL_NUMBER, dip_p, 25),
+    COL("p_success_ci_width", COL_NUMBER, p_ci_w, 8),
+    COL("mean_success_ci_width", COL_NUMBER, ms_ci_w, 9),
+    COL("n_unrequested", COL_COUNT, n_unrequested, 7),
+};
+#undef COL
+enum { N_REPORT_COLUMNS = sizeof report_columns / sizeof report_columns[0] };
 
 /* Dip nulls, one per sample size met (the sizes of a report are few). */
 typedef struct {
@@ -85,6 +136,9 @@ static void compute_row(const ds_results *r, const report_opts *o, int l, int sc
                         int largest, dip_cache *dc, double *buf, double *buf2, scale_row *row) {
     memset(row, 0, sizeof *row);
     row->scale = scale;
+    row->name = r->scale_name[scale];
+    row->n_params = r->n_params[scale];
+    row->length = r->eval_lengths[l];
     row->n_diverged = ds_results_count(r, scale, DS_RUN_DIVERGED);
     row->n_pending = ds_results_count(r, scale, DS_RUN_PENDING);
     row->n_unrequested = ds_results_count(r, scale, DS_RUN_UNREQUESTED);
@@ -120,6 +174,8 @@ static void compute_row(const ds_results *r, const report_opts *o, int l, int sc
     row->dip_p = n ? ds_stats_dip_pvalue(row->dip, dip_null_for(dc, n), DS_DIP_SIMS) : NAN;
     size_t m = scale_values(r, o->metric, largest, l, buf2);
     row->w2 = ds_stats_w2(buf, n, buf2, m);
+    row->p_ci_w = row->p.hi - row->p.lo;
+    row->ms_ci_w = row->ms.hi - row->ms.lo;
 }
 
 /* --- output ------------------------------------------------------------------- */
@@ -149,6 +205,61 @@ static void jstr(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+/* The CSV header line: every column's name. */
+static void csv_header(void) {
+    for (int c = 0; c < N_REPORT_COLUMNS; c++)
+        printf("%s%s", c ? "," : "", report_columns[c].name);
+    printf("\n");
+}
+
+/* Column c of row w as a CSV field (text as is, counts, numbers with 6 decimals)
+ * or as a JSON value. */
+static void column_value(const scale_row *w, int c, int json) {
+    const report_column *col = &report_columns[c];
+    const char *field = (const char *)w + col->at;
+    char b[32];
+    switch (col->kind) {
+    case COL_TEXT:
+        if (json) jstr(stdout, *(const char *const *)(const void *)field);
+        else fputs(*(const char *const *)(const void *)field, stdout);
+        break;
+    case COL_COUNT:
+        printf("%lld", (long long)*(const int64_t *)(const void *)field);
+        break;
+    case COL_NUMBER: {
+        double v = *(const double *)(const void *)field;
+        if (json) jnum(stdout, v);
+        else fputs(fnum(b, sizeof b, v, 6), stdout);
+        break;
+    }
+    }
+}
+
+/* One CSV row: every column, in the table's order. */
+static void csv_row(const scale_row *w) {
+    for (int c = 0; c < N_REPORT_COLUMNS; c++) {
+        if (c) putchar(',');
+        column_value(w, c, 0);
+    }
+    printf("\n");
+}
+
+/* The JSON members of a scale, "\"scale\": ..., \"n_params\": ...", in the
+ * order of the columns' json positions. */
+static void json_members(const scale_row *w) {
+    int members = 0, written = 0;
+    for (int c = 0; c < N_REPORT_COLUMNS; c++) members += report_columns[c].json > 0;
+    for (int pos = 1;; pos++) {
+        int c = 0;
+        while (c < N_REPORT_COLUMNS && report_columns[c].json != pos) c++;
+        if (c == N_REPORT_COLUMNS) break;
+        printf("%s\"%s\": ", pos > 1 ? ", " : "", report_columns[c].name);
+        column_value(w, c, 1);
+        written++;
+    }
+    DS_ASSERT(written == members); /* the json positions are 1..members, each once */
+}
+
 typedef struct {
     int64_t seed;
     double B, Lin;
@@ -160,8 +271,10 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
     double *buf = DS_MALLOC((S ? S : 1) * sizeof *buf), *buf2 = DS_MALLOC((S ? S : 1) * sizeof *buf2);
     scale_row *rows = DS_CALLOC(fam->n ? (size_t)fam->n : 1, sizeof *rows);
     int largest = fam->n ? fam->scale[fam->n - 1] : -1;
-    for (int k = 0; k < fam->n; k++)
+    for (int k = 0; k < fam->n; k++) {
         compute_row(r, o, l, fam->scale[k], largest, dc, buf, buf2, &rows[k]);
+        rows[k].family = fam->name;
+    }
 
     /* curves of each seed along the family */
     double *Bv = DS_MALLOC((S ? S : 1) * sizeof *Bv), *Lv = DS_MALLOC((S ? S : 1) * sizeof *Lv);
@@ -207,7 +320,7 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
                    fnum(b[7], 32, w->median, 3), fnum(b[8], 32, w->mode, 3),
                    fnum(b[9], 32, w->std, 3), pcol, mcol, fnum(b[10], 32, w->w2, 3),
                    fnum(b[11], 32, w->bc, 3), fnum(b[12], 32, w->dip_p, 3),
-                   fnum(b[13], 32, w->p.hi - w->p.lo, 3), (long long)w->n_unrequested);
+                   fnum(b[13], 32, w->p_ci_w, 3), (long long)w->n_unrequested);
         }
         /* with <= 3 scales B = Lin (stats.h), so the two lists are one */
         int same = ds_stats_b_equals_lin((size_t)fam->n);
@@ -229,18 +342,7 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
             }
         }
     } else if (o->format == FMT_CSV) {
-        for (int k = 0; k < fam->n; k++) {
-            scale_row *w = &rows[k];
-            double v[] = {w->mean, w->median, w->mode, w->std, w->p.est, w->p.lo, w->p.hi,
-                          w->ms.est, w->ms.lo, w->ms.hi, w->w2, w->g1, w->g2, w->bc, w->dip,
-                          w->dip_p};
-            printf("%s,%s,%lld,%d,%lld,%lld,%lld,%lld", fam->name, r->scale_name[w->scale],
-                   (long long)r->n_params[w->scale], r->eval_lengths[l], (long long)w->n,
-                   (long long)w->n_diverged, (long long)w->n_pending, (long long)w->n_failed);
-            for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) printf(",%s", fnum(b[0], 32, v[i], 6));
-            printf(",%s,%s,%lld\n", fnum(b[1], 32, w->p.hi - w->p.lo, 6),
-                   fnum(b[2], 32, w->ms.hi - w->ms.lo, 6), (long long)w->n_unrequested);
-        }
+        for (int k = 0; k < fam->n; k++) csv_row(&rows[k]);
     } else {
         printf("%s\n    {\"name\": ", first_family ? "" : ",");
         jstr(stdout, fam->name);
@@ -250,27 +352,8 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
                ds_stats_b_equals_lin((size_t)fam->n) ? "true" : "false");
         for (int k = 0; k < fam->n; k++) {
             scale_row *w = &rows[k];
-            printf("%s\n      {\"scale\": ", k ? "," : "");
-            jstr(stdout, r->scale_name[w->scale]);
-            printf(", \"n_params\": %lld, \"n\": %lld, \"n_diverged\": %lld, \"n_pending\": %lld, "
-                   "\"n_failed\": %lld, \"n_unrequested\": %lld",
-                   (long long)r->n_params[w->scale], (long long)w->n, (long long)w->n_diverged,
-                   (long long)w->n_pending, (long long)w->n_failed, (long long)w->n_unrequested);
-            printf(", \"p_success_ci_width\": ");
-            jnum(stdout, w->p.hi - w->p.lo);
-            printf(", \"mean_success_ci_width\": ");
-            jnum(stdout, w->ms.hi - w->ms.lo);
-            const char *names[] = {"mean", "median", "mode", "std", "p_success", "p_success_lo",
-                                   "p_success_hi", "mean_success", "mean_success_lo",
-                                   "mean_success_hi", "w2_to_largest", "skewness", "kurtosis",
-                                   "bimodality_coefficient", "dip", "dip_p"};
-            double v[] = {w->mean, w->median, w->mode, w->std, w->p.est, w->p.lo, w->p.hi,
-                          w->ms.est, w->ms.lo, w->ms.hi, w->w2, w->g1, w->g2, w->bc, w->dip,
-                          w->dip_p};
-            for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-                printf(", \"%s\": ", names[i]);
-                jnum(stdout, v[i]);
-            }
+            printf("%s\n      {", k ? "," : "");
+            json_members(w);
             printf(", \"histogram\": {\"lo\": ");
             jnum(stdout, w->hist_lo);
             printf(", \"hi\": ");
@@ -401,21 +484,13 @@ static void usage(FILE *f) {
             "Also every family, --top 5, --format table. Details: docs/analysis.md.\n");
 }
 
-static int parse_int(const char *s, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < -2147483647L || v > 2147483647L) return -1;
-    *out = (int)v;
-    return 0;
-}
-
 int ds_cmd_report(int argc, char **argv) {
     if (ds_cli_wants_help(argc, argv)) {
         usage(stdout);
         return DS_EXIT_OK;
     }
     report_opts o = {.metric = DS_M_EM, .tau = 0.5, .top = 5, .format = FMT_TABLE};
+    ds_error err = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -433,26 +508,16 @@ int ds_cmd_report(int argc, char **argv) {
             }
             o.metric_set = 1;
         } else if (!strcmp(a, "--length")) {
-            if (parse_int(v, &o.length_value)) {
-                fprintf(stderr, "distsweep report: --length '%s' is not an integer\n", v);
-                return DS_EXIT_USAGE;
-            }
+            /* any integer: one the file did not evaluate is refused by name below */
+            if (ds_cli_int(a, v, INT_MIN, INT_MAX, &o.length_value, &err)) goto bad_value;
             o.length_set = 1;
         } else if (!strcmp(a, "--threshold")) {
-            char *end;
-            o.tau = strtod(v, &end);
-            if (end == v || *end || !isfinite(o.tau)) {
-                fprintf(stderr, "distsweep report: --threshold '%s' is not a number\n", v);
-                return DS_EXIT_USAGE;
-            }
+            if (ds_cli_double(a, v, -INFINITY, 0, INFINITY, &o.tau, &err)) goto bad_value;
             o.tau_set = 1;
         } else if (!strcmp(a, "--family")) {
             o.family = v;
         } else if (!strcmp(a, "--top")) {
-            if (parse_int(v, &o.top) || o.top < 0) {
-                fprintf(stderr, "distsweep report: --top '%s' is not a count\n", v);
-                return DS_EXIT_USAGE;
-            }
+            if (ds_cli_int(a, v, 0, INT_MAX, &o.top, &err)) goto bad_value;
         } else if (!strcmp(a, "--format")) {
             if (!strcmp(v, "table")) o.format = FMT_TABLE;
             else if (!strcmp(v, "csv")) o.format = FMT_CSV;
@@ -473,6 +538,10 @@ int ds_cmd_report(int argc, char **argv) {
             return DS_EXIT_USAGE;
         }
         i++;
+        continue;
+    bad_value:
+        fprintf(stderr, "distsweep report: %s\n", err.msg);
+        return DS_EXIT_USAGE;
     }
     if (!o.path) {
         usage(stderr);
@@ -480,7 +549,6 @@ int ds_cmd_report(int argc, char **argv) {
     }
 
     ds_results r;
-    ds_error err = {0};
     if (ds_results_open(&r, o.path, &err)) {
         fprintf(stderr, "distsweep report: %s\n", err.msg);
         return err.code ? err.code : DS_EXIT_USAGE;
@@ -557,10 +625,7 @@ int ds_cmd_report(int argc, char **argv) {
                "Hartigan's dip test, %d uniform simulations\n",
                DS_BOOT_RESAMPLES, DS_DIP_SIMS);
     } else if (o.format == FMT_CSV) {
-        printf("family,scale,n_params,length,n,n_diverged,n_pending,n_failed,mean,median,mode,std,"
-               "p_success,p_success_lo,p_success_hi,mean_success,mean_success_lo,mean_success_hi,"
-               "w2_to_largest,skewness,kurtosis,bimodality_coefficient,dip,dip_p,"
-               "p_success_ci_width,mean_success_ci_width,n_unrequested\n");
+        csv_header();
     } else {
         printf("{\"file\": ");
         jstr(stdout, o.path);

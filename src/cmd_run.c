@@ -91,17 +91,11 @@ static int parse_args(int argc, char **argv, run_args *a, ds_error *err) {
         } else if (!strcmp(v, "--quiet") || !strcmp(v, "-q")) {
             a->quiet = 1;
         } else if (!strcmp(v, "--pack")) {
-            char *end;
-            long p = next ? strtol(next, &end, 10) : 0;
-            if (!next || *end || p < 1 || p > 100000)
-                return ds_error_set(err, DS_EXIT_USAGE, "--pack needs a positive integer");
-            a->pack = (int)p, i++;
+            if (ds_cli_int(v, next, 1, 100000, &a->pack, err)) return err->code;
+            i++;
         } else if (!strcmp(v, "--synthetic-job-seconds")) {
-            char *end;
-            double x = next ? strtod(next, &end) : -1;
-            if (!next || *end || !(x >= 0))
-                return ds_error_set(err, DS_EXIT_USAGE, "--synthetic-job-seconds needs seconds >= 0");
-            a->synth_s = x, i++;
+            if (ds_cli_double(v, next, 0, 0, INFINITY, &a->synth_s, err)) return err->code;
+            i++;
         } else if (v[0] == '-' && v[1]) {
             return ds_error_set(err, DS_EXIT_USAGE, "unknown option '%s' (see distsweep run --help)", v);
         } else if (!a->sweep_path) {

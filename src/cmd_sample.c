@@ -6,7 +6,6 @@
  * evaluation examples. Under each line a second line marks with ^ every token
  * that is a scored target (loss mask 1). Everything comes from tasks.h; this
  * file only formats. */
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,17 +46,14 @@ static void sample_usage(FILE *f) {
             "  --seed K     training stream of job seed K (default: the sweep's first seed)\n");
 }
 
-/* Parses a non-negative integer option value; returns 0 on success. */
-static int parse_count(const char *opt, const char *s, long long min, long long *out) {
-    char *end;
-    errno = 0;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    if (!s || errno || end == s || *end || v < min) {
-        fprintf(stderr, "distsweep sample: %s needs an integer >= %lld, got '%s'\n", opt, min,
-                s ? s : "(nothing)");
+/* Parses an integer option value of at least min (ds_cli_int64), said on
+ * stderr when it is not one; returns 0 on success. */
+static int parse_count(const char *opt, const char *s, int64_t min, int64_t *out) {
+    ds_error err = {0};
+    if (ds_cli_int64(opt, s, min, INT64_MAX, out, &err)) {
+        fprintf(stderr, "distsweep sample: %s\n", err.msg);
         return DS_EXIT_USAGE;
     }
-    *out = v;
     return 0;
 }
 
@@ -66,7 +62,7 @@ static int parse_args(int argc, char **argv, sample_opts *o) {
     o->n = o->seed = o->row = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        long long v;
+        int64_t v;
         if (!strcmp(a, "--eval")) o->eval = 1;
         else if (!strcmp(a, "--length") || !strcmp(a, "-n") || !strcmp(a, "--seed") ||
                  !strcmp(a, "--row")) {

@@ -1,4 +1,4 @@
-/* cmd_train: `distsweep train SWEEP.yaml --scale I --seeds 0,1,2` trains one
+/* cmd_train: `distsweep train SWEEP.yaml --scale S --seeds 0,1,2` trains one
  * pack of seeds of one scale in this process (no MPI, no result file) and
  * prints progress and each seed's final metrics; the scheduler runs the same
  * ds_train_pack. SIGINT/SIGTERM/SIGUSR1 stop at the next step boundary and, with
@@ -21,11 +21,13 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: distsweep train SWEEP.yaml --scale I --seeds S1,S2,... [options]\n\n"
-            "Trains the seeds as one pack (lock-step replicas) of scale I (a row of\n"
-            "'distsweep plan'), then evaluates every eval length and prints the metrics.\n\n"
+            "usage: distsweep train SWEEP.yaml --scale S --seeds S1,S2,... [options]\n\n"
+            "Trains the seeds as one pack (lock-step replicas) of scale S (a row of\n"
+            "'distsweep plan' or a scale's name), then evaluates every eval length and\n"
+            "prints the metrics.\n\n"
             "options:\n"
-            "  --scale I          scale index (default 0)\n"
+            "  --scale S          a row of the scale table (0, 1, ...) or a scale's name\n"
+            "                     (d64_L2); default 0\n"
             "  --seeds LIST       comma-separated job seeds, or A-B for a range (default 0)\n"
             "  --steps N          train N steps instead of train.steps (the schedule is\n"
             "                     rescaled to N; warmup is kept if smaller than N, else N/10)\n"
@@ -78,26 +80,27 @@ int ds_cmd_train(int argc, char **argv) {
         usage(stdout);
         return DS_EXIT_OK;
     }
-    const char *path = NULL, *ckpt = NULL, *format = "text";
+    const char *path = NULL, *ckpt = NULL, *format = "text", *scale_arg = "0";
     int scale = 0, quiet = 0, nseeds = 1;
-    long long steps = 0;
+    int64_t steps = 0;
+    ds_error err = {0};
     int64_t seeds[MAX_SEEDS] = {0};
     ds_backend_kind backend = DS_BACKEND_AUTO;
     int backend_set = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end;
         if (!strcmp(a, "--scale") && v) {
-            scale = (int)strtol(v, &end, 10);
-            if (*end || scale < 0) goto bad_value;
+            scale_arg = v; /* a row or a name: read once the sweep is loaded */
             i++;
         } else if (!strcmp(a, "--seeds") && v) {
             if (parse_seeds(v, seeds, &nseeds)) goto bad_value;
             i++;
-        } else if (!strcmp(a, "--steps") && v) {
-            steps = strtoll(v, &end, 10);
-            if (*end || steps < 1) goto bad_value;
+        } else if (!strcmp(a, "--steps")) {
+            if (ds_cli_int64(a, v, 1, INT64_MAX, &steps, &err)) {
+                fprintf(stderr, "distsweep train: %s\n", err.msg);
+                return DS_EXIT_USAGE;
+            }
             i++;
         } else if (!strcmp(a, "--checkpoint") && v) {
             ckpt = v;
@@ -128,7 +131,6 @@ int ds_cmd_train(int argc, char **argv) {
         usage(stderr);
         return DS_EXIT_USAGE;
     }
-    ds_error err = {0};
     ds_sweep *s = NULL;
     if (ds_sweep_load(path, &s, &err)) {
         fprintf(stderr, "distsweep: %s\n", err.msg);
@@ -136,9 +138,8 @@ int ds_cmd_train(int argc, char **argv) {
     }
     int rc = DS_EXIT_OK;
     ds_run_result *res = NULL;
-    if (scale >= s->n_scales) {
-        fprintf(stderr, "distsweep train: --scale %d: %s has %d scale(s) (0..%d)\n", scale, path,
-                s->n_scales, s->n_scales - 1);
+    if (ds_cli_scale(s, scale_arg, &scale, &err)) {
+        fprintf(stderr, "distsweep train: %s\n", err.msg);
         rc = DS_EXIT_USAGE;
         goto done;
     }

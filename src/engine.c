@@ -271,16 +271,12 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
         res->final_loss = active[r] ? last[r] : NAN;
         for (int i = 0; i < nL; i++) {
             const float *mm = metrics + ((size_t)i * R + r) * DS_N_METRICS;
-            for (int k = 0; k < DS_N_METRICS; k++) res->metrics[i][k] = mm[k];
-            if (!active[r]) { /* spec §6: a diverged run is a sample with EM 0 */
-                res->metrics[i][DS_M_EM] = 0.0f;
-                res->metrics[i][DS_M_TOKEN_ACC] = 0.0f;
-                res->metrics[i][DS_M_MINPROB] = 0.0f;
-                res->metrics[i][DS_M_ERROR] = NAN;
-                res->metrics[i][DS_M_LOSS] = NAN;
-            }
+            /* a diverged run stores the rule's values, not its frozen model's (record.h) */
+            for (int k = 0; k < DS_N_METRICS; k++)
+                res->metrics[i][k] = active[r] ? mm[k] : ds_run_diverged_metric(k);
         }
-        res->id_em = active[r] ? metrics[((size_t)id_idx * R + r) * DS_N_METRICS + DS_M_EM] : 0.0f;
+        res->id_em = active[r] ? metrics[((size_t)id_idx * R + r) * DS_N_METRICS + DS_M_EM]
+                               : ds_run_diverged_metric(DS_M_EM);
         res->n_curve = st.n_curve;
         res->curve = DS_MALLOC(sizeof(float) * (st.n_curve ? st.n_curve : 1));
         memcpy(res->curve, curve + (size_t)r * curve_cap, sizeof(float) * st.n_curve);

@@ -16,8 +16,12 @@
 #ifndef DS_EVALUATE_H
 #define DS_EVALUATE_H
 
-#include "engine.h"
-#include "model.h"
+#include <stdint.h>
+
+#include "common.h" /* ds_error */
+#include "model.h"  /* ds_model */
+#include "record.h" /* DS_N_METRICS, the order of ds_metric_names */
+#include "sweep.h"  /* ds_task_spec */
 
 /* Running sums over examples of one (replica, length). */
 typedef struct {

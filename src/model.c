@@ -9,7 +9,10 @@
 #include "tasks.h"
 
 size_t ds_model_param_count(int d, int L, int V) {
-    return (size_t)L * (12 * (size_t)d * d + 13 * (size_t)d) + 2 * (size_t)V * d + 2 * (size_t)d;
+    /* The formula's one home is the sweep's scale arithmetic, which must not
+     * depend on the backend this header pulls in; ds_model_tensors asserts
+     * that the layout below adds up to it (and tests/sweep checks a grid). */
+    return (size_t)ds_scale_params(d, L, V);
 }
 
 int ds_model_tensors(const ds_model_config *c, ds_param_tensor *out) {

@@ -96,7 +96,8 @@ typedef struct {
  * takes its offsets from it. */
 int ds_model_tensors(const ds_model_config *cfg, ds_param_tensor *out);
 
-/* Parameters per replica for width d, depth L, vocabulary V. */
+/* Parameters per replica for width d, depth L, vocabulary V: P above, which
+ * is ds_scale_params (sweep.h), the formula's one definition. */
 size_t ds_model_param_count(int d, int L, int V);
 
 /* The model of scale scale_idx of sweep s for R replicas, with capacity for

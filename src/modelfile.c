@@ -1,7 +1,6 @@
 /* modelfile: the stored models of a sweep (see modelfile.h). */
 #include "modelfile.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,64 +157,4 @@ int ds_modelfile_load(const char *path, const ds_sweep *s, int scale, int64_t se
 done:
     ds_st_free(&f);
     return rc;
-}
-
-void ds_stored_run_close(ds_stored_run *r) {
-    ds_results_close(&r->res);
-    ds_sweep_free(r->s);
-    free(r->params);
-    memset(r, 0, sizeof *r);
-}
-
-int ds_stored_run_open(const char *path, const char *scale_arg, int64_t seed, ds_stored_run *out,
-                       ds_error *err) {
-    memset(out, 0, sizeof *out);
-    ds_results *res = &out->res;
-    int rc = ds_results_open(res, path, err);
-    if (rc) return rc;
-    ds_error e2 = {0};
-    if (ds_sweep_load_text(path, res->sweep_yaml, &out->s, &e2))
-        return ds_error_set(err, DS_EXIT_USAGE, "%s: the sweep stored in the file does not load: %s",
-                            path, e2.msg);
-    out->scale = -1;
-    char *end;
-    long v = strtol(scale_arg, &end, 10);
-    if (*scale_arg && !*end && v >= 0 && v < res->n_scales) out->scale = (int)v;
-    for (int i = 0; i < res->n_scales && out->scale < 0; i++)
-        if (!strcmp(res->scale_name[i], scale_arg)) out->scale = i;
-    if (out->scale < 0 || out->s->n_scales != res->n_scales) {
-        char names[1024] = "";
-        for (int i = 0; i < res->n_scales; i++)
-            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%d=%s", i ? ", " : "",
-                     i, res->scale_name[i]);
-        return ds_error_set(err, DS_EXIT_USAGE, "%s: no scale '%s' (scales: %s)", path, scale_arg,
-                            names);
-    }
-    out->seed = seed;
-    out->seed_idx = -1;
-    for (int64_t i = 0; i < res->n_seeds; i++)
-        if (res->seeds[i] == seed) out->seed_idx = i;
-    if (out->seed_idx < 0)
-        return ds_error_set(err, DS_EXIT_USAGE, "%s: no seed %lld (the file has seeds %lld..%lld)",
-                            path, (long long)seed, res->n_seeds ? (long long)res->seeds[0] : 0LL,
-                            res->n_seeds ? (long long)res->seeds[res->n_seeds - 1] : -1LL);
-    int status = res->status[ds_res_run(res, out->scale, out->seed_idx)];
-    static const char *names[] = {"pending", "done", "failed", "diverged"};
-    if (status != DS_RUN_DONE)
-        return ds_error_set(err, DS_EXIT_USAGE, "%s: run (scale %s, seed %lld) is %s, not done: it "
-                            "has no model", path, res->scale_name[out->scale], (long long)seed,
-                            status >= 0 && status < 4 ? names[status] : "of an unknown status");
-    char dir[4200];
-    ds_modelfile_dir(path, dir, sizeof dir);
-    ds_modelfile_path(dir, out->scale, seed, out->model_path, sizeof out->model_path);
-    FILE *f = fopen(out->model_path, "rb");
-    if (!f)
-        return ds_error_set(err, DS_EXIT_USAGE, "%s: run (scale %s, seed %lld) has no stored model "
-                            "(%s: %s). Models are kept only for the seeds run.save_models selects "
-                            "(docs/sweep-file.md); set it and run the sweep again to train and "
-                            "store them", path, res->scale_name[out->scale], (long long)seed,
-                            out->model_path, strerror(errno));
-    fclose(f);
-    return ds_modelfile_load(out->model_path, out->s, out->scale, seed, &out->params, &out->steps,
-                             err);
 }

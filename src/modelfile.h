@@ -22,7 +22,6 @@
 #include <stdint.h>
 
 #include "common.h"
-#include "results.h"
 #include "sweep.h"
 
 #define DS_MODELFILE_FORMAT "distsweep-model"
@@ -57,28 +56,5 @@ int ds_modelfile_check(const char *path, const ds_sweep *s, int scale, int64_t s
  * with err naming the file and the problem; *params NULL. */
 int ds_modelfile_load(const char *path, const ds_sweep *s, int scale, int64_t seed, float **params,
                       int64_t *steps, ds_error *err);
-
-/* A stored run opened from a result file, for `export` and `eval`. */
-typedef struct {
-    ds_results res;      /* the result file, loaded (src/results.h) */
-    ds_sweep *s;         /* its sweep, from the sweep_yaml attribute */
-    int scale;           /* row of /scales */
-    int64_t seed, seed_idx;
-    int64_t steps;       /* steps the model was trained */
-    float *params;       /* [P], model.h layout */
-    char model_path[4400];
-} ds_stored_run;
-
-/* Opens run (scale, seed) of result file path: scale_arg is a row of
- * /scales ("0") or a scale's name ("d64_L2"), seed a job seed. Loads the
- * sweep the file stores and the run's model (checksum verified). Errors:
- * a file that is not a result file, an unknown scale or a seed outside the
- * file, a run that is not done, a run without a stored model ->
- * DS_EXIT_USAGE; a model file that is damaged or of another run ->
- * DS_EXIT_ERROR; err says which, naming the files. out needs
- * ds_stored_run_close either way. */
-int ds_stored_run_open(const char *path, const char *scale_arg, int64_t seed, ds_stored_run *out,
-                       ds_error *err);
-void ds_stored_run_close(ds_stored_run *r);
 
 #endif

@@ -68,13 +68,30 @@ static inline int ds_metric_lower_is_better(int metric) {
     return metric == DS_M_ERROR || metric == DS_M_LOSS;
 }
 
+/* The value of `metric` of a diverged run: the one home of the rule "a
+ * diverged run is a legitimate sample that scores EM 0" (docs/spec-tasks.md
+ * §6). A model whose loss went non-finite is taken to get nothing right, so
+ * the metrics where higher is better (em, minprob, token_acc, all in [0, 1])
+ * get their worst value 0; error and loss have no worst value (they are
+ * unbounded above), so they are NaN, and a NaN never counts. The engine
+ * stores exactly these for a diverged run (and id_em 0); readers apply the
+ * em part of it through ds_run_counted_value. */
+static inline float ds_run_diverged_metric(int metric) {
+    return ds_metric_lower_is_better(metric) ? NAN : 0.0f;
+}
+
 /* The value a run counts with in the distribution statistics (`report`,
  * adaptive decisions; docs/analysis.md), or NaN when it does not count: a
- * done run counts with its stored value v, a diverged one with EM 0
- * (docs/spec-tasks.md §6) and its stored value for the other metrics; every
- * other status does not count. */
+ * done run counts with its stored value v; a diverged one with EM 0
+ * (ds_run_diverged_metric) whatever the file stores, and with its stored
+ * value for the other metrics; every other status does not count. Only em
+ * is overridden on reading because only em has always been overridden: on
+ * files the engine wrote the other stored values already are the rule's
+ * (0, 0, NaN, NaN), while writers that keep a diverged run's metrics (the
+ * synthetic job kind of the tests, src/synth.h; NaN from
+ * tools/make_synthetic_results.py) have always been read as stored. */
 static inline double ds_run_counted_value(int status, int metric, float v) {
-    if (status == DS_RUN_DIVERGED && metric == DS_M_EM) return 0.0;
+    if (status == DS_RUN_DIVERGED && metric == DS_M_EM) return (double)ds_run_diverged_metric(DS_M_EM);
     if (status != DS_RUN_DONE && status != DS_RUN_DIVERGED) return (double)NAN;
     return (double)v;
 }

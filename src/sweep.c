@@ -29,6 +29,10 @@ int64_t ds_scale_params(int d_model, int n_layers, int vocab_total) {
     return (int64_t)n_layers * (12 * d * d + 13 * d) + 2 * (int64_t)vocab_total * d + 2 * d;
 }
 
+void ds_scale_name(const ds_scale *sc, char *buf, size_t n) {
+    snprintf(buf, n, "d%d_L%d", sc->d_model, sc->n_layers);
+}
+
 double ds_scale_flops_per_step(int d_model, int n_layers, int vocab_total, int batch, int context) {
     const double d = d_model, L = n_layers, T = context - 1;
     const double tokens = (double)batch * T;

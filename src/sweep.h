@@ -10,8 +10,9 @@
 
 #include <stdint.h>
 
-#include "backend.h" /* ds_backend_kind (run.backend), ds_precision (train.precision) */
+#include "backend_kind.h" /* ds_backend_kind (run.backend) */
 #include "common.h"
+#include "precision.h"    /* ds_precision (train.precision) */
 
 #define DS_MAX_EVAL_LENGTHS 64
 #define DS_MAX_SCALES 256
@@ -171,8 +172,15 @@ static inline int64_t ds_sweep_max_seeds(const ds_sweep *s) {
 /* Whether run.save_models selects job seed `seed` (any scale). */
 int ds_sweep_saves_model(const ds_sweep *s, int64_t seed);
 
-/* Parameter count of a scale (docs/spec-tasks.md §3): L(12d^2 + 13d) + 2 V_tot d + 2d. */
+/* Parameter count of a scale (docs/spec-tasks.md §3): L(12d^2 + 13d) + 2 V_tot d + 2d.
+ * The one definition of the formula: the model's P (ds_model_param_count,
+ * model.h) is this; ds_model_tensors asserts its layout adds up to it, and
+ * tests/sweep compares the two over a grid of (d, L, V). */
 int64_t ds_scale_params(int d_model, int n_layers, int vocab_total);
+
+/* The name of a scale, "d<d_model>_L<n_layers>" (d64_L2): what /scales/name
+ * stores and what --scale accepts besides a row (src/cli.h). buf needs 32 bytes. */
+void ds_scale_name(const ds_scale *sc, char *buf, size_t n);
 
 /* Training FLOPs of one optimizer step of one replica: 3 x the forward pass
  * (backward = 2 x forward). Forward = 2 x (matmul weights: L*12d^2 + head

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "backend.h"
+#include "cli.h" /* ds_cli_stored_run: the run as export and eval open it */
 #include "h5check.h"
 #include "model.h"
 #include "modelfile.h"
@@ -22,14 +23,14 @@ int main(int argc, char **argv) {
         return 2;
     }
     ds_h5_library_init();
-    ds_stored_run run;
+    ds_cli_stored_run run;
     ds_error err = {0};
     ds_backend *be = NULL;
     ds_model *m = NULL;
-    int rc = ds_stored_run_open(argv[1], argv[2], atoll(argv[3]), &run, &err);
+    int rc = ds_cli_stored_run_open(argv[1], argv[2], atoll(argv[3]), &run, &err);
     if (rc) {
         fprintf(stderr, "model_logits: %s\n", err.msg);
-        ds_stored_run_close(&run);
+        ds_cli_stored_run_close(&run);
         return 1;
     }
     const ds_task_spec *task = &run.s->task;
@@ -63,6 +64,6 @@ int main(int argc, char **argv) {
     free(logits);
     ds_model_free(m);
     be->destroy(be);
-    ds_stored_run_close(&run);
+    ds_cli_stored_run_close(&run);
     return ok ? 0 : 1;
 }

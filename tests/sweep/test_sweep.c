@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../test.h"
+#include "model.h" /* the parameter layout that ds_scale_params must count */
 #include "record.h"
 #include "sweep.h"
 #include "tasks.h"
@@ -177,6 +178,34 @@ static void test_families(void) {
     ds_sweep_free(s);
 }
 
+/* ds_scale_params (the sweep's, used by plan and /scales/n_params) counts
+ * exactly the floats of the model's layout (ds_model_tensors), so that the
+ * two can never drift apart: summed tensor by tensor here, not through the
+ * formula. */
+static void test_params_match_layout(void) {
+    static const int widths[] = {8, 32, 64, 96, 384, 1024, 4096};
+    static const int depths[] = {1, 2, 3, 7, 16, 48};
+    static const int vocabs[] = {2, 7, 56, 154, 50304};
+    enum { MAX_TENSORS = 1 + 12 * 48 + 3 };
+    static ds_param_tensor t[MAX_TENSORS];
+    for (size_t i = 0; i < sizeof widths / sizeof *widths; i++)
+        for (size_t j = 0; j < sizeof depths / sizeof *depths; j++)
+            for (size_t k = 0; k < sizeof vocabs / sizeof *vocabs; k++) {
+                ds_model_config c = {.R = 1, .B = 1, .T = 1, .d = widths[i], .L = depths[j],
+                                     .H = 1, .hd = widths[i], .V = vocabs[k]};
+                int n = ds_model_tensors(&c, t);
+                CHECK(n == 1 + 12 * c.L + 3);
+                int64_t floats = 0;
+                for (int q = 0; q < n; q++) {
+                    CHECK(t[q].offset == (size_t)floats); /* back to back */
+                    floats += t[q].shape[0] * (t[q].ndim == 2 ? t[q].shape[1] : 1);
+                }
+                CHECK_MSG(floats == ds_scale_params(c.d, c.L, c.V), "d %d L %d V %d: layout %lld",
+                          c.d, c.L, c.V, (long long)floats);
+                CHECK((size_t)floats == ds_model_param_count(c.d, c.L, c.V));
+            }
+}
+
 static void test_errors(void) {
     ds_sweep *s = (ds_sweep *)1;
     ds_error err = {0};
@@ -341,6 +370,7 @@ int main(int argc, char **argv) {
     test_shipped();
     test_defaults();
     test_families();
+    test_params_match_layout();
     test_errors();
     test_diff();
     test_ranks_per_job();
