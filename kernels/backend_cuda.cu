@@ -42,12 +42,17 @@
 // ---------------------------------------------------------------------------
 // memory (the transfers are in cuda_common.cuh)
 
+// Out of device memory returns NULL (the caller reports the pack's failure,
+// backend.h); any other error is not the pack's size and stays fatal, as in
+// the ops (a sticky error would fail every later call anyway).
 static void *cu_alloc(ds_backend *be, size_t bytes) {
     void *p = NULL;
-    if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) {
-        (void)cudaGetLastError(); // out of memory is reported by the caller, not fatal here
+    cudaError_t cudaMalloc_result = cudaMalloc(&p, bytes ? bytes : 1);
+    if (cudaMalloc_result == cudaErrorMemoryAllocation) {
+        (void)cudaGetLastError(); // clears it, so that the next checked call does not see it
         return NULL;
     }
+    CK(cudaMalloc_result); // reported as "in cudaMalloc_result"
     CK(cudaMemsetAsync(p, 0, bytes ? bytes : 1, ST(be)));
     return p;
 }
@@ -89,10 +94,12 @@ static void cu_sync(ds_backend *be) { CK(cudaStreamSynchronize(ST(be))); }
 static void *cu_host_alloc(ds_backend *be, size_t bytes) {
     (void)be;
     void *p = NULL;
-    if (cudaMallocHost(&p, bytes ? bytes : 1) != cudaSuccess) {
+    cudaError_t cudaMallocHost_result = cudaMallocHost(&p, bytes ? bytes : 1);
+    if (cudaMallocHost_result == cudaErrorMemoryAllocation) { // as cu_alloc
         (void)cudaGetLastError();
         return NULL;
     }
+    CK(cudaMallocHost_result);
     memset(p, 0, bytes ? bytes : 1);
     return p;
 }

@@ -166,7 +166,15 @@ int ds_ckpt_load(const char *path, ds_model *m, ds_ckpt_state *st, ds_error *err
     r(&c, last, sizeof(float) * R);
     r(&c, window, sizeof(double) * R);
     r(&c, curve, sizeof(float) * R * st->curve_cap);
-    tens = DS_MALLOC(sizeof(float) * 3 * R * P);
+    /* the pack's parameters and moments (3 R P floats): a failure is the
+     * pack's out of memory, reported, not fatal */
+    if (!(tens = ds_try_malloc(sizeof(float) * 3 * R * P))) {
+        char need[32];
+        ds_fmt_bytes(4.0 * 3 * R * (double)P, need, sizeof need);
+        ds_error_nomem(err, "pack of %d replicas: cannot allocate %s in host memory to read "
+                       "checkpoint %s", R, need, path);
+        goto done;
+    }
     r(&c, tens, sizeof(float) * 3 * R * P);
     uint64_t stored, h = c.h;
     if (c.bad || fread(&stored, 1, 8, c.f) != 8) {

@@ -132,7 +132,8 @@ int ds_cmd_bench(int argc, char **argv) {
     int B = s->train.batch, ctx = s->train.context;
     active = DS_MALLOC(R);
     memset(active, 1, R);
-    ds_step_init(&st, s, m, seeds, R, be->threads, 0, active, BENCH_RING);
+    if ((rc = ds_step_init(&st, s, m, seeds, R, NULL, be->threads, 0, active, BENCH_RING, &err)))
+        goto fail;
     double t[4] = {0}; /* data, forward, backward, optimizer: host time of each part */
     double tmin = INFINITY; /* fastest read interval, per step: the least disturbed */
     double t_begin = 0, t_read = 0; /* start of the timed steps; the last read */

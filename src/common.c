@@ -16,9 +16,31 @@ int ds_error_set(ds_error *err, int code, const char *fmt, ...) {
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
         err->code = code;
+        err->nomem = 0;
     }
     return code;
 }
+
+int ds_error_nomem(ds_error *err, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = DS_EXIT_ERROR;
+        err->nomem = 1;
+    }
+    return DS_EXIT_ERROR;
+}
+
+void ds_fmt_bytes(double b, char *buf, size_t n) {
+    if (b < 1024) snprintf(buf, n, "%.0f bytes", b);
+    else if (b < 1024.0 * 1024) snprintf(buf, n, "%.1f KiB", b / 1024);
+    else if (b < 1024.0 * 1024 * 1024) snprintf(buf, n, "%.1f MiB", b / (1024.0 * 1024));
+    else snprintf(buf, n, "%.2f GiB", b / (1024.0 * 1024 * 1024));
+}
+
+void *ds_try_malloc(size_t n) { return malloc(n ? n : 1); }
 
 void ds_strerror_lc(int errnum, char *buf, size_t n) {
     if (n == 0) return;

@@ -29,16 +29,40 @@ enum {
 };
 
 /* An error: an exit code class and a complete human-readable message.
- * code 0 means "no error". */
+ * code 0 means "no error".
+ *
+ * nomem: 1 when the error is a pack's memory that could not be allocated
+ * (backend buffers of parameters, optimizer state, activations, gradients;
+ * host buffers sized by the pack), set by ds_error_nomem only; code is then
+ * DS_EXIT_ERROR. It is the one way to tell an out-of-memory pack failure
+ * from any other failure (docs/engine.md "Out of memory"): a smaller pack
+ * may fit, so the scheduler need not charge the runs an attempt. Not an exit
+ * code of its own: a command that stops on it exits 1. */
 typedef struct {
     int code;
+    int nomem;
     char msg[2048];
 } ds_error;
 
-/* Sets err (if not NULL) to code and a printf-formatted message; returns code
- * so that callers can write `return ds_error_set(err, DS_EXIT_USAGE, ...)`. */
+/* Sets err (if not NULL) to code and a printf-formatted message, nomem 0;
+ * returns code so that callers can write `return ds_error_set(err,
+ * DS_EXIT_USAGE, ...)`. */
 int ds_error_set(ds_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The same for a pack's allocation that failed: code DS_EXIT_ERROR, nomem 1.
+ * The message names what could not be allocated and its size ("pack of 64
+ * replicas: cannot allocate 3.20 GiB of activations (qkv) on the cpu
+ * backend"). Returns DS_EXIT_ERROR. */
+int ds_error_nomem(ds_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* bytes as messages say a size: "512 bytes", "3.0 KiB", "12.4 MiB", "3.20 GiB". */
+void ds_fmt_bytes(double bytes, char *buf, size_t n);
+
+/* malloc, or NULL when n bytes cannot be allocated (n = 0: a valid pointer):
+ * for a pack's host buffers, whose failure is reported (ds_error_nomem), not
+ * fatal. Small fixed allocations use DS_MALLOC. */
+void *ds_try_malloc(size_t n);
 
 /* The system error errnum in lower case words ("no space left on device"),
  * as messages quote it mid-sentence. */

@@ -90,16 +90,21 @@ static void absorb_losses(loss_log *lg, ds_step *sc) {
 /* A group's members agree on an outcome: returns the largest member's rc
  * (so a storage failure outranks an interruption, which outranks an error:
  * the scheduler then charges the runs only when every member says error);
- * a member that itself succeeded gets err saying another member failed.
- * Without a group, rc itself. */
+ * a member that itself succeeded gets err saying another member failed,
+ * marked out of memory (err->nomem) when a member's failure was, so that
+ * every member reports the pack's out of memory alike. Without a group, rc
+ * itself. */
 static int group_agree(const MPI_Comm *comm, int rc, ds_error *err) {
     if (!comm) return rc;
-    int all = rc;
-    DS_MPI_CHECK(MPI_Allreduce(&rc, &all, 1, MPI_INT, MPI_MAX, *comm));
-    if (all != rc)
-        ds_error_set(err, all, "another member of this pack's data-parallel group failed "
-                     "(exit code %d); see its message", all);
-    return all;
+    int mine[2] = {rc, rc && err->nomem}, all[2];
+    DS_MPI_CHECK(MPI_Allreduce(mine, all, 2, MPI_INT, MPI_MAX, *comm));
+    if (all[0] != rc && all[0] == DS_EXIT_ERROR && all[1])
+        ds_error_nomem(err, "another member of this pack's data-parallel group ran out of "
+                       "memory; see its message");
+    else if (all[0] != rc)
+        ds_error_set(err, all[0], "another member of this pack's data-parallel group failed "
+                     "(exit code %d); see its message", all[0]);
+    return all[0];
 }
 
 int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
@@ -173,8 +178,8 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
     int ring = log_every < RING_MAX ? (int)log_every : RING_MAX;
     loss_log lg = {.R = R, .log_every = log_every, .stop_at = stop_at, .verbose = verbose,
                    .t_log = t_loop, .st = &st};
-    ds_step_init(&step_ctx, s, m, seeds, R, be->threads, verbose, active, ring);
-    if (grp) ds_step_set_group(&step_ctx, grp);
+    rc = ds_step_init(&step_ctx, s, m, seeds, R, grp, be->threads, verbose, active, ring, err);
+    if ((rc = group_agree(gcomm, rc, err))) goto done;
     for (int64_t step = st.step; step < stop_at; step++) {
         ds_step_run(&step_ctx, step, NULL);
         st.step = step + 1;

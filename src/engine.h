@@ -56,7 +56,10 @@ typedef struct {
  * completion, DS_EXIT_INTERRUPTED if the hook asked to stop (checkpoint
  * written when ckpt_path is set), DS_EXIT_STORAGE if a model could not be
  * written (no results then: the pack runs again), or another code with err
- * set on failure. */
+ * set on failure. A pack whose memory cannot be allocated (model, step,
+ * evaluation, checkpoint read: docs/engine.md "Out of memory") returns
+ * DS_EXIT_ERROR with err->nomem = 1, everything it had allocated freed: a
+ * smaller pack may fit. */
 int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
                   const ds_train_opts *opts, ds_run_result *results, ds_error *err);
 

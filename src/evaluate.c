@@ -55,16 +55,31 @@ int ds_evaluate_length(ds_model *m, const ds_task_spec *task, int L, float *out,
     int E = (int)(cap / T);
     if (E > count) E = (int)count;
     size_t N = (size_t)E * T;
+    /* sized by the pack (R x the model's capacity): a failure is the pack's
+     * out of memory, reported, not fatal */
+    size_t tok_n = (size_t)R * E * n_tok, stat_b = sizeof(float) * (size_t)R * N;
     int32_t *ex_tok = DS_MALLOC(sizeof(int32_t) * E * n_tok);
     uint8_t *ex_mask = DS_MALLOC((size_t)E * n_tok);
-    int32_t *tok = DS_MALLOC(sizeof(int32_t) * R * E * n_tok);
-    uint8_t *mask = DS_MALLOC((size_t)R * E * n_tok);
-    float *ce = DS_MALLOC(sizeof(float) * R * N), *pc = DS_MALLOC(sizeof(float) * R * N),
-          *cor = DS_MALLOC(sizeof(float) * R * N);
-    float *d_stats = be->alloc(be, sizeof(float) * 3 * R * N);
+    int32_t *tok = ds_try_malloc(sizeof(int32_t) * tok_n);
+    uint8_t *mask = ds_try_malloc(tok_n);
+    float *ce = ds_try_malloc(stat_b), *pc = ds_try_malloc(stat_b), *cor = ds_try_malloc(stat_b);
+    float *d_stats = be->alloc(be, 3 * stat_b);
     ds_metric_acc *acc = DS_CALLOC(R, sizeof *acc);
-    DS_ASSERT(d_stats);
     int rc = 0;
+    if (!d_stats) {
+        char need[32];
+        ds_fmt_bytes(3.0 * stat_b, need, sizeof need);
+        rc = ds_error_nomem(err, "pack of %d replicas: cannot allocate %s of evaluation "
+                            "statistics on the %s backend", R, need, be->name);
+        goto done;
+    }
+    if (!tok || !mask || !ce || !pc || !cor) {
+        char need[32];
+        ds_fmt_bytes((double)(sizeof(int32_t) + 1) * tok_n + 3.0 * stat_b, need, sizeof need);
+        rc = ds_error_nomem(err, "pack of %d replicas: cannot allocate %s of evaluation batches "
+                            "and statistics in host memory", R, need);
+        goto done;
+    }
     for (int64_t e0 = 0; e0 < count; e0 += E) {
         if (stop && stop(stop_ctx)) {
             rc = DS_EXIT_INTERRUPTED;
@@ -92,7 +107,8 @@ int ds_evaluate_length(ds_model *m, const ds_task_spec *task, int L, float *out,
             }
     }
     for (int r = 0; r < R; r++) ds_metric_acc_finish(&acc[r], out + (size_t)r * DS_N_METRICS);
-    be->free(be, d_stats);
+done:
+    if (d_stats) be->free(be, d_stats);
     free(ex_tok);
     free(ex_mask);
     free(tok);

@@ -42,7 +42,9 @@ typedef int (*ds_eval_stop_fn)(void *ctx);
 /* Evaluates every replica of m at test length L of task. out is [R][DS_N_METRICS].
  * Returns 0; DS_EXIT_INTERRUPTED if stop (may be NULL) returned nonzero
  * between batches (out is then incomplete); or DS_EXIT_ERROR with err set if
- * an example does not fit the model's activation capacity. */
+ * an example does not fit the model's activation capacity, or with
+ * err->nomem = 1 if the evaluation's buffers (sized by the pack) cannot be
+ * allocated. */
 int ds_evaluate_length(ds_model *m, const ds_task_spec *task, int L, float *out,
                        ds_eval_stop_fn stop, void *stop_ctx, ds_error *err);
 

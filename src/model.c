@@ -78,9 +78,26 @@ double ds_model_bytes(const ds_model_config *c) {
     return 4.0 * (4.0 * c->R * P + act * RN);
 }
 
-static void *balloc(ds_model *m, size_t bytes, int *failed) {
-    void *p = m->be->alloc(m->be, bytes);
-    if (!p) *failed = 1;
+/* The pack's allocations in order, each stopping at the first failure:
+ * *failed then names it ("activations (qkv)") and its bytes, for the error. */
+typedef struct {
+    ds_model *m;
+    const char *failed; /* NULL: none failed yet */
+    size_t failed_bytes;
+    int failed_host;    /* the failed one was host memory */
+} pack_alloc;
+
+static void *balloc(pack_alloc *pa, size_t bytes, const char *what) {
+    if (pa->failed) return NULL;
+    void *p = pa->m->be->alloc(pa->m->be, bytes);
+    if (!p) pa->failed = what, pa->failed_bytes = bytes, pa->failed_host = 0;
+    return p;
+}
+
+static void *halloc(pack_alloc *pa, size_t bytes, const char *what) {
+    if (pa->failed) return NULL;
+    void *p = ds_try_malloc(bytes);
+    if (!p) pa->failed = what, pa->failed_bytes = bytes, pa->failed_host = 1;
     return p;
 }
 
@@ -117,55 +134,60 @@ int ds_model_create(const ds_model_config *cfg, ds_backend *be, ds_model **out, 
     free(pt);
 
     size_t N = (size_t)c->B * c->T, RN = (size_t)R * N, F = sizeof(float);
-    int failed = 0;
+    pack_alloc pa = {.m = m};
     size_t pbytes = (size_t)R * m->P * F;
-    m->params = balloc(m, pbytes, &failed);
-    m->grads = balloc(m, pbytes, &failed);
-    m->adam_m = balloc(m, pbytes, &failed);
-    m->adam_v = balloc(m, pbytes, &failed);
+    m->params = balloc(&pa, pbytes, "parameters");
+    m->grads = balloc(&pa, pbytes, "gradients");
+    m->adam_m = balloc(&pa, pbytes, "Adam moments (m)");
+    m->adam_v = balloc(&pa, pbytes, "Adam moments (v)");
     ds_activations *a = &m->act;
-    a->res = balloc(m, (L + 1) * RN * d * F, &failed);
-    if (c->block == DS_BLOCK_SEQUENTIAL) a->res_mid = balloc(m, L * RN * d * F, &failed);
-    a->ln1 = balloc(m, L * RN * d * F, &failed);
-    a->ln1_mean = balloc(m, L * RN * F, &failed);
-    a->ln1_rstd = balloc(m, L * RN * F, &failed);
-    a->qkv = balloc(m, L * RN * 3 * d * F, &failed);
-    a->atty = balloc(m, L * RN * d * F, &failed);
-    a->lse = balloc(m, L * RN * c->H * F, &failed);
-    a->ln2 = balloc(m, L * RN * d * F, &failed);
-    a->ln2_mean = balloc(m, L * RN * F, &failed);
-    a->ln2_rstd = balloc(m, L * RN * F, &failed);
-    a->fch = balloc(m, L * RN * 4 * d * F, &failed);
-    a->fch_gelu = balloc(m, L * RN * 4 * d * F, &failed);
-    a->lnf = balloc(m, RN * d * F, &failed);
-    a->lnf_mean = balloc(m, RN * F, &failed);
-    a->lnf_rstd = balloc(m, RN * F, &failed);
-    a->logits = balloc(m, RN * V * F, &failed);
-    a->tok_loss = balloc(m, RN * F, &failed);
-    a->branch = balloc(m, RN * d * F, &failed);
-    a->dres = balloc(m, RN * d * F, &failed);
-    a->dln = balloc(m, RN * d * F, &failed);
-    a->datty = balloc(m, RN * d * F, &failed);
-    a->dqkv = balloc(m, RN * 3 * d * F, &failed);
-    a->dfch = balloc(m, RN * 4 * d * F, &failed);
-    a->dfch_gelu = balloc(m, RN * 4 * d * F, &failed);
-    a->dlogits = balloc(m, RN * V * F, &failed);
-    m->inp = balloc(m, RN * sizeof(int32_t), &failed);
-    m->tgt = balloc(m, RN * sizeof(int32_t), &failed);
-    m->weight = balloc(m, RN * F, &failed);
-    m->mask = balloc(m, RN * F, &failed);
-    m->loss_sum = balloc(m, (size_t)R * sizeof(double), &failed);
-    m->h_inp = DS_MALLOC(RN * sizeof(int32_t));
-    m->h_tgt = DS_MALLOC(RN * sizeof(int32_t));
-    m->h_weight = DS_MALLOC(RN * F);
-    m->h_mask = DS_MALLOC(RN * F);
-    if (failed) {
-        double gb = ds_model_bytes(cfg) / 1e9;
-        ds_model_free(m);
-        return ds_error_set(err, DS_EXIT_ERROR,
-                            "model: out of memory allocating a pack of %d replicas "
-                            "(d=%d, L=%d, batch %d x %d: about %.1f GB)",
-                            R, d, L, c->B, c->T, gb);
+    a->res = balloc(&pa, (L + 1) * RN * d * F, "activations (residual stream)");
+    if (c->block == DS_BLOCK_SEQUENTIAL) a->res_mid = balloc(&pa, L * RN * d * F, "activations (res_mid)");
+    a->ln1 = balloc(&pa, L * RN * d * F, "activations (ln1)");
+    a->ln1_mean = balloc(&pa, L * RN * F, "activations (ln1_mean)");
+    a->ln1_rstd = balloc(&pa, L * RN * F, "activations (ln1_rstd)");
+    a->qkv = balloc(&pa, L * RN * 3 * d * F, "activations (qkv)");
+    a->atty = balloc(&pa, L * RN * d * F, "activations (atty)");
+    a->lse = balloc(&pa, L * RN * c->H * F, "activations (lse)");
+    a->ln2 = balloc(&pa, L * RN * d * F, "activations (ln2)");
+    a->ln2_mean = balloc(&pa, L * RN * F, "activations (ln2_mean)");
+    a->ln2_rstd = balloc(&pa, L * RN * F, "activations (ln2_rstd)");
+    a->fch = balloc(&pa, L * RN * 4 * d * F, "activations (fch)");
+    a->fch_gelu = balloc(&pa, L * RN * 4 * d * F, "activations (fch_gelu)");
+    a->lnf = balloc(&pa, RN * d * F, "activations (lnf)");
+    a->lnf_mean = balloc(&pa, RN * F, "activations (lnf_mean)");
+    a->lnf_rstd = balloc(&pa, RN * F, "activations (lnf_rstd)");
+    a->logits = balloc(&pa, RN * V * F, "activations (logits)");
+    a->tok_loss = balloc(&pa, RN * F, "activations (tok_loss)");
+    a->branch = balloc(&pa, RN * d * F, "backward scratch (branch)");
+    a->dres = balloc(&pa, RN * d * F, "backward scratch (dres)");
+    a->dln = balloc(&pa, RN * d * F, "backward scratch (dln)");
+    a->datty = balloc(&pa, RN * d * F, "backward scratch (datty)");
+    a->dqkv = balloc(&pa, RN * 3 * d * F, "backward scratch (dqkv)");
+    a->dfch = balloc(&pa, RN * 4 * d * F, "backward scratch (dfch)");
+    a->dfch_gelu = balloc(&pa, RN * 4 * d * F, "backward scratch (dfch_gelu)");
+    a->dlogits = balloc(&pa, RN * V * F, "backward scratch (dlogits)");
+    m->inp = balloc(&pa, RN * sizeof(int32_t), "batch (inputs)");
+    m->tgt = balloc(&pa, RN * sizeof(int32_t), "batch (targets)");
+    m->weight = balloc(&pa, RN * F, "batch (loss weights)");
+    m->mask = balloc(&pa, RN * F, "batch (mask)");
+    m->loss_sum = balloc(&pa, (size_t)R * sizeof(double), "loss sums");
+    m->h_inp = halloc(&pa, RN * sizeof(int32_t), "host batch staging (inputs)");
+    m->h_tgt = halloc(&pa, RN * sizeof(int32_t), "host batch staging (targets)");
+    m->h_weight = halloc(&pa, RN * F, "host batch staging (loss weights)");
+    m->h_mask = halloc(&pa, RN * F, "host batch staging (mask)");
+    if (pa.failed) {
+        char need[32], all[32];
+        ds_fmt_bytes((double)pa.failed_bytes, need, sizeof need);
+        ds_fmt_bytes(ds_model_bytes(cfg), all, sizeof all);
+        char where[64];
+        if (pa.failed_host) snprintf(where, sizeof where, "in host memory");
+        else snprintf(where, sizeof where, "on the %s backend", be->name);
+        const char *what = pa.failed; /* a string literal: outlives m */
+        ds_model_free(m); /* frees what was allocated: the pointers after the failure are NULL */
+        return ds_error_nomem(err, "pack of %d replicas (d=%d, L=%d, batch %d x %d): cannot "
+                              "allocate %s of %s %s (the pack needs about %s in all)",
+                              R, d, L, c->B, c->T, need, what, where, all);
     }
     *out = m;
     return 0;

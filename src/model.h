@@ -111,7 +111,10 @@ double ds_model_bytes(const ds_model_config *cfg);
 
 /* Allocates a pack on backend be (which must outlive it). Parameters start at
  * zero: call ds_model_init_replica or ds_model_set_params. Returns 0, or
- * DS_EXIT_ERROR with err set (out of memory, inconsistent config). */
+ * DS_EXIT_ERROR with err set: an inconsistent config, or a buffer of the pack
+ * (backend or host staging) that could not be allocated, with err->nomem = 1
+ * and the message naming the buffer and its size; *out is then NULL and
+ * nothing stays allocated. */
 int ds_model_create(const ds_model_config *cfg, ds_backend *be, ds_model **out, ds_error *err);
 void ds_model_free(ds_model *m);
 

@@ -18,16 +18,18 @@ double ds_lr_at(const ds_train_spec *tr, int64_t t) {
 
 int ds_optim_ctl_init(ds_optim_ctl *c, ds_backend *be, int R, const uint8_t *active, ds_error *err) {
     DS_ASSERT(R >= 1);
-    c->be = be;
-    c->R = R;
+    *c = (ds_optim_ctl){.be = be, .R = R};
     c->sq = be->alloc(be, sizeof(double) * (size_t)R);
     c->gscale = be->alloc(be, sizeof(float) * (size_t)R);
     c->active = be->alloc(be, (size_t)R);
     c->loss = be->alloc(be, sizeof(float) * (size_t)R);
     if (!c->sq || !c->gscale || !c->active || !c->loss) {
+        char need[32];
+        ds_fmt_bytes((double)R * (sizeof(double) + 2 * sizeof(float) + 1), need, sizeof need);
         ds_optim_ctl_free(c);
-        return ds_error_set(err, DS_EXIT_ERROR, "optim: out of backend memory for %d replicas' "
-                            "update control", R);
+        return ds_error_nomem(err, "pack of %d replicas: cannot allocate %s of update control "
+                              "(norms, clip factors, flags, losses) on the %s backend", R, need,
+                              be->name);
     }
     be->upload(be, c->active, active, (size_t)R);
     return 0;

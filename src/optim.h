@@ -32,7 +32,9 @@ typedef struct {
 } ds_optim_ctl;
 
 /* Allocates c's buffers on be with active[r] (host) as the initial flags.
- * Returns 0, or DS_EXIT_ERROR with err set when the backend is out of memory. */
+ * Returns 0, or DS_EXIT_ERROR with err set and err->nomem = 1 when the
+ * backend is out of memory (c then holds nothing: ds_optim_ctl_free is a
+ * no-op on it). */
 int ds_optim_ctl_init(ds_optim_ctl *c, ds_backend *be, int R, const uint8_t *active, ds_error *err);
 void ds_optim_ctl_free(ds_optim_ctl *c);
 

@@ -39,30 +39,50 @@ int ds_step_rows(const ds_train_spec *tr, int k, int j) {
     return most;
 }
 
-/* (Re)plans st for member j of k. */
-static void plan(ds_step *st, int k, int j) {
+/* Formats the error of a buffer of the step that could not be allocated. */
+static int step_nomem(const ds_step *st, size_t bytes, const char *what, int host, ds_error *err) {
+    char need[32];
+    ds_fmt_bytes((double)bytes, need, sizeof need);
+    if (host)
+        return ds_error_nomem(err, "pack of %d replicas: cannot allocate %s of %s in host memory",
+                              st->R, need, what);
+    return ds_error_nomem(err, "pack of %d replicas: cannot allocate %s of %s on the %s backend",
+                          st->R, need, what, st->m->be->name);
+}
+
+/* Plans st for member j of k and allocates what the plan needs: the
+ * micro-batch staging (host) and the gradient tree's levels (backend), here
+ * rather than at the first step, so that a pack that does not fit fails
+ * before it trains (ds_step_run cannot fail). Returns 0 or a nomem error. */
+static int plan(ds_step *st, int k, int j, ds_error *err) {
     const ds_train_spec *tr = &st->s->train;
-    free(st->mb_b0);
-    free(st->mb_nb);
-    free(st->ctok);
-    free(st->cmask);
-    st->ctok = NULL, st->cmask = NULL;
+    ds_backend *be = st->m->be;
     st->n_mb = plan_rows(tr, k, j, &st->b0, &st->nb, NULL, NULL);
     st->mb_b0 = DS_MALLOC(sizeof(int) * (size_t)st->n_mb);
     st->mb_nb = DS_MALLOC(sizeof(int) * (size_t)st->n_mb);
     plan_rows(tr, k, j, &st->b0, &st->nb, st->mb_b0, st->mb_nb);
-    if (st->n_mb > 1) {
-        size_t n = (size_t)st->R * (size_t)ds_step_rows(tr, k, j) * (size_t)tr->context;
-        st->ctok = DS_MALLOC(sizeof(int32_t) * n);
-        st->cmask = DS_MALLOC(n);
-    }
+    if (st->n_mb == 1) return 0;
+    size_t n = (size_t)st->R * (size_t)ds_step_rows(tr, k, j) * (size_t)tr->context;
+    if (!(st->ctok = ds_try_malloc(sizeof(int32_t) * n)))
+        return step_nomem(st, sizeof(int32_t) * n, "micro-batch staging (tokens)", 1, err);
+    if (!(st->cmask = ds_try_malloc(n)))
+        return step_nomem(st, n, "micro-batch staging (masks)", 1, err);
+    /* n_mb = 2^a pushes (a power of two: plan_rows) stack at most a+1 partial sums */
+    int levels = 1;
+    while ((1 << (levels - 1)) < st->n_mb) levels++;
+    DS_ASSERT((1 << (levels - 1)) == st->n_mb && levels <= DS_STEP_MAX_LEVELS);
+    size_t gb = sizeof(float) * (size_t)st->R * st->m->P;
+    for (int i = 0; i < levels; i++)
+        if (!(st->lvl[i] = be->alloc(be, gb)))
+            return step_nomem(st, gb, "a micro-batch gradient partial sum", 0, err);
+    return 0;
 }
 
-void ds_step_init(ds_step *st, const ds_sweep *s, ds_model *m, const int64_t *seeds, int R,
-                  int nthreads, int verbose, uint8_t *active, int ring) {
+int ds_step_init(ds_step *st, const ds_sweep *s, ds_model *m, const int64_t *seeds, int R,
+                 ds_group *g, int nthreads, int verbose, uint8_t *active, int ring, ds_error *err) {
     size_t n = (size_t)R * s->train.batch * s->train.context;
     ds_backend *be = m->be;
-    ds_error err = {0};
+    int rc = 0;
     DS_ASSERT(R == m->cfg.R && ring >= 1);
     memset(st, 0, sizeof *st);
     st->s = s;
@@ -71,20 +91,29 @@ void ds_step_init(ds_step *st, const ds_sweep *s, ds_model *m, const int64_t *se
     st->R = R;
     st->nthreads = nthreads > 0 ? nthreads : 1;
     st->verbose = verbose;
-    st->tok = DS_MALLOC(sizeof(int32_t) * n);
-    st->mask = DS_MALLOC(n);
-    st->dlvl = DS_MALLOC(sizeof(double) * (size_t)R * DS_STEP_MAX_LEVELS);
     st->active = active;
     st->ring_cap = ring;
-    if (ds_optim_ctl_init(&st->ctl, be, R, active, &err)) ds_die(DS_EXIT_ERROR, "step: %s", err.msg);
-    if (!(st->ring = be->host_alloc(be, sizeof(float) * (size_t)ring * R)))
-        ds_die(DS_EXIT_ERROR, "step: out of memory for %d steps' losses", ring);
-    plan(st, 1, 0);
-}
-
-void ds_step_set_group(ds_step *st, ds_group *g) {
     st->group = g;
-    plan(st, ds_group_size(g), ds_group_rank(g));
+    /* room for a whole batch, whatever share of it this rank trains */
+    if (!(st->tok = ds_try_malloc(sizeof(int32_t) * n))) {
+        rc = step_nomem(st, sizeof(int32_t) * n, "the step's host batch (tokens)", 1, err);
+        goto fail;
+    }
+    if (!(st->mask = ds_try_malloc(n))) {
+        rc = step_nomem(st, n, "the step's host batch (masks)", 1, err);
+        goto fail;
+    }
+    st->dlvl = DS_MALLOC(sizeof(double) * (size_t)R * DS_STEP_MAX_LEVELS); /* R-sized */
+    if ((rc = ds_optim_ctl_init(&st->ctl, be, R, active, err))) goto fail;
+    if (!(st->ring = be->host_alloc(be, sizeof(float) * (size_t)ring * R))) {
+        rc = step_nomem(st, sizeof(float) * (size_t)ring * R, "the steps' loss ring", 1, err);
+        goto fail;
+    }
+    if ((rc = plan(st, g ? ds_group_size(g) : 1, g ? ds_group_rank(g) : 0, err))) goto fail;
+    return 0;
+fail:
+    ds_step_free(st); /* st->m is set: frees what was allocated, leaves st zeroed */
+    return rc;
 }
 
 void ds_step_free(ds_step *st) {
@@ -126,9 +155,7 @@ static void push_partial(ds_step *st, const double *ls, int *top, int *size) {
     ds_backend *be = st->m->be;
     size_t n = (size_t)st->R * st->m->P;
     int R = st->R;
-    DS_ASSERT(*top < DS_STEP_MAX_LEVELS);
-    if (!st->lvl[*top] && !(st->lvl[*top] = be->alloc(be, sizeof(float) * n)))
-        ds_die(DS_EXIT_ERROR, "step: out of memory for the gradient of a micro-batch (%zu floats)", n);
+    DS_ASSERT(*top < DS_STEP_MAX_LEVELS && st->lvl[*top]); /* allocated by plan */
     be->copy(be, st->lvl[*top], st->m->grads, sizeof(float) * n);
     memcpy(st->dlvl + (size_t)*top * R, ls, sizeof(double) * R);
     size[(*top)++] = 1;

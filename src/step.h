@@ -17,7 +17,7 @@
  *     log2(M)+1 gradient buffers). M = 1 is the plain step: one forward and
  *     backward over the whole batch, the bits of every result file made
  *     before micro-batches existed.
- *   - a data-parallel group of k ranks (ds_step_set_group): member j trains
+ *   - a data-parallel group of k ranks (ds_step_init's g): member j trains
  *     the sequences floor(j*B/k) .. floor((j+1)*B/k)-1. When k divides M,
  *     those are micro-batches j*M/k .. (j+1)*M/k-1, whose tree is a subtree
  *     of the one above, and the group adds its members' trees in the same
@@ -82,20 +82,24 @@ typedef struct {
 } ds_step_times;
 
 /* Prepares *st for steps of model m (R replicas of sweep s, seeds[r] the
- * data stream of replica r), alone. active (host [R], the caller's) holds
+ * data stream of replica r). g: NULL alone; else this rank is member
+ * ds_group_rank(g) of group g (k = ds_group_size(g) <= batch, not owned): it
+ * trains its share of every batch as above, and every step adds the group's
+ * scored-target counts, loss sums and gradients (groupcomm.h) before the
+ * divergence check and the update. active (host [R], the caller's) holds
  * the replicas' flags: 1 trains, 0 is frozen; ds_step_read keeps it up to
- * date. `ring` steps may run between two reads. The model must have room for
- * ds_step_rows(&s->train, 1, 0) rows. Free with ds_step_free. */
-void ds_step_init(ds_step *st, const ds_sweep *s, ds_model *m, const int64_t *seeds, int R,
-                  int nthreads, int verbose, uint8_t *active, int ring);
+ * date. `ring` steps may run between two reads. The model must have room
+ * for ds_step_rows(&s->train, k, rank) rows.
+ *
+ * Every buffer the steps need is allocated here (host batch, micro-batch
+ * staging, the gradient tree's levels, the update control, the loss ring),
+ * so that ds_step_run allocates nothing of the pack's size. Returns 0, or
+ * DS_EXIT_ERROR with err->nomem = 1 and the message naming the buffer and its
+ * bytes when one cannot be allocated; *st is then zeroed with nothing
+ * allocated. Free with ds_step_free (harmless on a zeroed *st). */
+int ds_step_init(ds_step *st, const ds_sweep *s, ds_model *m, const int64_t *seeds, int R,
+                 ds_group *g, int nthreads, int verbose, uint8_t *active, int ring, ds_error *err);
 void ds_step_free(ds_step *st);
-
-/* This rank is member ds_group_rank(g) of group g (k = ds_group_size(g) <=
- * batch): it trains its share of every batch as above, and every step adds
- * the group's scored-target counts, loss sums and gradients (groupcomm.h)
- * before the divergence check and the update. The model must have room for
- * ds_step_rows(&s->train, k, rank) rows. */
-void ds_step_set_group(ds_step *st, ds_group *g);
 
 /* The most rows one forward pass of member j of a group of k (k = 1, j = 0:
  * alone) takes: the model's capacity. */

@@ -34,3 +34,15 @@ add_test(NAME engine.cli_train_bench
   COMMAND ${DS_PYTHON} ${DS_ENGINE_TESTS}/test_cli.py $<TARGET_FILE:distsweep> ${CMAKE_SOURCE_DIR}/sweeps)
 set_tests_properties(engine.cli_train_bench PROPERTIES LABELS integration TIMEOUT 400
   ENVIRONMENT "${DS_TEST_OMP_ENV}")
+
+# out of memory (docs/engine.md "Out of memory"): every allocation point of a
+# pack fails in turn on a counting backend (reported, nothing left allocated);
+# then real packs under a real `ulimit -v` through train and bench
+add_executable(test_engine_oom_paths ${DS_ENGINE_TESTS}/test_oom_paths.c)
+target_link_libraries(test_engine_oom_paths PRIVATE dscore)
+add_test(NAME engine.out_of_memory_paths COMMAND test_engine_oom_paths)
+set_tests_properties(engine.out_of_memory_paths PROPERTIES LABELS unit TIMEOUT 120
+  ENVIRONMENT "${DS_TEST_OMP_ENV}")
+add_test(NAME engine.out_of_memory
+  COMMAND ${DS_PYTHON} ${DS_ENGINE_TESTS}/test_oom.py $<TARGET_FILE:distsweep> ${CMAKE_SOURCE_DIR}/sweeps)
+set_tests_properties(engine.out_of_memory PROPERTIES LABELS integration TIMEOUT 400)

@@ -198,7 +198,8 @@ static void train_step(const ds_sweep *s, const int64_t *seeds, int R, int graph
     uint8_t active[8];
     memset(active, 1, sizeof active);
     ds_step st;
-    ds_step_init(&st, s, m, seeds, R, 1, 0, active, 8);
+    ds_error err = {0};
+    CHECK_MSG(ds_step_init(&st, s, m, seeds, R, NULL, 1, 0, active, 8, &err) == 0, "%s", err.msg);
     int got = 0;
     for (int step = 0; step < STEPS; step++) {
         ds_step_run(&st, step, NULL);
