@@ -66,9 +66,12 @@ enum {
 #define DS_MSG_TEXT_MAX 1024 /* FAILED text, with its NUL in the struct */
 
 /* FAILED kinds: a job error counts against the runs' max_attempts; a stop
- * signal and a storage failure (a checkpoint that cannot be written) do not. */
+ * signal and a storage failure (a checkpoint that cannot be written) do not;
+ * an out-of-memory failure (the pack's memory could not be allocated:
+ * ds_error.nomem, docs/engine.md "Out of memory") splits a pack of several
+ * seeds in halves without charging them, and counts as an error for one seed. */
 enum { DS_MSG_FAIL_ERROR = 0, DS_MSG_FAIL_INTERRUPTED = 1, DS_MSG_FAIL_STORAGE = 2,
-       DS_MSG_N_FAIL };
+       DS_MSG_FAIL_NOMEM = 3, DS_MSG_N_FAIL };
 
 /* The name of message kind `kind` ("ASSIGN"), or "unknown" for another value. */
 const char *ds_msg_name(int kind);

@@ -31,6 +31,7 @@ typedef struct {
     int held;     /* ranks still holding it */
     int stopped;  /* a rank gave it back on a stop signal or a storage failure */
     int errored;  /* a rank reported a job error */
+    int any_error; /* ... one that was not an out-of-memory failure */
     int err_rank;
     char msg[512]; /* the first job error's text (a member's own before "another member") */
 } pack_run_t;
@@ -303,17 +304,26 @@ static int flush_batch(rank0_t *c) {
 }
 
 /* A pack failed: count the attempt of each of its runs; runs out of attempts
- * are stored as failed, the others go back as smaller packs. */
-static void fail_pack(rank0_t *c, int pi, int rank, const char *msg) {
+ * are stored as failed, the others go back as smaller packs. A pack of
+ * several seeds whose memory could not be allocated (nomem) is not the
+ * runs' fault: it goes back as two halves with nothing charged, until a
+ * pack of one seed fails, which counts as any failure (docs/design.md §7). */
+static void fail_pack(rank0_t *c, int pi, int rank, const char *msg, int nomem) {
     const ds_pack *p = &c->packs.p[pi];
     int scale = p->scale;
-    fprintf(stderr, "distsweep: pack of %d run(s) of scale %d (seeds %lld..) failed on rank %d: %s\n",
-            p->R, p->scale, (long long)p->seeds[0], rank, msg);
+    int charge = !(nomem && p->R > 1);
+    fprintf(stderr, "distsweep: pack of %d run(s) of scale %d (seeds %lld..) failed on rank %d: %s%s\n",
+            p->R, p->scale, (long long)p->seeds[0], rank, msg,
+            charge ? "" : " (out of memory: retried as two smaller packs, no attempt charged)");
     int64_t *retry = DS_MALLOC(sizeof *retry * (size_t)p->R);
     int n = 0;
     for (int i = 0; i < p->R; i++) {
         size_t at = run_at(c, p->scale, p->seeds[i]);
         c->inflight[at] = 0;
+        if (!charge) {
+            retry[n++] = p->seeds[i];
+            continue;
+        }
         c->fails[at]++;
         if (c->fails[at] < c->cm.s->run.max_attempts) {
             retry[n++] = p->seeds[i];
@@ -521,8 +531,9 @@ static void assign_group(rank0_t *c, int pi, const int *ranks, int k) {
     }
 }
 
-/* How a rank let its pack go (the `e`, `f` and `u` of the table above). */
-enum { REL_END, REL_ERROR, REL_STOP };
+/* How a rank let its pack go (the `e`, `f` and `u` of the table above);
+ * REL_NOMEM is an error (`f`) that was an out-of-memory failure. */
+enum { REL_END, REL_ERROR, REL_NOMEM, REL_STOP };
 
 /* Rank src let pack pi go; once the last of its ranks has, the pack is
  * given back (any stop: nothing charged), failed (any job error: each run
@@ -533,7 +544,8 @@ static void pack_released(rank0_t *c, int pi, int src, int how, const char *msg)
     DS_ASSERT(pr->held > 0);
     pr->held--;
     if (how == REL_STOP) pr->stopped = 1;
-    if (how == REL_ERROR) {
+    if (how == REL_ERROR) pr->any_error = 1;
+    if (how == REL_ERROR || how == REL_NOMEM) {
         /* a member's own error is the message, not another member's echo of it */
         int echo = !strncmp(msg, "another member", 14);
         if (!pr->errored || (!strncmp(pr->msg, "another member", 14) && !echo)) {
@@ -544,9 +556,9 @@ static void pack_released(rank0_t *c, int pi, int src, int how, const char *msg)
     }
     if (pr->held > 0) return;
     if (pr->stopped) unassign_pack(c, pi);
-    else if (pr->errored) fail_pack(c, pi, pr->err_rank, pr->msg);
+    else if (pr->errored) fail_pack(c, pi, pr->err_rank, pr->msg, !pr->any_error);
     else if (pr->received == c->packs.p[pi].R) finish_pack(c, pi);
-    else fail_pack(c, pi, src, "worker finished without sending every result");
+    else fail_pack(c, pi, src, "worker finished without sending every result", 0);
 }
 
 /* Hands pending packs to parked workers, most expensive first; a grouped
@@ -647,7 +659,8 @@ static void on_failed(rank0_t *c, int src, const unsigned char *b, int n) {
     const char *msg = m.text;
     if (kind != DS_MSG_FAIL_INTERRUPTED && kind != DS_MSG_FAIL_STORAGE) {
         int pi = worker_event(c, src, EV_FAILED_ERROR, -1);
-        if (pi >= 0) pack_released(c, pi, src, REL_ERROR, msg);
+        if (pi >= 0)
+            pack_released(c, pi, src, kind == DS_MSG_FAIL_NOMEM ? REL_NOMEM : REL_ERROR, msg);
         return;
     }
     /* a signal reached that rank, or its disk failed: the whole sweep
@@ -772,7 +785,7 @@ static int train_own(rank0_t *c, int pi) {
         begin_stop(c);
         rc = 0;
     } else {
-        fail_pack(c, pi, 0, jerr.msg);
+        fail_pack(c, pi, 0, jerr.msg, jerr.nomem);
         rc = service(c);
     }
     for (int i = 0; i < R; i++) free(res[i].curve);

@@ -154,7 +154,8 @@ static int run_worker(worker_ctx_t *c) {
             /* not the runs' fault: rank 0 stops the sweep and sends STOP */
             send_failed(c, DS_MSG_FAIL_STORAGE, jerr.msg);
         } else {
-            send_failed(c, DS_MSG_FAIL_ERROR, jerr.msg[0] ? jerr.msg : "pack failed");
+            send_failed(c, jerr.nomem ? DS_MSG_FAIL_NOMEM : DS_MSG_FAIL_ERROR,
+                        jerr.msg[0] ? jerr.msg : "pack failed");
             send_request(c);
             t_req = ds_now();
         }

@@ -105,6 +105,53 @@ p = limited(limit, small)
 check(p is not None and p.returncode == 0,
       f"small pack under the limit: {'hung' if p is None else (p.returncode, p.stderr)}")
 
+# The scheduler's answer (docs/design.md §7): a sweep whose only pack does
+# not fit is split in halves that do, and no run is charged an attempt: with
+# run.max_attempts 1 every run ends done, each stored with attempts 1. The
+# limit is the measured peak of the same sweep run as packs of HALF plus
+# HEADROOM, below what a pack of 2 x HALF needs (HALF x ~9.4 MiB more).
+HALF = 64
+work = os.path.join(os.getcwd(), "oom_sweep")
+os.makedirs(work, exist_ok=True)
+with open(smoke) as f:
+    text = f.read()
+text = (text.replace("depth: [1, 2]", "depth: [1]").replace("count: 4", f"count: {2 * HALF}")
+        .replace("steps: 300", "steps: 2").replace("warmup: 30", "warmup: 1")
+        .replace("log_every: 20", "log_every: 1")
+        .replace("pack: auto", "pack: PACK").replace("max_attempts: 2", "max_attempts: 1"))
+check("pack: PACK" in text and f"count: {2 * HALF}" in text, "smoke.yaml changed: fix the test")
+
+
+def sweep_file(name, pack):
+    path = os.path.join(work, name + ".yaml")
+    with open(path, "w") as f:
+        f.write(text.replace("pack: PACK", f"pack: {pack}"))
+    out = os.path.join(work, name + ".h5")
+    for suffix in ("", ".journal", ".lock"):
+        if os.path.exists(out + suffix):
+            os.remove(out + suffix)
+    return path, out
+
+
+y, out = sweep_file("halves", HALF)
+rc, peak = peak_vm(["run", y, "-o", out, "--quiet"])
+check(rc == 0 and peak > 0, f"sweep in packs of {HALF} without a limit: rc {rc}, peak {peak}")
+limit = peak + HEADROOM
+print(f"sweep in packs of {HALF}: peak VmPeak {peak / 2**20:.0f} MiB; limit {limit / 2**20:.0f} MiB",
+      file=sys.stderr)
+y, out = sweep_file("whole", 2 * HALF)
+p = limited(limit, ["run", y, "-o", out, "--quiet"])
+check(p is not None, "sweep with a pack too large: no answer (hung?)")
+if p is not None:
+    check(p.returncode == 0, f"sweep with a pack too large: rc {p.returncode}: {p.stderr}")
+    check(f"pack of {2 * HALF} run(s)" in p.stderr and "cannot allocate" in p.stderr and
+          "no attempt charged" in p.stderr, f"sweep: no out-of-memory retry said: {p.stderr}")
+    import h5py  # Debian's python3-h5py: this script runs under /usr/bin/python3
+    with h5py.File(out, "r") as f:
+        status, attempts = f["runs/status"][()], f["runs/attempts"][()]
+    check((status == 1).all(), f"sweep: not every run done: {status}")
+    check((attempts == 1).all(), f"sweep: attempts charged: {attempts}")
+
 if failures:
     print(f"{failures} failure(s)", file=sys.stderr)
     sys.exit(1)

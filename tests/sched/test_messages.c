@@ -288,7 +288,17 @@ static void test_failed(void) {
     n = ds_msg_failed_encode(&m, b, sizeof b);
     int32_t k = DS_MSG_N_FAIL;
     memcpy(b + DS_MSG_HEADER, &k, 4);
-    CHECK(ds_msg_failed_decode(b, n, &d, &e) == DS_EXIT_ERROR && strstr(e.msg, "FAILED of kind 3"));
+    char want[64];
+    snprintf(want, sizeof want, "FAILED of kind %d", DS_MSG_N_FAIL);
+    CHECK(ds_msg_failed_decode(b, n, &d, &e) == DS_EXIT_ERROR && strstr(e.msg, want));
+    /* every kind in range round-trips, out of memory included */
+    for (int kind = 0; kind < DS_MSG_N_FAIL; kind++) {
+        ds_msg_failed_set(&m, kind, "cannot allocate 1.0 GiB of activations");
+        n = ds_msg_failed_encode(&m, b, sizeof b);
+        CHECK(ds_msg_failed_decode(b, n, &d, &e) == 0 && d.kind == kind);
+    }
+    ds_msg_failed_set(&m, DS_MSG_FAIL_ERROR, "boom");
+    n = ds_msg_failed_encode(&m, b, sizeof b);
     k = -1;
     memcpy(b + DS_MSG_HEADER, &k, 4);
     CHECK(ds_msg_failed_decode(b, n, &d, &e) == DS_EXIT_ERROR);
