@@ -336,6 +336,20 @@ int main(void) {
     }
     free(dmg);
 
+    /* a refusal that is not damage (OUT a directory) is never "rebuilt",
+     * even beside a journal of this sweep */
+    snprintf(path, sizeof path, "%s/isdir.h5", dir);
+    CHECK(mkdir(path, 0755) == 0);
+    snprintf(cmd, sizeof cmd, "cp %s %s", jsaved, member(path, DS_OUTPUT_JOURNAL));
+    CHECK(system(cmd) == 0);
+    CHECK(ds_output_journal_of_sweep(path, s4));
+    CHECK(open_run(s4, path, 0, &res, &err) == DS_EXIT_USAGE);
+    CHECK(res.decision == DS_OUTPUT_REFUSED_FOUND && res.probe_found == DS_OUTPUT_FOUND_NOT_FILE &&
+          !res.damaged && !res.damaged_to[0]);
+    snprintf(want, sizeof want, "%s: exists and is not a regular file", path);
+    CHECK_MSG(!strcmp(err.msg, want), "%s", err.msg);
+    CHECK(n_entries(dir, "isdir.h5") == 2); /* itself and its journal: nothing moved or made */
+
     /* a stored sweep that no longer loads (its text edited by hand) */
     snprintf(path, sizeof path, "%s/edited.h5", dir);
     make_result(s4, path);
@@ -391,6 +405,13 @@ int main(void) {
         CHECK_MSG(open_run(s4, path, 1, &res, &err) == 0, "%s", err.msg);
         CHECK(res.decision == DS_OUTPUT_NEW && res.fresh_to[0] && strcmp(res.fresh_to, first));
         CHECK(same_bytes(res.fresh_to, (const unsigned char *)"x", 1) && exists(first));
+        ds_output_unlock(res.lock_fd);
+        /* a journal without its file (which it would rebuild): moved too */
+        spit(member(path, DS_OUTPUT_JOURNAL), "j", 1);
+        CHECK_MSG(open_run(s4, path, 1, &res, &err) == 0, "%s", err.msg);
+        CHECK(res.decision == DS_OUTPUT_NEW && res.fresh_to[0] && !exists(res.fresh_to) &&
+              exists(member(res.fresh_to, DS_OUTPUT_JOURNAL)) &&
+              !exists(member(path, DS_OUTPUT_JOURNAL)));
         ds_output_unlock(res.lock_fd);
         /* nothing there: nothing moved */
         CHECK_MSG(open_run(s4, path, 1, &res, &err) == 0, "%s", err.msg);
