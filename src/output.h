@@ -87,7 +87,8 @@ typedef enum {
     DS_OUTPUT_FOUND_FOREIGN,   /* HDF5 without format="distsweep" */
     DS_OUTPUT_FOUND_VERSION,   /* ours, of another (or an unreadable) format_version */
     DS_OUTPUT_FOUND_DAMAGED,   /* HDF5 that HDF5 cannot open or read, or ours without its
-                                  sweep, its /seeds or a seed-axis dataset that reads back */
+                                  sweep, its /seeds, or with a seed-axis dataset that does
+                                  not read back */
     DS_OUTPUT_FOUND_H5_ERROR,  /* the probe itself failed (an HDF5 property call) */
 } ds_output_found;
 
@@ -99,9 +100,11 @@ typedef struct {
     uint64_t sweep_hash; /* its sweep_hash attribute */
     char *sweep_yaml;    /* its sweep_yaml attribute (malloc'd; free with ds_output_probe_free) */
     int damaged;         /* refused as unreadable: not HDF5 (a torn superblock), an HDF5 file
-                            that cannot be opened or whose metadata cannot be read, or one of
-                            ours without its sweep or its version; such a file is rebuilt when
-                            a journal of the sweep is beside it (ds_output_open_for_run) */
+                            that cannot be opened or whose metadata cannot be read, one without
+                            the format attribute (a foreign file is never rebuilt in practice:
+                            only ours has a journal of its sweep beside it), or one of ours
+                            without its sweep or a readable version; such a file is rebuilt
+                            when a journal of the sweep is beside it (ds_output_open_for_run) */
     char why[2048];      /* a refusal's reason, "OUT: exists and is not an HDF5 file", without
                             the advice that err->msg adds ("; refusing to touch it ..."); as
                             long as ds_error's message */
