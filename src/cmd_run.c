@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "backend.h"
 #include "cli.h"
@@ -16,6 +15,7 @@
 #include "engine.h"
 #include "h5check.h"
 #include "modelfile.h"
+#include "output.h"
 #include "scheduler.h"
 #include "signals.h"
 #include "store.h"
@@ -140,23 +140,6 @@ static void select_gpu(MPI_Comm comm) {
     setenv("CUDA_VISIBLE_DEVICES", ids[local % n], 1);
 }
 
-/* Creates the missing directories above path (like mkdir -p); failures are
- * left for ds_store_probe_path to report. */
-static void make_parent_dirs(const char *path) {
-    char d[4096];
-    snprintf(d, sizeof d, "%s", path);
-    char *slash = strrchr(d, '/');
-    if (!slash || slash == d) return;
-    *slash = 0;
-    for (char *p = d + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        mkdir(d, 0755);
-        *p = '/';
-    }
-    mkdir(d, 0755);
-}
-
 /* Rank 0, resuming with run.save_models: a done run whose seed the sweep
  * saves must have its stored model (src/modelfile.h); one whose model is
  * missing or damaged is not trusted and runs again (the file goes back to
@@ -196,84 +179,28 @@ static int check_models(const ds_sweep *s, const char *out, ds_store *store, ds_
     return rc;
 }
 
-/* Rank 0: checks the output, takes the writer's lock, refuses a changed
- * sweep, opens the store. */
+/* Rank 0: opens the output for the run (src/output.h decides: a new file, a
+ * resume, a rebuild from the journal, or a refusal with its message), says
+ * what it moved aside, opens the store and says what its open did. *lock is
+ * the writer's lock, held on success. */
 static int prepare_output(const run_args *a, const ds_sweep *s, const char *out, ds_store **store,
                           int *lock, ds_error *err) {
-    ds_store_probe probe;
-    int rc;
-    make_parent_dirs(out); /* results/ of the default output may not exist yet */
-    /* read-only checks first: a refused file gets nothing beside it */
-    rc = ds_store_probe_path(out, &probe, err);
-    ds_store_probe_free(&probe);
-    /* a damaged file (a torn write after a power loss, a disk error) whose
-     * journal belongs to this sweep is rebuilt from the journal: nothing
-     * finished is lost. Without such a journal it is refused, untouched. */
-    int rebuild = rc && probe.damaged && !a->fresh && ds_store_journal_of_sweep(out, s);
-    char jpath[4200];
-    struct stat jst;
-    snprintf(jpath, sizeof jpath, "%s.journal", out);
-    if (rc && probe.damaged && !a->fresh && !rebuild && stat(jpath, &jst) == 0) {
-        /* say why the journal beside it does not help */
-        size_t len = strlen(err->msg);
-        snprintf(err->msg + len, sizeof err->msg - len,
-                 " (it cannot be rebuilt from %.900s: a journal of another sweep, or from a "
-                 "version without the sweep's hash)", jpath);
-    }
-    if (rc && !rebuild && !(a->fresh && probe.exists)) return rc; /* --fresh moves even a foreign file aside */
-    /* the probe's reason without its advice ("; refusing to touch it ...") */
-    char why[sizeof err->msg];
-    snprintf(why, sizeof why, "%s", err->msg);
-    char *advice = strstr(why, "; refusing");
-    if (advice) *advice = '\0';
-    err->code = 0;
-    if ((rc = ds_store_lock(out, lock, err))) return rc;
-    if (rebuild) {
-        char moved[4400];
-        if ((rc = ds_store_set_damaged_aside(out, moved, sizeof moved, err))) return rc;
+    ds_output_opts oo = {.fresh = a->fresh};
+    ds_output_open_result res;
+    int rc = ds_output_open_for_run(s, out, &oo, &res, err);
+    *lock = res.lock_fd;
+    if (res.damaged_to[0])
         fprintf(stderr, "distsweep: damaged: %s\ndistsweep: moved the damaged file to %s; "
-                        "rebuilding %s from %s.journal\n", why, moved, out, out);
-    }
-    if (a->fresh) {
-        char journal[4200];
-        snprintf(journal, sizeof journal, "%s.journal", out);
-        struct stat sb;
-        if (stat(out, &sb) == 0 || stat(journal, &sb) == 0) {
-            char moved[4400];
-            if ((rc = ds_store_move_aside(out, moved, sizeof moved, err))) return rc;
-            fprintf(stderr, "distsweep: --fresh: moved the old %s (and journal, checkpoints, stored models) to %s\n",
-                    out, moved);
-        }
-    }
-    if ((rc = ds_store_probe_path(out, &probe, err))) return rc;
-    if (probe.exists) {
-        ds_sweep *old = NULL;
-        ds_error e2 = {0};
-        if (ds_sweep_load_text(out, probe.sweep_yaml, &old, &e2)) {
-            ds_store_probe_free(&probe);
-            return ds_error_set(err, DS_EXIT_USAGE,
-                                "%s: the sweep stored in the file does not load (%s); use --fresh "
-                                "to start over", out, e2.msg);
-        }
-        /* the file's seed axis is the truth about its seed count; an
-         * adaptive sweep's axis is its largest scale, and seeds.count (its
-         * first round) is compared with the stored sweep's */
-        if (!s->seeds.adaptive.enabled) old->seeds.count = probe.n_seeds;
-        char diff[1024];
-        int differ = ds_sweep_diff(old, s, diff, sizeof diff);
-        ds_sweep_free(old);
-        ds_store_probe_free(&probe);
-        if (differ)
-            return ds_error_set(err, DS_EXIT_USAGE,
-                                "%s was made by a different sweep: %s. Use the original sweep "
-                                "file, another -o, or --fresh to start over (the old file is "
-                                "moved aside, not deleted)", out, diff);
-    }
+                        "rebuilding %s from %s\n", res.why, res.damaged_to, out, res.journal);
+    if (res.fresh_to[0])
+        fprintf(stderr, "distsweep: --fresh: moved the old %s (and journal, checkpoints, stored models) to %s\n",
+                out, res.fresh_to);
+    if (rc) return rc;
     ds_store_info info;
     if ((rc = ds_store_open(s, out, a->retry_failed, store, &info, err))) return rc;
     if (info.created && !info.rebuilt) fprintf(stderr, "distsweep: created %s\n", out);
     if (info.rebuilt)
-        fprintf(stderr, "distsweep: made %s again from its journal (%s.journal)\n", out, out);
+        fprintf(stderr, "distsweep: made %s again from its journal (%s)\n", out, res.journal);
     if (info.recovered)
         fprintf(stderr, "distsweep: %s was not closed by its last writer (killed, or stopped by "
                 "a storage failure); recovered\n", out);
@@ -288,8 +215,8 @@ static int prepare_output(const run_args *a, const ds_sweep *s, const char *out,
         fprintf(stderr, "distsweep: %lld run(s) were marked finished in %s without their data "
                 "and are not in the journal: they run again\n", (long long)info.reset, out);
     if (info.stale_journal)
-        fprintf(stderr, "distsweep: moved a journal of another result file aside (%s.journal.stale-*)\n",
-                out);
+        fprintf(stderr, "distsweep: moved a journal of another result file aside (%s.stale-*)\n",
+                res.journal);
     return check_models(s, out, *store, err);
 }
 
@@ -431,7 +358,7 @@ int ds_cmd_run(int argc, char **argv) {
     if (rank == 0 && st.abandoned) {
         /* a dead rank would hang the collective below and MPI_Finalize; the
          * file is closed and every live rank has checkpointed */
-        ds_store_unlock(lock);
+        ds_output_unlock(lock);
         MPI_Abort(comm, rc ? rc : DS_EXIT_INTERRUPTED);
     }
     /* every rank leaves with the same code */
@@ -441,7 +368,7 @@ done:
         ds_error cerr = {0};
         ds_store_close(store, &cerr);
     }
-    ds_store_unlock(lock); /* after the file is closed */
+    ds_output_unlock(lock); /* after the file is closed */
     free(text);
     ds_sweep_free(s);
     if (comm != MPI_COMM_NULL) MPI_Comm_free(&comm);

@@ -16,14 +16,15 @@
 #include "common.h"
 #include "packplan.h"
 #include "journal.h"
+#include "output.h"
 #include "results.h"
 
 /* The packs data-parallel groups train, from the group files in the
  * checkpoint directory (src/packplan.h): which ranks, which scale. A killed
  * sweep's files stay until it is run again, so they say "last assigned". */
 static void print_groups(const char *path, const ds_results *r) {
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s.ckpt", path);
+    char dir[DS_OUTPUT_PATH_MAX];
+    ds_output_path(path, DS_OUTPUT_CKPT_DIR, dir, sizeof dir);
     DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *e;
@@ -138,8 +139,8 @@ int ds_cmd_status(int argc, char **argv) {
     printf("\n");
 
     /* Rate: runs stored during the last hour of journal activity. */
-    char jpath[4200], created[DS_JOURNAL_CREATED_MAX];
-    snprintf(jpath, sizeof jpath, "%s.journal", path);
+    char jpath[DS_OUTPUT_PATH_MAX], created[DS_JOURNAL_CREATED_MAX];
+    ds_output_path(path, DS_OUTPUT_JOURNAL, jpath, sizeof jpath);
     ds_record *recs = NULL;
     int64_t n = 0;
     ds_error jerr = {0};

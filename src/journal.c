@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "output.h" /* the stale journal's name */
+
 #define JOURNAL_MAGIC "DSJRNL02"    /* written */
 #define JOURNAL_MAGIC_V1 "DSJRNL01" /* read: no sweep hash */
 #define RECORD_MAGIC 0x4a52534au
@@ -183,8 +185,8 @@ int ds_journal_open(const char *path, const char *created, uint64_t sweep_hash, 
     if (n > 0 && !ours) {
         /* A journal of an earlier result file (moved or deleted by hand):
          * never replay it into this one, never delete it either. */
-        char aside[4300];
-        snprintf(aside, sizeof aside, "%s.stale-%lld", path, (long long)time(NULL));
+        char aside[DS_OUTPUT_PATH_MAX];
+        ds_output_stale_journal_name(path, (long long)time(NULL), aside, sizeof aside);
         close(j->fd);
         j->fd = -1;
         if (rename(path, aside) < 0) {

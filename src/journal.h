@@ -13,7 +13,7 @@
  *             `created` root attribute of the result file it belongs to |
  *             uint64 sweep_hash: the file's sweep hash (src/sweep.h), so that
  *             a damaged result file can be rebuilt from its journal for the
- *             same sweep only (src/store.h, ds_store_rebuild_source). Journals
+ *             same sweep only (src/output.h, ds_output_journal_of_sweep). Journals
  *             of version 1 ("DSJRNL01", no hash) are still read and appended
  *             to; they cannot rebuild a file.
  *   record* : uint32 magic 0x4a52534a | uint32 n (payload bytes) | payload[n]
@@ -38,7 +38,8 @@ typedef struct ds_journal ds_journal;
  * sweep_hash (written into a new journal's header). Reads every valid
  * record into *recs and *n_recs (caller frees each with ds_record_free, then the
  * array), cuts off a torn tail. A journal that belongs to another result file
- * (different `created`) is renamed to PATH.stale-UNIXTIME and a new one is
+ * (different `created`) is renamed to PATH.stale-UNIXTIME (the name is
+ * src/output.h's, ds_output_stale_journal_name) and a new one is
  * started; *stale_moved is then 1. Errors: cannot open/read/write ->
  * DS_EXIT_STORAGE, naming the journal and the cause. */
 int ds_journal_open(const char *path, const char *created, uint64_t sweep_hash, ds_journal **out,

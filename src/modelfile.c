@@ -7,11 +7,12 @@
 #include <string.h>
 
 #include "model.h"
+#include "output.h"
 #include "safetensors.h"
 #include "version.h"
 
 void ds_modelfile_dir(const char *out_path, char *buf, size_t n) {
-    snprintf(buf, n, "%s.models", out_path);
+    ds_output_path(out_path, DS_OUTPUT_MODELS_DIR, buf, n);
 }
 
 void ds_modelfile_path(const char *dir, int scale, int64_t seed, char *buf, size_t n) {

@@ -27,7 +27,8 @@
 #define DS_MODELFILE_FORMAT "distsweep-model"
 #define DS_MODELFILE_VERSION 1
 
-/* The directory of the stored models of result file out_path: OUT.h5.models. */
+/* The directory of the stored models of result file out_path: OUT.h5.models
+ * (src/output.h names the family). */
 void ds_modelfile_dir(const char *out_path, char *buf, size_t n);
 /* The file of run (scale, seed) in models directory dir. */
 void ds_modelfile_path(const char *dir, int scale, int64_t seed, char *buf, size_t n);

@@ -3,12 +3,9 @@
 #include "store.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <hdf5.h>
-#include <libgen.h>
 #include <math.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -16,6 +13,7 @@
 
 #include "h5check.h"
 #include "h5util.h"
+#include "output.h"
 #include "record.h"
 #include "version.h"
 
@@ -69,262 +67,12 @@ static int64_t seed_ds_inner(const ds_sweep *s, int i) {
 }
 static int64_t inner_len(const ds_store *st, int i) { return seed_ds_inner(st->s, i); }
 
-/* ---- probing an existing output ------------------------------------------ */
-
-static int dir_of(const char *path, char *dir, size_t n) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    snprintf(dir, n, "%s", dirname(tmp));
-    return 0;
-}
-
-/* 0 when dataset `name` of f opens and reads back whole (into a scratch
- * buffer, in its own type), -1 otherwise. */
-static int read_back(hid_t f, const char *name) {
-    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), t = -1, sp = -1;
-    int rc = -1;
-    void *buf = NULL;
-    if (d < 0) goto done;
-    if ((t = H5Dget_type(d)) < 0 || (sp = H5Dget_space(d)) < 0) goto done;
-    hssize_t n = H5Sget_simple_extent_npoints(sp);
-    size_t sz = H5Tget_size(t);
-    if (n < 0 || !sz) goto done;
-    buf = DS_MALLOC((size_t)(n ? n : 1) * sz);
-    if (n == 0 || H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0) rc = 0;
-done:
-    free(buf);
-    if (sp >= 0) H5Sclose(sp);
-    if (t >= 0) H5Tclose(t);
-    if (d >= 0) H5Dclose(d);
-    return rc;
-}
-
-int ds_store_probe_path(const char *path, ds_store_probe *p, ds_error *err) {
-    memset(p, 0, sizeof *p);
-    int rc = DS_EXIT_USAGE;
-    hid_t f = -1, fapl = -1;
-    char dir[4096];
-    H5E_auto2_t old_fn;
-    void *old_data;
-    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-
-    dir_of(path, dir, sizeof dir);
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        ds_error_set(err, DS_EXIT_USAGE,
-                     "%s: output directory '%s' does not exist (or is not a directory) and "
-                     "cannot be created", path, dir);
-        goto done;
-    }
-    if (access(dir, W_OK | X_OK) != 0) {
-        ds_error_set(err, DS_EXIT_USAGE, "%s: output directory '%s' is not writable", path, dir);
-        goto done;
-    }
-    if (stat(path, &st) != 0) {
-        rc = 0; /* a new file */
-        goto done;
-    }
-    p->exists = 1;
-    if (!S_ISREG(st.st_mode)) {
-        ds_error_set(err, DS_EXIT_USAGE, "%s: exists and is not a regular file", path);
-        goto done;
-    }
-    if (access(path, R_OK | W_OK) != 0) {
-        ds_error_set(err, DS_EXIT_USAGE, "%s: exists but is not readable and writable", path);
-        goto done;
-    }
-    /* from here on a refusal of a regular, readable and writable file marks
-     * it damaged: ours, if a journal of this sweep is beside it
-     * (ds_store_journal_of_sweep) */
-    p->damaged = 1;
-    if (H5Fis_hdf5(path) <= 0) {
-        ds_error_set(err, DS_EXIT_USAGE,
-                     "%s: exists and is not an HDF5 file; refusing to touch it (choose another "
-                     "output with -o, or move it away)", path);
-        goto done;
-    }
-    if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0) goto h5fail;
-    /* SWMR readers retry a metadata read whose checksum fails (a live writer
-     * may be mid-write) 100 times with growing sleeps: minutes on a corrupt
-     * file. A handful of retries covers a live writer's flush. */
-    if (H5Pset_metadata_read_attempts(fapl, 8) < 0) goto h5fail;
-    int how;
-    f = ds_h5_open_read(path, fapl, &how); /* a killed writer's file too, unmodified */
-    if (f < 0) {
-        ds_error_set(err, DS_EXIT_USAGE,
-                     "%s: an HDF5 file that HDF5 cannot open (corrupt?); refusing to touch it",
-                     path);
-        goto done;
-    }
-    if (H5Aexists(f, ds_attr_name(DS_A_FORMAT)) < 0) {
-        ds_error_set(err, DS_EXIT_USAGE,
-                     "%s: an HDF5 file whose metadata HDF5 cannot read (corrupt?); refusing to "
-                     "touch it", path);
-        goto done;
-    }
-    char *format = ds_h5_attr_string(f, ds_attr_name(DS_A_FORMAT));
-    int ours = format && !strcmp(format, DS_FORMAT_NAME);
-    free(format);
-    /* A file without the format attribute stays "damaged": a foreign HDF5
-     * file is never rebuilt, because only ours has a journal of this sweep
-     * beside it (ds_store_journal_of_sweep), and it is moved aside, never
-     * deleted. A file of another format version is whole. */
-    if (!ours) {
-        ds_error_set(err, DS_EXIT_USAGE,
-                     "%s: an HDF5 file that is not a distsweep result file (no "
-                     "format=\"distsweep\" attribute); refusing to touch it (choose another "
-                     "output with -o, or move it away)", path);
-        goto done;
-    }
-    int version = -1;
-    if (ds_h5_attr_int(f, ds_attr_name(DS_A_FORMAT_VERSION), &version) < 0) version = -1;
-    p->damaged = version < 0; /* no readable version: ours, damaged */
-    if (version != DS_FORMAT_VERSION) {
-        ds_error_set(err, DS_EXIT_USAGE,
-                     "%s: distsweep result file of format_version %d; this build writes %d", path,
-                     version, DS_FORMAT_VERSION);
-        goto done;
-    }
-    p->sweep_yaml = ds_h5_attr_string(f, ds_attr_name(DS_A_SWEEP_YAML));
-    char *hash = ds_h5_attr_string(f, ds_attr_name(DS_A_SWEEP_HASH));
-    p->sweep_hash = hash ? strtoull(hash, NULL, 16) : 0;
-    free(hash);
-    hid_t d = H5Dopen2(f, ds_seeds_dataset.path, H5P_DEFAULT);
-    if (d >= 0) {
-        hid_t sp = H5Dget_space(d);
-        hsize_t dims[1] = {0};
-        if (sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1) H5Sget_simple_extent_dims(sp, dims, NULL);
-        p->n_seeds = (int64_t)dims[0];
-        if (sp >= 0) H5Sclose(sp);
-        H5Dclose(d);
-    }
-    p->damaged = 1; /* ours from here on: a refusal means damage */
-    if (!p->sweep_yaml || d < 0) {
-        ds_error_set(err, DS_EXIT_USAGE, "%s: distsweep result file without sweep_yaml or /seeds",
-                     path);
-        goto done;
-    }
-    /* Every seed-axis dataset must read back (the open reads them all, and
-     * a damaged metadata block fails its checksum there, too late to rebuild).
-     * Damaged raw values are not caught here: the open's comparison with the
-     * journal rewrites them. */
-    for (int i = 0; i < DS_N_SEED_DS; i++) {
-        const char *name = ds_seed_dataset_at(i)->path;
-        if (!ds_seed_dataset_at(i)->required && H5Lexists(f, name, H5P_DEFAULT) <= 0) continue;
-        if (read_back(f, name)) {
-            ds_error_set(err, DS_EXIT_USAGE, "%s: dataset %s cannot be read (damaged?)", path, name);
-            goto done;
-        }
-    }
-    p->damaged = 0;
-    rc = 0;
-    goto done;
-h5fail:
-    ds_error_set(err, DS_EXIT_ERROR, "%s: HDF5 error while probing", path);
-    rc = DS_EXIT_ERROR;
-done:
-    if (f >= 0) H5Fclose(f);
-    if (fapl >= 0) H5Pclose(fapl);
-    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
-    if (rc) ds_store_probe_free(p);
-    return rc;
-}
-
-void ds_store_probe_free(ds_store_probe *p) {
-    free(p->sweep_yaml);
-    p->sweep_yaml = NULL;
-}
-
-int ds_store_lock(const char *path, int *fd, ds_error *err) {
-    char lp[4200];
-    snprintf(lp, sizeof lp, "%s.lock", path);
-    *fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (*fd < 0)
-        return ds_error_set(err, DS_EXIT_ERROR, "%s: cannot create the lock file: %s", lp,
-                            strerror(errno));
-    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        close(*fd);
-        *fd = -1;
-        if (e == EWOULDBLOCK)
-            return ds_error_set(err, DS_EXIT_ERROR,
-                                "%s: another distsweep is writing this file (%s is locked)", path,
-                                lp);
-        return ds_error_set(err, DS_EXIT_ERROR, "%s: cannot lock: %s", lp, strerror(e));
-    }
-    return 0;
-}
-
-void ds_store_unlock(int fd) {
-    if (fd >= 0) close(fd); /* closing releases the flock */
-}
-
-int ds_store_move_aside(const char *path, char *moved_to, size_t n, ds_error *err) {
-    char ts[32], base[4096], target[4200], from[4300], to[4400];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
-    snprintf(base, sizeof base, "%s", path);
-    size_t len = strlen(base);
-    const char *ext = "";
-    if (len > 3 && !strcmp(base + len - 3, ".h5")) {
-        base[len - 3] = 0;
-        ext = ".h5";
-    }
-    struct stat st;
-    for (int k = 0;; k++) {
-        if (k == 0) snprintf(target, sizeof target, "%s.old-%s%s", base, ts, ext);
-        else snprintf(target, sizeof target, "%s.old-%s-%d%s", base, ts, k, ext);
-        snprintf(to, sizeof to, "%s.journal", target);
-        if (stat(target, &st) != 0 && stat(to, &st) != 0) break;
-    }
-    /* .models: the stored models (src/modelfile.h) belong to the results */
-    const char *suffix[4] = {"", ".journal", ".ckpt", ".models"};
-    for (int i = 0; i < 4; i++) {
-        snprintf(from, sizeof from, "%s%s", path, suffix[i]);
-        snprintf(to, sizeof to, "%s%s", target, suffix[i]);
-        if (stat(from, &st) != 0) continue;
-        if (rename(from, to) != 0)
-            return ds_error_set(err, DS_EXIT_ERROR, "cannot move %s to %s: %s", from, to,
-                                strerror(errno));
-    }
-    snprintf(moved_to, n, "%s", target);
-    return 0;
-}
-
-int ds_store_journal_of_sweep(const char *path, const ds_sweep *s) {
-    char jpath[4200], created[DS_JOURNAL_CREATED_MAX];
-    uint64_t hash = 0;
-    snprintf(jpath, sizeof jpath, "%s.journal", path);
-    return ds_journal_identity(jpath, created, &hash) == 0 && hash == s->yaml_hash;
-}
-
-int ds_store_set_damaged_aside(const char *path, char *moved_to, size_t n, ds_error *err) {
-    char ts[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
-    struct stat st;
-    for (int k = 0;; k++) {
-        if (k == 0) snprintf(moved_to, n, "%s.damaged-%s", path, ts);
-        else snprintf(moved_to, n, "%s.damaged-%s-%d", path, ts, k);
-        if (stat(moved_to, &st) != 0) break;
-    }
-    if (rename(path, moved_to) != 0)
-        return ds_error_set(err, DS_EXIT_ERROR, "cannot move %s to %s: %s", path, moved_to,
-                            strerror(errno));
-    return 0;
-}
-
 /* ---- creating a new file -------------------------------------------------- */
 
 /* Sets the variable-length UTF-8 string attribute `name` of obj to value. An
  * existing one of that type is overwritten in place, never deleted and made
  * again: a writer killed in between would leave the file without it (the
- * sweep text is what a resume validates against, src/cmd_run.c). */
+ * sweep text is what a resume validates against, src/output.c). */
 static int write_attr_str(hid_t obj, const char *name, const char *value, ds_error *err) {
     hid_t t = -1, sp = -1, a = -1, old_t = -1;
     int rc = DS_EXIT_ERROR;
@@ -935,7 +683,7 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
     hid_t fapl = -1;
     ds_record *recs = NULL;
     int64_t n_recs = 0;
-    char tmp[4200], created[DS_JOURNAL_CREATED_MAX] = "", jpath[4200];
+    char tmp[DS_OUTPUT_PATH_MAX], created[DS_JOURNAL_CREATED_MAX] = "", jpath[DS_OUTPUT_PATH_MAX];
     const char *doing = "open the result file"; /* for a storage failure's message */
     struct stat sb;
     int rc = DS_EXIT_ERROR;
@@ -958,7 +706,7 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
         st->rowbuf = DS_MALLOC(w);
     }
 
-    snprintf(jpath, sizeof jpath, "%s.journal", path);
+    ds_output_path(path, DS_OUTPUT_JOURNAL, jpath, sizeof jpath);
     if (stat(path, &sb) != 0) {
         /* Build the whole file under a temporary name, then rename: a crash
          * never leaves a half-made result file. A journal of this sweep
@@ -969,7 +717,7 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
         uint64_t jhash = 0;
         info->rebuilt = ds_journal_identity(jpath, jcreated, &jhash) == 0 && jhash == s->yaml_hash;
         doing = "create the result file";
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        ds_output_path(path, DS_OUTPUT_TMP, tmp, sizeof tmp);
         if (create_file(s, tmp, info->rebuilt ? jcreated : NULL, created, err)) {
             unlink(tmp);
             goto fail;
@@ -1023,7 +771,10 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
     if (check_shapes(st, err)) goto fail;
     info->old_seeds = st->n_seeds;
     if (s->seeds.count < st->n_seeds && !s->seeds.adaptive.enabled) {
-        /* an adaptive sweep's axis is as long as its largest scale */
+        /* Defensive: ds_output_open_for_run decides and reports this (the
+         * file's axis as the stored seeds.count in its sweep diff) before
+         * the file is opened; an adaptive sweep's axis is as long as its
+         * largest scale. */
         ds_error_set(err, DS_EXIT_USAGE,
                      "%s: holds %lld seeds but the sweep has seeds.count %lld; the seed axis can "
                      "grow, never shrink", path, (long long)st->n_seeds, (long long)s->seeds.count);

@@ -1,7 +1,9 @@
 /* store: the HDF5 result file of a sweep (docs/design.md §6, format version 1) and
  * its journal, as written by rank 0.
  *
- * Owns OUT.h5 and OUT.h5.journal while a sweep runs: creates the file with
+ * Owns the contents of OUT.h5 and OUT.h5.journal while a sweep runs (their
+ * names, the lock, and what a run does with what it finds at OUT, probing,
+ * moving aside and refusing, are src/output.h's): creates the file with
  * every object (atomically, through OUT.h5.tmp + rename), recovers a file
  * left behind by a killed writer, extends the seed axis when seeds.count
  * grows, replays journal records that never reached the file, then switches
@@ -23,48 +25,6 @@
 #include "journal.h"
 #include "sweep.h"
 
-/* What an existing output file is, found without modifying it. */
-typedef struct {
-    int exists;          /* something exists at the path */
-    int64_t n_seeds;     /* length of its seed axis */
-    uint64_t sweep_hash; /* its sweep_hash attribute */
-    char *sweep_yaml;    /* its sweep_yaml attribute (malloc'd; free with ds_store_probe_free) */
-    int damaged;         /* refused as unreadable: not HDF5 (a torn superblock), an HDF5 file
-                            that cannot be opened or whose metadata cannot be read, or one of
-                            ours without its sweep; never set for a whole foreign file */
-} ds_store_probe;
-
-/* Checks the output path before anything runs, touching nothing: the
- * directory must exist and be writable; an existing file must be a distsweep
- * result file of format version 1 (a live or killed writer's file is fine).
- * Errors, all DS_EXIT_USAGE and leaving the path untouched: unwritable or
- * missing directory, a file that is not HDF5, an HDF5 file that is not a
- * distsweep result file, an unsupported format version. */
-int ds_store_probe_path(const char *path, ds_store_probe *p, ds_error *err);
-void ds_store_probe_free(ds_store_probe *p);
-
-/* Takes the writer's lock of the result file at path: an exclusive flock on
- * PATH.lock (an empty file, created if needed and never deleted), held until
- * ds_store_unlock or the process dies. HDF5 gives up its own file lock in
- * SWMR-write mode, so without this a second `distsweep run` would "recover"
- * a live file. Errors: held by another process, or cannot create -> code 1. */
-int ds_store_lock(const char *path, int *fd, ds_error *err);
-void ds_store_unlock(int fd);
-
-/* Moves PATH, PATH.journal, PATH.ckpt and PATH.models aside to PATH.<UTC timestamp>[...]
- * (never deletes anything). Sets *moved_to to the new name of PATH. */
-int ds_store_move_aside(const char *path, char *moved_to, size_t n, ds_error *err);
-
-/* 1 when PATH.journal is a journal of sweep s (its header's sweep hash is
- * s's: src/journal.h, version 2), so that a damaged or missing PATH can be
- * rebuilt from it (ds_store_open); else 0. Reads only. */
-int ds_store_journal_of_sweep(const char *path, const ds_sweep *s);
-
-/* Renames the damaged result file PATH (ds_store_probe.damaged) to
- * PATH.damaged-<UTC timestamp>[-k], kept for inspection; the journal,
- * checkpoints and models stay. Sets *moved_to. Errors -> code 1. */
-int ds_store_set_damaged_aside(const char *path, char *moved_to, size_t n, ds_error *err);
-
 typedef struct ds_store ds_store;
 
 /* What ds_store_open did, for the log. */
@@ -85,8 +45,9 @@ typedef struct {
 /* Opens the result file for sweep s at path, creating it if absent (from
  * PATH.journal when that is a journal of sweep s: the new file takes the
  * journal's `created`, and its seed axis grows to hold every record). The
- * caller has probed the path and accepted the stored sweep (same definition,
- * or the same with a larger seeds.count). The axis has at least seeds.count
+ * caller has accepted the path and the stored sweep (ds_output_open_for_run:
+ * same definition, or the same with a larger seeds.count) and holds the
+ * writer's lock. The axis has at least seeds.count
  * seeds; an adaptive sweep's may be longer (and is grown to hold every
  * journal record), a fixed sweep's unrequested seeds become pending. Every run whose rows differ from
  * its last journal record is rewritten from it; a run marked done or

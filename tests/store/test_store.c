@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "journal.h"
+#include "output.h"
 #include "results.h"
 #include "store.h"
 #include "sweep.h"
@@ -93,8 +94,8 @@ int main(void) {
     if (!s4 || !s6) return 1;
 
     /* probe of a new path */
-    ds_store_probe pr;
-    CHECK(ds_store_probe_path(path, &pr, &err) == 0 && !pr.exists);
+    ds_output_probe pr;
+    CHECK(ds_output_probe_path(path, &pr, &err) == 0 && !pr.exists);
 
     /* create, write two runs, close */
     ds_store *st = NULL;
@@ -108,9 +109,9 @@ int main(void) {
     CHECK(ds_store_close(st, &err) == 0);
     check_run(path, 0, 0);
     check_run(path, 1, 3);
-    CHECK(ds_store_probe_path(path, &pr, &err) == 0 && pr.exists && pr.n_seeds == 4 &&
+    CHECK(ds_output_probe_path(path, &pr, &err) == 0 && pr.exists && pr.n_seeds == 4 &&
           pr.sweep_hash == s4->yaml_hash && pr.sweep_yaml && strstr(pr.sweep_yaml, "storetest"));
-    ds_store_probe_free(&pr);
+    ds_output_probe_free(&pr);
 
     /* a writer killed after a journal append that never reached the file */
     pid_t pid = fork();
@@ -144,8 +145,8 @@ int main(void) {
     /* the killed writer's file: readable SWMR, refused by plain h5dump */
     snprintf(cmd, sizeof cmd, "h5dump -H %s >/dev/null 2>&1", path);
     CHECK(system(cmd) != 0);
-    CHECK(ds_store_probe_path(path, &pr, &err) == 0 && pr.exists);
-    ds_store_probe_free(&pr);
+    CHECK(ds_output_probe_path(path, &pr, &err) == 0 && pr.exists);
+    ds_output_probe_free(&pr);
     CHECK_MSG(ds_store_open(s4, path, 0, &st, &info, &err) == 0, "%s", err.msg);
     CHECK(!info.created && info.recovered == 1);
     CHECK_MSG(info.replayed == 1, "replayed %lld", (long long)info.replayed);
@@ -204,7 +205,7 @@ int main(void) {
         ds_journal_close(j);
         free(recs);
     }
-    CHECK(!ds_store_journal_of_sweep(path2, s4));
+    CHECK(!ds_output_journal_of_sweep(path2, s4));
     CHECK_MSG(ds_store_open(s4, path2, 0, &st, &info, &err) == 0, "%s", err.msg);
     CHECK(info.created && !info.rebuilt && info.stale_journal && info.replayed == 0);
     CHECK(ds_store_count(st, -1, DS_RUN_DONE) == 0);
@@ -218,7 +219,7 @@ int main(void) {
         snprintf(j3, sizeof j3, "%s.journal", path3);
         snprintf(cmd, sizeof cmd, "cp %s %s", jpath, j3);
         CHECK(system(cmd) == 0);
-        CHECK(ds_store_journal_of_sweep(path3, s4));
+        CHECK(ds_output_journal_of_sweep(path3, s4));
         CHECK_MSG(ds_store_open(s4, path3, 0, &st, &info, &err) == 0, "%s", err.msg);
         CHECK(info.created && info.rebuilt && !info.stale_journal && info.replayed > 0);
         if (!st) return 1;
@@ -237,7 +238,7 @@ int main(void) {
 
     /* move aside keeps everything */
     char moved[512];
-    CHECK(ds_store_move_aside(path, moved, sizeof moved, &err) == 0);
+    CHECK(ds_output_move_aside(path, moved, sizeof moved, &err) == 0);
     CHECK(fsize(path) < 0 && fsize(moved) > 0);
     snprintf(cmd, sizeof cmd, "%s.journal", moved);
     CHECK(fsize(cmd) > 0);

@@ -13,3 +13,10 @@ add_test(NAME store.schema
   COMMAND ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_schema.py $<TARGET_FILE:schema_json>
           ${CMAKE_SOURCE_DIR})
 set_tests_properties(store.schema PROPERTIES LABELS "unit;python" TIMEOUT 60)
+# The output family (src/output.c): every member's and moved-aside name, and
+# each decision of opening an output for a run, on real files.
+add_executable(test_output ${CMAKE_CURRENT_LIST_DIR}/test_output.c)
+target_include_directories(test_output PRIVATE ${CMAKE_SOURCE_DIR}/tests)
+target_link_libraries(test_output PRIVATE dscore)
+add_test(NAME store.output COMMAND test_output)
+set_tests_properties(store.output PROPERTIES LABELS "unit;integration" TIMEOUT 60)

@@ -1,0 +1,447 @@
+/* output: see output.h. */
+#define _DEFAULT_SOURCE
+#include "output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "h5util.h"
+#include "journal.h"
+#include "record.h"
+
+/* ---- names ------------------------------------------------------------------ */
+
+/* The suffix of each member, indexed by ds_output_member. */
+static const char *const member_suffix[DS_N_OUTPUT_MEMBERS] = {
+    [DS_OUTPUT_FILE] = "",          [DS_OUTPUT_JOURNAL] = ".journal",
+    [DS_OUTPUT_CKPT_DIR] = ".ckpt", [DS_OUTPUT_MODELS_DIR] = ".models",
+    [DS_OUTPUT_LOCK] = ".lock",     [DS_OUTPUT_TMP] = ".tmp",
+};
+
+/* snprintf's result as 0 (it fitted) or -1 (truncated, or an encoding
+ * error). */
+static int fitted(int len, size_t n) { return len >= 0 && (size_t)len < n ? 0 : -1; }
+
+/* a + b into buf (n bytes), as snprintf "%s%s" would, without the format
+ * machinery (whose truncation warnings cannot see that a name's bounds are
+ * checked here). */
+static int concat(const char *a, const char *b, char *buf, size_t n) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (!n) return -1;
+    size_t ca = la < n - 1 ? la : n - 1, cb = lb < n - 1 - ca ? lb : n - 1 - ca;
+    memmove(buf, a, ca);
+    memcpy(buf + ca, b, cb);
+    buf[ca + cb] = 0;
+    return la + lb < n ? 0 : -1;
+}
+
+int ds_output_path(const char *out, ds_output_member which, char *buf, size_t n) {
+    DS_ASSERT((int)which >= 0 && which < DS_N_OUTPUT_MEMBERS);
+    return concat(out, member_suffix[which], buf, n);
+}
+
+int ds_output_aside_name(const char *out, ds_output_aside kind, time_t when, int k, char *buf,
+                         size_t n) {
+    char ts[32], dash[16] = "";
+    struct tm tm;
+    gmtime_r(&when, &tm);
+    strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
+    if (k > 0) snprintf(dash, sizeof dash, "-%d", k);
+    if (kind == DS_OUTPUT_ASIDE_DAMAGED) return fitted(snprintf(buf, n, "%s.damaged-%s%s", out, ts, dash), n);
+    DS_ASSERT(kind == DS_OUTPUT_ASIDE_OLD);
+    /* the old file keeps its extension, so that tools still take it for
+     * HDF5: results/x.h5 -> results/x.old-<ts>.h5 */
+    size_t len = strlen(out);
+    int h5 = len > 3 && !strcmp(out + len - 3, ".h5");
+    size_t base = h5 ? len - 3 : len;
+    DS_ASSERT(base <= (size_t)INT_MAX);
+    return fitted(snprintf(buf, n, "%.*s.old-%s%s%s", (int)base, out, ts, dash, h5 ? ".h5" : ""),
+                  n);
+}
+
+int ds_output_stale_journal_name(const char *journal_path, long long when, char *buf, size_t n) {
+    return fitted(snprintf(buf, n, "%s.stale-%lld", journal_path, when), n);
+}
+
+/* ---- probing an existing output ---------------------------------------------- */
+
+static void dir_of(const char *path, char *dir, size_t n) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    snprintf(dir, n, "%s", dirname(tmp));
+}
+
+/* 0 when dataset `name` of f opens and reads back whole (into a scratch
+ * buffer, in its own type), -1 otherwise. */
+static int read_back(hid_t f, const char *name) {
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), t = -1, sp = -1;
+    int rc = -1;
+    void *buf = NULL;
+    if (d < 0) goto done;
+    if ((t = H5Dget_type(d)) < 0 || (sp = H5Dget_space(d)) < 0) goto done;
+    hssize_t n = H5Sget_simple_extent_npoints(sp);
+    size_t sz = H5Tget_size(t);
+    if (n < 0 || !sz) goto done;
+    buf = DS_MALLOC((size_t)(n ? n : 1) * sz);
+    if (n == 0 || H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0) rc = 0;
+done:
+    free(buf);
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    if (d >= 0) H5Dclose(d);
+    return rc;
+}
+
+/* Advice after a refusal's reason: what a user can do about a file that is
+ * not (or no longer readably) a result file. */
+#define ADVICE_MOVE "; refusing to touch it (choose another output with -o, or move it away)"
+#define ADVICE_NONE "; refusing to touch it"
+
+/* Records a refusal: p->found, p->why (the reason), err (reason + advice). */
+static int refuse(ds_output_probe *p, ds_error *err, ds_output_found found, int code,
+                  const char *advice, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int refuse(ds_output_probe *p, ds_error *err, ds_output_found found, int code,
+                  const char *advice, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->why, sizeof p->why, fmt, ap);
+    va_end(ap);
+    p->found = found;
+    return ds_error_set(err, code, "%s%s", p->why, advice);
+}
+
+int ds_output_probe_path(const char *path, ds_output_probe *p, ds_error *err) {
+    memset(p, 0, sizeof *p);
+    int rc = DS_EXIT_USAGE;
+    hid_t f = -1, fapl = -1;
+    char dir[4096];
+    H5E_auto2_t old_fn;
+    void *old_data;
+    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+
+    dir_of(path, dir, sizeof dir);
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        refuse(p, err, DS_OUTPUT_FOUND_BAD_DIR, DS_EXIT_USAGE, "",
+               "%s: output directory '%s' does not exist (or is not a directory) and cannot be "
+               "created", path, dir);
+        goto done;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        refuse(p, err, DS_OUTPUT_FOUND_BAD_DIR, DS_EXIT_USAGE, "",
+               "%s: output directory '%s' is not writable", path, dir);
+        goto done;
+    }
+    if (stat(path, &st) != 0) {
+        p->found = DS_OUTPUT_FOUND_NOTHING;
+        rc = 0;
+        goto done;
+    }
+    p->exists = 1;
+    if (!S_ISREG(st.st_mode)) {
+        refuse(p, err, DS_OUTPUT_FOUND_NOT_FILE, DS_EXIT_USAGE, "",
+               "%s: exists and is not a regular file", path);
+        goto done;
+    }
+    if (access(path, R_OK | W_OK) != 0) {
+        refuse(p, err, DS_OUTPUT_FOUND_NO_ACCESS, DS_EXIT_USAGE, "",
+               "%s: exists but is not readable and writable", path);
+        goto done;
+    }
+    /* from here on a refusal of a regular, readable and writable file marks
+     * it damaged: ours, if a journal of this sweep is beside it
+     * (ds_output_journal_of_sweep) */
+    p->damaged = 1;
+    if (H5Fis_hdf5(path) <= 0) {
+        refuse(p, err, DS_OUTPUT_FOUND_NOT_HDF5, DS_EXIT_USAGE, ADVICE_MOVE,
+               "%s: exists and is not an HDF5 file", path);
+        goto done;
+    }
+    if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0) goto h5fail;
+    /* SWMR readers retry a metadata read whose checksum fails (a live writer
+     * may be mid-write) 100 times with growing sleeps: minutes on a corrupt
+     * file. A handful of retries covers a live writer's flush. */
+    if (H5Pset_metadata_read_attempts(fapl, 8) < 0) goto h5fail;
+    int how;
+    f = ds_h5_open_read(path, fapl, &how); /* a killed writer's file too, unmodified */
+    if (f < 0) {
+        refuse(p, err, DS_OUTPUT_FOUND_DAMAGED, DS_EXIT_USAGE, ADVICE_NONE,
+               "%s: an HDF5 file that HDF5 cannot open (corrupt?)", path);
+        goto done;
+    }
+    if (H5Aexists(f, ds_attr_name(DS_A_FORMAT)) < 0) {
+        refuse(p, err, DS_OUTPUT_FOUND_DAMAGED, DS_EXIT_USAGE, ADVICE_NONE,
+               "%s: an HDF5 file whose metadata HDF5 cannot read (corrupt?)", path);
+        goto done;
+    }
+    char *format = ds_h5_attr_string(f, ds_attr_name(DS_A_FORMAT));
+    int ours = format && !strcmp(format, DS_FORMAT_NAME);
+    free(format);
+    /* A file without the format attribute stays "damaged": a foreign HDF5
+     * file is never rebuilt, because only ours has a journal of this sweep
+     * beside it (ds_output_journal_of_sweep), and it is moved aside, never
+     * deleted. A file of another format version is whole. */
+    if (!ours) {
+        refuse(p, err, DS_OUTPUT_FOUND_FOREIGN, DS_EXIT_USAGE, ADVICE_MOVE,
+               "%s: an HDF5 file that is not a distsweep result file (no format=\"distsweep\" "
+               "attribute)", path);
+        goto done;
+    }
+    int version = -1;
+    if (ds_h5_attr_int(f, ds_attr_name(DS_A_FORMAT_VERSION), &version) < 0) version = -1;
+    p->damaged = version < 0; /* no readable version: ours, damaged */
+    if (version != DS_FORMAT_VERSION) {
+        refuse(p, err, DS_OUTPUT_FOUND_VERSION, DS_EXIT_USAGE, "",
+               "%s: distsweep result file of format_version %d; this build writes %d", path,
+               version, DS_FORMAT_VERSION);
+        goto done;
+    }
+    p->sweep_yaml = ds_h5_attr_string(f, ds_attr_name(DS_A_SWEEP_YAML));
+    char *hash = ds_h5_attr_string(f, ds_attr_name(DS_A_SWEEP_HASH));
+    p->sweep_hash = hash ? strtoull(hash, NULL, 16) : 0;
+    free(hash);
+    hid_t d = H5Dopen2(f, ds_seeds_dataset.path, H5P_DEFAULT);
+    if (d >= 0) {
+        hid_t sp = H5Dget_space(d);
+        hsize_t dims[1] = {0};
+        if (sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1) H5Sget_simple_extent_dims(sp, dims, NULL);
+        p->n_seeds = (int64_t)dims[0];
+        if (sp >= 0) H5Sclose(sp);
+        H5Dclose(d);
+    }
+    p->damaged = 1; /* ours from here on: a refusal means damage */
+    if (!p->sweep_yaml || d < 0) {
+        refuse(p, err, DS_OUTPUT_FOUND_DAMAGED, DS_EXIT_USAGE, "",
+               "%s: distsweep result file without sweep_yaml or /seeds", path);
+        goto done;
+    }
+    /* Every seed-axis dataset must read back (the open reads them all, and
+     * a damaged metadata block fails its checksum there, too late to rebuild).
+     * Damaged raw values are not caught here: the open's comparison with the
+     * journal rewrites them. */
+    for (int i = 0; i < DS_N_SEED_DS; i++) {
+        const char *name = ds_seed_dataset_at(i)->path;
+        if (!ds_seed_dataset_at(i)->required && H5Lexists(f, name, H5P_DEFAULT) <= 0) continue;
+        if (read_back(f, name)) {
+            refuse(p, err, DS_OUTPUT_FOUND_DAMAGED, DS_EXIT_USAGE, "",
+                   "%s: dataset %s cannot be read (damaged?)", path, name);
+            goto done;
+        }
+    }
+    p->damaged = 0;
+    p->found = DS_OUTPUT_FOUND_RESULT;
+    rc = 0;
+    goto done;
+h5fail:
+    rc = refuse(p, err, DS_OUTPUT_FOUND_H5_ERROR, DS_EXIT_ERROR, "", "%s: HDF5 error while probing",
+                path);
+done:
+    if (f >= 0) H5Fclose(f);
+    if (fapl >= 0) H5Pclose(fapl);
+    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+    if (rc) ds_output_probe_free(p);
+    return rc;
+}
+
+void ds_output_probe_free(ds_output_probe *p) {
+    free(p->sweep_yaml);
+    p->sweep_yaml = NULL;
+}
+
+/* ---- the writer's lock, moving aside ------------------------------------------ */
+
+int ds_output_lock(const char *out, int *fd, int *locked, ds_error *err) {
+    char lp[DS_OUTPUT_PATH_MAX];
+    ds_output_path(out, DS_OUTPUT_LOCK, lp, sizeof lp);
+    if (locked) *locked = 0;
+    *fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (*fd < 0)
+        return ds_error_set(err, DS_EXIT_ERROR, "%s: cannot create the lock file: %s", lp,
+                            strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(*fd);
+        *fd = -1;
+        if (e == EWOULDBLOCK) {
+            if (locked) *locked = 1;
+            return ds_error_set(err, DS_EXIT_ERROR,
+                                "%s: another distsweep is writing this file (%s is locked)", out,
+                                lp);
+        }
+        return ds_error_set(err, DS_EXIT_ERROR, "%s: cannot lock: %s", lp, strerror(e));
+    }
+    return 0;
+}
+
+void ds_output_unlock(int fd) {
+    if (fd >= 0) close(fd); /* closing releases the flock */
+}
+
+/* The members --fresh moves: everything that belongs to the results (the
+ * stored models too: src/modelfile.h) but the lock, which stays the
+ * writer's. */
+static const ds_output_member moved_members[] = {DS_OUTPUT_FILE, DS_OUTPUT_JOURNAL,
+                                                 DS_OUTPUT_CKPT_DIR, DS_OUTPUT_MODELS_DIR};
+
+int ds_output_move_aside(const char *out, char *moved_to, size_t n, ds_error *err) {
+    char target[DS_OUTPUT_PATH_MAX], from[DS_OUTPUT_PATH_MAX], to[DS_OUTPUT_PATH_MAX];
+    time_t now = time(NULL);
+    struct stat st;
+    for (int k = 0;; k++) {
+        ds_output_aside_name(out, DS_OUTPUT_ASIDE_OLD, now, k, target, sizeof target);
+        ds_output_path(target, DS_OUTPUT_JOURNAL, to, sizeof to);
+        if (stat(target, &st) != 0 && stat(to, &st) != 0) break;
+    }
+    for (size_t i = 0; i < sizeof moved_members / sizeof moved_members[0]; i++) {
+        ds_output_path(out, moved_members[i], from, sizeof from);
+        ds_output_path(target, moved_members[i], to, sizeof to);
+        if (stat(from, &st) != 0) continue;
+        if (rename(from, to) != 0)
+            return ds_error_set(err, DS_EXIT_ERROR, "cannot move %s to %s: %s", from, to,
+                                strerror(errno));
+    }
+    snprintf(moved_to, n, "%s", target);
+    return 0;
+}
+
+int ds_output_set_damaged_aside(const char *out, char *moved_to, size_t n, ds_error *err) {
+    time_t now = time(NULL);
+    struct stat st;
+    for (int k = 0;; k++) {
+        ds_output_aside_name(out, DS_OUTPUT_ASIDE_DAMAGED, now, k, moved_to, n);
+        if (stat(moved_to, &st) != 0) break;
+    }
+    if (rename(out, moved_to) != 0)
+        return ds_error_set(err, DS_EXIT_ERROR, "cannot move %s to %s: %s", out, moved_to,
+                            strerror(errno));
+    return 0;
+}
+
+int ds_output_journal_of_sweep(const char *out, const ds_sweep *s) {
+    char jpath[DS_OUTPUT_PATH_MAX], created[DS_JOURNAL_CREATED_MAX];
+    uint64_t hash = 0;
+    ds_output_path(out, DS_OUTPUT_JOURNAL, jpath, sizeof jpath);
+    return ds_journal_identity(jpath, created, &hash) == 0 && hash == s->yaml_hash;
+}
+
+/* ---- opening for a run -------------------------------------------------------- */
+
+/* Creates the missing directories above path (like mkdir -p); failures are
+ * left for ds_output_probe_path to report. */
+static void make_parent_dirs(const char *path) {
+    char d[4096];
+    snprintf(d, sizeof d, "%s", path);
+    char *slash = strrchr(d, '/');
+    if (!slash || slash == d) return;
+    *slash = 0;
+    for (char *p = d + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        mkdir(d, 0755);
+        *p = '/';
+    }
+    mkdir(d, 0755);
+}
+
+int ds_output_open_for_run(const ds_sweep *s, const char *out, const ds_output_opts *o,
+                           ds_output_open_result *res, ds_error *err) {
+    ds_output_probe p = {0};
+    ds_sweep *old = NULL;
+    struct stat sb;
+    int rc, locked = 0;
+    memset(res, 0, sizeof *res);
+    res->lock_fd = -1;
+    res->decision = DS_OUTPUT_FAILED;
+    ds_output_path(out, DS_OUTPUT_JOURNAL, res->journal, sizeof res->journal);
+
+    make_parent_dirs(out); /* results/ of the default output may not exist yet */
+    /* read-only checks first: a refused file gets nothing beside it */
+    rc = ds_output_probe_path(out, &p, err);
+    res->probe_found = p.found;
+    res->damaged = p.damaged;
+    snprintf(res->why, sizeof res->why, "%s", p.why);
+    /* a damaged file (a torn write after a power loss, a disk error) whose
+     * journal belongs to this sweep is rebuilt from the journal: nothing
+     * finished is lost. Without such a journal it is refused, untouched.
+     * --fresh moves even a foreign or damaged file aside. */
+    int rebuild = rc && p.damaged && !o->fresh && ds_output_journal_of_sweep(out, s);
+    if (rc && !rebuild && !(o->fresh && p.exists)) {
+        if (p.damaged && !o->fresh && stat(res->journal, &sb) == 0) {
+            /* say why the journal beside it does not help */
+            size_t len = strlen(err->msg);
+            snprintf(err->msg + len, sizeof err->msg - len,
+                     " (it cannot be rebuilt from %.900s: a journal of another sweep, or from a "
+                     "version without the sweep's hash)", res->journal);
+        }
+        res->decision = DS_OUTPUT_REFUSED_FOUND;
+        goto done;
+    }
+    err->code = 0;
+    if ((rc = ds_output_lock(out, &res->lock_fd, &locked, err))) {
+        res->decision = locked ? DS_OUTPUT_REFUSED_LOCKED : DS_OUTPUT_FAILED;
+        goto done;
+    }
+    /* the names are kept once the move is done: the caller says what moved */
+    char moved[DS_OUTPUT_PATH_MAX];
+    if (rebuild) {
+        if ((rc = ds_output_set_damaged_aside(out, moved, sizeof moved, err))) goto done;
+        snprintf(res->damaged_to, sizeof res->damaged_to, "%s", moved);
+    }
+    if (o->fresh && (stat(out, &sb) == 0 || stat(res->journal, &sb) == 0)) {
+        if ((rc = ds_output_move_aside(out, moved, sizeof moved, err))) goto done;
+        snprintf(res->fresh_to, sizeof res->fresh_to, "%s", moved);
+    }
+    if ((rc = ds_output_probe_path(out, &p, err))) {
+        res->decision = DS_OUTPUT_REFUSED_FOUND;
+        goto done;
+    }
+    if (!p.exists) {
+        /* ds_store_open rebuilds a missing file from a journal of this sweep
+         * (a damaged one just moved aside, or deleted by hand) */
+        res->decision = ds_output_journal_of_sweep(out, s) ? DS_OUTPUT_REBUILD : DS_OUTPUT_NEW;
+        goto done;
+    }
+    ds_error e2 = {0};
+    if (ds_sweep_load_text(out, p.sweep_yaml, &old, &e2)) {
+        res->decision = DS_OUTPUT_REFUSED_STORED_SWEEP;
+        rc = ds_error_set(err, DS_EXIT_USAGE,
+                          "%s: the sweep stored in the file does not load (%s); use --fresh to "
+                          "start over", out, e2.msg);
+        goto done;
+    }
+    /* the file's seed axis is the truth about its seed count, and the axis
+     * only grows: ds_sweep_diff refuses a smaller seeds.count. An adaptive
+     * sweep's axis is its largest scale, and seeds.count (its first round) is
+     * compared with the stored sweep's. ds_store_open keeps a check of its
+     * own for callers that skip this one. */
+    if (!s->seeds.adaptive.enabled) old->seeds.count = p.n_seeds;
+    if (ds_sweep_diff(old, s, res->diff, sizeof res->diff)) {
+        res->decision = DS_OUTPUT_REFUSED_OTHER_SWEEP;
+        rc = ds_error_set(err, DS_EXIT_USAGE,
+                          "%s was made by a different sweep: %s. Use the original sweep file, "
+                          "another -o, or --fresh to start over (the old file is moved aside, not "
+                          "deleted)", out, res->diff);
+        goto done;
+    }
+    res->decision = DS_OUTPUT_RESUME;
+done:
+    ds_sweep_free(old);
+    ds_output_probe_free(&p);
+    if (rc) {
+        ds_output_unlock(res->lock_fd);
+        res->lock_fd = -1;
+    }
+    DS_ASSERT(rc ? res->decision > DS_OUTPUT_REBUILD : res->decision <= DS_OUTPUT_REBUILD);
+    return rc;
+}
