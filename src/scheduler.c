@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "modelfile.h"
+#include "output.h"
 #include "sched_internal.h"
 
 void ds_sched_sleep(double s) {
@@ -61,7 +62,8 @@ int ds_sched_run(const ds_sched_opts *o, ds_sched_stats *stats, ds_error *err) {
     c.o = o, c.s = o->s, c.err = err;
     DS_MPI_CHECK(MPI_Comm_rank(o->comm, &c.rank));
     DS_MPI_CHECK(MPI_Comm_size(o->comm, &c.size));
-    snprintf(c.ckdir, sizeof c.ckdir, "%s.ckpt", o->out_path);
+    int fits = ds_output_path(o->out_path, DS_OUTPUT_CKPT_DIR, c.ckdir, sizeof c.ckdir) == 0;
+    DS_ASSERT(fits); /* OUT is at most 4095 bytes (cmd_run.c) */
     ds_modelfile_dir(o->out_path, c.mdir, sizeof c.mdir);
     int64_t S = o->s->seeds.count;
     double t0 = ds_now();

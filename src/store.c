@@ -188,8 +188,7 @@ static int write_scales(hid_t f, const ds_sweep *s, ds_error *err) {
     int64_t *np = col[DS_SC_N_PARAMS];
     double *fl = col[DS_SC_FLOPS];
     for (int i = 0; i < N; i++) {
-        snprintf(names[i], sizeof names[i], "d%d_L%d", s->scales[i].d_model,
-                 s->scales[i].n_layers);
+        ds_scale_name(&s->scales[i], names[i], sizeof names[i]);
         dm[i] = s->scales[i].d_model;
         nl[i] = s->scales[i].n_layers;
         nh[i] = s->scales[i].n_heads;
