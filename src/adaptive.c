@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "record.h"
+#include "schema.h"
 #include "stats.h"
 
 uint64_t ds_adapt_key(const ds_sweep *s, int scale, int round) {

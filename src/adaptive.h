@@ -35,7 +35,7 @@ typedef struct {
 /* Decides the rounds of one scale as far as the finished runs allow.
  * status[i] (DS_RUN_*) and value[i] belong to seed index i (seed start + i),
  * for 0 <= i < n_seeds; value[i] is the run's counted value of the adaptive
- * metric at the adaptive length (ds_run_counted_value in src/record.h; NaN
+ * metric at the adaptive length (ds_run_counted_value in src/schema.h; NaN
  * when it has none). Seeds at or beyond n_seeds count as pending. s must have
  * seeds.adaptive enabled. Returns 1 when st->requested grew, else 0. */
 int ds_adapt_decide(const ds_sweep *s, int scale, const uint8_t *status, const double *value,

@@ -9,7 +9,7 @@
 #include "cli.h"
 #include "common.h"
 #include "modelfile.h"
-#include "record.h" /* ds_metric_names */
+#include "schema.h" /* ds_metric_names */
 #include "sweep.h"
 #include "tasks.h"
 

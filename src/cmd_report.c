@@ -114,7 +114,7 @@ static const double *dip_null_for(dip_cache *c, size_t n) {
     return c->e[c->count++].null;
 }
 
-/* The value a counted run contributes, or NaN (the rule: src/record.h
+/* The value a counted run contributes, or NaN (the rule: src/schema.h
  * ds_run_counted_value, through ds_results_value, shared with `status`). */
 static double run_value(const ds_results *r, int metric, int scale, int64_t seed, int l) {
     return ds_results_value(r, metric, scale, seed, l);

@@ -276,7 +276,7 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
         res->final_loss = active[r] ? last[r] : NAN;
         for (int i = 0; i < nL; i++) {
             const float *mm = metrics + ((size_t)i * R + r) * DS_N_METRICS;
-            /* a diverged run stores the rule's values, not its frozen model's (record.h) */
+            /* a diverged run stores the rule's values, not its frozen model's (schema.h) */
             for (int k = 0; k < DS_N_METRICS; k++)
                 res->metrics[i][k] = active[r] ? mm[k] : ds_run_diverged_metric(k);
         }

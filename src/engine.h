@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "common.h"
-#include "record.h" /* ds_run_result, DS_RUN_* status codes, DS_M_* metrics */
+#include "schema.h" /* ds_run_result, DS_RUN_* status codes, DS_M_* metrics */
 #include "sweep.h"
 
 /* Called between training steps with the step just finished and the R

@@ -20,7 +20,7 @@
 
 #include "common.h" /* ds_error */
 #include "model.h"  /* ds_model */
-#include "record.h" /* DS_N_METRICS, the order of ds_metric_names */
+#include "schema.h" /* DS_N_METRICS, the order of ds_metric_names */
 #include "sweep.h"  /* ds_task_spec */
 
 /* Running sums over examples of one (replica, length). */

@@ -1,7 +1,7 @@
 /* h5util: the small HDF5 helpers that the writer (src/store.c) and the reader
  * (src/results.c) of a result file share.
  *
- * Owns the mapping of the schema's element types (ds_elem, src/record.h) to
+ * Owns the mapping of the schema's element types (ds_elem, src/schema.h) to
  * HDF5 types and the reading of scalar attributes. Owns no file or id beyond
  * a call: every id a function opens is closed before it returns. */
 #ifndef DS_H5UTIL_H
@@ -9,7 +9,7 @@
 
 #include <hdf5.h>
 
-#include "record.h"
+#include "schema.h"
 
 /* The HDF5 type of a numeric element (DS_EL_U8 ... DS_EL_F64) in memory
  * (native) and in the file (little-endian). Predefined types: never close

@@ -1,6 +1,6 @@
 /* journal: the append-only, checksummed record of finished runs beside a
  * result file (OUT.h5.journal). The payload of a record is the encoding of a
- * ds_record that src/record.h owns (the MPI RESULT message is the same).
+ * ds_record that src/schema.h owns (the MPI RESULT message is the same).
  *
  * Owns the journal file. It is a write-ahead log: rank 0 appends a run's
  * record and fsyncs it before the run's rows are written into the HDF5 file,
@@ -18,7 +18,7 @@
  *             to; they cannot rebuild a file.
  *   record* : uint32 magic 0x4a52534a | uint32 n (payload bytes) | payload[n]
  *             | uint64 FNV-1a-64 of the payload
- *   payload : ds_record_encode (src/record.h)
+ *   payload : ds_record_encode (src/schema.h)
  */
 #ifndef DS_JOURNAL_H
 #define DS_JOURNAL_H
@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #include "common.h"
-#include "record.h" /* ds_record and its payload encoding */
+#include "schema.h" /* ds_record and its payload encoding */
 
 #define DS_JOURNAL_CREATED_MAX 48
 

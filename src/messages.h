@@ -10,7 +10,7 @@
  * payload sent under the wrong tag. After the header, fields follow in the
  * order listed, packed (no padding), in the machine's native byte order
  * (little-endian on every platform distsweep runs on; all ranks of a job
- * share it, as for the RESULT payload of src/record.h):
+ * share it, as for the RESULT payload of src/schema.h):
  *
  *   tag       direction      payload after the header
  *   REQUEST   worker -> 0    none: wants work (also marks the end of its previous pack)
@@ -19,7 +19,7 @@
  *                            the pack is trained by a data-parallel group of the k
  *                            ranks, ascending, ranks[0] leads (§8)
  *   PROGRESS  worker -> 0    int64 step | float32 mean loss  (at most every 2 s)
- *   RESULT    worker -> 0    one run: the record payload of src/record.h (ds_record_encode),
+ *   RESULT    worker -> 0    one run: the record payload of src/schema.h (ds_record_encode),
  *                            the bytes the journal stores
  *   FAILED    worker -> 0    int32 kind (DS_MSG_FAIL_*) | uint32 len | char text[len]
  *                            (no NUL; len < DS_MSG_TEXT_MAX)
@@ -41,7 +41,7 @@
 #include <stdint.h>
 
 #include "common.h"
-#include "record.h"
+#include "schema.h"
 
 /* The message format this build speaks; change it with any layout above. */
 #define DS_MSG_VERSION 1
@@ -129,7 +129,7 @@ typedef struct {
 size_t ds_msg_progress_encode(const ds_msg_progress *m, unsigned char *buf, size_t cap);
 int ds_msg_progress_decode(const unsigned char *b, size_t n, ds_msg_progress *m, ds_error *err);
 
-/* ---- RESULT: one run, as src/record.h encodes it ------------------------- */
+/* ---- RESULT: one run, as src/schema.h encodes it ------------------------- */
 
 /* Encodes rec after the header (ds_record_encode). Returns the size. */
 size_t ds_msg_result_encode(const ds_record *rec, unsigned char *buf, size_t cap);

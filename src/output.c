@@ -17,7 +17,7 @@
 
 #include "h5util.h"
 #include "journal.h"
-#include "record.h"
+#include "schema.h"
 
 /* ---- names ------------------------------------------------------------------ */
 

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "record.h" /* DS_RUN_PENDING */
+#include "schema.h" /* DS_RUN_PENDING */
 
 int ds_packs_add(ds_packs *t, int scale, const int64_t *seeds, int R, double flops_per_step) {
     DS_ASSERT(R >= 1 && scale >= 0);

@@ -194,7 +194,7 @@ static void free_seed_axis(ds_results *r) {
     r->wall_s = r->final_loss = r->id_em = r->train_loss = NULL;
 }
 
-/* Hands buf, the array of seed-axis dataset i (src/record.h), to its field
+/* Hands buf, the array of seed-axis dataset i (src/schema.h), to its field
  * of r. */
 static void set_seed_field(ds_results *r, int i, void *buf) {
     switch (i) {
@@ -268,7 +268,7 @@ fail:
     return rc;
 }
 
-/* Hands buf, the array of /scales column c (src/record.h), to its field of
+/* Hands buf, the array of /scales column c (src/schema.h), to its field of
  * r. */
 static void set_scale_field(ds_results *r, int c, void *buf) {
     switch (c) {

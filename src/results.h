@@ -9,7 +9,7 @@
  * its data, so every run this loader sees as done or diverged has its
  * metrics. Datasets that grew along the seed axis between two reads are cut
  * to the seed count of /runs/status; shorter ones are padded with their fill
- * value (src/record.h: what a pending run reads), so the arrays below
+ * value (src/schema.h: what a pending run reads), so the arrays below
  * always have consistent shapes.
  *
  * Owns nothing on disk; the whole file is copied into memory (a sweep of
@@ -25,7 +25,7 @@
 /* The schema: metric indices and names (DS_M_*, ds_metric_names,
  * ds_metric_index), run status codes (DS_RUN_*) and the datasets read here,
  * the same the writer (src/store.c) uses. */
-#include "record.h"
+#include "schema.h"
 
 typedef struct {
     char name[128];
@@ -63,7 +63,7 @@ typedef struct {
     int64_t *seeds;                /* [S] */
     uint8_t *status;               /* [scale][S] */
     /* [scale][S]; a dataset the file lacks reads as its fill value
-     * (src/record.h: attempts and steps_done 0, rank -1, the floats NaN) */
+     * (src/schema.h: attempts and steps_done 0, rank -1, the floats NaN) */
     int32_t *attempts, *rank;
     int64_t *steps_done;
     float *wall_s, *final_loss, *id_em;

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "messages.h"
-#include "record.h"
+#include "schema.h"
 #include "scheduler.h"
 
 #define DS_SCHED_POLL_S 100e-6 /* how often a rank with nothing to do looks for messages */

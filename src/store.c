@@ -14,10 +14,10 @@
 #include "h5check.h"
 #include "h5util.h"
 #include "output.h"
-#include "record.h"
+#include "schema.h"
 #include "version.h"
 
-/* The seed-axis datasets are src/record.h's table, indexed DS_D_*, written
+/* The seed-axis datasets are src/schema.h's table, indexed DS_D_*, written
  * in that order (/runs/status last: the run's commit mark). */
 static const char *ds_path(int i) { return ds_seed_dataset_at(i)->path; }
 static hid_t ds_memtype(int i) { return ds_h5_memtype(ds_seed_dataset_at(i)->elem); }
@@ -174,7 +174,7 @@ static hid_t latest_fapl(void) {
     return fapl;
 }
 
-/* Writes the columns of /scales (src/record.h's ds_scale_column) for sweep s
+/* Writes the columns of /scales (src/schema.h's ds_scale_column) for sweep s
  * into file f, whose group /scales exists. */
 static int write_scales(hid_t f, const ds_sweep *s, ds_error *err) {
     int rc = DS_EXIT_ERROR, N = s->n_scales;

@@ -15,7 +15,7 @@
  * system, I/O error) stops all writing and is reported as DS_EXIT_STORAGE;
  * the next open repairs the file from the journal. The layout is in
  * docs/result-file.md; the paths, types and fill values written come from
- * the schema tables of src/record.h. */
+ * the schema tables of src/schema.h. */
 #ifndef DS_STORE_H
 #define DS_STORE_H
 
@@ -63,7 +63,7 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
 int64_t ds_store_n_seeds(const ds_store *st);
 int ds_store_status(const ds_store *st, int scale, int64_t seed_idx);
 int32_t ds_store_attempts(const ds_store *st, int scale, int64_t seed_idx);
-/* Adaptive sweeps: the counted value (ds_run_counted_value, src/record.h) of
+/* Adaptive sweeps: the counted value (ds_run_counted_value, src/schema.h) of
  * the run for seeds.adaptive's metric and length, as stored. */
 double ds_store_counted_value(const ds_store *st, int scale, int64_t seed_idx);
 /* Runs with a status, over all scales (or one scale when scale >= 0). */

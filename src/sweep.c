@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-#include "record.h" /* metric names and ranges (seeds.adaptive.metric, the report block) */
+#include "schema.h" /* metric names and ranges (seeds.adaptive.metric, the report block) */
 #include "tasks.h"
 
 /* ---- scale arithmetic ------------------------------------------------------ */
@@ -675,7 +675,7 @@ int ds_report_default_length(const ds_task_spec *t, int *beyond) {
 
 /* The report section (m may be NULL: all defaults). Needs the task: the
  * length must be one of task.eval_lengths. The threshold must lie in the
- * metric's range (src/record.h ds_metric_max); a threshold given without a
+ * metric's range (src/schema.h ds_metric_max); a threshold given without a
  * metric is checked against the default metric, em. */
 static int parse_report(yctx *c, yaml_node_t *m, const ds_task_spec *t, ds_report_spec *r) {
     memset(r, 0, sizeof *r);

@@ -71,7 +71,7 @@ typedef struct {
 typedef enum { DS_ADAPT_P_SUCCESS = 0, DS_ADAPT_MEAN_SUCCESS, DS_ADAPT_MEAN } ds_adapt_stat;
 typedef struct {
     int enabled;        /* the block is present */
-    int metric;         /* DS_M_* (src/record.h) */
+    int metric;         /* DS_M_* (src/schema.h) */
     int length;         /* a task.eval_lengths value */
     int length_idx;     /* its index in task.eval_lengths */
     ds_adapt_stat statistic; /* default p_success */
@@ -127,7 +127,7 @@ typedef struct {
  * Analysis, not training: it is left out of the canonical text and the hash,
  * so changing it never changes which experiment a result file holds. */
 typedef struct {
-    int metric;         /* index into ds_metric_names (src/record.h); default em */
+    int metric;         /* index into ds_metric_names (src/schema.h); default em */
     int length;         /* one of task.eval_lengths; default ds_report_default_length */
     double threshold;   /* success threshold (x >= tau, or x <= tau for error and loss); default 0.5 */
     int metric_set, length_set, threshold_set; /* 1 where the sweep file gives the key */

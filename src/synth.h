@@ -18,7 +18,7 @@
  * error and loss in [0, 0.1); a failed seed's the other way round. p_i is
  * i / (n_scales - 1) (0.5 for a single scale), or the i-th number of the
  * comma-separated list in DISTSWEEP_SYNTH_P (one per scale, each in [0, 1]).
- * A diverged seed keeps its metrics but counts as EM 0 (src/record.h), so
+ * A diverged seed keeps its metrics but counts as EM 0 (src/schema.h), so
  * p_i is the counted success probability exactly only with
  * DISTSWEEP_SYNTH_DIVERGE=0 (the adaptive tests' and benchmark's setting). */
 #ifndef DS_SYNTH_H

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import h5py
 import numpy as np
 
-# The result schema. src/record.h is its home; tests/store/test_schema.py
+# The result schema. src/schema.h is its home; tests/store/test_schema.py
 # fails when these constants drift from it (or docs/result-file.md does).
 FORMAT, FORMAT_VERSION = "distsweep", 1
 ROOT_ATTRS = ("format", "format_version", "distsweep_version", "git_commit", "created", "sweep_name",

@@ -34,7 +34,7 @@ ENV = dict(SWEEP_ENV)
 ENV.pop("DISTSWEEP_HDF5_DIAG", None)
 # every dataset with a seed axis but wall_s and rank (which differ by nature),
 # from the schema's Python copy (tools/distsweep_h5.py, checked against
-# src/record.h by store.schema); set in main()
+# src/schema.h by store.schema); set in main()
 COMPARE = None
 SKIP = 77
 

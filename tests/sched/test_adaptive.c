@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "adaptive.h"
-#include "record.h"
+#include "schema.h"
 #include "rng.h"
 #include "stats.h"
 #include "sweep.h"

@@ -236,7 +236,7 @@ static void test_result(void) {
     CHECK(n == DS_MSG_HEADER + ds_record_size(&rec));
     unsigned char *b = calloc(n + 1, 1);
     CHECK(ds_msg_result_encode(&rec, b, n) == n);
-    /* the payload after the header is record.h's, byte for byte */
+    /* the payload after the header is schema.h's, byte for byte */
     unsigned char *raw = malloc(ds_record_size(&rec));
     ds_record_encode(&rec, raw);
     CHECK(!memcmp(b + DS_MSG_HEADER, raw, ds_record_size(&rec)));

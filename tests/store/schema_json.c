@@ -1,4 +1,4 @@
-/* schema_json: prints the result schema of src/record.h as JSON on stdout,
+/* schema_json: prints the result schema of src/schema.h as JSON on stdout,
  * for tests/store/test_schema.py, which compares it with
  * tools/distsweep_h5.py and docs/result-file.md. Types are numpy's names
  * ("uint8", "float32", "S32"; "string" for a variable-length string);
@@ -6,7 +6,7 @@
  * a NaN fill is printed as NaN (Python's json reads it). */
 #include <stdio.h>
 
-#include "record.h"
+#include "schema.h"
 
 static const char *type_name(ds_elem e) {
     switch (e) {

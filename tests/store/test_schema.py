@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-"""The result schema has one home, src/record.h; three copies must agree with it:
+"""The result schema has one home, src/schema.h; three copies must agree with it:
 tools/distsweep_h5.py (its constants), docs/result-file.md (the attribute and dataset
 tables: path, type, shape, fill; the status codes; the metric order) and the schema
 block of docs/design.md §6 (every path, the /scales columns, the root attributes).
 
-The C side comes from tests/store/schema_json.c, which prints record.h's tables as
+The C side comes from tests/store/schema_json.c, which prints schema.h's tables as
 JSON. Each copy is also checked after a deliberate drift (one wrong fill, one
 dataset missing, ...), which must be reported: a check that cannot fail is none.
 
@@ -50,7 +50,7 @@ def c_datasets():
 
 def compare(what, got, want, problems):
     if got != want:
-        problems.append(f"{what}: {got!r}, src/record.h says {want!r}")
+        problems.append(f"{what}: {got!r}, src/schema.h says {want!r}")
 
 
 # ---- tools/distsweep_h5.py ----------------------------------------------------
@@ -75,7 +75,7 @@ def check_python(py):
         compare(f"distsweep_h5.SEED_DATASETS[{path}] dims", list(dims), w["dims"], p)
         compare(f"distsweep_h5.SEED_DATASETS[{path}] required", required, w["required"], p)
         if not same_fill(fill, w["fill"]):
-            p.append(f"distsweep_h5.SEED_DATASETS[{path}] fill: {fill!r}, src/record.h says {w['fill']!r}")
+            p.append(f"distsweep_h5.SEED_DATASETS[{path}] fill: {fill!r}, src/schema.h says {w['fill']!r}")
     fixed = {d["path"].lstrip("/"): d for d in schema["fixed_datasets"]}
     compare("distsweep_h5.SCALE_COLUMNS", py.SCALE_COLUMNS,
             {k.split("/")[1]: d["type"] for k, d in fixed.items() if k.startswith("scales/")}, p)
@@ -137,7 +137,7 @@ def check_doc(text):
         compare(f"result-file.md {path} type", dt, wt, p)
         compare(f"result-file.md {path} shape", dd, wd, p)
         if not same_fill(df, wf):
-            p.append(f"result-file.md {path} fill: {df!r}, src/record.h says {wf!r}")
+            p.append(f"result-file.md {path} fill: {df!r}, src/schema.h says {wf!r}")
     return p
 
 
@@ -174,7 +174,7 @@ for what, problems in (("tools/distsweep_h5.py", check_python(dh)),
     for x in problems:
         failures.append(x)
         print("FAIL:", x, file=sys.stderr)
-    print(f"{what}: {'agrees with src/record.h' if not problems else f'{len(problems)} disagreement(s)'}")
+    print(f"{what}: {'agrees with src/schema.h' if not problems else f'{len(problems)} disagreement(s)'}")
 
 
 def drifted_python(change):

@@ -5,7 +5,7 @@ target_include_directories(test_store PRIVATE ${CMAKE_SOURCE_DIR}/tests)
 target_link_libraries(test_store PRIVATE dscore)
 add_test(NAME store.unit COMMAND test_store)
 set_tests_properties(store.unit PROPERTIES LABELS "unit;integration" TIMEOUT 60)
-# The result schema's one home (src/record.h, printed as JSON by schema_json.c)
+# The result schema's one home (src/schema.h, printed as JSON by schema_json.c)
 # against its copies: tools/distsweep_h5.py, docs/result-file.md, docs/design.md §6.
 add_executable(schema_json ${CMAKE_CURRENT_LIST_DIR}/schema_json.c)
 target_link_libraries(schema_json PRIVATE dscore)

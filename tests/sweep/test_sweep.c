@@ -7,7 +7,7 @@
 
 #include "../test.h"
 #include "model.h" /* the parameter layout that ds_scale_params must count */
-#include "record.h"
+#include "schema.h"
 #include "sweep.h"
 #include "tasks.h"
 

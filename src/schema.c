@@ -1,5 +1,5 @@
-/* record: see record.h. */
-#include "record.h"
+/* schema: see schema.h. */
+#include "schema.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* record: the result schema (format version 1), in one place for the writer
+/* schema: the result schema (format version 1), in one place for the writer
  * and every reader.
  *
  * Owns:
@@ -24,8 +24,8 @@
  *   float32 final_loss, id_em | float32 metrics[n_len][DS_N_METRICS] |
  *   float32 curve[n_curve]
  */
-#ifndef DS_RECORD_H
-#define DS_RECORD_H
+#ifndef DS_SCHEMA_H
+#define DS_SCHEMA_H
 
 #include <math.h> /* NAN */
 #include <stddef.h>
