@@ -13,6 +13,7 @@
 #include "adaptive.h"
 #include "cli.h"
 #include "common.h"
+#include "h5check.h"
 #include "results.h"
 #include "stats.h"
 
@@ -548,6 +549,7 @@ int ds_cmd_report(int argc, char **argv) {
         return DS_EXIT_USAGE;
     }
 
+    ds_h5_library_init(); /* no close at exit: it loops after a damaged read */
     ds_results r;
     if (ds_results_open(&r, o.path, &err)) {
         fprintf(stderr, "distsweep report: %s\n", err.msg);

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "common.h"
+#include "h5check.h"
 #include "packplan.h"
 #include "journal.h"
 #include "output.h"
@@ -74,6 +75,7 @@ int ds_cmd_status(int argc, char **argv) {
         return DS_EXIT_USAGE;
     }
     const char *path = argv[1];
+    ds_h5_library_init(); /* no close at exit: it loops after a damaged read */
     ds_results r;
     ds_error err = {0};
     if (ds_results_open(&r, path, &err)) {

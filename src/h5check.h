@@ -34,10 +34,12 @@ int ds_h5_fail(ds_error *err, const char *file, int line, const char *call);
  * 0 when the failure did not come from a system call. */
 int ds_h5_errno(void);
 
-/* Called once before any other HDF5 call of a process that writes a result
- * file (distsweep run): HDF5 must not close files at exit (after a failed
- * write it crashes doing so, and a file whose writes failed is left as a
- * killed writer's file for the next run to recover), and its diagnostic
+/* Called once before any other HDF5 call of a command that opens a result
+ * file (run, and the readers status, report, eval, export): HDF5 must not
+ * close files at exit (after a failed write it crashes doing so, and a file
+ * whose writes failed is left as a killed writer's file for the next run to
+ * recover; after a read failed on damaged metadata, its close at exit loops
+ * and prints "HDF5: infinite loop closing library"), and its diagnostic
  * stacks are printed only when DISTSWEEP_HDF5_DIAG is set to a value other
  * than 0 (errors reach the user as one message instead). */
 void ds_h5_library_init(void);

@@ -76,6 +76,7 @@ done:
 
 hid_t ds_h5_open_read(const char *path, hid_t fapl, int *how) {
     *how = DS_H5_OPEN_SWMR;
+    if (H5Pset_metadata_read_attempts(fapl, DS_H5_READ_ATTEMPTS) < 0) return -1;
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
     if (f >= 0) return f;
     *how = DS_H5_OPEN_PLAIN;

@@ -30,8 +30,19 @@ char *ds_h5_attr_string(hid_t obj, const char *name);
 /* How a reader opened a result file (ds_h5_open_read). */
 enum { DS_H5_OPEN_SWMR = 1, DS_H5_OPEN_PLAIN = 2, DS_H5_OPEN_FLAG_IGNORED = 3 };
 
+/* How often a reader re-reads a metadata block whose checksum fails before
+ * it gives up. A SWMR reader retries because a live writer may be rewriting
+ * the block, and HDF5 sleeps 1 ns, 2 ns, 4 ns, ... between attempts: its
+ * default of 100 never ends on a damaged block (2^99 ns), so a damaged file
+ * hung every reader. 24 attempts wait at most 2^23 ns (8 ms) per damaged
+ * block; a reader against a live writer (docs/result-file.md "Damaged
+ * files") never needed a single retry. */
+#define DS_H5_READ_ATTEMPTS 24
+
 /* Opens path read-only as every reader of a result file does, under the
- * caller's file-access list fapl: SWMR-read first (a live or killed SWMR
+ * caller's file-access list fapl, whose metadata read attempts it sets to
+ * DS_H5_READ_ATTEMPTS (the readers' one policy: a damaged file fails in
+ * bounded time): SWMR-read first (a live or killed SWMR
  * writer's file, unmodified), else plain read-only (a file never written in
  * SWMR mode), else read-only with the superblock's write flag ignored (a
  * writer killed inside ds_store_open before its switch to SWMR, or one there

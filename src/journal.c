@@ -76,6 +76,31 @@ static size_t header_size(const unsigned char *data, size_t n) {
     return 0;
 }
 
+int ds_journal_created_valid(const char *s) {
+    /* ds_iso8601_now's form (src/store.h): YYYY-MM-DDTHH:MM:SS.ffffffZ */
+    static const char form[] = "dddd-dd-ddTdd:dd:dd.ddddddZ";
+    size_t n = strnlen(s, DS_JOURNAL_CREATED_MAX);
+    if (n != sizeof form - 1) return 0;
+    for (size_t i = 0; i < n; i++) {
+        int digit = s[i] >= '0' && s[i] <= '9';
+        if (form[i] == 'd' ? !digit : s[i] != form[i]) return 0;
+    }
+    int mon = (s[5] - '0') * 10 + (s[6] - '0'), day = (s[8] - '0') * 10 + (s[9] - '0');
+    int hour = (s[11] - '0') * 10 + (s[12] - '0'), min = (s[14] - '0') * 10 + (s[15] - '0');
+    int sec = (s[17] - '0') * 10 + (s[18] - '0');
+    return mon >= 1 && mon <= 12 && day >= 1 && day <= 31 && hour <= 23 && min <= 59 &&
+           sec <= 60;
+}
+
+/* Copies the `created` field of a header (data: at least HEADER_V1 bytes)
+ * into out[DS_JOURNAL_CREATED_MAX]; returns whether it is valid
+ * (ds_journal_created_valid). */
+static int header_created(const unsigned char *data, char *out) {
+    memcpy(out, data + 8, DS_JOURNAL_CREATED_MAX);
+    out[DS_JOURNAL_CREATED_MAX - 1] = 0;
+    return ds_journal_created_valid(out);
+}
+
 /* Parses records from data[header..n); returns the end offset of the last
  * valid record. */
 static size_t parse_records(const unsigned char *data, size_t n, ds_record **recs,
@@ -126,10 +151,14 @@ int ds_journal_read(const char *path, char *created_out, ds_record **recs, int64
         free(data);
         return ds_error_set(err, DS_EXIT_ERROR, "%s: not a distsweep journal", path);
     }
-    if (created_out) {
-        memcpy(created_out, data + 8, DS_JOURNAL_CREATED_MAX);
-        created_out[DS_JOURNAL_CREATED_MAX - 1] = 0;
+    char created[DS_JOURNAL_CREATED_MAX];
+    if (!header_created(data, created)) {
+        free(data);
+        return ds_error_set(err, DS_EXIT_ERROR,
+                            "%s: damaged journal header (its `created` is not an ISO 8601 time)",
+                            path);
     }
+    if (created_out) memcpy(created_out, created, sizeof created);
     parse_records(data, n, recs, n_recs);
     free(data);
     return 0;
@@ -142,8 +171,11 @@ int ds_journal_identity(const char *path, char *created_out, uint64_t *sweep_has
     ssize_t got = pread(fd, h, sizeof h, 0);
     close(fd);
     if (got < 0 || !header_size(h, (size_t)got)) return -1;
-    memcpy(created_out, h + 8, DS_JOURNAL_CREATED_MAX);
-    created_out[DS_JOURNAL_CREATED_MAX - 1] = 0;
+    /* a damaged `created` is a damaged header: never copied into a file */
+    if (!header_created(h, created_out)) {
+        created_out[0] = 0;
+        return -1;
+    }
     if (header_size(h, (size_t)got) != HEADER_V2) return 1;
     *sweep_hash = 0;
     for (int i = 0; i < 8; i++) *sweep_hash |= (uint64_t)h[HEADER_V1 + i] << (8 * i);

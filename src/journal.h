@@ -51,14 +51,25 @@ int ds_journal_append(ds_journal *j, const ds_record *recs, int n, ds_error *err
 
 void ds_journal_close(ds_journal *j);
 
+/* Whether s (at most DS_JOURNAL_CREATED_MAX bytes read) is a `created` time
+ * as ds_iso8601_now writes it: YYYY-MM-DDTHH:MM:SS.ffffffZ, digits where
+ * digits belong, month 1-12, day 1-31, hour 0-23, minute 0-59, second 0-60.
+ * The header has no checksum: a header whose `created` fails this is damaged
+ * (ds_journal_identity, ds_journal_read). */
+int ds_journal_created_valid(const char *s);
+
 /* The header of the journal at path, read only: its `created` (into
  * created_out[DS_JOURNAL_CREATED_MAX]) and sweep hash. Returns 0, 1 for a
  * version-1 journal (no hash; *sweep_hash untouched), -1 when there is no
- * readable journal header. */
+ * readable journal header: none, a damaged magic, or a `created` that is not
+ * valid (ds_journal_created_valid; created_out is then ""). A journal with -1 rebuilds no file, and the open of a file
+ * (ds_journal_open) moves it aside as stale: its `created` is not the
+ * file's. */
 int ds_journal_identity(const char *path, char *created_out, uint64_t *sweep_hash);
 
 /* Reads every valid record of the journal at path without modifying it (for
- * tests and tools). Returns 0, or 1 with err set. */
+ * tests and tools). Returns 0, or 1 with err set (no journal header, or a
+ * damaged one: ds_journal_identity). */
 int ds_journal_read(const char *path, char *created_out, ds_record **recs, int64_t *n_recs,
                     ds_error *err);
 

@@ -8,25 +8,75 @@
 
 #include "h5check.h"
 #include "h5util.h"
+#include "journal.h"
 #include "sweep.h"
 
-/* The string attribute `name` of the root group as a malloc'd string; ""
- * when absent. */
-static char *attr_string(hid_t file, const char *name) {
-    char *out = ds_h5_attr_string(file, name);
+/* Sets err to say that `what` (a dataset, group or attribute of the file)
+ * cannot be read, and marks r damaged: HDF5 fails a read this way on a
+ * metadata block whose checksum or structure is wrong (once its bounded
+ * retries, DS_H5_READ_ATTEMPTS, are spent), or on the storage's error, which
+ * is named when HDF5 reports one. Returns -1. */
+static int unreadable(ds_results *r, const char *what, ds_error *err) {
+    int e = ds_h5_errno();
+    r->damaged = 1;
+    if (e > 0) {
+        char cause[256];
+        ds_strerror_lc(e, cause, sizeof cause);
+        ds_error_set(err, DS_EXIT_USAGE, "%s cannot be read: %s", what, cause);
+    } else {
+        ds_error_set(err, DS_EXIT_USAGE, "%s cannot be read (damaged metadata?)", what);
+    }
+    return -1;
+}
+
+/* A checked HDF5 call of a reader: on failure, `what` is named unreadable and
+ * the calling function's `fail:` cleanup runs (r and err in scope). */
+#define READ_TRY(expr, what)                                                              \
+    do {                                                                                  \
+        if ((long long)(expr) < 0) {                                                      \
+            unreadable(r, what, err);                                                     \
+            goto fail;                                                                    \
+        }                                                                                 \
+    } while (0)
+
+/* The string attribute `name` of the root group as a malloc'd string, ""
+ * when absent (or not a string); NULL with err set when the root group's
+ * metadata cannot be read. */
+static char *root_attr(ds_results *r, const char *name, ds_error *err) {
+    char what[160];
+    snprintf(what, sizeof what, "the root attribute '%s'", name);
+    htri_t has = H5Aexists(r->file, name);
+    if (has < 0) {
+        unreadable(r, what, err);
+        return NULL;
+    }
+    char *out = has ? ds_h5_attr_string(r->file, name) : NULL;
+    if (has && !out) {
+        /* absent type aside, an attribute that does not open is damaged */
+        hid_t a = H5Aopen(r->file, name, H5P_DEFAULT);
+        if (a < 0) {
+            unreadable(r, what, err);
+            return NULL;
+        }
+        H5Aclose(a);
+    }
     return out ? out : DS_CALLOC(1, 1);
 }
 
 /* Does the object at absolute path exist? Every group on the way is checked
- * first (H5Lexists fails, pushing an HDF5 error, below a missing group). */
-static int link_exists(hid_t file, const char *path) {
+ * first (H5Lexists fails, pushing an HDF5 error, below a missing group).
+ * Returns 1 or 0; -1 with err set naming the link that cannot be read (a
+ * damaged group). */
+static int link_exists(ds_results *r, const char *path, ds_error *err) {
     char part[256];
     for (const char *p = strchr(path + 1, '/');; p = strchr(p + 1, '/')) {
         size_t n = p ? (size_t)(p - path) : strlen(path);
         if (n >= sizeof part) return 0;
         memcpy(part, path, n);
         part[n] = 0;
-        if (H5Lexists(file, part, H5P_DEFAULT) <= 0) return 0;
+        htri_t has = H5Lexists(r->file, part, H5P_DEFAULT);
+        if (has < 0) return unreadable(r, part, err);
+        if (!has) return 0;
         if (!p) return 1;
     }
 }
@@ -45,14 +95,16 @@ static int read_nd(ds_results *r, const char *path, hid_t memtype, size_t elsize
     for (int i = 0; i < rank; i++) total *= want[i];
     for (size_t i = 0; i < total; i++) memcpy((char *)out + i * elsize, fill, elsize);
 
-    if (!link_exists(r->file, path)) {
+    int has = link_exists(r, path, err);
+    if (has < 0) goto fail;
+    if (!has) {
         if (!required) return 0;
         ds_error_set(err, DS_EXIT_USAGE, "not a distsweep result file: no dataset %s", path);
         goto fail;
     }
-    DS_H5_TRY(d = H5Dopen2(r->file, path, H5P_DEFAULT));
-    if (r->swmr) DS_H5_TRY(H5Drefresh(d));
-    DS_H5_TRY(sp = H5Dget_space(d));
+    READ_TRY(d = H5Dopen2(r->file, path, H5P_DEFAULT), path);
+    if (r->swmr) READ_TRY(H5Drefresh(d), path);
+    READ_TRY(sp = H5Dget_space(d), path);
     hsize_t dims[8];
     int nd = H5Sget_simple_extent_ndims(sp);
     if (nd != rank) {
@@ -60,13 +112,13 @@ static int read_nd(ds_results *r, const char *path, hid_t memtype, size_t elsize
                      rank);
         goto fail;
     }
-    DS_H5_TRY(H5Sget_simple_extent_dims(sp, dims, NULL));
+    READ_TRY(H5Sget_simple_extent_dims(sp, dims, NULL), path);
     /* Only axes that can grow (the seed axis) may differ from want. */
     size_t stored = 1;
     for (int i = 0; i < rank; i++) stored *= dims[i];
     if (stored) {
         tmp = DS_MALLOC(stored * elsize);
-        DS_H5_TRY(H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp));
+        READ_TRY(H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp), path);
         /* copy the intersection, row-major */
         size_t idx[8] = {0};
         for (size_t s = 0; s < stored; s++) {
@@ -87,7 +139,7 @@ fail:
     free(tmp);
     if (sp >= 0) H5Sclose(sp);
     if (d >= 0) H5Dclose(d);
-    if (rc != 1 && err->code == 0) ds_error_set(err, DS_EXIT_USAGE, "cannot read %s", path);
+    if (rc != 1 && err->code == 0) unreadable(r, path, err);
     return rc == 1 ? 1 : -1; /* not err->code: DS_EXIT_ERROR is 1 */
 }
 
@@ -96,18 +148,20 @@ static int dataset_dims(ds_results *r, const char *path, int rank, hsize_t *dims
                         ds_error *err) {
     hid_t d = -1, sp = -1;
     int rc = -1;
-    if (!link_exists(r->file, path)) {
+    int has = link_exists(r, path, err);
+    if (has < 0) return -1;
+    if (!has) {
         ds_error_set(err, DS_EXIT_USAGE, "not a distsweep result file: no dataset %s", path);
         return -1;
     }
-    DS_H5_TRY(d = H5Dopen2(r->file, path, H5P_DEFAULT));
-    if (r->swmr) DS_H5_TRY(H5Drefresh(d));
-    DS_H5_TRY(sp = H5Dget_space(d));
+    READ_TRY(d = H5Dopen2(r->file, path, H5P_DEFAULT), path);
+    if (r->swmr) READ_TRY(H5Drefresh(d), path);
+    READ_TRY(sp = H5Dget_space(d), path);
     if (H5Sget_simple_extent_ndims(sp) != rank) {
         ds_error_set(err, DS_EXIT_USAGE, "dataset %s does not have %d dimension(s)", path, rank);
         goto fail;
     }
-    DS_H5_TRY(H5Sget_simple_extent_dims(sp, dims, NULL));
+    READ_TRY(H5Sget_simple_extent_dims(sp, dims, NULL), path);
     rc = 0;
 fail:
     if (sp >= 0) H5Sclose(sp);
@@ -128,9 +182,11 @@ static herr_t collect_family(hid_t g, const char *name, const H5L_info_t *info, 
 
 static int load_families(ds_results *r, ds_error *err) {
     int rc = DS_EXIT_USAGE;
-    if (link_exists(r->file, DS_FAMILIES_GROUP)) {
+    int has = link_exists(r, DS_FAMILIES_GROUP, err);
+    if (has < 0) goto fail;
+    if (has) {
         hid_t g;
-        DS_H5_TRY(g = H5Gopen2(r->file, DS_FAMILIES_GROUP, H5P_DEFAULT));
+        READ_TRY(g = H5Gopen2(r->file, DS_FAMILIES_GROUP, H5P_DEFAULT), DS_FAMILIES_GROUP);
         hsize_t idx = 0;
         herr_t it = H5Literate(g, H5_INDEX_CRT_ORDER, H5_ITER_INC, &idx, collect_family, r);
         if (it < 0) { /* creation order not tracked: name order */
@@ -139,7 +195,7 @@ static int load_families(ds_results *r, ds_error *err) {
             it = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_family, r);
         }
         H5Gclose(g);
-        DS_H5_TRY(it);
+        READ_TRY(it, DS_FAMILIES_GROUP);
         for (int i = 0; i < r->n_families; i++) {
             ds_res_family *f = &r->families[i];
             char path[256];
@@ -218,7 +274,9 @@ static int read_seed_dataset(ds_results *r, int i, ds_error *err) {
     hsize_t want[3] = {(hsize_t)r->n_scales, (hsize_t)r->n_seeds, 1};
     if (d->inner == DS_INNER_LENGTHS) want[2] = (hsize_t)r->n_lengths;
     if (d->inner == DS_INNER_LOG) {
-        if (!d->required && !link_exists(r->file, d->path)) return 0;
+        int has = link_exists(r, d->path, err);
+        if (has < 0) return err->code;
+        if (!d->required && !has) return 0;
         hsize_t dims[3];
         if (dataset_dims(r, d->path, 3, dims, err) < 0) return err->code;
         want[2] = dims[2];
@@ -293,8 +351,8 @@ static int load_scales(ds_results *r, ds_error *err) {
     size_t n = dims[0] ? dims[0] : 1;
     r->scale_name = DS_CALLOC(n, sizeof *r->scale_name);
     /* names: fixed-length (the layout) or variable-length strings */
-    DS_H5_TRY(d = H5Dopen2(r->file, name_path, H5P_DEFAULT));
-    DS_H5_TRY(ft = H5Dget_type(d));
+    READ_TRY(d = H5Dopen2(r->file, name_path, H5P_DEFAULT), name_path);
+    READ_TRY(ft = H5Dget_type(d), name_path);
     if (H5Tget_class(ft) != H5T_STRING) {
         ds_error_set(err, DS_EXIT_USAGE, "%s is not a string dataset", name_path);
         goto fail;
@@ -311,13 +369,13 @@ static int load_scales(ds_results *r, ds_error *err) {
                 if (v[i]) H5free_memory(v[i]);
             }
             free(v);
-            DS_H5_TRY(s);
+            READ_TRY(s, name_path);
         } else {
             DS_H5_TRY(mt = H5Tcopy(H5T_C_S1));
             DS_H5_TRY(H5Tset_size(mt, 64)); /* longer names are truncated */
             DS_H5_TRY(H5Tset_strpad(mt, H5T_STR_NULLTERM));
             DS_H5_TRY(H5Tset_cset(mt, H5Tget_cset(ft)));
-            DS_H5_TRY(H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, r->scale_name));
+            READ_TRY(H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, r->scale_name), name_path);
         }
     }
     for (int c = 0; c < DS_N_SCALE_COLS; c++) {
@@ -342,6 +400,24 @@ fail:
     if (ft >= 0) H5Tclose(ft);
     if (d >= 0) H5Dclose(d);
     return rc;
+}
+
+/* Appends to err's message what to do about the damaged file at path: `distsweep run`
+ * rebuilds a result file from a version-2 journal beside it (docs/result-file.md
+ * "The journal"); without one only a copy can restore it. */
+static void advise_rebuild(const char *path, ds_error *err) {
+    char jpath[4200], created[DS_JOURNAL_CREATED_MAX];
+    uint64_t hash = 0;
+    snprintf(jpath, sizeof jpath, "%s.journal", path);
+    size_t k = strlen(err->msg);
+    if (ds_journal_identity(jpath, created, &hash) == 0)
+        snprintf(err->msg + k, sizeof err->msg - k,
+                 "; `distsweep run SWEEP.yaml` (its sweep file) rebuilds the file from %.1000s "
+                 "and keeps the damaged one aside", jpath);
+    else
+        snprintf(err->msg + k, sizeof err->msg - k,
+                 "; there is no usable journal (%.1000s) to rebuild it from: restore the file "
+                 "from a copy", jpath);
 }
 
 int ds_results_open(ds_results *r, const char *path, ds_error *err) {
@@ -377,30 +453,38 @@ int ds_results_open(ds_results *r, const char *path, ds_error *err) {
                         "as it stands (the next `distsweep run` recovers a killed writer's "
                         "file)\n", path);
     if (r->file < 0) {
-        ds_error_set(err, DS_EXIT_USAGE, "%s: HDF5 cannot open the file read-only (corrupt?)", path);
+        r->damaged = 1;
+        ds_error_set(err, DS_EXIT_USAGE, "%s: HDF5 cannot open the file read-only (its superblock "
+                     "or root group is damaged?)", path);
         goto fail;
     }
-    char *format = attr_string(r->file, ds_attr_name(DS_A_FORMAT));
+    char *format = root_attr(r, ds_attr_name(DS_A_FORMAT), err);
+    if (!format) goto fail;
     int is_ds = !strcmp(format, DS_FORMAT_NAME);
     free(format);
     if (!is_ds) {
         ds_error_set(err, DS_EXIT_USAGE, "%s: not a distsweep result file (no format=\"distsweep\" attribute)", path);
         goto fail;
     }
-    DS_H5_TRY(ds_h5_attr_int(r->file, ds_attr_name(DS_A_FORMAT_VERSION), &r->format_version));
+    READ_TRY(ds_h5_attr_int(r->file, ds_attr_name(DS_A_FORMAT_VERSION), &r->format_version),
+             "the root attribute 'format_version'");
     if (r->format_version != DS_FORMAT_VERSION) {
         ds_error_set(err, DS_EXIT_USAGE, "%s: format_version %d is not supported (this build reads %d)",
                      path, r->format_version, DS_FORMAT_VERSION);
         goto fail;
     }
-    r->distsweep_version = attr_string(r->file, ds_attr_name(DS_A_DISTSWEEP_VERSION));
-    r->git_commit = attr_string(r->file, ds_attr_name(DS_A_GIT_COMMIT));
-    r->created = attr_string(r->file, ds_attr_name(DS_A_CREATED));
-    r->sweep_name = attr_string(r->file, ds_attr_name(DS_A_SWEEP_NAME));
-    r->sweep_yaml = attr_string(r->file, ds_attr_name(DS_A_SWEEP_YAML));
-    r->sweep_hash = attr_string(r->file, ds_attr_name(DS_A_SWEEP_HASH));
-    r->precision = ds_h5_attr_string(r->file, ds_attr_name(DS_A_PRECISION));
-    if (!r->precision) r->precision = strdup("fp32"); /* files made before the attribute */
+    if (!(r->distsweep_version = root_attr(r, ds_attr_name(DS_A_DISTSWEEP_VERSION), err)) ||
+        !(r->git_commit = root_attr(r, ds_attr_name(DS_A_GIT_COMMIT), err)) ||
+        !(r->created = root_attr(r, ds_attr_name(DS_A_CREATED), err)) ||
+        !(r->sweep_name = root_attr(r, ds_attr_name(DS_A_SWEEP_NAME), err)) ||
+        !(r->sweep_yaml = root_attr(r, ds_attr_name(DS_A_SWEEP_YAML), err)) ||
+        !(r->sweep_hash = root_attr(r, ds_attr_name(DS_A_SWEEP_HASH), err)) ||
+        !(r->precision = root_attr(r, ds_attr_name(DS_A_PRECISION), err)))
+        goto fail;
+    if (!r->precision[0]) { /* files made before the attribute */
+        free(r->precision);
+        r->precision = strdup("fp32");
+    }
 
     if (load_scales(r, err)) goto fail;
     const ds_fixed_dataset *el = &ds_eval_lengths_dataset;
@@ -425,6 +509,7 @@ fail:
             int k = snprintf(err->msg, sizeof err->msg, "%.1000s: ", path);
             snprintf(err->msg + k, sizeof err->msg - (size_t)k, "%.1000s", m);
         }
+        if (r->damaged) advise_rebuild(path, err);
         if (err) err->code = DS_EXIT_USAGE;
         ds_results_close(r);
     }

@@ -35,7 +35,8 @@ typedef struct {
 
 typedef struct {
     hid_t file;
-    int swmr; /* opened with SWMR_READ */
+    int swmr;    /* opened with SWMR_READ */
+    int damaged; /* set by a failed open or refresh: metadata HDF5 cannot read */
 
     /* root attributes (empty strings where absent) */
     int format_version;
@@ -76,7 +77,11 @@ typedef struct {
  * a missing or unreadable file, or one that is not a distsweep result file
  * (no format="distsweep" attribute, an unknown format_version, a missing or
  * misshapen dataset) -> DS_EXIT_USAGE with a message naming the file and the
- * problem; r is then empty and needs no close. err must not be NULL
+ * problem; r is then empty and needs no close. A file whose metadata HDF5
+ * cannot read (damaged) fails within bounded time (DS_H5_READ_ATTEMPTS,
+ * src/h5util.h) with a message naming the dataset, group or attribute and
+ * what to do ("OUT.h5: /seeds cannot be read (damaged metadata?); `distsweep
+ * run SWEEP.yaml` ... rebuilds the file from OUT.h5.journal ..."). err must not be NULL
  * (here and in refresh). */
 int ds_results_open(ds_results *r, const char *path, ds_error *err);
 

@@ -13,3 +13,13 @@ foreach(sc disk_full readonly journal repair rebuild)
     ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1" RUN_SERIAL TRUE
     SKIP_RETURN_CODE 77)
 endforeach()
+
+# faults.damage (tests/faults/damage.py): a seeded set of 36 damaged copies of
+# a real sweep's result file (byte flips, in the metadata too, truncations,
+# zeroed 4 KiB blocks, appended bytes), each read by status, report, eval and
+# export: none may crash or take more than 20 s, every failure is one message,
+# every success prints what it promises. Needs no root.
+add_test(NAME faults.damage COMMAND ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/damage.py
+  --bin $<TARGET_FILE:distsweep> --src ${CMAKE_SOURCE_DIR})
+set_tests_properties(faults.damage PROPERTIES LABELS "faults;integration" TIMEOUT 600
+  ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")

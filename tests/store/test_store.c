@@ -236,6 +236,45 @@ int main(void) {
                   (long long)done_again, (long long)done_orig);
     }
 
+    /* A journal header's `created` is validated like any other input: the
+     * header has no checksum, and a damaged one was copied verbatim into a
+     * rebuilt file ("2026-12-o5T..."). */
+    CHECK(ds_journal_created_valid("2026-12-05T22:10:01.194323Z"));
+    CHECK(ds_journal_created_valid("2026-12-31T23:59:60.000000Z"));
+    CHECK(!ds_journal_created_valid("2026-12-o5T22:10:01.194323Z"));
+    CHECK(!ds_journal_created_valid("2026-13-05T22:10:01.194323Z"));
+    CHECK(!ds_journal_created_valid("2026-12-00T22:10:01.194323Z"));
+    CHECK(!ds_journal_created_valid("2026-12-05T24:10:01.194323Z"));
+    CHECK(!ds_journal_created_valid("2026-12-05 22:10:01.194323Z"));
+    CHECK(!ds_journal_created_valid("2026-12-05T22:10:01.194323"));
+    CHECK(!ds_journal_created_valid("2026-12-05T22:10:01.194323Zx"));
+    CHECK(!ds_journal_created_valid("2020-01-01T00:00:00Z"));
+    CHECK(!ds_journal_created_valid(""));
+    {
+        /* a journal of this sweep with one digit of `created` damaged: no
+         * rebuild from it (its header is damaged), and the new file's
+         * `created` is a fresh, valid one; the journal is kept aside */
+        char path4[512], j4[560], jc[DS_JOURNAL_CREATED_MAX];
+        uint64_t h = 0;
+        snprintf(path4, sizeof path4, "%s/dated.h5", dir);
+        snprintf(j4, sizeof j4, "%s.journal", path4);
+        snprintf(cmd, sizeof cmd, "cp %s %s", jpath, j4);
+        CHECK(system(cmd) == 0);
+        CHECK(ds_journal_identity(j4, jc, &h) == 0 && ds_journal_created_valid(jc));
+        FILE *fp = fopen(j4, "r+b");
+        CHECK(fp && fseek(fp, 8 + 9, SEEK_SET) == 0 && fputc('o', fp) == 'o' && fclose(fp) == 0);
+        CHECK(ds_journal_identity(j4, jc, &h) == -1 && jc[0] == 0);
+        CHECK(!ds_store_journal_of_sweep(path4, s4));
+        ds_record *recs = NULL;
+        int64_t n = 0;
+        ds_error e = {0};
+        CHECK(ds_journal_read(j4, jc, &recs, &n, &e) != 0 && strstr(e.msg, "damaged journal header"));
+        CHECK_MSG(ds_store_open(s4, path4, 0, &st, &info, &err) == 0, "%s", err.msg);
+        CHECK(info.created && !info.rebuilt && info.stale_journal && info.replayed == 0);
+        CHECK(ds_store_close(st, &err) == 0);
+        CHECK(ds_journal_identity(j4, jc, &h) == 0 && ds_journal_created_valid(jc));
+    }
+
     /* move aside keeps everything */
     char moved[512];
     CHECK(ds_output_move_aside(path, moved, sizeof moved, &err) == 0);
