@@ -264,7 +264,7 @@ int main(void) {
         FILE *fp = fopen(j4, "r+b");
         CHECK(fp && fseek(fp, 8 + 9, SEEK_SET) == 0 && fputc('o', fp) == 'o' && fclose(fp) == 0);
         CHECK(ds_journal_identity(j4, jc, &h) == -1 && jc[0] == 0);
-        CHECK(!ds_store_journal_of_sweep(path4, s4));
+        CHECK(!ds_output_journal_of_sweep(path4, s4));
         ds_record *recs = NULL;
         int64_t n = 0;
         ds_error e = {0};
