@@ -9,8 +9,9 @@
 #   2. cross-builds into build-aarch64/ (tools/aarch64-toolchain.cmake);
 #   3. runs the unit tests and the engine tests under qemu-aarch64 (ctest,
 #      the binaries prefixed by the emulator);
-#   4. runs a 2-rank smoke sweep: the x86-64 mpirun starts two arm64 ranks
-#      under qemu-aarch64 (Open MPI 4.1.4 on both sides);
+#   4. runs the 2-rank groupcomm test and a 2-rank smoke sweep: the x86-64
+#      mpirun starts two arm64 ranks under qemu-aarch64 (Open MPI 4.1.4 on
+#      both sides; no binfmt_misc needed);
 #   5. reads its result file with the x86-64 `distsweep status` and `report`,
 #      runs the same sweep with the x86-64 build and compares the per-seed
 #      metrics and loss curves (tools/compare_arch.py).
@@ -116,8 +117,12 @@ sed -e 's/steps: 300/steps: 60/' -e 's/warmup: 30/warmup: 6/' -e 's/log_every: 2
   -e 's/count: 4}/count: 2}/' -e 's/checkpoint_every: 100/checkpoint_every: 20/' \
   sweeps/smoke.yaml > "$work/smoke.yaml"
 lap "x86-64 build"
-mpirun -np 2 --oversubscribe -x QEMU_LD_PREFIX "$qemu" "$out/distsweep" "$work/smoke.yaml" \
-  -o "$work/aarch64.h5"
+# qemu-user has no process_vm_readv (errno 38): Open MPI's shared-memory
+# transport is told to copy through its buffers instead of reading across
+# processes.
+emu_mpirun=(mpirun -np 2 --oversubscribe --mca btl_vader_single_copy_mechanism none -x QEMU_LD_PREFIX "$qemu")
+"${emu_mpirun[@]}" "$out/test_groupcomm"
+"${emu_mpirun[@]}" "$out/distsweep" "$work/smoke.yaml" -o "$work/aarch64.h5"
 lap "2-rank sweep under qemu-aarch64"
 mpirun -np 2 --oversubscribe "$x86_bin" "$work/smoke.yaml" -o "$work/x86.h5"
 lap "2-rank sweep on x86-64"
