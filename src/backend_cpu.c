@@ -30,11 +30,20 @@
 
 /* The per-row and per-element loops, compiled for x86-64-v4 (AVX-512),
  * x86-64-v3 (AVX2 + FMA) and baseline x86-64 and picked at load time (the
- * build's baseline is SSE2). No FMA contraction in ISO C mode and no
- * reassociation; the fused multiply-adds that exp and erf ask for are fmaf
- * calls, exact in every build (hardware FMA in the two fast clones, libm's
- * fmaf in the baseline one): the same bits on each. */
+ * build's baseline is SSE2). No FMA contraction (-ffp-contract=off, set by
+ * CMakeLists.txt for every architecture) and no reassociation; the fused
+ * multiply-adds that exp and erf ask for are fmaf calls, exact in every build
+ * (hardware FMA in the two fast clones, libm's fmaf in the baseline one): the
+ * same bits on each.
+ * On aarch64 the baseline already has 128-bit NEON with a fused multiply-add
+ * (fmaf is one instruction), so one build vectorizes these loops; SVE clones
+ * ("arch=armv8-a+sve") are left out until an Arm machine measures that they
+ * pay (docs/engine.md "aarch64"). Other architectures: the plain loops. */
+#if defined(__x86_64__) && defined(__GNUC__)
 #define DS_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define DS_CLONES
+#endif
 
 enum { MK_PATH_AUTO, MK_PATH_AVX2, MK_PATH_PORTABLE }; /* attention kernel choice (mk_gemm) */
 
