@@ -40,8 +40,11 @@ set(ENV{PKG_CONFIG_LIBDIR}
 set(MPI_SKIP_COMPILER_WRAPPER ON)
 set(MPI_C_COMPILER "${CMAKE_C_COMPILER}")
 set(MPI_C_HEADER_DIR "${DS_AARCH64_SYSROOT}/usr/lib/aarch64-linux-gnu/openmpi/include")
-set(MPI_C_LIB_NAMES mpi)
-set(MPI_mpi_LIBRARY "${DS_AARCH64_SYSROOT}/usr/lib/aarch64-linux-gnu/openmpi/lib/libmpi.so")
+# as cache entries: FindMPI unsets plain variables of these names on a fresh
+# build directory and then finds nothing
+set(MPI_C_LIB_NAMES mpi CACHE STRING "")
+set(MPI_mpi_LIBRARY "${DS_AARCH64_SYSROOT}/usr/lib/aarch64-linux-gnu/openmpi/lib/libmpi.so"
+  CACHE FILEPATH "")
 # Debian's serial HDF5 for arm64 (h5cc is an arm64 wrapper too)
 set(HDF5_C_INCLUDE_DIR "${DS_AARCH64_SYSROOT}/usr/include/hdf5/serial")
 set(HDF5_C_LIBRARY_hdf5 "${DS_AARCH64_SYSROOT}/usr/lib/aarch64-linux-gnu/hdf5/serial/libhdf5.so")
