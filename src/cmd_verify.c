@@ -193,9 +193,13 @@ done:
 static void file_damage(vf_ctx *c, const char *object, const char *fmt, const char *detail) {
     char art[VF_PATH + 64];
     snprintf(art, sizeof art, "%s%s%s", c->out, object[0] ? ":" : "", object);
-    int can = c->s && ds_output_journal_of_sweep(c->out, c->s);
-    add(c, art, can, can ? "rebuilt from the journal (the file kept as OUT.h5.damaged-<time>)"
-                         : "no journal of its sweep beside it to rebuild from",
+    /* without a sweep (the stored one unreadable, no --sweep) a version-2
+     * journal is taken at its word; --repair needs --sweep then */
+    int can = c->s ? ds_output_journal_of_sweep(c->out, c->s) : c->j_ident == 0;
+    add(c, art, can,
+        !can  ? "no journal of its sweep beside it to rebuild from"
+        : c->s ? "rebuilt from the journal (the file kept as OUT.h5.damaged-<time>)"
+               : "rebuilt from the journal with --sweep SWEEP.yaml (the stored sweep is unreadable)",
         fmt, detail);
     c->file_damaged = 1;
 }
@@ -461,6 +465,17 @@ static void check_runs(vf_ctx *c) {
             const char *d = row_diff(r, sc, i, &c->recs[last[k]]);
             if (!d) continue;
             if (r->status[k] == DS_RUN_PENDING || r->status[k] == DS_RUN_UNREQUESTED) {
+                /* a done run sent back to train again for its model (a resume
+                 * or --repair found it unusable): pending by design */
+                const ds_record *rec = &c->recs[last[k]];
+                char dir[4200], mp[4400];
+                ds_error me = {0};
+                ds_modelfile_dir(c->out, dir, sizeof dir);
+                ds_modelfile_path(dir, sc, rec->r.seed, mp, sizeof mp);
+                if (r->status[k] == DS_RUN_PENDING && rec->r.status == DS_RUN_DONE && c->s &&
+                    ds_sweep_saves_model(c->s, rec->r.seed) &&
+                    ds_modelfile_check(mp, c->s, sc, rec->r.seed, &me))
+                    continue;
                 if (!n_missing++)
                     snprintf(first_missing, sizeof first_missing, "scale %d seed %lld", sc,
                              (long long)r->seeds[i]);
