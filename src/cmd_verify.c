@@ -644,6 +644,11 @@ static int repair(vf_ctx *c, int64_t *retrain, int64_t *n_pending_packs, ds_erro
     ds_store *store = NULL;
     ds_output_open_result res = {.lock_fd = -1};
     char to[VF_PATH + 400];
+    /* the writer cannot open a file a reader holds: keep the rows, close the file */
+    if (c->res_ok && c->res.file >= 0) {
+        H5Fclose(c->res.file);
+        c->res.file = -1;
+    }
     if ((rc = ds_output_lock(c->out, &lock, &locked, err))) {
         if (locked)
             ds_error_set(err, DS_EXIT_ERROR, "%s: a sweep is running (%s.lock is held): stop it "
@@ -794,6 +799,13 @@ int ds_cmd_verify(int argc, char **argv) {
     check_runs(&c);
     check_models(&c);
     check_ckpts(&c);
+    if (!c.s) {
+        char md[4200];
+        ds_modelfile_dir(out, md, sizeof md);
+        if (access(md, F_OK) == 0 || c.checked_ckpts)
+            add(&c, out, 0, "give the sweep with --sweep SWEEP.yaml",
+                "the stored sweep is unreadable: stored models and manifests not checked");
+    }
 
     int64_t retrain = -1, packs = 0;
     int n_bad = c.n_f, n_fixable = 0;
