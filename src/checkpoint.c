@@ -207,3 +207,87 @@ done:
     free(window);
     return rc;
 }
+
+/* ds_ckpt_check: the file's own consistency, without a model or a pack to
+ * compare with: the magic, the version, a header whose sizes are sane and
+ * whose training position lies inside it, a file exactly as long as the
+ * header says, and the checksum over everything after the magic. Reads the
+ * file once, in blocks; allocates nothing that depends on the file. */
+int ds_ckpt_check(const char *path, ds_error *err) {
+    int rc = DS_EXIT_ERROR;
+    ckfile c = {fopen(path, "rb"), DS_FNV1A64_INIT, 0, 0};
+    if (!c.f) {
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: cannot open: %s", path, strerror(errno));
+        goto done;
+    }
+    char magic[8];
+    if (fread(magic, 1, 8, c.f) != 8 || memcmp(magic, DS_CKPT_MAGIC, 8) != 0) {
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: not a distsweep checkpoint (bad magic)", path);
+        goto done;
+    }
+    uint32_t ver[2];
+    r(&c, ver, sizeof ver);
+    if (c.bad || ver[0] != DS_CKPT_VERSION) {
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: format version %u, this build reads %d",
+                     path, c.bad ? 0 : ver[0], DS_CKPT_VERSION);
+        goto done;
+    }
+    int64_t hd[H_N];
+    double wall;
+    r(&c, hd, sizeof hd);
+    r(&c, &wall, sizeof wall);
+    if (c.bad) {
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: truncated header", path);
+        goto done;
+    }
+    /* sizes: every dimension positive and bounded so that the products below
+     * cannot overflow (a pack of 2^20 replicas of 2^36 parameters is far
+     * beyond any file this build writes) */
+    int sane = 1;
+    for (int i = H_D; i <= H_STEPS; i++) sane &= hd[i] > 0;
+    sane &= hd[H_R] <= (1 << 20) && hd[H_P] <= ((int64_t)1 << 36) && hd[H_CURVECAP] >= 0 &&
+            hd[H_CURVECAP] <= ((int64_t)1 << 32);
+    if (!sane || hd[H_STEP] < 0 || hd[H_STEP] > hd[H_STEPS] || hd[H_NCURVE] < 0 ||
+        hd[H_NCURVE] > hd[H_CURVECAP]) {
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: corrupt header (sizes or training position)",
+                     path);
+        goto done;
+    }
+    int64_t R = hd[H_R], P = hd[H_P];
+    int64_t body = R * 8 + R + R * 4 + R * 8 + R * 4 * hd[H_CURVECAP] + 3 * R * P * 4;
+    int64_t want = 8 + (int64_t)sizeof ver + (int64_t)sizeof hd + 8 + body + 8;
+    if (fseeko(c.f, 0, SEEK_END) != 0) {
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: cannot read: %s", path, strerror(errno));
+        goto done;
+    }
+    int64_t size = (int64_t)ftello(c.f);
+    if (size != want) {
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: %s (%lld bytes, the header says %lld)",
+                     path, size < want ? "truncated" : "trailing bytes", (long long)size,
+                     (long long)want);
+        goto done;
+    }
+    if (fseeko(c.f, 8 + (off_t)sizeof ver + (off_t)sizeof hd + 8, SEEK_SET) != 0) {
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: cannot read: %s", path, strerror(errno));
+        goto done;
+    }
+    unsigned char buf[1 << 16];
+    for (int64_t left = body; left > 0 && !c.bad;) {
+        size_t k = left < (int64_t)sizeof buf ? (size_t)left : sizeof buf;
+        r(&c, buf, k);
+        left -= (int64_t)k;
+    }
+    uint64_t stored, h = c.h;
+    if (c.bad || fread(&stored, 1, 8, c.f) != 8) {
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: truncated", path);
+        goto done;
+    }
+    if (stored != h) {
+        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: checksum mismatch (file corrupt)", path);
+        goto done;
+    }
+    rc = 0;
+done:
+    if (c.f) fclose(c.f);
+    return rc;
+}

@@ -50,4 +50,13 @@ int ds_ckpt_save(const char *path, const ds_model *m, const ds_ckpt_state *st, d
  * saying what differs, and m and st are unchanged. */
 int ds_ckpt_load(const char *path, ds_model *m, ds_ckpt_state *st, ds_error *err);
 
+/* Checks the checkpoint at path on its own, read only and without a model
+ * (`distsweep verify`): the magic, the format version, a header whose sizes
+ * are sane and whose training position lies within the schedule, a file
+ * exactly as long as the header says, and the checksum. Does not check that
+ * it belongs to a pack of the sweep (the manifest beside it says which:
+ * src/packplan.h). Returns 0, or DS_EXIT_ERROR with err saying what is
+ * wrong ("checkpoint PATH: truncated (N bytes, the header says M)"). */
+int ds_ckpt_check(const char *path, ds_error *err);
+
 #endif

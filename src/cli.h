@@ -29,6 +29,7 @@ int ds_cmd_status(int argc, char **argv);
 int ds_cmd_report(int argc, char **argv);
 int ds_cmd_export(int argc, char **argv);
 int ds_cmd_eval(int argc, char **argv);
+int ds_cmd_verify(int argc, char **argv);
 
 /* True if argv[1..] contains -h or --help. */
 int ds_cli_wants_help(int argc, char **argv);

@@ -147,35 +147,12 @@ static void select_gpu(MPI_Comm comm) {
  * what turning save_models on for a finished sweep does: its runs train
  * again, to the same bits, and leave their models. */
 static int check_models(const ds_sweep *s, const char *out, ds_store *store, ds_error *err) {
-    if (!s->run.save_models) return 0;
-    char dir[4200], path[4400];
-    ds_modelfile_dir(out, dir, sizeof dir);
-    int64_t S = ds_store_n_seeds(store);
-    int n = 0, cap = 0, *scale = NULL;
-    int64_t *idx = NULL;
-    char first[sizeof err->msg] = "";
-    for (int sc = 0; sc < s->n_scales; sc++)
-        for (int64_t i = 0; i < S; i++) {
-            if (ds_store_status(store, sc, i) != DS_RUN_DONE ||
-                !ds_sweep_saves_model(s, s->seeds.start + i))
-                continue;
-            ds_modelfile_path(dir, sc, s->seeds.start + i, path, sizeof path);
-            ds_error e = {0};
-            if (!ds_modelfile_check(path, s, sc, s->seeds.start + i, &e)) continue;
-            if (!n) snprintf(first, sizeof first, "%s", e.msg);
-            if (n == cap) {
-                cap = cap ? 2 * cap : 64;
-                scale = DS_REALLOC(scale, sizeof *scale * (size_t)cap);
-                idx = DS_REALLOC(idx, sizeof *idx * (size_t)cap);
-            }
-            scale[n] = sc, idx[n] = i, n++;
-        }
-    int rc = ds_store_reset_runs(store, scale, idx, n, err);
+    int n = 0;
+    char first[sizeof err->msg];
+    int rc = ds_modelfile_reset_unusable(s, out, store, 0, &n, first, sizeof first, err);
     if (!rc && n)
         fprintf(stderr, "distsweep: %d done run(s) have no usable stored model (run.save_models; "
                 "first: %s): they run again\n", n, first);
-    free(scale);
-    free(idx);
     return rc;
 }
 

@@ -24,6 +24,7 @@ static const ds_command commands[] = {
     {"train", ds_cmd_train, "train one pack of seeds of one scale in this process and print its metrics"},
     {"export", ds_cmd_export, "write a stored model (run.save_models) as a Hugging Face GPT-NeoX directory"},
     {"eval", ds_cmd_eval, "evaluate a stored model at any test length; --show decodes examples"},
+    {"verify", ds_cmd_verify, "check every file of a sweep's output (after a copy); --repair rebuilds what it can"},
     {"bench", ds_cmd_bench, "steps/s, tokens/s and achieved GFLOP/s of one pack on one backend"},
 };
 

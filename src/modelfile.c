@@ -9,6 +9,7 @@
 #include "model.h"
 #include "output.h"
 #include "safetensors.h"
+#include "store.h"
 #include "version.h"
 
 void ds_modelfile_dir(const char *out_path, char *buf, size_t n) {
@@ -157,5 +158,42 @@ int ds_modelfile_load(const char *path, const ds_sweep *s, int scale, int64_t se
     f.data = NULL;
 done:
     ds_st_free(&f);
+    return rc;
+}
+
+int ds_modelfile_reset_unusable(const ds_sweep *s, const char *out, ds_store *store, int full,
+                                int *n_reset, char *first, size_t first_n, ds_error *err) {
+    *n_reset = 0;
+    if (first_n) first[0] = 0;
+    if (!s->run.save_models) return 0;
+    char dir[4200], path[4400];
+    ds_modelfile_dir(out, dir, sizeof dir);
+    int64_t S = ds_store_n_seeds(store);
+    int n = 0, cap = 0, *scale = NULL;
+    int64_t *idx = NULL;
+    for (int sc = 0; sc < s->n_scales; sc++)
+        for (int64_t i = 0; i < S; i++) {
+            if (ds_store_status(store, sc, i) != DS_RUN_DONE ||
+                !ds_sweep_saves_model(s, s->seeds.start + i))
+                continue;
+            ds_modelfile_path(dir, sc, s->seeds.start + i, path, sizeof path);
+            ds_error e = {0};
+            float *params = NULL;
+            int bad = full ? ds_modelfile_load(path, s, sc, s->seeds.start + i, &params, NULL, &e)
+                           : ds_modelfile_check(path, s, sc, s->seeds.start + i, &e);
+            free(params);
+            if (!bad) continue;
+            if (!n && first_n) snprintf(first, first_n, "%s", e.msg);
+            if (n == cap) {
+                cap = cap ? 2 * cap : 64;
+                scale = DS_REALLOC(scale, sizeof *scale * (size_t)cap);
+                idx = DS_REALLOC(idx, sizeof *idx * (size_t)cap);
+            }
+            scale[n] = sc, idx[n] = i, n++;
+        }
+    int rc = ds_store_reset_runs(store, scale, idx, n, err);
+    if (!rc) *n_reset = n;
+    free(scale);
+    free(idx);
     return rc;
 }

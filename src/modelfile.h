@@ -58,4 +58,18 @@ int ds_modelfile_check(const char *path, const ds_sweep *s, int scale, int64_t s
 int ds_modelfile_load(const char *path, const ds_sweep *s, int scale, int64_t seed, float **params,
                       int64_t *steps, ds_error *err);
 
+/* The resume's trust in stored models (`distsweep run`, and `distsweep
+ * verify --repair`): when s saves models, checks the model of every run that
+ * store marks done and whose seed run.save_models selects, in the models
+ * directory of result file out, with ds_modelfile_check (full = 0) or
+ * ds_modelfile_load (full = 1: the data's checksum too), and turns those
+ * that fail back into pending runs (ds_store_reset_runs), which the sweep
+ * then trains again. Sets *n_reset to their number and first (first_n
+ * bytes) to the first one's reason ("" when none). Returns 0 or
+ * ds_store_reset_runs's error. Prints nothing. */
+struct ds_store;
+int ds_modelfile_reset_unusable(const ds_sweep *s, const char *out, struct ds_store *store,
+                                int full, int *n_reset, char *first, size_t first_n,
+                                ds_error *err);
+
 #endif

@@ -23,3 +23,15 @@ add_test(NAME faults.damage COMMAND ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/damag
   --bin $<TARGET_FILE:distsweep> --src ${CMAKE_SOURCE_DIR})
 set_tests_properties(faults.damage PROPERTIES LABELS "faults;integration" TIMEOUT 600
   ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+
+# faults.verify (tests/faults/verify.py): `distsweep verify` on a real sweep's
+# output (whole: exit 0), then a seeded set of planted damages (result-file
+# metadata flips, a zeroed block, a raw flip, a truncated journal tail, a
+# flipped byte in a stored model, an orphan model, a truncated checkpoint and
+# a garbled manifest of a SIGKILLed sweep): each found, repaired by --repair,
+# and a following run equal to the undamaged sweep; refused under a held
+# lock; exit 2 on a file that is no result file. Needs no root.
+add_test(NAME faults.verify COMMAND ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/verify.py
+  --bin $<TARGET_FILE:distsweep> --src ${CMAKE_SOURCE_DIR})
+set_tests_properties(faults.verify PROPERTIES LABELS "faults;integration" TIMEOUT 600
+  ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
