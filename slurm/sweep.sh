@@ -18,6 +18,10 @@
 #      read-only, I/O error)                 the same disk; nothing finished is lost, free space
 #                                            and resubmit the same command to resume
 #   *  anything else                      -> the job fails, not requeued; the log says why
+# After copying a sweep's output between clusters (or after a disk error), check it before
+# resuming: `distsweep verify OUT.h5` reads every artifact (the result file against its journal,
+# the stored models, the checkpoints) and exits 1 on damage; `--repair` rebuilds what it can and
+# sets the damaged copies aside (docs/result-file.md "Damaged files").
 # Full documentation: docs/slurm.md.
 #
 # ---- Edit these defaults for your cluster (command-line sbatch options override them) ----
