@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "backend.h"
 #include "cli.h"
@@ -142,8 +143,11 @@ static void select_gpu(MPI_Comm comm) {
 
 /* Rank 0, resuming with run.save_models: a done run whose seed the sweep
  * saves must have its stored model (src/modelfile.h); one whose model is
- * missing or damaged is not trusted and runs again (the file goes back to
- * pending for it), as a done run without its data does in the store. Also
+ * missing or damaged (ds_modelfile_check: header, size and checksum) is
+ * not trusted and runs again (the file goes back to pending for it), as a
+ * done run without its data does in the store; a damaged file is moved
+ * aside first (ds_output_set_damaged_aside: kept, renamed), with one line on
+ * stderr each. Errors: a rename fails -> DS_EXIT_ERROR. Also
  * what turning save_models on for a finished sweep does: its runs train
  * again, to the same bits, and leave their models. */
 static int check_models(const ds_sweep *s, const char *out, ds_store *store, ds_error *err) {
@@ -151,7 +155,7 @@ static int check_models(const ds_sweep *s, const char *out, ds_store *store, ds_
     char dir[4200], path[4400];
     ds_modelfile_dir(out, dir, sizeof dir);
     int64_t S = ds_store_n_seeds(store);
-    int n = 0, cap = 0, *scale = NULL;
+    int n = 0, cap = 0, *scale = NULL, rc = 0;
     int64_t *idx = NULL;
     char first[sizeof err->msg] = "";
     for (int sc = 0; sc < s->n_scales; sc++)
@@ -163,6 +167,15 @@ static int check_models(const ds_sweep *s, const char *out, ds_store *store, ds_
             ds_error e = {0};
             if (!ds_modelfile_check(path, s, sc, s->seeds.start + i, &e)) continue;
             if (!n) snprintf(first, sizeof first, "%s", e.msg);
+            struct stat sb;
+            if (stat(path, &sb) == 0) {
+                /* there but damaged (torn, a flipped bit, another run's):
+                 * kept aside, never deleted; the run trains again */
+                char aside[sizeof path + 64];
+                if ((rc = ds_output_set_damaged_aside(path, aside, sizeof aside, err))) goto done;
+                fprintf(stderr, "distsweep: damaged stored model: %s; moved it to %s, the run "
+                        "trains again\n", e.msg, aside);
+            }
             if (n == cap) {
                 cap = cap ? 2 * cap : 64;
                 scale = DS_REALLOC(scale, sizeof *scale * (size_t)cap);
@@ -170,10 +183,11 @@ static int check_models(const ds_sweep *s, const char *out, ds_store *store, ds_
             }
             scale[n] = sc, idx[n] = i, n++;
         }
-    int rc = ds_store_reset_runs(store, scale, idx, n, err);
+    rc = ds_store_reset_runs(store, scale, idx, n, err);
     if (!rc && n)
         fprintf(stderr, "distsweep: %d done run(s) have no usable stored model (run.save_models; "
                 "first: %s): they run again\n", n, first);
+done:
     free(scale);
     free(idx);
     return rc;

@@ -128,10 +128,28 @@ done:
     return rc;
 }
 
+/* Reads path whole into f (the caller frees it with ds_st_free, also on an
+ * error) and checks it against run (scale, seed) of s: the header
+ * (verify_header) and the FNV-1a 64 checksum of the data. Returns 0 or
+ * DS_EXIT_ERROR with err naming the file and the problem. */
+static int read_verified(const char *path, const ds_sweep *s, int scale, int64_t seed,
+                         ds_st_file *f, ds_error *err) {
+    int rc = ds_st_read(path, 0, f, err);
+    if (rc) return rc;
+    if ((rc = verify_header(path, f, s, scale, seed, err))) return rc;
+    char sum[32];
+    snprintf(sum, sizeof sum, "%016llx",
+             (unsigned long long)ds_fnv1a64(f->data, f->data_bytes, DS_FNV1A64_INIT));
+    if (strcmp(sum, ds_st_meta(f, meta_keys[MK_CHECKSUM])))
+        return ds_error_set(err, DS_EXIT_ERROR, "%s: checksum mismatch (file corrupt): the data "
+                            "hash to %s, the header says %s", path, sum,
+                            ds_st_meta(f, meta_keys[MK_CHECKSUM]));
+    return 0;
+}
+
 int ds_modelfile_check(const char *path, const ds_sweep *s, int scale, int64_t seed, ds_error *err) {
     ds_st_file f;
-    int rc = ds_st_read(path, 1, &f, err);
-    if (!rc) rc = verify_header(path, &f, s, scale, seed, err);
+    int rc = read_verified(path, s, scale, seed, &f, err);
     ds_st_free(&f);
     return rc;
 }
@@ -140,22 +158,12 @@ int ds_modelfile_load(const char *path, const ds_sweep *s, int scale, int64_t se
                       int64_t *steps, ds_error *err) {
     *params = NULL;
     ds_st_file f;
-    int rc = ds_st_read(path, 0, &f, err);
-    if (rc) return rc;
-    if ((rc = verify_header(path, &f, s, scale, seed, err))) goto done;
-    char sum[32];
-    snprintf(sum, sizeof sum, "%016llx",
-             (unsigned long long)ds_fnv1a64(f.data, f.data_bytes, DS_FNV1A64_INIT));
-    if (strcmp(sum, ds_st_meta(&f, meta_keys[MK_CHECKSUM]))) {
-        rc = ds_error_set(err, DS_EXIT_ERROR, "%s: checksum mismatch (file corrupt): the data "
-                          "hash to %s, the header says %s", path, sum,
-                          ds_st_meta(&f, meta_keys[MK_CHECKSUM]));
-        goto done;
+    int rc = read_verified(path, s, scale, seed, &f, err);
+    if (!rc) {
+        if (steps) *steps = strtoll(ds_st_meta(&f, meta_keys[MK_STEPS]), NULL, 10);
+        *params = (float *)f.data; /* the data section is exactly the P floats, in layout order */
+        f.data = NULL;
     }
-    if (steps) *steps = strtoll(ds_st_meta(&f, meta_keys[MK_STEPS]), NULL, 10);
-    *params = (float *)f.data; /* the data section is exactly the P floats, in layout order */
-    f.data = NULL;
-done:
     ds_st_free(&f);
     return rc;
 }

@@ -14,8 +14,9 @@
  * The worker that trained the run writes the file atomically (safetensors.h:
  * temporary name, fsync, rename, directory fsync) before it reports the run,
  * so a run the result file marks done always has its model when the sweep
- * saves it; a resume checks each one (ds_modelfile_check) and runs again
- * the done runs whose model is missing or damaged. */
+ * saves it; a resume checks each one (ds_modelfile_check, the checksum too),
+ * moves a damaged one aside (src/output.h names it) and runs again the done
+ * runs whose model is missing or damaged. */
 #ifndef DS_MODELFILE_H
 #define DS_MODELFILE_H
 
@@ -43,11 +44,13 @@ double ds_modelfile_bytes(const ds_sweep *s, int scale);
 int ds_modelfile_save(const char *path, const ds_sweep *s, int scale, int64_t seed, int64_t steps,
                       const float *params, ds_error *err);
 
-/* Checks the file of run (scale, seed) of s without reading its data: it
- * exists, its header parses, it is a model of this sweep's definition
- * (sweep_hash), scale, seed and shape, with every tensor of the layout at
- * its offset, and the file's size is what the header says (a torn file
- * fails here; a flipped bit inside the data only fails ds_modelfile_load).
+/* Checks the file of run (scale, seed) of s as a load would: it exists, its
+ * header parses, it is a model of this sweep's definition (sweep_hash),
+ * scale, seed and shape, with every tensor of the layout at its offset, the
+ * file's size is what the header says (a torn file), and its data match the
+ * header's checksum (a flipped bit): the data are read whole, once, and
+ * freed. A resume checks each done run's model with it (src/cmd_run.c), so
+ * a sweep that says "complete" holds no model that a load would refuse.
  * Returns 0 or DS_EXIT_ERROR with err saying what is wrong. */
 int ds_modelfile_check(const char *path, const ds_sweep *s, int scale, int64_t seed, ds_error *err);
 
