@@ -18,6 +18,7 @@
 #include "h5util.h"
 #include "journal.h"
 #include "schema.h"
+#include "store.h"
 
 /* ---- names ------------------------------------------------------------------ */
 
@@ -429,6 +430,20 @@ static void make_parent_dirs(const char *path) {
     mkdir(d, 0755);
 }
 
+/* A file found damaged after the probe (res->why says how), with a journal
+ * of the sweep beside it and the writer's lock held: moves it aside and
+ * decides REBUILD. Returns 0, or DS_EXIT_ERROR when the rename fails. */
+static int rebuild_damaged(const char *out, ds_output_open_result *res, ds_error *err) {
+    char moved[DS_OUTPUT_PATH_MAX];
+    res->damaged = 1;
+    res->probe_found = DS_OUTPUT_FOUND_DAMAGED;
+    int rc = ds_output_set_damaged_aside(out, moved, sizeof moved, err);
+    if (rc) return rc;
+    snprintf(res->damaged_to, sizeof res->damaged_to, "%s", moved);
+    res->decision = DS_OUTPUT_REBUILD;
+    return 0;
+}
+
 int ds_output_open_for_run(const ds_sweep *s, const char *out, const ds_output_opts *o,
                            ds_output_open_result *res, ds_error *err) {
     ds_output_probe p = {0};
@@ -492,16 +507,13 @@ int ds_output_open_for_run(const ds_sweep *s, const char *out, const ds_output_o
     /* A stored text that does not load, or that is not the text its stored
      * sweep_hash was taken of, is damage when a journal of this sweep is
      * beside the file: the journal rebuilds it. Without one it is refused. */
-    if ((!loads || (p.sweep_hash && old->yaml_hash != p.sweep_hash)) &&
-        ds_output_journal_of_sweep(out, s)) {
-        snprintf(res->why, sizeof res->why, "%.1500s: the sweep stored in the file %s (attribute "
-                 "%s damaged?)", out, loads ? "does not match its sweep_hash" : "does not load",
+    int journal = ds_output_journal_of_sweep(out, s);
+    if ((!loads || (p.sweep_hash && old->yaml_hash != p.sweep_hash)) && journal) {
+        snprintf(res->why, sizeof res->why, "%.1000s: the sweep stored in the file %s (%.600s%s"
+                 "attribute %s damaged?)", out, loads ? "does not match its sweep_hash" :
+                 "does not load", loads ? "" : e2.msg, loads ? "" : "; ",
                  ds_attr_name(DS_A_SWEEP_YAML));
-        res->damaged = 1;
-        res->probe_found = DS_OUTPUT_FOUND_DAMAGED;
-        if ((rc = ds_output_set_damaged_aside(out, moved, sizeof moved, err))) goto done;
-        snprintf(res->damaged_to, sizeof res->damaged_to, "%s", moved);
-        res->decision = DS_OUTPUT_REBUILD;
+        rc = rebuild_damaged(out, res, err);
         goto done;
     }
     if (!loads) {
@@ -523,6 +535,14 @@ int ds_output_open_for_run(const ds_sweep *s, const char *out, const ds_output_o
                           "%s was made by a different sweep: %s. Use the original sweep file, "
                           "another -o, or --fresh to start over (the old file is moved aside, not "
                           "deleted)", out, res->diff);
+        goto done;
+    }
+    /* The definitional datasets hold what the sweep defines: raw values the
+     * probe reads back but that a damage changed are damage too, rebuilt
+     * from a journal of this sweep (without one the file is resumed as it
+     * is, as before). */
+    if (journal && ds_store_check_definition(s, out, res->why, sizeof res->why)) {
+        rc = rebuild_damaged(out, res, err);
         goto done;
     }
     res->decision = DS_OUTPUT_RESUME;

@@ -202,7 +202,9 @@ typedef struct {
  * there aside (even a foreign or damaged file), and checks that the stored
  * sweep loads (a stored text that does not load, or does not hash to its
  * sweep_hash, is damage: rebuilt when a journal of sweep s is beside it,
- * else REFUSED_STORED_SWEEP) and that s continues it: the same experiment (ds_sweep_diff)
+ * else REFUSED_STORED_SWEEP), that the definitional datasets hold what s
+ * defines (ds_store_check_definition; only beside a journal of s, which
+ * rebuilds a file where they do not) and that s continues it: the same experiment (ds_sweep_diff)
  * with, for a fixed sweep, a seeds.count not below the file's seed axis
  * (the axis grows, never shrinks; an adaptive sweep's axis is its largest
  * scale and its seeds.count is compared with the stored one). A file that is

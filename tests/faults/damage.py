@@ -308,6 +308,63 @@ def same_runs(d, ref):
     return None
 
 
+# ---- damaged definitional values (issue 24: the resume's proof) -------------
+#
+# make_definition_mutants(base, seed) -> [(name, kind, bytes)], planted with
+# plant() and resumed with scenario_resume() like the random set.
+
+DEFINITIONAL = ("seeds", "eval_lengths", "scales/d_model", "scales/name", "families/")
+
+
+def make_definition_mutants(base, seed):
+    """One byte flip in the raw data of each definitional dataset (/seeds,
+    /eval_lengths, /scales/d_model, /scales/name, the first /families
+    member): values HDF5 reads back without complaint, which only a
+    comparison with the sweep finds. [(name, "def_raw", bytes)]."""
+    path = os.path.join(base, OUT)
+    data = open(path, "rb").read()
+    where = {}
+    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and obj.id.get_offset() is not None:
+                where[name] = (obj.id.get_offset(), obj.id.get_storage_size())
+            elif isinstance(obj, h5py.Dataset) and obj.chunks and obj.id.get_num_chunks():
+                info = obj.id.get_chunk_info(0)
+                where[name] = (info.byte_offset, info.size)
+        f.visititems(visit)
+    rng = random.Random(seed)
+    out = []
+    for want in DEFINITIONAL:
+        names = sorted(n for n in where if n == want or (want.endswith("/") and n.startswith(want)))
+        if not names:
+            raise RuntimeError(f"no raw data of /{want} in {path}")
+        off, size = where[names[0]]
+        at = off + rng.randrange(min(size, 8))  # the first element: a value the sweep defines
+        x = rng.randrange(1, 256)
+        b = bytearray(data)
+        b[at] ^= x
+        out.append((f"def_raw:/{names[0]}@{at}^{x:#04x}", "def_raw", bytes(b)))
+    return out
+
+
+def check_definition_mutants(base, work, ref):
+    """Every definitional mutant resumed (scenario_resume: exit 0, h5py reads
+    it all, runs equal the undamaged sweep's) and rebuilt from the journal.
+    Returns the number that failed."""
+    mutants = make_definition_mutants(base, A.seed)
+    bad = 0
+    for i, (n, k, blob) in enumerate(mutants):
+        d = plant(base, work, 100 + i, n, blob)
+        ok, why = scenario_resume(base, d, n, ref)
+        ok = ok and "rebuilt" in why
+        bad += not ok
+        print(f"  resume {n}: {'ok' if ok else 'FAILED'}: {why}", flush=True)
+    print(f"definition: {len(mutants)} raw-value flips of definitional datasets: "
+          f"{len(mutants) - bad} rebuilt from the journal to the undamaged sweep's runs")
+    check(not bad, "a damaged definitional value was not rebuilt (above)")
+    return bad
+
+
 # ---- damaged stored models (issue 24: the runs the resume must trust) ---------
 #
 # Self-contained so that other tests (a `verify` test) can call them:
@@ -469,6 +526,7 @@ def main():
                   + ", ".join(f"{k} {v}" for k, v in rebuilt.items())
                   + f"); failed by kind: {dict(bad) or 'none'}")
             check(not bad, "resume failed on some mutants (above)")
+            check_definition_mutants(base, work, ref)
             check_model_mutants(base, work, ref)
     finally:
         if A.keep or failures():
