@@ -22,9 +22,8 @@ endforeach()
 # run`): every resume exits 0 and leaves a file h5py reads completely whose
 # runs equal the undamaged sweep's, attempts included; 5 flipped values of
 # /seeds, /eval_lengths, /scales and /families are rebuilt from the journal;
-# and 4 damaged stored
-# models are resumed: each is kept aside, said in one line, and its run
-# trained again to the undamaged model. Needs no root.
+# and 4 damaged stored models are resumed: each is kept aside, said in one
+# line, and its run trained again to the undamaged model. Needs no root.
 add_test(NAME faults.damage COMMAND ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/damage.py
   --bin $<TARGET_FILE:distsweep> --src ${CMAKE_SOURCE_DIR})
 set_tests_properties(faults.damage PROPERTIES LABELS "faults;integration" TIMEOUT 600
