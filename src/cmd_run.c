@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "backend.h"
 #include "cli.h"
@@ -142,14 +143,17 @@ static void select_gpu(MPI_Comm comm) {
 
 /* Rank 0, resuming with run.save_models: a done run whose seed the sweep
  * saves must have its stored model (src/modelfile.h); one whose model is
- * missing or damaged is not trusted and runs again (the file goes back to
- * pending for it), as a done run without its data does in the store. Also
+ * missing or damaged (ds_modelfile_check: header, size and checksum) is
+ * not trusted and runs again (the file goes back to pending for it), as a
+ * done run without its data does in the store; a damaged file is moved
+ * aside first (ds_output_set_damaged_aside: kept, renamed), with one line on
+ * stderr each. Errors: a rename fails -> DS_EXIT_ERROR. Also
  * what turning save_models on for a finished sweep does: its runs train
  * again, to the same bits, and leave their models. */
 static int check_models(const ds_sweep *s, const char *out, ds_store *store, ds_error *err) {
     int n = 0;
     char first[sizeof err->msg];
-    int rc = ds_modelfile_reset_unusable(s, out, store, 0, &n, first, sizeof first, err);
+    int rc = ds_modelfile_reset_unusable(s, out, store, &n, first, sizeof first, err);
     if (!rc && n)
         fprintf(stderr, "distsweep: %d done run(s) have no usable stored model (run.save_models; "
                 "first: %s): they run again\n", n, first);

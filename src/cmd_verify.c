@@ -10,8 +10,8 @@
  *     journal record;
  *   - the journal: a readable header of this file and sweep, no bytes after
  *     the last whole record, every finished run of the file journaled;
- *   - the stored models of the done runs the sweep saves (ds_modelfile_load:
- *     ds_modelfile_check and the data's checksum), and model files that
+ *   - the stored models of the done runs the sweep saves (ds_modelfile_check,
+ *     the data's checksum included), and model files that
  *     belong to no run;
  *   - every checkpoint (ds_ckpt_check) and manifest (ds_pack_read_manifest)
  *     in OUT.h5.ckpt/.
@@ -528,12 +528,8 @@ static void check_models(vf_ctx *c) {
                 continue;
             ds_modelfile_path(dir, sc, start + i, path, sizeof path);
             ds_error e = {0};
-            float *params = NULL;
             c->checked_models++;
-            int bad = ds_modelfile_check(path, c->s, sc, start + i, &e);
-            if (!bad) bad = ds_modelfile_load(path, c->s, sc, start + i, &params, NULL, &e);
-            free(params);
-            if (!bad) continue;
+            if (!ds_modelfile_check(path, c->s, sc, start + i, &e)) continue; /* checksum too */
             vf_finding *x = add(c, path, 1, "set aside; the run goes back to pending and is trained again",
                                 "%s", e.msg);
             if (access(path, F_OK) == 0) x->aside = ".damaged";
@@ -700,7 +696,7 @@ static int repair(vf_ctx *c, int64_t *retrain, int64_t *n_pending_packs, ds_erro
     }
     int n_models = 0;
     char first[sizeof err->msg];
-    if ((rc = ds_modelfile_reset_unusable(c->s, c->out, store, 1, &n_models, first, sizeof first, err)))
+    if ((rc = ds_modelfile_reset_unusable(c->s, c->out, store, &n_models, first, sizeof first, err)))
         goto done;
     if (n_models)
         fprintf(stderr, "distsweep: %d done run(s) have no usable stored model (first: %s): "

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model.h"
 #include "output.h"
@@ -129,10 +130,28 @@ done:
     return rc;
 }
 
+/* Reads path whole into f (the caller frees it with ds_st_free, also on an
+ * error) and checks it against run (scale, seed) of s: the header
+ * (verify_header) and the FNV-1a 64 checksum of the data. Returns 0 or
+ * DS_EXIT_ERROR with err naming the file and the problem. */
+static int read_verified(const char *path, const ds_sweep *s, int scale, int64_t seed,
+                         ds_st_file *f, ds_error *err) {
+    int rc = ds_st_read(path, 0, f, err);
+    if (rc) return rc;
+    if ((rc = verify_header(path, f, s, scale, seed, err))) return rc;
+    char sum[32];
+    snprintf(sum, sizeof sum, "%016llx",
+             (unsigned long long)ds_fnv1a64(f->data, f->data_bytes, DS_FNV1A64_INIT));
+    if (strcmp(sum, ds_st_meta(f, meta_keys[MK_CHECKSUM])))
+        return ds_error_set(err, DS_EXIT_ERROR, "%s: checksum mismatch (file corrupt): the data "
+                            "hash to %s, the header says %s", path, sum,
+                            ds_st_meta(f, meta_keys[MK_CHECKSUM]));
+    return 0;
+}
+
 int ds_modelfile_check(const char *path, const ds_sweep *s, int scale, int64_t seed, ds_error *err) {
     ds_st_file f;
-    int rc = ds_st_read(path, 1, &f, err);
-    if (!rc) rc = verify_header(path, &f, s, scale, seed, err);
+    int rc = read_verified(path, s, scale, seed, &f, err);
     ds_st_free(&f);
     return rc;
 }
@@ -141,27 +160,17 @@ int ds_modelfile_load(const char *path, const ds_sweep *s, int scale, int64_t se
                       int64_t *steps, ds_error *err) {
     *params = NULL;
     ds_st_file f;
-    int rc = ds_st_read(path, 0, &f, err);
-    if (rc) return rc;
-    if ((rc = verify_header(path, &f, s, scale, seed, err))) goto done;
-    char sum[32];
-    snprintf(sum, sizeof sum, "%016llx",
-             (unsigned long long)ds_fnv1a64(f.data, f.data_bytes, DS_FNV1A64_INIT));
-    if (strcmp(sum, ds_st_meta(&f, meta_keys[MK_CHECKSUM]))) {
-        rc = ds_error_set(err, DS_EXIT_ERROR, "%s: checksum mismatch (file corrupt): the data "
-                          "hash to %s, the header says %s", path, sum,
-                          ds_st_meta(&f, meta_keys[MK_CHECKSUM]));
-        goto done;
+    int rc = read_verified(path, s, scale, seed, &f, err);
+    if (!rc) {
+        if (steps) *steps = strtoll(ds_st_meta(&f, meta_keys[MK_STEPS]), NULL, 10);
+        *params = (float *)f.data; /* the data section is exactly the P floats, in layout order */
+        f.data = NULL;
     }
-    if (steps) *steps = strtoll(ds_st_meta(&f, meta_keys[MK_STEPS]), NULL, 10);
-    *params = (float *)f.data; /* the data section is exactly the P floats, in layout order */
-    f.data = NULL;
-done:
     ds_st_free(&f);
     return rc;
 }
 
-int ds_modelfile_reset_unusable(const ds_sweep *s, const char *out, ds_store *store, int full,
+int ds_modelfile_reset_unusable(const ds_sweep *s, const char *out, ds_store *store,
                                 int *n_reset, char *first, size_t first_n, ds_error *err) {
     *n_reset = 0;
     if (first_n) first[0] = 0;
@@ -169,7 +178,7 @@ int ds_modelfile_reset_unusable(const ds_sweep *s, const char *out, ds_store *st
     char dir[4200], path[4400];
     ds_modelfile_dir(out, dir, sizeof dir);
     int64_t S = ds_store_n_seeds(store);
-    int n = 0, cap = 0, *scale = NULL;
+    int n = 0, cap = 0, *scale = NULL, rc = 0;
     int64_t *idx = NULL;
     for (int sc = 0; sc < s->n_scales; sc++)
         for (int64_t i = 0; i < S; i++) {
@@ -178,12 +187,17 @@ int ds_modelfile_reset_unusable(const ds_sweep *s, const char *out, ds_store *st
                 continue;
             ds_modelfile_path(dir, sc, s->seeds.start + i, path, sizeof path);
             ds_error e = {0};
-            float *params = NULL;
-            int bad = full ? ds_modelfile_load(path, s, sc, s->seeds.start + i, &params, NULL, &e)
-                           : ds_modelfile_check(path, s, sc, s->seeds.start + i, &e);
-            free(params);
-            if (!bad) continue;
+            if (!ds_modelfile_check(path, s, sc, s->seeds.start + i, &e)) continue;
             if (!n && first_n) snprintf(first, first_n, "%s", e.msg);
+            struct stat sb;
+            if (stat(path, &sb) == 0) {
+                /* there but damaged (torn, a flipped bit, another run's):
+                 * kept aside, never deleted; the run trains again */
+                char aside[sizeof path + 64];
+                if ((rc = ds_output_set_damaged_aside(path, aside, sizeof aside, err))) goto done;
+                fprintf(stderr, "distsweep: damaged stored model: %s; moved it to %s, the run "
+                        "trains again\n", e.msg, aside);
+            }
             if (n == cap) {
                 cap = cap ? 2 * cap : 64;
                 scale = DS_REALLOC(scale, sizeof *scale * (size_t)cap);
@@ -191,8 +205,9 @@ int ds_modelfile_reset_unusable(const ds_sweep *s, const char *out, ds_store *st
             }
             scale[n] = sc, idx[n] = i, n++;
         }
-    int rc = ds_store_reset_runs(store, scale, idx, n, err);
+    rc = ds_store_reset_runs(store, scale, idx, n, err);
     if (!rc) *n_reset = n;
+done:
     free(scale);
     free(idx);
     return rc;

@@ -14,8 +14,9 @@
  * The worker that trained the run writes the file atomically (safetensors.h:
  * temporary name, fsync, rename, directory fsync) before it reports the run,
  * so a run the result file marks done always has its model when the sweep
- * saves it; a resume checks each one (ds_modelfile_check) and runs again
- * the done runs whose model is missing or damaged. */
+ * saves it; a resume checks each one (ds_modelfile_check, the checksum too),
+ * moves a damaged one aside (src/output.h names it) and runs again the done
+ * runs whose model is missing or damaged. */
 #ifndef DS_MODELFILE_H
 #define DS_MODELFILE_H
 
@@ -43,11 +44,13 @@ double ds_modelfile_bytes(const ds_sweep *s, int scale);
 int ds_modelfile_save(const char *path, const ds_sweep *s, int scale, int64_t seed, int64_t steps,
                       const float *params, ds_error *err);
 
-/* Checks the file of run (scale, seed) of s without reading its data: it
- * exists, its header parses, it is a model of this sweep's definition
- * (sweep_hash), scale, seed and shape, with every tensor of the layout at
- * its offset, and the file's size is what the header says (a torn file
- * fails here; a flipped bit inside the data only fails ds_modelfile_load).
+/* Checks the file of run (scale, seed) of s as a load would: it exists, its
+ * header parses, it is a model of this sweep's definition (sweep_hash),
+ * scale, seed and shape, with every tensor of the layout at its offset, the
+ * file's size is what the header says (a torn file), and its data match the
+ * header's checksum (a flipped bit): the data are read whole, once, and
+ * freed. A resume checks each done run's model with it (src/cmd_run.c), so
+ * a sweep that says "complete" holds no model that a load would refuse.
  * Returns 0 or DS_EXIT_ERROR with err saying what is wrong. */
 int ds_modelfile_check(const char *path, const ds_sweep *s, int scale, int64_t seed, ds_error *err);
 
@@ -61,15 +64,15 @@ int ds_modelfile_load(const char *path, const ds_sweep *s, int scale, int64_t se
 /* The resume's trust in stored models (`distsweep run`, and `distsweep
  * verify --repair`): when s saves models, checks the model of every run that
  * store marks done and whose seed run.save_models selects, in the models
- * directory of result file out, with ds_modelfile_check (full = 0) or
- * ds_modelfile_load (full = 1: the data's checksum too), and turns those
- * that fail back into pending runs (ds_store_reset_runs), which the sweep
- * then trains again. Sets *n_reset to their number and first (first_n
- * bytes) to the first one's reason ("" when none). Returns 0 or
- * ds_store_reset_runs's error. Prints nothing. */
+ * directory of result file out, with ds_modelfile_check (its data checksum
+ * included), and turns those that fail back into pending runs
+ * (ds_store_reset_runs), which the sweep then trains again. A model file
+ * that exists but fails is kept aside (ds_output_set_damaged_aside: NAME.damaged-<UTC
+ * time>[-k]) with one line on stderr naming it. Sets *n_reset to the runs
+ * reset and first (first_n bytes) to the first one's reason ("" when none).
+ * Returns 0, or the error of the rename or of ds_store_reset_runs. */
 struct ds_store;
 int ds_modelfile_reset_unusable(const ds_sweep *s, const char *out, struct ds_store *store,
-                                int full, int *n_reset, char *first, size_t first_n,
-                                ds_error *err);
+                                int *n_reset, char *first, size_t first_n, ds_error *err);
 
 #endif

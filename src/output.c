@@ -18,6 +18,7 @@
 #include "h5util.h"
 #include "journal.h"
 #include "schema.h"
+#include "store.h"
 
 /* ---- names ------------------------------------------------------------------ */
 
@@ -118,6 +119,88 @@ static int refuse(ds_output_probe *p, ds_error *err, ds_output_found found, int 
     va_end(ap);
     p->found = found;
     return ds_error_set(err, code, "%s%s", p->why, advice);
+}
+
+/* Every object of the schema (src/schema.h) in f reads back: the root
+ * attributes, every seed-axis dataset (all of them: the writer opens each),
+ * /seeds whole, the /scales columns, /eval_lengths and every dataset of
+ * /families. An optional object (flops_per_step, the version strings) may be
+ * absent, but whatever exists must read. Returns 0, or a refusal
+ * (FOUND_DAMAGED, DS_EXIT_USAGE) naming the file and the first object that
+ * does not read. HDF5 errors are silenced by the caller; reads are bounded by
+ * the fapl's metadata read attempts (ds_h5_open_read). */
+static int probe_schema(hid_t f, const char *path, ds_output_probe *p, ds_error *err) {
+    char obj[512] = "";
+    const char *what = "cannot be read";
+    hid_t g = -1;
+    for (int a = 0; a < DS_N_ROOT_ATTRS && !obj[0]; a++) {
+        const ds_root_attr *at = ds_root_attr_at(a);
+        htri_t has = H5Aexists(f, at->name);
+        /* the writer needs these (format, format_version and sweep_yaml
+         * were read above, `created` names the journal) */
+        int needed = a == DS_A_CREATED || a == DS_A_SWEEP_YAML || a == DS_A_FORMAT ||
+                     a == DS_A_FORMAT_VERSION;
+        if (has == 0 && !needed) continue;
+        int ok = has > 0;
+        if (ok && at->elem == DS_EL_I32) {
+            int v;
+            ok = ds_h5_attr_int(f, at->name, &v) == 1;
+        } else if (ok) {
+            char *v = ds_h5_attr_string(f, at->name);
+            ok = v != NULL;
+            free(v);
+        }
+        if (!ok) {
+            snprintf(obj, sizeof obj, "attribute %s", at->name);
+            if (has == 0) what = "is missing";
+        }
+    }
+    for (int i = 0; i < DS_N_SEED_DS && !obj[0]; i++) {
+        const char *name = ds_seed_dataset_at(i)->path;
+        htri_t has = H5Lexists(f, name, H5P_DEFAULT);
+        if (has <= 0 || read_back(f, name)) {
+            snprintf(obj, sizeof obj, "dataset %s", name);
+            if (has == 0) what = "is missing";
+        }
+    }
+    const ds_fixed_dataset *fixed[DS_N_SCALE_COLS + 2];
+    int n_fixed = 0;
+    fixed[n_fixed++] = &ds_seeds_dataset;
+    fixed[n_fixed++] = &ds_eval_lengths_dataset;
+    for (int c = 0; c < DS_N_SCALE_COLS; c++) fixed[n_fixed++] = ds_scale_column(c);
+    for (int i = 0; i < n_fixed && !obj[0]; i++) {
+        htri_t has = H5Lexists(f, DS_SCALES_GROUP, H5P_DEFAULT);
+        if (has > 0 || fixed[i] == &ds_seeds_dataset || fixed[i] == &ds_eval_lengths_dataset)
+            has = H5Lexists(f, fixed[i]->path, H5P_DEFAULT);
+        if (has == 0 && !fixed[i]->required) continue;
+        if (has <= 0 || read_back(f, fixed[i]->path)) {
+            snprintf(obj, sizeof obj, "dataset %s", fixed[i]->path);
+            if (has == 0) what = "is missing";
+        }
+    }
+    if (!obj[0]) {
+        /* /families/<name>: every member of the group, by index */
+        htri_t has = H5Lexists(f, DS_FAMILIES_GROUP, H5P_DEFAULT);
+        H5G_info_t gi = {0};
+        if (has < 0 || (has > 0 && ((g = H5Gopen2(f, DS_FAMILIES_GROUP, H5P_DEFAULT)) < 0 ||
+                                    H5Gget_info(g, &gi) < 0)))
+            snprintf(obj, sizeof obj, "group %s", DS_FAMILIES_GROUP);
+        for (hsize_t k = 0; has > 0 && !obj[0] && k < gi.nlinks; k++) {
+            char name[128], full[256];
+            ssize_t len = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, k, name,
+                                             sizeof name, H5P_DEFAULT);
+            if (len < 0 || (size_t)len >= sizeof name) {
+                snprintf(obj, sizeof obj, "group %s", DS_FAMILIES_GROUP);
+                break;
+            }
+            snprintf(full, sizeof full, "%s/%s", DS_FAMILIES_GROUP, name);
+            if (read_back(f, full)) snprintf(obj, sizeof obj, "dataset %s", full);
+        }
+    }
+    if (g >= 0) H5Gclose(g);
+    if (!obj[0]) return 0;
+    return refuse(p, err, DS_OUTPUT_FOUND_DAMAGED, DS_EXIT_USAGE, "", "%s: %s %s (damaged?)", path,
+                  obj, what);
 }
 
 int ds_output_probe_path(const char *path, ds_output_probe *p, ds_error *err) {
@@ -226,19 +309,12 @@ int ds_output_probe_path(const char *path, ds_output_probe *p, ds_error *err) {
                "%s: distsweep result file without sweep_yaml or /seeds", path);
         goto done;
     }
-    /* Every seed-axis dataset must read back (the open reads them all, and
-     * a damaged metadata block fails its checksum there, too late to rebuild).
-     * Damaged raw values are not caught here: the open's comparison with the
-     * journal rewrites them. */
-    for (int i = 0; i < DS_N_SEED_DS; i++) {
-        const char *name = ds_seed_dataset_at(i)->path;
-        if (!ds_seed_dataset_at(i)->required && H5Lexists(f, name, H5P_DEFAULT) <= 0) continue;
-        if (read_back(f, name)) {
-            refuse(p, err, DS_OUTPUT_FOUND_DAMAGED, DS_EXIT_USAGE, "",
-                   "%s: dataset %s cannot be read (damaged?)", path, name);
-            goto done;
-        }
-    }
+    /* The proof covers everything a resume relies on (schema.h's tables):
+     * every object must read back here, where a failure still sends the file
+     * to the rebuild, not later in the open or in a reader. Damaged raw
+     * values of the seed-axis datasets are not caught here: the open's
+     * comparison with the journal rewrites them. */
+    if (probe_schema(f, path, p, err)) goto done;
     p->damaged = 0;
     p->found = DS_OUTPUT_FOUND_RESULT;
     rc = 0;
@@ -354,6 +430,20 @@ static void make_parent_dirs(const char *path) {
     mkdir(d, 0755);
 }
 
+/* A file found damaged after the probe (res->why says how), with a journal
+ * of the sweep beside it and the writer's lock held: moves it aside and
+ * decides REBUILD. Returns 0, or DS_EXIT_ERROR when the rename fails. */
+static int rebuild_damaged(const char *out, ds_output_open_result *res, ds_error *err) {
+    char moved[DS_OUTPUT_PATH_MAX];
+    res->damaged = 1;
+    res->probe_found = DS_OUTPUT_FOUND_DAMAGED;
+    int rc = ds_output_set_damaged_aside(out, moved, sizeof moved, err);
+    if (rc) return rc;
+    snprintf(res->damaged_to, sizeof res->damaged_to, "%s", moved);
+    res->decision = DS_OUTPUT_REBUILD;
+    return 0;
+}
+
 int ds_output_open_for_run(const ds_sweep *s, const char *out, const ds_output_opts *o,
                            ds_output_open_result *res, ds_error *err) {
     ds_output_probe p = {0};
@@ -413,7 +503,20 @@ int ds_output_open_for_run(const ds_sweep *s, const char *out, const ds_output_o
         goto done;
     }
     ds_error e2 = {0};
-    if (ds_sweep_load_text(out, p.sweep_yaml, &old, &e2)) {
+    int loads = !ds_sweep_load_text(out, p.sweep_yaml, &old, &e2);
+    /* A stored text that does not load, or that is not the text its stored
+     * sweep_hash was taken of, is damage when a journal of this sweep is
+     * beside the file: the journal rebuilds it. Without one it is refused. */
+    int journal = ds_output_journal_of_sweep(out, s);
+    if ((!loads || (p.sweep_hash && old->yaml_hash != p.sweep_hash)) && journal) {
+        snprintf(res->why, sizeof res->why, "%.1000s: the sweep stored in the file %s (%.600s%s"
+                 "attribute %s damaged?)", out, loads ? "does not match its sweep_hash" :
+                 "does not load", loads ? "" : e2.msg, loads ? "" : "; ",
+                 ds_attr_name(DS_A_SWEEP_YAML));
+        rc = rebuild_damaged(out, res, err);
+        goto done;
+    }
+    if (!loads) {
         res->decision = DS_OUTPUT_REFUSED_STORED_SWEEP;
         rc = ds_error_set(err, DS_EXIT_USAGE,
                           "%s: the sweep stored in the file does not load (%s); use --fresh to "
@@ -432,6 +535,14 @@ int ds_output_open_for_run(const ds_sweep *s, const char *out, const ds_output_o
                           "%s was made by a different sweep: %s. Use the original sweep file, "
                           "another -o, or --fresh to start over (the old file is moved aside, not "
                           "deleted)", out, res->diff);
+        goto done;
+    }
+    /* The definitional datasets hold what the sweep defines: raw values the
+     * probe reads back but that a damage changed are damage too, rebuilt
+     * from a journal of this sweep (without one the file is resumed as it
+     * is, as before). */
+    if (journal && ds_store_check_definition(s, out, res->why, sizeof res->why)) {
+        rc = rebuild_damaged(out, res, err);
         goto done;
     }
     res->decision = DS_OUTPUT_RESUME;

@@ -16,6 +16,9 @@
  *                    .h5.journal, .h5.ckpt, .h5.models)
  *   a damaged OUT    OUT.damaged-<UTC time>[-k]; its journal, checkpoints and
  *                    models stay, they rebuild it
+ *   a damaged model  OUT.models/scale<S>-seed<K>.safetensors.damaged-<UTC
+ *                    time>[-k] (a done run's stored model that fails its
+ *                    check on resume; the run trains again: src/cmd_run.c)
  *   a stale journal  OUT.journal.stale-<unix time> (a journal of another
  *                    result file; src/journal.c)
  *
@@ -60,7 +63,7 @@ int ds_output_path(const char *out, ds_output_member which, char *buf, size_t n)
 /* The names things are moved aside to. */
 typedef enum {
     DS_OUTPUT_ASIDE_OLD,     /* --fresh: OUT with .old-<ts>[-k] before a trailing .h5 */
-    DS_OUTPUT_ASIDE_DAMAGED, /* a damaged OUT: OUT.damaged-<ts>[-k] */
+    DS_OUTPUT_ASIDE_DAMAGED, /* a damaged OUT or stored model FILE: FILE.damaged-<ts>[-k] */
 } ds_output_aside;
 
 /* The k-th candidate name (k = 0, 1, ...: "-k" is added from 1 on, for a
@@ -87,8 +90,10 @@ typedef enum {
     DS_OUTPUT_FOUND_FOREIGN,   /* HDF5 without format="distsweep" */
     DS_OUTPUT_FOUND_VERSION,   /* ours, of another (or an unreadable) format_version */
     DS_OUTPUT_FOUND_DAMAGED,   /* HDF5 that HDF5 cannot open or read, or ours without its
-                                  sweep, its /seeds, or with a seed-axis dataset that does
-                                  not read back */
+                                  sweep or /seeds, or with any object of the schema that
+                                  does not read back (a root attribute, a seed-axis dataset,
+                                  /seeds whole, a /scales column, /eval_lengths, a dataset
+                                  of /families) or a required one missing */
     DS_OUTPUT_FOUND_H5_ERROR,  /* the probe itself failed (an HDF5 property call) */
 } ds_output_found;
 
@@ -138,9 +143,12 @@ void ds_output_unlock(int fd);
  * DS_EXIT_ERROR (the members moved before it stay moved). */
 int ds_output_move_aside(const char *out, char *moved_to, size_t n, ds_error *err);
 
-/* Renames the damaged result file OUT (ds_output_probe.damaged) to the first
- * free DS_OUTPUT_ASIDE_DAMAGED name, kept for inspection; the journal,
- * checkpoints and models stay. Sets *moved_to. Errors -> DS_EXIT_ERROR. */
+/* Renames the damaged file `out` of a family -- the result file OUT
+ * (ds_output_probe.damaged), or a stored model of OUT.models/ that fails
+ * ds_modelfile_check -- to the first free DS_OUTPUT_ASIDE_DAMAGED name beside
+ * it, kept for inspection; nothing else moves (a result file's journal,
+ * checkpoints and models stay and rebuild it). Sets *moved_to (n bytes).
+ * Errors -> DS_EXIT_ERROR naming both names. */
 int ds_output_set_damaged_aside(const char *out, char *moved_to, size_t n, ds_error *err);
 
 /* 1 when OUT.journal is a journal of sweep s (its header's sweep hash is
@@ -192,7 +200,11 @@ typedef struct {
  * takes the writer's lock, moves a damaged file aside when a journal of
  * sweep s is beside it (rebuild) or, with o->fresh, moves whatever family is
  * there aside (even a foreign or damaged file), and checks that the stored
- * sweep loads and that s continues it: the same experiment (ds_sweep_diff)
+ * sweep loads (a stored text that does not load, or does not hash to its
+ * sweep_hash, is damage: rebuilt when a journal of sweep s is beside it,
+ * else REFUSED_STORED_SWEEP), that the definitional datasets hold what s
+ * defines (ds_store_check_definition; only beside a journal of s, which
+ * rebuilds a file where they do not) and that s continues it: the same experiment (ds_sweep_diff)
  * with, for a fixed sweep, a seeds.count not below the file's seed axis
  * (the axis grows, never shrinks; an adaptive sweep's axis is its largest
  * scale and its seeds.count is compared with the stored one). A file that is

@@ -176,11 +176,13 @@ static hid_t latest_fapl(void) {
 
 /* Writes the columns of /scales (src/schema.h's ds_scale_column) for sweep s
  * into file f, whose group /scales exists. */
-static int write_scales(hid_t f, const ds_sweep *s, ds_error *err) {
-    int rc = DS_EXIT_ERROR, N = s->n_scales;
+/* The columns of /scales for sweep s, in memory: col[c] (c < DS_N_SCALE_COLS)
+ * a zeroed array of max(n_scales, 1) elements of column c's type, the
+ * caller frees each. What write_scales writes and
+ * ds_store_check_definition compares with. */
+static void scale_columns(const ds_sweep *s, void *col[DS_N_SCALE_COLS]) {
+    int N = s->n_scales;
     size_t n = N ? (size_t)N : 1;
-    hid_t str = -1;
-    void *col[DS_N_SCALE_COLS];
     for (int c = 0; c < DS_N_SCALE_COLS; c++)
         col[c] = DS_CALLOC(n, ds_elem_size(ds_scale_column(c)->elem));
     char (*names)[32] = col[DS_SC_NAME];
@@ -195,6 +197,13 @@ static int write_scales(hid_t f, const ds_sweep *s, ds_error *err) {
         np[i] = s->scales[i].n_params;
         fl[i] = s->scales[i].flops_per_step;
     }
+}
+
+static int write_scales(hid_t f, const ds_sweep *s, ds_error *err) {
+    int rc = DS_EXIT_ERROR, N = s->n_scales;
+    hid_t str = -1;
+    void *col[DS_N_SCALE_COLS];
+    scale_columns(s, col);
     DS_H5_TRY(str = ds_h5_string_type(ds_elem_size(DS_EL_STR32)));
     for (int c = 0; c < DS_N_SCALE_COLS; c++) {
         const ds_fixed_dataset *d = ds_scale_column(c);
@@ -884,6 +893,102 @@ done:
     for (int64_t k = 0; k < n_recs; k++) ds_record_free(&recs[k]);
     free(recs);
     if (fapl >= 0) H5Pclose(fapl);
+    return rc;
+}
+
+/* ---- the definition stored in a file ---------------------------------------- */
+
+/* 0 when 1-D dataset `name` of f reads whole in memory type mtype (esz
+ * bytes an element) as exactly n elements whose bytes are want's (a fixed
+ * string column too: the writer wrote zero-padded buffers, and a string
+ * type read in its own type is not converted); 1 when it reads but differs;
+ * -1 when it does not read. */
+static int same_1d(hid_t f, const char *name, hid_t mtype, size_t esz, hsize_t n,
+                   const void *want) {
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), sp = -1;
+    hsize_t dims[1] = {0};
+    int rc = -1;
+    unsigned char *buf = NULL;
+    if (d < 0 || (sp = H5Dget_space(d)) < 0 || H5Sget_simple_extent_ndims(sp) != 1 ||
+        H5Sget_simple_extent_dims(sp, dims, NULL) != 1)
+        goto done;
+    rc = 1;
+    if (dims[0] != n) goto done;
+    buf = DS_CALLOC(n ? (size_t)n : 1, esz);
+    if (n && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+        rc = -1;
+        goto done;
+    }
+    rc = n && memcmp(buf, want, (size_t)n * esz) != 0;
+done:
+    free(buf);
+    if (sp >= 0) H5Sclose(sp);
+    if (d >= 0) H5Dclose(d);
+    return rc;
+}
+
+int ds_store_check_definition(const ds_sweep *s, const char *path, char *why, size_t n) {
+    hid_t fapl = -1, f = -1, str = -1, sp = -1, d = -1;
+    void *col[DS_N_SCALE_COLS] = {0};
+    int64_t *seeds = NULL;
+    int rc = -1, how;
+    const char *bad = "the file";
+    char fam[160];
+    H5E_auto2_t old_fn;
+    void *old_data;
+    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0 || (f = ds_h5_open_read(path, fapl, &how)) < 0 ||
+        (str = ds_h5_string_type(ds_elem_size(DS_EL_STR32))) < 0)
+        goto done;
+    /* /seeds: start, start + 1, ... over the file's own axis */
+    bad = ds_seeds_dataset.path;
+    hsize_t S = 0;
+    if ((d = H5Dopen2(f, bad, H5P_DEFAULT)) < 0 || (sp = H5Dget_space(d)) < 0 ||
+        H5Sget_simple_extent_ndims(sp) != 1 || H5Sget_simple_extent_dims(sp, &S, NULL) != 1)
+        goto done;
+    seeds = DS_MALLOC((size_t)(S ? S : 1) * sizeof *seeds);
+    for (hsize_t i = 0; i < S; i++) seeds[i] = s->seeds.start + (int64_t)i;
+    if ((rc = same_1d(f, bad, ds_h5_memtype(DS_EL_I64), 8, S, seeds))) goto done;
+    bad = ds_eval_lengths_dataset.path;
+    int32_t el[DS_MAX_EVAL_LENGTHS];
+    for (int i = 0; i < s->task.n_eval_lengths; i++) el[i] = s->task.eval_lengths[i];
+    if ((rc = same_1d(f, bad, ds_h5_memtype(DS_EL_I32), 4, (hsize_t)s->task.n_eval_lengths, el)))
+        goto done;
+    scale_columns(s, col);
+    for (int c = 0; c < DS_N_SCALE_COLS; c++) {
+        const ds_fixed_dataset *fd = ds_scale_column(c);
+        bad = fd->path;
+        /* an optional column (flops_per_step) of an older file may be absent */
+        if (!fd->required && H5Lexists(f, fd->path, H5P_DEFAULT) == 0) continue;
+        int is_str = fd->elem == DS_EL_STR32;
+        if ((rc = same_1d(f, fd->path, is_str ? str : ds_h5_memtype(fd->elem),
+                          ds_elem_size(fd->elem), (hsize_t)s->n_scales, col[c])))
+            goto done;
+    }
+    for (int i = 0; i < s->n_families; i++) {
+        int32_t idx[DS_MAX_SCALES];
+        for (int k = 0; k < s->families[i].n; k++) idx[k] = s->families[i].scale_idx[k];
+        snprintf(fam, sizeof fam, "%s/%s", DS_FAMILIES_GROUP, s->families[i].name);
+        bad = fam;
+        if ((rc = same_1d(f, fam, ds_h5_memtype(DS_FAMILY_ELEM), 4, (hsize_t)s->families[i].n,
+                          idx)))
+            goto done;
+    }
+    rc = 0;
+done:
+    if (rc)
+        snprintf(why, n, "%.3000s: %s %s", path, bad,
+                 rc < 0 ? "cannot be read (damaged?)"
+                        : "does not hold what the sweep defines (damaged?)");
+    for (int c = 0; c < DS_N_SCALE_COLS; c++) free(col[c]);
+    free(seeds);
+    if (sp >= 0) H5Sclose(sp);
+    if (d >= 0) H5Dclose(d);
+    if (str >= 0) H5Tclose(str);
+    if (f >= 0) H5Fclose(f);
+    if (fapl >= 0) H5Pclose(fapl);
+    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
     return rc;
 }
 

@@ -59,6 +59,17 @@ typedef struct {
 int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_store **out,
                   ds_store_info *info, ds_error *err);
 
+/* Reads the definitional datasets of the result file at path (read-only,
+ * bounded like every reader: ds_h5_open_read) and compares them with what
+ * sweep s defines, as a new file of s would hold them: /seeds (start,
+ * start + 1, ... over the file's own axis), /eval_lengths, every /scales
+ * column (flops_per_step may be absent) and /families/<name> of each family
+ * of s. Touches nothing. Returns 0 when all match; 1 when one reads but
+ * differs, -1 when one does not read (or the file does not open), with why
+ * (n bytes) naming the file and that dataset. ds_output_open_for_run sends
+ * such a file to the rebuild when a journal of s is beside it. */
+int ds_store_check_definition(const ds_sweep *s, const char *path, char *why, size_t n);
+
 /* The seed axis and the status of a run (seed index = seed - seeds.start). */
 int64_t ds_store_n_seeds(const ds_store *st);
 int ds_store_status(const ds_store *st, int scale, int64_t seed_idx);

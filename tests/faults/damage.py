@@ -23,13 +23,18 @@ It prints one summary line: mutants per kind, exit codes per command, the
 slowest command.
 
 Scenarios are functions over (base, mutant directory) so that later cases can
-be added the same way: --resume runs `distsweep run` on each mutant and checks
-that it exits 0 and leaves a file h5py reads completely whose runs equal the
-undamaged sweep's (attempts included). It is off by default: the resume's probe
-does not yet catch every damage (issue 24, the store's part).
+be added the same way. Then (unless --no-resume) `distsweep run` resumes each
+mutant: it must exit 0 and leave a file h5py reads completely (in a child,
+within --bound) whose runs equal the undamaged sweep's (attempts included);
+the journal of the sweep is beside every mutant, so every damage is one the
+resume can rebuild, and no resume may refuse. Last, the stored-model mutants
+(a byte flip in a model's data or header, a truncation, a zeroed 4 KiB
+block; one model each): the resume must say so in one line, keep the damaged
+copy aside (<model>.damaged-<ts>), train the run again to the undamaged
+sweep's model and runs.
 
 usage: damage.py --bin distsweep --src SOURCE_DIR [--seed N] [--bound S]
-                 [--resume] [--keep] [--jobs N]
+                 [--no-resume] [--keep] [--jobs N]
 """
 import argparse
 import collections
@@ -277,19 +282,195 @@ def scenario_resume(base, d, name, ref):
     rc, secs, out, err = run_cmd(["run", "faults.yaml", "-o", OUT, "--quiet"], d, 300)
     if rc != 0:
         return False, f"run exit {rc}: {err.strip()[-300:]}"
+    why = same_runs(d, ref)
+    if why:
+        return False, "exit 0, but " + why
+    how = "rebuilt from the journal" if "again from its journal" in err else "resumed in place"
+    return True, f"exit 0 in {secs:.1f} s, {how}"
+
+
+def same_runs(d, ref):
+    """None when d's result file reads completely (h5py, in a bounded child)
+    and its runs equal ref's (the undamaged sweep's read_all; wall_s and rank
+    aside, which a rerun may change; attempts included), else why not."""
     try:
         got = read_all_bounded(os.path.join(d, OUT), A.bound)
     except RuntimeError as e:
-        return False, f"exit 0, but h5py cannot read the file: {e}"
+        return f"h5py cannot read the file: {e}"
     for k, v in ref.items():
         if k in ("runs/wall_s", "runs/rank") or k.startswith("@"):
             continue
         if k not in got:
-            return False, f"exit 0, but {k} is missing"
+            return f"{k} is missing"
         a, b = np.asarray(v), np.asarray(got[k])
         if a.shape != b.shape or not (a.tobytes() == b.tobytes()):
-            return False, f"exit 0, but {k} differs from the undamaged sweep's"
-    return True, f"exit 0 in {secs:.1f} s"
+            return f"{k} differs from the undamaged sweep's"
+    return None
+
+
+# ---- damaged definitional values (issue 24: the resume's proof) -------------
+#
+# make_definition_mutants(base, seed) -> [(name, kind, bytes)], planted with
+# plant() and resumed with scenario_resume() like the random set.
+
+DEFINITIONAL = ("seeds", "eval_lengths", "scales/d_model", "scales/name", "families/")
+
+
+def make_definition_mutants(base, seed):
+    """One byte flip in the raw data of each definitional dataset (/seeds,
+    /eval_lengths, /scales/d_model, /scales/name, the first /families
+    member): values HDF5 reads back without complaint, which only a
+    comparison with the sweep finds. [(name, "def_raw", bytes)]."""
+    path = os.path.join(base, OUT)
+    data = open(path, "rb").read()
+    where = {}
+    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and obj.id.get_offset() is not None:
+                where[name] = (obj.id.get_offset(), obj.id.get_storage_size())
+            elif isinstance(obj, h5py.Dataset) and obj.chunks and obj.id.get_num_chunks():
+                info = obj.id.get_chunk_info(0)
+                where[name] = (info.byte_offset, info.size)
+        f.visititems(visit)
+    rng = random.Random(seed)
+    out = []
+    for want in DEFINITIONAL:
+        names = sorted(n for n in where if n == want or (want.endswith("/") and n.startswith(want)))
+        if not names:
+            raise RuntimeError(f"no raw data of /{want} in {path}")
+        off, size = where[names[0]]
+        at = off + rng.randrange(min(size, 8))  # the first element: a value the sweep defines
+        x = rng.randrange(1, 256)
+        b = bytearray(data)
+        b[at] ^= x
+        out.append((f"def_raw:/{names[0]}@{at}^{x:#04x}", "def_raw", bytes(b)))
+    return out
+
+
+def check_definition_mutants(base, work, ref):
+    """Every definitional mutant resumed (scenario_resume: exit 0, h5py reads
+    it all, runs equal the undamaged sweep's) and rebuilt from the journal.
+    Returns the number that failed."""
+    mutants = make_definition_mutants(base, A.seed)
+    bad = 0
+    for i, (n, k, blob) in enumerate(mutants):
+        d = plant(base, work, 100 + i, n, blob)
+        ok, why = scenario_resume(base, d, n, ref)
+        ok = ok and "rebuilt" in why
+        bad += not ok
+        print(f"  resume {n}: {'ok' if ok else 'FAILED'}: {why}", flush=True)
+    print(f"definition: {len(mutants)} raw-value flips of definitional datasets: "
+          f"{len(mutants) - bad} rebuilt from the journal to the undamaged sweep's runs")
+    check(not bad, "a damaged definitional value was not rebuilt (above)")
+    return bad
+
+
+# ---- damaged stored models (issue 24: the runs the resume must trust) ---------
+#
+# Self-contained so that other tests (a `verify` test) can call them:
+# make_model_mutants(base, seed) -> [(name, kind, relpath, bytes)],
+# plant_model(base, work, i, name, relpath, blob) -> directory,
+# scenario_model_resume(base, d, name, relpath, blob, ref) -> (ok, why).
+
+MODELS = OUT + ".models"
+
+
+def model_data_offset(blob):
+    """Where a safetensors file's data section begins: after its 8-byte
+    little-endian header length and the header."""
+    return 8 + int.from_bytes(blob[:8], "little")
+
+
+def make_model_mutants(base, seed):
+    """Seeded mutants of base's stored models, one model each: a byte flip in
+    the data (only the checksum sees it), a byte flip in the header, a
+    truncation, a zeroed 4 KiB block of the data. [(name, kind, relpath,
+    bytes)]; relpath is the model's path relative to the output directory."""
+    rng = random.Random(seed)
+    names = sorted(f for f in os.listdir(os.path.join(base, MODELS)) if f.endswith(".safetensors"))
+    out = []
+
+    def pick():
+        rel = os.path.join(MODELS, rng.choice(names))
+        return rel, open(os.path.join(base, rel), "rb").read()
+
+    rel, data = pick()
+    off = rng.randrange(model_data_offset(data), len(data))
+    x = rng.randrange(1, 256)
+    b = bytearray(data)
+    b[off] ^= x
+    out.append((f"model_flip_data:{os.path.basename(rel)}@{off}^{x:#04x}", "model_flip_data", rel, bytes(b)))
+    rel, data = pick()
+    off = rng.randrange(8, model_data_offset(data))
+    x = rng.randrange(1, 256)
+    b = bytearray(data)
+    b[off] ^= x
+    out.append((f"model_flip_header:{os.path.basename(rel)}@{off}^{x:#04x}", "model_flip_header", rel, bytes(b)))
+    rel, data = pick()
+    n = rng.randrange(len(data))
+    out.append((f"model_truncate:{os.path.basename(rel)}@{n}", "model_truncate", rel, data[:n]))
+    rel, data = pick()
+    off = rng.randrange(model_data_offset(data), len(data))
+    b = bytearray(data)
+    b[off:off + 4096] = bytes(len(b[off:off + 4096]))
+    out.append((f"model_zero4k:{os.path.basename(rel)}@{off}", "model_zero4k", rel, bytes(b)))
+    return out
+
+
+def plant_model(base, work, i, name, rel, blob):
+    """A copy of base's directory with blob as its stored model rel."""
+    d = os.path.join(work, f"model{i:02d}")
+    shutil.copytree(base, d, symlinks=True)
+    with open(os.path.join(d, rel), "wb") as f:
+        f.write(blob)
+    with open(os.path.join(d, "MUTANT"), "w") as f:
+        f.write(name + "\n")
+    return d
+
+
+def scenario_model_resume(base, d, name, rel, blob, ref):
+    """`distsweep run` on a sweep with one damaged stored model: it exits 0,
+    says so in one line naming the model, keeps the damaged copy aside
+    (rel.damaged-<ts>, the mutant's bytes), trains the run again to a model
+    identical to the undamaged sweep's, and leaves runs equal to the
+    undamaged sweep's (attempts included). Returns (ok, why)."""
+    rc, secs, out, err = run_cmd(["run", "faults.yaml", "-o", OUT, "--quiet"], d, 300)
+    if rc != 0:
+        return False, f"run exit {rc}: {err.strip()[-300:]}"
+    said = [ln for ln in err.splitlines() if "damaged stored model" in ln]
+    if len(said) != 1 or rel not in said[0]:
+        return False, f"exit 0, but not one line naming {rel}: {err.strip()[-500:]}"
+    dirname, fname = os.path.split(os.path.join(d, rel))
+    aside = [f for f in os.listdir(dirname) if f.startswith(fname + ".damaged-")]
+    if len(aside) != 1:
+        return False, f"exit 0, but {len(aside)} damaged copies of {rel} kept aside: {aside}"
+    if open(os.path.join(dirname, aside[0]), "rb").read() != blob:
+        return False, f"exit 0, but the copy kept aside ({aside[0]}) is not the damaged file"
+    if open(os.path.join(d, rel), "rb").read() != open(os.path.join(base, rel), "rb").read():
+        return False, f"exit 0, but the retrained {rel} is not the undamaged sweep's"
+    why = same_runs(d, ref)
+    if why:
+        return False, "exit 0, but " + why
+    return True, f"exit 0 in {secs:.1f} s, retrained, damaged copy kept as {aside[0]}"
+
+
+def check_model_mutants(base, work, ref):
+    """Every model mutant resumed (scenario_model_resume); prints one line per
+    mutant and a summary. Returns the number that failed."""
+    mutants = make_model_mutants(base, A.seed)
+    bad = collections.Counter()
+    for i, (n, k, rel, blob) in enumerate(mutants):
+        d = plant_model(base, work, i, n, rel, blob)
+        ok, why = scenario_model_resume(base, d, n, rel, blob, ref)
+        if not ok:
+            bad[k] += 1
+        print(f"  resume {n}: {'ok' if ok else 'FAILED'}: {why}", flush=True)
+    kinds = collections.Counter(k for _, k, _, _ in mutants)
+    print(f"models: {len(mutants)} mutants of stored models (" + ", ".join(f"{k} {v}" for k, v in kinds.items())
+          + f"): {len(mutants) - sum(bad.values())} resumed to the undamaged sweep's runs and models; "
+          f"failed by kind: {dict(bad) or 'none'}")
+    check(not bad, "resume of a damaged stored model failed (above)")
+    return sum(bad.values())
 
 
 def main():
@@ -300,7 +481,10 @@ def main():
     ap.add_argument("--seed", type=int, default=24, help="mutant set (default 24)")
     ap.add_argument("--bound", type=float, default=20.0, help="seconds a reader may take")
     ap.add_argument("--jobs", type=int, default=2, help="mutants checked at once")
-    ap.add_argument("--resume", action="store_true", help="also resume every mutant")
+    ap.add_argument("--no-resume", dest="resume", action="store_false",
+                    help="skip resuming every mutant (and the stored-model mutants)")
+    ap.add_argument("--resume", dest="resume", action="store_true", default=True,
+                    help="resume every mutant (the default)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     A = ap.parse_args()
     A.bin = os.path.abspath(A.bin)
@@ -329,14 +513,21 @@ def main():
 
         if A.resume:
             bad = collections.Counter()
+            rebuilt = collections.Counter()
             for (n, k, _), d in zip(mutants, dirs):
                 ok, why = scenario_resume(base, d, n, ref)
                 if not ok:
                     bad[k] += 1
+                elif "rebuilt" in why:
+                    rebuilt[k] += 1
                 print(f"  resume {n}: {'ok' if ok else 'FAILED'}: {why}", flush=True)
             print(f"resume: {len(mutants) - sum(bad.values())} of {len(mutants)} mutants resumed to "
-                  f"the undamaged sweep's runs; failed by kind: {dict(bad) or 'none'}")
+                  f"the undamaged sweep's runs ({sum(rebuilt.values())} rebuilt from the journal: "
+                  + ", ".join(f"{k} {v}" for k, v in rebuilt.items())
+                  + f"); failed by kind: {dict(bad) or 'none'}")
             check(not bad, "resume failed on some mutants (above)")
+            check_definition_mutants(base, work, ref)
+            check_model_mutants(base, work, ref)
     finally:
         if A.keep or failures():
             print("work directory kept:", work)

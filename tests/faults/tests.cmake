@@ -18,7 +18,12 @@ endforeach()
 # a real sweep's result file (byte flips, in the metadata too, truncations,
 # zeroed 4 KiB blocks, appended bytes), each read by status, report, eval and
 # export: none may crash or take more than 20 s, every failure is one message,
-# every success prints what it promises. Needs no root.
+# every success prints what it promises. Then each is resumed (`distsweep
+# run`): every resume exits 0 and leaves a file h5py reads completely whose
+# runs equal the undamaged sweep's, attempts included; 5 flipped values of
+# /seeds, /eval_lengths, /scales and /families are rebuilt from the journal;
+# and 4 damaged stored models are resumed: each is kept aside, said in one
+# line, and its run trained again to the undamaged model. Needs no root.
 add_test(NAME faults.damage COMMAND ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/damage.py
   --bin $<TARGET_FILE:distsweep> --src ${CMAKE_SOURCE_DIR})
 set_tests_properties(faults.damage PROPERTIES LABELS "faults;integration" TIMEOUT 600

@@ -350,7 +350,9 @@ int main(void) {
     CHECK_MSG(!strcmp(err.msg, want), "%s", err.msg);
     CHECK(n_entries(dir, "isdir.h5") == 2); /* itself and its journal: nothing moved or made */
 
-    /* a stored sweep that no longer loads (its text edited by hand) */
+    /* a stored sweep that no longer loads (its text edited by hand, or
+     * damaged): refused without a journal of this sweep beside it; rebuilt
+     * from one (the damaged file kept aside) */
     snprintf(path, sizeof path, "%s/edited.h5", dir);
     make_result(s4, path);
     {
@@ -361,11 +363,58 @@ int main(void) {
         if (t >= 0) H5Tclose(t);
         if (a >= 0) H5Aclose(a);
         if (f >= 0) H5Fclose(f);
+        char jaway[700];
+        snprintf(jaway, sizeof jaway, "%s.away", member(path, DS_OUTPUT_JOURNAL));
+        CHECK(rename(member(path, DS_OUTPUT_JOURNAL), jaway) == 0);
         CHECK(open_run(s4, path, 0, &res, &err) == DS_EXIT_USAGE);
         CHECK(res.decision == DS_OUTPUT_REFUSED_STORED_SWEEP && res.lock_fd == -1);
         snprintf(want, sizeof want, "%s: the sweep stored in the file does not load (", path);
         CHECK_MSG(!strncmp(err.msg, want, strlen(want)) &&
                   strstr(err.msg, "); use --fresh to start over"), "%s", err.msg);
+        CHECK(rename(jaway, member(path, DS_OUTPUT_JOURNAL)) == 0);
+        CHECK_MSG(open_run(s4, path, 0, &res, &err) == 0, "%s", err.msg);
+        CHECK(res.decision == DS_OUTPUT_REBUILD && res.damaged && res.damaged_to[0] &&
+              strstr(res.why, "does not load") && access(res.damaged_to, F_OK) == 0 &&
+              access(path, F_OK) != 0);
+        ds_output_unlock(res.lock_fd);
+    }
+
+    /* a stored sweep text that loads but is not the one its sweep_hash was
+     * taken of (a damaged hash or text), beside a journal of this sweep:
+     * rebuilt */
+    snprintf(path, sizeof path, "%s/hashed.h5", dir);
+    make_result(s4, path);
+    {
+        hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), a = -1, t = -1;
+        const char *text = "0000000000000001";
+        CHECK(f >= 0 && (a = H5Aopen(f, "sweep_hash", H5P_DEFAULT)) >= 0 &&
+              (t = H5Aget_type(a)) >= 0 && H5Awrite(a, t, &text) >= 0);
+        if (t >= 0) H5Tclose(t);
+        if (a >= 0) H5Aclose(a);
+        if (f >= 0) H5Fclose(f);
+        CHECK_MSG(open_run(s4, path, 0, &res, &err) == 0, "%s", err.msg);
+        CHECK(res.decision == DS_OUTPUT_REBUILD && res.damaged_to[0] &&
+              strstr(res.why, "does not match its sweep_hash"));
+        ds_output_unlock(res.lock_fd);
+    }
+
+    /* a definitional dataset missing (here /eval_lengths; a damaged one
+     * does not read back, tests/faults/damage.py): damage, named in the
+     * probe's reason; rebuilt beside a journal of this sweep */
+    snprintf(path, sizeof path, "%s/noeval.h5", dir);
+    make_result(s4, path);
+    {
+        hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+        CHECK(f >= 0 && H5Ldelete(f, "/eval_lengths", H5P_DEFAULT) >= 0);
+        if (f >= 0) H5Fclose(f);
+        ds_output_probe pr;
+        CHECK(ds_output_probe_path(path, &pr, &err) == DS_EXIT_USAGE);
+        CHECK_MSG(pr.found == DS_OUTPUT_FOUND_DAMAGED && pr.damaged &&
+                  strstr(pr.why, "dataset /eval_lengths is missing"), "%s", pr.why);
+        CHECK_MSG(open_run(s4, path, 0, &res, &err) == 0, "%s", err.msg);
+        CHECK(res.decision == DS_OUTPUT_REBUILD && res.damaged_to[0] &&
+              strstr(res.why, "/eval_lengths"));
+        ds_output_unlock(res.lock_fd);
     }
 
     /* --fresh: every member moved onto an old family, the lock stays */
