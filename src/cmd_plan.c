@@ -95,6 +95,13 @@ static double replica_bytes(const ds_sweep *s, int i) {
     return ds_model_bytes(&c);
 }
 
+/* The part of it that is the CUDA backend's own (scratch, GEMM workspace,
+ * rounding copies: ds_model_devmem_bytes). */
+static double replica_backend_bytes(const ds_sweep *s, int i) {
+    ds_model_config c = ds_model_config_from_sweep(s, i, 1);
+    return ds_model_devmem_bytes(&c);
+}
+
 static const char *prec_name(ds_precision p) {
     return p == DS_PREC_TF32 ? "tf32" : p == DS_PREC_BF16 ? "bf16" : "fp32";
 }
@@ -320,10 +327,11 @@ static void print_json(const ds_sweep *s, const gpu_model *g) {
         ds_precision used;
         printf("    {\"index\": %d, \"width\": %d, \"depth\": %d, \"heads\": %d, \"params\": %lld, "
                "\"flops_per_step\": %.17g, \"flops_per_run\": %.17g, \"seeds\": %lld, "
-               "\"ranks_per_job\": %d, \"gpu_tflops\": %g, \"bytes_per_replica\": %.17g}%s\n",
+               "\"ranks_per_job\": %d, \"gpu_tflops\": %g, \"bytes_per_replica\": %.17g, "
+               "\"backend_bytes_per_replica\": %.17g}%s\n",
                i, sc->d_model, sc->n_layers, sc->n_heads, (long long)sc->n_params, sc->flops_per_step,
                per_run, (long long)seeds, sc->ranks_per_job, scale_tflops(s, i, g, &used),
-               replica_bytes(s, i),
+               replica_bytes(s, i), replica_backend_bytes(s, i),
                i + 1 < s->n_scales ? "," : "");
     }
     printf("  ],\n  \"families\": {");
