@@ -180,7 +180,7 @@ static void atg_forward(ds_backend *be, float *out, float *lse, const float *qkv
     int esz = gemm_operand_bytes(q);
     // the sizes of src/devmem.h, which the reservation counts
     int tq = ds_devmem_att_tq(T, esz);
-    long chunk = ds_devmem_att_chunk(RB, T, esz, 0);
+    long chunk = ds_devmem_att_chunk(RB, T, esz); // the backward's chunks: the same score GEMMs
     size_t f32 = ds_devmem_att_region(chunk, tq, T, 4);
     char *sc = (char *)scratch(be, ds_devmem_att_scratch(RB, T, esz, 0));
     DS_ASSERT(f32 + ds_devmem_att_region(chunk, tq, T, esz) == ds_devmem_att_scratch(RB, T, esz, 0));
@@ -222,7 +222,7 @@ static void atg_backward(ds_backend *be, float *dqkv, const float *dout, const f
     gemm_operand d = gemm_operand_flat(be, 1, dout, nd);
     int esz = gemm_operand_bytes(q);
     int tq = ds_devmem_att_tq(T, esz);
-    long chunk = ds_devmem_att_chunk(RB, T, esz, 1);
+    long chunk = ds_devmem_att_chunk(RB, T, esz);
     size_t f32 = ds_devmem_att_region(chunk, tq, T, 4), op = ds_devmem_att_region(chunk, tq, T, esz);
     char *sc = (char *)scratch(be, ds_devmem_att_scratch(RB, T, esz, 1));
     DS_ASSERT(2 * f32 + 2 * op == ds_devmem_att_scratch(RB, T, esz, 1));

@@ -19,10 +19,10 @@ int ds_devmem_att_tq(int T, int esz) {
     return tq;
 }
 
-long ds_devmem_att_chunk(long RB, int T, int esz, int bwd) {
+long ds_devmem_att_chunk(long RB, int T, int esz) {
     DS_ASSERT(RB >= 1);
     int tq = ds_devmem_att_tq(T, esz);
-    size_t per = (size_t)tq * T * att_bpe(esz, bwd);
+    size_t per = (size_t)tq * T * att_bpe(esz, 1);
     long n = (long)((DS_DEVMEM_ATT_BUDGET - ATT_SLACK) / per);
     if (n < 1) n = 1;
     return n < RB ? n : RB;
@@ -35,7 +35,7 @@ size_t ds_devmem_att_region(long n, int tq, int T, int esz) {
 size_t ds_devmem_att_scratch(long RB, int T, int esz, int bwd) {
     if (RB < 1 || T < 1) return 0;
     int tq = ds_devmem_att_tq(T, esz);
-    long n = ds_devmem_att_chunk(RB, T, esz, bwd);
+    long n = ds_devmem_att_chunk(RB, T, esz);
     size_t f32 = ds_devmem_att_region(n, tq, T, 4), op = ds_devmem_att_region(n, tq, T, esz);
     return bwd ? 2 * f32 + 2 * op : f32 + op;
 }
@@ -94,18 +94,23 @@ size_t ds_devmem_scratch_bytes(const ds_devmem_shape *s, const ds_devmem_opts *o
     }
     /* attention, CUDA-core kernels: D = dO.O per (replica, row, head, position) */
     if (o->att_gemm != 1) b = zmax(b, 4 * R * N * (size_t)s->H);
-    /* row-split weight gradients: nk partial products of every replica */
+    /* row-split weight gradients: nk partial products of every replica, at
+     * any N' <= N (micro-batches): nk <= min(64, 4M / E, N' / 256) */
     size_t E[5] = {3 * d * d, d * d, 4 * d * d, 4 * d * d, V * d};
     for (int i = 0; i < 5; i++) {
-        int nk = ds_devmem_dw_split((int)N, E[i]);
-        if (nk > 1) b = zmax(b, 4 * E[i] * (size_t)nk * R);
+        size_t nk = DS_DEVMEM_DW_MAXNK;
+        if (DS_DEVMEM_DW_MAXF / E[i] < nk) nk = DS_DEVMEM_DW_MAXF / E[i];
+        if (N / 256 < nk) nk = N / 256;
+        if (N >= 2048 && nk >= 2) b = zmax(b, 4 * E[i] * nk * R);
     }
     /* bias gradients (widest: fc, 4d) and LayerNorm weight/bias gradients */
     size_t nch = (N + DS_DEVMEM_COL_ROWS - 1) / DS_DEVMEM_COL_ROWS;
     b = zmax(b, 4 * R * nch * 4 * d);
     b = zmax(b, 2 * 4 * R * nch * d);
-    /* encoder backward: S segments' partial tables of V x d */
-    b = zmax(b, 4 * (size_t)ds_devmem_enc_segments((int)N, s->d) * R * V * d);
+    /* encoder backward: S segments' partial tables of V x d, at any N' <= N:
+     * S <= min(64, max(1, 4096 / d), N) */
+    size_t S = 4096 / d < 1 ? 1 : 4096 / d > 64 ? 64 : 4096 / d;
+    b = zmax(b, 4 * (S < N ? S : N) * R * V * d);
     /* weighted_sum over N, sumsq over P: per-(replica, chunk) doubles */
     size_t n = zmax(N, s->P);
     b = zmax(b, 8 * R * ((n + DS_DEVMEM_RED_CHUNK - 1) / DS_DEVMEM_RED_CHUNK));

@@ -73,9 +73,10 @@ typedef struct {
 int ds_devmem_att_tq(int T, int esz);
 
 /* (replica, batch row) matrices per chunk of attention at T keys, of RB:
- * as many as the budget holds (at least 1, at most RB). bwd: the backward's
- * four score blocks, else the forward's two. A batch count only. */
-long ds_devmem_att_chunk(long RB, int T, int esz, int bwd);
+ * as many as the budget holds of the backward's four score blocks (at least
+ * 1, at most RB). The forward uses the same chunks, so that its scores and
+ * the backward's recomputation are the same GEMM calls. A batch count only. */
+long ds_devmem_att_chunk(long RB, int T, int esz);
 
 /* One region of n blocks of tq x T elements of esz bytes, rounded up to 256
  * bytes (the scratch is carved into such regions, each aligned for GEMMs). */
@@ -83,7 +84,7 @@ size_t ds_devmem_att_region(long n, int tq, int T, int esz);
 
 /* The scratch attention's GEMM path asks for at RB matrices of T positions:
  * forward 1 fp32 region + 1 operand region, backward 2 + 2, of
- * ds_devmem_att_chunk matrices. At most DS_DEVMEM_ATT_BUDGET. */
+ * ds_devmem_att_chunk matrices each. At most DS_DEVMEM_ATT_BUDGET. */
 size_t ds_devmem_att_scratch(long RB, int T, int esz, int bwd);
 
 /* Row chunks of a weight gradient over N rows of an E-element weight

@@ -25,7 +25,6 @@ static int fails;
         }                                                                             \
     } while (0)
 
-static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
 
 int main(void) {
     const int Ts[] = {64, 65, 128, 255, 256, 512, 1000, 1024, 2048, 2049, 4096};
@@ -42,7 +41,7 @@ int main(void) {
                 for (size_t b = 0; b < sizeof Bs / sizeof *Bs; b++)
                     for (int bwd = 0; bwd < 2; bwd++) {
                         long RB = (long)Rs[r] * Bs[b];
-                        long n = ds_devmem_att_chunk(RB, T, esz, bwd);
+                        long n = ds_devmem_att_chunk(RB, T, esz);
                         size_t sc = ds_devmem_att_scratch(RB, T, esz, bwd);
                         CHECK(n >= 1 && n <= RB);
                         CHECK(sc <= DS_DEVMEM_ATT_BUDGET);
@@ -52,8 +51,7 @@ int main(void) {
                         CHECK(sc >= (size_t)n * tq * T * (bwd ? 8 + 2 * esz : 4 + esz));
                         /* the largest chunk: one more matrix would not fit */
                         if (n < RB)
-                            CHECK((size_t)(n + 1) * tq * T * (bwd ? 8 + 2 * esz : 4 + esz) >
-                                  DS_DEVMEM_ATT_BUDGET - 1024);
+                            CHECK((size_t)(n + 1) * tq * T * (8 + 2 * esz) > DS_DEVMEM_ATT_BUDGET - 1024);
                     }
         }
     /* the old fixed chunk of 256 matrices asked 256 T^2 (8 + 2 esz) bytes: 3 GiB
@@ -103,9 +101,14 @@ int main(void) {
                         CHECK(4 * (size_t)R * N * H <= sb);
                     }
                     size_t E[5] = {3 * (size_t)d * d, (size_t)d * d, 4 * (size_t)d * d, 4 * (size_t)d * d, (size_t)V * d};
-                    for (int i = 0; i < 5; i++)
-                        CHECK(4 * E[i] * (size_t)ds_devmem_dw_split((int)N, E[i]) * R <= zmax(sb, 4 * E[i] * R));
-                    CHECK(4 * (size_t)ds_devmem_enc_segments((int)N, d) * R * V * d <= sb);
+                    /* the backward at any N' <= N (micro-batches) */
+                    for (int Np = 1; Np <= (int)N; Np += Np < 4096 ? 1 : 7) {
+                        for (int i = 0; i < 5; i++) {
+                            int nk = ds_devmem_dw_split(Np, E[i]);
+                            if (nk > 1) CHECK(4 * E[i] * (size_t)nk * R <= sb);
+                        }
+                        CHECK(4 * (size_t)ds_devmem_enc_segments(Np, d) * R * V * d <= sb);
+                    }
                     size_t rb[3];
                     ds_devmem_round_bytes(&s, &o, rb);
                     if (o.rounding) {
