@@ -290,6 +290,11 @@ static void print_table(const ds_sweep *s, const gpu_model *g) {
         ds_fmt_bytes(replica_bytes(s, i), b, sizeof b);
         printf("%s #%d %s", i ? "," : "", i, b);
     }
+    printf("\nmemory: the largest pack in 80 GB (an H100; ds_model_max_pack):");
+    for (int i = 0; i < s->n_scales; i++) {
+        ds_model_config c = ds_model_config_from_sweep(s, i, 1);
+        printf("%s #%d %d", i ? "," : "", i, ds_model_max_pack(&c, 80e9, 4096));
+    }
     printf("\n");
     if (s->run.save_models)
         printf("stored models: %lld run(s) of each scale (run.save_models), %.3g GB of fp32 "

@@ -92,6 +92,18 @@ double ds_model_bytes(const ds_model_config *c) {
     return 4.0 * (4.0 * c->R * P + act * RN) + ds_model_devmem_bytes(c);
 }
 
+int ds_model_max_pack(const ds_model_config *cfg, double bytes, int max_r) {
+    ds_model_config c = *cfg;
+    int lo = 0, hi = max_r; /* fits(lo) (or lo = 0), and the answer is in [lo, hi] */
+    while (lo < hi) {
+        int mid = lo + (hi - lo + 1) / 2;
+        c.R = mid;
+        if (ds_model_bytes(&c) <= bytes) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
 /* The pack's allocations in order, each stopping at the first failure:
  * *failed then names it ("activations (qkv)") and its bytes, for the error. */
 typedef struct {

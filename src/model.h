@@ -113,6 +113,12 @@ ds_model_config ds_model_config_from_sweep(const ds_sweep *s, int scale_idx, int
  * no such memory. What `plan` prints and a scheduler can use to choose R. */
 double ds_model_bytes(const ds_model_config *cfg);
 
+/* The largest pack (R, at most max_r) of cfg's other shapes whose
+ * ds_model_bytes fits in `bytes` (a device's memory); 0 when not even one
+ * replica fits. What pack sizing can use before anything is allocated
+ * (ds_model_bytes grows with R). */
+int ds_model_max_pack(const ds_model_config *cfg, double bytes, int max_r);
+
 /* The part of ds_model_bytes that is the backend's own (ds_devmem_bytes of
  * the pack's shapes at cfg->prec, either attention). */
 double ds_model_devmem_bytes(const ds_model_config *cfg);

@@ -135,6 +135,22 @@ int main(void) {
                dev / 1048576.0);
         prev = b;
     }
+    /* the largest pack that fits a device, from the same count */
+    {
+        ds_model_config c = {.R = 1, .B = 128, .T = 256, .d = 64, .L = 4, .H = 1, .hd = 64, .V = 154,
+                             .rot = 16, .prec = DS_PREC_FP32};
+        double gpu = 80e9;
+        int R = ds_model_max_pack(&c, gpu, 4096);
+        ds_model_config a = c, b = c;
+        a.R = R, b.R = R + 1;
+        CHECK(R >= 1 && ds_model_bytes(&a) <= gpu && ds_model_bytes(&b) > gpu);
+        CHECK(ds_model_max_pack(&c, 1e6, 4096) == 0);
+        CHECK(ds_model_max_pack(&c, 1e15, 512) == 512);
+        c.T = 2048;
+        int R2 = ds_model_max_pack(&c, gpu, 4096);
+        CHECK(R2 >= 1 && R2 < R);
+        printf("count d 64, batch 128: at most %d replicas per pack in 80 GB at T 256, %d at T 2048\n", R, R2);
+    }
     if (fails) {
         fprintf(stderr, "%d check(s) failed\n", fails);
         return 1;
