@@ -4,7 +4,8 @@
 // Owns device memory (cudaMalloc), one stream, one cuBLAS handle (its math
 // mode follows the precision; the GEMMs themselves go through the cuBLASLt
 // handle and the per-shape algorithm plans below), a cuBLASLt workspace, a
-// growable device scratch buffer and pinned staging for upload_async per
+// device scratch buffer (both sized by reserve() at model creation from
+// src/devmem.h) and pinned staging for upload_async per
 // backend. Every op is enqueued on the backend's stream; upload/download
 // synchronize it, so host code sees the results of every op enqueued before
 // a download; the _async transfers and graphs (DISTSWEEP_CUDA_GRAPHS=1) let a
