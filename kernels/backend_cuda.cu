@@ -4,7 +4,8 @@
 // Owns device memory (cudaMalloc), one stream, one cuBLAS handle (its math
 // mode follows the precision; the GEMMs themselves go through the cuBLASLt
 // handle and the per-shape algorithm plans below), a cuBLASLt workspace, a
-// growable device scratch buffer and pinned staging for upload_async per
+// device scratch buffer (both sized by reserve() at model creation from
+// src/devmem.h) and pinned staging for upload_async per
 // backend. Every op is enqueued on the backend's stream; upload/download
 // synchronize it, so host code sees the results of every op enqueued before
 // a download; the _async transfers and graphs (DISTSWEEP_CUDA_GRAPHS=1) let a
@@ -108,6 +109,51 @@ static void cu_host_free(ds_backend *be, void *p) {
     if (p) CK(cudaFreeHost(p));
 }
 
+// reserve (backend.h): the ops' own memory for every shape of a pack within
+// capacity s, allocated before the first step, from src/devmem.h's formulas
+// (the ops ask for what the same formulas say): the scratch buffer, the
+// cuBLASLt workspace and, at tf32/bf16, the three rounding buffers. Grows
+// only. Out of memory returns the bytes that failed (the pack's failure,
+// err.nomem, src/model.c); any other CUDA error stays fatal, as in cu_alloc.
+static int reserve_buf(void **buf, size_t *have, size_t want) {
+    if (*have >= want) return 0;
+    if (*buf) CK(cudaFree(*buf));
+    *buf = NULL;
+    *have = 0;
+    cudaError_t cudaMalloc_result = cudaMalloc(buf, want);
+    if (cudaMalloc_result == cudaErrorMemoryAllocation) {
+        (void)cudaGetLastError();
+        *buf = NULL;
+        return 1;
+    }
+    CK(cudaMalloc_result);
+    *have = want;
+    return 0;
+}
+static size_t cu_reserve(ds_backend *be, const ds_devmem_shape *s, const char **what) {
+    cuda_impl *im = IM(be);
+    forbid_in_capture(im, "reserve was called");
+    ds_devmem_opts o = {im->prec == DS_PREC_BF16 ? 2 : 4, im->prec != DS_PREC_FP32, im->att_gemm};
+    size_t sb = ds_devmem_scratch_bytes(s, &o), rb[3];
+    ds_devmem_round_bytes(s, &o, rb);
+    CK(cudaStreamSynchronize(ST(be))); // nothing enqueued still uses a buffer freed below
+    if (reserve_buf(&im->scratch, &im->scratch_bytes, sb)) {
+        *what = "the cuda backend's scratch (attention scores, partial sums)";
+        return sb;
+    }
+    if (reserve_buf(&im->lt_ws, &im->lt_ws_bytes, DS_DEVMEM_LT_WS)) {
+        *what = "the cuBLASLt workspace";
+        return DS_DEVMEM_LT_WS;
+    }
+    for (int i = 0; i < DS_CUDA_RND_SLOTS; i++)
+        if (rb[i] && reserve_buf(&im->rnd[i], &im->rnd_bytes[i], rb[i])) {
+            *what = "an operand rounding buffer (tf32/bf16)";
+            return rb[i];
+        }
+    im->reserved = 1;
+    return 0;
+}
+
 // ---------------------------------------------------------------------------
 // graphs: stream capture of what src/step.c records (thread-local mode: other
 // threads' CUDA calls are not affected). The graph keeps the kernels'
@@ -152,6 +198,7 @@ static void cu_destroy(ds_backend *be) {
         for (int i = 0; i < DS_CUDA_RND_SLOTS; i++)
             if (im->rnd[i]) cudaFree(im->rnd[i]);
         if (im->lt_ws) cudaFree(im->lt_ws);
+        free(im->plans);
         if (im->lt) cublasLtDestroy(im->lt);
         if (im->blas) cublasDestroy(im->blas);
         if (im->stream) cudaStreamDestroy(im->stream);
@@ -200,6 +247,8 @@ extern "C" int ds_backend_cuda_create(int device, ds_precision precision, ds_bac
         // (docs/cuda.md); the per-op timers synchronize, which a capture forbids
         const char *g = getenv("DISTSWEEP_CUDA_GRAPHS");
         im->graphs = g && !strcmp(g, "1") && !im->optimes.on;
+        const char *sm = getenv("DISTSWEEP_CUDA_STRICT_MEM"); // tests/gpu: a sizing bug is fatal
+        im->strict_mem = sm && !strcmp(sm, "1");
         // attention: tensor-core GEMMs at tf32 and bf16, the CUDA-core
         // kernels at fp32 (measured and verified on an H100), unless
         // DISTSWEEP_CUDA_ATTENTION says gemm or tiled (docs/cuda.md)
@@ -220,6 +269,7 @@ extern "C" int ds_backend_cuda_create(int device, ds_precision precision, ds_bac
     be->zero = cu_zero;
     be->copy = cu_copy;
     be->destroy = cu_destroy;
+    be->reserve = cu_reserve;
     if (im->graphs) {
         be->capture_begin = cu_capture_begin;
         be->capture_end = cu_capture_end;

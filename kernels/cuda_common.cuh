@@ -19,6 +19,7 @@
 
 extern "C" {
 #include "backend.h"
+#include "devmem.h" // the sizes of everything below (src/devmem.h)
 }
 
 // A GEMM shape's cuBLASLt algorithm, chosen once per (shape, alignment) and
@@ -27,10 +28,8 @@ typedef struct {
     int opa, opb, m, n, k, lda, ldb, ldc;
     int align[3]; // bytes: A, B, C
     cublasLtMatmulAlgo_t algo;
-    size_t ws; // workspace bytes per matrix
+    size_t ws; // workspace bytes for a batch of two (at most DS_DEVMEM_LT_WS)
 } gemm_plan;
-
-enum { MAX_PLANS = 128 };
 
 enum { DS_CUDA_RND_SLOTS = 3 }; // operand rounding buffers (precision.cuh)
 
@@ -52,12 +51,15 @@ typedef struct {
     cudaStream_t stream;
     cublasHandle_t blas;
     cublasLtHandle_t lt;
-    gemm_plan plans[MAX_PLANS];
-    int nplans;
-    void *lt_ws; // cuBLASLt workspace
+    gemm_plan *plans; // growable (host memory): one per (shape, alignment) met
+    int nplans, cap_plans;
+    void *lt_ws; // cuBLASLt workspace, DS_DEVMEM_LT_WS bytes (src/devmem.h)
     size_t lt_ws_bytes;
     void *scratch; // device scratch for two-stage reductions and per-call arrays
     size_t scratch_bytes;
+    int reserved;     // reserve() has sized the buffers for a pack (src/devmem.h)
+    int strict_mem;   // DISTSWEEP_CUDA_STRICT_MEM=1: growing past a reservation ends the process
+    int warned_grow;  // growing past a reservation was said
     void *rnd[DS_CUDA_RND_SLOTS]; // rounded copies of product operands (tf32, bf16)
     size_t rnd_bytes[DS_CUDA_RND_SLOTS];
     int warned_batch; // gemm's batch fallback was said (matmul.cuh)
@@ -111,15 +113,35 @@ static void forbid_in_capture(const cuda_impl *im, const char *what) {
                "capture sizes every buffer, src/step.c)", what);
 }
 
-// Device scratch of at least `bytes` bytes. Growing frees the old buffer:
-// cudaFree waits for the device, so no enqueued kernel still uses it.
+// A buffer grows after reserve() sized it for a pack: a sizing bug (every
+// request is one of src/devmem.h's formulas, which reserve() takes the
+// maximum of). Said once; fatal with DISTSWEEP_CUDA_STRICT_MEM=1 (the GPU
+// tests). Without a reservation (ops called directly, as tests/gpu's op
+// tests do) buffers grow on demand as before.
+static void grew_past_reserve(cuda_impl *im, const char *what, size_t had, size_t bytes) {
+    if (!im->reserved) return;
+    if (im->strict_mem)
+        ds_die(DS_EXIT_ERROR, "cuda: the %s grew from %zu to %zu bytes past its reservation "
+               "(a sizing bug: src/devmem.h)", what, had, bytes);
+    if (!im->warned_grow)
+        fprintf(stderr, "distsweep: cuda: the %s grew from %zu to %zu bytes past its reservation "
+                        "(a sizing bug: src/devmem.h)\n", what, had, bytes);
+    im->warned_grow = 1;
+}
+
+// Device scratch of at least `bytes` bytes. reserve() (backend_cuda.cu) sizes
+// it for a pack at model creation (ds_devmem_scratch_bytes), so during a step
+// it does not grow; if it must (no reservation, or a sizing bug), growing
+// frees the old buffer (cudaFree waits for the device, so no enqueued kernel
+// still uses it) and a failure ends the process.
 static void *scratch(ds_backend *be, size_t bytes) {
     cuda_impl *im = IM(be);
     if (im->scratch_bytes < bytes) {
         forbid_in_capture(im, "the scratch buffer grew");
+        grew_past_reserve(im, "scratch buffer", im->scratch_bytes, bytes);
         if (im->scratch) CK(cudaFree(im->scratch));
         im->scratch = NULL;
-        size_t n = bytes < ((size_t)1 << 20) ? ((size_t)1 << 20) : bytes;
+        size_t n = bytes < DS_DEVMEM_SCRATCH_MIN ? DS_DEVMEM_SCRATCH_MIN : bytes;
         CK(cudaMalloc(&im->scratch, n));
         im->scratch_bytes = n;
     }

@@ -94,11 +94,9 @@ static void encoder_bwd(ds_backend *be, float *dwte, size_t ws, const float *dou
     long lanes = (long)R * C;
     // S from C and N only, never from R: a replica's order of additions is
     // the same alone and in a pack
-    int S = 4096 / C;
-    S = S < 1 ? 1 : S > 64 ? 64 : S;
-    S = S > N ? N : S;
+    // (src/devmem.h: the one formula, which the scratch reservation counts)
+    int S = ds_devmem_enc_segments(N, C);
     int seglen = (int)cdiv(N, S);
-    S = (int)cdiv(N, seglen);
     size_t pn = (size_t)S * R * V * C;
     float *part = (float *)scratch(be, sizeof(float) * pn);
     CK(cudaMemsetAsync(part, 0, sizeof(float) * pn, ST(be)));

@@ -65,7 +65,11 @@ static void lt_descs_free(lt_descs *d) {
     cublasLtMatmulDescDestroy(d->op);
 }
 
-enum { LT_MAX_WS = 32 << 20 }; // workspace the heuristic may ask for, per matrix
+// The cuBLASLt workspace is one buffer of DS_DEVMEM_LT_WS bytes (src/devmem.h):
+// a plan is chosen among the algorithms whose batch of two fits it, and a
+// call whose split-K partials (the plan's figure per matrix, times the batch)
+// would not fit runs in sub-batches (ds_devmem_gemm_subbatch). A sub-batch is
+// a batch count only: every matrix runs the same algorithm, so no bit changes.
 
 // Largest power of two <= 16 dividing both the address and the stride (in
 // elements of `size` bytes), at least the element size.
@@ -86,13 +90,17 @@ static const gemm_plan *gemm_plan_for(cuda_impl *im, cublasOperation_t opa, cubl
             p->align[1] == align[1] && p->align[2] == align[2])
             return p;
     }
-    DS_ASSERT(im->nplans < MAX_PLANS);
+    if (im->nplans == im->cap_plans) { // growable: one plan per shape met, no limit
+        int cap = im->cap_plans ? 2 * im->cap_plans : 64;
+        im->plans = (gemm_plan *)DS_REALLOC(im->plans, sizeof *im->plans * (size_t)cap);
+        im->cap_plans = cap;
+    }
     gemm_plan *p = &im->plans[im->nplans];
     lt_descs d;
     lt_descs_make(im, &d, opa, opb, m, n, k, lda, sa, ldb, sb, ldc, sc, 2); // a batched algorithm
     cublasLtMatmulPreference_t pref;
     CKB(cublasLtMatmulPreferenceCreate(&pref));
-    size_t maxws = LT_MAX_WS;
+    size_t maxws = DS_DEVMEM_LT_WS; // for the batch of two: a sub-batch of >= 1 always fits
     uint32_t al[4] = {(uint32_t)align[0], (uint32_t)align[1], (uint32_t)align[2], (uint32_t)align[2]};
     CKB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &maxws,
                                              sizeof maxws));
@@ -117,35 +125,33 @@ static const gemm_plan *gemm_plan_for(cuda_impl *im, cublasOperation_t opa, cubl
     for (int i = 0; i < 3; i++) p->align[i] = align[i];
     p->algo = res.algo;
     p->ws = res.workspaceSize; // for a batch of 2
+    DS_ASSERT(p->ws <= DS_DEVMEM_LT_WS);
     im->nplans++;
     return p;
 }
 
-// C[b] = alpha op(A[b]) op(B[b]) + beta C[b] for b < batch (column-major, as
-// cuBLAS), with the batch-of-one algorithm of the shape (alpha and beta are
-// arguments of the call, not of the plan). A and B are of the
-// backend's operand type (gemm_ab_type), strides in elements; C is fp32.
-static void gemm(ds_backend *be, cublasOperation_t opa, cublasOperation_t opb, int m, int n, int k,
-                 float alpha, gemm_operand A, int lda, long long sa, gemm_operand B, int ldb,
-                 long long sb, float beta, float *C, int ldc, long long sc, int batch) {
-    cuda_impl *im = IM(be);
-    DS_ASSERT(A.type == gemm_ab_type(im) && B.type == gemm_ab_type(im));
-    int esz = gemm_operand_bytes(A);
-    int align[3] = {align_of(A.p, sa, esz), align_of(B.p, sb, esz), align_of(C, sc, 4)};
-    const gemm_plan *p = gemm_plan_for(im, opa, opb, m, n, k, lda, sa, ldb, sb, ldc, sc, align);
-    // a split-K workspace holds every matrix's partials (p->ws is for two)
-    size_t ws = (p->ws + 1) / 2 * (size_t)(batch < 2 ? 2 : batch);
-    if (ws > im->lt_ws_bytes) {
-        forbid_in_capture(im, "the cuBLASLt workspace grew");
-        if (im->lt_ws) CK(cudaFree(im->lt_ws));
-        im->lt_ws = NULL;
-        CK(cudaMalloc(&im->lt_ws, ws));
-        im->lt_ws_bytes = ws;
+// The cuBLASLt workspace, DS_DEVMEM_LT_WS bytes: reserve() (backend_cuda.cu)
+// allocates it with the pack; without a reservation, at the first GEMM.
+static void *lt_workspace(cuda_impl *im) {
+    if (!im->lt_ws) {
+        forbid_in_capture(im, "the cuBLASLt workspace was allocated");
+        CK(cudaMalloc(&im->lt_ws, DS_DEVMEM_LT_WS));
+        im->lt_ws_bytes = DS_DEVMEM_LT_WS;
     }
+    return im->lt_ws;
+}
+
+// One cuBLASLt call of `batch` matrices with plan p (see gemm).
+static void gemm_call(ds_backend *be, const gemm_plan *p, cublasOperation_t opa,
+                      cublasOperation_t opb, int m, int n, int k, float alpha, const void *A, int lda,
+                      long long sa, const void *B, int ldb, long long sb, float beta, float *C,
+                      int ldc, long long sc, int batch) {
+    cuda_impl *im = IM(be);
+    void *ws = lt_workspace(im);
     lt_descs d;
     lt_descs_make(im, &d, opa, opb, m, n, k, lda, sa, ldb, sb, ldc, sc, batch);
-    cublasStatus_t st = cublasLtMatmul(im->lt, d.op, &alpha, A.p, d.a, B.p, d.b, &beta, C, d.c, C,
-                                       d.c, &p->algo, im->lt_ws, ws, ST(be));
+    cublasStatus_t st = cublasLtMatmul(im->lt, d.op, &alpha, A, d.a, B, d.b, &beta, C, d.c, C,
+                                       d.c, &p->algo, ws, DS_DEVMEM_LT_WS, ST(be));
     if (st == CUBLAS_STATUS_NOT_SUPPORTED) {
         // The batch-of-one algorithm refuses this batch: let cuBLAS choose for
         // the batch (still deterministic run to run, but a replica's bits may
@@ -158,7 +164,7 @@ static void gemm(ds_backend *be, cublasOperation_t opa, cublasOperation_t opb, i
         }
         cublasLtMatmulPreference_t pref;
         CKB(cublasLtMatmulPreferenceCreate(&pref));
-        size_t maxws = im->lt_ws_bytes;
+        size_t maxws = DS_DEVMEM_LT_WS;
         CKB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                  &maxws, sizeof maxws));
         cublasLtMatmulHeuristicResult_t res;
@@ -166,11 +172,34 @@ static void gemm(ds_backend *be, cublasOperation_t opa, cublasOperation_t opb, i
         CKB(cublasLtMatmulAlgoGetHeuristic(im->lt, d.op, d.a, d.b, d.c, d.c, pref, 1, &res, &found));
         cublasLtMatmulPreferenceDestroy(pref);
         DS_ASSERT(found);
-        st = cublasLtMatmul(im->lt, d.op, &alpha, A.p, d.a, B.p, d.b, &beta, C, d.c, C, d.c,
-                            &res.algo, im->lt_ws, im->lt_ws_bytes, ST(be));
+        st = cublasLtMatmul(im->lt, d.op, &alpha, A, d.a, B, d.b, &beta, C, d.c, C, d.c,
+                            &res.algo, ws, DS_DEVMEM_LT_WS, ST(be));
     }
     CKB(st);
     lt_descs_free(&d);
+}
+
+// C[b] = alpha op(A[b]) op(B[b]) + beta C[b] for b < batch (column-major, as
+// cuBLAS), with the batch-of-one algorithm of the shape (alpha and beta are
+// arguments of the call, not of the plan). A and B are of the
+// backend's operand type (gemm_ab_type), strides in elements; C is fp32.
+// Runs in sub-batches whose split-K workspace fits DS_DEVMEM_LT_WS.
+static void gemm(ds_backend *be, cublasOperation_t opa, cublasOperation_t opb, int m, int n, int k,
+                 float alpha, gemm_operand A, int lda, long long sa, gemm_operand B, int ldb,
+                 long long sb, float beta, float *C, int ldc, long long sc, int batch) {
+    cuda_impl *im = IM(be);
+    DS_ASSERT(A.type == gemm_ab_type(im) && B.type == gemm_ab_type(im));
+    if (batch < 1) return;
+    int esz = gemm_operand_bytes(A);
+    int align[3] = {align_of(A.p, sa, esz), align_of(B.p, sb, esz), align_of(C, sc, 4)};
+    const gemm_plan *p = gemm_plan_for(im, opa, opb, m, n, k, lda, sa, ldb, sb, ldc, sc, align);
+    int sub = ds_devmem_gemm_subbatch(p->ws, batch);
+    for (int b0 = 0; b0 < batch; b0 += sub) {
+        int nb = batch - b0 < sub ? batch - b0 : sub;
+        gemm_call(be, p, opa, opb, m, n, k, alpha, (const char *)A.p + (size_t)b0 * sa * esz, lda,
+                  sa, (const char *)B.p + (size_t)b0 * sb * esz, ldb, sb, beta,
+                  C + (size_t)b0 * sc, ldc, sc, nb);
+    }
 }
 
 __global__ void bias_add_k(float *out, const float *b, size_t ws, int N, int OC, long total) {
@@ -204,14 +233,7 @@ static void matmul_fwd(ds_backend *be, float *out, const float *inp, const float
 // kc = N/nk >= 256 rows (nk divides N, nk <= 64, nk * OC * C <= 4M floats)
 // give nk independent products; their sum in chunk order is the gradient.
 // nk depends on N and the weight's size only, never on R.
-static int dw_split(int N, size_t E) {
-    if (N < 2048) return 1;
-    size_t maxnk = ((size_t)4 << 20) / E;
-    int lim = maxnk < 64 ? (int)maxnk : 64;
-    for (int nk = lim; nk >= 2; nk--)
-        if (N % nk == 0 && N / nk >= 256) return nk;
-    return 1;
-}
+static int dw_split(int N, size_t E) { return ds_devmem_dw_split(N, E); } // src/devmem.h
 
 __global__ void dw_sum_k(float *dw, size_t ws, const float *part, int R, int nk, size_t E) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; // over R*E

@@ -40,6 +40,7 @@ static void *rnd_slot(cuda_impl *im, int slot, size_t bytes) {
     DS_ASSERT(slot >= 0 && slot < DS_CUDA_RND_SLOTS);
     if (im->rnd_bytes[slot] < bytes) {
         forbid_in_capture(im, "an operand rounding buffer grew");
+        grew_past_reserve(im, "operand rounding buffer", im->rnd_bytes[slot], bytes);
         if (im->rnd[slot]) CK(cudaFree(im->rnd[slot])); // waits for the kernels that used it
         im->rnd[slot] = NULL;
         CK(cudaMalloc(&im->rnd[slot], bytes));

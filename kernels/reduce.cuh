@@ -12,7 +12,7 @@
 // stage 1: partial[r][chunk][c] = float sum over the chunk's rows in order;
 // stage 2: dst[r*ws + c] += (float) double sum of the partials in chunk order.
 
-enum { COL_ROWS = 64 }; // rows per stage-1 chunk
+enum { COL_ROWS = DS_DEVMEM_COL_ROWS }; // rows per stage-1 chunk (src/devmem.h counts them)
 
 // mode 0: partial = sum dout. mode 1 (LayerNorm): partial0 = sum dout*xhat,
 // partial1 = sum dout.
@@ -54,7 +54,7 @@ __global__ void colsum_final_k(float *dst, size_t ws, const float *part, int R, 
 // reductions to device doubles: stage 1 per (chunk, replica) block, a fixed
 // shared-memory tree; stage 2 one thread per replica adds the chunks in order.
 
-enum { RED_THREADS = 256, RED_CHUNK = 65536 };
+enum { RED_THREADS = 256, RED_CHUNK = DS_DEVMEM_RED_CHUNK };
 
 __device__ double block_sum_d(double v, double *sh) {
     sh[threadIdx.x] = v;

@@ -41,6 +41,7 @@
 
 #include "backend_kind.h" /* ds_backend_kind, its names and parser (apart, for the sweep) */
 #include "common.h"
+#include "devmem.h"    /* ds_devmem_shape (reserve) */
 #include "precision.h" /* ds_precision (ds_backend_opts), DS_PREC_HD */
 
 /* The one meaning of auto: DS_BACKEND_CUDA when this build has CUDA and a GPU
@@ -197,6 +198,13 @@ struct ds_backend {
     void (*zero)(ds_backend *be, void *p, size_t bytes);
     void (*copy)(ds_backend *be, void *dst, const void *src, size_t bytes); /* within the backend */
     void (*destroy)(ds_backend *be);
+    /* Optional (NULL: the backend's ops need no memory of their own, as the
+     * CPU's): makes room, up front, for what the ops ask at every shape of a
+     * pack within capacity s (src/devmem.h: scratch, GEMM workspace, operand
+     * rounding). Grows only (a backend may hold several packs). Returns 0, or
+     * the bytes it could not allocate (out of memory, nothing else: the
+     * caller reports the pack's failure, err.nomem) with *what naming them. */
+    size_t (*reserve)(ds_backend *be, const ds_devmem_shape *s, const char **what);
 
     /* --- graphs (NULL members: the backend has none; src/step.c then calls
      * the ops every step). Between capture_begin and capture_end the ops are

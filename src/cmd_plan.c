@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "common.h"
+#include "model.h" /* ds_model_bytes */
 #include "modelfile.h"
 #include "schema.h" /* ds_metric_names */
 #include "sweep.h"
@@ -83,6 +84,22 @@ static double sweep_gpu_hours(const ds_sweep *s, const gpu_model *g) {
         h += s->scales[i].flops_per_step * (double)s->train.steps * (double)s->seeds.count /
              (scale_tflops(s, i, g, &used) * 1e12) / 3600.0;
     return h;
+}
+
+/* Bytes of a pack of one replica of scale i on the CUDA backend: tensors,
+ * activations at the training batch and the backend's own memory
+ * (ds_model_bytes, src/devmem.h); what one more replica adds is a little
+ * less (the GEMM workspace and part of the scratch are per pack). */
+static double replica_bytes(const ds_sweep *s, int i) {
+    ds_model_config c = ds_model_config_from_sweep(s, i, 1);
+    return ds_model_bytes(&c);
+}
+
+/* The part of it that is the CUDA backend's own (scratch, GEMM workspace,
+ * rounding copies: ds_model_devmem_bytes). */
+static double replica_backend_bytes(const ds_sweep *s, int i) {
+    ds_model_config c = ds_model_config_from_sweep(s, i, 1);
+    return ds_model_devmem_bytes(&c);
 }
 
 static const char *prec_name(ds_precision p) {
@@ -266,6 +283,19 @@ static void print_table(const ds_sweep *s, const gpu_model *g) {
     } else {
         printf("packs: sized automatically at run time (run.pack: auto)\n");
     }
+    printf("memory: per replica on the cuda backend at batch %d x context %d (docs/cuda.md "
+           "\"Memory model\"):", s->train.batch, s->train.context);
+    for (int i = 0; i < s->n_scales; i++) {
+        char b[32];
+        ds_fmt_bytes(replica_bytes(s, i), b, sizeof b);
+        printf("%s #%d %s", i ? "," : "", i, b);
+    }
+    printf("\nmemory: the largest pack in 80 GB (an H100; ds_model_max_pack):");
+    for (int i = 0; i < s->n_scales; i++) {
+        ds_model_config c = ds_model_config_from_sweep(s, i, 1);
+        printf("%s #%d %d", i ? "," : "", i, ds_model_max_pack(&c, 80e9, 4096));
+    }
+    printf("\n");
     if (s->run.save_models)
         printf("stored models: %lld run(s) of each scale (run.save_models), %.3g GB of fp32 "
                "parameters beside the result file (%s.models/)\n",
@@ -302,9 +332,11 @@ static void print_json(const ds_sweep *s, const gpu_model *g) {
         ds_precision used;
         printf("    {\"index\": %d, \"width\": %d, \"depth\": %d, \"heads\": %d, \"params\": %lld, "
                "\"flops_per_step\": %.17g, \"flops_per_run\": %.17g, \"seeds\": %lld, "
-               "\"ranks_per_job\": %d, \"gpu_tflops\": %g}%s\n",
+               "\"ranks_per_job\": %d, \"gpu_tflops\": %g, \"bytes_per_replica\": %.17g, "
+               "\"backend_bytes_per_replica\": %.17g}%s\n",
                i, sc->d_model, sc->n_layers, sc->n_heads, (long long)sc->n_params, sc->flops_per_step,
                per_run, (long long)seeds, sc->ranks_per_job, scale_tflops(s, i, g, &used),
+               replica_bytes(s, i), replica_backend_bytes(s, i),
                i + 1 < s->n_scales ? "," : "");
     }
     printf("  ],\n  \"families\": {");

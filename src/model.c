@@ -68,14 +68,40 @@ ds_model_config ds_model_config_from_sweep(const ds_sweep *s, int scale_idx, int
     c.rope_base = (float)s->model.rope_base;
     c.ln_eps = (float)s->model.ln_eps;
     c.init_std = (float)s->model.init_std;
+    c.prec = s->train.precision;
     return c;
+}
+
+ds_devmem_shape ds_model_devmem_shape(const ds_model_config *c) {
+    ds_devmem_shape s = {.R = c->R, .B = c->B, .T = c->T, .d = c->d, .L = c->L, .H = c->H,
+                         .hd = c->hd, .V = c->V, .P = ds_model_param_count(c->d, c->L, c->V)};
+    return s;
+}
+
+double ds_model_devmem_bytes(const ds_model_config *c) {
+    ds_devmem_shape s = ds_model_devmem_shape(c);
+    ds_devmem_opts o = {.esz = c->prec == DS_PREC_BF16 ? 2 : 4, .rounding = c->prec != DS_PREC_FP32,
+                        .att_gemm = -1};
+    return (double)ds_devmem_bytes(&s, &o);
 }
 
 double ds_model_bytes(const ds_model_config *c) {
     double RN = (double)c->R * c->B * c->T, d = c->d;
     double P = (double)ds_model_param_count(c->d, c->L, c->V);
     double act = c->L * (15.0 * d + c->H + 4 + (c->block == DS_BLOCK_SEQUENTIAL ? d : 0)) + 16.0 * d + 2.0 * c->V + 8;
-    return 4.0 * (4.0 * c->R * P + act * RN);
+    return 4.0 * (4.0 * c->R * P + act * RN) + ds_model_devmem_bytes(c);
+}
+
+int ds_model_max_pack(const ds_model_config *cfg, double bytes, int max_r) {
+    ds_model_config c = *cfg;
+    int lo = 0, hi = max_r; /* fits(lo) (or lo = 0), and the answer is in [lo, hi] */
+    while (lo < hi) {
+        int mid = lo + (hi - lo + 1) / 2;
+        c.R = mid;
+        if (ds_model_bytes(&c) <= bytes) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
 }
 
 /* The pack's allocations in order, each stopping at the first failure:
@@ -176,6 +202,14 @@ int ds_model_create(const ds_model_config *cfg, ds_backend *be, ds_model **out, 
     m->h_tgt = halloc(&pa, RN * sizeof(int32_t), "host batch staging (targets)");
     m->h_weight = halloc(&pa, RN * F, "host batch staging (loss weights)");
     m->h_mask = halloc(&pa, RN * F, "host batch staging (mask)");
+    if (!pa.failed && be->reserve) {
+        /* the backend's own memory for the ops at these shapes (src/devmem.h),
+         * allocated now so that no op allocates during a step */
+        ds_devmem_shape sh = ds_model_devmem_shape(c);
+        const char *what = NULL;
+        size_t miss = be->reserve(be, &sh, &what);
+        if (miss) pa.failed = what, pa.failed_bytes = miss, pa.failed_host = 0;
+    }
     if (pa.failed) {
         char need[32], all[32];
         ds_fmt_bytes((double)pa.failed_bytes, need, sizeof need);

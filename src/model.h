@@ -38,6 +38,7 @@ typedef struct {
     int rot;          /* rotated dims per head: rotary_frac*hd rounded down to even */
     ds_block_kind block;
     float rope_base, ln_eps, init_std;
+    ds_precision prec; /* train.precision: only what ds_model_bytes counts of the GPU's rounding copies */
 } ds_model_config;
 
 /* Offsets (in floats, inside one replica's flat vector) of the tensors of one layer. */
@@ -105,9 +106,25 @@ size_t ds_model_param_count(int d, int L, int V);
 ds_model_config ds_model_config_from_sweep(const ds_sweep *s, int scale_idx, int R);
 
 /* Bytes of backend memory a pack of this configuration allocates (parameters,
- * gradients, Adam moments, activations), within a few percent; what a
- * scheduler can use to choose R. */
+ * gradients, Adam moments, activations), within a few percent, plus the
+ * memory of the CUDA backend's ops (src/devmem.h: scratch, GEMM workspace,
+ * operand rounding at cfg->prec, either attention), which its reserve()
+ * allocates at ds_model_create; an upper bound on the CPU backend, which has
+ * no such memory. What `plan` prints and a scheduler can use to choose R. */
 double ds_model_bytes(const ds_model_config *cfg);
+
+/* The largest pack (R, at most max_r) of cfg's other shapes whose
+ * ds_model_bytes fits in `bytes` (a device's memory); 0 when not even one
+ * replica fits. What pack sizing can use before anything is allocated
+ * (ds_model_bytes grows with R). */
+int ds_model_max_pack(const ds_model_config *cfg, double bytes, int max_r);
+
+/* The part of ds_model_bytes that is the backend's own (ds_devmem_bytes of
+ * the pack's shapes at cfg->prec, either attention). */
+double ds_model_devmem_bytes(const ds_model_config *cfg);
+
+/* The pack's shapes at capacity, as src/devmem.h takes them. */
+ds_devmem_shape ds_model_devmem_shape(const ds_model_config *cfg);
 
 /* Allocates a pack on backend be (which must outlive it). Parameters start at
  * zero: call ds_model_init_replica or ds_model_set_params. Returns 0, or

@@ -18,6 +18,10 @@
 #   both attention implementations (a failure counts as a failed test). "only" first
 #   (tools/gpu_check.sh ARCHIVE OUTDIR only sanitize) skips the tests and benchmarks,
 #   for a second call that adds what the first left out.
+# The tests include gpu.memory_long_context_{gemm,tiled,tf32,bf16} (test_cuda_memory:
+# attention and a model at T = 2,048 against the CPU, 153 evaluation shapes, non-finite
+# future values; docs/cuda.md "What the GPU run must confirm"); each runs the CPU
+# reference too (seconds on 16 cores).
 # The tf32/bf16 runs set DISTSWEEP_CUDA_UNVERIFIED_PRECISION=1: they are the
 # verification that src/backend.c waits for (docs/cuda.md, "Precision").
 set -uo pipefail

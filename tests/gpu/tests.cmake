@@ -45,6 +45,23 @@ if(DISTSWEEP_HAVE_CUDA)
   endforeach()
 endif()
 
+# the memory model (src/devmem.h: long contexts, many shapes, sized up front)
+# and exact causality with non-finite future values, both attention paths
+if(DISTSWEEP_HAVE_CUDA)
+  add_executable(test_cuda_memory ${CMAKE_CURRENT_LIST_DIR}/test_cuda_memory.c)
+  target_link_libraries(test_cuda_memory PRIVATE dscore)
+  foreach(att gemm tiled)
+    add_test(NAME gpu.memory_long_context_${att} COMMAND test_cuda_memory)
+    set_tests_properties(gpu.memory_long_context_${att} PROPERTIES LABELS gpu SKIP_RETURN_CODE 77
+      TIMEOUT 300 ENVIRONMENT "DISTSWEEP_CUDA_ATTENTION=${att}")
+  endforeach()
+  foreach(prec tf32 bf16)
+    add_test(NAME gpu.memory_long_context_${prec} COMMAND test_cuda_memory ${prec})
+    set_tests_properties(gpu.memory_long_context_${prec} PROPERTIES LABELS gpu SKIP_RETURN_CODE 77
+      TIMEOUT 300 ENVIRONMENT "DISTSWEEP_CUDA_UNVERIFIED_PRECISION=1")
+  endforeach()
+endif()
+
 # a one-rank NCCL group (or MPI without NCCL) against the plain path (src/groupcomm.h)
 if(DISTSWEEP_HAVE_CUDA)
   add_executable(test_nccl_group ${CMAKE_CURRENT_LIST_DIR}/test_nccl_group.c)

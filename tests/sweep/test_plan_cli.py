@@ -134,6 +134,34 @@ def good(exe, sweeps_dir):
                 os.remove(bf)
             if name == "addition":
                 check(n == 14, f"addition: {n} distinct scales, expected 14")
+        # memory per replica (docs/cuda.md "Memory model"): the tensors and
+        # activations grow linearly with the context, the backend's own
+        # memory (attention score blocks under their 256 MiB budget, the
+        # 32 MiB GEMM workspace, partial sums) stays small beside them
+        src = open(os.path.join(sweeps_dir, "count.yaml")).read()
+        figs = {}
+        for ctx in (257, 513, 1025, 2049):
+            p = os.path.join(tmp, f"count_ctx{ctx}.yaml")
+            with open(p, "w") as f:
+                f.write(src.replace("context: 256", f"context: {ctx}"))
+            rc, out, err = run(exe, ["plan", p, "--format", "json"], tmp)
+            check(rc == 0, f"count context {ctx}: plan exit {rc}: {err}")
+            sc = json.loads(out)["scales"][0]
+            figs[ctx - 1] = (sc["bytes_per_replica"], sc["backend_bytes_per_replica"])
+            rc, out, _ = run(exe, ["plan", p], tmp)
+            check("memory: per replica on the cuda backend" in out, f"count context {ctx}: table lacks memory")
+            os.remove(p)
+        tensors = {T: b - dev for T, (b, dev) in figs.items()}
+        for T in (512, 1024, 2048):
+            check(figs[T][0] > figs[T // 2][0], f"plan memory grows with the context ({T})")
+        # affine in T: equal steps per position
+        step1 = (tensors[1024] - tensors[512]) / 512
+        step2 = (tensors[2048] - tensors[1024]) / 1024
+        check(step1 > 0 and abs(step1 - step2) <= 1e-9 * step1, f"tensor bytes affine in T: {step1} {step2}")
+        for T, (b, dev) in figs.items():
+            check(32 << 20 <= dev <= (32 << 20) + (256 << 20) + 4 * b // 10,
+                  f"context {T + 1}: backend bytes {dev} outside its bounds")
+            print(f"count scale 0, T = {T}: {b / 2**20:.1f} MiB per replica, backend {dev / 2**20:.1f} MiB")
         rc, out, _ = run(exe, ["plan", "--help"], tmp)
         check(rc == 0 and "usage: distsweep plan" in out, "plan --help")
         count = os.path.join(sweeps_dir, "count.yaml")
