@@ -25,6 +25,10 @@ int ds_cuda_device_count(void);
  * 79.1 GiB") into buf. Returns 0 or an error code with err set. */
 int ds_cuda_device_name(int dev, char *buf, int buflen, ds_error *err);
 
+/* Free memory of the current device in bytes (cudaMemGetInfo), what a pack
+ * can still allocate; 0 when it cannot be read. */
+double ds_cuda_device_free_bytes(void);
+
 /* Fills out[0..4n-1] with Philox4x32-10 blocks for counters
  * (index lo, index hi, stream, block) for index = first .. first+n-1, block 0,
  * under the 64-bit seed: the same words rng.h's ds_rng_u32 draws first from

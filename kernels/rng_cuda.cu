@@ -44,6 +44,15 @@ fail:
     return err ? err->code : DS_EXIT_ERROR;
 }
 
+extern "C" double ds_cuda_device_free_bytes(void) {
+    size_t free_b = 0, total_b = 0;
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+        cudaGetLastError(); /* "cannot be read" is an answer, not a sticky error */
+        return 0;
+    }
+    return (double)free_b;
+}
+
 extern "C" int ds_cuda_philox_blocks(uint64_t seed, uint32_t stream, uint64_t first, int64_t n,
                                      uint32_t *out, ds_error *err) {
     uint4 *d_out = NULL;

@@ -41,6 +41,15 @@ ds_backend_kind ds_backend_resolve(ds_backend_kind kind) {
     return k;
 }
 
+double ds_backend_device_bytes(ds_backend_kind kind) {
+#ifdef DISTSWEEP_HAVE_CUDA
+    if (ds_backend_resolve(kind) == DS_BACKEND_CUDA) return ds_cuda_device_free_bytes();
+#else
+    (void)kind;
+#endif
+    return 0;
+}
+
 int ds_backend_supports(ds_backend_kind kind, ds_precision p, ds_error *err) {
     kind = ds_backend_resolve(kind);
     /* The CUDA backend implements tf32 and bf16 as docs/engine.md defines them

@@ -279,6 +279,13 @@ typedef struct {
  * before any training starts, so that a run is never charged for it. */
 int ds_backend_supports(ds_backend_kind kind, ds_precision p, ds_error *err);
 
+/* The memory a pack of this process may use on backend kind, in bytes: the
+ * current GPU's free memory for cuda (initialises CUDA: call it after the
+ * GPU is selected), 0 = "no known limit" for cpu (a limited address space is
+ * met by the out-of-memory contract instead, docs/engine.md). What automatic
+ * pack sizing fits packs into (src/packplan.h ds_pack_fit). */
+double ds_backend_device_bytes(ds_backend_kind kind);
+
 /* Creates the backend opts asks for (NULL: auto, device 0, default threads):
  * auto as ds_backend_resolve says, cpu always, cuda when built with CUDA and
  * the device is visible. Returns 0 with *out set, or an error code with err

@@ -290,7 +290,11 @@ int ds_cmd_run(int argc, char **argv) {
             goto done;
         }
     }
+    /* rank 0 sizes automatic packs to its own GPU's free memory (the ranks of
+     * a job are alike; a pack that still does not fit is retried smaller) */
+    double device_bytes = rank == 0 && a.synth_s < 0 ? ds_backend_device_bytes(backend) : 0;
     ds_sched_opts so = {.s = s, .out_path = out, .store = store, .backend = backend,
+                        .device_bytes = device_bytes,
                         .comm = comm, .pack = a.pack, .quiet = a.quiet || rank != 0};
     if (a.synth_s >= 0) so.run_pack = synth_pack, so.run_ctx = &a.synth_s;
     else so.run_pack = engine_pack;

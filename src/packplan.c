@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "model.h"  /* ds_model_max_pack */
 #include "schema.h" /* DS_RUN_PENDING */
 
 int ds_packs_add(ds_packs *t, int scale, const int64_t *seeds, int R, double flops_per_step) {
@@ -73,6 +74,14 @@ int ds_pack_auto_size(int64_t pending, int nranks, ds_backend_kind backend) {
     if (p > cap) p = cap;
     if (p < 1) p = 1;
     return (int)p;
+}
+
+int ds_pack_fit(const ds_sweep *s, int scale, int P, double device_bytes) {
+    DS_ASSERT(P >= 1 && scale >= 0 && scale < s->n_scales);
+    if (device_bytes <= 0) return P;
+    ds_model_config c = ds_model_config_from_sweep(s, scale, 1);
+    int fit = ds_model_max_pack(&c, device_bytes, P);
+    return fit >= 1 ? fit : 1;
 }
 
 void ds_pack_path(const char *ckdir, int scale, const int64_t *seeds, int R, const char *ext,
@@ -229,9 +238,12 @@ int ds_pack_plan(const ds_plan_opts *o, ds_packs *t) {
 
     int64_t pending = 0;
     for (size_t at = 0; at < nrun; at++) pending += o->status[at] == DS_RUN_PENDING && !taken[at];
-    int P = o->pack > 0 ? o->pack : ds_pack_auto_size(pending, o->nranks, o->backend);
-    int64_t *buf = DS_MALLOC(sizeof *buf * (size_t)P);
+    int P0 = o->pack > 0 ? o->pack : ds_pack_auto_size(pending, o->nranks, o->backend);
+    int64_t *buf = DS_MALLOC(sizeof *buf * (size_t)P0);
     for (int sc = 0; sc < s->n_scales; sc++) {
+        /* an automatic size fits the device; a size the user chose is kept
+         * (a pack that does not fit fails and is retried smaller) */
+        int P = o->pack > 0 ? P0 : ds_pack_fit(s, sc, P0, o->device_bytes);
         int n = 0;
         for (int64_t i = 0; i < S; i++) {
             size_t at = (size_t)sc * (size_t)S + (size_t)i;

@@ -83,6 +83,13 @@ void ds_packs_free(ds_packs *t);
  * or 64 (GPU). */
 int ds_pack_auto_size(int64_t pending, int nranks, ds_backend_kind backend);
 
+/* An automatic pack size P for scale `scale` of s, cut to the largest pack
+ * whose memory (ds_model_bytes, src/model.h: parameters, optimizer,
+ * activations and the backend's own scratch) fits in device_bytes; at least
+ * 1 (a seed that does not fit alone fails as any pack does). device_bytes 0:
+ * P unchanged. */
+int ds_pack_fit(const ds_sweep *s, int scale, int P, double device_bytes);
+
 /* What ds_pack_plan plans from. */
 typedef struct {
     const ds_sweep *s;       /* scales (flops_per_step), seeds.start, seeds.count */
@@ -92,6 +99,7 @@ typedef struct {
     int pack;                /* pack size; 0 = automatic (ds_pack_auto_size) */
     int nranks;              /* for the automatic size */
     ds_backend_kind backend; /* for the automatic size */
+    double device_bytes;     /* automatic size: each scale's packs fit this (ds_pack_fit); 0 = no limit */
 } ds_plan_opts;
 
 /* Fills the empty table t with a pending pack for every pending run: first

@@ -98,7 +98,7 @@ static void plan_packs(rank0_t *c) {
     ds_pack_remove_groups(c->cm.ckdir); /* no group trains yet */
     ds_plan_opts po = {.s = s, .status = status, .n_seeds = c->S, .ckdir = c->cm.ckdir,
                        .pack = c->cm.o->pack > 0 ? c->cm.o->pack : s->run.pack, .nranks = c->cm.size,
-                       .backend = c->cm.o->backend};
+                       .backend = c->cm.o->backend, .device_bytes = c->cm.o->device_bytes};
     ds_pack_plan(&po, &c->packs);
     free(status);
 }
@@ -176,7 +176,9 @@ static void adapt_rounds(rank0_t *c, int at_start) {
                 /* the new round's seeds, packed as plan_packs packs (pack size, or auto) */
                 int64_t n_new = req[sc] - before[sc];
                 int P = c->cm.o->pack > 0 ? c->cm.o->pack : s->run.pack;
-                if (P <= 0) P = ds_pack_auto_size(n_new, c->cm.size, c->cm.o->backend);
+                if (P <= 0)
+                    P = ds_pack_fit(s, sc, ds_pack_auto_size(n_new, c->cm.size, c->cm.o->backend),
+                                    c->cm.o->device_bytes);
                 int64_t *buf = DS_MALLOC(sizeof *buf * (size_t)P);
                 int k = 0;
                 for (int64_t i = before[sc]; i < req[sc]; i++) {

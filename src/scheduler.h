@@ -38,6 +38,7 @@ typedef struct {
     MPI_Comm comm;         /* with MPI_ERRORS_RETURN */
     int pack;              /* pack size override (0 = sweep's run.pack, auto if 0) */
     int quiet;             /* no progress display */
+    double device_bytes;   /* rank 0: memory an automatic pack must fit (ds_backend_device_bytes); 0 = no limit */
 } ds_sched_opts;
 
 typedef struct {

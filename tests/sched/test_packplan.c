@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "model.h"
 #include "packplan.h"
 #include "sweep.h"
 #include "test.h"
@@ -256,6 +257,42 @@ static void test_fresh_plan(const ds_sweep *s, const char *dir) {
     check_cover(&t, st, "fresh, auto, 16 ranks");
     CHECK(t.p[0].R == 2 && t.n == 5 + 6 + 6);
     ds_packs_free(&t);
+    /* automatic within a device's memory (ds_pack_fit): each scale's packs
+     * are the largest ds_model_bytes fits, whatever the rank count asks */
+    o.nranks = 1;
+    o.backend = DS_BACKEND_CUDA; /* 33 pending on 1 rank: 17 */
+    int want[NSC];
+    double mem = 0;
+    for (int sc = 0; sc < NSC; sc++) {
+        ds_model_config c = ds_model_config_from_sweep(s, sc, 3);
+        double b3 = ds_model_bytes(&c); /* what 3 replicas of the largest scale need */
+        if (b3 > mem) mem = b3;
+    }
+    o.device_bytes = mem;
+    for (int sc = 0; sc < NSC; sc++) {
+        ds_model_config c = ds_model_config_from_sweep(s, sc, 1);
+        want[sc] = ds_model_max_pack(&c, mem, 17);
+        CHECK_MSG(want[sc] >= 3 && want[sc] < 17, "scale %d fits %d", sc, want[sc]);
+        CHECK(ds_pack_fit(s, sc, 17, mem) == want[sc] && ds_pack_fit(s, sc, 17, 0) == 17);
+        CHECK(ds_pack_fit(s, sc, 2, mem) == 2); /* never larger than asked */
+    }
+    CHECK(ds_pack_fit(s, 0, 17, 1.0) == 1); /* nothing fits: one seed, which fails as any pack */
+    ds_pack_plan(&o, &t);
+    check_cover(&t, st, "fresh, auto, device memory");
+    for (int i = 0; i < t.n; i++) CHECK(t.p[i].R <= want[t.p[i].scale]);
+    for (int sc = 0; sc < NSC; sc++) {
+        int biggest = 0;
+        for (int i = 0; i < t.n; i++)
+            if (t.p[i].scale == sc && t.p[i].R > biggest) biggest = t.p[i].R;
+        CHECK_MSG(biggest == want[sc], "scale %d: packs of %d, want %d", sc, biggest, want[sc]);
+    }
+    ds_packs_free(&t);
+    /* a pack size the user chose is kept */
+    o.pack = 17;
+    ds_pack_plan(&o, &t);
+    CHECK(t.p[0].R > want[t.p[0].scale]);
+    ds_packs_free(&t);
+    o.pack = 0, o.device_bytes = 0, o.backend = DS_BACKEND_CPU;
     /* nothing pending, no directory */
     memset(st, DS_RUN_DONE, sizeof st);
     o.ckdir = "/nonexistent/ds-packplan";
