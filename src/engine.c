@@ -120,7 +120,7 @@ static void reset_state(ds_ckpt_state *st, int R) {
 }
 
 /* A pack's checkpoint that ds_ckpt_load refused as damaged (damage: why, on
- * this member; NULL where it read whole or was absent) is not the runs'
+ * this member; NULL where it read whole, was absent, or ckpt is NULL) is not the runs'
  * failure: the leader moves it aside (src/output.h) and says so in one line,
  * and the pack trains from its start. Returns 1 when any member of the group
  * (or the pack itself, without one) found it damaged: every member then
@@ -131,7 +131,7 @@ static int set_aside_damaged(const MPI_Comm *comm, int leader, const char *ckpt,
                              const char *damage) {
     int any = damage != NULL;
     if (comm) DS_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, *comm));
-    if (!any || !leader) return any;
+    if (!any || !leader || !ckpt) return any;
     char moved[DS_OUTPUT_PATH_MAX + 256];
     ds_error e = {0};
     if (ds_output_damaged_member_aside(ckpt, moved, sizeof moved, &e) == 0)
@@ -208,7 +208,7 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
         for (int r = 0; r < R; r++) ds_model_init_replica(m, r, (uint64_t)seeds[r]);
     /* no member starts training unless every member can */
     if ((rc = group_agree(gcomm, rc, err))) goto done;
-    if (ckpt && set_aside_damaged(gcomm, leader, ckpt, damage)) {
+    if (set_aside_damaged(gcomm, leader, ckpt, damage)) {
         /* a member that read it whole starts over too (the group trains one state) */
         if (loaded) {
             reset_state(&st, R);

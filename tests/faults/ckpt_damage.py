@@ -20,7 +20,14 @@ command. Each resume must:
     "Checkpoint format"; docs/result-file.md, "Damaged files").
 A control resume of the undamaged copy must do the same with no such line.
 
-usage: ckpt_damage.py --bin distsweep --src SOURCE_DIR [--keep]
+With --mpiexec, the same for a pack a data-parallel group trains
+(tests/mpi/groups.yaml, ranks_per_job 2 on 3 ranks, micro_batches 4): mpirun
+SIGKILLed (and every rank) while the group's checkpoint exists, a byte of its
+payload flipped, the sweep resumed on 3 ranks: every member reads the damaged
+file, the group starts over, the leader sets it aside and says so once; the
+results equal a 1-rank sweep's bit for bit.
+
+usage: ckpt_damage.py --bin distsweep --src SOURCE_DIR [--mpiexec mpirun] [--keep]
 """
 import argparse
 import glob
@@ -38,7 +45,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from procutil import JOURNAL_HEADER, SWEEP_ENV, check, failures  # noqa: E402
+from procutil import JOURNAL_HEADER, SWEEP_ENV, check, failures, reap  # noqa: E402
 
 ENV = dict(SWEEP_ENV)
 ENV.pop("DISTSWEEP_HDF5_DIAG", None)
@@ -130,9 +137,11 @@ MANIFEST_CASES = [
 ]
 
 
-def ds(args, timeout=300):
-    return subprocess.run([A.bin] + args, env=ENV, capture_output=True, text=True,
-                          timeout=timeout)
+def ds(args, timeout=300, ranks=1):
+    cmd = [A.bin] + args
+    if ranks > 1:
+        cmd = [A.mpiexec, "-np", str(ranks), "--oversubscribe"] + cmd
+    return subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=timeout)
 
 
 def load(path):
@@ -151,38 +160,71 @@ def same(ref, got, what):
     return ok
 
 
+def ckpt_step(path):
+    """The training position of the checkpoint at path, or None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(OFF_STEP + 8)
+        return struct.unpack("<q", head[OFF_STEP:])[0] if len(head) == OFF_STEP + 8 else None
+    except OSError:
+        return None
+
+
+def journal_size(out):
+    try:
+        return os.path.getsize(out + ".journal")
+    except OSError:
+        return 0
+
+
+def catch(cmd, out, early, tries=3):
+    """Runs cmd (a sweep on out) and SIGKILLs it once a run is stored and a
+    pack has a checkpoint at step <= early: a pack still training then (its
+    last periodic checkpoint comes later), and still unfinished at the kill
+    if the journal did not grow meanwhile. Returns that checkpoint's path
+    when caught (the previous pack's may still be there: its files go once
+    its runs are in the result file); else tries again from scratch (a
+    loaded machine can miss the window), None after `tries`."""
+    for _ in range(tries):
+        shutil.rmtree(os.path.dirname(out), True)
+        os.makedirs(os.path.dirname(out))
+        p = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        t0, caught = time.time(), False
+        while p.poll() is None and time.time() - t0 < 300:
+            j = journal_size(out)
+            live = [c for c in glob.glob(out + ".ckpt/*.ckpt") if 0 < (ckpt_step(c) or 0) <= early]
+            if j > JOURNAL_HEADER and live:
+                os.kill(p.pid, signal.SIGKILL)
+                caught = journal_size(out) == j and live[0]
+                break
+            time.sleep(0.002)
+        p.wait()
+        reap(out)
+        if caught:
+            return caught
+        print(f"not caught with a checkpoint (exit {p.returncode}); again", flush=True)
+    return None
+
+
 def killed_sweep(work, yaml):
-    """Runs the sweep into work/killed/ and SIGKILLs it once a run is stored
-    (journal) and a pack's checkpoint exists; returns the output path."""
-    d = os.path.join(work, "killed")
-    os.makedirs(d)
-    out = os.path.join(d, "s.h5")
-    p = subprocess.Popen([A.bin, yaml, "-o", out, "--quiet"], env=ENV,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    journal = out + ".journal"
-    t0 = time.time()
-    while p.poll() is None and time.time() - t0 < 120:
-        stored = os.path.exists(journal) and os.path.getsize(journal) > JOURNAL_HEADER
-        if stored and glob.glob(out + ".ckpt/*.ckpt"):
-            os.kill(p.pid, signal.SIGKILL)
-            break
-        time.sleep(0.002)
-    p.wait()
-    assert p.returncode == -signal.SIGKILL, \
-        f"the sweep was not caught with a checkpoint (exit {p.returncode}): {p.stderr.read()[-800:]}"
-    ck = glob.glob(out + ".ckpt/*.ckpt")
-    pk = glob.glob(out + ".ckpt/*.pack")
-    assert len(ck) == 1 and len(pk) >= 1, (ck, pk)
-    return out
+    """Runs the sweep into work/killed/ and SIGKILLs it (see catch); returns
+    the output path: its one checkpoint is of a pack in flight."""
+    out = os.path.join(work, "killed", "s.h5")
+    ck = catch([A.bin, yaml, "-o", out, "--quiet"], out, 200)
+    assert ck, "the sweep was never caught"
+    assert os.path.exists(ck[:-5] + ".pack"), ck
+    return out, os.path.basename(ck)
 
 
-def resume_case(work, killed_out, yaml, ref, what, member, mutate, says):
-    """Copies the killed output, mutates its member ('ckpt' or 'pack') of the
-    pack in flight (mutate None: the control), resumes and checks."""
+def resume_case(work, killed, yaml, ref, what, member, mutate, says, ranks=1):
+    """Copies the killed output (killed: its path and the basename of the
+    checkpoint of its pack in flight), mutates that pack's member ('ckpt' or
+    'pack'; mutate None: the control), resumes and checks."""
+    killed_out, ck_name = killed
     d = os.path.join(work, what.replace(" ", "_").replace("/", "_"))
     shutil.copytree(os.path.dirname(killed_out), d)
     out = os.path.join(d, os.path.basename(killed_out))
-    ckpt = glob.glob(out + ".ckpt/*.ckpt")[0]
+    ckpt = os.path.join(out + ".ckpt", ck_name)
     target = ckpt[:-5] + ".pack" if member == "pack" else ckpt
     damaged = None
     if mutate:
@@ -191,7 +233,7 @@ def resume_case(work, killed_out, yaml, ref, what, member, mutate, says):
         with open(target, "wb") as f:
             f.write(damaged)
     t = time.time()
-    p = ds([yaml, "-o", out, "--quiet"])
+    p = ds([yaml, "-o", out, "--quiet"], ranks=ranks)
     dt = time.time() - t
     err = p.stderr
     ok = check(p.returncode == 0, f"{what}: exit {p.returncode}: {err[-1500:]}")
@@ -228,11 +270,40 @@ def resume_case(work, killed_out, yaml, ref, what, member, mutate, says):
     return ok
 
 
+def groups_case(work):
+    """A group's damaged checkpoint (see the module's doc)."""
+    text = open(os.path.join(A.src, "tests", "mpi", "groups.yaml")).read()
+    text = text.replace("FAM1", "").replace("FAM2", "").replace("MB", "4")
+    assert "max_attempts: 2" in text
+    text = text.replace("max_attempts: 2", "max_attempts: 1")
+    paths = {}
+    for rpj in (1, 2):
+        paths[rpj] = os.path.join(work, f"groups-{rpj}.yaml")
+        with open(paths[rpj], "w") as f:
+            f.write(text.replace("RPJ", str(rpj)))
+    ref_out = os.path.join(work, "gref", "g.h5")
+    os.makedirs(os.path.dirname(ref_out))
+    p = ds([paths[1], "-o", ref_out, "--quiet"], timeout=600)
+    assert p.returncode == 0, p.stderr
+    ref = load(ref_out)
+    out = os.path.join(work, "gkilled", "g.h5")
+    ck = out + ".ckpt"
+    cmd = [A.mpiexec, "-np", "3", "--oversubscribe", A.bin, paths[2], "-o", out, "--quiet"]
+    # 80 steps, a checkpoint every 10: the last periodic one is at 70
+    live = catch(cmd, out, 40)
+    if not check(live, "groups: the sweep was never caught with a checkpoint"):
+        return
+    # a pack in flight, trained by a group (ranks_per_job 2: every pack is)
+    resume_case(work, (out, os.path.basename(live)), paths[2], ref, "groups: checkpoint flip-params", "ckpt",
+                lambda b: flip(b, len(b) - 1000), "checksum mismatch", ranks=3)
+
+
 def main():
     global A, COMPARE
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--src", required=True)
+    ap.add_argument("--mpiexec", help="also the data-parallel group case, with this mpirun")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     A = ap.parse_args()
     sys.path.insert(0, os.path.join(A.src, "tools"))
@@ -262,6 +333,9 @@ def main():
             n += 1
         for name, says, mut in MANIFEST_CASES:
             resume_case(work, killed, yaml, ref, f"manifest {name}", "pack", mut, says)
+            n += 1
+        if A.mpiexec:
+            groups_case(work)
             n += 1
         print(f"{n} damaged copies and a control resumed in {time.time() - t0:.1f} s; "
               f"{failures()} failed check(s)")
