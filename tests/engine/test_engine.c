@@ -291,6 +291,10 @@ static void test_training(void) {
         char missing[320];
         snprintf(missing, sizeof missing, "%s/missing.ckpt", dir);
         CHECK(ds_ckpt_load(missing, m, &st, &why, &err) == DS_EXIT_ERROR && why == NULL);
+        /* a read that fails (here EISDIR: a directory opens, but does not
+         * read) is the storage's, and the file is not judged */
+        CHECK(ds_ckpt_load(dir, m, &st, &why, &err) == DS_EXIT_STORAGE && why == NULL);
+        CHECK_MSG(strstr(err.msg, "cannot read") != NULL, "%s", err.msg);
         ds_model_get_params(m, 0, after);
         CHECK(!memcmp(before, after, P * 4) && st.step == 0);
         CHECK(ds_ckpt_load(ck_one, m, &st, &why, &err) == 0 && why == NULL && st.step == 20);
