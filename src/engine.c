@@ -199,6 +199,7 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
     if (!rc && ckpt && access(ckpt, F_OK) == 0) {
         rc = ds_ckpt_load(ckpt, m, &st, &damage, err);
         loaded = !rc;
+        if (damage && !(opts && opts->set_aside_damaged)) damage = NULL; /* refused */
         if (damage) rc = 0; /* set aside below, once every member has read it */
         if (loaded && verbose)
             fprintf(stderr, "distsweep: resuming %d replica(s) from %s at step %lld\n", R, ckpt,

@@ -304,10 +304,15 @@ static void test_training(void) {
         be->destroy(be);
     }
 
-    /* ... and ds_train_pack sets a damaged checkpoint aside (PATH.damaged-<time>)
-     * and trains the pack from its start: the same bits as a fresh pack. */
+    /* ... ds_train_pack as `train --checkpoint` refuses it, untouched; as
+     * `run` (set_aside_damaged) it sets it aside (PATH.damaged-<time>) and
+     * trains the pack from its start: the same bits as a fresh pack. */
     ds_train_opts o2 = {.backend = DS_BACKEND_CPU, .ckpt_path = ck_resume};
     ds_run_result X[4];
+    CHECK(ds_train_pack(s, 0, one, 1, &o2, X, &err) == DS_EXIT_ERROR);
+    CHECK_MSG(strstr(err.msg, "checksum") != NULL, "%s", err.msg);
+    CHECK(access(ck_resume, F_OK) == 0 && n_aside(dir, "resume.ckpt.damaged-") == 0);
+    o2.set_aside_damaged = 1;
     CHECK(ds_train_pack(s, 0, one, 1, &o2, X, &err) == 0);
     CHECK(same_result(&X[0], &B[0], nL));
     ds_run_result_free(&X[0]);
