@@ -3,6 +3,7 @@
 #include "checkpoint.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <string.h>
 
 /* Header fields after the magic and version, all int64. */
@@ -12,7 +13,8 @@ typedef struct {
     FILE *f;
     uint64_t h;
     int bad;
-    int err_no; /* errno of the first failed write */
+    int err_no; /* errno of the first failed write, or of the first read
+                   that failed for an error (not the file's end) */
 } ckfile;
 
 static void w(ckfile *c, const void *p, size_t n) {
@@ -31,8 +33,34 @@ static int save_error(ds_error *err, const char *path, const char *what, int err
 
 static void r(ckfile *c, void *p, size_t n) {
     if (c->bad || n == 0) return;
-    if (fread(p, 1, n, c->f) != n) c->bad = 1;
-    else c->h = ds_fnv1a64(p, n, c->h);
+    if (fread(p, 1, n, c->f) != n) {
+        c->bad = 1;
+        if (ferror(c->f)) c->err_no = errno ? errno : EIO;
+    } else {
+        c->h = ds_fnv1a64(p, n, c->h);
+    }
+}
+
+/* A refusal of ds_ckpt_load for the file's content: *damage (if damage is
+ * not NULL) = why, in a few words; err = the whole message. */
+static int refuse(ds_error *err, const char **damage, const char *why, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int refuse(ds_error *err, const char **damage, const char *why, const char *fmt, ...) {
+    char msg[sizeof err->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (damage) *damage = why;
+    return ds_error_set(err, DS_EXIT_ERROR, "%s", msg);
+}
+
+/* A read that failed for an error of the storage, not the file's end: the
+ * storage's failure (DS_EXIT_STORAGE), the file is not judged. */
+static int read_error(ds_error *err, const char *path, int err_no) {
+    char cause[256];
+    ds_strerror_lc(err_no ? err_no : EIO, cause, sizeof cause);
+    return ds_error_set(err, DS_EXIT_STORAGE, "checkpoint %s: cannot read: %s", path, cause);
 }
 
 /* The sweep hash folded to the 32-bit word after the version; never 0,
@@ -92,43 +120,62 @@ done:
     return rc;
 }
 
-int ds_ckpt_load(const char *path, ds_model *m, ds_ckpt_state *st, ds_error *err) {
+int ds_ckpt_load(const char *path, ds_model *m, ds_ckpt_state *st, const char **damage,
+                 ds_error *err) {
     int rc = DS_EXIT_ERROR, R = m->cfg.R;
     size_t P = m->P;
     float *tens = NULL, *curve = NULL, *last = NULL;
     int64_t *seeds = NULL;
     uint8_t *active = NULL;
     double *window = NULL;
+    if (damage) *damage = NULL;
     ckfile c = {fopen(path, "rb"), DS_FNV1A64_INIT, 0, 0};
     if (!c.f) {
-        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: cannot open: %s", path, strerror(errno));
+        int e = errno;
+        rc = e == ENOENT ? ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: cannot open: %s", path,
+                                        strerror(e))
+                         : read_error(err, path, e);
         goto done;
     }
     char magic[8];
-    if (fread(magic, 1, 8, c.f) != 8 || memcmp(magic, DS_CKPT_MAGIC, 8) != 0) {
-        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: not a distsweep checkpoint (bad magic)", path);
+    size_t got = fread(magic, 1, 8, c.f);
+    if (got != 8 && ferror(c.f)) {
+        rc = read_error(err, path, errno);
+        goto done;
+    }
+    if (got != 8 || memcmp(magic, DS_CKPT_MAGIC, 8) != 0) {
+        refuse(err, damage, "bad magic", "checkpoint %s: not a distsweep checkpoint (bad magic)", path);
         goto done;
     }
     uint32_t ver[2];
     r(&c, ver, sizeof ver);
+    if (c.err_no) {
+        rc = read_error(err, path, c.err_no);
+        goto done;
+    }
     if (c.bad || ver[0] != DS_CKPT_VERSION) {
-        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: format version %u, this build reads %d",
-                     path, c.bad ? 0 : ver[0], DS_CKPT_VERSION);
+        refuse(err, damage, c.bad ? "truncated" : "unknown format version",
+               "checkpoint %s: format version %u, this build reads %d", path, c.bad ? 0 : ver[0],
+               DS_CKPT_VERSION);
         goto done;
     }
     if (ver[1] && ver[1] != sweep_tag(st->sweep_hash)) {
-        ds_error_set(err, DS_EXIT_ERROR,
-                     "checkpoint %s: made with other hyperparameters (sweep hash tag %08x in the "
-                     "file, %08x here): remove it or train from scratch", path, ver[1],
-                     sweep_tag(st->sweep_hash));
+        refuse(err, damage, "made with other hyperparameters",
+               "checkpoint %s: made with other hyperparameters (sweep hash tag %08x in the "
+               "file, %08x here): remove it or train from scratch", path, ver[1],
+               sweep_tag(st->sweep_hash));
         goto done;
     }
     int64_t hd[H_N];
     double wall;
     r(&c, hd, sizeof hd);
     r(&c, &wall, sizeof wall);
+    if (c.err_no) {
+        rc = read_error(err, path, c.err_no);
+        goto done;
+    }
     if (c.bad) {
-        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: truncated header", path);
+        refuse(err, damage, "truncated", "checkpoint %s: truncated header", path);
         goto done;
     }
     int64_t want[H_N] = {m->cfg.d, m->cfg.L, m->cfg.V, m->cfg.H, R, (int64_t)P, st->batch,
@@ -139,14 +186,15 @@ int ds_ckpt_load(const char *path, ds_model *m, ds_ckpt_state *st, ds_error *err
     for (int i = 0; i < H_N; i++) {
         if (i == H_STEP || i == H_NCURVE) continue;
         if (hd[i] != want[i]) {
-            ds_error_set(err, DS_EXIT_ERROR,
-                         "checkpoint %s: made for a different pack: %s is %lld in the file, %lld "
-                         "here", path, names[i], (long long)hd[i], (long long)want[i]);
+            refuse(err, damage, "made for a different pack",
+                   "checkpoint %s: made for a different pack: %s is %lld in the file, %lld here",
+                   path, names[i], (long long)hd[i], (long long)want[i]);
             goto done;
         }
     }
     if (hd[H_STEP] < 0 || hd[H_STEP] > st->steps || hd[H_NCURVE] < 0 || hd[H_NCURVE] > st->curve_cap) {
-        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: corrupt training position", path);
+        refuse(err, damage, "bad training position", "checkpoint %s: corrupt training position",
+               path);
         goto done;
     }
     seeds = DS_MALLOC(sizeof(int64_t) * R);
@@ -157,9 +205,9 @@ int ds_ckpt_load(const char *path, ds_model *m, ds_ckpt_state *st, ds_error *err
     r(&c, seeds, sizeof(int64_t) * R);
     for (int i = 0; i < R && !c.bad; i++)
         if (seeds[i] != st->seeds[i]) {
-            ds_error_set(err, DS_EXIT_ERROR,
-                         "checkpoint %s: made for a different pack: replica %d has seed %lld in "
-                         "the file, %lld here", path, i, (long long)seeds[i], (long long)st->seeds[i]);
+            refuse(err, damage, "made for a different pack",
+                   "checkpoint %s: made for a different pack: replica %d has seed %lld in the "
+                   "file, %lld here", path, i, (long long)seeds[i], (long long)st->seeds[i]);
             goto done;
         }
     r(&c, active, R);
@@ -177,12 +225,19 @@ int ds_ckpt_load(const char *path, ds_model *m, ds_ckpt_state *st, ds_error *err
     }
     r(&c, tens, sizeof(float) * 3 * R * P);
     uint64_t stored, h = c.h;
-    if (c.bad || fread(&stored, 1, 8, c.f) != 8) {
-        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: truncated", path);
+    r(&c, &stored, sizeof stored);
+    int extra = c.bad ? EOF : fgetc(c.f);
+    if (c.err_no || (extra == EOF && ferror(c.f))) {
+        rc = read_error(err, path, c.err_no ? c.err_no : errno);
         goto done;
     }
-    if (stored != h || fgetc(c.f) != EOF) {
-        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: checksum mismatch (file corrupt)", path);
+    if (c.bad) {
+        refuse(err, damage, "truncated", "checkpoint %s: truncated", path);
+        goto done;
+    }
+    if (stored != h || extra != EOF) {
+        refuse(err, damage, "checksum mismatch", "checkpoint %s: checksum mismatch (file corrupt)",
+               path);
         goto done;
     }
     /* verified: install */

@@ -43,12 +43,24 @@ typedef struct {
  * any, is left as it was and PATH.tmp is removed. */
 int ds_ckpt_save(const char *path, const ds_model *m, const ds_ckpt_state *st, ds_error *err);
 
-/* Reads path into m and st. st's identity fields (batch, context, steps,
- * seeds, curve_cap, the sweep hash's tag where the file has one) and m's
- * shape must match the file's; otherwise, or on a
- * wrong magic, version, size or checksum, returns DS_EXIT_ERROR with err
- * saying what differs, and m and st are unchanged. */
-int ds_ckpt_load(const char *path, ds_model *m, ds_ckpt_state *st, ds_error *err);
+/* Reads path into m and st. Nothing is installed until the whole file has
+ * been read and verified: on any refusal m and st are unchanged.
+ *
+ * Returns 0, or:
+ * - DS_EXIT_ERROR with *damage (if damage is not NULL) set to a few words
+ *   saying why, when the file's content cannot be trusted: a wrong magic,
+ *   version or size ("truncated", trailing bytes), a checksum mismatch, a
+ *   training position outside the schedule, and a checkpoint of another pack
+ *   (d, L, V, H, R, P, batch, context, steps, curve capacity or a seed
+ *   differs from st's and m's) or of other hyperparameters (the sweep tag,
+ *   where the file has one). Such a file is damaged: `run` sets it aside and
+ *   trains the pack from its start (src/engine.c). err says what differs.
+ * - DS_EXIT_ERROR with *damage NULL: path does not exist (ENOENT), or the
+ *   pack's host buffer for the tensors cannot be allocated (err->nomem).
+ * - DS_EXIT_STORAGE with *damage NULL: opening or reading failed with an
+ *   error of the storage (EIO, EACCES, ...): the file is not judged. */
+int ds_ckpt_load(const char *path, ds_model *m, ds_ckpt_state *st, const char **damage,
+                 ds_error *err);
 
 /* Checks the checkpoint at path on its own, read only and without a model
  * (`distsweep verify`): the magic, the format version, a header whose sizes

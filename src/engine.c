@@ -24,6 +24,7 @@
 #include "groupcomm.h"
 #include "model.h"
 #include "modelfile.h"
+#include "output.h"
 #include "step.h"
 
 /* The hook, asked between evaluation batches with the last training losses. */
@@ -107,6 +108,43 @@ static int group_agree(const MPI_Comm *comm, int rc, ds_error *err) {
     return all[0];
 }
 
+/* The state of a pack at step 0, as ds_train_pack sets it up. */
+static void reset_state(ds_ckpt_state *st, int R) {
+    st->step = 0, st->wall_s = 0, st->n_curve = 0;
+    for (int r = 0; r < R; r++) {
+        st->active[r] = 1;
+        st->last_loss[r] = NAN;
+        st->window[r] = 0;
+    }
+    for (int i = 0; i < R * st->curve_cap; i++) st->curve[i] = NAN;
+}
+
+/* A pack's checkpoint that ds_ckpt_load refused as damaged (damage: why, on
+ * this member; NULL where it read whole, was absent, or ckpt is NULL) is not the runs'
+ * failure: the leader moves it aside (src/output.h) and says so in one line,
+ * and the pack trains from its start. Returns 1 when any member of the group
+ * (or the pack itself, without one) found it damaged: every member then
+ * starts from step 0. The rename comes after every member has read the file.
+ * A rename that fails is said in the line; the first checkpoint the pack
+ * writes replaces the damaged file then. */
+static int set_aside_damaged(const MPI_Comm *comm, int leader, const char *ckpt,
+                             const char *damage) {
+    int any = damage != NULL;
+    if (comm) DS_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, *comm));
+    if (!any || !leader || !ckpt) return any;
+    char moved[DS_OUTPUT_PATH_MAX + 256];
+    ds_error e = {0};
+    if (ds_output_damaged_member_aside(ckpt, moved, sizeof moved, &e) == 0)
+        fprintf(stderr, "distsweep: checkpoint %s is damaged (%s): moved to %s; the pack restarts "
+                "from step 0\n", ckpt, damage ? damage : "refused by another member of its group",
+                moved);
+    else
+        fprintf(stderr, "distsweep: checkpoint %s is damaged (%s) and was left in place (%s); the "
+                "pack restarts from step 0\n", ckpt, damage ? damage : "refused by another member "
+                "of its group", e.msg);
+    return any;
+}
+
 int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
                   const ds_train_opts *opts, ds_run_result *results, ds_error *err) {
     int rc = DS_EXIT_ERROR;
@@ -156,16 +194,28 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
     cfg.B = ds_step_rows(tr, k, member);
     rc = ds_backend_create(&bo, &be, err);
     if (!rc) rc = ds_model_create(&cfg, be, &m, err);
+    const char *damage = NULL;
+    int loaded = 0;
     if (!rc && ckpt && access(ckpt, F_OK) == 0) {
-        rc = ds_ckpt_load(ckpt, m, &st, err);
-        if (!rc && verbose)
+        rc = ds_ckpt_load(ckpt, m, &st, &damage, err);
+        loaded = !rc;
+        if (damage && !(opts && opts->set_aside_damaged)) damage = NULL; /* refused */
+        if (damage) rc = 0; /* set aside below, once every member has read it */
+        if (loaded && verbose)
             fprintf(stderr, "distsweep: resuming %d replica(s) from %s at step %lld\n", R, ckpt,
                     (long long)st.step);
-    } else if (!rc) {
-        for (int r = 0; r < R; r++) ds_model_init_replica(m, r, (uint64_t)seeds[r]);
     }
+    if (!rc && !loaded)
+        for (int r = 0; r < R; r++) ds_model_init_replica(m, r, (uint64_t)seeds[r]);
     /* no member starts training unless every member can */
     if ((rc = group_agree(gcomm, rc, err))) goto done;
+    if (set_aside_damaged(gcomm, leader, ckpt, damage)) {
+        /* a member that read it whole starts over too (the group trains one state) */
+        if (loaded) {
+            reset_state(&st, R);
+            for (int r = 0; r < R; r++) ds_model_init_replica(m, r, (uint64_t)seeds[r]);
+        }
+    }
     if (gcomm) {
         rc = ds_group_create(*gcomm, ds_backend_resolve(bo.kind), be, &grp, err);
         if ((rc = group_agree(gcomm, rc, err))) goto done;

@@ -49,6 +49,14 @@ typedef struct {
      * sweep selects (ds_sweep_saves_model) are stored, before this call
      * returns its results (src/modelfile.h); NULL stores none. */
     const char *models_dir;
+    /* What a checkpoint at ckpt_path that ds_ckpt_load refuses as damaged
+     * (src/checkpoint.h) does. 1 (`distsweep run`'s packs): it is moved aside
+     * to CKPT.damaged-<UTC time>[-k] with one line on stderr and the pack
+     * trains from step 0, returning as a fresh pack would (nothing for the
+     * scheduler to charge). 0 (`train --checkpoint FILE`: the user's file,
+     * where a refusal is more likely the wrong file or an edited sweep): the
+     * pack fails with DS_EXIT_ERROR and err saying why, the file untouched. */
+    int set_aside_damaged;
 } ds_train_opts;
 
 /* Trains seeds[0..R-1] of scale scale_idx of sweep s, evaluates, stores the

@@ -556,3 +556,10 @@ done:
     DS_ASSERT(rc ? res->decision > DS_OUTPUT_REBUILD : res->decision <= DS_OUTPUT_REBUILD);
     return rc;
 }
+
+/* ---- damaged members of OUT.ckpt/ ---------------------------------------------- */
+
+int ds_output_damaged_member_aside(const char *path, char *moved_to, size_t n, ds_error *err) {
+    /* the same name a damaged OUT gets: PATH.damaged-<UTC time>[-k] */
+    return ds_output_set_damaged_aside(path, moved_to, n, err);
+}

@@ -21,6 +21,10 @@
  *                    check on resume; the run trains again: src/cmd_run.c)
  *   a stale journal  OUT.journal.stale-<unix time> (a journal of another
  *                    result file; src/journal.c)
+ *   a damaged pack   OUT.ckpt/<stem>.ckpt.damaged-<UTC time>[-k] (a checkpoint
+ *   file             that fails its checks: src/engine.c), and the same suffix
+ *                    on a manifest <stem>.pack (src/packplan.c); the pack's
+ *                    runs start over, nothing is charged to them
  *
  * Owns the policy of opening an output for a run (ds_output_open_for_run):
  * probing what is there without modifying it, the writer's lock, rebuilding
@@ -215,5 +219,13 @@ typedef struct {
  * refusal, err->msg the complete message, and the lock released. */
 int ds_output_open_for_run(const ds_sweep *s, const char *out, const ds_output_opts *o,
                            ds_output_open_result *res, ds_error *err);
+
+/* Renames path, a damaged member of OUT.ckpt/ (a checkpoint or a manifest
+ * that fails its checks), to the first free PATH.damaged-<UTC time>[-k] (the
+ * names of ds_output_aside_name's DS_OUTPUT_ASIDE_DAMAGED) and writes that
+ * name into moved_to (n bytes, DS_OUTPUT_PATH_MAX is enough for a path below
+ * 4096 bytes). Returns 0, or DS_EXIT_ERROR with err naming both files when
+ * the rename fails (path is then where it was). */
+int ds_output_damaged_member_aside(const char *path, char *moved_to, size_t n, ds_error *err);
 
 #endif

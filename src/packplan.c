@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "model.h"  /* ds_model_max_pack */
+#include "output.h" /* ds_output_damaged_member_aside */
 #include "schema.h" /* DS_RUN_PENDING */
 
 int ds_packs_add(ds_packs *t, int scale, const int64_t *seeds, int R, double flops_per_step) {
@@ -110,9 +111,10 @@ void ds_pack_write_manifest(const char *ckdir, const ds_pack *p) {
 int ds_pack_read_manifest(const char *path, const ds_sweep *s, int *scale_out, int *R_out,
                           int64_t **seeds_out) {
     FILE *f = fopen(path, "r");
-    int version = 0, scale = -1, R = 0, ok = 0;
+    if (!f) return -1;
+    int version = 0, scale = -1, R = 0, ok = 0, ch;
     int64_t *seeds = NULL;
-    if (f && fscanf(f, "distsweep-pack %d %d %d", &version, &scale, &R) == 3 && version == 1 &&
+    if (fscanf(f, "distsweep-pack %d %d %d", &version, &scale, &R) == 3 && version == 1 &&
         scale >= 0 && scale < s->n_scales && R >= 1 && R <= 100000) {
         seeds = DS_MALLOC(sizeof *seeds * (size_t)R);
         ok = 1;
@@ -122,11 +124,13 @@ int ds_pack_read_manifest(const char *path, const ds_sweep *s, int *scale_out, i
                  v < s->seeds.start + ds_sweep_max_seeds(s);
             seeds[i] = v;
         }
+        while (ok && (ch = fgetc(f)) != EOF) ok = ch == ' ' || ch == '\n'; /* nothing after */
     }
-    if (f) fclose(f);
+    int io = ferror(f);
+    fclose(f);
     if (!ok) {
         free(seeds);
-        return -1;
+        return io ? -1 : -2;
     }
     *scale_out = scale, *R_out = R, *seeds_out = seeds;
     return 0;
@@ -207,6 +211,21 @@ static int take_runs(const ds_plan_opts *o, uint8_t *taken, int scale, const int
     return 0;
 }
 
+/* A manifest that fails its checks (garbled, or naming other runs than its
+ * file name's) is damaged, not stale: it is moved aside (src/output.h) with
+ * one line on stderr; nothing is charged to its runs, which are planned
+ * again. A rename that fails is said; the file is removed then. */
+static void set_aside_manifest(const char *path, const char *damage) {
+    char moved[DS_PACK_PATH_MAX + 256];
+    ds_error e = {0};
+    if (ds_output_damaged_member_aside(path, moved, sizeof moved, &e) == 0)
+        fprintf(stderr, "distsweep: pack manifest %s is damaged (%s): moved to %s; its runs are "
+                "planned again from step 0\n", path, damage, moved);
+    else
+        fprintf(stderr, "distsweep: pack manifest %s is damaged (%s) and is removed (%s); its runs "
+                "are planned again from step 0\n", path, damage, e.msg);
+}
+
 int ds_pack_plan(const ds_plan_opts *o, ds_packs *t) {
     const ds_sweep *s = o->s;
     int64_t S = o->n_seeds ? o->n_seeds : s->seeds.count;
@@ -224,13 +243,22 @@ int ds_pack_plan(const ds_plan_opts *o, ds_packs *t) {
         DS_ASSERT(k > 0 && (size_t)k < sizeof path);
         int scale, R;
         int64_t *seeds;
-        if (ds_pack_read_manifest(path, s, &scale, &R, &seeds) == 0) {
-            int ok = take_runs(o, taken, scale, seeds, R);
+        int got = ds_pack_read_manifest(path, s, &scale, &R, &seeds);
+        const char *damage = got == -2 ? "garbled" : NULL;
+        if (got == 0) {
+            char want[DS_PACK_PATH_MAX];
+            ds_pack_path(o->ckdir, scale, seeds, R, ".pack", want, sizeof want);
+            int ok = !strcmp(want, path);
+            if (!ok) damage = "its runs do not match its name";
+            ok = ok && take_runs(o, taken, scale, seeds, R);
             if (ok) ds_packs_add(t, scale, seeds, R, s->scales[scale].flops_per_step), rebuilt++;
             free(seeds);
             if (ok) continue;
         }
-        /* stale: some of its runs finished or are in another pack, or it does not parse */
+        if (damage) set_aside_manifest(path, damage);
+        /* stale: some of its runs finished or are in another pack, or it is
+         * damaged (set aside above): its files go, its pending runs are
+         * planned afresh below */
         path[k - 5] = '\0';
         remove_stem(path);
     }

@@ -19,9 +19,12 @@
  *   <scale> <R>
  *   <seed>            R lines, the seed values in the pack's order
  * A manifest is used again only if it parses, names a scale and seeds of
- * the sweep, and every one of its runs is still pending and in no other
- * rebuilt pack; otherwise it is stale (some run finished since, or the file
- * is garbled) and is removed with its checkpoint. */
+ * the sweep whose stem is its file's name, and every one of its runs is still
+ * pending and in no other rebuilt pack. One that fails the first checks is
+ * damaged: it is moved aside to <stem>.pack.damaged-<UTC time>[-k] (src/output.h)
+ * with one line on stderr. One whose runs are not all pending is stale (some
+ * finished since). Either way its checkpoint and group file are removed and
+ * its pending runs are planned afresh, nothing charged. */
 #ifndef DS_PACKPLAN_H
 #define DS_PACKPLAN_H
 
@@ -123,8 +126,11 @@ void ds_pack_write_manifest(const char *ckdir, const ds_pack *p);
 
 /* Reads the manifest at path against sweep s: on success returns 0 with
  * *scale, *R and *seeds (malloc'd, R values) set; -1 when the file cannot
- * be read, is garbled, or names a scale or a seed outside the sweep (nothing
- * allocated; a seed may lie up to ds_sweep_max_seeds). Whether its runs are still pending is ds_pack_plan's check. */
+ * be opened or read (an error of the storage); -2 when it is damaged:
+ * garbled, bytes after the last seed, or a scale or a seed outside the sweep
+ * (a seed may lie up to ds_sweep_max_seeds). Nothing is allocated on
+ * failure. Whether the seeds match the file's name and its runs are still
+ * pending is ds_pack_plan's check. */
 int ds_pack_read_manifest(const char *path, const ds_sweep *s, int *scale, int *R,
                           int64_t **seeds);
 

@@ -759,7 +759,8 @@ static int train_own(rank0_t *c, int pi) {
     char ck[DS_PACK_PATH_MAX];
     ds_pack_path(c->cm.ckdir, p->scale, p->seeds, p->R, ".ckpt", ck, sizeof ck);
     ds_train_opts to = {.backend = c->cm.o->backend, .ckpt_path = ck, .hook = rank0_hook,
-                        .hook_ctx = c, .models_dir = c->cm.s->run.save_models ? c->cm.mdir : NULL};
+                        .hook_ctx = c, .set_aside_damaged = 1,
+                        .models_dir = c->cm.s->run.save_models ? c->cm.mdir : NULL};
     ds_run_result *res = DS_CALLOC((size_t)p->R, sizeof *res);
     ds_error jerr = {0};
     int scale = p->scale, R = p->R;

@@ -127,7 +127,7 @@ static int run_worker(worker_ctx_t *c) {
         char ck[DS_PACK_PATH_MAX];
         ds_pack_path(c->cm.ckdir, scale, seeds, R, ".ckpt", ck, sizeof ck);
         ds_train_opts to = {.backend = c->cm.o->backend, .ckpt_path = ck, .hook = worker_hook,
-                            .hook_ctx = c, .group = group ? &gcomm : NULL,
+                            .hook_ctx = c, .group = group ? &gcomm : NULL, .set_aside_damaged = 1,
                             .models_dir = c->cm.s->run.save_models ? c->cm.mdir : NULL};
         ds_run_result *res = DS_CALLOC((size_t)R, sizeof *res);
         ds_error jerr = {0};

@@ -7,6 +7,7 @@
  * checkpoint a run writes when its hook stops it at the last step; running
  * the same pack again then resumes, trains nothing and evaluates. */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -102,6 +103,29 @@ static size_t params_offset(int R, int curve_cap, size_t P, int r) {
 static void recompute_checksum(unsigned char *b, size_t n) {
     uint64_t h = ds_fnv1a64(b + 8, n - 16, DS_FNV1A64_INIT);
     memcpy(b + n - 8, &h, 8);
+}
+
+/* How many names in d start with prefix. */
+static int n_aside(const char *d, const char *prefix) {
+    DIR *dd = opendir(d);
+    struct dirent *e;
+    int n = 0;
+    while (dd && (e = readdir(dd))) n += !strncmp(e->d_name, prefix, strlen(prefix));
+    if (dd) closedir(dd);
+    return n;
+}
+
+/* Removes the files set aside in d (NAME.damaged-<time>). */
+static void remove_aside(const char *d) {
+    DIR *dd = opendir(d);
+    struct dirent *e;
+    char path[600];
+    while (dd && (e = readdir(dd))) {
+        if (!strstr(e->d_name, ".damaged-")) continue;
+        snprintf(path, sizeof path, "%s/%s", d, e->d_name);
+        unlink(path);
+    }
+    if (dd) closedir(dd);
 }
 
 static int same_result(const ds_run_result *a, const ds_run_result *b, int nL) {
@@ -227,27 +251,83 @@ static void test_training(void) {
         CHECK(!memcmp(fd + params_offset(4, cap, P, r), fa + params_offset(4, cap, P, r), P * 4));
     }
 
-    /* Refusals: a corrupt byte, a different pack, a different schedule. */
+    /* Refusals (ds_ckpt_load): a corrupt byte, a different pack, a different
+     * schedule, a missing file. A damaged file says why in a few words and
+     * leaves the model and the state as they were. */
     fc[nc / 2] ^= 1;
     spit(ck_resume, fc, nc);
+    {
+        ds_backend_opts bo = {.kind = DS_BACKEND_CPU, .precision = s->train.precision};
+        ds_backend *be = NULL;
+        ds_model *m = NULL;
+        ds_model_config cfg = ds_model_config_from_sweep(s, 0, 1);
+        CHECK(ds_backend_create(&bo, &be, &err) == 0 && ds_model_create(&cfg, be, &m, &err) == 0);
+        ds_model_init_replica(m, 0, 7);
+        float *before = malloc(P * 4), *after = malloc(P * 4), curve[4] = {1, 2, 3, 4}, last = 0.5f;
+        uint8_t act = 1;
+        double win = 0.25;
+        ds_model_get_params(m, 0, before);
+        ds_ckpt_state st = {.batch = s->train.batch, .context = s->train.context,
+                            .steps = s->train.steps, .sweep_hash = s->yaml_hash, .seeds = one,
+                            .curve_cap = cap, .active = &act, .last_loss = &last, .window = &win,
+                            .curve = curve};
+        const char *why = "x";
+        CHECK(ds_ckpt_load(ck_resume, m, &st, &why, &err) == DS_EXIT_ERROR);
+        CHECK_MSG(why && !strcmp(why, "checksum mismatch"), "%s", why ? why : "(not damaged)");
+        CHECK_MSG(strstr(err.msg, ck_resume) && strstr(err.msg, "checksum"), "%s", err.msg);
+        ds_model_get_params(m, 0, after);
+        CHECK(!memcmp(before, after, P * 4) && st.step == 0 && st.n_curve == 0 && act == 1 &&
+              last == 0.5f && win == 0.25 && curve[3] == 4);
+        int64_t other[1] = {8};
+        st.seeds = other;
+        CHECK(ds_ckpt_load(ck_one, m, &st, &why, &err) == DS_EXIT_ERROR);
+        CHECK(why && !strcmp(why, "made for a different pack"));
+        CHECK_MSG(strstr(err.msg, "seed 7 in the file, 8 here") != NULL, "%s", err.msg);
+        st.seeds = one, st.steps = 30;
+        CHECK(ds_ckpt_load(ck_one, m, &st, &why, &err) == DS_EXIT_ERROR);
+        CHECK(why && !strcmp(why, "made for a different pack"));
+        CHECK_MSG(strstr(err.msg, "train.steps is 20 in the file, 30 here") != NULL, "%s", err.msg);
+        st.steps = s->train.steps;
+        char missing[320];
+        snprintf(missing, sizeof missing, "%s/missing.ckpt", dir);
+        CHECK(ds_ckpt_load(missing, m, &st, &why, &err) == DS_EXIT_ERROR && why == NULL);
+        /* a read that fails (here EISDIR: a directory opens, but does not
+         * read) is the storage's, and the file is not judged */
+        CHECK(ds_ckpt_load(dir, m, &st, &why, &err) == DS_EXIT_STORAGE && why == NULL);
+        CHECK_MSG(strstr(err.msg, "cannot read") != NULL, "%s", err.msg);
+        ds_model_get_params(m, 0, after);
+        CHECK(!memcmp(before, after, P * 4) && st.step == 0);
+        CHECK(ds_ckpt_load(ck_one, m, &st, &why, &err) == 0 && why == NULL && st.step == 20);
+        free(before);
+        free(after);
+        ds_model_free(m);
+        be->destroy(be);
+    }
+
+    /* ... ds_train_pack as `train --checkpoint` refuses it, untouched; as
+     * `run` (set_aside_damaged) it sets it aside (PATH.damaged-<time>) and
+     * trains the pack from its start: the same bits as a fresh pack. */
     ds_train_opts o2 = {.backend = DS_BACKEND_CPU, .ckpt_path = ck_resume};
     ds_run_result X[4];
     CHECK(ds_train_pack(s, 0, one, 1, &o2, X, &err) == DS_EXIT_ERROR);
     CHECK_MSG(strstr(err.msg, "checksum") != NULL, "%s", err.msg);
-    int64_t other[1] = {8};
-    o2.ckpt_path = ck_one;
-    CHECK(ds_train_pack(s, 0, other, 1, &o2, X, &err) == DS_EXIT_ERROR);
-    CHECK_MSG(strstr(err.msg, "seed 7 in the file, 8 here") != NULL, "%s", err.msg);
-    s->train.steps = 30;
-    CHECK(ds_train_pack(s, 0, one, 1, &o2, X, &err) == DS_EXIT_ERROR);
-    CHECK_MSG(strstr(err.msg, "train.steps is 20 in the file, 30 here") != NULL, "%s", err.msg);
-    s->train.steps = 20;
+    CHECK(access(ck_resume, F_OK) == 0 && n_aside(dir, "resume.ckpt.damaged-") == 0);
+    o2.set_aside_damaged = 1;
+    CHECK(ds_train_pack(s, 0, one, 1, &o2, X, &err) == 0);
+    CHECK(same_result(&X[0], &B[0], nL));
+    ds_run_result_free(&X[0]);
+    CHECK(access(ck_resume, F_OK) != 0);
+    CHECK(n_aside(dir, "resume.ckpt.damaged-") == 1);
     fa[0] = 'X';
     spit(ck_pack, fa, na);
-    CHECK(ds_train_pack(s, 0, pack, 4, &o2, X, &err) == DS_EXIT_ERROR);
     o2.ckpt_path = ck_pack;
-    CHECK(ds_train_pack(s, 0, pack, 4, &o2, X, &err) == DS_EXIT_ERROR);
-    CHECK_MSG(strstr(err.msg, "bad magic") != NULL, "%s", err.msg);
+    CHECK(ds_train_pack(s, 0, pack, 4, &o2, X, &err) == 0);
+    for (int r = 0; r < 4; r++) {
+        CHECK_MSG(same_result(&X[r], &A[r], nL), "replica %d after a bad magic", r);
+        ds_run_result_free(&X[r]);
+    }
+    CHECK(n_aside(dir, "pack.ckpt.damaged-") == 1);
+    remove_aside(dir);
 
     for (int r = 0; r < 4; r++) {
         ds_run_result_free(&A[r]);

@@ -123,7 +123,7 @@ int main(int argc, char **argv) {
     ds_ckpt_state st = {.batch = s->train.batch, .context = s->train.context, .steps = s->train.steps,
                         .sweep_hash = s->yaml_hash, .seeds = seeds, .curve_cap = cap, .active = &act, .last_loss = &last,
                         .window = &win, .curve = curve};
-    CHECK(ds_ckpt_load(ckpt, m, &st, &err) == 0);
+    CHECK(ds_ckpt_load(ckpt, m, &st, NULL, &err) == 0);
     for (int i = 0; i < s->task.n_eval_lengths; i++) {
         int L = s->task.eval_lengths[i];
         float tf[DS_N_METRICS];

@@ -40,3 +40,16 @@ add_test(NAME faults.verify COMMAND ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/verif
   --bin $<TARGET_FILE:distsweep> --src ${CMAKE_SOURCE_DIR})
 set_tests_properties(faults.verify PROPERTIES LABELS "faults;integration" TIMEOUT 600
   ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+
+# faults.ckpt_damage (tests/faults/ckpt_damage.py): a sweep with
+# run.max_attempts 1 SIGKILLed while a pack's checkpoint exists, then 18
+# damaged copies of that checkpoint (byte flips, truncations, a zeroed 4 KiB
+# block, appended bytes, a training position outside the schedule) and 6 of
+# its manifest, each resumed: exit 0, every run done with attempts 1, results
+# bit-identical to an uninterrupted sweep's, the damaged file kept aside as
+# NAME.damaged-<UTC time> and said in one line; and a data-parallel group's
+# damaged checkpoint (3 ranks, mpirun SIGKILLed). Needs no root.
+add_test(NAME faults.ckpt_damage COMMAND ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/ckpt_damage.py
+  --bin $<TARGET_FILE:distsweep> --src ${CMAKE_SOURCE_DIR} --mpiexec ${MPIEXEC_EXECUTABLE})
+set_tests_properties(faults.ckpt_damage PROPERTIES LABELS "faults;integration" TIMEOUT 600
+  ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")

@@ -207,7 +207,7 @@ static void test_manifest_io(const ds_sweep *s, const char *dir) {
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         write_text(path, bad[k]);
         got = NULL;
-        CHECK_MSG(ds_pack_read_manifest(path, s, &scale, &R, &got) == -1 && got == NULL,
+        CHECK_MSG(ds_pack_read_manifest(path, s, &scale, &R, &got) == -2 && got == NULL,
                   "accepted manifest %zu", k);
     }
     CHECK(ds_pack_read_manifest("/nonexistent/x.pack", s, &scale, &R, &got) == -1);
@@ -364,18 +364,45 @@ static const char *in_dir(const char *dir, const char *name, const char *text) {
     return path;
 }
 
-/* Hand-made manifests: overlapping, duplicated and garbled ones. */
+/* Writes text (if not NULL) at <dir>/<stem of the pack><ext>; returns that path. */
+static const char *at_stem(const char *dir, int scale, const int64_t *seeds, int R,
+                           const char *ext, const char *text) {
+    static char path[DS_PACK_PATH_MAX];
+    ds_pack_path(dir, scale, seeds, R, ext, path, sizeof path);
+    if (text) write_text(path, text);
+    return path;
+}
+
+/* How many names in dir contain part. */
+static int n_containing(const char *dir, const char *part) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    while (d && (e = readdir(d))) n += strstr(e->d_name, part) != NULL;
+    if (d) closedir(d);
+    return n;
+}
+
+/* Hand-made manifests: overlapping, duplicated, garbled and misnamed ones. A
+ * damaged one (garbled, or naming other runs than its name says) is moved
+ * aside to NAME.damaged-<time>, its checkpoint removed, its runs planned. */
 static void test_bad_manifests(const ds_sweep *s, const char *dir) {
     clear_dir(dir);
     uint8_t st[NSC * S];
     memset(st, DS_RUN_PENDING, sizeof st);
+    int64_t a[] = {103, 104}, b[] = {104, 105}, c2[] = {106, 106}, d[] = {100, 101, 102},
+            e[] = {107};
     /* two manifests sharing run (1, 104): exactly one is kept */
-    in_dir(dir, "a.pack", "distsweep-pack 1\n1 2\n103\n104\n");
-    in_dir(dir, "b.pack", "distsweep-pack 1\n1 2\n104\n105\n");
-    in_dir(dir, "b.ckpt", "x");
-    in_dir(dir, "c.pack", "distsweep-pack 1\n2 2\n106\n106\n"); /* a seed twice */
-    in_dir(dir, "d.pack", "distsweep-pack 1\n0 3\n100\n");       /* garbled */
-    in_dir(dir, "d.ckpt", "x");
+    at_stem(dir, 1, a, 2, ".pack", "distsweep-pack 1\n1 2\n103\n104\n");
+    at_stem(dir, 1, b, 2, ".pack", "distsweep-pack 1\n1 2\n104\n105\n");
+    at_stem(dir, 1, b, 2, ".ckpt", "x");
+    at_stem(dir, 2, c2, 2, ".pack", "distsweep-pack 1\n2 2\n106\n106\n"); /* a seed twice */
+    at_stem(dir, 0, d, 3, ".pack", "distsweep-pack 1\n0 3\n100\n");       /* garbled */
+    at_stem(dir, 0, d, 3, ".ckpt", "x");
+    /* parses, but its name is another pack's (a byte flipped in a seed) */
+    at_stem(dir, 2, e, 1, ".pack", "distsweep-pack 1\n2 1\n108\n");
+    at_stem(dir, 2, e, 1, ".ckpt", "x");
+    in_dir(dir, "f.pack", "distsweep-pack 1\n0 1\n109\nx"); /* bytes after the last seed */
     in_dir(dir, "notes.txt", "x"); /* not a pack's file: left alone */
     ds_plan_opts o = {.s = s, .status = st, .ckdir = dir, .pack = 4, .nranks = 1,
                       .backend = DS_BACKEND_CPU};
@@ -383,14 +410,24 @@ static void test_bad_manifests(const ds_sweep *s, const char *dir) {
     int rebuilt = ds_pack_plan(&o, &t);
     CHECK_MSG(rebuilt == 1, "%d rebuilt", rebuilt);
     check_cover(&t, st, "bad manifests");
-    int64_t a[] = {103, 104}, b[] = {104, 105}, c2[] = {106, 106};
     CHECK((find_pack(&t, 1, a, 2) >= 0) != (find_pack(&t, 1, b, 2) >= 0));
-    CHECK(exists(in_dir(dir, "b.ckpt", NULL)) == (find_pack(&t, 1, b, 2) >= 0));
+    CHECK(exists(at_stem(dir, 1, b, 2, ".ckpt", NULL)) == (find_pack(&t, 1, b, 2) >= 0));
     CHECK(find_pack(&t, 2, c2, 2) < 0);
     CHECK(n_files(dir, ".pack") == 1);
-    CHECK(!exists(in_dir(dir, "d.ckpt", NULL)) && !exists(in_dir(dir, "c.pack", NULL)));
+    CHECK(!exists(at_stem(dir, 0, d, 3, ".ckpt", NULL)));
+    CHECK(!exists(at_stem(dir, 2, e, 1, ".ckpt", NULL)));
+    CHECK(!exists(at_stem(dir, 2, c2, 2, ".pack", NULL)));
+    /* the damaged three are kept aside; the stale one (c) is not damaged */
+    CHECK_MSG(n_containing(dir, ".pack.damaged-") == 3, "%d set aside",
+              n_containing(dir, ".pack.damaged-"));
+    CHECK(n_containing(dir, "f.pack.damaged-") == 1);
     CHECK(exists(in_dir(dir, "notes.txt", NULL)));
     ds_packs_free(&t);
+    /* planned again: the aside names are not manifests */
+    ds_packs t2 = {0};
+    CHECK(ds_pack_plan(&o, &t2) == 1);
+    CHECK(n_containing(dir, ".pack.damaged-") == 3);
+    ds_packs_free(&t2);
 }
 
 int main(void) {
