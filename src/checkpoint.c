@@ -70,6 +70,33 @@ static uint32_t sweep_tag(uint64_t h) {
     return t ? t : 1;
 }
 
+/* Reads the head every checkpoint starts with — magic, format version and
+ * sweep tag, the int64 header, the wall time — from c (just opened), hashing
+ * what the checksum covers. The one reader of that layout, for ds_ckpt_load
+ * (which then checks it against its pack) and ds_ckpt_check (against itself).
+ * Returns 0; a refusal of the content (DS_EXIT_ERROR, *damage set); or a
+ * read error of the storage (DS_EXIT_STORAGE). */
+static int read_head(ckfile *c, const char *path, uint32_t ver[2], int64_t hd[H_N], double *wall,
+                     const char **damage, ds_error *err) {
+    char magic[8];
+    size_t got = fread(magic, 1, 8, c->f);
+    if (got != 8 && ferror(c->f)) return read_error(err, path, errno);
+    if (got != 8 || memcmp(magic, DS_CKPT_MAGIC, 8) != 0)
+        return refuse(err, damage, "bad magic", "checkpoint %s: not a distsweep checkpoint (bad magic)",
+                      path);
+    r(c, ver, sizeof(uint32_t) * 2);
+    if (c->err_no) return read_error(err, path, c->err_no);
+    if (c->bad || ver[0] != DS_CKPT_VERSION)
+        return refuse(err, damage, c->bad ? "truncated" : "unknown format version",
+                      "checkpoint %s: format version %u, this build reads %d", path,
+                      c->bad ? 0 : ver[0], DS_CKPT_VERSION);
+    r(c, hd, sizeof(int64_t) * H_N);
+    r(c, wall, sizeof *wall);
+    if (c->err_no) return read_error(err, path, c->err_no);
+    if (c->bad) return refuse(err, damage, "truncated", "checkpoint %s: truncated header", path);
+    return 0;
+}
+
 int ds_ckpt_save(const char *path, const ds_model *m, const ds_ckpt_state *st, ds_error *err) {
     int rc = DS_EXIT_ERROR, R = m->cfg.R;
     size_t P = m->P;
@@ -137,45 +164,16 @@ int ds_ckpt_load(const char *path, ds_model *m, ds_ckpt_state *st, const char **
                          : read_error(err, path, e);
         goto done;
     }
-    char magic[8];
-    size_t got = fread(magic, 1, 8, c.f);
-    if (got != 8 && ferror(c.f)) {
-        rc = read_error(err, path, errno);
-        goto done;
-    }
-    if (got != 8 || memcmp(magic, DS_CKPT_MAGIC, 8) != 0) {
-        refuse(err, damage, "bad magic", "checkpoint %s: not a distsweep checkpoint (bad magic)", path);
-        goto done;
-    }
     uint32_t ver[2];
-    r(&c, ver, sizeof ver);
-    if (c.err_no) {
-        rc = read_error(err, path, c.err_no);
-        goto done;
-    }
-    if (c.bad || ver[0] != DS_CKPT_VERSION) {
-        refuse(err, damage, c.bad ? "truncated" : "unknown format version",
-               "checkpoint %s: format version %u, this build reads %d", path, c.bad ? 0 : ver[0],
-               DS_CKPT_VERSION);
-        goto done;
-    }
+    int64_t hd[H_N];
+    double wall;
+    if ((rc = read_head(&c, path, ver, hd, &wall, damage, err))) goto done;
+    rc = DS_EXIT_ERROR;
     if (ver[1] && ver[1] != sweep_tag(st->sweep_hash)) {
         refuse(err, damage, "made with other hyperparameters",
                "checkpoint %s: made with other hyperparameters (sweep hash tag %08x in the "
                "file, %08x here): remove it or train from scratch", path, ver[1],
                sweep_tag(st->sweep_hash));
-        goto done;
-    }
-    int64_t hd[H_N];
-    double wall;
-    r(&c, hd, sizeof hd);
-    r(&c, &wall, sizeof wall);
-    if (c.err_no) {
-        rc = read_error(err, path, c.err_no);
-        goto done;
-    }
-    if (c.bad) {
-        refuse(err, damage, "truncated", "checkpoint %s: truncated header", path);
         goto done;
     }
     int64_t want[H_N] = {m->cfg.d, m->cfg.L, m->cfg.V, m->cfg.H, R, (int64_t)P, st->batch,
@@ -275,24 +273,11 @@ int ds_ckpt_check(const char *path, ds_error *err) {
         ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: cannot open: %s", path, strerror(errno));
         goto done;
     }
-    char magic[8];
-    if (fread(magic, 1, 8, c.f) != 8 || memcmp(magic, DS_CKPT_MAGIC, 8) != 0) {
-        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: not a distsweep checkpoint (bad magic)", path);
-        goto done;
-    }
     uint32_t ver[2];
-    r(&c, ver, sizeof ver);
-    if (c.bad || ver[0] != DS_CKPT_VERSION) {
-        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: format version %u, this build reads %d",
-                     path, c.bad ? 0 : ver[0], DS_CKPT_VERSION);
-        goto done;
-    }
     int64_t hd[H_N];
     double wall;
-    r(&c, hd, sizeof hd);
-    r(&c, &wall, sizeof wall);
-    if (c.bad) {
-        ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: truncated header", path);
+    if (read_head(&c, path, ver, hd, &wall, NULL, err)) {
+        err->code = DS_EXIT_ERROR; /* unreadable, for a scrub, is not whole either */
         goto done;
     }
     /* sizes: every dimension positive and bounded so that the products below
