@@ -86,6 +86,13 @@ static int read_head(ckfile *c, const char *path, uint32_t ver[2], int64_t hd[H_
                       path);
     r(c, ver, sizeof(uint32_t) * 2);
     if (c->err_no) return read_error(err, path, c->err_no);
+    /* a version that reads right byte-swapped was written by a machine of
+     * the other byte order (the format is the writer's native order, little-
+     * endian on every supported CPU): said, never misread */
+    if (!c->bad && ver[0] != DS_CKPT_VERSION && __builtin_bswap32(ver[0]) == DS_CKPT_VERSION)
+        return refuse(err, damage, "other byte order",
+                      "checkpoint %s: written by a machine of the other byte order; this build "
+                      "reads little-endian checkpoints only", path);
     if (c->bad || ver[0] != DS_CKPT_VERSION)
         return refuse(err, damage, c->bad ? "truncated" : "unknown format version",
                       "checkpoint %s: format version %u, this build reads %d", path,

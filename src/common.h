@@ -1,9 +1,11 @@
 /* common: error reporting, exit codes and checked-call macros shared by every module.
  *
  * Errors travel as a ds_error filled by the function that failed and returned
- * to the caller, which decides how to report it; only the CLI layer prints and
- * exits. Library calls that cannot fail in a correct program (MPI, HDF5,
- * allocation) go through the CHECK macros, which report file and line. */
+ * to the caller, which decides how to report it; the commands (src/cmd_*.c)
+ * print it and exit with its code (docs/design.md §0 "Errors"). Calls that
+ * cannot fail in a correct program (MPI, small fixed allocations) go through
+ * the CHECK macros and ds_die, which report file and line; a pack's memory
+ * is checked and its failure returned (ds_error_nomem). */
 #ifndef DS_COMMON_H
 #define DS_COMMON_H
 
@@ -11,6 +13,19 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+/* The binary formats (checkpoints, the journal, the MPI messages,
+ * safetensors) are written in the machine's byte order and defined as
+ * little-endian (docs/engine.md "aarch64"): x86-64 and aarch64 Linux are
+ * both. A big-endian build would write files no other machine reads right,
+ * so it is refused here rather than discovered in a file. */
+#ifdef __cplusplus
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "distsweep's file formats are little-endian: build on a little-endian CPU");
+#else
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "distsweep's file formats are little-endian: build on a little-endian CPU");
+#endif
 
 #ifdef __cplusplus
 extern "C" { /* kernels/ are compiled as CUDA C++ */

@@ -290,6 +290,27 @@ static void test_training(void) {
         st.steps = s->train.steps;
         char missing[320];
         snprintf(missing, sizeof missing, "%s/missing.ckpt", dir);
+        /* a checkpoint of a machine of the other byte order (its version
+         * reads right byte-swapped) is refused as such, and is damage */
+        {
+            size_t nbo;
+            unsigned char *bo = slurp(ck_one, &nbo);
+            char ck_bo[320];
+            snprintf(ck_bo, sizeof ck_bo, "%s/byteorder.ckpt", dir);
+            uint32_t v;
+            memcpy(&v, bo + 8, 4);
+            v = __builtin_bswap32(v);
+            memcpy(bo + 8, &v, 4);
+            spit(ck_bo, bo, nbo);
+            free(bo);
+            CHECK(ds_ckpt_load(ck_bo, m, &st, &why, &err) == DS_EXIT_ERROR);
+            CHECK(why && !strcmp(why, "other byte order"));
+            CHECK_MSG(strstr(err.msg, "other byte order") != NULL, "%s", err.msg);
+            CHECK(ds_ckpt_check(ck_bo, &err) == DS_EXIT_ERROR &&
+                  strstr(err.msg, "other byte order") != NULL);
+            CHECK(ds_ckpt_check(ck_one, &err) == 0);
+            unlink(ck_bo);
+        }
         CHECK(ds_ckpt_load(missing, m, &st, &why, &err) == DS_EXIT_ERROR && why == NULL);
         /* a read that fails (here EISDIR: a directory opens, but does not
          * read) is the storage's, and the file is not judged */
