@@ -27,6 +27,7 @@ int ds_cmd_bench(int argc, char **argv);
 int ds_cmd_run(int argc, char **argv);
 int ds_cmd_status(int argc, char **argv);
 int ds_cmd_report(int argc, char **argv);
+int ds_cmd_compare(int argc, char **argv);
 int ds_cmd_export(int argc, char **argv);
 int ds_cmd_eval(int argc, char **argv);
 int ds_cmd_verify(int argc, char **argv);

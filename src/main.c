@@ -18,6 +18,7 @@ static const ds_command commands[] = {
     {"help", cmd_help, "this message"},
     {"plan", ds_cmd_plan, "validate a sweep file and print its job grid, parameters, FLOPs and cost"},
     {"report", ds_cmd_report, "distribution statistics of a result file (docs/spec-tasks.md §7)"},
+    {"compare", ds_cmd_compare, "two populations of seeds (files or scales): differences, W2, CIs, p-values"},
     {"sample", ds_cmd_sample, "decoded training/evaluation examples with their loss mask"},
     {"run", ds_cmd_run, "run or resume a sweep (also: distsweep SWEEP.yaml; mpirun for many ranks)"},
     {"status", ds_cmd_status, "done/failed/pending runs per scale, rate and ETA; safe while running"},
