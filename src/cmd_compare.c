@@ -417,7 +417,7 @@ int ds_cmd_compare(int argc, char **argv) {
             LINE("mean", c->mean_a, c->mean_b, c->d_mean, c->pv_mean);
             LINE("mean_success", c->ms_a, c->ms_b, c->d_ms, NAN);
 #undef LINE
-            printf("  %-14s %-22sW2  %-8s [%s, %s]  p %s\n", "W2", "", fnum(b[2], 32, c->w2.est, 4),
+            printf("  %-14s %-22s    %-8s [%s, %s]  p %s\n", "W2", "", fnum(b[2], 32, c->w2.est, 4),
                    fnum(b[3], 32, c->w2.lo, 4), fnum(b[4], 32, c->w2.hi, 4), fnum(b[5], 32, c->pv_w2, 4));
         }
     } else if (format == FMT_CSV) {

@@ -22,12 +22,27 @@ breakthrough seed, B = +inf) and seed index 5 follows 0.1, 0.4, 0.7, 1.0 (the
 unique top linear seed, Lin = 3). The other metrics are smooth functions of EM
 plus noise; error is continuous and bimodal where EM is.
 
+--populations P1,P2,... (for `distsweep compare`) replaces the scales above:
+scale k is d64_L{k+1} (one family "depth"), and each counted seed there
+succeeds with probability Pk: EM = 0.6 + 0.4 Beta(6,3) (mean 0.6 + 0.4*6/9),
+else 0.3 Beta(2,8) (mean 0.06); so p_success = Pk and mean EM =
+Pk*(0.6+0.4*6/9) + (1-Pk)*0.06 in expectation. --repeat R repeats the list R
+times (independent draws), for coverage tests. --seed-start sets the seed
+values (default 1000): two files with the same --seeds and --seed-start hold
+the same seeds (a paired comparison), different starts do not.
+
+The stored sweep text loads (src/sweep.h) and names these scales, with
+report.length 60; --legacy-text stores the old one-line text that does not
+load (the fallback of docs/analysis.md).
+
 --live SECONDS writes the file in SWMR mode, flushes every scale except
 d64_L4 (still pending), prints READY, keeps the file open for SECONDS while
 other processes read it, then writes d64_L4 and closes.
 
 Usage: make_synthetic_results.py OUT.h5 [--seeds 40] [--pending 0] [--seed 1]
                                          [--live SECONDS] [--steps 200]
+                                         [--populations P1,P2,... [--repeat R]]
+                                         [--seed-start 1000] [--legacy-text]
 """
 import argparse
 import datetime
@@ -73,6 +88,38 @@ def draw_em(rng, S):
     return em, status
 
 
+SUCCESS_MEAN, FAIL_MEAN = 0.6 + 0.4 * 6 / 9, 0.3 * 2 / 10
+
+
+def draw_populations(rng, S, probs):
+    """EM [K, S, E] for --populations: each seed succeeds with probability p."""
+    E = len(LENGTHS)
+    em = np.zeros((len(probs), S, E))
+    for k, p in enumerate(probs):
+        for l in range(E):
+            succ = rng.random(S) < p
+            em[k, :, l] = np.where(succ, 0.6 + 0.4 * rng.beta(6, 3, S), 0.3 * rng.beta(2, 8, S))
+    return em, np.ones((len(probs), S), np.uint8)
+
+
+def sweep_text(S, start, n_depth=None):
+    """A sweep text that loads and whose scales are the file's."""
+    if n_depth is None:
+        scales = ("  - {family: depth, width: 64, depth: [1, 2, 3, 4]}\n"
+                  "  - {family: width, width: [32, 64, 128], depth: 2}\n")
+    else:
+        scales = "  - {family: depth, width: 64, depth: [%s]}\n" % ", ".join(
+            str(k + 1) for k in range(n_depth))
+    return ("name: synthetic\n# written by tools/make_synthetic_results.py\n"
+            "task: {kind: count, vocab: 100, train_length: [1, 10], eval_lengths: [20, 40, 60]}\n"
+            "model: {head_dim: 32}\n"
+            "train: {steps: 200, batch: 16, context: 64, lr: 1.0e-3, warmup: 10, log_every: 20}\n"
+            "seeds: {start: %d, count: %d}\n"
+            "scales:\n%s"
+            "report: {length: 60}\n"
+            "output: synthetic.h5\n" % (start, S, scales))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out")
@@ -82,14 +129,28 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--log-every", type=int, default=20)
     ap.add_argument("--live", type=float, default=None)
+    ap.add_argument("--populations", default=None)
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--seed-start", type=int, default=1000)
+    ap.add_argument("--legacy-text", action="store_true")
     a = ap.parse_args(argv)
     S, E = a.seeds, len(LENGTHS)
     if S < 8 or S % 2:
         ap.error("--seeds must be even and >= 8")
     rng = np.random.default_rng(a.seed)
-    em, status = draw_em(rng, S)
-    div_seed = 7  # odd: a failing seed at d64_L2
-    status[1, div_seed] = 3
+    scales, families = SCALES, FAMILIES
+    if a.populations is not None:
+        probs = [float(x) for x in a.populations.split(",")] * a.repeat
+        if a.pending or a.live is not None or not all(0 <= p <= 1 for p in probs):
+            ap.error("--populations takes probabilities in [0, 1], without --pending or --live")
+        scales = [("d64_L%d" % (k + 1), 64, k + 1, 2) for k in range(len(probs))]
+        families = {"depth": list(range(len(probs)))}
+        em, status = draw_populations(rng, S, probs)
+        div_seed = None
+    else:
+        em, status = draw_em(rng, S)
+        div_seed = 7  # odd: a failing seed at d64_L2
+        status[1, div_seed] = 3
     if a.pending:
         status[3, S - a.pending:] = 0
         status[2, S - 1] = 2
@@ -104,9 +165,10 @@ def main(argv=None):
     n_log = a.steps // a.log_every
     t = (np.arange(n_log) + 1) * a.log_every
     curves = (2.5 * np.exp(-t / 60.0)[None, None, :] + 0.1 * (1 - em[:, :, -1:])
-              + rng.normal(0, 0.01, (len(SCALES), S, n_log)))
+              + rng.normal(0, 0.01, (len(scales), S, n_log)))
     curves[status != 1] = np.nan
-    curves[1, div_seed, n_log // 2:] = np.nan  # diverged half-way
+    if div_seed is not None:
+        curves[1, div_seed, n_log // 2:] = np.nan  # diverged half-way
 
     kw = dict(libver="latest") if a.live is not None else {}
     f = h5py.File(a.out, "w", **kw)
@@ -116,22 +178,24 @@ def main(argv=None):
     f.attrs["git_commit"] = "synthetic"
     f.attrs["created"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     f.attrs["sweep_name"] = "synthetic"
-    f.attrs["sweep_yaml"] = "name: synthetic\n# written by tools/make_synthetic_results.py\n"
+    f.attrs["sweep_yaml"] = ("name: synthetic\n# written by tools/make_synthetic_results.py\n"
+                             if a.legacy_text else
+                             sweep_text(S, a.seed_start, None if a.populations is None else len(scales)))
     f.attrs["sweep_hash"] = "%016x" % (a.seed * 0x9E3779B97F4A7C15 % 2**64)
     g = f.create_group("scales")
-    g["name"] = np.array([s[0] for s in SCALES], dtype="S16")
-    g["d_model"] = np.array([s[1] for s in SCALES], np.int32)
-    g["n_layers"] = np.array([s[2] for s in SCALES], np.int32)
-    g["n_heads"] = np.array([s[3] for s in SCALES], np.int32)
-    g["n_params"] = np.array([n_params(s[1], s[2]) for s in SCALES], np.int64)
+    g["name"] = np.array([s[0] for s in scales], dtype="S16")
+    g["d_model"] = np.array([s[1] for s in scales], np.int32)
+    g["n_layers"] = np.array([s[2] for s in scales], np.int32)
+    g["n_heads"] = np.array([s[3] for s in scales], np.int32)
+    g["n_params"] = np.array([n_params(s[1], s[2]) for s in scales], np.int64)
     g["flops_per_step"] = 6.0 * g["n_params"][:] * 16 * 64
     fam = f.create_group("families")
-    for name, idx in FAMILIES.items():
+    for name, idx in families.items():
         fam[name] = np.array(idx, np.int32)
-    f.create_dataset("seeds", data=np.arange(1000, 1000 + S, dtype=np.int64), chunks=(64,),
+    f.create_dataset("seeds", data=np.arange(a.seed_start, a.seed_start + S, dtype=np.int64), chunks=(64,),
                      maxshape=(None,))
     f["eval_lengths"] = np.array(LENGTHS, np.int32)
-    NS = len(SCALES)
+    NS = len(scales)
 
     def ds2(name, dtype, fill):
         return f.create_dataset(name, shape=(NS, S), dtype=dtype, chunks=(1, 64), maxshape=(NS, None),

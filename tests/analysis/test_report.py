@@ -42,7 +42,7 @@ def synth(path, *args):
 
 tmp = tempfile.mkdtemp(prefix="ds_report_")
 fn = os.path.join(tmp, "syn.h5")
-synth(fn, "--pending", "4")
+synth(fn, "--pending", "4", "--legacy-text")  # the fallback header below
 res = dh.load(fn)
 
 for length in (60, 20):
