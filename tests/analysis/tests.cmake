@@ -21,3 +21,9 @@ set_tests_properties(analysis.e2e_store PROPERTIES LABELS "integration;python" T
 add_test(NAME analysis.compare
   COMMAND ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_compare.py ${CMAKE_SOURCE_DIR}/tools)
 set_tests_properties(analysis.compare PROPERTIES LABELS python TIMEOUT 120)
+# `distsweep compare`: synthetic populations with a known difference against NumPy/SciPy
+# and the truth (CI coverage, null p-values), refusals, and a real 1-rank sweep.
+add_test(NAME analysis.compare_cli
+  COMMAND ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_compare_cli.py $<TARGET_FILE:distsweep>
+          ${CMAKE_SOURCE_DIR}/tools ${CMAKE_SOURCE_DIR})
+set_tests_properties(analysis.compare_cli PROPERTIES LABELS "integration;python" TIMEOUT 180)
