@@ -6,8 +6,13 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "schema.h" /* DS_N_METRICS */
+
 /* Header fields after the magic and version, all int64. */
-enum { H_D, H_L, H_V, H_H, H_R, H_P, H_BATCH, H_CONTEXT, H_STEPS, H_STEP, H_NCURVE, H_CURVECAP, H_N };
+enum { H_D, H_L, H_V, H_H, H_R, H_P, H_BATCH, H_CONTEXT, H_STEPS, H_STEP, H_NCURVE, H_CURVECAP,
+       H_NTRAJ, H_TRAJCAP, /* version 2 on; 0 in a version-1 file */
+       H_N };
+#define H_N_V1 H_NTRAJ
 
 typedef struct {
     FILE *f;
@@ -89,15 +94,17 @@ static int read_head(ckfile *c, const char *path, uint32_t ver[2], int64_t hd[H_
     /* a version that reads right byte-swapped was written by a machine of
      * the other byte order (the format is the writer's native order, little-
      * endian on every supported CPU): said, never misread */
-    if (!c->bad && ver[0] != DS_CKPT_VERSION && __builtin_bswap32(ver[0]) == DS_CKPT_VERSION)
+    if (!c->bad && ver[0] != DS_CKPT_VERSION && ver[0] != 1 &&
+        (__builtin_bswap32(ver[0]) == DS_CKPT_VERSION || __builtin_bswap32(ver[0]) == 1))
         return refuse(err, damage, "other byte order",
                       "checkpoint %s: written by a machine of the other byte order; this build "
                       "reads little-endian checkpoints only", path);
-    if (c->bad || ver[0] != DS_CKPT_VERSION)
+    if (c->bad || (ver[0] != DS_CKPT_VERSION && ver[0] != 1))
         return refuse(err, damage, c->bad ? "truncated" : "unknown format version",
-                      "checkpoint %s: format version %u, this build reads %d", path,
+                      "checkpoint %s: format version %u, this build reads 1 and %d", path,
                       c->bad ? 0 : ver[0], DS_CKPT_VERSION);
-    r(c, hd, sizeof(int64_t) * H_N);
+    hd[H_NTRAJ] = hd[H_TRAJCAP] = 0; /* version 1: no trajectory */
+    r(c, hd, sizeof(int64_t) * (ver[0] == 1 ? H_N_V1 : H_N));
     r(c, wall, sizeof *wall);
     if (c->err_no) return read_error(err, path, c->err_no);
     if (c->bad) return refuse(err, damage, "truncated", "checkpoint %s: truncated header", path);
@@ -119,7 +126,8 @@ int ds_ckpt_save(const char *path, const ds_model *m, const ds_ckpt_state *st, d
     uint32_t ver[2] = {DS_CKPT_VERSION, sweep_tag(st->sweep_hash)};
     w(&c, ver, sizeof ver);
     int64_t hd[H_N] = {m->cfg.d, m->cfg.L, m->cfg.V, m->cfg.H, R, (int64_t)P, st->batch, st->context,
-                       st->steps, st->step, st->n_curve, st->curve_cap};
+                       st->steps, st->step, st->n_curve, st->curve_cap, st->n_traj,
+                       st->traj_cap};
     w(&c, hd, sizeof hd);
     w(&c, &st->wall_s, sizeof(double));
     w(&c, st->seeds, sizeof(int64_t) * R);
@@ -127,6 +135,7 @@ int ds_ckpt_save(const char *path, const ds_model *m, const ds_ckpt_state *st, d
     w(&c, st->last_loss, sizeof(float) * R);
     w(&c, st->window, sizeof(double) * R);
     w(&c, st->curve, sizeof(float) * R * st->curve_cap);
+    w(&c, st->traj, sizeof(float) * R * st->traj_cap * DS_N_METRICS);
     buf = DS_MALLOC(sizeof(float) * P);
     const float *tensors[3] = {m->params, m->adam_m, m->adam_v};
     for (int t = 0; t < 3; t++)
@@ -158,7 +167,7 @@ int ds_ckpt_load(const char *path, ds_model *m, ds_ckpt_state *st, const char **
                  ds_error *err) {
     int rc = DS_EXIT_ERROR, R = m->cfg.R;
     size_t P = m->P;
-    float *tens = NULL, *curve = NULL, *last = NULL;
+    float *tens = NULL, *curve = NULL, *last = NULL, *traj = NULL;
     int64_t *seeds = NULL;
     uint8_t *active = NULL;
     double *window = NULL;
@@ -184,12 +193,19 @@ int ds_ckpt_load(const char *path, ds_model *m, ds_ckpt_state *st, const char **
         goto done;
     }
     int64_t want[H_N] = {m->cfg.d, m->cfg.L, m->cfg.V, m->cfg.H, R, (int64_t)P, st->batch,
-                         st->context, st->steps, 0, 0, st->curve_cap};
+                         st->context, st->steps, 0, 0, st->curve_cap, 0, st->traj_cap};
     static const char *names[H_N] = {"d_model", "n_layers", "vocabulary", "n_heads", "replicas",
                                      "parameters", "train.batch", "train.context", "train.steps",
-                                     "step", "curve points", "curve capacity"};
+                                     "step", "curve points", "curve capacity", "evaluation points",
+                                     "evaluation capacity (train.steps / train.eval_every)"};
+    if (ver[0] == 1 && st->traj_cap > 0) {
+        refuse(err, damage, "made before evaluation during training",
+               "checkpoint %s: format version 1 holds no evaluation points (train.eval_every)",
+               path);
+        goto done;
+    }
     for (int i = 0; i < H_N; i++) {
-        if (i == H_STEP || i == H_NCURVE) continue;
+        if (i == H_STEP || i == H_NCURVE || i == H_NTRAJ) continue;
         if (hd[i] != want[i]) {
             refuse(err, damage, "made for a different pack",
                    "checkpoint %s: made for a different pack: %s is %lld in the file, %lld here",
@@ -197,7 +213,8 @@ int ds_ckpt_load(const char *path, ds_model *m, ds_ckpt_state *st, const char **
             goto done;
         }
     }
-    if (hd[H_STEP] < 0 || hd[H_STEP] > st->steps || hd[H_NCURVE] < 0 || hd[H_NCURVE] > st->curve_cap) {
+    if (hd[H_STEP] < 0 || hd[H_STEP] > st->steps || hd[H_NCURVE] < 0 || hd[H_NCURVE] > st->curve_cap ||
+        hd[H_NTRAJ] < 0 || hd[H_NTRAJ] > st->traj_cap) {
         refuse(err, damage, "bad training position", "checkpoint %s: corrupt training position",
                path);
         goto done;
@@ -219,6 +236,9 @@ int ds_ckpt_load(const char *path, ds_model *m, ds_ckpt_state *st, const char **
     r(&c, last, sizeof(float) * R);
     r(&c, window, sizeof(double) * R);
     r(&c, curve, sizeof(float) * R * st->curve_cap);
+    size_t traj_n = (size_t)R * (size_t)st->traj_cap * DS_N_METRICS;
+    traj = DS_MALLOC(sizeof(float) * (traj_n ? traj_n : 1));
+    r(&c, traj, sizeof(float) * traj_n);
     /* the pack's parameters and moments (3 R P floats): a failure is the
      * pack's out of memory, reported, not fatal */
     if (!(tens = ds_try_malloc(sizeof(float) * 3 * R * P))) {
@@ -256,11 +276,14 @@ int ds_ckpt_load(const char *path, ds_model *m, ds_ckpt_state *st, const char **
     memcpy(st->last_loss, last, sizeof(float) * R);
     memcpy(st->window, window, sizeof(double) * R);
     memcpy(st->curve, curve, sizeof(float) * R * st->curve_cap);
+    st->n_traj = (int)hd[H_NTRAJ];
+    if (traj_n) memcpy(st->traj, traj, sizeof(float) * traj_n);
     rc = 0;
 done:
     if (c.f) fclose(c.f);
     free(tens);
     free(curve);
+    free(traj);
     free(last);
     free(seeds);
     free(active);
@@ -293,16 +316,19 @@ int ds_ckpt_check(const char *path, ds_error *err) {
     int sane = 1;
     for (int i = H_D; i <= H_STEPS; i++) sane &= hd[i] > 0;
     sane &= hd[H_R] <= (1 << 20) && hd[H_P] <= ((int64_t)1 << 36) && hd[H_CURVECAP] >= 0 &&
-            hd[H_CURVECAP] <= ((int64_t)1 << 32);
+            hd[H_CURVECAP] <= ((int64_t)1 << 32) && hd[H_TRAJCAP] >= 0 &&
+            hd[H_TRAJCAP] <= ((int64_t)1 << 32);
     if (!sane || hd[H_STEP] < 0 || hd[H_STEP] > hd[H_STEPS] || hd[H_NCURVE] < 0 ||
-        hd[H_NCURVE] > hd[H_CURVECAP]) {
+        hd[H_NCURVE] > hd[H_CURVECAP] || hd[H_NTRAJ] < 0 || hd[H_NTRAJ] > hd[H_TRAJCAP]) {
         ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: corrupt header (sizes or training position)",
                      path);
         goto done;
     }
     int64_t R = hd[H_R], P = hd[H_P];
-    int64_t body = R * 8 + R + R * 4 + R * 8 + R * 4 * hd[H_CURVECAP] + 3 * R * P * 4;
-    int64_t want = 8 + (int64_t)sizeof ver + (int64_t)sizeof hd + 8 + body + 8;
+    int64_t body = R * 8 + R + R * 4 + R * 8 + R * 4 * hd[H_CURVECAP] +
+                   R * 4 * hd[H_TRAJCAP] * DS_N_METRICS + 3 * R * P * 4;
+    int64_t head = 8 + (int64_t)sizeof ver + 8 * (ver[0] == 1 ? H_N_V1 : H_N) + 8;
+    int64_t want = head + body + 8;
     if (fseeko(c.f, 0, SEEK_END) != 0) {
         ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: cannot read: %s", path, strerror(errno));
         goto done;
@@ -314,7 +340,7 @@ int ds_ckpt_check(const char *path, ds_error *err) {
                      (long long)want);
         goto done;
     }
-    if (fseeko(c.f, 8 + (off_t)sizeof ver + (off_t)sizeof hd + 8, SEEK_SET) != 0) {
+    if (fseeko(c.f, (off_t)head, SEEK_SET) != 0) {
         ds_error_set(err, DS_EXIT_ERROR, "checkpoint %s: cannot read: %s", path, strerror(errno));
         goto done;
     }

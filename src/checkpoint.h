@@ -19,7 +19,12 @@
 #include "model.h"
 
 #define DS_CKPT_MAGIC "DSCKPT01"
-#define DS_CKPT_VERSION 1
+/* Version 2 added the evaluation points of train.eval_every (two header
+ * fields, n_traj and traj_cap, and the trajectory [R][traj_cap][DS_N_METRICS]
+ * after the curve). Version-1 files are read as before where the pack has no
+ * trajectory (traj_cap 0); for a pack with one they are refused as made for
+ * a different pack, so `run` sets them aside and the pack restarts. */
+#define DS_CKPT_VERSION 2
 
 /* The training state beside the model's tensors. Arrays are host memory the
  * caller owns: seeds/active/last_loss/window [R], curve [R][curve_cap]. */
@@ -35,6 +40,8 @@ typedef struct {
     float *last_loss;
     double *window;       /* sum of the losses of the unfinished log window */
     float *curve;
+    int n_traj, traj_cap; /* evaluation points done, and train.steps / train.eval_every */
+    float *traj;          /* [R][traj_cap][DS_N_METRICS] (NULL when traj_cap is 0) */
 } ds_ckpt_state;
 
 /* Writes m's parameters and moments and st to path atomically. Returns 0 or

@@ -296,7 +296,9 @@ static void check_file_structure(vf_ctx *c, hid_t f) {
         int bad = rank != sd->rank || (n_scales >= 0 && (int64_t)dims[0] != n_scales) ||
                   (S_status >= 0 && (int64_t)dims[1] != S_status) ||
                   (sd->inner == DS_INNER_LENGTHS && E >= 0 && (int64_t)dims[2] != E) ||
-                  (sd->inner == DS_INNER_LOG && n_log >= 0 && (int64_t)dims[2] != n_log);
+                  (sd->inner == DS_INNER_LOG && n_log >= 0 && (int64_t)dims[2] != n_log) ||
+                  (sd->inner == DS_INNER_EVAL && c->s &&
+                   (int64_t)dims[2] != ds_train_eval_points(&c->s->train));
         if (bad) file_damage(c, sd->path, "%s", "its shape does not fit the file's scales, seeds or lengths");
     }
     if (S >= 0 && S_status >= 0 && S != S_status)
@@ -382,6 +384,11 @@ static const char *row_diff(const ds_results *r, int sc, int64_t i, const ds_rec
         float want = p < rec->r.n_curve ? rec->r.curve[p] : NAN;
         if (!same_f(r->train_loss[k * (size_t)r->n_log + (size_t)p], want)) return "/curves/train_loss";
     }
+    for (int m = 0; m < DS_N_METRICS; m++)
+        for (int64_t p = 0; r->traj[m] && p < r->n_eval; p++) {
+            float want = p < rec->r.n_traj ? rec->r.traj[(size_t)p * DS_N_METRICS + m] : NAN;
+            if (!same_f(r->traj[m][k * (size_t)r->n_eval + (size_t)p], want)) return "/trajectories";
+        }
     return NULL;
 }
 
@@ -630,6 +637,14 @@ static void record_from_file(const ds_results *r, int sc, int64_t i, ds_record *
         rec->r.n_curve = (int)r->n_log;
         rec->r.curve = DS_MALLOC(sizeof(float) * (size_t)r->n_log);
         memcpy(rec->r.curve, r->train_loss + k * (size_t)r->n_log, sizeof(float) * (size_t)r->n_log);
+    }
+    if (r->n_eval > 0 && r->traj[0]) {
+        rec->r.n_traj = (int)r->n_eval;
+        rec->r.traj = DS_MALLOC(sizeof(float) * (size_t)r->n_eval * DS_N_METRICS);
+        for (int64_t p = 0; p < r->n_eval; p++)
+            for (int m = 0; m < DS_N_METRICS; m++)
+                rec->r.traj[(size_t)p * DS_N_METRICS + m] =
+                    r->traj[m] ? r->traj[m][k * (size_t)r->n_eval + (size_t)p] : NAN;
     }
 }
 

@@ -9,6 +9,14 @@
  * every eval length (and the largest training length, for id_em) is scored
  * by evaluate.c.
  *
+ * Evaluation during training (train.eval_every = N > 0): after step k*N
+ * (k = 1 .. steps/N) the leader evaluates every replica at the report's
+ * length with the final evaluation's function (evaluate.h), before the hook
+ * and any checkpoint of that step, so a checkpoint holds every point up to
+ * its step and a resume never repeats or skips one. A replica diverged by
+ * then gets the rule's values (schema.h), as its final metrics do. The
+ * evaluation reads the model only, so training is unchanged by it.
+ *
  * Loss curve: point k is the mean training loss of steps k*log_every ..
  * (k+1)*log_every-1 (NaN from the window where the replica diverged on). */
 #define _POSIX_C_SOURCE 200809L
@@ -110,7 +118,8 @@ static int group_agree(const MPI_Comm *comm, int rc, ds_error *err) {
 
 /* The state of a pack at step 0, as ds_train_pack sets it up. */
 static void reset_state(ds_ckpt_state *st, int R) {
-    st->step = 0, st->wall_s = 0, st->n_curve = 0;
+    st->step = 0, st->wall_s = 0, st->n_curve = 0, st->n_traj = 0;
+    for (int i = 0; i < R * st->traj_cap * DS_N_METRICS; i++) st->traj[i] = NAN;
     for (int r = 0; r < R; r++) {
         st->active[r] = 1;
         st->last_loss[r] = NAN;
@@ -169,6 +178,10 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
     ds_step step_ctx = {0};
     ds_group *grp = NULL;
     float *metrics = NULL;
+    int traj_cap = (int)ds_train_eval_points(tr);
+    float *traj = traj_cap ? DS_MALLOC(sizeof(float) * R * traj_cap * DS_N_METRICS) : NULL;
+    float *eval_buf = traj_cap ? DS_MALLOC(sizeof(float) * R * DS_N_METRICS) : NULL;
+    for (int i = 0; i < R * traj_cap * DS_N_METRICS; i++) traj[i] = NAN;
     for (int r = 0; r < R; r++) {
         active[r] = 1;
         last[r] = NAN;
@@ -177,7 +190,8 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
     ds_ckpt_state st = {.batch = B, .context = ctx, .steps = tr->steps,
                         .sweep_hash = s->yaml_hash, .seeds = seeds,
                         .step = 0, .wall_s = 0, .n_curve = 0, .curve_cap = curve_cap,
-                        .active = active, .last_loss = last, .window = window, .curve = curve};
+                        .active = active, .last_loss = last, .window = window, .curve = curve,
+                        .n_traj = 0, .traj_cap = traj_cap, .traj = traj};
 
     /* A group member holds activations for its rows only, and with
      * micro-batches for one micro-batch's (src/step.h). */
@@ -237,6 +251,20 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
         if (ds_step_pending(&step_ctx) == ring || st.step % log_every == 0 || st.step == stop_at ||
             st.step == step0 + 1)
             absorb_losses(&lg, &step_ctx);
+        if (traj_cap && st.step % tr->eval_every == 0 && st.n_traj < traj_cap) {
+            /* the leader evaluates; the others meet it at the next step's reduction */
+            absorb_losses(&lg, &step_ctx); /* active[] as of this step */
+            if (leader) {
+                rc = ds_evaluate_length(m, &s->task, s->report.length, eval_buf, NULL, NULL, err);
+                if (rc) goto done;
+                for (int r = 0; r < R; r++)
+                    for (int k = 0; k < DS_N_METRICS; k++)
+                        traj[((size_t)r * traj_cap + st.n_traj) * DS_N_METRICS + k] =
+                            active[r] ? eval_buf[(size_t)r * DS_N_METRICS + k]
+                                      : ds_run_diverged_metric(k);
+            }
+            st.n_traj++;
+        }
         /* the hook sees the losses last read (at most `ring` steps old) */
         int stop = opts && opts->hook && opts->hook(opts->hook_ctx, st.step, R, last);
         if (grp) stop = ds_group_max(grp, stop); /* a group stops together */
@@ -335,6 +363,13 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
         res->n_curve = st.n_curve;
         res->curve = DS_MALLOC(sizeof(float) * (st.n_curve ? st.n_curve : 1));
         memcpy(res->curve, curve + (size_t)r * curve_cap, sizeof(float) * st.n_curve);
+        res->n_traj = st.n_traj;
+        res->traj = NULL;
+        if (st.n_traj) {
+            res->traj = DS_MALLOC(sizeof(float) * st.n_traj * DS_N_METRICS);
+            memcpy(res->traj, traj + (size_t)r * traj_cap * DS_N_METRICS,
+                   sizeof(float) * st.n_traj * DS_N_METRICS);
+        }
     }
     rc = 0;
 done:
@@ -346,6 +381,8 @@ done:
     free(last);
     free(window);
     free(curve);
+    free(traj);
+    free(eval_buf);
     free(metrics);
     return rc;
 }

@@ -246,6 +246,7 @@ static void free_seed_axis(ds_results *r) {
     free(r->seeds), free(r->status), free(r->attempts), free(r->rank), free(r->steps_done);
     free(r->wall_s), free(r->final_loss), free(r->id_em), free(r->train_loss);
     for (int m = 0; m < DS_N_METRICS; m++) free(r->metrics[m]), r->metrics[m] = NULL;
+    for (int m = 0; m < DS_N_METRICS; m++) free(r->traj[m]), r->traj[m] = NULL;
     r->seeds = NULL, r->status = NULL, r->attempts = r->rank = NULL, r->steps_done = NULL;
     r->wall_s = r->final_loss = r->id_em = r->train_loss = NULL;
 }
@@ -262,7 +263,12 @@ static void set_seed_field(ds_results *r, int i, void *buf) {
     case DS_D_ATTEMPTS: r->attempts = buf; break;
     case DS_D_CURVE: r->train_loss = buf; break;
     case DS_D_STATUS: r->status = buf; break;
-    default: r->metrics[i - DS_D_METRIC0] = buf; break;
+    default:
+        if (i >= DS_D_TRAJ0) {
+            r->traj[i - DS_D_TRAJ0] = buf;
+            break;
+        }
+        r->metrics[i - DS_D_METRIC0] = buf; break;
     }
 }
 
@@ -273,14 +279,17 @@ static int read_seed_dataset(ds_results *r, int i, ds_error *err) {
     const ds_seed_dataset *d = ds_seed_dataset_at(i);
     hsize_t want[3] = {(hsize_t)r->n_scales, (hsize_t)r->n_seeds, 1};
     if (d->inner == DS_INNER_LENGTHS) want[2] = (hsize_t)r->n_lengths;
-    if (d->inner == DS_INNER_LOG) {
-        int has = link_exists(r, d->path, err);
+    if (d->inner == DS_INNER_LOG || d->inner == DS_INNER_EVAL) {
+        int has = d->inner == DS_INNER_EVAL ? link_exists(r, "/trajectories", err) : 1;
+        if (has > 0) has = link_exists(r, d->path, err);
         if (has < 0) return err->code;
         if (!d->required && !has) return 0;
         hsize_t dims[3];
         if (dataset_dims(r, d->path, 3, dims, err) < 0) return err->code;
         want[2] = dims[2];
-        r->n_log = (int64_t)dims[2];
+        if (d->inner == DS_INNER_LOG) r->n_log = (int64_t)dims[2];
+        else if (dims[2] == 0) return 0; /* a sweep without eval_every: no trajectory */
+        else r->n_eval = (int64_t)dims[2];
     }
     size_t el = ds_elem_size(d->elem), n = (size_t)(want[0] * want[1] * want[2]);
     char fill[8];
@@ -318,6 +327,7 @@ int ds_results_refresh(ds_results *r, ds_error *err) {
                 1, err) != 1)
         goto fail;
     r->n_log = 0;
+    r->n_eval = 0;
     for (int i = 0; i < DS_N_SEED_DS; i++)
         if (i != DS_D_STATUS && read_seed_dataset(r, i, err)) goto fail;
     rc = 0;

@@ -71,6 +71,11 @@ typedef struct {
     float *metrics[DS_N_METRICS];  /* [scale][S][length], indexed by DS_M_* */
     int64_t n_log;
     float *train_loss; /* [scale][S][n_log], NULL if absent */
+    /* /trajectories/<metric> (train.eval_every): [scale][S][n_eval] at the
+     * report's length, indexed by DS_M_*; NULL where the file lacks it
+     * (files of sweeps without the key, or made before it) */
+    int64_t n_eval;
+    float *traj[DS_N_METRICS];
 } ds_results;
 
 /* Opens and loads the result file at path into r (zeroed first). Errors:

@@ -777,7 +777,8 @@ static int train_own(rank0_t *c, int pi) {
             ds_sched_result_record(&c->cm, scale, &res[i], &rec);
             rec.rank = 0;
             rec.attempts = c->fails[run_at(c, scale, seeds[i])] + 1;
-            res[i].curve = NULL; /* the batch owns it now */
+            res[i].curve = NULL; /* the batch owns it (and the trajectory) now */
+            res[i].traj = NULL;
             batch_add(c, &rec);
         }
         finish_pack(c, pi);
@@ -791,7 +792,7 @@ static int train_own(rank0_t *c, int pi) {
         fail_pack(c, pi, 0, jerr.msg, jerr.nomem);
         rc = service(c);
     }
-    for (int i = 0; i < R; i++) free(res[i].curve);
+    for (int i = 0; i < R; i++) ds_run_result_free(&res[i]);
     free(res);
     free(seeds);
     c->w[0].loss = NAN, c->w[0].step = 0;

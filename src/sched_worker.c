@@ -159,7 +159,7 @@ static int run_worker(worker_ctx_t *c) {
             send_request(c);
             t_req = ds_now();
         }
-        for (int i = 0; i < R; i++) free(res[i].curve);
+        for (int i = 0; i < R; i++) ds_run_result_free(&res[i]);
         free(res);
         ds_msg_assign_free(&a); /* seeds */
     }

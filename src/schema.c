@@ -34,17 +34,26 @@ double ds_metric_max(int metric) {
 void ds_run_result_free(ds_run_result *r) {
     if (!r) return;
     free(r->curve);
+    free(r->traj);
     r->curve = NULL;
+    r->traj = NULL;
     r->n_curve = 0;
+    r->n_traj = 0;
 }
 
 /* ---- record encoding ------------------------------------------------------- */
 
 #define FIXED_PAYLOAD (6 * 4 + 2 * 8 + 2 * 8 + 2 * 4)
 
+/* Bytes of the trajectory trailer: 0 without one. */
+static size_t traj_size(int n_traj) {
+    return n_traj > 0 ? 4 + sizeof(float) * (size_t)n_traj * DS_N_METRICS : 0;
+}
+
 size_t ds_record_size(const ds_record *rec) {
     return FIXED_PAYLOAD + sizeof(float) * ((size_t)rec->n_len * DS_N_METRICS +
-                                            (size_t)(rec->r.n_curve > 0 ? rec->r.n_curve : 0));
+                                            (size_t)(rec->r.n_curve > 0 ? rec->r.n_curve : 0)) +
+           traj_size(rec->r.n_traj);
 }
 
 static unsigned char *put(unsigned char *p, const void *v, size_t n) {
@@ -70,6 +79,11 @@ size_t ds_record_encode(const ds_record *rec, unsigned char *buf) {
     p = put(p, &rec->r.id_em, 4);
     for (int l = 0; l < rec->n_len; l++) p = put(p, rec->r.metrics[l], 4 * DS_N_METRICS);
     if (i32[5] > 0) p = put(p, rec->r.curve, 4 * (size_t)i32[5]);
+    if (rec->r.n_traj > 0) {
+        int32_t nt = rec->r.n_traj;
+        p = put(p, &nt, 4);
+        p = put(p, rec->r.traj, 4 * (size_t)nt * DS_N_METRICS);
+    }
     DS_ASSERT((size_t)(p - buf) == ds_record_size(rec));
     return (size_t)(p - buf);
 }
@@ -87,7 +101,18 @@ int ds_record_decode(const unsigned char *buf, size_t n, ds_record *rec) {
     rec->rank = i32[3];
     rec->n_len = i32[4];
     rec->r.n_curve = i32[5];
-    if (ds_record_size(rec) != n) return -1;
+    size_t base = ds_record_size(rec); /* without a trailer */
+    if (n > base) { /* the trajectory trailer */
+        int32_t nt;
+        if (n < base + 4) return -1;
+        memcpy(&nt, buf + base, 4);
+        if (nt <= 0 || (size_t)nt > (n - base - 4) / (4 * DS_N_METRICS)) return -1;
+        rec->r.n_traj = nt;
+    }
+    if (ds_record_size(rec) != n) {
+        rec->r.n_traj = 0;
+        return -1;
+    }
     p = get(p, &rec->r.seed, 8);
     p = get(p, &rec->r.steps_done, 8);
     p = get(p, &rec->r.wall_s, 8);
@@ -102,12 +127,20 @@ int ds_record_decode(const unsigned char *buf, size_t n, ds_record *rec) {
         rec->r.curve = DS_MALLOC(4 * (size_t)rec->r.n_curve);
         p = get(p, rec->r.curve, 4 * (size_t)rec->r.n_curve);
     }
+    rec->r.traj = NULL;
+    if (rec->r.n_traj > 0) {
+        p += 4;
+        rec->r.traj = DS_MALLOC(4 * (size_t)rec->r.n_traj * DS_N_METRICS);
+        p = get(p, rec->r.traj, 4 * (size_t)rec->r.n_traj * DS_N_METRICS);
+    }
     return 0;
 }
 
 void ds_record_free(ds_record *rec) {
     free(rec->r.curve);
+    free(rec->r.traj);
     rec->r.curve = NULL;
+    rec->r.traj = NULL;
 }
 
 /* ---- the objects of a result file ------------------------------------------ */
@@ -125,6 +158,7 @@ size_t ds_elem_size(ds_elem e) {
 }
 
 #define DS_METRIC_DS_(id, name) {"/metrics/" name, DS_EL_F32, 3, DS_INNER_LENGTHS, DS_FILL_NAN, 1},
+#define DS_TRAJ_DS_(id, name) {"/trajectories/" name, DS_EL_F32, 3, DS_INNER_EVAL, DS_FILL_NAN, 0},
 static const ds_seed_dataset seed_ds[DS_N_SEED_DS] = {
     [DS_D_STEPS] = {"/runs/steps_done", DS_EL_I64, 2, DS_INNER_NONE, DS_FILL_ZERO, 0},
     [DS_D_WALL] = {"/runs/wall_s", DS_EL_F32, 2, DS_INNER_NONE, DS_FILL_NAN, 0},
@@ -134,9 +168,11 @@ static const ds_seed_dataset seed_ds[DS_N_SEED_DS] = {
     [DS_D_ATTEMPTS] = {"/runs/attempts", DS_EL_I32, 2, DS_INNER_NONE, DS_FILL_ZERO, 0},
     DS_METRIC_LIST(DS_METRIC_DS_)
     [DS_D_CURVE] = {"/curves/train_loss", DS_EL_F32, 3, DS_INNER_LOG, DS_FILL_NAN, 0},
+    DS_METRIC_LIST(DS_TRAJ_DS_)
     [DS_D_STATUS] = {"/runs/status", DS_EL_U8, 2, DS_INNER_NONE, DS_FILL_ZERO, 1},
 };
 #undef DS_METRIC_DS_
+#undef DS_TRAJ_DS_
 
 const ds_seed_dataset *ds_seed_dataset_at(int i) {
     DS_ASSERT(i >= 0 && i < DS_N_SEED_DS);

@@ -22,7 +22,12 @@
  *   int32 scale, status, attempts, rank, n_len, n_curve |
  *   int64 seed, steps_done | float64 wall_s, t_stored (Unix time) |
  *   float32 final_loss, id_em | float32 metrics[n_len][DS_N_METRICS] |
- *   float32 curve[n_curve]
+ *   float32 curve[n_curve] | [int32 n_traj | float32 traj[n_traj][DS_N_METRICS]]
+ * The bracketed trailer (evaluation during training, train.eval_every) is
+ * present only when n_traj > 0: a record without a trajectory is byte for
+ * byte what builds before it wrote, so journals stay readable both ways
+ * (journal version unchanged; a build before it cannot parse a sweep with
+ * eval_every anyway).
  */
 #ifndef DS_SCHEMA_H
 #define DS_SCHEMA_H
@@ -113,9 +118,12 @@ typedef struct {
     float id_em;              /* in-distribution EM at the largest training length */
     int n_curve;              /* training-loss curve points (every log_every steps) */
     float *curve;             /* [n_curve], owned; free with ds_run_result_free */
+    int n_traj;               /* evaluation points (train.eval_every; 0 when off) */
+    float *traj;              /* [n_traj][DS_N_METRICS] at the report length, owned */
 } ds_run_result;
 
-/* Frees r->curve and zeroes n_curve (safe on a zeroed result or NULL). */
+/* Frees r->curve and r->traj, zeroes n_curve and n_traj (safe on a zeroed
+ * result or NULL). */
 void ds_run_result_free(ds_run_result *r);
 
 /* One finished run: where it belongs and what it produced. */
@@ -132,11 +140,11 @@ typedef struct {
 size_t ds_record_size(const ds_record *rec);
 /* Encodes rec into buf (ds_record_size bytes); returns the size. */
 size_t ds_record_encode(const ds_record *rec, unsigned char *buf);
-/* Decodes n bytes into rec (rec->r.curve newly allocated, or NULL when empty;
+/* Decodes n bytes into rec (rec->r.curve and rec->r.traj newly allocated, or NULL when empty;
  * metrics beyond n_len are NaN). Returns 0, or -1 if the bytes are not a
  * well-formed payload. */
 int ds_record_decode(const unsigned char *buf, size_t n, ds_record *rec);
-/* Frees rec->r.curve (n_curve is left as it was). */
+/* Frees rec->r.curve and rec->r.traj (n_curve, n_traj are left as they were). */
 void ds_record_free(ds_record *rec);
 
 /* ---- the objects of a result file ------------------------------------------ */
@@ -158,7 +166,8 @@ enum {
     DS_D_STEPS = 0, DS_D_WALL, DS_D_RANK, DS_D_FINAL, DS_D_IDEM, DS_D_ATTEMPTS,
     DS_D_METRIC0, /* DS_D_METRIC0 + m for metric m */
     DS_D_CURVE = DS_D_METRIC0 + DS_N_METRICS,
-    DS_D_STATUS,
+    DS_D_TRAJ0, /* DS_D_TRAJ0 + m: /trajectories/<metric m> */
+    DS_D_STATUS = DS_D_TRAJ0 + DS_N_METRICS,
     DS_N_SEED_DS
 };
 
@@ -167,6 +176,7 @@ typedef enum {
     DS_INNER_NONE,    /* rank 2: [n_scales, S] */
     DS_INNER_LENGTHS, /* [n_scales, S, E]: one per /eval_lengths entry */
     DS_INNER_LOG,     /* [n_scales, S, n_log]: n_log = train.steps / train.log_every */
+    DS_INNER_EVAL,    /* [n_scales, S, n_eval]: n_eval = train.steps / train.eval_every (0 if off) */
 } ds_inner;
 
 /* What a run that never wrote a dataset reads there (the HDF5 fill value;

@@ -62,10 +62,17 @@ static int64_t seed_ds_inner(const ds_sweep *s, int i) {
     switch (ds_seed_dataset_at(i)->inner) {
     case DS_INNER_LENGTHS: return s->task.n_eval_lengths;
     case DS_INNER_LOG: return n_log_points(s);
+    case DS_INNER_EVAL: return ds_train_eval_points(&s->train);
     default: return 0;
     }
 }
 static int64_t inner_len(const ds_store *st, int i) { return seed_ds_inner(st->s, i); }
+
+/* A file made before /trajectories existed lacks those datasets; a sweep
+ * without train.eval_every (the only one such a file can belong to: the key
+ * is in the sweep's hash) writes nothing there, so they stay absent and are
+ * skipped (st->d[i] < 0). */
+static int optional_absent(const ds_store *st, int i) { return st->d[i] < 0; }
 
 /* ---- creating a new file -------------------------------------------------- */
 
@@ -363,6 +370,7 @@ static int extend_seeds(ds_store *st, int64_t new_S, ds_error *err) {
     int rc = DS_EXIT_ERROR;
     hid_t fs = -1, ms = -1;
     for (int i = 0; i < DS_N_SEED_DS; i++) {
+        if (optional_absent(st, i)) continue;
         hsize_t dims[3] = {(hsize_t)st->n_scales, (hsize_t)new_S, (hsize_t)inner_len(st, i)};
         DS_H5_TRY(H5Dset_extent(st->d[i], dims));
     }
@@ -391,6 +399,16 @@ fail:
 
 static int open_datasets(ds_store *st, ds_error *err) {
     for (int i = 0; i < DS_N_SEED_DS; i++) {
+        const ds_seed_dataset *sd = ds_seed_dataset_at(i);
+        if (sd->inner == DS_INNER_EVAL && inner_len(st, i) == 0) {
+            /* the group first: a missing one makes H5Lexists of the path fail */
+            htri_t has = H5Lexists(st->file, "/trajectories", H5P_DEFAULT);
+            if (has > 0) has = H5Lexists(st->file, ds_path(i), H5P_DEFAULT);
+            if (has == 0) { /* a file from before trajectories: see optional_absent */
+                st->d[i] = -1;
+                continue;
+            }
+        }
         st->d[i] = H5Dopen2(st->file, ds_path(i), H5P_DEFAULT);
         if (st->d[i] < 0)
             return ds_error_set(err, DS_EXIT_ERROR, "%s: missing dataset %s", st->path, ds_path(i));
@@ -414,6 +432,7 @@ static void close_datasets(ds_store *st) {
  * does; anything else means it was edited by hand). */
 static int check_shapes(ds_store *st, ds_error *err) {
     for (int i = 0; i < DS_N_SEED_DS; i++) {
+        if (optional_absent(st, i)) continue;
         hid_t sp = H5Dget_space(st->d[i]);
         hsize_t dims[3] = {0, 0, 0};
         int r = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
@@ -470,7 +489,15 @@ static void record_row(const ds_store *st, const ds_record *rec, int i, void *ou
         for (int64_t k = 0; k < st->n_log; k++)
             f[k] = (r->curve && k < r->n_curve) ? r->curve[k] : NAN;
         break;
-    default: /* a metric */
+    default:
+        if (i >= DS_D_TRAJ0) { /* a trajectory */
+            int m = i - DS_D_TRAJ0;
+            int64_t n = inner_len(st, i);
+            for (int64_t k = 0; k < n; k++)
+                f[k] = (r->traj && k < r->n_traj) ? r->traj[(size_t)k * DS_N_METRICS + m] : NAN;
+            break;
+        }
+        /* a metric */
         for (int l = 0; l < st->n_len; l++)
             f[l] = l < rec->n_len ? r->metrics[l][i - DS_D_METRIC0] : NAN;
     }
@@ -563,6 +590,8 @@ static int write_runs(ds_store *st, const ds_record *recs, int n, ds_error *err)
 static int cache_spaces(ds_store *st, ds_error *err) {
     for (int i = 0; i < DS_N_SEED_DS; i++) {
         if (st->space[i] >= 0) H5Sclose(st->space[i]);
+        st->space[i] = -1;
+        if (optional_absent(st, i)) continue;
         st->space[i] = H5Dget_space(st->d[i]);
         if (st->space[i] < 0)
             return ds_error_set(err, DS_EXIT_ERROR, "%s: H5Dget_space failed", st->path);

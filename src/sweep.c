@@ -322,7 +322,8 @@ static const char *const model_keys[] = {"head_dim", "block", "rotary_frac", "ro
                                          "init_std", "ln_eps", NULL};
 static const char *const train_keys[] = {"steps", "batch", "context", "lr", "warmup",
                                          "weight_decay", "grad_clip", "betas", "eps",
-                                         "precision", "log_every", "micro_batches", NULL};
+                                         "precision", "log_every", "micro_batches", "eval_every",
+                                         NULL};
 static const char *const seeds_keys[] = {"start", "count", "adaptive", NULL};
 static const char *const adaptive_keys[] = {"metric", "length", "statistic", "threshold",
                                             "ci_width", "step", "max", NULL};
@@ -513,6 +514,13 @@ static int parse_train(yctx *c, yaml_node_t *m, const ds_task_spec *task, ds_tra
     if (tr->warmup > tr->steps)
         return FAIL(c, warm ? warm : steps, "train.warmup (%lld) exceeds train.steps (%lld)",
                     (long long)tr->warmup, (long long)tr->steps);
+    if ((n = get(c, m, "eval_every"))) {
+        if (node_i64(c, n, "train.eval_every", 0, INT64_MAX, &tr->eval_every)) return DS_EXIT_USAGE;
+        if (tr->eval_every >= tr->steps)
+            return FAIL(c, n, "train.eval_every (%lld) must be less than train.steps (%lld): the "
+                        "final evaluation already scores the end of training",
+                        (long long)tr->eval_every, (long long)tr->steps);
+    }
     if (tr->log_every > tr->steps)
         return FAIL(c, le ? le : steps,
                     "train.log_every (%lld) exceeds train.steps (%lld): the loss curve would be empty",
@@ -1130,6 +1138,11 @@ char *ds_sweep_canonical(const ds_sweep *s) {
     sb_printf(&b, "train.log_every: %lld\n", (long long)tr->log_every);
     /* only when set: the files made before the key existed keep their hash */
     if (tr->micro_batches != 1) sb_printf(&b, "train.micro_batches: %d\n", tr->micro_batches);
+    /* likewise; with it the report's length is the trajectory's, so part of
+     * the experiment */
+    if (tr->eval_every > 0)
+        sb_printf(&b, "train.eval_every: %lld at length %d\n", (long long)tr->eval_every,
+                  s->report.length);
     sb_printf(&b, "seeds.start: %lld\n", (long long)s->seeds.start);
     sb_printf(&b, "scales: %d distinct\n", s->n_scales);
     for (int i = 0; i < s->n_scales; i++)

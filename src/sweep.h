@@ -62,7 +62,16 @@ typedef struct {
     int micro_batches;  /* each batch trained as this many micro-batches of whole sequences
                          * whose gradients are added in a fixed tree (src/step.h); a power of
                          * two, 1 by default */
+    int64_t eval_every; /* evaluation during training (docs/engine.md): every replica is
+                         * evaluated at the report's length every eval_every steps; 0 = off.
+                         * When on, 0 < eval_every < steps, and the trajectory has
+                         * ds_train_eval_points points */
 } ds_train_spec;
+
+/* Evaluation points of a run's trajectory: steps / eval_every (0 when off). */
+static inline int64_t ds_train_eval_points(const ds_train_spec *tr) {
+    return tr->eval_every > 0 ? tr->steps / tr->eval_every : 0;
+}
 
 /* seeds.adaptive (docs/sweep-file.md "seeds.adaptive"; decided by src/adaptive.h):
  * seeds.count is the first round of every scale, then a scale gets `step`

@@ -60,6 +60,9 @@ SEED_DATASETS = {  # in the order a reader reads them: the commit marks first
     "runs/id_em": ("float32", ("n_scales", "S"), np.nan, False),
     **{"metrics/" + m: ("float32", ("n_scales", "S", "E"), np.nan, True) for m in METRICS},
     "curves/train_loss": ("float32", ("n_scales", "S", "n_log"), np.nan, False),
+    # train.eval_every: the metric at the report's length at every evaluation
+    # point (point i at step (i+1)*eval_every); absent or n_eval 0 without it
+    **{"trajectories/" + m: ("float32", ("n_scales", "S", "n_eval"), np.nan, False) for m in METRICS},
 }
 # Stored models: OUT.h5.models/scale<S>-seed<K>.safetensors (src/modelfile.h)
 MODEL_FORMAT, MODEL_FORMAT_VERSION = "distsweep-model", 1
@@ -91,6 +94,7 @@ class Results:
     metrics: dict              # name -> [n_scales, S, E] float (NaN = not run)
     train_loss: np.ndarray = field(default=None)  # [n_scales, S, n_log] or None
     swmr: bool = False
+    trajectories: dict = field(default=None)  # metric -> [n_scales, S, n_eval], or None (no eval_every)
 
     @property
     def n_scales(self):
@@ -271,7 +275,7 @@ def load(path):
             raise NotDistsweep(f"{path}: /runs/status has {status.shape[0]} rows but /scales has {NS}")
         S = status.shape[1]
         seeds = _read(f, "seeds", (S,), 0, FIXED_DATASETS["seeds"][0], swmr)
-        runs, metrics, tl = {}, {}, None
+        runs, metrics, tl, traj = {}, {}, None, {}
         for p, (dt, dims, fill, required) in SEED_DATASETS.items():
             if p == "runs/status":
                 continue
@@ -282,6 +286,10 @@ def load(path):
                 if p not in f:
                     continue  # no curves: train_loss stays None
                 inner = (f[p].shape[2],)
+            elif dims[-1] == "n_eval":
+                if p not in f or f[p].shape[2] == 0:
+                    continue  # no evaluation during training: trajectories stays None
+                inner = (f[p].shape[2],)
             v = _read(f, p, (NS, S) + inner, fill, dt, swmr, required=required)
             group, name = p.split("/")
             if group == "runs" and v is not None:
@@ -290,7 +298,10 @@ def load(path):
                 metrics[name] = v
             elif group == "curves":
                 tl = v
-    return Results(path, attrs, names, scales, families, seeds, lengths, status, runs, metrics, tl, swmr)
+            elif group == "trajectories":
+                traj[name] = v
+    return Results(path, attrs, names, scales, families, seeds, lengths, status, runs, metrics, tl, swmr,
+                   traj or None)
 
 
 def model_path(path, scale, seed):

@@ -96,7 +96,7 @@ static void spit(const char *path, const unsigned char *b, size_t n) {
 
 /* Offset of replica r's parameters in a checkpoint of R replicas (format of checkpoint.h). */
 static size_t params_offset(int R, int curve_cap, size_t P, int r) {
-    return 8 + 8 + 12 * 8 + 8 + (size_t)R * (8 + 1 + 4 + 8) + (size_t)R * curve_cap * 4 +
+    return 8 + 8 + 14 * 8 + 8 + (size_t)R * (8 + 1 + 4 + 8) + (size_t)R * curve_cap * 4 +
            (size_t)r * P * 4;
 }
 

@@ -46,3 +46,13 @@ set_tests_properties(engine.out_of_memory_paths PROPERTIES LABELS unit TIMEOUT 1
 add_test(NAME engine.out_of_memory
   COMMAND ${DS_PYTHON} ${DS_ENGINE_TESTS}/test_oom.py $<TARGET_FILE:distsweep> ${CMAKE_SOURCE_DIR}/sweeps)
 set_tests_properties(engine.out_of_memory PROPERTIES LABELS integration TIMEOUT 400)
+
+# train.eval_every (tests/engine/test_eval_every.py): real sweeps of the CPU
+# engine: the other datasets unchanged by the option, the last point equal to
+# the final metrics, trajectories independent of packing and bit-identical
+# after a SIGKILL and resume
+add_test(NAME engine.eval_every
+  COMMAND ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_eval_every.py --bin $<TARGET_FILE:distsweep>
+          --src ${CMAKE_SOURCE_DIR})
+set_tests_properties(engine.eval_every PROPERTIES LABELS integration TIMEOUT 600
+  ENVIRONMENT "${DS_TEST_OMP_ENV}")

@@ -40,7 +40,8 @@ int main(void) {
     for (int i = 0; i < DS_N_SEED_DS; i++) {
         const ds_seed_dataset *d = ds_seed_dataset_at(i);
         const char *inner = d->inner == DS_INNER_LENGTHS ? ", \"E\""
-                            : d->inner == DS_INNER_LOG   ? ", \"n_log\"" : "";
+                            : d->inner == DS_INNER_LOG   ? ", \"n_log\""
+                            : d->inner == DS_INNER_EVAL  ? ", \"n_eval\"" : "";
         printf("    {\"path\": \"%s\", \"type\": \"%s\", \"dims\": [\"n_scales\", \"S\"%s], "
                "\"rank\": %d, \"fill\": %s, \"required\": %s}%s\n",
                d->path, type_name(d->elem), inner, d->rank, fill_json(d->fill),

@@ -152,7 +152,7 @@ def check_design(text):
     paths = set()
     for line in block.splitlines():
         first = line.split("   ")[0].strip() if line.startswith("/") else ""
-        if first.startswith(("/runs", "/metrics", "/curves")):
+        if first.startswith(("/runs", "/metrics", "/curves", "/trajectories")):
             paths.update(expand(first.split()[0] if "{" not in first else first))
     compare("design.md §6 seed-axis datasets", sorted(paths),
             sorted(d["path"] for d in schema["seed_datasets"]), p)
