@@ -602,19 +602,11 @@ static void check_ckpts(vf_ctx *c) {
 
 /* ---- repair -------------------------------------------------------------------- */
 
-static int rename_aside(const char *path, const char *suffix, char *to, size_t n) {
-    char ts[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
-    for (int k = 0; k < 1000; k++) {
-        if (k) snprintf(to, n, "%s%s-%s-%d", path, suffix, ts, k);
-        else snprintf(to, n, "%s%s-%s", path, suffix, ts);
-        if (access(to, F_OK) != 0) return rename(path, to);
-    }
-    errno = EEXIST;
-    return -1;
+/* Sets path aside under the family's name for `suffix` (".damaged" or
+ * ".orphan": src/output.h ds_output_set_aside). */
+static int rename_aside(const char *path, const char *suffix, char *to, size_t n, ds_error *err) {
+    ds_output_aside kind = !strcmp(suffix, ".orphan") ? DS_OUTPUT_ASIDE_ORPHAN : DS_OUTPUT_ASIDE_DAMAGED;
+    return ds_output_set_aside(path, kind, to, n, err);
 }
 
 /* A record of run (sc, i) from the rows of the loaded file. */
@@ -669,11 +661,7 @@ static int repair(vf_ctx *c, int64_t *retrain, int64_t *n_pending_packs, ds_erro
     for (int k = 0; k < c->n_f; k++) {
         vf_finding *x = &c->f[k];
         if (!x->aside || access(x->artifact, F_OK) != 0) continue;
-        if (rename_aside(x->artifact, x->aside, to, sizeof to)) {
-            rc = ds_error_set(err, DS_EXIT_ERROR, "%s: cannot set it aside: %s", x->artifact,
-                              strerror(errno));
-            goto done;
-        }
+        if ((rc = rename_aside(x->artifact, x->aside, to, sizeof to, err))) goto done;
         x->done = 1;
         snprintf(x->repair, sizeof x->repair, "set aside as %s", to);
         if (strstr(x->what, "checkpoint")) (*n_pending_packs)++;

@@ -59,6 +59,7 @@ int ds_output_aside_name(const char *out, ds_output_aside kind, time_t when, int
     strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
     if (k > 0) snprintf(dash, sizeof dash, "-%d", k);
     if (kind == DS_OUTPUT_ASIDE_DAMAGED) return fitted(snprintf(buf, n, "%s.damaged-%s%s", out, ts, dash), n);
+    if (kind == DS_OUTPUT_ASIDE_ORPHAN) return fitted(snprintf(buf, n, "%s.orphan-%s%s", out, ts, dash), n);
     DS_ASSERT(kind == DS_OUTPUT_ASIDE_OLD);
     /* the old file keeps its extension, so that tools still take it for
      * HDF5: results/x.h5 -> results/x.old-<ts>.h5 */
@@ -391,17 +392,23 @@ int ds_output_move_aside(const char *out, char *moved_to, size_t n, ds_error *er
     return 0;
 }
 
-int ds_output_set_damaged_aside(const char *out, char *moved_to, size_t n, ds_error *err) {
+int ds_output_set_aside(const char *path, ds_output_aside kind, char *moved_to, size_t n,
+                        ds_error *err) {
+    DS_ASSERT(kind == DS_OUTPUT_ASIDE_DAMAGED || kind == DS_OUTPUT_ASIDE_ORPHAN);
     time_t now = time(NULL);
     struct stat st;
     for (int k = 0;; k++) {
-        ds_output_aside_name(out, DS_OUTPUT_ASIDE_DAMAGED, now, k, moved_to, n);
+        ds_output_aside_name(path, kind, now, k, moved_to, n);
         if (stat(moved_to, &st) != 0) break;
     }
-    if (rename(out, moved_to) != 0)
-        return ds_error_set(err, DS_EXIT_ERROR, "cannot move %s to %s: %s", out, moved_to,
+    if (rename(path, moved_to) != 0)
+        return ds_error_set(err, DS_EXIT_ERROR, "cannot move %s to %s: %s", path, moved_to,
                             strerror(errno));
     return 0;
+}
+
+int ds_output_set_damaged_aside(const char *out, char *moved_to, size_t n, ds_error *err) {
+    return ds_output_set_aside(out, DS_OUTPUT_ASIDE_DAMAGED, moved_to, n, err);
 }
 
 int ds_output_journal_of_sweep(const char *out, const ds_sweep *s) {

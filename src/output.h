@@ -18,7 +18,10 @@
  *                    models stay, they rebuild it
  *   a damaged model  OUT.models/scale<S>-seed<K>.safetensors.damaged-<UTC
  *                    time>[-k] (a done run's stored model that fails its
- *                    check on resume; the run trains again: src/cmd_run.c)
+ *                    check on resume; the run trains again: src/modelfile.c
+ *                    ds_modelfile_reset_unusable)
+ *   an orphan model  <model>.orphan-<UTC time>[-k] (a model file of no run:
+ *                    `distsweep verify --repair`, src/cmd_verify.c)
  *   a stale journal  OUT.journal.stale-<unix time> (a journal of another
  *                    result file; src/journal.c)
  *   a damaged pack   OUT.ckpt/<stem>.ckpt.damaged-<UTC time>[-k] (a checkpoint
@@ -68,6 +71,8 @@ int ds_output_path(const char *out, ds_output_member which, char *buf, size_t n)
 typedef enum {
     DS_OUTPUT_ASIDE_OLD,     /* --fresh: OUT with .old-<ts>[-k] before a trailing .h5 */
     DS_OUTPUT_ASIDE_DAMAGED, /* a damaged OUT or stored model FILE: FILE.damaged-<ts>[-k] */
+    DS_OUTPUT_ASIDE_ORPHAN,  /* a file of the family that belongs to no run (a stored model
+                                of no run: `verify --repair`): FILE.orphan-<ts>[-k] */
 } ds_output_aside;
 
 /* The k-th candidate name (k = 0, 1, ...: "-k" is added from 1 on, for a
@@ -154,6 +159,11 @@ int ds_output_move_aside(const char *out, char *moved_to, size_t n, ds_error *er
  * checkpoints and models stay and rebuild it). Sets *moved_to (n bytes).
  * Errors -> DS_EXIT_ERROR naming both names. */
 int ds_output_set_damaged_aside(const char *out, char *moved_to, size_t n, ds_error *err);
+
+/* The same for any file of the family and a name kind (DAMAGED or ORPHAN):
+ * renames path to the first free name of that kind beside it. */
+int ds_output_set_aside(const char *path, ds_output_aside kind, char *moved_to, size_t n,
+                        ds_error *err);
 
 /* 1 when OUT.journal is a journal of sweep s (its header's sweep hash is
  * s's: src/journal.h, version 2), so that a damaged or missing OUT can be

@@ -148,6 +148,10 @@ static void test_names(void) {
     CHECK(ds_output_aside_name(out, DS_OUTPUT_ASIDE_DAMAGED, t, 1, buf, sizeof buf) == 0);
     CHECK_MSG(!strcmp(buf, "/data/r.h5.damaged-20231114T221320Z-1"), "%s", buf);
     CHECK(ds_output_aside_name(out, DS_OUTPUT_ASIDE_DAMAGED, t, 0, small, sizeof small) == -1);
+    CHECK(ds_output_aside_name("/data/r.h5.models/scale0-seed3.safetensors", DS_OUTPUT_ASIDE_ORPHAN,
+                               t, 2, buf, sizeof buf) == 0);
+    CHECK_MSG(!strcmp(buf, "/data/r.h5.models/scale0-seed3.safetensors.orphan-20231114T221320Z-2"),
+              "%s", buf);
     /* an old family's members are the members of the old name */
     CHECK(ds_output_aside_name(out, DS_OUTPUT_ASIDE_OLD, t, 0, buf, sizeof buf) == 0);
     CHECK(!strcmp(member(buf, DS_OUTPUT_MODELS_DIR), "/data/r.old-20231114T221320Z.h5.models"));
