@@ -468,6 +468,7 @@ int ds_output_open_for_run(const ds_sweep *s, const char *out, const ds_output_o
     res->probe_found = p.found;
     res->damaged = p.damaged;
     snprintf(res->why, sizeof res->why, "%s", p.why);
+    ds_output_probe_free(&p); /* probed again below, after any move */
     /* a damaged file (a torn write after a power loss, a disk error) whose
      * journal belongs to this sweep is rebuilt from the journal: nothing
      * finished is lost. Without such a journal it is refused, untouched.
