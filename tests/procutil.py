@@ -1,8 +1,12 @@
 """procutil: what the Python sweep tests share (tests/mpi/sweeptest.py,
 tests/faults/faulttest.py, tests/models/test_models.py): the environment that
 runs distsweep under mpirun as root on few cores, the failed-check counter,
-and finding and reaping the processes of a sweep a test killed."""
+finding and reaping the processes of a sweep a test killed, and the
+test-local install of transformers and tokenizers."""
+import fcntl
 import os
+import shutil
+import sys
 import signal
 import subprocess
 import time
@@ -99,3 +103,34 @@ def reap(out):
         sigkill(pids)
         time.sleep(0.1)
     check(False, f"processes of {out} survive SIGKILL")
+
+
+# transformers 4.40.x runs on Debian's torch 1.13; these are the packages its import of
+# GPTNeoXForCausalLM and AutoTokenizer needs beyond Debian's python3-{numpy,yaml,requests,
+# packaging,torch} (found by importing in an empty --target directory)
+HF_REQS = ["transformers==4.40.2", "tokenizers==0.19.1", "safetensors==0.8.0",
+           "huggingface_hub==0.23.4", "tqdm==4.70.1", "regex==2026.11.19", "fsspec==2026.9.0",
+           "filelock==4.3.1"]
+
+
+def install_hf_deps(pydeps):
+    """pip install --no-deps --target PYDEPS of HF_REQS, once (a marker file lists what is
+    there; an flock on PYDEPS.lock lets tests running beside each other share the
+    directory), then puts PYDEPS first on sys.path."""
+    os.makedirs(os.path.dirname(os.path.abspath(pydeps)), exist_ok=True)
+    with open(pydeps.rstrip("/") + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        marker = os.path.join(pydeps, ".distsweep-reqs")
+        want = "\n".join(HF_REQS) + "\n"
+        if not (os.path.exists(marker) and open(marker).read() == want):
+            shutil.rmtree(pydeps, ignore_errors=True)
+            os.makedirs(pydeps)
+            p = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--quiet",
+                                "--disable-pip-version-check", "--target", pydeps] + HF_REQS,
+                               capture_output=True, text=True, timeout=600)
+            if p.returncode != 0:
+                print(p.stdout, p.stderr)
+                raise SystemExit(f"pip install into {pydeps} failed (network to PyPI needed)")
+            with open(marker, "w") as f:
+                f.write(want)
+    sys.path.insert(0, pydeps)

@@ -17,6 +17,8 @@ packages=(
   slurm-wlm munge
   shellcheck
   e2fsprogs
+  # real English text and word lists for the natural-language tests (tests/text)
+  fortunes bible-kjv-text wordnet-base
 )
 
 missing=()

@@ -39,15 +39,9 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from procutil import SWEEP_ENV, check, children, failures, finish, reap  # noqa: E402
+from procutil import SWEEP_ENV, check, install_hf_deps, children, failures, finish, reap  # noqa: E402
 
 ENV = dict(SWEEP_ENV)
-# transformers 4.40.x runs on Debian's torch 1.13; these are the packages its import of
-# GPTNeoXForCausalLM and AutoTokenizer needs beyond Debian's python3-{numpy,yaml,requests,
-# packaging,torch} (found by importing in an empty --target directory)
-HF_REQS = ["transformers==4.40.2", "tokenizers==0.19.1", "safetensors==0.8.0",
-           "huggingface_hub==0.23.4", "tqdm==4.70.1", "regex==2026.11.19", "fsspec==2026.9.0",
-           "filelock==4.3.1"]
 # Logit tolerance: both sides compute in fp32 the same operations in different
 # summation orders (distsweep's kernels vs torch's), and HF builds its rotary
 # tables in fp32 where distsweep rounds double-precision ones: the differences
@@ -112,20 +106,8 @@ def tools():
 # ---- hf ---------------------------------------------------------------------------
 
 def install_hf():
-    """pip install --no-deps --target PYDEPS (once: a marker file lists what is there)."""
-    marker = os.path.join(A.pydeps, ".distsweep-reqs")
-    want = "\n".join(HF_REQS) + "\n"
-    if not (os.path.exists(marker) and open(marker).read() == want):
-        shutil.rmtree(A.pydeps, ignore_errors=True)
-        os.makedirs(A.pydeps)
-        p = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--quiet",
-                            "--disable-pip-version-check", "--target", A.pydeps] + HF_REQS,
-                           capture_output=True, text=True, timeout=600)
-        if p.returncode != 0:
-            print(p.stdout, p.stderr)
-            raise SystemExit(f"pip install into {A.pydeps} failed (network to PyPI needed)")
-        write(marker, want)
-    sys.path.insert(0, A.pydeps)
+    """transformers, tokenizers and their pure-Python needs into --pydeps (tests/procutil.py)."""
+    install_hf_deps(A.pydeps)
 
 
 def read_logits(path):
