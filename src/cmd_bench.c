@@ -105,8 +105,8 @@ int ds_cmd_bench(int argc, char **argv) {
         usage(stderr);
         return DS_EXIT_USAGE;
     }
-    ds_sweep *s = NULL;
-    if (ds_sweep_load(path, &s, &err)) {
+    ds_sweep *loaded = NULL;
+    if (ds_sweep_load(path, &loaded, &err)) {
         fprintf(stderr, "distsweep: %s\n", err.msg);
         return DS_EXIT_USAGE;
     }
@@ -116,11 +116,13 @@ int ds_cmd_bench(int argc, char **argv) {
     uint8_t *active = NULL;
     int64_t *seeds = NULL;
     ds_step st = {0};
-    if (ds_cli_scale(s, scale_arg, &scale, &err)) {
+    ds_sweep *s = NULL; /* the sweep as the scale's condition trains it (src/sweep.h) */
+    if (ds_cli_scale(loaded, scale_arg, &scale, &err)) {
         fprintf(stderr, "distsweep bench: %s\n", err.msg);
         rc = DS_EXIT_USAGE;
         goto done;
     }
+    s = ds_sweep_condition(loaded, scale);
     if (prec >= 0) s->train.precision = (ds_precision)prec;
     ds_backend_opts bo = {.kind = kind, .precision = s->train.precision};
     if ((rc = ds_backend_create(&bo, &be, &err))) goto fail;
@@ -194,6 +196,7 @@ done:
     if (be) be->destroy(be);
     free(seeds);
     free(active);
-    ds_sweep_free(s);
+    free(s); /* the condition's copy; then the sweep it borrows from */
+    ds_sweep_free(loaded);
     return rc;
 }

@@ -163,6 +163,8 @@ static void family_desc(const ds_sweep *s, const ds_family *f, char *buf, size_t
     if (!strcmp(f->kind, "width")) snprintf(buf, n, "widths at depth %d", first->n_layers);
     else if (!strcmp(f->kind, "depth")) snprintf(buf, n, "depths at width %d", first->d_model);
     else if (!strcmp(f->kind, "params")) snprintf(buf, n, "depths at ~constant parameters");
+    else if (!strcmp(f->kind, "values"))
+        snprintf(buf, n, "%s at width %d, depth %d", f->key, first->d_model, first->n_layers);
     else snprintf(buf, n, "explicit points");
 }
 
@@ -196,12 +198,21 @@ static void print_table(const ds_sweep *s, const gpu_model *g) {
     printf("families (%d, over %d distinct scales):\n", s->n_families, s->n_scales);
     for (int i = 0; i < s->n_families; i++) {
         const ds_family *f = &s->families[i];
-        char desc[64];
+        char desc[160];
         family_desc(s, f, desc, sizeof desc);
         printf("  %-10s %d scales, %s:", f->name, f->n, desc);
         for (int j = 0; j < f->n; j++) {
             const ds_scale *sc = &s->scales[f->scale_idx[j]];
-            printf(" #%d=%dx%d", f->scale_idx[j], sc->d_model, sc->n_layers);
+            if (f->key[0]) {
+                /* a values family: each condition's value of the key (the sweep's own
+                 * value is the plain scale, without a setting) */
+                double v = ds_setting_base(s, f->key);
+                for (int k = 0; k < sc->n_settings; k++)
+                    if (!strcmp(sc->settings[k].key, f->key)) v = sc->settings[k].value;
+                printf(" #%d=%g", f->scale_idx[j], v);
+            } else {
+                printf(" #%d=%dx%d", f->scale_idx[j], sc->d_model, sc->n_layers);
+            }
         }
         printf("\n");
     }
@@ -213,9 +224,12 @@ static void print_table(const ds_sweep *s, const gpu_model *g) {
         const ds_scale *sc = &s->scales[i];
         double per_run = sc->flops_per_step * (double)s->train.steps;
         total_flops += per_run * (double)seeds;
-        printf("  %3d %6d %6d %6d %14lld %8s %12.3e %12.3e %7lld %5d\n", i, sc->d_model, sc->n_layers,
+        printf("  %3d %6d %6d %6d %14lld %8s %12.3e %12.3e %7lld %5d", i, sc->d_model, sc->n_layers,
                sc->n_heads, (long long)sc->n_params, millions(h1, (double)sc->n_params),
                sc->flops_per_step, per_run, (long long)seeds, sc->ranks_per_job);
+        for (int k = 0; k < sc->n_settings; k++) /* a condition: what it changes */
+            printf("%s%s %g", k ? ", " : "  ", sc->settings[k].key, sc->settings[k].value);
+        printf("\n");
     }
     /* data-parallel groups (docs/design.md §8): which scales, what they need */
     int kmax = 1;

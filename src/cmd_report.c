@@ -305,9 +305,15 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
     if (o->format == FMT_TABLE) {
         printf("\nfamily %s (%d scales; W2 to %s)\n", fam->name, fam->n,
                largest >= 0 ? r->scale_name[largest] : "-");
-        printf("%-12s %10s %4s %3s %3s %6s %6s %6s %6s %22s %22s %6s %6s %6s %6s %5s\n", "scale",
-               "params", "n", "div", "pend", "mean", "median", "mode", "std", "p_success [95% CI]",
-               "mean_success [95% CI]", "W2", "BC", "dip_p", "ci_w", "unreq");
+        /* a values family's second column is its varied value, headed by its
+         * label (docs/sweep-file.md "values"); names as wide as the longest */
+        int nw = 12;
+        for (int k = 0; k < fam->n; k++)
+            if ((int)strlen(r->scale_name[fam->scale[k]]) > nw) nw = (int)strlen(r->scale_name[fam->scale[k]]);
+        if (fam->axis) printf("%s: %s\n", fam->label, fam->key);
+        printf("%-*s %10.10s %4s %3s %3s %6s %6s %6s %6s %22s %22s %6s %6s %6s %6s %5s\n", nw, "scale",
+               fam->axis ? fam->label : "params", "n", "div", "pend", "mean", "median", "mode", "std",
+               "p_success [95% CI]", "mean_success [95% CI]", "W2", "BC", "dip_p", "ci_w", "unreq");
         for (int k = 0; k < fam->n; k++) {
             scale_row *w = &rows[k];
             char pcol[64], mcol[64];
@@ -315,8 +321,11 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
                      fnum(b[1], 32, w->p.lo, 2), fnum(b[2], 32, w->p.hi, 2));
             snprintf(mcol, sizeof mcol, "%s [%s,%s]", fnum(b[3], 32, w->ms.est, 3),
                      fnum(b[4], 32, w->ms.lo, 3), fnum(b[5], 32, w->ms.hi, 3));
-            printf("%-12s %10lld %4lld %3lld %4lld %6s %6s %6s %6s %22s %22s %6s %6s %6s %6s %5lld\n",
-                   r->scale_name[w->scale], (long long)r->n_params[w->scale], (long long)w->n,
+            char second[32];
+            if (fam->axis) snprintf(second, sizeof second, "%g", fam->axis[k]);
+            else snprintf(second, sizeof second, "%lld", (long long)r->n_params[w->scale]);
+            printf("%-*s %10s %4lld %3lld %4lld %6s %6s %6s %6s %22s %22s %6s %6s %6s %6s %5lld\n",
+                   nw, r->scale_name[w->scale], second, (long long)w->n,
                    (long long)w->n_diverged, (long long)w->n_pending, fnum(b[6], 32, w->mean, 3),
                    fnum(b[7], 32, w->median, 3), fnum(b[8], 32, w->mode, 3),
                    fnum(b[9], 32, w->std, 3), pcol, mcol, fnum(b[10], 32, w->w2, 3),
@@ -349,8 +358,21 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
         jstr(stdout, fam->name);
         printf(", \"largest\": ");
         jstr(stdout, largest >= 0 ? r->scale_name[largest] : "");
-        printf(", \"complete_curves\": %zu, \"b_equals_lin\": %s,\n     \"scales\": [", ncomplete,
+        printf(", \"complete_curves\": %zu, \"b_equals_lin\": %s", ncomplete,
                ds_stats_b_equals_lin((size_t)fam->n) ? "true" : "false");
+        if (fam->axis) { /* a values family: its key, label and each member's value */
+            printf(", \"key\": ");
+            jstr(stdout, fam->key);
+            printf(", \"label\": ");
+            jstr(stdout, fam->label);
+            printf(", \"values\": [");
+            for (int k = 0; k < fam->n; k++) {
+                printf("%s", k ? ", " : "");
+                jnum(stdout, fam->axis[k]);
+            }
+            printf("]");
+        }
+        printf(",\n     \"scales\": [");
         for (int k = 0; k < fam->n; k++) {
             scale_row *w = &rows[k];
             printf("%s\n      {", k ? "," : "");

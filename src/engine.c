@@ -154,8 +154,13 @@ static int set_aside_damaged(const MPI_Comm *comm, int leader, const char *ckpt,
     return any;
 }
 
-int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
+int ds_train_pack(const ds_sweep *sweep, int scale_idx, const int64_t *seeds, int R,
                   const ds_train_opts *opts, ds_run_result *results, ds_error *err) {
+    DS_ASSERT(R >= 1 && scale_idx >= 0 && scale_idx < sweep->n_scales);
+    /* the sweep as this condition trains it: its settings (a values family,
+     * docs/sweep-file.md) over the sweep's; read for everything below */
+    ds_sweep *cond = ds_sweep_condition(sweep, scale_idx);
+    const ds_sweep *s = cond;
     int rc = DS_EXIT_ERROR;
     double t_start = ds_now();
     ds_backend *be = NULL;
@@ -169,7 +174,6 @@ int ds_train_pack(const ds_sweep *s, int scale_idx, const int64_t *seeds, int R,
     const char *ckpt = opts ? opts->ckpt_path : NULL;
     int verbose = opts ? opts->verbose : 0;
 
-    DS_ASSERT(R >= 1 && scale_idx >= 0 && scale_idx < s->n_scales);
     memset(results, 0, sizeof(*results) * R);
     uint8_t *active = DS_MALLOC(R);
     float *last = DS_MALLOC(sizeof(float) * R);
@@ -384,5 +388,6 @@ done:
     free(traj);
     free(eval_buf);
     free(metrics);
+    free(cond);
     return rc;
 }

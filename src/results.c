@@ -180,6 +180,50 @@ static herr_t collect_family(hid_t g, const char *name, const H5L_info_t *info, 
     return 0;
 }
 
+/* A values family's key and label (attributes of /families/<name>) and its
+ * members' values of the key (/scales/<key>); nothing for other families. */
+static int load_family_axis(ds_results *r, const char *path, ds_res_family *f, ds_error *err) {
+    int rc = DS_EXIT_USAGE;
+    hid_t d = -1;
+    char *key = NULL, *label = NULL;
+    double *col = NULL;
+    READ_TRY(d = H5Dopen2(r->file, path, H5P_DEFAULT), path);
+    htri_t has;
+    READ_TRY(has = H5Aexists(d, "key"), path);
+    if (has) {
+        key = ds_h5_attr_string(d, "key");
+        label = ds_h5_attr_string(d, "label");
+        if (!key || !*key || strlen(key) >= sizeof f->key) {
+            ds_error_set(err, DS_EXIT_USAGE, "%s: attribute key is not a setting's key", path);
+            goto fail;
+        }
+        snprintf(f->key, sizeof f->key, "%s", key);
+        snprintf(f->label, sizeof f->label, "%s", label && *label ? label : key);
+        char cpath[192];
+        hsize_t dims[1];
+        snprintf(cpath, sizeof cpath, DS_SCALES_GROUP "/%s", key);
+        if (dataset_dims(r, cpath, 1, dims, err) < 0) goto fail;
+        if (dims[0] != (hsize_t)r->n_scales) {
+            ds_error_set(err, DS_EXIT_USAGE, "%s has %llu values for %d scales", cpath,
+                         (unsigned long long)dims[0], r->n_scales);
+            goto fail;
+        }
+        col = DS_MALLOC((r->n_scales ? (size_t)r->n_scales : 1) * sizeof *col);
+        double fill = NAN;
+        if (read_nd(r, cpath, H5T_NATIVE_DOUBLE, sizeof(double), 1, dims, col, &fill, 1, err) != 1)
+            goto fail;
+        f->axis = DS_MALLOC((f->n ? (size_t)f->n : 1) * sizeof *f->axis);
+        for (int k = 0; k < f->n; k++) f->axis[k] = col[f->scale[k]];
+    }
+    rc = 0;
+fail:
+    if (d >= 0) H5Dclose(d);
+    free(key);
+    free(label);
+    free(col);
+    return rc;
+}
+
 static int load_families(ds_results *r, ds_error *err) {
     int rc = DS_EXIT_USAGE;
     int has = link_exists(r, DS_FAMILIES_GROUP, err);
@@ -214,6 +258,7 @@ static int load_families(ds_results *r, ds_error *err) {
                                  f->name, f->scale[k]);
                     goto fail;
                 }
+            if (load_family_axis(r, path, f, err)) goto fail;
         }
     }
     if (r->n_families == 0) {
@@ -533,7 +578,7 @@ void ds_results_close(ds_results *r) {
     free(r->sweep_name), free(r->sweep_yaml), free(r->sweep_hash), free(r->precision);
     free(r->scale_name), free(r->d_model), free(r->n_layers), free(r->n_heads);
     free(r->n_params), free(r->flops_per_step), free(r->eval_lengths);
-    for (int i = 0; i < r->n_families; i++) free(r->families[i].scale);
+    for (int i = 0; i < r->n_families; i++) free(r->families[i].scale), free(r->families[i].axis);
     free(r->families);
     if (r->file > 0) H5Fclose(r->file);
     memset(r, 0, sizeof *r);

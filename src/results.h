@@ -31,6 +31,12 @@ typedef struct {
     char name[128];
     int n;      /* number of scales */
     int *scale; /* indices into the scale arrays, in the family's order */
+    /* a values family (docs/sweep-file.md "values"): the key it varies, its
+     * axis label and each member's value of the key (/scales/<key>); key ""
+     * and axis NULL for the families of model sizes */
+    char key[96];
+    char label[64];
+    double *axis;
 } ds_res_family;
 
 typedef struct {

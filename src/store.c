@@ -219,6 +219,25 @@ static int write_scales(hid_t f, const ds_sweep *s, ds_error *err) {
                         is_str ? str : ds_h5_memtype(d->elem), (hsize_t)N, col[c], err))
             goto fail;
     }
+    /* a column per key that a values family varies: every condition's value
+     * of it (the sweep's own where the condition does not change it), so
+     * that /scales reads as one table of the conditions (docs/result-file.md) */
+    for (int i = 0; i < s->n_families; i++) {
+        const char *key = s->families[i].key;
+        int seen = !key[0];
+        for (int j = 0; j < i && !seen; j++) seen = !strcmp(s->families[j].key, key);
+        if (seen) continue;
+        double v[DS_MAX_SCALES];
+        for (int k = 0; k < N; k++) {
+            const ds_scale *sc = &s->scales[k];
+            v[k] = ds_setting_base(s, key);
+            for (int q = 0; q < sc->n_settings; q++)
+                if (!strcmp(sc->settings[q].key, key)) v[k] = sc->settings[q].value;
+        }
+        char path[DS_SETTING_KEY_MAX + 16];
+        snprintf(path, sizeof path, "%s/%s", DS_SCALES_GROUP, key);
+        if (write_small(f, path, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (hsize_t)N, v, err)) goto fail;
+    }
     rc = 0;
 fail:
     for (int c = 0; c < DS_N_SCALE_COLS; c++) free(col[c]);
@@ -290,6 +309,14 @@ static int create_file(const ds_sweep *s, const char *tmp_path, const char *give
         if (write_small(g, s->families[i].name, ds_h5_filetype(DS_FAMILY_ELEM),
                         ds_h5_memtype(DS_FAMILY_ELEM), (hsize_t)s->families[i].n, idx, err))
             goto fail;
+        if (s->families[i].key[0]) { /* a values family: its axis (docs/result-file.md) */
+            DS_H5_TRY(d = H5Dopen2(g, s->families[i].name, H5P_DEFAULT));
+            if (write_attr_str(d, "key", s->families[i].key, err) ||
+                write_attr_str(d, "label", s->families[i].label, err))
+                goto fail;
+            H5Dclose(d);
+            d = -1;
+        }
     }
     H5Gclose(g);
     g = -1;

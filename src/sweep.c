@@ -29,8 +29,96 @@ int64_t ds_scale_params(int d_model, int n_layers, int vocab_total) {
     return (int64_t)n_layers * (12 * d * d + 13 * d) + 2 * (int64_t)vocab_total * d + 2 * d;
 }
 
+/* The shortest %g text that reads back as exactly v (buf: 32 bytes). */
+static const char *num(char *buf, double v) {
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, 32, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return buf;
+}
+
+/* The short name of a setting key in a condition's name: its last part. */
+static const char *setting_short(const char *key) {
+    const char *dot = strrchr(key, '.');
+    return dot ? dot + 1 : key;
+}
+
 void ds_scale_name(const ds_scale *sc, char *buf, size_t n) {
-    snprintf(buf, n, "d%d_L%d", sc->d_model, sc->n_layers);
+    int k = snprintf(buf, n, "d%d_L%d", sc->d_model, sc->n_layers);
+    for (int i = 0; i < sc->n_settings && k >= 0 && (size_t)k < n; i++) {
+        char v[32];
+        k += snprintf(buf + k, n - (size_t)k, "_%s=%s", setting_short(sc->settings[i].key),
+                      num(v, sc->settings[i].value));
+    }
+}
+
+/* ---- settings a condition can change (`values` families) ---------------------------- */
+
+/* One varying key: where its value lives in a sweep and its range (as the
+ * key's own parse in parse_train/parse_model checks it). */
+typedef struct {
+    const char *key;
+    double lo, hi;
+    int lo_open, integer;
+} setting_def;
+
+static const setting_def setting_defs[] = {
+    {"train.lr", 0, INFINITY, 1, 0},
+    {"train.weight_decay", 0, INFINITY, 0, 0},
+    {"train.grad_clip", 0, INFINITY, 0, 0},
+    {"train.eps", 0, INFINITY, 1, 0},
+    {"train.warmup", 0, 1e15, 0, 1},
+    {"model.init_std", 0, INFINITY, 1, 0},
+};
+#define N_SETTING_DEFS ((int)(sizeof setting_defs / sizeof setting_defs[0]))
+
+const char *ds_setting_key(int i) { return i >= 0 && i < N_SETTING_DEFS ? setting_defs[i].key : NULL; }
+
+static const setting_def *setting_find(const char *key) {
+    for (int i = 0; i < N_SETTING_DEFS; i++)
+        if (!strcmp(setting_defs[i].key, key)) return &setting_defs[i];
+    return NULL;
+}
+
+/* The value of key in s (one of ds_setting_keys); 1 when written, 0 when
+ * the key is not a setting. */
+static int setting_io(ds_sweep *s, const char *key, double *v, int write) {
+    double *slot = NULL;
+    if (!strcmp(key, "train.lr")) slot = &s->train.lr;
+    else if (!strcmp(key, "train.weight_decay")) slot = &s->train.weight_decay;
+    else if (!strcmp(key, "train.grad_clip")) slot = &s->train.grad_clip;
+    else if (!strcmp(key, "train.eps")) slot = &s->train.adam_eps;
+    else if (!strcmp(key, "model.init_std")) slot = &s->model.init_std;
+    else if (!strcmp(key, "train.warmup")) {
+        if (write) s->train.warmup = (int64_t)*v;
+        else *v = (double)s->train.warmup;
+        return 1;
+    }
+    if (!slot) return 0;
+    if (write) *slot = *v;
+    else *v = *slot;
+    return 1;
+}
+
+double ds_setting_base(const ds_sweep *s, const char *key) {
+    double v = NAN;
+    int ok = setting_io((ds_sweep *)s, key, &v, 0); /* a read: s is not written */
+    DS_ASSERT(ok);
+    return v;
+}
+
+ds_sweep *ds_sweep_condition(const ds_sweep *s, int scale_idx) {
+    DS_ASSERT(scale_idx >= 0 && scale_idx < s->n_scales);
+    ds_sweep *c = DS_MALLOC(sizeof *c);
+    memcpy(c, s, sizeof *c);
+    const ds_scale *sc = &s->scales[scale_idx];
+    for (int i = 0; i < sc->n_settings; i++) {
+        double v = sc->settings[i].value;
+        int ok = setting_io(c, sc->settings[i].key, &v, 1);
+        DS_ASSERT(ok);
+    }
+    return c;
 }
 
 double ds_scale_flops_per_step(int d_model, int n_layers, int vocab_total, int batch, int context) {
@@ -730,12 +818,26 @@ static int parse_report(yctx *c, yaml_node_t *m, const ds_task_spec *t, ds_repor
 
 /* ---- scales and families ---------------------------------------------------------- */
 
-/* Index of scale (d, L), appended if new; -1 when the sweep is full. */
-static int add_scale(ds_sweep *s, int d, int L, int vocab_total) {
+/* Whether two conditions are the same runs: same scale, same settings. */
+static int same_condition(const ds_scale *a, int d, int L, int n_set, const ds_setting *set) {
+    if (a->d_model != d || a->n_layers != L || a->n_settings != n_set) return 0;
+    for (int i = 0; i < n_set; i++)
+        if (strcmp(a->settings[i].key, set[i].key) || a->settings[i].value != set[i].value) return 0;
+    return 1;
+}
+
+/* Index of condition (d, L, set[0..n_set)), appended if new; -1 when the
+ * sweep is full. set is sorted by key and holds no value equal to the
+ * sweep's own. */
+static int add_scale(ds_sweep *s, int d, int L, int vocab_total, int n_set, const ds_setting *set) {
+    DS_ASSERT(n_set >= 0 && n_set <= DS_MAX_SETTINGS);
     for (int i = 0; i < s->n_scales; i++)
-        if (s->scales[i].d_model == d && s->scales[i].n_layers == L) return i;
+        if (same_condition(&s->scales[i], d, L, n_set, set)) return i;
     if (s->n_scales == DS_MAX_SCALES) return -1;
     ds_scale *sc = &s->scales[s->n_scales];
+    memset(sc, 0, sizeof *sc);
+    sc->n_settings = n_set;
+    for (int i = 0; i < n_set; i++) sc->settings[i] = set[i];
     sc->d_model = d;
     sc->n_layers = L;
     sc->n_heads = d / s->model.head_dim;
@@ -769,12 +871,13 @@ static int parse_family(yctx *c, yaml_node_t *m, int idx, ds_sweep *s, int vocab
     char what[48], path[96];
     snprintf(what, sizeof what, "scales[%d]", idx);
     if (need_mapping(c, m, what)) return DS_EXIT_USAGE;
-    static const char *const kinds[] = {"width", "depth", "params", "points", NULL};
-    static const char *const keys_by_kind[4][6] = {
+    static const char *const kinds[] = {"width", "depth", "params", "points", "values", NULL};
+    static const char *const keys_by_kind[5][9] = {
         {"family", "name", "depth", "width", "ranks_per_job", NULL},
         {"family", "name", "width", "depth", "ranks_per_job", NULL},
         {"family", "name", "params", "depth", "ranks_per_job", NULL},
-        {"family", "name", "points", "ranks_per_job", NULL, NULL},
+        {"family", "name", "points", "ranks_per_job", NULL},
+        {"family", "name", "width", "depth", "key", "values", "label", "ranks_per_job", NULL},
     };
     yaml_node_t *fk, *n;
     int kind;
@@ -801,12 +904,39 @@ static int parse_family(yctx *c, yaml_node_t *m, int idx, ds_sweep *s, int vocab
                         "family name '%s' is already used by scales[%d] (line %d); give one of them a different name",
                         f->name, i, s->families[i].pos.line);
 
-    /* Each kind: a fixed coordinate and a list of the varying one. */
-    int fixed = 0;
+    /* Each kind: a fixed coordinate and a list of the varying one; a values
+     * family: a fixed scale and a list of one setting's values. */
+    int fixed = 0, fixed_depth = 0;
     double target = 0;
     yaml_node_t *list;
-    const char *list_key = kind == 0 ? "width" : kind == 3 ? "points" : "depth";
-    if (kind == 0) {
+    const setting_def *sd = NULL;
+    const char *list_key = kind == 0 ? "width" : kind == 3 ? "points" : kind == 4 ? "values" : "depth";
+    if (kind == 4) {
+        yaml_node_t *kn;
+        snprintf(path, sizeof path, "%s.width", what);
+        if (need_key(c, m, fwhat, "width", &n) || check_width(c, n, path, s, &fixed)) return DS_EXIT_USAGE;
+        snprintf(path, sizeof path, "%s.depth", what);
+        if (need_key(c, m, fwhat, "depth", &n) || node_int(c, n, path, 1, MAX_DEPTH, &fixed_depth))
+            return DS_EXIT_USAGE;
+        if (need_key(c, m, fwhat, "key", &kn)) return DS_EXIT_USAGE;
+        if (kn->type != YAML_SCALAR_NODE || !(sd = setting_find(scalar(kn)))) {
+            char list_buf[256], dbuf[64];
+            const char *keys_list[N_SETTING_DEFS + 1] = {NULL};
+            for (int i = 0; i < N_SETTING_DEFS; i++) keys_list[i] = setting_defs[i].key;
+            join(list_buf, sizeof list_buf, keys_list);
+            return FAIL(c, kn, "%s.key %s is not a setting a values family can vary (one of: %s)",
+                        what, describe(kn, dbuf, sizeof dbuf), list_buf);
+        }
+        snprintf(f->key, sizeof f->key, "%s", sd->key);
+        snprintf(f->label, sizeof f->label, "%s", sd->key);
+        yaml_node_t *ln = get(c, m, "label");
+        if (ln) {
+            if (ln->type != YAML_SCALAR_NODE || !*scalar(ln) || strlen(scalar(ln)) >= sizeof f->label)
+                return FAIL(c, ln, "%s.label must be a text of 1 to %d characters", what,
+                            (int)sizeof f->label - 1);
+            snprintf(f->label, sizeof f->label, "%s", scalar(ln));
+        }
+    } else if (kind == 0) {
         snprintf(path, sizeof path, "%s.depth", what);
         if (need_key(c, m, fwhat, "depth", &n) || node_int(c, n, path, 1, MAX_DEPTH, &fixed)) return DS_EXIT_USAGE;
     } else if (kind == 1) {
@@ -826,7 +956,20 @@ static int parse_family(yctx *c, yaml_node_t *m, int idx, ds_sweep *s, int vocab
         yaml_node_t *it = seq_item(c, list, i);
         char ipath[128];
         snprintf(ipath, sizeof ipath, "%s[%d]", path, i);
-        if (kind == 0) {
+        ds_setting set = {{0}, 0};
+        int n_set = 0;
+        if (kind == 4) {
+            d = fixed;
+            L = fixed_depth;
+            if (node_f64(c, it, ipath, sd->lo, sd->lo_open, sd->hi, 0, &set.value)) return DS_EXIT_USAGE;
+            if (sd->integer && set.value != floor(set.value))
+                return FAIL(c, it, "%s (%s) must be a whole number", ipath, sd->key);
+            if (!strcmp(sd->key, "train.warmup") && set.value > (double)s->train.steps)
+                return FAIL(c, it, "%s: train.warmup %.0f exceeds train.steps (%lld)", ipath, set.value,
+                            (long long)s->train.steps);
+            snprintf(set.key, sizeof set.key, "%s", sd->key);
+            n_set = set.value != ds_setting_base(s, sd->key); /* the sweep's own value: the plain scale */
+        } else if (kind == 0) {
             L = fixed;
             if (check_width(c, it, ipath, s, &d)) return DS_EXIT_USAGE;
         } else if (kind == 1 || kind == 2) {
@@ -844,11 +987,22 @@ static int parse_family(yctx *c, yaml_node_t *m, int idx, ds_sweep *s, int vocab
             snprintf(p2, sizeof p2, "%s.depth", ipath);
             if (node_int(c, dn, p2, 1, MAX_DEPTH, &L)) return DS_EXIT_USAGE;
         }
-        int si = add_scale(s, d, L, vocab_total);
+        int si = add_scale(s, d, L, vocab_total, n_set, &set);
         if (si < 0) return FAIL(c, it, "too many distinct scales (at most %d)", DS_MAX_SCALES);
+        char cname[2 * DS_SCALE_NAME_MAX];
+        ds_scale_name(&s->scales[si], cname, sizeof cname);
+        if (strlen(cname) >= DS_SCALE_NAME_MAX)
+            return FAIL(c, it, "the condition's name %s is longer than %d characters (/scales/name)",
+                        cname, DS_SCALE_NAME_MAX - 1);
         for (int j = 0; j < f->n; j++)
             if (f->scale_idx[j] == si) {
                 yaml_node_t *first = seq_item(c, list, j);
+                if (kind == 4) {
+                    char v[32];
+                    return FAIL(c, it, "%s repeats the value %s of %s (first at line %d, column %d)",
+                                ipath, num(v, set.value), f->key, (int)first->start_mark.line + 1,
+                                (int)first->start_mark.column + 1);
+                }
                 return FAIL(c, it, "%s repeats the scale width %d, depth %d (first at line %d, column %d)",
                             what, d, L, (int)first->start_mark.line + 1, (int)first->start_mark.column + 1);
             }
@@ -1084,14 +1238,6 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
     }
 }
 
-/* The shortest %g text that reads back as exactly v. */
-static const char *num(char *buf, double v) {
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, 32, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) break;
-    }
-    return buf;
-}
 
 int ds_sweep_saves_model(const ds_sweep *s, int64_t seed) {
     return seed >= s->seeds.start && seed - s->seeds.start < s->run.save_models;
@@ -1145,8 +1291,14 @@ char *ds_sweep_canonical(const ds_sweep *s) {
                   s->report.length);
     sb_printf(&b, "seeds.start: %lld\n", (long long)s->seeds.start);
     sb_printf(&b, "scales: %d distinct\n", s->n_scales);
-    for (int i = 0; i < s->n_scales; i++)
-        sb_printf(&b, "scales[%d]: width %d, depth %d\n", i, s->scales[i].d_model, s->scales[i].n_layers);
+    for (int i = 0; i < s->n_scales; i++) {
+        const ds_scale *sc = &s->scales[i];
+        sb_printf(&b, "scales[%d]: width %d, depth %d", i, sc->d_model, sc->n_layers);
+        /* only conditions have settings: the plain scales' lines are unchanged */
+        for (int k = 0; k < sc->n_settings; k++)
+            sb_printf(&b, ", %s %s", sc->settings[k].key, num(x, sc->settings[k].value));
+        sb_printf(&b, "\n");
+    }
     sb_printf(&b, "families: %d\n", s->n_families);
     for (int i = 0; i < s->n_families; i++) {
         const ds_family *f = &s->families[i];

@@ -96,7 +96,22 @@ typedef struct {
     ds_adaptive_spec adaptive;
 } ds_seed_spec;
 
-/* One distinct (width, depth) model scale. */
+#define DS_MAX_SETTINGS 4
+#define DS_SETTING_KEY_MAX 96
+
+/* A setting a condition changes from the sweep's value (a `values` family,
+ * docs/sweep-file.md "values"): the sweep-file key as written (train.lr) and
+ * the value. The keys that can vary are ds_setting_keys' (sweep.c); a value
+ * equal to the sweep's own is no setting, so the condition is the plain scale. */
+typedef struct {
+    char key[DS_SETTING_KEY_MAX];
+    double value;
+} ds_setting;
+
+/* One distinct condition: a (width, depth) model scale and the settings it
+ * changes (none for the scales of width/depth/params/points families). The
+ * name keeps the word "scale" (/scales, --scale) that result files and the
+ * command line already use. */
 typedef struct {
     int d_model;
     int n_layers;
@@ -105,12 +120,16 @@ typedef struct {
     double flops_per_step;  /* training FLOPs of one replica step (forward + backward) */
     int ranks_per_job;      /* ranks of the data-parallel group that trains its packs (1: one
                              * rank): its families' ranks_per_job, else run.ranks_per_job */
+    int n_settings;         /* 0 for a plain scale; settings sorted by key */
+    ds_setting settings[DS_MAX_SETTINGS];
 } ds_scale;
 
 /* A family: a name and an ordered list of indices into sweep.scales. */
 typedef struct {
     char name[DS_NAME_MAX];
-    char kind[16];      /* width | depth | params | points */
+    char kind[16];      /* width | depth | params | points | values */
+    char key[DS_SETTING_KEY_MAX]; /* values: the key it varies; "" for the other kinds */
+    char label[DS_NAME_MAX];      /* values: the axis label (`label:`, default the key) */
     int n;
     int scale_idx[DS_MAX_SCALES];
     int ranks_per_job;  /* the family's own ranks_per_job; 0 when not given */
@@ -187,9 +206,30 @@ int ds_sweep_saves_model(const ds_sweep *s, int64_t seed);
  * tests/sweep compares the two over a grid of (d, L, V). */
 int64_t ds_scale_params(int d_model, int n_layers, int vocab_total);
 
-/* The name of a scale, "d<d_model>_L<n_layers>" (d64_L2): what /scales/name
- * stores and what --scale accepts besides a row (src/cli.h). buf needs 32 bytes. */
+/* The name of a scale, "d<d_model>_L<n_layers>" (d64_L2), followed for a
+ * condition by "_<short>=<value>" per setting (d64_L2_lr=0.0003; <short> is
+ * the key's last part, or the source's name for a source weight): what
+ * /scales/name stores and what --scale accepts besides a row (src/cli.h).
+ * At most DS_SCALE_NAME_MAX-1 characters (the loader refuses a condition
+ * whose name would be longer). */
+#define DS_SCALE_NAME_MAX 32
 void ds_scale_name(const ds_scale *sc, char *buf, size_t n);
+
+/* Key i of the settings a `values` family can vary (docs/sweep-file.md
+ * "values"), NULL past the last: settings that change what a run computes but
+ * no tensor shape or stored array length. */
+const char *ds_setting_key(int i);
+
+/* The value of setting `key` (a ds_setting_key) in sweep s, not counting
+ * any condition. */
+double ds_setting_base(const ds_sweep *s, const char *key);
+
+/* The sweep as condition `scale_idx` of s trains: a copy of s with the
+ * condition's settings applied (train.lr, ...). Everything that trains a
+ * condition reads its settings from this copy (src/engine.c, cmd_bench.c).
+ * The copy borrows s's yaml_text: free it with free(), never ds_sweep_free,
+ * and not after s. */
+ds_sweep *ds_sweep_condition(const ds_sweep *s, int scale_idx);
 
 /* Training FLOPs of one optimizer step of one replica: 3 x the forward pass
  * (backward = 2 x forward). Forward = 2 x (matmul weights: L*12d^2 + head

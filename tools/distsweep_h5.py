@@ -95,6 +95,18 @@ class Results:
     train_loss: np.ndarray = field(default=None)  # [n_scales, S, n_log] or None
     swmr: bool = False
     trajectories: dict = field(default=None)  # metric -> [n_scales, S, n_eval], or None (no eval_every)
+    # values families (docs/sweep-file.md "values"): name -> (key, label); their members'
+    # values are scales[key] (/scales/<key>, one column per varied key)
+    family_keys: dict = field(default_factory=dict)
+
+    def family_axis(self, family):
+        """(x values, axis label, is_params) of a family's members: the varied value of a
+        values family, else the parameter counts."""
+        idx = self.families[family]
+        if family in self.family_keys:
+            key, label = self.family_keys[family]
+            return np.asarray(self.scales[key], dtype=float)[idx], label, False
+        return np.asarray(self.scales["n_params"], dtype=float)[idx], "parameters", True
 
     @property
     def n_scales(self):
@@ -259,10 +271,15 @@ def load(path):
         names = [_str(x) for x in f["scales/name"][()]]
         NS = len(names)
         scales = {k: f["scales/" + k][()] for k in SCALE_COLUMNS if k != "name" and "scales/" + k in f}
-        families = {}
+        families, family_keys = {}, {}
         if "families" in f:
             for k in f["families"]:
                 families[k] = f["families/" + k][()].astype(int)
+                a = f["families/" + k].attrs
+                if "key" in a:  # a values family and its column of /scales
+                    key = _str(a["key"])
+                    family_keys[k] = (key, _str(a.get("label", key)))
+                    scales[key] = f["scales/" + key][()]
         if not families:
             families["all"] = np.argsort(scales["n_params"], kind="stable")
         lengths = f["eval_lengths"][()].astype(np.int32)
@@ -301,7 +318,7 @@ def load(path):
             elif group == "trajectories":
                 traj[name] = v
     return Results(path, attrs, names, scales, families, seeds, lengths, status, runs, metrics, tl, swmr,
-                   traj or None)
+                   traj or None, family_keys)
 
 
 def model_path(path, scale, seed):

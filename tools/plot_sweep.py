@@ -87,6 +87,24 @@ def log_params_axis(ax, params):
     ax.set_xlabel(PARAMS_LABEL)
 
 
+def family_x(res, fam):
+    """The x values of a family's members: parameter counts, or a values family's varied
+    value (docs/sweep-file.md "values")."""
+    return res.family_axis(fam)[0]
+
+
+def family_x_axis(ax, res, fam, x):
+    """The x axis of a family: log parameters (log_params_axis), or the varied value
+    labelled with the family's label, one tick per condition."""
+    _, label, is_params = res.family_axis(fam)
+    if is_params:
+        log_params_axis(ax, x)
+        return
+    ax.xaxis.set_major_locator(ticker.FixedLocator(list(x)))
+    ax.xaxis.set_major_formatter(ticker.FixedFormatter([f"{v:g}" for v in x]))
+    ax.set_xlabel(label)
+
+
 def _legend_below(ax, ncol=2, fontsize=7):
     """The axes' legend under it, outside the data (below the x label)."""
     return ax.legend(fontsize=fontsize, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=ncol,
@@ -159,7 +177,7 @@ def fig_violin(res, fam, metric):
 
 def fig_curves(res, fam, metric, li, top):
     idx = res.families[fam]
-    params = np.asarray(res.scales["n_params"])[idx]
+    params = family_x(res, fam)
     Y = res.curve_matrix(metric, fam, li)
     sign = -1.0 if metric in dh.LOWER_IS_BETTER else 1.0  # B, Lin on -x for error and loss
     BL = np.array([dh.breakthrough(sign * y) for y in Y]) if len(Y) else np.zeros((0, 2))
@@ -174,7 +192,7 @@ def fig_curves(res, fam, metric, li, top):
             B, Lin = BL[s]
             ax.plot(params, Y[s], marker="o", color=f"C{j}",
                     label=f"seed {int(res.seeds[s])} (B={B:.3g}, Lin={Lin:.3g})")
-        log_params_axis(ax, params)
+        family_x_axis(ax, res, fam, params)
         if same:
             ax.set_title(f"top {len(sel)} seeds (B = Lin)")
         else:
@@ -196,7 +214,7 @@ def fig_curves(res, fam, metric, li, top):
 
 def fig_success(res, fam, metric, li, tau):
     idx = res.families[fam]
-    params = np.asarray(res.scales["n_params"])[idx].astype(float)
+    params = family_x(res, fam)
     st = np.array([dh.success(res.counted(metric, s, li), tau, lower_is_better=metric in dh.LOWER_IS_BETTER)
                    for s in idx]).reshape(len(idx), 6)
     rel = "≤" if metric in dh.LOWER_IS_BETTER else "≥"
@@ -207,7 +225,7 @@ def fig_success(res, fam, metric, li, tau):
         ax.plot(params, st[:, off], marker="o", color="C0", label="estimate")
         ax.fill_between(params, st[:, off + 1], st[:, off + 2], color="C0", alpha=0.25,
                         label="95% bootstrap CI")
-        log_params_axis(ax, params)
+        family_x_axis(ax, res, fam, params)
         ax.set_ylabel(ylabel)
         if metric in BOUNDED:
             ax.set_ylim(-0.02, 1.02)
@@ -229,13 +247,13 @@ def fig_success(res, fam, metric, li, tau):
 
 def fig_w2(res, fam, metric):
     idx = res.families[fam]
-    params = np.asarray(res.scales["n_params"])[idx].astype(float)
+    params = family_x(res, fam)
     fig, ax = plt.subplots(figsize=(6.8, 3.8))
     for l, L in enumerate(res.eval_lengths):
         ref = res.counted(metric, idx[-1], l)
         d = [dh.w2(res.counted(metric, s, l), ref) for s in idx]
         ax.plot(params, d, marker="o", label=f"test length {int(L)}")
-    log_params_axis(ax, params)
+    family_x_axis(ax, res, fam, params)
     ax.set_ylabel(f"W2 to {res.scale_names[idx[-1]]} ({metric} units)")
     ax.set_title(f"{fam}: Wasserstein-2 distance to the largest scale")
     _legend_right(ax)

@@ -190,6 +190,75 @@ def sc_engine_ranks(work):
             same(ref, d, [k for k in COMPARE])
 
 
+def sc_engine_values(work):
+    """engine: a values family (docs/sweep-file.md "values") on 2 ranks: one condition per
+    value, /scales/<key> and the family's key/label stored, `report` and the plots show the
+    varied value; each condition's runs are bit-identical to the plain sweep written with
+    that value (the setting acts, and only it)."""
+    base = open(os.path.join(A.src, "tests", "mpi", "engine.yaml")).read()
+    base = base.replace("seeds: {start: 0, count: 4}", "seeds: {start: 0, count: 2}")
+    fam = ("  - {family: values, name: lr, width: 64, depth: 2, key: train.lr,\n"
+           "     values: [1.0e-3, 3.0e-3, 1.0e-2], label: learning rate}\n"
+           "  - {family: values, name: wd, width: 64, depth: 1, key: train.weight_decay, values: [0.5]}\n")
+    y = write(os.path.join(work, "v.yaml"), base.replace("output: engine.h5", fam + "output: engine.h5"))
+    out = os.path.join(work, "v.h5")
+    p = ds([y, "-o", out, "--quiet"], np_=2, timeout=600)
+    if not check(p.returncode == 0, f"values sweep: rc {p.returncode}: {p.stderr[-2000:]}"):
+        return
+    with h5py.File(out, "r") as f:
+        names = [x.decode() for x in f["scales/name"][()]]
+        check(names == ["d64_L1", "d64_L2", "d64_L2_lr=0.001", "d64_L2_lr=0.01", "d64_L1_weight_decay=0.5"],
+              f"condition names {names}")
+        check(list(f["scales/train.lr"][()]) == [3e-3, 3e-3, 1e-3, 1e-2, 3e-3], "/scales/train.lr")
+        check(list(f["scales/train.weight_decay"][()]) == [0.1, 0.1, 0.1, 0.1, 0.5], "/scales/train.weight_decay")
+        a = f["families/lr"].attrs
+        check(a["key"] == "train.lr" and a["label"] == "learning rate", f"family attrs {dict(a)}")
+        check(list(f["families/lr"][()]) == [2, 1, 3], "family lr's conditions")
+        check("key" not in f["families/depth"].attrs, "a depth family has no key")
+    d = load(out)
+    # each condition against the plain sweep with that value, trained alone
+    for key, value, cond, scale in (("lr", "1.0e-2", 3, "d64_L2"), ("weight_decay", "0.5", 4, "d64_L1")):
+        text = base.replace("output: engine.h5", "output: plain.h5")
+        if key == "lr":
+            text = text.replace("lr: 3.0e-3", f"lr: {value}")
+        else:
+            text = text.replace("warmup: 5,", f"warmup: 5, weight_decay: {value},")
+        py = write(os.path.join(work, f"plain_{key}.yaml"), text)
+        pout = os.path.join(work, f"plain_{key}.h5")
+        p = ds([py, "-o", pout, "--quiet"], np_=1, timeout=600)
+        if not check(p.returncode == 0, f"plain {key}: rc {p.returncode}: {p.stderr[-2000:]}"):
+            return
+        pd_ = load(pout)
+        with h5py.File(pout, "r") as f:
+            row = [x.decode() for x in f["scales/name"][()]].index(scale)
+        for k in ("runs/final_loss", "metrics/em", "metrics/loss", "curves/train_loss"):
+            check(np.array_equal(d[k][cond], pd_[k][row], equal_nan=True),
+                  f"{key}={value}: {k} of the condition differs from the plain sweep's")
+    # the varied value differs from the base: the runs differ
+    check(not np.array_equal(d["runs/final_loss"][3], d["runs/final_loss"][1]), "lr had no effect")
+    # report: the family's values and label; json lists them
+    p = run([A.bin, "report", out, "--family", "lr"])
+    check(p.returncode == 0 and "learning rate: train.lr" in p.stdout and "d64_L2_lr=0.01" in p.stdout,
+          f"report table: {p.stdout[-1500:]} {p.stderr[-500:]}")
+    p = run([A.bin, "report", out, "--format", "json"])
+    import json
+    fams = {f_["name"]: f_ for f_ in json.loads(p.stdout)["families"]}
+    check(fams["lr"].get("values") == [1e-3, 3e-3, 1e-2] and fams["lr"].get("key") == "train.lr",
+          f"report json family lr: {fams['lr'].get('values')}")
+    check("values" not in fams["depth"], "a depth family has no values")
+    # the plots: a values family's x axis is its varied value with its label
+    sys.path.insert(0, os.path.join(A.src, "tools"))
+    import distsweep_h5 as dh
+    res = dh.load(out)
+    x, label, is_params = res.family_axis("lr")
+    check(list(x) == [1e-3, 3e-3, 1e-2] and label == "learning rate" and not is_params,
+          f"family_axis(lr) = {x}, {label}")
+    plots = os.path.join(work, "plots")
+    p = run([sys.executable, os.path.join(A.src, "tools", "plot_sweep.py"), "-o", plots, out, "--metric", "loss"])
+    check(p.returncode == 0 and os.path.getsize(os.path.join(plots, "success_lr.png")) > 0,
+          f"plot_sweep: {p.stderr[-1500:]}")
+
+
 def sc_sigterm(work):
     """SIGTERM to a 1-rank sweep: exit 3 with checkpoints; resume -> identical."""
     y = write(os.path.join(work, "s.yaml"), sweep_text())

@@ -7,7 +7,7 @@ set(DS_SWEEPTEST ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/sweeptest.py
 set(DS_MPI_ENV "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
 foreach(sc ranks sigterm mpi_signal stop_timeout sigint_twice extend refuse failures status_live progress chaos
            adaptive adaptive_chaos
-           engine_ranks engine_chaos groups_same groups_mixed groups_kill)
+           engine_ranks engine_values engine_chaos groups_same groups_mixed groups_kill)
   add_test(NAME mpi.${sc} COMMAND ${DS_SWEEPTEST} ${sc})
   set_tests_properties(mpi.${sc} PROPERTIES LABELS "mpi;integration" TIMEOUT 400
     ENVIRONMENT "${DS_MPI_ENV}" RUN_SERIAL TRUE)

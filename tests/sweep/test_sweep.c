@@ -178,6 +178,73 @@ static void test_families(void) {
     ds_sweep_free(s);
 }
 
+/* values families (docs/sweep-file.md "values"): one condition per value, the
+ * sweep's own value is the plain scale, conditions enter the canonical text
+ * (plain scales' lines unchanged), names carry the setting, and the
+ * condition's copy of the sweep trains with the value. */
+static void test_values_family(void) {
+    const char *head =
+        "task: {kind: count, vocab: 150, train_length: [1, 30], eval_lengths: [60]}\n"
+        "model: {head_dim: 32}\n"
+        "train: {steps: 1000, batch: 8, context: 128, lr: 0.001, warmup: 10}\n"
+        "seeds: {count: 3}\n"
+        "scales:\n"
+        "  - {family: depth, width: 64, depth: [1, 2]}\n";
+    char text[2048];
+    snprintf(text, sizeof text, "%s%s", head,
+             "  - {family: values, name: lr, width: 64, depth: 2, key: train.lr,\n"
+             "     values: [0.0003, 0.001, 0.003], label: learning rate}\n"
+             "  - {family: values, name: wu, width: 64, depth: 2, key: train.warmup, values: [0, 100]}\n"
+             "  - {family: values, name: init, width: 64, depth: 1, key: model.init_std, values: [0.01]}\n");
+    ds_sweep *s = load_text(text);
+    if (!s) return;
+    /* (64,1) (64,2) + lr 3e-4, 3e-3 (1e-3 is (64,2)) + warmup 0, 100 + init 0.01 at (64,1) */
+    CHECK(s->n_scales == 7);
+    const ds_family *lr = &s->families[1];
+    CHECK(!strcmp(lr->kind, "values") && !strcmp(lr->key, "train.lr") &&
+          !strcmp(lr->label, "learning rate") && lr->n == 3);
+    CHECK(lr->scale_idx[1] == s->families[0].scale_idx[1]); /* the sweep's own lr: the plain scale */
+    CHECK(!strcmp(s->families[2].label, "train.warmup")); /* label defaults to the key */
+    const ds_scale *c0 = &s->scales[lr->scale_idx[0]];
+    CHECK(c0->n_settings == 1 && !strcmp(c0->settings[0].key, "train.lr") && c0->settings[0].value == 0.0003);
+    char name[64];
+    ds_scale_name(c0, name, sizeof name);
+    CHECK(!strcmp(name, "d64_L2_lr=0.0003"));
+    ds_scale_name(&s->scales[s->families[3].scale_idx[0]], name, sizeof name);
+    CHECK(!strcmp(name, "d64_L1_init_std=0.01"));
+    /* the condition's copy trains with its values; the sweep keeps its own */
+    ds_sweep *c = ds_sweep_condition(s, lr->scale_idx[2]);
+    CHECK(c->train.lr == 0.003 && s->train.lr == 0.001 && c->yaml_text == s->yaml_text);
+    free(c);
+    c = ds_sweep_condition(s, s->families[2].scale_idx[1]);
+    CHECK(c->train.warmup == 100 && c->train.lr == 0.001);
+    free(c);
+    c = ds_sweep_condition(s, s->families[3].scale_idx[0]);
+    CHECK(c->model.init_std == 0.01);
+    free(c);
+    CHECK(ds_setting_base(s, "model.init_std") == 0.02);
+    /* the canonical text names each condition's setting; the plain scales'
+     * lines are those of a sweep without values families */
+    char *canon = ds_sweep_canonical(s);
+    CHECK(strstr(canon, "width 64, depth 2, train.lr 0.0003\n") != NULL);
+    CHECK(strstr(canon, "scales[0]: width 64, depth 1\n") != NULL);
+    uint64_t h = s->yaml_hash;
+    free(canon);
+    ds_sweep_free(s);
+    /* another value is another experiment */
+    snprintf(text, sizeof text, "%s%s", head,
+             "  - {family: values, name: lr, width: 64, depth: 2, key: train.lr,\n"
+             "     values: [0.0003, 0.001, 0.004], label: learning rate}\n"
+             "  - {family: values, name: wu, width: 64, depth: 2, key: train.warmup, values: [0, 100]}\n"
+             "  - {family: values, name: init, width: 64, depth: 1, key: model.init_std, values: [0.01]}\n");
+    s = load_text(text);
+    if (!s) return;
+    CHECK(s->yaml_hash != h);
+    ds_sweep_free(s);
+    /* the keys that can vary, in order */
+    CHECK(!strcmp(ds_setting_key(0), "train.lr") && ds_setting_key(6) == NULL);
+}
+
 /* ds_scale_params (the sweep's, used by plan and /scales/n_params) counts
  * exactly the floats of the model's layout (ds_model_tensors), so that the
  * two can never drift apart: summed tensor by tensor here, not through the
@@ -370,6 +437,7 @@ int main(int argc, char **argv) {
     test_shipped();
     test_defaults();
     test_families();
+    test_values_family();
     test_params_match_layout();
     test_errors();
     test_diff();
