@@ -203,16 +203,10 @@ static void print_table(const ds_sweep *s, const gpu_model *g) {
         printf("  %-10s %d scales, %s:", f->name, f->n, desc);
         for (int j = 0; j < f->n; j++) {
             const ds_scale *sc = &s->scales[f->scale_idx[j]];
-            if (f->key[0]) {
-                /* a values family: each condition's value of the key (the sweep's own
-                 * value is the plain scale, without a setting) */
-                double v = ds_setting_base(s, f->key);
-                for (int k = 0; k < sc->n_settings; k++)
-                    if (!strcmp(sc->settings[k].key, f->key)) v = sc->settings[k].value;
-                printf(" #%d=%g", f->scale_idx[j], v);
-            } else {
+            if (f->key[0]) /* a values family: each condition's value of the key */
+                printf(" #%d=%g", f->scale_idx[j], ds_scale_setting(s, f->scale_idx[j], f->key));
+            else
                 printf(" #%d=%dx%d", f->scale_idx[j], sc->d_model, sc->n_layers);
-            }
         }
         printf("\n");
     }

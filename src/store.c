@@ -228,12 +228,7 @@ static int write_scales(hid_t f, const ds_sweep *s, ds_error *err) {
         for (int j = 0; j < i && !seen; j++) seen = !strcmp(s->families[j].key, key);
         if (seen) continue;
         double v[DS_MAX_SCALES];
-        for (int k = 0; k < N; k++) {
-            const ds_scale *sc = &s->scales[k];
-            v[k] = ds_setting_base(s, key);
-            for (int q = 0; q < sc->n_settings; q++)
-                if (!strcmp(sc->settings[q].key, key)) v[k] = sc->settings[q].value;
-        }
+        for (int k = 0; k < N; k++) v[k] = ds_scale_setting(s, k, key);
         char path[DS_SETTING_KEY_MAX + 16];
         snprintf(path, sizeof path, "%s/%s", DS_SCALES_GROUP, key);
         if (write_small(f, path, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (hsize_t)N, v, err)) goto fail;

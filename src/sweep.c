@@ -108,6 +108,14 @@ double ds_setting_base(const ds_sweep *s, const char *key) {
     return v;
 }
 
+double ds_scale_setting(const ds_sweep *s, int scale_idx, const char *key) {
+    DS_ASSERT(scale_idx >= 0 && scale_idx < s->n_scales);
+    const ds_scale *sc = &s->scales[scale_idx];
+    for (int i = 0; i < sc->n_settings; i++)
+        if (!strcmp(sc->settings[i].key, key)) return sc->settings[i].value;
+    return ds_setting_base(s, key);
+}
+
 ds_sweep *ds_sweep_condition(const ds_sweep *s, int scale_idx) {
     DS_ASSERT(scale_idx >= 0 && scale_idx < s->n_scales);
     ds_sweep *c = DS_MALLOC(sizeof *c);

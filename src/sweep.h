@@ -224,6 +224,10 @@ const char *ds_setting_key(int i);
  * any condition. */
 double ds_setting_base(const ds_sweep *s, const char *key);
 
+/* The value of setting `key` that condition scale_idx of s trains with: its
+ * own where it changes the key, else the sweep's. */
+double ds_scale_setting(const ds_sweep *s, int scale_idx, const char *key);
+
 /* The sweep as condition `scale_idx` of s trains: a copy of s with the
  * condition's settings applied (train.lr, ...). Everything that trains a
  * condition reads its settings from this copy (src/engine.c, cmd_bench.c).
