@@ -102,7 +102,10 @@ int ds_cmd_status(int argc, char **argv) {
      * columns, the seeds a scale requested and the rest of the axis. */
     int adaptive = 0;
     for (int sc = 0; sc < r.n_scales; sc++) adaptive |= ds_results_count(&r, sc, DS_RUN_UNREQUESTED) > 0;
-    printf("%-14s %12s %8s %9s %7s %8s", "scale", "params", "done", "diverged", "failed",
+    int nw = 14; /* as wide as the longest name (a values family's d64_L2_lr=0.0003) */
+    for (int sc = 0; sc < r.n_scales; sc++)
+        if ((int)strlen(r.scale_name[sc]) > nw) nw = (int)strlen(r.scale_name[sc]);
+    printf("%-*s %12s %8s %9s %7s %8s", nw, "scale", "params", "done", "diverged", "failed",
            "pending");
     if (adaptive) printf(" %6s %11s", "seeds", "unrequested");
     printf(" %8s %9s\n", "mean", "p_success");
@@ -123,7 +126,7 @@ int ds_cmd_status(int argc, char **argv) {
             snprintf(mean, sizeof mean, "%.3f", sum / (double)n);
             snprintf(psucc, sizeof psucc, "%.3f", (double)ok / (double)n);
         }
-        printf("%-14s %12lld %8lld %9lld %7lld %8lld", r.scale_name[sc],
+        printf("%-*s %12lld %8lld %9lld %7lld %8lld", nw, r.scale_name[sc],
                (long long)r.n_params[sc], (long long)c[DS_RUN_DONE],
                (long long)c[DS_RUN_DIVERGED], (long long)c[DS_RUN_FAILED],
                (long long)c[DS_RUN_PENDING]);
@@ -132,7 +135,7 @@ int ds_cmd_status(int argc, char **argv) {
                    (long long)c[DS_RUN_UNREQUESTED]);
         printf(" %8s %9s\n", mean, psucc);
     }
-    printf("%-14s %12s %8lld %9lld %7lld %8lld", "total", "", (long long)tot[DS_RUN_DONE],
+    printf("%-*s %12s %8lld %9lld %7lld %8lld", nw, "total", "", (long long)tot[DS_RUN_DONE],
            (long long)tot[DS_RUN_DIVERGED], (long long)tot[DS_RUN_FAILED],
            (long long)tot[DS_RUN_PENDING]);
     if (adaptive)

@@ -236,6 +236,9 @@ def sc_engine_values(work):
                   f"{key}={value}: {k} of the condition differs from the plain sweep's")
     # the varied value differs from the base: the runs differ
     check(not np.array_equal(d["runs/final_loss"][3], d["runs/final_loss"][1]), "lr had no effect")
+    p = run([A.bin, "status", out])
+    check(p.returncode == 0 and re.search(r"^d64_L1_weight_decay=0.5 +\d+ +2 ", p.stdout, re.M),
+          f"status: {p.stdout[-1500:]}")
     # report: the family's values and label; json lists them
     p = run([A.bin, "report", out, "--family", "lr"])
     check(p.returncode == 0 and "learning rate: train.lr" in p.stdout and "d64_L2_lr=0.01" in p.stdout,
