@@ -180,8 +180,9 @@ static void print_table(const ds_sweep *s, const gpu_model *g) {
     else printf(", hint tokens %d, %d eval examples per length", s->task.hint_tokens, s->task.eval_examples);
     printf(" (%d token ids), train lengths %d..%d, eval lengths", vtot, s->task.train_min, s->task.train_max);
     for (int i = 0; i < s->task.n_eval_lengths; i++) printf("%s%d", i ? "," : " ", s->task.eval_lengths[i]);
-    printf("\n  train     %lld steps x batch %d x context %d, lr %g, warmup %lld, wd %g, %s\n",
+    printf("\n  train     %lld steps x batch %d x context %d, lr %g%s, warmup %lld, wd %g, %s\n",
            (long long)s->train.steps, s->train.batch, s->train.context, s->train.lr,
+           s->train.schedule == DS_SCHED_LINEAR ? " (linear decay)" : "",
            (long long)s->train.warmup, s->train.weight_decay, prec_name(s->train.precision));
     printf("  seeds     %lld (%lld..%lld) per scale\n", (long long)seeds, (long long)s->seeds.start,
            (long long)(s->seeds.start + seeds - 1));

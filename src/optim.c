@@ -13,6 +13,7 @@ double ds_lr_at(const ds_train_spec *tr, int64_t t) {
     if (tr->steps <= tr->warmup) return tr->lr;
     double prog = (double)(t - tr->warmup) / (double)(tr->steps - tr->warmup);
     if (prog > 1.0) prog = 1.0;
+    if (tr->schedule == DS_SCHED_LINEAR) return tr->lr * (1.0 - prog);
     return tr->lr * 0.5 * (1.0 + cos(M_PI * prog));
 }
 

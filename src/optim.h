@@ -17,8 +17,10 @@
 #include "sweep.h"
 
 /* Learning rate of update t (0-based) of a run of tr->steps updates:
- * lr * t/warmup for t < warmup (the first update has lr 0), then cosine
- * lr * 0.5 (1 + cos(pi (t-warmup)/(steps-warmup))) down to 0. */
+ * lr * t/warmup for t < warmup (the first update has lr 0), then down to 0
+ * at t = steps with p = (t-warmup)/(steps-warmup): train.schedule cosine
+ * lr * 0.5 (1 + cos(pi p)), linear lr * (1 - p) (the second paper's
+ * continued pretraining). With warmup 0 the first update has the full lr. */
 double ds_lr_at(const ds_train_spec *tr, int64_t t);
 
 /* The per-replica control of the updates of a pack, backend memory [R] each. */

@@ -419,7 +419,7 @@ static const char *const model_keys[] = {"head_dim", "block", "rotary_frac", "ro
 static const char *const train_keys[] = {"steps", "batch", "context", "lr", "warmup",
                                          "weight_decay", "grad_clip", "betas", "eps",
                                          "precision", "log_every", "micro_batches", "eval_every",
-                                         NULL};
+                                         "schedule", NULL};
 static const char *const seeds_keys[] = {"start", "count", "adaptive", NULL};
 static const char *const adaptive_keys[] = {"metric", "length", "statistic", "threshold",
                                             "ci_width", "step", "max", NULL};
@@ -590,6 +590,11 @@ static int parse_train(yctx *c, yaml_node_t *m, const ds_task_spec *task, ds_tra
         (le && node_i64(c, le, "train.log_every", 1, INT64_MAX, &tr->log_every)))
         return DS_EXIT_USAGE;
     tr->precision = (ds_precision)prec;
+    static const char *const schedules[] = {"cosine", "linear", NULL};
+    int sched = DS_SCHED_COSINE;
+    if ((n = get(c, m, "schedule")) && node_enum(c, n, "train.schedule", schedules, &sched))
+        return DS_EXIT_USAGE;
+    tr->schedule = (ds_schedule)sched;
     if ((n = get(c, m, "betas"))) {
         if (need_seq(c, n, "train.betas", 2, 2) ||
             node_f64(c, seq_item(c, n, 0), "train.betas[0]", 0, 0, 1, 1, &tr->beta1) ||
@@ -1292,6 +1297,7 @@ char *ds_sweep_canonical(const ds_sweep *s) {
     sb_printf(&b, "train.log_every: %lld\n", (long long)tr->log_every);
     /* only when set: the files made before the key existed keep their hash */
     if (tr->micro_batches != 1) sb_printf(&b, "train.micro_batches: %d\n", tr->micro_batches);
+    if (tr->schedule != DS_SCHED_COSINE) sb_printf(&b, "train.schedule: linear\n"); /* likewise */
     /* likewise; with it the report's length is the trajectory's, so part of
      * the experiment */
     if (tr->eval_every > 0)

@@ -48,12 +48,16 @@ typedef struct {
     double ln_eps;      /* default 1e-5 */
 } ds_model_spec;
 
+/* train.schedule: the learning rate after warmup (src/optim.h ds_lr_at). */
+typedef enum { DS_SCHED_COSINE = 0, DS_SCHED_LINEAR = 1 } ds_schedule;
+
 typedef struct {
     int64_t steps;
     int batch;          /* rows per step per replica */
     int context;        /* tokens per row (model sees context-1 inputs) */
     double lr;
     int64_t warmup;
+    ds_schedule schedule; /* default cosine */
     double weight_decay;
     double grad_clip;   /* global-norm clip per replica; 0 = off */
     double beta1, beta2, adam_eps;

@@ -367,6 +367,14 @@ static void check_schedule(void) {
     CHECK_NEAR(ds_lr_at(&tr, 10), 1e-3, 1e-15);
     CHECK_NEAR(ds_lr_at(&tr, 55), 5e-4, 1e-12);
     CHECK_NEAR(ds_lr_at(&tr, 100), 0.0, 1e-15);
+    tr.schedule = DS_SCHED_LINEAR;
+    CHECK_NEAR(ds_lr_at(&tr, 5), 5e-4, 1e-15); /* warmup as before */
+    CHECK_NEAR(ds_lr_at(&tr, 10), 1e-3, 1e-15);
+    CHECK_NEAR(ds_lr_at(&tr, 65), 1e-3 * (1.0 - 55.0 / 90.0), 1e-15);
+    CHECK_NEAR(ds_lr_at(&tr, 100), 0.0, 1e-15);
+    tr.warmup = 0; /* continued training: the first update at the full lr */
+    CHECK(ds_lr_at(&tr, 0) == 1e-3);
+    CHECK_NEAR(ds_lr_at(&tr, 50), 5e-4, 1e-15);
 }
 
 int main(void) {

@@ -241,6 +241,29 @@ static void test_values_family(void) {
     if (!s) return;
     CHECK(s->yaml_hash != h);
     ds_sweep_free(s);
+    /* train.schedule: cosine by default, linear only when written, and then in the hash */
+    const char *sched =
+        "task: {kind: count, vocab: 150, train_length: [1, 30], eval_lengths: [60]}\n"
+        "model: {head_dim: 32}\n"
+        "train: {steps: 1000, batch: 8, context: 128, lr: 0.001, warmup: 0%s}\n"
+        "seeds: {count: 3}\n"
+        "scales: [{family: depth, width: 64, depth: [1, 2]}]\n";
+    snprintf(text, sizeof text, sched, "");
+    s = load_text(text);
+    if (!s) return;
+    CHECK(s->train.schedule == DS_SCHED_COSINE);
+    uint64_t h_cos = s->yaml_hash;
+    ds_sweep_free(s);
+    snprintf(text, sizeof text, sched, ", schedule: cosine");
+    s = load_text(text);
+    if (!s) return;
+    CHECK(s->yaml_hash == h_cos); /* the default written out: the same experiment */
+    ds_sweep_free(s);
+    snprintf(text, sizeof text, sched, ", schedule: linear");
+    s = load_text(text);
+    if (!s) return;
+    CHECK(s->train.schedule == DS_SCHED_LINEAR && s->yaml_hash != h_cos);
+    ds_sweep_free(s);
     /* the keys that can vary, in order */
     CHECK(!strcmp(ds_setting_key(0), "train.lr") && ds_setting_key(6) == NULL);
 }
