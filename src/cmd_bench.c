@@ -116,6 +116,11 @@ int ds_cmd_bench(int argc, char **argv) {
     uint8_t *active = NULL;
     int64_t *seeds = NULL;
     ds_step st = {0};
+    if (ds_sweep_attach_data(s, &err)) { /* the corpus's shards */
+        fprintf(stderr, "distsweep: %s\n", err.msg);
+        rc = err.code;
+        goto done;
+    }
     if (ds_cli_scale(s, scale_arg, &scale, &err)) {
         fprintf(stderr, "distsweep bench: %s\n", err.msg);
         rc = DS_EXIT_USAGE;

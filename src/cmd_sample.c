@@ -225,8 +225,10 @@ int ds_cmd_sample(int argc, char **argv) {
     ds_sweep *s = NULL;
     ds_error err = {0};
     rc = ds_sweep_load(o.path, &s, &err);
+    if (!rc) rc = ds_sweep_attach_data(s, &err); /* the corpus's shards */
     if (rc) {
         fprintf(stderr, "distsweep: %s\n", err.msg);
+        ds_sweep_free(s);
         return rc;
     }
     ds_task_spec t = s->task;
