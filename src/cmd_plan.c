@@ -174,9 +174,10 @@ static void family_desc(const ds_sweep *s, const ds_family *f, char *buf, size_t
 static void print_sources(const ds_sweep *s) {
     const ds_task_spec *t = &s->task;
     const double rows = (double)s->train.steps * s->train.batch;
-    printf(", vocab %d, eot %s, no evaluation (training loss only)", t->vocab,
-           t->eot >= 0 ? "set" : "none");
-    if (t->eot >= 0) printf(" (eot id %d)", t->eot);
+    printf(", vocab %d (token ids), ", t->vocab);
+    if (t->eot >= 0) printf("eot id %d", t->eot);
+    else printf("no eot id");
+    printf(", no evaluation yet (training loss only)");
     for (int k = 0; k < t->n_sources; k++) {
         const ds_source_spec *sp = &t->sources[k];
         ds_corpus_source_info in = ds_corpus_source(t->corpus, k);
@@ -352,7 +353,7 @@ static void print_json(const ds_sweep *s, const gpu_model *g) {
             json_str(stdout, sp->name);
             printf(", \"path\": ");
             json_str(stdout, sp->path);
-            printf(", \"weight\": %.17g, \"slots\": %d, \"loss\": \"%s\", \"tokens\": %lld, "
+            printf(", \"weight\": %.15g, \"slots\": %d, \"loss\": \"%s\", \"tokens\": %lld, "
                    "\"shards\": %d, \"chunks\": %lld, \"epochs\": %.6g}", sp->weight, sp->slots,
                    sp->loss == DS_LOSS_ANSWER ? "answer" : "all", (long long)in.n_tokens, in.n_shards,
                    (long long)in.n_chunks, rows * sp->slots / DS_CORPUS_BLOCK / (double)in.n_chunks);

@@ -283,7 +283,7 @@ def sc_packs(work):
     # SIGKILL mpirun mid-way, resume until done: the same bits
     out = os.path.join(work, "killed.h5")
     rng = random.Random(int(os.environ.get("DISTSWEEP_CHAOS_SEED", "2525")))
-    kills = 0
+    kills, resumable = 0, 0
     for attempt in range(10):
         cmd = [A.mpiexec, "-np", "2", "--oversubscribe", A.bin, "run", packed, "-o", out, "--quiet"]
         pr = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -297,12 +297,16 @@ def sc_packs(work):
                         pass
                 kills += 1
             finish(pr)
+            ck = [f for f in os.listdir(out + ".ckpt") if f.endswith(".ckpt")] if os.path.isdir(out + ".ckpt") else []
+            resumable += bool(ck)
+            print(f"after kill {kills}: checkpoints {ck}")
             continue
         err = pr.communicate(timeout=300)[1]
         if pr.returncode == 0:
             break
         check(pr.returncode == 3 or "lock" in err, f"resume {attempt}: exit {pr.returncode}: {err}")
-    check(kills >= 1, "no kill landed")
+    check(kills >= 1 and resumable >= 1, f"no kill landed mid-training ({kills} kills, "
+          f"{resumable} left checkpoints)")
     same_bits(b, load(out), "killed and resumed vs uninterrupted")
 
 
