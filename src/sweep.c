@@ -548,7 +548,7 @@ static int parse_model(yctx *c, yaml_node_t *m, ds_model_spec *md) {
 }
 
 /* The train section. Optional keys get the defaults of docs/spec-tasks.md §4; the
- * weight decay default depends on the task (0.1 count, 0 addition). */
+ * weight decay default depends on the task (0.1 count, 0 addition and corpus). */
 static int parse_train(yctx *c, yaml_node_t *m, const ds_task_spec *task, ds_train_spec *tr) {
     if (need_mapping(c, m, "train") || check_keys(c, m, "train", train_keys)) return DS_EXIT_USAGE;
     yaml_node_t *n, *steps, *batch, *ctx, *lr;
