@@ -117,6 +117,11 @@ int ds_cmd_bench(int argc, char **argv) {
     int64_t *seeds = NULL;
     ds_step st = {0};
     ds_sweep *s = NULL; /* the sweep as the scale's condition trains it (src/sweep.h) */
+    if (ds_sweep_attach_data(loaded, &err)) { /* the corpus's shards */
+        fprintf(stderr, "distsweep: %s\n", err.msg);
+        rc = err.code;
+        goto done;
+    }
     if (ds_cli_scale(loaded, scale_arg, &scale, &err)) {
         fprintf(stderr, "distsweep bench: %s\n", err.msg);
         rc = DS_EXIT_USAGE;

@@ -317,6 +317,13 @@ int ds_cmd_export(int argc, char **argv) {
     ds_h5_library_init();
     ds_cli_stored_run run;
     if ((rc = ds_cli_stored_run_open(h5, scale, seed, &run, &err))) goto done;
+    if (run.s->task.kind == DS_TASK_CORPUS) {
+        /* the tokenizer written below is the synthetic tasks' word list; a corpus
+         * model needs the corpus's own tokenizer.json (not built yet) */
+        rc = ds_error_set(&err, DS_EXIT_USAGE, "%s: export of a corpus task's model is not built yet "
+                          "(its tokenizer is the corpus's own)", h5);
+        goto done;
+    }
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
         char cause[256];
         ds_strerror_lc(errno, cause, sizeof cause);

@@ -11,6 +11,7 @@
 #include "model.h" /* ds_model_bytes */
 #include "modelfile.h"
 #include "schema.h" /* ds_metric_names */
+#include "corpus.h"
 #include "sweep.h"
 #include "tasks.h"
 
@@ -168,6 +169,29 @@ static void family_desc(const ds_sweep *s, const ds_family *f, char *buf, size_t
     else snprintf(buf, n, "explicit points");
 }
 
+/* The corpus task's line and one line per source: its tokens and chunks
+ * (rows of train.context), its weight and slots of every block of 1024 rows,
+ * and how many epochs of it train.steps x batch rows cover. Needs the data
+ * attached. */
+static void print_sources(const ds_sweep *s) {
+    const ds_task_spec *t = &s->task;
+    const double rows = (double)s->train.steps * s->train.batch;
+    printf(", vocab %d (token ids), ", t->vocab);
+    if (t->eot >= 0) printf("eot id %d", t->eot);
+    else printf("no eot id");
+    printf(", no evaluation yet (training loss only)");
+    for (int k = 0; k < t->n_sources; k++) {
+        const ds_source_spec *sp = &t->sources[k];
+        ds_corpus_source_info in = ds_corpus_source(t->corpus, k);
+        double rows_k = rows * sp->slots / DS_CORPUS_BLOCK;
+        printf("\n  source    %s (%s): %lld tokens in %d shard(s) of uint%d, %lld chunks of %d; weight "
+               "%g (%d/1024 of rows), loss %s; %.3g epoch(s) in %lld steps", sp->name, sp->path,
+               (long long)in.n_tokens, in.n_shards, 8 * in.token_bytes, (long long)in.n_chunks,
+               s->train.context, sp->weight, sp->slots, sp->loss == DS_LOSS_ANSWER ? "answer" : "all",
+               rows_k / (double)in.n_chunks, (long long)s->train.steps);
+    }
+}
+
 static void print_table(const ds_sweep *s, const gpu_model *g) {
     const ds_task_ops *ops = ds_task_get(&s->task);
     const int vtot = ops->vocab_total(&s->task);
@@ -176,10 +200,14 @@ static void print_table(const ds_sweep *s, const gpu_model *g) {
 
     printf("sweep %s (%s)\n", s->name, s->path);
     printf("  task      %s", ops->name);
-    if (s->task.kind == DS_TASK_COUNT) printf(", vocab %d", s->task.vocab);
-    else printf(", hint tokens %d, %d eval examples per length", s->task.hint_tokens, s->task.eval_examples);
-    printf(" (%d token ids), train lengths %d..%d, eval lengths", vtot, s->task.train_min, s->task.train_max);
-    for (int i = 0; i < s->task.n_eval_lengths; i++) printf("%s%d", i ? "," : " ", s->task.eval_lengths[i]);
+    if (s->task.kind == DS_TASK_CORPUS) {
+        print_sources(s);
+    } else {
+        if (s->task.kind == DS_TASK_COUNT) printf(", vocab %d", s->task.vocab);
+        else printf(", hint tokens %d, %d eval examples per length", s->task.hint_tokens, s->task.eval_examples);
+        printf(" (%d token ids), train lengths %d..%d, eval lengths", vtot, s->task.train_min, s->task.train_max);
+        for (int i = 0; i < s->task.n_eval_lengths; i++) printf("%s%d", i ? "," : " ", s->task.eval_lengths[i]);
+    }
     printf("\n  train     %lld steps x batch %d x context %d, lr %g%s, warmup %lld, wd %g, %s\n",
            (long long)s->train.steps, s->train.batch, s->train.context, s->train.lr,
            s->train.schedule == DS_SCHED_LINEAR ? " (linear decay)" : "",
@@ -324,6 +352,23 @@ static void print_json(const ds_sweep *s, const gpu_model *g) {
     printf(",\n  \"task\": ");
     json_str(stdout, ops->name);
     printf(",\n  \"vocab_total\": %d,\n", ops->vocab_total(&s->task));
+    if (s->task.kind == DS_TASK_CORPUS) {
+        const double rows = (double)s->train.steps * s->train.batch;
+        printf("  \"sources\": [");
+        for (int k = 0; k < s->task.n_sources; k++) {
+            const ds_source_spec *sp = &s->task.sources[k];
+            ds_corpus_source_info in = ds_corpus_source(s->task.corpus, k);
+            printf("%s\n    {\"name\": ", k ? "," : "");
+            json_str(stdout, sp->name);
+            printf(", \"path\": ");
+            json_str(stdout, sp->path);
+            printf(", \"weight\": %.15g, \"slots\": %d, \"loss\": \"%s\", \"tokens\": %lld, "
+                   "\"shards\": %d, \"chunks\": %lld, \"epochs\": %.6g}", sp->weight, sp->slots,
+                   sp->loss == DS_LOSS_ANSWER ? "answer" : "all", (long long)in.n_tokens, in.n_shards,
+                   (long long)in.n_chunks, rows * sp->slots / DS_CORPUS_BLOCK / (double)in.n_chunks);
+        }
+        printf("\n  ],\n");
+    }
     printf("  \"eval_lengths\": [");
     for (int i = 0; i < s->task.n_eval_lengths; i++) printf("%s%d", i ? ", " : "", s->task.eval_lengths[i]);
     printf("],\n  \"steps\": %lld,\n  \"batch\": %d,\n  \"context\": %d,\n", (long long)s->train.steps,
@@ -444,8 +489,9 @@ int ds_cmd_plan(int argc, char **argv) {
 
     ds_sweep *s = NULL;
     ds_error err = {0};
-    if (ds_sweep_load(path, &s, &err)) {
+    if (ds_sweep_load(path, &s, &err) || ds_sweep_attach_data(s, &err)) {
         fprintf(stderr, "%s\n", err.msg);
+        ds_sweep_free(s);
         return err.code;
     }
     gpu_model g = {.flat = gpu_tflops > 0 || eff > 0,

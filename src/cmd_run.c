@@ -234,6 +234,8 @@ int ds_cmd_run(int argc, char **argv) {
     char out[4096] = "";
     if (rank == 0) {
         rc = ds_sweep_load(a.sweep_path, &s, &err);
+        /* the corpus's shards before the output exists: bad data writes nothing */
+        if (!rc) rc = ds_sweep_attach_data(s, &err);
         if (!rc) {
             snprintf(out, sizeof out, "%s", a.out ? a.out : s->output);
             if (!out[0]) rc = ds_error_set(&err, DS_EXIT_USAGE, "no output file (-o or output:)");
@@ -271,6 +273,18 @@ int ds_cmd_run(int argc, char **argv) {
     if (rank != 0) {
         int lrc = ds_sweep_load_text(a.sweep_path, text, &s, &err);
         DS_ASSERT(lrc == 0); /* rank 0 loaded the very same text */
+    }
+    {
+        /* every rank reads the corpus's shards itself (rank 0 did above); a
+         * rank that cannot stops them all */
+        ds_error aerr = {0};
+        int arc = rank != 0 ? ds_sweep_attach_data(s, &aerr) : 0, any = arc;
+        DS_MPI_CHECK(MPI_Allreduce(&arc, &any, 1, MPI_INT, MPI_MAX, comm));
+        if (any) {
+            if (arc) fprintf(stderr, "distsweep: rank %d: %s\n", rank, aerr.msg);
+            rc = any;
+            goto done;
+        }
     }
 
     ds_backend_kind backend = a.backend_set ? a.backend : s->run.backend;

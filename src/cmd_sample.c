@@ -13,8 +13,10 @@
 
 #include "cli.h"
 #include "common.h"
+#include "corpus.h"
 #include "sweep.h"
 #include "tasks.h"
+#include "tokenizer.h"
 
 #define SAMPLE_WIDTH 100 /* wrap decoded lines at about this many columns */
 
@@ -25,6 +27,7 @@ typedef struct {
     long long n;       /* -1 = not given */
     long long seed;    /* job seed; -1 = the sweep's first */
     long long row;     /* -1 = not given */
+    const char *tokenizer; /* --tokenizer FILE (corpus); NULL = task.tokenizer */
 } sample_opts;
 
 static void sample_usage(FILE *f) {
@@ -43,7 +46,10 @@ static void sample_usage(FILE *f) {
             "               (default: the sweep's first eval length)\n"
             "  --eval       evaluation examples at --length, from example index R (--row, default 0)\n"
             "  -n N         how many examples (default 5) or, with --row, rows (default 1)\n"
-            "  --seed K     training stream of job seed K (default: the sweep's first seed)\n");
+            "  --seed K     training stream of job seed K (default: the sweep's first seed)\n"
+            "  --tokenizer FILE  corpus tasks: decode rows with this tokenizer.json (default:\n"
+            "               the sweep's task.tokenizer); a corpus sample prints whole rows:\n"
+            "               their source, chunk, token ids and text\n");
 }
 
 /* Parses an integer option value of at least min (ds_cli_int64), said on
@@ -64,6 +70,13 @@ static int parse_args(int argc, char **argv, sample_opts *o) {
         const char *a = argv[i];
         int64_t v;
         if (!strcmp(a, "--eval")) o->eval = 1;
+        else if (!strcmp(a, "--tokenizer")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "distsweep sample: --tokenizer needs a file\n");
+                return DS_EXIT_USAGE;
+            }
+            o->tokenizer = argv[++i];
+        }
         else if (!strcmp(a, "--length") || !strcmp(a, "-n") || !strcmp(a, "--seed") ||
                  !strcmp(a, "--row")) {
             int min = !strcmp(a, "--length") || !strcmp(a, "-n") ? 1 : 0;
@@ -213,6 +226,50 @@ static void sample_eval(const ds_task_spec *t, int L, long long first, long long
     free(mask);
 }
 
+/* Corpus mode: N whole rows from row R of seed K, each with its source and
+ * chunk, its token ids with the scored ones marked, and its text when a
+ * tokenizer is at hand (tok may be NULL). */
+static void sample_corpus(const ds_sweep *s, const ds_tokenizer *tok, uint64_t seed,
+                          long long first, long long n) {
+    const ds_task_spec *t = &s->task;
+    const ds_task_ops *op = ds_task_get(t);
+    const int T = s->train.context;
+    int32_t *ids = DS_MALLOC(sizeof *ids * (size_t)T);
+    uint8_t *mask = DS_MALLOC((size_t)T);
+    int slots[DS_MAX_SOURCES];
+    int64_t nch[DS_MAX_SOURCES];
+    for (int k = 0; k < t->n_sources; k++) {
+        slots[k] = t->sources[k].slots;
+        nch[k] = ds_corpus_source(t->corpus, k).n_chunks;
+    }
+    int cap = T * 64 + 64;
+    char *text = DS_MALLOC((size_t)cap);
+    for (long long row = first; row < first + n; row++) {
+        int k;
+        int64_t chunk;
+        ds_corpus_locate(t->n_sources, slots, nch, seed, (uint64_t)row, &k, &chunk);
+        int k2 = ds_corpus_row(t->corpus, seed, (uint64_t)row, T, ids, mask);
+        DS_ASSERT(k2 == k);
+        printf("row %lld of seed %llu: source %s, chunk %lld of %lld (tokens %lld..%lld), %d tokens, "
+               "%d scored\n", row, (unsigned long long)seed, t->sources[k].name, (long long)chunk,
+               (long long)nch[k], (long long)chunk * (T - 1), (long long)chunk * (T - 1) + T - 1, T,
+               scored(mask, 0, T));
+        print_tokens(op, t, ids, mask, 0, T, "    ");
+        if (!tok) continue;
+        ds_tokenizer_decode(tok, ids, T, text, cap);
+        printf("  text:\n");
+        for (char *line = text, *nl;; line = nl + 1) {
+            nl = strchr(line, '\n');
+            if (nl) *nl = 0;
+            printf("    | %s\n", line);
+            if (!nl) break;
+        }
+    }
+    free(text);
+    free(ids);
+    free(mask);
+}
+
 int ds_cmd_sample(int argc, char **argv) {
     if (ds_cli_wants_help(argc, argv)) {
         sample_usage(stdout);
@@ -225,13 +282,47 @@ int ds_cmd_sample(int argc, char **argv) {
     ds_sweep *s = NULL;
     ds_error err = {0};
     rc = ds_sweep_load(o.path, &s, &err);
+    if (!rc) rc = ds_sweep_attach_data(s, &err); /* the corpus's shards */
     if (rc) {
         fprintf(stderr, "distsweep: %s\n", err.msg);
+        ds_sweep_free(s);
         return rc;
     }
     ds_task_spec t = s->task;
     const ds_task_ops *op = ds_task_get(&t);
     DS_ASSERT(op);
+    if (t.kind == DS_TASK_CORPUS) {
+        if (o.eval || o.length) {
+            fprintf(stderr, "distsweep sample: %s: a corpus task has no evaluation examples or "
+                    "lengths; it samples whole training rows\n", o.eval ? "--eval" : "--length");
+            rc = DS_EXIT_USAGE;
+            goto done;
+        }
+        ds_tokenizer *tok = NULL;
+        char tpath[DS_SOURCE_PATH_MAX + 4200] = "";
+        if (o.tokenizer) snprintf(tpath, sizeof tpath, "%s", o.tokenizer);
+        else if (t.tokenizer[0]) { /* relative to the sweep file, like the sources */
+            const char *slash = strrchr(o.path, '/');
+            if (t.tokenizer[0] == '/' || !slash) snprintf(tpath, sizeof tpath, "%s", t.tokenizer);
+            else snprintf(tpath, sizeof tpath, "%.*s/%s", (int)(slash - o.path), o.path, t.tokenizer);
+        }
+        if (tpath[0] && (rc = ds_tokenizer_load(tpath, &tok, &err))) {
+            fprintf(stderr, "distsweep: %s\n", err.msg);
+            goto done;
+        }
+        uint64_t seed = o.seed >= 0 ? (uint64_t)o.seed : (uint64_t)s->seeds.start;
+        printf("# %s: task corpus, %d token ids, sources", o.path, t.vocab);
+        for (int k = 0; k < t.n_sources; k++)
+            printf("%s %s (weight %g, %d/1024 of rows%s)", k ? "," : "", t.sources[k].name,
+                   t.sources[k].weight, t.sources[k].slots,
+                   t.sources[k].loss == DS_LOSS_ANSWER ? ", loss on answers only" : "");
+        printf("\n# ^ marks a scored target (loss mask 1)%s\n",
+               tok ? "" : "; no tokenizer (task.tokenizer or --tokenizer): ids only");
+        printf("# training rows of seed %llu: context %d\n", (unsigned long long)seed, s->train.context);
+        sample_corpus(s, tok, seed, o.row >= 0 ? o.row : 0, o.n >= 0 ? o.n : o.row >= 0 ? 1 : 3);
+        ds_tokenizer_free(tok);
+        goto done;
+    }
 
     int L = o.length ? o.length : (o.eval ? t.eval_lengths[0] : 0);
     if (L && op->eval_count(&t, L) == 0) {

@@ -138,6 +138,10 @@ int ds_cmd_train(int argc, char **argv) {
     }
     int rc = DS_EXIT_OK;
     ds_run_result *res = NULL;
+    if ((rc = ds_sweep_attach_data(s, &err))) { /* the corpus's shards, validated */
+        fprintf(stderr, "distsweep: %s\n", err.msg);
+        goto done;
+    }
     if (ds_cli_scale(s, scale_arg, &scale, &err)) {
         fprintf(stderr, "distsweep train: %s\n", err.msg);
         rc = DS_EXIT_USAGE;
@@ -200,6 +204,12 @@ int ds_cmd_train(int argc, char **argv) {
     } else {
         for (int r = 0; r < nseeds; r++) {
             ds_run_result *x = &res[r];
+            if (nL == 0) { /* no evaluation (a corpus task): the training loss only */
+                printf("seed %lld: %s after %lld steps, final loss %.4f, %.1f s\n", (long long)x->seed,
+                       x->status == DS_RUN_DONE ? "done" : "DIVERGED", (long long)x->steps_done,
+                       x->final_loss, x->wall_s);
+                continue;
+            }
             printf("seed %lld: %s after %lld steps, final loss %.4f, in-distribution EM (L=%d) %.3f, %.1f s\n",
                    (long long)x->seed, x->status == DS_RUN_DONE ? "done" : "DIVERGED",
                    (long long)x->steps_done, x->final_loss, s->task.train_max, x->id_em, x->wall_s);

@@ -306,7 +306,10 @@ int ds_train_pack(const ds_sweep *sweep, int scale_idx, const int64_t *seeds, in
     int id_idx = -1;
     eval_stop_ctx esc = {opts, st.step, R, last};
     ds_eval_stop_fn stopf = opts && opts->hook ? eval_stop : NULL;
-    for (int i = 0; i <= nL; i++) {
+    /* A task without evaluation lengths (corpus, until it has evaluation
+     * sets) is not evaluated: its runs carry final_loss and the curve, and
+     * id_em is NaN. */
+    for (int i = 0; i <= nL && nL > 0; i++) {
         int L;
         if (i < nL) {
             L = task->eval_lengths[i];
@@ -362,7 +365,8 @@ int ds_train_pack(const ds_sweep *sweep, int scale_idx, const int64_t *seeds, in
             for (int k = 0; k < DS_N_METRICS; k++)
                 res->metrics[i][k] = active[r] ? mm[k] : ds_run_diverged_metric(k);
         }
-        res->id_em = active[r] ? metrics[((size_t)id_idx * R + r) * DS_N_METRICS + DS_M_EM]
+        res->id_em = nL == 0 ? NAN
+                   : active[r] ? metrics[((size_t)id_idx * R + r) * DS_N_METRICS + DS_M_EM]
                                : ds_run_diverged_metric(DS_M_EM);
         res->n_curve = st.n_curve;
         res->curve = DS_MALLOC(sizeof(float) * (st.n_curve ? st.n_curve : 1));

@@ -10,6 +10,7 @@
 #include "h5util.h"
 #include "journal.h"
 #include "sweep.h"
+#include "tasks.h" /* the task name of a sweep without evaluation */
 
 /* Sets err to say that `what` (a dataset, group or attribute of the file)
  * cannot be read, and marks r damaged: HDF5 fails a read this way on a
@@ -638,7 +639,11 @@ void ds_results_report_defaults(const ds_results *r, ds_res_report *out) {
     int beyond = 0;
     ds_report_default_length(&s->task, &beyond);
     out->length_index = ds_results_length_index(r, rp->length);
-    if (out->length_index < 0) {
+    if (r->n_lengths == 0) {
+        /* a task without evaluation (corpus): nothing to pick, nothing to note */
+        snprintf(out->length_why, sizeof out->length_why, "no evaluation lengths (%s task)",
+                 ds_task_get(&s->task)->name);
+    } else if (out->length_index < 0) {
         /* the stored sweep and /eval_lengths disagree: only a hand-edited file */
         out->length_index = largest;
         snprintf(out->length_why, sizeof out->length_why,

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "corpus.h" /* ds_corpus_apportion: the slots of the mixture */
 #include "schema.h" /* metric names and ranges (seeds.adaptive.metric, the report block) */
 #include "tasks.h"
 
@@ -413,7 +414,10 @@ static yaml_node_t *seq_item(yctx *c, yaml_node_t *n, int i) {
 /* ---- sections ------------------------------------------------------------------ */
 
 static const char *const task_keys[] = {"kind", "vocab", "train_length", "eval_lengths",
-                                        "hint_tokens", "eval_examples", "eval_seed", NULL};
+                                        "hint_tokens", "eval_examples", "eval_seed",
+                                        "tokenizer", "eot", "sources", NULL};
+static const char *const source_keys[] = {"name", "path", "weight", "loss", NULL};
+static const char *const loss_names[] = {"all", "answer", NULL};
 static const char *const model_keys[] = {"head_dim", "block", "rotary_frac", "rope_base",
                                          "init_std", "ln_eps", NULL};
 static const char *const train_keys[] = {"steps", "batch", "context", "lr", "warmup",
@@ -434,6 +438,84 @@ static const char *const top_keys[] = {"name", "task", "model", "train", "seeds"
 #define MAX_DEPTH 1024
 #define MAX_LENGTH 100000
 
+/* A file path scalar of at most DS_SOURCE_PATH_MAX-1 bytes into out. */
+static int node_path(yctx *c, yaml_node_t *n, const char *path, char *out) {
+    char b[80];
+    if (n->type != YAML_SCALAR_NODE || is_null(n) || !*scalar(n))
+        return FAIL(c, n, "%s must be a file path, found %s", path, describe(n, b, sizeof b));
+    if (strlen(scalar(n)) >= DS_SOURCE_PATH_MAX)
+        return FAIL(c, n, "%s is too long (at most %d characters)", path, DS_SOURCE_PATH_MAX - 1);
+    snprintf(out, DS_SOURCE_PATH_MAX, "%s", scalar(n));
+    return 0;
+}
+
+/* The corpus task's keys (docs/sweep-file.md "task"): vocab, sources, and the
+ * optional tokenizer and eot. Only the keys; the shards are opened by
+ * ds_sweep_attach_data. */
+static int parse_corpus_task(yctx *c, yaml_node_t *m, ds_task_spec *t) {
+    static const char *const synthetic_only[] = {"train_length", "eval_lengths", "hint_tokens",
+                                                 "eval_examples", "eval_seed", NULL};
+    yaml_node_t *n, *srcs;
+    for (int i = 0; synthetic_only[i]; i++)
+        if ((n = get(c, m, synthetic_only[i])))
+            return FAIL(c, n, "task.%s applies to the count and addition tasks, not corpus (a corpus "
+                        "task has no evaluation lengths yet)", synthetic_only[i]);
+    if (need_key(c, m, "task", "vocab", &n) || node_int(c, n, "task.vocab", 2, 1 << 30, &t->vocab))
+        return DS_EXIT_USAGE;
+    t->eot = -1;
+    if ((n = get(c, m, "eot"))) {
+        if (node_int(c, n, "task.eot", 0, 1 << 30, &t->eot)) return DS_EXIT_USAGE;
+        if (t->eot >= t->vocab)
+            return FAIL(c, n, "task.eot %d is not below task.vocab (%d)", t->eot, t->vocab);
+    }
+    if ((n = get(c, m, "tokenizer")) && node_path(c, n, "task.tokenizer", t->tokenizer))
+        return DS_EXIT_USAGE;
+    if (need_key(c, m, "task", "sources", &srcs) ||
+        need_seq(c, srcs, "task.sources", 1, DS_MAX_SOURCES))
+        return DS_EXIT_USAGE;
+    t->n_sources = seq_len(srcs);
+    double w[DS_MAX_SOURCES], sum = 0;
+    yaml_node_t *wnode[DS_MAX_SOURCES];
+    for (int k = 0; k < t->n_sources; k++) {
+        ds_source_spec *sp = &t->sources[k];
+        yaml_node_t *it = seq_item(c, srcs, k);
+        char what[64], path[96];
+        snprintf(what, sizeof what, "task.sources[%d]", k);
+        if (need_mapping(c, it, what) || check_keys(c, it, what, source_keys)) return DS_EXIT_USAGE;
+        snprintf(path, sizeof path, "%s.name", what);
+        if (need_key(c, it, what, "name", &n) || check_name(c, n, path, sp->name)) return DS_EXIT_USAGE;
+        for (int j = 0; j < k; j++)
+            if (!strcmp(t->sources[j].name, sp->name))
+                return FAIL(c, n, "task.sources names '%s' twice (sources %d and %d)", sp->name, j, k);
+        snprintf(path, sizeof path, "%s.path", what);
+        if (need_key(c, it, what, "path", &n) || node_path(c, n, path, sp->path)) return DS_EXIT_USAGE;
+        snprintf(path, sizeof path, "%s.weight", what);
+        if (need_key(c, it, what, "weight", &wnode[k]) ||
+            node_f64(c, wnode[k], path, 0, 1, 1, 0, &sp->weight))
+            return DS_EXIT_USAGE;
+        int loss = DS_LOSS_ALL;
+        snprintf(path, sizeof path, "%s.loss", what);
+        if ((n = get(c, it, "loss")) && node_enum(c, n, path, loss_names, &loss)) return DS_EXIT_USAGE;
+        sp->loss = (ds_loss_kind)loss;
+        w[k] = sp->weight;
+        sum += sp->weight;
+    }
+    if (fabs(sum - 1.0) > 1e-9)
+        return FAIL(c, srcs, "the weights of task.sources sum to %.10g, not 1 (a weight is the "
+                    "fraction of training rows from its source)", sum);
+    int slots[DS_MAX_SOURCES];
+    ds_corpus_apportion(t->n_sources, w, slots);
+    for (int k = 0; k < t->n_sources; k++) {
+        t->sources[k].slots = slots[k];
+        if (!slots[k])
+            return FAIL(c, wnode[k], "task.sources[%d].weight %g gives source '%s' no row of the "
+                        "mixture's blocks of 1024 rows (largest-remainder apportionment); a weight of 1/1024 "
+                        "or more always gets one",
+                        k, w[k], t->sources[k].name);
+    }
+    return 0;
+}
+
 static int parse_task(yctx *c, yaml_node_t *m, ds_task_spec *t) {
     yaml_node_t *n;
     if (need_mapping(c, m, "task") || check_keys(c, m, "task", task_keys)) return DS_EXIT_USAGE;
@@ -452,6 +534,11 @@ static int parse_task(yctx *c, yaml_node_t *m, ds_task_spec *t) {
     if (need_key(c, m, "task", "kind", &n) || node_enum(c, n, "task.kind", names, &kind)) return DS_EXIT_USAGE;
     t->kind = (ds_task_kind)kind;
     const int count = t->kind == DS_TASK_COUNT;
+    if (t->kind == DS_TASK_CORPUS) return parse_corpus_task(c, m, t);
+    static const char *const corpus_only[] = {"tokenizer", "eot", "sources", NULL};
+    for (int i = 0; corpus_only[i]; i++)
+        if ((n = get(c, m, corpus_only[i])))
+            return FAIL(c, n, "task.%s applies to the corpus task only", corpus_only[i]);
 
     yaml_node_t *vocab = get(c, m, "vocab");
     if (count) {
@@ -557,7 +644,7 @@ static int parse_model(yctx *c, yaml_node_t *m, ds_model_spec *md) {
 }
 
 /* The train section. Optional keys get the defaults of docs/spec-tasks.md §4; the
- * weight decay default depends on the task (0.1 count, 0 addition). */
+ * weight decay default depends on the task (0.1 count, 0 addition and corpus). */
 static int parse_train(yctx *c, yaml_node_t *m, const ds_task_spec *task, ds_train_spec *tr) {
     if (need_mapping(c, m, "train") || check_keys(c, m, "train", train_keys)) return DS_EXIT_USAGE;
     yaml_node_t *n, *steps, *batch, *ctx, *lr;
@@ -617,6 +704,9 @@ static int parse_train(yctx *c, yaml_node_t *m, const ds_task_spec *task, ds_tra
                     (long long)tr->warmup, (long long)tr->steps);
     if ((n = get(c, m, "eval_every"))) {
         if (node_i64(c, n, "train.eval_every", 0, INT64_MAX, &tr->eval_every)) return DS_EXIT_USAGE;
+        if (tr->eval_every > 0 && task->n_eval_lengths == 0)
+            return FAIL(c, n, "train.eval_every needs evaluation lengths; a %s task has none",
+                        ds_task_get(task)->name);
         if (tr->eval_every >= tr->steps)
             return FAIL(c, n, "train.eval_every (%lld) must be less than train.steps (%lld): the "
                         "final evaluation already scores the end of training",
@@ -1221,8 +1311,17 @@ int ds_sweep_load(const char *path, ds_sweep **out, ds_error *err) {
     return rc;
 }
 
+int ds_sweep_attach_data(ds_sweep *s, ds_error *err) {
+    const ds_task_ops *ops = ds_task_get(&s->task);
+    DS_ASSERT(ops);
+    if (!ops->attach) return 0;
+    return ops->attach(&s->task, s->train.context, s->path, err);
+}
+
 void ds_sweep_free(ds_sweep *s) {
     if (!s) return;
+    const ds_task_ops *ops = ds_task_get(&s->task);
+    if (ops && ops->detach) ops->detach(&s->task);
     free(s->yaml_text);
     free(s);
 }
@@ -1266,11 +1365,25 @@ char *ds_sweep_canonical(const ds_sweep *s) {
     const ds_task_ops *ops = ds_task_get(t);
     DS_ASSERT(ops);
     sb_printf(&b, "task.kind: %s\n", ops->name);
-    if (t->kind == DS_TASK_COUNT) sb_printf(&b, "task.vocab: %d\n", t->vocab);
-    sb_printf(&b, "task.train_length: [%d, %d]\n", t->train_min, t->train_max);
-    sb_printf(&b, "task.eval_lengths: [");
-    for (int i = 0; i < t->n_eval_lengths; i++) sb_printf(&b, "%s%d", i ? ", " : "", t->eval_lengths[i]);
-    sb_printf(&b, "]\n");
+    if (t->kind == DS_TASK_CORPUS) {
+        /* the paths as written (not resolved): the data, not where it lies; the
+         * tokenizer only decodes for display */
+        static const char *const losses[] = {"all", "answer"};
+        sb_printf(&b, "task.vocab: %d\n", t->vocab);
+        if (t->eot >= 0) sb_printf(&b, "task.eot: %d\n", t->eot);
+        else sb_printf(&b, "task.eot: none\n");
+        sb_printf(&b, "task.sources: %d\n", t->n_sources);
+        for (int k = 0; k < t->n_sources; k++)
+            sb_printf(&b, "task.sources[%d]: name %s, path \"%s\", weight %s, loss %s\n", k,
+                      t->sources[k].name, t->sources[k].path, num(x, t->sources[k].weight),
+                      losses[t->sources[k].loss]);
+    } else {
+        if (t->kind == DS_TASK_COUNT) sb_printf(&b, "task.vocab: %d\n", t->vocab);
+        sb_printf(&b, "task.train_length: [%d, %d]\n", t->train_min, t->train_max);
+        sb_printf(&b, "task.eval_lengths: [");
+        for (int i = 0; i < t->n_eval_lengths; i++) sb_printf(&b, "%s%d", i ? ", " : "", t->eval_lengths[i]);
+        sb_printf(&b, "]\n");
+    }
     if (t->kind == DS_TASK_ADDITION) {
         sb_printf(&b, "task.hint_tokens: %d\n", t->hint_tokens);
         sb_printf(&b, "task.eval_examples: %d\n", t->eval_examples);

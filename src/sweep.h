@@ -19,7 +19,7 @@
 #define DS_MAX_FAMILIES 32
 #define DS_NAME_MAX 64
 
-typedef enum { DS_TASK_COUNT = 0, DS_TASK_ADDITION = 1 } ds_task_kind;
+typedef enum { DS_TASK_COUNT = 0, DS_TASK_ADDITION = 1, DS_TASK_CORPUS = 2 } ds_task_kind;
 typedef enum { DS_BLOCK_PARALLEL = 0, DS_BLOCK_SEQUENTIAL = 1 } ds_block_kind;
 
 /* A position in the sweep file, for error messages (1-based line and column). */
@@ -27,9 +27,27 @@ typedef struct {
     int line, col;
 } ds_srcpos;
 
+#define DS_MAX_SOURCES 16
+#define DS_SOURCE_PATH_MAX 1024
+
+typedef enum { DS_LOSS_ALL = 0, DS_LOSS_ANSWER = 1 } ds_loss_kind;
+
+/* One source of a corpus task (docs/sweep-file.md "task"). */
+typedef struct {
+    char name[DS_NAME_MAX];
+    char path[DS_SOURCE_PATH_MAX]; /* a shard or a glob, as written (relative: to the sweep
+                                    * file's directory) */
+    double weight;      /* the fraction of training rows (= tokens) from it */
+    ds_loss_kind loss;  /* all (default) | answer (the .mask sidecars) */
+    int slots;          /* rows of every block of 1024 it owns (src/corpus.h) */
+} ds_source_spec;
+
+struct ds_corpus; /* src/corpus.h */
+
 typedef struct {
     ds_task_kind kind;
-    int vocab;          /* count: number tokens 0..vocab-1; addition: unused (digits) */
+    int vocab;          /* count: number tokens 0..vocab-1; addition: unused (digits);
+                         * corpus: the model's vocabulary (every token id < vocab) */
     int train_min;      /* training length range, inclusive */
     int train_max;
     int n_eval_lengths;
@@ -37,6 +55,15 @@ typedef struct {
     int hint_tokens;    /* addition: H; default max(eval_lengths, train_max) + 1 */
     int eval_examples;  /* addition: examples per test length; default 64000 */
     uint64_t eval_seed; /* addition: key of the evaluation set; default 1234 */
+    /* corpus (docs/tasks.md "Corpus"); train_min = train_max = 0 and no eval lengths */
+    int n_sources;
+    ds_source_spec sources[DS_MAX_SOURCES];
+    char tokenizer[DS_SOURCE_PATH_MAX]; /* task.tokenizer, "" when not given (sample only) */
+    int eot;            /* task.eot, -1 when not given */
+    /* The opened shards: NULL after ds_sweep_load, set by ds_sweep_attach_data
+     * and owned by the sweep from then on (freed by ds_sweep_free). A copy of
+     * the spec borrows it. */
+    struct ds_corpus *corpus;
 } ds_task_spec;
 
 typedef struct {
@@ -192,7 +219,17 @@ int ds_sweep_load(const char *path, ds_sweep **out, ds_error *err);
 /* Same, from text in memory; name is used in messages as the file name. */
 int ds_sweep_load_text(const char *name, const char *text, ds_sweep **out, ds_error *err);
 
+/* Frees s and everything it owns, the attached data included. */
 void ds_sweep_free(ds_sweep *s);
+
+/* Opens the data a task trains on, where the task has any (corpus: the
+ * shards, validated; synthetic tasks: nothing, returns 0). Loading a sweep
+ * never touches data files, so status/report read a stored sweep on machines
+ * without them; every command that makes training rows (train, run, sample,
+ * bench, plan) calls this after loading. Relative paths resolve against the
+ * directory of s->path. Returns 0, or DS_EXIT_USAGE with err naming the file
+ * and its problem. Calling it again on an attached sweep does nothing. */
+int ds_sweep_attach_data(ds_sweep *s, ds_error *err);
 
 /* The most seeds a scale of s can have: seeds.count, or seeds.adaptive.max
  * when that is larger. */
@@ -235,8 +272,8 @@ double ds_scale_setting(const ds_sweep *s, int scale_idx, const char *key);
 /* The sweep as condition `scale_idx` of s trains: a copy of s with the
  * condition's settings applied (train.lr, ...). Everything that trains a
  * condition reads its settings from this copy (src/engine.c, cmd_bench.c).
- * The copy borrows s's yaml_text: free it with free(), never ds_sweep_free,
- * and not after s. */
+ * The copy borrows s's yaml_text and attached data (ds_sweep_attach_data):
+ * free it with free(), never ds_sweep_free, and before s. */
 ds_sweep *ds_sweep_condition(const ds_sweep *s, int scale_idx);
 
 /* Training FLOPs of one optimizer step of one replica: 3 x the forward pass

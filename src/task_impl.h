@@ -52,5 +52,6 @@ void ds_task_addition_write(const ds_task_spec *t, ds_task_writer *w, int W, int
 /* The task kinds (one file each). */
 extern const ds_task_ops ds_task_count_ops;
 extern const ds_task_ops ds_task_addition_ops;
+extern const ds_task_ops ds_task_corpus_ops;
 
 #endif

@@ -16,6 +16,7 @@ static const struct {
 } task_table[] = {
     {DS_TASK_COUNT, &ds_task_count_ops},
     {DS_TASK_ADDITION, &ds_task_addition_ops},
+    {DS_TASK_CORPUS, &ds_task_corpus_ops},
 };
 
 const ds_task_ops *ds_task_get(const ds_task_spec *t) {

@@ -42,6 +42,12 @@ typedef struct {
     /* Optional (may be NULL): a one-line human reading of one complete example
      * tokens[0..n) as produced above, e.g. "034 + 028 = 062"; for display only. */
     void (*describe)(const ds_task_spec *t, const int32_t *tokens, int n, char *buf, int buflen);
+    /* Optional (NULL for the synthetic tasks): opens the data of t for rows of
+     * `context` tokens, relative paths against sweep_path's directory, and
+     * stores it in t (ds_sweep_attach_data, sweep.h); 0 or DS_EXIT_USAGE. */
+    int (*attach)(ds_task_spec *t, int context, const char *sweep_path, ds_error *err);
+    /* Optional: frees what attach stored in t. */
+    void (*detach)(ds_task_spec *t);
 } ds_task_ops;
 
 /* The operations of the task kind in t. Never NULL for a validated sweep. */

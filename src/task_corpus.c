@@ -1,0 +1,75 @@
+/* task_corpus: training on token corpora (docs/tasks.md "Corpus").
+ *
+ * The rows come from src/corpus.h: a mixture of sources in llm.c's shard
+ * format, each row `context` consecutive tokens of one source. The token ids
+ * are the tokenizer's, 0..vocab-1, with no specials of distsweep's own. There
+ * is no evaluation set yet (no eval lengths): a corpus sweep is judged by its
+ * training loss. */
+#include <stdio.h>
+
+#include "common.h"
+#include "corpus.h"
+#include "task_impl.h"
+
+static int corpus_vocab_total(const ds_task_spec *t) { return t->vocab; }
+
+/* A row needs at least one input and one target. */
+static int corpus_example_tokens(const ds_task_spec *t, int length) {
+    (void)t, (void)length;
+    return 2;
+}
+
+static int corpus_eval_tokens(const ds_task_spec *t, int length) {
+    (void)t, (void)length;
+    return 0;
+}
+
+static int64_t corpus_eval_count(const ds_task_spec *t, int length) {
+    (void)t, (void)length;
+    return 0;
+}
+
+/* Requires the sweep's data attached (ds_sweep_attach_data). */
+static void corpus_train_row(const ds_task_spec *t, uint64_t seed, uint64_t row, int context,
+                             int32_t *tokens, uint8_t *mask) {
+    DS_ASSERT(t->corpus); /* ds_sweep_attach_data before any row */
+    ds_corpus_row(t->corpus, seed, row, context, tokens, mask);
+}
+
+static void corpus_eval_example(const ds_task_spec *t, int length, int64_t index, int32_t *tokens,
+                                uint8_t *mask) {
+    (void)t, (void)length, (void)index, (void)tokens, (void)mask;
+    DS_ASSERT(!"a corpus task has no evaluation examples");
+}
+
+static void corpus_token_name(const ds_task_spec *t, int32_t id, char *buf, int buflen) {
+    if (id == t->eot) snprintf(buf, (size_t)buflen, "<eot>");
+    else snprintf(buf, (size_t)buflen, "%d", (int)id);
+}
+
+static int corpus_attach(ds_task_spec *t, int context, const char *sweep_path, ds_error *err) {
+    if (t->corpus) return 0;
+    ds_corpus *c = NULL;
+    int rc = ds_corpus_open(t, context, sweep_path, &c, err);
+    if (!rc) t->corpus = c;
+    return rc;
+}
+
+static void corpus_detach(ds_task_spec *t) {
+    ds_corpus_free(t->corpus);
+    t->corpus = NULL;
+}
+
+const ds_task_ops ds_task_corpus_ops = {
+    .name = "corpus",
+    .vocab_total = corpus_vocab_total,
+    .example_tokens = corpus_example_tokens,
+    .eval_tokens = corpus_eval_tokens,
+    .eval_count = corpus_eval_count,
+    .train_row = corpus_train_row,
+    .eval_example = corpus_eval_example,
+    .token_name = corpus_token_name,
+    .describe = NULL,
+    .attach = corpus_attach,
+    .detach = corpus_detach,
+};

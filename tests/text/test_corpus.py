@@ -1,0 +1,388 @@
+#!/usr/bin/env python3
+"""End-to-end tests of training on text (task kind corpus): real English text
+(Debian's fortunes), a BPE tokenizer trained here with Hugging Face
+`tokenizers`, shards written by tools/tokenize_corpus.py, the real binary under
+real mpirun (tests/text/tests.cmake registers one ctest per scenario).
+
+usage: test_corpus.py SCENARIO --bin distsweep --mpiexec mpirun --src SOURCE_DIR --pydeps DIR
+
+  tool     the tool's shards: format, token counts, EOT between documents, the
+           answer mask, a decode of the shards equal to the input text; bad
+           JSONL input: exit 2 naming FILE:LINE, nothing written
+  train    `distsweep train` of a tiny model: the loss falls; `distsweep sample`
+           rows are identical across calls, differ between seeds, and decode
+           (the C decoder) to the tokenizer's own decode; the fraction of rows
+           from each source over the first K rows matches its weight (bound below)
+  packs    a 2-rank `distsweep run` with run.pack 1 and with packs of 4: the
+           seeds' final_loss and loss curves are bit-identical; SIGKILLed
+           mid-way and resumed, the same bits again
+  errors   a bad shard, a missing answer mask, weights not summing to 1: exit 2,
+           the file (or FILE:LINE:COL) named, no result file
+
+The fraction bound: the mixture is exact per block of B = 1024 rows (source k
+owns n_k = largest-remainder(B * w_k) rows of every block, |n_k/B - w_k| <= 1/B),
+so over K = q*B + m rows the count c_k of source k satisfies
+|c_k - K*n_k/B| <= m * max(n_k/B, 1 - n_k/B) <= m (the partial block), and
+c_k = K*n_k/B exactly when m = 0.
+"""
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from procutil import SWEEP_ENV, check, children, failures, finish, install_hf_deps  # noqa: E402
+
+A = None
+FORTUNES = "/usr/share/games/fortunes"
+ENV = dict(SWEEP_ENV)
+
+
+def run(cmd, timeout=300, **kw):
+    return subprocess.run(cmd, env=kw.pop("env", ENV), capture_output=True, text=True,
+                          timeout=timeout, **kw)
+
+
+def ds(args, np_=1, timeout=300):
+    cmd = [A.bin] + args
+    if np_ > 1:
+        cmd = [A.mpiexec, "-np", str(np_), "--oversubscribe"] + cmd
+    return run(cmd, timeout=timeout)
+
+
+def tool(args):
+    env = dict(ENV, PYTHONPATH=A.pydeps)
+    return run([sys.executable, os.path.join(A.src, "tools", "tokenize_corpus.py")] + args, env=env)
+
+
+def make_tokenizer(work):
+    """A byte-level BPE of 512 ids trained on three fortune files; id 0 = <|endoftext|>."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tr = trainers.BpeTrainer(vocab_size=512, special_tokens=["<|endoftext|>"],
+                             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train([os.path.join(FORTUNES, f) for f in ("computers", "science", "literature")], tr)
+    path = os.path.join(work, "tokenizer.json")
+    tok.save(path)
+    return tok, path
+
+
+def qa_items(n=400):
+    """Question/answer items in the MMLU auxiliary style: the answer is the scored span."""
+    words = [w for w in open(os.path.join(FORTUNES, "literature"), encoding="utf-8").read().split()
+             if w.isalpha() and len(w) > 3][:n]
+    return [{"question": f"Question: how many letters are in the word '{w}'? Answer:",
+             "answer": str(len(w))} for w in words]
+
+
+def read_shard(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    h = struct.unpack("<256i", data[:1024])
+    dt = {20240520: "<u2", 20240801: "<u4", 20261206: "u1"}[h[0]]
+    return h, np.frombuffer(data[1024:], dtype=dt)
+
+
+def setup(work):
+    """Tokenizer and two sources: fortunes (computers + science, plain text split on %)
+    and qa (JSONL with an answer field, `loss: answer`)."""
+    tok, tpath = make_tokenizer(work)
+    os.makedirs(os.path.join(work, "data"))
+    p = tool(["--tokenizer", tpath, "-o", os.path.join(work, "data", "fortunes"), "--split-on", "%",
+              "--shard-tokens", "50000", os.path.join(FORTUNES, "computers"), os.path.join(FORTUNES, "science")])
+    check(p.returncode == 0, f"tokenize fortunes: {p.returncode} {p.stderr}")
+    jl = os.path.join(work, "qa.jsonl")
+    with open(jl, "w") as f:
+        for it in qa_items():
+            f.write(json.dumps(it) + "\n")
+    p = tool(["--tokenizer", tpath, "-o", os.path.join(work, "data", "qa"), "--text-field", "question",
+              "--answer-field", "answer", jl])
+    check(p.returncode == 0, f"tokenize qa: {p.returncode} {p.stderr}")
+    return tok, tpath
+
+
+def sweep_text(steps=80, seeds=4, pack=None, w=(0.75, 0.25), ckpt=20, depths="[1, 2]"):
+    run_block = f"run: {{checkpoint_every: {ckpt}" + (f", pack: {pack}" if pack else "") + "}\n"
+    return f"""name: text
+task:
+  kind: corpus
+  vocab: 512
+  eot: 0
+  tokenizer: tokenizer.json
+  sources:
+    - {{name: fortunes, path: "data/fortunes_*.bin", weight: {w[0]}}}
+    - {{name: qa, path: "data/qa_*.bin", weight: {w[1]}, loss: answer}}
+model: {{head_dim: 16}}
+train: {{steps: {steps}, batch: 8, context: 33, lr: 3.0e-3, warmup: 5, log_every: 10}}
+seeds: {{start: 0, count: {seeds}}}
+scales:
+  - {{family: depth, width: 32, depth: {depths}}}
+{run_block}"""
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+# ---- scenarios -------------------------------------------------------------------------
+
+def sc_tool(work):
+    tok, tpath = setup(work)
+    shards = sorted(f for f in os.listdir(os.path.join(work, "data")) if f.startswith("fortunes_"))
+    check(len(shards) >= 3 and all(f.endswith(".bin") for f in shards), f"fortunes shards: {shards}")
+    ids = []
+    for f in shards:
+        h, t = read_shard(os.path.join(work, "data", f))
+        check(h[0] == 20240520 and h[1] == 1 and h[2] == len(t), f"{f}: header {h[:3]}")
+        check(len(t) <= 50000, f"{f}: {len(t)} tokens, more than --shard-tokens")
+        ids += t.tolist()
+    # the documents, decoded, are the fortunes between % lines, EOT after each
+    docs = []
+    for name in ("computers", "science"):
+        text = open(os.path.join(FORTUNES, name), encoding="utf-8").read()
+        docs += [d.strip("\n") + "\n" for d in re.split(r"^%\n", text, flags=re.M) if d.strip()]
+    check(ids.count(0) == len(docs), f"{ids.count(0)} EOT tokens, {len(docs)} documents")
+    first = ids[:ids.index(0)]
+    check(tok.decode(first) == docs[0], f"the first document decodes to {tok.decode(first)!r}, not {docs[0]!r}")
+    # the qa source and its mask: the answer's tokens and nothing else
+    h, t = read_shard(os.path.join(work, "data", "qa_000000.bin"))
+    hm, m = read_shard(os.path.join(work, "data", "qa_000000.mask"))
+    check(hm[0] == 20261206 and hm[1] == 1 and hm[2] == h[2] == len(m), f"mask header {hm[:3]}")
+    items = qa_items()
+    ans = [tok.decode(t[i:j].tolist()) for i, j in spans(m)]
+    check(ans == [" " + it["answer"] for it in items], f"masked spans decode to {ans[:5]}...")
+    # bad input: exit 2 at FILE:LINE, nothing written
+    bad = os.path.join(work, "bad.jsonl")
+    write(bad, json.dumps({"question": "a", "answer": "b"}) + "\n" + json.dumps({"text": "x"}) + "\n")
+    p = tool(["--tokenizer", tpath, "-o", os.path.join(work, "bad", "x"), "--text-field", "question", bad])
+    check(p.returncode == 2 and f"{bad}:2: no string field 'question'" in p.stderr, f"bad JSONL: {p.returncode} {p.stderr}")
+    check(not os.path.exists(os.path.join(work, "bad")), "bad input wrote files")
+
+
+def spans(m):
+    out, i = [], 0
+    while i < len(m):
+        if m[i]:
+            j = i
+            while j < len(m) and m[j]:
+                j += 1
+            out.append((i, j))
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def sample_rows(y, seed, first, n, extra=()):
+    """[(source, ids, mask, text)] of rows first.. of `distsweep sample`."""
+    p = ds(["sample", y, "--seed", str(seed), "--row", str(first), "-n", str(n)] + list(extra), timeout=120)
+    check(p.returncode == 0, f"sample: {p.returncode} {p.stderr}")
+    rows, cur = [], None
+    for line in p.stdout.split("\n"):
+        mo = re.match(r"row (\d+) of seed \d+: source (\w+), chunk", line)
+        if mo:
+            cur = {"source": mo.group(2), "ids": [], "text": []}
+            rows.append(cur)
+        elif cur is not None and line.startswith("    | "):
+            cur["text"].append(line[6:])
+        elif cur is not None and line.startswith("    ") and re.match(r"^[0-9<eot> ]+$", line[4:]):
+            cur["ids"] += [0 if w == "<eot>" else int(w) for w in line[4:].split()]
+    return p.stdout, rows
+
+
+def sc_train(work):
+    tok, _ = setup(work)
+    y = write(os.path.join(work, "text.yaml"), sweep_text(steps=120, depths="[2]"))
+    p = ds(["plan", y])
+    check(p.returncode == 0 and "source    fortunes" in p.stdout and "source    qa" in p.stdout,
+          f"plan: {p.returncode} {p.stdout} {p.stderr}")
+    p = ds(["train", y, "--seeds", "0,1", "--format", "json", "--quiet"])
+    check(p.returncode == 0, f"train: {p.returncode} {p.stderr}")
+    res = json.loads(p.stdout)
+    for r in res["runs"]:
+        c = r["train_loss"]
+        print(f"seed {r['seed']}: loss curve {['%.3f' % x for x in c]}")
+        check(c[0] > c[-1] + 0.5, f"seed {r['seed']}: the loss does not fall: {c}")
+        check(c[-1] < np.log(512) - 1, f"seed {r['seed']}: final loss {c[-1]} not well below ln(512)")
+
+    # rows: pure function of (seed, row), different between seeds, decoded like HF does
+    a, rows_a = sample_rows(y, 3, 100, 20)
+    b, _ = sample_rows(y, 3, 100, 20)
+    c, rows_c = sample_rows(y, 4, 100, 20)
+    check(a == b, "two sample calls print different rows")
+    check([r["ids"] for r in rows_a] != [r["ids"] for r in rows_c], "seeds 3 and 4 see the same rows")
+    check(all(len(r["ids"]) == 33 for r in rows_a), "a row is not context tokens")
+    for r in rows_a:
+        want = tok.decode(r["ids"], skip_special_tokens=False)
+        check("\n".join(r["text"]) == want, f"the C decoder gives {r['text']!r}, the tokenizer {want!r}")
+    # one row against the shards directly: the row holds consecutive tokens of its source
+    ids = np.concatenate([read_shard(os.path.join(work, "data", f))[1]
+                          for f in sorted(os.listdir(os.path.join(work, "data")))
+                          if f.startswith("fortunes_") and f.endswith(".bin")])
+    for r in rows_a:
+        if r["source"] == "fortunes":
+            mo = [i for i in range(0, len(ids) - 32, 32) if ids[i:i + 33].tolist() == r["ids"]]
+            check(len(mo) == 1, f"a fortunes row is not one chunk of the source ({len(mo)} matches)")
+
+    # the fraction from each source over the first K rows (module docstring's bound)
+    B, slots = 1024, {"fortunes": 768, "qa": 256}
+    for K in (4096, 2500):
+        _, rows = sample_rows(y, 0, 0, K)
+        m = K % B
+        for src, n_k in slots.items():
+            got = sum(r["source"] == src for r in rows)
+            want = K * n_k / B
+            bound = m * max(n_k / B, 1 - n_k / B)
+            print(f"K={K} {src}: {got} rows, expected {want:.1f} +- {bound:.1f} (weight {n_k / B})")
+            check(abs(got - want) <= bound, f"K={K}: source {src} has {got} rows, expected {want} +- {bound}")
+            if m == 0:
+                check(got == want, f"K={K}: a whole number of blocks is not exact")
+
+
+def load(path):
+    with h5py.File(path, "r") as f:
+        return {k: f[k][()] for k in ("runs/final_loss", "curves/train_loss", "runs/status")}
+
+
+def same_bits(a, b, what):
+    for k in ("runs/final_loss", "curves/train_loss"):
+        check(a[k].shape == b[k].shape and np.array_equal(a[k].view(np.uint32), b[k].view(np.uint32)),
+              f"{what}: {k} differs:\n{a[k]}\n{b[k]}")
+
+
+def sc_packs(work):
+    setup(work)
+    alone = write(os.path.join(work, "alone.yaml"), sweep_text(steps=80, seeds=4, pack=1, ckpt=10))
+    packed = write(os.path.join(work, "packed.yaml"), sweep_text(steps=80, seeds=4, pack=4, ckpt=10))
+    t0 = time.time()
+    p = ds(["run", alone, "-o", os.path.join(work, "alone.h5"), "--quiet"], np_=2)
+    t_ref = time.time() - t0
+    check(p.returncode == 0, f"run alone: {p.returncode} {p.stderr}")
+    p = ds(["run", packed, "-o", os.path.join(work, "packed.h5"), "--quiet"], np_=2)
+    check(p.returncode == 0, f"run packed: {p.returncode} {p.stderr}")
+    a, b = load(os.path.join(work, "alone.h5")), load(os.path.join(work, "packed.h5"))
+    check((a["runs/status"] == 1).all() and (b["runs/status"] == 1).all(), "not every run is done")
+    same_bits(a, b, "packs of 1 vs packs of 4")
+    check(len(np.unique(a["runs/final_loss"])) == a["runs/final_loss"].size, "two seeds end at the same loss")
+
+    # SIGKILL mpirun mid-way, resume until done: the same bits
+    out = os.path.join(work, "killed.h5")
+    rng = random.Random(int(os.environ.get("DISTSWEEP_CHAOS_SEED", "2525")))
+    kills, resumable = 0, 0
+    for attempt in range(10):
+        cmd = [A.mpiexec, "-np", "2", "--oversubscribe", A.bin, "run", packed, "-o", out, "--quiet"]
+        pr = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if attempt < 2:
+            time.sleep(rng.uniform(0.4, 0.7) * t_ref)
+            if pr.poll() is None:
+                for pid in children(pr.pid) + [pr.pid]:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                kills += 1
+            finish(pr)
+            ck = [f for f in os.listdir(out + ".ckpt") if f.endswith(".ckpt")] if os.path.isdir(out + ".ckpt") else []
+            resumable += bool(ck)
+            print(f"after kill {kills}: checkpoints {ck}")
+            continue
+        err = pr.communicate(timeout=300)[1]
+        if pr.returncode == 0:
+            break
+        check(pr.returncode == 3 or "lock" in err, f"resume {attempt}: exit {pr.returncode}: {err}")
+    check(kills >= 1 and resumable >= 1, f"no kill landed mid-training ({kills} kills, "
+          f"{resumable} left checkpoints)")
+    same_bits(b, load(out), "killed and resumed vs uninterrupted")
+
+
+def sc_errors(work):
+    setup(work)
+    data = os.path.join(work, "data")
+    y = write(os.path.join(work, "text.yaml"), sweep_text())
+    out = os.path.join(work, "out.h5")
+
+    def refused(what, needle, np_=2):
+        p = ds(["run", y, "-o", out, "--quiet"], np_=np_)
+        check(p.returncode == 2, f"{what}: exit {p.returncode}, expected 2: {p.stderr}")
+        check(needle in p.stderr, f"{what}: message {p.stderr!r} lacks {needle!r}")
+        check(not os.path.exists(out), f"{what}: a result file was written")
+        p = ds(["train", y, "--seeds", "0"])
+        check(p.returncode == 2 and needle in p.stderr, f"{what} (train): exit {p.returncode} {p.stderr}")
+
+    shard = os.path.join(data, "fortunes_000001.bin")
+    good = open(shard, "rb").read()
+    with open(shard, "wb") as f:
+        f.write(good[:-7])
+    refused("truncated shard", f"{shard}: truncated")
+    with open(shard, "wb") as f:
+        f.write(struct.pack("<i", 1234) + good[4:])
+    refused("wrong magic", f"{shard}: not an llm.c token shard: magic 1234")
+    toks = bytearray(good)
+    toks[1024 + 2 * 10:1024 + 2 * 10 + 2] = struct.pack("<H", 600)
+    with open(shard, "wb") as f:
+        f.write(bytes(toks))
+    refused("token beyond vocab", f"{shard}: token 10 is id 600, not below task.vocab (512)")
+    with open(shard, "wb") as f:
+        f.write(good)
+    mask = os.path.join(data, "qa_000000.mask")
+    os.rename(mask, mask + ".x")
+    refused("missing mask", "needs the answer-mask sidecar")
+    os.rename(mask + ".x", mask)
+
+    write(y, sweep_text(w=(0.75, 0.3)))
+    p = ds(["run", y, "-o", out, "--quiet"], np_=2)
+    check(p.returncode == 2 and re.search(r"text\.yaml:\d+:\d+: the weights of task\.sources sum to 1\.05, not 1",
+                                          p.stderr), f"weights: {p.returncode} {p.stderr}")
+    check(not os.path.exists(out), "weights: a result file was written")
+    # the sweep loads without its data: status of a stored corpus sweep elsewhere
+    write(y, sweep_text(steps=20, seeds=1, depths="[1]"))
+    p = ds(["run", y, "-o", out, "--quiet"], np_=2)
+    check(p.returncode == 0, f"run: {p.returncode} {p.stderr}")
+    shutil.rmtree(data)
+    p = ds(["status", out])
+    check(p.returncode == 0 and "complete" in p.stdout, f"status without the data: {p.returncode} {p.stdout} {p.stderr}")
+
+
+def main():
+    global A
+    ap = argparse.ArgumentParser()
+    ap.add_argument("scenario", choices=["tool", "train", "packs", "errors"])
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--mpiexec", required=True)
+    ap.add_argument("--src", required=True)
+    ap.add_argument("--pydeps", required=True)
+    A = ap.parse_args()
+    if not os.path.isdir(FORTUNES):
+        print(f"{FORTUNES} is missing: install Debian's fortunes (tools/install-deps.sh)")
+        return 1
+    install_hf_deps(A.pydeps)
+    work = tempfile.mkdtemp(prefix=f"ds_text_{A.scenario}_")
+    try:
+        globals()["sc_" + A.scenario](work)
+    finally:
+        if not failures():
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"work directory kept: {work}")
+    n = failures()
+    print(f"{A.scenario}: {'FAILED, ' + str(n) + ' check(s)' if n else 'passed'}")
+    return 1 if n else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
