@@ -28,6 +28,7 @@ typedef struct {
     long long seed;    /* job seed; -1 = the sweep's first */
     long long row;     /* -1 = not given */
     const char *tokenizer; /* --tokenizer FILE (corpus); NULL = task.tokenizer */
+    const char *scale;     /* --scale S: the condition whose data (a values family's mixture) */
 } sample_opts;
 
 static void sample_usage(FILE *f) {
@@ -49,7 +50,10 @@ static void sample_usage(FILE *f) {
             "  --seed K     training stream of job seed K (default: the sweep's first seed)\n"
             "  --tokenizer FILE  corpus tasks: decode rows with this tokenizer.json (default:\n"
             "               the sweep's task.tokenizer); a corpus sample prints whole rows:\n"
-            "               their source, chunk, token ids and text\n");
+            "               their source, chunk, token ids and text\n"
+            "  --scale S    the rows of scale S (a row or a name, d64_L2_news=0.8): a values\n"
+            "               family's condition may change the data (a source's weight);\n"
+            "               default: the sweep's own settings\n");
 }
 
 /* Parses an integer option value of at least min (ds_cli_int64), said on
@@ -76,6 +80,12 @@ static int parse_args(int argc, char **argv, sample_opts *o) {
                 return DS_EXIT_USAGE;
             }
             o->tokenizer = argv[++i];
+        } else if (!strcmp(a, "--scale")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "distsweep sample: --scale needs a row or a scale's name\n");
+                return DS_EXIT_USAGE;
+            }
+            o->scale = argv[++i];
         }
         else if (!strcmp(a, "--length") || !strcmp(a, "-n") || !strcmp(a, "--seed") ||
                  !strcmp(a, "--row")) {
@@ -226,12 +236,11 @@ static void sample_eval(const ds_task_spec *t, int L, long long first, long long
     free(mask);
 }
 
-/* Corpus mode: N whole rows from row R of seed K, each with its source and
- * chunk, its token ids with the scored ones marked, and its text when a
- * tokenizer is at hand (tok may be NULL). */
-static void sample_corpus(const ds_sweep *s, const ds_tokenizer *tok, uint64_t seed,
-                          long long first, long long n) {
-    const ds_task_spec *t = &s->task;
+/* Corpus mode: N whole rows of task t (a condition's mixture) from row R of
+ * seed K, each with its source and chunk, its token ids with the scored ones
+ * marked, and its text when a tokenizer is at hand (tok may be NULL). */
+static void sample_corpus(const ds_sweep *s, const ds_task_spec *t, const ds_tokenizer *tok,
+                          uint64_t seed, long long first, long long n) {
     const ds_task_ops *op = ds_task_get(t);
     const int T = s->train.context;
     int32_t *ids = DS_MALLOC(sizeof *ids * (size_t)T);
@@ -248,7 +257,7 @@ static void sample_corpus(const ds_sweep *s, const ds_tokenizer *tok, uint64_t s
         int k;
         int64_t chunk;
         ds_corpus_locate(t->n_sources, slots, nch, seed, (uint64_t)row, &k, &chunk);
-        int k2 = ds_corpus_row(t->corpus, seed, (uint64_t)row, T, ids, mask);
+        int k2 = ds_corpus_row(t->corpus, slots, seed, (uint64_t)row, T, ids, mask);
         DS_ASSERT(k2 == k);
         printf("row %lld of seed %llu: source %s, chunk %lld of %lld (tokens %lld..%lld), %d tokens, "
                "%d scored\n", row, (unsigned long long)seed, t->sources[k].name, (long long)chunk,
@@ -289,6 +298,17 @@ int ds_cmd_sample(int argc, char **argv) {
         return rc;
     }
     ds_task_spec t = s->task;
+    if (o.scale) { /* the condition's task: its mixture where it changes a source's weight */
+        int idx;
+        if (ds_cli_scale(s, o.scale, &idx, &err)) {
+            fprintf(stderr, "distsweep sample: %s\n", err.msg);
+            ds_sweep_free(s);
+            return DS_EXIT_USAGE;
+        }
+        ds_sweep *cond = ds_sweep_condition(s, idx);
+        t = cond->task; /* borrows s's attached data, as cond did */
+        free(cond);
+    }
     const ds_task_ops *op = ds_task_get(&t);
     DS_ASSERT(op);
     if (t.kind == DS_TASK_CORPUS) {
@@ -319,7 +339,7 @@ int ds_cmd_sample(int argc, char **argv) {
         printf("\n# ^ marks a scored target (loss mask 1)%s\n",
                tok ? "" : "; no tokenizer (task.tokenizer or --tokenizer): ids only");
         printf("# training rows of seed %llu: context %d\n", (unsigned long long)seed, s->train.context);
-        sample_corpus(s, tok, seed, o.row >= 0 ? o.row : 0, o.n >= 0 ? o.n : o.row >= 0 ? 1 : 3);
+        sample_corpus(s, &t, tok, seed, o.row >= 0 ? o.row : 0, o.n >= 0 ? o.n : o.row >= 0 ? 1 : 3);
         ds_tokenizer_free(tok);
         goto done;
     }

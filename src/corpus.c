@@ -40,8 +40,6 @@ typedef struct {
 struct ds_corpus {
     int n;
     int context;
-    int slots[DS_MAX_SOURCES];
-    int start[DS_MAX_SOURCES]; /* S_k: first slot of source k's range */
     int64_t n_chunks[DS_MAX_SOURCES];
     source src[DS_MAX_SOURCES];
 };
@@ -328,13 +326,6 @@ int ds_corpus_open(const ds_task_spec *t, int context, const char *sweep_path, d
     ds_corpus *c = DS_CALLOC(1, sizeof *c);
     c->n = t->n_sources;
     c->context = context;
-    int S = 0;
-    for (int k = 0; k < c->n; k++) {
-        c->slots[k] = t->sources[k].slots;
-        c->start[k] = S;
-        S += c->slots[k];
-    }
-    DS_ASSERT(S == DS_CORPUS_BLOCK);
     for (int k = 0; k < c->n && !rc; k++) {
         rc = open_source(&c->src[k], &t->sources[k], dir, t->vocab, context, err);
         c->n_chunks[k] = c->src[k].n_chunks;
@@ -383,12 +374,12 @@ static void source_copy(const source *src, int64_t g, int n, int32_t *tokens, ui
     }
 }
 
-int ds_corpus_row(const ds_corpus *c, uint64_t seed, uint64_t row, int context, int32_t *tokens,
-                  uint8_t *mask) {
+int ds_corpus_row(const ds_corpus *c, const int *slots, uint64_t seed, uint64_t row, int context,
+                  int32_t *tokens, uint8_t *mask) {
     DS_ASSERT(context == c->context);
     int k;
     int64_t chunk;
-    ds_corpus_locate(c->n, c->slots, c->n_chunks, seed, row, &k, &chunk);
+    ds_corpus_locate(c->n, slots, c->n_chunks, seed, row, &k, &chunk);
     const source *src = &c->src[k];
     source_copy(src, chunk * (int64_t)(context - 1), context, tokens, src->answer ? mask : NULL);
     if (!src->answer) memset(mask, 1, (size_t)context);

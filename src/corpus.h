@@ -86,11 +86,14 @@ ds_corpus_source_info ds_corpus_source(const ds_corpus *c, int k);
 /* The context the corpus was opened for. */
 int ds_corpus_context(const ds_corpus *c);
 
-/* Fills tokens/mask[context] with training row `row` of seed `seed`
- * (tasks.h's row convention: mask[0] = 0). context must be the one opened
- * for. Returns the source index of the row. */
-int ds_corpus_row(const ds_corpus *c, uint64_t seed, uint64_t row, int context, int32_t *tokens,
-                  uint8_t *mask);
+/* Fills tokens/mask[context] with training row `row` of seed `seed` of the
+ * mixture whose source k owns slots[k] rows of every block (the task spec's
+ * ds_source_spec.slots: a condition of a values family that varies a source's
+ * weight has its own, so the mixture is the caller's, not the opened data's).
+ * tasks.h's row convention: mask[0] = 0. context must be the one opened for.
+ * Returns the source index of the row. */
+int ds_corpus_row(const ds_corpus *c, const int *slots, uint64_t seed, uint64_t row, int context,
+                  int32_t *tokens, uint8_t *mask);
 
 /* Reads a shard (or a mask sidecar when mask is 1) file's header: returns 0
  * with *count and *token_bytes (1 for a mask) set, or DS_EXIT_USAGE with the

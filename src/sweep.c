@@ -39,8 +39,25 @@ static const char *num(char *buf, double v) {
     return buf;
 }
 
-/* The short name of a setting key in a condition's name: its last part. */
-static const char *setting_short(const char *key) {
+#define SOURCE_KEY_PREFIX "task.sources."
+#define SOURCE_KEY_SUFFIX ".weight"
+
+/* The source name in a source-weight key "task.sources.<name>.weight" into
+ * name (DS_NAME_MAX bytes): 1, or 0 when key is not of that form. */
+static int source_key_name(const char *key, char *name) {
+    size_t lp = strlen(SOURCE_KEY_PREFIX), ls = strlen(SOURCE_KEY_SUFFIX), n = strlen(key);
+    if (n <= lp + ls || strncmp(key, SOURCE_KEY_PREFIX, lp) || strcmp(key + n - ls, SOURCE_KEY_SUFFIX))
+        return 0;
+    if (n - lp - ls >= DS_NAME_MAX) return 0;
+    memcpy(name, key + lp, n - lp - ls);
+    name[n - lp - ls] = 0;
+    return 1;
+}
+
+/* The short name of a setting key in a condition's name (buf: DS_NAME_MAX
+ * bytes): a source weight's source name, else the key's last part. */
+static const char *setting_short(const char *key, char *buf) {
+    if (source_key_name(key, buf)) return buf;
     const char *dot = strrchr(key, '.');
     return dot ? dot + 1 : key;
 }
@@ -48,8 +65,8 @@ static const char *setting_short(const char *key) {
 void ds_scale_name(const ds_scale *sc, char *buf, size_t n) {
     int k = snprintf(buf, n, "d%d_L%d", sc->d_model, sc->n_layers);
     for (int i = 0; i < sc->n_settings && k >= 0 && (size_t)k < n; i++) {
-        char v[32];
-        k += snprintf(buf + k, n - (size_t)k, "_%s=%s", setting_short(sc->settings[i].key),
+        char v[32], sh[DS_NAME_MAX];
+        k += snprintf(buf + k, n - (size_t)k, "_%s=%s", setting_short(sc->settings[i].key, sh),
                       num(v, sc->settings[i].value));
     }
 }
@@ -61,30 +78,68 @@ void ds_scale_name(const ds_scale *sc, char *buf, size_t n) {
 typedef struct {
     const char *key;
     double lo, hi;
-    int lo_open, integer;
+    int lo_open, hi_open, integer;
 } setting_def;
 
 static const setting_def setting_defs[] = {
-    {"train.lr", 0, INFINITY, 1, 0},
-    {"train.weight_decay", 0, INFINITY, 0, 0},
-    {"train.grad_clip", 0, INFINITY, 0, 0},
-    {"train.eps", 0, INFINITY, 1, 0},
-    {"train.warmup", 0, 1e15, 0, 1},
-    {"model.init_std", 0, INFINITY, 1, 0},
+    {"train.lr", 0, INFINITY, 1, 0, 0},
+    {"train.weight_decay", 0, INFINITY, 0, 0, 0},
+    {"train.grad_clip", 0, INFINITY, 0, 0, 0},
+    {"train.eps", 0, INFINITY, 1, 0, 0},
+    {"train.warmup", 0, 1e15, 0, 0, 1},
+    {"model.init_std", 0, INFINITY, 1, 0, 0},
+    /* a corpus source's weight; the other sources share the rest in their own
+     * proportions (setting_io) */
+    {SOURCE_KEY_PREFIX "<name>" SOURCE_KEY_SUFFIX, 0, 1, 1, 1, 0},
 };
 #define N_SETTING_DEFS ((int)(sizeof setting_defs / sizeof setting_defs[0]))
+#define SOURCE_WEIGHT_DEF (&setting_defs[N_SETTING_DEFS - 1])
 
 const char *ds_setting_key(int i) { return i >= 0 && i < N_SETTING_DEFS ? setting_defs[i].key : NULL; }
 
-static const setting_def *setting_find(const char *key) {
-    for (int i = 0; i < N_SETTING_DEFS; i++)
-        if (!strcmp(setting_defs[i].key, key)) return &setting_defs[i];
-    return NULL;
+/* The index of the source whose weight key is `key` in s's corpus task with
+ * two or more sources, or -1. */
+static int source_of_key(const ds_sweep *s, const char *key) {
+    char name[DS_NAME_MAX];
+    if (s->task.kind != DS_TASK_CORPUS || s->task.n_sources < 2 || !source_key_name(key, name)) return -1;
+    for (int k = 0; k < s->task.n_sources; k++)
+        if (!strcmp(s->task.sources[k].name, name)) return k;
+    return -1;
 }
 
-/* The value of key in s (one of ds_setting_keys); 1 when written, 0 when
- * the key is not a setting. */
+/* The definition of setting `key` in sweep s, or NULL when s has no such setting. */
+static const setting_def *setting_find(const ds_sweep *s, const char *key) {
+    for (int i = 0; i < N_SETTING_DEFS - 1; i++)
+        if (!strcmp(setting_defs[i].key, key)) return &setting_defs[i];
+    return source_of_key(s, key) >= 0 ? SOURCE_WEIGHT_DEF : NULL;
+}
+
+/* Sets source k's weight of corpus task t to w, the others sharing 1 - w in
+ * their own proportions, and the mixture's slots anew (ds_corpus_apportion).
+ * Returns the index of a source left without a slot, or -1. */
+static int set_source_weight(ds_task_spec *t, int k, double w) {
+    double rest = 1.0 - t->sources[k].weight, ws[DS_MAX_SOURCES];
+    for (int j = 0; j < t->n_sources; j++)
+        ws[j] = j == k ? w : t->sources[j].weight * (1.0 - w) / rest;
+    int slots[DS_MAX_SOURCES], empty = -1;
+    ds_corpus_apportion(t->n_sources, ws, slots);
+    for (int j = 0; j < t->n_sources; j++) {
+        t->sources[j].weight = ws[j];
+        t->sources[j].slots = slots[j];
+        if (!slots[j] && empty < 0) empty = j;
+    }
+    return empty;
+}
+
+/* The value of key in s (a ds_setting_key, a source's weight by its name);
+ * 1 when read or written, 0 when the key is not a setting of s. */
 static int setting_io(ds_sweep *s, const char *key, double *v, int write) {
+    int src = source_of_key(s, key);
+    if (src >= 0) {
+        if (!write) *v = s->task.sources[src].weight;
+        else set_source_weight(&s->task, src, *v); /* a value without an empty source: parse_family */
+        return 1;
+    }
     double *slot = NULL;
     if (!strcmp(key, "train.lr")) slot = &s->train.lr;
     else if (!strcmp(key, "train.weight_decay")) slot = &s->train.weight_decay;
@@ -1022,7 +1077,7 @@ static int parse_family(yctx *c, yaml_node_t *m, int idx, ds_sweep *s, int vocab
         if (need_key(c, m, fwhat, "depth", &n) || node_int(c, n, path, 1, MAX_DEPTH, &fixed_depth))
             return DS_EXIT_USAGE;
         if (need_key(c, m, fwhat, "key", &kn)) return DS_EXIT_USAGE;
-        if (kn->type != YAML_SCALAR_NODE || !(sd = setting_find(scalar(kn)))) {
+        if (kn->type != YAML_SCALAR_NODE || !(sd = setting_find(s, scalar(kn)))) {
             char list_buf[256], dbuf[64];
             const char *keys_list[N_SETTING_DEFS + 1] = {NULL};
             for (int i = 0; i < N_SETTING_DEFS; i++) keys_list[i] = setting_defs[i].key;
@@ -1030,8 +1085,8 @@ static int parse_family(yctx *c, yaml_node_t *m, int idx, ds_sweep *s, int vocab
             return FAIL(c, kn, "%s.key %s is not a setting a values family can vary (one of: %s)",
                         what, describe(kn, dbuf, sizeof dbuf), list_buf);
         }
-        snprintf(f->key, sizeof f->key, "%s", sd->key);
-        snprintf(f->label, sizeof f->label, "%s", sd->key);
+        snprintf(f->key, sizeof f->key, "%s", scalar(kn)); /* a source weight's key names its source */
+        snprintf(f->label, sizeof f->label, "%s", scalar(kn));
         yaml_node_t *ln = get(c, m, "label");
         if (ln) {
             if (ln->type != YAML_SCALAR_NODE || !*scalar(ln) || strlen(scalar(ln)) >= sizeof f->label)
@@ -1064,14 +1119,22 @@ static int parse_family(yctx *c, yaml_node_t *m, int idx, ds_sweep *s, int vocab
         if (kind == 4) {
             d = fixed;
             L = fixed_depth;
-            if (node_f64(c, it, ipath, sd->lo, sd->lo_open, sd->hi, 0, &set.value)) return DS_EXIT_USAGE;
+            if (node_f64(c, it, ipath, sd->lo, sd->lo_open, sd->hi, sd->hi_open, &set.value)) return DS_EXIT_USAGE;
             if (sd->integer && set.value != floor(set.value))
-                return FAIL(c, it, "%s (%s) must be a whole number", ipath, sd->key);
-            if (!strcmp(sd->key, "train.warmup") && set.value > (double)s->train.steps)
+                return FAIL(c, it, "%s (%s) must be a whole number", ipath, f->key);
+            if (!strcmp(f->key, "train.warmup") && set.value > (double)s->train.steps)
                 return FAIL(c, it, "%s: train.warmup %.0f exceeds train.steps (%lld)", ipath, set.value,
                             (long long)s->train.steps);
-            snprintf(set.key, sizeof set.key, "%s", sd->key);
-            n_set = set.value != ds_setting_base(s, sd->key); /* the sweep's own value: the plain scale */
+            if (sd == SOURCE_WEIGHT_DEF) { /* every source keeps a row of each block */
+                ds_task_spec t = s->task;
+                int empty = set_source_weight(&t, source_of_key(s, f->key), set.value);
+                if (empty >= 0)
+                    return FAIL(c, it, "%s: with %s = %g source '%s' gets weight %g, no row of the "
+                                "mixture's blocks of 1024 rows", ipath, f->key, set.value,
+                                t.sources[empty].name, t.sources[empty].weight);
+            }
+            snprintf(set.key, sizeof set.key, "%s", f->key);
+            n_set = set.value != ds_setting_base(s, f->key); /* the sweep's own value: the plain scale */
         } else if (kind == 0) {
             L = fixed;
             if (check_width(c, it, ipath, s, &d)) return DS_EXIT_USAGE;

@@ -33,7 +33,9 @@ static int64_t corpus_eval_count(const ds_task_spec *t, int length) {
 static void corpus_train_row(const ds_task_spec *t, uint64_t seed, uint64_t row, int context,
                              int32_t *tokens, uint8_t *mask) {
     DS_ASSERT(t->corpus); /* ds_sweep_attach_data before any row */
-    ds_corpus_row(t->corpus, seed, row, context, tokens, mask);
+    int slots[DS_MAX_SOURCES];
+    for (int k = 0; k < t->n_sources; k++) slots[k] = t->sources[k].slots;
+    ds_corpus_row(t->corpus, slots, seed, row, context, tokens, mask);
 }
 
 static void corpus_eval_example(const ds_task_spec *t, int length, int64_t index, int32_t *tokens,

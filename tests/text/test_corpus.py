@@ -16,6 +16,11 @@ usage: test_corpus.py SCENARIO --bin distsweep --mpiexec mpirun --src SOURCE_DIR
   packs    a 2-rank `distsweep run` with run.pack 1 and with packs of 4: the
            seeds' final_loss and loss curves are bit-identical; SIGKILLed
            mid-way and resumed, the same bits again
+  mix      a values family over task.sources.qa.weight (docs/sweep-file.md "values") on 2
+           ranks: one condition per weight, named by it, /scales/task.sources.qa.weight
+           stored; `sample --scale` of each condition draws qa rows at its weight (exact
+           per block); each condition's runs are bit-identical to the plain sweep
+           written with those weights (the other source takes the rest)
   errors   a bad shard, a missing answer mask, weights not summing to 1: exit 2,
            the file (or FILE:LINE:COL) named, no result file
 
@@ -310,6 +315,50 @@ def sc_packs(work):
     same_bits(b, load(out), "killed and resumed vs uninterrupted")
 
 
+def sc_mix(work):
+    setup(work)
+    fam = ("  - {family: values, name: mix, width: 32, depth: 1, key: task.sources.qa.weight,\n"
+           "     values: [0.125, 0.25, 0.5], label: qa fraction}\n")
+    base = sweep_text(steps=40, seeds=2, ckpt=20, depths="[1]")
+    y = write(os.path.join(work, "mix.yaml"), base.replace("run: {", fam + "run: {"))
+    out = os.path.join(work, "mix.h5")
+    p = ds(["run", y, "-o", out, "--quiet"], np_=2)
+    if not check(p.returncode == 0, f"mix run: {p.returncode} {p.stderr}"):
+        return
+    with h5py.File(out, "r") as f:
+        names = [x.decode() for x in f["scales/name"][()]]
+        check(names == ["d32_L1", "d32_L1_qa=0.125", "d32_L1_qa=0.5"], f"condition names {names}")
+        col = list(f["scales/task.sources.qa.weight"][()])
+        check(col == [0.25, 0.125, 0.5], f"/scales/task.sources.qa.weight {col}")
+        a = f["families/mix"].attrs
+        check(a["key"] == "task.sources.qa.weight" and a["label"] == "qa fraction", f"attrs {dict(a)}")
+        check(list(f["families/mix"][()]) == [1, 0, 2], "the family's conditions in order")
+    d = load(out)
+    check((d["runs/status"] == 1).all(), "not every run is done")
+    for w, name, row in ((0.125, "d32_L1_qa=0.125", 1), (0.5, "d32_L1_qa=0.5", 2)):
+        # the condition's rows: qa exactly round(1024 w) of the first 1024 (w*1024 is whole here)
+        _, rows = sample_rows(y, 0, 0, 1024, extra=("--scale", name))
+        n_qa = sum(r["source"] == "qa" for r in rows)
+        check(len(rows) == 1024 and n_qa == int(1024 * w), f"{name}: {n_qa} qa rows of {len(rows)}")
+        # the plain sweep with those weights: bit-identical runs
+        py = write(os.path.join(work, f"plain{row}.yaml"), sweep_text(steps=40, seeds=2, ckpt=20, depths="[1]",
+                                                                  w=(1 - w, w)))
+        pout = os.path.join(work, f"plain{row}.h5")
+        p = ds(["run", py, "-o", pout, "--quiet"], np_=1)
+        if not check(p.returncode == 0, f"plain {w}: {p.returncode} {p.stderr}"):
+            return
+        pd_ = load(pout)
+        for k in ("runs/final_loss", "curves/train_loss"):
+            check(np.array_equal(d[k][row].view(np.uint32), pd_[k][0].view(np.uint32)),
+                  f"{name}: {k} differs from the plain sweep with qa weight {w}")
+    check(not np.array_equal(d["runs/final_loss"][1], d["runs/final_loss"][2]), "the weight had no effect")
+    # a weight that leaves the other source no row of a block: FILE:LINE:COL, exit 2
+    bad = write(os.path.join(work, "bad.yaml"), base.replace("run: {", fam.replace("0.5]", "0.9999]") + "run: {"))
+    p = ds(["plan", bad])
+    check(p.returncode == 2 and re.search(r"bad.yaml:\d+:\d+: .*source 'fortunes' gets weight", p.stderr),
+          f"plan bad mix: {p.returncode} {p.stderr}")
+
+
 def sc_errors(work):
     setup(work)
     data = os.path.join(work, "data")
@@ -361,7 +410,7 @@ def sc_errors(work):
 def main():
     global A
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["tool", "train", "packs", "errors"])
+    ap.add_argument("scenario", choices=["tool", "train", "packs", "mix", "errors"])
     ap.add_argument("--bin", required=True)
     ap.add_argument("--mpiexec", required=True)
     ap.add_argument("--src", required=True)
