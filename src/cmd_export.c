@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h> /* access */
 
 #include "cli.h"
 #include "common.h"
@@ -31,6 +32,7 @@
 #include "modelfile.h"
 #include "safetensors.h"
 #include "tasks.h"
+#include "tokenizer.h"
 #include "version.h"
 
 static void usage(FILE *f) {
@@ -44,6 +46,8 @@ static void usage(FILE *f) {
             "  --scale S   a row of /scales (0, 1, ...) or a scale's name (d64_L2)\n"
             "  --seed K    a job seed\n"
             "  -o DIR      the directory to write (created; files in it are replaced)\n"
+            "  --tokenizer FILE  a corpus task's tokenizer.json, copied into DIR (default: the\n"
+            "              sweep's task.tokenizer, a relative one taken from OUT.h5's directory)\n"
             "exit codes: 0 written, 1 a damaged model file, 2 usage, or the run has no stored\n"
             "model, 4 DIR could not be written\n");
 }
@@ -106,6 +110,13 @@ static int write_config(const char *dir, const ds_model_config *c, const ds_swee
     FILE *f = open_out(dir, "config.json", path, sizeof path, err);
     if (!f) return err->code;
     int bos = token_id(&s->task, "$"), eos = token_id(&s->task, "."), pad = token_id(&s->task, "*");
+    if (s->task.kind == DS_TASK_CORPUS) bos = eos = pad = s->task.eot; /* -1: none (null) */
+    char sb[3][16];
+    int ids[3] = {bos, eos, pad};
+    for (int k = 0; k < 3; k++) {
+        if (ids[k] >= 0) snprintf(sb[k], sizeof sb[k], "%d", ids[k]);
+        else snprintf(sb[k], sizeof sb[k], "null");
+    }
     int maxpos = s->train.context > 2048 ? s->train.context : 2048;
     fprintf(f,
             "{\n  \"architectures\": [\"GPTNeoXForCausalLM\"],\n  \"model_type\": \"gpt_neox\",\n"
@@ -116,12 +127,12 @@ static int write_config(const char *dir, const ds_model_config *c, const ds_swee
             "  \"initializer_range\": %.17g,\n  \"use_parallel_residual\": %s,\n"
             "  \"tie_word_embeddings\": false,\n  \"attention_bias\": true,\n"
             "  \"attention_dropout\": 0.0,\n  \"hidden_dropout\": 0.0,\n  \"rope_scaling\": null,\n"
-            "  \"use_cache\": true,\n  \"bos_token_id\": %d,\n  \"eos_token_id\": %d,\n"
-            "  \"pad_token_id\": %d,\n  \"torch_dtype\": \"float32\",\n"
+            "  \"use_cache\": true,\n  \"bos_token_id\": %s,\n  \"eos_token_id\": %s,\n"
+            "  \"pad_token_id\": %s,\n  \"torch_dtype\": \"float32\",\n"
             "  \"transformers_version\": \"4.40.2\"\n}\n",
             c->V, c->d, c->L, c->H, 4 * c->d, rotary_pct(c->rot, c->hd), s->model.rope_base, maxpos,
             s->model.ln_eps, s->model.init_std, c->block == DS_BLOCK_PARALLEL ? "true" : "false",
-            bos, eos, pad);
+            sb[0], sb[1], sb[2]);
     return close_out(f, path, err);
 }
 
@@ -168,6 +179,58 @@ static int write_tokenizer(const char *dir, const ds_sweep *s, int context, ds_e
     fprintf(f, "{\"tokenizer_class\": \"PreTrainedTokenizerFast\", %s, "
             "\"clean_up_tokenization_spaces\": false, \"model_max_length\": %d}\n", map, context);
     return close_out(f, path, err);
+}
+
+/* A corpus task's tokenizer: tokenizer.json copied byte for byte from tok_path
+ * (the tokenizer the shards were written with: tools/tokenize_corpus.py), and
+ * tokenizer_config.json naming the end-of-text token (task.eot) as BOS, EOS
+ * and PAD when the sweep gives one. */
+static int write_corpus_tokenizer(const char *dir, const ds_sweep *s, const char *tok_path, int context,
+                                  ds_error *err) {
+    int rc = DS_EXIT_USAGE;
+    char path[4400];
+    FILE *in = NULL, *f = NULL;
+    ds_tokenizer *tok = NULL;
+    if ((rc = ds_tokenizer_load(tok_path, &tok, err))) goto done; /* a tokenizer.json, and eot's text */
+    rc = DS_EXIT_USAGE;
+    if (!(in = fopen(tok_path, "rb"))) {
+        ds_error_set(err, DS_EXIT_USAGE, "%s: cannot read: %s", tok_path, strerror(errno));
+        goto done;
+    }
+    if (!(f = open_out(dir, "tokenizer.json", path, sizeof path, err))) {
+        rc = err->code;
+        goto done;
+    }
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, f);
+    rc = close_out(f, path, err);
+    f = NULL;
+    if (rc) goto done;
+    if (!(f = open_out(dir, "tokenizer_config.json", path, sizeof path, err))) {
+        rc = err->code;
+        goto done;
+    }
+    fprintf(f, "{\"tokenizer_class\": \"PreTrainedTokenizerFast\", \"model_max_length\": %d", context);
+    int len = 0;
+    const char *eot = s->task.eot >= 0 ? ds_tokenizer_piece(tok, s->task.eot, &len) : NULL;
+    if (eot) {
+        char text[256];
+        snprintf(text, sizeof text, "%.*s", len < 255 ? len : 255, eot);
+        const char *keys[] = {"bos_token", "eos_token", "pad_token"};
+        for (int k = 0; k < 3; k++) {
+            fprintf(f, ", \"%s\": ", keys[k]);
+            json_str(f, text);
+        }
+    }
+    fprintf(f, "}\n");
+    rc = close_out(f, path, err);
+    f = NULL;
+done:
+    if (in) fclose(in);
+    if (f) fclose(f);
+    ds_tokenizer_free(tok);
+    return rc;
 }
 
 /* model.safetensors: HF's names; query_key_value rows permuted from
@@ -242,6 +305,28 @@ static int write_readme(const char *dir, const ds_model_config *c, const ds_cli_
             c->d, c->L, c->H, c->hd, c->block == DS_BLOCK_PARALLEL ? "parallel" : "sequential",
             c->rot, c->hd, s->model.rope_base, s->model.ln_eps,
             (long long)r->n_params[run->scale]);
+    if (s->task.kind == DS_TASK_CORPUS) { /* text: its sources, and how to use it */
+        const ds_task_spec *t = &s->task;
+        const ds_scale *sc = &s->scales[run->scale];
+        fprintf(f, "- task: corpus, vocabulary %d, trained for %lld steps (train.precision %s), "
+                "seed %lld, on the mixture", t->vocab, (long long)run->steps,
+                r->precision && r->precision[0] ? r->precision : "fp32", (long long)run->seed);
+        ds_sweep *cond = ds_sweep_condition(s, run->scale); /* a values family's weights */
+        for (int k = 0; k < t->n_sources; k++)
+            fprintf(f, "%s `%s` (%s, weight %g%s)", k ? "," : "", t->sources[k].name,
+                    t->sources[k].path, cond->task.sources[k].weight,
+                    t->sources[k].loss == DS_LOSS_ANSWER ? ", loss on the answer spans" : "");
+        free(cond);
+        for (int k = 0; k < sc->n_settings; k++)
+            fprintf(f, "%s%s = %g", k ? ", " : "; this condition sets ", sc->settings[k].key,
+                    sc->settings[k].value);
+        fprintf(f, "\n\nThe tokenizer is the corpus's own (task.tokenizer). In transformers:\n\n"
+                "```python\nfrom transformers import AutoTokenizer, GPTNeoXForCausalLM\n"
+                "tok = AutoTokenizer.from_pretrained(DIR)\nmodel = GPTNeoXForCausalLM.from_pretrained(DIR)\n"
+                "ids = tok(\"Some text\", return_tensors=\"pt\").input_ids\n"
+                "print(tok.decode(model.generate(ids, max_new_tokens=20, do_sample=False)[0]))\n```\n");
+        return close_out(f, path, err);
+    }
     fprintf(f, "- task: %s", s->task.kind == DS_TASK_COUNT ? "count" : "addition");
     if (s->task.kind == DS_TASK_COUNT) fprintf(f, " (vocab %d)", s->task.vocab);
     fprintf(f, ", trained on lengths %d..%d for %lld steps (train.precision %s), seed %lld\n\n",
@@ -286,7 +371,7 @@ int ds_cmd_export(int argc, char **argv) {
         usage(stdout);
         return DS_EXIT_OK;
     }
-    const char *h5 = NULL, *scale = NULL, *dir = NULL;
+    const char *h5 = NULL, *scale = NULL, *dir = NULL, *tok_arg = NULL;
     int64_t seed = 0;
     int have_seed = 0, rc;
     ds_error err = {0};
@@ -300,6 +385,7 @@ int ds_cmd_export(int argc, char **argv) {
             }
             have_seed = 1, i++;
         } else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && next) dir = next, i++;
+        else if (!strcmp(argv[i], "--tokenizer") && next) tok_arg = next, i++;
         else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "distsweep export: unknown option or missing value '%s'\n", argv[i]);
             usage(stderr);
@@ -317,12 +403,24 @@ int ds_cmd_export(int argc, char **argv) {
     ds_h5_library_init();
     ds_cli_stored_run run;
     if ((rc = ds_cli_stored_run_open(h5, scale, seed, &run, &err))) goto done;
+    char tok_path[8192] = "";
     if (run.s->task.kind == DS_TASK_CORPUS) {
-        /* the tokenizer written below is the synthetic tasks' word list; a corpus
-         * model needs the corpus's own tokenizer.json (not built yet) */
-        rc = ds_error_set(&err, DS_EXIT_USAGE, "%s: export of a corpus task's model is not built yet "
-                          "(its tokenizer is the corpus's own)", h5);
-        goto done;
+        /* the corpus's own tokenizer: --tokenizer, else task.tokenizer (a relative
+         * one from the result file's directory, where the stored sweep lives) */
+        const char *t = tok_arg ? tok_arg : run.s->task.tokenizer;
+        if (!*t) {
+            rc = ds_error_set(&err, DS_EXIT_USAGE, "%s: the sweep names no task.tokenizer: give "
+                              "--tokenizer FILE (the tokenizer.json its shards were written with)", h5);
+            goto done;
+        }
+        const char *slash = strrchr(h5, '/');
+        if (t[0] == '/' || tok_arg || !slash) snprintf(tok_path, sizeof tok_path, "%s", t);
+        else snprintf(tok_path, sizeof tok_path, "%.*s/%s", (int)(slash - h5), h5, t);
+        if (access(tok_path, R_OK) != 0) {
+            rc = ds_error_set(&err, DS_EXIT_USAGE, "%s: the tokenizer %s cannot be read (%s): give "
+                              "--tokenizer FILE", h5, tok_path, strerror(errno));
+            goto done;
+        }
     }
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
         char cause[256];
@@ -333,7 +431,9 @@ int ds_cmd_export(int argc, char **argv) {
     ds_model_config c = ds_model_config_from_sweep(run.s, run.scale, 1);
     if ((rc = write_config(dir, &c, run.s, &err)) ||
         (rc = write_weights(dir, &c, &run, &err)) ||
-        (rc = write_tokenizer(dir, run.s, run.s->train.context - 1, &err)) ||
+        (rc = run.s->task.kind == DS_TASK_CORPUS
+                  ? write_corpus_tokenizer(dir, run.s, tok_path, run.s->train.context - 1, &err)
+                  : write_tokenizer(dir, run.s, run.s->train.context - 1, &err)) ||
         (rc = write_readme(dir, &c, &run, h5, &err)))
         goto done;
     fprintf(stderr, "distsweep: exported scale %s seed %lld (%lld steps) of %s to %s/\n",
