@@ -20,10 +20,19 @@
  * and per item chosen (int8) and ll_correct = LL(i, label) (float).
  *
  * The batched scorer and the reference scorer compute the same numbers, bit
- * for bit, for any packing of rows into batches: the CPU backend's
- * per-position results depend only on the row's own tokens (docs/engine.md
- * "Determinism"), every sum runs in a fixed order, and the reduction is in
- * item order. tests/mc/test_mceval.c checks it. */
+ * for bit, for any packing of rows into batches, on the CPU backend where
+ * each linear layer's sgemm takes OpenBLAS's regular path: its per-position
+ * results then depend only on the row's own tokens (the attention and
+ * element loops do by construction, docs/engine.md "Determinism"), every
+ * sum runs in a fixed order, and the reduction is in item order
+ * (tests/mc/test_mc.c checks it). The exception: OpenBLAS's small-matrix
+ * sgemm kernel (0.3.21 SkylakeX: a tile whose rows x out-features is at most
+ * 1,200, with at least 32 in-features) rounds differently from its regular
+ * kernel, so a row that lands in such a tile (a forward of very few
+ * positions at a width or vocabulary below 1,200: the reference's one-row
+ * forwards, a batch's small remainder tile) can differ in the last bits.
+ * Scores agree within fp32 rounding either way; the CUDA backend does not
+ * claim bit identity across shapes. */
 #ifndef DS_MCEVAL_H
 #define DS_MCEVAL_H
 
