@@ -162,7 +162,8 @@ def main(argv=None):
     ap.add_argument("--format", required=True, choices=["mmlu", "csqa"])
     ap.add_argument("--scoring", default="letter", choices=["letter", "completion"])
     ap.add_argument("--shots", type=int, default=0)
-    ap.add_argument("--dev", nargs="+", default=[], help="files of the shots")
+    ap.add_argument("--dev", nargs="+", action="extend", default=[],
+                    help="files of the shots (before -o, or repeat --dev: the list ends at the next option)")
     ap.add_argument("--texts", help="also write each item's prompt and continuations (JSON lines)")
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("inputs", nargs="+")
