@@ -98,44 +98,67 @@ static int cmp_rows(const void *a, const void *b) {
 int ds_mceval_score(ds_model *m, const ds_mc_set *set, int max_rows, ds_mceval_out *out,
                     ds_eval_stop_fn stop, void *stop_ctx, ds_error *err) {
     ds_backend *be = m->be;
-    int R = m->cfg.R, K = set->K;
+    int R = m->cfg.R, K = set->K, V = m->cfg.V;
     size_t cap = (size_t)m->cfg.B * m->cfg.T, nr = (size_t)set->n_items * K;
-    int rc = check_set(set, cap, m->cfg.V, err);
+    int rc = check_set(set, cap, V, err);
     if (rc) return rc;
-    row_key *keys = DS_MALLOC(sizeof(row_key) * nr);
-    for (size_t j = 0; j < nr; j++) {
-        keys[j].row = (int)j;
-        keys[j].len = set->ctx_len[j / K] + set->cont_len[j];
+    /* An item whose continuations are all one token (lm-eval's letter scoring)
+     * has K rows with the same inputs, the context: its choice 0's row alone
+     * gives every choice's LL, the CE of each choice's token at the context's
+     * last position (K times fewer positions; the same bits as K rows, the CE
+     * being per position). */
+    uint8_t *one = DS_MALLOC((size_t)set->n_items);
+    size_t n_rows = 0;
+    for (int i = 0; i < set->n_items; i++) {
+        one[i] = 1;
+        for (int k = 0; k < K; k++) one[i] &= set->cont_len[(size_t)i * K + k] == 1;
+        n_rows += one[i] ? 1 : (size_t)K;
     }
-    qsort(keys, nr, sizeof *keys, cmp_rows);
+    row_key *keys = DS_MALLOC(sizeof(row_key) * n_rows);
+    for (size_t j = 0, q = 0; j < nr; j++)
+        if (j % K == 0 || !one[j / K]) {
+            keys[q].row = (int)j;
+            keys[q++].len = set->ctx_len[j / K] + set->cont_len[j];
+        }
+    qsort(keys, n_rows, sizeof *keys, cmp_rows);
     /* a batch of E rows of width T+1 tokens, E*T <= cap: at most 2*cap tokens a replica */
-    size_t tok_n = (size_t)R * 2 * cap;
+    size_t tok_n = (size_t)R * 2 * cap, nx = cap * (size_t)(K - 1);
     int32_t *tok = ds_try_malloc(sizeof(int32_t) * tok_n);
     uint8_t *mask = ds_try_malloc(tok_n);
     float *ce = ds_try_malloc(sizeof(float) * (size_t)R * cap);
     double *ll = ds_try_malloc(sizeof(double) * (size_t)R * nr);
-    if (!tok || !mask || !ce || !ll) {
+    float *hx = ds_try_malloc(sizeof(float) * (size_t)R * nx);
+    int32_t *htg = DS_MALLOC(sizeof(int32_t) * nx);
+    int *srow = DS_MALLOC(sizeof(int) * cap);
+    int32_t *d_tg = be->alloc(be, sizeof(int32_t) * nx);
+    float *d_x = be->alloc(be, sizeof(float) * (size_t)R * nx);
+    if (!tok || !mask || !ce || !ll || !hx || !d_tg || !d_x) {
         char need[32];
-        ds_fmt_bytes((double)(sizeof(int32_t) + 1) * tok_n + sizeof(float) * (double)R * cap +
-                     sizeof(double) * (double)R * nr, need, sizeof need);
+        ds_fmt_bytes((double)(sizeof(int32_t) + 1) * tok_n + sizeof(float) * (double)R * (cap + 2 * nx) +
+                     sizeof(double) * (double)R * nr + sizeof(int32_t) * (double)nx, need, sizeof need);
         rc = ds_error_nomem(err, "pack of %d replicas: cannot allocate %s of multiple-choice batches, "
-                            "statistics and log-likelihoods in host memory", R, need);
+                            "statistics and log-likelihoods (host and %s backend)", R, need, be->name);
         goto done;
     }
-    for (size_t p = 0; p < nr;) {
+    for (size_t p = 0; p < n_rows;) {
         if (stop && stop(stop_ctx)) {
             rc = DS_EXIT_INTERRUPTED;
             goto done;
         }
         int T = keys[p].len - 1; /* the batch's longest row: the first, rows sorted */
         size_t E = cap / (size_t)T;
-        if (E > nr - p) E = nr - p;
+        if (E > n_rows - p) E = n_rows - p;
         if (max_rows > 0 && E > (size_t)max_rows) E = (size_t)max_rows;
         DS_ASSERT(E >= 1);
         /* replica 0's rows, then copies for the others (every replica scores the same rows) */
+        int ns = 0; /* rows of one-token items in this batch, and their other choices' tokens */
         for (size_t e = 0; e < E; e++) {
-            int j = keys[p + e].row;
-            put_row(set, j / K, j % K, tok + e * (T + 1), mask + e * (T + 1), T + 1);
+            int j = keys[p + e].row, i = j / K;
+            put_row(set, i, j % K, tok + e * (T + 1), mask + e * (T + 1), T + 1);
+            if (one[i]) {
+                for (int k = 1; k < K; k++) htg[(size_t)ns * (K - 1) + k - 1] = ds_mc_continuation(set, i, k)[0];
+                srow[ns++] = (int)e;
+            }
         }
         size_t per = E * (size_t)(T + 1);
         for (int r = 1; r < R; r++) {
@@ -144,22 +167,47 @@ int ds_mceval_score(ds_model *m, const ds_mc_set *set, int max_rows, ds_mceval_o
         }
         ds_model_set_batch(m, tok, mask, (int)E, T);
         ds_model_forward_loss(m);
-        size_t N = E * (size_t)T;
+        size_t N = E * (size_t)T, nk = (size_t)ns * (K - 1);
         be->download(be, ce, m->act.tok_loss, sizeof(float) * R * N);
-        for (int r = 0; r < R; r++)
+        if (ns) {
+            be->upload(be, d_tg, htg, sizeof(int32_t) * nk);
+            for (int r = 0; r < R; r++)
+                for (int q = 0; q < ns; q++) {
+                    int j = keys[p + srow[q]].row;
+                    size_t pos = (size_t)r * N + (size_t)srow[q] * T + set->ctx_len[j / K] - 1;
+                    for (int k = 1; k < K; k++) {
+                        size_t x = (size_t)q * (K - 1) + k - 1;
+                        be->crossentropy_fwd(be, d_x + r * nk + x, m->act.logits + pos * V, d_tg + x, 1, 1, V);
+                    }
+                }
+            be->download(be, hx, d_x, sizeof(float) * R * nk);
+        }
+        for (int r = 0; r < R; r++) {
             for (size_t e = 0; e < E; e++) {
                 int j = keys[p + e].row, i = j / K;
                 ll[r * nr + j] = row_ll(ce + r * N + e * T, set->ctx_len[i], keys[p + e].len);
             }
+            for (int q = 0; q < ns; q++) {
+                int j = keys[p + srow[q]].row;
+                for (int k = 1; k < K; k++) /* row_ll of a one-term sum */
+                    ll[r * nr + j + k] = -(double)hx[r * nk + (size_t)q * (K - 1) + k - 1];
+            }
+        }
         p += E;
     }
     reduce_all(set, R, ll, out);
 done:
+    if (d_tg) be->free(be, d_tg);
+    if (d_x) be->free(be, d_x);
+    free(one);
     free(keys);
     free(tok);
     free(mask);
     free(ce);
     free(ll);
+    free(hx);
+    free(htg);
+    free(srow);
     return rc;
 }
 

@@ -4,7 +4,11 @@
  * Owns the metric definitions. Each (item, choice) is one model row: the
  * context's tokens followed by the choice's continuation tokens, alone at
  * position 0 (rows never share attention, so no padding enters a scored
- * position). The choice's log-likelihood is
+ * position). An item whose continuations are all one token (lm-eval's letter
+ * scoring: " A" ... " D") has K rows with the same inputs, so the batched
+ * scorer runs only choice 0's row and takes every choice's cross-entropy at
+ * the context's last position from its logits (K times fewer positions, the
+ * same numbers). The choice's log-likelihood is
  *   LL(i, k) = - sum over the continuation's tokens of the per-position
  *              cross-entropy the backend gives (ds_model_forward_loss's
  *              tok_loss), summed in double in token order.
@@ -53,7 +57,8 @@ typedef struct {
 } ds_mceval_out;
 
 /* Scores every item of set with every replica of m, batched: the (item,
- * choice) rows sorted by length (longest first), as many per batch as the
+ * choice) rows (one an item for one-token choices, above) sorted by length
+ * (longest first), as many per batch as the
  * model's activation capacity (cfg.B x cfg.T positions) holds at the
  * batch's longest row, and at most max_rows (0: no limit beyond the
  * capacity; tests use it to vary the packing). Returns 0; DS_EXIT_INTERRUPTED
@@ -61,7 +66,7 @@ typedef struct {
  * DS_EXIT_USAGE with err set when a row does not fit the capacity or a token
  * is not below the model's vocabulary (naming the set's file and the item);
  * DS_EXIT_ERROR with err->nomem = 1 when the buffers sized by the pack
- * cannot be allocated. */
+ * (host or backend) cannot be allocated. */
 int ds_mceval_score(ds_model *m, const ds_mc_set *set, int max_rows, ds_mceval_out *out,
                     ds_eval_stop_fn stop, void *stop_ctx, ds_error *err);
 

@@ -3,7 +3,8 @@
  *   - every validation error of the reader, on crafted files: exit 2, the
  *     file, the item index where there is one, the problem
  *   - the batched scorer equals the one-row-at-a-time reference bit for bit
- *     for several packings (rows per batch, activation capacity), a replica
+ *     for several packings (rows per batch, activation capacity), with items
+ *     of one-token continuations (one row an item) and longer ones, a replica
  *     in a pack equals it alone, and the LLs equal a log-softmax of the
  *     model's logits computed here in double (the target offset). Shapes:
  *     width 64, vocabulary 64, rows of >= 20 tokens and at most 512
@@ -267,7 +268,7 @@ static int res_same(const result *a, int ra, const result *b, int rb, int n) {
 
 static int stop_after(void *ctx) { return --*(int *)ctx < 0; }
 
-static void test_scoring(const char *block, int K, ds_mc_scoring sc) {
+static void test_scoring(const char *block, int K, ds_mc_scoring sc, int max_cont) {
     enum { R = 3, N = 23 };
     int64_t seeds[R] = {5, 9, 2};
     pack p;
@@ -276,13 +277,13 @@ static void test_scoring(const char *block, int K, ds_mc_scoring sc) {
         return;
     }
     int V = p.m->cfg.V; /* 64 */
-    ds_mc_set *set = random_set(100 + K, N, K, sc, V, 19, 30, 6);
+    ds_mc_set *set = random_set(100 + K, N, K, sc, V, 19, 30, max_cont);
     ds_error err = {0};
     result ref;
     res_init(&ref, R, N);
     CHECK_MSG(ds_mceval_score_reference(p.m, set, &ref.o, &err) == 0, "%s", err.msg);
-    printf("  %s K=%d %s: mc_acc %.4f %.4f %.4f, mc_nll %.4f %.4f %.4f\n", block, K,
-           ds_mc_scoring_names[sc], ref.acc[0], ref.acc[1], ref.acc[2], ref.nll[0], ref.nll[1], ref.nll[2]);
+    printf("  %s K=%d %s, continuations of 1..%d tokens: mc_acc %.4f %.4f %.4f, mc_nll %.4f %.4f %.4f\n", block, K,
+           ds_mc_scoring_names[sc], max_cont, ref.acc[0], ref.acc[1], ref.acc[2], ref.nll[0], ref.nll[1], ref.nll[2]);
     CHECK(ref.acc[0] != ref.acc[1] || ref.nll[0] != ref.nll[1]); /* the replicas differ */
     /* packings: rows per batch 1, 2, 3, 7, as many as fit */
     int rows[] = {1, 2, 3, 7, 0};
@@ -428,8 +429,9 @@ int main(void) {
     printf("reduction (ties, NaN, acc_norm)\n");
     test_reduce();
     printf("scoring: batched vs reference\n");
-    test_scoring("parallel", 4, DS_MC_LETTER);
-    test_scoring("sequential", 5, DS_MC_COMPLETION);
+    test_scoring("parallel", 4, DS_MC_LETTER, 1);       /* every item one row (one-token choices) */
+    test_scoring("sequential", 5, DS_MC_COMPLETION, 6); /* K rows an item */
+    test_scoring("parallel", 3, DS_MC_LETTER, 2);       /* both kinds in one batch */
     printf("scorer errors\n");
     test_scorer_errors();
     char cmd[300];
