@@ -66,9 +66,14 @@ static int bench_mc(ds_model *m, const ds_sweep *s, int scale, const char *path,
     if (rc) return rc;
     float *acc = DS_MALLOC(sizeof(float) * R), *nll = DS_MALLOC(sizeof(float) * R);
     ds_mceval_out o = {acc, nll, NULL, NULL};
+    /* the positions the forwards compute: an item of one-token choices is one row (src/mceval.h) */
     double positions = 0;
-    for (int i = 0; i < set->n_items; i++)
-        for (int k = 0; k < set->K; k++) positions += set->ctx_len[i] + set->cont_len[(size_t)i * set->K + k] - 1;
+    for (int i = 0; i < set->n_items; i++) {
+        int one = 1;
+        for (int k = 0; k < set->K; k++) one &= set->cont_len[(size_t)i * set->K + k] == 1;
+        for (int k = 0; k < (one ? 1 : set->K); k++)
+            positions += set->ctx_len[i] + set->cont_len[(size_t)i * set->K + k] - 1;
+    }
     double t0 = ds_now();
     rc = ds_mceval_score(m, set, 0, &o, NULL, NULL, err);
     double wall = ds_now() - t0;
@@ -82,7 +87,7 @@ static int bench_mc(ds_model *m, const ds_sweep *s, int scale, const char *path,
                R * set->n_items / wall, wall / R, R * positions / wall);
     else if (!rc)
         printf("bench --mc %s: scale %d (d=%d, L=%d, vocab %d), pack %d, capacity %d x %d, %d threads\n"
-               "  %d items x %d choices, %.0f positions a seed: %.3f s, %.2f items/s (seed-items), "
+               "  %d items x %d choices, %.0f positions a seed scored: %.3f s, %.2f items/s (seed-items), "
                "%.3f s per seed, %.0f positions/s\n", m->be->name, scale, sc->d_model, sc->n_layers,
                m->cfg.V, R, m->cfg.B, m->cfg.T, m->be->threads, set->n_items, set->K, positions, wall,
                R * set->n_items / wall, wall / R, R * positions / wall);

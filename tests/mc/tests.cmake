@@ -20,5 +20,5 @@ endforeach()
 add_test(NAME mc.bench_smoke COMMAND ${CMAKE_SOURCE_DIR}/tools/bench/bench_mc.sh --build ${CMAKE_BINARY_DIR}
   --items 20 --context 60 --d 64 --depth 2 --vocab 1000 --batch 4)
 set_tests_properties(mc.bench_smoke PROPERTIES LABELS "mc;integration" TIMEOUT 120
-  PASS_REGULAR_EXPRESSION "20 items x 4 choices, [0-9]+ positions a seed: [0-9.]+ s, [0-9.]+ items/s"
+  PASS_REGULAR_EXPRESSION "20 items x 4 choices, [0-9]+ positions a seed scored: [0-9.]+ s, [0-9.]+ items/s"
   ENVIRONMENT "${DS_TEST_OMP_ENV}")
