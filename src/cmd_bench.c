@@ -5,8 +5,9 @@
  * the engine's own (ds_step_run, src/step.h) on seeds 0..R-1, their losses
  * read a ring at a time as the engine reads them. Throughput is wall time
  * from an idle backend to the last read, so on a GPU it counts what the
- * device ran, not what the host enqueued. A figure-printing command, never a
- * pass/fail test. */
+ * device ran, not what the host enqueued. With --mc FILE.bin it times instead
+ * the scoring of a multiple-choice set by the pack (src/mceval.h): items/s
+ * and seconds per seed. A figure-printing command, never a pass/fail test. */
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
@@ -17,6 +18,8 @@
 #include "backend.h"
 #include "cli.h"
 #include "common.h"
+#include "mceval.h"
+#include "mcfile.h"
 #include "model.h"
 #include "step.h"
 #include "sweep.h"
@@ -36,7 +39,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: distsweep bench SWEEP.yaml [--backend cpu|cuda|auto] [--scale S] [--pack R]\n"
             "                       [--steps N] [--warmup-steps W] [--precision fp32|tf32|bf16]\n"
-            "                       [--format text|json]\n\n"
+            "                       [--format text|json] [--mc FILE.bin]\n\n"
             "Times N training steps (after W untimed ones) of a pack of R replicas (seeds\n"
             "0..R-1) of scale S (a row of 'distsweep plan', 0, 1, ..., or a scale's name,\n"
             "d64_L2) with the sweep's batch and context: data, forward, backward,\n"
@@ -49,7 +52,49 @@ static void usage(FILE *f) {
             "--precision: of every matrix product (default: the sweep's train.precision;\n"
             "docs/engine.md \"Precision\"); tf32 and bf16 on the cpu backend (cuda: refused\n"
             "until verified on a GPU, docs/cuda.md).\n"
+            "--mc FILE.bin: instead, time the pack's scoring of a multiple-choice set (src/mceval.h;\n"
+            "tools/bench/bench_mc.sh makes a synthetic one): items/s and seconds per seed, the\n"
+            "replicas at their initialization (the time does not depend on the values).\n"
             "defaults: --backend cpu --scale 0 --pack 1 --steps 5 --warmup-steps 1 --format text\n");
+}
+
+/* Times one scoring of the set in path by the pack m (see usage); prints the
+ * figures. Returns 0 or an error code with err set (a bad file: DS_EXIT_USAGE). */
+static int bench_mc(ds_model *m, const ds_sweep *s, int scale, const char *path, int json, ds_error *err) {
+    ds_mc_set *set = NULL;
+    int R = m->cfg.R, rc = ds_mc_load(path, m->cfg.V, s->train.context, &set, err);
+    if (rc) return rc;
+    float *acc = DS_MALLOC(sizeof(float) * R), *nll = DS_MALLOC(sizeof(float) * R);
+    ds_mceval_out o = {acc, nll, NULL, NULL};
+    /* the positions the forwards compute: an item of one-token choices is one row (src/mceval.h) */
+    double positions = 0;
+    for (int i = 0; i < set->n_items; i++) {
+        int one = 1;
+        for (int k = 0; k < set->K; k++) one &= set->cont_len[(size_t)i * set->K + k] == 1;
+        for (int k = 0; k < (one ? 1 : set->K); k++)
+            positions += set->ctx_len[i] + set->cont_len[(size_t)i * set->K + k] - 1;
+    }
+    double t0 = ds_now();
+    rc = ds_mceval_score(m, set, 0, &o, NULL, NULL, err);
+    double wall = ds_now() - t0;
+    const ds_scale *sc = &s->scales[scale];
+    if (!rc && json)
+        printf("{\"backend\": \"%s\", \"scale\": %d, \"d_model\": %d, \"n_layers\": %d, \"vocab\": %d, "
+               "\"pack\": %d, \"capacity\": [%d, %d], \"threads\": %d, \"items\": %d, \"choices\": %d, "
+               "\"positions\": %.0f, \"seconds\": %.3f, \"items_per_s\": %.2f, \"seconds_per_seed\": %.3f, "
+               "\"positions_per_s\": %.1f}\n", m->be->name, scale, sc->d_model, sc->n_layers, m->cfg.V, R,
+               m->cfg.B, m->cfg.T, m->be->threads, set->n_items, set->K, positions, wall,
+               R * set->n_items / wall, wall / R, R * positions / wall);
+    else if (!rc)
+        printf("bench --mc %s: scale %d (d=%d, L=%d, vocab %d), pack %d, capacity %d x %d, %d threads\n"
+               "  %d items x %d choices, %.0f positions a seed scored: %.3f s, %.2f items/s (seed-items), "
+               "%.3f s per seed, %.0f positions/s\n", m->be->name, scale, sc->d_model, sc->n_layers,
+               m->cfg.V, R, m->cfg.B, m->cfg.T, m->be->threads, set->n_items, set->K, positions, wall,
+               R * set->n_items / wall, wall / R, R * positions / wall);
+    free(acc);
+    free(nll);
+    ds_mc_free(set);
+    return rc;
 }
 
 int ds_cmd_bench(int argc, char **argv) {
@@ -57,7 +102,7 @@ int ds_cmd_bench(int argc, char **argv) {
         usage(stdout);
         return DS_EXIT_OK;
     }
-    const char *path = NULL, *format = "text", *scale_arg = "0";
+    const char *path = NULL, *format = "text", *scale_arg = "0", *mc = NULL;
     int scale = 0, R = 1, steps = 5, warm = 1;
     ds_backend_kind kind = DS_BACKEND_CPU;
     int prec = -1; /* -1: the sweep's */
@@ -92,6 +137,9 @@ int ds_cmd_bench(int argc, char **argv) {
             i++;
         } else if (!strcmp(a, "--format") && v && (!strcmp(v, "text") || !strcmp(v, "json"))) {
             format = v;
+            i++;
+        } else if (!strcmp(a, "--mc") && v) {
+            mc = v;
             i++;
         } else if (a[0] == '-' || path) {
             fprintf(stderr, "distsweep bench: unknown or incomplete option '%s'\n", a);
@@ -136,6 +184,10 @@ int ds_cmd_bench(int argc, char **argv) {
     seeds = DS_MALLOC(sizeof(int64_t) * R);
     for (int r = 0; r < R; r++) seeds[r] = r;
     for (int r = 0; r < R; r++) ds_model_init_replica(m, r, (uint64_t)seeds[r]);
+    if (mc) {
+        if ((rc = bench_mc(m, s, scale, mc, !strcmp(format, "json"), &err))) goto fail;
+        goto done;
+    }
     int B = s->train.batch, ctx = s->train.context;
     active = DS_MALLOC(R);
     memset(active, 1, R);

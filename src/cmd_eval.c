@@ -2,7 +2,10 @@
  * evaluates a stored model (run.save_models, src/modelfile.h) with the engine
  * at any test length of its task, also lengths the sweep did not use, and
  * with --show decodes N examples per length greedily, so that a failure mode
- * can be seen at a glance.
+ * can be seen at a glance. With `--mc FILE.bin [--items]` it scores the model
+ * on multiple-choice sets instead (src/mcfile.h, src/mceval.h): mc_acc,
+ * mc_nll, and with --items each item's chosen answer and the correct
+ * choice's log-likelihood.
  *
  * The metrics are src/evaluate.c's (ds_evaluate_length), on a model of the
  * scale's shape with the sweep's activation capacity (batch x context-1
@@ -22,15 +25,20 @@
 #include "common.h"
 #include "evaluate.h"
 #include "h5check.h"
+#include "mceval.h"
+#include "mcfile.h"
 #include "model.h"
 #include "modelfile.h"
 #include "tasks.h"
 
 #define MAX_LENGTHS 64
+#define MAX_MC 16
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: distsweep eval OUT.h5 --scale S --seed K [--length L]... [--show N]\n"
+            "                  [--backend auto|cpu|cuda] [--format table|json]\n"
+            "       distsweep eval OUT.h5 --scale S --seed K --mc FILE.bin... [--items]\n"
             "                  [--backend auto|cpu|cuda] [--format table|json]\n\n"
             "Evaluates the stored model of run (scale S, seed K) of OUT.h5 (run.save_models)\n"
             "with the engine: the metrics of docs/spec-tasks.md §6 at each length, beside the\n"
@@ -42,11 +50,16 @@ static void usage(FILE *f) {
             "  --show N     also decode N examples per length (evenly spread over the\n"
             "               evaluation set): the prompt, the expected answer, the model's\n"
             "               greedy answer, and a caret under its first wrong token\n"
+            "  --mc FILE    score the model on a multiple-choice set instead (repeatable;\n"
+            "               tools/make_mc_eval.py makes them, docs/tasks.md \"Multiple-choice\n"
+            "               evaluation sets\"): mc_acc and mc_nll\n"
+            "  --items      with --mc: also each item's chosen answer (-1: none), its label and\n"
+            "               the correct choice's log-likelihood\n"
             "  --backend B  auto (default), cpu or cuda; the stored metrics are reproduced bit\n"
             "               for bit on the backend that trained the run\n"
             "  --format F   table (default) or json\n"
             "exit codes: 0 evaluated, 1 a damaged model file, 2 usage, a length the task\n"
-            "cannot pose, or the run has no stored model\n");
+            "cannot pose, a bad multiple-choice file, or the run has no stored model\n");
 }
 
 /* The first argmax of v[0..n) (as the backend's token_stats decides "correct"). */
@@ -148,6 +161,92 @@ static void json_num(float v) {
     else printf("null");
 }
 
+/* Scores the model of run on the n multiple-choice sets mc[] (--mc) and
+ * prints them (see usage). Returns 0 or an error code with err set: a bad
+ * file (DS_EXIT_USAGE, naming the file and item), a backend or model that
+ * cannot be made. */
+static int eval_mc(const ds_cli_stored_run *run, const char *h5, int64_t seed, ds_backend_kind kind,
+                   const char *const *mc, int n, int json, int items, ds_error *err) {
+    const ds_sweep *s = run->s;
+    const ds_results *res = &run->res;
+    ds_backend *be = NULL;
+    ds_model *m = NULL;
+    ds_mc_set **sets = DS_CALLOC((size_t)n, sizeof *sets);
+    int8_t *chosen = NULL;
+    float *llc = NULL;
+    int rc = 0;
+    ds_model_config c = ds_model_config_from_sweep(s, run->scale, 1);
+    /* every file is checked before anything is evaluated: rows of at most
+     * train.context tokens (the model's rows), tokens below its vocabulary */
+    for (int i = 0; i < n; i++)
+        if ((rc = ds_mc_load(mc[i], c.V, s->train.context, &sets[i], err))) goto done;
+    if ((rc = ds_backend_supports(kind, s->train.precision, err))) goto done;
+    ds_backend_opts bo = {.kind = kind, .precision = s->train.precision};
+    if ((rc = ds_backend_create(&bo, &be, err)) || (rc = ds_model_create(&c, be, &m, err))) goto done;
+    ds_model_set_params(m, 0, run->params);
+    if (json)
+        printf("{\"file\": \"%s\", \"scale\": %d, \"scale_name\": \"%s\", \"seed\": %lld, "
+               "\"steps\": %lld, \"backend\": \"%s\", \"mc\": [", h5, run->scale,
+               res->scale_name[run->scale], (long long)seed, (long long)run->steps, ds_backend_kind_names[kind]);
+    else
+        printf("%s: scale %s (#%d), seed %lld, %lld steps; stored model %s; backend %s, "
+               "train.precision %s\n\n%-40s %7s %3s %-10s %10s %10s\n", h5, res->scale_name[run->scale],
+               run->scale, (long long)seed, (long long)run->steps, run->model_path,
+               ds_backend_kind_names[kind], ds_precision_name(s->train.precision), "multiple-choice set",
+               "items", "K", "scoring", "mc_acc", "mc_nll");
+    for (int i = 0; i < n; i++) {
+        const ds_mc_set *set = sets[i];
+        float acc, nll;
+        chosen = DS_REALLOC(chosen, (size_t)set->n_items);
+        llc = DS_REALLOC(llc, sizeof(float) * (size_t)set->n_items);
+        ds_mceval_out o = {&acc, &nll, chosen, llc};
+        if ((rc = ds_mceval_score(m, set, 0, &o, NULL, NULL, err))) {
+            if (json) printf("]}\n");
+            goto done;
+        }
+        const char *sc = ds_mc_scoring_names[set->scoring];
+        if (json) {
+            printf("%s{\"path\": \"%s\", \"items\": %d, \"choices\": %d, \"scoring\": \"%s\", "
+                   "\"mc_acc\": ", i ? ", " : "", set->path, set->n_items, set->K, sc);
+            json_num(acc);
+            printf(", \"mc_nll\": ");
+            json_num(nll);
+            if (items) {
+                printf(", \"chosen\": [");
+                for (int j = 0; j < set->n_items; j++) printf("%s%d", j ? ", " : "", chosen[j]);
+                printf("], \"label\": [");
+                for (int j = 0; j < set->n_items; j++) printf("%s%d", j ? ", " : "", (int)set->label[j]);
+                printf("], \"ll_correct\": [");
+                for (int j = 0; j < set->n_items; j++) {
+                    if (j) printf(", ");
+                    json_num(llc[j]);
+                }
+                printf("]");
+            }
+            printf("}");
+        } else {
+            printf("%-40s %7d %3d %-10s %10.6g %10.6g\n", set->path, set->n_items, set->K, sc, (double)acc,
+                   (double)nll);
+            if (items) {
+                printf("\n%8s %7s %6s %14s\n", "item", "chosen", "label", "ll_correct");
+                for (int j = 0; j < set->n_items; j++)
+                    printf("%8d %7d %6d %14.7g%s\n", j, chosen[j], (int)set->label[j], (double)llc[j],
+                           chosen[j] == set->label[j] ? "" : "  wrong");
+                printf("\n");
+            }
+        }
+    }
+    if (json) printf("]}\n");
+done:
+    for (int i = 0; i < n; i++) ds_mc_free(sets[i]);
+    free(sets);
+    free(chosen);
+    free(llc);
+    ds_model_free(m);
+    if (be) be->destroy(be);
+    return rc;
+}
+
 int ds_cmd_eval(int argc, char **argv) {
     if (ds_cli_wants_help(argc, argv)) {
         usage(stdout);
@@ -155,7 +254,8 @@ int ds_cmd_eval(int argc, char **argv) {
     }
     const char *h5 = NULL, *scale = NULL, *format = "table";
     int64_t seed = 0;
-    int have_seed = 0, show = 0, n_len = 0, rc = 0, lengths[MAX_LENGTHS];
+    int have_seed = 0, show = 0, n_len = 0, rc = 0, lengths[MAX_LENGTHS], n_mc = 0, items = 0;
+    const char *mc[MAX_MC];
     ds_backend_kind kind = DS_BACKEND_AUTO;
     ds_error err = {0};
     for (int i = 1; i < argc; i++) {
@@ -174,6 +274,14 @@ int ds_cmd_eval(int argc, char **argv) {
         } else if (!strcmp(a, "--show")) {
             if (ds_cli_int(a, next, 0, 100000, &show, &err)) goto bad_value;
             i++;
+        } else if (!strcmp(a, "--mc") && next) {
+            if (n_mc == MAX_MC) {
+                fprintf(stderr, "distsweep eval: at most %d --mc options\n", MAX_MC);
+                return DS_EXIT_USAGE;
+            }
+            mc[n_mc++] = next, i++;
+        } else if (!strcmp(a, "--items")) {
+            items = 1;
         } else if (!strcmp(a, "--backend") && next) {
             if (ds_backend_kind_parse(next, &kind, &err)) {
                 fprintf(stderr, "distsweep eval: %s\n", err.msg);
@@ -204,6 +312,15 @@ int ds_cmd_eval(int argc, char **argv) {
         usage(stderr);
         return DS_EXIT_USAGE;
     }
+    if (n_mc && (n_len || show)) {
+        fprintf(stderr, "distsweep eval: --mc scores multiple-choice sets; --length and --show "
+                        "evaluate the task: give one or the other\n");
+        return DS_EXIT_USAGE;
+    }
+    if (items && !n_mc) {
+        fprintf(stderr, "distsweep eval: --items needs --mc\n");
+        return DS_EXIT_USAGE;
+    }
     int json = !strcmp(format, "json");
     ds_h5_library_init();
     ds_cli_stored_run run;
@@ -211,6 +328,10 @@ int ds_cmd_eval(int argc, char **argv) {
     ds_model *m = NULL;
     float *metrics = NULL;
     if ((rc = ds_cli_stored_run_open(h5, scale, seed, &run, &err))) goto done;
+    if (n_mc) {
+        rc = eval_mc(&run, h5, seed, ds_backend_resolve(kind), mc, n_mc, json, items, &err);
+        goto done;
+    }
     const ds_sweep *s = run.s;
     const ds_task_ops *ops = ds_task_get(&s->task);
     if (!n_len) {
