@@ -27,6 +27,7 @@ enum { REPORT_BINS = 20 }; /* histogram bins in the JSON output */
 
 typedef struct {
     const char *path, *family;
+    const char *metric_arg, *set_arg; /* --metric, --set: resolved once the file's kind is known */
     int metric, metric_set, length_value, length_set, top, format, tau_set;
     double tau;
     /* where metric, length and tau come from, for the header: a flag, the
@@ -518,18 +519,18 @@ int ds_cmd_report(int argc, char **argv) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = !strcmp(a, "--metric") || !strcmp(a, "--length") || !strcmp(a, "--threshold") ||
-                    !strcmp(a, "--family") || !strcmp(a, "--top") || !strcmp(a, "--format");
+                    !strcmp(a, "--family") || !strcmp(a, "--top") || !strcmp(a, "--format") ||
+                    !strcmp(a, "--set");
         if (takes && !v) {
             fprintf(stderr, "distsweep report: %s needs a value\n", a);
             return DS_EXIT_USAGE;
         }
         if (!strcmp(a, "--metric")) {
-            if ((o.metric = ds_metric_index(v)) < 0) {
-                fprintf(stderr, "distsweep report: unknown metric '%s' (em, error, minprob, "
-                                "token_acc, loss)\n", v);
-                return DS_EXIT_USAGE;
-            }
+            o.metric_arg = v; /* its slot depends on the file (src/schema.h ds_eval_kind) */
             o.metric_set = 1;
+        } else if (!strcmp(a, "--set")) {
+            o.set_arg = v;
+            o.length_set = 1;
         } else if (!strcmp(a, "--length")) {
             /* any integer: one the file did not evaluate is refused by name below */
             if (ds_cli_int(a, v, INT_MIN, INT_MAX, &o.length_value, &err)) goto bad_value;
@@ -584,6 +585,26 @@ int ds_cmd_report(int argc, char **argv) {
         fprintf(stderr, "distsweep report: %s has no evaluation lengths\n", o.path);
         goto done;
     }
+    if (o.metric_arg && (o.metric = ds_metric_index_of(r.eval_kind, o.metric_arg)) < 0) {
+        fprintf(stderr, "distsweep report: unknown metric '%s' (%s)\n", o.metric_arg,
+                r.eval_kind == DS_EVAL_SETS ? "a file of evaluation sets: mc_acc, mc_nll"
+                                            : "em, error, minprob, token_acc, loss");
+        goto done;
+    }
+    if (o.set_arg || (o.length_set && r.eval_kind == DS_EVAL_SETS)) {
+        /* a corpus task's file is evaluated on named sets, not lengths */
+        int found = -1;
+        for (int i = 0; o.set_arg && r.set_names && i < r.n_lengths; i++)
+            if (!strcmp(r.set_names[i], o.set_arg)) found = i;
+        if (found < 0) {
+            fprintf(stderr, "distsweep report: %s%s%s: the evaluation sets of %s are", o.set_arg ? "no set " : "",
+                    o.set_arg ? o.set_arg : "--length", o.set_arg ? "" : " is for test lengths", o.path);
+            for (int i = 0; r.set_names && i < r.n_lengths; i++) fprintf(stderr, " %s", r.set_names[i]);
+            fprintf(stderr, "%s (--set NAME)\n", r.set_names ? "" : " none");
+            goto done;
+        }
+        o.length_value = r.eval_lengths[found];
+    }
     /* Flags override the stored sweep's report block, which overrides the
      * defaults (docs/analysis.md "Which metric, length and threshold"). */
     ds_res_report rep;
@@ -600,7 +621,7 @@ int ds_cmd_report(int argc, char **argv) {
         o.tau = 0.5;
         if (strcmp(rep.threshold_why, "default"))
             snprintf(o.tau_why, sizeof o.tau_why, "default: report.threshold is for %s",
-                     ds_metric_names[rep.metric]);
+                     ds_metric_name_of(r.eval_kind, rep.metric));
         else
             snprintf(o.tau_why, sizeof o.tau_why, "default");
     }
@@ -612,7 +633,7 @@ int ds_cmd_report(int argc, char **argv) {
             fprintf(stderr, ")\n");
             goto done;
         }
-        snprintf(o.length_why, sizeof o.length_why, "--length");
+        snprintf(o.length_why, sizeof o.length_why, o.set_arg ? "--set" : "--length");
     } else {
         l = rep.length_index;
         snprintf(o.length_why, sizeof o.length_why, "%s", rep.length_why);
@@ -630,7 +651,7 @@ int ds_cmd_report(int argc, char **argv) {
     int64_t counts[DS_N_RUN_STATUS] = {0};
     for (int sc = 0; sc < r.n_scales; sc++)
         for (int st = 0; st < DS_N_RUN_STATUS; st++) counts[st] += ds_results_count(&r, sc, st);
-    const char *mname = ds_metric_names[o.metric];
+    const char *mname = ds_metric_name_of(r.eval_kind, o.metric);
     if (o.format == FMT_TABLE) {
         printf("%s: sweep '%s', precision %s, %d scales x %lld seeds: %lld done, %lld diverged, "
                "%lld failed, %lld pending",
@@ -641,10 +662,14 @@ int ds_cmd_report(int argc, char **argv) {
         if (counts[DS_RUN_UNREQUESTED])
             printf(", %lld unrequested (adaptive seeds)", (long long)counts[DS_RUN_UNREQUESTED]);
         printf("\n");
-        printf("metric %s (%s), length %d (%s), success = %s %s %g (%s)\n", mname, o.metric_why,
-               r.eval_lengths[l], o.length_why, mname, lower_is_better(o.metric) ? "<=" : ">=", o.tau,
-               o.tau_why);
-        printf("n counts done and diverged runs%s\n", o.metric == DS_M_EM ? " (diverged = EM 0)" : "");
+        char at[64];
+        if (r.eval_kind == DS_EVAL_SETS) snprintf(at, sizeof at, "set %s", r.set_names[l]);
+        else snprintf(at, sizeof at, "length %d", r.eval_lengths[l]);
+        printf("metric %s (%s), %s (%s), success = %s %s %g (%s)\n", mname, o.metric_why, at,
+               o.length_why, mname, lower_is_better(o.metric) ? "<=" : ">=", o.tau, o.tau_why);
+        printf("n counts done and diverged runs%s\n",
+               o.metric == DS_M_EM ? (r.eval_kind == DS_EVAL_SETS ? " (diverged = mc_acc 0)" : " (diverged = EM 0)")
+                                   : "");
         printf("CIs: 95%% percentile bootstrap, %d resamples (ci_w: width of p_success's); dip_p: "
                "Hartigan's dip test, %d uniform simulations\n",
                DS_BOOT_RESAMPLES, DS_DIP_SIMS);

@@ -91,12 +91,15 @@ int ds_cmd_status(int argc, char **argv) {
      * length that shows the phenomenon, without the report's bootstrap. */
     ds_res_report rep;
     ds_results_report_defaults(&r, &rep);
-    const char *mname = ds_metric_names[rep.metric];
+    const char *mname = ds_metric_name_of(r.eval_kind, rep.metric);
     int lower = ds_metric_lower_is_better(rep.metric);
-    if (rep.length_index >= 0)
-        printf("%s at length %d (%s), success = %s %s %g (%s); `distsweep report` for the "
-               "statistics\n", mname, r.eval_lengths[rep.length_index], rep.length_why, mname,
-               lower ? "<=" : ">=", rep.threshold, rep.threshold_why);
+    if (rep.length_index >= 0) {
+        char at[64]; /* a test length, or a corpus task's evaluation set */
+        if (r.eval_kind == DS_EVAL_SETS) snprintf(at, sizeof at, "set %s", r.set_names[rep.length_index]);
+        else snprintf(at, sizeof at, "length %d", r.eval_lengths[rep.length_index]);
+        printf("%s at %s (%s), success = %s %s %g (%s); `distsweep report` for the statistics\n", mname,
+               at, rep.length_why, mname, lower ? "<=" : ">=", rep.threshold, rep.threshold_why);
+    }
     if (rep.note[0]) printf("note: %s; defaults used\n", rep.note);
     /* An adaptive sweep's scales have their own seed counts: two more
      * columns, the seeds a scale requested and the rest of the axis. */

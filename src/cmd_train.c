@@ -171,11 +171,16 @@ int ds_cmd_train(int argc, char **argv) {
         goto done;
     }
     int nL = s->task.n_eval_lengths;
+    const ds_eval_kind ek = ds_task_eval_kind(&s->task); /* sets: mc_acc, mc_nll per set */
     if (!strcmp(format, "json")) {
         printf("{\"sweep\": \"%s\", \"scale\": %d, \"d_model\": %d, \"n_layers\": %d, \"n_params\": %lld, "
                "\"steps\": %lld, \"eval_lengths\": [", s->name, scale, sc->d_model, sc->n_layers,
                (long long)sc->n_params, (long long)s->train.steps);
         for (int i = 0; i < nL; i++) printf("%s%d", i ? ", " : "", s->task.eval_lengths[i]);
+        if (ek == DS_EVAL_SETS) {
+            printf("], \"eval_sets\": [");
+            for (int i = 0; i < nL; i++) printf("%s\"%s\"", i ? ", " : "", s->task.mc[i].name);
+        }
         printf("], \"runs\": [");
         for (int r = 0; r < nseeds; r++) {
             ds_run_result *x = &res[r];
@@ -186,7 +191,8 @@ int ds_cmd_train(int argc, char **argv) {
             printf(", \"id_em\": ");
             json_float(stdout, x->id_em);
             for (int k = 0; k < DS_N_METRICS; k++) {
-                printf(", \"%s\": [", ds_metric_names[k]);
+                if (!ds_metric_name_of(ek, k)) continue;
+                printf(", \"%s\": [", ds_metric_name_of(ek, k));
                 for (int i = 0; i < nL; i++) {
                     if (i) printf(", ");
                     json_float(stdout, x->metrics[i][k]);
@@ -204,10 +210,14 @@ int ds_cmd_train(int argc, char **argv) {
     } else {
         for (int r = 0; r < nseeds; r++) {
             ds_run_result *x = &res[r];
-            if (nL == 0) { /* no evaluation (a corpus task): the training loss only */
+            if (ek == DS_EVAL_SETS) { /* a corpus task: its sets, if any */
                 printf("seed %lld: %s after %lld steps, final loss %.4f, %.1f s\n", (long long)x->seed,
                        x->status == DS_RUN_DONE ? "done" : "DIVERGED", (long long)x->steps_done,
                        x->final_loss, x->wall_s);
+                if (nL) printf("  %-16s %9s %9s\n", "set", "mc_acc", "mc_nll");
+                for (int i = 0; i < nL; i++)
+                    printf("  %-16s %9.4f %9.4f\n", s->task.mc[i].name, x->metrics[i][DS_M_MC_ACC],
+                           x->metrics[i][DS_M_MC_NLL]);
                 continue;
             }
             printf("seed %lld: %s after %lld steps, final loss %.4f, in-distribution EM (L=%d) %.3f, %.1f s\n",

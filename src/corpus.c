@@ -254,6 +254,15 @@ static void resolve(const char *dir, const char *path, char *out, size_t n) {
     else snprintf(out, n, "%s/%s", dir, path);
 }
 
+void ds_corpus_resolve(const char *sweep_path, const char *path, char *out, size_t n) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", sweep_path ? sweep_path : "");
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else dir[0] = 0;
+    resolve(dir, path, out, n);
+}
+
 static int open_source(source *src, const ds_source_spec *sp, const char *dir, int vocab,
                        int context, ds_error *err) {
     char pattern[DS_SOURCE_PATH_MAX + 4200];

@@ -306,12 +306,15 @@ int ds_train_pack(const ds_sweep *sweep, int scale_idx, const int64_t *seeds, in
     int id_idx = -1;
     eval_stop_ctx esc = {opts, st.step, R, last};
     ds_eval_stop_fn stopf = opts && opts->hook ? eval_stop : NULL;
-    /* A task without evaluation lengths (corpus, until it has evaluation
+    /* A task without evaluation points (a corpus task without evaluation
      * sets) is not evaluated: its runs carry final_loss and the curve, and
-     * id_em is NaN. */
+     * id_em is NaN; so is a corpus task's id_em (no training length). */
+    const int sets = ds_task_eval_kind(task) == DS_EVAL_SETS;
     for (int i = 0; i <= nL && nL > 0; i++) {
-        int L;
-        if (i < nL) {
+        int L = 0;
+        if (sets) {
+            if (i == nL) break;
+        } else if (i < nL) {
             L = task->eval_lengths[i];
             if (L == task->train_max) id_idx = i;
         } else {
@@ -319,7 +322,9 @@ int ds_train_pack(const ds_sweep *sweep, int scale_idx, const int64_t *seeds, in
             L = task->train_max;
             id_idx = nL;
         }
-        rc = ds_evaluate_length(m, task, L, metrics + (size_t)i * R * DS_N_METRICS, stopf, &esc, err);
+        float *out = metrics + (size_t)i * R * DS_N_METRICS;
+        rc = sets ? ds_evaluate_set(m, task, i, out, stopf, &esc, err)
+                  : ds_evaluate_length(m, task, L, out, stopf, &esc, err);
         if (rc == DS_EXIT_INTERRUPTED) {
             /* the training state is complete: checkpoint it, evaluate again on resume */
             if (ckpt) {
@@ -365,7 +370,7 @@ int ds_train_pack(const ds_sweep *sweep, int scale_idx, const int64_t *seeds, in
             for (int k = 0; k < DS_N_METRICS; k++)
                 res->metrics[i][k] = active[r] ? mm[k] : ds_run_diverged_metric(k);
         }
-        res->id_em = nL == 0 ? NAN
+        res->id_em = nL == 0 || sets ? NAN
                    : active[r] ? metrics[((size_t)id_idx * R + r) * DS_N_METRICS + DS_M_EM]
                                : ds_run_diverged_metric(DS_M_EM);
         res->n_curve = st.n_curve;

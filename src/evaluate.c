@@ -2,8 +2,10 @@
 #include "evaluate.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "mceval.h"
 #include "tasks.h"
 
 void ds_metric_acc_example(ds_metric_acc *a, const float *ce, const float *pcorrect,
@@ -117,5 +119,29 @@ done:
     free(pc);
     free(cor);
     free(acc);
+    return rc;
+}
+
+int ds_evaluate_set(ds_model *m, const ds_task_spec *task, int i, float *out, ds_eval_stop_fn stop,
+                    void *stop_ctx, ds_error *err) {
+    DS_ASSERT(ds_task_eval_kind(task) == DS_EVAL_SETS && i >= 0 && i < task->n_mc);
+    DS_ASSERT(task->mc_sets[i]); /* ds_sweep_attach_data before an evaluation */
+    const int R = m->cfg.R;
+    float *acc = malloc(sizeof(float) * (size_t)R), *nll = malloc(sizeof(float) * (size_t)R);
+    if (!acc || !nll) {
+        free(acc);
+        free(nll);
+        return ds_error_nomem(err, "the scores of multiple-choice set %s", task->mc[i].name);
+    }
+    ds_mceval_out o = {.mc_acc = acc, .mc_nll = nll, .chosen = NULL, .ll_correct = NULL};
+    int rc = ds_mceval_score(m, task->mc_sets[i], 0, &o, stop, stop_ctx, err);
+    for (int r = 0; r < R && !rc; r++) {
+        float *row = out + (size_t)r * DS_N_METRICS;
+        for (int k = 0; k < DS_N_METRICS; k++) row[k] = NAN;
+        row[DS_M_MC_ACC] = acc[r];
+        row[DS_M_MC_NLL] = nll[r];
+    }
+    free(acc);
+    free(nll);
     return rc;
 }

@@ -36,7 +36,7 @@ typedef enum { DS_MC_LETTER = 0, DS_MC_COMPLETION = 1 } ds_mc_scoring;
 
 extern const char *const ds_mc_scoring_names[2]; /* "letter", "completion" */
 
-typedef struct {
+typedef struct ds_mc_set {
     char *path;          /* the file it was read from ("" for a set built in memory) */
     int token_bytes;     /* header [2]: 2 or 4 */
     int n_items, K;

@@ -322,7 +322,11 @@ static void set_seed_field(ds_results *r, int i, void *buf) {
  * with its fill value. A dataset whose inner axis is its own (the curve) is
  * left NULL when absent. Returns 0 or an error code with err set. */
 static int read_seed_dataset(ds_results *r, int i, ds_error *err) {
-    const ds_seed_dataset *d = ds_seed_dataset_at(i);
+    const ds_seed_dataset *d0 = ds_seed_dataset_at(i);
+    ds_seed_dataset dd = *d0; /* its path in a file of this evaluation kind */
+    dd.path = ds_seed_dataset_path(i, r->eval_kind);
+    const ds_seed_dataset *d = &dd;
+    if (!d->path) return 0; /* a slot this kind does not measure: left NULL (NaN to readers) */
     hsize_t want[3] = {(hsize_t)r->n_scales, (hsize_t)r->n_seeds, 1};
     if (d->inner == DS_INNER_LENGTHS) want[2] = (hsize_t)r->n_lengths;
     if (d->inner == DS_INNER_LOG || d->inner == DS_INNER_EVAL) {
@@ -552,6 +556,28 @@ int ds_results_open(ds_results *r, const char *path, ds_error *err) {
     if (read_nd(r, el->path, ds_h5_memtype(el->elem), sizeof *r->eval_lengths, 1, ed,
                 r->eval_lengths, &im1, 1, err) != 1)
         goto fail;
+    {
+        int has = link_exists(r, ds_eval_sets_dataset.path, err);
+        if (has < 0) goto fail;
+        r->eval_kind = has ? DS_EVAL_SETS : DS_EVAL_LENGTHS;
+        if (has) {
+            hsize_t sd1[1];
+            if (dataset_dims(r, ds_eval_sets_dataset.path, 1, sd1, err) < 0) goto fail;
+            if (sd1[0] != ed[0]) {
+                ds_error_set(err, DS_EXIT_USAGE, "%s has %llu names for %llu evaluation points",
+                             ds_eval_sets_dataset.path, (unsigned long long)sd1[0], (unsigned long long)ed[0]);
+                goto fail;
+            }
+            r->set_names = DS_CALLOC(ed[0] ? ed[0] : 1, sizeof *r->set_names);
+            hid_t st = ds_h5_string_type(32);
+            char empty[32] = {0};
+            int ok = st >= 0 && read_nd(r, ds_eval_sets_dataset.path, st, 32, 1, sd1, r->set_names, empty,
+                                        1, err) == 1;
+            if (st >= 0) H5Tclose(st);
+            if (!ok) goto fail;
+            for (hsize_t k = 0; k < sd1[0]; k++) r->set_names[k][31] = 0;
+        }
+    }
     if (load_families(r, err)) goto fail;
     if (ds_results_refresh(r, err)) goto fail;
     rc = 0;
@@ -578,7 +604,7 @@ void ds_results_close(ds_results *r) {
     free(r->distsweep_version), free(r->git_commit), free(r->created);
     free(r->sweep_name), free(r->sweep_yaml), free(r->sweep_hash), free(r->precision);
     free(r->scale_name), free(r->d_model), free(r->n_layers), free(r->n_heads);
-    free(r->n_params), free(r->flops_per_step), free(r->eval_lengths);
+    free(r->n_params), free(r->flops_per_step), free(r->eval_lengths), free(r->set_names);
     for (int i = 0; i < r->n_families; i++) free(r->families[i].scale), free(r->families[i].axis);
     free(r->families);
     if (r->file > 0) H5Fclose(r->file);
@@ -652,7 +678,10 @@ void ds_results_report_defaults(const ds_results *r, ds_res_report *out) {
         snprintf(out->note, sizeof out->note,
                  "the stored sweep's report length %d was not evaluated in this file", rp->length);
     } else if (rp->length_set) {
-        snprintf(out->length_why, sizeof out->length_why, "report.length");
+        snprintf(out->length_why, sizeof out->length_why,
+                 r->eval_kind == DS_EVAL_SETS ? "report.set" : "report.length");
+    } else if (r->eval_kind == DS_EVAL_SETS) {
+        snprintf(out->length_why, sizeof out->length_why, "the first evaluation set");
     } else if (beyond) {
         snprintf(out->length_why, sizeof out->length_why,
                  "first eval length beyond train_length max %d", s->task.train_max);

@@ -18,6 +18,7 @@
 #define DS_RESULTS_H
 
 #include <hdf5.h>
+#include <math.h> /* NAN */
 #include <stdint.h>
 
 #include "common.h"
@@ -61,9 +62,14 @@ typedef struct {
     int n_families;
     ds_res_family *families;
 
-    /* /eval_lengths */
+    /* /eval_lengths: the evaluation axis. A corpus task's file (/eval_sets
+     * present) evaluates multiple-choice sets: eval_lengths holds their
+     * indices, set_names their names, and its metric slots are named by
+     * ds_metric_name_of(eval_kind, m) (src/schema.h) */
     int n_lengths;
     int32_t *eval_lengths;
+    ds_eval_kind eval_kind;
+    char (*set_names)[32]; /* [n_lengths] for sets, else NULL */
 
     /* The seed axis: everything below has n_seeds columns. Refreshed. */
     int64_t n_seeds;
@@ -107,8 +113,10 @@ void ds_results_close(ds_results *r);
 static inline size_t ds_res_run(const ds_results *r, int scale, int64_t seed) {
     return (size_t)scale * (size_t)r->n_seeds + (size_t)seed;
 }
+/* NaN for a slot the file's evaluation kind does not measure (not stored). */
 static inline float ds_res_metric(const ds_results *r, int metric, int scale, int64_t seed,
                                   int length) {
+    if (!r->metrics[metric]) return (float)NAN;
     return r->metrics[metric][ds_res_run(r, scale, seed) * (size_t)r->n_lengths + (size_t)length];
 }
 

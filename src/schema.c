@@ -26,6 +26,20 @@ int ds_metric_index(const char *name) {
     return -1;
 }
 
+const char *ds_metric_name_of(ds_eval_kind k, int m) {
+    DS_ASSERT(m >= 0 && m < DS_N_METRICS);
+    if (k == DS_EVAL_LENGTHS) return ds_metric_names[m];
+    return m == DS_M_MC_ACC ? "mc_acc" : m == DS_M_MC_NLL ? "mc_nll" : NULL;
+}
+
+int ds_metric_index_of(ds_eval_kind k, const char *name) {
+    for (int m = 0; m < DS_N_METRICS; m++) {
+        const char *n = ds_metric_name_of(k, m);
+        if (n && !strcmp(n, name)) return m;
+    }
+    return -1;
+}
+
 double ds_metric_max(int metric) {
     DS_ASSERT(metric >= 0 && metric < DS_N_METRICS);
     return ds_metric_lower_is_better(metric) ? INFINITY : 1.0;
@@ -179,6 +193,18 @@ const ds_seed_dataset *ds_seed_dataset_at(int i) {
     return &seed_ds[i];
 }
 
+const char *ds_seed_dataset_path(int i, ds_eval_kind k) {
+    const char *p = ds_seed_dataset_at(i)->path;
+    if (k == DS_EVAL_LENGTHS) return p;
+    /* the per-metric datasets under another kind's names */
+    static const char *const sets_paths[2][DS_N_METRICS] = {
+        {[DS_M_MC_ACC] = "/metrics/mc_acc", [DS_M_MC_NLL] = "/metrics/mc_nll"},
+        {[DS_M_MC_ACC] = "/trajectories/mc_acc", [DS_M_MC_NLL] = "/trajectories/mc_nll"}};
+    if (i >= DS_D_METRIC0 && i < DS_D_METRIC0 + DS_N_METRICS) return sets_paths[0][i - DS_D_METRIC0];
+    if (i >= DS_D_TRAJ0 && i < DS_D_TRAJ0 + DS_N_METRICS) return sets_paths[1][i - DS_D_TRAJ0];
+    return p;
+}
+
 void ds_seed_fill(int i, void *out) {
     const ds_seed_dataset *d = ds_seed_dataset_at(i);
     double v = d->fill == DS_FILL_NAN ? NAN : d->fill == DS_FILL_MINUS1 ? -1.0 : 0.0;
@@ -208,6 +234,7 @@ const ds_fixed_dataset *ds_scale_column(int c) {
 
 const ds_fixed_dataset ds_seeds_dataset = {"/seeds", DS_EL_I64, "S", 1};
 const ds_fixed_dataset ds_eval_lengths_dataset = {"/eval_lengths", DS_EL_I32, "E", 1};
+const ds_fixed_dataset ds_eval_sets_dataset = {"/eval_sets", DS_EL_STR32, "E", 0};
 
 static const ds_root_attr root_attrs[DS_N_ROOT_ATTRS] = {
     [DS_A_FORMAT] = {"format", DS_EL_VLSTR},

@@ -68,6 +68,29 @@ extern const char *const ds_metric_names[DS_N_METRICS]; /* "em", "error", ... */
 /* The index of a metric name, or -1. */
 int ds_metric_index(const char *name);
 
+/* What a sweep's evaluation points are, and so what its metric slots are
+ * named (docs/result-file.md "Evaluation sets"): the test lengths of a
+ * synthetic task, measured by em, error, minprob, token_acc and loss; or the
+ * multiple-choice sets of a corpus task (eval.multiple_choice), measured by
+ * mc_acc in em's slot (an item is an exact match when its chosen answer is
+ * right: higher is better, a diverged run scores 0) and mc_nll in loss's
+ * (the mean NLL of the correct choice: lower is better, NaN when diverged);
+ * the other three slots are not measured there, not stored and not named.
+ * One slot vector serves both, so the journal, the messages, the
+ * checkpoints and the statistics are the same code. */
+typedef enum { DS_EVAL_LENGTHS = 0, DS_EVAL_SETS = 1 } ds_eval_kind;
+#define DS_M_MC_ACC DS_M_EM
+#define DS_M_MC_NLL DS_M_LOSS
+
+/* The evaluation kind of a task (sets: a corpus task). */
+static inline ds_eval_kind ds_task_eval_kind(const ds_task_spec *t) {
+    return t->kind == DS_TASK_CORPUS ? DS_EVAL_SETS : DS_EVAL_LENGTHS;
+}
+/* The name of metric slot m under kind k, NULL when k does not measure it. */
+const char *ds_metric_name_of(ds_eval_kind k, int m);
+/* The slot named `name` under kind k, or -1. */
+int ds_metric_index_of(ds_eval_kind k, const char *name);
+
 /* error and loss: lower is better, so success at tau is x <= tau. */
 static inline int ds_metric_lower_is_better(int metric) {
     return metric == DS_M_ERROR || metric == DS_M_LOSS;
@@ -192,8 +215,14 @@ typedef struct {
     int required;     /* a reader refuses a file without it */
 } ds_seed_dataset;
 
-/* Seed-axis dataset i (0 <= i < DS_N_SEED_DS). */
+/* Seed-axis dataset i (0 <= i < DS_N_SEED_DS). Its path is the lengths
+ * kind's; ds_seed_dataset_path gives it per evaluation kind. */
 const ds_seed_dataset *ds_seed_dataset_at(int i);
+
+/* The path of seed-axis dataset i in a file of evaluation kind k:
+ * /metrics/<name> and /trajectories/<name> by ds_metric_name_of, NULL for a
+ * slot k does not measure (not stored); the others as ds_seed_dataset_at. */
+const char *ds_seed_dataset_path(int i, ds_eval_kind k);
 
 /* Writes dataset i's fill value in its memory type (ds_elem_size bytes) to
  * out. */
@@ -214,6 +243,11 @@ typedef struct {
 #define DS_SCALES_GROUP "/scales"
 /* /scales column c (0 <= c < DS_N_SCALE_COLS). */
 const ds_fixed_dataset *ds_scale_column(int c);
+
+/* /eval_sets: a file of evaluation kind sets names its sets, in the order of
+ * its evaluation axis (fixed 32-byte strings, [E]); its presence is how a
+ * reader knows the kind (absent: lengths). */
+extern const ds_fixed_dataset ds_eval_sets_dataset;
 extern const ds_fixed_dataset ds_seeds_dataset;        /* /seeds, int64 [S] */
 extern const ds_fixed_dataset ds_eval_lengths_dataset; /* /eval_lengths, int32 [E] */
 #define DS_FAMILIES_GROUP "/families"                  /* /families/<name>: int32 [k] */

@@ -19,7 +19,11 @@
 
 /* The seed-axis datasets are src/schema.h's table, indexed DS_D_*, written
  * in that order (/runs/status last: the run's commit mark). */
-static const char *ds_path(int i) { return ds_seed_dataset_at(i)->path; }
+/* The path of seed-axis dataset i in a file of sweep s (its evaluation kind's
+ * name for a metric), NULL when such a file does not store it. */
+static const char *seed_path(const ds_sweep *s, int i) {
+    return ds_seed_dataset_path(i, ds_task_eval_kind(&s->task));
+}
 static hid_t ds_memtype(int i) { return ds_h5_memtype(ds_seed_dataset_at(i)->elem); }
 static hid_t ds_filetype(int i) { return ds_h5_filetype(ds_seed_dataset_at(i)->elem); }
 static int is_3d(int i) { return ds_seed_dataset_at(i)->rank == 3; }
@@ -141,8 +145,8 @@ fail:
 
 /* Creates seed-axis dataset i with S seeds, chunked and unlimited along the
  * seed axis, filled with its fill value. */
-static int create_seed_ds(hid_t file, int i, int n_scales, int64_t S, int64_t inner,
-                          ds_error *err) {
+static int create_seed_ds(hid_t file, const char *path, int i, int n_scales, int64_t S,
+                          int64_t inner, ds_error *err) {
     hid_t sp = -1, dcpl = -1, d = -1;
     int rc = DS_EXIT_ERROR;
     int rank = is_3d(i) ? 3 : 2;
@@ -162,7 +166,7 @@ static int create_seed_ds(hid_t file, int i, int n_scales, int64_t S, int64_t in
     DS_H5_TRY(H5Pset_chunk(dcpl, rank, chunk));
     DS_H5_TRY(H5Pset_fill_value(dcpl, ds_memtype(i), fill));
     DS_H5_TRY(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC));
-    DS_H5_TRY(d = H5Dcreate2(file, ds_path(i), ds_filetype(i), sp, H5P_DEFAULT, dcpl,
+    DS_H5_TRY(d = H5Dcreate2(file, path, ds_filetype(i), sp, H5P_DEFAULT, dcpl,
                              H5P_DEFAULT));
     rc = 0;
 fail:
@@ -242,12 +246,13 @@ fail:
 
 /* Creates the groups of the seed-axis datasets (/runs, /metrics, /curves) in
  * file f, in the order the table first names them. */
-static int create_seed_groups(hid_t f, ds_error *err) {
+static int create_seed_groups(hid_t f, const ds_sweep *s, ds_error *err) {
     int rc = DS_EXIT_ERROR;
     hid_t g = -1;
     for (int i = 0; i < DS_N_SEED_DS; i++) {
         char grp[64];
-        const char *p = ds_path(i);
+        const char *p = seed_path(s, i);
+        if (!p) continue;
         snprintf(grp, sizeof grp, "%.*s", (int)(strrchr(p, '/') - p), p);
         htri_t has;
         DS_H5_TRY(has = H5Lexists(f, grp, H5P_DEFAULT));
@@ -267,7 +272,7 @@ fail:
  * journal takes the journal's, so that the journal is its own), else now. */
 static int create_file(const ds_sweep *s, const char *tmp_path, const char *given_created,
                        char *created, ds_error *err) {
-    hid_t f = -1, fapl = -1, g = -1, sp = -1, d = -1, dcpl = -1;
+    hid_t f = -1, fapl = -1, g = -1, sp = -1, d = -1, dcpl = -1, str_t = -1;
     int rc = DS_EXIT_ERROR;
     int N = s->n_scales;
     int64_t S = s->seeds.count;
@@ -324,6 +329,14 @@ static int create_file(const ds_sweep *s, const char *tmp_path, const char *give
                         (hsize_t)s->task.n_eval_lengths, v, err))
             goto fail;
     }
+    if (ds_task_eval_kind(&s->task) == DS_EVAL_SETS) { /* the sets' names: the kind's mark */
+        char names[DS_MAX_EVAL_LENGTHS][32];
+        memset(names, 0, sizeof names);
+        for (int i = 0; i < s->task.n_mc; i++) snprintf(names[i], 32, "%s", s->task.mc[i].name);
+        DS_H5_TRY(str_t = ds_h5_string_type(32));
+        if (write_small(f, ds_eval_sets_dataset.path, str_t, str_t, (hsize_t)s->task.n_mc, names, err))
+            goto fail;
+    }
 
     /* /seeds: extendable */
     {
@@ -344,9 +357,10 @@ static int create_file(const ds_sweep *s, const char *tmp_path, const char *give
         }
     }
 
-    if (create_seed_groups(f, err)) goto fail;
+    if (create_seed_groups(f, s, err)) goto fail;
     for (int i = 0; i < DS_N_SEED_DS; i++)
-        if (create_seed_ds(f, i, N, S, seed_ds_inner(s, i), err)) goto fail;
+        if (seed_path(s, i) && create_seed_ds(f, seed_path(s, i), i, N, S, seed_ds_inner(s, i), err))
+            goto fail;
     DS_H5_TRY(H5Fflush(f, H5F_SCOPE_GLOBAL));
     rc = 0;
 fail:
@@ -354,6 +368,7 @@ fail:
     if (dcpl >= 0) H5Pclose(dcpl);
     if (sp >= 0) H5Sclose(sp);
     if (g >= 0) H5Gclose(g);
+    if (str_t >= 0) H5Tclose(str_t);
     if (f >= 0 && H5Fclose(f) < 0 && !rc) rc = ds_h5_fail(err, __FILE__, __LINE__, "H5Fclose");
     if (fapl >= 0) H5Pclose(fapl);
     return rc;
@@ -422,18 +437,23 @@ fail:
 static int open_datasets(ds_store *st, ds_error *err) {
     for (int i = 0; i < DS_N_SEED_DS; i++) {
         const ds_seed_dataset *sd = ds_seed_dataset_at(i);
+        const char *path = seed_path(st->s, i);
+        if (!path) { /* a metric slot the sweep's evaluation does not measure */
+            st->d[i] = -1;
+            continue;
+        }
         if (sd->inner == DS_INNER_EVAL && inner_len(st, i) == 0) {
             /* the group first: a missing one makes H5Lexists of the path fail */
             htri_t has = H5Lexists(st->file, "/trajectories", H5P_DEFAULT);
-            if (has > 0) has = H5Lexists(st->file, ds_path(i), H5P_DEFAULT);
+            if (has > 0) has = H5Lexists(st->file, path, H5P_DEFAULT);
             if (has == 0) { /* a file from before trajectories: see optional_absent */
                 st->d[i] = -1;
                 continue;
             }
         }
-        st->d[i] = H5Dopen2(st->file, ds_path(i), H5P_DEFAULT);
+        st->d[i] = H5Dopen2(st->file, path, H5P_DEFAULT);
         if (st->d[i] < 0)
-            return ds_error_set(err, DS_EXIT_ERROR, "%s: missing dataset %s", st->path, ds_path(i));
+            return ds_error_set(err, DS_EXIT_ERROR, "%s: missing dataset %s", st->path, path);
     }
     st->seeds = H5Dopen2(st->file, ds_seeds_dataset.path, H5P_DEFAULT);
     if (st->seeds < 0) return ds_error_set(err, DS_EXIT_ERROR, "%s: missing /seeds", st->path);
@@ -464,7 +484,7 @@ static int check_shapes(ds_store *st, ds_error *err) {
             dims[1] != (hsize_t)st->n_seeds || (is_3d(i) && dims[2] != (hsize_t)inner_len(st, i)))
             return ds_error_set(err, DS_EXIT_USAGE,
                                 "%s: dataset %s has a shape that does not match the sweep",
-                                st->path, ds_path(i));
+                                st->path, seed_path(st->s, i));
     }
     return 0;
 }
@@ -489,6 +509,7 @@ fail:
 /* Bytes per element of seed-axis dataset i in memory, and elements per run. */
 static size_t elem_size(int i) { return ds_elem_size(ds_seed_dataset_at(i)->elem); }
 static size_t row_elems(const ds_store *st, int i) {
+    if (!seed_path(st->s, i)) return 0; /* a metric slot the sweep's evaluation does not measure */
     return is_3d(i) ? (size_t)inner_len(st, i) : 1;
 }
 static size_t row_bytes(const ds_store *st, int i) { return elem_size(i) * row_elems(st, i); }
@@ -665,6 +686,7 @@ static int file_run_complete(const ds_store *st, const file_rows *fr, size_t at)
     if (steps[at] <= 0 || att[at] < 1 || rank[at] < 0) return 0;
     static const int need[] = {DS_M_EM, DS_M_MINPROB, DS_M_TOKEN_ACC};
     for (size_t k = 0; k < sizeof need / sizeof need[0]; k++) {
+        if (!row_elems(st, DS_D_METRIC0 + need[k])) continue; /* not measured: sets (mc_acc is em's) */
         const float *m = (const float *)fr->rows[DS_D_METRIC0 + need[k]] + at * (size_t)st->n_len;
         for (int l = 0; l < st->n_len; l++)
             if (!isfinite(m[l])) return 0;

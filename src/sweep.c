@@ -480,13 +480,15 @@ static const char *const train_keys[] = {"steps", "batch", "context", "lr", "war
                                          "precision", "log_every", "micro_batches", "eval_every",
                                          "schedule", NULL};
 static const char *const seeds_keys[] = {"start", "count", "adaptive", NULL};
-static const char *const adaptive_keys[] = {"metric", "length", "statistic", "threshold",
+static const char *const adaptive_keys[] = {"metric", "length", "set", "statistic", "threshold",
                                             "ci_width", "step", "max", NULL};
 static const char *const adapt_stat_names[] = {"p_success", "mean_success", "mean", NULL};
 static const char *const run_keys[] = {"pack", "checkpoint_every", "max_attempts",
                                        "ranks_per_job", "backend", "save_models", NULL};
-static const char *const report_keys[] = {"metric", "length", "threshold", NULL};
-static const char *const top_keys[] = {"name", "task", "model", "train", "seeds",
+static const char *const report_keys[] = {"metric", "length", "set", "threshold", NULL};
+static const char *const eval_keys[] = {"multiple_choice", NULL};
+static const char *const mc_keys[] = {"name", "path", "scoring", NULL};
+static const char *const top_keys[] = {"name", "task", "eval", "model", "train", "seeds",
                                        "scales", "output", "run", "report", NULL};
 
 #define MAX_WIDTH 65536
@@ -791,6 +793,30 @@ static int parse_train(yctx *c, yaml_node_t *m, const ds_task_spec *task, ds_tra
     return 0;
 }
 
+/* Reads the evaluation set named by node n (a corpus task's
+ * eval.multiple_choice name) into *idx, its index on the evaluation axis. */
+static int eval_set_named(yctx *c, yaml_node_t *n, const char *path, const ds_task_spec *t, int *idx) {
+    char b[80], list[DS_MAX_EVAL_LENGTHS * (DS_NAME_MAX + 2)] = "";
+    for (int i = 0; n->type == YAML_SCALAR_NODE && i < t->n_mc; i++)
+        if (!strcmp(scalar(n), t->mc[i].name)) {
+            *idx = i;
+            return 0;
+        }
+    for (int i = 0; i < t->n_mc; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", t->mc[i].name);
+    if (!t->n_mc) return FAIL(c, n, "%s: the sweep has no evaluation set (eval.multiple_choice)", path);
+    return FAIL(c, n, "%s must be one of the evaluation sets %s, found %s", path, list, describe(n, b, sizeof b));
+}
+
+/* The names of the metrics evaluation kind k measures, NULL-terminated
+ * (names: DS_N_METRICS + 1 slots). */
+static void metric_names_of(ds_eval_kind k, const char **names) {
+    int n = 0;
+    for (int i = 0; i < DS_N_METRICS; i++)
+        if (ds_metric_name_of(k, i)) names[n++] = ds_metric_name_of(k, i);
+    names[n] = NULL;
+}
+
 /* seeds.adaptive (docs/sweep-file.md "seeds.adaptive"); needs the task for
  * the test length and seeds.count for the defaults and the bounds. */
 static int parse_adaptive(yctx *c, yaml_node_t *m, const ds_task_spec *t, ds_seed_spec *sd) {
@@ -804,24 +830,34 @@ static int parse_adaptive(yctx *c, yaml_node_t *m, const ds_task_spec *t, ds_see
     a->threshold = 0.5;
     a->step = sd->count;
     if (need_key(c, m, "seeds.adaptive", "metric", &n)) return DS_EXIT_USAGE;
-    if (n->type != YAML_SCALAR_NODE || is_null(n) || (a->metric = ds_metric_index(scalar(n))) < 0) {
+    const ds_eval_kind ek = ds_task_eval_kind(t);
+    if (n->type != YAML_SCALAR_NODE || is_null(n) || (a->metric = ds_metric_index_of(ek, scalar(n))) < 0) {
         const char *names[DS_N_METRICS + 1];
-        for (int i = 0; i < DS_N_METRICS; i++) names[i] = ds_metric_names[i];
-        names[DS_N_METRICS] = NULL;
+        metric_names_of(ek, names);
         join(list, sizeof list, names);
         const char *s = n->type == YAML_SCALAR_NODE ? suggest(scalar(n), names) : NULL;
         if (s) return FAIL(c, n, "seeds.adaptive.metric must be one of %s, found '%s' (did you mean '%s'?)",
                            list, scalar(n), s);
         return FAIL(c, n, "seeds.adaptive.metric must be one of %s, found %s", list, describe(n, b, sizeof b));
     }
-    if (need_key(c, m, "seeds.adaptive", "length", &n) ||
-        node_int(c, n, "seeds.adaptive.length", 1, MAX_LENGTH, &a->length))
-        return DS_EXIT_USAGE;
-    a->length_idx = -1;
-    for (int i = 0; i < t->n_eval_lengths; i++)
-        if (t->eval_lengths[i] == a->length) a->length_idx = i;
-    if (a->length_idx < 0)
-        return FAIL(c, n, "seeds.adaptive.length %d is not one of task.eval_lengths", a->length);
+    if (ek == DS_EVAL_SETS) { /* a corpus task: an evaluation set by name, its index the "length" */
+        if (need_key(c, m, "seeds.adaptive", "set", &n) ||
+            eval_set_named(c, n, "seeds.adaptive.set", t, &a->length))
+            return DS_EXIT_USAGE;
+        a->length_idx = a->length;
+    } else {
+        if ((n = get(c, m, "set")))
+            return FAIL(c, n, "seeds.adaptive.set names a corpus task's evaluation set; task %s has "
+                        "seeds.adaptive.length", ds_task_get(t)->name);
+        if (need_key(c, m, "seeds.adaptive", "length", &n) ||
+            node_int(c, n, "seeds.adaptive.length", 1, MAX_LENGTH, &a->length))
+            return DS_EXIT_USAGE;
+        a->length_idx = -1;
+        for (int i = 0; i < t->n_eval_lengths; i++)
+            if (t->eval_lengths[i] == a->length) a->length_idx = i;
+        if (a->length_idx < 0)
+            return FAIL(c, n, "seeds.adaptive.length %d is not one of task.eval_lengths", a->length);
+    }
     int st = 0;
     if ((n = get(c, m, "statistic")) && node_enum(c, n, "seeds.adaptive.statistic", adapt_stat_names, &st))
         return DS_EXIT_USAGE;
@@ -916,6 +952,10 @@ static int parse_run(yctx *c, yaml_node_t *m, ds_run_spec *r, int batch) {
 
 int ds_report_default_length(const ds_task_spec *t, int *beyond) {
     int largest = 0;
+    if (t->kind == DS_TASK_CORPUS) { /* its evaluation sets: the first */
+        if (beyond) *beyond = 0;
+        return 0;
+    }
     for (int i = 0; i < t->n_eval_lengths; i++) {
         if (t->eval_lengths[i] > t->train_max) {
             if (beyond) *beyond = 1;
@@ -933,19 +973,32 @@ int ds_report_default_length(const ds_task_spec *t, int *beyond) {
  * metric is checked against the default metric, em. */
 static int parse_report(yctx *c, yaml_node_t *m, const ds_task_spec *t, ds_report_spec *r) {
     memset(r, 0, sizeof *r);
-    r->metric = DS_M_EM;
+    r->metric = DS_M_EM; /* mc_acc for evaluation sets: the same slot */
     r->length = ds_report_default_length(t, NULL);
-    r->threshold = 0.5;
+    /* multiple-choice accuracy: success is beating the random guess of four
+     * choices, the second paper's line (Figure 7) */
+    r->threshold = ds_task_eval_kind(t) == DS_EVAL_SETS ? 0.25 : 0.5;
     if (!m) return 0;
+    const ds_eval_kind ek = ds_task_eval_kind(t);
     if (need_mapping(c, m, "report") || check_keys(c, m, "report", report_keys)) return DS_EXIT_USAGE;
     yaml_node_t *n;
     if ((n = get(c, m, "metric"))) {
         const char *names[DS_N_METRICS + 1];
-        for (int i = 0; i < DS_N_METRICS; i++) names[i] = ds_metric_names[i];
-        names[DS_N_METRICS] = NULL;
-        if (node_enum(c, n, "report.metric", names, &r->metric)) return DS_EXIT_USAGE;
+        metric_names_of(ek, names);
+        int which;
+        if (node_enum(c, n, "report.metric", names, &which)) return DS_EXIT_USAGE;
+        r->metric = ds_metric_index_of(ek, names[which]);
         r->metric_set = 1;
     }
+    if ((n = get(c, m, "set"))) { /* a corpus task's evaluation set */
+        if (ek != DS_EVAL_SETS)
+            return FAIL(c, n, "report.set names a corpus task's evaluation set; task %s has report.length",
+                        ds_task_get(t)->name);
+        if (eval_set_named(c, n, "report.set", t, &r->length)) return DS_EXIT_USAGE;
+        r->length_set = 1;
+    }
+    if ((n = get(c, m, "length")) && ek == DS_EVAL_SETS)
+        return FAIL(c, n, "report.length: a corpus task is evaluated on its sets: report.set names one");
     if ((n = get(c, m, "length"))) {
         if (node_int(c, n, "report.length", 1, MAX_LENGTH, &r->length)) return DS_EXIT_USAGE;
         int found = 0;
@@ -965,9 +1018,9 @@ static int parse_report(yctx *c, yaml_node_t *m, const ds_task_spec *t, ds_repor
         if (!(r->threshold >= 0 && r->threshold <= hi)) {
             if (isfinite(hi))
                 return FAIL(c, n, "report.threshold %s is outside [0, %g], the range of %s", scalar(n), hi,
-                            ds_metric_names[r->metric]);
+                            ds_metric_name_of(ek, r->metric));
             return FAIL(c, n, "report.threshold %s is negative: %s is at least 0", scalar(n),
-                        ds_metric_names[r->metric]);
+                        ds_metric_name_of(ek, r->metric));
         }
         r->threshold_set = 1;
     }
@@ -1229,6 +1282,43 @@ static void default_name(const char *path, char *out) {
     if (!o) snprintf(out, DS_NAME_MAX, "sweep");
 }
 
+/* The eval block (docs/sweep-file.md "eval"): a corpus task's multiple-choice
+ * sets, which become its evaluation axis (ds_task_spec.mc). Only the keys;
+ * the files are read by ds_sweep_attach_data. */
+static int parse_eval(yctx *c, yaml_node_t *m, ds_task_spec *t) {
+    if (!m) return 0;
+    yaml_node_t *list, *n;
+    if (need_mapping(c, m, "eval") || check_keys(c, m, "eval", eval_keys)) return DS_EXIT_USAGE;
+    if (t->kind != DS_TASK_CORPUS)
+        return FAIL(c, m, "eval.multiple_choice is for a corpus task; task %s is evaluated at its "
+                    "task.eval_lengths", ds_task_get(t)->name);
+    if (need_key(c, m, "eval", "multiple_choice", &list) ||
+        need_seq(c, list, "eval.multiple_choice", 1, DS_MAX_EVAL_LENGTHS))
+        return DS_EXIT_USAGE;
+    static const char *const scorings[] = {"letter", "completion", NULL};
+    for (int i = 0; i < seq_len(list); i++) {
+        yaml_node_t *it = seq_item(c, list, i);
+        char what[64], path[96];
+        snprintf(what, sizeof what, "eval.multiple_choice[%d]", i);
+        if (need_mapping(c, it, what) || check_keys(c, it, what, mc_keys)) return DS_EXIT_USAGE;
+        ds_mc_spec *sp = &t->mc[i];
+        memset(sp, 0, sizeof *sp);
+        snprintf(path, sizeof path, "%s.name", what);
+        if (need_key(c, it, what, "name", &n) || check_name(c, n, path, sp->name)) return DS_EXIT_USAGE;
+        for (int j = 0; j < i; j++)
+            if (!strcmp(t->mc[j].name, sp->name))
+                return FAIL(c, n, "%s '%s' is the name of eval.multiple_choice[%d] too", path, sp->name, j);
+        snprintf(path, sizeof path, "%s.path", what);
+        if (need_key(c, it, what, "path", &n) || node_path(c, n, path, sp->path)) return DS_EXIT_USAGE;
+        sp->scoring = -1;
+        snprintf(path, sizeof path, "%s.scoring", what);
+        if ((n = get(c, it, "scoring")) && node_enum(c, n, path, scorings, &sp->scoring)) return DS_EXIT_USAGE;
+        t->eval_lengths[i] = i;
+    }
+    t->n_mc = t->n_eval_lengths = seq_len(list);
+    return 0;
+}
+
 static int parse_root(yctx *c, yaml_node_t *root, ds_sweep *s) {
     char b[80];
     if (root->type != YAML_MAPPING_NODE)
@@ -1243,7 +1333,8 @@ static int parse_root(yctx *c, yaml_node_t *root, ds_sweep *s) {
         return DS_EXIT_USAGE;
     default_name(s->path, s->name);
     if ((n = get(c, root, "name")) && check_name(c, n, "name", s->name)) return DS_EXIT_USAGE;
-    if (parse_task(c, task, &s->task) || parse_model(c, get(c, root, "model"), &s->model) ||
+    if (parse_task(c, task, &s->task) || parse_eval(c, get(c, root, "eval"), &s->task) ||
+        parse_model(c, get(c, root, "model"), &s->model) ||
         parse_train(c, train, &s->task, &s->train) || parse_seeds(c, seeds, &s->task, &s->seeds) ||
         parse_scales(c, scales, s) || parse_run(c, get(c, root, "run"), &s->run, s->train.batch) ||
         parse_report(c, get(c, root, "report"), &s->task, &s->report))
@@ -1440,6 +1531,11 @@ char *ds_sweep_canonical(const ds_sweep *s) {
             sb_printf(&b, "task.sources[%d]: name %s, path \"%s\", weight %s, loss %s\n", k,
                       t->sources[k].name, t->sources[k].path, num(x, t->sources[k].weight),
                       losses[t->sources[k].loss]);
+        /* only with sets: corpus sweeps without them keep their hash */
+        for (int i = 0; i < t->n_mc; i++)
+            sb_printf(&b, "eval.multiple_choice[%d]: name %s, path \"%s\"%s\n", i, t->mc[i].name,
+                      t->mc[i].path, t->mc[i].scoring < 0 ? "" : t->mc[i].scoring ? ", scoring completion"
+                                                                                   : ", scoring letter");
     } else {
         if (t->kind == DS_TASK_COUNT) sb_printf(&b, "task.vocab: %d\n", t->vocab);
         sb_printf(&b, "task.train_length: [%d, %d]\n", t->train_min, t->train_max);

@@ -43,6 +43,15 @@ typedef struct {
 } ds_source_spec;
 
 struct ds_corpus; /* src/corpus.h */
+struct ds_mc_set; /* src/mcfile.h */
+
+/* One multiple-choice evaluation set of a corpus task (the sweep's
+ * eval.multiple_choice, docs/sweep-file.md "eval"). */
+typedef struct {
+    char name[DS_NAME_MAX];
+    char path[DS_SOURCE_PATH_MAX]; /* as written (relative: to the sweep file's directory) */
+    int scoring;        /* -1: the file's; 0 letter, 1 completion: must be the file's */
+} ds_mc_spec;
 
 typedef struct {
     ds_task_kind kind;
@@ -60,6 +69,13 @@ typedef struct {
     ds_source_spec sources[DS_MAX_SOURCES];
     char tokenizer[DS_SOURCE_PATH_MAX]; /* task.tokenizer, "" when not given (sample only) */
     int eot;            /* task.eot, -1 when not given */
+    /* eval.multiple_choice: a corpus task's evaluation sets. They are its
+     * evaluation axis: n_eval_lengths = n_mc and eval_lengths[i] = i, so that
+     * every per-point array (/metrics, the journal, the report) indexes sets
+     * as it indexes test lengths (docs/result-file.md "Evaluation sets") */
+    int n_mc;
+    ds_mc_spec mc[DS_MAX_EVAL_LENGTHS];
+    struct ds_mc_set *mc_sets[DS_MAX_EVAL_LENGTHS]; /* loaded by ds_sweep_attach_data, as corpus */
     /* The opened shards: NULL after ds_sweep_load, set by ds_sweep_attach_data
      * and owned by the sweep from then on (freed by ds_sweep_free). A copy of
      * the spec borrows it. */

@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "corpus.h"
+#include "mcfile.h"
 #include "task_impl.h"
 
 static int corpus_vocab_total(const ds_task_spec *t) { return t->vocab; }
@@ -49,17 +50,34 @@ static void corpus_token_name(const ds_task_spec *t, int32_t id, char *buf, int 
     else snprintf(buf, (size_t)buflen, "%d", (int)id);
 }
 
+static void corpus_detach(ds_task_spec *t) {
+    ds_corpus_free(t->corpus);
+    t->corpus = NULL;
+    for (int i = 0; i < t->n_mc; i++) ds_mc_free(t->mc_sets[i]), t->mc_sets[i] = NULL;
+}
+
+/* The shards, then each multiple-choice set (src/mcfile.h: token ids below
+ * the vocabulary, every item within the context, the scoring the sweep names
+ * if it names one). All or nothing: on an error what was opened is freed. */
 static int corpus_attach(ds_task_spec *t, int context, const char *sweep_path, ds_error *err) {
     if (t->corpus) return 0;
     ds_corpus *c = NULL;
     int rc = ds_corpus_open(t, context, sweep_path, &c, err);
-    if (!rc) t->corpus = c;
+    if (rc) return rc;
+    t->corpus = c;
+    static const char *const scorings[] = {"letter", "completion"};
+    for (int i = 0; i < t->n_mc && !rc; i++) {
+        char path[4096];
+        ds_corpus_resolve(sweep_path, t->mc[i].path, path, sizeof path);
+        rc = ds_mc_load(path, t->vocab, context, &t->mc_sets[i], err);
+        if (!rc && t->mc[i].scoring >= 0 && (int)t->mc_sets[i]->scoring != t->mc[i].scoring)
+            rc = ds_error_set(err, DS_EXIT_USAGE, "%s: eval.multiple_choice '%s' says scoring %s, the "
+                              "file's prompts are built for %s scoring (tools/make_mc_eval.py --scoring)",
+                              path, t->mc[i].name, scorings[t->mc[i].scoring],
+                              scorings[t->mc_sets[i]->scoring]);
+    }
+    if (rc) corpus_detach(t);
     return rc;
-}
-
-static void corpus_detach(ds_task_spec *t) {
-    ds_corpus_free(t->corpus);
-    t->corpus = NULL;
 }
 
 const ds_task_ops ds_task_corpus_ops = {

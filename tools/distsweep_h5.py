@@ -40,13 +40,16 @@ FORMAT, FORMAT_VERSION = "distsweep", 1
 ROOT_ATTRS = ("format", "format_version", "distsweep_version", "git_commit", "created", "sweep_name",
               "sweep_yaml", "sweep_hash", "precision")
 METRICS = ("em", "error", "minprob", "token_acc", "loss")
+# a corpus task's file evaluates multiple-choice sets (/eval_sets names them): its
+# metrics are these two (src/schema.h ds_eval_kind; docs/result-file.md "Evaluation sets")
+SET_METRICS = ("mc_acc", "mc_nll")
 STATUS = {0: "pending", 1: "done", 2: "failed", 3: "diverged", 4: "unrequested"}
 PENDING, DONE, FAILED, DIVERGED, UNREQUESTED = 0, 1, 2, 3, 4
 # /scales columns: name -> dtype (all [n_scales]); name and the ints are required
 SCALE_COLUMNS = {"name": "S32", "d_model": "int32", "n_layers": "int32", "n_heads": "int32",
                  "n_params": "int64", "flops_per_step": "float64"}
 FIXED_DATASETS = {"seeds": ("int64", ("S",)), "eval_lengths": ("int32", ("E",)),
-                  "families/<name>": ("int32", ("k",))}
+                  "eval_sets": ("S32", ("E",)), "families/<name>": ("int32", ("k",))}
 # The datasets with a seed axis: path -> (dtype, dims, fill, required). The fill
 # is what a run never written reads; a dataset shorter than /runs/status (or
 # absent, where not required) is padded with it.
@@ -63,16 +66,21 @@ SEED_DATASETS = {  # in the order a reader reads them: the commit marks first
     # train.eval_every: the metric at the report's length at every evaluation
     # point (point i at step (i+1)*eval_every); absent or n_eval 0 without it
     **{"trajectories/" + m: ("float32", ("n_scales", "S", "n_eval"), np.nan, False) for m in METRICS},
+    # evaluation sets: required in their kind's files only (load)
+    **{"metrics/" + m: ("float32", ("n_scales", "S", "E"), np.nan, False) for m in SET_METRICS},
+    **{"trajectories/" + m: ("float32", ("n_scales", "S", "n_eval"), np.nan, False) for m in SET_METRICS},
 }
 # Stored models: OUT.h5.models/scale<S>-seed<K>.safetensors (src/modelfile.h)
 MODEL_FORMAT, MODEL_FORMAT_VERSION = "distsweep-model", 1
-LOWER_IS_BETTER = ("error", "loss")  # success is x <= tau; B and Lin are taken on -x
+LOWER_IS_BETTER = ("error", "loss", "mc_nll")  # success is x <= tau; B and Lin are taken on -x
 METRIC_LABELS = {
     "em": "exact match (fraction of examples)",
     "error": "error: mean max per-token loss (nats)",
     "minprob": "min probability of the correct token",
     "token_acc": "token accuracy (fraction of tokens)",
     "loss": "test loss (nats per token)",
+    "mc_acc": "multiple-choice accuracy (fraction of items)",
+    "mc_nll": "NLL of the correct choice (nats per item)",
 }
 
 
@@ -98,6 +106,9 @@ class Results:
     # values families (docs/sweep-file.md "values"): name -> (key, label); their members'
     # values are scales[key] (/scales/<key>, one column per varied key)
     family_keys: dict = field(default_factory=dict)
+    # a corpus task's evaluation sets, in the order of the evaluation axis (eval_lengths
+    # then holds their indices); None for test lengths
+    eval_sets: list = field(default=None)
 
     def family_axis(self, family):
         """(x values, axis label, is_params) of a family's members: the varied value of a
@@ -137,6 +148,22 @@ class Results:
         training length, else the largest. A stored text that is not a sweep
         gets the defaults with the largest eval length, and note says why."""
         lengths = [int(x) for x in self.eval_lengths]
+        if self.eval_sets is not None:  # a corpus task's sets: mc_acc at the first (or report.set), 0.25
+            out = dict(metric="mc_acc", threshold=0.25, length=0, metric_why="default",
+                       threshold_why="default", length_why="the first evaluation set", note="")
+            import yaml
+            try:
+                rep = (yaml.safe_load(self.attrs.get("sweep_yaml", "") or "") or {}).get("report") or {}
+            except (yaml.YAMLError, AttributeError) as e:
+                out["note"] = f"the sweep text stored in the file does not load ({type(e).__name__}: {e})"
+                return out
+            if "metric" in rep:
+                out["metric"], out["metric_why"] = str(rep["metric"]), "report.metric"
+            if "threshold" in rep:
+                out["threshold"], out["threshold_why"] = float(rep["threshold"]), "report.threshold"
+            if rep.get("set") in self.eval_sets:
+                out["length"], out["length_why"] = self.eval_sets.index(rep["set"]), "report.set"
+            return out
         out = dict(metric="em", threshold=0.5, length=max(lengths) if lengths else None,
                    metric_why="default", threshold_why="default",
                    length_why="the largest eval length: the stored sweep text does not load", note="")
@@ -184,7 +211,7 @@ class Results:
         if threshold is not None:
             out["threshold"], out["threshold_why"] = float(threshold), "--threshold"
         elif out["metric"] != rep["metric"]:
-            out["threshold"] = 0.5
+            out["threshold"] = 0.25 if self.eval_sets is not None and out["metric"] == "mc_acc" else 0.5
             out["threshold_why"] = ("default" if rep["threshold_why"] == "default"
                                     else f"default: report.threshold is for {rep['metric']}")
         if length is not None:
@@ -284,6 +311,9 @@ def load(path):
             families["all"] = np.argsort(scales["n_params"], kind="stable")
         lengths = f["eval_lengths"][()].astype(np.int32)
         E = len(lengths)
+        # the evaluation kind: multiple-choice sets (a corpus task) or test lengths
+        eval_sets = [_str(x) for x in f["eval_sets"][()]] if "eval_sets" in f else None
+        kind_metrics = SET_METRICS if eval_sets is not None else METRICS
         st = f["runs/status"]
         if swmr:
             st.refresh()
@@ -296,6 +326,10 @@ def load(path):
         for p, (dt, dims, fill, required) in SEED_DATASETS.items():
             if p == "runs/status":
                 continue
+            if p.split("/")[0] in ("metrics", "trajectories"):
+                if p.split("/")[1] not in kind_metrics:
+                    continue  # the other kind's names
+                required = required or (eval_sets is not None and p.startswith("metrics/"))
             inner = ()
             if dims[-1] == "E":
                 inner = (E,)
@@ -318,7 +352,7 @@ def load(path):
             elif group == "trajectories":
                 traj[name] = v
     return Results(path, attrs, names, scales, families, seeds, lengths, status, runs, metrics, tl, swmr,
-                   traj or None, family_keys)
+                   traj or None, family_keys, eval_sets)
 
 
 def model_path(path, scale, seed):

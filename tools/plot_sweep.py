@@ -122,11 +122,16 @@ def _grid(n):
     return rows, cols
 
 
+def at_point(res, li):
+    """The evaluation point li in words: "test length 15", or "set mmlu" for a corpus task's
+    evaluation sets."""
+    return f"set {res.eval_sets[li]}" if res.eval_sets is not None else f"test length {int(res.eval_lengths[li])}"
+
+
 def fig_hist(res, fam, metric, li):
     idx = res.families[fam]
     rows, cols = _grid(len(idx))
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False, sharey=True)
-    L = int(res.eval_lengths[li])
     bins = np.linspace(0, 1, 21) if metric in BOUNDED else 20
     for k, s in enumerate(idx):
         ax = axes.flat[k]
@@ -140,7 +145,7 @@ def fig_hist(res, fam, metric, li):
             ax.set_ylabel("seeds (count)")
     for ax in axes.flat[len(idx):]:
         ax.set_visible(False)
-    fig.suptitle(f"{fam}: {metric} across seeds at test length {L}")
+    fig.suptitle(f"{fam}: {metric} across seeds at {at_point(res, li)}")
     fig.tight_layout()
     return fig
 
@@ -161,8 +166,12 @@ def fig_violin(res, fam, metric):
             for b in parts["bodies"]:
                 b.set_alpha(0.6)
         ax.set_xticks(range(E))
-        ax.set_xticklabels([str(int(x)) for x in res.eval_lengths])
-        ax.set_xlabel("test length (tokens)")
+        if res.eval_sets is not None:
+            ax.set_xticklabels(res.eval_sets)
+            ax.set_xlabel("evaluation set")
+        else:
+            ax.set_xticklabels([str(int(x)) for x in res.eval_lengths])
+            ax.set_xlabel("test length (tokens)")
         if metric in BOUNDED:
             ax.set_ylim(-0.05, 1.05)
         if k % cols == 0:
@@ -181,7 +190,6 @@ def fig_curves(res, fam, metric, li, top):
     Y = res.curve_matrix(metric, fam, li)
     sign = -1.0 if metric in dh.LOWER_IS_BETTER else 1.0  # B, Lin on -x for error and loss
     BL = np.array([dh.breakthrough(sign * y) for y in Y]) if len(Y) else np.zeros((0, 2))
-    L = int(res.eval_lengths[li])
     same = dh.b_equals_lin(len(idx))  # B = Lin: one ranking, one panel
     panels = ((0, "breakthrough"),) if same else ((0, "breakthrough"), (1, "linear"))
     fig, axes = plt.subplots(1, len(panels), figsize=(6.2 if same else 10, 4.6), sharey=True, squeeze=False)
@@ -202,7 +210,7 @@ def fig_curves(res, fam, metric, li, top):
         if len(sel):
             _legend_below(ax)
     axes[0].set_ylabel(dh.METRIC_LABELS[metric])
-    fig.suptitle(f"{fam}: scaling curves of single seeds, {metric} at test length {L}")
+    fig.suptitle(f"{fam}: scaling curves of single seeds, {metric} at {at_point(res, li)}")
     if same:
         note = dh.B_EQUALS_LIN_NOTE[0].upper() + dh.B_EQUALS_LIN_NOTE[1:] + ": one ranking shown."
         fig.text(0.5, 0.01, textwrap.fill(note, 95), ha="center", va="bottom", fontsize=7.5)
@@ -219,7 +227,6 @@ def fig_success(res, fam, metric, li, tau):
                    for s in idx]).reshape(len(idx), 6)
     rel = "≤" if metric in dh.LOWER_IS_BETTER else "≥"
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.9), sharex=True)
-    L = int(res.eval_lengths[li])
     for ax, off, ylabel in ((axes[0], 0, f"P({metric} {rel} {tau:g}) (fraction of seeds)"),
                             (axes[1], 3, f"mean {metric} of successful seeds")):
         ax.plot(params, st[:, off], marker="o", color="C0", label="estimate")
@@ -240,7 +247,7 @@ def fig_success(res, fam, metric, li, tau):
     # one legend for both panels, under them: the panels share their entries
     h, lab = axes[0].get_legend_handles_labels()
     fig.legend(h, lab, loc="lower center", ncol=2, fontsize=8, frameon=False)
-    fig.suptitle(f"{fam}: success at threshold {tau:g}, test length {L}")
+    fig.suptitle(f"{fam}: success at threshold {tau:g}, {at_point(res, li)}")
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
@@ -252,7 +259,7 @@ def fig_w2(res, fam, metric):
     for l, L in enumerate(res.eval_lengths):
         ref = res.counted(metric, idx[-1], l)
         d = [dh.w2(res.counted(metric, s, l), ref) for s in idx]
-        ax.plot(params, d, marker="o", label=f"test length {int(L)}")
+        ax.plot(params, d, marker="o", label=at_point(res, l))
     family_x_axis(ax, res, fam, params)
     ax.set_ylabel(f"W2 to {res.scale_names[idx[-1]]} ({metric} units)")
     ax.set_title(f"{fam}: Wasserstein-2 distance to the largest scale")
@@ -262,11 +269,14 @@ def fig_w2(res, fam, metric):
 
 
 def fig_kde_error(res, fam, li):
+    """KDE of the continuous error per scale; for evaluation sets, of mc_nll (the second
+    paper's Figure 8: the NLL of the correct choice across seeds)."""
     idx = res.families[fam]
     fig, ax = plt.subplots(figsize=(7.2, 3.8))
-    vals = [res.counted("error", s, li) for s in idx]
+    cont = "mc_nll" if res.eval_sets is not None else "error"
+    vals = [res.counted(cont, s, li) for s in idx]
     allv = np.concatenate(vals) if vals else np.zeros(0)
-    L = int(res.eval_lengths[li])
+    L = res.eval_sets[li] if res.eval_sets is not None else int(res.eval_lengths[li])
     if len(allv):
         lo, hi = float(allv.min()), float(allv.max())
         pad = 0.1 * (hi - lo) if hi > lo else 0.5
@@ -278,9 +288,9 @@ def fig_kde_error(res, fam, li):
             elif len(v):  # no spread: a point mass
                 ax.axvline(v[0], color=f"C{k}", ls="--", label=lab + " (point mass)")
         ax.set_xlim(grid[0], grid[-1])
-    ax.set_xlabel(dh.METRIC_LABELS["error"])
+    ax.set_xlabel(dh.METRIC_LABELS[cont])
     ax.set_ylabel("density (per nat)")
-    ax.set_title(f"{fam}: KDE of the continuous error at test length {L}")
+    ax.set_title(f"{fam}: KDE of {cont} at " + (f"set {L}" if res.eval_sets is not None else f"test length {L}"))
     if ax.lines:
         _legend_right(ax)
     else:
@@ -295,8 +305,9 @@ def make_figures(res, metric=None, length=None, tau=None, family=None, top=5):
     (Results.choose: the stored report block, else the defaults)."""
     ch = res.choose(metric, length, tau)
     metric, tau = ch["metric"], ch["threshold"]
-    if metric not in dh.METRICS:
-        raise KeyError(f"unknown metric '{metric}' (one of {', '.join(dh.METRICS)})")
+    names = dh.SET_METRICS if res.eval_sets is not None else dh.METRICS
+    if metric not in names:
+        raise KeyError(f"unknown metric '{metric}' (one of {', '.join(names)})")
     li = res.length_index(ch["length"])
     fams = [family] if family else list(res.families)
     for f in fams:
@@ -324,7 +335,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description="The papers' figures for a distsweep result file (PNG and PDF).")
     ap.add_argument("file")
     ap.add_argument("-o", "--out", required=True, help="output directory (created)")
-    ap.add_argument("--metric", default=None, choices=dh.METRICS)
+    ap.add_argument("--metric", default=None, choices=dh.METRICS + dh.SET_METRICS)
     ap.add_argument("--length", type=int, default=None)
     ap.add_argument("--threshold", type=float, default=None)
     ap.add_argument("--family", default=None)

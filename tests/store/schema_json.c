@@ -5,6 +5,7 @@
  * dimensions are the symbols of docs/result-file.md (n_scales, S, E, n_log);
  * a NaN fill is printed as NaN (Python's json reads it). */
 #include <stdio.h>
+#include <string.h>
 
 #include "schema.h"
 
@@ -32,6 +33,9 @@ int main(void) {
         printf("%s\"%s\"", k ? ", " : "", ds_run_status_name(k));
     printf("],\n  \"metrics\": [");
     for (int m = 0; m < DS_N_METRICS; m++) printf("%s\"%s\"", m ? ", " : "", ds_metric_names[m]);
+    printf("],\n  \"set_metrics\": [");
+    for (int m = 0, k = 0; m < DS_N_METRICS; m++)
+        if (ds_metric_name_of(DS_EVAL_SETS, m)) printf("%s\"%s\"", k++ ? ", " : "", ds_metric_name_of(DS_EVAL_SETS, m));
     printf("],\n  \"root_attrs\": [");
     for (int a = 0; a < DS_N_ROOT_ATTRS; a++)
         printf("%s{\"name\": \"%s\", \"type\": \"%s\"}", a ? ", " : "", ds_root_attr_at(a)->name,
@@ -45,13 +49,27 @@ int main(void) {
         printf("    {\"path\": \"%s\", \"type\": \"%s\", \"dims\": [\"n_scales\", \"S\"%s], "
                "\"rank\": %d, \"fill\": %s, \"required\": %s}%s\n",
                d->path, type_name(d->elem), inner, d->rank, fill_json(d->fill),
-               d->required ? "true" : "false", i + 1 < DS_N_SEED_DS ? "," : "");
+               d->required ? "true" : "false", ",");
     }
+    /* the names a file of evaluation sets gives its metric datasets (src/schema.h
+     * ds_eval_kind): the same type, shape and fill, required in such files only */
+    int first = 1;
+    for (int i = 0; i < DS_N_SEED_DS; i++) {
+        const ds_seed_dataset *d = ds_seed_dataset_at(i);
+        const char *p = ds_seed_dataset_path(i, DS_EVAL_SETS);
+        if (!p || !strcmp(p, d->path)) continue;
+        printf("%s    {\"path\": \"%s\", \"type\": \"%s\", \"dims\": [\"n_scales\", \"S\", \"%s\"], "
+               "\"rank\": %d, \"fill\": %s, \"required\": false}", first ? "" : ",\n", p, type_name(d->elem),
+               d->inner == DS_INNER_EVAL ? "n_eval" : "E", d->rank, fill_json(d->fill));
+        first = 0;
+    }
+    printf("\n");
     printf("  ],\n  \"fixed_datasets\": [\n");
-    for (int c = 0; c <= DS_N_SCALE_COLS + 2; c++) {
+    for (int c = 0; c <= DS_N_SCALE_COLS + 3; c++) {
         const ds_fixed_dataset *d = c < DS_N_SCALE_COLS ? ds_scale_column(c)
                                     : c == DS_N_SCALE_COLS ? &ds_seeds_dataset
-                                    : c == DS_N_SCALE_COLS + 1 ? &ds_eval_lengths_dataset : NULL;
+                                    : c == DS_N_SCALE_COLS + 1 ? &ds_eval_lengths_dataset
+                                    : c == DS_N_SCALE_COLS + 2 ? &ds_eval_sets_dataset : NULL;
         if (d)
             printf("    {\"path\": \"%s\", \"type\": \"%s\", \"dims\": [\"%s\"], \"required\": %s},\n",
                    d->path, type_name(d->elem), d->dim, d->required ? "true" : "false");

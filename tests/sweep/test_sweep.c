@@ -302,7 +302,7 @@ static void test_errors(void) {
     int rc = ds_sweep_load_text("x.yaml", MINIMAL_COUNT "bogus: 1\n", &s, &err);
     CHECK(rc == DS_EXIT_USAGE && err.code == DS_EXIT_USAGE && s == NULL);
     CHECK_MSG(!strcmp(err.msg, "x.yaml:5:1: unknown key 'bogus' in the sweep file (valid keys: name, "
-                               "task, model, train, seeds, scales, output, run, report)"), "%s", err.msg);
+                               "task, eval, model, train, seeds, scales, output, run, report)"), "%s", err.msg);
     rc = ds_sweep_load("/nonexistent/dir/s.yaml", &s, &err);
     CHECK(rc == DS_EXIT_USAGE && s == NULL);
     CHECK(!strcmp(err.msg, "/nonexistent/dir/s.yaml: cannot open sweep file: No such file or directory"));

@@ -21,6 +21,15 @@ usage: test_corpus.py SCENARIO --bin distsweep --mpiexec mpirun --src SOURCE_DIR
            stored; `sample --scale` of each condition draws qa rows at its weight (exact
            per block); each condition's runs are bit-identical to the plain sweep
            written with those weights (the other source takes the rest)
+  mc       a corpus sweep with two multiple-choice sets (eval.multiple_choice; MMLU-layout
+           CSVs from WordNet made by tests/mc/test_mc.py's builders, converted by
+           tools/make_mc_eval.py in letter and completion scoring) on 2 ranks:
+           /eval_sets, /metrics/mc_acc and mc_nll stored (and no em); each seed's stored
+           mc_acc/mc_nll equal `distsweep eval --mc` of its stored model and an
+           independent computation with transformers on the model `distsweep export`
+           writes (tolerance: tests/mc/test_mc.py's LOGIT_TOL reasoning); `report`
+           defaults to mc_acc at the first set with threshold 0.25, takes --set and
+           --metric mc_nll, refuses em; tools/distsweep_h5.py loads the sets
   errors   a bad shard, a missing answer mask, weights not summing to 1: exit 2,
            the file (or FILE:LINE:COL) named, no result file
 
@@ -119,8 +128,9 @@ def setup(work):
     return tok, tpath
 
 
-def sweep_text(steps=80, seeds=4, pack=None, w=(0.75, 0.25), ckpt=20, depths="[1, 2]"):
-    run_block = f"run: {{checkpoint_every: {ckpt}" + (f", pack: {pack}" if pack else "") + "}\n"
+def sweep_text(steps=80, seeds=4, pack=None, w=(0.75, 0.25), ckpt=20, depths="[1, 2]", context=33,
+               extra_run=""):
+    run_block = f"run: {{checkpoint_every: {ckpt}" + (f", pack: {pack}" if pack else "") + extra_run + "}\n"
     return f"""name: text
 task:
   kind: corpus
@@ -131,7 +141,7 @@ task:
     - {{name: fortunes, path: "data/fortunes_*.bin", weight: {w[0]}}}
     - {{name: qa, path: "data/qa_*.bin", weight: {w[1]}, loss: answer}}
 model: {{head_dim: 16}}
-train: {{steps: {steps}, batch: 8, context: 33, lr: 3.0e-3, warmup: 5, log_every: 10}}
+train: {{steps: {steps}, batch: 8, context: {context}, lr: 3.0e-3, warmup: 5, log_every: 10}}
 seeds: {{start: 0, count: {seeds}}}
 scales:
   - {{family: depth, width: 32, depth: {depths}}}
@@ -359,6 +369,93 @@ def sc_mix(work):
           f"plan bad mix: {p.returncode} {p.stderr}")
 
 
+def sc_mc(work):
+    sys.path.insert(0, os.path.join(A.src, "tests", "mc"))
+    import test_mc as mc  # the WordNet set builders and the independent HF scoring
+    setup(work)
+    wn = mc.wordnet()
+    mc.make_mmlu(work, wn, n_test=10, n_dev=0)
+    tokp = os.path.join(work, "tokenizer.json")
+    csvs = [os.path.join(work, f"{s}_test.csv") for s in mc.SUBJECTS.values()]
+    for scoring, out in (("letter", "mmlu.bin"), ("completion", "mmlu_c.bin")):
+        p = run([sys.executable, os.path.join(A.src, "tools", "make_mc_eval.py"), "--tokenizer", tokp,
+                 "--format", "mmlu", "--scoring", scoring, "-o", os.path.join(work, out)] + csvs,
+                env=dict(ENV, PYTHONPATH=A.pydeps))
+        if not check(p.returncode == 0, f"make_mc_eval {scoring}: {p.stderr}"):
+            return
+    ev = ("eval:\n  multiple_choice:\n    - {name: mmlu, path: mmlu.bin}\n"
+          "    - {name: mmlu_c, path: mmlu_c.bin, scoring: completion}\n")
+    text = sweep_text(steps=60, seeds=3, ckpt=20, depths="[1]", context=192, extra_run=", save_models: true")
+    y = write(os.path.join(work, "mc.yaml"), text.replace("model: {", ev + "model: {"))
+    out = os.path.join(work, "mc.h5")
+    p = ds(["run", y, "-o", out, "--quiet"], np_=2)
+    if not check(p.returncode == 0, f"mc run: {p.returncode} {p.stderr}"):
+        return
+    with h5py.File(out, "r") as f:
+        check([x.decode() for x in f["eval_sets"][()]] == ["mmlu", "mmlu_c"], "/eval_sets")
+        check(list(f["eval_lengths"][()]) == [0, 1], "/eval_lengths holds the sets' indices")
+        check(sorted(f["metrics"]) == ["mc_acc", "mc_nll"], f"metrics {sorted(f['metrics'])}")
+        acc, nll = f["metrics/mc_acc"][()], f["metrics/mc_nll"][()]
+        check(np.isnan(f["runs/id_em"][()]).all(), "id_em is NaN for a corpus task")
+    check(acc.shape == (1, 3, 2) and ((acc >= 0) & (acc <= 1)).all() and (nll > 0).all(),
+          f"mc_acc {acc}, mc_nll {nll}")
+    # the stored metrics are the scorer's: eval --mc of each stored model (pack of 1)
+    for k in range(3):
+        for si, setf in enumerate(("mmlu.bin", "mmlu_c.bin")):
+            p = ds(["eval", out, "--scale", "0", "--seed", str(k), "--mc", os.path.join(work, setf),
+                    "--format", "json"])
+            if not check(p.returncode == 0, f"eval --mc: {p.stderr}"):
+                return
+            e = json.loads(p.stdout)
+            got = e["mc"][0]
+            # printed with 9 digits: the same float32 (the scorer's bits for any packing, mceval.h)
+            check(np.float32(got["mc_acc"]) == acc[0, k, si] and np.float32(got["mc_nll"]) == nll[0, k, si],
+                  f"seed {k} {setf}: eval --mc {got['mc_acc']}, {got['mc_nll']} vs stored {acc[0, k, si]}, {nll[0, k, si]}")
+    # independently: transformers on the exported model scores the letter set the same
+    exp = os.path.join(work, "export")
+    p = ds(["export", out, "--scale", "0", "--seed", "1", "-o", exp])
+    if not check(p.returncode == 0, f"export: {p.stderr}"):
+        return
+    import torch
+    from transformers import AutoTokenizer, GPTNeoXForCausalLM
+    model = GPTNeoXForCausalLM.from_pretrained(exp, torch_dtype=torch.float32).eval()
+    hf_tok = AutoTokenizer.from_pretrained(exp)
+    check(hf_tok.decode(hf_tok("Answer: B").input_ids) == "Answer: B", "the exported tokenizer round-trips")
+    st = mc.read_set(os.path.join(work, "mmlu.bin"))
+    lls, mx = mc.hf_lls(model, st)
+    chosen = [int(np.argmax(l)) for l in lls]
+    hf_acc = np.mean([c == it["label"] for c, it in zip(chosen, st["items"])])
+    hf_nll = np.mean([-l[it["label"]] for l, it in zip(lls, st["items"])])
+    tol = 2 * mc.LOGIT_TOL * max(1.0, max(max(m) for m in mx))
+    check(np.float32(hf_acc) == acc[0, 1, 0], f"transformers mc_acc {hf_acc} vs stored {acc[0, 1, 0]}")
+    check(abs(hf_nll - nll[0, 1, 0]) <= tol, f"transformers mc_nll {hf_nll} vs stored {nll[0, 1, 0]} (tol {tol:.3g})")
+    # report: mc_acc at the first set, threshold 0.25 by default; --set, --metric mc_nll; em refused
+    p = ds(["report", out])
+    check(p.returncode == 0 and "metric mc_acc (default), set mmlu" in p.stdout and ">= 0.25" in p.stdout,
+          f"report: {p.stdout[:600]} {p.stderr}")
+    p = ds(["report", out, "--metric", "mc_nll", "--set", "mmlu_c", "--format", "json"])
+    check(p.returncode == 0 and json.loads(p.stdout)["metric"] == "mc_nll", f"report mc_nll: {p.stderr}")
+    p = ds(["report", out, "--metric", "em"])
+    check(p.returncode == 2 and "mc_acc, mc_nll" in p.stderr, f"report --metric em: {p.returncode} {p.stderr}")
+    p = ds(["report", out, "--set", "nope"])
+    check(p.returncode == 2 and "mmlu mmlu_c" in p.stderr, f"report --set nope: {p.returncode} {p.stderr}")
+    p = ds(["status", out])
+    check(p.returncode == 0 and "mc_acc" in p.stdout, f"status: {p.stdout} {p.stderr}")
+    sys.path.insert(0, os.path.join(A.src, "tools"))
+    import distsweep_h5 as dh
+    res = dh.load(out)
+    check(res.eval_sets == ["mmlu", "mmlu_c"] and sorted(res.metrics) == ["mc_acc", "mc_nll"] and
+          np.array_equal(res.metrics["mc_acc"], acc), "distsweep_h5 loads the sets")
+    ch = res.choose()
+    check((ch["metric"], ch["threshold"], ch["length"]) == ("mc_acc", 0.25, 0), f"plots' defaults {ch}")
+    plots = os.path.join(work, "plots")
+    p = run([sys.executable, os.path.join(A.src, "tools", "plot_sweep.py"), "-o", plots, out])
+    check(p.returncode == 0 and all(os.path.getsize(os.path.join(plots, f"{k}_depth.png")) > 0
+                                    for k in ("hist", "violin", "kde_error")), f"plot_sweep: {p.stderr[-800:]}")
+    p = run([sys.executable, os.path.join(A.src, "tools", "plot_sweep.py"), "-o", plots, out, "--metric", "em"])
+    check(p.returncode == 2 and "mc_acc, mc_nll" in p.stderr, f"plot_sweep --metric em: {p.stderr[-300:]}")
+
+
 def sc_errors(work):
     setup(work)
     data = os.path.join(work, "data")
@@ -410,7 +507,7 @@ def sc_errors(work):
 def main():
     global A
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["tool", "train", "packs", "mix", "errors"])
+    ap.add_argument("scenario", choices=["tool", "train", "packs", "mix", "mc", "errors"])
     ap.add_argument("--bin", required=True)
     ap.add_argument("--mpiexec", required=True)
     ap.add_argument("--src", required=True)
