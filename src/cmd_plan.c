@@ -192,6 +192,50 @@ static void print_sources(const ds_sweep *s) {
     }
 }
 
+/* Forward FLOPs of evaluating one example at the report's length on scale i
+ * (train.eval_every evaluates there): training's forward formula
+ * (ds_scale_flops_per_step) on one teacher-forced example, T = eval_tokens - 1
+ * positions: 2 (L 12 d^2 + V_tot d) T + L 4 T d T (docs/sweep-file.md). */
+static double eval_flops_per_example(const ds_sweep *s, int i) {
+    const ds_task_ops *ops = ds_task_get(&s->task);
+    const double d = s->scales[i].d_model, L = s->scales[i].n_layers;
+    const double T = ops->eval_tokens(&s->task, s->report.length) - 1;
+    const double matmul_weights = L * 12.0 * d * d + (double)ops->vocab_total(&s->task) * d;
+    return 2.0 * matmul_weights * T + L * 4.0 * T * d * T;
+}
+
+/* The evaluation cost of train.eval_every for scale i: FLOPs per run (points
+ * x examples x forward per example); 0 when the option is off. */
+static double eval_flops_per_run(const ds_sweep *s, int i) {
+    const ds_task_ops *ops = ds_task_get(&s->task);
+    int64_t points = ds_train_eval_points(&s->train);
+    if (!points) return 0;
+    return (double)points * (double)ops->eval_count(&s->task, s->report.length) *
+           eval_flops_per_example(s, i);
+}
+
+/* The table's evaluation lines: points per run, examples per point, and the
+ * evaluation FLOPs as a fraction of the training FLOPs per scale and in all.
+ * Nothing when train.eval_every is off. */
+static void print_eval_cost(const ds_sweep *s) {
+    const ds_task_ops *ops = ds_task_get(&s->task);
+    int64_t points = ds_train_eval_points(&s->train);
+    if (!points) return;
+    int len = s->report.length;
+    double ev = 0, tr = 0;
+    printf("evaluation: train.eval_every %lld: %lld points per run at length %d (report.length), "
+           "%lld examples of %d tokens per point, forward only; evaluation FLOPs / training FLOPs:",
+           (long long)s->train.eval_every, (long long)points, len,
+           (long long)ops->eval_count(&s->task, len), ops->eval_tokens(&s->task, len));
+    for (int i = 0; i < s->n_scales; i++) {
+        double e = eval_flops_per_run(s, i), t = s->scales[i].flops_per_step * (double)s->train.steps;
+        ev += e, tr += t;
+        printf("%s #%d %.3g%%", i ? "," : "", i, 100 * e / t);
+    }
+    printf("; in all %.3e FLOPs, %.3g%% of training (not in the GPU-hours above)\n",
+           ev * (double)s->seeds.count, 100 * ev / tr);
+}
+
 static void print_table(const ds_sweep *s, const gpu_model *g) {
     const ds_task_ops *ops = ds_task_get(&s->task);
     const int vtot = ops->vocab_total(&s->task);
@@ -339,6 +383,7 @@ static void print_table(const ds_sweep *s, const gpu_model *g) {
                (long long)saved_per_scale(s), models_bytes(s) / 1e9, s->output);
     else
         printf("stored models: none (run.save_models: false)\n");
+    print_eval_cost(s);
     printf("FLOPs count training matmuls and attention only (3 x forward; docs/sweep-file.md), not evaluation.\n");
 }
 
@@ -387,10 +432,10 @@ static void print_json(const ds_sweep *s, const gpu_model *g) {
         printf("    {\"index\": %d, \"width\": %d, \"depth\": %d, \"heads\": %d, \"params\": %lld, "
                "\"flops_per_step\": %.17g, \"flops_per_run\": %.17g, \"seeds\": %lld, "
                "\"ranks_per_job\": %d, \"gpu_tflops\": %g, \"bytes_per_replica\": %.17g, "
-               "\"backend_bytes_per_replica\": %.17g}%s\n",
+               "\"backend_bytes_per_replica\": %.17g, \"eval_flops_per_run\": %.17g}%s\n",
                i, sc->d_model, sc->n_layers, sc->n_heads, (long long)sc->n_params, sc->flops_per_step,
                per_run, (long long)seeds, sc->ranks_per_job, scale_tflops(s, i, g, &used),
-               replica_bytes(s, i), replica_backend_bytes(s, i),
+               replica_bytes(s, i), replica_backend_bytes(s, i), eval_flops_per_run(s, i),
                i + 1 < s->n_scales ? "," : "");
     }
     printf("  ],\n  \"families\": {");
@@ -429,6 +474,21 @@ static void print_json(const ds_sweep *s, const gpu_model *g) {
                (long long)runs, gpu_hours, (long long)(s->n_scales * ds_sweep_max_seeds(s)),
                gpu_hours * k, (long long)s->seeds.adaptive.step, (long long)s->seeds.adaptive.max,
                s->seeds.adaptive.ci_width);
+    }
+    /* train.eval_every's cost (docs/sweep-file.md "distsweep plan"); null when off */
+    int64_t points = ds_train_eval_points(&s->train);
+    if (points) {
+        double ev = 0;
+        for (int i = 0; i < s->n_scales; i++) ev += eval_flops_per_run(s, i) * (double)seeds;
+        printf(",\n  \"evaluation\": {\"eval_every\": %lld, \"points_per_run\": %lld, \"length\": %d, "
+               "\"examples_per_point\": %lld, \"tokens_per_example\": %d, \"flops\": %.17g, "
+               "\"fraction_of_training\": %.17g}",
+               (long long)s->train.eval_every, (long long)points, s->report.length,
+               (long long)ds_task_get(&s->task)->eval_count(&s->task, s->report.length),
+               ds_task_get(&s->task)->eval_tokens(&s->task, s->report.length), ev,
+               total_flops > 0 ? ev / total_flops : 0);
+    } else {
+        printf(",\n  \"evaluation\": null");
     }
     printf("\n}\n");
 }

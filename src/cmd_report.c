@@ -13,6 +13,7 @@
 #include "adaptive.h"
 #include "cli.h"
 #include "common.h"
+#include "dynamics.h"
 #include "h5check.h"
 #include "results.h"
 #include "stats.h"
@@ -30,6 +31,8 @@ typedef struct {
     const char *metric_arg, *set_arg; /* --metric, --set: resolved once the file's kind is known */
     int metric, metric_set, length_value, length_set, top, format, tau_set;
     double tau;
+    int dynamics, tb_set; /* --dynamics; --breakthrough-threshold given */
+    double tb;            /* the breakthrough threshold (default tau) */
     /* where metric, length and tau come from, for the header: a flag, the
      * stored sweep's report block, or a default (ds_results_report_defaults) */
     char metric_why[64], length_why[160], tau_why[96];
@@ -413,6 +416,299 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
     return 0;
 }
 
+/* --- training dynamics (--dynamics) --------------------------------------------- */
+
+/* One scale of `report --dynamics`: its counted seeds (the report's rule at
+ * the trajectory's length), each one's breakthrough point (-1: censored;
+ * a diverged run always), final value and mode, and their summary. */
+typedef struct {
+    int scale;
+    size_t n, n_diverged;
+    int64_t *seed_index, *point;
+    int *success, *diverged;
+    double *final;
+    double *S; /* survival after each evaluation point */
+    ds_dyn_summary sum;
+} dyn_row;
+
+/* The evaluation schedule of a file's trajectories, from its stored sweep. */
+typedef struct {
+    int64_t every, steps, n_points;
+    int length; /* the length the trajectories were evaluated at (report.length) */
+} dyn_schedule;
+
+/* Fills w for one scale: metric o->metric at length index l, breakthrough
+ * at o->tb, final mode at o->tau (docs/analysis.md "Training dynamics"). */
+static void dyn_compute(const ds_results *r, const report_opts *o, int l, int scale,
+                        int64_t n_points, dyn_row *w) {
+    size_t S = (size_t)r->n_seeds ? (size_t)r->n_seeds : 1;
+    int lower = lower_is_better(o->metric);
+    w->scale = scale;
+    w->n = w->n_diverged = 0;
+    w->seed_index = DS_MALLOC(S * sizeof *w->seed_index);
+    w->point = DS_MALLOC(S * sizeof *w->point);
+    w->success = DS_MALLOC(S * sizeof *w->success);
+    w->diverged = DS_MALLOC(S * sizeof *w->diverged);
+    w->final = DS_MALLOC(S * sizeof *w->final);
+    w->S = DS_MALLOC((n_points ? (size_t)n_points : 1) * sizeof *w->S);
+    const float *traj = r->traj[o->metric];
+    for (int64_t s = 0; s < r->n_seeds; s++) {
+        double v = run_value(r, o->metric, scale, s, l);
+        if (!isfinite(v)) continue; /* not counted (report's rule) */
+        size_t i = w->n++;
+        int div = r->status[ds_res_run(r, scale, s)] == DS_RUN_DIVERGED;
+        w->seed_index[i] = s;
+        w->diverged[i] = div;
+        w->n_diverged += (size_t)div;
+        w->final[i] = v;
+        w->success[i] = ds_dyn_success(v, o->tau, lower);
+        w->point[i] = div ? -1
+                          : ds_dyn_breakthrough(traj + ds_res_run(r, scale, s) * (size_t)n_points,
+                                                n_points, o->tb, lower);
+    }
+    ds_dyn_summarize(w->point, w->success, w->n, n_points, w->S, &w->sum);
+}
+
+static void dyn_free(dyn_row *w) {
+    free(w->seed_index), free(w->point), free(w->success), free(w->diverged), free(w->final);
+    free(w->S);
+}
+
+/* A quantile (a point, -1 = not reached) as a step, for the table and CSV. */
+static const char *dyn_step_text(char *b, size_t bs, int64_t point, size_t n, int64_t every,
+                                 int csv) {
+    if (!n) snprintf(b, bs, "nan");
+    else if (point < 0) snprintf(b, bs, csv ? "not_reached" : "not reached");
+    else snprintf(b, bs, "%lld", (long long)((point + 1) * every));
+    return b;
+}
+
+/* The same in JSON: null when not reached (or no seed). */
+static void dyn_step_json(int64_t point, int64_t every) {
+    if (point < 0) printf("null");
+    else printf("%lld", (long long)((point + 1) * every));
+}
+
+/* The CSV columns of a --dynamics row (docs/analysis.md). */
+static void dyn_csv_header(void) {
+    printf("family,scale,n_params,length,n,n_broke,n_censored,n_diverged,q25,median,q75,"
+           "split_step,n_early,early_success,early_fraction,n_late,late_success,late_fraction,"
+           "p_value\n");
+}
+
+static void dyn_table_family(const ds_results *r, const ds_res_family *fam, const dyn_row *rows,
+                             const dyn_schedule *ev) {
+    char b[8][32];
+    printf("\nfamily %s (%d scales)\n", fam->name, fam->n);
+    printf("%-12s %4s %5s %4s %3s %11s %11s %11s %8s %9s %9s %8s\n", "scale", "n", "broke", "cens",
+           "div", "q25", "median", "q75", "split", "early", "late", "fisher_p");
+    for (int k = 0; k < fam->n; k++) {
+        const dyn_row *w = &rows[k];
+        const ds_dyn_summary *u = &w->sum;
+        char early[32], late[32];
+        snprintf(early, sizeof early, "%zu/%zu", u->early_success, u->n_early);
+        snprintf(late, sizeof late, "%zu/%zu", u->late_success, u->n_late);
+        printf("%-12s %4zu %5zu %4zu %3zu %11s %11s %11s %8s %9s %9s %8s\n",
+               r->scale_name[w->scale], u->n, u->n_broke, u->n - u->n_broke, w->n_diverged,
+               dyn_step_text(b[0], 32, u->q25, u->n, ev->every, 0),
+               dyn_step_text(b[1], 32, u->q50, u->n, ev->every, 0),
+               dyn_step_text(b[2], 32, u->q75, u->n, ev->every, 0),
+               fnum(b[3], 32, (u->split + 1) * (double)ev->every, 1), early, late,
+               fnum(b[4], 32, u->p_value, 3));
+    }
+    /* the survival curves, at most about 20 rows */
+    int64_t stride = (ev->n_points + 19) / 20;
+    printf("survival S(t): fraction of the counted seeds not yet broken through after step t%s\n",
+           stride > 1 ? " (every few evaluation points, and the last)" : "");
+    printf("%8s", "step");
+    for (int k = 0; k < fam->n; k++) printf(" %12s", r->scale_name[rows[k].scale]);
+    printf("\n");
+    for (int64_t p = 0; p < ev->n_points; p++) {
+        if ((p + 1) % stride && p != ev->n_points - 1) continue;
+        printf("%8lld", (long long)((p + 1) * ev->every));
+        for (int k = 0; k < fam->n; k++) printf(" %12s", fnum(b[0], 32, rows[k].S[p], 3));
+        printf("\n");
+    }
+}
+
+static void dyn_csv_family(const ds_results *r, const ds_res_family *fam, const dyn_row *rows,
+                           const dyn_schedule *ev) {
+    char b[8][32];
+    for (int k = 0; k < fam->n; k++) {
+        const dyn_row *w = &rows[k];
+        const ds_dyn_summary *u = &w->sum;
+        printf("%s,%s,%lld,%d,%zu,%zu,%zu,%zu,%s,%s,%s,%s,%zu,%zu,%s,%zu,%zu,%s,%s\n", fam->name,
+               r->scale_name[w->scale], (long long)r->n_params[w->scale], ev->length, u->n,
+               u->n_broke, u->n - u->n_broke, w->n_diverged,
+               dyn_step_text(b[0], 32, u->q25, u->n, ev->every, 1),
+               dyn_step_text(b[1], 32, u->q50, u->n, ev->every, 1),
+               dyn_step_text(b[2], 32, u->q75, u->n, ev->every, 1),
+               fnum(b[3], 32, (u->split + 1) * (double)ev->every, 6), u->n_early, u->early_success,
+               fnum(b[4], 32, u->n_early ? (double)u->early_success / (double)u->n_early : NAN, 6),
+               u->n_late, u->late_success,
+               fnum(b[5], 32, u->n_late ? (double)u->late_success / (double)u->n_late : NAN, 6),
+               fnum(b[6], 32, u->p_value, 6));
+    }
+}
+
+static void dyn_json_family(const ds_results *r, const ds_res_family *fam, const dyn_row *rows,
+                            const dyn_schedule *ev, int first) {
+    printf("%s\n    {\"name\": ", first ? "" : ",");
+    jstr(stdout, fam->name);
+    printf(", \"scales\": [");
+    for (int k = 0; k < fam->n; k++) {
+        const dyn_row *w = &rows[k];
+        const ds_dyn_summary *u = &w->sum;
+        printf("%s\n      {\"scale\": ", k ? "," : "");
+        jstr(stdout, r->scale_name[w->scale]);
+        printf(", \"n_params\": %lld, \"n\": %zu, \"n_broke\": %zu, \"n_censored\": %zu, "
+               "\"n_diverged\": %zu, \"q25\": ",
+               (long long)r->n_params[w->scale], u->n, u->n_broke, u->n - u->n_broke,
+               w->n_diverged);
+        dyn_step_json(u->q25, ev->every);
+        printf(", \"median\": ");
+        dyn_step_json(u->q50, ev->every);
+        printf(", \"q75\": ");
+        dyn_step_json(u->q75, ev->every);
+        printf(", \"split_step\": ");
+        jnum(stdout, (u->split + 1) * (double)ev->every);
+        printf(", \"n_early\": %zu, \"early_success\": %zu, \"early_fraction\": ", u->n_early,
+               u->early_success);
+        jnum(stdout, u->n_early ? (double)u->early_success / (double)u->n_early : NAN);
+        printf(", \"n_late\": %zu, \"late_success\": %zu, \"late_fraction\": ", u->n_late,
+               u->late_success);
+        jnum(stdout, u->n_late ? (double)u->late_success / (double)u->n_late : NAN);
+        printf(", \"p_value\": ");
+        jnum(stdout, u->p_value);
+        printf(",\n       \"survival\": [");
+        for (int64_t p = 0; p < ev->n_points; p++) {
+            if (p) printf(", ");
+            jnum(stdout, w->S[p]);
+        }
+        printf("],\n       \"seeds\": [");
+        for (size_t i = 0; i < w->n; i++) {
+            int64_t p = w->point[i];
+            printf("%s{\"seed\": %lld, \"seed_index\": %lld, \"step\": %lld, \"censored\": %s, "
+                   "\"diverged\": %s, \"final\": ",
+                   i ? ", " : "", (long long)r->seeds[w->seed_index[i]],
+                   (long long)w->seed_index[i],
+                   (long long)((p >= 0 ? p + 1 : ev->n_points) * ev->every),
+                   p < 0 ? "true" : "false", w->diverged[i] ? "true" : "false");
+            jnum(stdout, w->final[i]);
+            printf(", \"success\": %s}", w->success[i] ? "true" : "false");
+        }
+        printf("]}");
+    }
+    printf("]}");
+}
+
+/* The schedule of r's trajectories, from the sweep text stored in the file
+ * (train.eval_every, train.steps, report.length); refuses (DS_EXIT_USAGE,
+ * message on stderr) a file without trajectories, whose sweep text does not
+ * load, or whose trajectories do not match it. */
+static int dyn_schedule_of(const ds_results *r, const report_opts *o, dyn_schedule *ev) {
+    if (!r->traj[o->metric] || r->n_eval <= 0) {
+        fprintf(stderr, "distsweep report: %s has no trajectories (its sweep did not set "
+                        "train.eval_every): --dynamics needs evaluation during training\n", o->path);
+        return DS_EXIT_USAGE;
+    }
+    ds_sweep *s = NULL;
+    ds_error e = {0};
+    if (!r->sweep_yaml || !*r->sweep_yaml || ds_sweep_load_text("sweep_yaml", r->sweep_yaml, &s, &e)) {
+        fprintf(stderr, "distsweep report: %s: the stored sweep text does not load (%s), so the "
+                        "steps of the evaluation points are unknown: --dynamics needs it\n",
+                o->path, e.msg[0] ? e.msg : "empty");
+        return DS_EXIT_USAGE;
+    }
+    ev->every = s->train.eval_every;
+    ev->steps = s->train.steps;
+    ev->n_points = ds_train_eval_points(&s->train);
+    ev->length = s->report.length;
+    ds_sweep_free(s);
+    if (ev->every <= 0 || ev->n_points != r->n_eval) {
+        fprintf(stderr, "distsweep report: %s: the trajectories hold %lld points but the stored "
+                        "sweep's train.eval_every %lld and train.steps %lld give %lld\n",
+                o->path, (long long)r->n_eval, (long long)ev->every, (long long)ev->steps,
+                (long long)ev->n_points);
+        return DS_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* `report --dynamics`: per family and scale, the breakthrough-step
+ * distribution, survival curve and early/late test (docs/analysis.md
+ * "Training dynamics"), in o->format. l is the length index chosen like the
+ * report's; a length other than the trajectories' is refused. Returns an
+ * exit code; on refusal nothing is on stdout. */
+static int report_dynamics(const ds_results *r, const report_opts *o, int l,
+                           const ds_res_family *only) {
+    dyn_schedule ev;
+    int rc = dyn_schedule_of(r, o, &ev);
+    if (rc) return rc;
+    if (r->eval_lengths[l] != ev.length) {
+        fprintf(stderr, "distsweep report: %s stores trajectories at length %d only (the sweep's "
+                        "report.length); --dynamics cannot use length %d\n",
+                o->path, ev.length, r->eval_lengths[l]);
+        return DS_EXIT_USAGE;
+    }
+    const char *mname = ds_metric_name_of(r->eval_kind, o->metric), *cmp = lower_is_better(o->metric) ? "<=" : ">=";
+    if (o->format == FMT_TABLE) {
+        printf("%s: sweep '%s', precision %s; dynamics: %lld evaluation points (train.eval_every "
+               "%lld, steps %lld..%lld) at length %d\n",
+               o->path, r->sweep_name, r->precision, (long long)ev.n_points, (long long)ev.every,
+               (long long)ev.every, (long long)(ev.n_points * ev.every), ev.length);
+        printf("metric %s (%s), length %d (%s), success = %s %s %g (%s), breakthrough: %s %s %g "
+               "(%s)\n", mname, o->metric_why, ev.length, o->length_why, mname, cmp, o->tau,
+               o->tau_why, mname, cmp, o->tb, o->tb_set ? "--breakthrough-threshold" : "= success");
+        printf("breakthrough step: the first evaluation from which the metric stays %s %g to the "
+               "end; never: censored at step %lld (so are diverged runs)\n",
+               cmp, o->tb, (long long)(ev.n_points * ev.every));
+        printf("q25/median/q75: Kaplan-Meier quantiles of the breakthrough step; early/late: "
+               "successes/seeds among those that broke through at or before / after the median "
+               "breakthrough step of those seeds (split); fisher_p: two-sided Fisher exact test\n");
+    } else if (o->format == FMT_CSV) {
+        dyn_csv_header();
+    } else {
+        printf("{\"file\": ");
+        jstr(stdout, o->path);
+        printf(", \"sweep_name\": ");
+        jstr(stdout, r->sweep_name);
+        printf(", \"precision\": ");
+        jstr(stdout, r->precision);
+        printf(", \"metric\": \"%s\", \"length\": %d, \"success\": \"%s\", \"threshold\": ", mname,
+               ev.length, cmp);
+        jnum(stdout, o->tau);
+        printf(", \"breakthrough_threshold\": ");
+        jnum(stdout, o->tb);
+        printf(", \"metric_source\": ");
+        jstr(stdout, o->metric_why);
+        printf(", \"length_source\": ");
+        jstr(stdout, o->length_why);
+        printf(", \"threshold_source\": ");
+        jstr(stdout, o->tau_why);
+        printf(", \"eval_every\": %lld, \"train_steps\": %lld, \"steps\": [", (long long)ev.every,
+               (long long)ev.steps);
+        for (int64_t p = 0; p < ev.n_points; p++)
+            printf("%s%lld", p ? ", " : "", (long long)((p + 1) * ev.every));
+        printf("],\n \"families\": [");
+    }
+    int first = 1;
+    for (int i = 0; i < r->n_families; i++) {
+        const ds_res_family *fam = &r->families[i];
+        if (only && only != fam) continue;
+        dyn_row *rows = DS_CALLOC(fam->n ? (size_t)fam->n : 1, sizeof *rows);
+        for (int k = 0; k < fam->n; k++) dyn_compute(r, o, l, fam->scale[k], ev.n_points, &rows[k]);
+        if (o->format == FMT_TABLE) dyn_table_family(r, fam, rows, &ev);
+        else if (o->format == FMT_CSV) dyn_csv_family(r, fam, rows, &ev);
+        else dyn_json_family(r, fam, rows, &ev, first);
+        for (int k = 0; k < fam->n; k++) dyn_free(&rows[k]);
+        free(rows);
+        first = 0;
+    }
+    if (o->format == FMT_JSON) printf("]}\n");
+    return DS_EXIT_OK;
+}
+
 /* --- adaptive seeds ------------------------------------------------------------- */
 
 /* An adaptive sweep (seeds.adaptive in the file's sweep_yaml): every scale's
@@ -439,14 +735,14 @@ static void report_adaptive(const ds_results *r, int format, int *printed) {
     if (format == FMT_TABLE)
         printf("\nadaptive seeds: %s of %s at length %d, threshold %g, ci_width %g, step %lld, "
                "max %lld (interval of the last decision)\n%-12s %9s %4s %8s %18s %7s  %s\n",
-               stat_names[a->statistic], ds_metric_names[a->metric], a->length,
+               stat_names[a->statistic], ds_metric_name_of(r->eval_kind, a->metric), a->length,
                a->statistic == DS_ADAPT_MEAN ? NAN : a->threshold, a->ci_width,
                (long long)a->step, (long long)a->max, "scale", "requested", "n", "estimate",
                "95% CI", "width", "state");
     else if (format == FMT_JSON)
         printf(",\n \"adaptive\": {\"statistic\": \"%s\", \"metric\": \"%s\", \"length\": %d, "
                "\"threshold\": %.10g, \"ci_width\": %.10g, \"step\": %lld, \"max\": %lld, \"scales\": [",
-               stat_names[a->statistic], ds_metric_names[a->metric], a->length, a->threshold,
+               stat_names[a->statistic], ds_metric_name_of(r->eval_kind, a->metric), a->length, a->threshold,
                a->ci_width, (long long)a->step, (long long)a->max);
     for (int sc = 0; sc < r->n_scales; sc++) {
         for (int64_t i = 0; i < r->n_seeds; i++) {
@@ -492,6 +788,9 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: distsweep report OUT.h5 [--metric em|error|minprob|token_acc|loss]\n"
             "                        [--length L] [--threshold TAU] [--family F] [--top K]\n"
+            "                        [--format table|csv|json]\n"
+            "       distsweep report OUT.h5 --dynamics [--metric M] [--threshold TAU]\n"
+            "                        [--breakthrough-threshold TB] [--family F]\n"
             "                        [--format table|csv|json]\n\n"
             "Distribution statistics across seeds (docs/spec-tasks.md §7) of one metric at one test\n"
             "length, per family and scale: runs counted (done; diverged count with EM 0),\n"
@@ -505,7 +804,15 @@ static void usage(FILE *f) {
             "come from the flags, else from the report block of the sweep stored in the\n"
             "file, else the defaults: em, the first eval length beyond the largest\n"
             "training length (else the largest), 0.5; the header says which applies.\n"
-            "Also every family, --top 5, --format table. Details: docs/analysis.md.\n");
+            "Also every family, --top 5, --format table.\n\n"
+            "--dynamics: from the trajectories of train.eval_every (stored at the sweep's\n"
+            "report length only), per scale each counted seed's breakthrough step (the first\n"
+            "evaluation from which the metric stays >= TB, default TAU, to the end; never:\n"
+            "censored at the last evaluation, as are diverged runs), the Kaplan-Meier\n"
+            "quartiles and survival curve of that step, and whether the seeds that broke\n"
+            "through early (at or before the median) end in the success mode (>= TAU) more\n"
+            "often than the late ones (two-sided Fisher exact test).\n"
+            "Details: docs/analysis.md.\n");
 }
 
 int ds_cmd_report(int argc, char **argv) {
@@ -520,12 +827,18 @@ int ds_cmd_report(int argc, char **argv) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = !strcmp(a, "--metric") || !strcmp(a, "--length") || !strcmp(a, "--threshold") ||
                     !strcmp(a, "--family") || !strcmp(a, "--top") || !strcmp(a, "--format") ||
-                    !strcmp(a, "--set");
+                    !strcmp(a, "--set") || !strcmp(a, "--breakthrough-threshold");
         if (takes && !v) {
             fprintf(stderr, "distsweep report: %s needs a value\n", a);
             return DS_EXIT_USAGE;
         }
-        if (!strcmp(a, "--metric")) {
+        if (!strcmp(a, "--dynamics")) {
+            o.dynamics = 1;
+            continue; /* takes no value */
+        } else if (!strcmp(a, "--breakthrough-threshold")) {
+            if (ds_cli_double(a, v, -INFINITY, 0, INFINITY, &o.tb, &err)) goto bad_value;
+            o.tb_set = 1;
+        } else if (!strcmp(a, "--metric")) {
             o.metric_arg = v; /* its slot depends on the file (src/schema.h ds_eval_kind) */
             o.metric_set = 1;
         } else if (!strcmp(a, "--set")) {
@@ -569,6 +882,10 @@ int ds_cmd_report(int argc, char **argv) {
     }
     if (!o.path) {
         usage(stderr);
+        return DS_EXIT_USAGE;
+    }
+    if (o.tb_set && !o.dynamics) {
+        fprintf(stderr, "distsweep report: --breakthrough-threshold needs --dynamics\n");
         return DS_EXIT_USAGE;
     }
 
@@ -645,6 +962,11 @@ int ds_cmd_report(int argc, char **argv) {
         fprintf(stderr, "distsweep report: no family '%s' in %s (families:", o.family, o.path);
         for (int i = 0; i < r.n_families; i++) fprintf(stderr, " %s", r.families[i].name);
         fprintf(stderr, ")\n");
+        goto done;
+    }
+    if (o.dynamics) {
+        if (!o.tb_set) o.tb = o.tau;
+        rc = report_dynamics(&r, &o, l, only);
         goto done;
     }
 

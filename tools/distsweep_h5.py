@@ -218,6 +218,26 @@ class Results:
             out["length"], out["length_why"] = int(length), "--length"
         return out
 
+    def eval_schedule(self):
+        """Where the trajectories' points lie (train.eval_every, docs/result-file.md
+        /trajectories): {every, steps, n_points, length} from the sweep text
+        stored in the file (train.eval_every, train.steps; length = the report
+        length, which with eval_every is the trajectories'), or None when the
+        file has no trajectories or its sweep text does not load. Point i is
+        the evaluation after step (i + 1) * every."""
+        if self.trajectories is None:
+            return None
+        import yaml
+        try:
+            train = yaml.safe_load(self.attrs.get("sweep_yaml", "") or "")["train"]
+            every, steps = int(train["eval_every"]), int(train["steps"])
+        except (yaml.YAMLError, KeyError, TypeError, ValueError):
+            return None
+        n = next(iter(self.trajectories.values())).shape[2]
+        if every <= 0 or steps // every != n:
+            return None
+        return dict(every=every, steps=steps, n_points=n, length=self.report_settings()["length"])
+
     def requested(self, scale):
         """Seeds the scale asked for: the whole axis, but for an adaptive
         sweep (src/adaptive.h) the ones not marked unrequested."""
@@ -427,6 +447,34 @@ def to_dataframe(res):
         cols[k] = v[si, se]
     for m in METRICS:
         cols[m] = res.metrics[m][si, se, li]
+    return pd.DataFrame(cols)
+
+
+def trajectories_frame(res):
+    """The trajectories (train.eval_every) in long format: one row per scale x
+    seed x evaluation point, with scale, scale_index, seed, seed_index, status
+    (a string), point (0-based), step ((point + 1) * eval_every; NaN when the
+    stored sweep text does not say), length (the trajectories' test length)
+    and every metric's value there (NaN: not evaluated, e.g. a pending run).
+    Raises ValueError for a file without trajectories."""
+    import pandas as pd
+    if res.trajectories is None:
+        raise ValueError(f"{res.path} has no trajectories (its sweep did not set train.eval_every)")
+    NS, S = res.n_scales, res.n_seeds
+    P = next(iter(res.trajectories.values())).shape[2]
+    sched = res.eval_schedule()
+    si, se, pi = np.meshgrid(np.arange(NS), np.arange(S), np.arange(P), indexing="ij")
+    si, se, pi = si.ravel(), se.ravel(), pi.ravel()
+    cols = {"scale": np.array(res.scale_names, dtype=object)[si], "scale_index": si,
+            "seed": res.seeds[se], "seed_index": se,
+            "status": pd.Categorical([STATUS.get(int(x), "unknown") for x in res.status[si, se]],
+                                     categories=list(STATUS.values()) + ["unknown"]),
+            "point": pi,
+            "step": (pi + 1) * sched["every"] if sched else np.full(len(pi), np.nan),
+            "length": np.full(len(pi), sched["length"] if sched else -1)}
+    for m in METRICS:
+        if m in res.trajectories:
+            cols[m] = res.trajectories[m][si, se, pi]
     return pd.DataFrame(cols)
 
 

@@ -31,6 +31,30 @@ times (independent draws), for coverage tests. --seed-start sets the seed
 values (default 1000): two files with the same --seeds and --seed-start hold
 the same seeds (a paired comparison), different starts do not.
 
+--trajectories (for `distsweep report --dynamics`) replaces the scales above:
+d64_L1, d64_L2, d64_L3 (one family "depth"), train.steps 200 with
+train.eval_every 10, so /trajectories holds 20 points (steps 10 .. 200) at
+length 60 (report.length). Each counted seed of scale k breaks through with
+probability TRAJ_BREAK[k] at a point b drawn uniformly from 0..19: its EM
+trajectory is below 0.15 before b (point b-1 always; earlier points may
+spike to [0.25, 0.9] and fall back: a spike is not a breakthrough), and in
+[0.25, 1] from b to the end. A seed that broke through early (b < 10) ends in
+the success mode (final EM in [0.6, 1]) with probability 0.9, a late one with
+0.2 (else final EM in [0.25, 0.45]); a seed that never breaks through ends
+below 0.15 (it is censored). The last point equals the final EM at length 60.
+Planted at every scale: seed index 0 breaks through at point 0, index 1 at
+point 19 (the last: broke through, not censored), index 2 is above 0.25 from
+point 10 to 18 and below 0.15 at 19 (censored), index 7 is `diverged` (its
+metrics NaN, EM counted 0; its stored trajectory looks broken through but a
+diverged run is censored); with --pending K the last K seeds of d64_L3 are
+pending. With breakthrough threshold 0.2 the breakthrough point of every
+counted seed is therefore known exactly; --truth FILE writes it as JSON
+({"eval_every", "steps", "length", "breakthrough_threshold", "scales": {name:
+[point per seed index: k, -1 = censored, null = not counted]}}). The other
+metrics are exact functions of EM, in their trajectories and at the end:
+error = 2(1 - EM) (lower is better: EM >= 0.2 is error <= 1.6), minprob =
+EM, token_acc = (1 + EM)/2, loss = (1 - EM)/2.
+
 The stored sweep text loads (src/sweep.h) and names these scales, with
 report.length 60; --legacy-text stores the old one-line text that does not
 load (the fallback of docs/analysis.md).
@@ -43,9 +67,11 @@ Usage: make_synthetic_results.py OUT.h5 [--seeds 40] [--pending 0] [--seed 1]
                                          [--live SECONDS] [--steps 200]
                                          [--populations P1,P2,... [--repeat R]]
                                          [--seed-start 1000] [--legacy-text]
+                                         [--trajectories [--truth FILE.json]]
 """
 import argparse
 import datetime
+import json
 import sys
 import time
 
@@ -88,6 +114,57 @@ def draw_em(rng, S):
     return em, status
 
 
+TRAJ_BREAK = [0.3, 0.6, 0.9]  # --trajectories: P(a seed breaks through) per scale
+TRAJ_POINTS, TRAJ_EVERY, TRAJ_STEPS = 20, 10, 200
+TRAJ_DIVERGED = 7
+
+
+def draw_trajectories(rng, S):
+    """For --trajectories: EM [3, S, E] (the final values), status [3, S],
+    the EM trajectories [3, S, TRAJ_POINTS] and the true breakthrough points
+    at threshold 0.2 [3, S] (-1 = censored), as the module docstring says."""
+    E, P, NS = len(LENGTHS), TRAJ_POINTS, len(TRAJ_BREAK)
+    em = np.zeros((NS, S, E))
+    traj = np.zeros((NS, S, P))
+    point = np.full((NS, S), -1, np.int64)
+    status = np.ones((NS, S), np.uint8)
+    for k, pb in enumerate(TRAJ_BREAK):
+        for s in range(S):
+            b = int(rng.integers(0, P)) if rng.random() < pb else -1
+            b = {0: 0, 1: P - 1, 2: -1, TRAJ_DIVERGED: 5}.get(s, b)
+            y = 0.15 * rng.random(P)  # below 0.15: not a success at 0.2
+            spikes = rng.random(P) < 0.2
+            y[spikes] = 0.25 + 0.65 * rng.random(int(spikes.sum()))
+            if b >= 0:
+                early = b < P // 2
+                if rng.random() < (0.9 if early else 0.2):
+                    final = 0.6 + 0.4 * rng.random()
+                else:
+                    final = 0.25 + 0.2 * rng.random()
+                start = 0.25 + 0.1 * rng.random()
+                y[b:] = np.linspace(start, final, P - b) if P - b > 1 else final
+                if b > 0:
+                    y[b - 1] = 0.15 * rng.random()
+            else:
+                if s == 2:
+                    y[10:P - 1] = 0.8
+                y[P - 1] = 0.15 * rng.random()
+                final = y[P - 1]
+            y[P - 1] = final
+            traj[k, s] = y
+            point[k, s] = b
+            em[k, s, :] = [min(1.0, final + 0.3), min(1.0, final + 0.1), final]
+        status[k, TRAJ_DIVERGED] = 3
+        point[k, TRAJ_DIVERGED] = -1  # diverged: censored whatever its trajectory
+    return em, status, traj, point
+
+
+def em_functions(em):
+    """--trajectories: the other metrics as exact functions of EM."""
+    return {"em": em, "error": 2 * (1 - em), "minprob": em.copy(), "token_acc": (1 + em) / 2,
+            "loss": (1 - em) / 2}
+
+
 SUCCESS_MEAN, FAIL_MEAN = 0.6 + 0.4 * 6 / 9, 0.3 * 2 / 10
 
 
@@ -102,7 +179,7 @@ def draw_populations(rng, S, probs):
     return em, np.ones((len(probs), S), np.uint8)
 
 
-def sweep_text(S, start, n_depth=None):
+def sweep_text(S, start, n_depth=None, eval_every=0):
     """A sweep text that loads and whose scales are the file's."""
     if n_depth is None:
         scales = ("  - {family: depth, width: 64, depth: [1, 2, 3, 4]}\n"
@@ -113,11 +190,12 @@ def sweep_text(S, start, n_depth=None):
     return ("name: synthetic\n# written by tools/make_synthetic_results.py\n"
             "task: {kind: count, vocab: 100, train_length: [1, 10], eval_lengths: [20, 40, 60]}\n"
             "model: {head_dim: 32}\n"
-            "train: {steps: 200, batch: 16, context: 64, lr: 1.0e-3, warmup: 10, log_every: 20}\n"
+            "train: {steps: 200, batch: 16, context: 64, lr: 1.0e-3, warmup: 10, log_every: 20%s}\n"
             "seeds: {start: %d, count: %d}\n"
             "scales:\n%s"
             "report: {length: 60}\n"
-            "output: synthetic.h5\n" % (start, S, scales))
+            "output: synthetic.h5\n" % (", eval_every: %d" % eval_every if eval_every else "",
+                                        start, S, scales))
 
 
 def main(argv=None):
@@ -133,13 +211,23 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--seed-start", type=int, default=1000)
     ap.add_argument("--legacy-text", action="store_true")
+    ap.add_argument("--trajectories", action="store_true")
+    ap.add_argument("--truth", default=None)
     a = ap.parse_args(argv)
     S, E = a.seeds, len(LENGTHS)
     if S < 8 or S % 2:
         ap.error("--seeds must be even and >= 8")
     rng = np.random.default_rng(a.seed)
     scales, families = SCALES, FAMILIES
-    if a.populations is not None:
+    traj = None
+    if a.trajectories:
+        if a.populations is not None or a.live is not None or a.steps != TRAJ_STEPS:
+            ap.error("--trajectories goes without --populations, --live and --steps")
+        scales = [("d64_L%d" % (k + 1), 64, k + 1, 2) for k in range(len(TRAJ_BREAK))]
+        families = {"depth": list(range(len(TRAJ_BREAK)))}
+        em, status, traj, point = draw_trajectories(rng, S)
+        div_seed = TRAJ_DIVERGED
+    elif a.populations is not None:
         probs = [float(x) for x in a.populations.split(",")] * a.repeat
         if a.pending or a.live is not None or not all(0 <= p <= 1 for p in probs):
             ap.error("--populations takes probabilities in [0, 1], without --pending or --live")
@@ -151,7 +239,10 @@ def main(argv=None):
         em, status = draw_em(rng, S)
         div_seed = 7  # odd: a failing seed at d64_L2
         status[1, div_seed] = 3
-    if a.pending:
+    if a.pending and traj is not None:
+        status[2, S - a.pending:] = 0
+        point[2, S - a.pending:] = -2  # not counted
+    elif a.pending:
         status[3, S - a.pending:] = 0
         status[2, S - 1] = 2
     noise = rng.normal(0, 0.05, em.shape)
@@ -160,6 +251,18 @@ def main(argv=None):
     token_acc = np.clip(1 - (1 - em) * 0.2 + noise * 0.1, 0, 1)
     loss = error / 4
     metrics = {"em": em, "error": error, "minprob": minprob, "token_acc": token_acc, "loss": loss}
+    trajectories = None
+    if traj is not None:
+        metrics = em_functions(em)
+        trajectories = em_functions(traj)
+        for m in trajectories.values():
+            m[status == 0] = np.nan  # a pending run has no point yet
+        if a.truth:
+            with open(a.truth, "w") as tf:
+                json.dump({"eval_every": TRAJ_EVERY, "steps": TRAJ_STEPS, "length": LENGTHS[-1],
+                           "breakthrough_threshold": 0.2, "diverged_seed_index": TRAJ_DIVERGED,
+                           "scales": {scales[k][0]: [None if p == -2 else int(p) for p in point[k]]
+                                      for k in range(len(scales))}}, tf)
     for m in metrics.values():
         m[status != 1] = np.nan  # pending, failed and diverged runs have no metrics
     n_log = a.steps // a.log_every
@@ -180,7 +283,9 @@ def main(argv=None):
     f.attrs["sweep_name"] = "synthetic"
     f.attrs["sweep_yaml"] = ("name: synthetic\n# written by tools/make_synthetic_results.py\n"
                              if a.legacy_text else
-                             sweep_text(S, a.seed_start, None if a.populations is None else len(scales)))
+                             sweep_text(S, a.seed_start,
+                                        None if a.populations is None and traj is None else len(scales),
+                                        TRAJ_EVERY if traj is not None else 0))
     f.attrs["sweep_hash"] = "%016x" % (a.seed * 0x9E3779B97F4A7C15 % 2**64)
     g = f.create_group("scales")
     g["name"] = np.array([s[0] for s in scales], dtype="S16")
@@ -208,6 +313,10 @@ def main(argv=None):
     st = ds2("runs/status", np.uint8, 0)
     mds = {k: f.create_dataset("metrics/" + k, shape=(NS, S, E), dtype=np.float32, chunks=(1, 64, E),
                                maxshape=(NS, None, E), fillvalue=np.nan) for k in metrics}
+    tds = {} if trajectories is None else {
+        k: f.create_dataset("trajectories/" + k, shape=(NS, S, TRAJ_POINTS), dtype=np.float32,
+                            chunks=(1, 64, TRAJ_POINTS), maxshape=(NS, None, TRAJ_POINTS),
+                            fillvalue=np.nan) for k in trajectories}
     cds = f.create_dataset("curves/train_loss", shape=(NS, S, n_log), dtype=np.float32,
                            chunks=(1, 64, n_log), maxshape=(NS, None, n_log), fillvalue=np.nan)
 
@@ -215,6 +324,8 @@ def main(argv=None):
         for k, d in mds.items():
             d[i] = metrics[k][i].astype(np.float32)
         cds[i] = curves[i].astype(np.float32)
+        for k, d in tds.items():
+            d[i] = trajectories[k][i].astype(np.float32)
         ran = status[i] != 0
         runs["attempts"][i] = np.where(ran, 1, 0)
         runs["steps_done"][i] = np.where(status[i] == 1, a.steps, np.where(ran, a.steps // 2, 0))

@@ -2,7 +2,8 @@
 """The papers' figures for a distsweep result file, as PNG and PDF.
 
 Usage: plot_sweep.py OUT.h5 -o DIR [--metric em] [--length L] [--threshold TAU]
-                     [--family F] [--top 5] [--formats png,pdf]
+                     [--breakthrough-threshold TB] [--family F] [--top 5]
+                     [--formats png,pdf]
 
 Metric, length and threshold: the flags, else the `report:` block of the sweep
 stored in the file, else em, the first eval length beyond the largest training
@@ -23,6 +24,15 @@ Per family F (files DIR/<figure>_<F>.png and .pdf):
                   the largest scale of the family, one line per test length
   kde_error_<F>   Gaussian KDE (Scott bandwidth) of the continuous error metric
                   at the test length, one line per scale
+and, for a file with trajectories (train.eval_every), at the trajectories'
+length (the sweep's report length) whatever the chosen length:
+  trajectories_<F>  the metric along training of every counted seed, one panel
+                  per scale (condition), coloured by the seed's final mode
+                  (success: final metric >= TAU, <= for error and loss)
+  breakthrough_<F>  survival curves S(t) per scale: the fraction of counted
+                  seeds not yet broken through after step t (breakthrough: the
+                  first evaluation from which the metric stays >= TB, default
+                  TAU; never, or diverged: censored), as `report --dynamics`
 Counted runs as in `distsweep report`: done and diverged (diverged = EM 0).
 Statistics: docs/analysis.md. Uses the Agg backend (no display needed).
 """
@@ -299,7 +309,86 @@ def fig_kde_error(res, fam, li):
     return fig
 
 
-def make_figures(res, metric=None, length=None, tau=None, family=None, top=5):
+def _dyn_seeds(res, s, metric, tau, tb, li):
+    """One scale's counted seeds for the dynamics figures: [(seed index,
+    breakthrough point or -1, final success)], as `report --dynamics` counts
+    them (docs/analysis.md "Training dynamics"; src/dynamics.c is the
+    reference): the report's counted runs, a diverged one censored."""
+    lower = metric in dh.LOWER_IS_BETTER
+    traj = res.trajectories[metric][s].astype(float)
+    out = []
+    for i in range(res.n_seeds):
+        st = res.status[s, i]
+        if st not in (dh.DONE, dh.DIVERGED):
+            continue
+        v = 0.0 if (st == dh.DIVERGED and metric == "em") else float(res.metrics[metric][s, i, li])
+        if not np.isfinite(v):
+            continue
+        with np.errstate(invalid="ignore"):
+            ok = np.where(np.isnan(traj[i]), False, traj[i] <= tb if lower else traj[i] >= tb)
+        bad = np.flatnonzero(~ok)
+        point = -1 if st == dh.DIVERGED or ok.size == 0 or not ok[-1] else (int(bad[-1]) + 1 if bad.size else 0)
+        out.append((i, point, v <= tau if lower else v >= tau))
+    return out
+
+
+def fig_trajectories(res, fam, metric, tau, sched):
+    idx = res.families[fam]
+    rows, cols = _grid(len(idx))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.8 * rows), squeeze=False, sharey=True)
+    li = res.length_index(sched["length"])
+    steps = (np.arange(sched["n_points"]) + 1) * sched["every"]
+    rel = "≤" if metric in dh.LOWER_IS_BETTER else "≥"
+    for k, s in enumerate(idx):
+        ax = axes.flat[k]
+        seeds = _dyn_seeds(res, s, metric, tau, tau, li)
+        for i, _, succ in seeds:
+            ax.plot(steps, res.trajectories[metric][s, i], color="C2" if succ else "C3", lw=0.8, alpha=0.6)
+        ax.axhline(tau, color="k", ls="--", lw=0.8)
+        n_s = sum(1 for x in seeds if x[2])
+        ax.set_title(f"{res.scale_names[s]}: {n_s} of {len(seeds)} end {rel} {tau:g}", fontsize=8)
+        ax.set_xlabel("training step", fontsize=8)
+        if metric in BOUNDED:
+            ax.set_ylim(-0.02, 1.02)
+        if k % cols == 0:
+            ax.set_ylabel(dh.METRIC_LABELS[metric], fontsize=8)
+    for ax in axes.flat[len(idx):]:
+        ax.set_visible(False)
+    from matplotlib.lines import Line2D
+    fig.legend([Line2D([], [], color="C2"), Line2D([], [], color="C3"), Line2D([], [], color="k", ls="--")],
+               [f"final {metric} {rel} {tau:g} (success mode)", "final: failure mode", f"threshold {tau:g}"],
+               loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle(f"{fam}: {metric} during training at test length {sched['length']}, by final mode")
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+def fig_breakthrough(res, fam, metric, tau, tb, sched):
+    idx = res.families[fam]
+    li = res.length_index(sched["length"])
+    steps = (np.arange(sched["n_points"]) + 1) * sched["every"]
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    for k, s in enumerate(idx):
+        seeds = _dyn_seeds(res, s, metric, tau, tb, li)
+        pts = np.array([p for _, p, _ in seeds], dtype=int)
+        n = len(pts)
+        S = [1 - np.sum((pts >= 0) & (pts <= j)) / n if n else np.nan for j in range(len(steps))]
+        ax.step(np.concatenate([[0], steps]), np.concatenate([[1.0 if n else np.nan], S]), where="post",
+                color=f"C{k}", label=f"{res.scale_names[s]} (n={n}, {int(np.sum(pts >= 0))} broke)")
+    ax.axhline(0.5, color="grey", ls=":", lw=0.8)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(0, steps[-1])
+    ax.set_xlabel("training step")
+    ax.set_ylabel("fraction not yet broken through")
+    rel = "≤" if metric in dh.LOWER_IS_BETTER else "≥"
+    ax.set_title(f"{fam}: breakthrough ({metric} {rel} {tb:g} to the end), test length {sched['length']}",
+                 fontsize=9)
+    _legend_right(ax)
+    fig.tight_layout()
+    return fig
+
+
+def make_figures(res, metric=None, length=None, tau=None, family=None, top=5, tb=None):
     """Returns {name: Figure} for every figure of every (or one) family.
     metric, length and tau default as `distsweep report` chooses them
     (Results.choose: the stored report block, else the defaults)."""
@@ -321,6 +410,10 @@ def make_figures(res, metric=None, length=None, tau=None, family=None, top=5):
         figs[f"success_{f}"] = fig_success(res, f, metric, li, tau)
         figs[f"w2_{f}"] = fig_w2(res, f, metric)
         figs[f"kde_error_{f}"] = fig_kde_error(res, f, li)
+        sched = res.eval_schedule()
+        if sched is not None and metric in res.trajectories:
+            figs[f"trajectories_{f}"] = fig_trajectories(res, f, metric, tau, sched)
+            figs[f"breakthrough_{f}"] = fig_breakthrough(res, f, metric, tau, tau if tb is None else tb, sched)
     return figs
 
 
@@ -340,12 +433,13 @@ def main(argv=None):
     ap.add_argument("--threshold", type=float, default=None)
     ap.add_argument("--family", default=None)
     ap.add_argument("--top", type=int, default=5)
+    ap.add_argument("--breakthrough-threshold", type=float, default=None)
     ap.add_argument("--formats", default="png,pdf")
     a = ap.parse_args(argv)
     try:
         res = dh.load(a.file)
         ch = res.choose(a.metric, a.length, a.threshold)
-        figs = make_figures(res, a.metric, a.length, a.threshold, a.family, a.top)
+        figs = make_figures(res, a.metric, a.length, a.threshold, a.family, a.top, a.breakthrough_threshold)
     except (dh.NotDistsweep, OSError, KeyError) as e:
         print(f"plot_sweep: {a.file}: {e}", file=sys.stderr)
         return 2

@@ -2,7 +2,9 @@
 """tools/plot_sweep.py and tools/distsweep_h5.py on a synthetic result file:
 every figure is produced as PNG and PDF, and a few figures' content is checked
 through the matplotlib objects (violins per panel, axis ranges, legend
-entries, CI bands). Usage: test_plots.py TOOLS_DIR"""
+entries, CI bands); on a file with trajectories (make_synthetic_results.py
+--trajectories) the trajectories and breakthrough figures, their lines
+checked against the planted truth. Usage: test_plots.py TOOLS_DIR"""
 import os
 import subprocess
 import sys
@@ -255,6 +257,47 @@ for keep, name in ((0, "empty"), (1, "one")):
             plt.close(fig)
     except Exception as e:  # noqa: BLE001
         check(False, f"{name}: make_figures raised {e!r}")
+
+# --- the dynamics figures (train.eval_every): trajectories by final mode, survival curves
+tj, truth_fn = os.path.join(tmp, "traj.h5"), os.path.join(tmp, "truth.json")
+subprocess.run([sys.executable, os.path.join(TOOLS, "make_synthetic_results.py"), tj, "--trajectories",
+                "--truth", truth_fn, "--pending", "2"], check=True, capture_output=True)
+import json  # noqa: E402
+truth = json.load(open(truth_fn))
+rt = dh.load(tj)
+figs = plot_sweep.make_figures(rt, tb=0.2)
+check({"trajectories_depth", "breakthrough_depth"} <= set(figs), f"dynamics figures {sorted(figs)}")
+axes = [a for a in figs["trajectories_depth"].axes if a.get_visible()]
+check(len(axes) == 3, "trajectories: one panel per scale")
+for a, s in zip(axes, rt.families["depth"]):
+    counted = [i for i, p in enumerate(truth["scales"][rt.scale_names[s]]) if p is not None]
+    seed_lines = [ln for ln in a.lines if len(ln.get_xdata()) == 20]
+    check(len(seed_lines) == len(counted), f"{a.get_title()}: {len(seed_lines)} seed lines, want {len(counted)}")
+    final = rt.metrics["em"][s, :, rt.length_index(60)]
+    n_succ = sum(1 for i in counted if i != truth["diverged_seed_index"] and final[i] >= 0.5)
+    green = [ln for ln in seed_lines if ln.get_color() == "C2"]
+    check(len(green) == n_succ, f"{a.get_title()}: {len(green)} success-coloured lines, want {n_succ}")
+ax = figs["breakthrough_depth"].axes[0]
+for ln, name in zip(ax.get_lines(), [rt.scale_names[s] for s in rt.families["depth"]]):
+    pts = [p for p in truth["scales"][name] if p is not None]
+    want = [1 - sum(1 for p in pts if 0 <= p <= j) / len(pts) for j in range(20)]
+    check(np.allclose(ln.get_ydata()[1:], want, atol=1e-12), f"breakthrough {name}: survival != truth")
+check_readable("breakthrough_depth", figs["breakthrough_depth"])
+check_readable("trajectories_depth", figs["trajectories_depth"])
+for fig in figs.values():
+    plt.close(fig)
+out = os.path.join(tmp, "dynfigs")
+p = subprocess.run([sys.executable, os.path.join(TOOLS, "plot_sweep.py"), tj, "-o", out, "--breakthrough-threshold",
+                    "0.2"], capture_output=True, text=True)
+check(p.returncode == 0, f"plot_sweep (trajectories) exit {p.returncode}: {p.stderr[-500:]}")
+for n in ("trajectories_depth", "breakthrough_depth"):
+    for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
+        path = os.path.join(out, f"{n}.{ext}")
+        ok = os.path.exists(path) and os.path.getsize(path) > 1000
+        if ok:
+            with open(path, "rb") as f:
+                ok = f.read(4) == magic
+        check(ok, f"{path} written")
 
 print(f"{len(failures)} failure(s)")
 sys.exit(1 if failures else 0)

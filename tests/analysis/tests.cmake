@@ -27,3 +27,10 @@ add_test(NAME analysis.compare_cli
   COMMAND ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_compare_cli.py $<TARGET_FILE:distsweep>
           ${CMAKE_SOURCE_DIR}/tools ${CMAKE_SOURCE_DIR})
 set_tests_properties(analysis.compare_cli PROPERTIES LABELS "integration;python" TIMEOUT 180)
+# `report --dynamics` (src/dynamics.h): planted breakthrough steps
+# (make_synthetic_results.py --trajectories) and a real CPU sweep with
+# train.eval_every, against NumPy/SciPy (Kaplan-Meier, Fisher exact).
+add_test(NAME analysis.dynamics
+  COMMAND ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_dynamics.py $<TARGET_FILE:distsweep>
+          ${CMAKE_SOURCE_DIR}/tools ${CMAKE_SOURCE_DIR})
+set_tests_properties(analysis.dynamics PROPERTIES LABELS "integration;python" TIMEOUT 300)

@@ -162,6 +162,47 @@ def good(exe, sweeps_dir):
             check(32 << 20 <= dev <= (32 << 20) + (256 << 20) + 4 * b // 10,
                   f"context {T + 1}: backend bytes {dev} outside its bounds")
             print(f"count scale 0, T = {T}: {b / 2**20:.1f} MiB per replica, backend {dev / 2**20:.1f} MiB")
+        # train.eval_every: the evaluation cost (docs/sweep-file.md "distsweep plan"),
+        # against the formula: points = steps // every, eval_count(L) examples of
+        # eval_tokens(L) tokens at the report length (count: vocab - L + 1 of L + 4),
+        # forward 2 (L 12 d^2 + V_tot d) T + L 4 T d T with T = tokens - 1
+        rc, out, _ = run(exe, ["plan", os.path.join(sweeps_dir, "count.yaml"), "--format", "json"], tmp)
+        check(json.loads(out)["evaluation"] is None, "plan: evaluation null without eval_every")
+        for every in (100, 1000):
+            ev_path = os.path.join(tmp, f"count_eval{every}.yaml")
+            with open(ev_path, "w") as f:
+                assert "  log_every: 100\n" in src
+                f.write(src.replace("  log_every: 100\n", f"  log_every: 100\n  eval_every: {every}\n"))
+            rc, out, err = run(exe, ["plan", ev_path, "--format", "json"], tmp)
+            check(rc == 0, f"eval_every {every}: plan exit {rc}: {err}")
+            d = json.loads(out)
+            e = d["evaluation"]
+            L = e["length"] if e else 0
+            vocab = int(src.split("vocab: ")[1].split()[0])
+            vtot = d["vocab_total"]
+            T = L + 4 - 1
+            want_points = d["steps"] // every
+            check(e is not None and e["eval_every"] == every and e["points_per_run"] == want_points,
+                  f"eval_every {every}: points {e}")
+            check(e["tokens_per_example"] == L + 4 and e["examples_per_point"] == vocab - L + 1,
+                  f"eval_every {every}: examples {e}")
+            ev_total = 0
+            for sc in d["scales"]:
+                dm, nl = sc["width"], sc["depth"]
+                fwd = 2 * (nl * 12 * dm * dm + vtot * dm) * T + nl * 4 * T * dm * T
+                want = want_points * e["examples_per_point"] * fwd
+                check(abs(sc["eval_flops_per_run"] - want) <= 1e-9 * want,
+                      f"eval_every {every}: scale {sc['index']} eval FLOPs {sc['eval_flops_per_run']} vs {want}")
+                ev_total += want * sc["seeds"]
+            frac = ev_total / d["totals"]["flops"]
+            check(abs(e["fraction_of_training"] - frac) <= 1e-9 * frac and abs(e["flops"] - ev_total) <= 1e-9 * ev_total,
+                  f"eval_every {every}: fraction {e['fraction_of_training']} vs {frac}")
+            rc, out, _ = run(exe, ["plan", ev_path], tmp)
+            check(f"evaluation: train.eval_every {every}: {want_points} points per run at length {L}" in out
+                  and f"{100 * frac:.3g}% of training" in out, f"eval_every {every}: table line")
+            print(f"count, eval_every {every}: {want_points} points x {e['examples_per_point']} examples, "
+                  f"{100 * frac:.3g}% of training FLOPs")
+            os.remove(ev_path)
         rc, out, _ = run(exe, ["plan", "--help"], tmp)
         check(rc == 0 and "usage: distsweep plan" in out, "plan --help")
         count = os.path.join(sweeps_dir, "count.yaml")
