@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "common.h"
+#include "mcfile.h"
 #include "model.h" /* ds_model_bytes */
 #include "modelfile.h"
 #include "schema.h" /* ds_metric_names */
@@ -179,7 +180,10 @@ static void print_sources(const ds_sweep *s) {
     printf(", vocab %d (token ids), ", t->vocab);
     if (t->eot >= 0) printf("eot id %d", t->eot);
     else printf("no eot id");
-    printf(", no evaluation yet (training loss only)");
+    if (!t->n_mc) printf(", no evaluation set (training loss only)");
+    for (int i = 0; i < t->n_mc; i++) /* attached: the items are known */
+        printf("%s%s (%d items of %d choices)", i ? ", " : ", evaluated on ", t->mc[i].name,
+               t->mc_sets[i]->n_items, t->mc_sets[i]->K);
     for (int k = 0; k < t->n_sources; k++) {
         const ds_source_spec *sp = &t->sources[k];
         ds_corpus_source_info in = ds_corpus_source(t->corpus, k);
