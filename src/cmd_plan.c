@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "common.h"
+#include "hfmodel.h"
 #include "model.h" /* ds_model_bytes */
 #include "modelfile.h"
 #include "schema.h" /* ds_metric_names */
@@ -444,8 +445,9 @@ int ds_cmd_plan(int argc, char **argv) {
 
     ds_sweep *s = NULL;
     ds_error err = {0};
-    if (ds_sweep_load(path, &s, &err)) {
+    if (ds_sweep_load(path, &s, &err) || ds_hf_attach(s, &err)) { /* model.init's architecture */
         fprintf(stderr, "%s\n", err.msg);
+        ds_sweep_free(s);
         return err.code;
     }
     gpu_model g = {.flat = gpu_tflops > 0 || eff > 0,

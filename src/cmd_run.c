@@ -15,6 +15,7 @@
 #include "common.h"
 #include "engine.h"
 #include "h5check.h"
+#include "hfmodel.h"
 #include "modelfile.h"
 #include "output.h"
 #include "scheduler.h"
@@ -234,6 +235,8 @@ int ds_cmd_run(int argc, char **argv) {
     char out[4096] = "";
     if (rank == 0) {
         rc = ds_sweep_load(a.sweep_path, &s, &err);
+        /* model.init's base model before the output exists: bad files write nothing */
+        if (!rc) rc = ds_hf_attach(s, &err);
         if (!rc) {
             snprintf(out, sizeof out, "%s", a.out ? a.out : s->output);
             if (!out[0]) rc = ds_error_set(&err, DS_EXIT_USAGE, "no output file (-o or output:)");
@@ -271,6 +274,18 @@ int ds_cmd_run(int argc, char **argv) {
     if (rank != 0) {
         int lrc = ds_sweep_load_text(a.sweep_path, text, &s, &err);
         DS_ASSERT(lrc == 0); /* rank 0 loaded the very same text */
+    }
+    {
+        /* every rank reads model.init's config and weights itself (rank 0
+         * did above); a rank that cannot stops them all */
+        ds_error aerr = {0};
+        int arc = rank != 0 ? ds_hf_attach(s, &aerr) : 0, any = arc;
+        DS_MPI_CHECK(MPI_Allreduce(&arc, &any, 1, MPI_INT, MPI_MAX, comm));
+        if (any) {
+            if (arc) fprintf(stderr, "distsweep: rank %d: %s\n", rank, aerr.msg);
+            rc = any;
+            goto done;
+        }
     }
 
     ds_backend_kind backend = a.backend_set ? a.backend : s->run.backend;
