@@ -428,7 +428,7 @@ int ds_hf_attach(ds_sweep *s, ds_error *err) {
         ds_srcpos p = f ? f->pos : in->from_pos;
         return fail_at(err, s, p, "scale width %d, depth %d is not the model of model.init.from: %s "
                        "has hidden_size %d, num_hidden_layers %d; every scale must be that one "
-                       "(e.g. {family: points, points: [[%d, %d]]})", sc->d_model, sc->n_layers,
+                       "(e.g. {family: points, points: [{width: %d, depth: %d}]})", sc->d_model, sc->n_layers,
                        cfgp, c.d, c.L, c.d, c.L);
     }
     int V = ds_task_get(&s->task)->vocab_total(&s->task);
