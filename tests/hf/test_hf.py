@@ -21,7 +21,8 @@ Scenarios:
   continue  the paper's pipeline in small: a count model trained by distsweep,
             exported, and a population continuing its training (train.schedule
             linear, warmup 0): the loss starts near the base's, far below a
-            from-scratch run's; vary: weights trains every seed on seeds.start's
+            from-scratch run's (with the head reinitialized, far above it again);
+            vary: weights trains every seed on seeds.start's
             data (identical runs without reinit), vary: both/data do not
   errors    each bad directory or sweep: exit 2, the file/tensor (or FILE:LINE:COL)
             named, no result file written, the directory's files unchanged
@@ -308,9 +309,10 @@ def sc_continue(work):
     s0, k0 = float(firsts["scratch"][0][0]), float(firsts["keep"][0][0])
     check(k0 < 0.5 * s0, f"continued training starts at loss {k0:.4f}, not far below scratch's {s0:.4f}")
     check(k0 < base_last + 0.5, f"continued training starts at loss {k0:.4f}, not near the base's {base_last:.4f}")
+    # a reinitialized head forgets the base's answers: the loss starts near scratch's again
     r0 = float(firsts["reinit"][0][0])
-    check(r0 < s0, f"with the top attention and head reinitialized the loss starts at {r0:.4f}, "
-                   f"above scratch's {s0:.4f}")
+    check(r0 > 2 * k0, f"with the top attention and head reinitialized the loss starts at {r0:.4f}, "
+                       f"as low as without ({k0:.4f})")
     # vary: weights without reinit: every seed has the same weights and seeds.start's data
     w = firsts["weights"]
     check(np.array_equal(bits(w[0]), bits(w[1])), "vary: weights: seeds 0 and 1 trained differently")
@@ -397,18 +399,17 @@ def sc_errors(work):
     # the sweep against a good directory (FILE:LINE:COL)
     for name, text, want in [
         ("layer", sweep_text(init="{from: base, reinit: [{layer: 2, part: mlp}]}"),
-         "s.yaml:2:32: model.init.reinit[0]: layer 2 does not exist"),
+         "s.yaml:3:31: model.init.reinit[0]: layer 2 does not exist"),
         ("block", sweep_text(model_extra="  block: sequential\n"),
-         "s.yaml:3:10: model.block sequential contradicts"),
-        ("head_dim", sweep_text(model_extra="  head_dim: 8\n"), "s.yaml:3:13: model.head_dim 8 contradicts"),
-        ("scale", sweep_text(width=64), "s.yaml:6:5: scale width 64, depth 2 is not the model of model.init.from"),
-        ("vocab", sweep_text(vocab=13), "s.yaml:2:16: the task's vocabulary is 17 tokens"),
+         "s.yaml:4:10: model.block sequential contradicts"),
+        ("head_dim", sweep_text(model_extra="  head_dim: 8\n"), "s.yaml:4:13: model.head_dim 8 contradicts"),
+        ("scale", sweep_text(width=64), "s.yaml:7:5: scale width 64, depth 2 is not the model of model.init.from"),
+        ("vocab", sweep_text(vocab=13), "s.yaml:3:16: the task's vocabulary is 17 tokens"),
     ]:
         d = os.path.join(work, name, "base")
         shutil.copytree(good, d)
         dirs.append((name, d, text, want))
     for name, d, text, want in dirs:
-        before = dir_hashes(os.path.dirname(d))
         y = write(os.path.join(os.path.dirname(d), "s.yaml"), text)
         out = os.path.join(os.path.dirname(d), "out.h5")
         before = dir_hashes(d)
