@@ -23,18 +23,23 @@ Scenarios:
             linear, warmup 0): the loss starts near the base's, far below a
             from-scratch run's (with the head reinitialized, far above it again);
             vary: weights trains every seed on seeds.start's
-            data (identical runs without reinit), vary: both/data do not
+            data (identical runs without reinit), vary: both/data do not; a pack
+            stopped (SIGTERM, exit 3) and resumed from its checkpoint ends as an
+            uninterrupted one
   errors    each bad directory or sweep: exit 2, the file/tensor (or FILE:LINE:COL)
             named, no result file written, the directory's files unchanged
 """
 import argparse
 import copy
 import hashlib
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 import h5py
 import numpy as np
@@ -319,6 +324,35 @@ def sc_continue(work):
     # keep (vary both, nothing reinitialized): same weights, different data
     check(not np.array_equal(firsts["keep"][0], firsts["keep"][1]), "vary: both: seeds 0 and 1 saw the same data")
     check(not np.array_equal(firsts["data"][0], firsts["data"][1]), "vary: data: seeds 0 and 1 saw the same data")
+    # 3. a stop and a resume from the checkpoint (parameters from it, not from the base) end
+    # exactly as an uninterrupted pack
+    y = write(os.path.join(work, "resume.yaml"),
+              sweep_text(init="{from: base, reinit: [{layer: -1, part: attention}, head]}", steps=1500)
+              .replace("checkpoint_every: 0", "checkpoint_every: 10"))
+    cmd = [A.bin, "train", y, "--seeds", "0,1", "--format", "json", "--quiet"]
+    ref = run(cmd)
+    if not check(ref.returncode == 0, f"train: {ref.stderr}"):
+        return
+    ck = os.path.join(work, "resume.ckpt")
+    p = subprocess.Popen(cmd + ["--checkpoint", ck], env=ENV, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and p.poll() is None and not os.path.exists(ck):
+        time.sleep(0.02)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    check(p.returncode == 3 and os.path.exists(ck), f"stop: exit {p.returncode} (want 3): {err}")
+    res = run(cmd + ["--checkpoint", ck])
+    check(res.returncode == 0, f"resume: {res.stderr}")
+
+    def metrics(text):
+        j = json.loads(text)
+        for r in j.get("runs", []):
+            r.pop("wall_s", None)
+        j.pop("wall_s", None)
+        return j
+    check(res.returncode == 0 and metrics(res.stdout) == metrics(ref.stdout),
+          f"resumed pack differs from the uninterrupted one:\n{res.stdout}\n{ref.stdout}")
 
 
 # ---- errors -----------------------------------------------------------------------
@@ -334,7 +368,6 @@ def dir_hashes(path):
 
 def sc_errors(work):
     hf()
-    import json
     from safetensors.numpy import load_file, save_file
     m = make_model(True, 0.25)
     good = save(m, os.path.join(work, "good"), "fp32")
