@@ -302,7 +302,7 @@ def sc_continue(work):
                        ("reinit", "{from: base, reinit: [{layer: -1, part: attention}, head]}"),
                        ("weights", "{from: base, vary: weights}"),
                        ("data", "{from: base, reinit: [head], vary: data}")):
-        y = write(os.path.join(work, f"{name}.yaml"), sweep_text(init=init, steps=20, seeds=2))
+        y = write(os.path.join(work, f"{name}.yaml"), sweep_text(init=init, steps=20, seeds=2, save=1))
         out = os.path.join(work, f"{name}.h5")
         p = run([A.bin, y, "-o", out, "--quiet"])
         if not check(p.returncode == 0, f"{name}: run failed ({p.returncode}): {p.stderr}"):
@@ -311,6 +311,17 @@ def sc_continue(work):
         firsts[name] = c
         print(f"{name}: loss curve seed 0 {np.round(c[0], 3).tolist()}, seed 1 {np.round(c[1], 3).tolist()}")
     print(f"base model's last training-loss point {base_last:.4f}")
+    # a seed of the population exports (the stored sweep attaches the base beside the file)
+    # with the base and its reinitialized parts in its README; status and report read the file
+    exp = os.path.join(work, "exported")
+    p = run([A.bin, "export", os.path.join(work, "reinit.h5"), "--scale", "0", "--seed", "0", "-o", exp])
+    if check(p.returncode == 0, f"export of a population seed: {p.stderr}"):
+        readme = open(os.path.join(exp, "README.md")).read()
+        check("started from the Hugging Face model `base`" in readme and "layer -1 attention, head" in readme,
+              f"export README does not name the base and the reinit parts: {readme[:800]}")
+    for cmd in ("status", "report"):
+        p = run([A.bin, cmd, os.path.join(work, "reinit.h5")])
+        check(p.returncode == 0, f"{cmd} of a population file: {p.returncode} {p.stderr}")
     s0, k0 = float(firsts["scratch"][0][0]), float(firsts["keep"][0][0])
     check(k0 < 0.5 * s0, f"continued training starts at loss {k0:.4f}, not far below scratch's {s0:.4f}")
     check(k0 < base_last + 0.5, f"continued training starts at loss {k0:.4f}, not near the base's {base_last:.4f}")
