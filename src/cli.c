@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hfmodel.h"
 #include "modelfile.h"
 
 int ds_cli_wants_help(int argc, char **argv) {
@@ -145,6 +146,12 @@ int ds_cli_stored_run_open(const char *path, const char *scale_arg, int64_t seed
     if (ds_sweep_load_text(path, res->sweep_yaml, &out->s, &e2))
         return ds_error_set(err, DS_EXIT_USAGE, "%s: the sweep stored in the file does not load: %s",
                             path, e2.msg);
+    /* model.init: the architecture is config.json's (the stored text says "from
+     * config.json"); init.from resolves against the result file's directory */
+    if (ds_hf_attach(out->s, &e2))
+        return ds_error_set(err, DS_EXIT_USAGE, "%s: the sweep starts from model.init.from '%s', "
+                            "whose config.json gives the model's architecture: run this beside it "
+                            "(%s)", path, out->s->model.init.from, e2.msg);
     if (out->s->n_scales != res->n_scales)
         return ds_error_set(err, DS_EXIT_USAGE, "%s: the stored sweep has %d scale(s), /scales %d",
                             path, out->s->n_scales, res->n_scales);

@@ -81,8 +81,11 @@ typedef struct {
  * model (checksum verified). Errors: a file that is not a result file, an
  * unknown scale or a seed outside the file, a run that is not done, a run
  * without a stored model -> DS_EXIT_USAGE; a model file that is damaged or
- * of another run -> DS_EXIT_ERROR; err says which, naming the files. out
- * needs ds_cli_stored_run_close either way. */
+ * of another run -> DS_EXIT_ERROR; err says which, naming the files. A
+ * sweep with model.init is attached (src/hfmodel.h: its init.from resolved
+ * against the result file's directory), since config.json gives its
+ * architecture; without that directory -> DS_EXIT_USAGE. out needs
+ * ds_cli_stored_run_close either way. */
 int ds_cli_stored_run_open(const char *path, const char *scale_arg, int64_t seed,
                            ds_cli_stored_run *out, ds_error *err);
 void ds_cli_stored_run_close(ds_cli_stored_run *r);

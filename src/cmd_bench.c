@@ -18,6 +18,7 @@
 #include "backend.h"
 #include "cli.h"
 #include "common.h"
+#include "hfmodel.h"
 #include "mceval.h"
 #include "mcfile.h"
 #include "model.h"
@@ -154,9 +155,10 @@ int ds_cmd_bench(int argc, char **argv) {
         return DS_EXIT_USAGE;
     }
     ds_sweep *loaded = NULL;
-    if (ds_sweep_load(path, &loaded, &err)) {
+    if (ds_sweep_load(path, &loaded, &err) || ds_hf_attach(loaded, &err)) { /* model.init's base */
         fprintf(stderr, "distsweep: %s\n", err.msg);
-        return DS_EXIT_USAGE;
+        ds_sweep_free(loaded);
+        return err.code ? err.code : DS_EXIT_USAGE;
     }
     int rc = DS_EXIT_ERROR;
     ds_backend *be = NULL;

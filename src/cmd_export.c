@@ -305,6 +305,21 @@ static int write_readme(const char *dir, const ds_model_config *c, const ds_cli_
             c->d, c->L, c->H, c->hd, c->block == DS_BLOCK_PARALLEL ? "parallel" : "sequential",
             c->rot, c->hd, s->model.rope_base, s->model.ln_eps,
             (long long)r->n_params[run->scale]);
+    if (s->model.init.enabled) {
+        /* model.init: the base and what each seed drew afresh (docs/sweep-file.md) */
+        static const char *const parts[] = {"attention", "mlp", "block", "head", "final_norm",
+                                            "embeddings"};
+        static const char *const varies[] = {"both", "weights", "data"};
+        const ds_init_spec *in = &s->model.init;
+        fprintf(f, "- started from the Hugging Face model `%s` (model.init.from), continued by training; "
+                "reinitialized for this seed by distsweep's init rule:", in->from);
+        for (int i = 0; i < in->n_reinit; i++) {
+            const ds_reinit_part *p = &in->reinit[i];
+            if (p->kind < DS_REINIT_HEAD) fprintf(f, "%s layer %d %s", i ? "," : "", p->layer, parts[p->kind]);
+            else fprintf(f, "%s %s", i ? "," : "", parts[p->kind]);
+        }
+        fprintf(f, "%s (seed varies: %s)\n", in->n_reinit ? "" : " nothing", varies[in->vary]);
+    }
     if (s->task.kind == DS_TASK_CORPUS) { /* text: its sources, and how to use it */
         const ds_task_spec *t = &s->task;
         const ds_scale *sc = &s->scales[run->scale];

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "common.h"
+#include "hfmodel.h"
 #include "mcfile.h"
 #include "model.h" /* ds_model_bytes */
 #include "modelfile.h"
@@ -553,7 +554,8 @@ int ds_cmd_plan(int argc, char **argv) {
 
     ds_sweep *s = NULL;
     ds_error err = {0};
-    if (ds_sweep_load(path, &s, &err) || ds_sweep_attach_data(s, &err)) {
+    if (ds_sweep_load(path, &s, &err) || ds_hf_attach(s, &err) /* model.init's architecture */ ||
+        ds_sweep_attach_data(s, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         ds_sweep_free(s);
         return err.code;

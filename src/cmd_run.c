@@ -15,6 +15,7 @@
 #include "common.h"
 #include "engine.h"
 #include "h5check.h"
+#include "hfmodel.h"
 #include "modelfile.h"
 #include "output.h"
 #include "scheduler.h"
@@ -234,7 +235,9 @@ int ds_cmd_run(int argc, char **argv) {
     char out[4096] = "";
     if (rank == 0) {
         rc = ds_sweep_load(a.sweep_path, &s, &err);
-        /* the corpus's shards before the output exists: bad data writes nothing */
+        /* model.init's base model and the corpus's shards before the output
+         * exists: bad files write nothing */
+        if (!rc) rc = ds_hf_attach(s, &err);
         if (!rc) rc = ds_sweep_attach_data(s, &err);
         if (!rc) {
             snprintf(out, sizeof out, "%s", a.out ? a.out : s->output);
@@ -275,10 +278,12 @@ int ds_cmd_run(int argc, char **argv) {
         DS_ASSERT(lrc == 0); /* rank 0 loaded the very same text */
     }
     {
-        /* every rank reads the corpus's shards itself (rank 0 did above); a
-         * rank that cannot stops them all */
+        /* every rank reads the corpus's shards and model.init's config and
+         * weights itself (rank 0 did above); a rank that cannot stops them all */
         ds_error aerr = {0};
-        int arc = rank != 0 ? ds_sweep_attach_data(s, &aerr) : 0, any = arc;
+        int arc = rank != 0 ? ds_hf_attach(s, &aerr) : 0;
+        if (!arc && rank != 0) arc = ds_sweep_attach_data(s, &aerr);
+        int any = arc;
         DS_MPI_CHECK(MPI_Allreduce(&arc, &any, 1, MPI_INT, MPI_MAX, comm));
         if (any) {
             if (arc) fprintf(stderr, "distsweep: rank %d: %s\n", rank, aerr.msg);

@@ -14,6 +14,7 @@
 #include "common.h"
 #include "backend.h"
 #include "engine.h"
+#include "hfmodel.h"
 #include "signals.h"
 #include "sweep.h"
 
@@ -132,9 +133,10 @@ int ds_cmd_train(int argc, char **argv) {
         return DS_EXIT_USAGE;
     }
     ds_sweep *s = NULL;
-    if (ds_sweep_load(path, &s, &err)) {
+    if (ds_sweep_load(path, &s, &err) || ds_hf_attach(s, &err)) { /* model.init's base */
         fprintf(stderr, "distsweep: %s\n", err.msg);
-        return DS_EXIT_USAGE;
+        ds_sweep_free(s);
+        return err.code ? err.code : DS_EXIT_USAGE;
     }
     int rc = DS_EXIT_OK;
     ds_run_result *res = NULL;

@@ -1,7 +1,13 @@
 /* engine: the training loop of one pack (see engine.h).
  *
+ * At step 0 every replica gets the spec's init for its seed, or with
+ * model.init the base model read once for the pack with the reinit parts
+ * drawn for its weight seed (src/hfmodel.h ds_hf_init_pack); a resume takes
+ * the parameters from the checkpoint instead.
+ *
  * Per step (step.c, shared with `distsweep bench`), for every replica r: rows
- * step*batch .. step*batch+batch-1 of job seed seeds[r] (a pure function of
+ * step*batch .. step*batch+batch-1 of the data seed of job seed seeds[r]
+ * (ds_hf_data_seed: the job seed unless model.init.vary fixes it; a pure function of
  * the step, so resuming needs no data state), forward, divergence check,
  * backward, clipped AdamW. A replica whose
  * loss (or gradient norm) is not finite is frozen and marked diverged; the
@@ -30,6 +36,7 @@
 #include "checkpoint.h"
 #include "evaluate.h"
 #include "groupcomm.h"
+#include "hfmodel.h"
 #include "model.h"
 #include "modelfile.h"
 #include "output.h"
@@ -223,16 +230,17 @@ int ds_train_pack(const ds_sweep *sweep, int scale_idx, const int64_t *seeds, in
             fprintf(stderr, "distsweep: resuming %d replica(s) from %s at step %lld\n", R, ckpt,
                     (long long)st.step);
     }
-    if (!rc && !loaded)
-        for (int r = 0; r < R; r++) ds_model_init_replica(m, r, (uint64_t)seeds[r]);
+    /* step 0: the spec's init, or model.init's base model with its reinit parts */
+    if (!rc && !loaded) rc = ds_hf_init_pack(m, s, seeds, R, err);
     /* no member starts training unless every member can */
     if ((rc = group_agree(gcomm, rc, err))) goto done;
     if (set_aside_damaged(gcomm, leader, ckpt, damage)) {
         /* a member that read it whole starts over too (the group trains one state) */
         if (loaded) {
             reset_state(&st, R);
-            for (int r = 0; r < R; r++) ds_model_init_replica(m, r, (uint64_t)seeds[r]);
+            rc = ds_hf_init_pack(m, s, seeds, R, err);
         }
+        if ((rc = group_agree(gcomm, rc, err))) goto done;
     }
     if (gcomm) {
         rc = ds_group_create(*gcomm, ds_backend_resolve(bo.kind), be, &grp, err);

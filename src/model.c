@@ -258,11 +258,11 @@ static void fill_normal(float *p, size_t off, size_t n, uint64_t seed, float std
     }
 }
 
-void ds_model_init_replica(ds_model *m, int r, uint64_t seed) {
-    DS_ASSERT(r >= 0 && r < m->cfg.R);
+/* The spec's init of one replica for seed, into host p (P floats). */
+static void init_host(const ds_model *m, uint64_t seed, float *p) {
     int d = m->cfg.d, V = m->cfg.V;
     float std = m->cfg.init_std;
-    float *p = DS_CALLOC(m->P, sizeof(float)); /* biases 0 */
+    memset(p, 0, m->P * sizeof(float)); /* biases 0 */
     fill_normal(p, m->wte, (size_t)V * d, seed, std);
     for (int l = 0; l < m->cfg.L; l++) {
         const ds_layer_offsets *lo = &m->layer[l];
@@ -274,6 +274,27 @@ void ds_model_init_replica(ds_model *m, int r, uint64_t seed) {
     }
     for (int c = 0; c < d; c++) p[m->lnf_w + c] = 1.0f;
     fill_normal(p, m->head_w, (size_t)V * d, seed, std);
+}
+
+void ds_model_init_replica(ds_model *m, int r, uint64_t seed) {
+    ds_model_init_replica_from(m, r, seed, NULL, NULL);
+}
+
+void ds_model_init_replica_from(ds_model *m, int r, uint64_t seed, const float *base,
+                                const uint8_t *keep) {
+    DS_ASSERT(r >= 0 && r < m->cfg.R && (!base == !keep));
+    float *p = DS_MALLOC(m->P * sizeof(float));
+    init_host(m, seed, p);
+    if (base) {
+        int nt = ds_model_tensors(&m->cfg, NULL);
+        ds_param_tensor *pt = DS_MALLOC(sizeof *pt * (size_t)nt);
+        ds_model_tensors(&m->cfg, pt);
+        for (int i = 0; i < nt; i++) {
+            size_t n = (size_t)pt[i].shape[0] * (size_t)(pt[i].ndim == 2 ? pt[i].shape[1] : 1);
+            if (keep[i]) memcpy(p + pt[i].offset, base + pt[i].offset, n * sizeof(float));
+        }
+        free(pt);
+    }
     ds_model_set_params(m, r, p);
     size_t bytes = m->P * sizeof(float);
     m->be->zero(m->be, m->adam_m + (size_t)r * m->P, bytes);

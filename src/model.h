@@ -140,6 +140,14 @@ void ds_model_free(ds_model *m);
  * the flat vector; biases 0, LayerNorm weights 1. Resets r's Adam moments. */
 void ds_model_init_replica(ds_model *m, int r, uint64_t seed);
 
+/* The same init, then every tensor i of ds_model_tensors with keep[i] = 1
+ * copied from base (P host floats, the flat layout): a model started from
+ * another (model.init, src/hfmodel.h) whose other tensors are exactly the
+ * spec's init for seed, tensor by tensor (the init draws by flat offset).
+ * base and keep both NULL: ds_model_init_replica. Resets r's Adam moments. */
+void ds_model_init_replica_from(ds_model *m, int r, uint64_t seed, const float *base,
+                                const uint8_t *keep);
+
 /* Copies replica r's P parameters from / to host memory. */
 void ds_model_set_params(ds_model *m, int r, const float *host);
 void ds_model_get_params(const ds_model *m, int r, float *host);

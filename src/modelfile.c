@@ -119,7 +119,8 @@ static int verify_header(const char *path, const ds_st_file *f, const ds_sweep *
     }
     for (int i = 0; i < nt && !rc; i++) {
         int k = ds_st_find(f, pt[i].name);
-        int ok = k >= 0 && f->t[k].ndim == pt[i].ndim && f->t[k].begin == 4 * (uint64_t)pt[i].offset;
+        int ok = k >= 0 && f->t[k].ndim == pt[i].ndim && !strcmp(f->t[k].dtype, "F32") &&
+                 f->t[k].begin == 4 * (uint64_t)pt[i].offset;
         for (int d = 0; ok && d < pt[i].ndim; d++) ok = f->t[k].shape[d] == pt[i].shape[d];
         if (!ok)
             rc = ds_error_set(err, DS_EXIT_ERROR, "%s: tensor %s is %s", path, pt[i].name,

@@ -305,11 +305,16 @@ int ds_st_read(const char *path, int header_only, ds_st_file *f, ds_error *err) 
             if (!j.bad) {
                 uint64_t e = 1;
                 for (int d = 0; d < f->t[f->n].ndim; d++) e *= (uint64_t)f->t[f->n].shape[d];
-                int esz = !strcmp(f->t[f->n].dtype, "F32") ? 4 : 0;
-                if (!esz || f->t[f->n].end < f->t[f->n].begin ||
+                int esz = ds_st_dtype_size(f->t[f->n].dtype);
+                if (!esz) {
+                    ds_error_set(err, DS_EXIT_ERROR, "%s: tensor %s: unknown dtype '%s'", path, key,
+                                 f->t[f->n].dtype);
+                    goto done;
+                }
+                if (f->t[f->n].end < f->t[f->n].begin ||
                     f->t[f->n].end - f->t[f->n].begin != e * (uint64_t)esz) {
                     ds_error_set(err, DS_EXIT_ERROR, "%s: tensor %s: dtype %s, shape and offsets "
-                                 "disagree (distsweep reads F32 only)", path, key, f->t[f->n].dtype);
+                                 "disagree", path, key, f->t[f->n].dtype);
                     goto done;
                 }
                 if (f->t[f->n].end > data_end) data_end = f->t[f->n].end;
@@ -345,6 +350,65 @@ done:
     free(hdr);
     if (rc) ds_st_free(f);
     return rc;
+}
+
+int ds_st_dtype_size(const char *dtype) {
+    static const struct {
+        const char *name;
+        int size;
+    } known[] = {{"BOOL", 1}, {"U8", 1}, {"I8", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1},
+                 {"I16", 2}, {"U16", 2}, {"F16", 2}, {"BF16", 2}, {"I32", 4}, {"U32", 4},
+                 {"F32", 4}, {"I64", 8}, {"U64", 8}, {"F64", 8}};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (!strcmp(known[i].name, dtype)) return known[i].size;
+    return 0;
+}
+
+float ds_st_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | (man << 13); /* Inf, NaN (payload kept) */
+    } else if (exp) {
+        bits = sign | ((exp + 112) << 23) | (man << 13); /* normal: rebias 15 -> 127 */
+    } else if (!man) {
+        bits = sign; /* +-0 */
+    } else {
+        /* subnormal man * 2^-24: normalise the mantissa */
+        int e = -1;
+        do {
+            e++;
+            man <<= 1;
+        } while (!(man & 0x400));
+        bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3ff) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+float ds_st_bf16_to_f32(uint16_t b) {
+    uint32_t bits = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+int ds_st_to_f32(const ds_st_file *f, int i, float *out) {
+    DS_ASSERT(f->data && i >= 0 && i < f->n);
+    const char *dt = f->t[i].dtype;
+    const uint8_t *p = f->data + f->t[i].begin;
+    uint64_t bytes = f->t[i].end - f->t[i].begin;
+    if (!strcmp(dt, "F32")) {
+        memcpy(out, p, bytes); /* little-endian, as every machine distsweep builds for */
+        return 0;
+    }
+    int bf = !strcmp(dt, "BF16");
+    if (!bf && strcmp(dt, "F16")) return -1;
+    for (uint64_t k = 0; k < bytes / 2; k++) {
+        uint16_t v = (uint16_t)(p[2 * k] | (p[2 * k + 1] << 8));
+        out[k] = bf ? ds_st_bf16_to_f32(v) : ds_st_f16_to_f32(v);
+    }
+    return 0;
 }
 
 int ds_st_find(const ds_st_file *f, const char *name) {

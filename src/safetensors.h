@@ -6,9 +6,11 @@
  *
  * Owns the byte format only: which tensors and metadata a file holds is the
  * caller's (src/modelfile.c for the stored models, src/cmd_export.c for a
- * Hugging Face directory). Every tensor here is F32; the header is padded
- * with spaces to a multiple of 8 bytes (the format allows trailing spaces),
- * so every tensor starts 4-byte aligned. */
+ * Hugging Face directory, src/hfmodel.c for one read). Every tensor written
+ * here is F32; the header is padded with spaces to a multiple of 8 bytes (the
+ * format allows trailing spaces), so every tensor starts 4-byte aligned. The
+ * reader takes every dtype of the format (sizes checked against the offsets)
+ * and converts F32, F16 and BF16 to float, exactly (ds_st_to_f32). */
 #ifndef DS_SAFETENSORS_H
 #define DS_SAFETENSORS_H
 
@@ -41,7 +43,7 @@ typedef struct {
     int n;
     struct {
         char name[DS_ST_NAME_MAX];
-        char dtype[8];
+        char dtype[12]; /* "F32", "BF16", "F8_E4M3", ... (ds_st_dtype_size) */
         int ndim;
         int64_t shape[DS_ST_MAX_DIMS];
         uint64_t begin, end; /* byte offsets into data */
@@ -60,6 +62,20 @@ typedef struct {
  * format defines, a tensor whose offsets or shape do not fit the file. */
 int ds_st_read(const char *path, int header_only, ds_st_file *f, ds_error *err);
 void ds_st_free(ds_st_file *f);
+
+/* Bytes per element of a safetensors dtype name ("F32", "BF16", "I64", ...),
+ * or 0 for a name the format does not define. */
+int ds_st_dtype_size(const char *dtype);
+
+/* IEEE binary16 / bfloat16 bits (as stored, host order) to the float of the
+ * same value: exact (both are subsets of binary32), subnormals, signed zeros,
+ * Inf and NaN included. */
+float ds_st_f16_to_f32(uint16_t h);
+float ds_st_bf16_to_f32(uint16_t b);
+
+/* Converts tensor i of f (read with data) to prod(shape) floats in out.
+ * Returns 0, or -1 when its dtype is not F32, F16 or BF16 (out untouched). */
+int ds_st_to_f32(const ds_st_file *f, int i, float *out);
 
 /* Index of the tensor named name in f, or -1. */
 int ds_st_find(const ds_st_file *f, const char *name);

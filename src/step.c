@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hfmodel.h"
 #include "optim.h"
 #include "tasks.h"
 
@@ -135,7 +136,9 @@ void ds_step_free(ds_step *st) {
 }
 
 /* Fills the host batch [R][nb][context] of `step`: row b of replica r is row
- * step*B + b0 + b of seed seeds[r]'s training stream (B = train.batch). */
+ * step*B + b0 + b of the training stream of seeds[r]'s data seed
+ * (ds_hf_data_seed: seeds[r] itself unless model.init.vary fixes it;
+ * B = train.batch). */
 static void make_batch(const ds_step *st, int64_t step) {
     const ds_sweep *s = st->s;
     const ds_task_ops *ops = ds_task_get(&s->task);
@@ -143,7 +146,7 @@ static void make_batch(const ds_step *st, int64_t step) {
 #pragma omp parallel for schedule(static) num_threads(st->nthreads)
     for (int i = 0; i < R * nb; i++) {
         int r = i / nb, b = i % nb;
-        ops->train_row(&s->task, (uint64_t)st->seeds[r], (uint64_t)step * B + st->b0 + b, ctx,
+        ops->train_row(&s->task, ds_hf_data_seed(s, st->seeds[r]), (uint64_t)step * B + st->b0 + b, ctx,
                        st->tok + (size_t)i * ctx, st->mask + (size_t)i * ctx);
     }
 }

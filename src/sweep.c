@@ -474,7 +474,7 @@ static const char *const task_keys[] = {"kind", "vocab", "train_length", "eval_l
 static const char *const source_keys[] = {"name", "path", "weight", "loss", NULL};
 static const char *const loss_names[] = {"all", "answer", NULL};
 static const char *const model_keys[] = {"head_dim", "block", "rotary_frac", "rope_base",
-                                         "init_std", "ln_eps", NULL};
+                                         "init_std", "ln_eps", "init", NULL};
 static const char *const train_keys[] = {"steps", "batch", "context", "lr", "warmup",
                                          "weight_decay", "grad_clip", "betas", "eps",
                                          "precision", "log_every", "micro_batches", "eval_every",
@@ -668,6 +668,74 @@ static int parse_task(yctx *c, yaml_node_t *m, ds_task_spec *t) {
     return 0;
 }
 
+static ds_srcpos pos_of(const yaml_node_t *n) {
+    ds_srcpos p = {0, 0};
+    if (n) p.line = (int)n->start_mark.line + 1, p.col = (int)n->start_mark.column + 1;
+    return p;
+}
+
+/* model.init: from (a directory, resolved against the directory of the
+ * sweep file c->file), reinit (a list of parts), vary. */
+static int parse_init(yctx *c, yaml_node_t *m, ds_init_spec *in) {
+    static const char *const init_keys[] = {"from", "reinit", "vary", NULL};
+    static const char *const part_keys[] = {"layer", "part", NULL};
+    static const char *const layer_parts[] = {"attention", "mlp", "block", NULL};
+    static const char *const whole_parts[] = {"head", "final_norm", "embeddings", NULL};
+    static const char *const varies[] = {"both", "weights", "data", NULL};
+    char b[80];
+    yaml_node_t *n, *from;
+    if (need_mapping(c, m, "model.init") || check_keys(c, m, "model.init", init_keys) ||
+        need_key(c, m, "model.init", "from", &from))
+        return DS_EXIT_USAGE;
+    if (from->type != YAML_SCALAR_NODE || is_null(from) || !*scalar(from))
+        return FAIL(c, from, "model.init.from must be a directory path, found %s",
+                    describe(from, b, sizeof b));
+    const char *v = scalar(from);
+    const char *slash = strrchr(c->file, '/');
+    int base_len = v[0] == '/' || !slash ? 0 : (int)(slash - c->file);
+    if (strlen(v) >= sizeof in->from || (size_t)base_len + strlen(v) + 2 > sizeof in->dir)
+        return FAIL(c, from, "model.init.from is too long");
+    snprintf(in->from, sizeof in->from, "%s", v);
+    if (base_len) snprintf(in->dir, sizeof in->dir, "%.*s/%s", base_len, c->file, v);
+    else snprintf(in->dir, sizeof in->dir, "%s", v);
+    in->from_pos = pos_of(from);
+    in->enabled = 1;
+    int vary = 0;
+    if ((n = get(c, m, "vary")) && node_enum(c, n, "model.init.vary", varies, &vary))
+        return DS_EXIT_USAGE;
+    in->vary = (ds_init_vary)vary;
+    if (!(n = get(c, m, "reinit")) || is_null(n)) return 0;
+    if (need_seq(c, n, "model.init.reinit", 0, DS_MAX_REINIT)) return DS_EXIT_USAGE;
+    for (int i = 0; i < seq_len(n); i++) {
+        yaml_node_t *it = seq_item(c, n, i), *ln, *pn;
+        ds_reinit_part *p = &in->reinit[in->n_reinit];
+        char path[64];
+        snprintf(path, sizeof path, "model.init.reinit[%d]", i);
+        p->pos = pos_of(it);
+        int k = 0;
+        if (it->type == YAML_MAPPING_NODE) {
+            if (check_keys(c, it, path, part_keys) || need_key(c, it, path, "layer", &ln) ||
+                need_key(c, it, path, "part", &pn) ||
+                node_int(c, ln, "model.init.reinit[].layer", -4096, 4095, &p->layer) ||
+                node_enum(c, pn, "model.init.reinit[].part", layer_parts, &k))
+                return DS_EXIT_USAGE;
+            p->kind = (ds_reinit_kind)k;
+        } else {
+            if (it->type != YAML_SCALAR_NODE || is_null(it))
+                return FAIL(c, it, "%s must be {layer: I, part: attention|mlp|block}, head, "
+                            "final_norm or embeddings, found %s", path, describe(it, b, sizeof b));
+            if (node_enum(c, it, path, whole_parts, &k)) return DS_EXIT_USAGE;
+            p->kind = (ds_reinit_kind)(DS_REINIT_HEAD + k);
+        }
+        for (int j = 0; j < in->n_reinit; j++)
+            if (in->reinit[j].kind == p->kind &&
+                (p->kind >= DS_REINIT_HEAD || in->reinit[j].layer == p->layer))
+                return FAIL(c, it, "%s repeats model.init.reinit[%d]", path, j);
+        in->n_reinit++;
+    }
+    return 0;
+}
+
 /* Parses the model section; m may be NULL (all defaults). */
 static int parse_model(yctx *c, yaml_node_t *m, ds_model_spec *md) {
     md->head_dim = 64;
@@ -676,9 +744,21 @@ static int parse_model(yctx *c, yaml_node_t *m, ds_model_spec *md) {
     md->rope_base = 10000;
     md->init_std = 0.02;
     md->ln_eps = 1e-5;
+    memset(&md->init, 0, sizeof md->init);
     if (!m) return 0;
     if (need_mapping(c, m, "model") || check_keys(c, m, "model", model_keys)) return DS_EXIT_USAGE;
     yaml_node_t *n, *hd = get(c, m, "head_dim"), *rf = get(c, m, "rotary_frac");
+    ds_init_spec *in = &md->init;
+    if ((n = get(c, m, "init")) && parse_init(c, n, in)) return DS_EXIT_USAGE;
+    if (in->enabled) {
+        /* config.json implies these (ds_hf_attach, src/hfmodel.h): where written, they are checked there */
+        in->pos_head_dim = pos_of(hd);
+        in->pos_block = pos_of(get(c, m, "block"));
+        in->pos_rotary_frac = pos_of(rf);
+        in->pos_rope_base = pos_of(get(c, m, "rope_base"));
+        in->pos_ln_eps = pos_of(get(c, m, "ln_eps"));
+        if (!hd) md->head_dim = 1; /* unknown until attached: every width is a multiple */
+    }
     static const char *const blocks[] = {"parallel", "sequential", NULL};
     int block = 0;
     if ((hd && node_int(c, hd, "model.head_dim", 1, 4096, &md->head_dim)) ||
@@ -689,9 +769,11 @@ static int parse_model(yctx *c, yaml_node_t *m, ds_model_spec *md) {
         ((n = get(c, m, "ln_eps")) && node_f64(c, n, "model.ln_eps", 0, 1, INFINITY, 0, &md->ln_eps)))
         return DS_EXIT_USAGE;
     md->block = (ds_block_kind)block;
-    /* RoPE rotates dims in pairs (j, j + r/2), so r must be an even integer. */
+    /* RoPE rotates dims in pairs (j, j + r/2), so r must be an even integer
+     * (with init.from and no head_dim, config.json's head size is checked
+     * when attached). */
     double r = md->rotary_frac * md->head_dim;
-    if (r != floor(r) || ((int64_t)r) % 2) {
+    if ((!in->enabled || hd) && (r != floor(r) || ((int64_t)r) % 2)) {
         yaml_node_t *at = rf ? rf : hd ? hd : m;
         return FAIL(c, at,
                     "model.rotary_frac %g of model.head_dim %d rotates %g dims per head: it must be an even whole number",
@@ -1549,12 +1631,36 @@ char *ds_sweep_canonical(const ds_sweep *s) {
         sb_printf(&b, "task.eval_seed: %llu\n", (unsigned long long)t->eval_seed);
     }
     const ds_model_spec *m = &s->model;
-    sb_printf(&b, "model.head_dim: %d\n", m->head_dim);
-    sb_printf(&b, "model.block: %s\n", blocks[m->block]);
-    sb_printf(&b, "model.rotary_frac: %s\n", num(x, m->rotary_frac));
-    sb_printf(&b, "model.rope_base: %s\n", num(x, m->rope_base));
+    const ds_init_spec *in = &m->init;
+    /* With model.init the keys config.json implies are its, unless written
+     * (then attach checked them equal): the lines say "from config.json", so
+     * that the text is the same before and after ds_hf_attach and on
+     * machines without the directory. The base model is named by its path
+     * as written; its files' bytes are not in the text (docs/sweep-file.md). */
+    if (in->enabled && !in->pos_head_dim.line) sb_printf(&b, "model.head_dim: from config.json\n");
+    else sb_printf(&b, "model.head_dim: %d\n", m->head_dim);
+    if (in->enabled && !in->pos_block.line) sb_printf(&b, "model.block: from config.json\n");
+    else sb_printf(&b, "model.block: %s\n", blocks[m->block]);
+    if (in->enabled && !in->pos_rotary_frac.line) sb_printf(&b, "model.rotary_frac: from config.json\n");
+    else sb_printf(&b, "model.rotary_frac: %s\n", num(x, m->rotary_frac));
+    if (in->enabled && !in->pos_rope_base.line) sb_printf(&b, "model.rope_base: from config.json\n");
+    else sb_printf(&b, "model.rope_base: %s\n", num(x, m->rope_base));
     sb_printf(&b, "model.init_std: %s\n", num(x, m->init_std));
-    sb_printf(&b, "model.ln_eps: %s\n", num(x, m->ln_eps));
+    if (in->enabled && !in->pos_ln_eps.line) sb_printf(&b, "model.ln_eps: from config.json\n");
+    else sb_printf(&b, "model.ln_eps: %s\n", num(x, m->ln_eps));
+    if (in->enabled) {
+        static const char *const parts[] = {"attention", "mlp", "block", "head", "final_norm",
+                                            "embeddings"};
+        static const char *const varies[] = {"both", "weights", "data"};
+        sb_printf(&b, "model.init.from: %s\n", in->from);
+        sb_printf(&b, "model.init.reinit: [");
+        for (int i = 0; i < in->n_reinit; i++) {
+            const ds_reinit_part *p = &in->reinit[i];
+            if (p->kind < DS_REINIT_HEAD) sb_printf(&b, "%slayer %d %s", i ? ", " : "", p->layer, parts[p->kind]);
+            else sb_printf(&b, "%s%s", i ? ", " : "", parts[p->kind]);
+        }
+        sb_printf(&b, "]\nmodel.init.vary: %s\n", varies[in->vary]);
+    }
     const ds_train_spec *tr = &s->train;
     sb_printf(&b, "train.steps: %lld\n", (long long)tr->steps);
     sb_printf(&b, "train.batch: %d\n", tr->batch);

@@ -82,13 +82,58 @@ typedef struct {
     struct ds_corpus *corpus;
 } ds_task_spec;
 
+/* model.init (docs/sweep-file.md "model.init"): the replicas start from a
+ * Hugging Face GPT-NeoX model directory (src/hfmodel.h) instead of the
+ * spec's init, with parts reinitialized per seed by the spec's init rule. */
+typedef enum {
+    DS_REINIT_ATTENTION = 0, /* layer l: qkv_w qkv_b attn_out_w attn_out_b (HF's attention.*) */
+    DS_REINIT_MLP,           /* layer l: fc_w fc_b fc_out_w fc_out_b (HF's mlp.*) */
+    DS_REINIT_BLOCK,         /* layer l: all 12 tensors, both LayerNorms included */
+    DS_REINIT_HEAD,          /* head_w (embed_out) */
+    DS_REINIT_FINAL_NORM,    /* lnf_w lnf_b (final_layer_norm) */
+    DS_REINIT_EMBEDDINGS     /* wte (embed_in) */
+} ds_reinit_kind;
+
 typedef struct {
-    int head_dim;       /* default 64 */
+    ds_reinit_kind kind;
+    int layer;          /* layer parts: as written, negative from the end (-1 = last) */
+    ds_srcpos pos;
+} ds_reinit_part;
+
+/* What a seed changes (init.vary): both the reinitialized values and the data
+ * order (default), only the values (data from seeds.start), only the data
+ * order (values from seeds.start). */
+typedef enum { DS_VARY_BOTH = 0, DS_VARY_WEIGHTS, DS_VARY_DATA } ds_init_vary;
+
+#define DS_MAX_REINIT 32
+#define DS_INIT_PATH_MAX 2048
+
+typedef struct {
+    int enabled;                  /* model.init is given */
+    char from[DS_INIT_PATH_MAX];  /* init.from as written (the canonical text's) */
+    char dir[DS_INIT_PATH_MAX];   /* resolved against the sweep file's directory */
+    ds_srcpos from_pos;
+    int n_reinit;
+    ds_reinit_part reinit[DS_MAX_REINIT];
+    ds_init_vary vary;
+    /* where the model keys that config.json implies were written (line 0:
+     * not written), for ds_hf_attach's contradiction errors */
+    ds_srcpos pos_head_dim, pos_block, pos_rotary_frac, pos_rope_base, pos_ln_eps;
+    /* set by ds_hf_attach (src/hfmodel.h) once config.json and the weights are read
+     * and the sweep agrees with them: head_dim, block, rotary_frac,
+     * rope_base, ln_eps and the scales' n_heads are then the config's */
+    int attached;
+} ds_init_spec;
+
+typedef struct {
+    int head_dim;       /* default 64 (with init.from and not written: 1 until
+                         * ds_hf_attach sets config.json's) */
     ds_block_kind block;/* default parallel */
     double rotary_frac; /* default 0.25 */
     double rope_base;   /* default 10000 */
     double init_std;    /* default 0.02 */
     double ln_eps;      /* default 1e-5 */
+    ds_init_spec init;
 } ds_model_spec;
 
 /* train.schedule: the learning rate after warmup (src/optim.h ds_lr_at). */

@@ -9,6 +9,7 @@ packages=(
   libopenmpi-dev openmpi-bin
   libhdf5-dev hdf5-tools
   libyaml-dev
+  libcjson-dev
   libopenblas-dev
   python3 python3-numpy python3-h5py python3-matplotlib python3-scipy python3-pandas python3-torch
   # tests/models installs transformers from PyPI with pip --no-deps; these are its Debian-side needs

@@ -1,0 +1,523 @@
+/* hfmodel: a Hugging Face GPT-NeoX directory as distsweep's parameters (see hfmodel.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "hfmodel.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "safetensors.h"
+#include "tasks.h"
+
+#define PATH_CAP (DS_INIT_PATH_MAX + 512)
+
+/* HF's names of a layer's 12 tensors, in distsweep's order (model.h). */
+static const char *const hf_layer[12] = {
+    "input_layernorm.weight", "input_layernorm.bias", "attention.query_key_value.weight",
+    "attention.query_key_value.bias", "attention.dense.weight", "attention.dense.bias",
+    "post_attention_layernorm.weight", "post_attention_layernorm.bias",
+    "mlp.dense_h_to_4h.weight", "mlp.dense_h_to_4h.bias", "mlp.dense_4h_to_h.weight",
+    "mlp.dense_4h_to_h.bias"};
+
+/* HF's name of tensor i (of nt) of ds_model_tensors. */
+static void hf_name(int i, int nt, char *buf, size_t n) {
+    if (i == 0) snprintf(buf, n, "gpt_neox.embed_in.weight");
+    else if (i == nt - 3) snprintf(buf, n, "gpt_neox.final_layer_norm.weight");
+    else if (i == nt - 2) snprintf(buf, n, "gpt_neox.final_layer_norm.bias");
+    else if (i == nt - 1) snprintf(buf, n, "embed_out.weight");
+    else snprintf(buf, n, "gpt_neox.layers.%d.%s", (i - 1) / 12, hf_layer[(i - 1) % 12]);
+}
+
+/* The buffers older checkpoints save beside the parameters. */
+static int ignored(const char *name) {
+    static const char *const suffixes[] = {".attention.bias", ".attention.masked_bias",
+                                           "rotary_emb.inv_freq"};
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        size_t k = strlen(suffixes[i]);
+        if (n >= k && !strcmp(name + n - k, suffixes[i])) return 1;
+    }
+    return 0;
+}
+
+void ds_hf_qkv_from_hf(const float *src, float *dst, int H, int hd, size_t cols) {
+    size_t d = (size_t)H * hd;
+    for (size_t part = 0; part < 3; part++)
+        for (size_t h = 0; h < (size_t)H; h++)
+            for (size_t j = 0; j < (size_t)hd; j++)
+                memcpy(dst + (part * d + h * hd + j) * cols, src + ((h * 3 + part) * hd + j) * cols,
+                       sizeof(float) * cols);
+}
+
+/* ---- config.json ----------------------------------------------------------------- */
+
+/* Reads a small text file whole (NUL-terminated); NULL with errno set. */
+static char *read_text(const char *path, size_t max) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    struct stat sb;
+    char *t = NULL;
+    if (fstat(fileno(f), &sb) == 0 && (size_t)sb.st_size <= max) {
+        t = DS_MALLOC((size_t)sb.st_size + 1);
+        size_t got = fread(t, 1, (size_t)sb.st_size, f);
+        if (got != (size_t)sb.st_size) {
+            free(t);
+            t = NULL;
+            errno = EIO;
+        } else {
+            t[got] = 0;
+        }
+    } else if (errno == 0) {
+        errno = EFBIG;
+    }
+    fclose(f);
+    return t;
+}
+
+/* Integer key of config.json in [lo, hi]; absent: def (< lo: required). */
+static int cfg_int(const cJSON *root, const char *path, const char *key, int lo, int hi, int def,
+                   int *out, ds_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!v) {
+        if (def < lo) return ds_error_set(err, DS_EXIT_USAGE, "%s: no %s", path, key);
+        *out = def;
+        return 0;
+    }
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo ||
+        v->valuedouble > hi)
+        return ds_error_set(err, DS_EXIT_USAGE, "%s: %s must be an integer in [%d, %d]", path, key,
+                            lo, hi);
+    *out = (int)v->valuedouble;
+    return 0;
+}
+
+/* Number key in (0, inf); absent: def. */
+static int cfg_num(const cJSON *root, const char *path, const char *key, double def, double *out,
+                   ds_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!v) return *out = def, 0;
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || !(v->valuedouble > 0))
+        return ds_error_set(err, DS_EXIT_USAGE, "%s: %s must be a positive number", path, key);
+    *out = v->valuedouble;
+    return 0;
+}
+
+/* Boolean key; absent: def. */
+static int cfg_bool(const cJSON *root, const char *path, const char *key, int def, int *out,
+                    ds_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!v) return *out = def, 0;
+    if (!cJSON_IsBool(v)) return ds_error_set(err, DS_EXIT_USAGE, "%s: %s must be true or false", path, key);
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+int ds_hf_read_config(const char *dir, ds_hf_config *c, ds_error *err) {
+    char path[PATH_CAP];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    memset(c, 0, sizeof *c);
+    int rc = DS_EXIT_USAGE, inter = 0, tied = 0, bias = 1;
+    cJSON *root = NULL;
+    errno = 0;
+    char *text = read_text(path, 16 << 20);
+    if (!text) {
+        ds_error_set(err, DS_EXIT_USAGE, "%s: cannot read (%s): model.init.from must be a Hugging "
+                     "Face model directory", path, strerror(errno ? errno : EIO));
+        goto done;
+    }
+    if (!(root = cJSON_Parse(text)) || !cJSON_IsObject(root)) {
+        ds_error_set(err, DS_EXIT_USAGE, "%s: not a JSON object", path);
+        goto done;
+    }
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    if (!cJSON_IsString(mt) || strcmp(mt->valuestring, "gpt_neox")) {
+        ds_error_set(err, DS_EXIT_USAGE, "%s: model_type %s%s%s is not supported (distsweep reads "
+                     "gpt_neox, GPTNeoXForCausalLM)", path, cJSON_IsString(mt) ? "'" : "",
+                     cJSON_IsString(mt) ? mt->valuestring : "(missing)", cJSON_IsString(mt) ? "'" : "");
+        goto done;
+    }
+    if (cfg_int(root, path, "hidden_size", 1, 1 << 16, -1, &c->d, err) ||
+        cfg_int(root, path, "num_hidden_layers", 1, 4096, -1, &c->L, err) ||
+        cfg_int(root, path, "num_attention_heads", 1, 4096, -1, &c->H, err) ||
+        cfg_int(root, path, "vocab_size", 2, 1 << 30, -1, &c->V, err) ||
+        cfg_int(root, path, "intermediate_size", 1, 1 << 30, -1, &inter, err) ||
+        cfg_num(root, path, "rotary_pct", 0.25, &c->rotary_pct, err) ||
+        cfg_num(root, path, "rotary_emb_base", 10000, &c->rope_base, err) ||
+        cfg_num(root, path, "layer_norm_eps", 1e-5, &c->ln_eps, err) ||
+        cfg_bool(root, path, "use_parallel_residual", 1, &c->parallel, err) ||
+        cfg_bool(root, path, "tie_word_embeddings", 0, &tied, err) ||
+        cfg_bool(root, path, "attention_bias", 1, &bias, err))
+        goto done;
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
+    if (act && (!cJSON_IsString(act) || strcmp(act->valuestring, "gelu"))) {
+        ds_error_set(err, DS_EXIT_USAGE, "%s: hidden_act %s is not supported (distsweep's MLP uses "
+                     "gelu, the exact erf form)", path, cJSON_IsString(act) ? act->valuestring : "(not a string)");
+        goto done;
+    }
+    if (tied) {
+        ds_error_set(err, DS_EXIT_USAGE, "%s: tie_word_embeddings is true; distsweep's head is untied", path);
+        goto done;
+    }
+    if (!bias) {
+        ds_error_set(err, DS_EXIT_USAGE, "%s: attention_bias is false; distsweep's attention has biases", path);
+        goto done;
+    }
+    if (rs && !cJSON_IsNull(rs)) {
+        ds_error_set(err, DS_EXIT_USAGE, "%s: rope_scaling is set; distsweep's RoPE is unscaled", path);
+        goto done;
+    }
+    if (inter != 4 * c->d) {
+        ds_error_set(err, DS_EXIT_USAGE, "%s: intermediate_size %d is not 4 x hidden_size (%d); "
+                     "distsweep's MLP is 4 x wide", path, inter, 4 * c->d);
+        goto done;
+    }
+    if (c->d % c->H) {
+        ds_error_set(err, DS_EXIT_USAGE, "%s: hidden_size %d is not a multiple of "
+                     "num_attention_heads %d", path, c->d, c->H);
+        goto done;
+    }
+    c->hd = c->d / c->H;
+    if (c->rotary_pct > 1) {
+        ds_error_set(err, DS_EXIT_USAGE, "%s: rotary_pct %g is above 1", path, c->rotary_pct);
+        goto done;
+    }
+    c->rot = (int)(c->hd * c->rotary_pct); /* HF: int(head_size * rotary_pct) */
+    if (c->rot % 2) {
+        ds_error_set(err, DS_EXIT_USAGE, "%s: rotary_pct %g of head size %d rotates %d dims, an odd "
+                     "number (RoPE rotates pairs)", path, c->rotary_pct, c->hd, c->rot);
+        goto done;
+    }
+    rc = 0;
+done:
+    cJSON_Delete(root);
+    free(text);
+    return rc;
+}
+
+/* ---- weights --------------------------------------------------------------------- */
+
+/* The weight files of dir: model.safetensors, else the distinct files of
+ * model.safetensors.index.json's weight_map (names without '/'). *files is
+ * n paths, freed with free(). */
+static int weight_files(const char *dir, char (**files)[PATH_CAP], int *n, ds_error *err) {
+    char path[PATH_CAP];
+    struct stat sb;
+    *files = NULL;
+    *n = 0;
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (stat(path, &sb) == 0) {
+        *files = DS_MALLOC(sizeof **files);
+        snprintf((*files)[0], PATH_CAP, "%s", path);
+        *n = 1;
+        return 0;
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    errno = 0;
+    char *text = read_text(path, 64 << 20);
+    if (!text) {
+        char bin[PATH_CAP];
+        snprintf(bin, sizeof bin, "%s/pytorch_model.bin", dir);
+        return ds_error_set(err, DS_EXIT_USAGE, "%s: no model.safetensors or "
+                            "model.safetensors.index.json (save_pretrained's safetensors "
+                            "weights)%s", dir, stat(bin, &sb) == 0 ? "; pytorch_model.bin is "
+                            "not read: save the model again with safe_serialization" : "");
+    }
+    int rc = DS_EXIT_USAGE;
+    cJSON *root = cJSON_Parse(text);
+    const cJSON *map = root ? cJSON_GetObjectItemCaseSensitive(root, "weight_map") : NULL;
+    if (!cJSON_IsObject(map)) {
+        ds_error_set(err, DS_EXIT_USAGE, "%s: not JSON with a weight_map object", path);
+        goto done;
+    }
+    const cJSON *e;
+    cJSON_ArrayForEach(e, map) {
+        if (!cJSON_IsString(e) || !*e->valuestring || strchr(e->valuestring, '/') ||
+            strlen(e->valuestring) + strlen(dir) + 2 > PATH_CAP) {
+            ds_error_set(err, DS_EXIT_USAGE, "%s: weight_map[\"%s\"] is not a file name in the "
+                         "directory", path, e->string);
+            goto done;
+        }
+        char f[PATH_CAP];
+        int len = snprintf(f, sizeof f, "%s/%s", dir, e->valuestring);
+        DS_ASSERT(len > 0 && len < PATH_CAP); /* checked above */
+        int seen = 0;
+        for (int i = 0; i < *n && !seen; i++) seen = !strcmp((*files)[i], f);
+        if (seen) continue;
+        *files = DS_REALLOC(*files, sizeof **files * (size_t)(*n + 1));
+        memcpy((*files)[(*n)++], f, PATH_CAP);
+    }
+    if (!*n) {
+        ds_error_set(err, DS_EXIT_USAGE, "%s: the weight_map names no file", path);
+        goto done;
+    }
+    rc = 0;
+done:
+    if (rc) {
+        free(*files);
+        *files = NULL;
+        *n = 0;
+    }
+    cJSON_Delete(root);
+    free(text);
+    return rc;
+}
+
+static void shape_str(int ndim, const int64_t *shape, char *buf, size_t n) {
+    int k = snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && k > 0 && (size_t)k < n; i++)
+        k += snprintf(buf + k, n - (size_t)k, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, "]");
+}
+
+/* Takes the tensors of one read file into params; seen[] marks the model's
+ * tensors found so far. */
+static int take_file(const char *path, const ds_st_file *f, const ds_model_config *mc,
+                     const ds_param_tensor *pt, const char (*names)[DS_ST_NAME_MAX], int nt,
+                     uint8_t *seen, float *params, ds_error *err) {
+    int rc = 0;
+    float *tmp = NULL;
+    for (int k = 0; k < f->n && !rc; k++) {
+        const char *name = f->t[k].name;
+        if (ignored(name)) continue;
+        int i = -1;
+        for (int j = 0; j < nt && i < 0; j++)
+            if (!strcmp(names[j], name)) i = j;
+        if (i < 0) {
+            rc = ds_error_set(err, DS_EXIT_USAGE, "%s: tensor %s is not a parameter of distsweep's "
+                              "GPT-NeoX model (GPTNeoXForCausalLM of config.json)", path, name);
+            break;
+        }
+        if (seen[i]) {
+            rc = ds_error_set(err, DS_EXIT_USAGE, "%s: tensor %s is given twice", path, name);
+            break;
+        }
+        const char *dt = f->t[k].dtype;
+        if (strcmp(dt, "F32") && strcmp(dt, "F16") && strcmp(dt, "BF16")) {
+            rc = ds_error_set(err, DS_EXIT_USAGE, "%s: tensor %s has dtype %s (distsweep reads F32, "
+                              "F16 and BF16)", path, name, dt);
+            break;
+        }
+        int ok = f->t[k].ndim == pt[i].ndim;
+        for (int d = 0; ok && d < pt[i].ndim; d++) ok = f->t[k].shape[d] == pt[i].shape[d];
+        if (!ok) {
+            char got[96], want[96];
+            shape_str(f->t[k].ndim, f->t[k].shape, got, sizeof got);
+            shape_str(pt[i].ndim, pt[i].shape, want, sizeof want);
+            rc = ds_error_set(err, DS_EXIT_USAGE, "%s: tensor %s has shape %s, config.json's model "
+                              "needs %s", path, name, got, want);
+            break;
+        }
+        size_t n = (size_t)pt[i].shape[0] * (size_t)(pt[i].ndim == 2 ? pt[i].shape[1] : 1);
+        int is_qkv = i >= 1 && i < nt - 3 && ((i - 1) % 12 == 2 || (i - 1) % 12 == 3);
+        float *dst = params + pt[i].offset;
+        if (is_qkv) dst = tmp = DS_REALLOC(tmp, n * sizeof(float));
+        int conv = ds_st_to_f32(f, k, dst);
+        DS_ASSERT(conv == 0); /* the dtype was checked above */
+        for (size_t e = 0; e < n; e++)
+            if (!isfinite(dst[e])) {
+                rc = ds_error_set(err, DS_EXIT_USAGE, "%s: tensor %s holds %s at element %zu", path,
+                                  name, isnan(dst[e]) ? "NaN" : "Inf", e);
+                break;
+            }
+        if (!rc && is_qkv)
+            ds_hf_qkv_from_hf(tmp, params + pt[i].offset, mc->H, mc->hd,
+                              pt[i].ndim == 2 ? (size_t)pt[i].shape[1] : 1);
+        seen[i] = 1;
+    }
+    free(tmp);
+    return rc;
+}
+
+int ds_hf_load(const char *dir, const ds_model_config *mc, float *params, ds_error *err) {
+    int nt = ds_model_tensors(mc, NULL), n_files = 0, rc;
+    ds_param_tensor *pt = DS_MALLOC(sizeof *pt * (size_t)nt);
+    char(*names)[DS_ST_NAME_MAX] = DS_MALLOC(sizeof *names * (size_t)nt);
+    uint8_t *seen = DS_CALLOC((size_t)nt, 1);
+    char(*files)[PATH_CAP] = NULL;
+    ds_model_tensors(mc, pt);
+    for (int i = 0; i < nt; i++) hf_name(i, nt, names[i], sizeof names[i]);
+    if ((rc = weight_files(dir, &files, &n_files, err))) goto done;
+    for (int k = 0; k < n_files && !rc; k++) {
+        ds_st_file f;
+        if ((rc = ds_st_read(files[k], 0, &f, err))) {
+            err->code = rc = DS_EXIT_USAGE; /* the reader's message names the file */
+            break;
+        }
+        rc = take_file(files[k], &f, mc, pt, (const char (*)[DS_ST_NAME_MAX])names, nt, seen,
+                       params, err);
+        ds_st_free(&f);
+    }
+    for (int i = 0; i < nt && !rc; i++)
+        if (!seen[i])
+            rc = ds_error_set(err, DS_EXIT_USAGE, "%s: no tensor %s in %s%s", dir, names[i],
+                              n_files == 1 ? "model.safetensors" : "the shards of ",
+                              n_files == 1 ? "" : "model.safetensors.index.json");
+done:
+    free(files);
+    free(pt);
+    free(names);
+    free(seen);
+    return rc;
+}
+
+/* ---- the sweep ------------------------------------------------------------------- */
+
+/* "FILE:LINE:COL: " of a position in the sweep file. */
+static int fail_at(ds_error *err, const ds_sweep *s, ds_srcpos p, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail_at(ds_error *err, const ds_sweep *s, ds_srcpos p, const char *fmt, ...) {
+    char msg[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return ds_error_set(err, DS_EXIT_USAGE, "%s:%d:%d: %s", s->path, p.line, p.col, msg);
+}
+
+/* The family that holds scale i, for an error's position. */
+static const ds_family *family_of(const ds_sweep *s, int i) {
+    for (int f = 0; f < s->n_families; f++)
+        for (int j = 0; j < s->families[f].n; j++)
+            if (s->families[f].scale_idx[j] == i) return &s->families[f];
+    return NULL;
+}
+
+/* A rotary_frac whose distsweep rotated dims ((int)(frac * hd) & ~1,
+ * model.c) are exactly rot. */
+static double frac_for(int rot, int hd) {
+    double p = (double)rot / hd;
+    while ((int)(hd * p) < rot) p = nextafter(p, 1.0);
+    return p;
+}
+
+int ds_hf_attach(ds_sweep *s, ds_error *err) {
+    ds_init_spec *in = &s->model.init;
+    if (!in->enabled || in->attached) return 0;
+    ds_hf_config c;
+    int rc = ds_hf_read_config(in->dir, &c, err);
+    if (rc) return rc;
+    char cfgp[PATH_CAP];
+    snprintf(cfgp, sizeof cfgp, "%s/config.json", in->dir);
+    ds_model_spec *md = &s->model;
+    if (in->pos_head_dim.line && md->head_dim != c.hd)
+        return fail_at(err, s, in->pos_head_dim, "model.head_dim %d contradicts %s (hidden_size %d / "
+                       "num_attention_heads %d = %d); leave it out", md->head_dim, cfgp, c.d, c.H, c.hd);
+    if (in->pos_block.line && (md->block == DS_BLOCK_PARALLEL) != c.parallel)
+        return fail_at(err, s, in->pos_block, "model.block %s contradicts %s (use_parallel_residual "
+                       "%s); leave it out", md->block == DS_BLOCK_PARALLEL ? "parallel" : "sequential",
+                       cfgp, c.parallel ? "true" : "false");
+    if (in->pos_rotary_frac.line && md->rotary_frac * c.hd != c.rot)
+        return fail_at(err, s, in->pos_rotary_frac, "model.rotary_frac %g contradicts %s (rotary_pct "
+                       "%g: %d of %d dims); leave it out", md->rotary_frac, cfgp, c.rotary_pct, c.rot, c.hd);
+    if (in->pos_rope_base.line && md->rope_base != c.rope_base)
+        return fail_at(err, s, in->pos_rope_base, "model.rope_base %g contradicts %s (rotary_emb_base "
+                       "%g); leave it out", md->rope_base, cfgp, c.rope_base);
+    if (in->pos_ln_eps.line && md->ln_eps != c.ln_eps)
+        return fail_at(err, s, in->pos_ln_eps, "model.ln_eps %g contradicts %s (layer_norm_eps %g); "
+                       "leave it out", md->ln_eps, cfgp, c.ln_eps);
+    for (int i = 0; i < s->n_scales; i++) {
+        const ds_scale *sc = &s->scales[i];
+        if (sc->d_model == c.d && sc->n_layers == c.L) continue;
+        const ds_family *f = family_of(s, i);
+        ds_srcpos p = f ? f->pos : in->from_pos;
+        return fail_at(err, s, p, "scale width %d, depth %d is not the model of model.init.from: %s "
+                       "has hidden_size %d, num_hidden_layers %d; every scale must be that one "
+                       "(e.g. {family: points, points: [{width: %d, depth: %d}]})", sc->d_model, sc->n_layers,
+                       cfgp, c.d, c.L, c.d, c.L);
+    }
+    int V = ds_task_get(&s->task)->vocab_total(&s->task);
+    if (V != c.V)
+        return fail_at(err, s, in->from_pos, "the task's vocabulary is %d tokens, %s has vocab_size "
+                       "%d: distsweep's embedding and head have exactly the task's vocabulary, so the "
+                       "two must be equal", V, cfgp, c.V);
+    for (int i = 0; i < in->n_reinit; i++) {
+        const ds_reinit_part *p = &in->reinit[i];
+        if (p->kind < DS_REINIT_HEAD && (p->layer >= c.L || p->layer < -c.L))
+            return fail_at(err, s, p->pos, "model.init.reinit[%d]: layer %d does not exist: %s has "
+                           "%d layer(s) (0..%d, or -%d..-1 from the end)", i, p->layer, cfgp, c.L,
+                           c.L - 1, c.L);
+    }
+    /* what config.json implies */
+    md->head_dim = c.hd;
+    md->block = c.parallel ? DS_BLOCK_PARALLEL : DS_BLOCK_SEQUENTIAL;
+    md->rotary_frac = frac_for(c.rot, c.hd);
+    md->rope_base = c.rope_base;
+    md->ln_eps = c.ln_eps;
+    for (int i = 0; i < s->n_scales; i++) s->scales[i].n_heads = c.H;
+    /* every weight, once, so that bad files stop the command before it writes */
+    ds_model_config mc = ds_model_config_from_sweep(s, 0, 1);
+    DS_ASSERT(mc.rot == c.rot && mc.hd == c.hd && mc.H == c.H);
+    size_t P = ds_model_param_count(mc.d, mc.L, mc.V);
+    float *params = ds_try_malloc(P * sizeof(float));
+    if (!params)
+        return ds_error_set(err, DS_EXIT_ERROR, "%s: cannot allocate %zu bytes to read the model",
+                            in->dir, P * sizeof(float));
+    rc = ds_hf_load(in->dir, &mc, params, err);
+    free(params);
+    if (!rc) in->attached = 1;
+    return rc;
+}
+
+uint64_t ds_hf_weight_seed(const ds_sweep *s, int64_t seed) {
+    const ds_init_spec *in = &s->model.init;
+    return (uint64_t)(in->enabled && in->vary == DS_VARY_DATA ? s->seeds.start : seed);
+}
+
+uint64_t ds_hf_data_seed(const ds_sweep *s, int64_t seed) {
+    const ds_init_spec *in = &s->model.init;
+    return (uint64_t)(in->enabled && in->vary == DS_VARY_WEIGHTS ? s->seeds.start : seed);
+}
+
+void ds_hf_keep_mask(const ds_init_spec *in, const ds_model_config *cfg, uint8_t *keep) {
+    int nt = ds_model_tensors(cfg, NULL), L = cfg->L;
+    memset(keep, 1, (size_t)nt);
+    for (int i = 0; i < in->n_reinit; i++) {
+        const ds_reinit_part *p = &in->reinit[i];
+        if (p->kind == DS_REINIT_EMBEDDINGS) keep[0] = 0;
+        else if (p->kind == DS_REINIT_HEAD) keep[nt - 1] = 0;
+        else if (p->kind == DS_REINIT_FINAL_NORM) keep[nt - 3] = keep[nt - 2] = 0;
+        else {
+            int l = p->layer < 0 ? L + p->layer : p->layer;
+            DS_ASSERT(l >= 0 && l < L); /* ds_hf_attach checked it */
+            for (int k = 0; k < 12; k++) {
+                int attn = k >= 2 && k <= 5, mlp = k >= 8;
+                if (p->kind == DS_REINIT_BLOCK || (p->kind == DS_REINIT_ATTENTION && attn) ||
+                    (p->kind == DS_REINIT_MLP && mlp))
+                    keep[1 + 12 * l + k] = 0;
+            }
+        }
+    }
+}
+
+int ds_hf_init_pack(ds_model *m, const ds_sweep *s, const int64_t *seeds, int R, ds_error *err) {
+    DS_ASSERT(R == m->cfg.R);
+    const ds_init_spec *in = &s->model.init;
+    if (!in->enabled) {
+        for (int r = 0; r < R; r++) ds_model_init_replica(m, r, (uint64_t)seeds[r]);
+        return 0;
+    }
+    DS_ASSERT(in->attached); /* ds_hf_attach before any model of the sweep */
+    int rc = 0, nt = ds_model_tensors(&m->cfg, NULL);
+    uint8_t *keep = DS_MALLOC((size_t)nt);
+    float *base = ds_try_malloc(m->P * sizeof(float));
+    if (!base) {
+        char b[32];
+        ds_fmt_bytes((double)m->P * sizeof(float), b, sizeof b);
+        rc = ds_error_nomem(err, "cannot allocate %s in host memory for the base model of %s", b, in->dir);
+        goto done;
+    }
+    if ((rc = ds_hf_load(in->dir, &m->cfg, base, err))) goto done;
+    ds_hf_keep_mask(in, &m->cfg, keep);
+    for (int r = 0; r < R; r++)
+        ds_model_init_replica_from(m, r, ds_hf_weight_seed(s, seeds[r]), base, keep);
+done:
+    free(base);
+    free(keep);
+    return rc;
+}

@@ -1,0 +1,491 @@
+#!/usr/bin/python3
+"""model.init: populations started from a Hugging Face GPT-NeoX directory
+(src/hfmodel.c), end to end with checkpoints that transformers makes in the test
+(tests/hf/tests.cmake registers one ctest per scenario).
+
+usage: test_hf.py SCENARIO --bin distsweep --tool hf_tool --src SOURCE_DIR --pydeps DIR
+
+Scenarios:
+  import    small random GPTNeoXForCausalLM models (both block kinds, rotary_pct 0.25
+            and 1.0) saved by save_pretrained in fp32, fp16, bf16 and sharded form:
+            distsweep's logits at step 0 (hf_tool logits: ds_hf_attach +
+            ds_hf_init_pack, what the engine runs) on the count task's evaluation
+            examples equal transformers' (LOGIT_TOL below); the half-precision
+            checkpoints are compared with transformers running the same weights
+            upcast to fp32
+  reinit    reinit [{layer: -1, part: attention}, head]: every other tensor is bit-equal
+            to the file's (read here with safetensors and mapped by this test's own
+            de-interleave), every reinitialized one bit-equal to the seed's init from
+            scratch (hf_tool scratch: ds_model_init_replica); seeds differ there;
+            vary: data gives every seed the values of seeds.start, vary: weights not
+  continue  the paper's pipeline in small: a count model trained by distsweep,
+            exported, and a population continuing its training (train.schedule
+            linear, warmup 0): the loss starts near the base's, far below a
+            from-scratch run's (with the head reinitialized, far above it again);
+            vary: weights trains every seed on seeds.start's
+            data (identical runs without reinit), vary: both/data do not; a pack
+            stopped (SIGTERM, exit 3) and resumed from its checkpoint ends as an
+            uninterrupted one
+  errors    each bad directory or sweep: exit 2, the file/tensor (or FILE:LINE:COL)
+            named, no result file written, the directory's files unchanged
+"""
+import argparse
+import copy
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from procutil import SWEEP_ENV, check, failures, install_hf_deps  # noqa: E402
+
+ENV = dict(SWEEP_ENV)
+# As tests/models/test_models.py: both sides compute the same fp32 operations in
+# different summation orders, and HF's rotary tables are fp32 where distsweep
+# rounds double ones; a few ulps of the activations. 2e-5 x max(1, max |logit|) is
+# far below any mapping error (a wrong qkv de-interleave moves logits by O(1)).
+LOGIT_TOL = 2e-5
+
+VOCAB = 12         # count task numbers; its vocab_total is VOCAB + 4
+V_TOTAL = VOCAB + 4
+D, L, H = 32, 2, 2
+A = None
+
+
+def run(cmd, timeout=300):
+    return subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=timeout)
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def sweep_text(init="{from: base}", model_extra="", steps=20, seeds=2, width=D, depth=L,
+               vocab=VOCAB, save=0, lr="1.0e-3", schedule="linear", warmup=0):
+    model = f"model:\n  init: {init}\n{model_extra}" if init else f"model: {{head_dim: 16{model_extra}}}\n"
+    return (f"task: {{kind: count, vocab: {vocab}, train_length: [1, 6], eval_lengths: [6, 9]}}\n"
+            f"{model}"
+            f"train: {{steps: {steps}, batch: 8, context: 32, lr: {lr}, warmup: {warmup}, "
+            f"schedule: {schedule}, log_every: 5}}\n"
+            f"seeds: {{start: 0, count: {seeds}}}\n"
+            f"scales:\n  - {{family: points, points: [{{width: {width}, depth: {depth}}}]}}\n"
+            f"run: {{backend: cpu, checkpoint_every: 0, save_models: {save or 'false'}}}\n")
+
+
+def hf():
+    install_hf_deps(A.pydeps)
+    import torch  # noqa: F401
+    import transformers
+    return transformers
+
+
+def make_model(parallel, rot, seed=1):
+    """A random GPTNeoXForCausalLM whose every parameter (biases and LayerNorms too) is
+    non-trivial, so that a wrong mapping of any of them shows."""
+    import torch
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+    torch.manual_seed(seed)
+    cfg = GPTNeoXConfig(vocab_size=V_TOTAL, hidden_size=D, num_hidden_layers=L, num_attention_heads=H,
+                        intermediate_size=4 * D, rotary_pct=rot, rotary_emb_base=10000,
+                        max_position_embeddings=64, use_parallel_residual=parallel,
+                        layer_norm_eps=1e-5, tie_word_embeddings=False, hidden_act="gelu")
+    m = GPTNeoXForCausalLM(cfg).eval()
+    with torch.no_grad():
+        for n, p in m.named_parameters():
+            if n.endswith("norm.weight"):
+                p.copy_(1 + 0.1 * torch.randn_like(p))
+            else:
+                p.copy_(0.15 * torch.randn_like(p))
+    return m
+
+
+def save(m, path, form):
+    import torch
+    if form == "fp32":
+        m.save_pretrained(path)
+    elif form == "fp16":
+        copy.deepcopy(m).to(torch.float16).save_pretrained(path)
+    elif form == "bf16":
+        copy.deepcopy(m).to(torch.bfloat16).save_pretrained(path)
+    elif form == "sharded":
+        m.save_pretrained(path, max_shard_size="40KB")
+        shards = [f for f in os.listdir(path) if f.startswith("model-") and f.endswith(".safetensors")]
+        check(len(shards) > 1 and os.path.exists(os.path.join(path, "model.safetensors.index.json")),
+              f"sharded save made {shards}")
+    return path
+
+
+def read_logits(path):
+    with open(path, "rb") as f:
+        n, n_tok, V = np.frombuffer(f.read(12), dtype="<i4")
+        tok = np.frombuffer(f.read(4 * n * n_tok), dtype="<i4").reshape(n, n_tok)
+        f.read(n * n_tok)
+        logits = np.frombuffer(f.read(), dtype="<f4").reshape(n, n_tok - 1, V)
+    return tok, logits
+
+
+def read_params(path):
+    with open(path, "rb") as f:
+        P = int(np.frombuffer(f.read(8), dtype="<i8")[0])
+        p = np.frombuffer(f.read(), dtype="<f4")
+    check(p.size == P, f"{path}: {p.size} floats, header says {P}")
+    return p
+
+
+LAYER = [("ln1_w", "input_layernorm.weight"), ("ln1_b", "input_layernorm.bias"),
+         ("qkv_w", "attention.query_key_value.weight"), ("qkv_b", "attention.query_key_value.bias"),
+         ("attn_out_w", "attention.dense.weight"), ("attn_out_b", "attention.dense.bias"),
+         ("ln2_w", "post_attention_layernorm.weight"), ("ln2_b", "post_attention_layernorm.bias"),
+         ("fc_w", "mlp.dense_h_to_4h.weight"), ("fc_b", "mlp.dense_h_to_4h.bias"),
+         ("fc_out_w", "mlp.dense_4h_to_h.weight"), ("fc_out_b", "mlp.dense_4h_to_h.bias")]
+
+
+def layout(d=D, nl=L, V=V_TOTAL):
+    """[(distsweep name, HF name, offset, shape)] of the flat layout (src/model.h)."""
+    shapes = {"ln1_w": (d,), "ln1_b": (d,), "qkv_w": (3 * d, d), "qkv_b": (3 * d,), "attn_out_w": (d, d),
+              "attn_out_b": (d,), "ln2_w": (d,), "ln2_b": (d,), "fc_w": (4 * d, d), "fc_b": (4 * d,),
+              "fc_out_w": (d, 4 * d), "fc_out_b": (d,)}
+    out, o = [], 0
+
+    def add(name, hname, shape):
+        nonlocal o
+        out.append((name, hname, o, shape))
+        o += int(np.prod(shape))
+    add("wte", "gpt_neox.embed_in.weight", (V, d))
+    for l in range(nl):
+        for k, hk in LAYER:
+            add(f"layers.{l}.{k}", f"gpt_neox.layers.{l}.{hk}", shapes[k])
+    add("lnf_w", "gpt_neox.final_layer_norm.weight", (d,))
+    add("lnf_b", "gpt_neox.final_layer_norm.bias", (d,))
+    add("head_w", "embed_out.weight", (V, d))
+    return out
+
+
+def file_params(path):
+    """The flat fp32 vector of an HF directory's single model.safetensors, mapped here
+    independently of src/hfmodel.c: query_key_value rows [head][q,k,v][hd] -> [q,k,v][head][hd]."""
+    from safetensors.numpy import load_file
+    t = load_file(os.path.join(path, "model.safetensors"))
+    parts = []
+    for name, hname, _, shape in layout():
+        x = t[hname].astype(np.float32)
+        if name.endswith("qkv_w") or name.endswith("qkv_b"):
+            cols = x.shape[1] if x.ndim == 2 else 1
+            x = x.reshape(H, 3, D // H, cols).transpose(1, 0, 2, 3).reshape(shape)
+        parts.append(x.reshape(-1))
+    return np.concatenate(parts)
+
+
+def bits(a):
+    return np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
+
+
+# ---- import -----------------------------------------------------------------------
+
+def sc_import(work):
+    hf()
+    import torch
+    from transformers import GPTNeoXForCausalLM
+    cases = [(True, 0.25, ["fp32", "fp16", "sharded", "bf16"]), (False, 1.0, ["fp32", "fp16", "sharded"])]
+    for parallel, rot, forms in cases:
+        m = make_model(parallel, rot)
+        for form in forms:
+            tag = f"{'par' if parallel else 'seq'}_rot{rot}_{form}"
+            d = os.path.join(work, tag)
+            os.makedirs(d)
+            save(m, os.path.join(d, "base"), form)
+            y = write(os.path.join(d, "s.yaml"), sweep_text())
+            ref_model = GPTNeoXForCausalLM.from_pretrained(os.path.join(d, "base"),
+                                                           torch_dtype=torch.float32).eval()
+            for length in ("6", "9"):
+                out = os.path.join(d, f"logits{length}.bin")
+                p = run([A.tool, "logits", y, length, out])
+                if not check(p.returncode == 0, f"{tag}: hf_tool logits failed ({p.returncode}): {p.stderr}"):
+                    continue
+                tok, ours = read_logits(out)
+                with torch.no_grad():
+                    ref = ref_model(torch.tensor(tok[:, :-1], dtype=torch.long)).logits.numpy()
+                err = float(np.abs(ref - ours).max())
+                tol = LOGIT_TOL * max(1.0, float(np.abs(ref).max()))
+                check(err <= tol, f"{tag}: length {length}: max |logit difference| {err:.3g} > {tol:.3g}")
+                print(f"{tag}: length {length}: {tok.shape[0]} examples of {tok.shape[1]} tokens, max "
+                      f"|logit diff| {err:.2e} (tol {tol:.2e}, max |logit| {np.abs(ref).max():.2f})")
+
+
+# ---- reinit -----------------------------------------------------------------------
+
+REINIT = "{from: base, reinit: [{layer: -1, part: attention}, head]%s}"
+REINIT_NAMES = {f"layers.{L - 1}.{k}" for k in ("qkv_w", "qkv_b", "attn_out_w", "attn_out_b")} | {"head_w"}
+
+
+def tool_params(y, what, seed, work):
+    out = os.path.join(work, f"{what}_{seed}.bin")
+    p = run([A.tool, what, y, str(seed), out])
+    check(p.returncode == 0, f"hf_tool {what} {y} {seed} failed: {p.stderr}")
+    return read_params(out) if p.returncode == 0 else None
+
+
+def sc_reinit(work):
+    hf()
+    m = make_model(True, 0.25)
+    for form in ("fp32", "fp16"):
+        d = os.path.join(work, form)
+        os.makedirs(d)
+        save(m, os.path.join(d, "base"), form)
+        base = file_params(os.path.join(d, "base"))
+        y = write(os.path.join(d, "s.yaml"), sweep_text(init=REINIT % "", seeds=4))
+        got = {}
+        for seed in (0, 1):
+            p = tool_params(y, "params", seed, d)
+            sc = tool_params(y, "scratch", seed, d)
+            if p is None or sc is None:
+                return
+            got[seed] = p
+            for name, hname, off, shape in layout():
+                n = int(np.prod(shape))
+                ours, theirs, scratch = p[off:off + n], base[off:off + n], sc[off:off + n]
+                if name in REINIT_NAMES:
+                    check(np.array_equal(bits(ours), bits(scratch)),
+                          f"{form} seed {seed}: reinitialized {name} is not the seed's init from scratch")
+                    check(not np.array_equal(ours, theirs), f"{form} seed {seed}: {name} kept the file's values")
+                else:
+                    check(np.array_equal(bits(ours), bits(theirs)),
+                          f"{form} seed {seed}: {name} ({hname}) is not bit-equal to the file")
+        off = layout()[-1][2]
+        check(not np.array_equal(got[0][off:], got[1][off:]), f"{form}: seeds 0 and 1 drew the same head")
+        print(f"reinit {form}: untouched tensors bit-equal to the file, reinitialized ones to the "
+              f"seed's init, for seeds 0 and 1")
+    # vary: data keeps seeds.start's values; vary: weights draws each seed's
+    d = os.path.join(work, "fp32")
+    for vary, same in (("data", True), ("weights", False)):
+        y = write(os.path.join(d, f"vary_{vary}.yaml"), sweep_text(init=REINIT % f", vary: {vary}", seeds=4))
+        p0, p3 = tool_params(y, "params", 0, d), tool_params(y, "params", 3, d)
+        if p0 is None or p3 is None:
+            return
+        check(np.array_equal(bits(p0), bits(p3)) == same,
+              f"vary: {vary}: seeds 0 and 3 {'differ' if same else 'are equal'}")
+
+
+# ---- continue ---------------------------------------------------------------------
+
+def curves(out):
+    with h5py.File(out, "r") as f:
+        return f["curves/train_loss"][()][0], f["metrics/loss"][()][0]
+
+
+def sc_continue(work):
+    # 1. a base model: a count model trained by distsweep, exported to HF
+    y = write(os.path.join(work, "pre.yaml"),
+              sweep_text(init=None, steps=300, seeds=1, save=1, lr="3.0e-3", schedule="cosine", warmup=10))
+    pre = os.path.join(work, "pre.h5")
+    p = run([A.bin, y, "-o", pre, "--quiet"], timeout=600)
+    if not check(p.returncode == 0, f"pretraining failed: {p.stderr}"):
+        return
+    base_curve, _ = curves(pre)
+    base_last = float(base_curve[0][-1])
+    p = run([A.bin, "export", pre, "--scale", "0", "--seed", "0", "-o", os.path.join(work, "base")])
+    if not check(p.returncode == 0, f"export failed: {p.stderr}"):
+        return
+    # 2. populations from it, and one from scratch
+    firsts = {}
+    for name, init in (("scratch", None), ("keep", "{from: base}"),
+                       ("reinit", "{from: base, reinit: [{layer: -1, part: attention}, head]}"),
+                       ("weights", "{from: base, vary: weights}"),
+                       ("data", "{from: base, reinit: [head], vary: data}")):
+        y = write(os.path.join(work, f"{name}.yaml"), sweep_text(init=init, steps=20, seeds=2, save=1))
+        out = os.path.join(work, f"{name}.h5")
+        p = run([A.bin, y, "-o", out, "--quiet"])
+        if not check(p.returncode == 0, f"{name}: run failed ({p.returncode}): {p.stderr}"):
+            return
+        c, loss = curves(out)
+        firsts[name] = c
+        print(f"{name}: loss curve seed 0 {np.round(c[0], 3).tolist()}, seed 1 {np.round(c[1], 3).tolist()}")
+    print(f"base model's last training-loss point {base_last:.4f}")
+    # a seed of the population exports (the stored sweep attaches the base beside the file)
+    # with the base and its reinitialized parts in its README; status and report read the file
+    exp = os.path.join(work, "exported")
+    p = run([A.bin, "export", os.path.join(work, "reinit.h5"), "--scale", "0", "--seed", "0", "-o", exp])
+    if check(p.returncode == 0, f"export of a population seed: {p.stderr}"):
+        readme = open(os.path.join(exp, "README.md")).read()
+        check("started from the Hugging Face model `base`" in readme and "layer -1 attention, head" in readme,
+              f"export README does not name the base and the reinit parts: {readme[:800]}")
+    for cmd in ("status", "report"):
+        p = run([A.bin, cmd, os.path.join(work, "reinit.h5")])
+        check(p.returncode == 0, f"{cmd} of a population file: {p.returncode} {p.stderr}")
+    s0, k0 = float(firsts["scratch"][0][0]), float(firsts["keep"][0][0])
+    check(k0 < 0.5 * s0, f"continued training starts at loss {k0:.4f}, not far below scratch's {s0:.4f}")
+    check(k0 < base_last + 0.5, f"continued training starts at loss {k0:.4f}, not near the base's {base_last:.4f}")
+    # a reinitialized head forgets the base's answers: the loss starts near scratch's again
+    r0 = float(firsts["reinit"][0][0])
+    check(r0 > 2 * k0, f"with the top attention and head reinitialized the loss starts at {r0:.4f}, "
+                       f"as low as without ({k0:.4f})")
+    # vary: weights without reinit: every seed has the same weights and seeds.start's data
+    w = firsts["weights"]
+    check(np.array_equal(bits(w[0]), bits(w[1])), "vary: weights: seeds 0 and 1 trained differently")
+    # keep (vary both, nothing reinitialized): same weights, different data
+    check(not np.array_equal(firsts["keep"][0], firsts["keep"][1]), "vary: both: seeds 0 and 1 saw the same data")
+    check(not np.array_equal(firsts["data"][0], firsts["data"][1]), "vary: data: seeds 0 and 1 saw the same data")
+    # 3. a stop and a resume from the checkpoint (parameters from it, not from the base) end
+    # exactly as an uninterrupted pack
+    y = write(os.path.join(work, "resume.yaml"),
+              sweep_text(init="{from: base, reinit: [{layer: -1, part: attention}, head]}", steps=1500)
+              .replace("checkpoint_every: 0", "checkpoint_every: 10"))
+    cmd = [A.bin, "train", y, "--seeds", "0,1", "--format", "json", "--quiet"]
+    ref = run(cmd)
+    if not check(ref.returncode == 0, f"train: {ref.stderr}"):
+        return
+    ck = os.path.join(work, "resume.ckpt")
+    p = subprocess.Popen(cmd + ["--checkpoint", ck], env=ENV, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and p.poll() is None and not os.path.exists(ck):
+        time.sleep(0.02)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    check(p.returncode == 3 and os.path.exists(ck), f"stop: exit {p.returncode} (want 3): {err}")
+    res = run(cmd + ["--checkpoint", ck])
+    check(res.returncode == 0, f"resume: {res.stderr}")
+
+    def metrics(text):
+        j = json.loads(text)
+        for r in j.get("runs", []):
+            r.pop("wall_s", None)
+        j.pop("wall_s", None)
+        return j
+    check(res.returncode == 0 and metrics(res.stdout) == metrics(ref.stdout),
+          f"resumed pack differs from the uninterrupted one:\n{res.stdout}\n{ref.stdout}")
+
+
+# ---- errors -----------------------------------------------------------------------
+
+def dir_hashes(path):
+    out = {}
+    for root, _, files in os.walk(path):
+        for f in files:
+            with open(os.path.join(root, f), "rb") as fh:
+                out[os.path.relpath(os.path.join(root, f), path)] = hashlib.sha256(fh.read()).hexdigest()
+    return out
+
+
+def sc_errors(work):
+    hf()
+    from safetensors.numpy import load_file, save_file
+    m = make_model(True, 0.25)
+    good = save(m, os.path.join(work, "good"), "fp32")
+    sharded = save(m, os.path.join(work, "good_sharded"), "sharded")
+
+    def variant(name, edit):
+        d = os.path.join(work, name, "base")
+        shutil.copytree(good, d)
+        edit(d)
+        return d
+
+    def edit_config(**kv):
+        def f(d):
+            p = os.path.join(d, "config.json")
+            c = json.load(open(p))
+            c.update(kv)
+            json.dump(c, open(p, "w"))
+        return f
+
+    def edit_tensors(fn):
+        def f(d):
+            p = os.path.join(d, "model.safetensors")
+            t = load_file(p)
+            fn(t)
+            save_file(t, p, metadata={"format": "pt"})
+        return f
+
+    def nan(t):
+        t["gpt_neox.layers.0.attention.dense.weight"][3, 5] = np.nan
+
+    def truncate(d):
+        p = os.path.join(d, "model.safetensors")
+        data = open(p, "rb").read()
+        open(p, "wb").write(data[:-100])
+
+    cases = [
+        ("no_config", lambda d: os.remove(os.path.join(d, "config.json")), "base/config.json: cannot read"),
+        ("no_weights", lambda d: os.remove(os.path.join(d, "model.safetensors")),
+         "base: no model.safetensors or model.safetensors.index.json"),
+        ("model_type", edit_config(model_type="llama"), "base/config.json: model_type 'llama' is not supported"),
+        ("intermediate", edit_config(intermediate_size=3 * D), "base/config.json: intermediate_size 96 is not 4 x"),
+        ("tied", edit_config(tie_word_embeddings=True), "base/config.json: tie_word_embeddings is true"),
+        ("dtype", edit_tensors(lambda t: t.update({"embed_out.weight": t["embed_out.weight"].astype(np.float64)})),
+         "base/model.safetensors: tensor embed_out.weight has dtype F64"),
+        ("missing", edit_tensors(lambda t: t.pop("embed_out.weight")), "base: no tensor embed_out.weight"),
+        ("shape", edit_tensors(lambda t: t.update({"embed_out.weight": t["embed_out.weight"][:-1]})),
+         "base/model.safetensors: tensor embed_out.weight has shape [15, 32], config.json's model needs [16, 32]"),
+        ("unknown", edit_tensors(lambda t: t.update({"gpt_neox.extra.weight": np.zeros(3, np.float32)})),
+         "base/model.safetensors: tensor gpt_neox.extra.weight is not a parameter"),
+        ("nan", edit_tensors(nan), "base/model.safetensors: tensor gpt_neox.layers.0.attention.dense.weight holds NaN"),
+        ("truncated", truncate, "base/model.safetensors: "),
+    ]
+    dirs = []
+    for name, edit, want in cases:
+        dirs.append((name, variant(name, edit), sweep_text(), want))
+    # a missing shard
+    d = os.path.join(work, "shard", "base")
+    shutil.copytree(sharded, d)
+    shard = sorted(f for f in os.listdir(d) if f.startswith("model-"))[-1]
+    os.remove(os.path.join(d, shard))
+    dirs.append(("shard", d, sweep_text(), f"base/{shard}: cannot open"))
+    # the sweep against a good directory (FILE:LINE:COL)
+    for name, text, want in [
+        ("layer", sweep_text(init="{from: base, reinit: [{layer: 2, part: mlp}]}"),
+         "s.yaml:3:31: model.init.reinit[0]: layer 2 does not exist"),
+        ("block", sweep_text(model_extra="  block: sequential\n"),
+         "s.yaml:4:10: model.block sequential contradicts"),
+        ("head_dim", sweep_text(model_extra="  head_dim: 8\n"), "s.yaml:4:13: model.head_dim 8 contradicts"),
+        ("scale", sweep_text(width=64), "s.yaml:7:5: scale width 64, depth 2 is not the model of model.init.from"),
+        ("vocab", sweep_text(vocab=13), "s.yaml:3:16: the task's vocabulary is 17 tokens"),
+    ]:
+        d = os.path.join(work, name, "base")
+        shutil.copytree(good, d)
+        dirs.append((name, d, text, want))
+    for name, d, text, want in dirs:
+        y = write(os.path.join(os.path.dirname(d), "s.yaml"), text)
+        out = os.path.join(os.path.dirname(d), "out.h5")
+        before = dir_hashes(d)
+        for cmd in ([A.bin, y, "-o", out, "--quiet"], [A.bin, "plan", y]):
+            p = run(cmd)
+            check(p.returncode == 2 and want in p.stderr,
+                  f"{name}: {' '.join(cmd[1:2])}: exit {p.returncode}, wanted 2 and '{want}' in: {p.stderr.strip()}")
+        check(not os.path.exists(out) and not os.path.exists(out + ".journal"), f"{name}: a result file was written")
+        check(dir_hashes(d) == before, f"{name}: the model directory changed")
+        print(f"{name}: {p.stderr.strip()}")
+
+
+def main():
+    global A
+    ap = argparse.ArgumentParser()
+    ap.add_argument("scenario", choices=["import", "reinit", "continue", "errors"])
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--tool", required=True)
+    ap.add_argument("--src", required=True)
+    ap.add_argument("--pydeps", required=True)
+    A = ap.parse_args()
+    work = tempfile.mkdtemp(prefix=f"ds_hf_{A.scenario}_")
+    try:
+        globals()["sc_" + A.scenario](work)
+    finally:
+        if failures() == 0:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"work directory kept: {work}")
+    print(f"hf.{A.scenario}: {'FAILED' if failures() else 'ok'} ({failures()} failed checks)")
+    return 1 if failures() else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
