@@ -317,6 +317,12 @@ int ds_cmd_export(int argc, char **argv) {
     ds_h5_library_init();
     ds_cli_stored_run run;
     if ((rc = ds_cli_stored_run_open(h5, scale, seed, &run, &err))) goto done;
+    if (run.s->model.block == DS_BLOCK_LLAMA) {
+        /* the Hugging Face llama/Qwen2 layout is not written yet (issue 27) */
+        rc = ds_error_set(&err, DS_EXIT_USAGE, "export writes GPT-NeoX models only; block llama "
+                          "has no export yet");
+        goto done;
+    }
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
         char cause[256];
         ds_strerror_lc(errno, cause, sizeof cause);

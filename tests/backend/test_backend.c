@@ -182,6 +182,16 @@ static void test_supports(void) {
     CHECK(ds_backend_supports(DS_BACKEND_CUDA, DS_PREC_TF32, &err) == 0);
     CHECK(ds_backend_supports(DS_BACKEND_CUDA, DS_PREC_BF16, &err) == 0);
     unsetenv("DISTSWEEP_CUDA_UNVERIFIED_PRECISION");
+    /* block llama: every block on the cpu; on cuda refused until verified */
+    unsetenv("DISTSWEEP_CUDA_UNVERIFIED_BLOCK");
+    for (int b = DS_BLOCK_PARALLEL; b <= DS_BLOCK_LLAMA; b++)
+        CHECK(ds_backend_supports_block(DS_BACKEND_CPU, b, &err) == 0);
+    CHECK(ds_backend_supports_block(DS_BACKEND_CUDA, DS_BLOCK_SEQUENTIAL, &err) == 0);
+    CHECK(ds_backend_supports_block(DS_BACKEND_CUDA, DS_BLOCK_LLAMA, &err) == DS_EXIT_USAGE);
+    CHECK_MSG(strstr(err.msg, "llama") && strstr(err.msg, "cuda"), "%s", err.msg);
+    setenv("DISTSWEEP_CUDA_UNVERIFIED_BLOCK", "1", 1);
+    CHECK(ds_backend_supports_block(DS_BACKEND_CUDA, DS_BLOCK_LLAMA, &err) == 0);
+    unsetenv("DISTSWEEP_CUDA_UNVERIFIED_BLOCK");
 #ifdef DISTSWEEP_HAVE_CUDA
     /* the attention switch is refused before a sweep starts, not per pack */
     setenv("DISTSWEEP_CUDA_ATTENTION", "flash", 1);
