@@ -207,11 +207,13 @@ static void test_supports(void) {
 }
 
 static void test_op_list(void) {
-    CHECK(DS_N_TIMED_OPS == 22); /* 20 ops + upload + download */
+    CHECK(DS_N_TIMED_OPS == 28); /* 26 ops (6 of the llama block) + upload + download */
     CHECK(!strcmp(ds_op_names[DS_OP_encoder_fwd], "encoder_fwd"));
     CHECK(!strcmp(ds_op_names[DS_OP_attention_bwd], "attention_bwd"));
     CHECK(!strcmp(ds_op_names[DS_OP_adamw], "adamw"));
-    CHECK(DS_OP_step_guard == 18 && DS_OP_adamw == 19 && DS_OP_upload == 20 && DS_OP_download == 21);
+    CHECK(!strcmp(ds_op_names[DS_OP_rmsnorm_fwd], "rmsnorm_fwd"));
+    CHECK(!strcmp(ds_op_names[DS_OP_kv_repeat_bwd], "kv_repeat_bwd"));
+    CHECK(DS_OP_step_guard == 24 && DS_OP_adamw == 25 && DS_OP_upload == 26 && DS_OP_download == 27);
     for (int i = 0; i < DS_N_TIMED_OPS; i++) {
         CHECK_MSG(ds_op_names[i] && ds_op_names[i][0], "op %d has no name", i);
         for (int j = 0; j < i; j++) CHECK_MSG(strcmp(ds_op_names[i], ds_op_names[j]), "op %d", i);
