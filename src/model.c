@@ -183,7 +183,7 @@ static void set_offsets(ds_model *m) {
         ds_layer_offsets *lo = &m->layer[l];
         size_t *f[] = {&lo->ln1_w, &lo->ln1_b, &lo->qkv_w, &lo->qkv_b, &lo->attn_out_w,
                        &lo->attn_out_b, &lo->ln2_w, &lo->ln2_b, &lo->fc_w, &lo->fc_b,
-                       &lo->fc_out_w, &lo->fc_out_b, &lo->fc_w, &lo->fc_out_w};
+                       &lo->fc_out_w, &lo->fc_out_b};
         for (int k = 0; k < 12; k++) *f[k] = DS_NO_TENSOR;
     }
     int nt = ds_model_tensors(c, NULL);
@@ -209,7 +209,9 @@ static void set_offsets(ds_model *m) {
         else DS_ASSERT(!"unknown tensor");
     }
     if (c->block == DS_BLOCK_LLAMA && c->tie) m->head_w = m->wte;
-    DS_ASSERT(pt[nt - 1].offset + (size_t)(pt[nt - 1].shape[0] * (pt[nt - 1].ndim == 2 ? pt[nt - 1].shape[1] : 1)) == m->P);
+    const ds_param_tensor *last = &pt[nt - 1];
+    DS_ASSERT(last->offset + (size_t)(last->shape[0] * (last->ndim == 2 ? last->shape[1] : 1)) == m->P);
+    DS_ASSERT(m->wte != DS_NO_TENSOR && m->lnf_w != DS_NO_TENSOR && m->head_w != DS_NO_TENSOR);
     free(pt);
 }
 
