@@ -945,11 +945,14 @@ static int check_width(yctx *c, yaml_node_t *n, const char *path, const ds_sweep
 }
 
 /* The multiple of head_dim whose parameter count is nearest the target;
- * ties go to the smaller width. */
+ * ties go to the smaller width (llama with kv_heads: among the widths whose
+ * heads kv_heads divides). */
 static int width_for_params(double target, int L, const ds_model_spec *md, int vocab_total) {
     int head_dim = md->head_dim, best = head_dim;
     double best_err = INFINITY;
     for (int d = head_dim; d <= MAX_WIDTH; d += head_dim) {
+        if (md->block == DS_BLOCK_LLAMA && md->kv_heads > 0 && (d / head_dim) % md->kv_heads)
+            continue; /* llama: only widths whose heads model.kv_heads divides */
         double err = fabs((double)ds_block_params(md, d, L, vocab_total) - target);
         if (err < best_err) best_err = err, best = d;
         else break; /* the count grows with d, so the error only grows from here */

@@ -375,6 +375,17 @@ static void test_llama(void) {
         CHECK(c.K == 2 && c.F == 100 && c.qkv_bias && c.tie && c.rot == 16 && c.H == 4);
         ds_sweep_free(g);
     }
+    /* a params family picks only widths whose heads kv_heads divides */
+    ds_sweep *q = load_text("task: {kind: count, vocab: 150, train_length: [1, 30], eval_lengths: [60]}\n"
+                  "train: {steps: 1000, batch: 8, context: 128, lr: 0.001}\n"
+                  "seeds: {count: 3}\n"
+                  "model: {block: llama, head_dim: 16, kv_heads: 4}\n"
+                  "scales: [{family: params, params: 100000, depth: [1, 2, 3]}]\n");
+    if (q) {
+        for (int i = 0; i < q->n_scales; i++)
+            CHECK_MSG(q->scales[i].n_heads % 4 == 0, "width %d", q->scales[i].d_model);
+        ds_sweep_free(q);
+    }
     ds_sweep_free(s);
     ds_sweep_free(p);
 }
