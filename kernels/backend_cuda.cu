@@ -37,6 +37,9 @@
 #include "rope.cuh"
 #include "attention.cuh" // and attention_gemm.cuh
 #include "gelu.cuh"
+#include "rmsnorm.cuh"
+#include "swiglu.cuh"
+#include "kv_repeat.cuh"
 #include "crossentropy.cuh"
 #include "adamw.cuh"
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sweep.h" /* ds_block_kind */
+
 #ifdef DISTSWEEP_HAVE_CUDA
 #include "ds_cuda.h"
 #endif
@@ -66,6 +68,16 @@ int ds_backend_supports(ds_backend_kind kind, ds_precision p, ds_error *err) {
 #ifdef DISTSWEEP_HAVE_CUDA
     if (kind == DS_BACKEND_CUDA) return ds_cuda_check_env(err);
 #endif
+    return 0;
+}
+
+int ds_backend_supports_block(ds_backend_kind kind, int block, ds_error *err) {
+    kind = ds_backend_resolve(kind);
+    const char *unverified = getenv("DISTSWEEP_CUDA_UNVERIFIED_BLOCK");
+    if (kind == DS_BACKEND_CUDA && block == DS_BLOCK_LLAMA && !(unverified && !strcmp(unverified, "1")))
+        return ds_error_set(err, DS_EXIT_USAGE,
+                            "model.block llama on the cuda backend is not yet verified on a GPU; "
+                            "use the cpu backend (docs/cuda.md)");
     return 0;
 }
 

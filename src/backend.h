@@ -118,6 +118,30 @@ typedef struct ds_backend ds_backend;
     X(gelu_bwd, (ds_backend *be, float *dinp, const float *inp, const float *dout, size_t n))  \
     /* out = a + b */                                                                           \
     X(add, (ds_backend *be, float *out, const float *a, const float *b, size_t n))             \
+    /* --- the llama block's ops (docs/engine.md "The llama block") ---------- */             \
+    /* RMSNorm (weight only, eps given), per row of C: out = inp*rstd*w,                        \
+     * rstd = 1/sqrt(mean(inp^2)+eps); saves rstd [R][N] for the backward */                    \
+    X(rmsnorm_fwd, (ds_backend *be, float *out, float *rstd, const float *inp, const float *w, \
+                    size_t ws, int R, int N, int C, float eps))                                 \
+    /* dinp += , dw += */                                                                       \
+    X(rmsnorm_bwd, (ds_backend *be, float *dinp, float *dw, size_t ws, const float *dout,      \
+                    const float *inp, const float *w, const float *rstd, int R, int N, int C)) \
+    /* SwiGLU over rows of 2F (gate then up): out[i][f] = silu(inp[i][f]) * inp[i][F+f],        \
+     * silu(g) = g/(1+exp(-g)); rows = R*N */                                                   \
+    X(swiglu_fwd, (ds_backend *be, float *out, const float *inp, size_t rows, int F))          \
+    /* dinp = (both halves written) */                                                          \
+    X(swiglu_bwd, (ds_backend *be, float *dinp, const float *inp, const float *dout,           \
+                   size_t rows, int F))                                                         \
+    /* grouped-query attention's key/value sharing: a row of inp [rows][(H+2K)hd] (q: H         \
+     * heads, k, v: K heads each, K dividing H) becomes a row of out [rows][3H*hd] laid          \
+     * out as the attention ops take it, q copied and kv head j repeated for q heads            \
+     * j*H/K .. (j+1)*H/K-1 (torch.repeat_interleave) */                                        \
+    X(kv_repeat_fwd, (ds_backend *be, float *out, const float *inp, size_t rows, int H, int K, \
+                      int hd))                                                                  \
+    /* dinp = : dq copied, dk and dv of kv head j the sum of its H/K heads' (in head            \
+     * order) */                                                                                \
+    X(kv_repeat_bwd, (ds_backend *be, float *dinp, const float *dout, size_t rows, int H,      \
+                      int K, int hd))                                                           \
     /* --- softmax cross-entropy over V classes ------------------------------ */              \
     /* loss[r][n] = -log softmax(logits[r][n])[tgt[r][n]] */                                    \
     X(crossentropy_fwd, (ds_backend *be, float *loss, const float *logits, const int32_t *tgt, \
@@ -278,6 +302,16 @@ typedef struct {
  * returns 0, or DS_EXIT_USAGE with err saying what is missing. Callers check
  * before any training starts, so that a run is never charged for it. */
 int ds_backend_supports(ds_backend_kind kind, ds_precision p, ds_error *err);
+
+/* Whether a backend of this kind (auto resolved) runs model.block `block` (a
+ * ds_block_kind, src/sweep.h); returns 0, or DS_EXIT_USAGE with err saying
+ * why not. The llama block's CUDA ops (kernels/rmsnorm.cuh, swiglu.cuh,
+ * kv_repeat.cuh) were written without a GPU: cuda refuses the block until
+ * tests/gpu has run them, unless DISTSWEEP_CUDA_UNVERIFIED_BLOCK=1 (what
+ * those tests and tools/gpu_check.sh set). Callers check it beside
+ * ds_backend_supports, before anything is written; ds_model_create checks it
+ * again for the backend it is given. */
+int ds_backend_supports_block(ds_backend_kind kind, int block, ds_error *err);
 
 /* The memory a pack of this process may use on backend kind, in bytes: the
  * current GPU's free memory for cuda (initialises CUDA: call it after the

@@ -1089,6 +1089,188 @@ static void add(ds_backend *be, float *out, const float *a, const float *b, size
 }
 
 /* ------------------------------------------------------------------------ */
+/* the llama block: RMSNorm, SwiGLU, the key/value heads of grouped-query
+ * attention (docs/engine.md "The llama block") */
+
+/* One row: y = x * rstd * w, rstd = 1/sqrt(mean(x^2) + eps). */
+DS_CLONES static void rmsnorm_fwd_row(float *y, float *rstd, const float *x, const float *w, int C,
+                                      float eps) {
+    float acc[8] = {0};
+    int c = 0;
+    for (; c + 8 <= C; c += 8)
+        for (int j = 0; j < 8; j++) acc[j] += x[c + j] * x[c + j];
+    for (; c < C; c++) acc[c & 7] += x[c] * x[c];
+    float ms = sum_fixed(acc, 8) / C;
+    float rs = 1.0f / sqrtf(ms + eps);
+#pragma omp simd
+    for (int c2 = 0; c2 < C; c2++) y[c2] = x[c2] * rs * w[c2];
+    *rstd = rs;
+}
+
+static void rmsnorm_fwd(ds_backend *be, float *out, float *rstd, const float *inp, const float *w,
+                        size_t ws, int R, int N, int C, float eps) {
+    double t0 = op_begin(be);
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (long i = 0; i < (long)R * N; i++) {
+        int r = (int)(i / N);
+        rmsnorm_fwd_row(out + i * C, rstd + i, inp + i * C, w + r * ws, C, eps);
+    }
+    op_end(be, DS_OP_rmsnorm_fwd, t0);
+}
+
+/* One row's input gradient, added into dx: with xh = x*rs and g = dy*w,
+ * dx = rs * (g - xh * mean(g*xh)). */
+DS_CLONES static void rmsnorm_bwd_row(float *dx, const float *x, const float *dy, const float *w,
+                                      float rs, int C) {
+    float agx[8] = {0};
+    int c = 0;
+    for (; c + 8 <= C; c += 8)
+        for (int j = 0; j < 8; j++) agx[j] += (dy[c + j] * w[c + j]) * (x[c + j] * rs);
+    for (; c < C; c++) agx[c & 7] += (dy[c] * w[c]) * (x[c] * rs);
+    float mgx = sum_fixed(agx, 8) / C;
+#pragma omp simd
+    for (int c2 = 0; c2 < C; c2++) {
+        float xh = x[c2] * rs, g = dy[c2] * w[c2];
+        dx[c2] += (g - xh * mgx) * rs;
+    }
+}
+
+/* Weight gradient of rows n0..n1-1, all C channels, into aw[C] (doubles,
+ * overwritten): float partials of ROW_CHUNK rows added in double, rows in
+ * order (as layernorm_bwd_rows). */
+DS_CLONES static void rmsnorm_bwd_rows(double *aw, const float *dout, const float *inp,
+                                       const float *rstd, int n0, int n1, int C) {
+    enum { W = 1024 };
+    for (int c0 = 0; c0 < C; c0 += W) {
+        int nc = C - c0 < W ? C - c0 : W;
+        for (int c = 0; c < nc; c++) aw[c0 + c] = 0.0;
+        for (int k0 = n0; k0 < n1; k0 += ROW_CHUNK) {
+            float pw[W];
+            int k1 = k0 + ROW_CHUNK < n1 ? k0 + ROW_CHUNK : n1;
+            for (int c = 0; c < nc; c++) pw[c] = 0.0f;
+            for (int n = k0; n < k1; n++) {
+                const float *x = inp + (size_t)n * C + c0, *g = dout + (size_t)n * C + c0;
+                float rs = rstd[n];
+#pragma omp simd
+                for (int c = 0; c < nc; c++) pw[c] += g[c] * (x[c] * rs);
+            }
+            for (int c = 0; c < nc; c++) aw[c0 + c] += pw[c];
+        }
+    }
+}
+
+static void rmsnorm_bwd(ds_backend *be, float *dinp, float *dw, size_t ws, const float *dout,
+                        const float *inp, const float *w, const float *rstd, int R, int N, int C) {
+    double t0 = op_begin(be);
+    /* weight gradient: fixed row chunks into double partials [R][nk][C],
+     * then summed in chunk order */
+    int nk = cdiv(N, LN_CHUNK);
+    double *part = (double *)shared_scratch(be, 2 * (size_t)R * nk * C);
+#pragma omp parallel num_threads(NT(be))
+    {
+#pragma omp for schedule(static) nowait
+        for (long i = 0; i < (long)R * N; i++) {
+            int r = (int)(i / N);
+            rmsnorm_bwd_row(dinp + i * C, inp + i * C, dout + i * C, w + r * ws, rstd[i], C);
+        }
+#pragma omp for schedule(static)
+        for (int t = 0; t < R * nk; t++) {
+            int r = t / nk, n0 = (t % nk) * LN_CHUNK, n1 = n0 + LN_CHUNK < N ? n0 + LN_CHUNK : N;
+            size_t off = (size_t)r * N;
+            rmsnorm_bwd_rows(part + (size_t)t * C, dout + off * C, inp + off * C, rstd + off, n0,
+                             n1, C);
+        }
+#pragma omp for schedule(static)
+        for (long rc = 0; rc < (long)R * C; rc++) {
+            int r = (int)(rc / C), c = (int)(rc % C);
+            double aw = 0.0;
+            for (int k = 0; k < nk; k++) aw += part[((size_t)r * nk + k) * C + c];
+            dw[r * ws + c] += (float)aw;
+        }
+    }
+    op_end(be, DS_OP_rmsnorm_bwd, t0);
+}
+
+/* silu(g) = g * sigmoid(g); out = silu(gate) * up, one row of 2F inputs. */
+DS_CLONES static void swiglu_fwd_row(float *out, const float *in, int F) {
+#pragma omp simd
+    for (int f = 0; f < F; f++) {
+        float g = in[f], s = 1.0f / (1.0f + ds_expf(-g));
+        out[f] = g * s * in[F + f];
+    }
+}
+
+/* d gate = dout * up * s * (1 + g (1 - s)), d up = dout * silu(g). */
+DS_CLONES static void swiglu_bwd_row(float *din, const float *in, const float *dout, int F) {
+#pragma omp simd
+    for (int f = 0; f < F; f++) {
+        float g = in[f], u = in[F + f], s = 1.0f / (1.0f + ds_expf(-g));
+        din[f] = dout[f] * u * (s * (1.0f + g * (1.0f - s)));
+        din[F + f] = dout[f] * (g * s);
+    }
+}
+
+static void swiglu_fwd(ds_backend *be, float *out, const float *inp, size_t rows, int F) {
+    double t0 = op_begin(be);
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (size_t i = 0; i < rows; i++) swiglu_fwd_row(out + i * F, inp + i * 2 * F, F);
+    op_end(be, DS_OP_swiglu_fwd, t0);
+}
+
+static void swiglu_bwd(ds_backend *be, float *dinp, const float *inp, const float *dout,
+                       size_t rows, int F) {
+    double t0 = op_begin(be);
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (size_t i = 0; i < rows; i++)
+        swiglu_bwd_row(dinp + i * 2 * F, inp + i * 2 * F, dout + i * F, F);
+    op_end(be, DS_OP_swiglu_bwd, t0);
+}
+
+static void kv_repeat_fwd(ds_backend *be, float *out, const float *inp, size_t rows, int H, int K,
+                          int hd) {
+    double t0 = op_begin(be);
+    DS_ASSERT(K >= 1 && H % K == 0);
+    size_t C = (size_t)H * hd, Ci = (size_t)(H + 2 * K) * hd, G = (size_t)(H / K);
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (size_t i = 0; i < rows; i++) {
+        const float *x = inp + i * Ci;
+        float *y = out + i * 3 * C;
+        memcpy(y, x, sizeof(float) * C);
+        for (int h = 0; h < H; h++) {
+            size_t j = (size_t)h / G; /* the kv head of q head h */
+            memcpy(y + C + (size_t)h * hd, x + C + j * hd, sizeof(float) * hd);
+            memcpy(y + 2 * C + (size_t)h * hd, x + C + (size_t)K * hd + j * hd, sizeof(float) * hd);
+        }
+    }
+    op_end(be, DS_OP_kv_repeat_fwd, t0);
+}
+
+static void kv_repeat_bwd(ds_backend *be, float *dinp, const float *dout, size_t rows, int H,
+                          int K, int hd) {
+    double t0 = op_begin(be);
+    DS_ASSERT(K >= 1 && H % K == 0);
+    size_t C = (size_t)H * hd, Ci = (size_t)(H + 2 * K) * hd;
+    int G = H / K;
+#pragma omp parallel for schedule(static) num_threads(NT(be))
+    for (size_t i = 0; i < rows; i++) {
+        const float *dy = dout + i * 3 * C;
+        float *dx = dinp + i * Ci;
+        memcpy(dx, dy, sizeof(float) * C);
+        for (int part = 1; part <= 2; part++) /* k, then v */
+            for (int j = 0; j < K; j++) {
+                float *o = dx + C + (size_t)(part - 1) * K * hd + (size_t)j * hd;
+                const float *s = dy + part * C + (size_t)j * G * hd;
+                for (int e = 0; e < hd; e++) {
+                    float acc = s[e];
+                    for (int g = 1; g < G; g++) acc += s[(size_t)g * hd + e];
+                    o[e] = acc;
+                }
+            }
+    }
+    op_end(be, DS_OP_kv_repeat_bwd, t0);
+}
+
+/* ------------------------------------------------------------------------ */
 /* softmax cross-entropy */
 
 /* log-sum-exp of one row of V logits */

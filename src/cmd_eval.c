@@ -349,7 +349,9 @@ int ds_cmd_eval(int argc, char **argv) {
         if ((size_t)need > (size_t)c.B * c.T) c.B = (need + c.T - 1) / c.T;
     }
     kind = ds_backend_resolve(kind);
-    if ((rc = ds_backend_supports(kind, s->train.precision, &err))) goto done;
+    if ((rc = ds_backend_supports(kind, s->train.precision, &err)) ||
+        (rc = ds_backend_supports_block(kind, s->model.block, &err)))
+        goto done;
     ds_backend_opts bo = {.kind = kind, .precision = s->train.precision};
     if ((rc = ds_backend_create(&bo, &be, &err)) || (rc = ds_model_create(&c, be, &m, &err))) goto done;
     ds_model_set_params(m, 0, run.params);

@@ -418,6 +418,12 @@ int ds_cmd_export(int argc, char **argv) {
     ds_h5_library_init();
     ds_cli_stored_run run;
     if ((rc = ds_cli_stored_run_open(h5, scale, seed, &run, &err))) goto done;
+    if (run.s->model.block == DS_BLOCK_LLAMA) {
+        /* the Hugging Face llama/Qwen2 layout is not written yet (issue 27) */
+        rc = ds_error_set(&err, DS_EXIT_USAGE, "export writes GPT-NeoX models only; block llama "
+                          "has no export yet");
+        goto done;
+    }
     char tok_path[8192] = "";
     if (run.s->task.kind == DS_TASK_CORPUS) {
         /* the corpus's own tokenizer: --tokenizer, else task.tokenizer (a relative

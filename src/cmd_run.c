@@ -248,6 +248,8 @@ int ds_cmd_run(int argc, char **argv) {
         ds_backend_kind named = a.backend_set ? a.backend : s ? s->run.backend : DS_BACKEND_AUTO;
         if (!rc && named != DS_BACKEND_AUTO && a.synth_s < 0)
             rc = ds_backend_supports(named, s->train.precision, &err);
+        if (!rc && named != DS_BACKEND_AUTO && a.synth_s < 0)
+            rc = ds_backend_supports_block(named, s->model.block, &err);
         if (!rc && a.synth_s >= 0 && s->run.save_models)
             /* a synthetic job trains no model, so a done run would never have one */
             rc = ds_error_set(&err, DS_EXIT_USAGE, "run.save_models cannot be used with "
@@ -299,6 +301,7 @@ int ds_cmd_run(int argc, char **argv) {
         /* every rank's backend must implement train.precision, or no rank trains */
         ds_error perr = {0};
         int prc = a.synth_s < 0 ? ds_backend_supports(backend, s->train.precision, &perr) : 0;
+        if (!prc && a.synth_s < 0) prc = ds_backend_supports_block(backend, s->model.block, &perr);
         int any = prc;
         DS_MPI_CHECK(MPI_Allreduce(&prc, &any, 1, MPI_INT, MPI_MAX, comm));
         if (any) {

@@ -15,14 +15,43 @@ size_t ds_model_param_count(int d, int L, int V) {
     return (size_t)ds_scale_params(d, L, V);
 }
 
+/* The sweep's description of cfg's block, for the formulas of sweep.h. */
+static ds_model_spec block_spec(const ds_model_config *c) {
+    ds_model_spec s = {0};
+    s.head_dim = c->hd;
+    s.block = c->block;
+    if (c->block == DS_BLOCK_LLAMA) {
+        s.kv_heads = c->K;
+        s.mlp_hidden = c->F;
+        s.qkv_bias = c->qkv_bias;
+        s.tie_embeddings = c->tie;
+    }
+    return s;
+}
+
+size_t ds_model_params(const ds_model_config *c) {
+    ds_model_spec s = block_spec(c);
+    return (size_t)ds_block_params(&s, c->d, c->L, c->V);
+}
+
 int ds_model_tensors(const ds_model_config *c, ds_param_tensor *out) {
-    static const char *layer_names[12] = {"ln1_w", "ln1_b", "qkv_w", "qkv_b", "attn_out_w",
-                                          "attn_out_b", "ln2_w", "ln2_b", "fc_w", "fc_b",
-                                          "fc_out_w", "fc_out_b"};
+    static const char *neox_names[12] = {"ln1_w", "ln1_b", "qkv_w", "qkv_b", "attn_out_w",
+                                         "attn_out_b", "ln2_w", "ln2_b", "fc_w", "fc_b",
+                                         "fc_out_w", "fc_out_b"};
+    static const char *llama_names[7] = {"ln1_w", "qkv_w", "qkv_b", "attn_out_w", "ln2_w",
+                                         "gate_up_w", "down_w"};
     int64_t d = c->d;
-    /* shapes of the layer's tensors: [out][in] matrices, vectors */
-    const int64_t layer_shape[12][2] = {{d, 0}, {d, 0}, {3 * d, d}, {3 * d, 0}, {d, d}, {d, 0},
-                                        {d, 0}, {d, 0}, {4 * d, d}, {4 * d, 0}, {d, 4 * d}, {d, 0}};
+    int llama = c->block == DS_BLOCK_LLAMA;
+    int64_t q = llama ? d + 2 * (int64_t)c->K * c->hd : 3 * d, F = c->F;
+    /* shapes of the layer's tensors: [out][in] matrices, vectors; a {0, 0}
+     * entry is a tensor the model does not have */
+    const int64_t neox_shape[12][2] = {{d, 0}, {d, 0}, {3 * d, d}, {3 * d, 0}, {d, d}, {d, 0},
+                                       {d, 0}, {d, 0}, {4 * d, d}, {4 * d, 0}, {d, 4 * d}, {d, 0}};
+    const int64_t llama_shape[7][2] = {{d, 0}, {q, d}, {c->qkv_bias ? q : 0, 0}, {d, d},
+                                       {d, 0}, {2 * F, d}, {d, F}};
+    const char *const *layer_names = llama ? llama_names : neox_names;
+    const int64_t(*layer_shape)[2] = llama ? llama_shape : neox_shape;
+    int nl = llama ? 7 : 12;
     int n = 0;
     size_t o = 0;
 #define DS_PT_ADD(nm, s0, s1)                                                              \
@@ -39,16 +68,18 @@ int ds_model_tensors(const ds_model_config *c, ds_param_tensor *out) {
     } while (0)
     DS_PT_ADD("wte", c->V, d);
     for (int l = 0; l < c->L; l++)
-        for (int k = 0; k < 12; k++) {
+        for (int k = 0; k < nl; k++) {
             char nm[32];
+            if (!layer_shape[k][0]) continue;
             snprintf(nm, sizeof nm, "layers.%d.%s", l, layer_names[k]);
             DS_PT_ADD(nm, layer_shape[k][0], layer_shape[k][1]);
         }
     DS_PT_ADD("lnf_w", d, 0);
-    DS_PT_ADD("lnf_b", d, 0);
-    DS_PT_ADD("head_w", c->V, d);
+    if (!llama) DS_PT_ADD("lnf_b", d, 0);
+    if (!llama || !c->tie) DS_PT_ADD("head_w", c->V, d);
 #undef DS_PT_ADD
-    DS_ASSERT(o == ds_model_param_count(c->d, c->L, c->V));
+    DS_ASSERT(o == ds_model_params(c));
+    DS_ASSERT(llama || o == ds_model_param_count(c->d, c->L, c->V));
     return n;
 }
 
@@ -65,6 +96,12 @@ ds_model_config ds_model_config_from_sweep(const ds_sweep *s, int scale_idx, int
     c.V = ds_task_get(&s->task)->vocab_total(&s->task);
     c.rot = ((int)(s->model.rotary_frac * c.hd)) & ~1;
     c.block = s->model.block;
+    if (c.block == DS_BLOCK_LLAMA) {
+        c.K = ds_model_kv_heads(&s->model, c.d);
+        c.F = ds_model_mlp_hidden(&s->model, c.d);
+        c.qkv_bias = s->model.qkv_bias;
+        c.tie = s->model.tie_embeddings;
+    }
     c.rope_base = (float)s->model.rope_base;
     c.ln_eps = (float)s->model.ln_eps;
     c.init_std = (float)s->model.init_std;
@@ -74,7 +111,7 @@ ds_model_config ds_model_config_from_sweep(const ds_sweep *s, int scale_idx, int
 
 ds_devmem_shape ds_model_devmem_shape(const ds_model_config *c) {
     ds_devmem_shape s = {.R = c->R, .B = c->B, .T = c->T, .d = c->d, .L = c->L, .H = c->H,
-                         .hd = c->hd, .V = c->V, .P = ds_model_param_count(c->d, c->L, c->V)};
+                         .hd = c->hd, .V = c->V, .P = ds_model_params(c)};
     return s;
 }
 
@@ -87,8 +124,15 @@ double ds_model_devmem_bytes(const ds_model_config *c) {
 
 double ds_model_bytes(const ds_model_config *c) {
     double RN = (double)c->R * c->B * c->T, d = c->d;
-    double P = (double)ds_model_param_count(c->d, c->L, c->V);
+    double P = (double)ds_model_params(c);
     double act = c->L * (15.0 * d + c->H + 4 + (c->block == DS_BLOCK_SEQUENTIAL ? d : 0)) + 16.0 * d + 2.0 * c->V + 8;
+    if (c->block == DS_BLOCK_LLAMA) {
+        /* per layer: res, res_mid, ln1, qkv 3d, atty, ln2, fch 2F|4d, fch_gelu F|4d,
+         * 4 statistics and H lse; then the scratch (backward_scratch) and the rest */
+        double F = c->F, fw = 2 * F > 4 * d ? 2 * F : 4 * d, gw = F > 4 * d ? F : 4 * d;
+        double qc = c->K < c->H ? 2.0 * (d + 2.0 * c->K * c->hd) : 0;
+        act = c->L * (8.0 * d + fw + gw + c->H + 4) + 7.0 * d + fw + gw + qc + 2.0 * c->V + 8;
+    }
     return 4.0 * (4.0 * c->R * P + act * RN) + ds_model_devmem_bytes(c);
 }
 
@@ -127,6 +171,50 @@ static void *halloc(pack_alloc *pa, size_t bytes, const char *what) {
     return p;
 }
 
+/* m's offsets from the layout (ds_model_tensors), by name; DS_NO_TENSOR for
+ * what the block does not have, and with tied embeddings head_w = wte. */
+static void set_offsets(ds_model *m) {
+    static const char *const names[] = {"ln1_w", "ln1_b", "qkv_w", "qkv_b", "attn_out_w",
+                                        "attn_out_b", "ln2_w", "ln2_b", "fc_w", "fc_b",
+                                        "fc_out_w", "fc_out_b", "gate_up_w", "down_w"};
+    const ds_model_config *c = &m->cfg;
+    m->wte = m->lnf_w = m->lnf_b = m->head_w = DS_NO_TENSOR;
+    for (int l = 0; l < c->L; l++) {
+        ds_layer_offsets *lo = &m->layer[l];
+        size_t *f[] = {&lo->ln1_w, &lo->ln1_b, &lo->qkv_w, &lo->qkv_b, &lo->attn_out_w,
+                       &lo->attn_out_b, &lo->ln2_w, &lo->ln2_b, &lo->fc_w, &lo->fc_b,
+                       &lo->fc_out_w, &lo->fc_out_b};
+        for (int k = 0; k < 12; k++) *f[k] = DS_NO_TENSOR;
+    }
+    int nt = ds_model_tensors(c, NULL);
+    ds_param_tensor *pt = DS_MALLOC(sizeof *pt * (size_t)nt);
+    ds_model_tensors(c, pt);
+    for (int i = 0; i < nt; i++) {
+        const char *nm = pt[i].name;
+        int l, pos = 0;
+        if (sscanf(nm, "layers.%d.%n", &l, &pos) == 1 && pos > 0) {
+            DS_ASSERT(l >= 0 && l < c->L);
+            ds_layer_offsets *lo = &m->layer[l];
+            size_t *f[] = {&lo->ln1_w, &lo->ln1_b, &lo->qkv_w, &lo->qkv_b, &lo->attn_out_w,
+                           &lo->attn_out_b, &lo->ln2_w, &lo->ln2_b, &lo->fc_w, &lo->fc_b,
+                           &lo->fc_out_w, &lo->fc_out_b, &lo->fc_w, &lo->fc_out_w};
+            int k = 0;
+            while (k < 14 && strcmp(nm + pos, names[k])) k++;
+            DS_ASSERT(k < 14);
+            *f[k] = pt[i].offset;
+        } else if (!strcmp(nm, "wte")) m->wte = pt[i].offset;
+        else if (!strcmp(nm, "lnf_w")) m->lnf_w = pt[i].offset;
+        else if (!strcmp(nm, "lnf_b")) m->lnf_b = pt[i].offset;
+        else if (!strcmp(nm, "head_w")) m->head_w = pt[i].offset;
+        else DS_ASSERT(!"unknown tensor");
+    }
+    if (c->block == DS_BLOCK_LLAMA && c->tie) m->head_w = m->wte;
+    const ds_param_tensor *last = &pt[nt - 1];
+    DS_ASSERT(last->offset + (size_t)(last->shape[0] * (last->ndim == 2 ? last->shape[1] : 1)) == m->P);
+    DS_ASSERT(m->wte != DS_NO_TENSOR && m->lnf_w != DS_NO_TENSOR && m->head_w != DS_NO_TENSOR);
+    free(pt);
+}
+
 int ds_model_create(const ds_model_config *cfg, ds_backend *be, ds_model **out, ds_error *err) {
     *out = NULL;
     const ds_model_config *c = cfg;
@@ -136,28 +224,21 @@ int ds_model_create(const ds_model_config *cfg, ds_backend *be, ds_model **out, 
                             "model: inconsistent configuration (R=%d B=%d T=%d d=%d L=%d H=%d "
                             "hd=%d V=%d rot=%d)",
                             c->R, c->B, c->T, c->d, c->L, c->H, c->hd, c->V, c->rot);
+    if (c->block == DS_BLOCK_LLAMA && (c->K < 1 || c->H % c->K || c->F < 1))
+        return ds_error_set(err, DS_EXIT_ERROR,
+                            "model: inconsistent llama configuration (H=%d K=%d F=%d)", c->H, c->K,
+                            c->F);
+    if (!strncmp(be->name, "cuda", 4)) { /* cmd_run and eval said so before; train, bench here */
+        int rc = ds_backend_supports_block(DS_BACKEND_CUDA, c->block, err);
+        if (rc) return rc;
+    }
     ds_model *m = DS_CALLOC(1, sizeof *m);
     m->cfg = *cfg;
     m->be = be;
     int d = c->d, L = c->L, V = c->V, R = c->R;
-    m->P = ds_model_param_count(d, L, V);
+    m->P = ds_model_params(c);
     m->layer = DS_CALLOC(L, sizeof *m->layer);
-    int nt = ds_model_tensors(c, NULL);
-    ds_param_tensor *pt = DS_MALLOC(sizeof *pt * (size_t)nt);
-    ds_model_tensors(c, pt);
-    m->wte = pt[0].offset;
-    for (int l = 0; l < L; l++) {
-        ds_layer_offsets *lo = &m->layer[l];
-        size_t *dst[12] = {&lo->ln1_w, &lo->ln1_b, &lo->qkv_w, &lo->qkv_b, &lo->attn_out_w,
-                           &lo->attn_out_b, &lo->ln2_w, &lo->ln2_b, &lo->fc_w, &lo->fc_b,
-                           &lo->fc_out_w, &lo->fc_out_b};
-        for (int k = 0; k < 12; k++) *dst[k] = pt[1 + 12 * l + k].offset;
-    }
-    m->lnf_w = pt[nt - 3].offset;
-    m->lnf_b = pt[nt - 2].offset;
-    m->head_w = pt[nt - 1].offset;
-    DS_ASSERT(pt[nt - 1].offset + (size_t)V * d == m->P);
-    free(pt);
+    set_offsets(m);
 
     size_t N = (size_t)c->B * c->T, RN = (size_t)R * N, F = sizeof(float);
     pack_alloc pa = {.m = m};
@@ -167,8 +248,14 @@ int ds_model_create(const ds_model_config *cfg, ds_backend *be, ds_model **out, 
     m->adam_m = balloc(&pa, pbytes, "Adam moments (m)");
     m->adam_v = balloc(&pa, pbytes, "Adam moments (v)");
     ds_activations *a = &m->act;
+    int llama = c->block == DS_BLOCK_LLAMA;
+    /* widths of the MLP's buffers: 4d, or llama's gate|up and SwiGLU output
+     * when wider; qkv stays 3d (llama's are after kv_repeat) */
+    size_t fw = 4 * (size_t)d, gw = 4 * (size_t)d;
+    if (llama && 2 * (size_t)c->F > fw) fw = 2 * (size_t)c->F;
+    if (llama && (size_t)c->F > gw) gw = (size_t)c->F;
     a->res = balloc(&pa, (L + 1) * RN * d * F, "activations (residual stream)");
-    if (c->block == DS_BLOCK_SEQUENTIAL) a->res_mid = balloc(&pa, L * RN * d * F, "activations (res_mid)");
+    if (c->block != DS_BLOCK_PARALLEL) a->res_mid = balloc(&pa, L * RN * d * F, "activations (res_mid)");
     a->ln1 = balloc(&pa, L * RN * d * F, "activations (ln1)");
     a->ln1_mean = balloc(&pa, L * RN * F, "activations (ln1_mean)");
     a->ln1_rstd = balloc(&pa, L * RN * F, "activations (ln1_rstd)");
@@ -178,8 +265,8 @@ int ds_model_create(const ds_model_config *cfg, ds_backend *be, ds_model **out, 
     a->ln2 = balloc(&pa, L * RN * d * F, "activations (ln2)");
     a->ln2_mean = balloc(&pa, L * RN * F, "activations (ln2_mean)");
     a->ln2_rstd = balloc(&pa, L * RN * F, "activations (ln2_rstd)");
-    a->fch = balloc(&pa, L * RN * 4 * d * F, "activations (fch)");
-    a->fch_gelu = balloc(&pa, L * RN * 4 * d * F, "activations (fch_gelu)");
+    a->fch = balloc(&pa, L * RN * fw * F, "activations (fch)");
+    a->fch_gelu = balloc(&pa, L * RN * gw * F, "activations (fch_gelu)");
     a->lnf = balloc(&pa, RN * d * F, "activations (lnf)");
     a->lnf_mean = balloc(&pa, RN * F, "activations (lnf_mean)");
     a->lnf_rstd = balloc(&pa, RN * F, "activations (lnf_rstd)");
@@ -190,8 +277,13 @@ int ds_model_create(const ds_model_config *cfg, ds_backend *be, ds_model **out, 
     a->dln = balloc(&pa, RN * d * F, "backward scratch (dln)");
     a->datty = balloc(&pa, RN * d * F, "backward scratch (datty)");
     a->dqkv = balloc(&pa, RN * 3 * d * F, "backward scratch (dqkv)");
-    a->dfch = balloc(&pa, RN * 4 * d * F, "backward scratch (dfch)");
-    a->dfch_gelu = balloc(&pa, RN * 4 * d * F, "backward scratch (dfch_gelu)");
+    a->dfch = balloc(&pa, RN * fw * F, "backward scratch (dfch)");
+    a->dfch_gelu = balloc(&pa, RN * gw * F, "backward scratch (dfch_gelu)");
+    if (llama && c->K < c->H) {
+        size_t qc = (size_t)d + 2 * (size_t)c->K * c->hd;
+        a->qkvc = balloc(&pa, RN * qc * F, "scratch (qkv before kv_repeat)");
+        a->dqkvc = balloc(&pa, RN * qc * F, "backward scratch (dqkv before kv_repeat)");
+    }
     a->dlogits = balloc(&pa, RN * V * F, "backward scratch (dlogits)");
     m->inp = balloc(&pa, RN * sizeof(int32_t), "batch (inputs)");
     m->tgt = balloc(&pa, RN * sizeof(int32_t), "batch (targets)");
@@ -236,6 +328,7 @@ void ds_model_free(ds_model *m) {
                     m->act.fch_gelu, m->act.lnf, m->act.lnf_mean, m->act.lnf_rstd,
                     m->act.logits, m->act.tok_loss, m->act.branch, m->act.dres, m->act.dln,
                     m->act.datty, m->act.dqkv, m->act.dfch, m->act.dfch_gelu, m->act.dlogits,
+                    m->act.qkvc, m->act.dqkvc,
                     m->inp, m->tgt, m->weight, m->mask, m->loss_sum};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) be->free(be, bufs[i]);
@@ -258,12 +351,34 @@ static void fill_normal(float *p, size_t off, size_t n, uint64_t seed, float std
     }
 }
 
+/* The llama block's weights (wte drawn by the caller): RMSNorm weights 1,
+ * matrices N(0, init_std^2), the q, k, v biases 0 (already). */
+static void init_llama(const ds_model *m, float *p, uint64_t seed) {
+    const ds_model_config *c = &m->cfg;
+    size_t d = (size_t)c->d, q = d + 2 * (size_t)c->K * c->hd, F = (size_t)c->F;
+    float std = c->init_std;
+    for (int l = 0; l < c->L; l++) {
+        const ds_layer_offsets *lo = &m->layer[l];
+        for (size_t i = 0; i < d; i++) p[lo->ln1_w + i] = p[lo->ln2_w + i] = 1.0f;
+        fill_normal(p, lo->qkv_w, q * d, seed, std);
+        fill_normal(p, lo->attn_out_w, d * d, seed, std);
+        fill_normal(p, lo->fc_w, 2 * F * d, seed, std);
+        fill_normal(p, lo->fc_out_w, F * d, seed, std);
+    }
+    for (size_t i = 0; i < d; i++) p[m->lnf_w + i] = 1.0f;
+    if (!c->tie) fill_normal(p, m->head_w, (size_t)c->V * d, seed, std);
+}
+
 /* The spec's init of one replica for seed, into host p (P floats). */
 static void init_host(const ds_model *m, uint64_t seed, float *p) {
     int d = m->cfg.d, V = m->cfg.V;
     float std = m->cfg.init_std;
     memset(p, 0, m->P * sizeof(float)); /* biases 0 */
     fill_normal(p, m->wte, (size_t)V * d, seed, std);
+    if (m->cfg.block == DS_BLOCK_LLAMA) {
+        init_llama(m, p, seed);
+        return;
+    }
     for (int l = 0; l < m->cfg.L; l++) {
         const ds_layer_offsets *lo = &m->layer[l];
         for (int c = 0; c < d; c++) p[lo->ln1_w + c] = p[lo->ln2_w + c] = 1.0f;
@@ -365,6 +480,94 @@ void ds_model_set_batch_norm(ds_model *m, const int32_t *tokens, const uint8_t *
 /* Activation pointer of layer l in a per-layer array of `width` floats per row. */
 #define LAYER(buf, l, width) ((buf) + (size_t)(l) * RNmax * (width))
 
+/* Row widths of the MLP's activations fch and fch_gelu (and their
+ * gradients): 4d, or llama's 2F and F when wider (ds_model_create allocates
+ * these; a layer's slice is LAYER(buf, l, width)). */
+static void mlp_widths(const ds_model_config *c, size_t *fw, size_t *gw) {
+    *fw = *gw = 4 * (size_t)c->d;
+    if (c->block == DS_BLOCK_LLAMA && 2 * (size_t)c->F > *fw) *fw = 2 * (size_t)c->F;
+    if (c->block == DS_BLOCK_LLAMA && (size_t)c->F > *gw) *gw = (size_t)c->F;
+}
+
+/* Layer l of a llama model, forward: x = res[l] to res[l+1] through
+ * mid = x + o(attn(rope(qkv(rms1 x)))), out = mid + down(swiglu(gate_up(rms2 mid)))
+ * (docs/engine.md "The llama block"). */
+static void llama_layer_fwd(ds_model *m, int l) {
+    ds_backend *be = m->be;
+    const ds_model_config *c = &m->cfg;
+    ds_activations *a = &m->act;
+    const ds_layer_offsets *lo = &m->layer[l];
+    int R = c->R, B = m->cur_B, T = m->cur_T, d = c->d, H = c->H, K = c->K, hd = c->hd, F = c->F;
+    int N = B * T, qc = d + 2 * K * hd;
+    size_t RNmax = (size_t)R * c->B * c->T, RN = (size_t)R * N, ws = m->P, fw, gw;
+    mlp_widths(c, &fw, &gw);
+    const float *p = m->params;
+    float *x = LAYER(a->res, l, d), *xo = LAYER(a->res, l + 1, d), *mid = LAYER(a->res_mid, l, d);
+    float *ln1 = LAYER(a->ln1, l, d), *qkv = LAYER(a->qkv, l, 3 * d);
+    float *atty = LAYER(a->atty, l, d), *lse = LAYER(a->lse, l, H);
+    float *ln2 = LAYER(a->ln2, l, d), *fch = LAYER(a->fch, l, fw), *fchg = LAYER(a->fch_gelu, l, gw);
+    const float *qkv_b = lo->qkv_b == DS_NO_TENSOR ? NULL : p + lo->qkv_b;
+    be->rmsnorm_fwd(be, ln1, LAYER(a->ln1_rstd, l, 1), x, p + lo->ln1_w, ws, R, N, d, c->ln_eps);
+    if (K < H) { /* grouped-query: the K kv heads repeated for the attention ops */
+        be->matmul_fwd(be, a->qkvc, ln1, p + lo->qkv_w, qkv_b, ws, R, N, d, qc);
+        be->kv_repeat_fwd(be, qkv, a->qkvc, RN, H, K, hd);
+    } else {
+        be->matmul_fwd(be, qkv, ln1, p + lo->qkv_w, qkv_b, ws, R, N, d, 3 * d);
+    }
+    be->rope_fwd(be, qkv, R, B, T, H, hd, c->rot, c->rope_base);
+    be->attention_fwd(be, atty, lse, qkv, R, B, T, H, hd);
+    be->matmul_fwd(be, a->branch, atty, p + lo->attn_out_w, NULL, ws, R, N, d, d);
+    be->add(be, mid, x, a->branch, RN * d);
+    be->rmsnorm_fwd(be, ln2, LAYER(a->ln2_rstd, l, 1), mid, p + lo->ln2_w, ws, R, N, d, c->ln_eps);
+    be->matmul_fwd(be, fch, ln2, p + lo->fc_w, NULL, ws, R, N, d, 2 * F);
+    be->swiglu_fwd(be, fchg, fch, RN, F);
+    be->matmul_fwd(be, a->branch, fchg, p + lo->fc_out_w, NULL, ws, R, N, F, d);
+    be->add(be, xo, mid, a->branch, RN * d);
+}
+
+/* Layer l of a llama model, backward: a->dres holds the gradient of the
+ * layer's output and leaves holding that of its input; parameter gradients
+ * are added (the op contracts' +=). */
+static void llama_layer_bwd(ds_model *m, int l) {
+    ds_backend *be = m->be;
+    const ds_model_config *c = &m->cfg;
+    ds_activations *a = &m->act;
+    const ds_layer_offsets *lo = &m->layer[l];
+    int R = c->R, B = m->cur_B, T = m->cur_T, d = c->d, H = c->H, K = c->K, hd = c->hd, F = c->F;
+    int N = B * T, qc = d + 2 * K * hd;
+    size_t RNmax = (size_t)R * c->B * c->T, RN = (size_t)R * N, ws = m->P, fw, gw;
+    mlp_widths(c, &fw, &gw);
+    const float *p = m->params;
+    float *g = m->grads;
+    float *x = LAYER(a->res, l, d), *mid = LAYER(a->res_mid, l, d);
+    float *ln1 = LAYER(a->ln1, l, d), *qkv = LAYER(a->qkv, l, 3 * d);
+    float *atty = LAYER(a->atty, l, d), *lse = LAYER(a->lse, l, H);
+    float *ln2 = LAYER(a->ln2, l, d), *fch = LAYER(a->fch, l, fw), *fchg = LAYER(a->fch_gelu, l, gw);
+    float *gqkv_b = lo->qkv_b == DS_NO_TENSOR ? NULL : g + lo->qkv_b;
+    /* MLP branch: dres is the gradient of out = mid + down(...) */
+    be->matmul_bwd(be, a->dfch_gelu, g + lo->fc_out_w, NULL, ws, a->dres, fchg, p + lo->fc_out_w,
+                   R, N, F, d);
+    be->swiglu_bwd(be, a->dfch, fch, a->dfch_gelu, RN, F);
+    be->matmul_bwd(be, a->dln, g + lo->fc_w, NULL, ws, a->dfch, ln2, p + lo->fc_w, R, N, d, 2 * F);
+    be->rmsnorm_bwd(be, a->dres, g + lo->ln2_w, ws, a->dln, mid, p + lo->ln2_w,
+                    LAYER(a->ln2_rstd, l, 1), R, N, d);
+    /* attention branch: dres is now the gradient of mid = x + o(...) */
+    be->matmul_bwd(be, a->datty, g + lo->attn_out_w, NULL, ws, a->dres, atty, p + lo->attn_out_w,
+                   R, N, d, d);
+    be->attention_bwd(be, a->dqkv, a->datty, qkv, atty, lse, R, B, T, H, hd);
+    be->rope_bwd(be, a->dqkv, R, B, T, H, hd, c->rot, c->rope_base);
+    if (K < H) {
+        be->kv_repeat_bwd(be, a->dqkvc, a->dqkv, RN, H, K, hd);
+        be->matmul_bwd(be, a->dln, g + lo->qkv_w, gqkv_b, ws, a->dqkvc, ln1, p + lo->qkv_w, R, N, d,
+                       qc);
+    } else {
+        be->matmul_bwd(be, a->dln, g + lo->qkv_w, gqkv_b, ws, a->dqkv, ln1, p + lo->qkv_w, R, N, d,
+                       3 * d);
+    }
+    be->rmsnorm_bwd(be, a->dres, g + lo->ln1_w, ws, a->dln, x, p + lo->ln1_w,
+                    LAYER(a->ln1_rstd, l, 1), R, N, d);
+}
+
 /* The forward pass; with want_loss, m->loss_sum gets the R weighted loss sums. */
 static void forward(ds_model *m, int want_loss) {
     ds_backend *be = m->be;
@@ -378,6 +581,10 @@ static void forward(ds_model *m, int want_loss) {
 
     be->encoder_fwd(be, a->res, m->inp, p + m->wte, ws, R, N, d);
     for (int l = 0; l < c->L; l++) {
+        if (c->block == DS_BLOCK_LLAMA) {
+            llama_layer_fwd(m, l);
+            continue;
+        }
         const ds_layer_offsets *lo = &m->layer[l];
         float *x = LAYER(a->res, l, d), *xo = LAYER(a->res, l + 1, d);
         float *ln1 = LAYER(a->ln1, l, d), *qkv = LAYER(a->qkv, l, 3 * d);
@@ -410,8 +617,11 @@ static void forward(ds_model *m, int want_loss) {
             be->add(be, xo, xo, a->branch, RN * d);
     }
     float *xl = LAYER(a->res, c->L, d);
-    be->layernorm_fwd(be, a->lnf, a->lnf_mean, a->lnf_rstd, xl, p + m->lnf_w, p + m->lnf_b, ws, R,
-                      N, d, c->ln_eps);
+    if (c->block == DS_BLOCK_LLAMA)
+        be->rmsnorm_fwd(be, a->lnf, a->lnf_rstd, xl, p + m->lnf_w, ws, R, N, d, c->ln_eps);
+    else
+        be->layernorm_fwd(be, a->lnf, a->lnf_mean, a->lnf_rstd, xl, p + m->lnf_w, p + m->lnf_b, ws,
+                          R, N, d, c->ln_eps);
     be->matmul_fwd(be, a->logits, a->lnf, p + m->head_w, NULL, ws, R, N, d, V);
     if (want_loss) {
         be->crossentropy_fwd(be, a->tok_loss, a->logits, m->tgt, R, N, V);
@@ -454,10 +664,20 @@ void ds_model_backward(ds_model *m) {
     be->zero(be, g, (size_t)R * m->P * sizeof(float));
     be->zero(be, a->dres, RN * d * sizeof(float));
     be->crossentropy_bwd(be, a->dlogits, a->logits, m->tgt, m->weight, R, N, V);
+    /* with tied embeddings head_w is wte: the head's gradient is added here,
+     * the embedding's by encoder_bwd at the end */
     be->matmul_bwd(be, a->dln, g + m->head_w, NULL, ws, a->dlogits, a->lnf, p + m->head_w, R, N, d, V);
-    be->layernorm_bwd(be, a->dres, g + m->lnf_w, g + m->lnf_b, ws, a->dln, LAYER(a->res, c->L, d),
-                      p + m->lnf_w, a->lnf_mean, a->lnf_rstd, R, N, d);
+    if (c->block == DS_BLOCK_LLAMA)
+        be->rmsnorm_bwd(be, a->dres, g + m->lnf_w, ws, a->dln, LAYER(a->res, c->L, d), p + m->lnf_w,
+                        a->lnf_rstd, R, N, d);
+    else
+        be->layernorm_bwd(be, a->dres, g + m->lnf_w, g + m->lnf_b, ws, a->dln,
+                          LAYER(a->res, c->L, d), p + m->lnf_w, a->lnf_mean, a->lnf_rstd, R, N, d);
     for (int l = c->L - 1; l >= 0; l--) {
+        if (c->block == DS_BLOCK_LLAMA) {
+            llama_layer_bwd(m, l);
+            continue;
+        }
         const ds_layer_offsets *lo = &m->layer[l];
         float *x = LAYER(a->res, l, d);
         float *ln1 = LAYER(a->ln1, l, d), *qkv = LAYER(a->qkv, l, 3 * d);

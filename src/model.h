@@ -18,6 +18,18 @@
  * P = L(12d^2 + 13d) + 2Vd + 2d. qkv rows: q 0..d-1, k d..2d-1, v 2d..3d-1;
  * head h uses dims h*hd..(h+1)*hd-1 of each.
  *
+ * Block llama (docs/spec-tasks.md §3; K = kv heads, kv = K*hd, F = mlp_hidden):
+ *   wte[V][d]
+ *   per layer l: ln1_w[d] qkv_w[d+2kv][d] (qkv_b[d+2kv] when qkv_bias)
+ *                attn_out_w[d][d] ln2_w[d] gate_up_w[2F][d] down_w[d][F]
+ *   lnf_w[d] (head_w[V][d] unless tie_embeddings: the head is wte)
+ * P = ds_block_params (sweep.h). ln1_w, ln2_w, lnf_w are RMSNorm weights; no
+ * other biases. qkv rows: q 0..d-1 (H heads), k d..d+kv-1, v d+kv..d+2kv-1
+ * (K heads each; q head h reads kv head h/(H/K)); gate_up rows: gate
+ * 0..F-1, up F..2F-1, the MLP is down(silu(gate x) * up x). In
+ * ds_layer_offsets gate_up_w and down_w are fc_w and fc_out_w, and the
+ * tensors a block does not have are DS_NO_TENSOR.
+ *
  * Row convention (as tasks.h): a batch row is T+1 tokens with a 0/1 target
  * mask; inputs are tokens[0..T-1], targets tokens[1..T], target t scored when
  * mask[t+1] = 1. The loss of replica r is sum(CE * mask) / sum(mask) over its
@@ -37,9 +49,17 @@ typedef struct {
     int V;            /* embedding/head rows (task vocab_total) */
     int rot;          /* rotated dims per head: rotary_frac*hd rounded down to even */
     ds_block_kind block;
+    /* block llama only (others: unused, may be 0) */
+    int K;            /* key/value heads, dividing H */
+    int F;            /* SwiGLU hidden size (mlp_hidden) */
+    int qkv_bias;     /* q, k, v have biases */
+    int tie;          /* the head is wte */
     float rope_base, ln_eps, init_std;
     ds_precision prec; /* train.precision: only what ds_model_bytes counts of the GPU's rounding copies */
 } ds_model_config;
+
+/* The offset of a tensor a block does not have. */
+#define DS_NO_TENSOR ((size_t)-1)
 
 /* Offsets (in floats, inside one replica's flat vector) of the tensors of one layer. */
 typedef struct {
@@ -51,16 +71,17 @@ typedef struct {
     float *res;          /* [L+1][R][N][d] residual stream entering each layer, and the last */
     float *res_mid;      /* [L][R][N][d] sequential blocks: stream between attention and MLP */
     float *ln1, *ln1_mean, *ln1_rstd;   /* [L][R][N][d], [L][R][N] */
-    float *qkv;          /* [L][R][N][3d], q and k rotated in place */
+    float *qkv;          /* [L][R][N][3d], q and k rotated in place (llama: kv heads repeated) */
     float *atty, *lse;   /* [L][R][N][d], [L][R][B][H][T] */
     float *ln2, *ln2_mean, *ln2_rstd;
-    float *fch, *fch_gelu; /* [L][R][N][4d] */
+    float *fch, *fch_gelu; /* [L][R][N][4d] (llama: gate|up [2F] and SwiGLU output [F]) */
     float *lnf, *lnf_mean, *lnf_rstd;
     float *logits;       /* [R][N][V] */
     float *tok_loss;     /* [R][N] per-position CE */
     /* scratch of the backward pass (one layer at a time) */
     float *branch;       /* [R][N][d] attention projection / MLP output in forward */
     float *dres, *dln, *datty, *dqkv, *dfch, *dfch_gelu, *dlogits;
+    float *qkvc, *dqkvc; /* llama with K < H: [R][N][d+2kv], q|k|v before kv_repeat */
 } ds_activations;
 
 typedef struct {
@@ -83,7 +104,9 @@ typedef struct {
 /* One tensor of the flat layout above, by its canonical name: "wte",
  * "layers.<l>.<ln1_w|ln1_b|qkv_w|qkv_b|attn_out_w|attn_out_b|ln2_w|ln2_b|fc_w|fc_b|
  * fc_out_w|fc_out_b>", "lnf_w", "lnf_b", "head_w" (the names of the stored
- * models, docs/result-file.md, and of tools/distsweep_h5.py). */
+ * models, docs/result-file.md, and of tools/distsweep_h5.py); block llama:
+ * "layers.<l>.<ln1_w|qkv_w|qkv_b|attn_out_w|ln2_w|gate_up_w|down_w>",
+ * "lnf_w", "head_w" (qkv_b, head_w only when the model has them). */
 typedef struct {
     char name[32];
     size_t offset; /* floats into the replica's flat vector */
@@ -92,14 +115,19 @@ typedef struct {
 } ds_param_tensor;
 
 /* The tensors of the layout in layout order (offsets increasing, back to
- * back, covering all P floats): 12L + 4 of them. Fills out when not NULL;
+ * back, covering all P floats): 12L + 4 of them (llama: 6L + 2, plus L with
+ * qkv_bias, plus 1 untied). Fills out when not NULL;
  * returns the count. The one definition of the layout: ds_model_create
  * takes its offsets from it. */
 int ds_model_tensors(const ds_model_config *cfg, ds_param_tensor *out);
 
-/* Parameters per replica for width d, depth L, vocabulary V: P above, which
- * is ds_scale_params (sweep.h), the formula's one definition. */
+/* Parameters per replica of a GPT-NeoX block model of width d, depth L,
+ * vocabulary V: P above, which is ds_scale_params (sweep.h), the formula's one
+ * definition. */
 size_t ds_model_param_count(int d, int L, int V);
+
+/* Parameters per replica of cfg's model, any block: ds_block_params (sweep.h). */
+size_t ds_model_params(const ds_model_config *cfg);
 
 /* The model of scale scale_idx of sweep s for R replicas, with capacity for
  * one training batch (train.batch rows of train.context-1 positions). */
@@ -137,7 +165,8 @@ void ds_model_free(ds_model *m);
 
 /* Spec init of replica r from job seed `seed`: every weight matrix
  * N(0, init_std^2) drawn with rng stream DS_STREAM_INIT at index = offset in
- * the flat vector; biases 0, LayerNorm weights 1. Resets r's Adam moments. */
+ * the flat vector; biases 0, LayerNorm (RMSNorm) weights 1. Resets r's Adam
+ * moments. */
 void ds_model_init_replica(ds_model *m, int r, uint64_t seed);
 
 /* The same init, then every tensor i of ds_model_tensors with keep[i] = 1

@@ -24,7 +24,7 @@ void ds_modelfile_path(const char *dir, int scale, int64_t seed, char *buf, size
 double ds_modelfile_bytes(const ds_sweep *s, int scale) {
     ds_model_config c = ds_model_config_from_sweep(s, scale, 1);
     /* the header: about 110 bytes per tensor and 700 of metadata */
-    return 4.0 * (double)ds_model_param_count(c.d, c.L, c.V) + 110.0 * (12.0 * c.L + 4) + 700.0;
+    return 4.0 * (double)ds_model_params(&c) + 110.0 * (12.0 * c.L + 4) + 700.0;
 }
 
 /* The metadata values of run (scale, seed), in the order of meta_keys. */
@@ -51,7 +51,8 @@ static void meta_values(const ds_sweep *s, int scale, int64_t seed, char val[MK_
     snprintf(val[MK_H], 128, "%d", c.H);
     snprintf(val[MK_HD], 128, "%d", c.hd);
     snprintf(val[MK_V], 128, "%d", c.V);
-    snprintf(val[MK_BLOCK], 128, "%s", c.block == DS_BLOCK_SEQUENTIAL ? "sequential" : "parallel");
+    snprintf(val[MK_BLOCK], 128, "%s", c.block == DS_BLOCK_LLAMA ? "llama"
+                                       : c.block == DS_BLOCK_SEQUENTIAL ? "sequential" : "parallel");
     snprintf(val[MK_ROT], 128, "%d", c.rot);
     snprintf(val[MK_ROPE_BASE], 128, "%.17g", s->model.rope_base);
     snprintf(val[MK_LN_EPS], 128, "%.17g", s->model.ln_eps);
@@ -74,7 +75,7 @@ int ds_modelfile_save(const char *path, const ds_sweep *s, int scale, int64_t se
         t[i].shape[1] = pt[i].shape[1];
         t[i].data = params + pt[i].offset;
     }
-    size_t P = ds_model_param_count(c.d, c.L, c.V);
+    size_t P = ds_model_params(&c);
     char val[MK_N][128];
     meta_values(s, scale, seed, val);
     snprintf(val[MK_STEPS], 128, "%lld", (long long)steps);

@@ -30,6 +30,37 @@ int64_t ds_scale_params(int d_model, int n_layers, int vocab_total) {
     return (int64_t)n_layers * (12 * d * d + 13 * d) + 2 * (int64_t)vocab_total * d + 2 * d;
 }
 
+int ds_model_mlp_hidden(const ds_model_spec *m, int d_model) {
+    if (m->block != DS_BLOCK_LLAMA) return 4 * d_model;
+    if (m->mlp_hidden > 0) return m->mlp_hidden;
+    return (int)(64 * ((8 * (int64_t)d_model + 191) / 192));
+}
+
+int ds_model_kv_heads(const ds_model_spec *m, int d_model) {
+    int H = d_model / m->head_dim;
+    return m->block == DS_BLOCK_LLAMA && m->kv_heads > 0 ? m->kv_heads : H;
+}
+
+int64_t ds_block_params(const ds_model_spec *m, int d_model, int n_layers, int vocab_total) {
+    if (m->block != DS_BLOCK_LLAMA) return ds_scale_params(d_model, n_layers, vocab_total);
+    const int64_t d = d_model, V = vocab_total, F = ds_model_mlp_hidden(m, d_model);
+    const int64_t kv = (int64_t)ds_model_kv_heads(m, d_model) * m->head_dim;
+    int64_t layer = 2 * d + d * (d + 2 * kv) + (m->qkv_bias ? d + 2 * kv : 0) + d * d + 3 * d * F;
+    return n_layers * layer + V * d + d + (m->tie_embeddings ? 0 : V * d);
+}
+
+double ds_block_flops_per_step(const ds_model_spec *m, int d_model, int n_layers, int vocab_total,
+                               int batch, int context) {
+    if (m->block != DS_BLOCK_LLAMA)
+        return ds_scale_flops_per_step(d_model, n_layers, vocab_total, batch, context);
+    const double d = d_model, L = n_layers, T = context - 1, tokens = (double)batch * T;
+    const double F = ds_model_mlp_hidden(m, d_model);
+    const double kv = (double)ds_model_kv_heads(m, d_model) * m->head_dim;
+    const double matmul_weights = L * (d * (d + 2 * kv) + d * d + 3 * d * F) + (double)vocab_total * d;
+    const double forward = 2.0 * matmul_weights * tokens + L * 4.0 * T * d * tokens;
+    return 3.0 * forward;
+}
+
 /* The shortest %g text that reads back as exactly v (buf: 32 bytes). */
 static const char *num(char *buf, double v) {
     for (int prec = 1; prec <= 17; prec++) {
@@ -474,7 +505,8 @@ static const char *const task_keys[] = {"kind", "vocab", "train_length", "eval_l
 static const char *const source_keys[] = {"name", "path", "weight", "loss", NULL};
 static const char *const loss_names[] = {"all", "answer", NULL};
 static const char *const model_keys[] = {"head_dim", "block", "rotary_frac", "rope_base",
-                                         "init_std", "ln_eps", "init", NULL};
+                                         "init_std", "ln_eps", "init", "kv_heads", "mlp_hidden",
+                                         "qkv_bias", "tie_embeddings", NULL};
 static const char *const train_keys[] = {"steps", "batch", "context", "lr", "warmup",
                                          "weight_decay", "grad_clip", "betas", "eps",
                                          "precision", "log_every", "micro_batches", "eval_every",
@@ -736,6 +768,30 @@ static int parse_init(yctx *c, yaml_node_t *m, ds_init_spec *in) {
     return 0;
 }
 
+/* A YAML boolean (true/false, True/False, yes/no) into *out. */
+static int node_bool(yctx *c, yaml_node_t *n, const char *path, int *out) {
+    const char *v = n->type == YAML_SCALAR_NODE ? scalar(n) : NULL;
+    if (v && (!strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "yes"))) *out = 1;
+    else if (v && (!strcmp(v, "false") || !strcmp(v, "False") || !strcmp(v, "no"))) *out = 0;
+    else return FAIL(c, n, "%s must be true or false", path);
+    return 0;
+}
+
+/* The llama block's own keys (defaults: kv_heads 0 = the heads, mlp_hidden
+ * 0 = the rule, no qkv bias, untied); whether they apply to the block is
+ * checked by parse_model, whether kv_heads divides every scale's heads by
+ * check_width. */
+static int parse_model_llama(yctx *c, yaml_node_t *m, ds_model_spec *md) {
+    yaml_node_t *n;
+    if (((n = get(c, m, "kv_heads")) && node_int(c, n, "model.kv_heads", 1, MAX_WIDTH, &md->kv_heads)) ||
+        ((n = get(c, m, "mlp_hidden")) &&
+         node_int(c, n, "model.mlp_hidden", 1, 16 * MAX_WIDTH, &md->mlp_hidden)) ||
+        ((n = get(c, m, "qkv_bias")) && node_bool(c, n, "model.qkv_bias", &md->qkv_bias)) ||
+        ((n = get(c, m, "tie_embeddings")) && node_bool(c, n, "model.tie_embeddings", &md->tie_embeddings)))
+        return DS_EXIT_USAGE;
+    return 0;
+}
+
 /* Parses the model section; m may be NULL (all defaults). */
 static int parse_model(yctx *c, yaml_node_t *m, ds_model_spec *md) {
     md->head_dim = 64;
@@ -745,6 +801,7 @@ static int parse_model(yctx *c, yaml_node_t *m, ds_model_spec *md) {
     md->init_std = 0.02;
     md->ln_eps = 1e-5;
     memset(&md->init, 0, sizeof md->init);
+    md->kv_heads = md->mlp_hidden = md->qkv_bias = md->tie_embeddings = 0; /* llama's keys */
     if (!m) return 0;
     if (need_mapping(c, m, "model") || check_keys(c, m, "model", model_keys)) return DS_EXIT_USAGE;
     yaml_node_t *n, *hd = get(c, m, "head_dim"), *rf = get(c, m, "rotary_frac");
@@ -759,8 +816,10 @@ static int parse_model(yctx *c, yaml_node_t *m, ds_model_spec *md) {
         in->pos_ln_eps = pos_of(get(c, m, "ln_eps"));
         if (!hd) md->head_dim = 1; /* unknown until attached: every width is a multiple */
     }
-    static const char *const blocks[] = {"parallel", "sequential", NULL};
+
+    static const char *const blocks[] = {"parallel", "sequential", "llama", NULL};
     int block = 0;
+    if (parse_model_llama(c, m, md)) return DS_EXIT_USAGE;
     if ((hd && node_int(c, hd, "model.head_dim", 1, 4096, &md->head_dim)) ||
         ((n = get(c, m, "block")) && node_enum(c, n, "model.block", blocks, &block)) ||
         (rf && node_f64(c, rf, "model.rotary_frac", 0, 1, 1, 0, &md->rotary_frac)) ||
@@ -769,6 +828,20 @@ static int parse_model(yctx *c, yaml_node_t *m, ds_model_spec *md) {
         ((n = get(c, m, "ln_eps")) && node_f64(c, n, "model.ln_eps", 0, 1, INFINITY, 0, &md->ln_eps)))
         return DS_EXIT_USAGE;
     md->block = (ds_block_kind)block;
+    if (md->block == DS_BLOCK_LLAMA) {
+        /* the llama block rotates every dim of a head (Llama, Qwen2) */
+        if (rf && md->rotary_frac != 1)
+            return FAIL(c, rf, "model.rotary_frac %g: block llama rotates every dim of a head "
+                        "(rotary_frac 1, its default)", md->rotary_frac);
+        md->rotary_frac = 1;
+    } else {
+        static const char *const llama_only[] = {"kv_heads", "mlp_hidden", "qkv_bias",
+                                                 "tie_embeddings", NULL};
+        for (int i = 0; llama_only[i]; i++)
+            if ((n = get(c, m, llama_only[i])))
+                return FAIL(c, n, "model.%s applies to block llama only (this model's block is %s)",
+                            llama_only[i], blocks[block]);
+    }
     /* RoPE rotates dims in pairs (j, j + r/2), so r must be an even integer
      * (with init.from and no head_dim, config.json's head size is checked
      * when attached). */
@@ -1134,8 +1207,9 @@ static int add_scale(ds_sweep *s, int d, int L, int vocab_total, int n_set, cons
     sc->d_model = d;
     sc->n_layers = L;
     sc->n_heads = d / s->model.head_dim;
-    sc->n_params = ds_scale_params(d, L, vocab_total);
-    sc->flops_per_step = ds_scale_flops_per_step(d, L, vocab_total, s->train.batch, s->train.context);
+    sc->n_params = ds_block_params(&s->model, d, L, vocab_total);
+    sc->flops_per_step = ds_block_flops_per_step(&s->model, d, L, vocab_total, s->train.batch,
+                                                 s->train.context);
     sc->ranks_per_job = 0; /* set by its families or run.ranks_per_job once parsed */
     return s->n_scales++;
 }
@@ -1144,16 +1218,23 @@ static int check_width(yctx *c, yaml_node_t *n, const char *path, const ds_sweep
     if (node_int(c, n, path, 1, MAX_WIDTH, d)) return DS_EXIT_USAGE;
     if (*d % s->model.head_dim)
         return FAIL(c, n, "%s %d is not a multiple of model.head_dim (%d)", path, *d, s->model.head_dim);
+    int H = *d / s->model.head_dim, K = s->model.kv_heads;
+    if (s->model.block == DS_BLOCK_LLAMA && K > 0 && H % K)
+        return FAIL(c, n, "%s %d has %d heads of model.head_dim %d: model.kv_heads %d must divide them",
+                    path, *d, H, s->model.head_dim, K);
     return 0;
 }
 
 /* The multiple of head_dim whose parameter count is nearest the target;
- * ties go to the smaller width. */
-static int width_for_params(double target, int L, int head_dim, int vocab_total) {
-    int best = head_dim;
+ * ties go to the smaller width (llama with kv_heads: among the widths whose
+ * heads kv_heads divides). */
+static int width_for_params(double target, int L, const ds_model_spec *md, int vocab_total) {
+    int head_dim = md->head_dim, best = head_dim;
     double best_err = INFINITY;
     for (int d = head_dim; d <= MAX_WIDTH; d += head_dim) {
-        double err = fabs((double)ds_scale_params(d, L, vocab_total) - target);
+        if (md->block == DS_BLOCK_LLAMA && md->kv_heads > 0 && (d / head_dim) % md->kv_heads)
+            continue; /* llama: only widths whose heads model.kv_heads divides */
+        double err = fabs((double)ds_block_params(md, d, L, vocab_total) - target);
         if (err < best_err) best_err = err, best = d;
         else break; /* the count grows with d, so the error only grows from here */
     }
@@ -1275,7 +1356,7 @@ static int parse_family(yctx *c, yaml_node_t *m, int idx, ds_sweep *s, int vocab
             if (check_width(c, it, ipath, s, &d)) return DS_EXIT_USAGE;
         } else if (kind == 1 || kind == 2) {
             if (node_int(c, it, ipath, 1, MAX_DEPTH, &L)) return DS_EXIT_USAGE;
-            d = kind == 1 ? fixed : width_for_params(target, L, s->model.head_dim, vocab_total);
+            d = kind == 1 ? fixed : width_for_params(target, L, &s->model, vocab_total);
         } else {
             static const char *const point_keys[] = {"width", "depth", NULL};
             yaml_node_t *wn, *dn;
@@ -1592,7 +1673,7 @@ int ds_sweep_saves_model(const ds_sweep *s, int64_t seed) {
 }
 
 char *ds_sweep_canonical(const ds_sweep *s) {
-    static const char *const blocks[] = {"parallel", "sequential"};
+    static const char *const blocks[] = {"parallel", "sequential", "llama"};
     static const char *const precs[] = {"fp32", "tf32", "bf16"};
     sbuf b = {DS_MALLOC(1024), 0, 1024};
     b.p[0] = 0;
@@ -1660,6 +1741,12 @@ char *ds_sweep_canonical(const ds_sweep *s) {
             else sb_printf(&b, "%s%s", i ? ", " : "", parts[p->kind]);
         }
         sb_printf(&b, "]\nmodel.init.vary: %s\n", varies[in->vary]);
+    }
+    if (m->block == DS_BLOCK_LLAMA) { /* only for llama: the other blocks' hashes stay */
+        sb_printf(&b, "model.kv_heads: %d\n", m->kv_heads);
+        sb_printf(&b, "model.mlp_hidden: %d\n", m->mlp_hidden);
+        sb_printf(&b, "model.qkv_bias: %s\n", m->qkv_bias ? "true" : "false");
+        sb_printf(&b, "model.tie_embeddings: %s\n", m->tie_embeddings ? "true" : "false");
     }
     const ds_train_spec *tr = &s->train;
     sb_printf(&b, "train.steps: %lld\n", (long long)tr->steps);

@@ -20,7 +20,10 @@
 #define DS_NAME_MAX 64
 
 typedef enum { DS_TASK_COUNT = 0, DS_TASK_ADDITION = 1, DS_TASK_CORPUS = 2 } ds_task_kind;
-typedef enum { DS_BLOCK_PARALLEL = 0, DS_BLOCK_SEQUENTIAL = 1 } ds_block_kind;
+/* model.block: the GPT-NeoX blocks (parallel, sequential) and the llama block
+ * (pre-norm sequential, RMSNorm, SwiGLU, grouped-query attention:
+ * docs/spec-tasks.md §3). */
+typedef enum { DS_BLOCK_PARALLEL = 0, DS_BLOCK_SEQUENTIAL = 1, DS_BLOCK_LLAMA = 2 } ds_block_kind;
 
 /* A position in the sweep file, for error messages (1-based line and column). */
 typedef struct {
@@ -132,7 +135,12 @@ typedef struct {
     double rotary_frac; /* default 0.25 */
     double rope_base;   /* default 10000 */
     double init_std;    /* default 0.02 */
-    double ln_eps;      /* default 1e-5 */
+    double ln_eps;      /* default 1e-5 (LayerNorm's eps; llama: RMSNorm's) */
+    /* block llama only (given for another block: an error) */
+    int kv_heads;       /* key/value heads; 0 (default): as many as the heads */
+    int mlp_hidden;     /* SwiGLU intermediate size; 0 (default): ds_model_mlp_hidden's rule */
+    int qkv_bias;       /* biases on q, k, v; default 0 */
+    int tie_embeddings; /* the head uses wte; default 0 */
     ds_init_spec init;
 } ds_model_spec;
 
@@ -307,6 +315,29 @@ int ds_sweep_saves_model(const ds_sweep *s, int64_t seed);
  * model.h) is this; ds_model_tensors asserts its layout adds up to it, and
  * tests/sweep compares the two over a grid of (d, L, V). */
 int64_t ds_scale_params(int d_model, int n_layers, int vocab_total);
+
+/* Width of the MLP's hidden layer at width d: 4d for the GPT-NeoX blocks; for
+ * llama model.mlp_hidden, or by default Llama's rule 2/3 of 4d rounded up to
+ * a multiple of 64 (64 * ceil(8d / 192)). */
+int ds_model_mlp_hidden(const ds_model_spec *m, int d_model);
+
+/* Key/value heads at width d: model.kv_heads for llama when given, else the
+ * heads (d / head_dim). */
+int ds_model_kv_heads(const ds_model_spec *m, int d_model);
+
+/* Parameter count of width d, depth L, vocabulary V in model m's block: the
+ * one formula of every block. GPT-NeoX blocks: ds_scale_params. llama (hq =
+ * d, hkv = kv_heads*head_dim, F = mlp_hidden):
+ *   L(2d + d(d + 2hkv) + [d + 2hkv if qkv_bias] + d^2 + 3dF) + Vd + d + [Vd untied]
+ * (the layout of src/model.h; ds_model_tensors asserts it adds up to this). */
+int64_t ds_block_params(const ds_model_spec *m, int d_model, int n_layers, int vocab_total);
+
+/* ds_scale_flops_per_step in model m's block: GPT-NeoX blocks that; llama
+ * counts its own matmul weights, L(d(d + 2hkv) + d^2 + 3dF) + Vd per token
+ * (with tied embeddings the head's product is still a product), and the same
+ * attention term. */
+double ds_block_flops_per_step(const ds_model_spec *m, int d_model, int n_layers, int vocab_total,
+                               int batch, int context);
 
 /* The name of a scale, "d<d_model>_L<n_layers>" (d64_L2), followed for a
  * condition by "_<short>=<value>" per setting (d64_L2_lr=0.0003; <short> is

@@ -24,6 +24,9 @@
 # reference too (seconds on 16 cores).
 # The tf32/bf16 runs set DISTSWEEP_CUDA_UNVERIFIED_PRECISION=1: they are the
 # verification that src/backend.c waits for (docs/cuda.md, "Precision").
+# gpu.llama_block{,_tf32,_bf16} (test_cuda_llama: the llama block's ops and model
+# against the CPU, its bit identities) set DISTSWEEP_CUDA_UNVERIFIED_BLOCK=1 in the
+# test: the verification that src/backend.c's refusal of block llama on cuda waits for.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 archive=${1:-.gpu/bundle.tar.xz}

@@ -182,6 +182,16 @@ static void test_supports(void) {
     CHECK(ds_backend_supports(DS_BACKEND_CUDA, DS_PREC_TF32, &err) == 0);
     CHECK(ds_backend_supports(DS_BACKEND_CUDA, DS_PREC_BF16, &err) == 0);
     unsetenv("DISTSWEEP_CUDA_UNVERIFIED_PRECISION");
+    /* block llama: every block on the cpu; on cuda refused until verified */
+    unsetenv("DISTSWEEP_CUDA_UNVERIFIED_BLOCK");
+    for (int b = DS_BLOCK_PARALLEL; b <= DS_BLOCK_LLAMA; b++)
+        CHECK(ds_backend_supports_block(DS_BACKEND_CPU, b, &err) == 0);
+    CHECK(ds_backend_supports_block(DS_BACKEND_CUDA, DS_BLOCK_SEQUENTIAL, &err) == 0);
+    CHECK(ds_backend_supports_block(DS_BACKEND_CUDA, DS_BLOCK_LLAMA, &err) == DS_EXIT_USAGE);
+    CHECK_MSG(strstr(err.msg, "llama") && strstr(err.msg, "cuda"), "%s", err.msg);
+    setenv("DISTSWEEP_CUDA_UNVERIFIED_BLOCK", "1", 1);
+    CHECK(ds_backend_supports_block(DS_BACKEND_CUDA, DS_BLOCK_LLAMA, &err) == 0);
+    unsetenv("DISTSWEEP_CUDA_UNVERIFIED_BLOCK");
 #ifdef DISTSWEEP_HAVE_CUDA
     /* the attention switch is refused before a sweep starts, not per pack */
     setenv("DISTSWEEP_CUDA_ATTENTION", "flash", 1);
@@ -197,11 +207,13 @@ static void test_supports(void) {
 }
 
 static void test_op_list(void) {
-    CHECK(DS_N_TIMED_OPS == 22); /* 20 ops + upload + download */
+    CHECK(DS_N_TIMED_OPS == 28); /* 26 ops (6 of the llama block) + upload + download */
     CHECK(!strcmp(ds_op_names[DS_OP_encoder_fwd], "encoder_fwd"));
     CHECK(!strcmp(ds_op_names[DS_OP_attention_bwd], "attention_bwd"));
     CHECK(!strcmp(ds_op_names[DS_OP_adamw], "adamw"));
-    CHECK(DS_OP_step_guard == 18 && DS_OP_adamw == 19 && DS_OP_upload == 20 && DS_OP_download == 21);
+    CHECK(!strcmp(ds_op_names[DS_OP_rmsnorm_fwd], "rmsnorm_fwd"));
+    CHECK(!strcmp(ds_op_names[DS_OP_kv_repeat_bwd], "kv_repeat_bwd"));
+    CHECK(DS_OP_step_guard == 24 && DS_OP_adamw == 25 && DS_OP_upload == 26 && DS_OP_download == 27);
     for (int i = 0; i < DS_N_TIMED_OPS; i++) {
         CHECK_MSG(ds_op_names[i] && ds_op_names[i][0], "op %d has no name", i);
         for (int j = 0; j < i; j++) CHECK_MSG(strcmp(ds_op_names[i], ds_op_names[j]), "op %d", i);

@@ -6,7 +6,12 @@
  * Then its final weights (read back from the checkpoint) are decoded greedily,
  * token by token with the model API, at lengths 3, 5 and 7 (7 is beyond the
  * training lengths, so EM there is strictly between 0 and 1 or at least not
- * trivially 1): the greedy EM must equal the teacher-forced EM exactly. */
+ * trivially 1): the greedy EM must equal the teacher-forced EM exactly.
+ *
+ *   test_engine_learn [fp32|tf32|bf16] [llama]
+ *
+ * llama: the same task and bounds with block llama (head_dim 16: 4 heads, 2
+ * kv heads, qkv bias, tied embeddings, the default mlp_hidden 192). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +32,17 @@ static const char *SWEEP =
     "name: learn-test\n"
     "task: {kind: count, vocab: 24, train_length: [1, 5], eval_lengths: [3, 5, 7]}\n"
     "model: {head_dim: 32, block: parallel, rotary_frac: 0.25}\n"
+    "train: {steps: 200, batch: 32, context: 48, lr: 3.0e-3, warmup: 20, weight_decay: 0.1,\n"
+    "        log_every: 20}\n"
+    "seeds: {start: 0, count: 1}\n"
+    "scales:\n"
+    "  - {family: width, depth: 2, width: [64]}\n"
+    "run: {checkpoint_every: 1000}\n";
+
+static const char *LLAMA_SWEEP =
+    "name: learn-test-llama\n"
+    "task: {kind: count, vocab: 24, train_length: [1, 5], eval_lengths: [3, 5, 7]}\n"
+    "model: {head_dim: 16, block: llama, kv_heads: 2, qkv_bias: true, tie_embeddings: true}\n"
     "train: {steps: 200, batch: 32, context: 48, lr: 3.0e-3, warmup: 20, weight_decay: 0.1,\n"
     "        log_every: 20}\n"
     "seeds: {start: 0, count: 1}\n"
@@ -83,13 +99,16 @@ static double greedy_em(ds_model *m, const ds_task_spec *task, int L) {
 int main(int argc, char **argv) {
     ds_sweep *s = NULL;
     ds_error err = {0};
-    if (ds_sweep_load_text("learn-test.yaml", SWEEP, &s, &err)) {
+    int llama = argc > 1 && !strcmp(argv[argc - 1], "llama");
+    if (llama) argc--;
+    if (ds_sweep_load_text("learn-test.yaml", llama ? LLAMA_SWEEP : SWEEP, &s, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
     /* argv[1]: train.precision (fp32, tf32, bf16): each mode must learn the task */
     s->train.precision = test_precision_arg(argc, argv);
-    printf("precision %s\n", ds_precision_name(s->train.precision));
+    printf("precision %s, block %s\n", ds_precision_name(s->train.precision),
+           llama ? "llama" : "parallel");
     char ckpt[256];
     snprintf(ckpt, sizeof ckpt, "/tmp/ds_learn_test_%d.ckpt", (int)getpid());
     unlink(ckpt);

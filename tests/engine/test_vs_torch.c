@@ -2,9 +2,12 @@
  * PyTorch comparison (test_vs_torch.py, docs/correctness.md) needs.
  *
  *   test_vs_torch OUT.bin parallel|sequential ROTARY_FRAC
+ *   test_vs_torch OUT.bin llama KV_HEADS QKV_BIAS TIE
  *
  * A pack of R = 2 replicas, d 64, head_dim 32, 2 layers, count task with
- * vocab 30 (34 token ids), B 3 rows of T+1 = 33 tokens:
+ * vocab 30 (34 token ids), B 3 rows of T+1 = 33 tokens (llama: head_dim 16,
+ * so 4 heads, KV_HEADS of them for keys and values, mlp_hidden 96, full
+ * rotary, QKV_BIAS and TIE 0 or 1):
  *   replica 0: the engine's own init of seed 7 (ds_model_init_replica);
  *   replica 1: O(1) weights set with ds_model_set_params (Philox, test stream).
  * One forward + backward (loss, logits, flat gradients), then 10 AdamW steps
@@ -53,13 +56,21 @@ static void o1_params(const ds_model *m, float *w) {
         const ds_layer_offsets *o = &m->layer[l];
         FILL(o->ln1_w, d, 1.0f + 0.2f * ds_rng_normal(&rng));
         FILL(o->ln2_w, d, 1.0f + 0.2f * ds_rng_normal(&rng));
+        if (c->block == DS_BLOCK_LLAMA) {
+            size_t q = d + 2 * (size_t)c->K * c->hd, F = (size_t)c->F;
+            FILL(o->qkv_w, q * d, ds_rng_normal(&rng) / sqrtf((float)d));
+            FILL(o->attn_out_w, d * d, ds_rng_normal(&rng) / sqrtf((float)d));
+            FILL(o->fc_w, 2 * F * d, ds_rng_normal(&rng) / sqrtf((float)d));
+            FILL(o->fc_out_w, F * d, ds_rng_normal(&rng) / sqrtf((float)F));
+            continue;
+        }
         FILL(o->qkv_w, 3 * d * d, ds_rng_normal(&rng) / sqrtf((float)d));
         FILL(o->attn_out_w, d * d, ds_rng_normal(&rng) / sqrtf((float)d));
         FILL(o->fc_w, 4 * d * d, ds_rng_normal(&rng) / sqrtf((float)d));
         FILL(o->fc_out_w, 4 * d * d, ds_rng_normal(&rng) / sqrtf(4.0f * (float)d));
     }
     FILL(m->lnf_w, d, 1.0f + 0.2f * ds_rng_normal(&rng));
-    FILL(m->head_w, (size_t)c->V * d, ds_rng_normal(&rng) / sqrtf((float)d));
+    if (m->head_w != m->wte) FILL(m->head_w, (size_t)c->V * d, ds_rng_normal(&rng) / sqrtf((float)d));
 #undef FILL
 }
 
@@ -83,11 +94,14 @@ static void make_batch(const ds_task_spec *ts, uint64_t first_row, int32_t *toke
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4 || (strcmp(argv[2], "parallel") && strcmp(argv[2], "sequential"))) {
-        fprintf(stderr, "usage: test_vs_torch OUT.bin parallel|sequential ROTARY_FRAC\n");
+    int llama = argc == 6 && !strcmp(argv[2], "llama");
+    if (!llama && (argc != 4 || (strcmp(argv[2], "parallel") && strcmp(argv[2], "sequential")))) {
+        fprintf(stderr, "usage: test_vs_torch OUT.bin parallel|sequential ROTARY_FRAC\n"
+                        "       test_vs_torch OUT.bin llama KV_HEADS QKV_BIAS TIE\n");
         return DS_EXIT_USAGE;
     }
-    double rf = atof(argv[3]);
+    double rf = llama ? 1.0 : atof(argv[3]);
+    int hd = llama ? 16 : HD;
     int rc = DS_EXIT_ERROR;
     ds_error err = {0};
     ds_backend *be = NULL;
@@ -101,10 +115,16 @@ int main(int argc, char **argv) {
     ts.train_min = 1;
     ts.train_max = 6;
     ds_model_config c = {0};
-    c.R = R; c.B = B; c.T = T; c.d = D; c.L = NL; c.hd = HD; c.H = D / HD;
+    c.R = R; c.B = B; c.T = T; c.d = D; c.L = NL; c.hd = hd; c.H = D / hd;
     c.V = ds_task_get(&ts)->vocab_total(&ts);
-    c.rot = ((int)(rf * HD)) & ~1;
-    c.block = strcmp(argv[2], "parallel") ? DS_BLOCK_SEQUENTIAL : DS_BLOCK_PARALLEL;
+    c.rot = ((int)(rf * hd)) & ~1;
+    c.block = llama ? DS_BLOCK_LLAMA : strcmp(argv[2], "parallel") ? DS_BLOCK_SEQUENTIAL : DS_BLOCK_PARALLEL;
+    if (llama) {
+        c.K = atoi(argv[3]);
+        c.qkv_bias = atoi(argv[4]);
+        c.tie = atoi(argv[5]);
+        c.F = 96;
+    }
     c.rope_base = 10000.0f; c.ln_eps = 1e-5f; c.init_std = 0.02f;
     ds_train_spec tr = {0};
     tr.steps = STEPS; tr.batch = B; tr.context = T + 1; tr.lr = 1e-3; tr.warmup = 2;
@@ -118,7 +138,7 @@ int main(int argc, char **argv) {
         goto done;
     }
     const size_t P = m->P, V = (size_t)c.V;
-    if (P != ds_model_param_count(D, NL, c.V)) {
+    if (P != ds_model_params(&c) || (!llama && P != ds_model_param_count(D, NL, c.V))) {
         fprintf(stderr, "test_vs_torch: P mismatch\n");
         goto done;
     }
@@ -175,9 +195,10 @@ int main(int argc, char **argv) {
         perror(argv[1]);
         goto done;
     }
-    double cfgv[] = {c.V, D, HD, NL, c.block == DS_BLOCK_PARALLEL ? 0 : 1, rf, c.rope_base,
+    double cfgv[] = {c.V, D, hd, NL, (double)c.block, rf, c.rope_base,
                      c.ln_eps, R, B, T, tr.lr, tr.weight_decay, (double)tr.warmup,
-                     (double)tr.steps, tr.grad_clip, tr.beta1, tr.beta2, tr.adam_eps, STEPS};
+                     (double)tr.steps, tr.grad_clip, tr.beta1, tr.beta2, tr.adam_eps, STEPS,
+                     c.K, c.F, c.qkv_bias, c.tie};
     int64_t dcfg[] = {(int64_t)(sizeof cfgv / sizeof cfgv[0])};
     int64_t dRP[] = {R, (int64_t)P}, dRBT[] = {R, B, T}, dR[] = {R};
     int64_t dlog[] = {R, B, T, (int64_t)V}, dS[] = {STEPS, R, B, T};

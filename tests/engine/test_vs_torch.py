@@ -2,7 +2,9 @@
 
     /usr/bin/python3 tests/engine/test_vs_torch.py PATH/TO/test_vs_torch [--keep DIR]
 
-For each case (block parallel/sequential x rotary_frac 0.25/1.0) the C driver
+For each case (block parallel/sequential x rotary_frac 0.25/1.0, and block
+llama with 2 of 4 kv heads, qkv bias and tied embeddings, without either, and
+4 kv heads with bias: torch_ref_llama.py) the C driver
 (tests/engine/test_vs_torch.c) builds a pack of R=2 replicas of a tiny model
 (d 64, head_dim 32, 2 layers, count task vocab 30 -> 34 token ids, B 3, T 32):
   replica 0: the engine's own initialisation of seed 7 (std 0.02, realistic),
@@ -30,7 +32,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import torch_ref as ref  # noqa: E402
+import torch_ref as ref_neox  # noqa: E402
+import torch_ref_llama as ref_llama  # noqa: E402
 
 U32 = 2.0 ** -24            # unit roundoff of float32
 TOL_REL = 5e-5              # logits / gradients: max error <= TOL_REL * max|ref| of the tensor
@@ -43,7 +46,7 @@ TOL_TRAJ_LOSS = 1e-5        # per-step training losses (relative) along the traj
 DTYPES = {0: np.float32, 1: np.int32, 2: np.float64}
 CFG_KEYS = ["vocab", "d", "hd", "n_layers", "block", "rotary_frac", "rope_base", "ln_eps",
             "R", "B", "T", "lr", "wd", "warmup", "total_steps", "clip", "beta1", "beta2",
-            "adam_eps", "n_steps"]
+            "adam_eps", "n_steps", "kv_heads", "mlp_hidden", "qkv_bias", "tie"]
 
 
 def read_records(path):
@@ -98,12 +101,21 @@ def rel_err(c, r):
 def compare_case(path, verbose):
     D = read_records(path)
     c = dict(zip(CFG_KEYS, D["config"].tolist()))
-    cfg = ref.Config(vocab=int(c["vocab"]), d=int(c["d"]), hd=int(c["hd"]),
-                     n_layers=int(c["n_layers"]),
-                     block="parallel" if int(c["block"]) == 0 else "sequential",
-                     rotary_frac=c["rotary_frac"], rope_base=c["rope_base"], ln_eps=c["ln_eps"])
+    if int(c["block"]) == 2:  # llama (src/sweep.h DS_BLOCK_LLAMA)
+        ref = ref_llama
+        cfg = ref.Config(vocab=int(c["vocab"]), d=int(c["d"]), hd=int(c["hd"]),
+                         n_layers=int(c["n_layers"]), kv_heads=int(c["kv_heads"]),
+                         mlp_hidden=int(c["mlp_hidden"]), qkv_bias=bool(c["qkv_bias"]),
+                         tie=bool(c["tie"]), rope_base=c["rope_base"], ln_eps=c["ln_eps"])
+        case = "llama kv_heads %d/%d qkv_bias %d tie %d" % (cfg.K, cfg.n_heads, cfg.qkv_bias, cfg.tie)
+    else:
+        ref = ref_neox
+        cfg = ref.Config(vocab=int(c["vocab"]), d=int(c["d"]), hd=int(c["hd"]),
+                         n_layers=int(c["n_layers"]),
+                         block="parallel" if int(c["block"]) == 0 else "sequential",
+                         rotary_frac=c["rotary_frac"], rope_base=c["rope_base"], ln_eps=c["ln_eps"])
+        case = "%s rotary %.2f" % (cfg.block, cfg.rotary_frac)
     R, P = int(c["R"]), ref.n_params(cfg)
-    case = "%s rotary %.2f" % (cfg.block, cfg.rotary_frac)
     ck = Checker(case)
     f64 = lambda a: torch.from_numpy(np.ascontiguousarray(a)).double()
     i64 = lambda a: torch.from_numpy(np.ascontiguousarray(a)).long()
@@ -148,8 +160,14 @@ def compare_case(path, verbose):
     # --- the tolerances are tight enough to catch plausible bugs ----------------
     # Recompute with a deliberately wrong reference and require that the engine's
     # output would FAIL against it (replica 0 shows LN eps, replica 1 GELU/RoPE).
-    mutants = [(0, "ln_eps 1e-6", dict(ln_eps=1e-6)), (1, "tanh GELU", dict(gelu="tanh")),
-               (1, "interleaved RoPE pairs", dict(rope_pairing="interleaved"))]
+    if ref is ref_llama:
+        mutants = [(0, "RMSNorm eps 1e-6", dict(ln_eps=1e-6)),
+                   (1, "interleaved RoPE pairs", dict(rope_pairing="interleaved"))]
+        if cfg.K < cfg.n_heads:
+            mutants.append((1, "tiled (not repeat_interleave) kv heads", dict(kv_map="tile")))
+    else:
+        mutants = [(0, "ln_eps 1e-6", dict(ln_eps=1e-6)), (1, "tanh GELU", dict(gelu="tanh")),
+                   (1, "interleaved RoPE pairs", dict(rope_pairing="interleaved"))]
     for r, label, mut in mutants:
         w, x, y, m = refs[r][:4]
         _, logits_m, grad_m = ref.loss_and_grad(w, x, y, m, dataclasses.replace(cfg, **mut))
@@ -163,7 +181,7 @@ def compare_case(path, verbose):
     lr, wd, warm, total, clip = c["lr"], c["wd"], int(c["warmup"]), int(c["total_steps"]), c["clip"]
     betas, eps = (c["beta1"], c["beta2"]), c["adam_eps"]
     sp, sg, sl = D["step_params"], D["step_grads"], D["step_loss"]
-    lrs = [lr * ref.lr_multiplier(t, warm, total) for t in range(S)]
+    lrs = [lr * ref_neox.lr_multiplier(t, warm, total) for t in range(S)]
     gn = np.linalg.norm(sg.astype(np.float64), axis=2)  # [S, R]
     clipped = int((gn > clip).sum())
     ck.check_at_least("steps with clipping active (of %d)" % gn.size, clipped, 1)
@@ -171,7 +189,7 @@ def compare_case(path, verbose):
     for r in range(R):
         # (a) The optimiser alone: the engine's own gradients and weights before
         # each step into the float64 AdamW; only rounding of one update differs.
-        opt = ref.AdamW(P, lr, wd, warm, total, clip, betas, eps)
+        opt = ref_neox.AdamW(P, lr, wd, warm, total, clip, betas, eps)
         worst = 0.0
         for t in range(S):
             wc, gc, wnext = f64(sp[t, r]), f64(sg[t, r]), f64(sp[t + 1, r])
@@ -184,7 +202,7 @@ def compare_case(path, verbose):
         ck.check("replica %d AdamW update alone, 10 steps (err/tol)" % r, worst, 1.0)
         # (b) The whole trajectory in float64 from the same start and batches.
         w = f64(sp[0, r])
-        opt = ref.AdamW(P, lr, wd, warm, total, clip, betas, eps)
+        opt = ref_neox.AdamW(P, lr, wd, warm, total, clip, betas, eps)
         lerr = 0.0
         gmax = torch.zeros(P, dtype=torch.float64)  # max_t |g_ref| per coordinate
         for t in range(S):
@@ -221,7 +239,7 @@ def compare_case(path, verbose):
 
 def main():
     if len(sys.argv) < 2:
-        print("usage: test_vs_torch.py DRIVER [--keep DIR]", file=sys.stderr)
+        print("usage: test_vs_torch.py DRIVER [--keep DIR] [--only BLOCK]", file=sys.stderr)
         return 2
     driver = sys.argv[1]
     keep = sys.argv[sys.argv.index("--keep") + 1] if "--keep" in sys.argv else None
@@ -229,18 +247,23 @@ def main():
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
         outdir = keep or tmp
-        for block in ("parallel", "sequential"):
-            for rf in ("0.25", "1.0"):
-                path = os.path.join(outdir, "vs_torch_%s_%s.bin" % (block, rf))
-                proc = subprocess.run([driver, path, block, rf], capture_output=True, text=True)
-                if proc.returncode != 0:
-                    failures.append("driver failed for %s rotary %s (exit %d): %s"
-                                    % (block, rf, proc.returncode, proc.stderr.strip()))
-                    continue
-                ck = compare_case(path, True)
-                print("== %s rotary_frac %s" % (block, rf))
-                print("\n".join(ck.lines))
-                failures += ck.failures
+        # GPT-NeoX blocks x rotary_frac; llama (4 heads): grouped-query (2 kv heads)
+        # with qkv bias and tied embeddings, without either, and full kv heads
+        cases = [[block, rf] for block in ("parallel", "sequential") for rf in ("0.25", "1.0")]
+        cases += [["llama", "2", "1", "1"], ["llama", "2", "0", "0"], ["llama", "4", "1", "0"]]
+        if "--only" in sys.argv:
+            cases = [c for c in cases if c[0] == sys.argv[sys.argv.index("--only") + 1]]
+        for args in cases:
+            path = os.path.join(outdir, "vs_torch_%s.bin" % "_".join(args))
+            proc = subprocess.run([driver, path] + args, capture_output=True, text=True)
+            if proc.returncode != 0:
+                failures.append("driver failed for %s (exit %d): %s"
+                                % (" ".join(args), proc.returncode, proc.stderr.strip()))
+                continue
+            ck = compare_case(path, True)
+            print("== %s" % " ".join(args))
+            print("\n".join(ck.lines))
+            failures += ck.failures
     if failures:
         print("\n%d comparison(s) failed:" % len(failures))
         print("\n".join(failures))

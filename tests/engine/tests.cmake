@@ -30,6 +30,11 @@ foreach(prec tf32 bf16)
     TIMEOUT 400 ENVIRONMENT "${DS_TEST_OMP_ENV}")
 endforeach()
 
+# the llama block learns the same task to the same bounds (docs/engine.md "The llama block")
+add_test(NAME engine.learns_count_llama COMMAND test_engine_learn fp32 llama)
+set_tests_properties(engine.learns_count_llama PROPERTIES LABELS integration TIMEOUT 400
+  ENVIRONMENT "${DS_TEST_OMP_ENV}")
+
 add_test(NAME engine.cli_train_bench
   COMMAND ${DS_PYTHON} ${DS_ENGINE_TESTS}/test_cli.py $<TARGET_FILE:distsweep> ${CMAKE_SOURCE_DIR}/sweeps)
 set_tests_properties(engine.cli_train_bench PROPERTIES LABELS integration TIMEOUT 400

@@ -45,6 +45,22 @@ if(DISTSWEEP_HAVE_CUDA)
   endforeach()
 endif()
 
+# the llama block (kernels/rmsnorm.cuh, swiglu.cuh, kv_repeat.cuh and the
+# model's llama path) against the CPU, and its bit identities; the test sets
+# DISTSWEEP_CUDA_UNVERIFIED_BLOCK=1 itself (src/backend.c refuses the block on
+# cuda until this has passed on a GPU)
+if(DISTSWEEP_HAVE_CUDA)
+  add_executable(test_cuda_llama ${CMAKE_CURRENT_LIST_DIR}/test_cuda_llama.c)
+  target_link_libraries(test_cuda_llama PRIVATE dscore)
+  add_test(NAME gpu.llama_block COMMAND test_cuda_llama)
+  set_tests_properties(gpu.llama_block PROPERTIES LABELS gpu SKIP_RETURN_CODE 77 TIMEOUT 300)
+  foreach(prec tf32 bf16)
+    add_test(NAME gpu.llama_block_${prec} COMMAND test_cuda_llama ${prec})
+    set_tests_properties(gpu.llama_block_${prec} PROPERTIES LABELS gpu SKIP_RETURN_CODE 77
+      TIMEOUT 300 ENVIRONMENT "DISTSWEEP_CUDA_UNVERIFIED_PRECISION=1")
+  endforeach()
+endif()
+
 # the memory model (src/devmem.h: long contexts, many shapes, sized up front)
 # and exact causality with non-finite future values, both attention paths
 if(DISTSWEEP_HAVE_CUDA)

@@ -1,6 +1,7 @@
 /* Unit tests of the sweep loader (src/sweep.c): the shipped sweeps, defaults,
  * scale families and their deduplication, parameter and FLOP counts, the
  * canonical hash and ds_sweep_diff. Usage: test_sweep SWEEPS_DIR */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,6 +297,99 @@ static void test_params_match_layout(void) {
             }
 }
 
+/* Block llama: ds_block_params counts its layout (every combination of kv
+ * heads, qkv bias and tying over a grid, summed tensor by tensor), the
+ * defaults (kv_heads = heads, mlp_hidden 64*ceil(8d/192), no bias, untied,
+ * full rotary), the FLOPs, and the canonical text: the llama keys appear only
+ * for llama, so the other blocks' hashes are those of before. */
+static void test_llama(void) {
+    static const int widths[] = {64, 128, 384};
+    static const int depths[] = {1, 3};
+    static const int vocabs[] = {7, 154};
+    enum { MAX_TENSORS = 1 + 7 * 3 + 2 };
+    static ds_param_tensor t[MAX_TENSORS];
+    for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j < 2; j++)
+            for (size_t k = 0; k < 2; k++)
+                for (int kv = 1; kv <= 2; kv++)
+                    for (int bias = 0; bias <= 1; bias++)
+                        for (int tie = 0; tie <= 1; tie++) {
+                            int d = widths[i];
+                            ds_model_spec ms = {.head_dim = 32, .block = DS_BLOCK_LLAMA,
+                                                .kv_heads = kv, .mlp_hidden = j ? 100 : 0,
+                                                .qkv_bias = bias, .tie_embeddings = tie};
+                            ds_model_config c = {.R = 1, .B = 1, .T = 1, .d = d, .L = depths[j],
+                                                 .H = d / 32, .hd = 32, .V = vocabs[k],
+                                                 .block = DS_BLOCK_LLAMA, .K = kv,
+                                                 .F = ds_model_mlp_hidden(&ms, d),
+                                                 .qkv_bias = bias, .tie = tie};
+                            int n = ds_model_tensors(&c, t);
+                            CHECK(n == 1 + (6 + bias) * c.L + 1 + !tie);
+                            int64_t floats = 0;
+                            for (int q = 0; q < n; q++) {
+                                CHECK(t[q].offset == (size_t)floats);
+                                floats += t[q].shape[0] * (t[q].ndim == 2 ? t[q].shape[1] : 1);
+                            }
+                            CHECK_MSG(floats == ds_block_params(&ms, d, c.L, c.V),
+                                      "llama d %d L %d V %d kv %d bias %d tie %d: layout %lld", d,
+                                      c.L, c.V, kv, bias, tie, (long long)floats);
+                            CHECK((size_t)floats == ds_model_params(&c));
+                        }
+    /* the other blocks: the GPT-NeoX formula, whatever the llama fields hold */
+    ds_model_spec neox = {.head_dim = 64, .block = DS_BLOCK_SEQUENTIAL, .kv_heads = 3};
+    CHECK(ds_block_params(&neox, 128, 2, 154) == ds_scale_params(128, 2, 154));
+    CHECK(ds_block_flops_per_step(&neox, 128, 2, 154, 8, 65) ==
+          ds_scale_flops_per_step(128, 2, 154, 8, 65));
+    CHECK(ds_model_mlp_hidden(&neox, 128) == 512);
+
+    ds_sweep *p = load_text(MINIMAL_COUNT);
+    ds_sweep *s = load_text(MINIMAL_COUNT "model: {block: llama, head_dim: 16}\n");
+    if (!s || !p) return;
+    const ds_model_spec *m = &s->model;
+    CHECK(m->block == DS_BLOCK_LLAMA && m->rotary_frac == 1.0 && m->kv_heads == 0 &&
+          m->mlp_hidden == 0 && !m->qkv_bias && !m->tie_embeddings);
+    CHECK(ds_model_kv_heads(m, 64) == 4 && ds_model_mlp_hidden(m, 64) == 192);
+    CHECK(ds_model_mlp_hidden(m, 96) == 256 && ds_model_mlp_hidden(m, 768) == 2048);
+    /* d 64, L 2, V 154, 4 heads = 4 kv heads, F 192:
+     * L(2d + d*3d + d^2 + 3*d*F) + 2Vd + d */
+    int64_t want = 2 * (2 * 64 + 64 * 192 + 64 * 64 + 3 * 64 * 192) + 2 * 154 * 64 + 64;
+    CHECK_MSG(s->scales[0].n_params == want, "%lld", (long long)s->scales[0].n_params);
+    double T = 127, tok = 8 * T;
+    double fwd = 2.0 * (2 * (64.0 * 192 + 64 * 64 + 3 * 64 * 192) + 154 * 64) * tok + 2 * 4 * T * 64 * tok;
+    CHECK(fabs(s->scales[0].flops_per_step - 3 * fwd) <= 1e-9 * fwd);
+    char *cp = ds_sweep_canonical(p), *cs = ds_sweep_canonical(s);
+    CHECK(!strstr(cp, "kv_heads") && !strstr(cp, "tie_embeddings"));
+    CHECK(strstr(cs, "model.block: llama\nmodel.rotary_frac: 1\n"));
+    CHECK(strstr(cs, "model.kv_heads: 0\nmodel.mlp_hidden: 0\nmodel.qkv_bias: false\n"
+                     "model.tie_embeddings: false\n"));
+    free(cp);
+    free(cs);
+    ds_sweep *g = load_text(MINIMAL_COUNT "model: {block: llama, head_dim: 16, kv_heads: 2, "
+                                          "mlp_hidden: 100, qkv_bias: true, tie_embeddings: true}\n");
+    if (g) {
+        CHECK(g->yaml_hash != s->yaml_hash);
+        /* 2 kv heads of 16: L(2d + d(d + 64) + (d + 64) + d^2 + 3*d*100) + Vd + d (tied) */
+        int64_t wg = 2 * (2 * 64 + 64 * 128 + 128 + 64 * 64 + 3 * 64 * 100) + 154 * 64 + 64;
+        CHECK_MSG(g->scales[0].n_params == wg, "%lld", (long long)g->scales[0].n_params);
+        ds_model_config c = ds_model_config_from_sweep(g, 0, 1);
+        CHECK(c.K == 2 && c.F == 100 && c.qkv_bias && c.tie && c.rot == 16 && c.H == 4);
+        ds_sweep_free(g);
+    }
+    /* a params family picks only widths whose heads kv_heads divides */
+    ds_sweep *q = load_text("task: {kind: count, vocab: 150, train_length: [1, 30], eval_lengths: [60]}\n"
+                  "train: {steps: 1000, batch: 8, context: 128, lr: 0.001}\n"
+                  "seeds: {count: 3}\n"
+                  "model: {block: llama, head_dim: 16, kv_heads: 4}\n"
+                  "scales: [{family: params, params: 100000, depth: [1, 2, 3]}]\n");
+    if (q) {
+        for (int i = 0; i < q->n_scales; i++)
+            CHECK_MSG(q->scales[i].n_heads % 4 == 0, "width %d", q->scales[i].d_model);
+        ds_sweep_free(q);
+    }
+    ds_sweep_free(s);
+    ds_sweep_free(p);
+}
+
 static void test_errors(void) {
     ds_sweep *s = (ds_sweep *)1;
     ds_error err = {0};
@@ -462,6 +556,7 @@ int main(int argc, char **argv) {
     test_families();
     test_values_family();
     test_params_match_layout();
+    test_llama();
     test_errors();
     test_diff();
     test_ranks_per_job();

@@ -16,3 +16,16 @@ target_link_libraries(test_vs_torch PRIVATE dscore)
 add_test(NAME torchref.vs_torch
   COMMAND ${DS_PYTHON} ${CMAKE_SOURCE_DIR}/tests/engine/test_vs_torch.py $<TARGET_FILE:test_vs_torch>)
 set_tests_properties(torchref.vs_torch PROPERTIES LABELS python TIMEOUT 180)
+
+# The llama block's ops (rmsnorm, swiglu, kv_repeat, grouped-query attention)
+# at fp32, tf32 and bf16 against float64 PyTorch, forward and backward, with
+# the tolerances stated in tests/engine/test_ops_vs_torch.py; the whole llama
+# model is in torchref.vs_torch above, its reference's own checks here.
+add_executable(test_ops_vs_torch ${CMAKE_SOURCE_DIR}/tests/engine/test_ops_vs_torch.c)
+target_link_libraries(test_ops_vs_torch PRIVATE dscore)
+add_test(NAME torchref.llama_ops
+  COMMAND ${DS_PYTHON} ${CMAKE_SOURCE_DIR}/tests/engine/test_ops_vs_torch.py $<TARGET_FILE:test_ops_vs_torch>)
+set_tests_properties(torchref.llama_ops PROPERTIES LABELS python TIMEOUT 120)
+add_test(NAME torchref.llama_selftest
+  COMMAND ${DS_PYTHON} ${CMAKE_SOURCE_DIR}/tests/engine/torch_ref_llama.py)
+set_tests_properties(torchref.llama_selftest PROPERTIES LABELS python TIMEOUT 120)
