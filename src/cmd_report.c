@@ -315,7 +315,10 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
         for (int k = 0; k < fam->n; k++)
             if ((int)strlen(r->scale_name[fam->scale[k]]) > nw) nw = (int)strlen(r->scale_name[fam->scale[k]]);
         if (fam->axis) printf("%s: %s\n", fam->label, fam->key);
-        printf("%-*s %10.10s %4s %3s %3s %6s %6s %6s %6s %22s %22s %6s %6s %6s %6s %5s\n", nw, "scale",
+        /* the label whole up to 24 characters; the parameter column keeps its 10 */
+        int vw = fam->axis ? (int)strlen(fam->label) : 10;
+        vw = vw < 10 ? 10 : vw > 24 ? 24 : vw;
+        printf("%-*s %*.*s %4s %3s %3s %6s %6s %6s %6s %22s %22s %6s %6s %6s %6s %5s\n", nw, "scale", vw, vw,
                fam->axis ? fam->label : "params", "n", "div", "pend", "mean", "median", "mode", "std",
                "p_success [95% CI]", "mean_success [95% CI]", "W2", "BC", "dip_p", "ci_w", "unreq");
         for (int k = 0; k < fam->n; k++) {
@@ -328,8 +331,8 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
             char second[32];
             if (fam->axis) snprintf(second, sizeof second, "%g", fam->axis[k]);
             else snprintf(second, sizeof second, "%lld", (long long)r->n_params[w->scale]);
-            printf("%-*s %10s %4lld %3lld %4lld %6s %6s %6s %6s %22s %22s %6s %6s %6s %6s %5lld\n",
-                   nw, r->scale_name[w->scale], second, (long long)w->n,
+            printf("%-*s %*s %4lld %3lld %4lld %6s %6s %6s %6s %22s %22s %6s %6s %6s %6s %5lld\n",
+                   nw, r->scale_name[w->scale], vw, second, (long long)w->n,
                    (long long)w->n_diverged, (long long)w->n_pending, fnum(b[6], 32, w->mean, 3),
                    fnum(b[7], 32, w->median, 3), fnum(b[8], 32, w->mode, 3),
                    fnum(b[9], 32, w->std, 3), pcol, mcol, fnum(b[10], 32, w->w2, 3),
