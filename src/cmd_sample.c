@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mcfile.h"
 #include "common.h"
 #include "corpus.h"
 #include "sweep.h"
@@ -29,6 +30,7 @@ typedef struct {
     long long row;     /* -1 = not given */
     const char *tokenizer; /* --tokenizer FILE (corpus); NULL = task.tokenizer */
     const char *scale;     /* --scale S: the condition whose data (a values family's mixture) */
+    const char *set;       /* --set NAME: a corpus task's evaluation set for --eval */
 } sample_opts;
 
 static void sample_usage(FILE *f) {
@@ -51,6 +53,9 @@ static void sample_usage(FILE *f) {
             "  --tokenizer FILE  corpus tasks: decode rows with this tokenizer.json (default:\n"
             "               the sweep's task.tokenizer); a corpus sample prints whole rows:\n"
             "               their source, chunk, token ids and text\n"
+            "  --eval --set NAME  corpus tasks: the items of evaluation set NAME (default: the\n"
+            "               first of eval.multiple_choice), from item R (--row), decoded: the\n"
+            "               prompt and each choice, the correct one marked\n"
             "  --scale S    the rows of scale S (a row or a name, d64_L2_news=0.8): a values\n"
             "               family's condition may change the data (a source's weight);\n"
             "               default: the sweep's own settings\n");
@@ -80,6 +85,12 @@ static int parse_args(int argc, char **argv, sample_opts *o) {
                 return DS_EXIT_USAGE;
             }
             o->tokenizer = argv[++i];
+        } else if (!strcmp(a, "--set")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "distsweep sample: --set needs an evaluation set's name\n");
+                return DS_EXIT_USAGE;
+            }
+            o->set = argv[++i];
         } else if (!strcmp(a, "--scale")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "distsweep sample: --scale needs a row or a scale's name\n");
@@ -236,6 +247,49 @@ static void sample_eval(const ds_task_spec *t, int L, long long first, long long
     free(mask);
 }
 
+/* Prints tokens[0..n) decoded (or as ids without a tokenizer) on lines of
+ * `indent`, a line per line of text. */
+static void print_decoded(const ds_tokenizer *tok, const int32_t *tokens, int n, const char *indent) {
+    if (!tok) {
+        printf("%s", indent);
+        for (int i = 0; i < n; i++) printf("%s%d", i ? " " : "", (int)tokens[i]);
+        printf("\n");
+        return;
+    }
+    int cap = n * 64 + 64;
+    char *text = DS_MALLOC((size_t)cap);
+    ds_tokenizer_decode(tok, tokens, n, text, cap);
+    for (char *line = text;;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        printf("%s%s\n", indent, line);
+        if (!nl) break;
+        line = nl + 1;
+    }
+    free(text);
+}
+
+/* Corpus mode, --eval: N items of evaluation set `set` (attached) from item
+ * R: the prompt and each choice as the model is scored on them (src/mceval.h),
+ * the correct one marked. */
+static void sample_mc(const ds_task_spec *t, int set, const ds_tokenizer *tok, long long first,
+                      long long n) {
+    const ds_mc_set *st = t->mc_sets[set];
+    static const char *const styles[] = {"letter", "completion"};
+    printf("# evaluation set %s (%s): %d items of %d choices, scoring %s\n", t->mc[set].name,
+           st->path, st->n_items, st->K, styles[st->scoring]);
+    for (long long i = first; i < first + n && i < st->n_items; i++) {
+        printf("item %lld (label %c):\n  prompt (%d tokens):\n", i, 'A' + st->label[i],
+               st->ctx_len[i]);
+        print_decoded(tok, ds_mc_context(st, (int)i), st->ctx_len[i], "    | ");
+        for (int k = 0; k < st->K; k++) {
+            printf("  choice %c%s (%d tokens):", 'A' + k, k == st->label[i] ? " (correct)" : "",
+                   st->cont_len[(size_t)i * st->K + k]);
+            print_decoded(tok, ds_mc_continuation(st, (int)i, k), st->cont_len[(size_t)i * st->K + k], " ");
+        }
+    }
+}
+
 /* Corpus mode: N whole rows of task t (a condition's mixture) from row R of
  * seed K, each with its source and chunk, its token ids with the scored ones
  * marked, and its text when a tokenizer is at hand (tok may be NULL). */
@@ -311,12 +365,31 @@ int ds_cmd_sample(int argc, char **argv) {
     }
     const ds_task_ops *op = ds_task_get(&t);
     DS_ASSERT(op);
+    if (o.set && (t.kind != DS_TASK_CORPUS || !o.eval)) {
+        fprintf(stderr, "distsweep sample: --set names a corpus task's evaluation set, with --eval\n");
+        rc = DS_EXIT_USAGE;
+        goto done;
+    }
     if (t.kind == DS_TASK_CORPUS) {
-        if (o.eval || o.length) {
-            fprintf(stderr, "distsweep sample: %s: a corpus task has no evaluation examples or "
-                    "lengths; it samples whole training rows\n", o.eval ? "--eval" : "--length");
+        if (o.length || (o.eval && !t.n_mc)) {
+            fprintf(stderr, "distsweep sample: %s: a corpus task has no test lengths%s\n",
+                    o.length ? "--length" : "--eval", t.n_mc ? "" : " and this sweep no evaluation set "
+                    "(eval.multiple_choice)");
             rc = DS_EXIT_USAGE;
             goto done;
+        }
+        int set = 0;
+        if (o.set) {
+            set = -1;
+            for (int i = 0; i < t.n_mc; i++)
+                if (!strcmp(t.mc[i].name, o.set)) set = i;
+            if (set < 0) {
+                fprintf(stderr, "distsweep sample: no evaluation set '%s' (sets:", o.set);
+                for (int i = 0; i < t.n_mc; i++) fprintf(stderr, " %s", t.mc[i].name);
+                fprintf(stderr, ")\n");
+                rc = DS_EXIT_USAGE;
+                goto done;
+            }
         }
         ds_tokenizer *tok = NULL;
         char tpath[DS_SOURCE_PATH_MAX + 4200] = "";
@@ -328,6 +401,11 @@ int ds_cmd_sample(int argc, char **argv) {
         }
         if (tpath[0] && (rc = ds_tokenizer_load(tpath, &tok, &err))) {
             fprintf(stderr, "distsweep: %s\n", err.msg);
+            goto done;
+        }
+        if (o.eval) {
+            sample_mc(&t, set, tok, o.row >= 0 ? o.row : 0, o.n >= 0 ? o.n : 3);
+            ds_tokenizer_free(tok);
             goto done;
         }
         uint64_t seed = o.seed >= 0 ? (uint64_t)o.seed : (uint64_t)s->seeds.start;

@@ -441,6 +441,14 @@ def sc_mc(work):
     check(p.returncode == 2 and "mmlu mmlu_c" in p.stderr, f"report --set nope: {p.returncode} {p.stderr}")
     p = ds(["status", out])
     check(p.returncode == 0 and "mc_acc" in p.stdout, f"status: {p.stdout} {p.stderr}")
+    # sample decodes items: item 0 of the letter set is lm-eval's prompt, its label marked
+    st0 = mc.read_set(os.path.join(work, "mmlu.bin"))["items"][0]
+    p = ds(["sample", y, "--eval", "--set", "mmlu", "-n", "1"])
+    want = hf_tok.decode(st0["ctx"]).split("\n")
+    check(p.returncode == 0 and all(f"    | {l}" in p.stdout for l in want) and
+          f"choice {'ABCD'[st0['label']]} (correct)" in p.stdout, f"sample --eval: {p.stdout[:1500]} {p.stderr}")
+    p = ds(["sample", y, "--eval", "--set", "nope"])
+    check(p.returncode == 2 and "mmlu mmlu_c" in p.stderr, f"sample --set nope: {p.returncode} {p.stderr}")
     sys.path.insert(0, os.path.join(A.src, "tools"))
     import distsweep_h5 as dh
     res = dh.load(out)

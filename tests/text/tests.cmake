@@ -17,3 +17,10 @@ foreach(sc tool train packs mix mc errors)
     ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
 endforeach()
 set_tests_properties(text.packs PROPERTIES RUN_SERIAL TRUE)
+
+# tools/bench/bench_corpus.sh end to end at a tiny size (figures unchecked: timings are never
+# pass/fail; tools/bench/RESULTS.md has the measured ones)
+add_test(NAME text.bench_smoke COMMAND ${CMAKE_SOURCE_DIR}/tools/bench/bench_corpus.sh --build ${CMAKE_BINARY_DIR}
+  --d 64 --depth 1 --pack 1 --steps 2 --rounds 1)
+set_tests_properties(text.bench_smoke PROPERTIES LABELS "text;integration" TIMEOUT 120
+  PASS_REGULAR_EXPRESSION "median corpus/count steps/s: [0-9.]+")
