@@ -308,7 +308,10 @@ def main():
     A = ap.parse_args()
     sys.path.insert(0, os.path.join(A.src, "tools"))
     import distsweep_h5
-    COMPARE = [k for k in distsweep_h5.SEED_DATASETS if k not in ("runs/wall_s", "runs/rank")]
+    # the synthetic sweeps' datasets: not wall time and rank, not an evaluation-set file's metrics
+    COMPARE = [k for k in distsweep_h5.SEED_DATASETS if k not in ("runs/wall_s", "runs/rank")
+               and not (k.split("/")[0] in ("metrics", "trajectories")
+                        and k.split("/")[1] in distsweep_h5.SET_METRICS)]
     work = tempfile.mkdtemp(prefix="ds-ckpt-damage-")
     t0 = time.time()
     try:
