@@ -389,6 +389,20 @@ static const char *row_diff(const ds_results *r, int sc, int64_t i, const ds_rec
             float want = p < rec->r.n_traj ? rec->r.traj[(size_t)p * DS_N_METRICS + m] : NAN;
             if (!same_f(r->traj[m][k * (size_t)r->n_eval + (size_t)p], want)) return "/trajectories";
         }
+    /* per-item results (src/store.c record_item_row): the record's when it has
+     * them at the file's size, else the fill (-1, NaN) */
+    for (int j = 0; r->chosen && j < r->n_lengths; j++) {
+        const int8_t *ch = ds_res_chosen(r, j, sc, i);
+        const float *ll = ds_res_ll_correct(r, j, sc, i);
+        if (!ch || !ll) continue;
+        int has = rec->r.n_item_sets == r->n_lengths && rec->r.n_items[j] == r->n_items[j] &&
+                  rec->r.chosen && rec->r.ll_correct;
+        size_t at = has ? ds_run_items_at(&rec->r, j) : 0;
+        for (int32_t t = 0; t < r->n_items[j]; t++) {
+            if (ch[t] != (has ? rec->r.chosen[at + t] : -1)) return "/items/<set>/chosen";
+            if (!same_f(ll[t], has ? rec->r.ll_correct[at + t] : (float)NAN)) return "/items/<set>/ll_correct";
+        }
+    }
     return NULL;
 }
 
@@ -630,6 +644,21 @@ static void record_from_file(const ds_results *r, int sc, int64_t i, ds_record *
         rec->r.curve = DS_MALLOC(sizeof(float) * (size_t)r->n_log);
         memcpy(rec->r.curve, r->train_loss + k * (size_t)r->n_log, sizeof(float) * (size_t)r->n_log);
     }
+    int items = r->chosen && r->n_lengths > 0 &&
+                (r->status[k] == DS_RUN_DONE) && r->chosen[0];
+    for (int j = 0; items && j < r->n_lengths; j++) items = r->chosen[j] && r->ll_correct[j];
+    if (items) { /* a done run's items as the file holds them */
+        for (int j = 0; j < r->n_lengths; j++) rec->r.n_items[j] = r->n_items[j];
+        rec->r.n_item_sets = r->n_lengths;
+        size_t total = ds_run_items_at(&rec->r, r->n_lengths);
+        rec->r.chosen = DS_MALLOC(total);
+        rec->r.ll_correct = DS_MALLOC(sizeof(float) * total);
+        for (int j = 0; j < r->n_lengths; j++) {
+            size_t at = ds_run_items_at(&rec->r, j), ni = (size_t)r->n_items[j];
+            memcpy(rec->r.chosen + at, ds_res_chosen(r, j, sc, i), ni);
+            memcpy(rec->r.ll_correct + at, ds_res_ll_correct(r, j, sc, i), sizeof(float) * ni);
+        }
+    }
     if (r->n_eval > 0 && r->traj[0]) {
         rec->r.n_traj = (int)r->n_eval;
         rec->r.traj = DS_MALLOC(sizeof(float) * (size_t)r->n_eval * DS_N_METRICS);
@@ -637,6 +666,23 @@ static void record_from_file(const ds_results *r, int sc, int64_t i, ds_record *
             for (int m = 0; m < DS_N_METRICS; m++)
                 rec->r.traj[(size_t)p * DS_N_METRICS + m] =
                     r->traj[m] ? r->traj[m][k * (size_t)r->n_eval + (size_t)p] : NAN;
+    }
+}
+
+/* The sweep's evaluation sets' sizes (the third axis of /items/<set>/..., which
+ * a rebuilt file needs: verify does not read the set files) from the file
+ * when it loaded, else from a journal record that carries items. Sets left
+ * unknown make ds_store_open refuse to create a file, naming the set. */
+static void sets_items_known(vf_ctx *c) {
+    if (!c->s || ds_task_eval_kind(&c->s->task) != DS_EVAL_SETS) return;
+    ds_task_spec *t = &c->s->task;
+    for (int j = 0; j < t->n_mc; j++) {
+        if (t->mc[j].n_items > 0) continue;
+        if (c->res_ok && c->res.n_items && j < c->res.n_lengths && c->res.n_items[j] > 0 &&
+            !strcmp(c->res.set_names[j], t->mc[j].name))
+            t->mc[j].n_items = c->res.n_items[j];
+        for (int64_t k = 0; k < c->n_recs && t->mc[j].n_items <= 0; k++)
+            if (c->j_usable && c->recs[k].r.n_item_sets == t->n_mc) t->mc[j].n_items = c->recs[k].r.n_items[j];
     }
 }
 
@@ -672,6 +718,7 @@ static int repair(vf_ctx *c, int64_t *retrain, int64_t *n_pending_packs, ds_erro
         if ((rc = ds_output_set_damaged_aside(c->out, to, sizeof to, err))) goto done;
         fprintf(stderr, "distsweep: moved the damaged %s to %s\n", c->out, to);
     }
+    sets_items_known(c);
     /* the open of `distsweep run` (it takes the lock itself) */
     ds_output_unlock(lock);
     lock = -1;
