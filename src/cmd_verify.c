@@ -216,6 +216,44 @@ static herr_t family_cb(hid_t g, const char *name, const H5L_info_t *info, void 
     return 0;
 }
 
+/* A file of evaluation sets: /eval_sets reads, and each set's item datasets
+ * (optional: files made before them lack them) read whole as [n_scales,
+ * S_status, n_items] with n_items the group's attribute. */
+static void check_items_structure(vf_ctx *c, hid_t f, int64_t n_scales, int64_t S_status) {
+    char why[256], path[256];
+    hsize_t dims[3];
+    int rank = 0;
+    if (read_dataset(f, ds_eval_sets_dataset.path, ds_eval_sets_dataset.elem, dims, &rank, why, sizeof why) < 0) {
+        file_damage(c, ds_eval_sets_dataset.path, "%s", why);
+        return;
+    }
+    if (!c->res_ok || !c->res.set_names) return; /* the names: the loader's (damage said there) */
+    htri_t grp = H5Lexists(f, DS_ITEMS_GROUP, H5P_DEFAULT);
+    if (grp < 0) file_damage(c, DS_ITEMS_GROUP, "%s", "its link cannot be read (damaged metadata)");
+    for (int j = 0; grp > 0 && j < c->res.n_lengths; j++) {
+        snprintf(path, sizeof path, "%s/%s", DS_ITEMS_GROUP, c->res.set_names[j]);
+        htri_t has = H5Lexists(f, path, H5P_DEFAULT);
+        if (has < 0) file_damage(c, path, "%s", "its link cannot be read (damaged metadata)");
+        if (has <= 0) continue;
+        int n_items = -1;
+        hid_t g = H5Gopen2(f, path, H5P_DEFAULT);
+        if (g < 0 || ds_h5_attr_int(g, DS_ITEMS_N_ATTR, &n_items) != 1 || n_items < 1)
+            file_damage(c, path, "%s", "its attribute n_items cannot be read (damaged)");
+        if (g >= 0) H5Gclose(g);
+        for (int i = 0; i < DS_N_ITEM_DS; i++) {
+            const ds_item_dataset *it = ds_item_dataset_at(i);
+            snprintf(path, sizeof path, "%s/%s/%s", DS_ITEMS_GROUP, c->res.set_names[j], it->name);
+            int got = read_dataset(f, path, it->elem, dims, &rank, why, sizeof why);
+            if (got < 0) file_damage(c, path, "%s", why);
+            else if (got == 0) file_damage(c, path, "%s", "missing");
+            else if (rank != 3 || (n_scales >= 0 && (int64_t)dims[0] != n_scales) ||
+                     (S_status >= 0 && (int64_t)dims[1] != S_status) ||
+                     (n_items > 0 && (int64_t)dims[2] != n_items))
+                file_damage(c, path, "%s", "its shape does not fit the file's scales, seeds or n_items");
+        }
+    }
+}
+
 /* The structure of the result file: attributes and datasets of the schema. */
 static void check_file_structure(vf_ctx *c, hid_t f) {
     char why[256];
@@ -281,15 +319,21 @@ static void check_file_structure(vf_ctx *c, hid_t f) {
     }
     int64_t n_log = c->s && c->s->train.log_every > 0 ? c->s->train.steps / c->s->train.log_every : -1;
     int64_t S_status = -1;
+    /* the evaluation kind: a file of sets names its metric datasets its own way */
+    htri_t sets = H5Lexists(f, ds_eval_sets_dataset.path, H5P_DEFAULT);
+    if (sets < 0) file_damage(c, ds_eval_sets_dataset.path, "%s", "its link cannot be read (damaged metadata)");
+    ds_eval_kind kind = sets > 0 ? DS_EVAL_SETS : DS_EVAL_LENGTHS;
     for (int i = DS_N_SEED_DS - 1; i >= 0; i--) { /* /runs/status first */
         const ds_seed_dataset *sd = ds_seed_dataset_at(i);
-        int got = read_dataset(f, sd->path, sd->elem, dims, &rank, why, sizeof why);
+        const char *path = ds_seed_dataset_path(i, kind);
+        if (!path) continue; /* a slot the kind does not measure */
+        int got = read_dataset(f, path, sd->elem, dims, &rank, why, sizeof why);
         if (got < 0) {
-            file_damage(c, sd->path, "%s", why);
+            file_damage(c, path, "%s", why);
             continue;
         }
         if (got == 0) {
-            if (sd->required) file_damage(c, sd->path, "%s", "missing");
+            if (sd->required) file_damage(c, path, "%s", "missing");
             continue;
         }
         if (i == DS_D_STATUS) S_status = (int64_t)dims[1];
@@ -299,8 +343,9 @@ static void check_file_structure(vf_ctx *c, hid_t f) {
                   (sd->inner == DS_INNER_LOG && n_log >= 0 && (int64_t)dims[2] != n_log) ||
                   (sd->inner == DS_INNER_EVAL && c->s &&
                    (int64_t)dims[2] != ds_train_eval_points(&c->s->train));
-        if (bad) file_damage(c, sd->path, "%s", "its shape does not fit the file's scales, seeds or lengths");
+        if (bad) file_damage(c, path, "%s", "its shape does not fit the file's scales, seeds or lengths");
     }
+    if (sets > 0) check_items_structure(c, f, n_scales, S_status);
     if (S >= 0 && S_status >= 0 && S != S_status)
         file_damage(c, ds_seeds_dataset.path, "%s", "its length differs from /runs/status's seed axis");
 }
