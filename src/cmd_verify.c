@@ -387,6 +387,10 @@ static int check_file(vf_ctx *c) {
     }
     ds_error e = {0};
     c->res_ok = ds_results_open(&c->res, c->out, &e) == 0;
+    if (c->res_ok && ds_results_read_items(&c->res, &e)) { /* the per-item rows, compared too */
+        ds_results_close(&c->res);
+        c->res_ok = 0;
+    }
     if (c->res_ok) snprintf(c->file_created, sizeof c->file_created, "%s", c->res.created);
     /* the sweep: the file's when it loads, else --sweep's (set by the caller) */
     if (c->res_ok && !c->s) {

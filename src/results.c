@@ -410,7 +410,7 @@ int ds_results_refresh(ds_results *r, ds_error *err) {
     r->n_eval = 0;
     for (int i = 0; i < DS_N_SEED_DS; i++)
         if (i != DS_D_STATUS && read_seed_dataset(r, i, err)) goto fail;
-    if (r->eval_kind == DS_EVAL_SETS) {
+    if (r->eval_kind == DS_EVAL_SETS && r->want_items) {
         if (!r->chosen) {
             size_t E = (size_t)(r->n_lengths ? r->n_lengths : 1);
             r->n_items = DS_CALLOC(E, sizeof *r->n_items);
@@ -424,6 +424,12 @@ int ds_results_refresh(ds_results *r, ds_error *err) {
 fail:
     if (rc) free_seed_axis(r);
     return rc;
+}
+
+int ds_results_read_items(ds_results *r, ds_error *err) {
+    if (r->want_items) return 0;
+    r->want_items = 1;
+    return ds_results_refresh(r, err);
 }
 
 /* Hands buf, the array of /scales column c (src/schema.h), to its field of

@@ -88,10 +88,13 @@ typedef struct {
      * (files of sweeps without the key, or made before it) */
     int64_t n_eval;
     float *traj[DS_N_METRICS];
-    /* /items/<set>/{chosen, ll_correct} (a file of evaluation sets): per set
-     * (index into set_names) its items (0 and NULL arrays where the file lacks
-     * them: files of synthetic tasks, or of sets made before items);
+    /* /items/<set>/{chosen, ll_correct} (a file of evaluation sets), read
+     * only after ds_results_read_items (they are large: 5 bytes per item and
+     * run; report and status do not need them), then on every refresh: per
+     * set (index into set_names) its items (0 and NULL arrays where the file
+     * lacks them: files of synthetic tasks, or of sets made before items);
      * [scale][S][n_items[j]], padded with -1 and NaN like the rest. */
+    int want_items;
     int32_t *n_items;      /* [n_lengths] for sets, else NULL */
     int8_t **chosen;       /* [n_lengths] */
     float **ll_correct;    /* [n_lengths] */
@@ -112,6 +115,11 @@ int ds_results_open(ds_results *r, const char *path, ds_error *err);
 /* Re-reads the seed axis (seeds, runs, metrics, curves) from the open file,
  * picking up runs finished since the last read. */
 int ds_results_refresh(ds_results *r, ds_error *err);
+
+/* Reads the per-item datasets of a file of evaluation sets into r (above),
+ * and keeps them read on every refresh. A file of another kind, or without
+ * them, leaves the arrays NULL. Returns 0 or an error code with err set. */
+int ds_results_read_items(ds_results *r, ds_error *err);
 
 /* Frees everything and closes the file; safe on a zeroed struct. */
 void ds_results_close(ds_results *r);
