@@ -34,7 +34,7 @@ usage: test_corpus.py SCENARIO --bin distsweep --mpiexec mpirun --src SOURCE_DIR
            --items` of every seed bit for bit, mc_acc = mean(chosen == label) with the
            labels of tests/mc/test_mc.py read_set; distsweep_h5 items and items_frame;
            `verify` passes, finds a hand-edited item and --repair restores it from the
-           journal; a rebuild from the journal and a SIGKILLed, resumed run give the
+           journal, and rebuilds a torn file (the items' sizes from the journal); a rebuild from the journal and a SIGKILLed, resumed run give the
            same items
   errors   a bad shard, a missing answer mask, weights not summing to 1: exit 2,
            the file (or FILE:LINE:COL) named, no result file
@@ -453,6 +453,14 @@ def check_items(work, y, out, mc, t_ref):
     p = ds(["verify", vout])
     check(p.returncode == 0, f"verify after --repair: exit {p.returncode}: {p.stdout[-800:]}")
     same_items(items, read_items(vout), "hand-edited, repaired from the journal")
+    # a torn superblock: verify --repair --sweep rebuilds the file from the journal without
+    # reading the set files (n_items from the journal's records), the same items
+    with open(vout, "r+b") as fh:
+        fh.write(b"\0" * 4096)
+    p = ds(["verify", vout, "--repair", "--sweep", y])
+    check(p.returncode == 0 and "from its journal" in p.stderr,
+          f"verify --repair of a torn file: exit {p.returncode}: {p.stdout[-800:]} {p.stderr[-400:]}")
+    same_items(items, read_items(vout), "torn, rebuilt by verify --repair")
 
     # rebuilt from the journal (the file deleted; models kept): the same items
     rd = os.path.join(work, "rebuild")
