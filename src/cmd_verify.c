@@ -216,6 +216,44 @@ static herr_t family_cb(hid_t g, const char *name, const H5L_info_t *info, void 
     return 0;
 }
 
+/* A file of evaluation sets: /eval_sets reads, and each set's item datasets
+ * (optional: files made before them lack them) read whole as [n_scales,
+ * S_status, n_items] with n_items the group's attribute. */
+static void check_items_structure(vf_ctx *c, hid_t f, int64_t n_scales, int64_t S_status) {
+    char why[256], path[256];
+    hsize_t dims[3];
+    int rank = 0;
+    if (read_dataset(f, ds_eval_sets_dataset.path, ds_eval_sets_dataset.elem, dims, &rank, why, sizeof why) < 0) {
+        file_damage(c, ds_eval_sets_dataset.path, "%s", why);
+        return;
+    }
+    if (!c->res_ok || !c->res.set_names) return; /* the names: the loader's (damage said there) */
+    htri_t grp = H5Lexists(f, DS_ITEMS_GROUP, H5P_DEFAULT);
+    if (grp < 0) file_damage(c, DS_ITEMS_GROUP, "%s", "its link cannot be read (damaged metadata)");
+    for (int j = 0; grp > 0 && j < c->res.n_lengths; j++) {
+        snprintf(path, sizeof path, "%s/%s", DS_ITEMS_GROUP, c->res.set_names[j]);
+        htri_t has = H5Lexists(f, path, H5P_DEFAULT);
+        if (has < 0) file_damage(c, path, "%s", "its link cannot be read (damaged metadata)");
+        if (has <= 0) continue;
+        int n_items = -1;
+        hid_t g = H5Gopen2(f, path, H5P_DEFAULT);
+        if (g < 0 || ds_h5_attr_int(g, DS_ITEMS_N_ATTR, &n_items) != 1 || n_items < 1)
+            file_damage(c, path, "%s", "its attribute n_items cannot be read (damaged)");
+        if (g >= 0) H5Gclose(g);
+        for (int i = 0; i < DS_N_ITEM_DS; i++) {
+            const ds_item_dataset *it = ds_item_dataset_at(i);
+            snprintf(path, sizeof path, "%s/%s/%s", DS_ITEMS_GROUP, c->res.set_names[j], it->name);
+            int got = read_dataset(f, path, it->elem, dims, &rank, why, sizeof why);
+            if (got < 0) file_damage(c, path, "%s", why);
+            else if (got == 0) file_damage(c, path, "%s", "missing");
+            else if (rank != 3 || (n_scales >= 0 && (int64_t)dims[0] != n_scales) ||
+                     (S_status >= 0 && (int64_t)dims[1] != S_status) ||
+                     (n_items > 0 && (int64_t)dims[2] != n_items))
+                file_damage(c, path, "%s", "its shape does not fit the file's scales, seeds or n_items");
+        }
+    }
+}
+
 /* The structure of the result file: attributes and datasets of the schema. */
 static void check_file_structure(vf_ctx *c, hid_t f) {
     char why[256];
@@ -281,15 +319,21 @@ static void check_file_structure(vf_ctx *c, hid_t f) {
     }
     int64_t n_log = c->s && c->s->train.log_every > 0 ? c->s->train.steps / c->s->train.log_every : -1;
     int64_t S_status = -1;
+    /* the evaluation kind: a file of sets names its metric datasets its own way */
+    htri_t sets = H5Lexists(f, ds_eval_sets_dataset.path, H5P_DEFAULT);
+    if (sets < 0) file_damage(c, ds_eval_sets_dataset.path, "%s", "its link cannot be read (damaged metadata)");
+    ds_eval_kind kind = sets > 0 ? DS_EVAL_SETS : DS_EVAL_LENGTHS;
     for (int i = DS_N_SEED_DS - 1; i >= 0; i--) { /* /runs/status first */
         const ds_seed_dataset *sd = ds_seed_dataset_at(i);
-        int got = read_dataset(f, sd->path, sd->elem, dims, &rank, why, sizeof why);
+        const char *path = ds_seed_dataset_path(i, kind);
+        if (!path) continue; /* a slot the kind does not measure */
+        int got = read_dataset(f, path, sd->elem, dims, &rank, why, sizeof why);
         if (got < 0) {
-            file_damage(c, sd->path, "%s", why);
+            file_damage(c, path, "%s", why);
             continue;
         }
         if (got == 0) {
-            if (sd->required) file_damage(c, sd->path, "%s", "missing");
+            if (sd->required) file_damage(c, path, "%s", "missing");
             continue;
         }
         if (i == DS_D_STATUS) S_status = (int64_t)dims[1];
@@ -299,8 +343,9 @@ static void check_file_structure(vf_ctx *c, hid_t f) {
                   (sd->inner == DS_INNER_LOG && n_log >= 0 && (int64_t)dims[2] != n_log) ||
                   (sd->inner == DS_INNER_EVAL && c->s &&
                    (int64_t)dims[2] != ds_train_eval_points(&c->s->train));
-        if (bad) file_damage(c, sd->path, "%s", "its shape does not fit the file's scales, seeds or lengths");
+        if (bad) file_damage(c, path, "%s", "its shape does not fit the file's scales, seeds or lengths");
     }
+    if (sets > 0) check_items_structure(c, f, n_scales, S_status);
     if (S >= 0 && S_status >= 0 && S != S_status)
         file_damage(c, ds_seeds_dataset.path, "%s", "its length differs from /runs/status's seed axis");
 }
@@ -342,6 +387,10 @@ static int check_file(vf_ctx *c) {
     }
     ds_error e = {0};
     c->res_ok = ds_results_open(&c->res, c->out, &e) == 0;
+    if (c->res_ok && ds_results_read_items(&c->res, &e)) { /* the per-item rows, compared too */
+        ds_results_close(&c->res);
+        c->res_ok = 0;
+    }
     if (c->res_ok) snprintf(c->file_created, sizeof c->file_created, "%s", c->res.created);
     /* the sweep: the file's when it loads, else --sweep's (set by the caller) */
     if (c->res_ok && !c->s) {
@@ -389,6 +438,20 @@ static const char *row_diff(const ds_results *r, int sc, int64_t i, const ds_rec
             float want = p < rec->r.n_traj ? rec->r.traj[(size_t)p * DS_N_METRICS + m] : NAN;
             if (!same_f(r->traj[m][k * (size_t)r->n_eval + (size_t)p], want)) return "/trajectories";
         }
+    /* per-item results (src/store.c record_item_row): the record's when it has
+     * them at the file's size, else the fill (-1, NaN) */
+    for (int j = 0; r->chosen && j < r->n_lengths; j++) {
+        const int8_t *ch = ds_res_chosen(r, j, sc, i);
+        const float *ll = ds_res_ll_correct(r, j, sc, i);
+        if (!ch || !ll) continue;
+        int has = rec->r.n_item_sets == r->n_lengths && rec->r.n_items[j] == r->n_items[j] &&
+                  rec->r.chosen && rec->r.ll_correct;
+        size_t at = has ? ds_run_items_at(&rec->r, j) : 0;
+        for (int32_t t = 0; t < r->n_items[j]; t++) {
+            if (ch[t] != (has ? rec->r.chosen[at + t] : -1)) return "/items/<set>/chosen";
+            if (!same_f(ll[t], has ? rec->r.ll_correct[at + t] : (float)NAN)) return "/items/<set>/ll_correct";
+        }
+    }
     return NULL;
 }
 
@@ -630,6 +693,21 @@ static void record_from_file(const ds_results *r, int sc, int64_t i, ds_record *
         rec->r.curve = DS_MALLOC(sizeof(float) * (size_t)r->n_log);
         memcpy(rec->r.curve, r->train_loss + k * (size_t)r->n_log, sizeof(float) * (size_t)r->n_log);
     }
+    int items = r->chosen && r->n_lengths > 0 &&
+                (r->status[k] == DS_RUN_DONE) && r->chosen[0];
+    for (int j = 0; items && j < r->n_lengths; j++) items = r->chosen[j] && r->ll_correct[j];
+    if (items) { /* a done run's items as the file holds them */
+        for (int j = 0; j < r->n_lengths; j++) rec->r.n_items[j] = r->n_items[j];
+        rec->r.n_item_sets = r->n_lengths;
+        size_t total = ds_run_items_at(&rec->r, r->n_lengths);
+        rec->r.chosen = DS_MALLOC(total);
+        rec->r.ll_correct = DS_MALLOC(sizeof(float) * total);
+        for (int j = 0; j < r->n_lengths; j++) {
+            size_t at = ds_run_items_at(&rec->r, j), ni = (size_t)r->n_items[j];
+            memcpy(rec->r.chosen + at, ds_res_chosen(r, j, sc, i), ni);
+            memcpy(rec->r.ll_correct + at, ds_res_ll_correct(r, j, sc, i), sizeof(float) * ni);
+        }
+    }
     if (r->n_eval > 0 && r->traj[0]) {
         rec->r.n_traj = (int)r->n_eval;
         rec->r.traj = DS_MALLOC(sizeof(float) * (size_t)r->n_eval * DS_N_METRICS);
@@ -637,6 +715,23 @@ static void record_from_file(const ds_results *r, int sc, int64_t i, ds_record *
             for (int m = 0; m < DS_N_METRICS; m++)
                 rec->r.traj[(size_t)p * DS_N_METRICS + m] =
                     r->traj[m] ? r->traj[m][k * (size_t)r->n_eval + (size_t)p] : NAN;
+    }
+}
+
+/* The sweep's evaluation sets' sizes (the third axis of /items/<set>/..., which
+ * a rebuilt file needs: verify does not read the set files) from the file
+ * when it loaded, else from a journal record that carries items. Sets left
+ * unknown make ds_store_open refuse to create a file, naming the set. */
+static void sets_items_known(vf_ctx *c) {
+    if (!c->s || ds_task_eval_kind(&c->s->task) != DS_EVAL_SETS) return;
+    ds_task_spec *t = &c->s->task;
+    for (int j = 0; j < t->n_mc; j++) {
+        if (t->mc[j].n_items > 0) continue;
+        if (c->res_ok && c->res.n_items && j < c->res.n_lengths && c->res.n_items[j] > 0 &&
+            !strcmp(c->res.set_names[j], t->mc[j].name))
+            t->mc[j].n_items = c->res.n_items[j];
+        for (int64_t k = 0; k < c->n_recs && t->mc[j].n_items <= 0; k++)
+            if (c->j_usable && c->recs[k].r.n_item_sets == t->n_mc) t->mc[j].n_items = c->recs[k].r.n_items[j];
     }
 }
 
@@ -672,6 +767,7 @@ static int repair(vf_ctx *c, int64_t *retrain, int64_t *n_pending_packs, ds_erro
         if ((rc = ds_output_set_damaged_aside(c->out, to, sizeof to, err))) goto done;
         fprintf(stderr, "distsweep: moved the damaged %s to %s\n", c->out, to);
     }
+    sets_items_known(c);
     /* the open of `distsweep run` (it takes the lock itself) */
     ds_output_unlock(lock);
     lock = -1;

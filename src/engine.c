@@ -37,6 +37,7 @@
 #include "evaluate.h"
 #include "groupcomm.h"
 #include "hfmodel.h"
+#include "mcfile.h" /* a set's n_items */
 #include "model.h"
 #include "modelfile.h"
 #include "output.h"
@@ -189,6 +190,8 @@ int ds_train_pack(const ds_sweep *sweep, int scale_idx, const int64_t *seeds, in
     ds_step step_ctx = {0};
     ds_group *grp = NULL;
     float *metrics = NULL;
+    int8_t *item_chosen[DS_MAX_EVAL_LENGTHS] = {0}; /* [set][R][n_items], evaluation sets only */
+    float *item_ll[DS_MAX_EVAL_LENGTHS] = {0};
     int traj_cap = (int)ds_train_eval_points(tr);
     float *traj = traj_cap ? DS_MALLOC(sizeof(float) * R * traj_cap * DS_N_METRICS) : NULL;
     float *eval_buf = traj_cap ? DS_MALLOC(sizeof(float) * R * DS_N_METRICS) : NULL;
@@ -331,7 +334,16 @@ int ds_train_pack(const ds_sweep *sweep, int scale_idx, const int64_t *seeds, in
             id_idx = nL;
         }
         float *out = metrics + (size_t)i * R * DS_N_METRICS;
-        rc = sets ? ds_evaluate_set(m, task, i, out, stopf, &esc, err)
+        if (sets) { /* the set's per-item results of every replica: [R][n_items] */
+            size_t ni = (size_t)task->mc_sets[i]->n_items;
+            item_chosen[i] = malloc((size_t)R * ni);
+            item_ll[i] = malloc(sizeof(float) * (size_t)R * ni);
+            if (!item_chosen[i] || !item_ll[i]) {
+                rc = ds_error_nomem(err, "the per-item results of multiple-choice set %s", task->mc[i].name);
+                goto done;
+            }
+        }
+        rc = sets ? ds_evaluate_set(m, task, i, out, item_chosen[i], item_ll[i], stopf, &esc, err)
                   : ds_evaluate_length(m, task, L, out, stopf, &esc, err);
         if (rc == DS_EXIT_INTERRUPTED) {
             /* the training state is complete: checkpoint it, evaluate again on resume */
@@ -391,6 +403,20 @@ int ds_train_pack(const ds_sweep *sweep, int scale_idx, const int64_t *seeds, in
             memcpy(res->traj, traj + (size_t)r * traj_cap * DS_N_METRICS,
                    sizeof(float) * st.n_traj * DS_N_METRICS);
         }
+        /* per-item results: a done run's (a diverged one has none: the file's fill) */
+        res->n_item_sets = 0;
+        if (sets && active[r] && nL > 0) {
+            for (int i = 0; i < nL; i++) res->n_items[i] = task->mc_sets[i]->n_items;
+            res->n_item_sets = nL;
+            size_t total = ds_run_items_at(res, nL);
+            res->chosen = DS_MALLOC(total);
+            res->ll_correct = DS_MALLOC(sizeof(float) * total);
+            for (int i = 0; i < nL; i++) {
+                size_t ni = (size_t)res->n_items[i], at = ds_run_items_at(res, i);
+                memcpy(res->chosen + at, item_chosen[i] + (size_t)r * ni, ni);
+                memcpy(res->ll_correct + at, item_ll[i] + (size_t)r * ni, sizeof(float) * ni);
+            }
+        }
     }
     rc = 0;
 done:
@@ -405,6 +431,7 @@ done:
     free(traj);
     free(eval_buf);
     free(metrics);
+    for (int i = 0; i < DS_MAX_EVAL_LENGTHS; i++) free(item_chosen[i]), free(item_ll[i]);
     free(cond);
     return rc;
 }

@@ -122,7 +122,8 @@ done:
     return rc;
 }
 
-int ds_evaluate_set(ds_model *m, const ds_task_spec *task, int i, float *out, ds_eval_stop_fn stop,
+int ds_evaluate_set(ds_model *m, const ds_task_spec *task, int i, float *out, int8_t *chosen,
+                    float *ll_correct, ds_eval_stop_fn stop,
                     void *stop_ctx, ds_error *err) {
     DS_ASSERT(ds_task_eval_kind(task) == DS_EVAL_SETS && i >= 0 && i < task->n_mc);
     DS_ASSERT(task->mc_sets[i]); /* ds_sweep_attach_data before an evaluation */
@@ -133,7 +134,7 @@ int ds_evaluate_set(ds_model *m, const ds_task_spec *task, int i, float *out, ds
         free(nll);
         return ds_error_nomem(err, "the scores of multiple-choice set %s", task->mc[i].name);
     }
-    ds_mceval_out o = {.mc_acc = acc, .mc_nll = nll, .chosen = NULL, .ll_correct = NULL};
+    ds_mceval_out o = {.mc_acc = acc, .mc_nll = nll, .chosen = chosen, .ll_correct = ll_correct};
     int rc = ds_mceval_score(m, task->mc_sets[i], 0, &o, stop, stop_ctx, err);
     for (int r = 0; r < R && !rc; r++) {
         float *row = out + (size_t)r * DS_N_METRICS;

@@ -51,10 +51,13 @@ int ds_evaluate_length(ds_model *m, const ds_task_spec *task, int L, float *out,
 /* Scores every replica of m on multiple-choice set i of a corpus task
  * (task->mc_sets[i], attached by ds_sweep_attach_data; src/mceval.h): out is
  * [R][DS_N_METRICS] with mc_acc in slot DS_M_MC_ACC, mc_nll in DS_M_MC_NLL
- * and NaN in the slots sets do not measure (src/schema.h "ds_eval_kind").
- * Returns as ds_evaluate_length (DS_EXIT_USAGE when an item does not fit the
- * model's capacity: ds_mceval_score). */
-int ds_evaluate_set(ds_model *m, const ds_task_spec *task, int i, float *out, ds_eval_stop_fn stop,
+ * and NaN in the slots sets do not measure (src/schema.h "ds_eval_kind");
+ * chosen and ll_correct, when not NULL, get each replica's per-item results,
+ * [R][n_items] of the set (ds_mceval_out). Returns as ds_evaluate_length
+ * (DS_EXIT_USAGE when an item does not fit the model's capacity:
+ * ds_mceval_score). */
+int ds_evaluate_set(ds_model *m, const ds_task_spec *task, int i, float *out, int8_t *chosen,
+                    float *ll_correct, ds_eval_stop_fn stop,
                     void *stop_ctx, ds_error *err);
 
 #endif

@@ -11,6 +11,7 @@
 static hid_t numeric_type(ds_elem e, int in_file) {
     switch (e) {
     case DS_EL_U8: return in_file ? H5T_STD_U8LE : H5T_NATIVE_UINT8;
+    case DS_EL_I8: return in_file ? H5T_STD_I8LE : H5T_NATIVE_INT8;
     case DS_EL_I32: return in_file ? H5T_STD_I32LE : H5T_NATIVE_INT32;
     case DS_EL_I64: return in_file ? H5T_STD_I64LE : H5T_NATIVE_INT64;
     case DS_EL_F32: return in_file ? H5T_IEEE_F32LE : H5T_NATIVE_FLOAT;

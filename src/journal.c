@@ -16,8 +16,10 @@
 #define RECORD_MAGIC 0x4a52534au
 #define HEADER_V1 (8 + DS_JOURNAL_CREATED_MAX)
 #define HEADER_V2 (HEADER_V1 + 8)
-/* No sane record is larger: 64 lengths x 5 metrics + a 1M-point curve. */
-#define RECORD_MAX ((size_t)64 << 20)
+/* No sane record is larger: 64 lengths x 5 metrics, a 1M-point curve, a
+ * trajectory and the per-item trailer of 64 sets of at most DS_MAX_SET_ITEMS
+ * items (5 bytes each: 320 MiB). */
+#define RECORD_MAX ((size_t)512 << 20)
 
 struct ds_journal {
     int fd;

@@ -122,6 +122,33 @@ static int refuse(ds_output_probe *p, ds_error *err, ds_output_found found, int 
     return ds_error_set(err, code, "%s%s", p->why, advice);
 }
 
+/* A file of evaluation sets: every /items/<set>/<dataset> that exists reads
+ * back, with its group's n_items attribute (the datasets are optional: files
+ * of sets made before them lack them, and the writer adds them). Sets
+ * obj to the first object that does not read. */
+static void probe_items(hid_t f, char *obj, size_t n) {
+    htri_t has = H5Lexists(f, DS_ITEMS_GROUP, H5P_DEFAULT);
+    hid_t g = -1;
+    H5G_info_t gi = {0};
+    if (has < 0 || (has > 0 && ((g = H5Gopen2(f, DS_ITEMS_GROUP, H5P_DEFAULT)) < 0 || H5Gget_info(g, &gi) < 0)))
+        snprintf(obj, n, "group %s", DS_ITEMS_GROUP);
+    for (hsize_t k = 0; has > 0 && !obj[0] && k < gi.nlinks; k++) {
+        char name[128], full[320];
+        int v;
+        ssize_t len = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, k, name, sizeof name, H5P_DEFAULT);
+        hid_t sg = len < 0 || (size_t)len >= sizeof name ? -1 : H5Gopen2(g, name, H5P_DEFAULT);
+        if (sg < 0 || ds_h5_attr_int(sg, DS_ITEMS_N_ATTR, &v) != 1) {
+            snprintf(obj, n, "group %s/%s", DS_ITEMS_GROUP, len < 0 ? "?" : name);
+        }
+        if (sg >= 0) H5Gclose(sg);
+        for (int i = 0; i < DS_N_ITEM_DS && !obj[0]; i++) {
+            snprintf(full, sizeof full, "%s/%s/%s", DS_ITEMS_GROUP, name, ds_item_dataset_at(i)->name);
+            if (H5Lexists(f, full, H5P_DEFAULT) <= 0 || read_back(f, full)) snprintf(obj, n, "dataset %s", full);
+        }
+    }
+    if (g >= 0) H5Gclose(g);
+}
+
 /* Every object of the schema (src/schema.h) in f reads back: the root
  * attributes, every seed-axis dataset (all of them: the writer opens each),
  * /seeds whole, the /scales columns, /eval_lengths and every dataset of
@@ -156,14 +183,22 @@ static int probe_schema(hid_t f, const char *path, ds_output_probe *p, ds_error 
             if (has == 0) what = "is missing";
         }
     }
+    /* the evaluation kind: a file of sets (/eval_sets) names its metric
+     * datasets its own way and has no em, error, minprob, token_acc */
+    htri_t sets = obj[0] ? 0 : H5Lexists(f, ds_eval_sets_dataset.path, H5P_DEFAULT);
+    if (sets < 0 || (sets > 0 && read_back(f, ds_eval_sets_dataset.path)))
+        snprintf(obj, sizeof obj, "dataset %s", ds_eval_sets_dataset.path);
+    ds_eval_kind kind = sets > 0 ? DS_EVAL_SETS : DS_EVAL_LENGTHS;
     for (int i = 0; i < DS_N_SEED_DS && !obj[0]; i++) {
-        const char *name = ds_seed_dataset_at(i)->path;
+        const char *name = ds_seed_dataset_path(i, kind);
+        if (!name) continue;
         htri_t has = H5Lexists(f, name, H5P_DEFAULT);
         if (has <= 0 || read_back(f, name)) {
             snprintf(obj, sizeof obj, "dataset %s", name);
             if (has == 0) what = "is missing";
         }
     }
+    if (sets > 0 && !obj[0]) probe_items(f, obj, sizeof obj);
     const ds_fixed_dataset *fixed[DS_N_SCALE_COLS + 2];
     int n_fixed = 0;
     fixed[n_fixed++] = &ds_seeds_dataset;

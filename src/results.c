@@ -293,6 +293,8 @@ static void free_seed_axis(ds_results *r) {
     free(r->wall_s), free(r->final_loss), free(r->id_em), free(r->train_loss);
     for (int m = 0; m < DS_N_METRICS; m++) free(r->metrics[m]), r->metrics[m] = NULL;
     for (int m = 0; m < DS_N_METRICS; m++) free(r->traj[m]), r->traj[m] = NULL;
+    for (int j = 0; r->chosen && j < r->n_lengths; j++) free(r->chosen[j]), r->chosen[j] = NULL;
+    for (int j = 0; r->ll_correct && j < r->n_lengths; j++) free(r->ll_correct[j]), r->ll_correct[j] = NULL;
     r->seeds = NULL, r->status = NULL, r->attempts = r->rank = NULL, r->steps_done = NULL;
     r->wall_s = r->final_loss = r->id_em = r->train_loss = NULL;
 }
@@ -352,6 +354,34 @@ static int read_seed_dataset(ds_results *r, int i, ds_error *err) {
     return 0;
 }
 
+/* Reads set j's item datasets (when the file has them) with n_seeds columns,
+ * padded with their fills. Returns 0 or an error code with err set. */
+static int read_item_set(ds_results *r, int j, ds_error *err) {
+    char grp[256], path[320];
+    snprintf(grp, sizeof grp, "%s/%s", DS_ITEMS_GROUP, r->set_names[j]);
+    int has = link_exists(r, grp, err);
+    if (has <= 0) return has < 0 ? err->code : 0;
+    for (int i = 0; i < DS_N_ITEM_DS; i++) {
+        const ds_item_dataset *it = ds_item_dataset_at(i);
+        snprintf(path, sizeof path, "%s/%s", grp, it->name);
+        hsize_t dims[3];
+        if (dataset_dims(r, path, 3, dims, err) < 0) return err->code;
+        if (i == 0) r->n_items[j] = (int32_t)dims[2];
+        else if ((int32_t)dims[2] != r->n_items[j])
+            return ds_error_set(err, DS_EXIT_USAGE, "%s has %llu items, %s/%s %d", path,
+                                (unsigned long long)dims[2], grp, ds_item_dataset_at(0)->name, r->n_items[j]);
+        hsize_t want[3] = {(hsize_t)r->n_scales, (hsize_t)r->n_seeds, dims[2]};
+        size_t el = ds_elem_size(it->elem), n = (size_t)(want[0] * want[1] * want[2]);
+        char fill[8];
+        ds_item_fill(i, fill);
+        void *buf = DS_MALLOC((n ? n : 1) * el);
+        if (i == DS_I_CHOSEN) r->chosen[j] = buf; /* owned by r: free_seed_axis frees it */
+        else r->ll_correct[j] = buf;
+        if (read_nd(r, path, ds_h5_memtype(it->elem), el, 3, want, buf, fill, 1, err) < 0) return err->code;
+    }
+    return 0;
+}
+
 int ds_results_refresh(ds_results *r, ds_error *err) {
     DS_ASSERT(err);
     int rc = DS_EXIT_USAGE;
@@ -380,10 +410,26 @@ int ds_results_refresh(ds_results *r, ds_error *err) {
     r->n_eval = 0;
     for (int i = 0; i < DS_N_SEED_DS; i++)
         if (i != DS_D_STATUS && read_seed_dataset(r, i, err)) goto fail;
+    if (r->eval_kind == DS_EVAL_SETS && r->want_items) {
+        if (!r->chosen) {
+            size_t E = (size_t)(r->n_lengths ? r->n_lengths : 1);
+            r->n_items = DS_CALLOC(E, sizeof *r->n_items);
+            r->chosen = DS_CALLOC(E, sizeof *r->chosen);
+            r->ll_correct = DS_CALLOC(E, sizeof *r->ll_correct);
+        }
+        for (int j = 0; j < r->n_lengths; j++)
+            if (read_item_set(r, j, err)) goto fail;
+    }
     rc = 0;
 fail:
     if (rc) free_seed_axis(r);
     return rc;
+}
+
+int ds_results_read_items(ds_results *r, ds_error *err) {
+    if (r->want_items) return 0;
+    r->want_items = 1;
+    return ds_results_refresh(r, err);
 }
 
 /* Hands buf, the array of /scales column c (src/schema.h), to its field of
@@ -605,6 +651,7 @@ void ds_results_close(ds_results *r) {
     free(r->sweep_name), free(r->sweep_yaml), free(r->sweep_hash), free(r->precision);
     free(r->scale_name), free(r->d_model), free(r->n_layers), free(r->n_heads);
     free(r->n_params), free(r->flops_per_step), free(r->eval_lengths), free(r->set_names);
+    free(r->n_items), free(r->chosen), free(r->ll_correct);
     for (int i = 0; i < r->n_families; i++) free(r->families[i].scale), free(r->families[i].axis);
     free(r->families);
     if (r->file > 0) H5Fclose(r->file);

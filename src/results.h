@@ -88,6 +88,16 @@ typedef struct {
      * (files of sweeps without the key, or made before it) */
     int64_t n_eval;
     float *traj[DS_N_METRICS];
+    /* /items/<set>/{chosen, ll_correct} (a file of evaluation sets), read
+     * only after ds_results_read_items (they are large: 5 bytes per item and
+     * run; report and status do not need them), then on every refresh: per
+     * set (index into set_names) its items (0 and NULL arrays where the file
+     * lacks them: files of synthetic tasks, or of sets made before items);
+     * [scale][S][n_items[j]], padded with -1 and NaN like the rest. */
+    int want_items;
+    int32_t *n_items;      /* [n_lengths] for sets, else NULL */
+    int8_t **chosen;       /* [n_lengths] */
+    float **ll_correct;    /* [n_lengths] */
 } ds_results;
 
 /* Opens and loads the result file at path into r (zeroed first). Errors:
@@ -106,6 +116,11 @@ int ds_results_open(ds_results *r, const char *path, ds_error *err);
  * picking up runs finished since the last read. */
 int ds_results_refresh(ds_results *r, ds_error *err);
 
+/* Reads the per-item datasets of a file of evaluation sets into r (above),
+ * and keeps them read on every refresh. A file of another kind, or without
+ * them, leaves the arrays NULL. Returns 0 or an error code with err set. */
+int ds_results_read_items(ds_results *r, ds_error *err);
+
 /* Frees everything and closes the file; safe on a zeroed struct. */
 void ds_results_close(ds_results *r);
 
@@ -118,6 +133,17 @@ static inline float ds_res_metric(const ds_results *r, int metric, int scale, in
                                   int length) {
     if (!r->metrics[metric]) return (float)NAN;
     return r->metrics[metric][ds_res_run(r, scale, seed) * (size_t)r->n_lengths + (size_t)length];
+}
+
+/* Run (scale, seed)'s items of set j (NULL when the file has none): chosen
+ * and ll_correct start here and hold r->n_items[j] entries. */
+static inline const int8_t *ds_res_chosen(const ds_results *r, int j, int scale, int64_t seed) {
+    if (!r->chosen || !r->chosen[j]) return NULL;
+    return r->chosen[j] + ds_res_run(r, scale, seed) * (size_t)r->n_items[j];
+}
+static inline const float *ds_res_ll_correct(const ds_results *r, int j, int scale, int64_t seed) {
+    if (!r->ll_correct || !r->ll_correct[j]) return NULL;
+    return r->ll_correct[j] + ds_res_run(r, scale, seed) * (size_t)r->n_items[j];
 }
 
 /* The family with this name, or NULL. */

@@ -777,8 +777,10 @@ static int train_own(rank0_t *c, int pi) {
             ds_sched_result_record(&c->cm, scale, &res[i], &rec);
             rec.rank = 0;
             rec.attempts = c->fails[run_at(c, scale, seeds[i])] + 1;
-            res[i].curve = NULL; /* the batch owns it (and the trajectory) now */
+            res[i].curve = NULL; /* the batch owns it (and the trajectory, the items) now */
             res[i].traj = NULL;
+            res[i].chosen = NULL;
+            res[i].ll_correct = NULL;
             batch_add(c, &rec);
         }
         finish_pack(c, pi);

@@ -49,10 +49,15 @@ void ds_run_result_free(ds_run_result *r) {
     if (!r) return;
     free(r->curve);
     free(r->traj);
+    free(r->chosen);
+    free(r->ll_correct);
     r->curve = NULL;
     r->traj = NULL;
+    r->chosen = NULL;
+    r->ll_correct = NULL;
     r->n_curve = 0;
     r->n_traj = 0;
+    r->n_item_sets = 0;
 }
 
 /* ---- record encoding ------------------------------------------------------- */
@@ -64,10 +69,16 @@ static size_t traj_size(int n_traj) {
     return n_traj > 0 ? 4 + sizeof(float) * (size_t)n_traj * DS_N_METRICS : 0;
 }
 
+/* Bytes of the per-item trailer: 0 without one. */
+static size_t items_size(const ds_run_result *r) {
+    if (r->n_item_sets <= 0) return 0;
+    return 8 + 4 * (size_t)r->n_item_sets + 5 * ds_run_items_at(r, r->n_item_sets);
+}
+
 size_t ds_record_size(const ds_record *rec) {
     return FIXED_PAYLOAD + sizeof(float) * ((size_t)rec->n_len * DS_N_METRICS +
                                             (size_t)(rec->r.n_curve > 0 ? rec->r.n_curve : 0)) +
-           traj_size(rec->r.n_traj);
+           traj_size(rec->r.n_traj) + items_size(&rec->r);
 }
 
 static unsigned char *put(unsigned char *p, const void *v, size_t n) {
@@ -98,6 +109,15 @@ size_t ds_record_encode(const ds_record *rec, unsigned char *buf) {
         p = put(p, &nt, 4);
         p = put(p, rec->r.traj, 4 * (size_t)nt * DS_N_METRICS);
     }
+    if (rec->r.n_item_sets > 0) {
+        DS_ASSERT(rec->r.n_item_sets == rec->n_len && rec->r.chosen && rec->r.ll_correct);
+        int32_t head[2] = {DS_ITEMS_TAG, rec->r.n_item_sets};
+        size_t total = ds_run_items_at(&rec->r, rec->r.n_item_sets);
+        p = put(p, head, sizeof head);
+        p = put(p, rec->r.n_items, 4 * (size_t)rec->r.n_item_sets);
+        p = put(p, rec->r.ll_correct, 4 * total);
+        p = put(p, rec->r.chosen, total);
+    }
     DS_ASSERT((size_t)(p - buf) == ds_record_size(rec));
     return (size_t)(p - buf);
 }
@@ -116,17 +136,27 @@ int ds_record_decode(const unsigned char *buf, size_t n, ds_record *rec) {
     rec->n_len = i32[4];
     rec->r.n_curve = i32[5];
     size_t base = ds_record_size(rec); /* without a trailer */
-    if (n > base) { /* the trajectory trailer */
-        int32_t nt;
+    int32_t v = 0;
+    if (n >= base + 4) memcpy(&v, buf + base, 4);
+    if (n > base && v != DS_ITEMS_TAG) { /* the trajectory trailer */
         if (n < base + 4) return -1;
-        memcpy(&nt, buf + base, 4);
-        if (nt <= 0 || (size_t)nt > (n - base - 4) / (4 * DS_N_METRICS)) return -1;
-        rec->r.n_traj = nt;
+        if (v <= 0 || (size_t)v > (n - base - 4) / (4 * DS_N_METRICS)) return -1;
+        rec->r.n_traj = v;
+        base = ds_record_size(rec);
+        v = 0;
+        if (n >= base + 4) memcpy(&v, buf + base, 4);
     }
-    if (ds_record_size(rec) != n) {
-        rec->r.n_traj = 0;
-        return -1;
+    if (n > base) { /* the per-item trailer */
+        int32_t ns;
+        if (v != DS_ITEMS_TAG || n < base + 8) goto bad;
+        memcpy(&ns, buf + base + 4, 4);
+        if (ns <= 0 || ns != rec->n_len || n < base + 8 + 4 * (size_t)ns) goto bad;
+        memcpy(rec->r.n_items, buf + base + 8, 4 * (size_t)ns);
+        for (int j = 0; j < ns; j++)
+            if (rec->r.n_items[j] <= 0 || rec->r.n_items[j] > DS_MAX_SET_ITEMS) goto bad;
+        rec->r.n_item_sets = ns;
     }
+    if (ds_record_size(rec) != n) goto bad;
     p = get(p, &rec->r.seed, 8);
     p = get(p, &rec->r.steps_done, 8);
     p = get(p, &rec->r.wall_s, 8);
@@ -147,21 +177,40 @@ int ds_record_decode(const unsigned char *buf, size_t n, ds_record *rec) {
         rec->r.traj = DS_MALLOC(4 * (size_t)rec->r.n_traj * DS_N_METRICS);
         p = get(p, rec->r.traj, 4 * (size_t)rec->r.n_traj * DS_N_METRICS);
     }
+    rec->r.chosen = NULL;
+    rec->r.ll_correct = NULL;
+    if (rec->r.n_item_sets > 0) {
+        size_t total = ds_run_items_at(&rec->r, rec->r.n_item_sets);
+        p += 8 + 4 * (size_t)rec->r.n_item_sets;
+        rec->r.ll_correct = DS_MALLOC(4 * total);
+        rec->r.chosen = DS_MALLOC(total);
+        p = get(p, rec->r.ll_correct, 4 * total);
+        p = get(p, rec->r.chosen, total);
+    }
+    DS_ASSERT((size_t)(p - buf) == n);
     return 0;
+bad:
+    rec->r.n_traj = 0;
+    rec->r.n_item_sets = 0;
+    return -1;
 }
 
 void ds_record_free(ds_record *rec) {
     free(rec->r.curve);
     free(rec->r.traj);
+    free(rec->r.chosen);
+    free(rec->r.ll_correct);
     rec->r.curve = NULL;
     rec->r.traj = NULL;
+    rec->r.chosen = NULL;
+    rec->r.ll_correct = NULL;
 }
 
 /* ---- the objects of a result file ------------------------------------------ */
 
 size_t ds_elem_size(ds_elem e) {
     switch (e) {
-    case DS_EL_U8: return 1;
+    case DS_EL_U8: case DS_EL_I8: return 1;
     case DS_EL_I32: case DS_EL_F32: return 4;
     case DS_EL_I64: case DS_EL_F64: return 8;
     case DS_EL_STR32: return 32;
@@ -215,6 +264,24 @@ void ds_seed_fill(int i, void *out) {
     case DS_EL_F32: { float x = (float)v; memcpy(out, &x, 4); break; }
     case DS_EL_F64: memcpy(out, &v, 8); break;
     default: DS_ASSERT(0);
+    }
+}
+
+static const ds_item_dataset item_ds[DS_N_ITEM_DS] = {
+    [DS_I_CHOSEN] = {"chosen", DS_EL_I8, DS_FILL_MINUS1},
+    [DS_I_LL_CORRECT] = {"ll_correct", DS_EL_F32, DS_FILL_NAN},
+};
+
+const ds_item_dataset *ds_item_dataset_at(int i) {
+    DS_ASSERT(i >= 0 && i < DS_N_ITEM_DS);
+    return &item_ds[i];
+}
+
+void ds_item_fill(int i, void *out) {
+    if (i == DS_I_CHOSEN) *(int8_t *)out = -1;
+    else {
+        float x = NAN;
+        memcpy(out, &x, 4);
     }
 }
 

@@ -22,12 +22,20 @@
  *   int32 scale, status, attempts, rank, n_len, n_curve |
  *   int64 seed, steps_done | float64 wall_s, t_stored (Unix time) |
  *   float32 final_loss, id_em | float32 metrics[n_len][DS_N_METRICS] |
- *   float32 curve[n_curve] | [int32 n_traj | float32 traj[n_traj][DS_N_METRICS]]
- * The bracketed trailer (evaluation during training, train.eval_every) is
- * present only when n_traj > 0: a record without a trajectory is byte for
+ *   float32 curve[n_curve] | [int32 n_traj | float32 traj[n_traj][DS_N_METRICS]] |
+ *   [int32 DS_ITEMS_TAG | int32 n_sets | int32 n_items[n_sets] |
+ *    float32 ll_correct[sum n_items] | int8 chosen[sum n_items]]
+ * The first bracketed trailer (evaluation during training, train.eval_every)
+ * is present only when n_traj > 0: a record without a trajectory is byte for
  * byte what builds before it wrote, so journals stay readable both ways
  * (journal version unchanged; a build before it cannot parse a sweep with
- * eval_every anyway).
+ * eval_every anyway). The second (per-item results of the evaluation sets,
+ * docs/result-file.md "Evaluation sets") is present only when n_item_sets >
+ * 0 (a done run of a sweep with eval.multiple_choice); n_sets = n_len, the
+ * sets in the axis's order, each set's items in its file's order. Its tag is
+ * negative, so a decoder of the older layout reads it as an n_traj <= 0 (or,
+ * after a trajectory, as bytes beyond the record) and refuses the record;
+ * a record without it is byte for byte what builds before it wrote.
  */
 #ifndef DS_SCHEMA_H
 #define DS_SCHEMA_H
@@ -143,10 +151,34 @@ typedef struct {
     float *curve;             /* [n_curve], owned; free with ds_run_result_free */
     int n_traj;               /* evaluation points (train.eval_every; 0 when off) */
     float *traj;              /* [n_traj][DS_N_METRICS] at the report length, owned */
+    /* Per-item results of the evaluation sets (a done run of a sweep with
+     * eval.multiple_choice; n_item_sets 0 otherwise, a diverged run
+     * included): set j's n_items[j] items start at ds_run_items_at(r, j) in
+     * both arrays, sets in the evaluation axis's order. */
+    int n_item_sets;
+    int32_t n_items[DS_MAX_EVAL_LENGTHS];
+    int8_t *chosen;           /* [sum n_items]: the chosen answer, -1 none; owned */
+    float *ll_correct;        /* [sum n_items]: the correct choice's log-likelihood; owned */
 } ds_run_result;
 
-/* Frees r->curve and r->traj, zeroes n_curve and n_traj (safe on a zeroed
- * result or NULL). */
+/* The negative tag that opens a record's per-item trailer (above). */
+#define DS_ITEMS_TAG ((int32_t)-0x4d435449) /* -"ITCM" */
+/* The most items an evaluation set may have (2^20; MMLU has 14,042): bounds
+ * a record's size (64 sets x 5 bytes an item: 320 MiB at most, src/journal.c
+ * RECORD_MAX) and what a decoder allocates; a larger set is refused when the
+ * sweep's data are attached. */
+#define DS_MAX_SET_ITEMS (1 << 20)
+
+/* Offset of set j's first item in r->chosen and r->ll_correct (0 <= j <=
+ * n_item_sets; j = n_item_sets gives the total). */
+static inline size_t ds_run_items_at(const ds_run_result *r, int j) {
+    size_t off = 0;
+    for (int t = 0; t < j; t++) off += (size_t)r->n_items[t];
+    return off;
+}
+
+/* Frees r->curve, r->traj, r->chosen and r->ll_correct, zeroes n_curve,
+ * n_traj and n_item_sets (safe on a zeroed result or NULL). */
 void ds_run_result_free(ds_run_result *r);
 
 /* One finished run: where it belongs and what it produced. */
@@ -163,11 +195,14 @@ typedef struct {
 size_t ds_record_size(const ds_record *rec);
 /* Encodes rec into buf (ds_record_size bytes); returns the size. */
 size_t ds_record_encode(const ds_record *rec, unsigned char *buf);
-/* Decodes n bytes into rec (rec->r.curve and rec->r.traj newly allocated, or NULL when empty;
- * metrics beyond n_len are NaN). Returns 0, or -1 if the bytes are not a
- * well-formed payload. */
+/* Decodes n bytes into rec (rec->r.curve, rec->r.traj, rec->r.chosen and
+ * rec->r.ll_correct newly allocated, or NULL when empty; metrics beyond
+ * n_len are NaN). Returns 0, or -1 if the bytes are not a well-formed
+ * payload (an item trailer whose n_sets is not n_len, a set of no items or
+ * more than DS_MAX_SET_ITEMS, or sizes that do not add up included). */
 int ds_record_decode(const unsigned char *buf, size_t n, ds_record *rec);
-/* Frees rec->r.curve and rec->r.traj (n_curve, n_traj are left as they were). */
+/* Frees rec->r.curve, rec->r.traj, rec->r.chosen and rec->r.ll_correct
+ * (n_curve, n_traj, n_item_sets are left as they were). */
 void ds_record_free(ds_record *rec);
 
 /* ---- the objects of a result file ------------------------------------------ */
@@ -175,7 +210,7 @@ void ds_record_free(ds_record *rec);
 /* Element types of the file's datasets. In the file numbers are
  * little-endian, strings fixed-length and NUL-terminated. */
 typedef enum {
-    DS_EL_U8, DS_EL_I32, DS_EL_I64, DS_EL_F32, DS_EL_F64,
+    DS_EL_U8, DS_EL_I8, DS_EL_I32, DS_EL_I64, DS_EL_F32, DS_EL_F64,
     DS_EL_STR32, /* fixed 32-byte string */
     DS_EL_VLSTR, /* variable-length UTF-8 string (attributes) */
 } ds_elem;
@@ -252,6 +287,26 @@ extern const ds_fixed_dataset ds_seeds_dataset;        /* /seeds, int64 [S] */
 extern const ds_fixed_dataset ds_eval_lengths_dataset; /* /eval_lengths, int32 [E] */
 #define DS_FAMILIES_GROUP "/families"                  /* /families/<name>: int32 [k] */
 #define DS_FAMILY_ELEM DS_EL_I32
+
+/* The per-item datasets of a file of evaluation kind sets (docs/result-file.md
+ * "Evaluation sets"): for each set, the group /items/<set name> (its int32
+ * attribute n_items) holds /items/<set name>/<name> of shape
+ * [n_scales, S, n_items], chunked and unlimited along the seed axis (axis 1)
+ * like the seed-axis datasets, written with a run's other rows (before its
+ * status). Absent in files of synthetic tasks, and in files of sets made
+ * before them (readers then have no items). */
+#define DS_ITEMS_GROUP "/items"
+#define DS_ITEMS_N_ATTR "n_items"
+enum { DS_I_CHOSEN = 0, DS_I_LL_CORRECT, DS_N_ITEM_DS };
+typedef struct {
+    const char *name; /* "chosen", "ll_correct" */
+    ds_elem elem;     /* DS_EL_I8, DS_EL_F32 */
+    ds_fill fill;     /* what a run without items reads: -1, NaN */
+} ds_item_dataset;
+/* Item dataset i (0 <= i < DS_N_ITEM_DS). */
+const ds_item_dataset *ds_item_dataset_at(int i);
+/* Writes item dataset i's fill value in its memory type to out. */
+void ds_item_fill(int i, void *out);
 
 /* Root attributes, in the order they are written. */
 enum { DS_A_FORMAT = 0, DS_A_FORMAT_VERSION, DS_A_DISTSWEEP_VERSION, DS_A_GIT_COMMIT,

@@ -42,6 +42,14 @@ struct ds_store {
     float *avalue;     /* adaptive sweeps: mirror of the adaptive metric at the adaptive length */
     ds_journal *journal;
     void *rowbuf;      /* scratch: one run's row of the widest dataset */
+    /* /items/<set>/{chosen, ll_correct} (src/schema.h DS_I_*): n_sets is the
+     * sweep's sets (0 for a synthetic task); a set whose datasets the file
+     * lacks (made before them, its size unknown) has item_d -1: not written */
+    int n_sets;
+    int32_t n_items[DS_MAX_EVAL_LENGTHS];
+    hid_t item_d[DS_MAX_EVAL_LENGTHS][DS_N_ITEM_DS];
+    hid_t item_space[DS_MAX_EVAL_LENGTHS][DS_N_ITEM_DS];
+    void *itembuf;     /* scratch: one run's fill row of the largest set (4 bytes an item) */
     int broken;        /* an HDF5 write failed: the file is left alone (storage_error) */
     int stopped;       /* a journal append failed: no more writes, the file is closed */
 };
@@ -77,6 +85,18 @@ static int64_t inner_len(const ds_store *st, int i) { return seed_ds_inner(st->s
  * is in the sweep's hash) writes nothing there, so they stay absent and are
  * skipped (st->d[i] < 0). */
 static int optional_absent(const ds_store *st, int i) { return st->d[i] < 0; }
+
+/* The sets of sweep s with per-item datasets: its evaluation sets (0 for a
+ * synthetic task, or a corpus task without eval.multiple_choice). */
+static int n_item_sets(const ds_sweep *s) {
+    return ds_task_eval_kind(&s->task) == DS_EVAL_SETS ? s->task.n_mc : 0;
+}
+
+/* "/items/<set j's name>" (i < 0) or "/items/<name>/<item dataset i>". */
+static void item_path(const ds_sweep *s, int j, int i, char *buf, size_t n) {
+    if (i < 0) snprintf(buf, n, "%s/%s", DS_ITEMS_GROUP, s->task.mc[j].name);
+    else snprintf(buf, n, "%s/%s/%s", DS_ITEMS_GROUP, s->task.mc[j].name, ds_item_dataset_at(i)->name);
+}
 
 /* ---- creating a new file -------------------------------------------------- */
 
@@ -174,6 +194,67 @@ fail:
     if (dcpl >= 0) H5Pclose(dcpl);
     if (sp >= 0) H5Sclose(sp);
     return rc;
+}
+
+/* Creates set j's group /items/<name> (attribute n_items) and its item
+ * datasets with S seeds and n_items items, chunked (one scale, as many seeds
+ * as fit 64 KiB, at least one) and unlimited along the seed axis, filled with
+ * their fill values; /items first when f lacks it. */
+static int create_item_set(hid_t f, const ds_sweep *s, int j, int n_scales, int64_t S,
+                           int32_t n_items, ds_error *err) {
+    hid_t g = -1, sp = -1, dcpl = -1, d = -1;
+    int rc = DS_EXIT_ERROR;
+    char path[256];
+    DS_ASSERT(n_items > 0);
+    htri_t has;
+    DS_H5_TRY(has = H5Lexists(f, DS_ITEMS_GROUP, H5P_DEFAULT));
+    if (!has) {
+        DS_H5_TRY(g = H5Gcreate2(f, DS_ITEMS_GROUP, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+        H5Gclose(g);
+        g = -1;
+    }
+    item_path(s, j, -1, path, sizeof path);
+    DS_H5_TRY(g = H5Gcreate2(f, path, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    if (write_attr_i32(g, DS_ITEMS_N_ATTR, n_items, err)) goto fail;
+    for (int i = 0; i < DS_N_ITEM_DS; i++) {
+        const ds_item_dataset *it = ds_item_dataset_at(i);
+        hsize_t dims[3] = {(hsize_t)n_scales, (hsize_t)S, (hsize_t)n_items};
+        hsize_t maxd[3] = {(hsize_t)n_scales, H5S_UNLIMITED, (hsize_t)n_items};
+        hsize_t cs = 65536 / (ds_elem_size(it->elem) * (hsize_t)n_items);
+        if (cs > 64) cs = 64;
+        if (cs < 1) cs = 1;
+        hsize_t chunk[3] = {1, cs, (hsize_t)n_items};
+        char fill[8];
+        ds_item_fill(i, fill);
+        DS_H5_TRY(sp = H5Screate_simple(3, dims, maxd));
+        DS_H5_TRY(dcpl = H5Pcreate(H5P_DATASET_CREATE));
+        DS_H5_TRY(H5Pset_chunk(dcpl, 3, chunk));
+        DS_H5_TRY(H5Pset_fill_value(dcpl, ds_h5_memtype(it->elem), fill));
+        DS_H5_TRY(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC));
+        DS_H5_TRY(d = H5Dcreate2(g, it->name, ds_h5_filetype(it->elem), sp, H5P_DEFAULT, dcpl,
+                                 H5P_DEFAULT));
+        H5Dclose(d), d = -1;
+        H5Pclose(dcpl), dcpl = -1;
+        H5Sclose(sp), sp = -1;
+    }
+    rc = 0;
+fail:
+    if (d >= 0) H5Dclose(d);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (sp >= 0) H5Sclose(sp);
+    if (g >= 0) H5Gclose(g);
+    return rc;
+}
+
+/* Sweep s's items of set j as the file must hold them: s->task.mc[j].n_items
+ * (known once the sweep's data are attached, src/sweep.h), or an error that
+ * names the file and the set when it is not known. */
+static int known_items(const ds_sweep *s, const char *path, int j, ds_error *err) {
+    if (s->task.mc[j].n_items > 0) return 0;
+    return ds_error_set(err, DS_EXIT_USAGE,
+                        "%s: the number of items of evaluation set '%s' (%s) is not known: its set "
+                        "file was not read (ds_sweep_attach_data)", path, s->task.mc[j].name,
+                        s->task.mc[j].path);
 }
 
 static hid_t latest_fapl(void) {
@@ -361,6 +442,10 @@ static int create_file(const ds_sweep *s, const char *tmp_path, const char *give
     for (int i = 0; i < DS_N_SEED_DS; i++)
         if (seed_path(s, i) && create_seed_ds(f, seed_path(s, i), i, N, S, seed_ds_inner(s, i), err))
             goto fail;
+    for (int j = 0; j < n_item_sets(s); j++)
+        if (known_items(s, tmp_path, j, err) ||
+            create_item_set(f, s, j, N, S, s->task.mc[j].n_items, err))
+            goto fail;
     DS_H5_TRY(H5Fflush(f, H5F_SCOPE_GLOBAL));
     rc = 0;
 fail:
@@ -411,6 +496,12 @@ static int extend_seeds(ds_store *st, int64_t new_S, ds_error *err) {
         hsize_t dims[3] = {(hsize_t)st->n_scales, (hsize_t)new_S, (hsize_t)inner_len(st, i)};
         DS_H5_TRY(H5Dset_extent(st->d[i], dims));
     }
+    for (int j = 0; j < st->n_sets; j++)
+        for (int i = 0; i < DS_N_ITEM_DS; i++) {
+            if (st->item_d[j][i] < 0) continue;
+            hsize_t dims[3] = {(hsize_t)st->n_scales, (hsize_t)new_S, (hsize_t)st->n_items[j]};
+            DS_H5_TRY(H5Dset_extent(st->item_d[j][i], dims));
+        }
     hsize_t nd[1] = {(hsize_t)new_S};
     DS_H5_TRY(H5Dset_extent(st->seeds, nd));
     int64_t n_new = new_S - st->n_seeds;
@@ -432,6 +523,43 @@ fail:
     if (fs >= 0) H5Sclose(fs);
     if (ms >= 0) H5Sclose(ms);
     return rc;
+}
+
+/* Opens each set's item datasets the file has (item_d -1 where it lacks
+ * them) and takes its n_items from their shape when the sweep does not know
+ * it; a file whose sets hold another number of items than the sweep's set
+ * files is refused (DS_EXIT_USAGE: the set file changed). */
+static int open_items(ds_store *st, ds_error *err) {
+    htri_t grp = st->n_sets ? H5Lexists(st->file, DS_ITEMS_GROUP, H5P_DEFAULT) : 0;
+    if (grp < 0) return ds_error_set(err, DS_EXIT_ERROR, "%s: cannot read %s", st->path, DS_ITEMS_GROUP);
+    for (int j = 0; j < st->n_sets; j++) {
+        char path[256];
+        item_path(st->s, j, -1, path, sizeof path);
+        htri_t has = grp > 0 ? H5Lexists(st->file, path, H5P_DEFAULT) : 0;
+        if (has < 0) return ds_error_set(err, DS_EXIT_ERROR, "%s: cannot read %s", st->path, path);
+        for (int i = 0; i < DS_N_ITEM_DS; i++) {
+            st->item_d[j][i] = -1;
+            if (!has) continue; /* a file made before items: created by ds_store_open, or skipped */
+            item_path(st->s, j, i, path, sizeof path);
+            st->item_d[j][i] = H5Dopen2(st->file, path, H5P_DEFAULT);
+            if (st->item_d[j][i] < 0)
+                return ds_error_set(err, DS_EXIT_ERROR, "%s: missing dataset %s", st->path, path);
+            hid_t sp = H5Dget_space(st->item_d[j][i]);
+            hsize_t dims[3] = {0, 0, 0};
+            int r = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+            if (r == 3) H5Sget_simple_extent_dims(sp, dims, NULL);
+            if (sp >= 0) H5Sclose(sp);
+            if (r != 3 || dims[0] != (hsize_t)st->n_scales || dims[2] < 1 ||
+                (st->n_items[j] > 0 && dims[2] != (hsize_t)st->n_items[j]))
+                return ds_error_set(err, DS_EXIT_USAGE,
+                                    "%s: dataset %s has %s, the sweep's set file %s has %d items "
+                                    "(was the set file changed?)", st->path, path,
+                                    r == 3 ? "another number of items" : "a shape that is not [scale, seed, item]",
+                                    st->s->task.mc[j].path, (int)st->n_items[j]);
+            st->n_items[j] = (int32_t)dims[2];
+        }
+    }
+    return 0;
 }
 
 static int open_datasets(ds_store *st, ds_error *err) {
@@ -457,7 +585,7 @@ static int open_datasets(ds_store *st, ds_error *err) {
     }
     st->seeds = H5Dopen2(st->file, ds_seeds_dataset.path, H5P_DEFAULT);
     if (st->seeds < 0) return ds_error_set(err, DS_EXIT_ERROR, "%s: missing /seeds", st->path);
-    return 0;
+    return open_items(st, err);
 }
 
 static void close_datasets(ds_store *st) {
@@ -468,6 +596,12 @@ static void close_datasets(ds_store *st) {
     }
     if (st->seeds >= 0) H5Dclose(st->seeds);
     st->seeds = -1;
+    for (int j = 0; j < st->n_sets; j++)
+        for (int i = 0; i < DS_N_ITEM_DS; i++) {
+            if (st->item_space[j][i] >= 0) H5Sclose(st->item_space[j][i]);
+            if (st->item_d[j][i] >= 0) H5Dclose(st->item_d[j][i]);
+            st->item_space[j][i] = st->item_d[j][i] = -1;
+        }
 }
 
 /* Checks that dataset shapes match the sweep (a file of this sweep always
@@ -486,6 +620,19 @@ static int check_shapes(ds_store *st, ds_error *err) {
                                 "%s: dataset %s has a shape that does not match the sweep",
                                 st->path, seed_path(st->s, i));
     }
+    for (int j = 0; j < st->n_sets; j++)
+        for (int i = 0; i < DS_N_ITEM_DS; i++) {
+            if (st->item_d[j][i] < 0) continue;
+            hid_t sp = H5Dget_space(st->item_d[j][i]);
+            hsize_t dims[3] = {0, 0, 0};
+            if (sp >= 0) H5Sget_simple_extent_dims(sp, dims, NULL), H5Sclose(sp);
+            if (dims[1] != (hsize_t)st->n_seeds) {
+                char path[256];
+                item_path(st->s, j, i, path, sizeof path);
+                return ds_error_set(err, DS_EXIT_USAGE, "%s: dataset %s has a shape that does not "
+                                    "match the sweep", st->path, path);
+            }
+        }
     return 0;
 }
 
@@ -551,6 +698,45 @@ static int record_in_sweep(const ds_store *st, const ds_record *rec) {
     return rec->scale >= 0 && rec->scale < st->n_scales && idx >= 0 && idx < st->n_seeds;
 }
 
+/* Set j's row of item dataset i that record rec puts in the file
+ * (st->n_items[j] elements in memory type): the record's items when it has
+ * them at the file's size, else the fill (a diverged or failed run, or a
+ * record made before items). Writing and verifying use this one definition. */
+static const void *record_item_row(ds_store *st, const ds_record *rec, int j, int i) {
+    const ds_run_result *r = &rec->r;
+    if (r->n_item_sets == st->n_sets && r->n_items[j] == st->n_items[j] && r->chosen && r->ll_correct) {
+        size_t at = ds_run_items_at(r, j);
+        return i == DS_I_CHOSEN ? (const void *)(r->chosen + at) : (const void *)(r->ll_correct + at);
+    }
+    size_t es = ds_elem_size(ds_item_dataset_at(i)->elem);
+    unsigned char *b = st->itembuf;
+    for (int32_t k = 0; k < st->n_items[j]; k++) ds_item_fill(i, b + (size_t)k * es);
+    return b;
+}
+
+/* Writes run rec's rows of every set's item datasets the file has. */
+static int write_run_items(ds_store *st, const ds_record *rec, int64_t idx, ds_error *err) {
+    int rc = DS_EXIT_ERROR;
+    hid_t ms = -1;
+    for (int j = 0; j < st->n_sets; j++)
+        for (int i = 0; i < DS_N_ITEM_DS; i++) {
+            if (st->item_d[j][i] < 0) continue;
+            hsize_t off[3] = {(hsize_t)rec->scale, (hsize_t)idx, 0};
+            hsize_t cnt[3] = {1, 1, (hsize_t)st->n_items[j]};
+            const void *row = record_item_row(st, rec, j, i);
+            DS_H5_TRY(H5Sselect_hyperslab(st->item_space[j][i], H5S_SELECT_SET, off, NULL, cnt, NULL));
+            DS_H5_TRY(ms = H5Screate_simple(1, &cnt[2], NULL));
+            DS_H5_TRY(H5Dwrite(st->item_d[j][i], ds_h5_memtype(ds_item_dataset_at(i)->elem), ms,
+                               st->item_space[j][i], H5P_DEFAULT, row));
+            H5Sclose(ms);
+            ms = -1;
+        }
+    rc = 0;
+fail:
+    if (ms >= 0) H5Sclose(ms);
+    return rc;
+}
+
 /* Writes every row of a run but its status (the commit mark). */
 static int write_run_data(ds_store *st, const ds_record *rec, ds_error *err) {
     DS_ASSERT(record_in_sweep(st, rec));
@@ -560,6 +746,7 @@ static int write_run_data(ds_store *st, const ds_record *rec, ds_error *err) {
         record_row(st, rec, i, st->rowbuf);
         if (write_row(st, i, rec->scale, idx, st->rowbuf, err)) return err->code;
     }
+    if (write_run_items(st, rec, idx, err)) return err->code;
     return 0;
 }
 
@@ -639,16 +826,33 @@ static int cache_spaces(ds_store *st, ds_error *err) {
         if (st->space[i] < 0)
             return ds_error_set(err, DS_EXIT_ERROR, "%s: H5Dget_space failed", st->path);
     }
+    for (int j = 0; j < st->n_sets; j++)
+        for (int i = 0; i < DS_N_ITEM_DS; i++) {
+            if (st->item_space[j][i] >= 0) H5Sclose(st->item_space[j][i]);
+            st->item_space[j][i] = -1;
+            if (st->item_d[j][i] < 0) continue;
+            st->item_space[j][i] = H5Dget_space(st->item_d[j][i]);
+            if (st->item_space[j][i] < 0)
+                return ds_error_set(err, DS_EXIT_ERROR, "%s: H5Dget_space failed", st->path);
+        }
     return 0;
 }
 
 /* Every seed-axis dataset read whole into memory (replay and verification). */
 typedef struct {
     void *rows[DS_N_SEED_DS];
+    void *items[DS_MAX_EVAL_LENGTHS][DS_N_ITEM_DS]; /* NULL where the file lacks the set's */
 } file_rows;
 
 static void free_rows(file_rows *fr) {
     for (int i = 0; i < DS_N_SEED_DS; i++) free(fr->rows[i]);
+    for (int j = 0; j < DS_MAX_EVAL_LENGTHS; j++)
+        for (int i = 0; i < DS_N_ITEM_DS; i++) free(fr->items[j][i]);
+}
+
+/* Bytes of one run's row of set j's item dataset i. */
+static size_t item_row_bytes(const ds_store *st, int j, int i) {
+    return ds_elem_size(ds_item_dataset_at(i)->elem) * (size_t)st->n_items[j];
 }
 
 static int read_rows(ds_store *st, file_rows *fr, ds_error *err) {
@@ -660,6 +864,14 @@ static int read_rows(ds_store *st, file_rows *fr, ds_error *err) {
         if (n * row_elems(st, i) == 0) continue;
         DS_H5_TRY(H5Dread(st->d[i], ds_memtype(i), H5S_ALL, H5S_ALL, H5P_DEFAULT, fr->rows[i]));
     }
+    for (int j = 0; j < st->n_sets; j++)
+        for (int i = 0; i < DS_N_ITEM_DS; i++) {
+            if (st->item_d[j][i] < 0) continue;
+            fr->items[j][i] = DS_MALLOC(n * item_row_bytes(st, j, i) + 8);
+            if (n == 0) continue;
+            DS_H5_TRY(H5Dread(st->item_d[j][i], ds_h5_memtype(ds_item_dataset_at(i)->elem), H5S_ALL,
+                              H5S_ALL, H5P_DEFAULT, fr->items[j][i]));
+        }
     rc = 0;
 fail:
     return rc;
@@ -673,6 +885,13 @@ static int file_matches(ds_store *st, const file_rows *fr, size_t at, const ds_r
         record_row(st, rec, i, st->rowbuf);
         if (memcmp(st->rowbuf, (const char *)fr->rows[i] + at * b, b) != 0) return 0;
     }
+    for (int j = 0; j < st->n_sets; j++)
+        for (int i = 0; i < DS_N_ITEM_DS; i++) {
+            if (!fr->items[j][i]) continue;
+            size_t b = item_row_bytes(st, j, i);
+            if (memcmp(record_item_row(st, rec, j, i), (const char *)fr->items[j][i] + at * b, b) != 0)
+                return 0;
+        }
     return 1;
 }
 
@@ -758,6 +977,26 @@ done:
     return rc;
 }
 
+/* Before SWMR: creates the item datasets of each set the file lacks (a file
+ * of sets made before items) when the sweep knows the set's size, opens
+ * them, and sizes st->itembuf for the largest set. A set of unknown size
+ * stays without them (not written; readers read no items there). */
+static int ensure_items(ds_store *st, ds_error *err) {
+    int32_t widest = 1;
+    for (int j = 0; j < st->n_sets; j++) {
+        if (st->item_d[j][0] < 0 && st->n_items[j] > 0) {
+            if (create_item_set(st->file, st->s, j, st->n_scales, st->n_seeds, st->n_items[j], err))
+                return err->code ? err->code : DS_EXIT_ERROR;
+            close_datasets(st);
+            if (open_datasets(st, err)) return err->code;
+        }
+        if (st->n_items[j] > widest) widest = st->n_items[j];
+    }
+    free(st->itembuf);
+    st->itembuf = DS_MALLOC(4 * (size_t)widest);
+    return 0;
+}
+
 int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_store **out,
                   ds_store_info *info, ds_error *err) {
     ds_store *st = DS_CALLOC(1, sizeof *st);
@@ -776,6 +1015,11 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
     st->s = s;
     st->file = st->seeds = -1;
     for (int i = 0; i < DS_N_SEED_DS; i++) st->d[i] = st->space[i] = -1;
+    st->n_sets = n_item_sets(s);
+    for (int j = 0; j < DS_MAX_EVAL_LENGTHS; j++) {
+        st->n_items[j] = j < st->n_sets ? s->task.mc[j].n_items : 0;
+        for (int i = 0; i < DS_N_ITEM_DS; i++) st->item_d[j][i] = st->item_space[j][i] = -1;
+    }
     snprintf(st->path, sizeof st->path, "%s", path);
     st->n_scales = s->n_scales;
     st->n_len = s->task.n_eval_lengths;
@@ -849,6 +1093,8 @@ int ds_store_open(const ds_sweep *s, const char *path, int retry_failed, ds_stor
         H5Sclose(sp);
         st->n_seeds = (int64_t)dims[0];
     }
+    doing = "add the per-item datasets to the result file";
+    if (ensure_items(st, err)) goto fail;
     if (check_shapes(st, err)) goto fail;
     info->old_seeds = st->n_seeds;
     if (s->seeds.count < st->n_seeds && !s->seeds.adaptive.enabled) {
@@ -1197,6 +1443,8 @@ int ds_store_close(ds_store *st, ds_error *err) {
          * at exit either (ds_h5_library_init). */
         st->file = -1;
         for (int i = 0; i < DS_N_SEED_DS; i++) st->d[i] = st->space[i] = -1;
+        for (int j = 0; j < st->n_sets; j++)
+            for (int i = 0; i < DS_N_ITEM_DS; i++) st->item_d[j][i] = st->item_space[j][i] = -1;
         st->seeds = -1;
     }
     close_datasets(st);
@@ -1207,6 +1455,7 @@ int ds_store_close(ds_store *st, ds_error *err) {
     free(st->attempts);
     free(st->avalue);
     free(st->rowbuf);
+    free(st->itembuf);
     free(st);
     return rc;
 }

@@ -54,6 +54,9 @@ typedef struct {
     char name[DS_NAME_MAX];
     char path[DS_SOURCE_PATH_MAX]; /* as written (relative: to the sweep file's directory) */
     int scoring;        /* -1: the file's; 0 letter, 1 completion: must be the file's */
+    int n_items;        /* the set file's items: 0 until known (ds_sweep_attach_data; verify
+                         * --repair takes it from the file or the journal); the third
+                         * axis of /items/<name>/... (src/store.c) */
 } ds_mc_spec;
 
 typedef struct {

@@ -10,6 +10,7 @@
 #include "common.h"
 #include "corpus.h"
 #include "mcfile.h"
+#include "schema.h" /* DS_MAX_SET_ITEMS */
 #include "task_impl.h"
 
 static int corpus_vocab_total(const ds_task_spec *t) { return t->vocab; }
@@ -70,6 +71,11 @@ static int corpus_attach(ds_task_spec *t, int context, const char *sweep_path, d
         char path[4096];
         ds_corpus_resolve(sweep_path, t->mc[i].path, path, sizeof path);
         rc = ds_mc_load(path, t->vocab, context, &t->mc_sets[i], err);
+        if (!rc && t->mc_sets[i]->n_items > DS_MAX_SET_ITEMS)
+            rc = ds_error_set(err, DS_EXIT_USAGE, "%s: eval.multiple_choice '%s' has %d items, more "
+                              "than the %d a set may have", path, t->mc[i].name, t->mc_sets[i]->n_items,
+                              DS_MAX_SET_ITEMS);
+        if (!rc) t->mc[i].n_items = t->mc_sets[i]->n_items;
         if (!rc && t->mc[i].scoring >= 0 && (int)t->mc_sets[i]->scoring != t->mc[i].scoring)
             rc = ds_error_set(err, DS_EXIT_USAGE, "%s: eval.multiple_choice '%s' says scoring %s, the "
                               "file's prompts are built for %s scoring (tools/make_mc_eval.py --scoring)",

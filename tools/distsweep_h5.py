@@ -19,6 +19,12 @@ runs count as EM 0. The C implementation (src/stats.c) is the reference; the
 bootstrap here draws from numpy, so its intervals match the report's only up
 to Monte-Carlo error.
 
+Per-item results of a corpus task's multiple-choice sets (docs/result-file.md
+"Evaluation sets"): res.items[set] = {"chosen": ..., "ll_correct": ...}, each
+[scale, seed, item]; in long form, with correctness from the set file's labels:
+
+    df = dh.items_frame(res, "mmlu", labels="mmlu.bin")   # scale, seed, item, chosen, correct, ll_correct
+
 Stored models (run.save_models, docs/result-file.md "Stored models"):
 
     params, meta = dh.load_model("out.h5", scale=0, seed=3)
@@ -70,6 +76,13 @@ SEED_DATASETS = {  # in the order a reader reads them: the commit marks first
     **{"metrics/" + m: ("float32", ("n_scales", "S", "E"), np.nan, False) for m in SET_METRICS},
     **{"trajectories/" + m: ("float32", ("n_scales", "S", "n_eval"), np.nan, False) for m in SET_METRICS},
 }
+# A file of evaluation sets: per set, /items/<set>/<name> -> (dtype, dims, fill): each
+# run's chosen answer (-1: none) and the correct choice's log-likelihood per item, in
+# the set file's item order (src/schema.h DS_I_*; the group's attribute n_items).
+# Absent in files of synthetic tasks and in files of sets made before them.
+ITEMS_GROUP = "items"
+ITEM_DATASETS = {"chosen": ("int8", ("n_scales", "S", "n_items"), -1),
+                 "ll_correct": ("float32", ("n_scales", "S", "n_items"), np.nan)}
 # Stored models: OUT.h5.models/scale<S>-seed<K>.safetensors (src/modelfile.h)
 MODEL_FORMAT, MODEL_FORMAT_VERSION = "distsweep-model", 1
 LOWER_IS_BETTER = ("error", "loss", "mc_nll")  # success is x <= tau; B and Lin are taken on -x
@@ -109,6 +122,9 @@ class Results:
     # a corpus task's evaluation sets, in the order of the evaluation axis (eval_lengths
     # then holds their indices); None for test lengths
     eval_sets: list = field(default=None)
+    # per-item results of the evaluation sets: set name -> {"chosen": int8 [n_scales, S,
+    # n_items], "ll_correct": float32 [n_scales, S, n_items]}; {} without them
+    items: dict = field(default_factory=dict)
 
     def family_axis(self, family):
         """(x values, axis label, is_params) of a family's members: the varied value of a
@@ -371,8 +387,15 @@ def load(path):
                 tl = v
             elif group == "trajectories":
                 traj[name] = v
+        items = {}
+        for name in eval_sets or ():
+            g = f"{ITEMS_GROUP}/{name}"
+            if g not in f:
+                continue  # a file of sets made before items
+            items[name] = {k: _read(f, f"{g}/{k}", (NS, S, f[f"{g}/{k}"].shape[2]), fill, dt, swmr)
+                           for k, (dt, dims, fill) in ITEM_DATASETS.items()}
     return Results(path, attrs, names, scales, families, seeds, lengths, status, runs, metrics, tl, swmr,
-                   traj or None, family_keys, eval_sets)
+                   traj or None, family_keys, eval_sets, items)
 
 
 def model_path(path, scale, seed):
@@ -447,6 +470,59 @@ def to_dataframe(res):
         cols[k] = v[si, se]
     for m in METRICS:
         cols[m] = res.metrics[m][si, se, li]
+    return pd.DataFrame(cols)
+
+
+def read_mc_labels(path):
+    """The labels (correct choices, 0-based) of a multiple-choice set file
+    (tools/make_mc_eval.py's format, src/mcfile.h), as an int array in item order."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    head = np.frombuffer(data, "<i4", 256)
+    if head[0] != 20261207 or head[1] != 1:
+        raise ValueError(f"{path}: not a multiple-choice set file (magic {head[0]}, version {head[1]})")
+    tw, n, K = int(head[2]), int(head[3]), int(head[4])
+    off, labels = 1024, np.empty(n, dtype=np.int64)
+    for i in range(n):
+        rec = np.frombuffer(data, "<i4", 2 + 2 * K, off)
+        labels[i] = rec[0]
+        off += 4 * (2 + 2 * K) + tw * (int(rec[1]) + int(rec[2:2 + K].sum()))
+    if off != len(data):
+        raise ValueError(f"{path}: {len(data) - off} bytes after the last item")
+    return labels
+
+
+def items_frame(res, set_name, labels=None):
+    """One set's per-item results in long form: one row per scale x seed x item,
+    with scale, scale_index, seed, seed_index, status (a string), item (0-based, the
+    set file's order), chosen (-1: none; -1 too for a run without items: pending,
+    diverged), correct (chosen == the item's label, when labels are given: an array,
+    or the set file's path, read with read_mc_labels; else missing) and ll_correct
+    (the correct choice's log-likelihood, nats; NaN without items). Raises KeyError
+    for a set the file has no items of."""
+    import pandas as pd
+    if set_name not in res.items:
+        raise KeyError(f"{res.path} has no per-item results of set {set_name!r} "
+                       f"(sets with items: {', '.join(res.items) or 'none'})")
+    ch, ll = res.items[set_name]["chosen"], res.items[set_name]["ll_correct"]
+    NS, S, N = ch.shape
+    si, se, ii = np.meshgrid(np.arange(NS), np.arange(S), np.arange(N), indexing="ij")
+    si, se, ii = si.ravel(), se.ravel(), ii.ravel()
+    cols = {"scale": np.array(res.scale_names, dtype=object)[si], "scale_index": si,
+            "seed": res.seeds[se], "seed_index": se,
+            "status": pd.Categorical([STATUS.get(int(x), "unknown") for x in res.status[si, se]],
+                                     categories=list(STATUS.values()) + ["unknown"]),
+            "item": ii, "chosen": ch[si, se, ii]}
+    if isinstance(labels, str):
+        labels = read_mc_labels(labels)
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (N,):
+            raise ValueError(f"{len(labels)} labels for the {N} items of set {set_name!r}")
+        cols["correct"] = pd.array(cols["chosen"] == labels[ii], dtype="boolean")
+    else:
+        cols["correct"] = pd.array([pd.NA] * len(ii), dtype="boolean")
+    cols["ll_correct"] = ll[si, se, ii]
     return pd.DataFrame(cols)
 
 

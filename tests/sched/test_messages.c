@@ -3,7 +3,9 @@
  * than the message refused, a wrong version byte and a wrong kind byte
  * refused (the version error naming both versions and the message), one byte
  * too many refused, and the counts out of range refused (R, k, the group's
- * ranks, FAILED's kind and text length). */
+ * ranks, FAILED's kind and text length); and the RESULT record's per-item
+ * trailer (a round trip, the old bytes without it, the old layout's decoder
+ * refusing it, malformed trailers refused). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,6 +260,80 @@ static void test_result(void) {
     free(b);
 }
 
+/* Would the decoder of the record layout before the per-item trailer (the
+ * trajectory trailer only, as src/schema.c decoded it) accept these n bytes?
+ * fixed = the bytes before any trailer. */
+static int old_layout_accepts(const unsigned char *p, size_t n, size_t fixed) {
+    if (n == fixed) return 1;
+    int32_t nt;
+    if (n < fixed + 4) return 0;
+    memcpy(&nt, p + fixed, 4);
+    if (nt <= 0 || (size_t)nt > (n - fixed - 4) / (4 * DS_N_METRICS)) return 0;
+    return fixed + 4 + 4 * (size_t)nt * DS_N_METRICS == n;
+}
+
+/* The per-item trailer (evaluation sets): a round trip with and without a
+ * trajectory before it; a record without it is the old bytes; the old
+ * layout's decoder refuses one with it; malformed trailers are refused. */
+static void test_result_items(void) {
+    int8_t chosen[7] = {0, 3, -1, 2, 1, 1, 0};
+    float ll[7] = {-1.5f, -0.25f, NAN, -3.0f, -2.0f, -0.125f, -7.5f};
+    float traj[2 * DS_N_METRICS];
+    for (int k = 0; k < 2 * DS_N_METRICS; k++) traj[k] = (float)k;
+    for (int with_traj = 0; with_traj < 2; with_traj++) {
+        ds_record rec;
+        memset(&rec, 0, sizeof rec);
+        rec.scale = 1, rec.attempts = 1, rec.rank = 2, rec.n_len = 2;
+        rec.r.seed = 7, rec.r.status = DS_RUN_DONE, rec.r.steps_done = 60;
+        if (with_traj) rec.r.n_traj = 2, rec.r.traj = traj;
+        size_t fixed = ds_record_size(&rec) - (with_traj ? 4 + sizeof traj : 0);
+        size_t plain = ds_record_size(&rec);
+        unsigned char *before = malloc(plain);
+        ds_record_encode(&rec, before);
+        rec.r.n_item_sets = 2, rec.r.n_items[0] = 4, rec.r.n_items[1] = 3;
+        rec.r.chosen = chosen, rec.r.ll_correct = ll;
+        size_t n = ds_record_size(&rec);
+        CHECK(n == plain + 8 + 2 * 4 + 7 * 5);
+        unsigned char *b = malloc(n + 1);
+        CHECK(ds_record_encode(&rec, b) == n);
+        CHECK_MSG(!memcmp(b, before, plain), "with_traj %d: the bytes before the trailer changed", with_traj);
+        CHECK_MSG(!old_layout_accepts(b, n, fixed), "with_traj %d: the old layout accepts items", with_traj);
+        CHECK(old_layout_accepts(before, plain, fixed));
+        ds_record d;
+        CHECK(ds_record_decode(b, n, &d) == 0);
+        CHECK(d.r.n_item_sets == 2 && d.r.n_items[0] == 4 && d.r.n_items[1] == 3 && d.r.chosen &&
+              !memcmp(d.r.chosen, chosen, 7) && d.r.ll_correct && !memcmp(d.r.ll_correct, ll, sizeof ll) &&
+              d.r.n_traj == rec.r.n_traj && (!with_traj || !memcmp(d.r.traj, traj, sizeof traj)));
+        ds_record_free(&d);
+        CHECK(ds_record_decode(before, plain, &d) == 0 && d.r.n_item_sets == 0 && !d.r.chosen);
+        ds_record_free(&d);
+        /* cut inside the trailer, one byte too many */
+        for (size_t m = plain + 1; m < n; m++)
+            CHECK_MSG(ds_record_decode(b, m, &d) == -1, "with_traj %d: %zu of %zu bytes accepted", with_traj, m, n);
+        b[n] = 0;
+        CHECK(ds_record_decode(b, n + 1, &d) == -1);
+        /* n_sets other than n_len; a set of no items; another tag */
+        int32_t v = 1;
+        memcpy(b + plain + 4, &v, 4);
+        CHECK(ds_record_decode(b, n, &d) == -1);
+        v = 2;
+        memcpy(b + plain + 4, &v, 4);
+        int32_t z = 0, four = 4;
+        memcpy(b + plain + 8, &z, 4);
+        CHECK(ds_record_decode(b, n, &d) == -1);
+        memcpy(b + plain + 8, &four, 4);
+        int32_t tag = -5;
+        memcpy(b + plain, &tag, 4);
+        CHECK(ds_record_decode(b, n, &d) == -1);
+        tag = DS_ITEMS_TAG;
+        memcpy(b + plain, &tag, 4);
+        CHECK(ds_record_decode(b, n, &d) == 0);
+        ds_record_free(&d);
+        free(b);
+        free(before);
+    }
+}
+
 static void test_failed(void) {
     ds_msg_failed m, d;
     ds_msg_failed_set(&m, DS_MSG_FAIL_STORAGE, "x.ckpt: cannot write: no space left on device");
@@ -333,6 +409,7 @@ int main(void) {
     test_assign();
     test_progress();
     test_result();
+    test_result_items();
     test_failed();
     test_stats();
     TEST_MAIN_END();

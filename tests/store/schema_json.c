@@ -12,6 +12,7 @@
 static const char *type_name(ds_elem e) {
     switch (e) {
     case DS_EL_U8: return "uint8";
+    case DS_EL_I8: return "int8";
     case DS_EL_I32: return "int32";
     case DS_EL_I64: return "int64";
     case DS_EL_F32: return "float32";
@@ -64,6 +65,14 @@ int main(void) {
         first = 0;
     }
     printf("\n");
+    /* the per-item datasets of a file of evaluation sets, one pair per set */
+    printf("  ],\n  \"item_datasets\": [\n");
+    for (int i = 0; i < DS_N_ITEM_DS; i++) {
+        const ds_item_dataset *d = ds_item_dataset_at(i);
+        printf("    {\"path\": \"%s/<set>/%s\", \"type\": \"%s\", \"dims\": [\"n_scales\", \"S\", "
+               "\"n_items\"], \"fill\": %s}%s\n", DS_ITEMS_GROUP, d->name, type_name(d->elem),
+               fill_json(d->fill), i + 1 < DS_N_ITEM_DS ? "," : "");
+    }
     printf("  ],\n  \"fixed_datasets\": [\n");
     for (int c = 0; c <= DS_N_SCALE_COLS + 3; c++) {
         const ds_fixed_dataset *d = c < DS_N_SCALE_COLS ? ds_scale_column(c)

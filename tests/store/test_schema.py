@@ -45,6 +45,7 @@ def c_datasets():
     """path -> (type, dims, fill) of every dataset (fill None for fixed ones)."""
     out = {d["path"]: (d["type"], d["dims"], d["fill"]) for d in schema["seed_datasets"]}
     out.update({d["path"]: (d["type"], d["dims"], None) for d in schema["fixed_datasets"]})
+    out.update({d["path"]: (d["type"], d["dims"], d["fill"]) for d in schema["item_datasets"]})
     return out
 
 
@@ -77,6 +78,17 @@ def check_python(py):
         compare(f"distsweep_h5.SEED_DATASETS[{path}] required", required, w["required"], p)
         if not same_fill(fill, w["fill"]):
             p.append(f"distsweep_h5.SEED_DATASETS[{path}] fill: {fill!r}, src/schema.h says {w['fill']!r}")
+    items = {d["path"].split("/")[-1]: d for d in schema["item_datasets"]}
+    compare("distsweep_h5.ITEMS_GROUP", py.ITEMS_GROUP, schema["item_datasets"][0]["path"].split("/")[1], p)
+    compare("distsweep_h5.ITEM_DATASETS names", sorted(py.ITEM_DATASETS), sorted(items), p)
+    for name, (dtype, dims, fill) in py.ITEM_DATASETS.items():
+        w = items.get(name)
+        if w is None:
+            continue
+        compare(f"distsweep_h5.ITEM_DATASETS[{name}] dtype", dtype, w["type"], p)
+        compare(f"distsweep_h5.ITEM_DATASETS[{name}] dims", list(dims), w["dims"], p)
+        if not same_fill(fill, w["fill"]):
+            p.append(f"distsweep_h5.ITEM_DATASETS[{name}] fill: {fill!r}, src/schema.h says {w['fill']!r}")
     fixed = {d["path"].lstrip("/"): d for d in schema["fixed_datasets"]}
     compare("distsweep_h5.SCALE_COLUMNS", py.SCALE_COLUMNS,
             {k.split("/")[1]: d["type"] for k, d in fixed.items() if k.startswith("scales/")}, p)
@@ -192,6 +204,10 @@ drifts = {
     "python: a fill": lambda: check_python(drifted_python(
         lambda ns: ns.SEED_DATASETS.__setitem__("runs/attempts", ("int32", ("n_scales", "S"), -1, False)))),
     "python: a dataset left out": lambda: check_python(drifted_python(lambda ns: ns.SEED_DATASETS.pop("runs/id_em"))),
+    "python: an item fill": lambda: check_python(drifted_python(
+        lambda ns: ns.ITEM_DATASETS.__setitem__("chosen", ("int8", ("n_scales", "S", "n_items"), 0)))),
+    "doc: an item dataset's type": lambda: check_doc(doc_text.replace("| `/items/<set>/chosen` | int8 |",
+                                                                      "| `/items/<set>/chosen` | uint8 |")),
     "python: metric order": lambda: check_python(drifted_python(
         lambda ns: setattr(ns, "METRICS", ("error", "em", "minprob", "token_acc", "loss")))),
     "doc: a fill": lambda: check_doc(doc_text.replace("| `/runs/rank` | int32 | [n_scales, S] | -1 |",

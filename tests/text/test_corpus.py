@@ -29,7 +29,13 @@ usage: test_corpus.py SCENARIO --bin distsweep --mpiexec mpirun --src SOURCE_DIR
            independent computation with transformers on the model `distsweep export`
            writes (tolerance: tests/mc/test_mc.py's LOGIT_TOL reasoning); `report`
            defaults to mc_acc at the first set with threshold 0.25, takes --set and
-           --metric mc_nll, refuses em; tools/distsweep_h5.py loads the sets
+           --metric mc_nll, refuses em; tools/distsweep_h5.py loads the sets.
+           Per item (issue 25): /items/<set>/chosen and ll_correct equal `eval --mc
+           --items` of every seed bit for bit, mc_acc = mean(chosen == label) with the
+           labels of tests/mc/test_mc.py read_set; distsweep_h5 items and items_frame;
+           `verify` passes, finds a hand-edited item and --repair restores it from the
+           journal, and rebuilds a torn file (the items' sizes from the journal); a rebuild from the journal and a SIGKILLed, resumed run give the
+           same items
   errors   a bad shard, a missing answer mask, weights not summing to 1: exit 2,
            the file (or FILE:LINE:COL) named, no result file
 
@@ -368,6 +374,133 @@ def sc_mix(work):
     check(p.returncode == 2 and re.search(r"bad.yaml:\d+:\d+: .*source 'fortunes' gets weight", p.stderr),
           f"plan bad mix: {p.returncode} {p.stderr}")
 
+SETS = (("mmlu", "mmlu.bin"), ("mmlu_c", "mmlu_c.bin"))
+
+
+def read_items(path):
+    """/items/<set>/{chosen, ll_correct} of each set, and each group's n_items attribute."""
+    with h5py.File(path, "r") as f:
+        return {name: (f[f"items/{name}/chosen"][()], f[f"items/{name}/ll_correct"][()],
+                       int(f[f"items/{name}"].attrs["n_items"])) for name, _ in SETS}
+
+
+def same_items(a, b, what):
+    for name, _ in SETS:
+        (ca, la, _), (cb, lb, _) = a[name], b[name]
+        check(ca.shape == cb.shape and np.array_equal(ca, cb), f"{what}: /items/{name}/chosen differs")
+        check(la.shape == lb.shape and np.array_equal(la.view(np.uint32), lb.view(np.uint32)),
+              f"{what}: /items/{name}/ll_correct differs")
+
+
+def check_items(work, y, out, mc, t_ref):
+    """Per-item results (issue 25): stored = eval --mc --items for every seed, bit for bit;
+    mc_acc = mean(chosen == label); the same after a SIGKILL and resume and after a rebuild
+    from the journal; verify passes and finds a hand-edited item."""
+    items = read_items(out)
+    with h5py.File(out, "r") as f:
+        acc = f["metrics/mc_acc"][()]
+        status = f["runs/status"][()]
+    for si, (name, setf) in enumerate(SETS):
+        labels = np.array([it["label"] for it in mc.read_set(os.path.join(work, setf))["items"]])
+        ch, ll, n_attr = items[name]
+        check(ch.dtype == np.int8 and ll.dtype == np.float32 and ch.shape == (1, 3, len(labels)) and
+              ll.shape == ch.shape and n_attr == len(labels),
+              f"/items/{name}: {ch.dtype} {ch.shape}, {ll.dtype} {ll.shape}, n_items {n_attr} ({len(labels)} items)")
+        for k in range(3):
+            p = ds(["eval", out, "--scale", "0", "--seed", str(k), "--mc", os.path.join(work, setf),
+                    "--items", "--format", "json"])
+            if not check(p.returncode == 0, f"eval --mc --items: {p.stderr}"):
+                return
+            e = json.loads(p.stdout)["mc"][0]
+            want_ll = np.array([np.nan if v is None else v for v in e["ll_correct"]], dtype=np.float32)
+            check(status[0, k] == 1 and np.array_equal(ch[0, k], np.array(e["chosen"], dtype=np.int8)),
+                  f"seed {k} {name}: stored chosen differs from eval --items")
+            check(np.array_equal(ll[0, k].view(np.uint32), want_ll.view(np.uint32)),
+                  f"seed {k} {name}: stored ll_correct differs from eval --items (bit for bit): "
+                  f"{ll[0, k][:5]} vs {want_ll[:5]}")
+            check(list(labels) == e["label"], f"{name}: labels of read_set and eval --items differ")
+            right = int((ch[0, k] == labels).sum())
+            check(np.float32(right / len(labels)) == acc[0, k, si],
+                  f"seed {k} {name}: mc_acc {acc[0, k, si]} is not mean(chosen == label) = {right}/{len(labels)}")
+    sys.path.insert(0, os.path.join(A.src, "tools"))
+    import distsweep_h5 as dh
+    res = dh.load(out)
+    check(sorted(res.items) == ["mmlu", "mmlu_c"] and np.array_equal(res.items["mmlu"]["chosen"], items["mmlu"][0]),
+          "distsweep_h5 loads the items")
+    df = dh.items_frame(res, "mmlu", labels=os.path.join(work, "mmlu.bin"))
+    n = items["mmlu"][0].shape[2]
+    check(len(df) == 3 * n and list(df.columns[-4:]) == ["item", "chosen", "correct", "ll_correct"] and
+          np.float32(df[df.seed == 1].correct.mean()) == acc[0, 1, 0], f"items_frame: {df.head()}")
+
+    # verify: whole; a hand-edited item is a mismatch against the journal, --repair restores it
+    p = ds(["verify", out, "--format", "json"])
+    check(p.returncode == 0, f"verify: exit {p.returncode}: {p.stdout[-800:]} {p.stderr[-400:]}")
+    vd = os.path.join(work, "verify")
+    os.makedirs(vd)
+    for suffix in ("", ".journal", ".models"):
+        (shutil.copytree if suffix == ".models" else shutil.copy2)(out + suffix, os.path.join(vd, "mc.h5" + suffix))
+    vout = os.path.join(vd, "mc.h5")
+    with h5py.File(vout, "r+") as f:
+        d = f["items/mmlu_c/ll_correct"]
+        v = d[0, 2, 1]
+        d[0, 2, 1] = v + np.float32(0.5)
+        f["items/mmlu/chosen"][0, 0, 3] = (int(f["items/mmlu/chosen"][0, 0, 3]) + 1) % 4
+    p = ds(["verify", vout, "--format", "json"])
+    check(p.returncode == 1 and "differ from their journal record" in p.stdout and "/items/" in p.stdout,
+          f"verify of a hand-edited item: exit {p.returncode}: {p.stdout[-800:]} {p.stderr[-400:]}")
+    p = ds(["verify", vout, "--repair"])
+    check(p.returncode == 0, f"verify --repair: exit {p.returncode}: {p.stdout[-800:]} {p.stderr[-400:]}")
+    p = ds(["verify", vout])
+    check(p.returncode == 0, f"verify after --repair: exit {p.returncode}: {p.stdout[-800:]}")
+    same_items(items, read_items(vout), "hand-edited, repaired from the journal")
+    # a torn superblock: verify --repair --sweep rebuilds the file from the journal without
+    # reading the set files (n_items from the journal's records), the same items
+    with open(vout, "r+b") as fh:
+        fh.write(b"\0" * 4096)
+    p = ds(["verify", vout, "--repair", "--sweep", y])
+    check(p.returncode == 0 and "from its journal" in p.stderr,
+          f"verify --repair of a torn file: exit {p.returncode}: {p.stdout[-800:]} {p.stderr[-400:]}")
+    same_items(items, read_items(vout), "torn, rebuilt by verify --repair")
+
+    # rebuilt from the journal (the file deleted; models kept): the same items
+    rd = os.path.join(work, "rebuild")
+    os.makedirs(rd)
+    shutil.copy2(out + ".journal", os.path.join(rd, "mc.h5.journal"))
+    shutil.copytree(out + ".models", os.path.join(rd, "mc.h5.models"))
+    rout = os.path.join(rd, "mc.h5")
+    p = ds(["run", y, "-o", rout], np_=2)
+    check(p.returncode == 0 and "from its journal" in p.stderr, f"rebuild: {p.returncode} {p.stderr[-800:]}")
+    same_items(items, read_items(rout), "rebuilt from the journal")
+
+    # SIGKILLed mid-way and resumed: the same items
+    kout = os.path.join(work, "killed.h5")
+    rng = random.Random(int(os.environ.get("DISTSWEEP_CHAOS_SEED", "2525")))
+    kills = 0
+    for attempt in range(10):
+        cmd = [A.mpiexec, "-np", "2", "--oversubscribe", A.bin, "run", y, "-o", kout, "--quiet"]
+        pr = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if attempt < 1:
+            time.sleep(rng.uniform(0.5, 0.8) * t_ref)
+            if pr.poll() is None:
+                for pid in children(pr.pid) + [pr.pid]:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                kills += 1
+            finish(pr)
+            continue
+        err = pr.communicate(timeout=300)[1]
+        # a file of sets resumes as it is (the probe knows its kind: no rebuild)
+        check("damaged" not in err, f"resume {attempt} took the file of sets for damaged: {err}")
+        if pr.returncode == 0:
+            break
+        check(pr.returncode == 3 or "lock" in err, f"resume {attempt}: exit {pr.returncode}: {err}")
+    check(kills == 1, "the kill did not land")
+    with h5py.File(kout, "r") as f:
+        check((f["runs/status"][()] == 1).all(), "killed and resumed: not every run is done")
+    same_items(items, read_items(kout), "killed and resumed")
+
 
 def sc_mc(work):
     sys.path.insert(0, os.path.join(A.src, "tests", "mc"))
@@ -388,7 +521,9 @@ def sc_mc(work):
     text = sweep_text(steps=60, seeds=3, ckpt=20, depths="[1]", context=192, extra_run=", save_models: true")
     y = write(os.path.join(work, "mc.yaml"), text.replace("model: {", ev + "model: {"))
     out = os.path.join(work, "mc.h5")
+    t0 = time.time()
     p = ds(["run", y, "-o", out, "--quiet"], np_=2)
+    t_ref = time.time() - t0
     if not check(p.returncode == 0, f"mc run: {p.returncode} {p.stderr}"):
         return
     with h5py.File(out, "r") as f:
@@ -411,6 +546,7 @@ def sc_mc(work):
             # printed with 9 digits: the same float32 (the scorer's bits for any packing, mceval.h)
             check(np.float32(got["mc_acc"]) == acc[0, k, si] and np.float32(got["mc_nll"]) == nll[0, k, si],
                   f"seed {k} {setf}: eval --mc {got['mc_acc']}, {got['mc_nll']} vs stored {acc[0, k, si]}, {nll[0, k, si]}")
+    check_items(work, y, out, mc, t_ref)
     # independently: transformers on the exported model scores the letter set the same
     exp = os.path.join(work, "export")
     p = ds(["export", out, "--scale", "0", "--seed", "1", "-o", exp])
