@@ -282,7 +282,12 @@ static void print_table(const ds_sweep *s, const gpu_model *g) {
         for (int j = 0; j < f->n; j++) {
             const ds_scale *sc = &s->scales[f->scale_idx[j]];
             if (f->key[0]) /* a values family: each condition's value of the key */
-                printf(" #%d=%g", f->scale_idx[j], ds_scale_setting(s, f->scale_idx[j], f->key));
+            {
+                if (ds_setting_is_text(f->key)) /* a base model: its directory */
+                    printf(" #%d=%s", f->scale_idx[j], ds_scale_setting_text(s, f->scale_idx[j], f->key));
+                else
+                    printf(" #%d=%g", f->scale_idx[j], ds_scale_setting(s, f->scale_idx[j], f->key));
+            }
             else
                 printf(" #%d=%dx%d", f->scale_idx[j], sc->d_model, sc->n_layers);
         }
@@ -300,7 +305,10 @@ static void print_table(const ds_sweep *s, const gpu_model *g) {
                sc->n_heads, (long long)sc->n_params, millions(h1, (double)sc->n_params),
                sc->flops_per_step, per_run, (long long)seeds, sc->ranks_per_job);
         for (int k = 0; k < sc->n_settings; k++) /* a condition: what it changes */
-            printf("%s%s %g", k ? ", " : "  ", sc->settings[k].key, sc->settings[k].value);
+        {
+            char v[DS_SETTING_TEXT_MAX];
+            printf("%s%s %s", k ? ", " : "  ", sc->settings[k].key, ds_setting_str(&sc->settings[k], v, sizeof v));
+        }
         printf("\n");
     }
     /* data-parallel groups (docs/design.md §8): which scales, what they need */
