@@ -41,6 +41,11 @@ usage: test_corpus.py SCENARIO --bin distsweep --mpiexec mpirun --src SOURCE_DIR
            in transformers with the base's tensor names and its README names the base and
            the reinit parts; plot_sweep draws both families; a base of another
            architecture is refused at FILE:LINE:COL (exit 2, nothing written)
+  bigvocab a tokenizer of 66,512 ids (the BPE plus 66,000 added tokens, some in the text):
+           tools/tokenize_corpus.py writes uint32 shards (magic 20240801, version 7) holding
+           ids above 65,535; `plan` states the memory of a pack; `distsweep train` of a
+           model of that vocabulary (width 16, depth 1) trains on the CPU for a few steps
+           with finite, falling loss; its peak resident memory is printed
   errors   a bad shard, a missing answer mask, weights not summing to 1: exit 2,
            the file (or FILE:LINE:COL) named, no result file
 
@@ -586,6 +591,59 @@ run: {save_models: 1}
           "hidden_size 64" in p.stderr and not os.path.exists(bad_out), f"other architecture: {p.returncode} {p.stderr}")
 
 
+def sc_bigvocab(work):
+    tok, _ = make_tokenizer(work)
+    extra = [f"<x{i}>" for i in range(66000)]
+    tok.add_tokens(extra)
+    tpath = os.path.join(work, "tokenizer_big.json")
+    tok.save(tpath)
+    V = tok.get_vocab_size(with_added_tokens=True)
+    check(V == 66512, f"vocabulary {V}")
+    # fortunes with some of the highest ids between words, so that the shards hold ids > 65,535
+    docs = open(os.path.join(FORTUNES, "computers"), encoding="utf-8", errors="replace").read().split("%")
+    src = os.path.join(work, "big.txt")
+    with open(src, "w") as f:
+        f.write("%".join(d.replace(" the ", f" the <x{65990 + i % 10}> ") for i, d in enumerate(docs)))
+    os.makedirs(os.path.join(work, "data"))
+    p = tool(["--tokenizer", tpath, "-o", os.path.join(work, "data", "big"), "--split-on", "%", src])
+    if not check(p.returncode == 0 and "uint32" in p.stdout + p.stderr, f"tokenize: {p.returncode} {p.stdout} {p.stderr}"):
+        return
+    h, ids = read_shard(os.path.join(work, "data", "big_000000.bin"))
+    check((h[0], h[1]) == (20240801, 7) and ids.dtype == np.dtype("<u4") and int(ids.max()) > 65535 and
+          int(ids.max()) < V, f"shard header {h[:3]}, max id {ids.max()}")
+    text = f"""name: bigvocab
+task:
+  kind: corpus
+  vocab: {V}
+  eot: 0
+  tokenizer: tokenizer_big.json
+  sources:
+    - {{name: big, path: "data/big_*.bin", weight: 1}}
+model: {{head_dim: 16}}
+train: {{steps: 6, batch: 4, context: 33, lr: 3.0e-3, warmup: 0, log_every: 1}}
+seeds: {{start: 0, count: 2}}
+scales:
+  - {{family: depth, width: 16, depth: [1]}}
+run: {{pack: 2}}
+"""
+    y = write(os.path.join(work, "big.yaml"), text)
+    p = ds(["plan", y])
+    check(p.returncode == 0 and re.search(r"memory: a pack of #0 2 replica\(s\) [0-9.]+ MiB", p.stdout),
+          f"plan: {p.returncode} {p.stdout[-1200:]} {p.stderr}")
+    print("\n".join(l for l in p.stdout.splitlines() if l.startswith("memory")))
+    p = run(["/usr/bin/time", "-f", "maxrss_kb %M", A.bin, "train", y, "--seeds", "0,1", "--format", "json",
+             "--quiet"], timeout=600)
+    if not check(p.returncode == 0, f"train: {p.returncode} {p.stderr}"):
+        return
+    res = json.loads(p.stdout)
+    runs = res["runs"] if isinstance(res, dict) and "runs" in res else res
+    losses = [r["final_loss"] for r in runs]
+    check(all(np.isfinite(l) and l < np.log(V) for l in losses), f"final losses {losses} (log V = {np.log(V):.3f})")
+    rss = re.search(r"maxrss_kb (\d+)", p.stderr)
+    print(f"bigvocab: V {V}, width 16, depth 1, pack of 2, batch 4 x context 33: final loss {losses}, "
+          f"peak RSS {int(rss.group(1)) / 1024:.1f} MiB" if rss else "peak RSS: not measured")
+
+
 def sc_errors(work):
     setup(work)
     data = os.path.join(work, "data")
@@ -637,7 +695,7 @@ def sc_errors(work):
 def main():
     global A
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["tool", "train", "packs", "mix", "mc", "pipeline", "errors"])
+    ap.add_argument("scenario", choices=["tool", "train", "packs", "mix", "mc", "pipeline", "bigvocab", "errors"])
     ap.add_argument("--bin", required=True)
     ap.add_argument("--mpiexec", required=True)
     ap.add_argument("--src", required=True)
