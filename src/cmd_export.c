@@ -311,8 +311,10 @@ static int write_readme(const char *dir, const ds_model_config *c, const ds_cli_
                                             "embeddings"};
         static const char *const varies[] = {"both", "weights", "data"};
         const ds_init_spec *in = &s->model.init;
+        ds_sweep *base = ds_sweep_condition(s, run->scale); /* a condition's own base */
         fprintf(f, "- started from the Hugging Face model `%s` (model.init.from), continued by training; "
-                "reinitialized for this seed by distsweep's init rule:", in->from);
+                "reinitialized for this seed by distsweep's init rule:", base->model.init.from);
+        free(base);
         for (int i = 0; i < in->n_reinit; i++) {
             const ds_reinit_part *p = &in->reinit[i];
             if (p->kind < DS_REINIT_HEAD) fprintf(f, "%s layer %d %s", i ? "," : "", p->layer, parts[p->kind]);
@@ -333,8 +335,11 @@ static int write_readme(const char *dir, const ds_model_config *c, const ds_cli_
                     t->sources[k].loss == DS_LOSS_ANSWER ? ", loss on the answer spans" : "");
         free(cond);
         for (int k = 0; k < sc->n_settings; k++)
-            fprintf(f, "%s%s = %g", k ? ", " : "; this condition sets ", sc->settings[k].key,
-                    sc->settings[k].value);
+        {
+            char v[DS_SETTING_TEXT_MAX];
+            fprintf(f, "%s%s = %s", k ? ", " : "; this condition sets ", sc->settings[k].key,
+                    ds_setting_str(&sc->settings[k], v, sizeof v));
+        }
         fprintf(f, "\n\nThe tokenizer is the corpus's own (task.tokenizer). In transformers:\n\n"
                 "```python\nfrom transformers import AutoTokenizer, GPTNeoXForCausalLM\n"
                 "tok = AutoTokenizer.from_pretrained(DIR)\nmodel = GPTNeoXForCausalLM.from_pretrained(DIR)\n"

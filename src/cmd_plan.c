@@ -282,7 +282,12 @@ static void print_table(const ds_sweep *s, const gpu_model *g) {
         for (int j = 0; j < f->n; j++) {
             const ds_scale *sc = &s->scales[f->scale_idx[j]];
             if (f->key[0]) /* a values family: each condition's value of the key */
-                printf(" #%d=%g", f->scale_idx[j], ds_scale_setting(s, f->scale_idx[j], f->key));
+            {
+                if (ds_setting_is_text(f->key)) /* a base model: its directory */
+                    printf(" #%d=%s", f->scale_idx[j], ds_scale_setting_text(s, f->scale_idx[j], f->key));
+                else
+                    printf(" #%d=%g", f->scale_idx[j], ds_scale_setting(s, f->scale_idx[j], f->key));
+            }
             else
                 printf(" #%d=%dx%d", f->scale_idx[j], sc->d_model, sc->n_layers);
         }
@@ -300,7 +305,10 @@ static void print_table(const ds_sweep *s, const gpu_model *g) {
                sc->n_heads, (long long)sc->n_params, millions(h1, (double)sc->n_params),
                sc->flops_per_step, per_run, (long long)seeds, sc->ranks_per_job);
         for (int k = 0; k < sc->n_settings; k++) /* a condition: what it changes */
-            printf("%s%s %g", k ? ", " : "  ", sc->settings[k].key, sc->settings[k].value);
+        {
+            char v[DS_SETTING_TEXT_MAX];
+            printf("%s%s %s", k ? ", " : "  ", sc->settings[k].key, ds_setting_str(&sc->settings[k], v, sizeof v));
+        }
         printf("\n");
     }
     /* data-parallel groups (docs/design.md §8): which scales, what they need */
@@ -381,7 +389,23 @@ static void print_table(const ds_sweep *s, const gpu_model *g) {
         ds_model_config c = ds_model_config_from_sweep(s, i, 1);
         printf("%s #%d %d", i ? "," : "", i, ds_model_max_pack(&c, 80e9, 4096));
     }
-    printf("\n");
+    /* a pack's own memory (ds_model_bytes at R replicas; an upper bound on
+     * the cpu backend): run.pack's, or under auto a pack of every seed, capped
+     * by the largest in 80 GB; with a large vocabulary the embedding, head and
+     * logits dominate it (docs/sweep-file.md "Large vocabularies") */
+    printf("\nmemory: a pack of");
+    for (int i = 0; i < s->n_scales; i++) {
+        ds_model_config c = ds_model_config_from_sweep(s, i, 1);
+        int64_t R = s->run.pack > 0 ? s->run.pack : seeds;
+        int cap = ds_model_max_pack(&c, 80e9, 4096);
+        if (s->run.pack <= 0 && cap > 0 && R > cap) R = cap;
+        if (R < 1) R = 1;
+        c = ds_model_config_from_sweep(s, i, (int)R);
+        char b[32];
+        ds_fmt_bytes(ds_model_bytes(&c), b, sizeof b);
+        printf("%s #%d %lld replica(s) %s", i ? "," : "", i, (long long)R, b);
+    }
+    printf(" (%s)\n", s->run.pack > 0 ? "run.pack" : "auto: every seed, at most the largest pack in 80 GB");
     if (s->run.save_models)
         printf("stored models: %lld run(s) of each scale (run.save_models), %.3g GB of fp32 "
                "parameters beside the result file (%s.models/)\n",

@@ -329,7 +329,8 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
             snprintf(mcol, sizeof mcol, "%s [%s,%s]", fnum(b[3], 32, w->ms.est, 3),
                      fnum(b[4], 32, w->ms.lo, 3), fnum(b[5], 32, w->ms.hi, 3));
             char second[32];
-            if (fam->axis) snprintf(second, sizeof second, "%g", fam->axis[k]);
+            if (fam->axis_text) snprintf(second, sizeof second, "%s", fam->axis_text[k]); /* a base model */
+            else if (fam->axis) snprintf(second, sizeof second, "%g", fam->axis[k]);
             else snprintf(second, sizeof second, "%lld", (long long)r->n_params[w->scale]);
             printf("%-*s %*s %4lld %3lld %4lld %6s %6s %6s %6s %22s %22s %6s %6s %6s %6s %5lld\n",
                    nw, r->scale_name[w->scale], vw, second, (long long)w->n,
@@ -375,7 +376,8 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
             printf(", \"values\": [");
             for (int k = 0; k < fam->n; k++) {
                 printf("%s", k ? ", " : "");
-                jnum(stdout, fam->axis[k]);
+                if (fam->axis_text) jstr(stdout, fam->axis_text[k]);
+                else jnum(stdout, fam->axis[k]);
             }
             printf("]");
         }

@@ -396,6 +396,35 @@ static double frac_for(int rot, int hd) {
     return p;
 }
 
+/* A condition's base model (a values family over model.init.from): its
+ * config.json must describe the architecture of the sweep's own base (ref),
+ * since a condition is one (width, depth) and the sweep's model keys are
+ * ref's; error at the value's position otherwise. */
+static int check_condition_base(const ds_sweep *s, const ds_setting *set, const char *dir,
+                                const ds_hf_config *ref, ds_error *err) {
+    ds_hf_config c;
+    int rc = ds_hf_read_config(dir, &c, err);
+    if (rc) return rc;
+    char what[160] = "";
+    if (c.d != ref->d || c.L != ref->L || c.H != ref->H)
+        snprintf(what, sizeof what, "hidden_size %d, num_hidden_layers %d, num_attention_heads %d "
+                 "(the sweep's base: %d, %d, %d)", c.d, c.L, c.H, ref->d, ref->L, ref->H);
+    else if (c.V != ref->V)
+        snprintf(what, sizeof what, "vocab_size %d (the sweep's base: %d)", c.V, ref->V);
+    else if (c.rot != ref->rot || c.rope_base != ref->rope_base)
+        snprintf(what, sizeof what, "rotary_pct %g, rotary_emb_base %g (the sweep's base: %g, %g)",
+                 c.rotary_pct, c.rope_base, ref->rotary_pct, ref->rope_base);
+    else if (c.ln_eps != ref->ln_eps || c.parallel != ref->parallel)
+        snprintf(what, sizeof what, "layer_norm_eps %g, use_parallel_residual %s (the sweep's base: "
+                 "%g, %s)", c.ln_eps, c.parallel ? "true" : "false", ref->ln_eps,
+                 ref->parallel ? "true" : "false");
+    if (what[0])
+        return fail_at(err, s, set->pos, "%s %s: %s/config.json has %s; the bases of a values family "
+                       "over model.init.from must share the architecture of model.init.from (%s) in "
+                       "this version", set->key, set->text, dir, what, s->model.init.from);
+    return 0;
+}
+
 int ds_hf_attach(ds_sweep *s, ds_error *err) {
     ds_init_spec *in = &s->model.init;
     if (!in->enabled || in->attached) return 0;
@@ -450,7 +479,18 @@ int ds_hf_attach(ds_sweep *s, ds_error *err) {
     md->rope_base = c.rope_base;
     md->ln_eps = c.ln_eps;
     for (int i = 0; i < s->n_scales; i++) s->scales[i].n_heads = c.H;
-    /* every weight, once, so that bad files stop the command before it writes */
+    /* the conditions' own bases (model.init.from as a values family): the
+     * same architecture; then every weight of every base, once, so that bad
+     * files stop the command before it writes */
+    for (int i = 0; i < s->n_scales; i++)
+        for (int k = 0; k < s->scales[i].n_settings; k++) {
+            const ds_setting *set = &s->scales[i].settings[k];
+            if (!set->text[0]) continue;
+            ds_sweep *cond = ds_sweep_condition(s, i); /* its model.init.dir */
+            rc = check_condition_base(s, set, cond->model.init.dir, &c, err);
+            free(cond);
+            if (rc) return rc;
+        }
     ds_model_config mc = ds_model_config_from_sweep(s, 0, 1);
     DS_ASSERT(mc.rot == c.rot && mc.hd == c.hd && mc.H == c.H);
     size_t P = ds_model_param_count(mc.d, mc.L, mc.V);
@@ -459,6 +499,13 @@ int ds_hf_attach(ds_sweep *s, ds_error *err) {
         return ds_error_set(err, DS_EXIT_ERROR, "%s: cannot allocate %zu bytes to read the model",
                             in->dir, P * sizeof(float));
     rc = ds_hf_load(in->dir, &mc, params, err);
+    for (int i = 0; i < s->n_scales && !rc; i++)
+        for (int k = 0; k < s->scales[i].n_settings && !rc; k++) {
+            if (!s->scales[i].settings[k].text[0]) continue;
+            ds_sweep *cond = ds_sweep_condition(s, i);
+            rc = ds_hf_load(cond->model.init.dir, &mc, params, err);
+            free(cond);
+        }
     free(params);
     if (!rc) in->attached = 1;
     return rc;

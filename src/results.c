@@ -209,12 +209,37 @@ static int load_family_axis(ds_results *r, const char *path, ds_res_family *f, d
                          (unsigned long long)dims[0], r->n_scales);
             goto fail;
         }
-        col = DS_MALLOC((r->n_scales ? (size_t)r->n_scales : 1) * sizeof *col);
-        double fill = NAN;
-        if (read_nd(r, cpath, H5T_NATIVE_DOUBLE, sizeof(double), 1, dims, col, &fill, 1, err) != 1)
-            goto fail;
+        hid_t cd = -1, ct = -1;
+        H5T_class_t cls = H5T_NO_CLASS;
+        READ_TRY(cd = H5Dopen2(r->file, cpath, H5P_DEFAULT), cpath);
+        if ((ct = H5Dget_type(cd)) >= 0) cls = H5Tget_class(ct);
+        if (ct >= 0) H5Tclose(ct);
+        H5Dclose(cd);
         f->axis = DS_MALLOC((f->n ? (size_t)f->n : 1) * sizeof *f->axis);
-        for (int k = 0; k < f->n; k++) f->axis[k] = col[f->scale[k]];
+        if (cls == H5T_STRING) { /* a text key: model.init.from's directories */
+            char(*txt)[256] = DS_CALLOC(r->n_scales ? (size_t)r->n_scales : 1, sizeof *txt);
+            char empty[256] = {0};
+            hid_t st = ds_h5_string_type(256);
+            int ok = st >= 0 && read_nd(r, cpath, st, 256, 1, dims, txt, empty, 1, err) == 1;
+            if (st >= 0) H5Tclose(st);
+            if (!ok) {
+                free(txt);
+                goto fail;
+            }
+            f->axis_text = DS_CALLOC(f->n ? (size_t)f->n : 1, sizeof *f->axis_text);
+            for (int k = 0; k < f->n; k++) {
+                memcpy(f->axis_text[k], txt[f->scale[k]], 255);
+                f->axis_text[k][255] = 0;
+                f->axis[k] = NAN;
+            }
+            free(txt);
+        } else {
+            col = DS_MALLOC((r->n_scales ? (size_t)r->n_scales : 1) * sizeof *col);
+            double fill = NAN;
+            if (read_nd(r, cpath, H5T_NATIVE_DOUBLE, sizeof(double), 1, dims, col, &fill, 1, err) != 1)
+                goto fail;
+            for (int k = 0; k < f->n; k++) f->axis[k] = col[f->scale[k]];
+        }
     }
     rc = 0;
 fail:
@@ -652,7 +677,7 @@ void ds_results_close(ds_results *r) {
     free(r->scale_name), free(r->d_model), free(r->n_layers), free(r->n_heads);
     free(r->n_params), free(r->flops_per_step), free(r->eval_lengths), free(r->set_names);
     free(r->n_items), free(r->chosen), free(r->ll_correct);
-    for (int i = 0; i < r->n_families; i++) free(r->families[i].scale), free(r->families[i].axis);
+    for (int i = 0; i < r->n_families; i++) free(r->families[i].scale), free(r->families[i].axis), free(r->families[i].axis_text);
     free(r->families);
     if (r->file > 0) H5Fclose(r->file);
     memset(r, 0, sizeof *r);

@@ -37,7 +37,9 @@ typedef struct {
      * and axis NULL for the families of model sizes */
     char key[96];
     char label[64];
-    double *axis;
+    double *axis;       /* NaN per member where the key's values are text */
+    char (*axis_text)[256]; /* a text key (model.init.from, a string column): each
+                             * member's value; NULL for numeric keys */
 } ds_res_family;
 
 typedef struct {

@@ -312,10 +312,21 @@ static int write_scales(hid_t f, const ds_sweep *s, ds_error *err) {
         int seen = !key[0];
         for (int j = 0; j < i && !seen; j++) seen = !strcmp(s->families[j].key, key);
         if (seen) continue;
-        double v[DS_MAX_SCALES];
-        for (int k = 0; k < N; k++) v[k] = ds_scale_setting(s, k, key);
         char path[DS_SETTING_KEY_MAX + 16];
         snprintf(path, sizeof path, "%s/%s", DS_SCALES_GROUP, key);
+        if (ds_setting_is_text(key)) { /* model.init.from: the directories as written */
+            char(*t)[DS_SETTING_TEXT_MAX] = DS_CALLOC((size_t)(N ? N : 1), sizeof *t);
+            for (int k = 0; k < N; k++) snprintf(t[k], sizeof t[k], "%s", ds_scale_setting_text(s, k, key));
+            hid_t tt = ds_h5_string_type(DS_SETTING_TEXT_MAX);
+            int wrc = tt < 0 ? ds_error_set(err, DS_EXIT_ERROR, "%s: cannot make a string type", path)
+                             : write_small(f, path, tt, tt, (hsize_t)N, t, err);
+            if (tt >= 0) H5Tclose(tt);
+            free(t);
+            if (wrc) goto fail;
+            continue;
+        }
+        double v[DS_MAX_SCALES];
+        for (int k = 0; k < N; k++) v[k] = ds_scale_setting(s, k, key);
         if (write_small(f, path, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (hsize_t)N, v, err)) goto fail;
     }
     rc = 0;

@@ -93,12 +93,34 @@ static const char *setting_short(const char *key, char *buf) {
     return dot ? dot + 1 : key;
 }
 
+/* The last component of a directory path as written (trailing '/' dropped)
+ * into buf (n bytes): a text setting's part of a condition's name. */
+static const char *path_base(const char *path, char *buf, size_t n) {
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/') len--;
+    size_t start = len;
+    while (start > 0 && path[start - 1] != '/') start--;
+    snprintf(buf, n, "%.*s", (int)(len - start), path + start);
+    return buf;
+}
+
+const char *ds_setting_str(const ds_setting *set, char *buf, size_t n) {
+    if (set->text[0]) snprintf(buf, n, "%s", set->text);
+    else {
+        char v[32];
+        snprintf(buf, n, "%s", num(v, set->value));
+    }
+    return buf;
+}
+
 void ds_scale_name(const ds_scale *sc, char *buf, size_t n) {
     int k = snprintf(buf, n, "d%d_L%d", sc->d_model, sc->n_layers);
     for (int i = 0; i < sc->n_settings && k >= 0 && (size_t)k < n; i++) {
-        char v[32], sh[DS_NAME_MAX];
-        k += snprintf(buf + k, n - (size_t)k, "_%s=%s", setting_short(sc->settings[i].key, sh),
-                      num(v, sc->settings[i].value));
+        char v[DS_SETTING_TEXT_MAX], sh[DS_NAME_MAX];
+        const ds_setting *set = &sc->settings[i];
+        /* a base model (model.init.from): its directory's last component */
+        k += snprintf(buf + k, n - (size_t)k, "_%s=%s", setting_short(set->key, sh),
+                      set->text[0] ? path_base(set->text, v, sizeof v) : num(v, set->value));
     }
 }
 
@@ -110,23 +132,29 @@ typedef struct {
     const char *key;
     double lo, hi;
     int lo_open, hi_open, integer;
+    int text;           /* values are text (a directory), not numbers */
 } setting_def;
 
 static const setting_def setting_defs[] = {
-    {"train.lr", 0, INFINITY, 1, 0, 0},
-    {"train.weight_decay", 0, INFINITY, 0, 0, 0},
-    {"train.grad_clip", 0, INFINITY, 0, 0, 0},
-    {"train.eps", 0, INFINITY, 1, 0, 0},
-    {"train.warmup", 0, 1e15, 0, 0, 1},
-    {"model.init_std", 0, INFINITY, 1, 0, 0},
+    {"train.lr", 0, INFINITY, 1, 0, 0, 0},
+    {"train.weight_decay", 0, INFINITY, 0, 0, 0, 0},
+    {"train.grad_clip", 0, INFINITY, 0, 0, 0, 0},
+    {"train.eps", 0, INFINITY, 1, 0, 0, 0},
+    {"train.warmup", 0, 1e15, 0, 0, 1, 0},
+    {"model.init_std", 0, INFINITY, 1, 0, 0, 0},
+    /* the base model (model.init given): a Hugging Face directory per
+     * condition, of the sweep's base's architecture (ds_hf_attach) */
+    {"model.init.from", 0, 0, 0, 0, 0, 1},
     /* a corpus source's weight; the other sources share the rest in their own
      * proportions (setting_io) */
-    {SOURCE_KEY_PREFIX "<name>" SOURCE_KEY_SUFFIX, 0, 1, 1, 1, 0},
+    {SOURCE_KEY_PREFIX "<name>" SOURCE_KEY_SUFFIX, 0, 1, 1, 1, 0, 0},
 };
 #define N_SETTING_DEFS ((int)(sizeof setting_defs / sizeof setting_defs[0]))
 #define SOURCE_WEIGHT_DEF (&setting_defs[N_SETTING_DEFS - 1])
 
 const char *ds_setting_key(int i) { return i >= 0 && i < N_SETTING_DEFS ? setting_defs[i].key : NULL; }
+
+int ds_setting_is_text(const char *key) { return !strcmp(key, "model.init.from"); }
 
 /* The index of the source whose weight key is `key` in s's corpus task with
  * two or more sources, or -1. */
@@ -141,7 +169,8 @@ static int source_of_key(const ds_sweep *s, const char *key) {
 /* The definition of setting `key` in sweep s, or NULL when s has no such setting. */
 static const setting_def *setting_find(const ds_sweep *s, const char *key) {
     for (int i = 0; i < N_SETTING_DEFS - 1; i++)
-        if (!strcmp(setting_defs[i].key, key)) return &setting_defs[i];
+        if (!strcmp(setting_defs[i].key, key))
+            return setting_defs[i].text && !s->model.init.enabled ? NULL : &setting_defs[i];
     return source_of_key(s, key) >= 0 ? SOURCE_WEIGHT_DEF : NULL;
 }
 
@@ -189,6 +218,7 @@ static int setting_io(ds_sweep *s, const char *key, double *v, int write) {
 }
 
 double ds_setting_base(const ds_sweep *s, const char *key) {
+    DS_ASSERT(!ds_setting_is_text(key)); /* text settings: ds_scale_setting_text */
     double v = NAN;
     int ok = setting_io((ds_sweep *)s, key, &v, 0); /* a read: s is not written */
     DS_ASSERT(ok);
@@ -203,12 +233,40 @@ double ds_scale_setting(const ds_sweep *s, int scale_idx, const char *key) {
     return ds_setting_base(s, key);
 }
 
+const char *ds_scale_setting_text(const ds_sweep *s, int scale_idx, const char *key) {
+    DS_ASSERT(scale_idx >= 0 && scale_idx < s->n_scales && ds_setting_is_text(key));
+    const ds_scale *sc = &s->scales[scale_idx];
+    for (int i = 0; i < sc->n_settings; i++)
+        if (!strcmp(sc->settings[i].key, key)) return sc->settings[i].text;
+    return s->model.init.from;
+}
+
+/* model.init.dir of a base written `from` in the sweep file `file`: from
+ * itself when absolute or when file has no directory, else resolved against
+ * file's directory. Returns 0, or -1 when it does not fit in n bytes. */
+static int init_dir_of(const char *file, const char *from, char *dir, size_t n) {
+    const char *slash = strrchr(file, '/');
+    int base_len = from[0] == '/' || !slash ? 0 : (int)(slash - file);
+    if ((size_t)base_len + strlen(from) + 2 > n) return -1;
+    if (base_len) snprintf(dir, n, "%.*s/%s", base_len, file, from);
+    else snprintf(dir, n, "%s", from);
+    return 0;
+}
+
 ds_sweep *ds_sweep_condition(const ds_sweep *s, int scale_idx) {
     DS_ASSERT(scale_idx >= 0 && scale_idx < s->n_scales);
     ds_sweep *c = DS_MALLOC(sizeof *c);
     memcpy(c, s, sizeof *c);
     const ds_scale *sc = &s->scales[scale_idx];
     for (int i = 0; i < sc->n_settings; i++) {
+        if (sc->settings[i].text[0]) { /* model.init.from: this condition's base */
+            ds_init_spec *in = &c->model.init;
+            DS_ASSERT(in->enabled && ds_setting_is_text(sc->settings[i].key));
+            snprintf(in->from, sizeof in->from, "%s", sc->settings[i].text);
+            int fits = init_dir_of(s->path, in->from, in->dir, sizeof in->dir);
+            DS_ASSERT(fits == 0); /* DS_SETTING_TEXT_MAX + the path's directory < DS_INIT_PATH_MAX */
+            continue;
+        }
         double v = sc->settings[i].value;
         int ok = setting_io(c, sc->settings[i].key, &v, 1);
         DS_ASSERT(ok);
@@ -723,13 +781,9 @@ static int parse_init(yctx *c, yaml_node_t *m, ds_init_spec *in) {
         return FAIL(c, from, "model.init.from must be a directory path, found %s",
                     describe(from, b, sizeof b));
     const char *v = scalar(from);
-    const char *slash = strrchr(c->file, '/');
-    int base_len = v[0] == '/' || !slash ? 0 : (int)(slash - c->file);
-    if (strlen(v) >= sizeof in->from || (size_t)base_len + strlen(v) + 2 > sizeof in->dir)
+    if (strlen(v) >= sizeof in->from || init_dir_of(c->file, v, in->dir, sizeof in->dir))
         return FAIL(c, from, "model.init.from is too long");
     snprintf(in->from, sizeof in->from, "%s", v);
-    if (base_len) snprintf(in->dir, sizeof in->dir, "%.*s/%s", base_len, c->file, v);
-    else snprintf(in->dir, sizeof in->dir, "%s", v);
     in->from_pos = pos_of(from);
     in->enabled = 1;
     int vary = 0;
@@ -1188,7 +1242,9 @@ static int parse_report(yctx *c, yaml_node_t *m, const ds_task_spec *t, ds_repor
 static int same_condition(const ds_scale *a, int d, int L, int n_set, const ds_setting *set) {
     if (a->d_model != d || a->n_layers != L || a->n_settings != n_set) return 0;
     for (int i = 0; i < n_set; i++)
-        if (strcmp(a->settings[i].key, set[i].key) || a->settings[i].value != set[i].value) return 0;
+        if (strcmp(a->settings[i].key, set[i].key) || strcmp(a->settings[i].text, set[i].text) ||
+            (!set[i].text[0] && a->settings[i].value != set[i].value))
+            return 0;
     return 1;
 }
 
@@ -1330,9 +1386,23 @@ static int parse_family(yctx *c, yaml_node_t *m, int idx, ds_sweep *s, int vocab
         yaml_node_t *it = seq_item(c, list, i);
         char ipath[128];
         snprintf(ipath, sizeof ipath, "%s[%d]", path, i);
-        ds_setting set = {{0}, 0};
+        ds_setting set = {{0}, 0, {0}, pos_of(it)};
         int n_set = 0;
-        if (kind == 4) {
+        if (kind == 4 && sd->text) { /* a base model per value: a directory as written */
+            d = fixed;
+            L = fixed_depth;
+            char b[80];
+            if (it->type != YAML_SCALAR_NODE || is_null(it) || !*scalar(it))
+                return FAIL(c, it, "%s (%s) must be a directory path, found %s", ipath, f->key,
+                            describe(it, b, sizeof b));
+            if (strlen(scalar(it)) >= sizeof set.text)
+                return FAIL(c, it, "%s (%s) is longer than %d characters", ipath, f->key,
+                            (int)sizeof set.text - 1);
+            snprintf(set.key, sizeof set.key, "%s", f->key);
+            snprintf(set.text, sizeof set.text, "%s", scalar(it));
+            set.value = NAN;
+            n_set = strcmp(set.text, s->model.init.from) != 0; /* the sweep's own base: the plain scale */
+        } else if (kind == 4) {
             d = fixed;
             L = fixed_depth;
             if (node_f64(c, it, ipath, sd->lo, sd->lo_open, sd->hi, sd->hi_open, &set.value)) return DS_EXIT_USAGE;
@@ -1376,13 +1446,21 @@ static int parse_family(yctx *c, yaml_node_t *m, int idx, ds_sweep *s, int vocab
         if (strlen(cname) >= DS_SCALE_NAME_MAX)
             return FAIL(c, it, "the condition's name %s is longer than %d characters (/scales/name)",
                         cname, DS_SCALE_NAME_MAX - 1);
+        for (int j = 0; j < s->n_scales; j++) { /* e.g. two bases a/x and b/x: both "from=x" */
+            char other[2 * DS_SCALE_NAME_MAX];
+            ds_scale_name(&s->scales[j], other, sizeof other);
+            if (j != si && !strcmp(other, cname))
+                return FAIL(c, it, "%s gives a condition named %s, the name of another condition; "
+                            "the names (/scales/name, --scale) must differ (for model.init.from: "
+                            "the directories' last components)", ipath, cname);
+        }
         for (int j = 0; j < f->n; j++)
             if (f->scale_idx[j] == si) {
                 yaml_node_t *first = seq_item(c, list, j);
                 if (kind == 4) {
-                    char v[32];
+                    char v[DS_SETTING_TEXT_MAX];
                     return FAIL(c, it, "%s repeats the value %s of %s (first at line %d, column %d)",
-                                ipath, num(v, set.value), f->key, (int)first->start_mark.line + 1,
+                                ipath, ds_setting_str(&set, v, sizeof v), f->key, (int)first->start_mark.line + 1,
                                 (int)first->start_mark.column + 1);
                 }
                 return FAIL(c, it, "%s repeats the scale width %d, depth %d (first at line %d, column %d)",
@@ -1774,8 +1852,10 @@ char *ds_sweep_canonical(const ds_sweep *s) {
         const ds_scale *sc = &s->scales[i];
         sb_printf(&b, "scales[%d]: width %d, depth %d", i, sc->d_model, sc->n_layers);
         /* only conditions have settings: the plain scales' lines are unchanged */
-        for (int k = 0; k < sc->n_settings; k++)
-            sb_printf(&b, ", %s %s", sc->settings[k].key, num(x, sc->settings[k].value));
+        for (int k = 0; k < sc->n_settings; k++) { /* a base model: its path as written */
+            char v[DS_SETTING_TEXT_MAX];
+            sb_printf(&b, ", %s %s", sc->settings[k].key, ds_setting_str(&sc->settings[k], v, sizeof v));
+        }
         sb_printf(&b, "\n");
     }
     sb_printf(&b, "families: %d\n", s->n_families);

@@ -202,14 +202,25 @@ typedef struct {
 #define DS_MAX_SETTINGS 4
 #define DS_SETTING_KEY_MAX 96
 
+#define DS_SETTING_TEXT_MAX 256
+
 /* A setting a condition changes from the sweep's value (a `values` family,
  * docs/sweep-file.md "values"): the sweep-file key as written (train.lr) and
  * the value. The keys that can vary are ds_setting_keys' (sweep.c); a value
- * equal to the sweep's own is no setting, so the condition is the plain scale. */
+ * equal to the sweep's own is no setting, so the condition is the plain scale.
+ * Numeric keys hold `value` (text ""); the one text key, model.init.from (the
+ * base model as a sweep axis), holds `text` (the directory as written; value
+ * NaN). pos: where the value is written in the sweep file (first family that
+ * names it), for attach's errors; not part of the condition's identity. */
 typedef struct {
     char key[DS_SETTING_KEY_MAX];
     double value;
+    char text[DS_SETTING_TEXT_MAX];
+    ds_srcpos pos;
 } ds_setting;
+
+/* Whether the values of setting `key` are text (model.init.from), not numbers. */
+int ds_setting_is_text(const char *key);
 
 /* One distinct condition: a (width, depth) model scale and the settings it
  * changes (none for the scales of width/depth/params/points families). The
@@ -364,9 +375,20 @@ double ds_setting_base(const ds_sweep *s, const char *key);
  * own where it changes the key, else the sweep's. */
 double ds_scale_setting(const ds_sweep *s, int scale_idx, const char *key);
 
+/* The text value of text setting `key` (ds_setting_is_text) that condition
+ * scale_idx of s trains with: its own where it changes the key, else the
+ * sweep's (model.init.from as written). Borrowed from s. */
+const char *ds_scale_setting_text(const ds_sweep *s, int scale_idx, const char *key);
+
+/* A condition's setting k as text into buf (n bytes): the text of a text
+ * setting, else the shortest %g that reads back as the value. */
+const char *ds_setting_str(const ds_setting *set, char *buf, size_t n);
+
 /* The sweep as condition `scale_idx` of s trains: a copy of s with the
  * condition's settings applied (train.lr, ...). Everything that trains a
  * condition reads its settings from this copy (src/engine.c, cmd_bench.c).
+ * A condition of model.init.from gets that base: model.init.from as written
+ * and model.init.dir resolved against the sweep file's directory.
  * The copy borrows s's yaml_text and attached data (ds_sweep_attach_data):
  * free it with free(), never ds_sweep_free, and before s. */
 ds_sweep *ds_sweep_condition(const ds_sweep *s, int scale_idx);

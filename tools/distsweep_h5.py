@@ -132,8 +132,21 @@ class Results:
         idx = self.families[family]
         if family in self.family_keys:
             key, label = self.family_keys[family]
+            if self.family_text(family) is not None:  # text values (model.init.from): positions
+                return np.arange(len(idx), dtype=float), label, False
             return np.asarray(self.scales[key], dtype=float)[idx], label, False
         return np.asarray(self.scales["n_params"], dtype=float)[idx], "parameters", True
+
+    def family_text(self, family):
+        """The members' values of a values family whose key's values are text (model.init.from:
+        /scales/model.init.from, a string column) as str, in the family's order; None for
+        numeric keys and the families of model sizes."""
+        if family not in self.family_keys:
+            return None
+        col = np.asarray(self.scales[self.family_keys[family][0]])
+        if col.dtype.kind not in "SUO":
+            return None
+        return [_str(col[i]) for i in self.families[family]]
 
     @property
     def n_scales(self):

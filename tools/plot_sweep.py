@@ -110,8 +110,10 @@ def family_x_axis(ax, res, fam, x):
     if is_params:
         log_params_axis(ax, x)
         return
+    text = res.family_text(fam)  # model.init.from: one tick per base, named by its directory
     ax.xaxis.set_major_locator(ticker.FixedLocator(list(x)))
-    ax.xaxis.set_major_formatter(ticker.FixedFormatter([f"{v:g}" for v in x]))
+    ax.xaxis.set_major_formatter(ticker.FixedFormatter(
+        [os.path.basename(t.rstrip("/")) for t in text] if text is not None else [f"{v:g}" for v in x]))
     ax.set_xlabel(label)
 
 

@@ -266,7 +266,9 @@ static void test_values_family(void) {
     CHECK(s->train.schedule == DS_SCHED_LINEAR && s->yaml_hash != h_cos);
     ds_sweep_free(s);
     /* the keys that can vary, in order */
-    CHECK(!strcmp(ds_setting_key(0), "train.lr") && !strcmp(ds_setting_key(6), "task.sources.<name>.weight") && ds_setting_key(7) == NULL);
+    CHECK(!strcmp(ds_setting_key(0), "train.lr") && !strcmp(ds_setting_key(6), "model.init.from") &&
+          !strcmp(ds_setting_key(7), "task.sources.<name>.weight") && ds_setting_key(8) == NULL);
+    CHECK(ds_setting_is_text("model.init.from") && !ds_setting_is_text("train.lr"));
 }
 
 /* ds_scale_params (the sweep's, used by plan and /scales/n_params) counts

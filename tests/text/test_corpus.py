@@ -36,6 +36,22 @@ usage: test_corpus.py SCENARIO --bin distsweep --mpiexec mpirun --src SOURCE_DIR
            `verify` passes, finds a hand-edited item and --repair restores it from the
            journal, and rebuilds a torn file (the items' sizes from the journal); a rebuild from the journal and a SIGKILLed, resumed run give the
            same items
+  pipeline docs/spec-tasks.md §9 end to end on 2 ranks: two small GPT-NeoX bases made by
+           transformers with the BPE's vocabulary, a corpus sweep from them (model.init,
+           reinit [{layer: -1, part: attention}, head], train.schedule linear, warmup 0,
+           lr 1e-4), a values family over task.sources.qa.weight and one over
+           model.init.from (the base as an axis), an MMLU-layout set from WordNet: every run
+           done; /scales/model.init.from a string column; mc_acc/mc_nll per condition;
+           the base_b condition's saved model is base_b's continued (nearer it than
+           base_a); `report` shows both varied columns at threshold 0.25; `export` loads
+           in transformers with the base's tensor names and its README names the base and
+           the reinit parts; plot_sweep draws both families; a base of another
+           architecture is refused at FILE:LINE:COL (exit 2, nothing written)
+  bigvocab a tokenizer of 66,512 ids (the BPE plus 66,000 added tokens, some in the text):
+           tools/tokenize_corpus.py writes uint32 shards (magic 20240801, version 7) holding
+           ids above 65,535; `plan` states the memory of a pack; `distsweep train` of a
+           model of that vocabulary (width 16, depth 1) trains on the CPU for a few steps
+           with finite, falling loss; its peak resident memory is printed
   errors   a bad shard, a missing answer mask, weights not summing to 1: exit 2,
            the file (or FILE:LINE:COL) named, no result file
 
@@ -600,6 +616,178 @@ def sc_mc(work):
     check(p.returncode == 2 and "mc_acc, mc_nll" in p.stderr, f"plot_sweep --metric em: {p.stderr[-300:]}")
 
 
+def make_base(path, seed, vocab=512, d=32, layers=2, heads=2):
+    """A random GPTNeoXForCausalLM of the tokenizer's vocabulary, saved by save_pretrained."""
+    import torch
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+    torch.manual_seed(seed)
+    cfg = GPTNeoXConfig(vocab_size=vocab, hidden_size=d, num_hidden_layers=layers,
+                        num_attention_heads=heads, intermediate_size=4 * d, rotary_pct=0.25,
+                        max_position_embeddings=256, use_parallel_residual=True, layer_norm_eps=1e-5,
+                        tie_word_embeddings=False, hidden_act="gelu")
+    GPTNeoXForCausalLM(cfg).save_pretrained(path)
+    return path
+
+
+def st_tensors(path):
+    from safetensors.numpy import load_file
+    return load_file(os.path.join(path, "model.safetensors"))
+
+
+def sc_pipeline(work):
+    sys.path.insert(0, os.path.join(A.src, "tests", "mc"))
+    import test_mc as mc
+    setup(work)
+    make_base(os.path.join(work, "base_a"), 1)
+    make_base(os.path.join(work, "base_b"), 2)
+    make_base(os.path.join(work, "base_wide"), 3, d=64, heads=4)
+    wn = mc.wordnet()
+    mc.make_mmlu(work, wn, n_test=10, n_dev=0)
+    csvs = [os.path.join(work, f"{s}_test.csv") for s in mc.SUBJECTS.values()]
+    p = run([sys.executable, os.path.join(A.src, "tools", "make_mc_eval.py"), "--tokenizer",
+             os.path.join(work, "tokenizer.json"), "--format", "mmlu", "-o", os.path.join(work, "mmlu.bin")]
+            + csvs, env=dict(ENV, PYTHONPATH=A.pydeps))
+    if not check(p.returncode == 0, f"make_mc_eval: {p.stderr}"):
+        return
+    text = """name: pipeline
+task:
+  kind: corpus
+  vocab: 512
+  eot: 0
+  tokenizer: tokenizer.json
+  sources:
+    - {name: news, path: "data/fortunes_*.bin", weight: 0.75}
+    - {name: qa, path: "data/qa_*.bin", weight: 0.25, loss: answer}
+eval:
+  multiple_choice:
+    - {name: mmlu, path: mmlu.bin}
+model:
+  init: {from: base_a, reinit: [{layer: -1, part: attention}, head]}
+train: {steps: 24, batch: 8, context: 192, lr: 1.0e-4, warmup: 0, schedule: linear, log_every: 4}
+seeds: {start: 0, count: 3}
+scales:
+  - {family: values, name: mix, width: 32, depth: 2, key: task.sources.qa.weight, values: [0.1, 0.25, 0.5]}
+  - {family: values, name: base, width: 32, depth: 2, key: model.init.from, values: [base_a, base_b]}
+run: {save_models: 1}
+"""
+    y = write(os.path.join(work, "pipeline.yaml"), text)
+    out = os.path.join(work, "pipeline.h5")
+    p = ds(["plan", y])
+    check(p.returncode == 0 and "model.init.from base_b" in p.stdout and "#3=base_b" in p.stdout,
+          f"plan: {p.returncode} {p.stdout[-1500:]} {p.stderr}")
+    p = ds(["run", y, "-o", out, "--quiet"], np_=2, timeout=600)
+    if not check(p.returncode == 0, f"pipeline run: {p.returncode} {p.stderr}"):
+        return
+    with h5py.File(out, "r") as f:
+        names = [x.decode() for x in f["scales/name"][()]]
+        check(names == ["d32_L2_qa=0.1", "d32_L2", "d32_L2_qa=0.5", "d32_L2_from=base_b"], f"names {names}")
+        froms = [x.decode() for x in f["scales/model.init.from"][()]]
+        check(froms == ["base_a", "base_a", "base_a", "base_b"], f"/scales/model.init.from {froms}")
+        check(list(f["scales/task.sources.qa.weight"][()]) == [0.1, 0.25, 0.5, 0.25], "qa weight column")
+        check((f["runs/status"][()] == 1).all(), "not every run is done")
+        acc, nll = f["metrics/mc_acc"][()], f["metrics/mc_nll"][()]
+        check(acc.shape == (4, 3, 1) and np.isfinite(acc).all() and np.isfinite(nll).all() and (nll > 0).all(),
+              f"mc_acc {acc.shape}, mc_nll {nll}")
+        check(dict(f["families/base"].attrs)["key"] in ("model.init.from", b"model.init.from"), "base family key")
+    import pandas as pd  # the string column reads as a table
+    with h5py.File(out, "r") as f:
+        df = pd.DataFrame({k: f["scales/" + k][()] for k in ("name", "model.init.from", "n_params")})
+    check(df["model.init.from"].str.decode("utf-8").tolist()[3] == "base_b", f"pandas {df}")
+    p = ds(["report", out])
+    check(p.returncode == 0 and "base_b" in p.stdout and "model.init.from" in p.stdout and
+          "task.sources.qa.weight" in p.stdout and ">= 0.25" in p.stdout, f"report: {p.stdout[:2000]} {p.stderr}")
+    p = ds(["report", out, "--format", "json"])
+    fams = {fm["name"]: fm for fm in json.loads(p.stdout)["families"]} if p.returncode == 0 else {}
+    check(fams.get("base", {}).get("values") == ["base_a", "base_b"] and
+          fams.get("mix", {}).get("values") == [0.1, 0.25, 0.5], f"report json: {p.stdout[:800]} {p.stderr}")
+    # the base_b condition continued base_b: its untouched tensors (small lr, 24 steps) are
+    # far nearer base_b's than base_a's
+    exp = os.path.join(work, "export_b")
+    p = ds(["export", out, "--scale", "d32_L2_from=base_b", "--seed", "0", "-o", exp])
+    if not check(p.returncode == 0, f"export: {p.stderr}"):
+        return
+    ta, tb, te = (st_tensors(os.path.join(work, "base_a")), st_tensors(os.path.join(work, "base_b")),
+                  st_tensors(exp))
+    check(sorted(te) == sorted(k for k in tb if not k.endswith((".attention.bias", ".masked_bias",
+                                                                     "inv_freq"))),
+          f"export names {sorted(set(te) ^ set(tb))}")
+    k = "gpt_neox.layers.0.mlp.dense_h_to_4h.weight"
+    db, da = np.abs(te[k] - tb[k]).max(), np.abs(te[k] - ta[k]).max()
+    check(db < 0.1 * da, f"{k}: max |export - base_b| {db}, |export - base_a| {da}")
+    readme = open(os.path.join(exp, "README.md")).read()
+    check("`base_b`" in readme and "layer -1 attention" in readme and "head" in readme and
+          "model.init.from = base_b" in readme, f"README: {readme[:1200]}")
+    import torch
+    from transformers import GPTNeoXForCausalLM
+    mdl = GPTNeoXForCausalLM.from_pretrained(exp, torch_dtype=torch.float32).eval()
+    with torch.no_grad():
+        lg = mdl(torch.tensor([[1, 2, 3, 4]])).logits
+    check(lg.shape == (1, 4, 512) and torch.isfinite(lg).all(), "the export runs in transformers")
+    plots = os.path.join(work, "plots")
+    p = run([sys.executable, os.path.join(A.src, "tools", "plot_sweep.py"), "-o", plots, out])
+    check(p.returncode == 0 and all(os.path.getsize(os.path.join(plots, f"success_{fm}.png")) > 0
+                                    for fm in ("mix", "base")), f"plot_sweep: {p.stderr[-800:]}")
+    # a base of another architecture: refused where the value is written
+    bad = write(os.path.join(work, "bad.yaml"), text.replace("[base_a, base_b]", "[base_a, base_wide]"))
+    bad_out = os.path.join(work, "bad.h5")
+    p = ds(["run", bad, "-o", bad_out, "--quiet"])
+    check(p.returncode == 2 and re.search(r"bad\.yaml:19:\d+: model\.init\.from base_wide", p.stderr) and
+          "hidden_size 64" in p.stderr and not os.path.exists(bad_out), f"other architecture: {p.returncode} {p.stderr}")
+
+
+def sc_bigvocab(work):
+    tok, _ = make_tokenizer(work)
+    extra = [f"<x{i}>" for i in range(66000)]
+    tok.add_tokens(extra)
+    tpath = os.path.join(work, "tokenizer_big.json")
+    tok.save(tpath)
+    V = tok.get_vocab_size(with_added_tokens=True)
+    check(V == 66512, f"vocabulary {V}")
+    # fortunes with some of the highest ids between words, so that the shards hold ids > 65,535
+    docs = open(os.path.join(FORTUNES, "computers"), encoding="utf-8", errors="replace").read().split("%")
+    src = os.path.join(work, "big.txt")
+    with open(src, "w") as f:
+        f.write("%".join(d.replace(" the ", f" the <x{65990 + i % 10}> ") for i, d in enumerate(docs)))
+    os.makedirs(os.path.join(work, "data"))
+    p = tool(["--tokenizer", tpath, "-o", os.path.join(work, "data", "big"), "--split-on", "%", src])
+    if not check(p.returncode == 0 and "uint32" in p.stdout + p.stderr, f"tokenize: {p.returncode} {p.stdout} {p.stderr}"):
+        return
+    h, ids = read_shard(os.path.join(work, "data", "big_000000.bin"))
+    check((h[0], h[1]) == (20240801, 7) and ids.dtype == np.dtype("<u4") and int(ids.max()) > 65535 and
+          int(ids.max()) < V, f"shard header {h[:3]}, max id {ids.max()}")
+    text = f"""name: bigvocab
+task:
+  kind: corpus
+  vocab: {V}
+  eot: 0
+  tokenizer: tokenizer_big.json
+  sources:
+    - {{name: big, path: "data/big_*.bin", weight: 1}}
+model: {{head_dim: 16}}
+train: {{steps: 6, batch: 4, context: 33, lr: 3.0e-3, warmup: 0, log_every: 1}}
+seeds: {{start: 0, count: 2}}
+scales:
+  - {{family: depth, width: 16, depth: [1]}}
+run: {{pack: 2}}
+"""
+    y = write(os.path.join(work, "big.yaml"), text)
+    p = ds(["plan", y])
+    check(p.returncode == 0 and re.search(r"memory: a pack of #0 2 replica\(s\) [0-9.]+ MiB", p.stdout),
+          f"plan: {p.returncode} {p.stdout[-1200:]} {p.stderr}")
+    print("\n".join(l for l in p.stdout.splitlines() if l.startswith("memory")))
+    p = run(["/usr/bin/time", "-f", "maxrss_kb %M", A.bin, "train", y, "--seeds", "0,1", "--format", "json",
+             "--quiet"], timeout=600)
+    if not check(p.returncode == 0, f"train: {p.returncode} {p.stderr}"):
+        return
+    res = json.loads(p.stdout)
+    runs = res["runs"] if isinstance(res, dict) and "runs" in res else res
+    losses = [r["final_loss"] for r in runs]
+    check(all(np.isfinite(l) and l < np.log(V) for l in losses), f"final losses {losses} (log V = {np.log(V):.3f})")
+    rss = re.search(r"maxrss_kb (\d+)", p.stderr)
+    print(f"bigvocab: V {V}, width 16, depth 1, pack of 2, batch 4 x context 33: final loss {losses}, "
+          f"peak RSS {int(rss.group(1)) / 1024:.1f} MiB" if rss else "peak RSS: not measured")
+
+
 def sc_errors(work):
     setup(work)
     data = os.path.join(work, "data")
@@ -651,7 +839,7 @@ def sc_errors(work):
 def main():
     global A
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["tool", "train", "packs", "mix", "mc", "errors"])
+    ap.add_argument("scenario", choices=["tool", "train", "packs", "mix", "mc", "pipeline", "bigvocab", "errors"])
     ap.add_argument("--bin", required=True)
     ap.add_argument("--mpiexec", required=True)
     ap.add_argument("--src", required=True)
