@@ -1767,6 +1767,14 @@ char *ds_sweep_canonical(const ds_sweep *s) {
         else sb_printf(&b, "model.qkv_bias: %s\n", m->qkv_bias ? "true" : "false");
         if (fc && !in->pos_tie_embeddings.line) sb_printf(&b, "model.tie_embeddings: from config.json\n");
         else sb_printf(&b, "model.tie_embeddings: %s\n", m->tie_embeddings ? "true" : "false");
+    } else if (in->enabled) {
+        /* the block is config.json's: the llama keys written (checked against
+         * it when attached) are part of the experiment, the others implied */
+        if (in->pos_kv_heads.line) sb_printf(&b, "model.kv_heads: %d\n", m->kv_heads);
+        if (in->pos_mlp_hidden.line) sb_printf(&b, "model.mlp_hidden: %d\n", m->mlp_hidden);
+        if (in->pos_qkv_bias.line) sb_printf(&b, "model.qkv_bias: %s\n", m->qkv_bias ? "true" : "false");
+        if (in->pos_tie_embeddings.line)
+            sb_printf(&b, "model.tie_embeddings: %s\n", m->tie_embeddings ? "true" : "false");
     }
     const ds_train_spec *tr = &s->train;
     sb_printf(&b, "train.steps: %lld\n", (long long)tr->steps);

@@ -168,6 +168,11 @@ static void test_sweep_keys(void) {
     ds_sweep *k = load("  kv_heads: 2\n  tie_embeddings: false\n", "s.yaml", &err);
     CHECK_MSG(k && k->model.init.pos_kv_heads.line == 6 && k->model.init.pos_tie_embeddings.line == 7,
               "%s", err.msg);
+    if (k) {
+        char *kc = ds_sweep_canonical(k);
+        CHECK(strstr(kc, "model.kv_heads: 2\nmodel.tie_embeddings: false\n") && !strstr(kc, "mlp_hidden"));
+        free(kc);
+    }
     ds_sweep_free(k);
     /* without model.init they are an error for a GPT-NeoX block, as before */
     k = NULL;
