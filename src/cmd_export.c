@@ -15,7 +15,14 @@
  * rotate-half pairing (j with j + rot/2, src/backend_cpu.c rope_rotate;
  * HF's rotate_half) and the same frequencies base^(-2j/rot).
  * tests/models/test_models.py (ctest models.hf) proves the whole mapping on
- * the logits. */
+ * the logits.
+ *
+ * Block llama is written as Qwen2ForCausalLM when q, k, v have biases (its
+ * exact layout) and LlamaForCausalLM otherwise (transformers' Llama with
+ * attention_bias would bias o_proj too), with the names src/hfmodel.h
+ * reads: q/k/v_proj and gate/up_proj are row ranges of qkv_w and gate_up_w,
+ * no permutation (HF's rotate_half is the block's pairing), no lm_head when
+ * tied; tests/hf/test_hf.py (ctest hf.llama) checks logits and greedy EM. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
@@ -39,9 +46,10 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: distsweep export OUT.h5 --scale S --seed K -o DIR\n\n"
             "Writes the stored model of run (scale S, seed K) of result file OUT.h5 as a\n"
-            "Hugging Face GPT-NeoX directory: config.json, model.safetensors, tokenizer.json\n"
+            "Hugging Face GPT-NeoX directory (block llama: Qwen2 with q/k/v biases, else\n"
+            "Llama): config.json, model.safetensors, tokenizer.json\n"
             "(+ tokenizer_config.json, special_tokens_map.json) and README.md, so that\n"
-            "  GPTNeoXForCausalLM.from_pretrained(DIR) and AutoTokenizer.from_pretrained(DIR)\n"
+            "  AutoModelForCausalLM.from_pretrained(DIR) and AutoTokenizer.from_pretrained(DIR)\n"
             "load it. Models are stored for the seeds the sweep's run.save_models selects.\n\n"
             "  --scale S   a row of /scales (0, 1, ...) or a scale's name (d64_L2)\n"
             "  --seed K    a job seed\n"
