@@ -15,7 +15,14 @@
  * rotate-half pairing (j with j + rot/2, src/backend_cpu.c rope_rotate;
  * HF's rotate_half) and the same frequencies base^(-2j/rot).
  * tests/models/test_models.py (ctest models.hf) proves the whole mapping on
- * the logits. */
+ * the logits.
+ *
+ * Block llama is written as Qwen2ForCausalLM when q, k, v have biases (its
+ * exact layout) and LlamaForCausalLM otherwise (transformers' Llama with
+ * attention_bias would bias o_proj too), with the names src/hfmodel.h
+ * reads: q/k/v_proj and gate/up_proj are row ranges of qkv_w and gate_up_w,
+ * no permutation (HF's rotate_half is the block's pairing), no lm_head when
+ * tied; tests/hf/test_hf.py (ctest hf.llama) checks logits and greedy EM. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
@@ -39,9 +46,10 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: distsweep export OUT.h5 --scale S --seed K -o DIR\n\n"
             "Writes the stored model of run (scale S, seed K) of result file OUT.h5 as a\n"
-            "Hugging Face GPT-NeoX directory: config.json, model.safetensors, tokenizer.json\n"
+            "Hugging Face GPT-NeoX directory (block llama: Qwen2 with q/k/v biases, else\n"
+            "Llama): config.json, model.safetensors, tokenizer.json\n"
             "(+ tokenizer_config.json, special_tokens_map.json) and README.md, so that\n"
-            "  GPTNeoXForCausalLM.from_pretrained(DIR) and AutoTokenizer.from_pretrained(DIR)\n"
+            "  AutoModelForCausalLM.from_pretrained(DIR) and AutoTokenizer.from_pretrained(DIR)\n"
             "load it. Models are stored for the seeds the sweep's run.save_models selects.\n\n"
             "  --scale S   a row of /scales (0, 1, ...) or a scale's name (d64_L2)\n"
             "  --seed K    a job seed\n"
@@ -118,6 +126,29 @@ static int write_config(const char *dir, const ds_model_config *c, const ds_swee
         else snprintf(sb[k], sizeof sb[k], "null");
     }
     int maxpos = s->train.context > 2048 ? s->train.context : 2048;
+    if (c->block == DS_BLOCK_LLAMA) {
+        /* Qwen2 when q, k, v have biases (its exact layout: transformers'
+         * Llama with attention_bias would bias o_proj too), else Llama */
+        int qwen = c->qkv_bias;
+        fprintf(f,
+                "{\n  \"architectures\": [\"%s\"],\n  \"model_type\": \"%s\",\n"
+                "  \"vocab_size\": %d,\n  \"hidden_size\": %d,\n  \"num_hidden_layers\": %d,\n"
+                "  \"num_attention_heads\": %d,\n  \"num_key_value_heads\": %d,\n"
+                "  \"intermediate_size\": %d,\n  \"hidden_act\": \"silu\",\n"
+                "  \"rope_theta\": %.17g,\n  \"rope_scaling\": null,\n"
+                "  \"max_position_embeddings\": %d,\n  \"rms_norm_eps\": %.17g,\n"
+                "  \"initializer_range\": %.17g,\n  \"tie_word_embeddings\": %s,\n"
+                "  \"attention_bias\": %s,\n  \"attention_dropout\": 0.0,\n%s"
+                "  \"use_cache\": true,\n  \"bos_token_id\": %s,\n  \"eos_token_id\": %s,\n"
+                "  \"pad_token_id\": %s,\n  \"torch_dtype\": \"float32\",\n"
+                "  \"transformers_version\": \"4.40.2\"\n}\n",
+                qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM", qwen ? "qwen2" : "llama", c->V, c->d,
+                c->L, c->H, c->K, c->F, s->model.rope_base, maxpos, s->model.ln_eps,
+                s->model.init_std, c->tie ? "true" : "false", qwen ? "true" : "false",
+                qwen ? "  \"use_sliding_window\": false,\n" : "  \"mlp_bias\": false,\n", sb[0],
+                sb[1], sb[2]);
+        return close_out(f, path, err);
+    }
     fprintf(f,
             "{\n  \"architectures\": [\"GPTNeoXForCausalLM\"],\n  \"model_type\": \"gpt_neox\",\n"
             "  \"vocab_size\": %d,\n  \"hidden_size\": %d,\n  \"num_hidden_layers\": %d,\n"
@@ -233,10 +264,82 @@ done:
     return rc;
 }
 
+/* model.safetensors of block llama: Llama's / Qwen2's names (src/hfmodel.h,
+ * the import's mapping inverted): q, k, v and gate, up are row ranges of
+ * qkv_w (qkv_b) and gate_up_w, written as they lie; no lm_head when tied. */
+static int write_llama_weights(const char *path, const ds_model_config *c, const float *params,
+                               const char *const *meta, int n_meta, ds_error *err) {
+    int nt = ds_model_tensors(c, NULL), n = 0;
+    ds_param_tensor *pt = DS_MALLOC(sizeof *pt * (size_t)nt);
+    ds_model_tensors(c, pt);
+    int cap = 3 * nt + 4;
+    ds_st_tensor *t = DS_CALLOC((size_t)cap, sizeof *t);
+    int64_t d = c->d, kv = (int64_t)c->K * c->hd, F = c->F;
+    for (int i = 0; i < nt; i++) {
+        const char *nm = pt[i].name;
+        int l = -1;
+        char rest[32] = "";
+        if (!strncmp(nm, "layers.", 7)) sscanf(nm, "layers.%d.%31s", &l, rest);
+        /* pieces of this tensor: HF name, first row, rows */
+        struct { char name[DS_ST_NAME_MAX]; int64_t row0, rows; } pc[3];
+        int np = 1;
+        pc[0].row0 = 0, pc[0].rows = pt[i].shape[0];
+        if (!strcmp(nm, "wte")) snprintf(pc[0].name, sizeof pc[0].name, "model.embed_tokens.weight");
+        else if (!strcmp(nm, "lnf_w")) snprintf(pc[0].name, sizeof pc[0].name, "model.norm.weight");
+        else if (!strcmp(nm, "head_w")) snprintf(pc[0].name, sizeof pc[0].name, "lm_head.weight");
+        else if (!strcmp(rest, "qkv_w") || !strcmp(rest, "qkv_b")) {
+            static const char *const proj[3] = {"q_proj", "k_proj", "v_proj"};
+            const int64_t r0[3] = {0, d, d + kv}, nr[3] = {d, kv, kv};
+            np = 3;
+            for (int k = 0; k < 3; k++) {
+                snprintf(pc[k].name, sizeof pc[k].name, "model.layers.%d.self_attn.%s.%s", l, proj[k],
+                         rest[4] == 'w' ? "weight" : "bias");
+                pc[k].row0 = r0[k], pc[k].rows = nr[k];
+            }
+        } else if (!strcmp(rest, "gate_up_w")) {
+            np = 2;
+            snprintf(pc[0].name, sizeof pc[0].name, "model.layers.%d.mlp.gate_proj.weight", l);
+            snprintf(pc[1].name, sizeof pc[1].name, "model.layers.%d.mlp.up_proj.weight", l);
+            pc[0].rows = pc[1].rows = pc[1].row0 = F;
+        } else {
+            static const char *const one[][2] = {{"ln1_w", "input_layernorm.weight"},
+                                                 {"attn_out_w", "self_attn.o_proj.weight"},
+                                                 {"ln2_w", "post_attention_layernorm.weight"},
+                                                 {"down_w", "mlp.down_proj.weight"}};
+            int k = 0;
+            while (k < 4 && strcmp(rest, one[k][0])) k++;
+            DS_ASSERT(l >= 0 && k < 4); /* ds_model_tensors' llama names */
+            snprintf(pc[0].name, sizeof pc[0].name, "model.layers.%d.%s", l, one[k][1]);
+        }
+        for (int k = 0; k < np; k++) {
+            DS_ASSERT(n < cap);
+            ds_st_tensor *x = &t[n++];
+            memcpy(x->name, pc[k].name, sizeof x->name);
+            x->ndim = pt[i].ndim;
+            x->shape[0] = pc[k].rows;
+            x->shape[1] = pt[i].shape[1];
+            x->data = params + pt[i].offset + (size_t)pc[k].row0 * (size_t)(pt[i].ndim == 2 ? pt[i].shape[1] : 1);
+        }
+    }
+    int rc = ds_st_write(path, t, n, meta, n_meta, err);
+    free(pt);
+    free(t);
+    return rc;
+}
+
 /* model.safetensors: HF's names; query_key_value rows permuted from
  * distsweep's [q|k|v][head][dim] to HF's [head][q|k|v][dim]. */
 static int write_weights(const char *dir, const ds_model_config *c, const ds_cli_stored_run *run,
                          ds_error *err) {
+    if (c->block == DS_BLOCK_LLAMA) {
+        char path[4400], steps[32];
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        snprintf(steps, sizeof steps, "%lld", (long long)run->steps);
+        const char *meta[] = {"format", "pt", "distsweep_sweep", run->s->name, "distsweep_scale",
+                              run->res.scale_name[run->scale], "distsweep_steps", steps,
+                              "distsweep_git_commit", run->res.git_commit};
+        return write_llama_weights(path, c, run->params, meta, 5, err);
+    }
     int nt = ds_model_tensors(c, NULL), rc;
     ds_param_tensor *pt = DS_MALLOC(sizeof *pt * (size_t)nt);
     ds_model_tensors(c, pt);
@@ -300,11 +403,21 @@ static int write_readme(const char *dir, const ds_model_config *c, const ds_cli_
     fprintf(f, "Exported by `distsweep export` (distsweep %s, git %s) from `%s`, a result file\n"
             "written by distsweep git %s (created %s, sweep_hash %s).\n\n", DS_VERSION,
             DS_GIT_COMMIT, h5, r->git_commit, r->created, r->sweep_hash);
-    fprintf(f, "- model: GPT-NeoX, d_model %d, %d layer(s), %d head(s) of %d, %s block, "
-            "rotary dims %d of %d (base %g), LayerNorm eps %g, untied head, %lld parameters\n",
-            c->d, c->L, c->H, c->hd, c->block == DS_BLOCK_PARALLEL ? "parallel" : "sequential",
-            c->rot, c->hd, s->model.rope_base, s->model.ln_eps,
-            (long long)r->n_params[run->scale]);
+    const char *cls = c->block != DS_BLOCK_LLAMA ? "GPTNeoXForCausalLM"
+                      : c->qkv_bias ? "Qwen2ForCausalLM" : "LlamaForCausalLM";
+    if (c->block == DS_BLOCK_LLAMA)
+        fprintf(f, "- model: %s (distsweep's llama block), d_model %d, %d layer(s), %d head(s) of %d "
+                "with %d key/value head(s), SwiGLU MLP of %d, %s, RMSNorm eps %g, rotary base %g, "
+                "%s head, %lld parameters\n", c->qkv_bias ? "Qwen2" : "Llama",
+                c->d, c->L, c->H, c->hd, c->K, c->F, c->qkv_bias ? "q/k/v biases" : "no biases",
+                s->model.ln_eps, s->model.rope_base, c->tie ? "tied" : "untied",
+                (long long)r->n_params[run->scale]);
+    else
+        fprintf(f, "- model: GPT-NeoX, d_model %d, %d layer(s), %d head(s) of %d, %s block, "
+                "rotary dims %d of %d (base %g), LayerNorm eps %g, untied head, %lld parameters\n",
+                c->d, c->L, c->H, c->hd, c->block == DS_BLOCK_PARALLEL ? "parallel" : "sequential",
+                c->rot, c->hd, s->model.rope_base, s->model.ln_eps,
+                (long long)r->n_params[run->scale]);
     if (s->model.init.enabled) {
         /* model.init: the base and what each seed drew afresh (docs/sweep-file.md) */
         static const char *const parts[] = {"attention", "mlp", "block", "head", "final_norm",
@@ -321,6 +434,15 @@ static int write_readme(const char *dir, const ds_model_config *c, const ds_cli_
             else fprintf(f, "%s %s", i ? "," : "", parts[p->kind]);
         }
         fprintf(f, "%s (seed varies: %s)\n", in->n_reinit ? "" : " nothing", varies[in->vary]);
+        if (in->untied) {
+            int head = 0;
+            for (int i = 0; i < in->n_reinit; i++) head |= in->reinit[i].kind == DS_REINIT_HEAD;
+            fprintf(f, "- untied: the base ties its head to its embeddings (tie_word_embeddings); %s, "
+                    "so this model is untied (tie_word_embeddings false): its embeddings are the "
+                    "base's, continued by training, and its head (lm_head) started from %s\n",
+                    head ? "the head is reinitialized" : "model.tie_embeddings is false",
+                    head ? "this seed's fresh init, not from the embeddings" : "a copy of the embeddings");
+        }
     }
     if (s->task.kind == DS_TASK_CORPUS) { /* text: its sources, and how to use it */
         const ds_task_spec *t = &s->task;
@@ -341,10 +463,10 @@ static int write_readme(const char *dir, const ds_model_config *c, const ds_cli_
                     ds_setting_str(&sc->settings[k], v, sizeof v));
         }
         fprintf(f, "\n\nThe tokenizer is the corpus's own (task.tokenizer). In transformers:\n\n"
-                "```python\nfrom transformers import AutoTokenizer, GPTNeoXForCausalLM\n"
-                "tok = AutoTokenizer.from_pretrained(DIR)\nmodel = GPTNeoXForCausalLM.from_pretrained(DIR)\n"
+                "```python\nfrom transformers import AutoTokenizer, %s\n"
+                "tok = AutoTokenizer.from_pretrained(DIR)\nmodel = %s.from_pretrained(DIR)\n"
                 "ids = tok(\"Some text\", return_tensors=\"pt\").input_ids\n"
-                "print(tok.decode(model.generate(ids, max_new_tokens=20, do_sample=False)[0]))\n```\n");
+                "print(tok.decode(model.generate(ids, max_new_tokens=20, do_sample=False)[0]))\n```\n", cls, cls);
         return close_out(f, path, err);
     }
     fprintf(f, "- task: %s", s->task.kind == DS_TASK_COUNT ? "count" : "addition");
@@ -376,11 +498,11 @@ static int write_readme(const char *dir, const ds_model_config *c, const ds_cli_
     fprintf(f, "\nTokens are words separated by spaces (`$` BOS, `>` separator, `.` EOS, `*` PAD;\n"
             "docs/spec-tasks.md §1-2 of distsweep). An evaluation prompt is the example up to its\n"
             "answer, alone at position 0; the model answers greedily. At length %d:\n\n"
-            "```python\nfrom transformers import AutoTokenizer, GPTNeoXForCausalLM\n"
-            "tok = AutoTokenizer.from_pretrained(DIR)\nmodel = GPTNeoXForCausalLM.from_pretrained(DIR)\n"
+            "```python\nfrom transformers import AutoTokenizer, %s\n"
+            "tok = AutoTokenizer.from_pretrained(DIR)\nmodel = %s.from_pretrained(DIR)\n"
             "ids = tok(\"%s\", return_tensors=\"pt\").input_ids\n"
             "print(tok.decode(model.generate(ids, max_new_tokens=%d, do_sample=False)[0]))\n```\n",
-            L0, prompt, n_tok - p);
+            L0, cls, cls, prompt, n_tok - p);
     free(tok);
     free(mask);
     return close_out(f, path, err);
@@ -423,12 +545,6 @@ int ds_cmd_export(int argc, char **argv) {
     ds_h5_library_init();
     ds_cli_stored_run run;
     if ((rc = ds_cli_stored_run_open(h5, scale, seed, &run, &err))) goto done;
-    if (run.s->model.block == DS_BLOCK_LLAMA) {
-        /* the Hugging Face llama/Qwen2 layout is not written yet (issue 27) */
-        rc = ds_error_set(&err, DS_EXIT_USAGE, "export writes GPT-NeoX models only; block llama "
-                          "has no export yet");
-        goto done;
-    }
     char tok_path[8192] = "";
     if (run.s->task.kind == DS_TASK_CORPUS) {
         /* the corpus's own tokenizer: --tokenizer, else task.tokenizer (a relative

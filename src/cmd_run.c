@@ -283,6 +283,7 @@ int ds_cmd_run(int argc, char **argv) {
         /* every rank reads the corpus's shards and model.init's config and
          * weights itself (rank 0 did above); a rank that cannot stops them all */
         ds_error aerr = {0};
+        s->model.init.quiet = rank != 0; /* rank 0's attach said what it had to */
         int arc = rank != 0 ? ds_hf_attach(s, &aerr) : 0;
         if (!arc && rank != 0) arc = ds_sweep_attach_data(s, &aerr);
         int any = arc;

@@ -16,7 +16,7 @@
 
 #define PATH_CAP (DS_INIT_PATH_MAX + 512)
 
-/* HF's names of a layer's 12 tensors, in distsweep's order (model.h). */
+/* HF's names of a GPT-NeoX layer's 12 tensors, in distsweep's order (model.h). */
 static const char *const hf_layer[12] = {
     "input_layernorm.weight", "input_layernorm.bias", "attention.query_key_value.weight",
     "attention.query_key_value.bias", "attention.dense.weight", "attention.dense.bias",
@@ -24,13 +24,88 @@ static const char *const hf_layer[12] = {
     "mlp.dense_h_to_4h.weight", "mlp.dense_h_to_4h.bias", "mlp.dense_4h_to_h.weight",
     "mlp.dense_4h_to_h.bias"};
 
-/* HF's name of tensor i (of nt) of ds_model_tensors. */
-static void hf_name(int i, int nt, char *buf, size_t n) {
-    if (i == 0) snprintf(buf, n, "gpt_neox.embed_in.weight");
-    else if (i == nt - 3) snprintf(buf, n, "gpt_neox.final_layer_norm.weight");
-    else if (i == nt - 2) snprintf(buf, n, "gpt_neox.final_layer_norm.bias");
-    else if (i == nt - 1) snprintf(buf, n, "embed_out.weight");
-    else snprintf(buf, n, "gpt_neox.layers.%d.%s", (i - 1) / 12, hf_layer[(i - 1) % 12]);
+/* One tensor of the file: rows [row0, row0 + rows) of distsweep tensor
+ * `tensor` (cols floats a row; ndim 1 for a vector), permuted from HF's
+ * fused GPT-NeoX qkv order when perm. */
+typedef struct {
+    char name[DS_ST_NAME_MAX];
+    int tensor, ndim, perm;
+    int64_t row0, rows, cols;
+} hf_slot;
+
+/* The index of distsweep tensor `name` in pt[0..nt); asserts it exists. */
+static int tensor_index(const ds_param_tensor *pt, int nt, const char *name) {
+    for (int i = 0; i < nt; i++)
+        if (!strcmp(pt[i].name, name)) return i;
+    DS_ASSERT(!"no such tensor");
+    return -1;
+}
+
+/* Appends a slot of `rows` rows of tensor tname (rows < 0: all of it). */
+static void add_slot(hf_slot *sl, int *n, const ds_param_tensor *pt, int nt, const char *hname,
+                     const char *tname, int64_t row0, int64_t rows) {
+    hf_slot *x = &sl[(*n)++];
+    int i = tensor_index(pt, nt, tname);
+    snprintf(x->name, sizeof x->name, "%s", hname);
+    x->tensor = i;
+    x->ndim = pt[i].ndim;
+    x->perm = 0;
+    x->row0 = row0;
+    x->rows = rows < 0 ? pt[i].shape[0] : rows;
+    x->cols = pt[i].ndim == 2 ? pt[i].shape[1] : 1;
+}
+
+/* The file tensors of model mc from an HF directory of architecture c
+ * (every tensor of the model covered exactly once, except head_w when the
+ * file is tied and the model is not: ds_hf_load copies wte there). Returns
+ * the count; sl holds at least 3 * (ds_model_tensors count) + 4. */
+static int hf_slots(const ds_hf_config *c, const ds_model_config *mc, const ds_param_tensor *pt,
+                    int nt, hf_slot *sl) {
+    int n = 0;
+    char hn[DS_ST_NAME_MAX], tn[48];
+    if (c->arch == DS_HF_GPT_NEOX) {
+        for (int i = 0; i < nt; i++) {
+            if (i == 0) snprintf(hn, sizeof hn, "gpt_neox.embed_in.weight");
+            else if (i == nt - 3) snprintf(hn, sizeof hn, "gpt_neox.final_layer_norm.weight");
+            else if (i == nt - 2) snprintf(hn, sizeof hn, "gpt_neox.final_layer_norm.bias");
+            else if (i == nt - 1) snprintf(hn, sizeof hn, "embed_out.weight");
+            else snprintf(hn, sizeof hn, "gpt_neox.layers.%d.%s", (i - 1) / 12, hf_layer[(i - 1) % 12]);
+            add_slot(sl, &n, pt, nt, hn, pt[i].name, 0, -1);
+            sl[n - 1].perm = i >= 1 && i < nt - 3 && ((i - 1) % 12 == 2 || (i - 1) % 12 == 3);
+        }
+        return n;
+    }
+    int64_t d = mc->d, kv = (int64_t)mc->K * mc->hd, F = mc->F;
+    add_slot(sl, &n, pt, nt, "model.embed_tokens.weight", "wte", 0, -1);
+    for (int l = 0; l < mc->L; l++) {
+        static const char *const qkv[3] = {"q_proj", "k_proj", "v_proj"};
+        const int64_t row0[3] = {0, d, d + kv}, rows[3] = {d, kv, kv};
+#define SLOT(hsuffix, tsuffix, r0, nr)                                                  \
+        do {                                                                           \
+            snprintf(hn, sizeof hn, "model.layers.%d.%s", l, hsuffix);                 \
+            snprintf(tn, sizeof tn, "layers.%d.%s", l, tsuffix);                       \
+            add_slot(sl, &n, pt, nt, hn, tn, r0, nr);                                  \
+        } while (0)
+        SLOT("input_layernorm.weight", "ln1_w", 0, -1);
+        for (int k = 0; k < 3; k++) {
+            char h2[48];
+            snprintf(h2, sizeof h2, "self_attn.%s.weight", qkv[k]);
+            SLOT(h2, "qkv_w", row0[k], rows[k]);
+            if (mc->qkv_bias) {
+                snprintf(h2, sizeof h2, "self_attn.%s.bias", qkv[k]);
+                SLOT(h2, "qkv_b", row0[k], rows[k]);
+            }
+        }
+        SLOT("self_attn.o_proj.weight", "attn_out_w", 0, -1);
+        SLOT("post_attention_layernorm.weight", "ln2_w", 0, -1);
+        SLOT("mlp.gate_proj.weight", "gate_up_w", 0, F);
+        SLOT("mlp.up_proj.weight", "gate_up_w", F, F);
+        SLOT("mlp.down_proj.weight", "down_w", 0, -1);
+#undef SLOT
+    }
+    add_slot(sl, &n, pt, nt, "model.norm.weight", "lnf_w", 0, -1);
+    if (!c->tie) add_slot(sl, &n, pt, nt, "lm_head.weight", "head_w", 0, -1);
+    return n;
 }
 
 /* The buffers older checkpoints save beside the parameters. */
@@ -117,6 +192,77 @@ static int cfg_bool(const cJSON *root, const char *path, const char *key, int de
     return 0;
 }
 
+const char *ds_hf_arch_name(ds_hf_arch a) {
+    return a == DS_HF_GPT_NEOX ? "GPT-NeoX" : a == DS_HF_LLAMA ? "Llama" : "Qwen2";
+}
+
+const char *ds_hf_arch_class(ds_hf_arch a) {
+    return a == DS_HF_GPT_NEOX ? "GPTNeoXForCausalLM" : a == DS_HF_LLAMA ? "LlamaForCausalLM"
+                                                                        : "Qwen2ForCausalLM";
+}
+
+/* The keys of a llama or qwen2 config.json (transformers' defaults where
+ * absent: LlamaConfig's and Qwen2Config's, which agree but for rms_norm_eps
+ * (1e-6 both in 4.40) and the biases). */
+static int read_llama(const cJSON *root, const char *path, ds_hf_arch arch, ds_hf_config *c,
+                      ds_error *err) {
+    int sliding = 0, mlp_bias = 0, head_dim = 0;
+    c->arch = arch;
+    c->rotary_pct = 1;
+    if (cfg_int(root, path, "hidden_size", 1, 1 << 16, -1, &c->d, err) ||
+        cfg_int(root, path, "num_hidden_layers", 1, 4096, -1, &c->L, err) ||
+        cfg_int(root, path, "num_attention_heads", 1, 4096, -1, &c->H, err) ||
+        cfg_int(root, path, "num_key_value_heads", 1, 4096, c->H, &c->K, err) ||
+        cfg_int(root, path, "vocab_size", 2, 1 << 30, -1, &c->V, err) ||
+        cfg_int(root, path, "intermediate_size", 1, 1 << 30, -1, &c->F, err) ||
+        cfg_num(root, path, "rope_theta", 10000, &c->rope_base, err) ||
+        cfg_num(root, path, "rms_norm_eps", 1e-6, &c->ln_eps, err) ||
+        cfg_bool(root, path, "tie_word_embeddings", 0, &c->tie, err) ||
+        cfg_bool(root, path, "attention_bias", arch == DS_HF_QWEN2, &c->qkv_bias, err) ||
+        cfg_bool(root, path, "use_sliding_window", 0, &sliding, err) ||
+        cfg_bool(root, path, "mlp_bias", 0, &mlp_bias, err) ||
+        cfg_int(root, path, "head_dim", 0, 1 << 16, 0, &head_dim, err))
+        return DS_EXIT_USAGE;
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
+    if (act && (!cJSON_IsString(act) || strcmp(act->valuestring, "silu")))
+        return ds_error_set(err, DS_EXIT_USAGE, "%s: hidden_act %s is not supported (distsweep's "
+                            "llama block's MLP is SwiGLU with silu)", path,
+                            cJSON_IsString(act) ? act->valuestring : "(not a string)");
+    if (rs && !cJSON_IsNull(rs))
+        return ds_error_set(err, DS_EXIT_USAGE, "%s: rope_scaling is set; distsweep's RoPE is unscaled", path);
+    if (sliding)
+        return ds_error_set(err, DS_EXIT_USAGE, "%s: use_sliding_window is true; distsweep's "
+                            "attention is full causal attention", path);
+    if (mlp_bias)
+        return ds_error_set(err, DS_EXIT_USAGE, "%s: mlp_bias is true; distsweep's SwiGLU MLP has no "
+                            "biases", path);
+    if (arch == DS_HF_QWEN2) c->qkv_bias = 1; /* Qwen2 always has q, k, v biases */
+    else if (c->qkv_bias)
+        /* transformers' Llama puts attention_bias on o_proj too; distsweep's
+         * llama block has q, k, v biases only (Qwen2's layout) */
+        return ds_error_set(err, DS_EXIT_USAGE, "%s: attention_bias is true: transformers' Llama "
+                            "then has a bias on o_proj too, which distsweep's llama block does not "
+                            "have (it has Qwen2's q, k, v biases: save the model as Qwen2)", path);
+    if (c->d % c->H)
+        return ds_error_set(err, DS_EXIT_USAGE, "%s: hidden_size %d is not a multiple of "
+                            "num_attention_heads %d", path, c->d, c->H);
+    c->hd = c->d / c->H;
+    if (head_dim && head_dim != c->hd)
+        return ds_error_set(err, DS_EXIT_USAGE, "%s: head_dim %d is not hidden_size / "
+                            "num_attention_heads (%d); distsweep's heads span the width", path,
+                            head_dim, c->hd);
+    if (c->H % c->K)
+        return ds_error_set(err, DS_EXIT_USAGE, "%s: num_key_value_heads %d does not divide "
+                            "num_attention_heads %d", path, c->K, c->H);
+    if (c->hd % 2)
+        return ds_error_set(err, DS_EXIT_USAGE, "%s: head size %d is odd (RoPE rotates pairs of "
+                            "every head's dims)", path, c->hd);
+    c->rot = c->hd;
+    c->parallel = 0;
+    return 0;
+}
+
 int ds_hf_read_config(const char *dir, ds_hf_config *c, ds_error *err) {
     char path[PATH_CAP];
     snprintf(path, sizeof path, "%s/config.json", dir);
@@ -135,12 +281,19 @@ int ds_hf_read_config(const char *dir, ds_hf_config *c, ds_error *err) {
         goto done;
     }
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
-    if (!cJSON_IsString(mt) || strcmp(mt->valuestring, "gpt_neox")) {
+    const char *mts = cJSON_IsString(mt) ? mt->valuestring : "";
+    if (strcmp(mts, "gpt_neox") && strcmp(mts, "llama") && strcmp(mts, "qwen2")) {
         ds_error_set(err, DS_EXIT_USAGE, "%s: model_type %s%s%s is not supported (distsweep reads "
-                     "gpt_neox, GPTNeoXForCausalLM)", path, cJSON_IsString(mt) ? "'" : "",
+                     "gpt_neox, GPTNeoXForCausalLM; llama, LlamaForCausalLM; qwen2, "
+                     "Qwen2ForCausalLM)", path, cJSON_IsString(mt) ? "'" : "",
                      cJSON_IsString(mt) ? mt->valuestring : "(missing)", cJSON_IsString(mt) ? "'" : "");
         goto done;
     }
+    if (strcmp(mts, "gpt_neox")) {
+        rc = read_llama(root, path, !strcmp(mts, "qwen2") ? DS_HF_QWEN2 : DS_HF_LLAMA, c, err);
+        goto done;
+    }
+    c->arch = DS_HF_GPT_NEOX;
     if (cfg_int(root, path, "hidden_size", 1, 1 << 16, -1, &c->d, err) ||
         cfg_int(root, path, "num_hidden_layers", 1, 4096, -1, &c->L, err) ||
         cfg_int(root, path, "num_attention_heads", 1, 4096, -1, &c->H, err) ||
@@ -275,25 +428,28 @@ static void shape_str(int ndim, const int64_t *shape, char *buf, size_t n) {
     if (k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, "]");
 }
 
-/* Takes the tensors of one read file into params; seen[] marks the model's
- * tensors found so far. */
-static int take_file(const char *path, const ds_st_file *f, const ds_model_config *mc,
-                     const ds_param_tensor *pt, const char (*names)[DS_ST_NAME_MAX], int nt,
-                     uint8_t *seen, float *params, ds_error *err) {
+/* Takes the tensors of one read file into params; seen[] marks the slots
+ * found so far. */
+static int take_file(const char *path, const ds_st_file *f, const ds_hf_config *c,
+                     const ds_model_config *mc, const ds_param_tensor *pt, const hf_slot *sl,
+                     int ns, uint8_t *seen, float *params, ds_error *err) {
     int rc = 0;
     float *tmp = NULL;
     for (int k = 0; k < f->n && !rc; k++) {
         const char *name = f->t[k].name;
         if (ignored(name)) continue;
-        int i = -1;
-        for (int j = 0; j < nt && i < 0; j++)
-            if (!strcmp(names[j], name)) i = j;
-        if (i < 0) {
+        if (c->arch != DS_HF_GPT_NEOX && c->tie && !strcmp(name, "lm_head.weight"))
+            continue; /* a tied model's head is embed_tokens; some writers save it anyway */
+        int j = -1;
+        for (int q = 0; q < ns && j < 0; q++)
+            if (!strcmp(sl[q].name, name)) j = q;
+        if (j < 0) {
             rc = ds_error_set(err, DS_EXIT_USAGE, "%s: tensor %s is not a parameter of distsweep's "
-                              "GPT-NeoX model (GPTNeoXForCausalLM of config.json)", path, name);
+                              "%s model (%s of config.json)", path, name, ds_hf_arch_name(c->arch),
+                              ds_hf_arch_class(c->arch));
             break;
         }
-        if (seen[i]) {
+        if (seen[j]) {
             rc = ds_error_set(err, DS_EXIT_USAGE, "%s: tensor %s is given twice", path, name);
             break;
         }
@@ -303,20 +459,21 @@ static int take_file(const char *path, const ds_st_file *f, const ds_model_confi
                               "F16 and BF16)", path, name, dt);
             break;
         }
-        int ok = f->t[k].ndim == pt[i].ndim;
-        for (int d = 0; ok && d < pt[i].ndim; d++) ok = f->t[k].shape[d] == pt[i].shape[d];
+        const hf_slot *x = &sl[j];
+        int64_t want_shape[2] = {x->rows, x->cols};
+        int ok = f->t[k].ndim == x->ndim;
+        for (int d = 0; ok && d < x->ndim; d++) ok = f->t[k].shape[d] == want_shape[d];
         if (!ok) {
             char got[96], want[96];
             shape_str(f->t[k].ndim, f->t[k].shape, got, sizeof got);
-            shape_str(pt[i].ndim, pt[i].shape, want, sizeof want);
+            shape_str(x->ndim, want_shape, want, sizeof want);
             rc = ds_error_set(err, DS_EXIT_USAGE, "%s: tensor %s has shape %s, config.json's model "
                               "needs %s", path, name, got, want);
             break;
         }
-        size_t n = (size_t)pt[i].shape[0] * (size_t)(pt[i].ndim == 2 ? pt[i].shape[1] : 1);
-        int is_qkv = i >= 1 && i < nt - 3 && ((i - 1) % 12 == 2 || (i - 1) % 12 == 3);
-        float *dst = params + pt[i].offset;
-        if (is_qkv) dst = tmp = DS_REALLOC(tmp, n * sizeof(float));
+        size_t n = (size_t)x->rows * (size_t)x->cols;
+        float *dst = params + pt[x->tensor].offset + (size_t)x->row0 * (size_t)x->cols;
+        if (x->perm) dst = tmp = DS_REALLOC(tmp, n * sizeof(float));
         int conv = ds_st_to_f32(f, k, dst);
         DS_ASSERT(conv == 0); /* the dtype was checked above */
         for (size_t e = 0; e < n; e++)
@@ -325,23 +482,29 @@ static int take_file(const char *path, const ds_st_file *f, const ds_model_confi
                                   name, isnan(dst[e]) ? "NaN" : "Inf", e);
                 break;
             }
-        if (!rc && is_qkv)
-            ds_hf_qkv_from_hf(tmp, params + pt[i].offset, mc->H, mc->hd,
-                              pt[i].ndim == 2 ? (size_t)pt[i].shape[1] : 1);
-        seen[i] = 1;
+        if (!rc && x->perm)
+            ds_hf_qkv_from_hf(tmp, params + pt[x->tensor].offset, mc->H, mc->hd, (size_t)x->cols);
+        seen[j] = 1;
     }
     free(tmp);
     return rc;
 }
 
 int ds_hf_load(const char *dir, const ds_model_config *mc, float *params, ds_error *err) {
-    int nt = ds_model_tensors(mc, NULL), n_files = 0, rc;
+    ds_hf_config c;
+    int rc = ds_hf_read_config(dir, &c, err);
+    if (rc) return rc;
+    DS_ASSERT((c.arch == DS_HF_GPT_NEOX) == (mc->block != DS_BLOCK_LLAMA));
+    DS_ASSERT(c.arch == DS_HF_GPT_NEOX || (mc->K == c.K && mc->F == c.F && mc->qkv_bias == c.qkv_bias &&
+                                           (!mc->tie || c.tie)));
+    int nt = ds_model_tensors(mc, NULL), n_files = 0;
     ds_param_tensor *pt = DS_MALLOC(sizeof *pt * (size_t)nt);
-    char(*names)[DS_ST_NAME_MAX] = DS_MALLOC(sizeof *names * (size_t)nt);
-    uint8_t *seen = DS_CALLOC((size_t)nt, 1);
+    hf_slot *sl = DS_MALLOC(sizeof *sl * (size_t)(3 * nt + 4));
     char(*files)[PATH_CAP] = NULL;
     ds_model_tensors(mc, pt);
-    for (int i = 0; i < nt; i++) hf_name(i, nt, names[i], sizeof names[i]);
+    int ns = hf_slots(&c, mc, pt, nt, sl);
+    DS_ASSERT(ns <= 3 * nt + 4);
+    uint8_t *seen = DS_CALLOC((size_t)ns, 1);
     if ((rc = weight_files(dir, &files, &n_files, err))) goto done;
     for (int k = 0; k < n_files && !rc; k++) {
         ds_st_file f;
@@ -349,19 +512,25 @@ int ds_hf_load(const char *dir, const ds_model_config *mc, float *params, ds_err
             err->code = rc = DS_EXIT_USAGE; /* the reader's message names the file */
             break;
         }
-        rc = take_file(files[k], &f, mc, pt, (const char (*)[DS_ST_NAME_MAX])names, nt, seen,
-                       params, err);
+        rc = take_file(files[k], &f, &c, mc, pt, sl, ns, seen, params, err);
         ds_st_free(&f);
     }
-    for (int i = 0; i < nt && !rc; i++)
+    for (int i = 0; i < ns && !rc; i++)
         if (!seen[i])
-            rc = ds_error_set(err, DS_EXIT_USAGE, "%s: no tensor %s in %s%s", dir, names[i],
+            rc = ds_error_set(err, DS_EXIT_USAGE, "%s: no tensor %s in %s%s", dir, sl[i].name,
                               n_files == 1 ? "model.safetensors" : "the shards of ",
                               n_files == 1 ? "" : "model.safetensors.index.json");
+    if (!rc && c.arch != DS_HF_GPT_NEOX && c.tie && !mc->tie) {
+        /* a tied file into an untied model (model.init unties it): the head
+         * starts as the embeddings it was */
+        int w = tensor_index(pt, nt, "wte"), h = tensor_index(pt, nt, "head_w");
+        memcpy(params + pt[h].offset, params + pt[w].offset,
+               sizeof(float) * (size_t)pt[w].shape[0] * (size_t)pt[w].shape[1]);
+    }
 done:
     free(files);
     free(pt);
-    free(names);
+    free(sl);
     free(seen);
     return rc;
 }
@@ -405,7 +574,7 @@ static int check_condition_base(const ds_sweep *s, const ds_setting *set, const 
     ds_hf_config c;
     int rc = ds_hf_read_config(dir, &c, err);
     if (rc) return rc;
-    char what[160] = "";
+    char what[320] = "";
     if (c.d != ref->d || c.L != ref->L || c.H != ref->H)
         snprintf(what, sizeof what, "hidden_size %d, num_hidden_layers %d, num_attention_heads %d "
                  "(the sweep's base: %d, %d, %d)", c.d, c.L, c.H, ref->d, ref->L, ref->H);
@@ -414,6 +583,12 @@ static int check_condition_base(const ds_sweep *s, const ds_setting *set, const 
     else if (c.rot != ref->rot || c.rope_base != ref->rope_base)
         snprintf(what, sizeof what, "rotary_pct %g, rotary_emb_base %g (the sweep's base: %g, %g)",
                  c.rotary_pct, c.rope_base, ref->rotary_pct, ref->rope_base);
+    else if (c.arch != ref->arch || c.K != ref->K || c.F != ref->F || c.qkv_bias != ref->qkv_bias ||
+             c.tie != ref->tie)
+        snprintf(what, sizeof what, "architecture %s, num_key_value_heads %d, intermediate_size %d, q/k/v "
+                 "biases %s, tie_word_embeddings %s (the sweep's base: %s, %d, %d, %s, %s)", ds_hf_arch_class(c.arch),
+                 c.K, c.F, c.qkv_bias ? "on" : "off", c.tie ? "true" : "false", ds_hf_arch_class(ref->arch), ref->K,
+                 ref->F, ref->qkv_bias ? "on" : "off", ref->tie ? "true" : "false");
     else if (c.ln_eps != ref->ln_eps || c.parallel != ref->parallel)
         snprintf(what, sizeof what, "layer_norm_eps %g, use_parallel_residual %s (the sweep's base: "
                  "%g, %s)", c.ln_eps, c.parallel ? "true" : "false", ref->ln_eps,
@@ -434,22 +609,54 @@ int ds_hf_attach(ds_sweep *s, ds_error *err) {
     char cfgp[PATH_CAP];
     snprintf(cfgp, sizeof cfgp, "%s/config.json", in->dir);
     ds_model_spec *md = &s->model;
+    int llama = c.arch != DS_HF_GPT_NEOX, head_reinit = 0;
+    for (int i = 0; i < in->n_reinit; i++) head_reinit |= in->reinit[i].kind == DS_REINIT_HEAD;
     if (in->pos_head_dim.line && md->head_dim != c.hd)
         return fail_at(err, s, in->pos_head_dim, "model.head_dim %d contradicts %s (hidden_size %d / "
                        "num_attention_heads %d = %d); leave it out", md->head_dim, cfgp, c.d, c.H, c.hd);
-    if (in->pos_block.line && (md->block == DS_BLOCK_PARALLEL) != c.parallel)
-        return fail_at(err, s, in->pos_block, "model.block %s contradicts %s (use_parallel_residual "
-                       "%s); leave it out", md->block == DS_BLOCK_PARALLEL ? "parallel" : "sequential",
-                       cfgp, c.parallel ? "true" : "false");
+    static const char *const blocks[] = {"parallel", "sequential", "llama"};
+    ds_block_kind block = llama ? DS_BLOCK_LLAMA : c.parallel ? DS_BLOCK_PARALLEL : DS_BLOCK_SEQUENTIAL;
+    if (in->pos_block.line && md->block != block)
+        return fail_at(err, s, in->pos_block, "model.block %s contradicts %s (%s: block %s); leave "
+                       "it out", blocks[md->block], cfgp, llama ? ds_hf_arch_class(c.arch) :
+                       c.parallel ? "use_parallel_residual true" : "use_parallel_residual false",
+                       blocks[block]);
     if (in->pos_rotary_frac.line && md->rotary_frac * c.hd != c.rot)
-        return fail_at(err, s, in->pos_rotary_frac, "model.rotary_frac %g contradicts %s (rotary_pct "
-                       "%g: %d of %d dims); leave it out", md->rotary_frac, cfgp, c.rotary_pct, c.rot, c.hd);
+        return fail_at(err, s, in->pos_rotary_frac, "model.rotary_frac %g contradicts %s (%s%g: %d of "
+                       "%d dims); leave it out", md->rotary_frac, cfgp, llama ? "full rotary, " :
+                       "rotary_pct ", c.rotary_pct, c.rot, c.hd);
     if (in->pos_rope_base.line && md->rope_base != c.rope_base)
-        return fail_at(err, s, in->pos_rope_base, "model.rope_base %g contradicts %s (rotary_emb_base "
-                       "%g); leave it out", md->rope_base, cfgp, c.rope_base);
+        return fail_at(err, s, in->pos_rope_base, "model.rope_base %g contradicts %s (%s %g); leave it "
+                       "out", md->rope_base, cfgp, llama ? "rope_theta" : "rotary_emb_base", c.rope_base);
     if (in->pos_ln_eps.line && md->ln_eps != c.ln_eps)
-        return fail_at(err, s, in->pos_ln_eps, "model.ln_eps %g contradicts %s (layer_norm_eps %g); "
-                       "leave it out", md->ln_eps, cfgp, c.ln_eps);
+        return fail_at(err, s, in->pos_ln_eps, "model.ln_eps %g contradicts %s (%s %g); leave it out",
+                       md->ln_eps, cfgp, llama ? "rms_norm_eps" : "layer_norm_eps", c.ln_eps);
+    /* the llama block's keys: implied by a llama/qwen2 config.json, meaningless for gpt_neox */
+    const ds_srcpos *lk[4] = {&in->pos_kv_heads, &in->pos_mlp_hidden, &in->pos_qkv_bias,
+                              &in->pos_tie_embeddings};
+    static const char *const lkn[4] = {"kv_heads", "mlp_hidden", "qkv_bias", "tie_embeddings"};
+    for (int k = 0; k < 4 && !llama; k++)
+        if (lk[k]->line)
+            return fail_at(err, s, *lk[k], "model.%s applies to block llama only; %s is gpt_neox "
+                           "(GPTNeoXForCausalLM); leave it out", lkn[k], cfgp);
+    if (llama && in->pos_kv_heads.line && md->kv_heads != c.K)
+        return fail_at(err, s, in->pos_kv_heads, "model.kv_heads %d contradicts %s "
+                       "(num_key_value_heads %d); leave it out", md->kv_heads, cfgp, c.K);
+    if (llama && in->pos_mlp_hidden.line && md->mlp_hidden != c.F)
+        return fail_at(err, s, in->pos_mlp_hidden, "model.mlp_hidden %d contradicts %s "
+                       "(intermediate_size %d); leave it out", md->mlp_hidden, cfgp, c.F);
+    if (llama && in->pos_qkv_bias.line && md->qkv_bias != c.qkv_bias)
+        return fail_at(err, s, in->pos_qkv_bias, "model.qkv_bias %s contradicts %s (%s); leave it "
+                       "out", md->qkv_bias ? "true" : "false", cfgp, c.arch == DS_HF_QWEN2 ?
+                       "Qwen2 has q, k, v biases" : "attention_bias false");
+    if (llama && in->pos_tie_embeddings.line && md->tie_embeddings && !c.tie)
+        return fail_at(err, s, in->pos_tie_embeddings, "model.tie_embeddings true contradicts %s "
+                       "(tie_word_embeddings false: its head is not its embeddings); leave it out",
+                       cfgp);
+    if (llama && in->pos_tie_embeddings.line && md->tie_embeddings && head_reinit)
+        return fail_at(err, s, in->pos_tie_embeddings, "model.tie_embeddings true with the head "
+                       "reinitialized: reinitializing a tied head unties it (the embeddings stay "
+                       "pretrained); leave model.tie_embeddings out");
     for (int i = 0; i < s->n_scales; i++) {
         const ds_scale *sc = &s->scales[i];
         if (sc->d_model == c.d && sc->n_layers == c.L) continue;
@@ -474,11 +681,32 @@ int ds_hf_attach(ds_sweep *s, ds_error *err) {
     }
     /* what config.json implies */
     md->head_dim = c.hd;
-    md->block = c.parallel ? DS_BLOCK_PARALLEL : DS_BLOCK_SEQUENTIAL;
+    md->block = block;
     md->rotary_frac = frac_for(c.rot, c.hd);
     md->rope_base = c.rope_base;
     md->ln_eps = c.ln_eps;
-    for (int i = 0; i < s->n_scales; i++) s->scales[i].n_heads = c.H;
+    if (llama) {
+        md->kv_heads = c.K;
+        md->mlp_hidden = c.F;
+        md->qkv_bias = c.qkv_bias;
+        /* the untie rule: a reinitialized head is the head alone (written false: untied too) */
+        md->tie_embeddings = c.tie && !head_reinit && !in->pos_tie_embeddings.line;
+        in->untied = c.tie && !md->tie_embeddings;
+        if (in->untied && !in->quiet)
+            fprintf(stderr, "distsweep: note: %s ties its head to its embeddings "
+                    "(tie_word_embeddings); %s, so the model is untied: the head %s, the embeddings "
+                    "stay pretrained (model.tie_embeddings false)\n", cfgp,
+                    head_reinit ? "model.init.reinit names the head" : "model.tie_embeddings is false",
+                    head_reinit ? "gets each seed's fresh init" : "starts as a copy of them");
+    }
+    for (int i = 0; i < s->n_scales; i++) {
+        ds_scale *sc = &s->scales[i];
+        sc->n_heads = c.H;
+        /* the block's formulas, now that the block is known */
+        sc->n_params = ds_block_params(md, sc->d_model, sc->n_layers, V);
+        sc->flops_per_step = ds_block_flops_per_step(md, sc->d_model, sc->n_layers, V,
+                                                     s->train.batch, s->train.context);
+    }
     /* the conditions' own bases (model.init.from as a values family): the
      * same architecture; then every weight of every base, once, so that bad
      * files stop the command before it writes */
@@ -493,7 +721,7 @@ int ds_hf_attach(ds_sweep *s, ds_error *err) {
         }
     ds_model_config mc = ds_model_config_from_sweep(s, 0, 1);
     DS_ASSERT(mc.rot == c.rot && mc.hd == c.hd && mc.H == c.H);
-    size_t P = ds_model_param_count(mc.d, mc.L, mc.V);
+    size_t P = ds_model_params(&mc);
     float *params = ds_try_malloc(P * sizeof(float));
     if (!params)
         return ds_error_set(err, DS_EXIT_ERROR, "%s: cannot allocate %zu bytes to read the model",
@@ -523,23 +751,33 @@ uint64_t ds_hf_data_seed(const ds_sweep *s, int64_t seed) {
 
 void ds_hf_keep_mask(const ds_init_spec *in, const ds_model_config *cfg, uint8_t *keep) {
     int nt = ds_model_tensors(cfg, NULL), L = cfg->L;
+    ds_param_tensor *pt = DS_MALLOC(sizeof *pt * (size_t)nt);
+    ds_model_tensors(cfg, pt);
     memset(keep, 1, (size_t)nt);
+    static const char *const attn[] = {"qkv_w", "qkv_b", "attn_out_w", "attn_out_b", NULL};
+    static const char *const mlp[] = {"fc_w", "fc_b", "fc_out_w", "fc_out_b", "gate_up_w", "down_w", NULL};
     for (int i = 0; i < in->n_reinit; i++) {
         const ds_reinit_part *p = &in->reinit[i];
-        if (p->kind == DS_REINIT_EMBEDDINGS) keep[0] = 0;
-        else if (p->kind == DS_REINIT_HEAD) keep[nt - 1] = 0;
-        else if (p->kind == DS_REINIT_FINAL_NORM) keep[nt - 3] = keep[nt - 2] = 0;
-        else {
-            int l = p->layer < 0 ? L + p->layer : p->layer;
-            DS_ASSERT(l >= 0 && l < L); /* ds_hf_attach checked it */
-            for (int k = 0; k < 12; k++) {
-                int attn = k >= 2 && k <= 5, mlp = k >= 8;
-                if (p->kind == DS_REINIT_BLOCK || (p->kind == DS_REINIT_ATTENTION && attn) ||
-                    (p->kind == DS_REINIT_MLP && mlp))
-                    keep[1 + 12 * l + k] = 0;
+        int l = p->layer < 0 ? L + p->layer : p->layer;
+        DS_ASSERT(p->kind >= DS_REINIT_HEAD || (l >= 0 && l < L)); /* ds_hf_attach checked it */
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "layers.%d.", l);
+        size_t pl = strlen(prefix);
+        for (int t = 0; t < nt; t++) {
+            const char *nm = pt[t].name;
+            int hit = 0;
+            if (p->kind == DS_REINIT_EMBEDDINGS) hit = !strcmp(nm, "wte");
+            else if (p->kind == DS_REINIT_HEAD) hit = !strcmp(nm, "head_w");
+            else if (p->kind == DS_REINIT_FINAL_NORM) hit = !strcmp(nm, "lnf_w") || !strcmp(nm, "lnf_b");
+            else if (!strncmp(nm, prefix, pl)) {
+                const char *const *set = p->kind == DS_REINIT_ATTENTION ? attn : p->kind == DS_REINIT_MLP ? mlp : NULL;
+                hit = !set;
+                for (int k = 0; set && set[k] && !hit; k++) hit = !strcmp(nm + pl, set[k]);
             }
+            if (hit) keep[t] = 0;
         }
     }
+    free(pt);
 }
 
 int ds_hf_init_pack(ds_model *m, const ds_sweep *s, const int64_t *seeds, int R, ds_error *err) {

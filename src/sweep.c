@@ -868,6 +868,10 @@ static int parse_model(yctx *c, yaml_node_t *m, ds_model_spec *md) {
         in->pos_rotary_frac = pos_of(rf);
         in->pos_rope_base = pos_of(get(c, m, "rope_base"));
         in->pos_ln_eps = pos_of(get(c, m, "ln_eps"));
+        in->pos_kv_heads = pos_of(get(c, m, "kv_heads"));
+        in->pos_mlp_hidden = pos_of(get(c, m, "mlp_hidden"));
+        in->pos_qkv_bias = pos_of(get(c, m, "qkv_bias"));
+        in->pos_tie_embeddings = pos_of(get(c, m, "tie_embeddings"));
         if (!hd) md->head_dim = 1; /* unknown until attached: every width is a multiple */
     }
 
@@ -888,7 +892,9 @@ static int parse_model(yctx *c, yaml_node_t *m, ds_model_spec *md) {
             return FAIL(c, rf, "model.rotary_frac %g: block llama rotates every dim of a head "
                         "(rotary_frac 1, its default)", md->rotary_frac);
         md->rotary_frac = 1;
-    } else {
+    } else if (!in->enabled || get(c, m, "block")) {
+        /* (with model.init and no model.block, config.json decides the block:
+         * ds_hf_attach checks these keys against it) */
         static const char *const llama_only[] = {"kv_heads", "mlp_hidden", "qkv_bias",
                                                  "tie_embeddings", NULL};
         for (int i = 0; llama_only[i]; i++)
@@ -1819,12 +1825,34 @@ char *ds_sweep_canonical(const ds_sweep *s) {
             else sb_printf(&b, "%s%s", i ? ", " : "", parts[p->kind]);
         }
         sb_printf(&b, "]\nmodel.init.vary: %s\n", varies[in->vary]);
+        int head = 0;
+        for (int i = 0; i < in->n_reinit; i++) head |= in->reinit[i].kind == DS_REINIT_HEAD;
+        /* the untie rule (docs/sweep-file.md "model.init"); only with head
+         * reinitialized, so other sweeps' hashes stay */
+        if (head) sb_printf(&b, "model.init.untie: the head is reinitialized, so a tied base is untied "
+                            "(model.tie_embeddings false, the embeddings kept)\n");
     }
-    if (m->block == DS_BLOCK_LLAMA) { /* only for llama: the other blocks' hashes stay */
-        sb_printf(&b, "model.kv_heads: %d\n", m->kv_heads);
-        sb_printf(&b, "model.mlp_hidden: %d\n", m->mlp_hidden);
-        sb_printf(&b, "model.qkv_bias: %s\n", m->qkv_bias ? "true" : "false");
-        sb_printf(&b, "model.tie_embeddings: %s\n", m->tie_embeddings ? "true" : "false");
+    /* only for llama: the other blocks' hashes stay. With model.init and no
+     * model.block the block is config.json's: its lines are implied, and so
+     * are the keys not written (the text is the same before and after attach) */
+    if (m->block == DS_BLOCK_LLAMA && (!in->enabled || in->pos_block.line)) {
+        int fc = in->enabled;
+        if (fc && !in->pos_kv_heads.line) sb_printf(&b, "model.kv_heads: from config.json\n");
+        else sb_printf(&b, "model.kv_heads: %d\n", m->kv_heads);
+        if (fc && !in->pos_mlp_hidden.line) sb_printf(&b, "model.mlp_hidden: from config.json\n");
+        else sb_printf(&b, "model.mlp_hidden: %d\n", m->mlp_hidden);
+        if (fc && !in->pos_qkv_bias.line) sb_printf(&b, "model.qkv_bias: from config.json\n");
+        else sb_printf(&b, "model.qkv_bias: %s\n", m->qkv_bias ? "true" : "false");
+        if (fc && !in->pos_tie_embeddings.line) sb_printf(&b, "model.tie_embeddings: from config.json\n");
+        else sb_printf(&b, "model.tie_embeddings: %s\n", m->tie_embeddings ? "true" : "false");
+    } else if (in->enabled) {
+        /* the block is config.json's: the llama keys written (checked against
+         * it when attached) are part of the experiment, the others implied */
+        if (in->pos_kv_heads.line) sb_printf(&b, "model.kv_heads: %d\n", m->kv_heads);
+        if (in->pos_mlp_hidden.line) sb_printf(&b, "model.mlp_hidden: %d\n", m->mlp_hidden);
+        if (in->pos_qkv_bias.line) sb_printf(&b, "model.qkv_bias: %s\n", m->qkv_bias ? "true" : "false");
+        if (in->pos_tie_embeddings.line)
+            sb_printf(&b, "model.tie_embeddings: %s\n", m->tie_embeddings ? "true" : "false");
     }
     const ds_train_spec *tr = &s->train;
     sb_printf(&b, "train.steps: %lld\n", (long long)tr->steps);

@@ -89,14 +89,15 @@ typedef struct {
 } ds_task_spec;
 
 /* model.init (docs/sweep-file.md "model.init"): the replicas start from a
- * Hugging Face GPT-NeoX model directory (src/hfmodel.h) instead of the
- * spec's init, with parts reinitialized per seed by the spec's init rule. */
+ * Hugging Face GPT-NeoX, Llama or Qwen2 model directory (src/hfmodel.h)
+ * instead of the spec's init, with parts reinitialized per seed by the
+ * spec's init rule. */
 typedef enum {
-    DS_REINIT_ATTENTION = 0, /* layer l: qkv_w qkv_b attn_out_w attn_out_b (HF's attention.*) */
-    DS_REINIT_MLP,           /* layer l: fc_w fc_b fc_out_w fc_out_b (HF's mlp.*) */
-    DS_REINIT_BLOCK,         /* layer l: all 12 tensors, both LayerNorms included */
-    DS_REINIT_HEAD,          /* head_w (embed_out) */
-    DS_REINIT_FINAL_NORM,    /* lnf_w lnf_b (final_layer_norm) */
+    DS_REINIT_ATTENTION = 0, /* layer l: qkv_w qkv_b attn_out_w attn_out_b (HF's attention.*, self_attn.*) */
+    DS_REINIT_MLP,           /* layer l: fc_w fc_b fc_out_w fc_out_b, llama gate_up_w down_w (HF's mlp.*) */
+    DS_REINIT_BLOCK,         /* layer l: all its tensors, both norms included */
+    DS_REINIT_HEAD,          /* head_w (embed_out, lm_head); a tied base is untied */
+    DS_REINIT_FINAL_NORM,    /* lnf_w lnf_b (final_layer_norm, model.norm) */
     DS_REINIT_EMBEDDINGS     /* wte (embed_in) */
 } ds_reinit_kind;
 
@@ -125,10 +126,18 @@ typedef struct {
     /* where the model keys that config.json implies were written (line 0:
      * not written), for ds_hf_attach's contradiction errors */
     ds_srcpos pos_head_dim, pos_block, pos_rotary_frac, pos_rope_base, pos_ln_eps;
+    /* the llama block's (a llama or qwen2 config.json implies them too) */
+    ds_srcpos pos_kv_heads, pos_mlp_hidden, pos_qkv_bias, pos_tie_embeddings;
     /* set by ds_hf_attach (src/hfmodel.h) once config.json and the weights are read
      * and the sweep agrees with them: head_dim, block, rotary_frac,
      * rope_base, ln_eps and the scales' n_heads are then the config's */
     int attached;
+    /* set by ds_hf_attach: the base's head is its embeddings (tie_word_embeddings)
+     * and the model is untied (the head reinitialized, or model.tie_embeddings
+     * false written): head_w starts as a copy of wte, or the seed's init */
+    int untied;
+    /* ds_hf_attach prints no note on stderr (the other ranks of a run: rank 0 says it) */
+    int quiet;
 } ds_init_spec;
 
 typedef struct {

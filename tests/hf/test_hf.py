@@ -28,6 +28,19 @@ Scenarios:
             uninterrupted one
   errors    each bad directory or sweep: exit 2, the file/tensor (or FILE:LINE:COL)
             named, no result file written, the directory's files unchanged
+  llama     the llama block (issue 27): small random Qwen2ForCausalLM (q/k/v biases)
+            and LlamaForCausalLM (none) models, 4 heads with 2 key/value heads, tied
+            and untied, saved in fp32 and bf16: distsweep's step-0 logits equal
+            transformers' (LOGIT_TOL); reinit [head] of a tied Qwen2 model: wte
+            bit-equal to the file's embed_tokens, head_w the seed's from-scratch
+            init, every other tensor the file's (this test's own mapping), the
+            untie note once on stderr; bad directories (num_key_value_heads not
+            dividing the heads, hidden_act gelu, a missing tensor, a Llama
+            attention_bias) exit 2 naming file and key or tensor; count models of
+            the llama block trained from scratch (Qwen2 layout untied, Llama layout
+            tied), exported: transformers loads them (AutoModelForCausalLM, the
+            class and keys of config.json), logits equal model_logits' (distsweep's
+            forward of the stored model), greedy EM equals the stored EM
 """
 import argparse
 import copy
@@ -220,6 +233,248 @@ def sc_import(work):
                 check(err <= tol, f"{tag}: length {length}: max |logit difference| {err:.3g} > {tol:.3g}")
                 print(f"{tag}: length {length}: {tok.shape[0]} examples of {tok.shape[1]} tokens, max "
                       f"|logit diff| {err:.2e} (tol {tol:.2e}, max |logit| {np.abs(ref).max():.2f})")
+
+
+# ---- llama / qwen2 ---------------------------------------------------------------
+
+KV = 2  # key/value heads of 4 (GQA)
+LH = 4
+FF = 48  # intermediate_size
+
+
+def make_llama(qwen, tied, seed=3):
+    """A random Qwen2ForCausalLM or LlamaForCausalLM of the count task's vocabulary,
+    every parameter (norms and biases too) non-trivial."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+    torch.manual_seed(seed)
+    kw = dict(vocab_size=V_TOTAL, hidden_size=D, num_hidden_layers=L, num_attention_heads=LH,
+              num_key_value_heads=KV, intermediate_size=FF, max_position_embeddings=64,
+              rms_norm_eps=1e-6, rope_theta=1e6 if qwen else 5e5, tie_word_embeddings=tied,
+              hidden_act="silu")
+    m = (Qwen2ForCausalLM(Qwen2Config(**kw)) if qwen else
+         LlamaForCausalLM(LlamaConfig(attention_bias=False, **kw))).eval()
+    with torch.no_grad():
+        for n, p in m.named_parameters():
+            if n.endswith("norm.weight"):
+                p.copy_(1 + 0.1 * torch.randn_like(p))
+            else:
+                p.copy_(0.15 * torch.randn_like(p))
+    return m
+
+
+def llama_layout(bias, tied, d=D, nl=L, V=V_TOTAL):
+    """[(distsweep name, [HF names concatenated by rows], offset, shape)] of block llama
+    (src/model.h), written here independently of src/hfmodel.c."""
+    kv, out, o = KV * (d // LH), [], 0
+
+    def add(name, hnames, shape):
+        nonlocal o
+        out.append((name, hnames, o, shape))
+        o += int(np.prod(shape))
+    add("wte", ["model.embed_tokens.weight"], (V, d))
+    for l in range(nl):
+        pre = f"model.layers.{l}."
+        add(f"layers.{l}.ln1_w", [pre + "input_layernorm.weight"], (d,))
+        add(f"layers.{l}.qkv_w", [pre + f"self_attn.{x}_proj.weight" for x in "qkv"], (d + 2 * kv, d))
+        if bias:
+            add(f"layers.{l}.qkv_b", [pre + f"self_attn.{x}_proj.bias" for x in "qkv"], (d + 2 * kv,))
+        add(f"layers.{l}.attn_out_w", [pre + "self_attn.o_proj.weight"], (d, d))
+        add(f"layers.{l}.ln2_w", [pre + "post_attention_layernorm.weight"], (d,))
+        add(f"layers.{l}.gate_up_w", [pre + "mlp.gate_proj.weight", pre + "mlp.up_proj.weight"], (2 * FF, d))
+        add(f"layers.{l}.down_w", [pre + "mlp.down_proj.weight"], (d, FF))
+    add("lnf_w", ["model.norm.weight"], (d,))
+    if not tied:
+        add("head_w", ["lm_head.weight"], (V, d))
+    return out
+
+
+def sc_llama(work):
+    hf()
+    import torch
+    from transformers import AutoModelForCausalLM
+    from safetensors.numpy import load_file
+    # -- import: logits at step 0 equal transformers'
+    for qwen in (True, False):
+        for tied in (True, False):
+            m = make_llama(qwen, tied)
+            for form in ("fp32", "bf16"):
+                tag = f"{'qwen2' if qwen else 'llama'}_{'tied' if tied else 'untied'}_{form}"
+                d = os.path.join(work, tag)
+                os.makedirs(d)
+                save(m, os.path.join(d, "base"), form)
+                from safetensors import safe_open
+                with safe_open(os.path.join(d, "base", "model.safetensors"), "pt") as f:
+                    keys = set(f.keys())
+                check(("lm_head.weight" in keys) != tied, f"{tag}: lm_head.weight saved: {'lm_head.weight' in keys}")
+                y = write(os.path.join(d, "s.yaml"), sweep_text())
+                ref_model = AutoModelForCausalLM.from_pretrained(os.path.join(d, "base"),
+                                                                 torch_dtype=torch.float32).eval()
+                for length in ("6", "9"):
+                    out = os.path.join(d, f"logits{length}.bin")
+                    p = run([A.tool, "logits", y, length, out])
+                    if not check(p.returncode == 0, f"{tag}: hf_tool logits failed ({p.returncode}): {p.stderr}"):
+                        continue
+                    check("untied" not in p.stderr, f"{tag}: an untie note without reinit: {p.stderr}")
+                    tok, ours = read_logits(out)
+                    with torch.no_grad():
+                        ref = ref_model(torch.tensor(tok[:, :-1], dtype=torch.long)).logits.numpy()
+                    err = float(np.abs(ref - ours).max())
+                    tol = LOGIT_TOL * max(1.0, float(np.abs(ref).max()))
+                    check(err <= tol, f"{tag}: length {length}: max |logit difference| {err:.3g} > {tol:.3g}")
+                    print(f"{tag}: length {length}: {tok.shape[0]} examples, max |logit diff| {err:.2e} "
+                          f"(tol {tol:.2e}, max |logit| {np.abs(ref).max():.2f})")
+    # -- reinit of the head of a tied Qwen2 model: untied, the embeddings kept
+    d = os.path.join(work, "reinit")
+    os.makedirs(d)
+    save(make_llama(True, True), os.path.join(d, "base"), "fp32")
+    st = load_file(os.path.join(d, "base", "model.safetensors"))
+    y = write(os.path.join(d, "s.yaml"), sweep_text(init="{from: base, reinit: [head]}", seeds=3, save=1))
+    for seed in (0, 1):
+        out = os.path.join(d, f"params_{seed}.bin")
+        p = run([A.tool, "params", y, str(seed), out])
+        if not check(p.returncode == 0, f"reinit: hf_tool params failed: {p.stderr}"):
+            return
+        notes = [ln for ln in p.stderr.splitlines() if "untied" in ln]
+        check(len(notes) == 1 and "base/config.json" in notes[0] and "head" in notes[0],
+              f"reinit: wanted one untie note on stderr, got: {p.stderr!r}")
+        got = read_params(out)
+        sc = tool_params(y, "scratch", seed, d)
+        lay = llama_layout(True, False)
+        check(got.size == lay[-1][2] + int(np.prod(lay[-1][3])), f"reinit: {got.size} parameters")
+        for name, hnames, off, shape in lay:
+            n = int(np.prod(shape))
+            ours = got[off:off + n]
+            if name == "head_w":
+                check(np.array_equal(bits(ours), bits(sc[off:off + n])),
+                      f"reinit seed {seed}: head_w is not the seed's from-scratch init")
+                check(not np.array_equal(ours, st["model.embed_tokens.weight"].reshape(-1)),
+                      f"reinit seed {seed}: head_w is the embeddings")
+            else:
+                want = np.concatenate([st[h].astype(np.float32) for h in hnames], axis=0).reshape(-1)
+                check(np.array_equal(bits(ours), bits(want)), f"reinit seed {seed}: {name} is not the file's")
+        if seed == 0:
+            head0 = got[lay[-1][2]:]
+        else:
+            check(not np.array_equal(head0, got[lay[-1][2]:]), "reinit: seeds 0 and 1 drew the same head")
+    # the run: the note once (rank 0), the canonical text says the rule
+    out = os.path.join(d, "out.h5")
+    p = run([A.bin, y, "-o", out, "--quiet"])
+    check(p.returncode == 0, f"reinit: run failed: {p.stderr}")
+    check(p.stderr.count("untied") == 1, f"reinit: the untie note {p.stderr.count('untied')} times: {p.stderr}")
+    # the export names the base, the reinitialized head and the untying
+    hd = os.path.join(d, "hf")
+    p = run([A.bin, "export", out, "--scale", "0", "--seed", "0", "-o", hd])
+    if check(p.returncode == 0, f"reinit: export failed: {p.stderr}"):
+        readme = open(os.path.join(hd, "README.md")).read()
+        cfg = json.load(open(os.path.join(hd, "config.json")))
+        check("`base`" in readme and " head (seed varies" in readme and "- untied:" in readme and
+              "fresh init" in readme, f"reinit: README: {readme[:1200]}")
+        check(cfg["architectures"] == ["Qwen2ForCausalLM"] and cfg["tie_word_embeddings"] is False,
+              f"reinit: exported config {cfg}")
+    # -- bad directories: exit 2, file and key or tensor named
+    good = os.path.join(work, "qwen2_untied_fp32", "base")
+
+    def variant(name, cfg=None, drop=None):
+        dd = os.path.join(work, "bad_" + name, "base")
+        shutil.copytree(good, dd)
+        if cfg:
+            c = json.load(open(os.path.join(dd, "config.json")))
+            c.update(cfg)
+            json.dump(c, open(os.path.join(dd, "config.json"), "w"))
+        if drop:
+            from safetensors.numpy import save_file
+            t = load_file(os.path.join(dd, "model.safetensors"))
+            t.pop(drop)
+            save_file(t, os.path.join(dd, "model.safetensors"), metadata={"format": "pt"})
+        return dd
+    for name, dd, want in [
+        ("kv", variant("kv", cfg={"num_key_value_heads": 3}),
+         "base/config.json: num_key_value_heads 3 does not divide num_attention_heads 4"),
+        ("act", variant("act", cfg={"hidden_act": "gelu"}), "base/config.json: hidden_act gelu is not supported"),
+        ("llama_bias", variant("llama_bias", cfg={"model_type": "llama", "attention_bias": True}),
+         "base/config.json: attention_bias is true"),
+        ("missing", variant("missing", drop="model.layers.1.mlp.up_proj.weight"),
+         "base: no tensor model.layers.1.mlp.up_proj.weight"),
+        ("kv_key", good, "s.yaml:4:13: model.kv_heads 4 contradicts"),
+    ]:
+        y = write(os.path.join(os.path.dirname(dd), f"s_{name}.yaml"),
+                  sweep_text(model_extra="  kv_heads: 4\n" if name == "kv_key" else ""))
+        if name == "kv_key":
+            want = want.replace("s.yaml", f"s_{name}.yaml")
+        o = os.path.join(os.path.dirname(dd), f"out_{name}.h5")
+        p = run([A.bin, y, "-o", o, "--quiet"])
+        check(p.returncode == 2 and want in p.stderr,
+              f"{name}: exit {p.returncode}, wanted 2 and '{want}' in: {p.stderr.strip()}")
+        check(not os.path.exists(o), f"{name}: a result file was written")
+        print(f"{name}: {p.stderr.strip()}")
+    # -- export of llama-block models trained from scratch
+    for bias, tied in ((True, False), (False, True)):
+        tag = f"export_{'qwen2' if bias else 'llama'}_{'tied' if tied else 'untied'}"
+        w = os.path.join(work, tag)
+        os.makedirs(w)
+        extra = (f", block: llama, kv_heads: {KV}, mlp_hidden: {FF}, qkv_bias: {str(bias).lower()}, "
+                 f"tie_embeddings: {str(tied).lower()}, rope_base: 100000")
+        text = sweep_text(init=None, model_extra=extra, steps=300, seeds=1, save=1, lr="3.0e-3",
+                          warmup=10, schedule="cosine").replace("head_dim: 16", "head_dim: 8")
+        # lengths just past training's too, where a small model is right on some examples only
+        text = text.replace("eval_lengths: [6, 9]", "eval_lengths: [6, 7, 8, 9]")
+        y = write(os.path.join(w, "s.yaml"), text)
+        out = os.path.join(w, "t.h5")
+        p = run([A.bin, y, "-o", out, "--quiet"], timeout=900)
+        if not check(p.returncode == 0, f"{tag}: training failed: {p.stderr}"):
+            continue
+        hd = os.path.join(w, "hf")
+        p = run([A.bin, "export", out, "--scale", "0", "--seed", "0", "-o", hd])
+        if not check(p.returncode == 0, f"{tag}: export failed: {p.stderr}"):
+            continue
+        cfg = json.load(open(os.path.join(hd, "config.json")))
+        want_cls = "Qwen2ForCausalLM" if bias else "LlamaForCausalLM"
+        check(cfg["architectures"] == [want_cls] and cfg["num_key_value_heads"] == KV and
+              cfg["intermediate_size"] == FF and cfg["tie_word_embeddings"] == tied and
+              cfg["attention_bias"] == bias and cfg["rope_theta"] == 100000 and cfg["rms_norm_eps"] == 1e-5,
+              f"{tag}: config.json {cfg}")
+        names = set(load_file(os.path.join(hd, "model.safetensors")))
+        want_names = {h for _, hs, _, _ in llama_layout(bias, tied) for h in hs}
+        check(names == want_names, f"{tag}: tensor names {sorted(names ^ want_names)} differ")
+        model = AutoModelForCausalLM.from_pretrained(hd).eval()
+        check(type(model).__name__ == want_cls, f"{tag}: loaded as {type(model).__name__}")
+        with h5py.File(out, "r") as f:
+            lengths, em = f["eval_lengths"][()], f["metrics/em"][()]
+        for li, length in enumerate(lengths):
+            lf = os.path.join(w, f"logits{length}.bin")
+            p = run([A.logits, out, "0", "0", str(int(length)), lf])
+            if not check(p.returncode == 0, f"{tag}: model_logits: {p.stderr}"):
+                continue
+            with open(lf, "rb") as f:
+                n, n_tok, V = np.frombuffer(f.read(12), dtype="<i4")
+                x = np.frombuffer(f.read(4 * n * n_tok), dtype="<i4").reshape(n, n_tok)
+                mask = np.frombuffer(f.read(n * n_tok), dtype=np.uint8).reshape(n, n_tok)
+                ref = np.frombuffer(f.read(), dtype="<f4").reshape(n, n_tok - 1, V)
+            with torch.no_grad():
+                hl = model(torch.tensor(x[:, :-1], dtype=torch.long)).logits.numpy()
+            err = float(np.abs(hl - ref).max())
+            bound = LOGIT_TOL * max(1.0, float(np.abs(ref).max()))
+            check(err <= bound, f"{tag} L={length}: logits differ by {err} > {bound}")
+            p0 = int(np.argmax(mask[0] != 0))
+            from transformers import GenerationConfig
+            gc = GenerationConfig(max_new_tokens=x.shape[1] - p0, do_sample=False, num_beams=1,
+                                  eos_token_id=None, bos_token_id=None, pad_token_id=cfg["pad_token_id"])
+            with torch.no_grad():
+                g = model.generate(torch.tensor(x[:, :p0], dtype=torch.long),
+                                   attention_mask=torch.ones(x.shape[0], p0, dtype=torch.long),
+                                   generation_config=gc).numpy()
+            # transformers stops once every row has emitted the eos token ".", which no
+            # answer holds: such a row is wrong, as distsweep's argmax there is too
+            check(g.shape[1] <= x.shape[1], f"{tag} L={length}: generate made {g.shape[1] - p0} tokens")
+            g = np.concatenate([g, np.full((g.shape[0], x.shape[1] - g.shape[1]), -1)], axis=1)
+            right = int((g[:, p0:] == x[:, p0:]).all(axis=1).sum())
+            stored_em = float(em[0, 0, li])
+            print(f"{tag} L={length}: max |logit diff| {err:.3g} (bound {bound:.3g}); HF greedy EM "
+                  f"{right}/{x.shape[0]}, stored EM {stored_em:.4f}")
+            check(right == round(stored_em * x.shape[0]), f"{tag} L={length}: HF greedy EM {right}, stored {stored_em}")
+        readme = open(os.path.join(hd, "README.md")).read()
+        check(want_cls in readme and (", tied head" in readme) == tied, f"{tag}: README model line: {readme[:600]}")
 
 
 # ---- reinit -----------------------------------------------------------------------
@@ -418,7 +673,7 @@ def sc_errors(work):
         ("no_config", lambda d: os.remove(os.path.join(d, "config.json")), "base/config.json: cannot read"),
         ("no_weights", lambda d: os.remove(os.path.join(d, "model.safetensors")),
          "base: no model.safetensors or model.safetensors.index.json"),
-        ("model_type", edit_config(model_type="llama"), "base/config.json: model_type 'llama' is not supported"),
+        ("model_type", edit_config(model_type="mistral"), "base/config.json: model_type 'mistral' is not supported"),
         ("intermediate", edit_config(intermediate_size=3 * D), "base/config.json: intermediate_size 96 is not 4 x"),
         ("tied", edit_config(tie_word_embeddings=True), "base/config.json: tie_word_embeddings is true"),
         ("dtype", edit_tensors(lambda t: t.update({"embed_out.weight": t["embed_out.weight"].astype(np.float64)})),
@@ -469,11 +724,12 @@ def sc_errors(work):
 def main():
     global A
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["import", "reinit", "continue", "errors"])
+    ap.add_argument("scenario", choices=["import", "reinit", "continue", "errors", "llama"])
     ap.add_argument("--bin", required=True)
     ap.add_argument("--tool", required=True)
     ap.add_argument("--src", required=True)
     ap.add_argument("--pydeps", required=True)
+    ap.add_argument("--logits", help="tests/models/model_logits (scenario llama)")
     A = ap.parse_args()
     work = tempfile.mkdtemp(prefix=f"ds_hf_{A.scenario}_")
     try:

@@ -142,9 +142,48 @@ static void test_sweep_keys(void) {
         int re = (l == 0) || (l == 1 && k >= 2 && k <= 5) || i == nt - 1;
         CHECK_MSG(keep[i] == !re, "tensor %d", i);
     }
+    /* the untie rule is in the text whenever the head is reinitialized */
+    CHECK(strstr(canon, "model.init.vary: weights\nmodel.init.untie: the head is reinitialized, so a "
+                        "tied base is untied (model.tie_embeddings false, the embeddings kept)\n") != NULL);
+    /* the llama block's mask: layer 1 attention (qkv_w, qkv_b, attn_out_w), head, all of layer 0 */
+    ds_model_config lc = {.d = 32, .L = 2, .V = 12, .H = 4, .hd = 8, .block = DS_BLOCK_LLAMA,
+                          .K = 2, .F = 48, .qkv_bias = 1, .tie = 0};
+    ds_param_tensor lpt[32];
+    int lnt = ds_model_tensors(&lc, lpt);
+    CHECK(lnt == 2 * 7 + 3);
+    ds_hf_keep_mask(in, &lc, keep);
+    for (int i = 0; i < lnt; i++) {
+        const char *nm = lpt[i].name;
+        int re = !strncmp(nm, "layers.0.", 9) || !strcmp(nm, "head_w") ||
+                 !strcmp(nm, "layers.1.qkv_w") || !strcmp(nm, "layers.1.qkv_b") ||
+                 !strcmp(nm, "layers.1.attn_out_w");
+        CHECK_MSG(keep[i] == !re, "llama tensor %s", nm);
+    }
     free(canon);
     ds_sweep_free(s);
     ds_sweep_free(t);
+
+    /* with model.init and no model.block, the llama keys wait for config.json
+     * (ds_hf_attach checks them: tests/hf/test_hf.py llama) */
+    ds_sweep *k = load("  kv_heads: 2\n  tie_embeddings: false\n", "s.yaml", &err);
+    CHECK_MSG(k && k->model.init.pos_kv_heads.line == 6 && k->model.init.pos_tie_embeddings.line == 7,
+              "%s", err.msg);
+    if (k) {
+        char *kc = ds_sweep_canonical(k);
+        CHECK(strstr(kc, "model.kv_heads: 2\nmodel.tie_embeddings: false\n") && !strstr(kc, "mlp_hidden"));
+        free(kc);
+    }
+    ds_sweep_free(k);
+    /* without model.init they are an error for a GPT-NeoX block, as before */
+    k = NULL;
+    CHECK(ds_sweep_load_text("s.yaml", "task: {kind: count, vocab: 8, train_length: [1, 4], eval_lengths: [4]}\n"
+                             "model: {head_dim: 16, kv_heads: 1}\n"
+                             "train: {steps: 10, batch: 2, context: 16, lr: 1.0e-3}\n"
+                             "seeds: {start: 0, count: 1}\n"
+                             "scales:\n  - {family: points, points: [{width: 32, depth: 1}]}\n",
+                             &k, &err) == DS_EXIT_USAGE &&
+          strstr(err.msg, "model.kv_heads applies to block llama only"));
+    ds_sweep_free(k);
 
     /* bad keys: FILE:LINE:COL */
     static const struct {
