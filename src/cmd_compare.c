@@ -207,6 +207,8 @@ static void usage(FILE *f) {
  * report defaults of each file, which must agree. Returns 0 or DS_EXIT_USAGE
  * (message printed). */
 typedef struct {
+    const char *metric_arg; /* --metric: its slot depends on the files' kind (src/schema.h) */
+    const char *set_arg;    /* --set NAME: files of evaluation sets match their sets by name */
     int metric, metric_set, length, length_set, tau_set, la, lb;
     double tau;
     char metric_why[64], length_why[160], tau_why[96];
@@ -221,11 +223,23 @@ static int resolve(cmp_side *A, cmp_side *B, cmp_opts *o) {
                 A->r.n_lengths ? B->path : A->path);
         return DS_EXIT_USAGE;
     }
+    if (A->r.eval_kind != B->r.eval_kind) { /* test lengths against evaluation sets */
+        fprintf(stderr, "distsweep compare: %s is evaluated on %s, %s on %s: no common metric\n", A->path,
+                A->r.eval_kind == DS_EVAL_SETS ? "multiple-choice sets" : "test lengths", B->path,
+                B->r.eval_kind == DS_EVAL_SETS ? "multiple-choice sets" : "test lengths");
+        return DS_EXIT_USAGE;
+    }
+    const ds_eval_kind ek = A->r.eval_kind;
+    if (o->metric_arg && (o->metric = ds_metric_index_of(ek, o->metric_arg)) < 0) {
+        fprintf(stderr, "distsweep compare: unknown metric '%s' (%s)\n", o->metric_arg,
+                ek == DS_EVAL_SETS ? "mc_acc, mc_nll" : "em, error, minprob, token_acc, loss");
+        return DS_EXIT_USAGE;
+    }
     if (!o->metric_set) {
         if (ra.metric != rb.metric) {
             fprintf(stderr, "distsweep compare: different metrics: %s reports %s (%s), %s reports %s (%s); "
-                            "pass --metric\n", A->path, ds_metric_names[ra.metric], ra.metric_why, B->path,
-                    ds_metric_names[rb.metric], rb.metric_why);
+                            "pass --metric\n", A->path, ds_metric_name_of(ek, ra.metric), ra.metric_why, B->path,
+                    ds_metric_name_of(ek, rb.metric), rb.metric_why);
             return DS_EXIT_USAGE;
         }
         o->metric = ra.metric;
@@ -246,6 +260,42 @@ static int resolve(cmp_side *A, cmp_side *B, cmp_opts *o) {
                  ra.metric == o->metric ? ra.threshold_why : "default");
     } else {
         snprintf(o->tau_why, sizeof o->tau_why, "--threshold");
+    }
+    if (ek == DS_EVAL_SETS) { /* sets: by name in each file (their orders may differ) */
+        if (o->length_set) {
+            fprintf(stderr, "distsweep compare: --length is for test lengths: these files are evaluated on "
+                            "multiple-choice sets (--set NAME)\n");
+            return DS_EXIT_USAGE;
+        }
+        const char *na = ra.length_index >= 0 ? A->r.set_names[ra.length_index] : "";
+        const char *nb = rb.length_index >= 0 ? B->r.set_names[rb.length_index] : "";
+        if (!o->set_arg && strcmp(na, nb)) {
+            fprintf(stderr, "distsweep compare: different sets: %s reports set %s (%s), %s set %s (%s); "
+                            "pass --set\n", A->path, na, ra.length_why, B->path, nb, rb.length_why);
+            return DS_EXIT_USAGE;
+        }
+        const char *name = o->set_arg ? o->set_arg : na;
+        snprintf(o->length_why, sizeof o->length_why, "%s", o->set_arg ? "--set" : ra.length_why);
+        const cmp_side *sides[2] = {A, B};
+        int *idx[2] = {&o->la, &o->lb};
+        for (int k = 0; k < 2; k++) {
+            const ds_results *r = &sides[k]->r;
+            *idx[k] = -1;
+            for (int i = 0; i < r->n_lengths; i++)
+                if (!strcmp(r->set_names[i], name)) *idx[k] = i;
+            if (*idx[k] < 0) {
+                fprintf(stderr, "distsweep compare: no set %s in %s (sets:", name, sides[k]->path);
+                for (int i = 0; i < r->n_lengths; i++) fprintf(stderr, " %s", r->set_names[i]);
+                fprintf(stderr, ")\n");
+                return DS_EXIT_USAGE;
+            }
+        }
+        return 0;
+    }
+    if (o->set_arg) {
+        fprintf(stderr, "distsweep compare: --set names a multiple-choice set; these files are evaluated "
+                        "at test lengths (--length L)\n");
+        return DS_EXIT_USAGE;
     }
     if (!o->length_set) {
         int a = ra.length_index >= 0 ? A->r.eval_lengths[ra.length_index] : -1;
@@ -290,6 +340,7 @@ int ds_cmd_compare(int argc, char **argv) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = !strcmp(a, "--metric") || !strcmp(a, "--length") || !strcmp(a, "--threshold") ||
+                    !strcmp(a, "--set") ||
                     !strcmp(a, "--format") || !strcmp(a, "--resamples") ||
                     !strcmp(a, "--permutations") || !strcmp(a, "--seed");
         if (takes && !v) {
@@ -297,12 +348,10 @@ int ds_cmd_compare(int argc, char **argv) {
             return DS_EXIT_USAGE;
         }
         if (!strcmp(a, "--metric")) {
-            if ((o.metric = ds_metric_index(v)) < 0) {
-                fprintf(stderr, "distsweep compare: unknown metric '%s' (em, error, minprob, "
-                                "token_acc, loss)\n", v);
-                return DS_EXIT_USAGE;
-            }
+            o.metric_arg = v; /* checked once the files' kind is known (resolve) */
             o.metric_set = 1;
+        } else if (!strcmp(a, "--set")) {
+            o.set_arg = v;
         } else if (!strcmp(a, "--length")) {
             if (ds_cli_int(a, v, INT_MIN, INT_MAX, &o.length, &err)) goto bad_value;
             o.length_set = 1;
@@ -392,13 +441,16 @@ int ds_cmd_compare(int argc, char **argv) {
         }
     }
 
-    const char *mname = ds_metric_names[o.metric];
+    const char *mname = ds_metric_name_of(side[0].r.eval_kind, o.metric);
     const char *op = ds_metric_lower_is_better(o.metric) ? "<=" : ">=";
     if (format == FMT_TABLE) {
         for (int k = 0; k < 2; k++)
             printf("%s: %s: sweep '%s', precision %s\n", k ? "B" : "A", side[k].path, side[k].r.sweep_name,
                    side[k].r.precision);
-        printf("metric %s (%s), length %d (%s), success = %s %s %g (%s)\n", mname, o.metric_why, o.length,
+        char at[64]; /* a test length, or a multiple-choice set by name */
+        if (side[0].r.eval_kind == DS_EVAL_SETS) snprintf(at, sizeof at, "set %s", side[0].r.set_names[o.la]);
+        else snprintf(at, sizeof at, "length %d", o.length);
+        printf("metric %s (%s), %s (%s), success = %s %s %g (%s)\n", mname, o.metric_why, at,
                o.length_why, mname, op, o.tau, o.tau_why);
         printf("differences are B - A; [lo, hi]: 95%% percentile bootstrap, %d resamples; p: permutation "
                "test, %d permutations (two-sided; W2: W2* >= W2); key %lld\n",

@@ -264,13 +264,17 @@ static void print_table(const ds_sweep *s, const gpu_model *g) {
     printf("  seeds     %lld (%lld..%lld) per scale\n", (long long)seeds, (long long)s->seeds.start,
            (long long)(s->seeds.start + seeds - 1));
     const ds_adaptive_spec *ad = &s->seeds.adaptive;
+    char at_name[DS_NAME_MAX + 16]; /* the adaptive rule's length, or its evaluation set */
+    if (s->task.n_mc) snprintf(at_name, sizeof at_name, "%s", s->task.mc[ad->length_idx >= 0 ? ad->length_idx : 0].name);
+    else snprintf(at_name, sizeof at_name, "%d", ad->length);
     if (ad->enabled)
         printf("  adaptive  %lld first, +%lld per round up to %lld per scale, until the 95%% CI of "
-               "%s of %s at length %d is at most %g wide\n",
+               "%s of %s at %s%s is at most %g wide\n",
                (long long)seeds, (long long)ad->step, (long long)ad->max,
                ad->statistic == DS_ADAPT_P_SUCCESS ? "p_success" :
                ad->statistic == DS_ADAPT_MEAN_SUCCESS ? "mean_success" : "mean",
-               ds_metric_names[ad->metric], ad->length, ad->ci_width);
+               ds_metric_name_of(ds_task_eval_kind(&s->task), ad->metric),
+               s->task.n_mc ? "set " : "length ", at_name, ad->ci_width);
     printf("  output    %s\n\n", s->output);
 
     printf("families (%d, over %d distinct scales):\n", s->n_families, s->n_scales);

@@ -271,6 +271,59 @@ static void test_values_family(void) {
     CHECK(ds_setting_is_text("model.init.from") && !ds_setting_is_text("train.lr"));
 }
 
+/* A corpus task's evaluation sets (docs/sweep-file.md "eval"): its evaluation
+ * axis, named metrics mc_acc/mc_nll, report.set and seeds.adaptive.set by
+ * name, threshold 0.25 by default; the sets enter the hash; misuse refused. */
+static void test_eval_sets(void) {
+    const char *fmt =
+        "task: {kind: corpus, vocab: 64, sources: [{name: a, path: a.bin, weight: 1}]}\n"
+        "eval: {multiple_choice: [{name: one, path: one.bin}, {name: two, path: %s, scoring: completion}]}\n"
+        "train: {steps: 10, batch: 2, context: 16, lr: 0.001, warmup: 0, log_every: 5}\n"
+        "seeds: {count: 4, adaptive: {metric: mc_nll, set: two, statistic: mean, ci_width: 0.1, max: 8}}\n"
+        "scales: [{family: depth, width: 64, depth: [1]}]\n"
+        "%s";
+    char text[2048];
+    snprintf(text, sizeof text, fmt, "two.bin", "report: {set: two, metric: mc_acc}\n");
+    ds_sweep *s = load_text(text);
+    if (!s) return;
+    CHECK(s->task.n_mc == 2 && s->task.n_eval_lengths == 2 && s->task.eval_lengths[1] == 1);
+    CHECK(!strcmp(s->task.mc[1].name, "two") && s->task.mc[1].scoring == 1 && s->task.mc[0].scoring == -1);
+    CHECK(ds_task_eval_kind(&s->task) == DS_EVAL_SETS);
+    CHECK(s->seeds.adaptive.metric == DS_M_MC_NLL && s->seeds.adaptive.length_idx == 1);
+    CHECK(s->report.metric == DS_M_MC_ACC && s->report.length == 1 && s->report.threshold == 0.25);
+    CHECK(!strcmp(ds_metric_name_of(DS_EVAL_SETS, DS_M_MC_ACC), "mc_acc") &&
+          ds_metric_name_of(DS_EVAL_SETS, DS_M_ERROR) == NULL && ds_metric_index_of(DS_EVAL_SETS, "em") < 0);
+    uint64_t h = s->yaml_hash;
+    ds_sweep_free(s);
+    snprintf(text, sizeof text, fmt, "other.bin", "");
+    s = load_text(text);
+    if (!s) return;
+    CHECK(s->yaml_hash != h); /* a set's path is part of the experiment */
+    ds_sweep_free(s);
+    /* an unknown set, a length for a corpus task, an eval block for a synthetic task */
+    static const char *const bad[][2] = {
+        {"report: {set: three}\n", "report.set must be one of the evaluation sets one, two"},
+        {"report: {length: 1}\n", "report.length: a corpus task is evaluated on its sets"},
+        {"report: {metric: em}\n", "report.metric must be one of mc_acc, mc_nll"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, fmt, "two.bin", bad[i][0]);
+        ds_error err = {0};
+        ds_sweep *b = NULL;
+        CHECK(ds_sweep_load_text("x.yaml", text, &b, &err) == DS_EXIT_USAGE && !b);
+        CHECK_MSG(strstr(err.msg, bad[i][1]) != NULL, "%s", err.msg);
+    }
+    ds_error err = {0};
+    ds_sweep *b = NULL;
+    CHECK(ds_sweep_load_text("x.yaml",
+                             "task: {kind: count, vocab: 20, train_length: [1, 5], eval_lengths: [5]}\n"
+                             "eval: {multiple_choice: [{name: one, path: one.bin}]}\n"
+                             "train: {steps: 10, batch: 2, context: 16, lr: 0.001, log_every: 5}\n"
+                             "seeds: {count: 1}\nscales: [{family: depth, width: 64, depth: [1]}]\n",
+                             &b, &err) == DS_EXIT_USAGE);
+    CHECK_MSG(strstr(err.msg, "x.yaml:2:7: eval.multiple_choice is for a corpus task") != NULL, "%s", err.msg);
+}
+
 /* ds_scale_params (the sweep's, used by plan and /scales/n_params) counts
  * exactly the floats of the model's layout (ds_model_tensors), so that the
  * two can never drift apart: summed tensor by tensor here, not through the
@@ -557,6 +610,7 @@ int main(int argc, char **argv) {
     test_defaults();
     test_families();
     test_values_family();
+    test_eval_sets();
     test_params_match_layout();
     test_llama();
     test_errors();

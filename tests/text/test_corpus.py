@@ -47,6 +47,14 @@ usage: test_corpus.py SCENARIO --bin distsweep --mpiexec mpirun --src SOURCE_DIR
            in transformers with the base's tensor names and its README names the base and
            the reinit parts; plot_sweep draws both families; a base of another
            architecture is refused at FILE:LINE:COL (exit 2, nothing written)
+  pretrained  issue 26's pipeline from a base distsweep pretrained itself: a corpus sweep
+           from scratch on the fortunes + qa mixture, one seed exported (`distsweep export`,
+           the corpus's tokenizer); a population from that export (model.init, reinit
+           [{layer: -1, part: attention}, head], linear schedule, warmup 0) over the qa
+           weight 0.1, 0.25, 0.5 x 8 seeds, scored on an MMLU-layout set, on 2 ranks:
+           every run done with mc_acc and mc_nll stored per seed; a run SIGKILLed mid-way
+           and resumed equals the uninterrupted one bit for bit (losses, curves, mc_acc,
+           mc_nll, per-item results); `report` shows each weight's distribution
   bigvocab a tokenizer of 66,512 ids (the BPE plus 66,000 added tokens, some in the text):
            tools/tokenize_corpus.py writes uint32 shards (magic 20240801, version 7) holding
            ids above 65,535; `plan` states the memory of a pack; `distsweep train` of a
@@ -589,6 +597,12 @@ def sc_mc(work):
     check(p.returncode == 0 and json.loads(p.stdout)["metric"] == "mc_nll", f"report mc_nll: {p.stderr}")
     p = ds(["report", out, "--metric", "em"])
     check(p.returncode == 2 and "mc_acc, mc_nll" in p.stderr, f"report --metric em: {p.returncode} {p.stderr}")
+    # compare: sets by name; a test length refused
+    p = ds(["compare", f"{out}:d32_L1", f"{out}:d32_L1", "--set", "mmlu_c", "--metric", "mc_nll"])
+    check(p.returncode == 0 and "metric mc_nll (--metric), set mmlu_c (--set)" in p.stdout,
+          f"compare on sets: {p.stdout[:800]} {p.stderr}")
+    p = ds(["compare", out, out, "--length", "5"])
+    check(p.returncode == 2 and "--set NAME" in p.stderr, f"compare --length on sets: {p.stderr}")
     p = ds(["report", out, "--set", "nope"])
     check(p.returncode == 2 and "mmlu mmlu_c" in p.stderr, f"report --set nope: {p.returncode} {p.stderr}")
     p = ds(["status", out])
@@ -735,6 +749,112 @@ run: {save_models: 1}
           "hidden_size 64" in p.stderr and not os.path.exists(bad_out), f"other architecture: {p.returncode} {p.stderr}")
 
 
+def sc_pretrained(work):
+    sys.path.insert(0, os.path.join(A.src, "tests", "mc"))
+    import test_mc as mc
+    setup(work)
+    wn = mc.wordnet()
+    mc.make_mmlu(work, wn, n_test=10, n_dev=0)
+    csvs = [os.path.join(work, f"{s}_test.csv") for s in mc.SUBJECTS.values()]
+    p = run([sys.executable, os.path.join(A.src, "tools", "make_mc_eval.py"), "--tokenizer",
+             os.path.join(work, "tokenizer.json"), "--format", "mmlu", "-o", os.path.join(work, "mmlu.bin")]
+            + csvs, env=dict(ENV, PYTHONPATH=A.pydeps))
+    if not check(p.returncode == 0, f"make_mc_eval: {p.stderr}"):
+        return
+    corpus = """task:
+  kind: corpus
+  vocab: 512
+  eot: 0
+  tokenizer: tokenizer.json
+  sources:
+    - {name: news, path: "data/fortunes_*.bin", weight: 0.75}
+    - {name: qa, path: "data/qa_*.bin", weight: 0.25, loss: answer}
+eval:
+  multiple_choice:
+    - {name: mmlu, path: mmlu.bin}
+"""
+    # 1. the base: pretrained here on the corpus, one seed, exported as a Hugging Face model
+    pre = write(os.path.join(work, "pre.yaml"), "name: pre\n" + corpus + """model: {head_dim: 16}
+train: {steps: 80, batch: 8, context: 192, lr: 3.0e-3, warmup: 8, log_every: 8}
+seeds: {start: 0, count: 1}
+scales:
+  - {family: depth, width: 32, depth: [2]}
+run: {save_models: true}
+""")
+    pre_out = os.path.join(work, "pre.h5")
+    p = ds(["run", pre, "-o", pre_out, "--quiet"])
+    if not check(p.returncode == 0, f"pretraining: {p.returncode} {p.stderr}"):
+        return
+    p = ds(["export", pre_out, "--scale", "0", "--seed", "0", "-o", os.path.join(work, "base")])
+    if not check(p.returncode == 0, f"export of the base: {p.stderr}"):
+        return
+    # 2. the population from it
+    pop = "name: pop\n" + corpus + """model:
+  init: {from: base, reinit: [{layer: -1, part: attention}, head]}
+train: {steps: 30, batch: 8, context: 192, lr: 1.0e-3, warmup: 0, schedule: linear, log_every: 5}
+seeds: {start: 0, count: 8}
+scales:
+  - {family: values, name: mix, width: 32, depth: 2, key: task.sources.qa.weight, values: [0.1, 0.25, 0.5],
+     label: qa fraction}
+run: {checkpoint_every: 5, pack: 4}
+"""
+    y = write(os.path.join(work, "pop.yaml"), pop)
+    ref = os.path.join(work, "ref.h5")
+    t0 = time.time()
+    p = ds(["run", y, "-o", ref, "--quiet"], np_=2, timeout=900)
+    t_ref = time.time() - t0
+    if not check(p.returncode == 0, f"population run: {p.returncode} {p.stderr}"):
+        return
+    keys = ("runs/status", "runs/final_loss", "curves/train_loss", "metrics/mc_acc", "metrics/mc_nll",
+            "items/mmlu/chosen", "items/mmlu/ll_correct")
+    def grab(path):
+        with h5py.File(path, "r") as f:
+            return {k: f[k][()] for k in keys}
+    r = grab(ref)
+    check((r["runs/status"] == 1).all() and r["metrics/mc_acc"].shape == (3, 8, 1) and
+          np.isfinite(r["metrics/mc_nll"]).all(), f"population: status {r['runs/status']}")
+    # a population: the seeds differ (reinit values and data order)
+    check(len(np.unique(r["runs/final_loss"])) == r["runs/final_loss"].size, "two seeds end at the same loss")
+    # continued training works: from the first loss point (a fresh head: about log V) the loss
+    # falls well below it in 30 steps (that the start is the base's body: hf.continue, hf.reinit)
+    c = r["curves/train_loss"]
+    check((c[:, :, -1] < c[:, :, 0] - 0.3).all(), f"loss curves {c[:, :, [0, -1]]}")
+    # 3. SIGKILL mid-way, resume until done: the same bits
+    out = os.path.join(work, "killed.h5")
+    rng = random.Random(int(os.environ.get("DISTSWEEP_CHAOS_SEED", "2626")))
+    kills = 0
+    for attempt in range(10):
+        cmd = [A.mpiexec, "-np", "2", "--oversubscribe", A.bin, "run", y, "-o", out, "--quiet"]
+        pr = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if attempt < 2:
+            time.sleep(rng.uniform(0.3, 0.6) * t_ref)
+            if pr.poll() is None:
+                for pid in children(pr.pid) + [pr.pid]:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                kills += 1
+            finish(pr)
+            continue
+        err = pr.communicate(timeout=900)[1]
+        if pr.returncode == 0:
+            break
+        check(pr.returncode == 3 or "lock" in err, f"resume {attempt}: exit {pr.returncode}: {err}")
+    check(kills >= 1, "no kill landed mid-run")
+    k = grab(out)
+    for key in keys:
+        a, b = r[key], k[key]
+        same = a.shape == b.shape and (np.array_equal(a, b) if a.dtype.kind in "iu" else
+                                       np.array_equal(a.view(np.uint32), b.view(np.uint32)))
+        check(same, f"killed and resumed vs uninterrupted: {key} differs")
+    # 4. report: each weight's distribution of mc_acc (threshold 0.25) and mc_nll
+    p = ds(["report", ref])
+    check(p.returncode == 0 and "qa fraction" in p.stdout and "d32_L2_qa=0.5" in p.stdout, f"report: {p.stderr}")
+    print(p.stdout)
+    print(ds(["report", ref, "--metric", "mc_nll", "--threshold", "1.5"]).stdout)
+
+
 def sc_bigvocab(work):
     tok, _ = make_tokenizer(work)
     extra = [f"<x{i}>" for i in range(66000)]
@@ -839,7 +959,7 @@ def sc_errors(work):
 def main():
     global A
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["tool", "train", "packs", "mix", "mc", "pipeline", "bigvocab", "errors"])
+    ap.add_argument("scenario", choices=["tool", "train", "packs", "mix", "mc", "pipeline", "pretrained", "bigvocab", "errors"])
     ap.add_argument("--bin", required=True)
     ap.add_argument("--mpiexec", required=True)
     ap.add_argument("--src", required=True)

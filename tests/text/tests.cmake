@@ -11,12 +11,12 @@ set_tests_properties(text.corpus_unit PROPERTIES LABELS unit TIMEOUT 120)
 set(DS_TEXTTEST ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_corpus.py
   --bin $<TARGET_FILE:distsweep> --mpiexec ${MPIEXEC_EXECUTABLE} --src ${CMAKE_SOURCE_DIR}
   --pydeps ${CMAKE_BINARY_DIR}/pydeps)
-foreach(sc tool train packs mix mc pipeline bigvocab errors)
+foreach(sc tool train packs mix mc pipeline pretrained bigvocab errors)
   add_test(NAME text.${sc} COMMAND ${DS_TEXTTEST} ${sc})
   set_tests_properties(text.${sc} PROPERTIES LABELS "text;integration" TIMEOUT 600
     ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
 endforeach()
-set_tests_properties(text.packs PROPERTIES RUN_SERIAL TRUE)
+set_tests_properties(text.packs text.pretrained PROPERTIES RUN_SERIAL TRUE)
 
 # tools/bench/bench_corpus.sh end to end at a tiny size (figures unchecked: timings are never
 # pass/fail; tools/bench/RESULTS.md has the measured ones)
