@@ -52,7 +52,7 @@ from scipy import stats as sps  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import distsweep_h5 as dh  # noqa: E402
 
-BOUNDED = {"em", "minprob", "token_acc"}
+BOUNDED = {"em", "minprob", "token_acc", "mc_acc"}
 
 
 PARAMS_LABEL = "parameters (count, log scale)"
@@ -140,7 +140,10 @@ def at_point(res, li):
     return f"set {res.eval_sets[li]}" if res.eval_sets is not None else f"test length {int(res.eval_lengths[li])}"
 
 
-def fig_hist(res, fam, metric, li):
+def fig_hist(res, fam, metric, li, tau=None):
+    """Histograms of the metric across seeds, one panel per scale; with evaluation sets a
+    dashed line at the success threshold tau (mc_acc: 0.25 by default, the random guess of
+    four choices, as the second paper's Figure 7)."""
     idx = res.families[fam]
     rows, cols = _grid(len(idx))
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False, sharey=True)
@@ -149,6 +152,8 @@ def fig_hist(res, fam, metric, li):
         ax = axes.flat[k]
         v = res.counted(metric, s, li)
         ax.hist(v, bins=bins, color="C0", edgecolor="white")
+        if res.eval_sets is not None and tau is not None:
+            ax.axvline(tau, color="C3", ls="--", lw=1, label=f"threshold {tau:g}")
         ax.set_title(f"{res.scale_names[s]} ({int(res.scales['n_params'][s]):,} params), n={len(v)}", fontsize=8)
         ax.set_xlabel(dh.METRIC_LABELS[metric], fontsize=8)
         if metric in BOUNDED:
@@ -406,7 +411,7 @@ def make_figures(res, metric=None, length=None, tau=None, family=None, top=5, tb
             raise KeyError(f"no family '{f}' (families: {', '.join(res.families)})")
     figs = {}
     for f in fams:
-        figs[f"hist_{f}"] = fig_hist(res, f, metric, li)
+        figs[f"hist_{f}"] = fig_hist(res, f, metric, li, tau)
         figs[f"violin_{f}"] = fig_violin(res, f, metric)
         figs[f"curves_{f}"] = fig_curves(res, f, metric, li, top)
         figs[f"success_{f}"] = fig_success(res, f, metric, li, tau)

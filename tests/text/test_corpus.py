@@ -55,6 +55,12 @@ usage: test_corpus.py SCENARIO --bin distsweep --mpiexec mpirun --src SOURCE_DIR
            every run done with mc_acc and mc_nll stored per seed; a run SIGKILLed mid-way
            and resumed equals the uninterrupted one bit for bit (losses, curves, mc_acc,
            mc_nll, per-item results); `report` shows each weight's distribution
+  qwen     issue 27: the same pipeline from a small Qwen2-layout base (transformers'
+           Qwen2ForCausalLM, random, the BPE's vocabulary, 4 heads with 2 KV heads, q/k/v
+           biases, tied embeddings) on 2 ranks: reinit [{layer: -1, part: attention}, head]
+           unties it (said once on stderr), the qa weight as the axis, every run done with
+           mc_acc/mc_nll stored, `report` shows the weights, and an exported seed loads in
+           transformers as Qwen2ForCausalLM, untied, with the base's tensor names
   bigvocab a tokenizer of 66,512 ids (the BPE plus 66,000 added tokens, some in the text):
            tools/tokenize_corpus.py writes uint32 shards (magic 20240801, version 7) holding
            ids above 65,535; `plan` states the memory of a pack; `distsweep train` of a
@@ -855,6 +861,74 @@ run: {checkpoint_every: 5, pack: 4}
     print(ds(["report", ref, "--metric", "mc_nll", "--threshold", "1.5"]).stdout)
 
 
+def sc_qwen(work):
+    sys.path.insert(0, os.path.join(A.src, "tests", "mc"))
+    import test_mc as mc
+    import torch
+    from transformers import AutoModelForCausalLM, Qwen2Config, Qwen2ForCausalLM
+    setup(work)
+    torch.manual_seed(7)
+    base = os.path.join(work, "qwen")
+    Qwen2ForCausalLM(Qwen2Config(vocab_size=512, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                 num_key_value_heads=2, intermediate_size=64, max_position_embeddings=256,
+                                 rms_norm_eps=1e-6, rope_theta=1e6, tie_word_embeddings=True,
+                                 hidden_act="silu")).save_pretrained(base)
+    wn = mc.wordnet()
+    mc.make_mmlu(work, wn, n_test=6, n_dev=0)
+    csvs = [os.path.join(work, f"{s}_test.csv") for s in mc.SUBJECTS.values()]
+    p = run([sys.executable, os.path.join(A.src, "tools", "make_mc_eval.py"), "--tokenizer",
+             os.path.join(work, "tokenizer.json"), "--format", "mmlu", "-o", os.path.join(work, "mmlu.bin")]
+            + csvs, env=dict(ENV, PYTHONPATH=A.pydeps))
+    if not check(p.returncode == 0, f"make_mc_eval: {p.stderr}"):
+        return
+    y = write(os.path.join(work, "qwen.yaml"), """name: qwenpop
+task:
+  kind: corpus
+  vocab: 512
+  eot: 0
+  tokenizer: tokenizer.json
+  sources:
+    - {name: news, path: "data/fortunes_*.bin", weight: 0.75}
+    - {name: qa, path: "data/qa_*.bin", weight: 0.25, loss: answer}
+eval:
+  multiple_choice:
+    - {name: mmlu, path: mmlu.bin}
+model:
+  init: {from: qwen, reinit: [{layer: -1, part: attention}, head]}
+train: {steps: 16, batch: 4, context: 192, lr: 1.0e-3, warmup: 0, schedule: linear, log_every: 4}
+seeds: {start: 0, count: 4}
+scales:
+  - {family: values, name: mix, width: 32, depth: 2, key: task.sources.qa.weight, values: [0.1, 0.5]}
+run: {save_models: 1, backend: cpu}
+""")
+    out = os.path.join(work, "qwen.h5")
+    p = ds(["run", y, "-o", out, "--quiet"], np_=2, timeout=600)
+    if not check(p.returncode == 0, f"qwen population: {p.returncode} {p.stderr}"):
+        return
+    check(p.stderr.count("so the model is untied") == 1,
+          f"the untie note once: {p.stderr}")
+    with h5py.File(out, "r") as f:
+        check((f["runs/status"][()] == 1).all(), "not every run is done")
+        acc, nll = f["metrics/mc_acc"][()], f["metrics/mc_nll"][()]
+        check(acc.shape == (2, 4, 1) and np.isfinite(nll).all(), f"mc_acc {acc.shape}, mc_nll {nll}")
+    p = ds(["report", out])
+    check(p.returncode == 0 and "d32_L2_qa=0.1" in p.stdout and "mc_acc" in p.stdout, f"report: {p.stderr}")
+    exp = os.path.join(work, "export")
+    p = ds(["export", out, "--scale", "0", "--seed", "0", "-o", exp])
+    if not check(p.returncode == 0, f"export: {p.stderr}"):
+        return
+    cfg = json.load(open(os.path.join(exp, "config.json")))
+    check(cfg.get("architectures") == ["Qwen2ForCausalLM"] and cfg.get("tie_word_embeddings") is False,
+          f"exported config {cfg}")
+    m = AutoModelForCausalLM.from_pretrained(exp, torch_dtype=torch.float32).eval()
+    names = set(m.state_dict())
+    want = set(Qwen2ForCausalLM.from_pretrained(base).state_dict()) | {"lm_head.weight"}
+    check(names == want, f"tensor names {sorted(names ^ want)}")
+    with torch.no_grad():
+        lg = m(torch.tensor([[1, 2, 3, 4]])).logits
+    check(lg.shape == (1, 4, 512) and torch.isfinite(lg).all(), "the export runs in transformers")
+
+
 def sc_bigvocab(work):
     tok, _ = make_tokenizer(work)
     extra = [f"<x{i}>" for i in range(66000)]
@@ -959,7 +1033,7 @@ def sc_errors(work):
 def main():
     global A
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["tool", "train", "packs", "mix", "mc", "pipeline", "pretrained", "bigvocab", "errors"])
+    ap.add_argument("scenario", choices=["tool", "train", "packs", "mix", "mc", "pipeline", "pretrained", "qwen", "bigvocab", "errors"])
     ap.add_argument("--bin", required=True)
     ap.add_argument("--mpiexec", required=True)
     ap.add_argument("--src", required=True)
