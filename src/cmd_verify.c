@@ -317,7 +317,9 @@ static void check_file_structure(vf_ctx *c, hid_t f) {
             H5Gclose(g);
         }
     }
-    int64_t n_log = c->s && c->s->train.log_every > 0 ? c->s->train.steps / c->s->train.log_every : -1;
+    /* -1: not known (train.epochs: the steps are the data's, and verify reads no data) */
+    int64_t n_log = c->s && c->s->train.log_every > 0 && c->s->train.steps > 0
+                        ? c->s->train.steps / c->s->train.log_every : -1;
     int64_t S_status = -1;
     /* the evaluation kind: a file of sets names its metric datasets its own way */
     htri_t sets = H5Lexists(f, ds_eval_sets_dataset.path, H5P_DEFAULT);
@@ -735,6 +737,20 @@ static void sets_items_known(vf_ctx *c) {
     }
 }
 
+/* train.epochs: the steps are the data's, which verify does not read; a
+ * finished run's steps_done (journal or file) is them. 0 when none is known. */
+static int64_t epochs_steps_known(const vf_ctx *c) {
+    for (int64_t k = 0; c->j_usable && k < c->n_recs; k++)
+        if (c->recs[k].r.status == DS_RUN_DONE) return c->recs[k].r.steps_done;
+    if (c->res_ok)
+        for (int sc = 0; sc < c->res.n_scales; sc++)
+            for (int64_t i = 0; i < c->res.n_seeds; i++) {
+                size_t k = ds_res_run(&c->res, sc, i);
+                if (c->res.status[k] == DS_RUN_DONE) return c->res.steps_done[k];
+            }
+    return 0;
+}
+
 /* --repair. Returns the exit code; *retrain the runs a `distsweep run` will
  * train (pending after the repair). */
 static int repair(vf_ctx *c, int64_t *retrain, int64_t *n_pending_packs, ds_error *err) {
@@ -768,6 +784,15 @@ static int repair(vf_ctx *c, int64_t *retrain, int64_t *n_pending_packs, ds_erro
         fprintf(stderr, "distsweep: moved the damaged %s to %s\n", c->out, to);
     }
     sets_items_known(c);
+    if (c->s->train.epochs > 0 && c->s->train.steps == 0) {
+        /* a rebuilt file's curves are steps / log_every long */
+        if (!(c->s->train.steps = epochs_steps_known(c))) {
+            rc = ds_error_set(err, DS_EXIT_USAGE, "%s: the sweep trains train.epochs of a source and no "
+                              "finished run says how many steps that is: `distsweep run` (with the data) "
+                              "repairs it", c->out);
+            goto done;
+        }
+    }
     /* the open of `distsweep run` (it takes the lock itself) */
     ds_output_unlock(lock);
     lock = -1;

@@ -565,7 +565,7 @@ static const char *const loss_names[] = {"all", "answer", NULL};
 static const char *const model_keys[] = {"head_dim", "block", "rotary_frac", "rope_base",
                                          "init_std", "ln_eps", "init", "kv_heads", "mlp_hidden",
                                          "qkv_bias", "tie_embeddings", NULL};
-static const char *const train_keys[] = {"steps", "batch", "context", "lr", "warmup",
+static const char *const train_keys[] = {"steps", "epochs", "batch", "context", "lr", "warmup",
                                          "weight_decay", "grad_clip", "betas", "eps",
                                          "precision", "log_every", "micro_batches", "eval_every",
                                          "schedule", NULL};
@@ -915,15 +915,45 @@ static int parse_model(yctx *c, yaml_node_t *m, ds_model_spec *md) {
     return 0;
 }
 
+/* train.epochs: {source: NAME, count: E} (a corpus task): E > 0 epochs of
+ * that source; the steps are resolved when the data is attached. */
+static int parse_epochs(yctx *c, yaml_node_t *m, const ds_task_spec *task, ds_train_spec *tr) {
+    static const char *const keys[] = {"source", "count", NULL};
+    yaml_node_t *sn, *cn;
+    if (task->kind != DS_TASK_CORPUS)
+        return FAIL(c, m, "train.epochs counts the epochs of a corpus task's source; task %s trains "
+                    "train.steps", ds_task_get(task)->name);
+    if (need_mapping(c, m, "train.epochs") || check_keys(c, m, "train.epochs", keys) ||
+        need_key(c, m, "train.epochs", "source", &sn) || need_key(c, m, "train.epochs", "count", &cn) ||
+        node_f64(c, cn, "train.epochs.count", 0, 1, 1e6, 0, &tr->epochs))
+        return DS_EXIT_USAGE;
+    tr->epochs_source = -1;
+    for (int k = 0; sn->type == YAML_SCALAR_NODE && k < task->n_sources; k++)
+        if (!strcmp(scalar(sn), task->sources[k].name)) tr->epochs_source = k;
+    if (tr->epochs_source < 0) {
+        char b[80];
+        return FAIL(c, sn, "train.epochs.source %s is not one of task.sources", describe(sn, b, sizeof b));
+    }
+    tr->epochs_pos.line = (int)m->start_mark.line + 1;
+    tr->epochs_pos.col = (int)m->start_mark.column + 1;
+    return 0;
+}
+
 /* The train section. Optional keys get the defaults of docs/spec-tasks.md §4; the
  * weight decay default depends on the task (0.1 count, 0 addition and corpus). */
 static int parse_train(yctx *c, yaml_node_t *m, const ds_task_spec *task, ds_train_spec *tr) {
     if (need_mapping(c, m, "train") || check_keys(c, m, "train", train_keys)) return DS_EXIT_USAGE;
-    yaml_node_t *n, *steps, *batch, *ctx, *lr;
-    if (need_key(c, m, "train", "steps", &steps) || need_key(c, m, "train", "batch", &batch) ||
+    yaml_node_t *n, *steps = get(c, m, "steps"), *epochs = get(c, m, "epochs"), *batch, *ctx, *lr;
+    if (steps && epochs)
+        return FAIL(c, epochs, "train.epochs and train.steps both given: the training length is one of them");
+    if (!epochs && need_key(c, m, "train", "steps", &steps)) return DS_EXIT_USAGE;
+    if (need_key(c, m, "train", "batch", &batch) ||
         need_key(c, m, "train", "context", &ctx) || need_key(c, m, "train", "lr", &lr))
         return DS_EXIT_USAGE;
-    if (node_i64(c, steps, "train.steps", 1, (int64_t)1 << 40, &tr->steps) ||
+    tr->steps = 0;
+    tr->epochs = 0;
+    if (epochs && parse_epochs(c, epochs, task, tr)) return DS_EXIT_USAGE;
+    if ((steps && node_i64(c, steps, "train.steps", 1, (int64_t)1 << 40, &tr->steps)) ||
         node_int(c, batch, "train.batch", 1, 1 << 20, &tr->batch) ||
         node_int(c, ctx, "train.context", 2, 1 << 20, &tr->context) ||
         node_f64(c, lr, "train.lr", 0, 1, INFINITY, 0, &tr->lr))
@@ -971,7 +1001,11 @@ static int parse_train(yctx *c, yaml_node_t *m, const ds_task_spec *task, ds_tra
             return FAIL(c, n, "train.micro_batches %d is more than train.batch (%d): a micro-batch "
                         "is at least one sequence", tr->micro_batches, tr->batch);
     }
-    if (tr->warmup > tr->steps)
+    if (!steps) steps = epochs; /* the training length, for the messages below */
+    if (tr->epochs > 0) { /* the steps are the data's: checked when attached (ds_sweep_attach_data) */
+        if (get(c, m, "eval_every"))
+            return FAIL(c, get(c, m, "eval_every"), "train.eval_every with train.epochs: not yet");
+    } else if (tr->warmup > tr->steps)
         return FAIL(c, warm ? warm : steps, "train.warmup (%lld) exceeds train.steps (%lld)",
                     (long long)tr->warmup, (long long)tr->steps);
     if ((n = get(c, m, "eval_every"))) {
@@ -984,7 +1018,7 @@ static int parse_train(yctx *c, yaml_node_t *m, const ds_task_spec *task, ds_tra
                         "final evaluation already scores the end of training",
                         (long long)tr->eval_every, (long long)tr->steps);
     }
-    if (tr->log_every > tr->steps)
+    if (tr->epochs == 0 && tr->log_every > tr->steps)
         return FAIL(c, le ? le : steps,
                     "train.log_every (%lld) exceeds train.steps (%lld): the loss curve would be empty",
                     (long long)tr->log_every, (long long)tr->steps);
@@ -1414,7 +1448,10 @@ static int parse_family(yctx *c, yaml_node_t *m, int idx, ds_sweep *s, int vocab
             if (node_f64(c, it, ipath, sd->lo, sd->lo_open, sd->hi, sd->hi_open, &set.value)) return DS_EXIT_USAGE;
             if (sd->integer && set.value != floor(set.value))
                 return FAIL(c, it, "%s (%s) must be a whole number", ipath, f->key);
-            if (!strcmp(f->key, "train.warmup") && set.value > (double)s->train.steps)
+            if (sd == SOURCE_WEIGHT_DEF && s->train.epochs > 0)
+                return FAIL(c, it, "%s: a source's weight as an axis with train.epochs: each condition "
+                            "would train its own number of steps (not yet)", f->key);
+            if (!strcmp(f->key, "train.warmup") && s->train.epochs == 0 && set.value > (double)s->train.steps)
                 return FAIL(c, it, "%s: train.warmup %.0f exceeds train.steps (%lld)", ipath, set.value,
                             (long long)s->train.steps);
             if (sd == SOURCE_WEIGHT_DEF) { /* every source keeps a row of each block */
@@ -1712,11 +1749,35 @@ int ds_sweep_load(const char *path, ds_sweep **out, ds_error *err) {
     return rc;
 }
 
+/* train.epochs into steps, once the source's size is known: whole blocks of
+ * 1024 rows, as many as hold count x N_k rows of source k (it owns slots_k of
+ * each block, src/corpus.h), so that every seed sees at least that many
+ * epochs; then the checks parse_train leaves for this moment. */
+static int resolve_epochs(ds_sweep *s, ds_error *err) {
+    ds_train_spec *tr = &s->train;
+    const ds_source_spec *sp = &s->task.sources[tr->epochs_source];
+    double rows_k = ceil(tr->epochs * (double)ds_corpus_source(s->task.corpus, tr->epochs_source).n_chunks);
+    double blocks = ceil(rows_k / (double)sp->slots);
+    double steps = ceil(blocks * DS_CORPUS_BLOCK / (double)tr->batch);
+    if (steps > (double)((int64_t)1 << 40))
+        return ds_error_set(err, DS_EXIT_USAGE, "%s:%d:%d: train.epochs %g of %s is %.3g steps, too many",
+                            s->path, tr->epochs_pos.line, tr->epochs_pos.col, tr->epochs, sp->name, steps);
+    tr->steps = (int64_t)steps;
+    if (tr->warmup > tr->steps || tr->log_every > tr->steps)
+        return ds_error_set(err, DS_EXIT_USAGE, "%s:%d:%d: train.epochs %g of %s is %lld steps, fewer than "
+                            "train.%s (%lld)", s->path, tr->epochs_pos.line, tr->epochs_pos.col, tr->epochs,
+                            sp->name, (long long)tr->steps, tr->warmup > tr->steps ? "warmup" : "log_every",
+                            (long long)(tr->warmup > tr->steps ? tr->warmup : tr->log_every));
+    return 0;
+}
+
 int ds_sweep_attach_data(ds_sweep *s, ds_error *err) {
     const ds_task_ops *ops = ds_task_get(&s->task);
     DS_ASSERT(ops);
     if (!ops->attach) return 0;
-    return ops->attach(&s->task, s->train.context, s->path, err);
+    int rc = ops->attach(&s->task, s->train.context, s->path, err);
+    if (!rc && s->train.epochs > 0) rc = resolve_epochs(s, err);
+    return rc;
 }
 
 void ds_sweep_free(ds_sweep *s) {
@@ -1855,7 +1916,10 @@ char *ds_sweep_canonical(const ds_sweep *s) {
             sb_printf(&b, "model.tie_embeddings: %s\n", m->tie_embeddings ? "true" : "false");
     }
     const ds_train_spec *tr = &s->train;
-    sb_printf(&b, "train.steps: %lld\n", (long long)tr->steps);
+    if (tr->epochs > 0) /* the data's size decides the steps: the setting is the experiment */
+        sb_printf(&b, "train.epochs: %s of %s\n", num(x, tr->epochs), t->sources[tr->epochs_source].name);
+    else
+        sb_printf(&b, "train.steps: %lld\n", (long long)tr->steps);
     sb_printf(&b, "train.batch: %d\n", tr->batch);
     sb_printf(&b, "train.context: %d\n", tr->context);
     sb_printf(&b, "train.lr: %s\n", num(x, tr->lr));

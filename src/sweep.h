@@ -160,7 +160,13 @@ typedef struct {
 typedef enum { DS_SCHED_COSINE = 0, DS_SCHED_LINEAR = 1 } ds_schedule;
 
 typedef struct {
-    int64_t steps;
+    int64_t steps;      /* with train.epochs: 0 until ds_sweep_attach_data resolves it */
+    /* train.epochs (a corpus task, docs/sweep-file.md "train"): train at least `epochs`
+     * epochs of source epochs_source instead of a number of steps; 0 when train.steps is
+     * given. Resolved into steps by ds_sweep_attach_data (the source's size is the data's) */
+    double epochs;
+    int epochs_source;  /* index into task.sources */
+    ds_srcpos epochs_pos; /* where train.epochs is written, for the attach step's messages */
     int batch;          /* rows per step per replica */
     int context;        /* tokens per row (model sees context-1 inputs) */
     double lr;

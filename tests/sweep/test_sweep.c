@@ -324,6 +324,50 @@ static void test_eval_sets(void) {
     CHECK_MSG(strstr(err.msg, "x.yaml:2:7: eval.multiple_choice is for a corpus task") != NULL, "%s", err.msg);
 }
 
+/* train.epochs (docs/sweep-file.md "train"): a corpus task's length in epochs
+ * of a source, steps 0 until attached, in the hash as the epochs; misuse
+ * refused at its position. */
+static void test_epochs(void) {
+    const char *fmt =
+        "task: {kind: corpus, vocab: 64, sources: [{name: a, path: a.bin, weight: 0.5},"
+        " {name: b, path: b.bin, weight: 0.5}]}\n"
+        "train: {%s, batch: 2, context: 16, lr: 0.001, warmup: 0, log_every: 5}\n"
+        "seeds: {count: 2}\n"
+        "scales: [{family: depth, width: 64, depth: [1]}%s]\n";
+    char text[2048];
+    snprintf(text, sizeof text, fmt, "epochs: {source: b, count: 2}", "");
+    ds_sweep *s = load_text(text);
+    if (!s) return;
+    CHECK(s->train.epochs == 2 && s->train.epochs_source == 1 && s->train.steps == 0);
+    char *canon = ds_sweep_canonical(s);
+    CHECK(strstr(canon, "train.epochs: 2 of b\n") && !strstr(canon, "train.steps"));
+    free(canon);
+    ds_sweep_free(s);
+    static const char *const bad[][3] = {
+        {"steps: 10, epochs: {source: b, count: 2}", "", "train.epochs and train.steps both given"},
+        {"epochs: {source: c, count: 2}", "", "train.epochs.source 'c' is not one of task.sources"},
+        {"epochs: {source: b, count: 0}", "", "train.epochs.count must be in (0, 1e+06], found 0"},
+        {"epochs: {source: b, count: 1}",
+         ", {family: values, width: 64, depth: 1, key: task.sources.b.weight, values: [0.25]}",
+         "each condition would train its own number of steps"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, fmt, bad[i][0], bad[i][1]);
+        ds_error err = {0};
+        ds_sweep *b = NULL;
+        CHECK(ds_sweep_load_text("x.yaml", text, &b, &err) == DS_EXIT_USAGE && !b);
+        CHECK_MSG(strstr(err.msg, bad[i][2]) != NULL, "%s", err.msg);
+    }
+    ds_error err = {0};
+    ds_sweep *b = NULL;
+    CHECK(ds_sweep_load_text("x.yaml",
+                             "task: {kind: count, vocab: 20, train_length: [1, 5], eval_lengths: [5]}\n"
+                             "train: {epochs: {source: a, count: 1}, batch: 2, context: 16, lr: 0.001}\n"
+                             "seeds: {count: 1}\nscales: [{family: depth, width: 64, depth: [1]}]\n",
+                             &b, &err) == DS_EXIT_USAGE);
+    CHECK_MSG(strstr(err.msg, "train.epochs counts the epochs of a corpus task's source") != NULL, "%s", err.msg);
+}
+
 /* ds_scale_params (the sweep's, used by plan and /scales/n_params) counts
  * exactly the floats of the model's layout (ds_model_tensors), so that the
  * two can never drift apart: summed tensor by tensor here, not through the
@@ -611,6 +655,7 @@ int main(int argc, char **argv) {
     test_families();
     test_values_family();
     test_eval_sets();
+    test_epochs();
     test_params_match_layout();
     test_llama();
     test_errors();

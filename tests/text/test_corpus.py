@@ -61,6 +61,11 @@ usage: test_corpus.py SCENARIO --bin distsweep --mpiexec mpirun --src SOURCE_DIR
            unties it (said once on stderr), the qa weight as the axis, every run done with
            mc_acc/mc_nll stored, `report` shows the weights, and an exported seed loads in
            transformers as Qwen2ForCausalLM, untied, with the base's tensor names
+  epochs   train.epochs: {source: qa, count: 2}: `plan` and the run train
+           ceil(ceil(2 N_qa / slots_qa) 1024 / batch) steps (N_qa the qa source's chunks,
+           counted here from the shard's header), every seed sees at least 2 epochs of qa
+           (counted from `sample`'s rows), `status`, `report` and `verify` work with the
+           data moved away; a train.warmup longer than the steps is refused when attached
   bigvocab a tokenizer of 66,512 ids (the BPE plus 66,000 added tokens, some in the text):
            tools/tokenize_corpus.py writes uint32 shards (magic 20240801, version 7) holding
            ids above 65,535; `plan` states the memory of a pack; `distsweep train` of a
@@ -929,6 +934,41 @@ run: {save_models: 1, backend: cpu}
     check(lg.shape == (1, 4, 512) and torch.isfinite(lg).all(), "the export runs in transformers")
 
 
+def sc_epochs(work):
+    setup(work)
+    ctx, batch = 33, 8
+    n_qa = sum((read_shard(os.path.join(work, "data", f))[1].size for f in sorted(os.listdir(os.path.join(work, "data")))
+                if f.startswith("qa_") and f.endswith(".bin")))
+    chunks = (n_qa - 1) // (ctx - 1)
+    slots = 256  # weight 0.25 of a block of 1024 rows
+    want = -(-(-(-2 * chunks // slots)) * 1024 // batch)
+    text = sweep_text(steps=80, seeds=2, ckpt=20, depths="[1]").replace(
+        "train: {steps: 80,", "train: {epochs: {source: qa, count: 2},")
+    y = write(os.path.join(work, "epochs.yaml"), text)
+    p = ds(["plan", y])
+    check(p.returncode == 0 and f"{want} steps" in p.stdout, f"plan: want {want} steps: {p.stdout[:800]} {p.stderr}")
+    out = os.path.join(work, "epochs.h5")
+    p = ds(["run", y, "-o", out, "--quiet"])
+    if not check(p.returncode == 0, f"run: {p.returncode} {p.stderr}"):
+        return
+    with h5py.File(out, "r") as f:
+        check((f["runs/steps_done"][()] == want).all(), f"steps_done {f['runs/steps_done'][()]}, want {want}")
+        check(f["curves/train_loss"].shape[2] == want // 10, "the curve has steps / log_every points")
+    _, rows = sample_rows(y, 0, 0, want * batch)
+    n = sum(r["source"] == "qa" for r in rows)
+    check(n >= 2 * chunks, f"seed 0 saw {n} qa rows in {want} steps, fewer than 2 epochs ({2 * chunks})")
+    # the stored sweep without its data: status, report and verify still read the file
+    os.rename(os.path.join(work, "data"), os.path.join(work, "data.away"))
+    for args in (["status", out], ["verify", out]):
+        p = ds(args)
+        check(p.returncode == 0, f"{args[0]} without the data: {p.returncode} {p.stdout[-500:]} {p.stderr}")
+    os.rename(os.path.join(work, "data.away"), os.path.join(work, "data"))
+    bad = write(os.path.join(work, "bad.yaml"), text.replace("warmup: 5,", f"warmup: {want + 1},"))
+    p = ds(["run", bad, "-o", os.path.join(work, "bad.h5"), "--quiet"])
+    check(p.returncode == 2 and "fewer than train.warmup" in p.stderr and re.search(r"bad\.yaml:\d+:\d+:", p.stderr)
+          and not os.path.exists(os.path.join(work, "bad.h5")), f"warmup beyond the epochs: {p.returncode} {p.stderr}")
+
+
 def sc_bigvocab(work):
     tok, _ = make_tokenizer(work)
     extra = [f"<x{i}>" for i in range(66000)]
@@ -1033,7 +1073,7 @@ def sc_errors(work):
 def main():
     global A
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["tool", "train", "packs", "mix", "mc", "pipeline", "pretrained", "qwen", "bigvocab", "errors"])
+    ap.add_argument("scenario", choices=["tool", "train", "packs", "mix", "mc", "pipeline", "pretrained", "qwen", "epochs", "bigvocab", "errors"])
     ap.add_argument("--bin", required=True)
     ap.add_argument("--mpiexec", required=True)
     ap.add_argument("--src", required=True)

@@ -11,7 +11,7 @@ set_tests_properties(text.corpus_unit PROPERTIES LABELS unit TIMEOUT 120)
 set(DS_TEXTTEST ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_corpus.py
   --bin $<TARGET_FILE:distsweep> --mpiexec ${MPIEXEC_EXECUTABLE} --src ${CMAKE_SOURCE_DIR}
   --pydeps ${CMAKE_BINARY_DIR}/pydeps)
-foreach(sc tool train packs mix mc pipeline pretrained qwen bigvocab errors)
+foreach(sc tool train packs mix mc pipeline pretrained qwen epochs bigvocab errors)
   add_test(NAME text.${sc} COMMAND ${DS_TEXTTEST} ${sc})
   set_tests_properties(text.${sc} PROPERTIES LABELS "text;integration" TIMEOUT 600
     ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
