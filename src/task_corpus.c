@@ -3,8 +3,9 @@
  * The rows come from src/corpus.h: a mixture of sources in llm.c's shard
  * format, each row `context` consecutive tokens of one source. The token ids
  * are the tokenizer's, 0..vocab-1, with no specials of distsweep's own. There
- * is no evaluation set yet (no eval lengths): a corpus sweep is judged by its
- * training loss. */
+ * are no test lengths: the sweep's multiple-choice sets (eval.multiple_choice,
+ * loaded here by attach) are its evaluation axis (src/evaluate.h
+ * ds_evaluate_set). */
 #include <stdio.h>
 
 #include "common.h"
