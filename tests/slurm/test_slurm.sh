@@ -125,8 +125,9 @@ if [ "$mode" = timelimit ]; then
     [ "$(grep -c 'distsweep exited with code 3' "distsweep-$t.out")" -eq "$restarts" ] ||
         fail "job $t: $restarts restarts but a different number of interruptions (exit 3)"
     warnings=$(grep -c 'got SIGUSR1' "distsweep-$t.out")
-    [ "$warnings" -ge "$restarts" ] && [ "$warnings" -le $((restarts + 1)) ] ||
+    if [ "$warnings" -lt "$restarts" ] || [ "$warnings" -gt $((restarts + 1)) ]; then
         fail "job $t: $restarts restarts but $warnings warnings"
+    fi
     grep -q 'TIME LIMIT' "distsweep-$t.out" && fail "job $t hit its time limit"
     "$python" "$src/tests/slurm/compare_results.py" t.h5 || fail "t.h5 incomplete (see above)"
     echo "test_slurm: job $t: 1-minute limit, $restarts warning(s) from Slurm, each requeued; complete"
