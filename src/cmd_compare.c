@@ -231,8 +231,9 @@ static int resolve(cmp_side *A, cmp_side *B, cmp_opts *o) {
     }
     const ds_eval_kind ek = A->r.eval_kind;
     if (o->metric_arg && (o->metric = ds_metric_index_of(ek, o->metric_arg)) < 0) {
+        char names[128];
         fprintf(stderr, "distsweep compare: unknown metric '%s' (%s)\n", o->metric_arg,
-                ek == DS_EVAL_SETS ? "mc_acc, mc_nll" : "em, error, minprob, token_acc, loss");
+                ds_metric_list_of(ek, names, sizeof names));
         return DS_EXIT_USAGE;
     }
     if (!o->metric_set) {
@@ -280,10 +281,7 @@ static int resolve(cmp_side *A, cmp_side *B, cmp_opts *o) {
         int *idx[2] = {&o->la, &o->lb};
         for (int k = 0; k < 2; k++) {
             const ds_results *r = &sides[k]->r;
-            *idx[k] = -1;
-            for (int i = 0; i < r->n_lengths; i++)
-                if (!strcmp(r->set_names[i], name)) *idx[k] = i;
-            if (*idx[k] < 0) {
+            if ((*idx[k] = ds_results_set_index(r, name)) < 0) {
                 fprintf(stderr, "distsweep compare: no set %s in %s (sets:", name, sides[k]->path);
                 for (int i = 0; i < r->n_lengths; i++) fprintf(stderr, " %s", r->set_names[i]);
                 fprintf(stderr, ")\n");
@@ -447,9 +445,8 @@ int ds_cmd_compare(int argc, char **argv) {
         for (int k = 0; k < 2; k++)
             printf("%s: %s: sweep '%s', precision %s\n", k ? "B" : "A", side[k].path, side[k].r.sweep_name,
                    side[k].r.precision);
-        char at[64]; /* a test length, or a multiple-choice set by name */
-        if (side[0].r.eval_kind == DS_EVAL_SETS) snprintf(at, sizeof at, "set %s", side[0].r.set_names[o.la]);
-        else snprintf(at, sizeof at, "length %d", o.length);
+        char at[DS_RES_POINT_NAME_MAX]; /* a test length, or a multiple-choice set by name */
+        ds_results_point_name(&side[0].r, o.la, at);
         printf("metric %s (%s), %s (%s), success = %s %s %g (%s)\n", mname, o.metric_why, at,
                o.length_why, mname, op, o.tau, o.tau_why);
         printf("differences are B - A; [lo, hi]: 95%% percentile bootstrap, %d resamples; p: permutation "

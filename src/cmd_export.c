@@ -34,6 +34,7 @@
 
 #include "cli.h"
 #include "common.h"
+#include "corpus.h" /* ds_corpus_resolve */
 #include "h5check.h"
 #include "model.h"
 #include "modelfile.h"
@@ -327,18 +328,29 @@ static int write_llama_weights(const char *path, const ds_model_config *c, const
     return rc;
 }
 
+/* model.safetensors's path in dir (path: 4400 bytes) and its metadata pairs
+ * (meta: 2 x WEIGHTS_META; steps, 32 bytes, holds the run's step count), the
+ * same for either block's layout. */
+enum { WEIGHTS_META = 5 };
+static void weights_meta(const char *dir, const ds_cli_stored_run *run, char *path, char *steps,
+                         const char **meta) {
+    snprintf(path, 4400, "%s/model.safetensors", dir);
+    snprintf(steps, 32, "%lld", (long long)run->steps);
+    const char *m[2 * WEIGHTS_META] = {"format", "pt", "distsweep_sweep", run->s->name, "distsweep_scale",
+                                       run->res.scale_name[run->scale], "distsweep_steps", steps,
+                                       "distsweep_git_commit", run->res.git_commit};
+    memcpy(meta, m, sizeof m);
+}
+
 /* model.safetensors: HF's names; query_key_value rows permuted from
  * distsweep's [q|k|v][head][dim] to HF's [head][q|k|v][dim]. */
 static int write_weights(const char *dir, const ds_model_config *c, const ds_cli_stored_run *run,
                          ds_error *err) {
     if (c->block == DS_BLOCK_LLAMA) {
         char path[4400], steps[32];
-        snprintf(path, sizeof path, "%s/model.safetensors", dir);
-        snprintf(steps, sizeof steps, "%lld", (long long)run->steps);
-        const char *meta[] = {"format", "pt", "distsweep_sweep", run->s->name, "distsweep_scale",
-                              run->res.scale_name[run->scale], "distsweep_steps", steps,
-                              "distsweep_git_commit", run->res.git_commit};
-        return write_llama_weights(path, c, run->params, meta, 5, err);
+        const char *meta[2 * WEIGHTS_META];
+        weights_meta(dir, run, path, steps, meta);
+        return write_llama_weights(path, c, run->params, meta, WEIGHTS_META, err);
     }
     int nt = ds_model_tensors(c, NULL), rc;
     ds_param_tensor *pt = DS_MALLOC(sizeof *pt * (size_t)nt);
@@ -379,12 +391,9 @@ static int write_weights(const char *dir, const ds_model_config *c, const ds_cli
         }
     }
     char path[4400], steps[32];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    snprintf(steps, sizeof steps, "%lld", (long long)run->steps);
-    const char *meta[] = {"format", "pt", "distsweep_sweep", run->s->name, "distsweep_scale",
-                          run->res.scale_name[run->scale], "distsweep_steps", steps,
-                          "distsweep_git_commit", run->res.git_commit};
-    rc = ds_st_write(path, t, nt, meta, 5, err);
+    const char *meta[2 * WEIGHTS_META];
+    weights_meta(dir, run, path, steps, meta);
+    rc = ds_st_write(path, t, nt, meta, WEIGHTS_META, err);
     free(pt);
     free(t);
     free(perm);
@@ -555,9 +564,8 @@ int ds_cmd_export(int argc, char **argv) {
                               "--tokenizer FILE (the tokenizer.json its shards were written with)", h5);
             goto done;
         }
-        const char *slash = strrchr(h5, '/');
-        if (t[0] == '/' || tok_arg || !slash) snprintf(tok_path, sizeof tok_path, "%s", t);
-        else snprintf(tok_path, sizeof tok_path, "%.*s/%s", (int)(slash - h5), h5, t);
+        if (tok_arg) snprintf(tok_path, sizeof tok_path, "%s", t);
+        else ds_corpus_resolve(h5, t, tok_path, sizeof tok_path); /* the stored sweep's rule */
         if (access(tok_path, R_OK) != 0) {
             rc = ds_error_set(&err, DS_EXIT_USAGE, "%s: the tokenizer %s cannot be read (%s): give "
                               "--tokenizer FILE", h5, tok_path, strerror(errno));

@@ -908,16 +908,15 @@ int ds_cmd_report(int argc, char **argv) {
         goto done;
     }
     if (o.metric_arg && (o.metric = ds_metric_index_of(r.eval_kind, o.metric_arg)) < 0) {
-        fprintf(stderr, "distsweep report: unknown metric '%s' (%s)\n", o.metric_arg,
-                r.eval_kind == DS_EVAL_SETS ? "a file of evaluation sets: mc_acc, mc_nll"
-                                            : "em, error, minprob, token_acc, loss");
+        char names[128];
+        fprintf(stderr, "distsweep report: unknown metric '%s' (%s%s)\n", o.metric_arg,
+                r.eval_kind == DS_EVAL_SETS ? "a file of evaluation sets: " : "",
+                ds_metric_list_of(r.eval_kind, names, sizeof names));
         goto done;
     }
     if (o.set_arg || (o.length_set && r.eval_kind == DS_EVAL_SETS)) {
         /* a corpus task's file is evaluated on named sets, not lengths */
-        int found = -1;
-        for (int i = 0; o.set_arg && r.set_names && i < r.n_lengths; i++)
-            if (!strcmp(r.set_names[i], o.set_arg)) found = i;
+        int found = o.set_arg ? ds_results_set_index(&r, o.set_arg) : -1;
         if (found < 0) {
             fprintf(stderr, "distsweep report: %s%s%s: the evaluation sets of %s are", o.set_arg ? "no set " : "",
                     o.set_arg ? o.set_arg : "--length", o.set_arg ? "" : " is for test lengths", o.path);
@@ -989,9 +988,8 @@ int ds_cmd_report(int argc, char **argv) {
         if (counts[DS_RUN_UNREQUESTED])
             printf(", %lld unrequested (adaptive seeds)", (long long)counts[DS_RUN_UNREQUESTED]);
         printf("\n");
-        char at[64];
-        if (r.eval_kind == DS_EVAL_SETS) snprintf(at, sizeof at, "set %s", r.set_names[l]);
-        else snprintf(at, sizeof at, "length %d", r.eval_lengths[l]);
+        char at[DS_RES_POINT_NAME_MAX];
+        ds_results_point_name(&r, l, at);
         printf("metric %s (%s), %s (%s), success = %s %s %g (%s)\n", mname, o.metric_why, at,
                o.length_why, mname, lower_is_better(o.metric) ? "<=" : ">=", o.tau, o.tau_why);
         printf("n counts done and diverged runs%s\n",

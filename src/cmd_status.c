@@ -94,9 +94,8 @@ int ds_cmd_status(int argc, char **argv) {
     const char *mname = ds_metric_name_of(r.eval_kind, rep.metric);
     int lower = ds_metric_lower_is_better(rep.metric);
     if (rep.length_index >= 0) {
-        char at[64]; /* a test length, or a corpus task's evaluation set */
-        if (r.eval_kind == DS_EVAL_SETS) snprintf(at, sizeof at, "set %s", r.set_names[rep.length_index]);
-        else snprintf(at, sizeof at, "length %d", r.eval_lengths[rep.length_index]);
+        char at[DS_RES_POINT_NAME_MAX]; /* a test length, or a corpus task's evaluation set */
+        ds_results_point_name(&r, rep.length_index, at);
         printf("%s at %s (%s), success = %s %s %g (%s); `distsweep report` for the statistics\n", mname,
                at, rep.length_why, mname, lower ? "<=" : ">=", rep.threshold, rep.threshold_why);
     }

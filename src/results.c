@@ -696,6 +696,19 @@ int ds_results_length_index(const ds_results *r, int length) {
     return -1;
 }
 
+int ds_results_set_index(const ds_results *r, const char *name) {
+    for (int i = 0; r->set_names && i < r->n_lengths; i++)
+        if (!strcmp(r->set_names[i], name)) return i;
+    return -1;
+}
+
+const char *ds_results_point_name(const ds_results *r, int l, char *buf) {
+    DS_ASSERT(l >= 0 && l < r->n_lengths);
+    if (r->eval_kind == DS_EVAL_SETS) snprintf(buf, DS_RES_POINT_NAME_MAX, "set %s", r->set_names[l]);
+    else snprintf(buf, DS_RES_POINT_NAME_MAX, "length %d", r->eval_lengths[l]);
+    return buf;
+}
+
 int64_t ds_results_count(const ds_results *r, int scale, int status) {
     int64_t c = 0;
     for (int64_t s = 0; s < r->n_seeds; s++)

@@ -152,6 +152,12 @@ static inline const float *ds_res_ll_correct(const ds_results *r, int j, int sca
 const ds_res_family *ds_results_family(const ds_results *r, const char *name);
 /* The index of an evaluation length, or -1. */
 int ds_results_length_index(const ds_results *r, int length);
+/* The index of the evaluation set named `name` (a file of evaluation sets), or -1. */
+int ds_results_set_index(const ds_results *r, const char *name);
+/* Evaluation point l in words, for headers: "length 15", or "set mmlu" in a
+ * file of evaluation sets. buf needs DS_RES_POINT_NAME_MAX bytes. */
+#define DS_RES_POINT_NAME_MAX 64
+const char *ds_results_point_name(const ds_results *r, int l, char *buf);
 /* Number of runs of a scale with the given status. */
 int64_t ds_results_count(const ds_results *r, int scale, int status);
 

@@ -40,6 +40,16 @@ int ds_metric_index_of(ds_eval_kind k, const char *name) {
     return -1;
 }
 
+const char *ds_metric_list_of(ds_eval_kind k, char *buf, size_t n) {
+    size_t len = 0;
+    buf[0] = 0;
+    for (int m = 0; m < DS_N_METRICS; m++) {
+        const char *name = ds_metric_name_of(k, m);
+        if (name && len < n) len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? ", " : "", name);
+    }
+    return buf;
+}
+
 double ds_metric_max(int metric) {
     DS_ASSERT(metric >= 0 && metric < DS_N_METRICS);
     return ds_metric_lower_is_better(metric) ? INFINITY : 1.0;

@@ -98,6 +98,8 @@ static inline ds_eval_kind ds_task_eval_kind(const ds_task_spec *t) {
 const char *ds_metric_name_of(ds_eval_kind k, int m);
 /* The slot named `name` under kind k, or -1. */
 int ds_metric_index_of(ds_eval_kind k, const char *name);
+/* The names kind k measures, ", "-separated into buf (n bytes), for messages. */
+const char *ds_metric_list_of(ds_eval_kind k, char *buf, size_t n);
 
 /* error and loss: lower is better, so success at tau is x <= tau. */
 static inline int ds_metric_lower_is_better(int metric) {
