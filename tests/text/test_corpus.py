@@ -321,6 +321,54 @@ def same_bits(a, b, what):
               f"{what}: {k} differs:\n{a[k]}\n{b[k]}")
 
 
+def kill_and_resume(y, out, t_ref, n_kills, frac, seed, timeout=300, after_kill=None, resumed=None):
+    """`distsweep run y -o out` on 2 ranks: n_kills times SIGKILLed (mpirun and its ranks) at
+    a uniform frac=(lo, hi) of t_ref seconds (the uninterrupted run's time; seeded by
+    DISTSWEEP_CHAOS_SEED, default seed), after_kill() called after each; then resumed until it
+    completes, resumed(attempt, stderr) called on each resume. Every resume must end 0, 3 or
+    at the lock. Returns the kills that landed (the run was still going)."""
+    rng = random.Random(int(os.environ.get("DISTSWEEP_CHAOS_SEED", str(seed))))
+    kills = 0
+    for attempt in range(10):
+        cmd = [A.mpiexec, "-np", "2", "--oversubscribe", A.bin, "run", y, "-o", out, "--quiet"]
+        pr = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if attempt < n_kills:
+            time.sleep(rng.uniform(*frac) * t_ref)
+            if pr.poll() is None:
+                for pid in children(pr.pid) + [pr.pid]:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                kills += 1
+            finish(pr)
+            if after_kill:
+                after_kill()
+            continue
+        err = pr.communicate(timeout=timeout)[1]
+        if resumed:
+            resumed(attempt, err)
+        if pr.returncode == 0:
+            break
+        check(pr.returncode == 3 or "lock" in err, f"resume {attempt}: exit {pr.returncode}: {err}")
+    return kills
+
+
+def make_mmlu_sets(work, mc, n_test, sets=(("letter", "mmlu.bin"),)):
+    """MMLU-layout CSVs from WordNet (tests/mc/test_mc.py's builders: its module mc), each
+    (scoring, file) of sets converted by tools/make_mc_eval.py with the test's tokenizer into
+    work/file; True when every one was made."""
+    mc.make_mmlu(work, mc.wordnet(), n_test=n_test, n_dev=0)
+    csvs = [os.path.join(work, f"{s}_test.csv") for s in mc.SUBJECTS.values()]
+    for scoring, out in sets:
+        p = run([sys.executable, os.path.join(A.src, "tools", "make_mc_eval.py"), "--tokenizer",
+                 os.path.join(work, "tokenizer.json"), "--format", "mmlu", "--scoring", scoring,
+                 "-o", os.path.join(work, out)] + csvs, env=dict(ENV, PYTHONPATH=A.pydeps))
+        if not check(p.returncode == 0, f"make_mc_eval {scoring}: {p.stderr}"):
+            return False
+    return True
+
+
 def sc_packs(work):
     setup(work)
     alone = write(os.path.join(work, "alone.yaml"), sweep_text(steps=80, seeds=4, pack=1, ckpt=10))
@@ -338,29 +386,14 @@ def sc_packs(work):
 
     # SIGKILL mpirun mid-way, resume until done: the same bits
     out = os.path.join(work, "killed.h5")
-    rng = random.Random(int(os.environ.get("DISTSWEEP_CHAOS_SEED", "2525")))
-    kills, resumable = 0, 0
-    for attempt in range(10):
-        cmd = [A.mpiexec, "-np", "2", "--oversubscribe", A.bin, "run", packed, "-o", out, "--quiet"]
-        pr = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        if attempt < 2:
-            time.sleep(rng.uniform(0.4, 0.7) * t_ref)
-            if pr.poll() is None:
-                for pid in children(pr.pid) + [pr.pid]:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                kills += 1
-            finish(pr)
-            ck = [f for f in os.listdir(out + ".ckpt") if f.endswith(".ckpt")] if os.path.isdir(out + ".ckpt") else []
-            resumable += bool(ck)
-            print(f"after kill {kills}: checkpoints {ck}")
-            continue
-        err = pr.communicate(timeout=300)[1]
-        if pr.returncode == 0:
-            break
-        check(pr.returncode == 3 or "lock" in err, f"resume {attempt}: exit {pr.returncode}: {err}")
+    resumable = []
+
+    def after_kill():
+        ck = [f for f in os.listdir(out + ".ckpt") if f.endswith(".ckpt")] if os.path.isdir(out + ".ckpt") else []
+        resumable.append(bool(ck))
+        print(f"after kill {len(resumable)}: checkpoints {ck}")
+    kills = kill_and_resume(packed, out, t_ref, 2, (0.4, 0.7), 2525, after_kill=after_kill)
+    resumable = sum(resumable)
     check(kills >= 1 and resumable >= 1, f"no kill landed mid-training ({kills} kills, "
           f"{resumable} left checkpoints)")
     same_bits(b, load(out), "killed and resumed vs uninterrupted")
@@ -509,28 +542,9 @@ def check_items(work, y, out, mc, t_ref):
 
     # SIGKILLed mid-way and resumed: the same items
     kout = os.path.join(work, "killed.h5")
-    rng = random.Random(int(os.environ.get("DISTSWEEP_CHAOS_SEED", "2525")))
-    kills = 0
-    for attempt in range(10):
-        cmd = [A.mpiexec, "-np", "2", "--oversubscribe", A.bin, "run", y, "-o", kout, "--quiet"]
-        pr = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        if attempt < 1:
-            time.sleep(rng.uniform(0.5, 0.8) * t_ref)
-            if pr.poll() is None:
-                for pid in children(pr.pid) + [pr.pid]:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                kills += 1
-            finish(pr)
-            continue
-        err = pr.communicate(timeout=300)[1]
-        # a file of sets resumes as it is (the probe knows its kind: no rebuild)
-        check("damaged" not in err, f"resume {attempt} took the file of sets for damaged: {err}")
-        if pr.returncode == 0:
-            break
-        check(pr.returncode == 3 or "lock" in err, f"resume {attempt}: exit {pr.returncode}: {err}")
+    # a file of sets resumes as it is (the probe knows its kind: no rebuild)
+    kills = kill_and_resume(y, kout, t_ref, 1, (0.5, 0.8), 2525, resumed=lambda attempt, err: check(
+        "damaged" not in err, f"resume {attempt} took the file of sets for damaged: {err}"))
     check(kills == 1, "the kill did not land")
     with h5py.File(kout, "r") as f:
         check((f["runs/status"][()] == 1).all(), "killed and resumed: not every run is done")
@@ -541,16 +555,8 @@ def sc_mc(work):
     sys.path.insert(0, os.path.join(A.src, "tests", "mc"))
     import test_mc as mc  # the WordNet set builders and the independent HF scoring
     setup(work)
-    wn = mc.wordnet()
-    mc.make_mmlu(work, wn, n_test=10, n_dev=0)
-    tokp = os.path.join(work, "tokenizer.json")
-    csvs = [os.path.join(work, f"{s}_test.csv") for s in mc.SUBJECTS.values()]
-    for scoring, out in (("letter", "mmlu.bin"), ("completion", "mmlu_c.bin")):
-        p = run([sys.executable, os.path.join(A.src, "tools", "make_mc_eval.py"), "--tokenizer", tokp,
-                 "--format", "mmlu", "--scoring", scoring, "-o", os.path.join(work, out)] + csvs,
-                env=dict(ENV, PYTHONPATH=A.pydeps))
-        if not check(p.returncode == 0, f"make_mc_eval {scoring}: {p.stderr}"):
-            return
+    if not make_mmlu_sets(work, mc, 10, (("letter", "mmlu.bin"), ("completion", "mmlu_c.bin"))):
+        return
     ev = ("eval:\n  multiple_choice:\n    - {name: mmlu, path: mmlu.bin}\n"
           "    - {name: mmlu_c, path: mmlu_c.bin, scoring: completion}\n")
     text = sweep_text(steps=60, seeds=3, ckpt=20, depths="[1]", context=192, extra_run=", save_models: true")
@@ -666,13 +672,7 @@ def sc_pipeline(work):
     make_base(os.path.join(work, "base_a"), 1)
     make_base(os.path.join(work, "base_b"), 2)
     make_base(os.path.join(work, "base_wide"), 3, d=64, heads=4)
-    wn = mc.wordnet()
-    mc.make_mmlu(work, wn, n_test=10, n_dev=0)
-    csvs = [os.path.join(work, f"{s}_test.csv") for s in mc.SUBJECTS.values()]
-    p = run([sys.executable, os.path.join(A.src, "tools", "make_mc_eval.py"), "--tokenizer",
-             os.path.join(work, "tokenizer.json"), "--format", "mmlu", "-o", os.path.join(work, "mmlu.bin")]
-            + csvs, env=dict(ENV, PYTHONPATH=A.pydeps))
-    if not check(p.returncode == 0, f"make_mc_eval: {p.stderr}"):
+    if not make_mmlu_sets(work, mc, 10):
         return
     text = """name: pipeline
 task:
@@ -764,13 +764,7 @@ def sc_pretrained(work):
     sys.path.insert(0, os.path.join(A.src, "tests", "mc"))
     import test_mc as mc
     setup(work)
-    wn = mc.wordnet()
-    mc.make_mmlu(work, wn, n_test=10, n_dev=0)
-    csvs = [os.path.join(work, f"{s}_test.csv") for s in mc.SUBJECTS.values()]
-    p = run([sys.executable, os.path.join(A.src, "tools", "make_mc_eval.py"), "--tokenizer",
-             os.path.join(work, "tokenizer.json"), "--format", "mmlu", "-o", os.path.join(work, "mmlu.bin")]
-            + csvs, env=dict(ENV, PYTHONPATH=A.pydeps))
-    if not check(p.returncode == 0, f"make_mc_eval: {p.stderr}"):
+    if not make_mmlu_sets(work, mc, 10):
         return
     corpus = """task:
   kind: corpus
@@ -832,26 +826,7 @@ run: {checkpoint_every: 5, pack: 4}
     check((c[:, :, -1] < c[:, :, 0] - 0.3).all(), f"loss curves {c[:, :, [0, -1]]}")
     # 3. SIGKILL mid-way, resume until done: the same bits
     out = os.path.join(work, "killed.h5")
-    rng = random.Random(int(os.environ.get("DISTSWEEP_CHAOS_SEED", "2626")))
-    kills = 0
-    for attempt in range(10):
-        cmd = [A.mpiexec, "-np", "2", "--oversubscribe", A.bin, "run", y, "-o", out, "--quiet"]
-        pr = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        if attempt < 2:
-            time.sleep(rng.uniform(0.3, 0.6) * t_ref)
-            if pr.poll() is None:
-                for pid in children(pr.pid) + [pr.pid]:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                kills += 1
-            finish(pr)
-            continue
-        err = pr.communicate(timeout=900)[1]
-        if pr.returncode == 0:
-            break
-        check(pr.returncode == 3 or "lock" in err, f"resume {attempt}: exit {pr.returncode}: {err}")
+    kills = kill_and_resume(y, out, t_ref, 2, (0.3, 0.6), 2626, timeout=900)
     check(kills >= 1, "no kill landed mid-run")
     k = grab(out)
     for key in keys:
@@ -878,13 +853,7 @@ def sc_qwen(work):
                                  num_key_value_heads=2, intermediate_size=64, max_position_embeddings=256,
                                  rms_norm_eps=1e-6, rope_theta=1e6, tie_word_embeddings=True,
                                  hidden_act="silu")).save_pretrained(base)
-    wn = mc.wordnet()
-    mc.make_mmlu(work, wn, n_test=6, n_dev=0)
-    csvs = [os.path.join(work, f"{s}_test.csv") for s in mc.SUBJECTS.values()]
-    p = run([sys.executable, os.path.join(A.src, "tools", "make_mc_eval.py"), "--tokenizer",
-             os.path.join(work, "tokenizer.json"), "--format", "mmlu", "-o", os.path.join(work, "mmlu.bin")]
-            + csvs, env=dict(ENV, PYTHONPATH=A.pydeps))
-    if not check(p.returncode == 0, f"make_mc_eval: {p.stderr}"):
+    if not make_mmlu_sets(work, mc, 6):
         return
     y = write(os.path.join(work, "qwen.yaml"), """name: qwenpop
 task:
