@@ -76,28 +76,10 @@ static const cmp_column cmp_columns[] = {
 #undef COL
 enum { N_CMP_COLUMNS = sizeof cmp_columns / sizeof cmp_columns[0] };
 
-static const char *fnum(char *b, size_t bs, double v, int prec) {
-    if (isnan(v)) snprintf(b, bs, "nan");
-    else if (isinf(v)) snprintf(b, bs, v > 0 ? "inf" : "-inf");
-    else snprintf(b, bs, "%.*f", prec, v);
-    return b;
-}
-
 /* NaN -> null in JSON; +-inf cannot occur (finite values only). */
 static void jnum(FILE *f, double v) {
     if (!isfinite(v)) fputs("null", f);
     else fprintf(f, "%.17g", v);
-}
-
-static void jstr(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
 }
 
 static void column_value(const cmp_row *w, int c, int json) {
@@ -105,13 +87,13 @@ static void column_value(const cmp_row *w, int c, int json) {
     char b[64];
     switch (cmp_columns[c].kind) {
     case COL_TEXT:
-        if (json) jstr(stdout, *(const char *const *)p);
+        if (json) ds_json_str(stdout, *(const char *const *)p);
         else fputs(*(const char *const *)p, stdout);
         break;
     case COL_SIZE: printf("%zu", *(const size_t *)p); break;
     case COL_NUMBER:
         if (json) jnum(stdout, *(const double *)p);
-        else fputs(fnum(b, sizeof b, *(const double *)p, 10), stdout);
+        else fputs(ds_fmt_fixed(b, sizeof b, *(const double *)p, 10), stdout);
         break;
     }
 }
@@ -458,16 +440,17 @@ int ds_cmd_compare(int argc, char **argv) {
             const ds_compare_result *c = &w->c;
             char b[6][32];
             printf("%s vs %s: %s, n_a %zu, n_b %zu\n", w->a_scale, w->b_scale, w->pairing, c->n_a, c->n_b);
+#define F4(i, v) ds_fmt_fixed(b[i], 32, v, 4)
 #define LINE(label, va, vb, ci, pv)                                                                   \
-    printf("  %-14s A %-8s B %-8s B-A %-8s [%s, %s]  p %s\n", label, fnum(b[0], 32, va, 4),            \
-           fnum(b[1], 32, vb, 4), fnum(b[2], 32, (ci).est, 4), fnum(b[3], 32, (ci).lo, 4),             \
-           fnum(b[4], 32, (ci).hi, 4), fnum(b[5], 32, pv, 4))
+    printf("  %-14s A %-8s B %-8s B-A %-8s [%s, %s]  p %s\n", label, F4(0, va), F4(1, vb),           \
+           F4(2, (ci).est), F4(3, (ci).lo), F4(4, (ci).hi), F4(5, pv))
             LINE("p_success", c->p_a, c->p_b, c->d_p, c->pv_p);
             LINE("mean", c->mean_a, c->mean_b, c->d_mean, c->pv_mean);
             LINE("mean_success", c->ms_a, c->ms_b, c->d_ms, NAN);
 #undef LINE
-            printf("  %-14s %-22s    %-8s [%s, %s]  p %s\n", "W2", "", fnum(b[2], 32, c->w2.est, 4),
-                   fnum(b[3], 32, c->w2.lo, 4), fnum(b[4], 32, c->w2.hi, 4), fnum(b[5], 32, c->pv_w2, 4));
+            printf("  %-14s %-22s    %-8s [%s, %s]  p %s\n", "W2", "", F4(2, c->w2.est), F4(3, c->w2.lo),
+                   F4(4, c->w2.hi), F4(5, c->pv_w2));
+#undef F4
         }
     } else if (format == FMT_CSV) {
         for (int c = 0; c < N_CMP_COLUMNS; c++) printf("%s%s", c ? "," : "", cmp_columns[c].name);
@@ -483,21 +466,21 @@ int ds_cmd_compare(int argc, char **argv) {
         printf("{");
         for (int k = 0; k < 2; k++) {
             printf("%s\"%s\": {\"file\": ", k ? ", " : "", k ? "b" : "a");
-            jstr(stdout, side[k].path);
+            ds_json_str(stdout, side[k].path);
             printf(", \"sweep_name\": ");
-            jstr(stdout, side[k].r.sweep_name);
+            ds_json_str(stdout, side[k].r.sweep_name);
             printf(", \"precision\": ");
-            jstr(stdout, side[k].r.precision);
+            ds_json_str(stdout, side[k].r.precision);
             printf("}");
         }
         printf(", \"metric\": \"%s\", \"length\": %d, \"success\": \"%s\", \"threshold\": ", mname, o.length, op);
         jnum(stdout, o.tau);
         printf(", \"metric_source\": ");
-        jstr(stdout, o.metric_why);
+        ds_json_str(stdout, o.metric_why);
         printf(", \"length_source\": ");
-        jstr(stdout, o.length_why);
+        ds_json_str(stdout, o.length_why);
         printf(", \"threshold_source\": ");
-        jstr(stdout, o.tau_why);
+        ds_json_str(stdout, o.tau_why);
         printf(", \"resamples\": %d, \"permutations\": %d, \"seed\": %lld,\n \"rows\": [", resamples,
                permutations, (long long)key);
         for (int i = 0; i < nrows; i++) {

@@ -61,17 +61,6 @@ static void usage(FILE *f) {
             "model, 4 DIR could not be written\n");
 }
 
-/* A JSON string literal (the names here are plain ASCII; escape what JSON needs). */
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fputc('\\', f);
-        if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
-        else fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 /* Opens DIR/name for writing. */
 static FILE *open_out(const char *dir, const char *name, char *path, size_t n, ds_error *err) {
     snprintf(path, n, "%s/%s", dir, name);
@@ -185,7 +174,7 @@ static int write_tokenizer(const char *dir, const ds_sweep *s, int context, ds_e
         int id = token_id(&s->task, special[k]);
         if (id < 0) continue;
         fprintf(f, "%s\n    {\"id\": %d, \"content\": ", first ? "" : ",", id);
-        json_str(f, special[k]);
+        ds_json_str(f, special[k]);
         fprintf(f, ", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, "
                 "\"normalized\": false, \"special\": true}");
         first = 0;
@@ -196,7 +185,7 @@ static int write_tokenizer(const char *dir, const ds_sweep *s, int context, ds_e
     for (int i = 0; i < V; i++) {
         ops->token_name(&s->task, i, b, sizeof b);
         fprintf(f, "%s", i ? ", " : "");
-        json_str(f, b);
+        ds_json_str(f, b);
         fprintf(f, ": %d", i);
     }
     fprintf(f, "}}\n}\n");
@@ -252,7 +241,7 @@ static int write_corpus_tokenizer(const char *dir, const ds_sweep *s, const char
         const char *keys[] = {"bos_token", "eos_token", "pad_token"};
         for (int k = 0; k < 3; k++) {
             fprintf(f, ", \"%s\": ", keys[k]);
-            json_str(f, text);
+            ds_json_str(f, text);
         }
     }
     fprintf(f, "}\n");

@@ -140,18 +140,6 @@ static void usage(FILE *f) {
             "A sweep-file error is printed as FILE:LINE:COL: message and exits 2.\n");
 }
 
-/* Writes s as a JSON string literal. */
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
 /* Parameter counts the way the papers quote them: 219776 -> "0.22M". */
 static const char *millions(char *buf, double v) {
     if (v >= 1e9) snprintf(buf, 32, "%.2fB", v / 1e9);
@@ -265,7 +253,8 @@ static void print_table(const ds_sweep *s, const gpu_model *g) {
            (long long)(s->seeds.start + seeds - 1));
     const ds_adaptive_spec *ad = &s->seeds.adaptive;
     char at_name[DS_NAME_MAX + 16]; /* the adaptive rule's length, or its evaluation set */
-    if (s->task.n_mc) snprintf(at_name, sizeof at_name, "%s", s->task.mc[ad->length_idx >= 0 ? ad->length_idx : 0].name);
+    if (s->task.n_mc)
+        snprintf(at_name, sizeof at_name, "%s", s->task.mc[ad->length_idx >= 0 ? ad->length_idx : 0].name);
     else snprintf(at_name, sizeof at_name, "%d", ad->length);
     if (ad->enabled)
         printf("  adaptive  %lld first, +%lld per round up to %lld per scale, until the 95%% CI of "
@@ -424,11 +413,11 @@ static void print_json(const ds_sweep *s, const gpu_model *g) {
     const ds_task_ops *ops = ds_task_get(&s->task);
     const int64_t seeds = s->seeds.count;
     printf("{\n  \"name\": ");
-    json_str(stdout, s->name);
+    ds_json_str(stdout, s->name);
     printf(",\n  \"path\": ");
-    json_str(stdout, s->path);
+    ds_json_str(stdout, s->path);
     printf(",\n  \"task\": ");
-    json_str(stdout, ops->name);
+    ds_json_str(stdout, ops->name);
     printf(",\n  \"vocab_total\": %d,\n", ops->vocab_total(&s->task));
     if (s->task.kind == DS_TASK_CORPUS) {
         const double rows = (double)s->train.steps * s->train.batch;
@@ -437,9 +426,9 @@ static void print_json(const ds_sweep *s, const gpu_model *g) {
             const ds_source_spec *sp = &s->task.sources[k];
             ds_corpus_source_info in = ds_corpus_source(s->task.corpus, k);
             printf("%s\n    {\"name\": ", k ? "," : "");
-            json_str(stdout, sp->name);
+            ds_json_str(stdout, sp->name);
             printf(", \"path\": ");
-            json_str(stdout, sp->path);
+            ds_json_str(stdout, sp->path);
             printf(", \"weight\": %.15g, \"slots\": %d, \"loss\": \"%s\", \"tokens\": %lld, "
                    "\"shards\": %d, \"chunks\": %lld, \"epochs\": %.6g}", sp->weight, sp->slots,
                    sp->loss == DS_LOSS_ANSWER ? "answer" : "all", (long long)in.n_tokens, in.n_shards,
@@ -453,7 +442,7 @@ static void print_json(const ds_sweep *s, const gpu_model *g) {
            s->train.batch, s->train.context);
     printf("  \"seeds\": {\"start\": %lld, \"count\": %lld},\n", (long long)s->seeds.start, (long long)seeds);
     printf("  \"output\": ");
-    json_str(stdout, s->output);
+    ds_json_str(stdout, s->output);
     printf(",\n  \"yaml_hash\": \"%016llx\",\n", (unsigned long long)s->yaml_hash);
     printf("  \"scales\": [\n");
     double total_flops = 0;
@@ -475,7 +464,7 @@ static void print_json(const ds_sweep *s, const gpu_model *g) {
     for (int i = 0; i < s->n_families; i++) {
         const ds_family *f = &s->families[i];
         printf("%s\n    ", i ? "," : "");
-        json_str(stdout, f->name);
+        ds_json_str(stdout, f->name);
         printf(": [");
         for (int j = 0; j < f->n; j++) printf("%s%d", j ? ", " : "", f->scale_idx[j]);
         printf("]");
@@ -483,9 +472,9 @@ static void print_json(const ds_sweep *s, const gpu_model *g) {
     printf("\n  },\n  \"family_kinds\": {");
     for (int i = 0; i < s->n_families; i++) {
         printf("%s", i ? ", " : "");
-        json_str(stdout, s->families[i].name);
+        ds_json_str(stdout, s->families[i].name);
         printf(": ");
-        json_str(stdout, s->families[i].kind);
+        ds_json_str(stdout, s->families[i].kind);
     }
     int64_t runs = (int64_t)s->n_scales * seeds;
     double gpu_hours = sweep_gpu_hours(s, g);

@@ -185,29 +185,11 @@ static void compute_row(const ds_results *r, const report_opts *o, int l, int sc
 
 /* --- output ------------------------------------------------------------------- */
 
-/* A number for a table or CSV: fixed decimals, "nan", "inf", "-inf". */
-static const char *fnum(char *b, size_t bs, double v, int prec) {
-    if (isnan(v)) snprintf(b, bs, "nan");
-    else if (isinf(v)) snprintf(b, bs, v > 0 ? "inf" : "-inf");
-    else snprintf(b, bs, "%.*f", prec, v);
-    return b;
-}
-
 /* A number for JSON: NaN -> null, +-inf -> "inf"/"-inf" (JSON has neither). */
 static void jnum(FILE *f, double v) {
     if (isnan(v)) fputs("null", f);
     else if (isinf(v)) fputs(v > 0 ? "\"inf\"" : "\"-inf\"", f);
     else fprintf(f, "%.10g", v);
-}
-
-static void jstr(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
-        else fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 /* The CSV header line: every column's name. */
@@ -225,7 +207,7 @@ static void column_value(const scale_row *w, int c, int json) {
     char b[32];
     switch (col->kind) {
     case COL_TEXT:
-        if (json) jstr(stdout, *(const char *const *)(const void *)field);
+        if (json) ds_json_str(stdout, *(const char *const *)(const void *)field);
         else fputs(*(const char *const *)(const void *)field, stdout);
         break;
     case COL_COUNT:
@@ -234,7 +216,7 @@ static void column_value(const scale_row *w, int c, int json) {
     case COL_NUMBER: {
         double v = *(const double *)(const void *)field;
         if (json) jnum(stdout, v);
-        else fputs(fnum(b, sizeof b, v, 6), stdout);
+        else fputs(ds_fmt_fixed(b, sizeof b, v, 6), stdout);
         break;
     }
     }
@@ -324,21 +306,21 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
         for (int k = 0; k < fam->n; k++) {
             scale_row *w = &rows[k];
             char pcol[64], mcol[64];
-            snprintf(pcol, sizeof pcol, "%s [%s,%s]", fnum(b[0], 32, w->p.est, 2),
-                     fnum(b[1], 32, w->p.lo, 2), fnum(b[2], 32, w->p.hi, 2));
-            snprintf(mcol, sizeof mcol, "%s [%s,%s]", fnum(b[3], 32, w->ms.est, 3),
-                     fnum(b[4], 32, w->ms.lo, 3), fnum(b[5], 32, w->ms.hi, 3));
+            snprintf(pcol, sizeof pcol, "%s [%s,%s]", ds_fmt_fixed(b[0], 32, w->p.est, 2),
+                     ds_fmt_fixed(b[1], 32, w->p.lo, 2), ds_fmt_fixed(b[2], 32, w->p.hi, 2));
+            snprintf(mcol, sizeof mcol, "%s [%s,%s]", ds_fmt_fixed(b[3], 32, w->ms.est, 3),
+                     ds_fmt_fixed(b[4], 32, w->ms.lo, 3), ds_fmt_fixed(b[5], 32, w->ms.hi, 3));
             char second[32];
             if (fam->axis_text) snprintf(second, sizeof second, "%s", fam->axis_text[k]); /* a base model */
             else if (fam->axis) snprintf(second, sizeof second, "%g", fam->axis[k]);
             else snprintf(second, sizeof second, "%lld", (long long)r->n_params[w->scale]);
             printf("%-*s %*s %4lld %3lld %4lld %6s %6s %6s %6s %22s %22s %6s %6s %6s %6s %5lld\n",
                    nw, r->scale_name[w->scale], vw, second, (long long)w->n,
-                   (long long)w->n_diverged, (long long)w->n_pending, fnum(b[6], 32, w->mean, 3),
-                   fnum(b[7], 32, w->median, 3), fnum(b[8], 32, w->mode, 3),
-                   fnum(b[9], 32, w->std, 3), pcol, mcol, fnum(b[10], 32, w->w2, 3),
-                   fnum(b[11], 32, w->bc, 3), fnum(b[12], 32, w->dip_p, 3),
-                   fnum(b[13], 32, w->p_ci_w, 3), (long long)w->n_unrequested);
+                   (long long)w->n_diverged, (long long)w->n_pending, ds_fmt_fixed(b[6], 32, w->mean, 3),
+                   ds_fmt_fixed(b[7], 32, w->median, 3), ds_fmt_fixed(b[8], 32, w->mode, 3),
+                   ds_fmt_fixed(b[9], 32, w->std, 3), pcol, mcol, ds_fmt_fixed(b[10], 32, w->w2, 3),
+                   ds_fmt_fixed(b[11], 32, w->bc, 3), ds_fmt_fixed(b[12], 32, w->dip_p, 3),
+                   ds_fmt_fixed(b[13], 32, w->p_ci_w, 3), (long long)w->n_unrequested);
         }
         /* with <= 3 scales B = Lin (stats.h), so the two lists are one */
         int same = ds_stats_b_equals_lin((size_t)fam->n);
@@ -353,9 +335,9 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
             for (size_t i = 0; i < nt; i++) {
                 size_t s = top[i];
                 printf("  seed %-8lld B %8s  Lin %8s  curve", (long long)r->seeds[s],
-                       fnum(b[0], 32, Bv[s], 3), fnum(b[1], 32, Lv[s], 3));
+                       ds_fmt_fixed(b[0], 32, Bv[s], 3), ds_fmt_fixed(b[1], 32, Lv[s], 3));
                 for (int k = 0; k < fam->n; k++)
-                    printf(" %s", fnum(b[2], 32, curve[s * (size_t)fam->n + (size_t)k], 3));
+                    printf(" %s", ds_fmt_fixed(b[2], 32, curve[s * (size_t)fam->n + (size_t)k], 3));
                 printf("\n");
             }
         }
@@ -363,20 +345,20 @@ static int report_family(const ds_results *r, const report_opts *o, int l,
         for (int k = 0; k < fam->n; k++) csv_row(&rows[k]);
     } else {
         printf("%s\n    {\"name\": ", first_family ? "" : ",");
-        jstr(stdout, fam->name);
+        ds_json_str(stdout, fam->name);
         printf(", \"largest\": ");
-        jstr(stdout, largest >= 0 ? r->scale_name[largest] : "");
+        ds_json_str(stdout, largest >= 0 ? r->scale_name[largest] : "");
         printf(", \"complete_curves\": %zu, \"b_equals_lin\": %s", ncomplete,
                ds_stats_b_equals_lin((size_t)fam->n) ? "true" : "false");
         if (fam->axis) { /* a values family: its key, label and each member's value */
             printf(", \"key\": ");
-            jstr(stdout, fam->key);
+            ds_json_str(stdout, fam->key);
             printf(", \"label\": ");
-            jstr(stdout, fam->label);
+            ds_json_str(stdout, fam->label);
             printf(", \"values\": [");
             for (int k = 0; k < fam->n; k++) {
                 printf("%s", k ? ", " : "");
-                if (fam->axis_text) jstr(stdout, fam->axis_text[k]);
+                if (fam->axis_text) ds_json_str(stdout, fam->axis_text[k]);
                 else jnum(stdout, fam->axis[k]);
             }
             printf("]");
@@ -518,8 +500,8 @@ static void dyn_table_family(const ds_results *r, const ds_res_family *fam, cons
                dyn_step_text(b[0], 32, u->q25, u->n, ev->every, 0),
                dyn_step_text(b[1], 32, u->q50, u->n, ev->every, 0),
                dyn_step_text(b[2], 32, u->q75, u->n, ev->every, 0),
-               fnum(b[3], 32, (u->split + 1) * (double)ev->every, 1), early, late,
-               fnum(b[4], 32, u->p_value, 3));
+               ds_fmt_fixed(b[3], 32, (u->split + 1) * (double)ev->every, 1), early, late,
+               ds_fmt_fixed(b[4], 32, u->p_value, 3));
     }
     /* the survival curves, at most about 20 rows */
     int64_t stride = (ev->n_points + 19) / 20;
@@ -531,7 +513,7 @@ static void dyn_table_family(const ds_results *r, const ds_res_family *fam, cons
     for (int64_t p = 0; p < ev->n_points; p++) {
         if ((p + 1) % stride && p != ev->n_points - 1) continue;
         printf("%8lld", (long long)((p + 1) * ev->every));
-        for (int k = 0; k < fam->n; k++) printf(" %12s", fnum(b[0], 32, rows[k].S[p], 3));
+        for (int k = 0; k < fam->n; k++) printf(" %12s", ds_fmt_fixed(b[0], 32, rows[k].S[p], 3));
         printf("\n");
     }
 }
@@ -548,24 +530,24 @@ static void dyn_csv_family(const ds_results *r, const ds_res_family *fam, const 
                dyn_step_text(b[0], 32, u->q25, u->n, ev->every, 1),
                dyn_step_text(b[1], 32, u->q50, u->n, ev->every, 1),
                dyn_step_text(b[2], 32, u->q75, u->n, ev->every, 1),
-               fnum(b[3], 32, (u->split + 1) * (double)ev->every, 6), u->n_early, u->early_success,
-               fnum(b[4], 32, u->n_early ? (double)u->early_success / (double)u->n_early : NAN, 6),
+               ds_fmt_fixed(b[3], 32, (u->split + 1) * (double)ev->every, 6), u->n_early, u->early_success,
+               ds_fmt_fixed(b[4], 32, u->n_early ? (double)u->early_success / (double)u->n_early : NAN, 6),
                u->n_late, u->late_success,
-               fnum(b[5], 32, u->n_late ? (double)u->late_success / (double)u->n_late : NAN, 6),
-               fnum(b[6], 32, u->p_value, 6));
+               ds_fmt_fixed(b[5], 32, u->n_late ? (double)u->late_success / (double)u->n_late : NAN, 6),
+               ds_fmt_fixed(b[6], 32, u->p_value, 6));
     }
 }
 
 static void dyn_json_family(const ds_results *r, const ds_res_family *fam, const dyn_row *rows,
                             const dyn_schedule *ev, int first) {
     printf("%s\n    {\"name\": ", first ? "" : ",");
-    jstr(stdout, fam->name);
+    ds_json_str(stdout, fam->name);
     printf(", \"scales\": [");
     for (int k = 0; k < fam->n; k++) {
         const dyn_row *w = &rows[k];
         const ds_dyn_summary *u = &w->sum;
         printf("%s\n      {\"scale\": ", k ? "," : "");
-        jstr(stdout, r->scale_name[w->scale]);
+        ds_json_str(stdout, r->scale_name[w->scale]);
         printf(", \"n_params\": %lld, \"n\": %zu, \"n_broke\": %zu, \"n_censored\": %zu, "
                "\"n_diverged\": %zu, \"q25\": ",
                (long long)r->n_params[w->scale], u->n, u->n_broke, u->n - u->n_broke,
@@ -675,22 +657,22 @@ static int report_dynamics(const ds_results *r, const report_opts *o, int l,
         dyn_csv_header();
     } else {
         printf("{\"file\": ");
-        jstr(stdout, o->path);
+        ds_json_str(stdout, o->path);
         printf(", \"sweep_name\": ");
-        jstr(stdout, r->sweep_name);
+        ds_json_str(stdout, r->sweep_name);
         printf(", \"precision\": ");
-        jstr(stdout, r->precision);
+        ds_json_str(stdout, r->precision);
         printf(", \"metric\": \"%s\", \"length\": %d, \"success\": \"%s\", \"threshold\": ", mname,
                ev.length, cmp);
         jnum(stdout, o->tau);
         printf(", \"breakthrough_threshold\": ");
         jnum(stdout, o->tb);
         printf(", \"metric_source\": ");
-        jstr(stdout, o->metric_why);
+        ds_json_str(stdout, o->metric_why);
         printf(", \"length_source\": ");
-        jstr(stdout, o->length_why);
+        ds_json_str(stdout, o->length_why);
         printf(", \"threshold_source\": ");
-        jstr(stdout, o->tau_why);
+        ds_json_str(stdout, o->tau_why);
         printf(", \"eval_every\": %lld, \"train_steps\": %lld, \"steps\": [", (long long)ev.every,
                (long long)ev.steps);
         for (int64_t p = 0; p < ev.n_points; p++)
@@ -759,15 +741,15 @@ static void report_adaptive(const ds_results *r, int format, int *printed) {
         const char *state = !as.stopped ? "waiting" : as.hi - as.lo <= a->ci_width ? "narrow" : "max";
         if (format == FMT_TABLE) {
             char ci[64];
-            snprintf(ci, sizeof ci, "[%s,%s]", fnum(b[0], 32, as.lo, 3), fnum(b[1], 32, as.hi, 3));
+            snprintf(ci, sizeof ci, "[%s,%s]", ds_fmt_fixed(b[0], 32, as.lo, 3), ds_fmt_fixed(b[1], 32, as.hi, 3));
             printf("%-12s %9lld %4lld %8s %18s %7s  %s", r->scale_name[sc], (long long)as.requested,
-                   (long long)as.n, fnum(b[2], 32, as.est, 3), ci, fnum(b[3], 32, as.hi - as.lo, 3),
+                   (long long)as.n, ds_fmt_fixed(b[2], 32, as.est, 3), ci, ds_fmt_fixed(b[3], 32, as.hi - as.lo, 3),
                    state);
             if (!as.stopped) printf(" for round %d", as.round);
             printf("\n");
         } else if (format == FMT_JSON) {
             printf("%s\n   {\"scale\": ", sc ? "," : "");
-            jstr(stdout, r->scale_name[sc]);
+            ds_json_str(stdout, r->scale_name[sc]);
             printf(", \"requested\": %lld, \"n\": %lld, \"round\": %d, \"estimate\": ",
                    (long long)as.requested, (long long)as.n, as.round);
             jnum(stdout, as.est);
@@ -1002,20 +984,20 @@ int ds_cmd_report(int argc, char **argv) {
         csv_header();
     } else {
         printf("{\"file\": ");
-        jstr(stdout, o.path);
+        ds_json_str(stdout, o.path);
         printf(", \"sweep_name\": ");
-        jstr(stdout, r.sweep_name);
+        ds_json_str(stdout, r.sweep_name);
         printf(", \"precision\": ");
-        jstr(stdout, r.precision);
+        ds_json_str(stdout, r.precision);
         printf(", \"metric\": \"%s\", \"length\": %d, \"success\": \"%s\", \"threshold\": ", mname,
                r.eval_lengths[l], lower_is_better(o.metric) ? "<=" : ">=");
         jnum(stdout, o.tau);
         printf(", \"metric_source\": ");
-        jstr(stdout, o.metric_why);
+        ds_json_str(stdout, o.metric_why);
         printf(", \"length_source\": ");
-        jstr(stdout, o.length_why);
+        ds_json_str(stdout, o.length_why);
         printf(", \"threshold_source\": ");
-        jstr(stdout, o.tau_why);
+        ds_json_str(stdout, o.tau_why);
         printf(", \"n_seeds\": %lld, \"done\": %lld, \"diverged\": %lld, \"failed\": %lld, "
                "\"pending\": %lld, \"unrequested\": %lld, \"bootstrap_resamples\": %d, "
                "\"dip_simulations\": %d,\n \"families\": [",

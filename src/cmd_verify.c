@@ -840,17 +840,6 @@ done:
 
 /* ---- output -------------------------------------------------------------------- */
 
-static void json_str(const char *s) {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') printf("\\%c", ch);
-        else if (ch < 0x20) printf("\\u%04x", ch);
-        else putchar(ch);
-    }
-    putchar('"');
-}
-
 int ds_cmd_verify(int argc, char **argv) {
     if (ds_cli_wants_help(argc, argv)) {
         usage(stdout);
@@ -948,15 +937,15 @@ int ds_cmd_verify(int argc, char **argv) {
     if (!rc) rc = (do_repair ? n_left : n_bad) ? DS_EXIT_ERROR : DS_EXIT_OK;
     if (json) {
         printf("{\"file\": ");
-        json_str(out);
+        ds_json_str(stdout, out);
         printf(", \"whole\": %s, \"findings\": [", n_bad ? "false" : "true");
         for (int k = 0; k < c.n_f; k++) {
             printf("%s\n  {\"artifact\": ", k ? "," : "");
-            json_str(c.f[k].artifact);
+            ds_json_str(stdout, c.f[k].artifact);
             printf(", \"problem\": ");
-            json_str(c.f[k].what);
+            ds_json_str(stdout, c.f[k].what);
             printf(", \"repairable\": %s, \"repair\": ", c.f[k].repairable ? "true" : "false");
-            json_str(c.f[k].repair);
+            ds_json_str(stdout, c.f[k].repair);
             printf(", \"repaired\": %s}", c.f[k].done ? "true" : "false");
         }
         printf("],\n \"checked\": {\"runs_in_journal\": %lld, \"models\": %lld, \"checkpoints\": "

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
@@ -31,6 +32,24 @@ int ds_error_nomem(ds_error *err, const char *fmt, ...) {
         err->nomem = 1;
     }
     return DS_EXIT_ERROR;
+}
+
+const char *ds_fmt_fixed(char *buf, size_t n, double v, int prec) {
+    if (isnan(v)) snprintf(buf, n, "nan");
+    else if (isinf(v)) snprintf(buf, n, v > 0 ? "inf" : "-inf");
+    else snprintf(buf, n, "%.*f", prec, v);
+    return buf;
+}
+
+void ds_json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
 }
 
 void ds_fmt_bytes(double b, char *buf, size_t n) {

@@ -74,6 +74,14 @@ int ds_error_nomem(ds_error *err, const char *fmt, ...) __attribute__((format(pr
 /* bytes as messages say a size: "512 bytes", "3.0 KiB", "12.4 MiB", "3.20 GiB". */
 void ds_fmt_bytes(double bytes, char *buf, size_t n);
 
+/* A number for a table or CSV into buf (n bytes): prec fixed decimals, or
+ * "nan", "inf", "-inf". Returns buf. */
+const char *ds_fmt_fixed(char *buf, size_t n, double v, int prec);
+
+/* Writes s as a JSON string literal to f (NULL as ""): '"' and '\\' escaped,
+ * control characters as \u00XX. */
+void ds_json_str(FILE *f, const char *s);
+
 /* malloc, or NULL when n bytes cannot be allocated (n = 0: a valid pointer):
  * for a pack's host buffers, whose failure is reported (ds_error_nomem), not
  * fatal. Small fixed allocations use DS_MALLOC. */
