@@ -25,7 +25,6 @@ static const char *seed_path(const ds_sweep *s, int i) {
     return ds_seed_dataset_path(i, ds_task_eval_kind(&s->task));
 }
 static hid_t ds_memtype(int i) { return ds_h5_memtype(ds_seed_dataset_at(i)->elem); }
-static hid_t ds_filetype(int i) { return ds_h5_filetype(ds_seed_dataset_at(i)->elem); }
 static int is_3d(int i) { return ds_seed_dataset_at(i)->rank == 3; }
 
 struct ds_store {
@@ -163,31 +162,31 @@ fail:
     return rc;
 }
 
-/* Creates seed-axis dataset i with S seeds, chunked and unlimited along the
- * seed axis, filled with its fill value. */
-static int create_seed_ds(hid_t file, const char *path, int i, int n_scales, int64_t S,
-                          int64_t inner, ds_error *err) {
+/* Creates a dataset at path in loc with a seed axis: [n_scales, S] (rank 2)
+ * or [n_scales, S, inner], chunked and unlimited along the seed axis (and
+ * along inner when it is 0), every element `fill` (elem's memory type) until
+ * written. The one layout of /runs, /metrics, /curves, /trajectories and
+ * /items. */
+static int create_axis_ds(hid_t loc, const char *path, ds_elem elem, const void *fill, int rank,
+                          int n_scales, int64_t S, int64_t inner, ds_error *err) {
     hid_t sp = -1, dcpl = -1, d = -1;
     int rc = DS_EXIT_ERROR;
-    int rank = is_3d(i) ? 3 : 2;
+    DS_ASSERT(rank == 2 || rank == 3);
     hsize_t dims[3] = {(hsize_t)n_scales, (hsize_t)S, (hsize_t)inner};
     hsize_t maxd[3] = {(hsize_t)n_scales, H5S_UNLIMITED, inner ? (hsize_t)inner : H5S_UNLIMITED};
     /* Chunks of one scale and a few dozen seeds, at most ~64 KiB, so that a
      * single run's row touches one chunk that stays in the chunk cache. */
     hsize_t in = inner ? (hsize_t)inner : 1;
-    hsize_t cs = 65536 / (4 * in);
+    hsize_t cs = 65536 / (ds_elem_size(elem) * in);
     if (cs > 64) cs = 64;
     if (cs < 1) cs = 1;
     hsize_t chunk[3] = {1, cs, in};
-    char fill[8];
-    ds_seed_fill(i, fill);
     DS_H5_TRY(sp = H5Screate_simple(rank, dims, maxd));
     DS_H5_TRY(dcpl = H5Pcreate(H5P_DATASET_CREATE));
     DS_H5_TRY(H5Pset_chunk(dcpl, rank, chunk));
-    DS_H5_TRY(H5Pset_fill_value(dcpl, ds_memtype(i), fill));
+    DS_H5_TRY(H5Pset_fill_value(dcpl, ds_h5_memtype(elem), fill));
     DS_H5_TRY(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC));
-    DS_H5_TRY(d = H5Dcreate2(file, path, ds_filetype(i), sp, H5P_DEFAULT, dcpl,
-                             H5P_DEFAULT));
+    DS_H5_TRY(d = H5Dcreate2(loc, path, ds_h5_filetype(elem), sp, H5P_DEFAULT, dcpl, H5P_DEFAULT));
     rc = 0;
 fail:
     if (d >= 0) H5Dclose(d);
@@ -196,13 +195,22 @@ fail:
     return rc;
 }
 
+/* Creates seed-axis dataset i (the table of src/schema.h) at path with S seeds. */
+static int create_seed_ds(hid_t file, const char *path, int i, int n_scales, int64_t S,
+                          int64_t inner, ds_error *err) {
+    char fill[8];
+    ds_seed_fill(i, fill);
+    return create_axis_ds(file, path, ds_seed_dataset_at(i)->elem, fill, is_3d(i) ? 3 : 2, n_scales, S,
+                          inner, err);
+}
+
 /* Creates set j's group /items/<name> (attribute n_items) and its item
  * datasets with S seeds and n_items items, chunked (one scale, as many seeds
  * as fit 64 KiB, at least one) and unlimited along the seed axis, filled with
  * their fill values; /items first when f lacks it. */
 static int create_item_set(hid_t f, const ds_sweep *s, int j, int n_scales, int64_t S,
                            int32_t n_items, ds_error *err) {
-    hid_t g = -1, sp = -1, dcpl = -1, d = -1;
+    hid_t g = -1;
     int rc = DS_EXIT_ERROR;
     char path[256];
     DS_ASSERT(n_items > 0);
@@ -218,30 +226,12 @@ static int create_item_set(hid_t f, const ds_sweep *s, int j, int n_scales, int6
     if (write_attr_i32(g, DS_ITEMS_N_ATTR, n_items, err)) goto fail;
     for (int i = 0; i < DS_N_ITEM_DS; i++) {
         const ds_item_dataset *it = ds_item_dataset_at(i);
-        hsize_t dims[3] = {(hsize_t)n_scales, (hsize_t)S, (hsize_t)n_items};
-        hsize_t maxd[3] = {(hsize_t)n_scales, H5S_UNLIMITED, (hsize_t)n_items};
-        hsize_t cs = 65536 / (ds_elem_size(it->elem) * (hsize_t)n_items);
-        if (cs > 64) cs = 64;
-        if (cs < 1) cs = 1;
-        hsize_t chunk[3] = {1, cs, (hsize_t)n_items};
         char fill[8];
         ds_item_fill(i, fill);
-        DS_H5_TRY(sp = H5Screate_simple(3, dims, maxd));
-        DS_H5_TRY(dcpl = H5Pcreate(H5P_DATASET_CREATE));
-        DS_H5_TRY(H5Pset_chunk(dcpl, 3, chunk));
-        DS_H5_TRY(H5Pset_fill_value(dcpl, ds_h5_memtype(it->elem), fill));
-        DS_H5_TRY(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC));
-        DS_H5_TRY(d = H5Dcreate2(g, it->name, ds_h5_filetype(it->elem), sp, H5P_DEFAULT, dcpl,
-                                 H5P_DEFAULT));
-        H5Dclose(d), d = -1;
-        H5Pclose(dcpl), dcpl = -1;
-        H5Sclose(sp), sp = -1;
+        if (create_axis_ds(g, it->name, it->elem, fill, 3, n_scales, S, n_items, err)) goto fail;
     }
     rc = 0;
 fail:
-    if (d >= 0) H5Dclose(d);
-    if (dcpl >= 0) H5Pclose(dcpl);
-    if (sp >= 0) H5Sclose(sp);
     if (g >= 0) H5Gclose(g);
     return rc;
 }
