@@ -103,7 +103,10 @@ static double rotary_pct(int rot, int hd) {
     return p;
 }
 
-static int write_config(const char *dir, const ds_model_config *c, const ds_sweep *s, ds_error *err) {
+/* config.json of model c; md: its condition's model section (ds_scale_model:
+ * a condition's own base may have its own rope base and eps). */
+static int write_config(const char *dir, const ds_model_config *c, const ds_sweep *s,
+                        const ds_model_spec *md, ds_error *err) {
     char path[4400];
     FILE *f = open_out(dir, "config.json", path, sizeof path, err);
     if (!f) return err->code;
@@ -133,8 +136,8 @@ static int write_config(const char *dir, const ds_model_config *c, const ds_swee
                 "  \"pad_token_id\": %s,\n  \"torch_dtype\": \"float32\",\n"
                 "  \"transformers_version\": \"4.40.2\"\n}\n",
                 qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM", qwen ? "qwen2" : "llama", c->V, c->d,
-                c->L, c->H, c->K, c->F, s->model.rope_base, maxpos, s->model.ln_eps,
-                s->model.init_std, c->tie ? "true" : "false", qwen ? "true" : "false",
+                c->L, c->H, c->K, c->F, md->rope_base, maxpos, md->ln_eps,
+                md->init_std, c->tie ? "true" : "false", qwen ? "true" : "false",
                 qwen ? "  \"use_sliding_window\": false,\n" : "  \"mlp_bias\": false,\n", sb[0],
                 sb[1], sb[2]);
         return close_out(f, path, err);
@@ -151,8 +154,8 @@ static int write_config(const char *dir, const ds_model_config *c, const ds_swee
             "  \"use_cache\": true,\n  \"bos_token_id\": %s,\n  \"eos_token_id\": %s,\n"
             "  \"pad_token_id\": %s,\n  \"torch_dtype\": \"float32\",\n"
             "  \"transformers_version\": \"4.40.2\"\n}\n",
-            c->V, c->d, c->L, c->H, 4 * c->d, rotary_pct(c->rot, c->hd), s->model.rope_base, maxpos,
-            s->model.ln_eps, s->model.init_std, c->block == DS_BLOCK_PARALLEL ? "true" : "false",
+            c->V, c->d, c->L, c->H, 4 * c->d, rotary_pct(c->rot, c->hd), md->rope_base, maxpos,
+            md->ln_eps, md->init_std, c->block == DS_BLOCK_PARALLEL ? "true" : "false",
             sb[0], sb[1], sb[2]);
     return close_out(f, path, err);
 }
@@ -396,6 +399,8 @@ static int write_readme(const char *dir, const ds_model_config *c, const ds_cli_
     if (!f) return err->code;
     const ds_results *r = &run->res;
     const ds_sweep *s = run->s;
+    ds_model_spec md; /* the condition's (its own base's architecture, if any) */
+    ds_scale_model(s, run->scale, &md);
     fprintf(f, "# distsweep model: sweep `%s`, scale `%s`, seed %lld\n\n", s->name,
             r->scale_name[run->scale], (long long)run->seed);
     fprintf(f, "Exported by `distsweep export` (distsweep %s, git %s) from `%s`, a result file\n"
@@ -408,13 +413,13 @@ static int write_readme(const char *dir, const ds_model_config *c, const ds_cli_
                 "with %d key/value head(s), SwiGLU MLP of %d, %s, RMSNorm eps %g, rotary base %g, "
                 "%s head, %lld parameters\n", c->qkv_bias ? "Qwen2" : "Llama",
                 c->d, c->L, c->H, c->hd, c->K, c->F, c->qkv_bias ? "q/k/v biases" : "no biases",
-                s->model.ln_eps, s->model.rope_base, c->tie ? "tied" : "untied",
+                md.ln_eps, md.rope_base, c->tie ? "tied" : "untied",
                 (long long)r->n_params[run->scale]);
     else
         fprintf(f, "- model: GPT-NeoX, d_model %d, %d layer(s), %d head(s) of %d, %s block, "
                 "rotary dims %d of %d (base %g), LayerNorm eps %g, untied head, %lld parameters\n",
                 c->d, c->L, c->H, c->hd, c->block == DS_BLOCK_PARALLEL ? "parallel" : "sequential",
-                c->rot, c->hd, s->model.rope_base, s->model.ln_eps,
+                c->rot, c->hd, md.rope_base, md.ln_eps,
                 (long long)r->n_params[run->scale]);
     if (s->model.init.enabled) {
         /* model.init: the base and what each seed drew afresh (docs/sweep-file.md) */
@@ -432,7 +437,7 @@ static int write_readme(const char *dir, const ds_model_config *c, const ds_cli_
             else fprintf(f, "%s %s", i ? "," : "", parts[p->kind]);
         }
         fprintf(f, "%s (seed varies: %s)\n", in->n_reinit ? "" : " nothing", varies[in->vary]);
-        if (in->untied) {
+        if (md.init.untied) {
             int head = 0;
             for (int i = 0; i < in->n_reinit; i++) head |= in->reinit[i].kind == DS_REINIT_HEAD;
             fprintf(f, "- untied: the base ties its head to its embeddings (tie_word_embeddings); %s, "
@@ -568,7 +573,9 @@ int ds_cmd_export(int argc, char **argv) {
         goto done;
     }
     ds_model_config c = ds_model_config_from_sweep(run.s, run.scale, 1);
-    if ((rc = write_config(dir, &c, run.s, &err)) ||
+    ds_model_spec md;
+    ds_scale_model(run.s, run.scale, &md);
+    if ((rc = write_config(dir, &c, run.s, &md, &err)) ||
         (rc = write_weights(dir, &c, &run, &err)) ||
         (rc = run.s->task.kind == DS_TASK_CORPUS
                   ? write_corpus_tokenizer(dir, run.s, tok_path, run.s->train.context - 1, &err)

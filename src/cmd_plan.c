@@ -154,8 +154,14 @@ static void family_desc(const ds_sweep *s, const ds_family *f, char *buf, size_t
     if (!strcmp(f->kind, "width")) snprintf(buf, n, "widths at depth %d", first->n_layers);
     else if (!strcmp(f->kind, "depth")) snprintf(buf, n, "depths at width %d", first->d_model);
     else if (!strcmp(f->kind, "params")) snprintf(buf, n, "depths at ~constant parameters");
-    else if (!strcmp(f->kind, "values"))
-        snprintf(buf, n, "%s at width %d, depth %d", f->key, first->d_model, first->n_layers);
+    else if (!strcmp(f->kind, "values")) {
+        int one = 1; /* one (width, depth); over model.init.from each base may have its own */
+        for (int j = 1; j < f->n; j++)
+            one &= s->scales[f->scale_idx[j]].d_model == first->d_model &&
+                   s->scales[f->scale_idx[j]].n_layers == first->n_layers;
+        if (one) snprintf(buf, n, "%s at width %d, depth %d", f->key, first->d_model, first->n_layers);
+        else snprintf(buf, n, "%s, each at its base's width and depth", f->key);
+    }
     else snprintf(buf, n, "explicit points");
 }
 

@@ -565,38 +565,130 @@ static double frac_for(int rot, int hd) {
     return p;
 }
 
-/* A condition's base model (a values family over model.init.from): its
- * config.json must describe the architecture of the sweep's own base (ref),
- * since a condition is one (width, depth) and the sweep's model keys are
- * ref's; error at the value's position otherwise. */
-static int check_condition_base(const ds_sweep *s, const ds_setting *set, const char *dir,
-                                const ds_hf_config *ref, ds_error *err) {
-    ds_hf_config c;
-    int rc = ds_hf_read_config(dir, &c, err);
-    if (rc) return rc;
-    char what[320] = "";
-    if (c.d != ref->d || c.L != ref->L || c.H != ref->H)
-        snprintf(what, sizeof what, "hidden_size %d, num_hidden_layers %d, num_attention_heads %d "
-                 "(the sweep's base: %d, %d, %d)", c.d, c.L, c.H, ref->d, ref->L, ref->H);
-    else if (c.V != ref->V)
-        snprintf(what, sizeof what, "vocab_size %d (the sweep's base: %d)", c.V, ref->V);
-    else if (c.rot != ref->rot || c.rope_base != ref->rope_base)
-        snprintf(what, sizeof what, "rotary_pct %g, rotary_emb_base %g (the sweep's base: %g, %g)",
-                 c.rotary_pct, c.rope_base, ref->rotary_pct, ref->rope_base);
-    else if (c.arch != ref->arch || c.K != ref->K || c.F != ref->F || c.qkv_bias != ref->qkv_bias ||
-             c.tie != ref->tie)
-        snprintf(what, sizeof what, "architecture %s, num_key_value_heads %d, intermediate_size %d, q/k/v "
-                 "biases %s, tie_word_embeddings %s (the sweep's base: %s, %d, %d, %s, %s)", ds_hf_arch_class(c.arch),
-                 c.K, c.F, c.qkv_bias ? "on" : "off", c.tie ? "true" : "false", ds_hf_arch_class(ref->arch), ref->K,
-                 ref->F, ref->qkv_bias ? "on" : "off", ref->tie ? "true" : "false");
-    else if (c.ln_eps != ref->ln_eps || c.parallel != ref->parallel)
-        snprintf(what, sizeof what, "layer_norm_eps %g, use_parallel_residual %s (the sweep's base: "
-                 "%g, %s)", c.ln_eps, c.parallel ? "true" : "false", ref->ln_eps,
-                 ref->parallel ? "true" : "false");
-    if (what[0])
-        return fail_at(err, s, set->pos, "%s %s: %s/config.json has %s; the bases of a values family "
-                       "over model.init.from must share the architecture of model.init.from (%s) in "
-                       "this version", set->key, set->text, dir, what, s->model.init.from);
+/* What base config c (DIR/config.json at cfgp) implies for sweep s's model,
+ * into a (set 1): checks every model key s writes against c (an error at the
+ * key's FILE:LINE:COL naming cfgp) and that every reinit layer exists in c.
+ * The untie rule: a tied base (tie_word_embeddings) is untied when the head
+ * is reinitialized or model.tie_embeddings false is written. */
+static int base_arch(const ds_sweep *s, const ds_hf_config *c, const char *cfgp, ds_scale_arch *a,
+                     ds_error *err) {
+    const ds_init_spec *in = &s->model.init;
+    const ds_model_spec *md = &s->model;
+    int llama = c->arch != DS_HF_GPT_NEOX, head_reinit = 0;
+    for (int i = 0; i < in->n_reinit; i++) head_reinit |= in->reinit[i].kind == DS_REINIT_HEAD;
+    if (in->pos_head_dim.line && md->head_dim != c->hd)
+        return fail_at(err, s, in->pos_head_dim, "model.head_dim %d contradicts %s (hidden_size %d / "
+                       "num_attention_heads %d = %d); leave it out", md->head_dim, cfgp, c->d, c->H, c->hd);
+    static const char *const blocks[] = {"parallel", "sequential", "llama"};
+    ds_block_kind block = llama ? DS_BLOCK_LLAMA : c->parallel ? DS_BLOCK_PARALLEL : DS_BLOCK_SEQUENTIAL;
+    if (in->pos_block.line && md->block != block)
+        return fail_at(err, s, in->pos_block, "model.block %s contradicts %s (%s: block %s); leave "
+                       "it out", blocks[md->block], cfgp, llama ? ds_hf_arch_class(c->arch) :
+                       c->parallel ? "use_parallel_residual true" : "use_parallel_residual false",
+                       blocks[block]);
+    if (in->pos_rotary_frac.line && md->rotary_frac * c->hd != c->rot)
+        return fail_at(err, s, in->pos_rotary_frac, "model.rotary_frac %g contradicts %s (%s%g: %d of "
+                       "%d dims); leave it out", md->rotary_frac, cfgp, llama ? "full rotary, " :
+                       "rotary_pct ", c->rotary_pct, c->rot, c->hd);
+    if (in->pos_rope_base.line && md->rope_base != c->rope_base)
+        return fail_at(err, s, in->pos_rope_base, "model.rope_base %g contradicts %s (%s %g); leave it "
+                       "out", md->rope_base, cfgp, llama ? "rope_theta" : "rotary_emb_base", c->rope_base);
+    if (in->pos_ln_eps.line && md->ln_eps != c->ln_eps)
+        return fail_at(err, s, in->pos_ln_eps, "model.ln_eps %g contradicts %s (%s %g); leave it out",
+                       md->ln_eps, cfgp, llama ? "rms_norm_eps" : "layer_norm_eps", c->ln_eps);
+    /* the llama block's keys: implied by a llama/qwen2 config.json, meaningless for gpt_neox */
+    const ds_srcpos *lk[4] = {&in->pos_kv_heads, &in->pos_mlp_hidden, &in->pos_qkv_bias,
+                              &in->pos_tie_embeddings};
+    static const char *const lkn[4] = {"kv_heads", "mlp_hidden", "qkv_bias", "tie_embeddings"};
+    for (int k = 0; k < 4 && !llama; k++)
+        if (lk[k]->line)
+            return fail_at(err, s, *lk[k], "model.%s applies to block llama only; %s is gpt_neox "
+                           "(GPTNeoXForCausalLM); leave it out", lkn[k], cfgp);
+    if (llama && in->pos_kv_heads.line && md->kv_heads != c->K)
+        return fail_at(err, s, in->pos_kv_heads, "model.kv_heads %d contradicts %s "
+                       "(num_key_value_heads %d); leave it out", md->kv_heads, cfgp, c->K);
+    if (llama && in->pos_mlp_hidden.line && md->mlp_hidden != c->F)
+        return fail_at(err, s, in->pos_mlp_hidden, "model.mlp_hidden %d contradicts %s "
+                       "(intermediate_size %d); leave it out", md->mlp_hidden, cfgp, c->F);
+    if (llama && in->pos_qkv_bias.line && md->qkv_bias != c->qkv_bias)
+        return fail_at(err, s, in->pos_qkv_bias, "model.qkv_bias %s contradicts %s (%s); leave it "
+                       "out", md->qkv_bias ? "true" : "false", cfgp, c->arch == DS_HF_QWEN2 ?
+                       "Qwen2 has q, k, v biases" : "attention_bias false");
+    if (llama && in->pos_tie_embeddings.line && md->tie_embeddings && !c->tie)
+        return fail_at(err, s, in->pos_tie_embeddings, "model.tie_embeddings true contradicts %s "
+                       "(tie_word_embeddings false: its head is not its embeddings); leave it out",
+                       cfgp);
+    if (llama && in->pos_tie_embeddings.line && md->tie_embeddings && head_reinit)
+        return fail_at(err, s, in->pos_tie_embeddings, "model.tie_embeddings true with the head "
+                       "reinitialized: reinitializing a tied head unties it (the embeddings stay "
+                       "pretrained); leave model.tie_embeddings out");
+    for (int i = 0; i < in->n_reinit; i++) {
+        const ds_reinit_part *p = &in->reinit[i];
+        if (p->kind < DS_REINIT_HEAD && (p->layer >= c->L || p->layer < -c->L))
+            return fail_at(err, s, p->pos, "model.init.reinit[%d]: layer %d does not exist: %s has "
+                           "%d layer(s) (0..%d, or -%d..-1 from the end)", i, p->layer, cfgp, c->L,
+                           c->L - 1, c->L);
+    }
+    memset(a, 0, sizeof *a);
+    a->set = 1;
+    a->head_dim = c->hd;
+    a->rotary_frac = frac_for(c->rot, c->hd);
+    a->rope_base = c->rope_base;
+    a->ln_eps = c->ln_eps;
+    if (llama) {
+        a->kv_heads = c->K;
+        a->mlp_hidden = c->F;
+        a->qkv_bias = c->qkv_bias;
+        /* the untie rule: a reinitialized head is the head alone (written false: untied too) */
+        a->tie_embeddings = c->tie && !head_reinit && !in->pos_tie_embeddings.line;
+        a->untied = c->tie && !a->tie_embeddings;
+        if (a->untied && !in->quiet)
+            fprintf(stderr, "distsweep: note: %s ties its head to its embeddings "
+                    "(tie_word_embeddings); %s, so the model is untied: the head %s, the embeddings "
+                    "stay pretrained (model.tie_embeddings false)\n", cfgp,
+                    head_reinit ? "model.init.reinit names the head" : "model.tie_embeddings is false",
+                    head_reinit ? "gets each seed's fresh init" : "starts as a copy of them");
+    } else {
+        /* gpt_neox keeps the parse's defaults of the llama keys */
+        a->kv_heads = md->kv_heads;
+        a->mlp_hidden = md->mlp_hidden;
+        a->qkv_bias = md->qkv_bias;
+        a->tie_embeddings = md->tie_embeddings;
+    }
+    return 0;
+}
+
+/* The index of scale i's own base among its settings (a values family over
+ * model.init.from), or -1 when it trains from model.init.from. */
+static int own_base(const ds_scale *sc) {
+    for (int k = 0; k < sc->n_settings; k++)
+        if (sc->settings[k].text[0]) return k;
+    return -1;
+}
+
+/* Condition i's own base (setting k, config cc at cfgp) against the sweep's
+ * base ref: the same architecture class, block and vocabulary (a condition
+ * is trained by the sweep's backend and task), and the condition's (width,
+ * depth) the config's; errors at the value's FILE:LINE:COL. */
+static int check_condition_base(const ds_sweep *s, int i, int k, const ds_hf_config *cc,
+                                const char *cfgp, const ds_hf_config *ref, ds_error *err) {
+    const ds_scale *sc = &s->scales[i];
+    const ds_setting *set = &sc->settings[k];
+    if (cc->arch != ref->arch || cc->parallel != ref->parallel)
+        return fail_at(err, s, set->pos, "%s %s: %s is %s%s, model.init.from (%s) %s%s: the bases of a "
+                       "values family over model.init.from share one block", set->key, set->text, cfgp,
+                       ds_hf_arch_class(cc->arch), cc->arch ? "" : cc->parallel ? " (parallel)" : " (sequential)",
+                       s->model.init.from, ds_hf_arch_class(ref->arch),
+                       ref->arch ? "" : ref->parallel ? " (parallel)" : " (sequential)");
+    if (cc->V != ref->V)
+        return fail_at(err, s, set->pos, "%s %s: %s has vocab_size %d, model.init.from (%s) %d: the "
+                       "bases share the task's vocabulary", set->key, set->text, cfgp, cc->V,
+                       s->model.init.from, ref->V);
+    if (sc->d_model != cc->d || sc->n_layers != cc->L)
+        return fail_at(err, s, set->pos, "%s %s: the condition is width %d, depth %d, but %s has "
+                       "hidden_size %d, num_hidden_layers %d; write the value as {from: %s, width: %d, "
+                       "depth: %d}", set->key, set->text, sc->d_model, sc->n_layers, cfgp, cc->d, cc->L,
+                       set->text, cc->d, cc->L);
     return 0;
 }
 
@@ -609,132 +701,77 @@ int ds_hf_attach(ds_sweep *s, ds_error *err) {
     char cfgp[PATH_CAP];
     snprintf(cfgp, sizeof cfgp, "%s/config.json", in->dir);
     ds_model_spec *md = &s->model;
-    int llama = c.arch != DS_HF_GPT_NEOX, head_reinit = 0;
-    for (int i = 0; i < in->n_reinit; i++) head_reinit |= in->reinit[i].kind == DS_REINIT_HEAD;
-    if (in->pos_head_dim.line && md->head_dim != c.hd)
-        return fail_at(err, s, in->pos_head_dim, "model.head_dim %d contradicts %s (hidden_size %d / "
-                       "num_attention_heads %d = %d); leave it out", md->head_dim, cfgp, c.d, c.H, c.hd);
-    static const char *const blocks[] = {"parallel", "sequential", "llama"};
-    ds_block_kind block = llama ? DS_BLOCK_LLAMA : c.parallel ? DS_BLOCK_PARALLEL : DS_BLOCK_SEQUENTIAL;
-    if (in->pos_block.line && md->block != block)
-        return fail_at(err, s, in->pos_block, "model.block %s contradicts %s (%s: block %s); leave "
-                       "it out", blocks[md->block], cfgp, llama ? ds_hf_arch_class(c.arch) :
-                       c.parallel ? "use_parallel_residual true" : "use_parallel_residual false",
-                       blocks[block]);
-    if (in->pos_rotary_frac.line && md->rotary_frac * c.hd != c.rot)
-        return fail_at(err, s, in->pos_rotary_frac, "model.rotary_frac %g contradicts %s (%s%g: %d of "
-                       "%d dims); leave it out", md->rotary_frac, cfgp, llama ? "full rotary, " :
-                       "rotary_pct ", c.rotary_pct, c.rot, c.hd);
-    if (in->pos_rope_base.line && md->rope_base != c.rope_base)
-        return fail_at(err, s, in->pos_rope_base, "model.rope_base %g contradicts %s (%s %g); leave it "
-                       "out", md->rope_base, cfgp, llama ? "rope_theta" : "rotary_emb_base", c.rope_base);
-    if (in->pos_ln_eps.line && md->ln_eps != c.ln_eps)
-        return fail_at(err, s, in->pos_ln_eps, "model.ln_eps %g contradicts %s (%s %g); leave it out",
-                       md->ln_eps, cfgp, llama ? "rms_norm_eps" : "layer_norm_eps", c.ln_eps);
-    /* the llama block's keys: implied by a llama/qwen2 config.json, meaningless for gpt_neox */
-    const ds_srcpos *lk[4] = {&in->pos_kv_heads, &in->pos_mlp_hidden, &in->pos_qkv_bias,
-                              &in->pos_tie_embeddings};
-    static const char *const lkn[4] = {"kv_heads", "mlp_hidden", "qkv_bias", "tie_embeddings"};
-    for (int k = 0; k < 4 && !llama; k++)
-        if (lk[k]->line)
-            return fail_at(err, s, *lk[k], "model.%s applies to block llama only; %s is gpt_neox "
-                           "(GPTNeoXForCausalLM); leave it out", lkn[k], cfgp);
-    if (llama && in->pos_kv_heads.line && md->kv_heads != c.K)
-        return fail_at(err, s, in->pos_kv_heads, "model.kv_heads %d contradicts %s "
-                       "(num_key_value_heads %d); leave it out", md->kv_heads, cfgp, c.K);
-    if (llama && in->pos_mlp_hidden.line && md->mlp_hidden != c.F)
-        return fail_at(err, s, in->pos_mlp_hidden, "model.mlp_hidden %d contradicts %s "
-                       "(intermediate_size %d); leave it out", md->mlp_hidden, cfgp, c.F);
-    if (llama && in->pos_qkv_bias.line && md->qkv_bias != c.qkv_bias)
-        return fail_at(err, s, in->pos_qkv_bias, "model.qkv_bias %s contradicts %s (%s); leave it "
-                       "out", md->qkv_bias ? "true" : "false", cfgp, c.arch == DS_HF_QWEN2 ?
-                       "Qwen2 has q, k, v biases" : "attention_bias false");
-    if (llama && in->pos_tie_embeddings.line && md->tie_embeddings && !c.tie)
-        return fail_at(err, s, in->pos_tie_embeddings, "model.tie_embeddings true contradicts %s "
-                       "(tie_word_embeddings false: its head is not its embeddings); leave it out",
-                       cfgp);
-    if (llama && in->pos_tie_embeddings.line && md->tie_embeddings && head_reinit)
-        return fail_at(err, s, in->pos_tie_embeddings, "model.tie_embeddings true with the head "
-                       "reinitialized: reinitializing a tied head unties it (the embeddings stay "
-                       "pretrained); leave model.tie_embeddings out");
-    for (int i = 0; i < s->n_scales; i++) {
-        const ds_scale *sc = &s->scales[i];
-        if (sc->d_model == c.d && sc->n_layers == c.L) continue;
-        const ds_family *f = family_of(s, i);
-        ds_srcpos p = f ? f->pos : in->from_pos;
-        return fail_at(err, s, p, "scale width %d, depth %d is not the model of model.init.from: %s "
-                       "has hidden_size %d, num_hidden_layers %d; every scale must be that one "
-                       "(e.g. {family: points, points: [{width: %d, depth: %d}]})", sc->d_model, sc->n_layers,
-                       cfgp, c.d, c.L, c.d, c.L);
-    }
+    ds_scale_arch own;
+    if ((rc = base_arch(s, &c, cfgp, &own, err))) return rc;
     int V = ds_task_get(&s->task)->vocab_total(&s->task);
     if (V != c.V)
         return fail_at(err, s, in->from_pos, "the task's vocabulary is %d tokens, %s has vocab_size "
                        "%d: distsweep's embedding and head have exactly the task's vocabulary, so the "
                        "two must be equal", V, cfgp, c.V);
-    for (int i = 0; i < in->n_reinit; i++) {
-        const ds_reinit_part *p = &in->reinit[i];
-        if (p->kind < DS_REINIT_HEAD && (p->layer >= c.L || p->layer < -c.L))
-            return fail_at(err, s, p->pos, "model.init.reinit[%d]: layer %d does not exist: %s has "
-                           "%d layer(s) (0..%d, or -%d..-1 from the end)", i, p->layer, cfgp, c.L,
-                           c.L - 1, c.L);
-    }
-    /* what config.json implies */
-    md->head_dim = c.hd;
-    md->block = block;
-    md->rotary_frac = frac_for(c.rot, c.hd);
-    md->rope_base = c.rope_base;
-    md->ln_eps = c.ln_eps;
-    if (llama) {
-        md->kv_heads = c.K;
-        md->mlp_hidden = c.F;
-        md->qkv_bias = c.qkv_bias;
-        /* the untie rule: a reinitialized head is the head alone (written false: untied too) */
-        md->tie_embeddings = c.tie && !head_reinit && !in->pos_tie_embeddings.line;
-        in->untied = c.tie && !md->tie_embeddings;
-        if (in->untied && !in->quiet)
-            fprintf(stderr, "distsweep: note: %s ties its head to its embeddings "
-                    "(tie_word_embeddings); %s, so the model is untied: the head %s, the embeddings "
-                    "stay pretrained (model.tie_embeddings false)\n", cfgp,
-                    head_reinit ? "model.init.reinit names the head" : "model.tie_embeddings is false",
-                    head_reinit ? "gets each seed's fresh init" : "starts as a copy of them");
+    /* what config.json implies: the sweep's model */
+    md->block = c.arch != DS_HF_GPT_NEOX ? DS_BLOCK_LLAMA : c.parallel ? DS_BLOCK_PARALLEL : DS_BLOCK_SEQUENTIAL;
+    md->head_dim = own.head_dim;
+    md->rotary_frac = own.rotary_frac;
+    md->rope_base = own.rope_base;
+    md->ln_eps = own.ln_eps;
+    md->kv_heads = own.kv_heads;
+    md->mlp_hidden = own.mlp_hidden;
+    md->qkv_bias = own.qkv_bias;
+    md->tie_embeddings = own.tie_embeddings;
+    in->untied = own.untied;
+    /* each condition: the sweep's base, at its (width, depth), or its own
+     * (a values family over model.init.from), whose architecture it keeps */
+    for (int i = 0; i < s->n_scales; i++) {
+        ds_scale *sc = &s->scales[i];
+        int k = own_base(sc);
+        if (k < 0) {
+            memset(&sc->arch, 0, sizeof sc->arch);
+            if (sc->d_model == c.d && sc->n_layers == c.L) continue;
+            const ds_family *f = family_of(s, i);
+            ds_srcpos p = f ? f->pos : in->from_pos;
+            return fail_at(err, s, p, "scale width %d, depth %d is not the model of model.init.from: %s "
+                           "has hidden_size %d, num_hidden_layers %d; every scale must be that one "
+                           "(e.g. {family: points, points: [{width: %d, depth: %d}]})", sc->d_model,
+                           sc->n_layers, cfgp, c.d, c.L, c.d, c.L);
+        }
+        ds_sweep *cond = ds_sweep_condition(s, i); /* its model.init.dir */
+        ds_hf_config cc;
+        char ccp[PATH_CAP];
+        snprintf(ccp, sizeof ccp, "%s/config.json", cond->model.init.dir);
+        rc = ds_hf_read_config(cond->model.init.dir, &cc, err);
+        free(cond);
+        if (rc || (rc = check_condition_base(s, i, k, &cc, ccp, &c, err)) ||
+            (rc = base_arch(s, &cc, ccp, &sc->arch, err)))
+            return rc;
     }
     for (int i = 0; i < s->n_scales; i++) {
         ds_scale *sc = &s->scales[i];
-        sc->n_heads = c.H;
-        /* the block's formulas, now that the block is known */
-        sc->n_params = ds_block_params(md, sc->d_model, sc->n_layers, V);
-        sc->flops_per_step = ds_block_flops_per_step(md, sc->d_model, sc->n_layers, V,
+        ds_model_spec ms; /* the block's formulas, now that each condition's model is known */
+        ds_scale_model(s, i, &ms);
+        sc->n_heads = sc->d_model / ms.head_dim;
+        sc->n_params = ds_block_params(&ms, sc->d_model, sc->n_layers, V);
+        sc->flops_per_step = ds_block_flops_per_step(&ms, sc->d_model, sc->n_layers, V,
                                                      s->train.batch, s->train.context);
     }
-    /* the conditions' own bases (model.init.from as a values family): the
-     * same architecture; then every weight of every base, once, so that bad
-     * files stop the command before it writes */
-    for (int i = 0; i < s->n_scales; i++)
-        for (int k = 0; k < s->scales[i].n_settings; k++) {
-            const ds_setting *set = &s->scales[i].settings[k];
-            if (!set->text[0]) continue;
-            ds_sweep *cond = ds_sweep_condition(s, i); /* its model.init.dir */
-            rc = check_condition_base(s, set, cond->model.init.dir, &c, err);
-            free(cond);
-            if (rc) return rc;
-        }
-    ds_model_config mc = ds_model_config_from_sweep(s, 0, 1);
-    DS_ASSERT(mc.rot == c.rot && mc.hd == c.hd && mc.H == c.H);
-    size_t P = ds_model_params(&mc);
-    float *params = ds_try_malloc(P * sizeof(float));
-    if (!params)
-        return ds_error_set(err, DS_EXIT_ERROR, "%s: cannot allocate %zu bytes to read the model",
-                            in->dir, P * sizeof(float));
-    rc = ds_hf_load(in->dir, &mc, params, err);
-    for (int i = 0; i < s->n_scales && !rc; i++)
-        for (int k = 0; k < s->scales[i].n_settings && !rc; k++) {
-            if (!s->scales[i].settings[k].text[0]) continue;
-            ds_sweep *cond = ds_sweep_condition(s, i);
-            rc = ds_hf_load(cond->model.init.dir, &mc, params, err);
-            free(cond);
-        }
-    free(params);
+    /* every weight of every base a condition trains from, once, so that bad
+     * files stop the command before it writes (nothing is kept: the engine
+     * reads them again per pack) */
+    int plain_read = 0;
+    for (int i = 0; i < s->n_scales && !rc; i++) {
+        int own_dir = own_base(&s->scales[i]) >= 0;
+        if (!own_dir && plain_read++) continue; /* the sweep's base: read once */
+        ds_model_config mc = ds_model_config_from_sweep(s, i, 1);
+        DS_ASSERT(own_dir || (mc.rot == c.rot && mc.hd == c.hd && mc.H == c.H));
+        size_t P = ds_model_params(&mc);
+        float *params = ds_try_malloc(P * sizeof(float));
+        ds_sweep *cond = ds_sweep_condition(s, i); /* its model.init.dir */
+        if (!params)
+            rc = ds_error_set(err, DS_EXIT_ERROR, "%s: cannot allocate %zu bytes to read the model",
+                              cond->model.init.dir, P * sizeof(float));
+        else rc = ds_hf_load(cond->model.init.dir, &mc, params, err);
+        free(cond);
+        free(params);
+    }
     if (!rc) in->attached = 1;
     return rc;
 }

@@ -103,7 +103,12 @@ void ds_hf_qkv_from_hf(const float *src, float *dst, int H, int hd, size_t cols)
  * num_hidden_layers), a task whose vocabulary is not config's vocab_size
  * (distsweep's embedding and head have exactly the task's V rows), a
  * reinit layer the model does not have, a llama key (kv_heads, ...) with a
- * gpt_neox directory. The untie rule: when config.json ties the head
+ * gpt_neox directory. A condition with its own base (a values family over
+ * model.init.from) is checked the same way against its own config.json
+ * (written keys, reinit layers; its (width, depth) must be that config's)
+ * and must share the block and vocab_size of model.init.from; its
+ * architecture goes to its ds_scale.arch (set 1; the plain scales' stay
+ * 0), so bases of different sizes are conditions of one sweep. The untie rule: when config.json ties the head
  * (tie_word_embeddings) and model.init.reinit names the head (or
  * model.tie_embeddings false is written), the model is untied: tie_embeddings
  * 0, in->untied 1, and unless in->quiet one note on stderr says so;

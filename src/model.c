@@ -85,26 +85,28 @@ int ds_model_tensors(const ds_model_config *c, ds_param_tensor *out) {
 
 ds_model_config ds_model_config_from_sweep(const ds_sweep *s, int scale_idx, int R) {
     const ds_scale *sc = &s->scales[scale_idx];
+    ds_model_spec md; /* the condition's: its own base's architecture, if any */
+    ds_scale_model(s, scale_idx, &md);
     ds_model_config c = {0};
     c.R = R;
     c.B = s->train.batch;
     c.T = s->train.context - 1;
     c.d = sc->d_model;
     c.L = sc->n_layers;
-    c.hd = s->model.head_dim;
+    c.hd = md.head_dim;
     c.H = c.d / c.hd;
     c.V = ds_task_get(&s->task)->vocab_total(&s->task);
-    c.rot = ((int)(s->model.rotary_frac * c.hd)) & ~1;
-    c.block = s->model.block;
+    c.rot = ((int)(md.rotary_frac * c.hd)) & ~1;
+    c.block = md.block;
     if (c.block == DS_BLOCK_LLAMA) {
-        c.K = ds_model_kv_heads(&s->model, c.d);
-        c.F = ds_model_mlp_hidden(&s->model, c.d);
-        c.qkv_bias = s->model.qkv_bias;
-        c.tie = s->model.tie_embeddings;
+        c.K = ds_model_kv_heads(&md, c.d);
+        c.F = ds_model_mlp_hidden(&md, c.d);
+        c.qkv_bias = md.qkv_bias;
+        c.tie = md.tie_embeddings;
     }
-    c.rope_base = (float)s->model.rope_base;
-    c.ln_eps = (float)s->model.ln_eps;
-    c.init_std = (float)s->model.init_std;
+    c.rope_base = (float)md.rope_base;
+    c.ln_eps = (float)md.ln_eps;
+    c.init_std = (float)md.init_std;
     c.prec = s->train.precision;
     return c;
 }

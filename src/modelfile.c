@@ -54,8 +54,10 @@ static void meta_values(const ds_sweep *s, int scale, int64_t seed, char val[MK_
     snprintf(val[MK_BLOCK], 128, "%s", c.block == DS_BLOCK_LLAMA ? "llama"
                                        : c.block == DS_BLOCK_SEQUENTIAL ? "sequential" : "parallel");
     snprintf(val[MK_ROT], 128, "%d", c.rot);
-    snprintf(val[MK_ROPE_BASE], 128, "%.17g", s->model.rope_base);
-    snprintf(val[MK_LN_EPS], 128, "%.17g", s->model.ln_eps);
+    ds_model_spec md; /* the condition's: its own base's, if any */
+    ds_scale_model(s, scale, &md);
+    snprintf(val[MK_ROPE_BASE], 128, "%.17g", md.rope_base);
+    snprintf(val[MK_LN_EPS], 128, "%.17g", md.ln_eps);
     snprintf(val[MK_DS_VERSION], 128, "%s", DS_VERSION);
     snprintf(val[MK_GIT], 128, "%s", DS_GIT_COMMIT);
     val[MK_CHECKSUM][0] = 0;

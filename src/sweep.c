@@ -253,10 +253,28 @@ static int init_dir_of(const char *file, const char *from, char *dir, size_t n) 
     return 0;
 }
 
+void ds_scale_model(const ds_sweep *s, int scale_idx, ds_model_spec *out) {
+    DS_ASSERT(scale_idx >= 0 && scale_idx < s->n_scales);
+    if (out != &s->model) *out = s->model;
+    const ds_scale_arch *a = &s->scales[scale_idx].arch;
+    if (!a->set) return;
+    DS_ASSERT(s->model.init.enabled); /* only a condition's own base has one (ds_hf_attach) */
+    out->head_dim = a->head_dim;
+    out->kv_heads = a->kv_heads;
+    out->mlp_hidden = a->mlp_hidden;
+    out->qkv_bias = a->qkv_bias;
+    out->tie_embeddings = a->tie_embeddings;
+    out->rotary_frac = a->rotary_frac;
+    out->rope_base = a->rope_base;
+    out->ln_eps = a->ln_eps;
+    out->init.untied = a->untied;
+}
+
 ds_sweep *ds_sweep_condition(const ds_sweep *s, int scale_idx) {
     DS_ASSERT(scale_idx >= 0 && scale_idx < s->n_scales);
     ds_sweep *c = DS_MALLOC(sizeof *c);
     memcpy(c, s, sizeof *c);
+    ds_scale_model(s, scale_idx, &c->model); /* its own base's architecture, if any */
     const ds_scale *sc = &s->scales[scale_idx];
     for (int i = 0; i < sc->n_settings; i++) {
         if (sc->settings[i].text[0]) { /* model.init.from: this condition's base */
@@ -1383,11 +1401,6 @@ static int parse_family(yctx *c, yaml_node_t *m, int idx, ds_sweep *s, int vocab
     const char *list_key = kind == 0 ? "width" : kind == 3 ? "points" : kind == 4 ? "values" : "depth";
     if (kind == 4) {
         yaml_node_t *kn;
-        snprintf(path, sizeof path, "%s.width", what);
-        if (need_key(c, m, fwhat, "width", &n) || check_width(c, n, path, s, &fixed)) return DS_EXIT_USAGE;
-        snprintf(path, sizeof path, "%s.depth", what);
-        if (need_key(c, m, fwhat, "depth", &n) || node_int(c, n, path, 1, MAX_DEPTH, &fixed_depth))
-            return DS_EXIT_USAGE;
         if (need_key(c, m, fwhat, "key", &kn)) return DS_EXIT_USAGE;
         if (kn->type != YAML_SCALAR_NODE || !(sd = setting_find(s, scalar(kn)))) {
             char list_buf[256], dbuf[64];
@@ -1406,6 +1419,15 @@ static int parse_family(yctx *c, yaml_node_t *m, int idx, ds_sweep *s, int vocab
                             (int)sizeof f->label - 1);
             snprintf(f->label, sizeof f->label, "%s", scalar(ln));
         }
+        /* the scale: required, except over model.init.from, where each value
+         * may give its own base's (width, depth) */
+        yaml_node_t *wn = get(c, m, "width"), *dn = get(c, m, "depth");
+        if (!sd->text && (need_key(c, m, fwhat, "width", &wn) || need_key(c, m, fwhat, "depth", &dn)))
+            return DS_EXIT_USAGE;
+        snprintf(path, sizeof path, "%s.width", what);
+        if (wn && check_width(c, wn, path, s, &fixed)) return DS_EXIT_USAGE;
+        snprintf(path, sizeof path, "%s.depth", what);
+        if (dn && node_int(c, dn, path, 1, MAX_DEPTH, &fixed_depth)) return DS_EXIT_USAGE;
     } else if (kind == 0) {
         snprintf(path, sizeof path, "%s.depth", what);
         if (need_key(c, m, fwhat, "depth", &n) || node_int(c, n, path, 1, MAX_DEPTH, &fixed)) return DS_EXIT_USAGE;
@@ -1428,18 +1450,36 @@ static int parse_family(yctx *c, yaml_node_t *m, int idx, ds_sweep *s, int vocab
         snprintf(ipath, sizeof ipath, "%s[%d]", path, i);
         ds_setting set = {{0}, 0, {0}, pos_of(it)};
         int n_set = 0;
-        if (kind == 4 && sd->text) { /* a base model per value: a directory as written */
+        if (kind == 4 && sd->text) {
+            /* a base model per value: a directory as written, or {from: DIR,
+             * width: d, depth: L} for a base of its own size */
             d = fixed;
             L = fixed_depth;
-            char b[80];
-            if (it->type != YAML_SCALAR_NODE || is_null(it) || !*scalar(it))
-                return FAIL(c, it, "%s (%s) must be a directory path, found %s", ipath, f->key,
-                            describe(it, b, sizeof b));
-            if (strlen(scalar(it)) >= sizeof set.text)
-                return FAIL(c, it, "%s (%s) is longer than %d characters", ipath, f->key,
+            char b[80], p2[160];
+            yaml_node_t *dir = it;
+            if (it->type == YAML_MAPPING_NODE) {
+                static const char *const base_keys[] = {"from", "width", "depth", NULL};
+                yaml_node_t *wn, *dn;
+                if (check_keys(c, it, ipath, base_keys) || need_key(c, it, ipath, "from", &dir))
+                    return DS_EXIT_USAGE;
+                snprintf(p2, sizeof p2, "%s.width", ipath);
+                if ((wn = get(c, it, "width")) && check_width(c, wn, p2, s, &d)) return DS_EXIT_USAGE;
+                snprintf(p2, sizeof p2, "%s.depth", ipath);
+                if ((dn = get(c, it, "depth")) && node_int(c, dn, p2, 1, MAX_DEPTH, &L)) return DS_EXIT_USAGE;
+            }
+            if (dir->type != YAML_SCALAR_NODE || is_null(dir) || !*scalar(dir))
+                return FAIL(c, dir, "%s (%s) must be a directory path or {from: DIR, width: d, depth: L}, "
+                            "found %s", ipath, f->key, describe(dir, b, sizeof b));
+            if (strlen(scalar(dir)) >= sizeof set.text)
+                return FAIL(c, dir, "%s (%s) is longer than %d characters", ipath, f->key,
                             (int)sizeof set.text - 1);
+            if (!d || !L)
+                return FAIL(c, it, "%s (%s) has no %s: give the family width and depth, or the value "
+                            "as {from: %s, width: d, depth: L} (its config.json's hidden_size and "
+                            "num_hidden_layers)", ipath, f->key, !d && !L ? "width and depth" : !d ? "width" : "depth",
+                            scalar(dir));
             snprintf(set.key, sizeof set.key, "%s", f->key);
-            snprintf(set.text, sizeof set.text, "%s", scalar(it));
+            snprintf(set.text, sizeof set.text, "%s", scalar(dir));
             set.value = NAN;
             n_set = strcmp(set.text, s->model.init.from) != 0; /* the sweep's own base: the plain scale */
         } else if (kind == 4) {

@@ -237,6 +237,20 @@ typedef struct {
 /* Whether the values of setting `key` are text (model.init.from), not numbers. */
 int ds_setting_is_text(const char *key);
 
+/* The model keys a base model's config.json implies (ds_hf_attach,
+ * src/hfmodel.h). The sweep's own base (model.init.from) sets them in
+ * ds_model_spec; a condition of a values family over model.init.from whose
+ * base is its own carries them here (set 1), so that bases of different
+ * sizes (a 0.5B beside a 1.5B) are conditions of one sweep: ds_scale_model
+ * applies them, and through it ds_sweep_condition and
+ * ds_model_config_from_sweep. The block is the same for every base. */
+typedef struct {
+    int set;
+    int head_dim, kv_heads, mlp_hidden, qkv_bias, tie_embeddings;
+    double rotary_frac, rope_base, ln_eps;
+    int untied;         /* ds_init_spec.untied of this base */
+} ds_scale_arch;
+
 /* One distinct condition: a (width, depth) model scale and the settings it
  * changes (none for the scales of width/depth/params/points families). The
  * name keeps the word "scale" (/scales, --scale) that result files and the
@@ -251,6 +265,7 @@ typedef struct {
                              * rank): its families' ranks_per_job, else run.ranks_per_job */
     int n_settings;         /* 0 for a plain scale; settings sorted by key */
     ds_setting settings[DS_MAX_SETTINGS];
+    ds_scale_arch arch;     /* its own base's architecture, once attached (set 0: the sweep's) */
 } ds_scale;
 
 /* A family: a name and an ordered list of indices into sweep.scales. */
@@ -407,6 +422,10 @@ const char *ds_setting_str(const ds_setting *set, char *buf, size_t n);
  * The copy borrows s's yaml_text and attached data (ds_sweep_attach_data):
  * free it with free(), never ds_sweep_free, and before s. */
 ds_sweep *ds_sweep_condition(const ds_sweep *s, int scale_idx);
+
+/* The model section condition scale_idx of s is trained with: s->model, with
+ * the condition's own base's architecture (ds_scale.arch) where it has one. */
+void ds_scale_model(const ds_sweep *s, int scale_idx, ds_model_spec *out);
 
 /* Training FLOPs of one optimizer step of one replica: 3 x the forward pass
  * (backward = 2 x forward). Forward = 2 x (matmul weights: L*12d^2 + head

@@ -10,7 +10,9 @@
  *       trained from scratch), same configuration
  *
  * params/scratch OUT.bin: int64 P, then P float32 in the flat layout
- * (src/model.h). Exit 0; 2 with distsweep's message when the sweep or the
+ * (src/model.h). An optional last argument SCALE (an index, default 0) takes
+ * that condition of the sweep (ds_sweep_condition: its own base, if any, and
+ * its architecture). Exit 0; 2 with distsweep's message when the sweep or the
  * directory is refused; 1 otherwise. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +24,8 @@
 #include "tasks.h"
 
 int main(int argc, char **argv) {
-    if (argc != 5) {
-        fprintf(stderr, "usage: hf_tool logits|params|scratch SWEEP LENGTH|SEED OUT.bin\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: hf_tool logits|params|scratch SWEEP LENGTH|SEED OUT.bin [SCALE]\n");
         return 1;
     }
     const char *what = argv[1];
@@ -38,13 +40,20 @@ int main(int argc, char **argv) {
         ds_sweep_free(s);
         return rc;
     }
+    int scale = argc == 6 ? atoi(argv[5]) : 0;
+    if (scale < 0 || scale >= s->n_scales) {
+        fprintf(stderr, "hf_tool: no scale %d (the sweep has %d)\n", scale, s->n_scales);
+        ds_sweep_free(s);
+        return 1;
+    }
+    ds_sweep *cond = ds_sweep_condition(s, scale); /* borrows s: freed before it */
     const ds_task_spec *task = &s->task;
     const ds_task_ops *ops = ds_task_get(task);
     int logits = !strcmp(what, "logits");
     int L = logits ? atoi(argv[3]) : 0;
     int64_t seed = logits ? s->seeds.start : atoll(argv[3]);
     int n = logits ? (int)ops->eval_count(task, L) : 1, n_tok = logits ? ops->eval_tokens(task, L) : 2;
-    ds_model_config c = ds_model_config_from_sweep(s, 0, 1);
+    ds_model_config c = ds_model_config_from_sweep(cond, scale, 1);
     c.B = n, c.T = n_tok - 1;
     ds_backend_opts bo = {.kind = DS_BACKEND_CPU, .precision = s->train.precision};
     if (ds_backend_create(&bo, &be, &err) || ds_model_create(&c, be, &m, &err)) {
@@ -52,7 +61,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (!strcmp(what, "scratch")) ds_model_init_replica(m, 0, (uint64_t)seed);
-    else if ((rc = ds_hf_init_pack(m, s, &seed, 1, &err))) {
+    else if ((rc = ds_hf_init_pack(m, cond, &seed, 1, &err))) {
         fprintf(stderr, "hf_tool: %s\n", err.msg);
         return rc;
     }
@@ -83,6 +92,7 @@ int main(int argc, char **argv) {
     if (!ok) fprintf(stderr, "hf_tool: cannot write %s\n", argv[4]);
     ds_model_free(m);
     be->destroy(be);
+    free(cond);
     ds_sweep_free(s);
     return ok ? 0 : 1;
 }

@@ -47,6 +47,7 @@ import copy
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -102,14 +103,14 @@ def hf():
     return transformers
 
 
-def make_model(parallel, rot, seed=1):
+def make_model(parallel, rot, seed=1, d=D, nl=L, heads=H, vocab=V_TOTAL):
     """A random GPTNeoXForCausalLM whose every parameter (biases and LayerNorms too) is
     non-trivial, so that a wrong mapping of any of them shows."""
     import torch
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
     torch.manual_seed(seed)
-    cfg = GPTNeoXConfig(vocab_size=V_TOTAL, hidden_size=D, num_hidden_layers=L, num_attention_heads=H,
-                        intermediate_size=4 * D, rotary_pct=rot, rotary_emb_base=10000,
+    cfg = GPTNeoXConfig(vocab_size=vocab, hidden_size=d, num_hidden_layers=nl, num_attention_heads=heads,
+                        intermediate_size=4 * d, rotary_pct=rot, rotary_emb_base=10000,
                         max_position_embeddings=64, use_parallel_residual=parallel,
                         layer_norm_eps=1e-5, tie_word_embeddings=False, hidden_act="gelu")
     m = GPTNeoXForCausalLM(cfg).eval()
@@ -184,17 +185,17 @@ def layout(d=D, nl=L, V=V_TOTAL):
     return out
 
 
-def file_params(path):
+def file_params(path, d=D, nl=L, heads=H):
     """The flat fp32 vector of an HF directory's single model.safetensors, mapped here
     independently of src/hfmodel.c: query_key_value rows [head][q,k,v][hd] -> [q,k,v][head][hd]."""
     from safetensors.numpy import load_file
     t = load_file(os.path.join(path, "model.safetensors"))
     parts = []
-    for name, hname, _, shape in layout():
+    for name, hname, _, shape in layout(d, nl):
         x = t[hname].astype(np.float32)
         if name.endswith("qkv_w") or name.endswith("qkv_b"):
             cols = x.shape[1] if x.ndim == 2 else 1
-            x = x.reshape(H, 3, D // H, cols).transpose(1, 0, 2, 3).reshape(shape)
+            x = x.reshape(heads, 3, d // heads, cols).transpose(1, 0, 2, 3).reshape(shape)
         parts.append(x.reshape(-1))
     return np.concatenate(parts)
 
@@ -242,14 +243,14 @@ LH = 4
 FF = 48  # intermediate_size
 
 
-def make_llama(qwen, tied, seed=3):
+def make_llama(qwen, tied, seed=3, d=D, nl=L, heads=LH, ff=FF):
     """A random Qwen2ForCausalLM or LlamaForCausalLM of the count task's vocabulary,
     every parameter (norms and biases too) non-trivial."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
     torch.manual_seed(seed)
-    kw = dict(vocab_size=V_TOTAL, hidden_size=D, num_hidden_layers=L, num_attention_heads=LH,
-              num_key_value_heads=KV, intermediate_size=FF, max_position_embeddings=64,
+    kw = dict(vocab_size=V_TOTAL, hidden_size=d, num_hidden_layers=nl, num_attention_heads=heads,
+              num_key_value_heads=KV, intermediate_size=ff, max_position_embeddings=64,
               rms_norm_eps=1e-6, rope_theta=1e6 if qwen else 5e5, tie_word_embeddings=tied,
               hidden_act="silu")
     m = (Qwen2ForCausalLM(Qwen2Config(**kw)) if qwen else
@@ -721,10 +722,166 @@ def sc_errors(work):
         print(f"{name}: {p.stderr.strip()}")
 
 
+# ---- bases of different sizes ------------------------------------------------------
+
+def sizes_text(init, values, family_wd="", extra_model=""):
+    return ("task: {kind: count, vocab: 12, train_length: [1, 6], eval_lengths: [6, 9]}\n"
+            f"model:\n  init: {init}\n{extra_model}"
+            "train: {steps: 12, batch: 8, context: 32, lr: 1.0e-3, warmup: 0, schedule: linear, log_every: 4}\n"
+            "seeds: {start: 0, count: 3}\n"
+            f"scales:\n  - {{family: values, name: base, {family_wd}key: model.init.from, values: {values}}}\n"
+            "run: {backend: cpu, checkpoint_every: 0, save_models: true}\n")
+
+
+def hf_count(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+def step0_logits(y, scale, ref_dir, tag, work):
+    """hf_tool's step-0 logits of condition `scale` against transformers on ref_dir."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    ref_model = AutoModelForCausalLM.from_pretrained(ref_dir, torch_dtype=torch.float32).eval()
+    out = os.path.join(work, f"logits_{tag}.bin")
+    p = run([A.tool, "logits", y, "9", out, str(scale)])
+    if not check(p.returncode == 0, f"{tag}: hf_tool logits failed ({p.returncode}): {p.stderr}"):
+        return p
+    tok, ours = read_logits(out)
+    with torch.no_grad():
+        ref = ref_model(torch.tensor(tok[:, :-1], dtype=torch.long)).logits.numpy()
+    err = float(np.abs(ref - ours).max())
+    tol = LOGIT_TOL * max(1.0, float(np.abs(ref).max()))
+    check(ours.shape == ref.shape and err <= tol, f"{tag}: max |logit difference| {err:.3g} > {tol:.3g}")
+    print(f"{tag}: step-0 logits of condition {scale} equal transformers' on its own base: max "
+          f"|diff| {err:.2e} (tol {tol:.2e})")
+    return p
+
+
+def sc_sizes(work):
+    hf()
+    import torch
+    from transformers import AutoModelForCausalLM
+    # GPT-NeoX bases of two sizes and head sizes: a (32 wide, 2 layers, 2 heads of 16, 4 rotated
+    # dims), b (64, 3, 2 heads of 32, 8 rotated dims)
+    ma, mb = make_model(True, 0.25, seed=1), make_model(True, 0.25, seed=2, d=64, nl=3, heads=2)
+    save(ma, os.path.join(work, "a"), "fp32")
+    save(mb, os.path.join(work, "b"), "fp32")
+    vals = "[a, {from: b, width: 64, depth: 3}]"
+    y = write(os.path.join(work, "plain.yaml"), sizes_text("{from: a}", vals, "width: 32, depth: 2, "))
+    step0_logits(y, 0, os.path.join(work, "a"), "neox_a", work)
+    step0_logits(y, 1, os.path.join(work, "b"), "neox_b", work)
+    # reinit: condition b's untouched tensors are b's file, bit for bit; its reinitialized ones
+    # (layer -1 = its layer 2) the seed's init from scratch at b's shape
+    y = write(os.path.join(work, "reinit.yaml"),
+              sizes_text("{from: a, reinit: [{layer: -1, part: attention}, head]}", vals, "width: 32, depth: 2, "))
+    base_b = file_params(os.path.join(work, "b"), 64, 3, 2)
+    reinit_b = {f"layers.2.{k}" for k in ("qkv_w", "qkv_b", "attn_out_w", "attn_out_b")} | {"head_w"}
+    for seed in (0, 1):
+        got, scr = (os.path.join(work, f"{w}_b_{seed}.bin") for w in ("params", "scratch"))
+        p1 = run([A.tool, "params", y, str(seed), got, "1"])
+        p2 = run([A.tool, "scratch", y, str(seed), scr, "1"])
+        if not check(p1.returncode == 0 and p2.returncode == 0, f"hf_tool params/scratch: {p1.stderr} {p2.stderr}"):
+            return
+        got, scr = read_params(got), read_params(scr)
+        check(got.size == base_b.size == hf_count(mb), f"condition b: {got.size} parameters, b has {hf_count(mb)}")
+        for name, hname, off, shape in layout(64, 3):
+            n = int(np.prod(shape))
+            want = scr if name in reinit_b else base_b
+            check(np.array_equal(bits(got[off:off + n]), bits(want[off:off + n])),
+                  f"condition b seed {seed}: {name} is not {'the seed init' if name in reinit_b else 'the file'}")
+    print("condition b: untouched tensors bit-equal to b's file, layer 2 attention and head the seed's init")
+    # plan and a two-rank run: each condition's own parameters, FLOPs and memory
+    p = run([A.bin, "plan", y])
+    rows = {int(r[0]): r for r in (ln.split() for ln in p.stdout.splitlines()) if len(r) > 9 and r[0] in "01"}
+    check(p.returncode == 0 and "model.init.from, each at its base's width and depth" in p.stdout and
+          [rows.get(i, [""] * 5)[1:5] for i in (0, 1)] ==
+          [["32", "2", "2", str(hf_count(ma))], ["64", "3", "2", str(hf_count(mb))]] and
+          rows[1][-1] == "b" and re.search(r"memory: per replica .*#0 [\d.]+ MiB, #1 [\d.]+ MiB", p.stdout),
+          f"plan: each condition's width, depth, heads and parameters: {p.returncode} {p.stdout[-1500:]} {p.stderr}")
+    out = os.path.join(work, "sizes.h5")
+    p = run([A.mpiexec, "-np", "2", "--oversubscribe", A.bin, "run", y, "-o", out, "--quiet"], timeout=600)
+    if not check(p.returncode == 0, f"run: {p.returncode} {p.stderr}"):
+        return
+    with h5py.File(out, "r") as f:
+        names = [x.decode() for x in f["scales/name"][()]]
+        check(names == ["d32_L2", "d64_L3_from=b"], f"names {names}")
+        check(list(f["scales/n_params"][()]) == [hf_count(ma), hf_count(mb)],
+              f"/scales/n_params {list(f['scales/n_params'][()])}, transformers {hf_count(ma)}, {hf_count(mb)}")
+        check((f["runs/status"][()] == 1).all(), "not every run is done")
+        loss = f["metrics/loss"][()]
+        check(np.isfinite(loss).all(), f"loss {loss}")
+    exp = os.path.join(work, "export_b")
+    p = run([A.bin, "export", out, "--scale", "d64_L3_from=b", "--seed", "2", "-o", exp])
+    if not check(p.returncode == 0, f"export: {p.stderr}"):
+        return
+    from safetensors.numpy import load_file
+    tb, te = load_file(os.path.join(work, "b", "model.safetensors")), load_file(os.path.join(exp, "model.safetensors"))
+    check({k: v.shape for k, v in te.items()} ==
+          {k: v.shape for k, v in tb.items() if not k.endswith((".attention.bias", ".masked_bias", "inv_freq"))},
+          f"export's tensors {sorted(te)} are not b's")
+    cfg = json.load(open(os.path.join(exp, "config.json")))
+    check((cfg["hidden_size"], cfg["num_hidden_layers"], cfg["num_attention_heads"], cfg["rotary_pct"]) ==
+          (64, 3, 2, 0.25), f"export config {cfg}")
+    readme = open(os.path.join(exp, "README.md")).read()
+    check("`b`" in readme and "d_model 64, 3 layer(s), 2 head(s) of 32" in readme, f"README {readme[:900]}")
+    mdl = AutoModelForCausalLM.from_pretrained(exp, torch_dtype=torch.float32).eval()
+    with torch.no_grad():
+        lg = mdl(torch.tensor([[1, 2, 3, 4]])).logits
+    check(lg.shape == (1, 4, V_TOTAL) and torch.isfinite(lg).all(), "the export of condition b runs in transformers")
+    # Qwen2 bases of two sizes, head sizes and MLPs, one tied and one not: logits at step 0;
+    # reinit [head] unties the tied one only (one note, naming its config.json)
+    qa = make_llama(True, True, seed=4)                               # 32 wide, 4 heads of 8, MLP 48
+    qb = make_llama(True, False, seed=5, d=48, nl=3, heads=4, ff=80)  # 48 wide, 4 heads of 12, MLP 80
+    save(qa, os.path.join(work, "qa"), "fp32")
+    save(qb, os.path.join(work, "qb"), "bf16")
+    vals = "[{from: qa, width: 32, depth: 2}, {from: qb, width: 48, depth: 3}]"
+    y = write(os.path.join(work, "qwen.yaml"), sizes_text("{from: qa}", vals))
+    step0_logits(y, 0, os.path.join(work, "qa"), "qwen_qa", work)
+    step0_logits(y, 1, os.path.join(work, "qb"), "qwen_qb", work)
+    y = write(os.path.join(work, "qwen_head.yaml"), sizes_text("{from: qa, reinit: [head]}", vals))
+    p = run([A.tool, "params", y, "0", os.path.join(work, "q.bin"), "1"])
+    notes = [ln for ln in p.stderr.splitlines() if "untied" in ln]
+    check(p.returncode == 0 and len(notes) == 1 and "qa/config.json" in notes[0], f"untie notes: {p.stderr!r}")
+    check(p.returncode == 0 and read_params(os.path.join(work, "q.bin")).size == hf_count(qb),
+          "condition qb's parameter count")
+    p = run([A.bin, "plan", y])
+    rows = {int(r[0]): r for r in (ln.split() for ln in p.stdout.splitlines()) if len(r) > 9 and r[0] in "01"}
+    check(p.returncode == 0 and [rows.get(i, [""] * 5)[1:5] for i in (0, 1)] ==
+          [["32", "2", "4", str(hf_count(qa) + qa.lm_head.weight.numel())], ["48", "3", "4", str(hf_count(qb))]],
+          f"qwen plan (qa untied: its head counted): {p.stdout[-1200:]} {p.stderr}")
+    # what is refused: exit 2 at the value's (or key's) FILE:LINE:COL, nothing written
+    save(make_model(True, 0.25, seed=6, vocab=V_TOTAL + 4), os.path.join(work, "v20"), "fp32")
+    bad = [
+        ("no_size", sizes_text("{from: a}", "[a, b]", "width: 32, depth: 2, "),
+         r"no_size\.yaml:\d+:\d+: model\.init\.from b: the condition is width 32, depth 2, but .*b/config\.json has "
+         r"hidden_size 64, num_hidden_layers 3; write the value as \{from: b, width: 64, depth: 3\}"),
+        ("no_wd", sizes_text("{from: a}", "[a, {from: b}]"),
+         r"no_wd\.yaml:\d+:\d+: scales\[0\]\.values\[0\] \(model\.init\.from\) has no width and depth"),
+        ("block", sizes_text("{from: a}", "[a, {from: qa, width: 32, depth: 2}]", "width: 32, depth: 2, "),
+         r"block\.yaml:\d+:\d+: model\.init\.from qa: .*qa/config\.json is Qwen2ForCausalLM.*share one block"),
+        ("vocab", sizes_text("{from: a}", "[a, {from: v20, width: 32, depth: 2}]", "width: 32, depth: 2, "),
+         r"vocab\.yaml:\d+:\d+: model\.init\.from v20: .*vocab_size 20"),
+        ("layer", sizes_text("{from: b, reinit: [{layer: 2, part: mlp}]}", "[b, {from: a, width: 32, depth: 2}]",
+                             "width: 64, depth: 3, "),
+         r"layer\.yaml:\d+:\d+: model\.init\.reinit\[0\]: layer 2 does not exist: .*/a/config\.json has 2 layer"),
+        ("head_dim", sizes_text("{from: a}", "[a, {from: b, width: 64, depth: 3}]", "width: 32, depth: 2, ",
+                                "  head_dim: 16\n"),
+         r"head_dim\.yaml:\d+:\d+: model\.head_dim 16 contradicts .*/b/config\.json"),
+    ]
+    for name, text, pattern in bad:
+        y = write(os.path.join(work, name + ".yaml"), text)
+        o = os.path.join(work, name + ".h5")
+        p = run([A.bin, "run", y, "-o", o, "--quiet"])
+        check(p.returncode == 2 and re.search(pattern, p.stderr) and not os.path.exists(o),
+              f"{name}: exit {p.returncode}, {p.stderr.strip()!r}")
+        print(f"{name}: {p.stderr.strip()}")
+
+
 def main():
     global A
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["import", "reinit", "continue", "errors", "llama"])
+    ap.add_argument("scenario", choices=["import", "reinit", "continue", "errors", "llama", "sizes"])
+    ap.add_argument("--mpiexec", default="mpirun")
     ap.add_argument("--bin", required=True)
     ap.add_argument("--tool", required=True)
     ap.add_argument("--src", required=True)

@@ -13,8 +13,9 @@ add_executable(hf_tool ${CMAKE_CURRENT_LIST_DIR}/hf_tool.c)
 target_link_libraries(hf_tool PRIVATE dscore)
 set(DS_HFTEST ${DS_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_hf.py
   --bin $<TARGET_FILE:distsweep> --tool $<TARGET_FILE:hf_tool>
-  --src ${CMAKE_SOURCE_DIR} --pydeps ${CMAKE_BINARY_DIR}/pydeps --logits $<TARGET_FILE:model_logits>)
-foreach(sc import reinit continue errors llama)
+  --src ${CMAKE_SOURCE_DIR} --pydeps ${CMAKE_BINARY_DIR}/pydeps --logits $<TARGET_FILE:model_logits>
+  --mpiexec ${MPIEXEC_EXECUTABLE})
+foreach(sc import reinit continue errors llama sizes)
   add_test(NAME hf.${sc} COMMAND ${DS_HFTEST} ${sc})
   set_tests_properties(hf.${sc} PROPERTIES LABELS "hf;integration" TIMEOUT 600
     ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;${DS_TEST_OMP_ENV}")
