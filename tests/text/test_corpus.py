@@ -36,8 +36,9 @@ usage: test_corpus.py SCENARIO --bin distsweep --mpiexec mpirun --src SOURCE_DIR
            `verify` passes, finds a hand-edited item and --repair restores it from the
            journal, and rebuilds a torn file (the items' sizes from the journal); a rebuild from the journal and a SIGKILLed, resumed run give the
            same items
-  pipeline docs/spec-tasks.md §9 end to end on 2 ranks: two small GPT-NeoX bases made by
-           transformers with the BPE's vocabulary, a corpus sweep from them (model.init,
+  pipeline docs/spec-tasks.md §9 end to end on 2 ranks: three small GPT-NeoX bases made by
+           transformers with the BPE's vocabulary (two 32 wide, one 64 wide with 4 heads,
+           a condition of its own size), a corpus sweep from them (model.init,
            reinit [{layer: -1, part: attention}, head], train.schedule linear, warmup 0,
            lr 1e-4), a values family over task.sources.qa.weight and one over
            model.init.from (the base as an axis), an MMLU-layout set from WordNet: every run
@@ -45,8 +46,10 @@ usage: test_corpus.py SCENARIO --bin distsweep --mpiexec mpirun --src SOURCE_DIR
            the base_b condition's saved model is base_b's continued (nearer it than
            base_a); `report` shows both varied columns at threshold 0.25; `export` loads
            in transformers with the base's tensor names and its README names the base and
-           the reinit parts; plot_sweep draws both families; a base of another
-           architecture is refused at FILE:LINE:COL (exit 2, nothing written)
+           the reinit parts; the wide condition's parameters are its own and its export
+           has base_wide's shapes; plot_sweep draws both families; a base of another
+           size written without its width and depth is refused at FILE:LINE:COL (exit 2,
+           nothing written)
   pretrained  issue 26's pipeline from a base distsweep pretrained itself: a corpus sweep
            from scratch on the fortunes + qa mixture, one seed exported (`distsweep export`,
            the corpus's tokenizer); a population from that export (model.init, reinit
@@ -692,26 +695,33 @@ train: {steps: 24, batch: 8, context: 192, lr: 1.0e-4, warmup: 0, schedule: line
 seeds: {start: 0, count: 3}
 scales:
   - {family: values, name: mix, width: 32, depth: 2, key: task.sources.qa.weight, values: [0.1, 0.25, 0.5]}
-  - {family: values, name: base, width: 32, depth: 2, key: model.init.from, values: [base_a, base_b]}
+  - {family: values, name: base, width: 32, depth: 2, key: model.init.from,
+     values: [base_a, base_b, {from: base_wide, width: 64, depth: 2}]}
 run: {save_models: 1}
 """
     y = write(os.path.join(work, "pipeline.yaml"), text)
     out = os.path.join(work, "pipeline.h5")
     p = ds(["plan", y])
-    check(p.returncode == 0 and "model.init.from base_b" in p.stdout and "#3=base_b" in p.stdout,
+    check(p.returncode == 0 and "model.init.from base_b" in p.stdout and "#3=base_b" in p.stdout and
+          "#4=base_wide" in p.stdout,
           f"plan: {p.returncode} {p.stdout[-1500:]} {p.stderr}")
     p = ds(["run", y, "-o", out, "--quiet"], np_=2, timeout=600)
     if not check(p.returncode == 0, f"pipeline run: {p.returncode} {p.stderr}"):
         return
     with h5py.File(out, "r") as f:
         names = [x.decode() for x in f["scales/name"][()]]
-        check(names == ["d32_L2_qa=0.1", "d32_L2", "d32_L2_qa=0.5", "d32_L2_from=base_b"], f"names {names}")
+        check(names == ["d32_L2_qa=0.1", "d32_L2", "d32_L2_qa=0.5", "d32_L2_from=base_b",
+                        "d64_L2_from=base_wide"], f"names {names}")
         froms = [x.decode() for x in f["scales/model.init.from"][()]]
-        check(froms == ["base_a", "base_a", "base_a", "base_b"], f"/scales/model.init.from {froms}")
-        check(list(f["scales/task.sources.qa.weight"][()]) == [0.1, 0.25, 0.5, 0.25], "qa weight column")
+        check(froms == ["base_a", "base_a", "base_a", "base_b", "base_wide"], f"/scales/model.init.from {froms}")
+        check(list(f["scales/task.sources.qa.weight"][()]) == [0.1, 0.25, 0.5, 0.25, 0.25], "qa weight column")
+        # base_wide (64 wide, 4 heads) is its own architecture: 12Ld^2 + 13Ld + 2Vd + 2d
+        d, nl, v = 64, 2, 512
+        check(int(f["scales/n_params"][()][4]) == 12 * nl * d * d + 13 * nl * d + 2 * v * d + 2 * d,
+              f"base_wide's parameters {f['scales/n_params'][()]}")
         check((f["runs/status"][()] == 1).all(), "not every run is done")
         acc, nll = f["metrics/mc_acc"][()], f["metrics/mc_nll"][()]
-        check(acc.shape == (4, 3, 1) and np.isfinite(acc).all() and np.isfinite(nll).all() and (nll > 0).all(),
+        check(acc.shape == (5, 3, 1) and np.isfinite(acc).all() and np.isfinite(nll).all() and (nll > 0).all(),
               f"mc_acc {acc.shape}, mc_nll {nll}")
         check(dict(f["families/base"].attrs)["key"] in ("model.init.from", b"model.init.from"), "base family key")
     import pandas as pd  # the string column reads as a table
@@ -723,7 +733,7 @@ run: {save_models: 1}
           "task.sources.qa.weight" in p.stdout and ">= 0.25" in p.stdout, f"report: {p.stdout[:2000]} {p.stderr}")
     p = ds(["report", out, "--format", "json"])
     fams = {fm["name"]: fm for fm in json.loads(p.stdout)["families"]} if p.returncode == 0 else {}
-    check(fams.get("base", {}).get("values") == ["base_a", "base_b"] and
+    check(fams.get("base", {}).get("values") == ["base_a", "base_b", "base_wide"] and
           fams.get("mix", {}).get("values") == [0.1, 0.25, 0.5], f"report json: {p.stdout[:800]} {p.stderr}")
     # the base_b condition continued base_b: its untouched tensors (small lr, 24 steps) are
     # far nearer base_b's than base_a's
@@ -752,12 +762,26 @@ run: {save_models: 1}
     p = run([sys.executable, os.path.join(A.src, "tools", "plot_sweep.py"), "-o", plots, out])
     check(p.returncode == 0 and all(os.path.getsize(os.path.join(plots, f"success_{fm}.png")) > 0
                                     for fm in ("mix", "base")), f"plot_sweep: {p.stderr[-800:]}")
-    # a base of another architecture: refused where the value is written
-    bad = write(os.path.join(work, "bad.yaml"), text.replace("[base_a, base_b]", "[base_a, base_wide]"))
+    # the wide base's condition: its export is base_wide's shape, and transformers runs it
+    exp = os.path.join(work, "export_wide")
+    p = ds(["export", out, "--scale", "d64_L2_from=base_wide", "--seed", "0", "-o", exp])
+    if check(p.returncode == 0, f"export of the wide condition: {p.stderr}"):
+        tw, te = st_tensors(os.path.join(work, "base_wide")), st_tensors(exp)
+        check({k: v.shape for k, v in te.items()} == {k: v.shape for k, v in tw.items() if k in te} and
+              len(te) == len([k for k in tw if not k.endswith((".attention.bias", ".masked_bias", "inv_freq"))]),
+              f"export_wide's tensors {sorted(te)}")
+        mdl = GPTNeoXForCausalLM.from_pretrained(exp, torch_dtype=torch.float32).eval()
+        with torch.no_grad():
+            lg = mdl(torch.tensor([[1, 2, 3, 4]])).logits
+        check(lg.shape == (1, 4, 512) and torch.isfinite(lg).all(), "the wide export runs in transformers")
+    # a base of another size written without its size: refused where the value is written
+    bad = write(os.path.join(work, "bad.yaml"),
+                text.replace("[base_a, base_b, {from: base_wide, width: 64, depth: 2}]", "[base_a, base_wide]"))
     bad_out = os.path.join(work, "bad.h5")
     p = ds(["run", bad, "-o", bad_out, "--quiet"])
-    check(p.returncode == 2 and re.search(r"bad\.yaml:19:\d+: model\.init\.from base_wide", p.stderr) and
-          "hidden_size 64" in p.stderr and not os.path.exists(bad_out), f"other architecture: {p.returncode} {p.stderr}")
+    check(p.returncode == 2 and re.search(r"bad\.yaml:20:\d+: model\.init\.from base_wide", p.stderr) and
+          "write the value as {from: base_wide, width: 64, depth: 2}" in p.stderr and
+          not os.path.exists(bad_out), f"another size without its width: {p.returncode} {p.stderr}")
 
 
 def sc_pretrained(work):
