@@ -34,7 +34,6 @@
 
 #include "cli.h"
 #include "common.h"
-#include "corpus.h" /* ds_corpus_resolve */
 #include "h5check.h"
 #include "model.h"
 #include "modelfile.h"
@@ -559,7 +558,7 @@ int ds_cmd_export(int argc, char **argv) {
             goto done;
         }
         if (tok_arg) snprintf(tok_path, sizeof tok_path, "%s", t);
-        else ds_corpus_resolve(h5, t, tok_path, sizeof tok_path); /* the stored sweep's rule */
+        else ds_sweep_resolve(h5, t, tok_path, sizeof tok_path); /* the stored sweep's rule */
         if (access(tok_path, R_OK) != 0) {
             rc = ds_error_set(&err, DS_EXIT_USAGE, "%s: the tokenizer %s cannot be read (%s): give "
                               "--tokenizer FILE", h5, tok_path, strerror(errno));

@@ -395,7 +395,7 @@ int ds_cmd_sample(int argc, char **argv) {
         char tpath[DS_SOURCE_PATH_MAX + 4200] = "";
         if (o.tokenizer) snprintf(tpath, sizeof tpath, "%s", o.tokenizer);
         else if (t.tokenizer[0]) /* relative to the sweep file, like the sources */
-            ds_corpus_resolve(o.path, t.tokenizer, tpath, sizeof tpath);
+            ds_sweep_resolve(o.path, t.tokenizer, tpath, sizeof tpath);
         if (tpath[0] && (rc = ds_tokenizer_load(tpath, &tok, &err))) {
             fprintf(stderr, "distsweep: %s\n", err.msg);
             goto done;

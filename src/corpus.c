@@ -248,25 +248,11 @@ static int open_shard(shard *sh, int answer, int vocab, ds_error *err) {
     return 0;
 }
 
-/* path resolved: absolute as is, relative against dir (may be ""). */
-static void resolve(const char *dir, const char *path, char *out, size_t n) {
-    if (path[0] == '/' || !dir[0]) snprintf(out, n, "%s", path);
-    else snprintf(out, n, "%s/%s", dir, path);
-}
-
-void ds_corpus_resolve(const char *sweep_path, const char *path, char *out, size_t n) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", sweep_path ? sweep_path : "");
-    char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0;
-    else dir[0] = 0;
-    resolve(dir, path, out, n);
-}
-
-static int open_source(source *src, const ds_source_spec *sp, const char *dir, int vocab,
+/* Source sp of the sweep file sweep_path (its path resolved by ds_sweep_resolve). */
+static int open_source(source *src, const ds_source_spec *sp, const char *sweep_path, int vocab,
                        int context, ds_error *err) {
     char pattern[DS_SOURCE_PATH_MAX + 4200];
-    resolve(dir, sp->path, pattern, sizeof pattern);
+    ds_sweep_resolve(sweep_path, sp->path, pattern, sizeof pattern);
     glob_t g;
     memset(&g, 0, sizeof g);
     int grc = glob(pattern, 0, NULL, &g); /* sorted by name */
@@ -327,16 +313,11 @@ int ds_corpus_open(const ds_task_spec *t, int context, const char *sweep_path, d
     DS_ASSERT(context >= 2);
     *out = NULL;
     int rc = 0;
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", sweep_path ? sweep_path : "");
-    char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0;
-    else dir[0] = 0;
     ds_corpus *c = DS_CALLOC(1, sizeof *c);
     c->n = t->n_sources;
     c->context = context;
     for (int k = 0; k < c->n && !rc; k++) {
-        rc = open_source(&c->src[k], &t->sources[k], dir, t->vocab, context, err);
+        rc = open_source(&c->src[k], &t->sources[k], sweep_path, t->vocab, context, err);
         c->n_chunks[k] = c->src[k].n_chunks;
     }
     if (rc) ds_corpus_free(c);

@@ -86,11 +86,6 @@ ds_corpus_source_info ds_corpus_source(const ds_corpus *c, int k);
 /* The context the corpus was opened for. */
 int ds_corpus_context(const ds_corpus *c);
 
-/* A data path of a sweep (a source's, an evaluation set's) as a file name:
- * absolute as is, relative against the directory of the sweep file
- * sweep_path (docs/tasks.md "Corpus"). */
-void ds_corpus_resolve(const char *sweep_path, const char *path, char *out, size_t n);
-
 /* Fills tokens/mask[context] with training row `row` of seed `seed` of the
  * mixture whose source k owns slots[k] rows of every block (the task spec's
  * ds_source_spec.slots: a condition of a values family that varies a source's

@@ -241,16 +241,11 @@ const char *ds_scale_setting_text(const ds_sweep *s, int scale_idx, const char *
     return s->model.init.from;
 }
 
-/* model.init.dir of a base written `from` in the sweep file `file`: from
- * itself when absolute or when file has no directory, else resolved against
- * file's directory. Returns 0, or -1 when it does not fit in n bytes. */
-static int init_dir_of(const char *file, const char *from, char *dir, size_t n) {
-    const char *slash = strrchr(file, '/');
-    int base_len = from[0] == '/' || !slash ? 0 : (int)(slash - file);
-    if ((size_t)base_len + strlen(from) + 2 > n) return -1;
-    if (base_len) snprintf(dir, n, "%.*s/%s", base_len, file, from);
-    else snprintf(dir, n, "%s", from);
-    return 0;
+int ds_sweep_resolve(const char *sweep_path, const char *path, char *out, size_t n) {
+    const char *slash = sweep_path ? strrchr(sweep_path, '/') : NULL;
+    int dir_len = path[0] == '/' || !slash ? 0 : (int)(slash - sweep_path);
+    int k = dir_len ? snprintf(out, n, "%.*s/%s", dir_len, sweep_path, path) : snprintf(out, n, "%s", path);
+    return k < 0 || (size_t)k >= n ? -1 : 0;
 }
 
 void ds_scale_model(const ds_sweep *s, int scale_idx, ds_model_spec *out) {
@@ -281,7 +276,7 @@ ds_sweep *ds_sweep_condition(const ds_sweep *s, int scale_idx) {
             ds_init_spec *in = &c->model.init;
             DS_ASSERT(in->enabled && ds_setting_is_text(sc->settings[i].key));
             snprintf(in->from, sizeof in->from, "%s", sc->settings[i].text);
-            int fits = init_dir_of(s->path, in->from, in->dir, sizeof in->dir);
+            int fits = ds_sweep_resolve(s->path, in->from, in->dir, sizeof in->dir);
             DS_ASSERT(fits == 0); /* DS_SETTING_TEXT_MAX + the path's directory < DS_INIT_PATH_MAX */
             continue;
         }
@@ -799,7 +794,7 @@ static int parse_init(yctx *c, yaml_node_t *m, ds_init_spec *in) {
         return FAIL(c, from, "model.init.from must be a directory path, found %s",
                     describe(from, b, sizeof b));
     const char *v = scalar(from);
-    if (strlen(v) >= sizeof in->from || init_dir_of(c->file, v, in->dir, sizeof in->dir))
+    if (strlen(v) >= sizeof in->from || ds_sweep_resolve(c->file, v, in->dir, sizeof in->dir))
         return FAIL(c, from, "model.init.from is too long");
     snprintf(in->from, sizeof in->from, "%s", v);
     in->from_pos = pos_of(from);

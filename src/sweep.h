@@ -423,6 +423,13 @@ const char *ds_setting_str(const ds_setting *set, char *buf, size_t n);
  * free it with free(), never ds_sweep_free, and before s. */
 ds_sweep *ds_sweep_condition(const ds_sweep *s, int scale_idx);
 
+/* A path written in the sweep file sweep_path (a source, an evaluation set,
+ * a tokenizer, model.init.from) as a file name: absolute as is, relative
+ * against the sweep file's directory (sweep_path without one, or NULL: as
+ * is; docs/tasks.md "Corpus", docs/sweep-file.md "model.init"). Returns 0,
+ * or -1 when it does not fit in n bytes (out is then truncated). */
+int ds_sweep_resolve(const char *sweep_path, const char *path, char *out, size_t n);
+
 /* The model section condition scale_idx of s is trained with: s->model, with
  * the condition's own base's architecture (ds_scale.arch) where it has one. */
 void ds_scale_model(const ds_sweep *s, int scale_idx, ds_model_spec *out);

@@ -70,7 +70,7 @@ static int corpus_attach(ds_task_spec *t, int context, const char *sweep_path, d
     static const char *const scorings[] = {"letter", "completion"};
     for (int i = 0; i < t->n_mc && !rc; i++) {
         char path[4096];
-        ds_corpus_resolve(sweep_path, t->mc[i].path, path, sizeof path);
+        ds_sweep_resolve(sweep_path, t->mc[i].path, path, sizeof path);
         rc = ds_mc_load(path, t->vocab, context, &t->mc_sets[i], err);
         if (!rc && t->mc_sets[i]->n_items > DS_MAX_SET_ITEMS)
             rc = ds_error_set(err, DS_EXIT_USAGE, "%s: eval.multiple_choice '%s' has %d items, more "
