@@ -417,8 +417,9 @@ const char *ds_setting_str(const ds_setting *set, char *buf, size_t n);
 /* The sweep as condition `scale_idx` of s trains: a copy of s with the
  * condition's settings applied (train.lr, ...). Everything that trains a
  * condition reads its settings from this copy (src/engine.c, cmd_bench.c).
- * A condition of model.init.from gets that base: model.init.from as written
- * and model.init.dir resolved against the sweep file's directory.
+ * A condition of model.init.from gets that base: model.init.from as written,
+ * model.init.dir resolved against the sweep file's directory and, once
+ * attached, the base's architecture (ds_scale_model).
  * The copy borrows s's yaml_text and attached data (ds_sweep_attach_data):
  * free it with free(), never ds_sweep_free, and before s. */
 ds_sweep *ds_sweep_condition(const ds_sweep *s, int scale_idx);
