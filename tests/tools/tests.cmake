@@ -32,6 +32,13 @@ add_test(NAME tools.doc_citations
   COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/tools/doc_citations.py ${CMAKE_SOURCE_DIR})
 set_tests_properties(tools.doc_citations PROPERTIES LABELS unit TIMEOUT 60)
 
+# every sweep file the README and docs show loads in `distsweep plan`
+# (tests/tools/doc_sweeps.py: fragments laid over a whole sweep; a key renamed
+# or a rule changed without the docs fails here)
+add_test(NAME tools.doc_sweeps
+  COMMAND ${DS_PYTHON} ${CMAKE_SOURCE_DIR}/tests/tools/doc_sweeps.py ${CMAKE_SOURCE_DIR} $<TARGET_FILE:distsweep>)
+set_tests_properties(tools.doc_sweeps PROPERTIES LABELS "unit;python" TIMEOUT 120)
+
 # tools/same_results.py, the no-behaviour-change check of a refactor: one
 # build run twice on the faults sweep (1 and 2 ranks) gives identical files
 add_test(NAME tools.same_results
