@@ -189,6 +189,24 @@ static void print_sources(const ds_sweep *s) {
                s->train.context, sp->weight, sp->slots, sp->loss == DS_LOSS_ANSWER ? "answer" : "all",
                rows_k / (double)in.n_chunks, (long long)s->train.steps);
     }
+    /* a values family over a source's weight: each condition's own mixture */
+    for (int i = 0; i < s->n_scales; i++) {
+        ds_sweep *cond = ds_sweep_condition(s, i);
+        int differs = 0;
+        for (int k = 0; k < t->n_sources; k++) differs |= cond->task.sources[k].slots != t->sources[k].slots;
+        if (differs) {
+            char name[2 * DS_SCALE_NAME_MAX];
+            ds_scale_name(&s->scales[i], name, sizeof name);
+            printf("\n  mixture   #%d %s:", i, name);
+            for (int k = 0; k < t->n_sources; k++) {
+                const ds_source_spec *sp = &cond->task.sources[k];
+                double chunks = (double)ds_corpus_source(t->corpus, k).n_chunks;
+                printf("%s %s %.4g (%d/1024, %.3g epoch(s))", k ? "," : "", sp->name, sp->weight, sp->slots,
+                       rows * sp->slots / DS_CORPUS_BLOCK / chunks);
+            }
+        }
+        free(cond);
+    }
 }
 
 /* Forward FLOPs of evaluating one example at the report's length on scale i

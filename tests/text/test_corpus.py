@@ -703,7 +703,9 @@ run: {save_models: 1}
     out = os.path.join(work, "pipeline.h5")
     p = ds(["plan", y])
     check(p.returncode == 0 and "model.init.from base_b" in p.stdout and "#3=base_b" in p.stdout and
-          "#4=base_wide" in p.stdout,
+          "#4=base_wide" in p.stdout and  # each weight's condition: its own mixture and epochs
+          re.search(r"mixture   #0 d32_L2_qa=0\.1: news 0\.9 \(92\d/1024, [\d.e+-]+ epoch\(s\)\), "
+                    r"qa 0\.1 \(10\d/1024, [\d.e+-]+ epoch\(s\)\)", p.stdout) and "mixture   #1" not in p.stdout,
           f"plan: {p.returncode} {p.stdout[-1500:]} {p.stderr}")
     p = ds(["run", y, "-o", out, "--quiet"], np_=2, timeout=600)
     if not check(p.returncode == 0, f"pipeline run: {p.returncode} {p.stderr}"):
