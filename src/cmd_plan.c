@@ -210,15 +210,17 @@ static void print_sources(const ds_sweep *s) {
 }
 
 /* Forward FLOPs of evaluating one example at the report's length on scale i
- * (train.eval_every evaluates there): training's forward formula
- * (ds_scale_flops_per_step) on one teacher-forced example, T = eval_tokens - 1
- * positions: 2 (L 12 d^2 + V_tot d) T + L 4 T d T (docs/sweep-file.md). */
+ * (train.eval_every evaluates there): training's forward formula in the
+ * condition's block (ds_block_flops_per_step / 3: a step is 3 forwards) on one
+ * teacher-forced example, T = eval_tokens - 1 positions; GPT-NeoX:
+ * 2 (L 12 d^2 + V_tot d) T + L 4 T d T (docs/sweep-file.md). */
 static double eval_flops_per_example(const ds_sweep *s, int i) {
     const ds_task_ops *ops = ds_task_get(&s->task);
-    const double d = s->scales[i].d_model, L = s->scales[i].n_layers;
-    const double T = ops->eval_tokens(&s->task, s->report.length) - 1;
-    const double matmul_weights = L * 12.0 * d * d + (double)ops->vocab_total(&s->task) * d;
-    return 2.0 * matmul_weights * T + L * 4.0 * T * d * T;
+    ds_model_spec md; /* the condition's block and sizes */
+    ds_scale_model(s, i, &md);
+    return ds_block_flops_per_step(&md, s->scales[i].d_model, s->scales[i].n_layers,
+                                   ops->vocab_total(&s->task), 1,
+                                   ops->eval_tokens(&s->task, s->report.length)) / 3.0;
 }
 
 /* The evaluation cost of train.eval_every for scale i: FLOPs per run (points
