@@ -37,8 +37,8 @@ usage: test_corpus.py SCENARIO --bin distsweep --mpiexec mpirun --src SOURCE_DIR
            journal, and rebuilds a torn file (the items' sizes from the journal); a rebuild from the journal and a SIGKILLed, resumed run give the
            same items
   pipeline docs/spec-tasks.md §9 end to end on 2 ranks: three small GPT-NeoX bases made by
-           transformers with the BPE's vocabulary (two 32 wide, one 64 wide with 4 heads,
-           a condition of its own size), a corpus sweep from them (model.init,
+           transformers, vocab_size 520 padded over the BPE's 512 (two 32 wide, one 64
+           wide with 4 heads, a condition of its own size), a corpus sweep from them (model.init,
            reinit [{layer: -1, part: attention}, head], train.schedule linear, warmup 0,
            lr 1e-4), a values family over task.sources.qa.weight and one over
            model.init.from (the base as an axis), an MMLU-layout set from WordNet: every run
@@ -672,15 +672,19 @@ def sc_pipeline(work):
     sys.path.insert(0, os.path.join(A.src, "tests", "mc"))
     import test_mc as mc
     setup(work)
-    make_base(os.path.join(work, "base_a"), 1)
-    make_base(os.path.join(work, "base_b"), 2)
-    make_base(os.path.join(work, "base_wide"), 3, d=64, heads=4)
+    # vocab_size 520 over the tokenizer's 512 ids: a padded vocabulary, as Pythia's 50,304 over its
+    # tokenizer's 50,277 (task.vocab is the padded size; the MMLU set's header says 512)
+    make_base(os.path.join(work, "base_a"), 1, vocab=520)
+    make_base(os.path.join(work, "base_b"), 2, vocab=520)
+    make_base(os.path.join(work, "base_wide"), 3, vocab=520, d=64, heads=4)
     if not make_mmlu_sets(work, mc, 10):
         return
+    hdr = np.fromfile(os.path.join(work, "mmlu.bin"), dtype="<i4", count=7)
+    check(hdr[6] == 512, f"the MMLU set's vocabulary is the tokenizer's 512: {hdr}")
     text = """name: pipeline
 task:
   kind: corpus
-  vocab: 512
+  vocab: 520
   eot: 0
   tokenizer: tokenizer.json
   sources:
@@ -718,7 +722,7 @@ run: {save_models: 1}
         check(froms == ["base_a", "base_a", "base_a", "base_b", "base_wide"], f"/scales/model.init.from {froms}")
         check(list(f["scales/task.sources.qa.weight"][()]) == [0.1, 0.25, 0.5, 0.25, 0.25], "qa weight column")
         # base_wide (64 wide, 4 heads) is its own architecture: 12Ld^2 + 13Ld + 2Vd + 2d
-        d, nl, v = 64, 2, 512
+        d, nl, v = 64, 2, 520
         check(int(f["scales/n_params"][()][4]) == 12 * nl * d * d + 13 * nl * d + 2 * v * d + 2 * d,
               f"base_wide's parameters {f['scales/n_params'][()]}")
         check((f["runs/status"][()] == 1).all(), "not every run is done")
@@ -759,7 +763,7 @@ run: {save_models: 1}
     mdl = GPTNeoXForCausalLM.from_pretrained(exp, torch_dtype=torch.float32).eval()
     with torch.no_grad():
         lg = mdl(torch.tensor([[1, 2, 3, 4]])).logits
-    check(lg.shape == (1, 4, 512) and torch.isfinite(lg).all(), "the export runs in transformers")
+    check(lg.shape == (1, 4, 520) and torch.isfinite(lg).all(), "the export runs in transformers")
     plots = os.path.join(work, "plots")
     p = run([sys.executable, os.path.join(A.src, "tools", "plot_sweep.py"), "-o", plots, out])
     check(p.returncode == 0 and all(os.path.getsize(os.path.join(plots, f"success_{fm}.png")) > 0
@@ -775,7 +779,7 @@ run: {save_models: 1}
         mdl = GPTNeoXForCausalLM.from_pretrained(exp, torch_dtype=torch.float32).eval()
         with torch.no_grad():
             lg = mdl(torch.tensor([[1, 2, 3, 4]])).logits
-        check(lg.shape == (1, 4, 512) and torch.isfinite(lg).all(), "the wide export runs in transformers")
+        check(lg.shape == (1, 4, 520) and torch.isfinite(lg).all(), "the wide export runs in transformers")
     # a base of another size written without its size: refused where the value is written
     bad = write(os.path.join(work, "bad.yaml"),
                 text.replace("[base_a, base_b, {from: base_wide, width: 64, depth: 2}]", "[base_a, base_wide]"))
