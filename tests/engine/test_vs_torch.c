@@ -1,11 +1,12 @@
 /* test_vs_torch: runs the C engine on a tiny pack and writes everything the
  * PyTorch comparison (test_vs_torch.py, docs/correctness.md) needs.
  *
- *   test_vs_torch OUT.bin parallel|sequential ROTARY_FRAC
+ *   test_vs_torch OUT.bin parallel|sequential ROTARY_FRAC [VOCAB]
  *   test_vs_torch OUT.bin llama KV_HEADS QKV_BIAS TIE
  *
  * A pack of R = 2 replicas, d 64, head_dim 32, 2 layers, count task with
- * vocab 30 (34 token ids), B 3 rows of T+1 = 33 tokens (llama: head_dim 16,
+ * vocab 30 (34 token ids; VOCAB, e.g. 50300 for Pythia's 50,304 ids, a large
+ * vocabulary whose count rows span its ids), B 3 rows of T+1 = 33 tokens (llama: head_dim 16,
  * so 4 heads, KV_HEADS of them for keys and values, mlp_hidden 96, full
  * rotary, QKV_BIAS and TIE 0 or 1):
  *   replica 0: the engine's own init of seed 7 (ds_model_init_replica);
@@ -95,8 +96,8 @@ static void make_batch(const ds_task_spec *ts, uint64_t first_row, int32_t *toke
 
 int main(int argc, char **argv) {
     int llama = argc == 6 && !strcmp(argv[2], "llama");
-    if (!llama && (argc != 4 || (strcmp(argv[2], "parallel") && strcmp(argv[2], "sequential")))) {
-        fprintf(stderr, "usage: test_vs_torch OUT.bin parallel|sequential ROTARY_FRAC\n"
+    if (!llama && ((argc != 4 && argc != 5) || (strcmp(argv[2], "parallel") && strcmp(argv[2], "sequential")))) {
+        fprintf(stderr, "usage: test_vs_torch OUT.bin parallel|sequential ROTARY_FRAC [VOCAB]\n"
                         "       test_vs_torch OUT.bin llama KV_HEADS QKV_BIAS TIE\n");
         return DS_EXIT_USAGE;
     }
@@ -111,7 +112,11 @@ int main(int argc, char **argv) {
 
     ds_task_spec ts = {0};
     ts.kind = DS_TASK_COUNT;
-    ts.vocab = VOCAB;
+    ts.vocab = !llama && argc == 5 ? atoi(argv[4]) : VOCAB;
+    if (ts.vocab < 8) {
+        fprintf(stderr, "test_vs_torch: VOCAB %s: at least 8\n", argv[4]);
+        return DS_EXIT_USAGE;
+    }
     ts.train_min = 1;
     ts.train_max = 6;
     ds_model_config c = {0};

@@ -129,6 +129,11 @@ def compare_case(path, verbose):
     for r in range(R):
         w0 = f64(D["params0"][r])
         x, y, m = i64(D["inputs"][r]), i64(D["targets"][r]), f64(D["mask"][r])
+        if cfg.vocab > 1000:  # a large vocabulary: the rows' numbers (not the 4 specials on
+            # top) reach its upper half
+            top = int(x[x < cfg.vocab - 4].max())
+            ck.check("replica %d: the rows' largest number id %d is in the upper half of %d ids"
+                     % (r, top, cfg.vocab), float(top < cfg.vocab // 2), 0.0)
         loss, logits, grad = ref.loss_and_grad(w0, x, y, m, cfg)
         refs.append((w0, x, y, m, loss, logits, grad))
         ck.check("replica %d loss (%.6f)" % (r, float(loss)),
@@ -239,7 +244,7 @@ def compare_case(path, verbose):
 
 def main():
     if len(sys.argv) < 2:
-        print("usage: test_vs_torch.py DRIVER [--keep DIR] [--only BLOCK]", file=sys.stderr)
+        print("usage: test_vs_torch.py DRIVER [--keep DIR] [--only BLOCK | --vocab V]", file=sys.stderr)
         return 2
     driver = sys.argv[1]
     keep = sys.argv[sys.argv.index("--keep") + 1] if "--keep" in sys.argv else None
@@ -251,6 +256,11 @@ def main():
         # with qkv bias and tied embeddings, without either, and full kv heads
         cases = [[block, rf] for block in ("parallel", "sequential") for rf in ("0.25", "1.0")]
         cases += [["llama", "2", "1", "1"], ["llama", "2", "0", "0"], ["llama", "4", "1", "0"]]
+        if "--vocab" in sys.argv:
+            # a large vocabulary alone (its own ctest: the float64 reference takes a minute or
+            # two): e.g. Pythia's, 50,300 count numbers + 4 specials = 50,304 ids, the rows' ids
+            # spread over it (the embedding, head and cross-entropy at that size)
+            cases = [["parallel", "0.25", sys.argv[sys.argv.index("--vocab") + 1]]]
         if "--only" in sys.argv:
             cases = [c for c in cases if c[0] == sys.argv[sys.argv.index("--only") + 1]]
         for args in cases:

@@ -16,6 +16,11 @@ target_link_libraries(test_vs_torch PRIVATE dscore)
 add_test(NAME torchref.vs_torch
   COMMAND ${DS_PYTHON} ${CMAKE_SOURCE_DIR}/tests/engine/test_vs_torch.py $<TARGET_FILE:test_vs_torch>)
 set_tests_properties(torchref.vs_torch PROPERTIES LABELS python TIMEOUT 180)
+# the same at Pythia's vocabulary, 50,304 ids (50,300 count numbers + 4), the
+# rows' ids spread over it: the embedding, head and cross-entropy at that size
+add_test(NAME torchref.vs_torch_bigvocab
+  COMMAND ${DS_PYTHON} ${CMAKE_SOURCE_DIR}/tests/engine/test_vs_torch.py $<TARGET_FILE:test_vs_torch> --vocab 50300)
+set_tests_properties(torchref.vs_torch_bigvocab PROPERTIES LABELS python TIMEOUT 600)
 
 # The llama block's ops (rmsnorm, swiglu, kv_repeat, grouped-query attention)
 # at fp32, tf32 and bf16 against float64 PyTorch, forward and backward, with
