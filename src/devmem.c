@@ -72,14 +72,26 @@ int ds_devmem_gemm_subbatch(size_t ws2, int batch) {
     return n < batch ? (int)n : batch;
 }
 
+/* The MLP's widths (ds_devmem_shape's F): fw of fc's output (4d, or llama
+ * gate_up's 2F when wider), gw of fc_out's input (4d, or llama down's F);
+ * src/model.c's mlp_widths, the widths of fch and fch_gelu. */
+static void mlp_widths(const ds_devmem_shape *s, size_t *fw, size_t *gw) {
+    size_t d = (size_t)s->d, F = s->F > 0 ? (size_t)s->F : 0;
+    *fw = zmax(4 * d, 2 * F);
+    *gw = zmax(4 * d, F);
+}
+
 void ds_devmem_round_bytes(const ds_devmem_shape *s, const ds_devmem_opts *o, size_t out[3]) {
     out[0] = out[1] = out[2] = 0;
     if (!o->rounding) return;
-    size_t R = (size_t)s->R, N = (size_t)s->B * s->T, d = (size_t)s->d, V = (size_t)s->V;
-    size_t maxE = zmax(4 * d * d, V * d); /* qkv 3d x d, out d x d, fc 4d x d, fc_out d x 4d, head V x d */
+    size_t R = (size_t)s->R, N = (size_t)s->B * s->T, d = (size_t)s->d, V = (size_t)s->V, fw, gw;
+    mlp_widths(s, &fw, &gw);
+    /* qkv 3d x d, out d x d, fc 4d x d (llama gate_up 2F x d), fc_out d x 4d
+     * (llama down d x F), head V x d */
+    size_t maxE = zmax(fw * d, V * d);
     out[0] = 4 * R * zmax(maxE, N * 3 * d);
-    out[1] = 4 * R * N * 4 * d;
-    out[2] = 4 * R * N * zmax(4 * d, V);
+    out[1] = 4 * R * N * gw;
+    out[2] = 4 * R * N * zmax(fw, V);
 }
 
 size_t ds_devmem_scratch_bytes(const ds_devmem_shape *s, const ds_devmem_opts *o) {
@@ -96,8 +108,12 @@ size_t ds_devmem_scratch_bytes(const ds_devmem_shape *s, const ds_devmem_opts *o
     if (o->att_gemm != 1) b = zmax(b, 4 * R * N * (size_t)s->H);
     /* row-split weight gradients: nk partial products of every replica, at
      * any N' <= N (micro-batches): nk <= min(64, 4M / E, N' / 256) */
-    size_t E[5] = {3 * d * d, d * d, 4 * d * d, 4 * d * d, V * d};
-    for (int i = 0; i < 5; i++) {
+    size_t F = (size_t)(s->F > 0 ? s->F : 0);
+    /* qkv, out, fc, fc_out, head; llama's gate_up 2F x d and down d x F
+     * (their own nk: a smaller weight may take more chunks) */
+    size_t E[7] = {3 * d * d, d * d, 4 * d * d, 4 * d * d, V * d, 2 * F * d, F * d};
+    for (int i = 0; i < 7; i++) {
+        if (!E[i]) continue; /* no llama MLP */
         size_t nk = DS_DEVMEM_DW_MAXNK;
         if (DS_DEVMEM_DW_MAXF / E[i] < nk) nk = DS_DEVMEM_DW_MAXF / E[i];
         if (N / 256 < nk) nk = N / 256;

@@ -52,6 +52,11 @@ extern "C" {
  * positions per replica; evaluation runs any B' x T' with B'T' <= BT). */
 typedef struct {
     int R, B, T, d, L, H, hd, V;
+    /* block llama's MLP hidden width (mlp_hidden): gate_up is 2F x d, down
+     * d x F, and F may exceed 4d; 0 for the GPT-NeoX blocks (fc 4d x d,
+     * fc_out d x 4d). The MLP's products are counted at widths max(4d, 2F)
+     * and max(4d, F), the widths of the model's fch and fch_gelu. */
+    int F;
     size_t P; /* parameters per replica */
 } ds_devmem_shape;
 
@@ -107,8 +112,10 @@ int ds_devmem_gemm_subbatch(size_t ws2, int batch);
 size_t ds_devmem_gemm_ws(size_t ws2, int n);
 
 /* Bytes of the three operand-rounding buffers at these shapes (0 without
- * rounding): slot 0 weights and attention's qkv, slot 1 inputs and
- * attention's dO, slot 2 output gradients, 4 bytes per element (bf16 GEMM
+ * rounding): slot 0 weights (the largest of 4d x d, llama's 2F x d and the
+ * head's V x d) and attention's qkv, slot 1 inputs (widest: fc_out's 4d or
+ * llama down's F) and attention's dO, slot 2 output gradients (widest: fc's
+ * 4d, llama gate_up's 2F or the logits' V), 4 bytes per element (bf16 GEMM
  * operands take 2, the CUDA-core attention's fp32 copies 4). */
 void ds_devmem_round_bytes(const ds_devmem_shape *s, const ds_devmem_opts *o, size_t out[3]);
 

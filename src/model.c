@@ -113,7 +113,8 @@ ds_model_config ds_model_config_from_sweep(const ds_sweep *s, int scale_idx, int
 
 ds_devmem_shape ds_model_devmem_shape(const ds_model_config *c) {
     ds_devmem_shape s = {.R = c->R, .B = c->B, .T = c->T, .d = c->d, .L = c->L, .H = c->H,
-                         .hd = c->hd, .V = c->V, .P = ds_model_params(c)};
+                         .hd = c->hd, .V = c->V, .F = c->block == DS_BLOCK_LLAMA ? c->F : 0,
+                         .P = ds_model_params(c)};
     return s;
 }
 

@@ -18,7 +18,7 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/lib"
 
-bins=(distsweep test_cuda_rng test_cuda_ops test_cuda_model test_cuda_memory test_cuda_llama test_nccl_group)
+bins=(distsweep test_cuda_rng test_cuda_bigvocab test_cuda_ops test_cuda_model test_cuda_memory test_cuda_llama test_nccl_group)
 for b in "${bins[@]}"; do
   [ -x "$build/$b" ] || { echo "gpu_bundle: $build/$b is missing (a CUDA build?)" >&2; exit 1; }
   cp "$build/$b" "$stage/bin/"

@@ -27,6 +27,10 @@
 # gpu.llama_block{,_tf32,_bf16} (test_cuda_llama: the llama block's ops and model
 # against the CPU, its bit identities) set DISTSWEEP_CUDA_UNVERIFIED_BLOCK=1 in the
 # test: the verification that src/backend.c's refusal of block llama on cuda waits for.
+# gpu.bigvocab_vs_cpu{,_tf32,_bf16} and gpu.bigvocab_over_2g31 (test_cuda_bigvocab:
+# vocabularies of 50,304 and 151,936 against the CPU, and a pack whose logits pass
+# 2^31 elements, about 31 GB, skipped where it does not fit) run right after the
+# Philox check: they have never run on a GPU (docs/cuda.md).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 archive=${1:-.gpu/bundle.tar.xz}

@@ -6,6 +6,8 @@
  *     atg_forward/atg_backward assert), the block size depends on T only;
  *   - the scratch reservation covers every request of every op at the pack's
  *     shapes (the kernels ask ds_devmem_att_scratch, dw_split, ...);
+ *   - block llama's wider MLP (2F > 4d) is counted: its rounding buffers
+ *     and row-split partials, checked against sizes computed here;
  *   - GEMM sub-batches keep the workspace under DS_DEVMEM_LT_WS;
  *   - ds_model_bytes counts ds_devmem_bytes and grows with the context as the
  *     formula says, and `distsweep plan` prints it (checked by
@@ -120,6 +122,48 @@ int main(void) {
                     CHECK(ds_devmem_bytes(&s, &o) == sb + DS_DEVMEM_LT_WS + rb[0] + rb[1] + rb[2]);
                 }
             }
+
+    /* block llama's MLP (gate_up 2F x d, down d x F) wider than the 4d of the
+     * GPT-NeoX blocks: the rounding buffers and the row-split scratch grow
+     * by what its products ask, computed here from the shapes */
+    for (size_t r = 0; r < sizeof Rs / sizeof *Rs; r++) {
+        int R = Rs[r], d = 64, B = 4, T = 1024, V = 104, F = 1024; /* 2F = 2048 > 4d = 256 */
+        size_t N = (size_t)B * T, E_gu = 2 * (size_t)F * d, E_down = (size_t)F * d;
+        ds_model_config c = {.R = R, .B = B, .T = T, .d = d, .L = 4, .H = 4, .hd = 16, .V = V,
+                             .rot = 16, .block = DS_BLOCK_LLAMA, .K = 2, .F = F,
+                             .prec = DS_PREC_TF32};
+        ds_devmem_shape sl = ds_model_devmem_shape(&c), sn = sl;
+        CHECK(sl.F == F);
+        sn.F = 0; /* the same shapes counted with the 4d MLP */
+        c.block = DS_BLOCK_PARALLEL;
+        CHECK(ds_model_devmem_shape(&c).F == 0); /* F is llama's alone */
+        for (int att = 0; att < 2; att++) {
+            ds_devmem_opts o = {4, 1, att};
+            size_t rl[3], rn[3];
+            ds_devmem_round_bytes(&sl, &o, rl);
+            ds_devmem_round_bytes(&sn, &o, rn);
+            /* slot 0: the largest weight or qkv: N x 3d here (786,432 > 2F x d = 131,072) */
+            CHECK(rl[0] == 4 * (size_t)R * N * 3 * d && rn[0] == rl[0]);
+            /* slot 1: down's input, N x F; slot 2: gate_up's output gradient, N x 2F (> V) */
+            CHECK(rl[1] == 4 * (size_t)R * N * F && rn[1] == 4 * (size_t)R * N * 4 * d);
+            CHECK(rl[2] == 4 * (size_t)R * N * 2 * F && rn[2] == 4 * (size_t)R * N * 4 * d);
+            /* the scratch: gate_up's and down's row-split partials (N = 4096: nk chunks
+             * of the kernel's own rule), the largest request here */
+            size_t sbl = ds_devmem_scratch_bytes(&sl, &o), sbn = ds_devmem_scratch_bytes(&sn, &o);
+            size_t pgu = 4 * E_gu * (size_t)ds_devmem_dw_split((int)N, E_gu) * R;
+            size_t pdn = 4 * E_down * (size_t)ds_devmem_dw_split((int)N, E_down) * R;
+            CHECK(ds_devmem_dw_split((int)N, E_gu) > 1 && pgu > sbn);
+            CHECK(sbl == (sbn > pgu ? sbn : pgu) && pdn <= sbl);
+            /* and at every N' <= N (micro-batches) */
+            for (int Np = 2048; Np <= (int)N; Np += 61)
+                CHECK(4 * E_gu * (size_t)ds_devmem_dw_split(Np, E_gu) * R <= sbl &&
+                      4 * E_down * (size_t)ds_devmem_dw_split(Np, E_down) * R <= sbl);
+            /* the total grows by exactly those differences */
+            CHECK(ds_devmem_bytes(&sl, &o) ==
+                  ds_devmem_bytes(&sn, &o) + (sbl - sbn) + 4 * (size_t)R * N * (F - 4 * d) +
+                      4 * (size_t)R * N * (2 * F - 4 * d));
+        }
+    }
 
     /* ds_model_bytes counts it, and grows with the context as the formula says */
     double prev = 0;

@@ -6,6 +6,22 @@ if(DISTSWEEP_HAVE_CUDA)
   add_test(NAME gpu.philox_matches_cpu COMMAND test_cuda_rng)
   set_tests_properties(gpu.philox_matches_cpu PROPERTIES LABELS gpu SKIP_RETURN_CODE 77)
 
+  # large vocabularies (50,304 and 151,936) against the CPU, and a pack whose
+  # logits pass 2^31 elements on the GPU alone ("big": about 31 GB of device
+  # memory, skipped where it does not fit). Early in the list: tools/gpu_check.sh
+  # runs the tests in this order, and these have never run on a GPU.
+  add_executable(test_cuda_bigvocab ${CMAKE_CURRENT_LIST_DIR}/test_cuda_bigvocab.c)
+  target_link_libraries(test_cuda_bigvocab PRIVATE dscore)
+  add_test(NAME gpu.bigvocab_vs_cpu COMMAND test_cuda_bigvocab)
+  set_tests_properties(gpu.bigvocab_vs_cpu PROPERTIES LABELS gpu SKIP_RETURN_CODE 77 TIMEOUT 300)
+  add_test(NAME gpu.bigvocab_over_2g31 COMMAND test_cuda_bigvocab big)
+  set_tests_properties(gpu.bigvocab_over_2g31 PROPERTIES LABELS gpu SKIP_RETURN_CODE 77 TIMEOUT 300)
+  foreach(prec tf32 bf16)
+    add_test(NAME gpu.bigvocab_vs_cpu_${prec} COMMAND test_cuda_bigvocab ${prec})
+    set_tests_properties(gpu.bigvocab_vs_cpu_${prec} PROPERTIES LABELS gpu SKIP_RETURN_CODE 77
+      TIMEOUT 300 ENVIRONMENT "DISTSWEEP_CUDA_UNVERIFIED_PRECISION=1")
+  endforeach()
+
   # every op of the CUDA backend against the CPU backend
   add_executable(test_cuda_ops ${CMAKE_CURRENT_LIST_DIR}/test_cuda_ops.c)
   target_link_libraries(test_cuda_ops PRIVATE dscore)
