@@ -147,7 +147,9 @@ int ds_cli_stored_run_open(const char *path, const char *scale_arg, int64_t seed
         return ds_error_set(err, DS_EXIT_USAGE, "%s: the sweep stored in the file does not load: %s",
                             path, e2.msg);
     /* model.init: the architecture is config.json's (the stored text says "from
-     * config.json"); init.from resolves against the result file's directory */
+     * config.json"); init.from resolves against the result file's directory.
+     * The stored model holds the weights: the base's config.json is enough */
+    out->s->model.init.config_only = 1;
     if (ds_hf_attach(out->s, &e2))
         return ds_error_set(err, DS_EXIT_USAGE, "%s: the sweep starts from model.init.from '%s', "
                             "whose config.json gives the model's architecture: run this beside it "

@@ -51,6 +51,7 @@
 #include "h5check.h"
 #include "h5util.h"
 #include "journal.h"
+#include "hfmodel.h" /* model.init: the stored models' shapes */
 #include "modelfile.h"
 #include "output.h"
 #include "packplan.h"
@@ -75,6 +76,9 @@ typedef struct {
     const char *out;
     ds_sweep *s;            /* the file's sweep, or --sweep's; NULL if neither loads */
     char sweep_from[VF_PATH];
+    /* model.init whose config.json cannot be read here: the stored models'
+     * shapes are unknown, so they are not judged (why, else "") */
+    char arch_unknown[sizeof ((ds_error *)0)->msg];
     ds_results res;         /* loaded when res_ok */
     int res_ok;
     int file_exists, file_damaged; /* structural damage of the result file (rebuild) */
@@ -410,6 +414,24 @@ static int check_file(vf_ctx *c) {
     return 0;
 }
 
+/* The sweep the stored models are judged by: c->s once its model.init (if
+ * any) is attached, else NULL (no sweep, or a base not readable here). */
+static const ds_sweep *model_sweep(const vf_ctx *c) {
+    return c->s && !c->arch_unknown[0] ? c->s : NULL;
+}
+
+/* model.init: a stored model's shapes are its base's config.json's
+ * (ds_hf_attach, config only: the weights are the stored model's). Where
+ * the base cannot be read here the models are left unjudged, never taken
+ * for damaged: a finding says so. */
+static void attach_base(vf_ctx *c) {
+    if (!c->s || !c->s->model.init.enabled) return;
+    ds_error e = {0};
+    c->s->model.init.quiet = 1;
+    c->s->model.init.config_only = 1;
+    if (ds_hf_attach(c->s, &e)) snprintf(c->arch_unknown, sizeof c->arch_unknown, "%s", e.msg);
+}
+
 /* ---- the journal --------------------------------------------------------------- */
 
 static int same_f(float a, float b) {
@@ -544,7 +566,7 @@ static void check_runs(vf_ctx *c) {
                 ds_error me = {0};
                 ds_modelfile_dir(c->out, dir, sizeof dir);
                 ds_modelfile_path(dir, sc, rec->r.seed, mp, sizeof mp);
-                if (r->status[k] == DS_RUN_PENDING && rec->r.status == DS_RUN_DONE && c->s &&
+                if (r->status[k] == DS_RUN_PENDING && rec->r.status == DS_RUN_DONE && model_sweep(c) &&
                     ds_sweep_saves_model(c->s, rec->r.seed) &&
                     ds_modelfile_check(mp, c->s, sc, rec->r.seed, &me))
                     continue;
@@ -581,6 +603,12 @@ static void check_models(vf_ctx *c) {
     if (!c->s || !c->s->run.save_models) return;
     char dir[4200], path[4400];
     ds_modelfile_dir(c->out, dir, sizeof dir);
+    if (!model_sweep(c)) {
+        add(c, dir, 0, "run verify where model.init.from's config.json is (beside the result file)",
+            "stored models not checked: their shapes are model.init.from's, which cannot be read "
+            "here (%s)", c->arch_unknown);
+        return;
+    }
     int n_scales = c->res_ok ? c->res.n_scales : c->s->n_scales;
     int64_t S = c->res_ok ? c->res.n_seeds : c->s->seeds.count, start = c->s->seeds.start;
     uint8_t *done = calloc((size_t)n_scales * (size_t)(S ? S : 1), 1);
@@ -820,7 +848,9 @@ static int repair(vf_ctx *c, int64_t *retrain, int64_t *n_pending_packs, ds_erro
     }
     int n_models = 0;
     char first[sizeof err->msg];
-    if ((rc = ds_modelfile_reset_unusable(c->s, c->out, store, &n_models, first, sizeof first, err)))
+    /* the models are judged only where their shapes are known (attach_base) */
+    if (model_sweep(c) &&
+        (rc = ds_modelfile_reset_unusable(c->s, c->out, store, &n_models, first, sizeof first, err)))
         goto done;
     if (n_models)
         fprintf(stderr, "distsweep: %d done run(s) have no usable stored model (first: %s): "
@@ -904,6 +934,7 @@ int ds_cmd_verify(int argc, char **argv) {
         rc = DS_EXIT_USAGE;
         goto done;
     }
+    attach_base(&c);
     check_journal(&c);
     check_runs(&c);
     check_models(&c);
@@ -923,6 +954,13 @@ int ds_cmd_verify(int argc, char **argv) {
         if (!c.s) {
             fprintf(stderr, "distsweep verify: %s: --repair needs the sweep and the file's stored "
                     "sweep (sweep_yaml) is unreadable: give it with --sweep SWEEP.yaml\n", out);
+            rc = DS_EXIT_USAGE;
+            goto done;
+        }
+        if (c.arch_unknown[0]) { /* the models' shapes, and the file's, are the base's */
+            fprintf(stderr, "distsweep verify: %s: --repair needs model.init.from's config.json, "
+                    "which gives the stored models' and the file's shapes: run it where the base "
+                    "model is (%s); nothing was changed\n", out, c.arch_unknown);
             rc = DS_EXIT_USAGE;
             goto done;
         }

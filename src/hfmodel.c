@@ -757,7 +757,7 @@ int ds_hf_attach(ds_sweep *s, ds_error *err) {
      * files stop the command before it writes (nothing is kept: the engine
      * reads them again per pack) */
     int plain_read = 0;
-    for (int i = 0; i < s->n_scales && !rc; i++) {
+    for (int i = 0; i < s->n_scales && !rc && !in->config_only; i++) {
         int own_dir = own_base(&s->scales[i]) >= 0;
         if (!own_dir && plain_read++) continue; /* the sweep's base: read once */
         ds_model_config mc = ds_model_config_from_sweep(s, i, 1);

@@ -97,7 +97,8 @@ void ds_hf_qkv_from_hf(const float *src, float *dst, int H, int hd, size_t cols)
  * per pack). Loading a sweep never reads DIR, so status and report read a
  * stored sweep on machines without it; the commands that build models from
  * a sweep (run, train, plan, bench) call this after loading, before they
- * write anything. Errors (DS_EXIT_USAGE): DIR's own (above), and
+ * write anything (with in->config_only, set by the commands that only read
+ * stored models, the weights are not read). Errors (DS_EXIT_USAGE): DIR's own (above), and
  * "FILE:LINE:COL: message" for a written model key that contradicts
  * config.json, a scale that is not the config's (hidden_size,
  * num_hidden_layers), a task whose vocabulary is not config's vocab_size

@@ -138,6 +138,10 @@ typedef struct {
     int untied;
     /* ds_hf_attach prints no note on stderr (the other ranks of a run: rank 0 says it) */
     int quiet;
+    /* ds_hf_attach reads config.json only, not the weights: for the commands
+     * that never start a model from the base (verify, export and eval of a
+     * stored model), which then need only the config beside the result file */
+    int config_only;
 } ds_init_spec;
 
 typedef struct {

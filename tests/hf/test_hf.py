@@ -810,9 +810,27 @@ def sc_sizes(work):
         check((f["runs/status"][()] == 1).all(), "not every run is done")
         loss = f["metrics/loss"][()]
         check(np.isfinite(loss).all(), f"loss {loss}")
+    # verify judges each stored model by its own base's shapes (config.json, read beside the
+    # result file); without the base it says so and leaves them alone, and --repair refuses
+    models = os.path.join(work, "sizes.h5.models")
+    p = run([A.bin, "verify", out])
+    check(p.returncode == 0 and "6 model(s)" in p.stdout, f"verify: {p.returncode} {p.stdout} {p.stderr}")
+    os.rename(os.path.join(work, "b"), os.path.join(work, "b_away"))
+    before = dir_hashes(work)
+    p = run([A.bin, "verify", out])
+    check(p.returncode == 1 and "stored models not checked" in p.stdout and "b/config.json" in p.stdout,
+          f"verify without base b: {p.returncode} {p.stdout} {p.stderr}")
+    p = run([A.bin, "verify", out, "--repair"])
+    check(p.returncode == 2 and "nothing was changed" in p.stderr, f"verify --repair without b: {p.returncode} {p.stderr}")
+    check(dir_hashes(work) == before and len(os.listdir(models)) == 6,
+          f"verify without the base changed files: {sorted(os.listdir(models))}")
+    os.rename(os.path.join(work, "b_away"), os.path.join(work, "b"))
+    # export reads the base's config.json only (the weights are the stored model's)
+    os.rename(os.path.join(work, "b", "model.safetensors"), os.path.join(work, "b_weights"))
     exp = os.path.join(work, "export_b")
     p = run([A.bin, "export", out, "--scale", "d64_L3_from=b", "--seed", "2", "-o", exp])
-    if not check(p.returncode == 0, f"export: {p.stderr}"):
+    os.rename(os.path.join(work, "b_weights"), os.path.join(work, "b", "model.safetensors"))
+    if not check(p.returncode == 0, f"export (b's weights moved away): {p.stderr}"):
         return
     from safetensors.numpy import load_file
     tb, te = load_file(os.path.join(work, "b", "model.safetensors")), load_file(os.path.join(exp, "model.safetensors"))
