@@ -150,6 +150,10 @@ static void expect(jp *j, char ch) {
 /* Parses a string into out (cap bytes, truncated but NUL-terminated); out may be NULL. */
 static void jstr(jp *j, char *out, size_t cap) {
     size_t k = 0;
+    /* out is "" even when no string is there: ds_st_read compares a field
+     * name with strcmp before it checks j->bad (a header with `{"w":{7:...`
+     * read field[] uninitialised; found by valgrind) */
+    if (out && cap) out[0] = 0;
     if (!lit(j, '"')) {
         j->bad = 1;
         return;

@@ -32,6 +32,10 @@ import numpy as np
 from scipy import stats
 
 DS, TOOLS, SRC = (os.path.abspath(x) for x in sys.argv[1:4])
+sys.path.insert(0, os.path.join(SRC, "tests"))
+# the real sweep below initialises MPI: under the sanitizer build it needs
+# procutil's ASAN_OPTIONS (no leak check: Open MPI's allocations live to exit)
+from procutil import SWEEP_ENV  # noqa: E402
 fails = 0
 SUCC_MEAN, FAIL_MEAN = 0.6 + 0.4 * 6 / 9, 0.3 * 2 / 10  # make_synthetic_results.py --populations
 
@@ -231,7 +235,8 @@ try:
     real = os.path.join(work, "real")
     os.makedirs(real)
     shutil.copy(os.path.join(SRC, "tests", "faults", "faults.yaml"), real)
-    p = subprocess.run([DS, "run", "faults.yaml"], cwd=real, capture_output=True, text=True, timeout=300)
+    p = subprocess.run([DS, "run", "faults.yaml"], cwd=real, env=SWEEP_ENV, capture_output=True, text=True,
+                       timeout=300)
     check(p.returncode == 0, f"real sweep: {p.stderr[-500:]}")
     fh = os.path.join(real, "faults.h5")
     for metric in ("em", "token_acc"):

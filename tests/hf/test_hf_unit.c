@@ -2,9 +2,12 @@
  * (ctest hf.unit): F16/BF16 -> F32 (every F16 value against its value
  * computed in double), the query_key_value de-interleave as the inverse of
  * cmd_export.c's permutation, the model.init keys and their canonical
- * text, the reinit mask and the weight/data seeds. */
+ * text, the reinit mask and the weight/data seeds, and safetensors headers
+ * that ds_st_read must refuse. */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +21,61 @@ static double f16_value(uint16_t h) {
     int s = h >> 15, e = (h >> 10) & 0x1f, m = h & 0x3ff;
     double v = e ? ldexp(1.0 + m / 1024.0, e - 15) : ldexp(m, -24);
     return s ? -v : v;
+}
+
+/* ds_st_read on hand-written headers: one good file, and headers that are
+ * not the format's JSON (a field or metadata key that is not a string, an
+ * unterminated object, offsets that disagree with the shape, an unknown
+ * dtype), each refused with DS_EXIT_ERROR. Under valgrind (or MSan) this
+ * also checks that no refusal reads an unset field name: before jstr
+ * cleared its output, `{"w":{7:...` compared an uninitialised field[]. */
+static int st_try(const char *header, size_t data_bytes, ds_st_file *f, ds_error *err) {
+    char path[] = "/tmp/ds_test_hf_st_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0) return -1;
+    FILE *fp = fdopen(fd, "wb");
+    uint64_t h = strlen(header);
+    uint8_t le[8];
+    for (int i = 0; i < 8; i++) le[i] = (uint8_t)(h >> (8 * i));
+    fwrite(le, 1, 8, fp);
+    fwrite(header, 1, h, fp);
+    for (size_t i = 0; i < data_bytes; i++) fputc(i == 3 ? 0x3f : i == 2 ? 0x80 : 0, fp); /* 1.0f */
+    fclose(fp);
+    int rc = ds_st_read(path, 0, f, err);
+    remove(path);
+    return rc;
+}
+
+static void test_st_headers(void) {
+    ds_st_file f;
+    ds_error err = {0};
+    int rc = st_try("{\"__metadata__\":{\"k\":\"a\\u0041\"},\"w\":{\"dtype\":\"F32\",\"shape\":[1],"
+                    "\"data_offsets\":[0,4]}}", 4, &f, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (!rc) {
+        int i = ds_st_find(&f, "w");
+        float v = 0;
+        CHECK(f.n == 1 && i == 0 && ds_st_to_f32(&f, i, &v) == 0 && v == 1.0f);
+        CHECK(ds_st_meta(&f, "k") && !strcmp(ds_st_meta(&f, "k"), "aA"));
+        ds_st_free(&f);
+    }
+    static const char *const bad[] = {
+        "{\"w\":{7:\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+        "{\"__metadata__\":{5:\"x\"},\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+        "{7:{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+        "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}",
+        "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}",
+        "{\"w\":{\"dtype\":\"X9\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+        "{\"w\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1],\"data_offsets\":[0,4]}}",
+        "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"x\\",
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        memset(&err, 0, sizeof err);
+        rc = st_try(bad[k], 4, &f, &err);
+        CHECK_MSG(rc == DS_EXIT_ERROR && err.msg[0], "header %zu: rc %d", k, rc);
+        if (!rc) ds_st_free(&f);
+    }
 }
 
 static void test_f16(void) {
@@ -217,5 +275,6 @@ int main(void) {
     test_bf16();
     test_qkv();
     test_sweep_keys();
+    test_st_headers();
     TEST_MAIN_END();
 }
