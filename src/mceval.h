@@ -23,8 +23,11 @@
  *           correct continuation's tokens (the paper's Figure 8)
  * and per item chosen (int8) and ll_correct = LL(i, label) (float).
  *
- * The batched scorer and the reference scorer compute the same numbers, bit
- * for bit, for any packing of rows into batches, on the CPU backend where
+ * On the CPU backend one packing gives the same bits every time, whatever
+ * OpenBLAS kernel runs.
+ * With OpenBLAS's AVX-512 kernels (SkylakeX, Cooperlake) the batched scorer
+ * and the reference scorer compute the same numbers, bit for bit, for any
+ * packing of rows into batches, on the CPU backend where
  * each linear layer's sgemm takes OpenBLAS's regular path: its per-position
  * results then depend only on the row's own tokens (the attention and
  * element loops do by construction, docs/engine.md "Determinism"), every
@@ -35,8 +38,11 @@
  * kernel, so a row that lands in such a tile (a forward of very few
  * positions at a width or vocabulary below 1,200: the reference's one-row
  * forwards, a batch's small remainder tile) can differ in the last bits.
- * Scores agree within fp32 rounding either way; the CUDA backend does not
- * claim bit identity across shapes. */
+ * With its AVX2 (Haswell, Zen) and SSE3 (Prescott) kernels a row's results
+ * depend on where it lies in the GEMM (edge tiles sum in another order), so
+ * packings agree within fp32 rounding only (1e-5 relative measured,
+ * docs/tasks.md). Scores agree within fp32 rounding either way; the CUDA
+ * backend does not claim bit identity across shapes. */
 #ifndef DS_MCEVAL_H
 #define DS_MCEVAL_H
 
