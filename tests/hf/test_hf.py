@@ -41,6 +41,15 @@ Scenarios:
             tied), exported: transformers loads them (AutoModelForCausalLM, the
             class and keys of config.json), logits equal model_logits' (distsweep's
             forward of the stored model), greedy EM equals the stored EM
+  sizes     bases of different sizes as conditions of one sweep (a values family over
+            model.init.from with {from, width, depth} values): GPT-NeoX bases 32x2 (head
+            size 16) and 64x3 (32), Qwen2 bases with head sizes 8 and 12 and MLPs 48 and 80,
+            one tied: each condition's step-0 logits equal transformers' on its own base,
+            its reinit is bit-equal at its shape, plan's and /scales' parameters are
+            transformers' counts, a 2-rank run, verify judges the stored models by each
+            base's config.json (and without the base says so, --repair refusing), export
+            reads config.json only and writes the base's tensor names and shapes; six
+            refusals at FILE:LINE:COL
 """
 import argparse
 import copy
