@@ -32,6 +32,14 @@ static ds_sweep *load_text(const char *text) {
     return s;
 }
 
+/* text (as x.yaml) is refused with exit 2, no sweep, and a message holding needle */
+static void refused(const char *text, const char *needle) {
+    ds_error err = {0};
+    ds_sweep *b = NULL;
+    CHECK(ds_sweep_load_text("x.yaml", text, &b, &err) == DS_EXIT_USAGE && !b);
+    CHECK_MSG(strstr(err.msg, needle) != NULL, "%s", err.msg);
+}
+
 static int find_scale(const ds_sweep *s, int d, int L) {
     for (int i = 0; i < s->n_scales; i++)
         if (s->scales[i].d_model == d && s->scales[i].n_layers == L) return i;
@@ -308,20 +316,13 @@ static void test_eval_sets(void) {
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(text, sizeof text, fmt, "two.bin", bad[i][0]);
-        ds_error err = {0};
-        ds_sweep *b = NULL;
-        CHECK(ds_sweep_load_text("x.yaml", text, &b, &err) == DS_EXIT_USAGE && !b);
-        CHECK_MSG(strstr(err.msg, bad[i][1]) != NULL, "%s", err.msg);
+        refused(text, bad[i][1]);
     }
-    ds_error err = {0};
-    ds_sweep *b = NULL;
-    CHECK(ds_sweep_load_text("x.yaml",
-                             "task: {kind: count, vocab: 20, train_length: [1, 5], eval_lengths: [5]}\n"
-                             "eval: {multiple_choice: [{name: one, path: one.bin}]}\n"
-                             "train: {steps: 10, batch: 2, context: 16, lr: 0.001, log_every: 5}\n"
-                             "seeds: {count: 1}\nscales: [{family: depth, width: 64, depth: [1]}]\n",
-                             &b, &err) == DS_EXIT_USAGE);
-    CHECK_MSG(strstr(err.msg, "x.yaml:2:7: eval.multiple_choice is for a corpus task") != NULL, "%s", err.msg);
+    refused("task: {kind: count, vocab: 20, train_length: [1, 5], eval_lengths: [5]}\n"
+            "eval: {multiple_choice: [{name: one, path: one.bin}]}\n"
+            "train: {steps: 10, batch: 2, context: 16, lr: 0.001, log_every: 5}\n"
+            "seeds: {count: 1}\nscales: [{family: depth, width: 64, depth: [1]}]\n",
+            "x.yaml:2:7: eval.multiple_choice is for a corpus task");
 }
 
 /* train.epochs (docs/sweep-file.md "train"): a corpus task's length in epochs
@@ -353,19 +354,12 @@ static void test_epochs(void) {
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(text, sizeof text, fmt, bad[i][0], bad[i][1]);
-        ds_error err = {0};
-        ds_sweep *b = NULL;
-        CHECK(ds_sweep_load_text("x.yaml", text, &b, &err) == DS_EXIT_USAGE && !b);
-        CHECK_MSG(strstr(err.msg, bad[i][2]) != NULL, "%s", err.msg);
+        refused(text, bad[i][2]);
     }
-    ds_error err = {0};
-    ds_sweep *b = NULL;
-    CHECK(ds_sweep_load_text("x.yaml",
-                             "task: {kind: count, vocab: 20, train_length: [1, 5], eval_lengths: [5]}\n"
-                             "train: {epochs: {source: a, count: 1}, batch: 2, context: 16, lr: 0.001}\n"
-                             "seeds: {count: 1}\nscales: [{family: depth, width: 64, depth: [1]}]\n",
-                             &b, &err) == DS_EXIT_USAGE);
-    CHECK_MSG(strstr(err.msg, "train.epochs counts the epochs of a corpus task's source") != NULL, "%s", err.msg);
+    refused("task: {kind: count, vocab: 20, train_length: [1, 5], eval_lengths: [5]}\n"
+            "train: {epochs: {source: a, count: 1}, batch: 2, context: 16, lr: 0.001}\n"
+            "seeds: {count: 1}\nscales: [{family: depth, width: 64, depth: [1]}]\n",
+            "train.epochs counts the epochs of a corpus task's source");
 }
 
 /* ds_scale_params (the sweep's, used by plan and /scales/n_params) counts
